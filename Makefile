@@ -1,0 +1,82 @@
+# drydock - GNU Make build.
+#
+#   make                 build ./drydock
+#   make run             install what is missing, build, start drydock
+#   make check           install what is missing, build, run every test
+#   make SANITIZE=address,undefined check
+#   make CHAOS=1         build with random sleeps at the marked race points
+#
+# Each flavour builds in its own directory under build/, so switching
+# between them never mixes objects.
+
+CC ?= cc
+SANITIZE ?=
+CHAOS ?=
+
+VARIANT := $(if $(SANITIZE),san-$(subst $(comma),-,$(SANITIZE)),std)$(if $(CHAOS),-chaos,)
+comma := ,
+B := build/$(VARIANT)
+
+WARN := -Wall -Wextra -Wformat=2 -Wstrict-prototypes -Wshadow -Werror
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Isrc -MMD -MP -pthread
+LDLIBS := -lsqlite3 -ljansson -pthread
+ifneq ($(SANITIZE),)
+ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+ifneq ($(CHAOS),)
+ALL_CFLAGS += -DDD_CHAOS
+endif
+
+LIB_SRC := $(sort $(wildcard src/core/*.c src/store/*.c src/queue/*.c \
+	src/worker/*.c src/blueprint/*.c))
+CLI_SRC := $(sort $(wildcard src/cli/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+
+BIN := $(B)/drydock
+
+.PHONY: all run check unit integration deps clean bench bench-quick format
+
+all: drydock
+
+# ./drydock is the standard build; other flavours stay under build/.
+drydock: $(BIN)
+	@if [ "$(VARIANT)" = std ]; then ln -sf $(BIN) drydock; fi
+
+$(B)/libdrydock.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(BIN): $(CLI_OBJ) $(B)/libdrydock.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libdrydock.a $(LDLIBS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/tests/%: tests/unit/%.c $(B)/libdrydock.a tests/unit/testutil.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(B)/libdrydock.a $(LDLIBS) -lcmocka
+
+deps:
+	@scripts/install-deps.sh
+
+run: deps all
+	@scripts/run.sh
+
+unit: $(UNIT_BIN)
+
+check: deps
+	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory CHAOS=1 SANITIZE=$(SANITIZE) build/$(if $(SANITIZE),san-$(subst $(comma),-,$(SANITIZE)),std)-chaos/drydock
+	@tests/run.sh $(B) build/$(if $(SANITIZE),san-$(subst $(comma),-,$(SANITIZE)),std)-chaos
+
+clean:
+	rm -rf build drydock
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -1,0 +1,66 @@
+/*
+ * error.h - drydock's one list of error codes, and the caller-owned error
+ * detail that goes with them.
+ *
+ * Every library function returns 0 on success or a negative DD_ERR_* code.
+ * Functions that can say more take a `struct dd_error *err` owned by the
+ * caller; they fill it only on failure, so a successful call leaves it as it
+ * was.  Messages follow git's style: lower case, the subject quoted, no final
+ * period ("cannot release lease 12: it is already destroyed").
+ *
+ * The list below generates the enum, dd_err_name() and dd_strerror(), and
+ * also fixes the CLI exit status for each code so that scripts can tell a
+ * missing object from an illegal state change from a store that is gone.
+ */
+#ifndef DD_ERROR_H
+#define DD_ERROR_H
+
+#include <stdarg.h>
+
+/* X(name, value, exit status, description) */
+#define DD_ERR_MAP(X)                                                          \
+	X(NOMEM, -1, 1, "out of memory")                                       \
+	X(INVALID, -2, 2, "invalid argument")                                  \
+	X(NOTFOUND, -3, 3, "no such object")                                   \
+	X(STATE, -4, 4, "illegal state change")                                \
+	X(EXISTS, -5, 5, "already exists")                                     \
+	X(BUSY, -6, 6, "busy")                                                 \
+	X(STORE, -7, 7, "store failure")                                       \
+	X(FENCED, -8, 8, "lock lost before the write")                         \
+	X(SLOT, -9, 9, "slot lock is held")                                    \
+	X(AGAIN, -10, 10, "not ready yet, try again later")                    \
+	X(IO, -11, 11, "input/output error")                                   \
+	X(BROKEN, -12, 12, "object is broken")                                 \
+	X(INTERRUPTED, -13, 130, "interrupted")
+
+enum dd_err {
+	DD_OK = 0,
+#define DD_ERR_ENUM(name, val, exit, desc) DD_ERR_##name = val,
+	DD_ERR_MAP(DD_ERR_ENUM)
+#undef DD_ERR_ENUM
+};
+
+/* Detail for a failed call.  `code` repeats the returned code. */
+struct dd_error {
+	int code;
+	char msg[512];
+};
+
+#define DD_ERROR_INIT {0, {0}}
+
+const char *dd_err_name(int code);
+const char *dd_strerror(int code);
+/* The process exit status the CLI uses for `code`. */
+int dd_err_exit_status(int code);
+
+/*
+ * Record `code` and a formatted message in `err` (which may be NULL) and
+ * return `code`, so callers can write `return dd_error_set(err, ...)`.
+ */
+int dd_error_set(struct dd_error *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int dd_error_setv(struct dd_error *err, int code, const char *fmt,
+		  va_list ap);
+void dd_error_clear(struct dd_error *err);
+
+#endif

@@ -1,0 +1,276 @@
+#include "core/model.h"
+#include "core/util.h"
+
+#include <string.h>
+
+static const char *const kind_names[] = {
+	[DD_OBJ_NONE] = "none",
+	[DD_OBJ_BLUEPRINT] = "blueprint",
+	[DD_OBJ_RESOURCE] = "resource",
+	[DD_OBJ_LEASE] = "lease",
+};
+
+const char *dd_obj_kind_name(enum dd_obj_kind kind)
+{
+	if ((unsigned)kind > DD_OBJ_LEASE)
+		return "unknown";
+	return kind_names[kind];
+}
+
+int dd_obj_kind_parse(const char *name)
+{
+	for (int i = DD_OBJ_BLUEPRINT; i <= DD_OBJ_LEASE; i++)
+		if (!strcmp(name, kind_names[i]))
+			return i;
+	return -1;
+}
+
+void dd_blueprint_release(struct dd_blueprint *x)
+{
+	dd_free(x->type);
+	dd_free(x->name);
+	json_decref(x->config);
+	memset(x, 0, sizeof(*x));
+}
+
+void dd_resource_release(struct dd_resource *x)
+{
+	dd_free(x->type);
+	json_decref(x->attributes);
+	memset(x, 0, sizeof(*x));
+}
+
+void dd_lease_release(struct dd_lease *x)
+{
+	dd_free(x->type);
+	dd_free(x->owner);
+	json_decref(x->attributes);
+	json_decref(x->blueprints);
+	memset(x, 0, sizeof(*x));
+}
+
+void dd_command_release(struct dd_command *x)
+{
+	dd_free(x->kind);
+	dd_free(x->author);
+	dd_free(x->outcome);
+	json_decref(x->data);
+	memset(x, 0, sizeof(*x));
+}
+
+void dd_log_entry_release(struct dd_log_entry *x)
+{
+	dd_free(x->type);
+	json_decref(x->data);
+	memset(x, 0, sizeof(*x));
+}
+
+void dd_slot_lock_release(struct dd_slot_lock *x)
+{
+	dd_free(x->key);
+	memset(x, 0, sizeof(*x));
+}
+
+void dd_task_release(struct dd_task *x)
+{
+	dd_free(x->kind);
+	dd_free(x->claimed_by);
+	dd_free(x->last_error);
+	memset(x, 0, sizeof(*x));
+}
+
+void dd_task_archive_release(struct dd_task_archive *x)
+{
+	dd_free(x->kind);
+	dd_free(x->outcome);
+	dd_free(x->error);
+	memset(x, 0, sizeof(*x));
+}
+
+/*
+ * The list functions are the same for every noun.  A push takes ownership of
+ * *x's contents (and zeroes *x) only on success.
+ */
+#define DD_DEFINE_LIST(noun)                                                   \
+	void dd_##noun##_list_release(struct dd_##noun##_list *l)              \
+	{                                                                      \
+		for (size_t i = 0; i < l->n; i++)                              \
+			dd_##noun##_release(&l->items[i]);                     \
+		dd_free(l->items);                                             \
+		l->items = NULL;                                               \
+		l->n = 0;                                                      \
+	}                                                                      \
+	int dd_##noun##_list_push(struct dd_##noun##_list *l,                  \
+				  struct dd_##noun *x)                         \
+	{                                                                      \
+		if ((l->n & (l->n - 1)) == 0) {                                \
+			size_t cap = l->n ? l->n * 2 : 4;                      \
+			void *p = dd_realloc(l->items, cap * sizeof(*x));      \
+			if (!p)                                                \
+				return DD_ERR_NOMEM;                           \
+			l->items = p;                                          \
+		}                                                              \
+		l->items[l->n++] = *x;                                         \
+		memset(x, 0, sizeof(*x));                                      \
+		return 0;                                                      \
+	}
+
+DD_DEFINE_LIST(blueprint)
+DD_DEFINE_LIST(resource)
+DD_DEFINE_LIST(lease)
+DD_DEFINE_LIST(command)
+DD_DEFINE_LIST(log_entry)
+DD_DEFINE_LIST(slot_lock)
+DD_DEFINE_LIST(task)
+DD_DEFINE_LIST(task_archive)
+
+int dd_json_set_time(json_t *obj, const char *key, double t)
+{
+	char buf[32];
+
+	if (t <= 0)
+		return json_object_set_new(obj, key, json_null());
+	dd_time_format(t, buf);
+	return json_object_set_new(obj, key, json_string(buf));
+}
+
+static json_t *copy_or_null(json_t *v)
+{
+	return v ? json_deep_copy(v) : json_null();
+}
+
+static json_t *id_or_null(long long id)
+{
+	return id ? json_integer(id) : json_null();
+}
+
+json_t *dd_blueprint_to_json(const struct dd_blueprint *bp)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "id", json_integer(bp->id));
+	json_object_set_new(o, "type", json_string(bp->type));
+	json_object_set_new(o, "name", json_string(bp->name));
+	json_object_set_new(o, "enabled", json_boolean(bp->enabled));
+	json_object_set_new(o, "config", copy_or_null(bp->config));
+	dd_json_set_time(o, "created", bp->created);
+	dd_json_set_time(o, "modified", bp->modified);
+	return o;
+}
+
+json_t *dd_resource_to_json(const struct dd_resource *r)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "id", json_integer(r->id));
+	json_object_set_new(o, "type", json_string(r->type));
+	json_object_set_new(o, "status",
+			    json_string(dd_resource_status_name(r->status)));
+	json_object_set_new(o, "blueprint", json_integer(r->blueprint));
+	json_object_set_new(o, "attributes", copy_or_null(r->attributes));
+	dd_json_set_time(o, "created", r->created);
+	dd_json_set_time(o, "modified", r->modified);
+	return o;
+}
+
+json_t *dd_lease_to_json(const struct dd_lease *l)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "id", json_integer(l->id));
+	json_object_set_new(o, "type", json_string(l->type));
+	json_object_set_new(o, "status",
+			    json_string(dd_lease_status_name(l->status)));
+	json_object_set_new(o, "resource", id_or_null(l->resource));
+	json_object_set_new(o, "owner",
+			    l->owner ? json_string(l->owner) : json_null());
+	json_object_set_new(o, "attributes", copy_or_null(l->attributes));
+	json_object_set_new(o, "blueprints", copy_or_null(l->blueprints));
+	dd_json_set_time(o, "until", l->until);
+	dd_json_set_time(o, "acquired", l->acquired);
+	dd_json_set_time(o, "activated", l->activated);
+	dd_json_set_time(o, "created", l->created);
+	dd_json_set_time(o, "modified", l->modified);
+	return o;
+}
+
+json_t *dd_command_to_json(const struct dd_command *c)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "id", json_integer(c->id));
+	json_object_set_new(o, "target_kind",
+			    json_string(dd_obj_kind_name(c->target.kind)));
+	json_object_set_new(o, "target", json_integer(c->target.id));
+	json_object_set_new(o, "kind", json_string(c->kind));
+	json_object_set_new(o, "author",
+			    c->author ? json_string(c->author) : json_null());
+	json_object_set_new(o, "data", copy_or_null(c->data));
+	json_object_set_new(o, "consumed", json_boolean(c->consumed));
+	json_object_set_new(o, "outcome",
+			    c->outcome ? json_string(c->outcome) : json_null());
+	dd_json_set_time(o, "created", c->created);
+	dd_json_set_time(o, "consumed_at", c->consumed_at);
+	return o;
+}
+
+json_t *dd_log_entry_to_json(const struct dd_log_entry *e)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "id", json_integer(e->id));
+	json_object_set_new(o, "type", json_string(e->type));
+	dd_json_set_time(o, "time", e->time);
+	json_object_set_new(o, "blueprint", id_or_null(e->blueprint));
+	json_object_set_new(o, "resource", id_or_null(e->resource));
+	json_object_set_new(o, "lease", id_or_null(e->lease));
+	json_object_set_new(o, "data", copy_or_null(e->data));
+	return o;
+}
+
+json_t *dd_slot_lock_to_json(const struct dd_slot_lock *s)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "key", json_string(s->key));
+	json_object_set_new(o, "owner_kind",
+			    json_string(dd_obj_kind_name(s->owner.kind)));
+	json_object_set_new(o, "owner", json_integer(s->owner.id));
+	return o;
+}
+
+json_t *dd_task_to_json(const struct dd_task *t)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "id", json_integer(t->id));
+	json_object_set_new(o, "kind", json_string(t->kind));
+	json_object_set_new(o, "object_kind",
+			    json_string(dd_obj_kind_name(t->object.kind)));
+	json_object_set_new(o, "object", json_integer(t->object.id));
+	dd_json_set_time(o, "not_before", t->not_before);
+	json_object_set_new(o, "claimed_by", t->claimed_by
+						     ? json_string(t->claimed_by)
+						     : json_null());
+	dd_json_set_time(o, "claim_expires", t->claim_expires);
+	json_object_set_new(o, "failures", json_integer(t->failures));
+	json_object_set_new(o, "last_error", t->last_error
+						     ? json_string(t->last_error)
+						     : json_null());
+	dd_json_set_time(o, "created", t->created);
+	return o;
+}

@@ -1,0 +1,169 @@
+/*
+ * model.h - drydock's stored objects: blueprints, resources, leases,
+ * commands, log entries, slot locks and tasks.
+ *
+ * These are plain structs that the store fills and core code reads.  Only an
+ * object's update worker changes a lease or resource (see worker/worker.h);
+ * everybody else appends a command.  Strings and JSON values inside a struct
+ * are owned by it: dd_<noun>_release() frees them, dd_<noun>_list_release()
+ * frees a list and its items.
+ */
+#ifndef DD_MODEL_H
+#define DD_MODEL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/state.h"
+
+enum dd_obj_kind {
+	DD_OBJ_NONE = 0,
+	DD_OBJ_BLUEPRINT = 1,
+	DD_OBJ_RESOURCE = 2,
+	DD_OBJ_LEASE = 3,
+};
+
+const char *dd_obj_kind_name(enum dd_obj_kind kind);
+int dd_obj_kind_parse(const char *name);
+
+/* A reference to one object: "lease 12". */
+struct dd_ref {
+	enum dd_obj_kind kind;
+	long long id;
+};
+
+struct dd_blueprint {
+	long long id;
+	char *type;	  /* a registered blueprint type, e.g. "host" */
+	char *name;	  /* unique display name */
+	json_t *config;	  /* the type's configuration object */
+	bool enabled;	  /* disabled: no new allocations */
+	double created, modified;
+};
+
+struct dd_resource {
+	long long id;
+	long long blueprint;
+	char *type;
+	enum dd_resource_status status;
+	json_t *attributes; /* the blueprint's state, e.g. host name, root */
+	double created, modified;
+};
+
+struct dd_lease {
+	long long id;
+	char *type;		/* requested resource type */
+	enum dd_lease_status status;
+	long long resource;	/* 0 until acquired */
+	char *owner;		/* who asked for it */
+	json_t *attributes;	/* the request, plus what the blueprint adds */
+	json_t *blueprints;	/* allow-list: array of blueprint ids, or NULL */
+	double until;		/* expiry, 0 for none */
+	long long allocating;	/* the resource this lease is building, or 0 */
+	double acquired, activated, created, modified;
+};
+
+/*
+ * A command in an object's queue.  Appended by anybody, consumed only by the
+ * object's update worker, exactly once, with an outcome: "done" or
+ * "ignored: <reason>".
+ */
+struct dd_command {
+	long long id;
+	struct dd_ref target;
+	char *kind;   /* "release", "reclaim", "extend" */
+	char *author;
+	json_t *data; /* e.g. {"until": ...} for extend; may be NULL */
+	bool consumed;
+	char *outcome; /* NULL until consumed */
+	double created, consumed_at;
+};
+
+struct dd_log_entry {
+	long long id;
+	long long blueprint, resource, lease; /* 0 where not concerned */
+	char *type;			      /* "lease.activated" */
+	double time;
+	json_t *data; /* may be NULL */
+};
+
+struct dd_slot_lock {
+	char *key;
+	struct dd_ref owner;
+};
+
+/* A durable task: "run the update worker of this object". */
+struct dd_task {
+	long long id;
+	char *kind; /* "lease.update" or "resource.update" */
+	struct dd_ref object;
+	double not_before;
+	char *claimed_by;	/* NULL while queued */
+	long long claim_token;	/* fences the claimant's writes */
+	double claim_expires;
+	int failures;
+	char *last_error;
+	double created;
+};
+
+struct dd_task_archive {
+	long long id;
+	char *kind;
+	struct dd_ref object;
+	char *outcome; /* "done", "failed" */
+	int failures;
+	double duration, finished;
+	char *error;
+};
+
+#define DD_DECLARE_LIST(noun)                                                  \
+	struct dd_##noun##_list {                                              \
+		struct dd_##noun *items;                                       \
+		size_t n;                                                      \
+	};                                                                     \
+	void dd_##noun##_release(struct dd_##noun *x);                         \
+	void dd_##noun##_list_release(struct dd_##noun##_list *l);             \
+	int dd_##noun##_list_push(struct dd_##noun##_list *l,                  \
+				  struct dd_##noun *x);
+
+DD_DECLARE_LIST(blueprint)
+DD_DECLARE_LIST(resource)
+DD_DECLARE_LIST(lease)
+DD_DECLARE_LIST(command)
+DD_DECLARE_LIST(log_entry)
+DD_DECLARE_LIST(slot_lock)
+DD_DECLARE_LIST(task)
+DD_DECLARE_LIST(task_archive)
+
+/*
+ * One filter for every list query.  Zero means "any" for each field; each
+ * list honours the fields that make sense for it.
+ */
+struct dd_filter {
+	unsigned status_mask;	/* bit (1 << status) */
+	long long blueprint;
+	long long resource;
+	long long lease;
+	long long allocating;
+	const char *type;
+	const char *owner;
+	struct dd_ref target;	/* commands, slot locks, tasks */
+	bool pending_only;	/* commands: unconsumed only */
+	long long after_id;	/* rows with id > after_id */
+	size_t limit;		/* 0: no limit */
+	bool descending;	/* newest first */
+};
+
+/* JSON renderings used by --json output and, later, the HTTP API. */
+json_t *dd_blueprint_to_json(const struct dd_blueprint *bp);
+json_t *dd_resource_to_json(const struct dd_resource *r);
+json_t *dd_lease_to_json(const struct dd_lease *l);
+json_t *dd_command_to_json(const struct dd_command *c);
+json_t *dd_log_entry_to_json(const struct dd_log_entry *e);
+json_t *dd_slot_lock_to_json(const struct dd_slot_lock *s);
+json_t *dd_task_to_json(const struct dd_task *t);
+/* Add a time field as RFC 3339, or null when t is 0. */
+int dd_json_set_time(json_t *obj, const char *key, double t);
+
+#endif

@@ -1,0 +1,144 @@
+#include "core/state.h"
+
+#include <string.h>
+
+static const char *const lease_names[DD_LEASE_STATUS_COUNT] = {
+	[DD_LEASE_PENDING] = "pending",	  [DD_LEASE_ACQUIRED] = "acquired",
+	[DD_LEASE_ACTIVE] = "active",	  [DD_LEASE_RELEASED] = "released",
+	[DD_LEASE_BROKEN] = "broken",	  [DD_LEASE_DESTROYED] = "destroyed",
+};
+
+static const char *const resource_names[DD_RESOURCE_STATUS_COUNT] = {
+	[DD_RESOURCE_PENDING] = "pending",
+	[DD_RESOURCE_ACTIVE] = "active",
+	[DD_RESOURCE_RELEASED] = "released",
+	[DD_RESOURCE_BROKEN] = "broken",
+	[DD_RESOURCE_DESTROYED] = "destroyed",
+};
+
+/* lease_edges[from][to] */
+static const bool lease_edges[DD_LEASE_STATUS_COUNT][DD_LEASE_STATUS_COUNT] = {
+	[DD_LEASE_PENDING] = {[DD_LEASE_ACQUIRED] = true,
+			      [DD_LEASE_ACTIVE] = true,
+			      [DD_LEASE_RELEASED] = true,
+			      [DD_LEASE_BROKEN] = true},
+	[DD_LEASE_ACQUIRED] = {[DD_LEASE_PENDING] = true,
+			       [DD_LEASE_ACTIVE] = true,
+			       [DD_LEASE_RELEASED] = true,
+			       [DD_LEASE_BROKEN] = true},
+	[DD_LEASE_ACTIVE] = {[DD_LEASE_RELEASED] = true,
+			     [DD_LEASE_BROKEN] = true},
+	[DD_LEASE_RELEASED] = {[DD_LEASE_DESTROYED] = true},
+	[DD_LEASE_BROKEN] = {[DD_LEASE_DESTROYED] = true},
+	[DD_LEASE_DESTROYED] = {0},
+};
+
+static const bool
+	resource_edges[DD_RESOURCE_STATUS_COUNT][DD_RESOURCE_STATUS_COUNT] = {
+		[DD_RESOURCE_PENDING] = {[DD_RESOURCE_ACTIVE] = true,
+					 [DD_RESOURCE_RELEASED] = true,
+					 [DD_RESOURCE_BROKEN] = true},
+		[DD_RESOURCE_ACTIVE] = {[DD_RESOURCE_RELEASED] = true,
+					[DD_RESOURCE_BROKEN] = true},
+		[DD_RESOURCE_RELEASED] = {[DD_RESOURCE_DESTROYED] = true},
+		[DD_RESOURCE_BROKEN] = {[DD_RESOURCE_DESTROYED] = true},
+		[DD_RESOURCE_DESTROYED] = {0},
+};
+
+const char *dd_lease_status_name(enum dd_lease_status s)
+{
+	if ((unsigned)s >= DD_LEASE_STATUS_COUNT)
+		return "unknown";
+	return lease_names[s];
+}
+
+const char *dd_resource_status_name(enum dd_resource_status s)
+{
+	if ((unsigned)s >= DD_RESOURCE_STATUS_COUNT)
+		return "unknown";
+	return resource_names[s];
+}
+
+int dd_lease_status_parse(const char *name)
+{
+	for (int i = 0; i < DD_LEASE_STATUS_COUNT; i++)
+		if (!strcmp(name, lease_names[i]))
+			return i;
+	return -1;
+}
+
+int dd_resource_status_parse(const char *name)
+{
+	for (int i = 0; i < DD_RESOURCE_STATUS_COUNT; i++)
+		if (!strcmp(name, resource_names[i]))
+			return i;
+	return -1;
+}
+
+bool dd_lease_status_releasable(enum dd_lease_status s)
+{
+	return s == DD_LEASE_PENDING || s == DD_LEASE_ACQUIRED ||
+	       s == DD_LEASE_ACTIVE;
+}
+
+bool dd_lease_status_commandable(enum dd_lease_status s)
+{
+	return dd_lease_status_releasable(s);
+}
+
+bool dd_lease_status_live(enum dd_lease_status s)
+{
+	return dd_lease_status_releasable(s);
+}
+
+bool dd_resource_status_releasable(enum dd_resource_status s)
+{
+	return s == DD_RESOURCE_PENDING || s == DD_RESOURCE_ACTIVE;
+}
+
+bool dd_resource_status_commandable(enum dd_resource_status s)
+{
+	return dd_resource_status_releasable(s);
+}
+
+bool dd_lease_can_transition(enum dd_lease_status from,
+			     enum dd_lease_status to)
+{
+	if ((unsigned)from >= DD_LEASE_STATUS_COUNT ||
+	    (unsigned)to >= DD_LEASE_STATUS_COUNT)
+		return false;
+	return lease_edges[from][to];
+}
+
+bool dd_resource_can_transition(enum dd_resource_status from,
+				enum dd_resource_status to)
+{
+	if ((unsigned)from >= DD_RESOURCE_STATUS_COUNT ||
+	    (unsigned)to >= DD_RESOURCE_STATUS_COUNT)
+		return false;
+	return resource_edges[from][to];
+}
+
+int dd_lease_transition(long long id, enum dd_lease_status *status,
+			enum dd_lease_status to, struct dd_error *err)
+{
+	if (!dd_lease_can_transition(*status, to))
+		return dd_error_set(err, DD_ERR_STATE,
+				    "cannot move lease %lld from %s to %s", id,
+				    dd_lease_status_name(*status),
+				    dd_lease_status_name(to));
+	*status = to;
+	return 0;
+}
+
+int dd_resource_transition(long long id, enum dd_resource_status *status,
+			   enum dd_resource_status to, struct dd_error *err)
+{
+	if (!dd_resource_can_transition(*status, to))
+		return dd_error_set(err, DD_ERR_STATE,
+				    "cannot move resource %lld from %s to %s",
+				    id, dd_resource_status_name(*status),
+				    dd_resource_status_name(to));
+	*status = to;
+	return 0;
+}

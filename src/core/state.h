@@ -1,0 +1,74 @@
+/*
+ * state.h - the lease and resource state machines, in one place.
+ *
+ *   lease:     pending --> acquired --> active --> released --> destroyed
+ *                 ^  |         |  |        |                        ^
+ *                 +--+(resource |  +--------+--> broken -------------+
+ *               broke, reacquire)
+ *
+ *   resource:  pending --> active --> released --> destroyed
+ *                 |          |                       ^
+ *                 +----------+--> broken ------------+
+ *
+ * Each machine is one enum, a _name() function, a transition table, and
+ * dd_*_transition(), the only function that changes a status.  It refuses
+ * an edge the table does not have, so no worker can write an illegal state.
+ *
+ * Two flags per status, as in the original: *releasable* (a requester may
+ * send a release) and *commandable* (the update worker consumes commands).
+ */
+#ifndef DD_STATE_H
+#define DD_STATE_H
+
+#include <stdbool.h>
+
+#include "core/error.h"
+
+enum dd_lease_status {
+	DD_LEASE_PENDING = 0,
+	DD_LEASE_ACQUIRED = 1,
+	DD_LEASE_ACTIVE = 2,
+	DD_LEASE_RELEASED = 3,
+	DD_LEASE_BROKEN = 4,
+	DD_LEASE_DESTROYED = 5,
+	DD_LEASE_STATUS_COUNT
+};
+
+enum dd_resource_status {
+	DD_RESOURCE_PENDING = 0,
+	DD_RESOURCE_ACTIVE = 1,
+	DD_RESOURCE_RELEASED = 2,
+	DD_RESOURCE_BROKEN = 3,
+	DD_RESOURCE_DESTROYED = 4,
+	DD_RESOURCE_STATUS_COUNT
+};
+
+const char *dd_lease_status_name(enum dd_lease_status s);
+const char *dd_resource_status_name(enum dd_resource_status s);
+/* Parse a status name; returns the status or -1. */
+int dd_lease_status_parse(const char *name);
+int dd_resource_status_parse(const char *name);
+
+bool dd_lease_status_releasable(enum dd_lease_status s);
+bool dd_lease_status_commandable(enum dd_lease_status s);
+/* Pending, acquired or active: the lease still holds or wants a resource. */
+bool dd_lease_status_live(enum dd_lease_status s);
+bool dd_resource_status_releasable(enum dd_resource_status s);
+bool dd_resource_status_commandable(enum dd_resource_status s);
+
+bool dd_lease_can_transition(enum dd_lease_status from,
+			     enum dd_lease_status to);
+bool dd_resource_can_transition(enum dd_resource_status from,
+				enum dd_resource_status to);
+
+/*
+ * Move *status to `to` if the machine has that edge.  On a refused edge,
+ * *status is untouched and DD_ERR_STATE is returned with a message naming
+ * the object ("lease 12").
+ */
+int dd_lease_transition(long long id, enum dd_lease_status *status,
+			enum dd_lease_status to, struct dd_error *err);
+int dd_resource_transition(long long id, enum dd_resource_status *status,
+			   enum dd_resource_status to, struct dd_error *err);
+
+#endif

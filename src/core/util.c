@@ -1,0 +1,312 @@
+#include "core/util.h"
+#include "core/error.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ftw.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static atomic_long fail_countdown = -1;
+
+static bool alloc_should_fail(void)
+{
+	long n = atomic_load(&fail_countdown);
+
+	while (n >= 0) {
+		if (atomic_compare_exchange_weak(&fail_countdown, &n, n - 1))
+			return n == 0;
+	}
+	return false;
+}
+
+void dd_alloc_fail_after(long n)
+{
+	atomic_store(&fail_countdown, n);
+}
+
+void *dd_malloc(size_t n)
+{
+	if (alloc_should_fail())
+		return NULL;
+	return malloc(n ? n : 1);
+}
+
+void *dd_calloc(size_t count, size_t n)
+{
+	if (alloc_should_fail())
+		return NULL;
+	return calloc(count ? count : 1, n ? n : 1);
+}
+
+void *dd_realloc(void *p, size_t n)
+{
+	if (alloc_should_fail())
+		return NULL;
+	return realloc(p, n ? n : 1);
+}
+
+char *dd_strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = dd_malloc(n);
+
+	if (p)
+		memcpy(p, s, n);
+	return p;
+}
+
+void dd_free(void *p)
+{
+	free(p);
+}
+
+void dd_alloc_init(void)
+{
+	json_set_alloc_funcs(dd_malloc, dd_free);
+}
+
+double dd_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double dd_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void dd_time_format(double t, char buf[32])
+{
+	time_t secs = (time_t)t;
+	int ms = (int)((t - (double)secs) * 1000.0);
+	struct tm tm;
+
+	if (ms < 0)
+		ms = 0;
+	if (ms > 999)
+		ms = 999;
+	gmtime_r(&secs, &tm);
+	/* tm fields are bounded; the cast keeps the truncation check quiet */
+	snprintf(buf, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+		 (tm.tm_year + 1900) % 10000, (tm.tm_mon + 1) % 100,
+		 tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
+		 tm.tm_sec % 100, ms % 1000);
+}
+
+int dd_time_parse(const char *s, double now, double *out)
+{
+	char *end;
+	double v;
+
+	if (!s || !*s)
+		return DD_ERR_INVALID;
+	if (*s == '+') {
+		v = strtod(s + 1, &end);
+		if (end == s + 1 || v < 0)
+			return DD_ERR_INVALID;
+		switch (*end) {
+		case '\0':
+		case 's':
+			break;
+		case 'm':
+			v *= 60;
+			break;
+		case 'h':
+			v *= 3600;
+			break;
+		case 'd':
+			v *= 86400;
+			break;
+		default:
+			return DD_ERR_INVALID;
+		}
+		if (*end && end[1])
+			return DD_ERR_INVALID;
+		*out = now + v;
+		return 0;
+	}
+	if (*s == '@') {
+		v = strtod(s + 1, &end);
+		if (end == s + 1 || *end)
+			return DD_ERR_INVALID;
+		*out = v;
+		return 0;
+	}
+	{
+		struct tm tm;
+		const char *rest;
+		double frac = 0;
+
+		memset(&tm, 0, sizeof(tm));
+		rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+		if (!rest)
+			rest = strptime(s, "%Y-%m-%d %H:%M:%S", &tm);
+		if (!rest)
+			return DD_ERR_INVALID;
+		if (*rest == '.') {
+			frac = strtod(rest, &end);
+			rest = end;
+		}
+		if (*rest == 'Z')
+			rest++;
+		if (*rest)
+			return DD_ERR_INVALID;
+		*out = (double)timegm(&tm) + frac;
+		return 0;
+	}
+}
+
+static int buf_grow(struct dd_buf *b, size_t extra)
+{
+	size_t want = b->len + extra + 1;
+	char *p;
+
+	if (want <= b->alloc)
+		return 0;
+	if (want < b->alloc * 2)
+		want = b->alloc * 2;
+	if (want < 64)
+		want = 64;
+	p = dd_realloc(b->buf, want);
+	if (!p)
+		return DD_ERR_NOMEM;
+	b->buf = p;
+	b->alloc = want;
+	return 0;
+}
+
+int dd_buf_add(struct dd_buf *b, const char *s, size_t n)
+{
+	if (buf_grow(b, n))
+		return DD_ERR_NOMEM;
+	memcpy(b->buf + b->len, s, n);
+	b->len += n;
+	b->buf[b->len] = '\0';
+	return 0;
+}
+
+int dd_buf_addstr(struct dd_buf *b, const char *s)
+{
+	return dd_buf_add(b, s, strlen(s));
+}
+
+int dd_buf_addf(struct dd_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || buf_grow(b, (size_t)n))
+		return DD_ERR_NOMEM;
+	va_start(ap, fmt);
+	vsnprintf(b->buf + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+void dd_buf_release(struct dd_buf *b)
+{
+	dd_free(b->buf);
+	b->buf = NULL;
+	b->len = b->alloc = 0;
+}
+
+char *dd_buf_detach(struct dd_buf *b)
+{
+	char *s = b->buf;
+
+	if (!s)
+		s = dd_strdup("");
+	b->buf = NULL;
+	b->len = b->alloc = 0;
+	return s;
+}
+
+double dd_random(void)
+{
+	static _Thread_local unsigned long long state;
+
+	if (!state) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		state = ((unsigned long long)ts.tv_nsec << 20) ^
+			(unsigned long long)getpid() ^
+			(unsigned long long)(uintptr_t)&state;
+		if (!state)
+			state = 88172645463325252ULL;
+	}
+	state ^= state << 13;
+	state ^= state >> 7;
+	state ^= state << 17;
+	return (double)(state >> 11) / 9007199254740992.0;
+}
+
+#ifdef DD_CHAOS
+void dd_chaos_point(const char *where)
+{
+	struct timespec ts = {0, (long)(dd_random() * 3e6)};
+
+	(void)where;
+	nanosleep(&ts, NULL);
+}
+#endif
+
+int dd_mkdir_p(const char *path)
+{
+	char tmp[4096];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(tmp))
+		return DD_ERR_INVALID;
+	memcpy(tmp, path, n + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0700) && errno != EEXIST)
+			return DD_ERR_IO;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) && errno != EEXIST)
+		return DD_ERR_IO;
+	return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	if (remove(path) && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+int dd_remove_tree(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) && errno == ENOENT)
+		return 0;
+	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS))
+		return DD_ERR_IO;
+	return 0;
+}

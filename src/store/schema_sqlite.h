@@ -1,0 +1,81 @@
+/*
+ * schema_sqlite.h - the SQLite schema as numbered migrations.
+ *
+ * Migration N (1-based) takes a store from user_version N-1 to N.  Never
+ * edit a migration that has shipped: add a new one.  `drydock init` applies
+ * whatever is missing, so it is idempotent.
+ */
+#ifndef DD_SCHEMA_SQLITE_H
+#define DD_SCHEMA_SQLITE_H
+
+static const char *const dd_sqlite_migrations[] = {
+	/* 1: the core objects, the task queue and named locks */
+	"CREATE TABLE blueprint("
+	" id INTEGER PRIMARY KEY, type TEXT NOT NULL, name TEXT NOT NULL UNIQUE,"
+	" config TEXT NOT NULL, enabled INTEGER NOT NULL,"
+	" created REAL NOT NULL, modified REAL NOT NULL);"
+	"CREATE TABLE resource("
+	" id INTEGER PRIMARY KEY, blueprint INTEGER NOT NULL, type TEXT NOT NULL,"
+	" status INTEGER NOT NULL, attributes TEXT NOT NULL,"
+	" created REAL NOT NULL, modified REAL NOT NULL);"
+	"CREATE INDEX resource_by_status ON resource(status, blueprint);"
+	"CREATE TABLE lease("
+	" id INTEGER PRIMARY KEY, type TEXT NOT NULL, status INTEGER NOT NULL,"
+	" resource INTEGER, owner TEXT, attributes TEXT NOT NULL,"
+	" blueprints TEXT, until REAL, allocating INTEGER,"
+	" acquired REAL, activated REAL,"
+	" created REAL NOT NULL, modified REAL NOT NULL);"
+	"CREATE INDEX lease_by_status ON lease(status, type);"
+	"CREATE INDEX lease_by_resource ON lease(resource, status)"
+	" WHERE resource IS NOT NULL;"
+	"CREATE INDEX lease_by_allocating ON lease(allocating)"
+	" WHERE allocating IS NOT NULL;"
+	"CREATE TABLE command("
+	" id INTEGER PRIMARY KEY, target_kind INTEGER NOT NULL,"
+	" target INTEGER NOT NULL, kind TEXT NOT NULL, author TEXT, data TEXT,"
+	" consumed INTEGER NOT NULL DEFAULT 0, outcome TEXT,"
+	" created REAL NOT NULL, consumed_at REAL);"
+	"CREATE INDEX command_by_target ON command(target_kind, target, consumed);"
+	"CREATE TABLE log("
+	" id INTEGER PRIMARY KEY, blueprint INTEGER, resource INTEGER,"
+	" lease INTEGER, type TEXT NOT NULL, time REAL NOT NULL, data TEXT);"
+	"CREATE INDEX log_by_lease ON log(lease) WHERE lease IS NOT NULL;"
+	"CREATE INDEX log_by_resource ON log(resource) WHERE resource IS NOT NULL;"
+	"CREATE INDEX log_by_blueprint ON log(blueprint)"
+	" WHERE blueprint IS NOT NULL;"
+	"CREATE TABLE slot_lock("
+	" key TEXT PRIMARY KEY, owner_kind INTEGER NOT NULL,"
+	" owner INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX slot_lock_by_owner ON slot_lock(owner_kind, owner);"
+	"CREATE TABLE task("
+	" id INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
+	" object_kind INTEGER NOT NULL, object INTEGER NOT NULL,"
+	" not_before REAL NOT NULL, claimed_by TEXT,"
+	" claim_token INTEGER NOT NULL DEFAULT 0, claim_expires REAL,"
+	" failures INTEGER NOT NULL DEFAULT 0, last_error TEXT,"
+	" created REAL NOT NULL);"
+	"CREATE UNIQUE INDEX task_queued ON task(kind, object_kind, object)"
+	" WHERE claimed_by IS NULL;"
+	"CREATE INDEX task_due ON task(not_before) WHERE claimed_by IS NULL;"
+	"CREATE INDEX task_claimed ON task(claim_expires)"
+	" WHERE claimed_by IS NOT NULL;"
+	"CREATE TABLE task_archive("
+	" id INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
+	" object_kind INTEGER NOT NULL, object INTEGER NOT NULL,"
+	" outcome TEXT NOT NULL, failures INTEGER NOT NULL,"
+	" duration REAL NOT NULL, finished REAL NOT NULL, error TEXT);"
+	"CREATE INDEX task_archive_by_object"
+	" ON task_archive(object_kind, object);"
+	/*
+	 * Lock grants never reuse a token (AUTOINCREMENT), so a grant
+	 * deleted and taken again can never be mistaken for the old one.
+	 */
+	"CREATE TABLE lock("
+	" token INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,"
+	" owner TEXT, expires REAL NOT NULL);",
+};
+
+#define DD_SQLITE_SCHEMA_VERSION                                               \
+	((int)(sizeof(dd_sqlite_migrations) / sizeof(dd_sqlite_migrations[0])))
+
+#endif

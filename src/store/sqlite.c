@@ -1,0 +1,1597 @@
+/*
+ * sqlite.c - the embedded store: one SQLite file in WAL mode.
+ *
+ * Write transactions start with BEGIN IMMEDIATE so that two writers never
+ * deadlock on a lock upgrade; a busy store is waited for up to the
+ * configured busy timeout and then reported as DD_ERR_BUSY.  Statements
+ * with fixed SQL are prepared once per handle and cached; list queries
+ * build their WHERE clause from the filter with bound parameters only.
+ */
+#include "store/store.h"
+#include "store/schema_sqlite.h"
+#include "core/util.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define STMT_CACHE 48
+
+struct sq {
+	struct dd_store base;
+	sqlite3 *db;
+	struct {
+		const char *sql;
+		sqlite3_stmt *st;
+	} cache[STMT_CACHE];
+	size_t ncache;
+};
+
+static struct sq *SQ(struct dd_store *s)
+{
+	return (struct sq *)s;
+}
+
+/* Translate a SQLite failure into a drydock error. */
+static int fail(struct sq *q, int rc, struct dd_error *err, const char *what)
+{
+	int prim = rc & 0xff;
+
+	if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
+		return dd_error_set(err, DD_ERR_BUSY,
+				    "store '%s' is locked (%s)", q->base.path,
+				    what);
+	if (prim == SQLITE_FULL)
+		return dd_error_set(err, DD_ERR_STORE,
+				    "store '%s' is full (%s)", q->base.path,
+				    what);
+	if (prim == SQLITE_NOMEM)
+		return dd_error_set(err, DD_ERR_NOMEM, "out of memory (%s)",
+				    what);
+	if (prim == SQLITE_CONSTRAINT)
+		return dd_error_set(err, DD_ERR_EXISTS, "%s: %s", what,
+				    sqlite3_errmsg(q->db));
+	return dd_error_set(err, DD_ERR_STORE, "store '%s': %s: %s",
+			    q->base.path, what, sqlite3_errmsg(q->db));
+}
+
+/* Prepare `sql` (a string literal: the cache keys on its address). */
+static int prep(struct sq *q, const char *sql, sqlite3_stmt **out,
+		struct dd_error *err)
+{
+	int rc;
+
+	for (size_t i = 0; i < q->ncache; i++) {
+		if (q->cache[i].sql == sql) {
+			sqlite3_reset(q->cache[i].st);
+			sqlite3_clear_bindings(q->cache[i].st);
+			*out = q->cache[i].st;
+			return 0;
+		}
+	}
+	rc = sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out,
+				NULL);
+	if (rc != SQLITE_OK)
+		return fail(q, rc, err, "prepare");
+	if (q->ncache < STMT_CACHE) {
+		q->cache[q->ncache].sql = sql;
+		q->cache[q->ncache].st = *out;
+		q->ncache++;
+	}
+	return 0;
+}
+
+/* Finish with a statement from prep(): reset cached ones, free the rest. */
+static void done(struct sq *q, sqlite3_stmt *st)
+{
+	for (size_t i = 0; i < q->ncache; i++) {
+		if (q->cache[i].st == st) {
+			sqlite3_reset(st);
+			return;
+		}
+	}
+	sqlite3_finalize(st);
+}
+
+/* Run a statement that returns no rows. */
+static int step_done(struct sq *q, sqlite3_stmt *st, struct dd_error *err,
+		     const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	done(q, st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return fail(q, rc, err, what);
+	return 0;
+}
+
+static int bind_json(sqlite3_stmt *st, int idx, json_t *v)
+{
+	char *s;
+
+	if (!v)
+		return sqlite3_bind_null(st, idx);
+	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (!s)
+		return SQLITE_NOMEM;
+	return sqlite3_bind_text(st, idx, s, -1, dd_free);
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int idx, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, idx);
+}
+
+static void bind_id_or_null(sqlite3_stmt *st, int idx, long long id)
+{
+	if (id)
+		sqlite3_bind_int64(st, idx, id);
+	else
+		sqlite3_bind_null(st, idx);
+}
+
+static void bind_time_or_null(sqlite3_stmt *st, int idx, double t)
+{
+	if (t > 0)
+		sqlite3_bind_double(st, idx, t);
+	else
+		sqlite3_bind_null(st, idx);
+}
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t ? dd_strdup((const char *)t) : NULL;
+}
+
+static json_t *col_json(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	if (!t)
+		return NULL;
+	return json_loads((const char *)t, JSON_DECODE_ANY, NULL);
+}
+
+/* ---- open, close, schema ---------------------------------------------- */
+
+static int exec_sql(struct sq *q, const char *sql, struct dd_error *err)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(q->db, sql, NULL, NULL, &msg);
+
+	if (rc != SQLITE_OK) {
+		int prim = rc & 0xff;
+		int code = (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
+				   ? DD_ERR_BUSY
+				   : DD_ERR_STORE;
+		dd_error_set(err, code, "store '%s': %s", q->base.path,
+			     msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+		return code;
+	}
+	return 0;
+}
+
+static void sq_close(struct dd_store *s)
+{
+	struct sq *q = SQ(s);
+
+	for (size_t i = 0; i < q->ncache; i++)
+		sqlite3_finalize(q->cache[i].st);
+	sqlite3_close(q->db);
+	dd_free(q->base.path);
+	dd_free(q);
+}
+
+static int sq_open(const char *path, const struct dd_store_options *opt,
+		   struct dd_store **out, struct dd_error *err)
+{
+	struct sq *q = dd_calloc(1, sizeof(*q));
+	char pragmas[256];
+	int rc;
+
+	if (!q)
+		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	q->base.ops = &dd_sqlite_store_ops;
+	q->base.path = dd_strdup(path);
+	if (!q->base.path) {
+		dd_free(q);
+		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	}
+	rc = sqlite3_open_v2(path, &q->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				     SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		dd_error_set(err, DD_ERR_STORE, "cannot open store '%s': %s",
+			     path,
+			     q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
+		sq_close(&q->base);
+		return DD_ERR_STORE;
+	}
+	sqlite3_busy_timeout(q->db, opt->busy_timeout_ms);
+	snprintf(pragmas, sizeof(pragmas),
+		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;"
+		 " PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;",
+		 opt->durability == DD_DURABILITY_FULL ? "FULL" : "NORMAL");
+	rc = exec_sql(q, pragmas, err);
+	if (rc) {
+		sq_close(&q->base);
+		return rc;
+	}
+	*out = &q->base;
+	return 0;
+}
+
+static int user_version(struct sq *q, int *out, struct dd_error *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(q, "PRAGMA user_version", &st, err);
+
+	if (rc)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		done(q, st);
+		return fail(q, rc, err, "read schema version");
+	}
+	*out = sqlite3_column_int(st, 0);
+	done(q, st);
+	return 0;
+}
+
+static int sq_schema_version(struct dd_store *s, int *current, int *newest,
+			     struct dd_error *err)
+{
+	*newest = DD_SQLITE_SCHEMA_VERSION;
+	return user_version(SQ(s), current, err);
+}
+
+static int sq_migrate(struct dd_store *s, struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	int v, rc;
+	char sql[64];
+
+	rc = exec_sql(q, "BEGIN IMMEDIATE", err);
+	if (rc)
+		return rc;
+	rc = user_version(q, &v, err);
+	if (!rc && v > DD_SQLITE_SCHEMA_VERSION)
+		rc = dd_error_set(err, DD_ERR_STORE,
+				  "store '%s' has schema version %d, newer "
+				  "than this drydock's %d",
+				  q->base.path, v, DD_SQLITE_SCHEMA_VERSION);
+	for (; !rc && v < DD_SQLITE_SCHEMA_VERSION; v++) {
+		rc = exec_sql(q, dd_sqlite_migrations[v], err);
+		if (!rc) {
+			snprintf(sql, sizeof(sql), "PRAGMA user_version=%d",
+				 v + 1);
+			rc = exec_sql(q, sql, err);
+		}
+	}
+	if (rc) {
+		exec_sql(q, "ROLLBACK", NULL);
+		return rc;
+	}
+	return exec_sql(q, "COMMIT", err);
+}
+
+/* ---- transactions and fencing ----------------------------------------- */
+
+static int sq_begin(struct dd_store *s, struct dd_error *err)
+{
+	return exec_sql(SQ(s), "BEGIN IMMEDIATE", err);
+}
+
+static int sq_commit(struct dd_store *s, struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	int rc = exec_sql(q, "COMMIT", err);
+
+	if (rc && !sqlite3_get_autocommit(q->db))
+		exec_sql(q, "ROLLBACK", NULL);
+	return rc;
+}
+
+static void sq_rollback(struct dd_store *s)
+{
+	struct sq *q = SQ(s);
+
+	if (!sqlite3_get_autocommit(q->db))
+		exec_sql(q, "ROLLBACK", NULL);
+}
+
+static int sq_fence_check(struct dd_store *s, const struct dd_lock_grant *g,
+			  double now, struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc = prep(q,
+		      "SELECT 1 FROM lock WHERE token = ?1 AND name = ?2"
+		      " AND expires > ?3",
+		      &st, err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, g->token);
+	sqlite3_bind_text(st, 2, g->name, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 3, now);
+	rc = sqlite3_step(st);
+	done(q, st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc != SQLITE_DONE)
+		return fail(q, rc, err, "fence check");
+	return dd_error_set(err, DD_ERR_FENCED,
+			    "lock '%s' grant %lld expired or was taken over",
+			    g->name, g->token);
+}
+
+/* ---- dynamic list queries ---------------------------------------------- */
+
+struct query {
+	struct dd_buf sql;
+	int nbind;
+	struct {
+		bool is_text;
+		long long i;
+		const char *t;
+	} bind[12];
+	bool has_where;
+};
+
+static void q_where(struct query *qq, const char *cond)
+{
+	dd_buf_addstr(&qq->sql, qq->has_where ? " AND " : " WHERE ");
+	dd_buf_addstr(&qq->sql, cond);
+	qq->has_where = true;
+}
+
+static void q_int(struct query *qq, const char *cond, long long v)
+{
+	q_where(qq, cond);
+	qq->bind[qq->nbind].is_text = false;
+	qq->bind[qq->nbind].i = v;
+	qq->nbind++;
+}
+
+static void q_text(struct query *qq, const char *cond, const char *v)
+{
+	q_where(qq, cond);
+	qq->bind[qq->nbind].is_text = true;
+	qq->bind[qq->nbind].t = v;
+	qq->nbind++;
+}
+
+static void q_status(struct query *qq, unsigned mask)
+{
+	bool first = true;
+
+	if (!mask)
+		return;
+	q_where(qq, "status IN (");
+	for (int i = 0; i < 32; i++) {
+		if (mask & (1u << i)) {
+			dd_buf_addf(&qq->sql, first ? "%d" : ",%d", i);
+			first = false;
+		}
+	}
+	dd_buf_addstr(&qq->sql, ")");
+}
+
+static void q_tail(struct query *qq, const struct dd_filter *f)
+{
+	dd_buf_addstr(&qq->sql, f->descending ? " ORDER BY id DESC"
+					      : " ORDER BY id");
+	if (f->limit)
+		dd_buf_addf(&qq->sql, " LIMIT %zu", f->limit);
+}
+
+static int q_prepare(struct sq *q, struct query *qq, sqlite3_stmt **st,
+		     struct dd_error *err)
+{
+	int rc;
+
+	if (!qq->sql.buf)
+		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	rc = sqlite3_prepare_v2(q->db, qq->sql.buf, -1, st, NULL);
+	dd_buf_release(&qq->sql);
+	if (rc != SQLITE_OK)
+		return fail(q, rc, err, "prepare list");
+	for (int i = 0; i < qq->nbind; i++) {
+		if (qq->bind[i].is_text)
+			sqlite3_bind_text(*st, i + 1, qq->bind[i].t, -1,
+					  SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_int64(*st, i + 1, qq->bind[i].i);
+	}
+	return 0;
+}
+
+/*
+ * Run a list query: `row` converts the current row into *item, and `push`
+ * appends it to the list.  Generic over the list type via callbacks.
+ */
+typedef int row_fn(sqlite3_stmt *st, void *list);
+
+static int run_list(struct sq *q, sqlite3_stmt *st, row_fn *row, void *list,
+		    struct dd_error *err)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (row(st, list)) {
+			done(q, st);
+			return dd_error_set(err, DD_ERR_NOMEM,
+					    "out of memory");
+		}
+	}
+	done(q, st);
+	if (rc != SQLITE_DONE)
+		return fail(q, rc, err, "list");
+	return 0;
+}
+
+/* ---- blueprints -------------------------------------------------------- */
+
+#define BLUEPRINT_COLS "id, type, name, config, enabled, created, modified"
+
+static void blueprint_row(sqlite3_stmt *st, struct dd_blueprint *bp)
+{
+	bp->id = sqlite3_column_int64(st, 0);
+	bp->type = col_text(st, 1);
+	bp->name = col_text(st, 2);
+	bp->config = col_json(st, 3);
+	bp->enabled = sqlite3_column_int(st, 4) != 0;
+	bp->created = sqlite3_column_double(st, 5);
+	bp->modified = sqlite3_column_double(st, 6);
+}
+
+static int blueprint_push(sqlite3_stmt *st, void *list)
+{
+	struct dd_blueprint bp = {0};
+	int rc;
+
+	blueprint_row(st, &bp);
+	rc = dd_blueprint_list_push(list, &bp);
+	if (rc)
+		dd_blueprint_release(&bp);
+	return rc;
+}
+
+static int sq_blueprint_insert(struct dd_store *s, struct dd_blueprint *bp,
+			       struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc = prep(q,
+		      "INSERT INTO blueprint(type, name, config, enabled,"
+		      " created, modified) VALUES(?1, ?2, ?3, ?4, ?5, ?5)",
+		      &st, err);
+
+	if (rc)
+		return rc;
+	bp->created = bp->modified = dd_now();
+	sqlite3_bind_text(st, 1, bp->type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, bp->name, -1, SQLITE_STATIC);
+	bind_json(st, 3, bp->config);
+	sqlite3_bind_int(st, 4, bp->enabled);
+	sqlite3_bind_double(st, 5, bp->created);
+	rc = sqlite3_step(st);
+	done(q, st);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return dd_error_set(err, DD_ERR_EXISTS,
+				    "blueprint name '%s' is already taken",
+				    bp->name);
+	if (rc != SQLITE_DONE)
+		return fail(q, rc, err, "insert blueprint");
+	bp->id = sqlite3_last_insert_rowid(q->db);
+	return 0;
+}
+
+static int sq_blueprint_update(struct dd_store *s, const struct dd_blueprint *bp,
+			       struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc = prep(q,
+		      "UPDATE blueprint SET name = ?2, config = ?3,"
+		      " enabled = ?4, modified = ?5 WHERE id = ?1",
+		      &st, err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, bp->id);
+	sqlite3_bind_text(st, 2, bp->name, -1, SQLITE_STATIC);
+	bind_json(st, 3, bp->config);
+	sqlite3_bind_int(st, 4, bp->enabled);
+	sqlite3_bind_double(st, 5, dd_now());
+	rc = sqlite3_step(st);
+	done(q, st);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return dd_error_set(err, DD_ERR_EXISTS,
+				    "blueprint name '%s' is already taken",
+				    bp->name);
+	if (rc != SQLITE_DONE)
+		return fail(q, rc, err, "update blueprint");
+	if (sqlite3_changes(q->db) == 0)
+		return dd_error_set(err, DD_ERR_NOTFOUND,
+				    "no such blueprint: %lld", bp->id);
+	return 0;
+}
+
+static int sq_blueprint_get(struct dd_store *s, long long id,
+			    struct dd_blueprint *out, struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc = prep(q, "SELECT " BLUEPRINT_COLS " FROM blueprint WHERE id = ?1",
+		      &st, err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		blueprint_row(st, out);
+		done(q, st);
+		return 0;
+	}
+	done(q, st);
+	if (rc != SQLITE_DONE)
+		return fail(q, rc, err, "get blueprint");
+	return dd_error_set(err, DD_ERR_NOTFOUND, "no such blueprint: %lld",
+			    id);
+}
+
+static int sq_blueprint_list(struct dd_store *s, const struct dd_filter *f,
+			     struct dd_blueprint_list *out,
+			     struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	struct query qq = {0};
+	sqlite3_stmt *st;
+	int rc;
+
+	dd_buf_addstr(&qq.sql, "SELECT " BLUEPRINT_COLS " FROM blueprint");
+	if (f->type)
+		q_text(&qq, "type = ?", f->type);
+	if (f->blueprint)
+		q_int(&qq, "id = ?", f->blueprint);
+	if (f->after_id)
+		q_int(&qq, "id > ?", f->after_id);
+	q_tail(&qq, f);
+	rc = q_prepare(q, &qq, &st, err);
+	if (rc)
+		return rc;
+	return run_list(q, st, blueprint_push, out, err);
+}
+
+/* ---- resources --------------------------------------------------------- */
+
+#define RESOURCE_COLS                                                          \
+	"id, blueprint, type, status, attributes, created, modified"
+
+static void resource_row(sqlite3_stmt *st, struct dd_resource *r)
+{
+	r->id = sqlite3_column_int64(st, 0);
+	r->blueprint = sqlite3_column_int64(st, 1);
+	r->type = col_text(st, 2);
+	r->status = (enum dd_resource_status)sqlite3_column_int(st, 3);
+	r->attributes = col_json(st, 4);
+	r->created = sqlite3_column_double(st, 5);
+	r->modified = sqlite3_column_double(st, 6);
+}
+
+static int resource_push(sqlite3_stmt *st, void *list)
+{
+	struct dd_resource r = {0};
+	int rc;
+
+	resource_row(st, &r);
+	rc = dd_resource_list_push(list, &r);
+	if (rc)
+		dd_resource_release(&r);
+	return rc;
+}
+
+static int sq_resource_insert(struct dd_store *s, struct dd_resource *r,
+			      struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc = prep(q,
+		      "INSERT INTO resource(blueprint, type, status, attributes,"
+		      " created, modified) VALUES(?1, ?2, ?3, ?4, ?5, ?5)",
+		      &st, err);
+
+	if (rc)
+		return rc;
+	r->created = r->modified = dd_now();
+	sqlite3_bind_int64(st, 1, r->blueprint);
+	if (!r->attributes)
+		r->attributes = json_object();
+	sqlite3_bind_text(st, 2, r->type, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, (int)r->status);
+	bind_json(st, 4, r->attributes);
+	sqlite3_bind_double(st, 5, r->created);
+	rc = step_done(q, st, err, "insert resource");
+	if (!rc)
+		r->id = sqlite3_last_insert_rowid(q->db);
+	return rc;
+}
+
+static int sq_resource_update(struct dd_store *s, const struct dd_resource *r,
+			      struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc = prep(q,
+		      "UPDATE resource SET status = ?2, attributes = ?3,"
+		      " modified = ?4 WHERE id = ?1",
+		      &st, err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, r->id);
+	sqlite3_bind_int(st, 2, (int)r->status);
+	bind_json(st, 3, r->attributes);
+	sqlite3_bind_double(st, 4, dd_now());
+	rc = step_done(q, st, err, "update resource");
+	if (!rc && sqlite3_changes(q->db) == 0)
+		return dd_error_set(err, DD_ERR_NOTFOUND,
+				    "no such resource: %lld", r->id);
+	return rc;
+}
+
+static int sq_resource_get(struct dd_store *s, long long id,
+			   struct dd_resource *out, struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc = prep(q, "SELECT " RESOURCE_COLS " FROM resource WHERE id = ?1",
+		      &st, err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		resource_row(st, out);
+		done(q, st);
+		return 0;
+	}
+	done(q, st);
+	if (rc != SQLITE_DONE)
+		return fail(q, rc, err, "get resource");
+	return dd_error_set(err, DD_ERR_NOTFOUND, "no such resource: %lld",
+			    id);
+}
+
+static int sq_resource_list(struct dd_store *s, const struct dd_filter *f,
+			    struct dd_resource_list *out, struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	struct query qq = {0};
+	sqlite3_stmt *st;
+	int rc;
+
+	dd_buf_addstr(&qq.sql, "SELECT " RESOURCE_COLS " FROM resource");
+	q_status(&qq, f->status_mask);
+	if (f->blueprint)
+		q_int(&qq, "blueprint = ?", f->blueprint);
+	if (f->type)
+		q_text(&qq, "type = ?", f->type);
+	if (f->after_id)
+		q_int(&qq, "id > ?", f->after_id);
+	q_tail(&qq, f);
+	rc = q_prepare(q, &qq, &st, err);
+	if (rc)
+		return rc;
+	return run_list(q, st, resource_push, out, err);
+}
+
+/* ---- leases ------------------------------------------------------------ */
+
+#define LEASE_COLS                                                             \
+	"id, type, status, resource, owner, attributes, blueprints, until,"    \
+	" allocating, acquired, activated, created, modified"
+
+static void lease_row(sqlite3_stmt *st, struct dd_lease *l)
+{
+	l->id = sqlite3_column_int64(st, 0);
+	l->type = col_text(st, 1);
+	l->status = (enum dd_lease_status)sqlite3_column_int(st, 2);
+	l->resource = sqlite3_column_int64(st, 3);
+	l->owner = col_text(st, 4);
+	l->attributes = col_json(st, 5);
+	l->blueprints = col_json(st, 6);
+	l->until = sqlite3_column_double(st, 7);
+	l->allocating = sqlite3_column_int64(st, 8);
+	l->acquired = sqlite3_column_double(st, 9);
+	l->activated = sqlite3_column_double(st, 10);
+	l->created = sqlite3_column_double(st, 11);
+	l->modified = sqlite3_column_double(st, 12);
+}
+
+static int lease_push(sqlite3_stmt *st, void *list)
+{
+	struct dd_lease l = {0};
+	int rc;
+
+	lease_row(st, &l);
+	rc = dd_lease_list_push(list, &l);
+	if (rc)
+		dd_lease_release(&l);
+	return rc;
+}
+
+static void lease_bind(sqlite3_stmt *st, const struct dd_lease *l)
+{
+	sqlite3_bind_text(st, 2, l->type, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, (int)l->status);
+	bind_id_or_null(st, 4, l->resource);
+	bind_text_or_null(st, 5, l->owner);
+	bind_json(st, 6, l->attributes);
+	bind_json(st, 7, l->blueprints);
+	bind_time_or_null(st, 8, l->until);
+	bind_id_or_null(st, 9, l->allocating);
+	bind_time_or_null(st, 10, l->acquired);
+	bind_time_or_null(st, 11, l->activated);
+	sqlite3_bind_double(st, 12, dd_now());
+}
+
+static int sq_lease_insert(struct dd_store *s, struct dd_lease *l,
+			   struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc = prep(q,
+		      "INSERT INTO lease(type, status, resource, owner,"
+		      " attributes, blueprints, until, allocating, acquired,"
+		      " activated, created, modified) VALUES(?2, ?3, ?4, ?5,"
+		      " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+		      &st, err);
+
+	if (rc)
+		return rc;
+	if (!l->attributes)
+		l->attributes = json_object();
+	lease_bind(st, l);
+	rc = step_done(q, st, err, "insert lease");
+	if (!rc) {
+		l->id = sqlite3_last_insert_rowid(q->db);
+		l->created = l->modified = dd_now();
+	}
+	return rc;
+}
+
+static int sq_lease_update(struct dd_store *s, const struct dd_lease *l,
+			   struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc = prep(q,
+		      "UPDATE lease SET type = ?2, status = ?3, resource = ?4,"
+		      " owner = ?5, attributes = ?6, blueprints = ?7,"
+		      " until = ?8, allocating = ?9, acquired = ?10,"
+		      " activated = ?11, modified = ?12 WHERE id = ?1",
+		      &st, err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, l->id);
+	lease_bind(st, l);
+	rc = step_done(q, st, err, "update lease");
+	if (!rc && sqlite3_changes(q->db) == 0)
+		return dd_error_set(err, DD_ERR_NOTFOUND, "no such lease: %lld",
+				    l->id);
+	return rc;
+}
+
+static int sq_lease_get(struct dd_store *s, long long id, struct dd_lease *out,
+			struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc = prep(q, "SELECT " LEASE_COLS " FROM lease WHERE id = ?1", &st,
+		      err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		lease_row(st, out);
+		done(q, st);
+		return 0;
+	}
+	done(q, st);
+	if (rc != SQLITE_DONE)
+		return fail(q, rc, err, "get lease");
+	return dd_error_set(err, DD_ERR_NOTFOUND, "no such lease: %lld", id);
+}
+
+static void lease_where(struct query *qq, const struct dd_filter *f)
+{
+	q_status(qq, f->status_mask);
+	if (f->resource)
+		q_int(qq, "resource = ?", f->resource);
+	if (f->allocating)
+		q_int(qq, "allocating = ?", f->allocating);
+	if (f->type)
+		q_text(qq, "type = ?", f->type);
+	if (f->owner)
+		q_text(qq, "owner = ?", f->owner);
+	if (f->after_id)
+		q_int(qq, "id > ?", f->after_id);
+}
+
+static int sq_lease_list(struct dd_store *s, const struct dd_filter *f,
+			 struct dd_lease_list *out, struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	struct query qq = {0};
+	sqlite3_stmt *st;
+	int rc;
+
+	dd_buf_addstr(&qq.sql, "SELECT " LEASE_COLS " FROM lease");
+	lease_where(&qq, f);
+	q_tail(&qq, f);
+	rc = q_prepare(q, &qq, &st, err);
+	if (rc)
+		return rc;
+	return run_list(q, st, lease_push, out, err);
+}
+
+static int sq_lease_count(struct dd_store *s, const struct dd_filter *f,
+			  long long *out, struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	struct query qq = {0};
+	sqlite3_stmt *st;
+	int rc;
+
+	dd_buf_addstr(&qq.sql, "SELECT count(*) FROM lease");
+	lease_where(&qq, f);
+	rc = q_prepare(q, &qq, &st, err);
+	if (rc)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return fail(q, rc, err, "count leases");
+	return 0;
+}
+
+/* ---- commands ---------------------------------------------------------- */
+
+#define COMMAND_COLS                                                           \
+	"id, target_kind, target, kind, author, data, consumed, outcome,"      \
+	" created, consumed_at"
+
+static int command_push(sqlite3_stmt *st, void *list)
+{
+	struct dd_command c = {0};
+	int rc;
+
+	c.id = sqlite3_column_int64(st, 0);
+	c.target.kind = (enum dd_obj_kind)sqlite3_column_int(st, 1);
+	c.target.id = sqlite3_column_int64(st, 2);
+	c.kind = col_text(st, 3);
+	c.author = col_text(st, 4);
+	c.data = col_json(st, 5);
+	c.consumed = sqlite3_column_int(st, 6) != 0;
+	c.outcome = col_text(st, 7);
+	c.created = sqlite3_column_double(st, 8);
+	c.consumed_at = sqlite3_column_double(st, 9);
+	rc = dd_command_list_push(list, &c);
+	if (rc)
+		dd_command_release(&c);
+	return rc;
+}
+
+static int sq_command_insert(struct dd_store *s, struct dd_command *c,
+			     struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc = prep(q,
+		      "INSERT INTO command(target_kind, target, kind, author,"
+		      " data, created) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+		      &st, err);
+
+	if (rc)
+		return rc;
+	c->created = dd_now();
+	sqlite3_bind_int(st, 1, (int)c->target.kind);
+	sqlite3_bind_int64(st, 2, c->target.id);
+	sqlite3_bind_text(st, 3, c->kind, -1, SQLITE_STATIC);
+	bind_text_or_null(st, 4, c->author);
+	bind_json(st, 5, c->data);
+	sqlite3_bind_double(st, 6, c->created);
+	rc = step_done(q, st, err, "insert command");
+	if (!rc)
+		c->id = sqlite3_last_insert_rowid(q->db);
+	return rc;
+}
+
+static int sq_command_list(struct dd_store *s, const struct dd_filter *f,
+			   struct dd_command_list *out, struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	struct query qq = {0};
+	sqlite3_stmt *st;
+	int rc;
+
+	dd_buf_addstr(&qq.sql, "SELECT " COMMAND_COLS " FROM command");
+	if (f->target.kind) {
+		q_int(&qq, "target_kind = ?", f->target.kind);
+		q_int(&qq, "target = ?", f->target.id);
+	}
+	if (f->pending_only)
+		q_where(&qq, "consumed = 0");
+	if (f->after_id)
+		q_int(&qq, "id > ?", f->after_id);
+	q_tail(&qq, f);
+	rc = q_prepare(q, &qq, &st, err);
+	if (rc)
+		return rc;
+	return run_list(q, st, command_push, out, err);
+}
+
+static int sq_command_consume(struct dd_store *s, long long id,
+			      const char *outcome, double now,
+			      struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc = prep(q,
+		      "UPDATE command SET consumed = 1, outcome = ?2,"
+		      " consumed_at = ?3 WHERE id = ?1 AND consumed = 0",
+		      &st, err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, outcome, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 3, now);
+	rc = step_done(q, st, err, "consume command");
+	if (!rc && sqlite3_changes(q->db) == 0)
+		return dd_error_set(err, DD_ERR_STATE,
+				    "command %lld is already consumed", id);
+	return rc;
+}
+
+/* ---- logs -------------------------------------------------------------- */
+
+static int log_push(sqlite3_stmt *st, void *list)
+{
+	struct dd_log_entry e = {0};
+	int rc;
+
+	e.id = sqlite3_column_int64(st, 0);
+	e.blueprint = sqlite3_column_int64(st, 1);
+	e.resource = sqlite3_column_int64(st, 2);
+	e.lease = sqlite3_column_int64(st, 3);
+	e.type = col_text(st, 4);
+	e.time = sqlite3_column_double(st, 5);
+	e.data = col_json(st, 6);
+	rc = dd_log_entry_list_push(list, &e);
+	if (rc)
+		dd_log_entry_release(&e);
+	return rc;
+}
+
+static int sq_log_append(struct dd_store *s, struct dd_log_entry *e,
+			 struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc = prep(q,
+		      "INSERT INTO log(blueprint, resource, lease, type, time,"
+		      " data) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+		      &st, err);
+
+	if (rc)
+		return rc;
+	bind_id_or_null(st, 1, e->blueprint);
+	bind_id_or_null(st, 2, e->resource);
+	bind_id_or_null(st, 3, e->lease);
+	sqlite3_bind_text(st, 4, e->type, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 5, e->time);
+	bind_json(st, 6, e->data);
+	rc = step_done(q, st, err, "append log");
+	if (!rc)
+		e->id = sqlite3_last_insert_rowid(q->db);
+	return rc;
+}
+
+static int sq_log_list(struct dd_store *s, const struct dd_filter *f,
+		       struct dd_log_entry_list *out, struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	struct query qq = {0};
+	sqlite3_stmt *st;
+	int rc;
+
+	dd_buf_addstr(&qq.sql, "SELECT id, blueprint, resource, lease, type,"
+			       " time, data FROM log");
+	if (f->lease)
+		q_int(&qq, "lease = ?", f->lease);
+	if (f->resource)
+		q_int(&qq, "resource = ?", f->resource);
+	if (f->blueprint)
+		q_int(&qq, "blueprint = ?", f->blueprint);
+	if (f->type)
+		q_text(&qq, "type = ?", f->type);
+	if (f->after_id)
+		q_int(&qq, "id > ?", f->after_id);
+	q_tail(&qq, f);
+	rc = q_prepare(q, &qq, &st, err);
+	if (rc)
+		return rc;
+	return run_list(q, st, log_push, out, err);
+}
+
+/* ---- slot locks -------------------------------------------------------- */
+
+static int sq_slot_acquire(struct dd_store *s, const char *const *keys,
+			   size_t n, struct dd_ref owner, struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = exec_sql(q, "SAVEPOINT slot", err);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n && !rc; i++) {
+		rc = prep(q,
+			  "INSERT INTO slot_lock(key, owner_kind, owner)"
+			  " VALUES(?1, ?2, ?3) ON CONFLICT(key) DO NOTHING",
+			  &st, err);
+		if (rc)
+			break;
+		sqlite3_bind_text(st, 1, keys[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, (int)owner.kind);
+		sqlite3_bind_int64(st, 3, owner.id);
+		rc = step_done(q, st, err, "acquire slot lock");
+		if (!rc && sqlite3_changes(q->db) == 0) {
+			sqlite3_stmt *who;
+			char holder[64] = "another object";
+
+			if (!prep(q,
+				  "SELECT owner_kind, owner FROM slot_lock"
+				  " WHERE key = ?1",
+				  &who, NULL)) {
+				sqlite3_bind_text(who, 1, keys[i], -1,
+						  SQLITE_STATIC);
+				if (sqlite3_step(who) == SQLITE_ROW)
+					snprintf(holder, sizeof(holder),
+						 "%s %lld",
+						 dd_obj_kind_name(
+							 sqlite3_column_int(
+								 who, 0)),
+						 sqlite3_column_int64(who, 1));
+				done(q, who);
+			}
+			rc = dd_error_set(err, DD_ERR_SLOT,
+					  "slot lock '%s' is held by %s",
+					  keys[i], holder);
+		}
+	}
+	if (rc) {
+		exec_sql(q, "ROLLBACK TO slot; RELEASE slot", NULL);
+		return rc;
+	}
+	return exec_sql(q, "RELEASE slot", err);
+}
+
+static int sq_slot_release(struct dd_store *s, struct dd_ref owner,
+			   struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc = prep(q,
+		      "DELETE FROM slot_lock WHERE owner_kind = ?1 AND owner = ?2",
+		      &st, err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int(st, 1, (int)owner.kind);
+	sqlite3_bind_int64(st, 2, owner.id);
+	return step_done(q, st, err, "release slot locks");
+}
+
+static int slot_push(sqlite3_stmt *st, void *list)
+{
+	struct dd_slot_lock l = {0};
+	int rc;
+
+	l.key = col_text(st, 0);
+	l.owner.kind = (enum dd_obj_kind)sqlite3_column_int(st, 1);
+	l.owner.id = sqlite3_column_int64(st, 2);
+	rc = dd_slot_lock_list_push(list, &l);
+	if (rc)
+		dd_slot_lock_release(&l);
+	return rc;
+}
+
+static int sq_slot_list(struct dd_store *s, const struct dd_filter *f,
+			struct dd_slot_lock_list *out, struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	struct query qq = {0};
+	sqlite3_stmt *st;
+	int rc;
+
+	dd_buf_addstr(&qq.sql, "SELECT key, owner_kind, owner FROM slot_lock");
+	if (f->target.kind) {
+		q_int(&qq, "owner_kind = ?", f->target.kind);
+		q_int(&qq, "owner = ?", f->target.id);
+	}
+	dd_buf_addstr(&qq.sql, " ORDER BY key");
+	if (f->limit)
+		dd_buf_addf(&qq.sql, " LIMIT %zu", f->limit);
+	rc = q_prepare(q, &qq, &st, err);
+	if (rc)
+		return rc;
+	return run_list(q, st, slot_push, out, err);
+}
+
+/* ---- tasks ------------------------------------------------------------- */
+
+#define TASK_COLS                                                              \
+	"id, kind, object_kind, object, not_before, claimed_by, claim_token,"  \
+	" claim_expires, failures, last_error, created"
+
+static void task_row(sqlite3_stmt *st, struct dd_task *t)
+{
+	t->id = sqlite3_column_int64(st, 0);
+	t->kind = col_text(st, 1);
+	t->object.kind = (enum dd_obj_kind)sqlite3_column_int(st, 2);
+	t->object.id = sqlite3_column_int64(st, 3);
+	t->not_before = sqlite3_column_double(st, 4);
+	t->claimed_by = col_text(st, 5);
+	t->claim_token = sqlite3_column_int64(st, 6);
+	t->claim_expires = sqlite3_column_double(st, 7);
+	t->failures = sqlite3_column_int(st, 8);
+	t->last_error = col_text(st, 9);
+	t->created = sqlite3_column_double(st, 10);
+}
+
+static int task_push(sqlite3_stmt *st, void *list)
+{
+	struct dd_task t = {0};
+	int rc;
+
+	task_row(st, &t);
+	rc = dd_task_list_push(list, &t);
+	if (rc)
+		dd_task_release(&t);
+	return rc;
+}
+
+static int sq_task_schedule(struct dd_store *s, const char *kind,
+			    struct dd_ref object, double not_before,
+			    struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc = prep(q,
+		      "INSERT INTO task(kind, object_kind, object, not_before,"
+		      " created) VALUES(?1, ?2, ?3, ?4, ?5)"
+		      " ON CONFLICT(kind, object_kind, object)"
+		      " WHERE claimed_by IS NULL DO UPDATE SET"
+		      " not_before = min(not_before, excluded.not_before)",
+		      &st, err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, (int)object.kind);
+	sqlite3_bind_int64(st, 3, object.id);
+	sqlite3_bind_double(st, 4, not_before);
+	sqlite3_bind_double(st, 5, dd_now());
+	return step_done(q, st, err, "schedule task");
+}
+
+static int claim_first(struct sq *q, const char *sql, double now,
+		       struct dd_task *out, bool *found, struct dd_error *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(q, sql, &st, err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_double(st, 1, now);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		task_row(st, out);
+		*found = true;
+	}
+	done(q, st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(q, rc, err, "claim task");
+	return 0;
+}
+
+static int sq_task_claim(struct dd_store *s, const char *worker, double now,
+			 double claim_ttl, struct dd_task *out,
+			 struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	bool found = false;
+	int rc;
+
+	rc = dd_store_begin(s, err);
+	if (rc)
+		return rc;
+	rc = claim_first(q,
+			 "SELECT " TASK_COLS " FROM task WHERE claimed_by IS NULL"
+			 " AND not_before <= ?1 ORDER BY not_before, id LIMIT 1",
+			 now, out, &found, err);
+	if (!rc && !found)
+		rc = claim_first(q,
+				 "SELECT " TASK_COLS " FROM task"
+				 " WHERE claimed_by IS NOT NULL"
+				 " AND claim_expires <= ?1"
+				 " ORDER BY claim_expires, id LIMIT 1",
+				 now, out, &found, err);
+	if (!rc && found)
+		rc = prep(q,
+			  "UPDATE task SET claimed_by = ?2, claim_token ="
+			  " claim_token + 1, claim_expires = ?3 WHERE id = ?1",
+			  &st, err);
+	if (!rc && found) {
+		sqlite3_bind_int64(st, 1, out->id);
+		sqlite3_bind_text(st, 2, worker, -1, SQLITE_STATIC);
+		sqlite3_bind_double(st, 3, now + claim_ttl);
+		rc = step_done(q, st, err, "claim task");
+	}
+	if (!rc && found) {
+		/*
+		 * A claimed task no longer counts as queued, so a task that
+		 * is re-claimed after its claimant died may meet a newer
+		 * queued one for the same object; that is fine, the object
+		 * lock serializes them.
+		 */
+		dd_free(out->claimed_by);
+		out->claimed_by = dd_strdup(worker);
+		out->claim_token++;
+		out->claim_expires = now + claim_ttl;
+	}
+	if (rc) {
+		if (found)
+			dd_task_release(out);
+		dd_store_rollback(s);
+		return rc;
+	}
+	rc = dd_store_commit(s, err);
+	if (rc) {
+		if (found)
+			dd_task_release(out);
+		return rc;
+	}
+	return found ? 0 : DD_ERR_NOTFOUND;
+}
+
+static int sq_task_finish(struct dd_store *s, const struct dd_task *t,
+			  const char *outcome, double duration, double now,
+			  const char *error, struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = dd_store_begin(s, err);
+	if (rc)
+		return rc;
+	rc = prep(q, "DELETE FROM task WHERE id = ?1 AND claim_token = ?2",
+		  &st, err);
+	if (!rc) {
+		sqlite3_bind_int64(st, 1, t->id);
+		sqlite3_bind_int64(st, 2, t->claim_token);
+		rc = step_done(q, st, err, "finish task");
+	}
+	if (!rc && sqlite3_changes(q->db) == 0)
+		rc = dd_error_set(err, DD_ERR_FENCED,
+				  "task %lld was claimed by another worker",
+				  t->id);
+	if (!rc)
+		rc = prep(q,
+			  "INSERT INTO task_archive(id, kind, object_kind,"
+			  " object, outcome, failures, duration, finished,"
+			  " error) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+			  &st, err);
+	if (!rc) {
+		sqlite3_bind_int64(st, 1, t->id);
+		sqlite3_bind_text(st, 2, t->kind, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, (int)t->object.kind);
+		sqlite3_bind_int64(st, 4, t->object.id);
+		sqlite3_bind_text(st, 5, outcome, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 6, t->failures);
+		sqlite3_bind_double(st, 7, duration);
+		sqlite3_bind_double(st, 8, now);
+		bind_text_or_null(st, 9, error);
+		rc = step_done(q, st, err, "archive task");
+	}
+	if (rc) {
+		dd_store_rollback(s);
+		return rc;
+	}
+	return dd_store_commit(s, err);
+}
+
+static int sq_task_retry(struct dd_store *s, const struct dd_task *t,
+			 double not_before, int failures, const char *error,
+			 struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc, merged = 0;
+
+	rc = dd_store_begin(s, err);
+	if (rc)
+		return rc;
+	/*
+	 * If somebody queued this object again while we held the task, fold
+	 * ours into theirs so there is still at most one queued task.
+	 */
+	rc = prep(q,
+		  "UPDATE task SET not_before = min(not_before, ?4),"
+		  " failures = max(failures, ?5)"
+		  " WHERE kind = ?1 AND object_kind = ?2 AND object = ?3"
+		  " AND claimed_by IS NULL",
+		  &st, err);
+	if (!rc) {
+		sqlite3_bind_text(st, 1, t->kind, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, (int)t->object.kind);
+		sqlite3_bind_int64(st, 3, t->object.id);
+		sqlite3_bind_double(st, 4, not_before);
+		sqlite3_bind_int(st, 5, failures);
+		rc = step_done(q, st, err, "retry task");
+		merged = sqlite3_changes(q->db);
+	}
+	if (!rc && merged)
+		rc = prep(q,
+			  "DELETE FROM task WHERE id = ?1 AND claim_token = ?2",
+			  &st, err);
+	else if (!rc)
+		rc = prep(q,
+			  "UPDATE task SET claimed_by = NULL, claim_expires ="
+			  " NULL, not_before = ?3, failures = ?4,"
+			  " last_error = ?5"
+			  " WHERE id = ?1 AND claim_token = ?2",
+			  &st, err);
+	if (!rc) {
+		sqlite3_bind_int64(st, 1, t->id);
+		sqlite3_bind_int64(st, 2, t->claim_token);
+		if (!merged) {
+			sqlite3_bind_double(st, 3, not_before);
+			sqlite3_bind_int(st, 4, failures);
+			bind_text_or_null(st, 5, error);
+		}
+		rc = step_done(q, st, err, "retry task");
+	}
+	if (!rc && sqlite3_changes(q->db) == 0)
+		rc = dd_error_set(err, DD_ERR_FENCED,
+				  "task %lld was claimed by another worker",
+				  t->id);
+	if (rc) {
+		dd_store_rollback(s);
+		return rc;
+	}
+	return dd_store_commit(s, err);
+}
+
+static int sq_task_next_due(struct dd_store *s, double *out,
+			    struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc = prep(q,
+		      "SELECT min(t) FROM ("
+		      " SELECT min(not_before) AS t FROM task"
+		      "  WHERE claimed_by IS NULL"
+		      " UNION ALL SELECT min(claim_expires) FROM task"
+		      "  WHERE claimed_by IS NOT NULL)",
+		      &st, err);
+
+	if (rc)
+		return rc;
+	rc = sqlite3_step(st);
+	*out = rc == SQLITE_ROW ? sqlite3_column_double(st, 0) : 0;
+	done(q, st);
+	if (rc != SQLITE_ROW)
+		return fail(q, rc, err, "next due task");
+	return 0;
+}
+
+static int sq_task_list(struct dd_store *s, const struct dd_filter *f,
+			struct dd_task_list *out, struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	struct query qq = {0};
+	sqlite3_stmt *st;
+	int rc;
+
+	dd_buf_addstr(&qq.sql, "SELECT " TASK_COLS " FROM task");
+	if (f->target.kind) {
+		q_int(&qq, "object_kind = ?", f->target.kind);
+		q_int(&qq, "object = ?", f->target.id);
+	}
+	if (f->type)
+		q_text(&qq, "kind = ?", f->type);
+	q_tail(&qq, f);
+	rc = q_prepare(q, &qq, &st, err);
+	if (rc)
+		return rc;
+	return run_list(q, st, task_push, out, err);
+}
+
+static int archive_push(sqlite3_stmt *st, void *list)
+{
+	struct dd_task_archive a = {0};
+	int rc;
+
+	a.id = sqlite3_column_int64(st, 0);
+	a.kind = col_text(st, 1);
+	a.object.kind = (enum dd_obj_kind)sqlite3_column_int(st, 2);
+	a.object.id = sqlite3_column_int64(st, 3);
+	a.outcome = col_text(st, 4);
+	a.failures = sqlite3_column_int(st, 5);
+	a.duration = sqlite3_column_double(st, 6);
+	a.finished = sqlite3_column_double(st, 7);
+	a.error = col_text(st, 8);
+	rc = dd_task_archive_list_push(list, &a);
+	if (rc)
+		dd_task_archive_release(&a);
+	return rc;
+}
+
+static int sq_task_archive_list(struct dd_store *s, const struct dd_filter *f,
+				struct dd_task_archive_list *out,
+				struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	struct query qq = {0};
+	sqlite3_stmt *st;
+	int rc;
+
+	dd_buf_addstr(&qq.sql, "SELECT id, kind, object_kind, object, outcome,"
+			       " failures, duration, finished, error"
+			       " FROM task_archive");
+	if (f->target.kind) {
+		q_int(&qq, "object_kind = ?", f->target.kind);
+		q_int(&qq, "object = ?", f->target.id);
+	}
+	if (f->type)
+		q_text(&qq, "outcome = ?", f->type);
+	q_tail(&qq, f);
+	rc = q_prepare(q, &qq, &st, err);
+	if (rc)
+		return rc;
+	return run_list(q, st, archive_push, out, err);
+}
+
+/* ---- named locks ------------------------------------------------------- */
+
+static int sq_lock_acquire(struct dd_store *s, const char *owner, double now,
+			   double ttl, struct dd_lock_grant *grant,
+			   struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	bool held = false;
+	int rc;
+
+	rc = dd_store_begin(s, err);
+	if (rc)
+		return rc;
+	rc = prep(q, "SELECT expires FROM lock WHERE name = ?1", &st, err);
+	if (!rc) {
+		sqlite3_bind_text(st, 1, grant->name, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		held = rc == SQLITE_ROW && sqlite3_column_double(st, 0) > now;
+		done(q, st);
+		rc = (rc == SQLITE_ROW || rc == SQLITE_DONE)
+			     ? 0
+			     : fail(q, rc, err, "read lock");
+	}
+	if (!rc && held)
+		rc = dd_error_set(err, DD_ERR_BUSY, "lock '%s' is held",
+				  grant->name);
+	if (!rc)
+		rc = prep(q, "DELETE FROM lock WHERE name = ?1", &st, err);
+	if (!rc) {
+		sqlite3_bind_text(st, 1, grant->name, -1, SQLITE_STATIC);
+		rc = step_done(q, st, err, "take over lock");
+	}
+	if (!rc)
+		rc = prep(q,
+			  "INSERT INTO lock(name, owner, expires)"
+			  " VALUES(?1, ?2, ?3)",
+			  &st, err);
+	if (!rc) {
+		sqlite3_bind_text(st, 1, grant->name, -1, SQLITE_STATIC);
+		bind_text_or_null(st, 2, owner);
+		sqlite3_bind_double(st, 3, now + ttl);
+		rc = step_done(q, st, err, "acquire lock");
+	}
+	if (rc) {
+		dd_store_rollback(s);
+		return rc;
+	}
+	grant->token = sqlite3_last_insert_rowid(q->db);
+	return dd_store_commit(s, err);
+}
+
+static int sq_lock_release(struct dd_store *s, const struct dd_lock_grant *g,
+			   struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc = prep(q, "DELETE FROM lock WHERE token = ?1 AND name = ?2", &st,
+		      err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, g->token);
+	sqlite3_bind_text(st, 2, g->name, -1, SQLITE_STATIC);
+	return step_done(q, st, err, "release lock");
+}
+
+const struct dd_store_ops dd_sqlite_store_ops = {
+	.version = DD_STORE_OPS_VERSION,
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.migrate = sq_migrate,
+	.schema_version = sq_schema_version,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.fence_check = sq_fence_check,
+	.blueprint_insert = sq_blueprint_insert,
+	.blueprint_update = sq_blueprint_update,
+	.blueprint_get = sq_blueprint_get,
+	.blueprint_list = sq_blueprint_list,
+	.resource_insert = sq_resource_insert,
+	.resource_update = sq_resource_update,
+	.resource_get = sq_resource_get,
+	.resource_list = sq_resource_list,
+	.lease_insert = sq_lease_insert,
+	.lease_update = sq_lease_update,
+	.lease_get = sq_lease_get,
+	.lease_list = sq_lease_list,
+	.lease_count = sq_lease_count,
+	.command_insert = sq_command_insert,
+	.command_list = sq_command_list,
+	.command_consume = sq_command_consume,
+	.log_append = sq_log_append,
+	.log_list = sq_log_list,
+	.slot_acquire = sq_slot_acquire,
+	.slot_release = sq_slot_release,
+	.slot_list = sq_slot_list,
+	.task_schedule = sq_task_schedule,
+	.task_claim = sq_task_claim,
+	.task_finish = sq_task_finish,
+	.task_retry = sq_task_retry,
+	.task_next_due = sq_task_next_due,
+	.task_list = sq_task_list,
+	.task_archive_list = sq_task_archive_list,
+	.lock_acquire = sq_lock_acquire,
+	.lock_release = sq_lock_release,
+};

@@ -1,0 +1,383 @@
+/*
+ * store.c - the thin wrappers every caller uses to reach a store backend.
+ *
+ * They keep transaction nesting, assert the ops version, and hold the fault
+ * injection switch that unit tests use to make the Nth store call fail.
+ */
+#include "store/store.h"
+#include "core/util.h"
+
+#include <assert.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static atomic_long fault_countdown = -1;
+static atomic_int fault_code = DD_ERR_STORE;
+
+/* For tests: make the (n+1)th store call from now fail with `code`. */
+void dd_store_fail_after(long n, int code);
+void dd_store_fail_after(long n, int code)
+{
+	atomic_store(&fault_code, code);
+	atomic_store(&fault_countdown, n);
+}
+
+static int injected_fault(struct dd_error *err)
+{
+	long n = atomic_load(&fault_countdown);
+
+	while (n >= 0) {
+		if (atomic_compare_exchange_weak(&fault_countdown, &n, n - 1)) {
+			if (n == 0)
+				return dd_error_set(err, atomic_load(&fault_code),
+						    "injected store fault");
+			return 0;
+		}
+	}
+	return 0;
+}
+
+#define CALL(s, method, ...)                                                   \
+	do {                                                                   \
+		int fault_ = injected_fault(err);                              \
+		if (fault_)                                                    \
+			return fault_;                                         \
+		assert((s)->ops->version == DD_STORE_OPS_VERSION);             \
+		return (s)->ops->method((s), __VA_ARGS__);                     \
+	} while (0)
+
+void dd_store_options_from_env(struct dd_store_options *opt)
+{
+	const char *d = getenv("DRYDOCK_DURABILITY");
+	const char *b = getenv("DRYDOCK_BUSY_TIMEOUT_MS");
+
+	opt->durability = DD_DURABILITY_FULL;
+	if (d && !strcmp(d, "normal"))
+		opt->durability = DD_DURABILITY_NORMAL;
+	opt->busy_timeout_ms = 10000;
+	if (b && atoi(b) > 0)
+		opt->busy_timeout_ms = atoi(b);
+}
+
+int dd_store_open(const char *path, const struct dd_store_options *opt,
+		  struct dd_store **out, struct dd_error *err)
+{
+	struct dd_store_options def;
+
+	if (!opt) {
+		dd_store_options_from_env(&def);
+		opt = &def;
+	}
+	return dd_sqlite_store_ops.open(path, opt, out, err);
+}
+
+int dd_store_open_ready(const char *path, const struct dd_store_options *opt,
+			struct dd_store **out, struct dd_error *err)
+{
+	int current, newest, rc;
+	struct stat st;
+
+	if (stat(path, &st))
+		return dd_error_set(err, DD_ERR_STORE,
+				    "store '%s' does not exist: run 'drydock "
+				    "init' first",
+				    path);
+	rc = dd_store_open(path, opt, out, err);
+	if (rc)
+		return rc;
+	rc = dd_store_schema_version(*out, &current, &newest, err);
+	if (!rc && current != newest)
+		rc = dd_error_set(err, DD_ERR_STORE,
+				  current < newest
+					  ? "store '%s' has schema version %d, "
+					    "this drydock needs %d: run "
+					    "'drydock init'"
+					  : "store '%s' has schema version %d, "
+					    "newer than this drydock's %d",
+				  path, current, newest);
+	if (rc) {
+		dd_store_close(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+void dd_store_close(struct dd_store *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+int dd_store_migrate(struct dd_store *s, struct dd_error *err)
+{
+	return s->ops->migrate(s, err);
+}
+
+int dd_store_schema_version(struct dd_store *s, int *current, int *newest,
+			    struct dd_error *err)
+{
+	return s->ops->schema_version(s, current, newest, err);
+}
+
+int dd_store_begin(struct dd_store *s, struct dd_error *err)
+{
+	int rc;
+
+	if (s->depth > 0) {
+		s->depth++;
+		return 0;
+	}
+	rc = injected_fault(err);
+	if (!rc)
+		rc = s->ops->begin(s, err);
+	if (rc)
+		return rc;
+	s->depth = 1;
+	s->failed = false;
+	return 0;
+}
+
+int dd_store_begin_fenced(struct dd_store *s, const struct dd_lock_grant *grant,
+			  struct dd_error *err)
+{
+	int rc = dd_store_begin(s, err);
+
+	if (rc || !grant)
+		return rc;
+	rc = s->ops->fence_check(s, grant, dd_now(), err);
+	if (rc)
+		dd_store_rollback(s);
+	return rc;
+}
+
+int dd_store_commit(struct dd_store *s, struct dd_error *err)
+{
+	assert(s->depth > 0);
+	if (--s->depth > 0)
+		return 0;
+	if (s->failed) {
+		s->ops->rollback(s);
+		s->failed = false;
+		return dd_error_set(err, DD_ERR_STORE,
+				    "transaction rolled back by an inner level");
+	}
+	return s->ops->commit(s, err);
+}
+
+void dd_store_rollback(struct dd_store *s)
+{
+	assert(s->depth > 0);
+	if (--s->depth > 0) {
+		s->failed = true;
+		return;
+	}
+	s->failed = false;
+	s->ops->rollback(s);
+}
+
+int dd_store_blueprint_insert(struct dd_store *s, struct dd_blueprint *bp,
+			      struct dd_error *err)
+{
+	CALL(s, blueprint_insert, bp, err);
+}
+
+int dd_store_blueprint_update(struct dd_store *s, const struct dd_blueprint *bp,
+			      struct dd_error *err)
+{
+	CALL(s, blueprint_update, bp, err);
+}
+
+int dd_store_blueprint_get(struct dd_store *s, long long id,
+			   struct dd_blueprint *out, struct dd_error *err)
+{
+	CALL(s, blueprint_get, id, out, err);
+}
+
+int dd_store_blueprint_list(struct dd_store *s, const struct dd_filter *f,
+			    struct dd_blueprint_list *out, struct dd_error *err)
+{
+	CALL(s, blueprint_list, f, out, err);
+}
+
+int dd_store_resource_insert(struct dd_store *s, struct dd_resource *r,
+			     struct dd_error *err)
+{
+	CALL(s, resource_insert, r, err);
+}
+
+int dd_store_resource_update(struct dd_store *s, const struct dd_resource *r,
+			     struct dd_error *err)
+{
+	CALL(s, resource_update, r, err);
+}
+
+int dd_store_resource_get(struct dd_store *s, long long id,
+			  struct dd_resource *out, struct dd_error *err)
+{
+	CALL(s, resource_get, id, out, err);
+}
+
+int dd_store_resource_list(struct dd_store *s, const struct dd_filter *f,
+			   struct dd_resource_list *out, struct dd_error *err)
+{
+	CALL(s, resource_list, f, out, err);
+}
+
+int dd_store_lease_insert(struct dd_store *s, struct dd_lease *l,
+			  struct dd_error *err)
+{
+	CALL(s, lease_insert, l, err);
+}
+
+int dd_store_lease_update(struct dd_store *s, const struct dd_lease *l,
+			  struct dd_error *err)
+{
+	CALL(s, lease_update, l, err);
+}
+
+int dd_store_lease_get(struct dd_store *s, long long id, struct dd_lease *out,
+		       struct dd_error *err)
+{
+	CALL(s, lease_get, id, out, err);
+}
+
+int dd_store_lease_list(struct dd_store *s, const struct dd_filter *f,
+			struct dd_lease_list *out, struct dd_error *err)
+{
+	CALL(s, lease_list, f, out, err);
+}
+
+int dd_store_lease_count(struct dd_store *s, const struct dd_filter *f,
+			 long long *out, struct dd_error *err)
+{
+	CALL(s, lease_count, f, out, err);
+}
+
+int dd_store_command_insert(struct dd_store *s, struct dd_command *c,
+			    struct dd_error *err)
+{
+	CALL(s, command_insert, c, err);
+}
+
+int dd_store_command_list(struct dd_store *s, const struct dd_filter *f,
+			  struct dd_command_list *out, struct dd_error *err)
+{
+	CALL(s, command_list, f, out, err);
+}
+
+int dd_store_command_consume(struct dd_store *s, long long id,
+			     const char *outcome, double now,
+			     struct dd_error *err)
+{
+	CALL(s, command_consume, id, outcome, now, err);
+}
+
+int dd_store_log_append(struct dd_store *s, struct dd_log_entry *e,
+			struct dd_error *err)
+{
+	CALL(s, log_append, e, err);
+}
+
+int dd_store_log_list(struct dd_store *s, const struct dd_filter *f,
+		      struct dd_log_entry_list *out, struct dd_error *err)
+{
+	CALL(s, log_list, f, out, err);
+}
+
+int dd_store_slot_acquire(struct dd_store *s, const char *const *keys,
+			  size_t n, struct dd_ref owner, struct dd_error *err)
+{
+	CALL(s, slot_acquire, keys, n, owner, err);
+}
+
+int dd_store_slot_release(struct dd_store *s, struct dd_ref owner,
+			  struct dd_error *err)
+{
+	CALL(s, slot_release, owner, err);
+}
+
+int dd_store_slot_list(struct dd_store *s, const struct dd_filter *f,
+		       struct dd_slot_lock_list *out, struct dd_error *err)
+{
+	CALL(s, slot_list, f, out, err);
+}
+
+int dd_store_task_schedule(struct dd_store *s, const char *kind,
+			   struct dd_ref object, double not_before,
+			   struct dd_error *err)
+{
+	CALL(s, task_schedule, kind, object, not_before, err);
+}
+
+int dd_store_task_claim(struct dd_store *s, const char *worker, double now,
+			double claim_ttl, struct dd_task *out,
+			struct dd_error *err)
+{
+	CALL(s, task_claim, worker, now, claim_ttl, out, err);
+}
+
+int dd_store_task_finish(struct dd_store *s, const struct dd_task *t,
+			 const char *outcome, double duration, double now,
+			 const char *error, struct dd_error *err)
+{
+	CALL(s, task_finish, t, outcome, duration, now, error, err);
+}
+
+int dd_store_task_retry(struct dd_store *s, const struct dd_task *t,
+			double not_before, int failures, const char *error,
+			struct dd_error *err)
+{
+	CALL(s, task_retry, t, not_before, failures, error, err);
+}
+
+int dd_store_task_next_due(struct dd_store *s, double *out,
+			   struct dd_error *err)
+{
+	CALL(s, task_next_due, out, err);
+}
+
+int dd_store_task_list(struct dd_store *s, const struct dd_filter *f,
+		       struct dd_task_list *out, struct dd_error *err)
+{
+	CALL(s, task_list, f, out, err);
+}
+
+int dd_store_task_archive_list(struct dd_store *s, const struct dd_filter *f,
+			       struct dd_task_archive_list *out,
+			       struct dd_error *err)
+{
+	CALL(s, task_archive_list, f, out, err);
+}
+
+int dd_store_lock_acquire(struct dd_store *s, const char *owner, double now,
+			  double ttl, struct dd_lock_grant *grant,
+			  struct dd_error *err)
+{
+	CALL(s, lock_acquire, owner, now, ttl, grant, err);
+}
+
+int dd_store_lock_release(struct dd_store *s, const struct dd_lock_grant *grant,
+			  struct dd_error *err)
+{
+	CALL(s, lock_release, grant, err);
+}
+
+int dd_store_log(struct dd_store *s, long long blueprint, long long resource,
+		 long long lease, const char *type, json_t *data,
+		 struct dd_error *err)
+{
+	struct dd_log_entry e = {0};
+	int rc;
+
+	e.blueprint = blueprint;
+	e.resource = resource;
+	e.lease = lease;
+	e.type = (char *)type;
+	e.time = dd_now();
+	e.data = data;
+	rc = dd_store_log_append(s, &e, err);
+	json_decref(data);
+	return rc;
+}

@@ -1,0 +1,353 @@
+/*
+ * store.h - the durable store behind drydock, as an interface.
+ *
+ * Every object, the task queue and the named locks live in the store.  The
+ * store is a versioned struct of function pointers (struct dd_store_ops);
+ * core code reaches it only through the dd_store_*() wrappers below, which
+ * are where transaction nesting, asserts and fault injection live.  A
+ * backend (SQLite now, PostgreSQL later) fills the struct with a static
+ * const designated initializer and translates its own errors into
+ * DD_ERR_STORE, DD_ERR_BUSY (locked), DD_ERR_NOTFOUND, DD_ERR_EXISTS.
+ *
+ * A store handle is used by one thread at a time; each worker thread opens
+ * its own.  Operations run inside the caller's transaction when one is open
+ * (dd_store_begin) and in their own otherwise.
+ *
+ * Fencing: a worker holding an object's lock passes the lock grant to
+ * dd_store_begin_fenced(); the backend re-checks, inside the write
+ * transaction, that the grant is still current and unexpired, and refuses
+ * with DD_ERR_FENCED otherwise.  A worker that stalled past its lock's
+ * expiry can therefore never write again.
+ */
+#ifndef DD_STORE_H
+#define DD_STORE_H
+
+#include "core/error.h"
+#include "core/model.h"
+
+#define DD_STORE_OPS_VERSION 1
+
+enum dd_durability {
+	DD_DURABILITY_FULL = 0,	  /* every commit reaches the disk */
+	DD_DURABILITY_NORMAL = 1, /* survives a crash of drydock, not of the OS */
+};
+
+struct dd_store_options {
+	enum dd_durability durability;
+	int busy_timeout_ms; /* how long to wait for a locked store */
+};
+
+/* A grant of a named lock: the fencing token every write re-checks. */
+struct dd_lock_grant {
+	char name[96];
+	long long token;
+};
+
+struct dd_store;
+
+/* Open the store at `path`.  Does not create tables: see migrate. */
+typedef int dd_store_open_fn(const char *path,
+			     const struct dd_store_options *opt,
+			     struct dd_store **out, struct dd_error *err);
+typedef void dd_store_close_fn(struct dd_store *s);
+/* Create or upgrade the schema to the newest version.  Idempotent. */
+typedef int dd_store_migrate_fn(struct dd_store *s, struct dd_error *err);
+/* The schema version now in the store and the newest this build knows. */
+typedef int dd_store_schema_version_fn(struct dd_store *s, int *current,
+				       int *newest, struct dd_error *err);
+
+/* Start a write transaction (taking the store's write lock at once). */
+typedef int dd_store_begin_fn(struct dd_store *s, struct dd_error *err);
+typedef int dd_store_commit_fn(struct dd_store *s, struct dd_error *err);
+typedef void dd_store_rollback_fn(struct dd_store *s);
+/* In a transaction: is `grant` still the current, unexpired lock grant? */
+typedef int dd_store_fence_check_fn(struct dd_store *s,
+				    const struct dd_lock_grant *grant,
+				    double now, struct dd_error *err);
+
+/* Objects.  Inserts set ->id; updates write every mutable field. */
+typedef int dd_store_blueprint_insert_fn(struct dd_store *s,
+					 struct dd_blueprint *bp,
+					 struct dd_error *err);
+typedef int dd_store_blueprint_update_fn(struct dd_store *s,
+					 const struct dd_blueprint *bp,
+					 struct dd_error *err);
+typedef int dd_store_blueprint_get_fn(struct dd_store *s, long long id,
+				      struct dd_blueprint *out,
+				      struct dd_error *err);
+typedef int dd_store_blueprint_list_fn(struct dd_store *s,
+				       const struct dd_filter *f,
+				       struct dd_blueprint_list *out,
+				       struct dd_error *err);
+
+typedef int dd_store_resource_insert_fn(struct dd_store *s,
+					struct dd_resource *r,
+					struct dd_error *err);
+typedef int dd_store_resource_update_fn(struct dd_store *s,
+					const struct dd_resource *r,
+					struct dd_error *err);
+typedef int dd_store_resource_get_fn(struct dd_store *s, long long id,
+				     struct dd_resource *out,
+				     struct dd_error *err);
+typedef int dd_store_resource_list_fn(struct dd_store *s,
+				      const struct dd_filter *f,
+				      struct dd_resource_list *out,
+				      struct dd_error *err);
+
+typedef int dd_store_lease_insert_fn(struct dd_store *s, struct dd_lease *l,
+				     struct dd_error *err);
+typedef int dd_store_lease_update_fn(struct dd_store *s,
+				     const struct dd_lease *l,
+				     struct dd_error *err);
+typedef int dd_store_lease_get_fn(struct dd_store *s, long long id,
+				  struct dd_lease *out, struct dd_error *err);
+typedef int dd_store_lease_list_fn(struct dd_store *s,
+				   const struct dd_filter *f,
+				   struct dd_lease_list *out,
+				   struct dd_error *err);
+/* Count leases matching `f` (status_mask, resource, type, allocating). */
+typedef int dd_store_lease_count_fn(struct dd_store *s,
+				    const struct dd_filter *f, long long *out,
+				    struct dd_error *err);
+
+/* Commands: append, list (by target, oldest first), mark consumed. */
+typedef int dd_store_command_insert_fn(struct dd_store *s,
+				       struct dd_command *c,
+				       struct dd_error *err);
+typedef int dd_store_command_list_fn(struct dd_store *s,
+				     const struct dd_filter *f,
+				     struct dd_command_list *out,
+				     struct dd_error *err);
+typedef int dd_store_command_consume_fn(struct dd_store *s, long long id,
+					const char *outcome, double now,
+					struct dd_error *err);
+
+typedef int dd_store_log_append_fn(struct dd_store *s,
+				   struct dd_log_entry *e,
+				   struct dd_error *err);
+typedef int dd_store_log_list_fn(struct dd_store *s, const struct dd_filter *f,
+				 struct dd_log_entry_list *out,
+				 struct dd_error *err);
+
+/*
+ * Slot locks.  Acquire takes every key for `owner` or none of them: on a
+ * conflict it returns DD_ERR_SLOT naming the key and its holder, with
+ * nothing changed.  Release drops every key `owner` holds.
+ */
+typedef int dd_store_slot_acquire_fn(struct dd_store *s,
+				     const char *const *keys, size_t n,
+				     struct dd_ref owner, struct dd_error *err);
+typedef int dd_store_slot_release_fn(struct dd_store *s, struct dd_ref owner,
+				     struct dd_error *err);
+typedef int dd_store_slot_list_fn(struct dd_store *s,
+				  const struct dd_filter *f,
+				  struct dd_slot_lock_list *out,
+				  struct dd_error *err);
+
+/*
+ * Tasks.  schedule keeps at most one queued (unclaimed) task per kind and
+ * object: scheduling again only moves its not_before earlier.  claim takes
+ * the first due task (queued and due, or claimed with an expired claim) and
+ * gives it a fresh claim_token.  finish archives a task; retry hands it back
+ * with a new not_before.  Both refuse with DD_ERR_FENCED when the claim
+ * token is no longer the task's.  next_due is the earliest time a task
+ * could become claimable (0 if the queue is empty).
+ */
+typedef int dd_store_task_schedule_fn(struct dd_store *s, const char *kind,
+				      struct dd_ref object, double not_before,
+				      struct dd_error *err);
+typedef int dd_store_task_claim_fn(struct dd_store *s, const char *worker,
+				   double now, double claim_ttl,
+				   struct dd_task *out, struct dd_error *err);
+typedef int dd_store_task_finish_fn(struct dd_store *s,
+				    const struct dd_task *t,
+				    const char *outcome, double duration,
+				    double now, const char *error,
+				    struct dd_error *err);
+typedef int dd_store_task_retry_fn(struct dd_store *s, const struct dd_task *t,
+				   double not_before, int failures,
+				   const char *error, struct dd_error *err);
+typedef int dd_store_task_next_due_fn(struct dd_store *s, double *out,
+				      struct dd_error *err);
+typedef int dd_store_task_list_fn(struct dd_store *s,
+				  const struct dd_filter *f,
+				  struct dd_task_list *out,
+				  struct dd_error *err);
+typedef int dd_store_task_archive_list_fn(struct dd_store *s,
+					  const struct dd_filter *f,
+					  struct dd_task_archive_list *out,
+					  struct dd_error *err);
+
+/*
+ * Named locks with fencing tokens.  acquire returns DD_ERR_BUSY while
+ * another unexpired grant exists; each grant's token is larger than every
+ * earlier grant's for that name.  release drops the lock only if `grant`
+ * is still the current one.
+ */
+typedef int dd_store_lock_acquire_fn(struct dd_store *s, const char *owner,
+				     double now, double ttl,
+				     struct dd_lock_grant *grant,
+				     struct dd_error *err);
+typedef int dd_store_lock_release_fn(struct dd_store *s,
+				     const struct dd_lock_grant *grant,
+				     struct dd_error *err);
+
+struct dd_store_ops {
+	int version; /* DD_STORE_OPS_VERSION */
+	const char *name;
+	dd_store_open_fn *open;
+	dd_store_close_fn *close;
+	dd_store_migrate_fn *migrate;
+	dd_store_schema_version_fn *schema_version;
+	dd_store_begin_fn *begin;
+	dd_store_commit_fn *commit;
+	dd_store_rollback_fn *rollback;
+	dd_store_fence_check_fn *fence_check;
+	dd_store_blueprint_insert_fn *blueprint_insert;
+	dd_store_blueprint_update_fn *blueprint_update;
+	dd_store_blueprint_get_fn *blueprint_get;
+	dd_store_blueprint_list_fn *blueprint_list;
+	dd_store_resource_insert_fn *resource_insert;
+	dd_store_resource_update_fn *resource_update;
+	dd_store_resource_get_fn *resource_get;
+	dd_store_resource_list_fn *resource_list;
+	dd_store_lease_insert_fn *lease_insert;
+	dd_store_lease_update_fn *lease_update;
+	dd_store_lease_get_fn *lease_get;
+	dd_store_lease_list_fn *lease_list;
+	dd_store_lease_count_fn *lease_count;
+	dd_store_command_insert_fn *command_insert;
+	dd_store_command_list_fn *command_list;
+	dd_store_command_consume_fn *command_consume;
+	dd_store_log_append_fn *log_append;
+	dd_store_log_list_fn *log_list;
+	dd_store_slot_acquire_fn *slot_acquire;
+	dd_store_slot_release_fn *slot_release;
+	dd_store_slot_list_fn *slot_list;
+	dd_store_task_schedule_fn *task_schedule;
+	dd_store_task_claim_fn *task_claim;
+	dd_store_task_finish_fn *task_finish;
+	dd_store_task_retry_fn *task_retry;
+	dd_store_task_next_due_fn *task_next_due;
+	dd_store_task_list_fn *task_list;
+	dd_store_task_archive_list_fn *task_archive_list;
+	dd_store_lock_acquire_fn *lock_acquire;
+	dd_store_lock_release_fn *lock_release;
+};
+
+/* The part of a store handle every backend shares; backends embed it first. */
+struct dd_store {
+	const struct dd_store_ops *ops;
+	char *path;
+	int depth;	    /* open dd_store_begin() levels */
+	bool failed;	    /* an inner level rolled back */
+};
+
+extern const struct dd_store_ops dd_sqlite_store_ops;
+
+/*
+ * Open the store at `path` with the default backend.  Callers that want the
+ * schema created call dd_store_migrate(); others get DD_ERR_STORE with a
+ * hint to run "drydock init" when the store is missing or too old.
+ */
+int dd_store_open(const char *path, const struct dd_store_options *opt,
+		  struct dd_store **out, struct dd_error *err);
+/* Open an existing, current store: the usual way for commands and workers. */
+int dd_store_open_ready(const char *path, const struct dd_store_options *opt,
+			struct dd_store **out, struct dd_error *err);
+void dd_store_close(struct dd_store *s);
+int dd_store_migrate(struct dd_store *s, struct dd_error *err);
+int dd_store_schema_version(struct dd_store *s, int *current, int *newest,
+			    struct dd_error *err);
+/* Read the durability and busy timeout from DRYDOCK_DURABILITY etc. */
+void dd_store_options_from_env(struct dd_store_options *opt);
+
+/*
+ * Transactions nest: only the outermost begin/commit reach the backend.  A
+ * rollback at any level makes the outermost commit roll back and fail.
+ * dd_store_begin_fenced() also checks `grant` (see above).
+ */
+int dd_store_begin(struct dd_store *s, struct dd_error *err);
+int dd_store_begin_fenced(struct dd_store *s, const struct dd_lock_grant *grant,
+			  struct dd_error *err);
+int dd_store_commit(struct dd_store *s, struct dd_error *err);
+void dd_store_rollback(struct dd_store *s);
+
+int dd_store_blueprint_insert(struct dd_store *s, struct dd_blueprint *bp,
+			      struct dd_error *err);
+int dd_store_blueprint_update(struct dd_store *s, const struct dd_blueprint *bp,
+			      struct dd_error *err);
+int dd_store_blueprint_get(struct dd_store *s, long long id,
+			   struct dd_blueprint *out, struct dd_error *err);
+int dd_store_blueprint_list(struct dd_store *s, const struct dd_filter *f,
+			    struct dd_blueprint_list *out,
+			    struct dd_error *err);
+int dd_store_resource_insert(struct dd_store *s, struct dd_resource *r,
+			     struct dd_error *err);
+int dd_store_resource_update(struct dd_store *s, const struct dd_resource *r,
+			     struct dd_error *err);
+int dd_store_resource_get(struct dd_store *s, long long id,
+			  struct dd_resource *out, struct dd_error *err);
+int dd_store_resource_list(struct dd_store *s, const struct dd_filter *f,
+			   struct dd_resource_list *out, struct dd_error *err);
+int dd_store_lease_insert(struct dd_store *s, struct dd_lease *l,
+			  struct dd_error *err);
+int dd_store_lease_update(struct dd_store *s, const struct dd_lease *l,
+			  struct dd_error *err);
+int dd_store_lease_get(struct dd_store *s, long long id, struct dd_lease *out,
+		       struct dd_error *err);
+int dd_store_lease_list(struct dd_store *s, const struct dd_filter *f,
+			struct dd_lease_list *out, struct dd_error *err);
+int dd_store_lease_count(struct dd_store *s, const struct dd_filter *f,
+			 long long *out, struct dd_error *err);
+int dd_store_command_insert(struct dd_store *s, struct dd_command *c,
+			    struct dd_error *err);
+int dd_store_command_list(struct dd_store *s, const struct dd_filter *f,
+			  struct dd_command_list *out, struct dd_error *err);
+int dd_store_command_consume(struct dd_store *s, long long id,
+			     const char *outcome, double now,
+			     struct dd_error *err);
+int dd_store_log_append(struct dd_store *s, struct dd_log_entry *e,
+			struct dd_error *err);
+int dd_store_log_list(struct dd_store *s, const struct dd_filter *f,
+		      struct dd_log_entry_list *out, struct dd_error *err);
+int dd_store_slot_acquire(struct dd_store *s, const char *const *keys,
+			  size_t n, struct dd_ref owner, struct dd_error *err);
+int dd_store_slot_release(struct dd_store *s, struct dd_ref owner,
+			  struct dd_error *err);
+int dd_store_slot_list(struct dd_store *s, const struct dd_filter *f,
+		       struct dd_slot_lock_list *out, struct dd_error *err);
+int dd_store_task_schedule(struct dd_store *s, const char *kind,
+			   struct dd_ref object, double not_before,
+			   struct dd_error *err);
+int dd_store_task_claim(struct dd_store *s, const char *worker, double now,
+			double claim_ttl, struct dd_task *out,
+			struct dd_error *err);
+int dd_store_task_finish(struct dd_store *s, const struct dd_task *t,
+			 const char *outcome, double duration, double now,
+			 const char *error, struct dd_error *err);
+int dd_store_task_retry(struct dd_store *s, const struct dd_task *t,
+			double not_before, int failures, const char *error,
+			struct dd_error *err);
+int dd_store_task_next_due(struct dd_store *s, double *out,
+			   struct dd_error *err);
+int dd_store_task_list(struct dd_store *s, const struct dd_filter *f,
+		       struct dd_task_list *out, struct dd_error *err);
+int dd_store_task_archive_list(struct dd_store *s, const struct dd_filter *f,
+			       struct dd_task_archive_list *out,
+			       struct dd_error *err);
+int dd_store_lock_acquire(struct dd_store *s, const char *owner, double now,
+			  double ttl, struct dd_lock_grant *grant,
+			  struct dd_error *err);
+int dd_store_lock_release(struct dd_store *s, const struct dd_lock_grant *grant,
+			  struct dd_error *err);
+
+/*
+ * Convenience over the above: append a log entry of `type` about the given
+ * objects, taking ownership of `data` (which may be NULL).
+ */
+int dd_store_log(struct dd_store *s, long long blueprint, long long resource,
+		 long long lease, const char *type, json_t *data,
+		 struct dd_error *err);
+
+#endif
