@@ -148,6 +148,7 @@ struct dd_filter {
 	long long allocating;
 	const char *type;
 	const char *owner;
+	const char *key;	/* slot locks: this key only */
 	struct dd_ref target;	/* commands, slot locks, tasks */
 	bool pending_only;	/* commands: unconsumed only */
 	long long after_id;	/* rows with id > after_id */

@@ -1140,6 +1140,8 @@ static int sq_slot_list(struct dd_store *s, const struct dd_filter *f,
 		q_int(&qq, "owner_kind = ?", f->target.kind);
 		q_int(&qq, "owner = ?", f->target.id);
 	}
+	if (f->key)
+		q_text(&qq, "key = ?", f->key);
 	dd_buf_addstr(&qq.sql, " ORDER BY key");
 	if (f->limit)
 		dd_buf_addf(&qq.sql, " LIMIT %zu", f->limit);

@@ -1,0 +1,400 @@
+#include "api/api.h"
+#include "blueprint/blueprint.h"
+#include "core/util.h"
+#include "queue/task.h"
+#include "queue/wake.h"
+
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+void dd_api_cli_identity(char *buf, size_t n)
+{
+	struct passwd *pw = getpwuid(getuid());
+	char host[64] = "localhost";
+
+	gethostname(host, sizeof(host) - 1);
+	snprintf(buf, n, "cli:%s@%s", pw ? pw->pw_name : "unknown", host);
+}
+
+static int known_types(char *buf, size_t n)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; dd_blueprint_types[i] && used < n; i++)
+		used += (size_t)snprintf(buf + used, n - used, "%s%s",
+					 i ? ", " : "",
+					 dd_blueprint_types[i]->resource_type);
+	return 0;
+}
+
+int dd_api_lease_create(struct dd_store *s, const struct dd_lease_request *req,
+			struct dd_lease *out, struct dd_error *err)
+{
+	struct dd_lease l = {0};
+	size_t i;
+	json_t *v;
+	int rc;
+
+	if (!req->type || !*req->type)
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "a lease needs a resource type");
+	if (!dd_resource_type_known(req->type)) {
+		char types[256];
+
+		known_types(types, sizeof(types));
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "unknown resource type '%s' (known: %s)",
+				    req->type, types);
+	}
+	if (req->attributes && !json_is_object(req->attributes))
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "lease attributes must be a JSON object");
+	if (req->until && req->until <= dd_now())
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "lease expiry is in the past");
+	if (req->blueprints && (!json_is_array(req->blueprints) ||
+				json_array_size(req->blueprints) == 0))
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "allowed blueprints must be a non-empty "
+				    "list of ids");
+	json_array_foreach(req->blueprints, i, v)
+	{
+		struct dd_blueprint bp = {0};
+
+		if (!json_is_integer(v))
+			return dd_error_set(err, DD_ERR_INVALID,
+					    "blueprint ids must be integers");
+		rc = dd_store_blueprint_get(s, json_integer_value(v), &bp, err);
+		if (rc)
+			return rc;
+		rc = strcmp(dd_blueprint_type_find(bp.type)
+				    ? dd_blueprint_type_find(bp.type)
+					      ->resource_type
+				    : "",
+			    req->type);
+		dd_blueprint_release(&bp);
+		if (rc)
+			return dd_error_set(err, DD_ERR_INVALID,
+					    "blueprint %lld does not build "
+					    "'%s' resources",
+					    (long long)json_integer_value(v),
+					    req->type);
+	}
+
+	l.type = (char *)req->type;
+	l.status = DD_LEASE_PENDING;
+	l.owner = (char *)req->owner;
+	l.attributes = req->attributes ? json_incref(req->attributes)
+				       : json_object();
+	l.blueprints = req->blueprints;
+	l.until = req->until;
+	rc = dd_store_begin(s, err);
+	if (!rc)
+		rc = dd_store_lease_insert(s, &l, err);
+	if (!rc)
+		rc = dd_store_log(s, 0, 0, l.id, "lease.queued",
+				  json_pack("{s:s?}", "owner", req->owner),
+				  err);
+	if (!rc)
+		rc = dd_task_schedule_update(
+			s, (struct dd_ref){DD_OBJ_LEASE, l.id}, 0, err);
+	if (rc)
+		dd_store_rollback(s);
+	else
+		rc = dd_store_commit(s, err);
+	json_decref(l.attributes);
+	if (rc)
+		return rc;
+	dd_wake_notify(s->path, DD_WAKE_DAEMON);
+	if (out)
+		rc = dd_store_lease_get(s, l.id, out, err);
+	return rc;
+}
+
+/* Can `target` take `kind` now?  Fills err with why not. */
+static int check_target(struct dd_store *s, struct dd_ref target,
+			const char *kind, json_t *data, struct dd_error *err)
+{
+	if (target.kind == DD_OBJ_LEASE) {
+		struct dd_lease l = {0};
+		int rc = dd_store_lease_get(s, target.id, &l, err);
+		enum dd_lease_status st = l.status;
+
+		if (rc)
+			return rc;
+		dd_lease_release(&l);
+		if (!strcmp(kind, "release")) {
+			if (!dd_lease_status_releasable(st))
+				return dd_error_set(
+					err, DD_ERR_STATE,
+					"cannot release lease %lld: it is "
+					"already %s",
+					target.id, dd_lease_status_name(st));
+			return 0;
+		}
+		if (!strcmp(kind, "extend")) {
+			json_t *u = json_object_get(data, "until");
+
+			if (!dd_lease_status_commandable(st))
+				return dd_error_set(
+					err, DD_ERR_STATE,
+					"cannot extend lease %lld: it is %s",
+					target.id, dd_lease_status_name(st));
+			if (!json_is_number(u) ||
+			    json_number_value(u) <= dd_now())
+				return dd_error_set(
+					err, DD_ERR_INVALID,
+					"cannot extend lease %lld: the new "
+					"expiry must be in the future",
+					target.id);
+			return 0;
+		}
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "a lease does not take '%s' commands",
+				    kind);
+	}
+	if (target.kind == DD_OBJ_RESOURCE) {
+		struct dd_resource r = {0};
+		int rc = dd_store_resource_get(s, target.id, &r, err);
+		enum dd_resource_status st = r.status;
+
+		if (rc)
+			return rc;
+		dd_resource_release(&r);
+		if (!strcmp(kind, "release")) {
+			if (!dd_resource_status_releasable(st))
+				return dd_error_set(
+					err, DD_ERR_STATE,
+					"cannot release resource %lld: it is "
+					"already %s",
+					target.id,
+					dd_resource_status_name(st));
+			return 0;
+		}
+		if (!strcmp(kind, "reclaim")) {
+			if (st != DD_RESOURCE_ACTIVE)
+				return dd_error_set(
+					err, DD_ERR_STATE,
+					"cannot reclaim resource %lld: it is "
+					"%s",
+					target.id,
+					dd_resource_status_name(st));
+			return 0;
+		}
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "a resource does not take '%s' commands",
+				    kind);
+	}
+	return dd_error_set(err, DD_ERR_INVALID,
+			    "commands go to leases and resources only");
+}
+
+int dd_api_send(struct dd_store *s, struct dd_ref target, const char *kind,
+		const char *author, json_t *data, struct dd_command *out,
+		struct dd_error *err)
+{
+	struct dd_command c = {0};
+	int rc;
+
+	/*
+	 * Check inside the write transaction so that the refusal and the
+	 * append see the same state.  The worker re-checks when it consumes.
+	 */
+	rc = dd_store_begin(s, err);
+	if (rc)
+		return rc;
+	rc = check_target(s, target, kind, data, err);
+	c.target = target;
+	c.kind = (char *)kind;
+	c.author = (char *)author;
+	c.data = data;
+	if (!rc)
+		rc = dd_store_command_insert(s, &c, err);
+	if (!rc)
+		rc = dd_task_schedule_update(s, target, 0, err);
+	if (rc) {
+		dd_store_rollback(s);
+		return rc;
+	}
+	rc = dd_store_commit(s, err);
+	if (rc)
+		return rc;
+	dd_wake_notify(s->path, DD_WAKE_DAEMON);
+	if (out) {
+		memset(out, 0, sizeof(*out));
+		out->id = c.id;
+		out->target = target;
+		out->kind = dd_strdup(kind);
+		out->author = author ? dd_strdup(author) : NULL;
+		out->data = data ? json_deep_copy(data) : NULL;
+		out->created = c.created;
+	}
+	return 0;
+}
+
+int dd_api_reclaim_all(struct dd_store *s, const char *author, int *sent,
+		       struct dd_error *err)
+{
+	struct dd_filter f = {0};
+	struct dd_resource_list rs = {0};
+	int rc;
+
+	*sent = 0;
+	f.status_mask = 1u << DD_RESOURCE_ACTIVE;
+	rc = dd_store_resource_list(s, &f, &rs, err);
+	for (size_t i = 0; !rc && i < rs.n; i++) {
+		struct dd_error one = DD_ERROR_INIT;
+		int r = dd_api_send(s,
+				    (struct dd_ref){DD_OBJ_RESOURCE,
+						    rs.items[i].id},
+				    "reclaim", author, NULL, NULL, &one);
+
+		if (!r)
+			(*sent)++;
+		else if (r != DD_ERR_STATE) /* it went away meanwhile */
+			rc = dd_error_set(err, r, "%s", one.msg);
+	}
+	dd_resource_list_release(&rs);
+	return rc;
+}
+
+static int wake_waiting(struct dd_store *s, const char *type,
+			struct dd_error *err)
+{
+	struct dd_filter f = {0};
+	struct dd_lease_list l = {0};
+	int rc;
+
+	f.status_mask = 1u << DD_LEASE_PENDING;
+	f.type = type;
+	rc = dd_store_lease_list(s, &f, &l, err);
+	for (size_t i = 0; !rc && i < l.n; i++)
+		rc = dd_task_schedule_update(
+			s, (struct dd_ref){DD_OBJ_LEASE, l.items[i].id}, 0,
+			err);
+	dd_lease_list_release(&l);
+	return rc;
+}
+
+static int check_name(const char *name, struct dd_error *err)
+{
+	if (!name || !*name || strlen(name) > 200)
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "a blueprint needs a name of 1 to 200 "
+				    "characters");
+	return 0;
+}
+
+int dd_api_blueprint_create(struct dd_store *s, const char *type,
+			    const char *name, json_t *config,
+			    struct dd_blueprint *out, struct dd_error *err)
+{
+	const struct dd_blueprint_type *t = type ? dd_blueprint_type_find(type)
+						 : NULL;
+	struct dd_blueprint bp = {0};
+	int rc;
+
+	if (!t) {
+		char types[256];
+		size_t used = 0;
+
+		types[0] = '\0';
+		for (size_t i = 0; dd_blueprint_types[i]; i++)
+			used += (size_t)snprintf(types + used,
+						 sizeof(types) - used, "%s%s",
+						 i ? ", " : "",
+						 dd_blueprint_types[i]->name);
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "unknown blueprint type '%s' (known: %s)",
+				    type ? type : "", types);
+	}
+	rc = check_name(name, err);
+	if (!rc)
+		rc = dd_bp_validate(t, config, err);
+	if (rc)
+		return rc;
+	bp.type = (char *)type;
+	bp.name = (char *)name;
+	bp.config = config;
+	bp.enabled = true;
+	rc = dd_store_begin(s, err);
+	if (!rc)
+		rc = dd_store_blueprint_insert(s, &bp, err);
+	if (!rc)
+		rc = dd_store_log(s, bp.id, 0, 0, "blueprint.created",
+				  json_pack("{s:s}", "name", name), err);
+	if (!rc)
+		rc = wake_waiting(s, t->resource_type, err);
+	if (rc) {
+		dd_store_rollback(s);
+		return rc;
+	}
+	rc = dd_store_commit(s, err);
+	if (rc)
+		return rc;
+	dd_wake_notify(s->path, DD_WAKE_DAEMON);
+	return out ? dd_store_blueprint_get(s, bp.id, out, err) : 0;
+}
+
+int dd_api_blueprint_edit(struct dd_store *s, long long id, const char *name,
+			  json_t *config, int enabled,
+			  struct dd_blueprint *out, struct dd_error *err)
+{
+	struct dd_blueprint bp = {0};
+	const struct dd_blueprint_type *t;
+	json_t *changes = json_object();
+	int rc;
+
+	rc = dd_store_begin(s, err);
+	if (rc) {
+		json_decref(changes);
+		return rc;
+	}
+	rc = dd_store_blueprint_get(s, id, &bp, err);
+	t = rc ? NULL : dd_blueprint_type_find(bp.type);
+	if (!rc && !t)
+		rc = dd_error_set(err, DD_ERR_INVALID,
+				  "blueprint %lld has unknown type '%s'", id,
+				  bp.type);
+	if (!rc && name) {
+		rc = check_name(name, err);
+		if (!rc) {
+			dd_free(bp.name);
+			bp.name = dd_strdup(name);
+			json_object_set_new(changes, "name", json_string(name));
+		}
+	}
+	if (!rc && config) {
+		rc = dd_bp_validate(t, config, err);
+		if (!rc) {
+			json_decref(bp.config);
+			bp.config = json_incref(config);
+			json_object_set_new(changes, "config", json_true());
+		}
+	}
+	if (!rc && enabled >= 0 && (bool)enabled != bp.enabled) {
+		bp.enabled = enabled;
+		json_object_set_new(changes, "enabled", json_boolean(enabled));
+	}
+	if (!rc)
+		rc = dd_store_blueprint_update(s, &bp, err);
+	if (!rc)
+		rc = dd_store_log(s, bp.id, 0, 0, "blueprint.edited",
+				  json_incref(changes), err);
+	if (!rc && bp.enabled)
+		rc = wake_waiting(s, t->resource_type, err);
+	json_decref(changes);
+	dd_blueprint_release(&bp);
+	if (rc) {
+		dd_store_rollback(s);
+		return rc;
+	}
+	rc = dd_store_commit(s, err);
+	if (rc)
+		return rc;
+	dd_wake_notify(s->path, DD_WAKE_DAEMON);
+	return out ? dd_store_blueprint_get(s, id, out, err) : 0;
+}

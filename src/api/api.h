@@ -1,0 +1,59 @@
+/*
+ * api.h - what a requester may do: the library calls behind the CLI (and,
+ * later, the HTTP API and web UI), so all three behave the same.
+ *
+ * None of these writes a lease or resource that already exists.  Creating
+ * a lease inserts it pending and queues its update; everything else about
+ * a lease or resource is a command appended to its queue, for its update
+ * worker to consume.  Each call checks its input first and changes nothing
+ * when it refuses; on success it wakes the daemons after committing.
+ */
+#ifndef DD_API_H
+#define DD_API_H
+
+#include "core/model.h"
+#include "store/store.h"
+
+struct dd_lease_request {
+	const char *type;	/* resource type, e.g. "host" */
+	json_t *attributes;	/* object, or NULL for {} */
+	json_t *blueprints;	/* array of blueprint ids, or NULL for any */
+	double until;		/* absolute expiry, 0 for none */
+	const char *owner;	/* who asks: "cli:alice@build1" */
+};
+
+/* Queue a new lease; fills *out with it as stored. */
+int dd_api_lease_create(struct dd_store *s, const struct dd_lease_request *req,
+			struct dd_lease *out, struct dd_error *err);
+
+/*
+ * Append command `kind` ("release", "reclaim", "extend") to `target`'s
+ * queue and queue its update.  Refuses with DD_ERR_STATE when the object
+ * can no longer take it ("cannot release lease 12: it is already
+ * destroyed").  `data` (borrowed, may be NULL) travels with the command;
+ * *out, when not NULL, receives the command.
+ */
+int dd_api_send(struct dd_store *s, struct dd_ref target, const char *kind,
+		const char *author, json_t *data, struct dd_command *out,
+		struct dd_error *err);
+
+/* Send "reclaim" to every active resource; *sent counts them. */
+int dd_api_reclaim_all(struct dd_store *s, const char *author, int *sent,
+		       struct dd_error *err);
+
+int dd_api_blueprint_create(struct dd_store *s, const char *type,
+			    const char *name, json_t *config,
+			    struct dd_blueprint *out, struct dd_error *err);
+/*
+ * Change a blueprint: a NULL name or config and an `enabled` of -1 leave
+ * that field alone.  Enabling it or changing its config wakes the leases
+ * waiting for resources of its type.
+ */
+int dd_api_blueprint_edit(struct dd_store *s, long long id, const char *name,
+			  json_t *config, int enabled,
+			  struct dd_blueprint *out, struct dd_error *err);
+
+/* The caller's identity for authorship: "cli:USER@HOST". */
+void dd_api_cli_identity(char *buf, size_t n);
+
+#endif

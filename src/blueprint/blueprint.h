@@ -1,0 +1,163 @@
+/*
+ * blueprint.h - the one interface every blueprint type implements.
+ *
+ * A blueprint type (host, working-copy, exec, ...) says how to build, hand
+ * out and take back resources of one resource type.  It is a static const
+ * struct dd_blueprint_type of function pointers; core code calls the
+ * dd_bp_*() wrappers, never the pointers, and the wrappers are where hook
+ * tracing and asserts live.
+ *
+ * Blueprints never write leases or resources.  Hooks receive the object and
+ * may fill in fields the core then saves (attributes, slot-lock keys) in the
+ * same transaction as the state change; the update worker is the writer.
+ *
+ * Hooks return 0, DD_ERR_AGAIN (not ready: the worker yields and retries
+ * later, not a failure), or another negative code (the operation failed;
+ * the worker breaks the object).
+ */
+#ifndef DD_BLUEPRINT_H
+#define DD_BLUEPRINT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/model.h"
+
+#define DD_BLUEPRINT_TYPE_VERSION 1
+#define DD_MAX_SLOT_KEYS 8
+
+struct dd_store;
+
+/* Slot-lock keys a hook asks the core to take with the state change. */
+struct dd_slot_keys {
+	char key[DD_MAX_SLOT_KEYS][128];
+	size_t n;
+};
+int dd_slot_keys_add(struct dd_slot_keys *k, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* What a hook can see: the store (read only), the blueprint, a state dir. */
+struct dd_bp_ctx {
+	struct dd_store *store;
+	const struct dd_blueprint *blueprint;
+	const char *state_dir; /* directory holding the store */
+};
+
+/* Check a configuration; fill `err` with what is wrong. */
+typedef int dd_bp_validate_fn(const json_t *config, struct dd_error *err);
+/* Could this blueprint ever serve `lease` (its attributes)? No side effects. */
+typedef bool dd_bp_can_ever_allocate_fn(const struct dd_bp_ctx *ctx,
+					const struct dd_lease *lease);
+/*
+ * Propose the `n`th way to build a new resource for `lease`: fill
+ * r->attributes and the slot keys that make it unique (e.g. one resource
+ * per host).  The core tries the proposals in order until their keys can be
+ * taken.  Return DD_ERR_NOTFOUND when there are no more proposals.
+ */
+typedef int dd_bp_allocate_fn(const struct dd_bp_ctx *ctx,
+			      const struct dd_lease *lease, size_t n,
+			      struct dd_resource *r, struct dd_slot_keys *keys,
+			      struct dd_error *err);
+/* Make a pending resource usable (create directories, clone, boot). */
+typedef int dd_bp_activate_resource_fn(const struct dd_bp_ctx *ctx,
+				       struct dd_resource *r,
+				       struct dd_error *err);
+/* Tear a resource down.  Must be idempotent: a crash may repeat it. */
+typedef int dd_bp_destroy_resource_fn(const struct dd_bp_ctx *ctx,
+				      const struct dd_resource *r,
+				      struct dd_error *err);
+/* May `lease` ever go on this resource (attributes match)? */
+typedef bool dd_bp_can_acquire_fn(const struct dd_bp_ctx *ctx,
+				  const struct dd_resource *r,
+				  const struct dd_lease *lease);
+/*
+ * Propose the `n`th way to place `lease` on `r`: the slot keys to take
+ * (e.g. "resource:5:slot:1") and lease attributes to record.  Return
+ * DD_ERR_NOTFOUND when there are no more proposals.
+ */
+typedef int dd_bp_acquire_fn(const struct dd_bp_ctx *ctx,
+			     const struct dd_resource *r,
+			     struct dd_lease *lease, size_t n,
+			     struct dd_slot_keys *keys, struct dd_error *err);
+/* Lease hooks.  release and destroy must be idempotent. */
+typedef int dd_bp_lease_hook_fn(const struct dd_bp_ctx *ctx,
+				const struct dd_resource *r,
+				struct dd_lease *lease, struct dd_error *err);
+
+/*
+ * The "command" interface a lease offers: run argv on the leased thing
+ * with the caller's stdin/stdout/stderr, and report its exit status (as a
+ * shell would: 128+N for a signal).
+ */
+struct dd_command_interface {
+	int (*exec)(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
+		    const struct dd_lease *lease, char *const argv[],
+		    int *exit_status, struct dd_error *err);
+};
+
+struct dd_blueprint_type {
+	int version; /* DD_BLUEPRINT_TYPE_VERSION */
+	const char *name;
+	const char *resource_type;
+	const char *summary;
+	dd_bp_validate_fn *validate;
+	dd_bp_can_ever_allocate_fn *can_ever_allocate;
+	dd_bp_allocate_fn *allocate;
+	dd_bp_activate_resource_fn *activate_resource;
+	dd_bp_destroy_resource_fn *destroy_resource;
+	dd_bp_can_acquire_fn *can_acquire;
+	dd_bp_acquire_fn *acquire;
+	dd_bp_lease_hook_fn *activate_lease;
+	dd_bp_lease_hook_fn *release_lease;
+	dd_bp_lease_hook_fn *destroy_lease;
+	const struct dd_command_interface *command; /* NULL: not offered */
+};
+
+extern const struct dd_blueprint_type dd_host_blueprint_type;
+
+/* All registered types, NULL-terminated. */
+extern const struct dd_blueprint_type *const dd_blueprint_types[];
+const struct dd_blueprint_type *dd_blueprint_type_find(const char *name);
+/* Is some registered type able to build resources of `resource_type`? */
+bool dd_resource_type_known(const char *resource_type);
+
+/* Wrappers: every call into a blueprint goes through these. */
+int dd_bp_validate(const struct dd_blueprint_type *t, const json_t *config,
+		   struct dd_error *err);
+bool dd_bp_can_ever_allocate(const struct dd_blueprint_type *t,
+			     const struct dd_bp_ctx *ctx,
+			     const struct dd_lease *lease);
+int dd_bp_allocate(const struct dd_blueprint_type *t,
+		   const struct dd_bp_ctx *ctx, const struct dd_lease *lease,
+		   size_t n, struct dd_resource *r, struct dd_slot_keys *keys,
+		   struct dd_error *err);
+int dd_bp_activate_resource(const struct dd_blueprint_type *t,
+			    const struct dd_bp_ctx *ctx, struct dd_resource *r,
+			    struct dd_error *err);
+int dd_bp_destroy_resource(const struct dd_blueprint_type *t,
+			   const struct dd_bp_ctx *ctx,
+			   const struct dd_resource *r, struct dd_error *err);
+bool dd_bp_can_acquire(const struct dd_blueprint_type *t,
+		       const struct dd_bp_ctx *ctx, const struct dd_resource *r,
+		       const struct dd_lease *lease);
+int dd_bp_acquire(const struct dd_blueprint_type *t,
+		  const struct dd_bp_ctx *ctx, const struct dd_resource *r,
+		  struct dd_lease *lease, size_t n, struct dd_slot_keys *keys,
+		  struct dd_error *err);
+int dd_bp_activate_lease(const struct dd_blueprint_type *t,
+			 const struct dd_bp_ctx *ctx,
+			 const struct dd_resource *r, struct dd_lease *lease,
+			 struct dd_error *err);
+int dd_bp_release_lease(const struct dd_blueprint_type *t,
+			const struct dd_bp_ctx *ctx,
+			const struct dd_resource *r, struct dd_lease *lease,
+			struct dd_error *err);
+int dd_bp_destroy_lease(const struct dd_blueprint_type *t,
+			const struct dd_bp_ctx *ctx,
+			const struct dd_resource *r, struct dd_lease *lease,
+			struct dd_error *err);
+int dd_bp_exec(const struct dd_blueprint_type *t, const struct dd_bp_ctx *ctx,
+	       const struct dd_resource *r, const struct dd_lease *lease,
+	       char *const argv[], int *exit_status, struct dd_error *err);
+
+#endif

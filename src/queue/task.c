@@ -1,0 +1,113 @@
+#include "queue/task.h"
+#include "core/util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+void dd_task_options_default(struct dd_task_options *o)
+{
+	o->worker = "worker";
+	o->claim_ttl = 60;
+	o->busy_retry = 0.02;
+	o->backoff_base = 1;
+	o->backoff_max = 300;
+	o->max_failures = 8;
+}
+
+double dd_task_backoff(const struct dd_task_options *o, int failures)
+{
+	double d = o->backoff_base;
+
+	for (int i = 1; i < failures && d < o->backoff_max; i++)
+		d *= 2;
+	if (d > o->backoff_max)
+		d = o->backoff_max;
+	/* full jitter in [d/2, d): spreads retries of a common failure */
+	return d * (0.5 + dd_random() / 2);
+}
+
+int dd_task_schedule_update(struct dd_store *s, struct dd_ref object,
+			    double when, struct dd_error *err)
+{
+	const char *kind = object.kind == DD_OBJ_LEASE
+				   ? DD_TASK_LEASE_UPDATE
+				   : DD_TASK_RESOURCE_UPDATE;
+
+	return dd_store_task_schedule(s, kind, object, when > 0 ? when : dd_now(),
+				      err);
+}
+
+static const struct dd_task_kind *find_kind(const struct dd_task_kind *kinds,
+					    const char *name)
+{
+	for (; kinds->name; kinds++)
+		if (!strcmp(kinds->name, name))
+			return kinds;
+	return NULL;
+}
+
+int dd_task_run_one(struct dd_store *s, const struct dd_task_kind *kinds,
+		    const struct dd_task_options *o, void *arg, bool *ran,
+		    struct dd_error *err)
+{
+	struct dd_task t = {0};
+	struct dd_error herr = DD_ERROR_INIT;
+	const struct dd_task_kind *k;
+	double start, retry_at = 0;
+	int rc;
+
+	*ran = false;
+	rc = dd_store_task_claim(s, o->worker, dd_now(), o->claim_ttl, &t, err);
+	if (rc == DD_ERR_NOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	*ran = true;
+	start = dd_monotonic();
+	k = find_kind(kinds, t.kind);
+	if (!k) {
+		rc = dd_store_task_finish(s, &t, "failed", 0, dd_now(),
+					  "unknown task kind", err);
+		dd_task_release(&t);
+		return rc;
+	}
+	rc = k->run(arg, &t, &retry_at, &herr);
+	switch (rc) {
+	case 0:
+		rc = dd_store_task_finish(s, &t, "done",
+					  dd_monotonic() - start, dd_now(),
+					  NULL, err);
+		break;
+	case DD_ERR_AGAIN:
+		if (retry_at <= 0)
+			retry_at = dd_now() + 1;
+		rc = dd_store_task_retry(s, &t, retry_at, t.failures, NULL,
+					 err);
+		break;
+	case DD_ERR_BUSY:
+		rc = dd_store_task_retry(
+			s, &t, dd_now() + o->busy_retry * (0.5 + dd_random()),
+			t.failures, NULL, err);
+		break;
+	case DD_ERR_FENCED:
+		/* Somebody newer holds it; their result stands, not ours. */
+		rc = 0;
+		break;
+	default:
+		if (t.failures + 1 >= o->max_failures)
+			rc = dd_store_task_finish(s, &t, "failed",
+						  dd_monotonic() - start,
+						  dd_now(), herr.msg, err);
+		else
+			rc = dd_store_task_retry(
+				s, &t,
+				dd_now() + dd_task_backoff(o, t.failures + 1),
+				t.failures + 1, herr.msg, err);
+		break;
+	}
+	if (rc == DD_ERR_FENCED)
+		rc = 0;
+	dd_task_release(&t);
+	return rc;
+}

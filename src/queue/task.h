@@ -1,0 +1,65 @@
+/*
+ * task.h - running the durable task queue.
+ *
+ * A task says "run the update worker of this object".  dd_task_run_one()
+ * claims the next due task (with a claim that expires, so a dead worker's
+ * task is taken again), runs its handler and records the result:
+ *
+ *   0             done: the task is archived with its duration;
+ *   DD_ERR_AGAIN  a yield: retried at *retry_at, not counted as a failure;
+ *   DD_ERR_BUSY   the object's lock is busy: also a yield, retried soon;
+ *   DD_ERR_FENCED the claim or lock was lost: the newer holder owns it now;
+ *   other         a failure: retried with exponential backoff and jitter,
+ *                 and archived as failed, reason kept, after max_failures.
+ */
+#ifndef DD_TASK_H
+#define DD_TASK_H
+
+#include <stdbool.h>
+
+#include "core/model.h"
+#include "store/store.h"
+
+#define DD_TASK_LEASE_UPDATE "lease.update"
+#define DD_TASK_RESOURCE_UPDATE "resource.update"
+
+struct dd_task_options {
+	const char *worker;	 /* claimant name, e.g. "host:pid:thread" */
+	double claim_ttl;	 /* seconds a claim lasts */
+	double busy_retry;	 /* seconds before retrying a busy lock */
+	double backoff_base;	 /* first failure waits about this long */
+	double backoff_max;	 /* and no failure waits longer */
+	int max_failures;	 /* then the task fails for good */
+};
+
+void dd_task_options_default(struct dd_task_options *o);
+
+/*
+ * A handler runs one task.  It may set *retry_at when it returns
+ * DD_ERR_AGAIN.  `arg` is the runner's context (the worker).
+ */
+typedef int dd_task_handler_fn(void *arg, const struct dd_task *t,
+			       double *retry_at, struct dd_error *err);
+
+struct dd_task_kind {
+	const char *name;
+	dd_task_handler_fn *run;
+};
+
+/*
+ * Claim and run one due task.  Sets *ran to whether a task was found.
+ * Returns 0 unless the store failed (in which case the task, if any, stays
+ * claimed until its claim expires and is then taken again).
+ */
+int dd_task_run_one(struct dd_store *s, const struct dd_task_kind *kinds,
+		    const struct dd_task_options *o, void *arg, bool *ran,
+		    struct dd_error *err);
+
+/* The backoff before retry number `failures` (1-based), with jitter. */
+double dd_task_backoff(const struct dd_task_options *o, int failures);
+
+/* Queue the update worker of `object` to run at `when` (0: now). */
+int dd_task_schedule_update(struct dd_store *s, struct dd_ref object,
+			    double when, struct dd_error *err);
+
+#endif

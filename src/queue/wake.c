@@ -1,0 +1,185 @@
+#include "queue/wake.h"
+#include "core/util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct dd_wake {
+	int fd;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+static const char *const role_prefix[] = {"d-", "w-"};
+static _Atomic(void (*)(void)) local_wake;
+
+void dd_wake_set_local(void (*fn)(void))
+{
+	atomic_store(&local_wake, fn);
+}
+
+/* FNV-1a, 64 bits: only needs to tell stores apart. */
+static unsigned long long digest(const char *s)
+{
+	unsigned long long h = 1469598103934665603ULL;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static int wake_dir(const char *store_path, char *buf, size_t n)
+{
+	char real[PATH_MAX];
+	const char *p = store_path;
+
+	if (realpath(store_path, real))
+		p = real;
+	snprintf(buf, n, "/tmp/drydock-%u/%016llx", (unsigned)getuid(),
+		 digest(p));
+	return 0;
+}
+
+int dd_wake_listen(const char *store_path, enum dd_wake_role role,
+		   struct dd_wake **out, struct dd_error *err)
+{
+	static atomic_int seq;
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	char dir[64];
+	struct dd_wake *w = dd_calloc(1, sizeof(*w));
+
+	if (!w)
+		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	wake_dir(store_path, dir, sizeof(dir));
+	if (dd_mkdir_p(dir)) {
+		dd_free(w);
+		return dd_error_set(err, DD_ERR_IO,
+				    "cannot create wake directory '%s': %s",
+				    dir, strerror(errno));
+	}
+	snprintf(w->path, sizeof(w->path), "%s/%s%d-%d", dir,
+		 role_prefix[role], (int)getpid(), atomic_fetch_add(&seq, 1));
+	memcpy(addr.sun_path, w->path, sizeof(addr.sun_path));
+	unlink(w->path);
+	w->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (w->fd < 0 ||
+	    bind(w->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		dd_error_set(err, DD_ERR_IO, "cannot listen on '%s': %s",
+			     w->path, strerror(errno));
+		if (w->fd >= 0)
+			close(w->fd);
+		dd_free(w);
+		return DD_ERR_IO;
+	}
+	*out = w;
+	return 0;
+}
+
+int dd_wake_fd(const struct dd_wake *w)
+{
+	return w->fd;
+}
+
+int dd_wake_drain(struct dd_wake *w)
+{
+	char buf[64];
+	int n = 0;
+
+	while (recv(w->fd, buf, sizeof(buf), 0) > 0)
+		n++;
+	return n;
+}
+
+int dd_wake_wait(struct dd_wake *w, double timeout)
+{
+	struct pollfd p = {.fd = w->fd, .events = POLLIN};
+	int ms = timeout <= 0 ? 0 : (int)(timeout * 1000.0) + 1;
+	int rc = poll(&p, 1, ms);
+
+	if (rc > 0) {
+		dd_wake_drain(w);
+		return 1;
+	}
+	return 0;
+}
+
+void dd_wake_close(struct dd_wake *w)
+{
+	if (!w)
+		return;
+	close(w->fd);
+	unlink(w->path);
+	dd_free(w);
+}
+
+/* Send to (or just count) every listener of `role`; drop dead sockets. */
+static int each_listener(const char *store_path, enum dd_wake_role role,
+			 bool send)
+{
+	char dir[64];
+	DIR *d;
+	struct dirent *e;
+	int fd, live = 0;
+
+	wake_dir(store_path, dir, sizeof(dir));
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		closedir(d);
+		return 0;
+	}
+	while ((e = readdir(d))) {
+		struct sockaddr_un addr = {.sun_family = AF_UNIX};
+		ssize_t rc;
+
+		if (strncmp(e->d_name, role_prefix[role], 2))
+			continue;
+		if ((size_t)snprintf(addr.sun_path, sizeof(addr.sun_path),
+				     "%s/%s", dir, e->d_name) >=
+		    sizeof(addr.sun_path))
+			continue;
+		/* connect() probes a datagram socket without waking it. */
+		if (send)
+			rc = sendto(fd, "w", 1, MSG_DONTWAIT,
+				    (struct sockaddr *)&addr, sizeof(addr));
+		else
+			rc = connect(fd, (struct sockaddr *)&addr,
+				     sizeof(addr));
+		if (rc < 0 && (errno == ECONNREFUSED || errno == ENOENT)) {
+			unlink(addr.sun_path);
+			continue;
+		}
+		live++;
+	}
+	close(fd);
+	closedir(d);
+	return live;
+}
+
+void dd_wake_notify(const char *store_path, enum dd_wake_role role)
+{
+	void (*fn)(void) = atomic_load(&local_wake);
+
+	if (role == DD_WAKE_DAEMON && fn)
+		fn();
+	each_listener(store_path, role, true);
+}
+
+int dd_wake_count(const char *store_path, enum dd_wake_role role)
+{
+	return each_listener(store_path, role, false);
+}

@@ -1,0 +1,50 @@
+/*
+ * wake.h - wake-ups between processes that share one store.
+ *
+ * Nothing in drydock polls on a fixed sleep.  A process that waits for work
+ * (a daemon) or for a change (a CLI waiting for its lease to become active)
+ * listens on a Unix datagram socket in the store's wake directory; a
+ * process that queues work or changes state sends one byte to every
+ * listener of the matching role after its transaction commits.  Sends never
+ * block: a full socket buffer already holds a wake-up.  The durable task
+ * rows, not the datagrams, are the truth, so a lost datagram only delays a
+ * listener until its next deadline.
+ *
+ * The directory is /tmp/drydock-UID/HASH, HASH being a digest of the
+ * store's real path, so socket paths stay short whatever the store's path.
+ */
+#ifndef DD_WAKE_H
+#define DD_WAKE_H
+
+#include "core/error.h"
+
+enum dd_wake_role {
+	DD_WAKE_DAEMON = 0,  /* woken when tasks are queued */
+	DD_WAKE_WATCHER = 1, /* woken when objects change */
+};
+
+struct dd_wake;
+
+int dd_wake_listen(const char *store_path, enum dd_wake_role role,
+		   struct dd_wake **out, struct dd_error *err);
+/* The socket to poll() for POLLIN. */
+int dd_wake_fd(const struct dd_wake *w);
+/* Read every pending wake-up; returns how many there were. */
+int dd_wake_drain(struct dd_wake *w);
+/* Wait until woken or `timeout` seconds pass; returns 1 if woken. */
+int dd_wake_wait(struct dd_wake *w, double timeout);
+void dd_wake_close(struct dd_wake *w);
+
+/* Wake every listener of `role` for this store.  Best effort. */
+void dd_wake_notify(const char *store_path, enum dd_wake_role role);
+/* How many live listeners of `role` there are (stale sockets are removed). */
+int dd_wake_count(const char *store_path, enum dd_wake_role role);
+
+/*
+ * An in-process shortcut: the daemon registers a function that wakes its
+ * own workers directly, so a worker that queues a task does not need the
+ * round trip through its own socket.
+ */
+void dd_wake_set_local(void (*fn)(void));
+
+#endif

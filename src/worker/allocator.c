@@ -1,0 +1,471 @@
+/*
+ * allocator.c - finding a resource for a pending lease.
+ *
+ * Runs as part of the lease's update pass, under the lease's lock:
+ *   1. candidate blueprints: enabled, of the lease's type, on the lease's
+ *      allow-list if it has one, able to serve its attributes ever.  None:
+ *      the lease breaks at once with the reason in its log;
+ *   2. one allocation in flight: if the lease is building a resource that
+ *      is still pending, wait for it (its activation wakes the lease);
+ *   3. reuse: place the lease on an active resource whose blueprint accepts
+ *      it and whose slot locks are free;
+ *   4. allocate: ask each blueprint for a new resource whose slot locks
+ *      are free; insert it pending and wait for its activation;
+ *   5. reclaim: ask an idle active resource that could not take this lease
+ *      to go away, freeing capacity;
+ *   6. else wait.  Nothing polls: a destroyed lease or resource, or a new
+ *      or re-enabled blueprint, queues the waiting leases' updates.
+ * Slot locks are taken in the same transaction as the state change they
+ * protect, so two leases can never both win one slot.
+ */
+#include "worker/internal.h"
+#include "core/util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct candidates {
+	struct dd_bp_handle *h;
+	size_t n;
+};
+
+static void candidates_release(struct candidates *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		dd_bp_handle_release(&c->h[i]);
+	dd_free(c->h);
+	c->h = NULL;
+	c->n = 0;
+}
+
+static bool allowed(const struct dd_lease *l, long long bp)
+{
+	size_t i;
+	json_t *v;
+
+	if (!json_is_array(l->blueprints))
+		return true;
+	json_array_foreach(l->blueprints, i, v)
+	{
+		if (json_integer_value(v) == bp)
+			return true;
+	}
+	return false;
+}
+
+static int find_candidates(struct dd_worker *w, const struct dd_lease *l,
+			   struct candidates *c, struct dd_buf *why,
+			   struct dd_error *err)
+{
+	struct dd_blueprint_list all = {0};
+	struct dd_filter f = {0};
+	size_t of_type = 0, enabled = 0, listed = 0;
+	int rc;
+
+	rc = dd_store_blueprint_list(w->store, &f, &all, err);
+	if (rc)
+		return rc;
+	c->h = dd_calloc(all.n ? all.n : 1, sizeof(*c->h));
+	if (!c->h) {
+		dd_blueprint_list_release(&all);
+		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < all.n; i++) {
+		struct dd_blueprint *bp = &all.items[i];
+		const struct dd_blueprint_type *t =
+			dd_blueprint_type_find(bp->type);
+		struct dd_bp_handle *h = &c->h[c->n];
+
+		if (!t || strcmp(t->resource_type, l->type))
+			continue;
+		of_type++;
+		if (!bp->enabled)
+			continue;
+		enabled++;
+		if (!allowed(l, bp->id))
+			continue;
+		listed++;
+		h->bp = *bp;
+		memset(bp, 0, sizeof(*bp));
+		h->type = t;
+		h->ctx.store = w->store;
+		h->ctx.blueprint = &h->bp;
+		h->ctx.state_dir = w->state_dir;
+		if (!dd_bp_can_ever_allocate(t, &h->ctx, l)) {
+			dd_bp_handle_release(h);
+			continue;
+		}
+		c->n++;
+	}
+	dd_blueprint_list_release(&all);
+	if (c->n == 0) {
+		if (!of_type)
+			dd_buf_addf(why, "no blueprint builds '%s' resources",
+				    l->type);
+		else if (!enabled)
+			dd_buf_addf(why,
+				    "every blueprint for '%s' is disabled",
+				    l->type);
+		else if (!listed)
+			dd_buf_addf(why, "none of the lease's allowed "
+					 "blueprints is an enabled '%s' "
+					 "blueprint",
+				    l->type);
+		else
+			dd_buf_addf(why, "no allowed blueprint can ever serve "
+					 "the lease's attributes");
+	}
+	return 0;
+}
+
+/* Is `key` free right now?  A read, to skip hopeless write transactions. */
+static bool key_free(struct dd_worker *w, const char *key)
+{
+	struct dd_filter f = {0};
+	struct dd_slot_lock_list l = {0};
+	bool free_now;
+
+	f.key = key;
+	if (dd_store_slot_list(w->store, &f, &l, NULL))
+		return true;
+	free_now = l.n == 0;
+	dd_slot_lock_list_release(&l);
+	return free_now;
+}
+
+static bool keys_free(struct dd_worker *w, const struct dd_slot_keys *k)
+{
+	for (size_t i = 0; i < k->n; i++)
+		if (!key_free(w, k->key[i]))
+			return false;
+	return true;
+}
+
+static const char *const *key_ptrs(const struct dd_slot_keys *k,
+				   const char *out[DD_MAX_SLOT_KEYS])
+{
+	for (size_t i = 0; i < k->n; i++)
+		out[i] = k->key[i];
+	return out;
+}
+
+/*
+ * Try to place `l` on `r`.  Returns 0 when acquired, DD_ERR_NOTFOUND when
+ * `r` has no room, another code on failure.
+ */
+static int try_acquire(struct dd_worker *w, const struct dd_lock_grant *g,
+		       struct dd_lease *l, struct dd_bp_handle *h,
+		       const struct dd_resource *r, struct dd_error *err)
+{
+	const char *ptrs[DD_MAX_SLOT_KEYS];
+	struct dd_slot_keys keys;
+	json_t *saved = json_deep_copy(l->attributes);
+	int rc = 0;
+
+	if (!saved)
+		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	for (size_t n = 0;; n++) {
+		struct dd_resource now = {0};
+		struct dd_error serr = DD_ERROR_INIT;
+
+		json_decref(l->attributes);
+		l->attributes = json_deep_copy(saved);
+		rc = dd_bp_acquire(h->type, &h->ctx, r, l, n, &keys, err);
+		if (rc)
+			break;
+		if (!keys_free(w, &keys))
+			continue;
+		rc = dd_pass_begin(w, g, err);
+		if (rc)
+			break;
+		/*
+		 * Re-read the resource inside the write transaction: its own
+		 * worker releases it in a transaction too, so either we see
+		 * it released here, or its cascade sees our lease.
+		 */
+		rc = dd_store_resource_get(w->store, r->id, &now, err);
+		if (!rc && now.status != DD_RESOURCE_ACTIVE)
+			rc = DD_ERR_NOTFOUND;
+		dd_resource_release(&now);
+		if (!rc)
+			rc = dd_store_slot_acquire(
+				w->store, key_ptrs(&keys, ptrs), keys.n,
+				(struct dd_ref){DD_OBJ_LEASE, l->id}, &serr);
+		if (rc == DD_ERR_SLOT) {
+			dd_store_rollback(w->store);
+			continue;
+		}
+		if (!rc) {
+			l->resource = r->id;
+			l->allocating = 0;
+			l->acquired = dd_now();
+			rc = dd_lease_transition(l->id, &l->status,
+						 DD_LEASE_ACQUIRED, err);
+		}
+		if (!rc)
+			rc = dd_store_lease_update(w->store, l, err);
+		if (!rc)
+			rc = dd_store_log(w->store, h->bp.id, r->id, l->id,
+					  "lease.acquired",
+					  json_pack("{s:I, s:I}", "resource",
+						    r->id, "blueprint",
+						    h->bp.id),
+					  err);
+		if (!rc)
+			rc = dd_pass_commit(w, err);
+		else
+			dd_store_rollback(w->store);
+		if (rc) {
+			l->status = DD_LEASE_PENDING;
+			l->resource = 0;
+		}
+		break;
+	}
+	if (rc) {
+		json_decref(l->attributes);
+		l->attributes = saved;
+	} else {
+		json_decref(saved);
+	}
+	return rc;
+}
+
+/* Returns 0 when acquired, DD_ERR_NOTFOUND when nothing had room. */
+static int reuse(struct dd_worker *w, const struct dd_lock_grant *g,
+		 struct dd_lease *l, struct candidates *c,
+		 struct dd_resource_list *refused, struct dd_error *err)
+{
+	int rc = DD_ERR_NOTFOUND;
+
+	for (size_t i = 0; i < c->n && rc == DD_ERR_NOTFOUND; i++) {
+		struct dd_resource_list rs = {0};
+		struct dd_filter f = {0};
+
+		f.status_mask = 1u << DD_RESOURCE_ACTIVE;
+		f.blueprint = c->h[i].bp.id;
+		rc = dd_store_resource_list(w->store, &f, &rs, err);
+		if (rc)
+			return rc;
+		rc = DD_ERR_NOTFOUND;
+		for (size_t j = 0; j < rs.n && rc == DD_ERR_NOTFOUND; j++) {
+			if (!dd_bp_can_acquire(c->h[i].type, &c->h[i].ctx,
+					       &rs.items[j], l)) {
+				dd_resource_list_push(refused, &rs.items[j]);
+				continue;
+			}
+			rc = try_acquire(w, g, l, &c->h[i], &rs.items[j], err);
+		}
+		dd_resource_list_release(&rs);
+	}
+	return rc;
+}
+
+/* Returns 0 when a resource was started, DD_ERR_NOTFOUND when none fit. */
+static int allocate(struct dd_worker *w, const struct dd_lock_grant *g,
+		    struct dd_lease *l, struct candidates *c,
+		    struct dd_error *err)
+{
+	const char *ptrs[DD_MAX_SLOT_KEYS];
+
+	for (size_t i = 0; i < c->n; i++) {
+		struct dd_bp_handle *h = &c->h[i];
+
+		for (size_t n = 0;; n++) {
+			struct dd_resource r = {0};
+			struct dd_slot_keys keys;
+			struct dd_error herr = DD_ERROR_INIT;
+			int rc;
+
+			r.blueprint = h->bp.id;
+			r.type = (char *)h->type->resource_type;
+			r.status = DD_RESOURCE_PENDING;
+			rc = dd_bp_allocate(h->type, &h->ctx, l, n, &r, &keys,
+					    &herr);
+			if (rc) {
+				json_decref(r.attributes);
+				if (rc != DD_ERR_NOTFOUND)
+					dd_store_log(
+						w->store, h->bp.id, 0, l->id,
+						"resource.allocation-failure",
+						json_pack("{s:s}", "reason",
+							  herr.msg),
+						NULL);
+				break;
+			}
+			if (!keys_free(w, &keys)) {
+				json_decref(r.attributes);
+				continue;
+			}
+			rc = dd_pass_begin(w, g, err);
+			if (!rc)
+				rc = dd_store_resource_insert(w->store, &r, err);
+			if (!rc)
+				rc = dd_store_slot_acquire(
+					w->store, key_ptrs(&keys, ptrs), keys.n,
+					(struct dd_ref){DD_OBJ_RESOURCE, r.id},
+					&herr);
+			if (rc == DD_ERR_SLOT) {
+				dd_store_rollback(w->store);
+				json_decref(r.attributes);
+				continue;
+			}
+			if (!rc) {
+				l->allocating = r.id;
+				rc = dd_store_lease_update(w->store, l, err);
+			}
+			if (!rc)
+				rc = dd_store_log(
+					w->store, h->bp.id, r.id, l->id,
+					"resource.allocated",
+					json_pack("{s:I}", "lease", l->id),
+					err);
+			if (!rc)
+				rc = dd_pass_schedule(
+					w,
+					(struct dd_ref){DD_OBJ_RESOURCE, r.id},
+					0, err);
+			if (!rc)
+				rc = dd_pass_commit(w, err);
+			else
+				dd_store_rollback(w->store);
+			if (rc)
+				l->allocating = 0;
+			json_decref(r.attributes);
+			return rc;
+		}
+	}
+	return DD_ERR_NOTFOUND;
+}
+
+/* Ask one idle resource that refused this lease to go away. */
+static int reclaim(struct dd_worker *w, struct dd_lease *l,
+		   struct dd_resource_list *refused, bool *sent,
+		   struct dd_error *err)
+{
+	char author[48];
+
+	*sent = false;
+	snprintf(author, sizeof(author), "lease:%lld", l->id);
+	for (size_t i = 0; i < refused->n; i++) {
+		struct dd_filter f = {0};
+		struct dd_command cmd = {0};
+		long long n = 0;
+		int rc;
+
+		f.resource = refused->items[i].id;
+		f.status_mask = ~(1u << DD_LEASE_DESTROYED);
+		rc = dd_store_lease_count(w->store, &f, &n, err);
+		if (rc)
+			return rc;
+		if (n > 0)
+			continue;
+		cmd.target = (struct dd_ref){DD_OBJ_RESOURCE,
+					     refused->items[i].id};
+		cmd.kind = "reclaim";
+		cmd.author = author;
+		rc = dd_store_begin(w->store, err);
+		if (!rc)
+			rc = dd_store_command_insert(w->store, &cmd, err);
+		if (!rc)
+			rc = dd_pass_schedule(w, cmd.target, 0, err);
+		if (!rc)
+			rc = dd_store_log(w->store, 0, cmd.target.id, l->id,
+					  "lease.reclaim",
+					  json_pack("{s:I}", "resource",
+						    cmd.target.id),
+					  err);
+		if (rc) {
+			dd_store_rollback(w->store);
+			return rc;
+		}
+		rc = dd_pass_commit(w, err);
+		*sent = rc == 0;
+		return rc;
+	}
+	return 0;
+}
+
+/* Log a waiting reason once, not on every wake-up. */
+static int log_waiting(struct dd_worker *w, struct dd_lease *l,
+		       const char *type, json_t *data, struct dd_error *err)
+{
+	struct dd_filter f = {0};
+	struct dd_log_entry_list last = {0};
+	bool same;
+	int rc;
+
+	f.lease = l->id;
+	f.limit = 1;
+	f.descending = true;
+	rc = dd_store_log_list(w->store, &f, &last, err);
+	if (rc) {
+		json_decref(data);
+		return rc;
+	}
+	same = last.n && !strcmp(last.items[0].type, type);
+	dd_log_entry_list_release(&last);
+	if (same) {
+		json_decref(data);
+		return 0;
+	}
+	rc = dd_store_log(w->store, 0, 0, l->id, type, data, err);
+	if (!rc)
+		w->changed = true;
+	return rc;
+}
+
+int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
+		struct dd_lease *l, double *retry_at, struct dd_error *err)
+{
+	struct candidates c = {0};
+	struct dd_resource_list refused = {0};
+	struct dd_buf why = DD_BUF_INIT;
+	bool sent;
+	int rc;
+
+	(void)retry_at;
+	rc = find_candidates(w, l, &c, &why, err);
+	if (rc)
+		goto out;
+	if (c.n == 0) {
+		rc = dd_lease_break(w, g, l, "lease.no-blueprints",
+				    why.buf ? why.buf : "no blueprints", err);
+		goto out;
+	}
+
+	if (l->allocating) {
+		struct dd_resource r = {0};
+
+		rc = dd_store_resource_get(w->store, l->allocating, &r, err);
+		if (rc && rc != DD_ERR_NOTFOUND)
+			goto out;
+		if (!rc && r.status == DD_RESOURCE_PENDING) {
+			dd_resource_release(&r);
+			rc = log_waiting(w, l, "lease.waiting-for-activation",
+					 json_pack("{s:I}", "resource",
+						   l->allocating),
+					 err);
+			goto out;
+		}
+		dd_resource_release(&r);
+		/* active (reuse below may pick it) or gone: forget it */
+		l->allocating = 0;
+		rc = 0;
+	}
+
+	rc = reuse(w, g, l, &c, &refused, err);
+	if (rc != DD_ERR_NOTFOUND)
+		goto out;
+	rc = allocate(w, g, l, &c, err);
+	if (rc != DD_ERR_NOTFOUND)
+		goto out;
+	rc = reclaim(w, l, &refused, &sent, err);
+	if (rc || sent)
+		goto out;
+	rc = log_waiting(w, l, "lease.waiting-for-resources", NULL, err);
+out:
+	dd_buf_release(&why);
+	dd_resource_list_release(&refused);
+	candidates_release(&c);
+	return rc;
+}

@@ -1,0 +1,46 @@
+/*
+ * internal.h - what the update passes share; not for use outside worker/.
+ */
+#ifndef DD_WORKER_INTERNAL_H
+#define DD_WORKER_INTERNAL_H
+
+#include "blueprint/blueprint.h"
+#include "worker/worker.h"
+
+/* How many waiting leases one freed capacity event wakes, oldest first. */
+#define DD_WAKE_WAITING_MAX 64
+
+/* Start a write transaction fenced by `g`. */
+int dd_pass_begin(struct dd_worker *w, const struct dd_lock_grant *g,
+		  struct dd_error *err);
+/* Commit and note that watchers should be woken. */
+int dd_pass_commit(struct dd_worker *w, struct dd_error *err);
+
+/* Queue an object's update (inside the caller's transaction). */
+int dd_pass_schedule(struct dd_worker *w, struct dd_ref obj, double when,
+		     struct dd_error *err);
+/* Queue the updates of the oldest pending leases of `type`. */
+int dd_pass_wake_waiting(struct dd_worker *w, const char *type,
+			 struct dd_error *err);
+
+/* Load a blueprint and its type, and fill a hook context. */
+struct dd_bp_handle {
+	struct dd_blueprint bp;
+	const struct dd_blueprint_type *type;
+	struct dd_bp_ctx ctx;
+};
+int dd_bp_handle_load(struct dd_worker *w, long long id,
+		      struct dd_bp_handle *h, struct dd_error *err);
+void dd_bp_handle_release(struct dd_bp_handle *h);
+
+/* The allocator: move a pending lease towards acquired, or wait. */
+int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
+		struct dd_lease *lease, double *retry_at,
+		struct dd_error *err);
+
+/* Break a lease with `reason` (it is destroyed on the same pass). */
+int dd_lease_break(struct dd_worker *w, const struct dd_lock_grant *g,
+		   struct dd_lease *lease, const char *log_type,
+		   const char *reason, struct dd_error *err);
+
+#endif

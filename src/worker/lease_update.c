@@ -1,0 +1,393 @@
+/*
+ * lease_update.c - the lease's update worker: its only writer once queued.
+ *
+ * One pass, under the lease's lock:
+ *   1. expiry: a commandable lease past `until` gets a release command;
+ *   2. commands, oldest first, each consumed exactly once in the same
+ *      transaction as the change it makes.  A command the lease can no
+ *      longer take is consumed as "ignored: ..." and never left pending;
+ *   3. the state handler: pending -> allocate (allocator.c); acquired ->
+ *      activate; released -> release and destroy hooks -> destroyed;
+ *      broken -> destroy hook -> destroyed.
+ * Release and destroy hooks run once per lease: only the lock holder runs
+ * them, and the state change that follows is fenced by the lock grant.
+ */
+#include "worker/internal.h"
+#include "core/util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static json_t *str_data(const char *key, const char *value)
+{
+	return json_pack("{s:s}", key, value ? value : "");
+}
+
+/* Write the lease and a log entry in one fenced transaction. */
+static int save(struct dd_worker *w, const struct dd_lock_grant *g,
+		struct dd_lease *l, const char *log_type, json_t *data,
+		struct dd_error *err)
+{
+	int rc = dd_pass_begin(w, g, err);
+
+	if (rc) {
+		json_decref(data);
+		return rc;
+	}
+	rc = dd_store_lease_update(w->store, l, err);
+	if (!rc && log_type)
+		rc = dd_store_log(w->store, 0, l->resource, l->id, log_type,
+				  data, err);
+	else
+		json_decref(data);
+	if (rc) {
+		dd_store_rollback(w->store);
+		return rc;
+	}
+	return dd_pass_commit(w, err);
+}
+
+int dd_lease_break(struct dd_worker *w, const struct dd_lock_grant *g,
+		   struct dd_lease *lease, const char *log_type,
+		   const char *reason, struct dd_error *err)
+{
+	enum dd_lease_status old = lease->status;
+	int rc;
+
+	rc = dd_lease_transition(lease->id, &lease->status, DD_LEASE_BROKEN,
+				 err);
+	if (rc)
+		return rc;
+	rc = dd_pass_begin(w, g, err);
+	if (!rc && log_type)
+		rc = dd_store_log(w->store, 0, lease->resource, lease->id,
+				  log_type, str_data("reason", reason), err);
+	if (!rc)
+		rc = dd_store_lease_update(w->store, lease, err);
+	if (!rc)
+		rc = dd_store_log(w->store, 0, lease->resource, lease->id,
+				  "lease.broken", str_data("reason", reason),
+				  err);
+	if (rc) {
+		dd_store_rollback(w->store);
+		lease->status = old;
+		return rc;
+	}
+	return dd_pass_commit(w, err);
+}
+
+/* Consume one command in the transaction that applies it. */
+static int apply_command(struct dd_worker *w, const struct dd_lock_grant *g,
+			 struct dd_lease *l, const struct dd_command *c,
+			 struct dd_error *err)
+{
+	struct dd_lease next = *l;
+	const char *log_type = NULL;
+	json_t *data = NULL;
+	char outcome[160] = "done";
+	int rc;
+
+	if (!dd_lease_status_commandable(l->status)) {
+		snprintf(outcome, sizeof(outcome), "ignored: lease is %s",
+			 dd_lease_status_name(l->status));
+	} else if (!strcmp(c->kind, "release")) {
+		next.status = DD_LEASE_RELEASED;
+		log_type = "lease.released";
+		data = json_pack("{s:I, s:s?}", "command", c->id, "author",
+				 c->author);
+	} else if (!strcmp(c->kind, "extend")) {
+		json_t *u = json_object_get(c->data, "until");
+		double until = json_is_number(u) ? json_number_value(u) : 0;
+
+		if (until <= dd_now()) {
+			snprintf(outcome, sizeof(outcome),
+				 "ignored: new expiry is in the past");
+		} else {
+			next.until = until;
+			log_type = "lease.extended";
+			data = json_pack("{s:I, s:f}", "command", c->id,
+					 "until", until);
+		}
+	} else {
+		snprintf(outcome, sizeof(outcome),
+			 "ignored: a lease does not take '%s'", c->kind);
+	}
+
+	rc = dd_pass_begin(w, g, err);
+	if (rc) {
+		json_decref(data);
+		return rc;
+	}
+	if (log_type) {
+		rc = dd_store_lease_update(w->store, &next, err);
+		if (!rc) {
+			rc = dd_store_log(w->store, 0, l->resource, l->id,
+					  log_type, data, err);
+			data = NULL;
+		}
+		if (!rc && next.until != l->until)
+			rc = dd_pass_schedule(
+				w, (struct dd_ref){DD_OBJ_LEASE, l->id},
+				next.until, err);
+	}
+	json_decref(data);
+	if (!rc)
+		rc = dd_store_command_consume(w->store, c->id, outcome,
+					      dd_now(), err);
+	if (rc) {
+		dd_store_rollback(w->store);
+		return rc;
+	}
+	rc = dd_pass_commit(w, err);
+	if (!rc) {
+		l->status = next.status;
+		l->until = next.until;
+	}
+	return rc;
+}
+
+static int consume_commands(struct dd_worker *w,
+			    const struct dd_lock_grant *g, struct dd_lease *l,
+			    struct dd_error *err)
+{
+	struct dd_filter f = {0};
+	struct dd_command_list cmds = {0};
+	int rc = 0;
+
+	if (dd_lease_status_commandable(l->status) && l->until > 0 &&
+	    l->until <= dd_now()) {
+		struct dd_command c = {0};
+
+		c.target = (struct dd_ref){DD_OBJ_LEASE, l->id};
+		c.kind = "release";
+		c.author = "drydock:expiry";
+		rc = dd_pass_begin(w, g, err);
+		if (!rc)
+			rc = dd_store_command_insert(w->store, &c, err);
+		if (!rc)
+			rc = dd_store_log(w->store, 0, l->resource, l->id,
+					  "lease.expired", NULL, err);
+		if (rc) {
+			dd_store_rollback(w->store);
+			return rc;
+		}
+		rc = dd_pass_commit(w, err);
+		if (rc)
+			return rc;
+	}
+
+	f.target = (struct dd_ref){DD_OBJ_LEASE, l->id};
+	f.pending_only = true;
+	rc = dd_store_command_list(w->store, &f, &cmds, err);
+	for (size_t i = 0; !rc && i < cmds.n; i++) {
+		DD_CHAOS_POINT("lease_command");
+		rc = apply_command(w, g, l, &cmds.items[i], err);
+	}
+	dd_command_list_release(&cmds);
+	return rc;
+}
+
+/* The resource went away under an acquired lease: back to pending. */
+static int reacquire(struct dd_worker *w, const struct dd_lock_grant *g,
+		     struct dd_lease *l, const char *why,
+		     struct dd_error *err)
+{
+	long long old_resource = l->resource;
+	int rc;
+
+	rc = dd_lease_transition(l->id, &l->status, DD_LEASE_PENDING, err);
+	if (rc)
+		return rc;
+	l->resource = 0;
+	rc = dd_pass_begin(w, g, err);
+	if (!rc)
+		rc = dd_store_slot_release(
+			w->store, (struct dd_ref){DD_OBJ_LEASE, l->id}, err);
+	if (!rc)
+		rc = dd_store_lease_update(w->store, l, err);
+	if (!rc)
+		rc = dd_store_log(w->store, 0, old_resource, l->id,
+				  "lease.reacquire",
+				  json_pack("{s:I, s:s}", "resource",
+					    old_resource, "reason", why),
+				  err);
+	if (rc) {
+		dd_store_rollback(w->store);
+		return rc;
+	}
+	return dd_pass_commit(w, err);
+}
+
+static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
+		    struct dd_lease *l, double *retry_at,
+		    struct dd_error *err)
+{
+	struct dd_resource r = {0};
+	struct dd_bp_handle h;
+	struct dd_error herr = DD_ERROR_INIT;
+	int rc;
+
+	rc = dd_store_resource_get(w->store, l->resource, &r, err);
+	if (rc == DD_ERR_NOTFOUND)
+		return reacquire(w, g, l, "resource is gone", err);
+	if (rc)
+		return rc;
+	if (r.status != DD_RESOURCE_ACTIVE) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "resource is %s",
+			 dd_resource_status_name(r.status));
+		dd_resource_release(&r);
+		return reacquire(w, g, l, why, err);
+	}
+	rc = dd_bp_handle_load(w, r.blueprint, &h, err);
+	if (rc) {
+		dd_resource_release(&r);
+		return rc;
+	}
+	rc = dd_bp_activate_lease(h.type, &h.ctx, &r, l, &herr);
+	if (rc == DD_ERR_AGAIN) {
+		*retry_at = dd_now() + 1;
+	} else if (rc) {
+		rc = dd_lease_break(w, g, l, "lease.activation-failure",
+				    herr.msg, err);
+	} else {
+		rc = dd_lease_transition(l->id, &l->status, DD_LEASE_ACTIVE,
+					 err);
+		if (!rc) {
+			l->activated = dd_now();
+			rc = save(w, g, l, "lease.activated",
+				  json_pack("{s:I}", "resource", r.id), err);
+		}
+	}
+	dd_bp_handle_release(&h);
+	dd_resource_release(&r);
+	return rc;
+}
+
+/* Run the release (if released) and destroy hooks, then destroy. */
+static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
+		   struct dd_lease *l, struct dd_error *err)
+{
+	struct dd_resource r = {0};
+	struct dd_bp_handle h;
+	enum dd_lease_status old = l->status;
+	bool have_resource = false, have_bp = false;
+	int rc = 0;
+
+	if (l->resource) {
+		rc = dd_store_resource_get(w->store, l->resource, &r, err);
+		if (rc && rc != DD_ERR_NOTFOUND)
+			return rc;
+		have_resource = rc == 0;
+		rc = 0;
+	}
+	if (have_resource) {
+		rc = dd_bp_handle_load(w, r.blueprint, &h, err);
+		have_bp = rc == 0;
+		if (rc == DD_ERR_NOTFOUND)
+			rc = 0;
+	}
+	if (!rc && have_bp && l->status == DD_LEASE_RELEASED)
+		rc = dd_bp_release_lease(h.type, &h.ctx, &r, l, err);
+	if (!rc && have_bp)
+		rc = dd_bp_destroy_lease(h.type, &h.ctx, &r, l, err);
+	if (!rc)
+		rc = dd_lease_transition(l->id, &l->status, DD_LEASE_DESTROYED,
+					 err);
+	DD_CHAOS_POINT("lease_destroy_commit");
+	if (!rc)
+		rc = dd_pass_begin(w, g, err);
+	if (!rc) {
+		rc = dd_store_slot_release(
+			w->store, (struct dd_ref){DD_OBJ_LEASE, l->id}, err);
+		if (!rc)
+			rc = dd_store_lease_update(w->store, l, err);
+		if (!rc)
+			rc = dd_store_log(w->store, 0, l->resource, l->id,
+					  "lease.destroyed", NULL, err);
+		/* the resource may be waiting for its last lease to go */
+		if (!rc && l->resource)
+			rc = dd_pass_schedule(
+				w, (struct dd_ref){DD_OBJ_RESOURCE, l->resource},
+				0, err);
+		/* and capacity was freed for whoever waits */
+		if (!rc && l->resource)
+			rc = dd_pass_wake_waiting(w, l->type, err);
+		if (rc)
+			dd_store_rollback(w->store);
+		else
+			rc = dd_pass_commit(w, err);
+		if (rc)
+			l->status = old;
+	}
+	if (have_bp)
+		dd_bp_handle_release(&h);
+	if (have_resource)
+		dd_resource_release(&r);
+	return rc;
+}
+
+static int lease_pass(struct dd_worker *w, const struct dd_lock_grant *g,
+		      long long id, double *retry_at, struct dd_error *err)
+{
+	struct dd_lease l = {0};
+	enum dd_lease_status before;
+	int rc;
+
+	rc = dd_store_lease_get(w->store, id, &l, err);
+	if (rc == DD_ERR_NOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	rc = consume_commands(w, g, &l, err);
+	do {
+		before = l.status;
+		if (rc)
+			break;
+		switch (l.status) {
+		case DD_LEASE_PENDING:
+			rc = dd_allocate(w, g, &l, retry_at, err);
+			break;
+		case DD_LEASE_ACQUIRED:
+			rc = activate(w, g, &l, retry_at, err);
+			break;
+		case DD_LEASE_RELEASED:
+		case DD_LEASE_BROKEN:
+			rc = destroy(w, g, &l, err);
+			break;
+		case DD_LEASE_ACTIVE:
+		case DD_LEASE_DESTROYED:
+		case DD_LEASE_STATUS_COUNT:
+			break;
+		}
+		/* a yield or a wait leaves the status where it is */
+	} while (!rc && l.status != before && !*retry_at);
+
+	/* Expiry is just a task due at `until`. */
+	if (!rc && dd_lease_status_live(l.status) && l.until > 0) {
+		rc = dd_pass_schedule(w, (struct dd_ref){DD_OBJ_LEASE, l.id},
+				      l.until, err);
+	}
+	if (!rc && *retry_at)
+		rc = DD_ERR_AGAIN;
+	dd_lease_release(&l);
+	return rc;
+}
+
+int dd_lease_update(struct dd_worker *w, long long id, double *retry_at,
+		    struct dd_error *err)
+{
+	struct dd_lock_grant g;
+	int rc;
+
+	snprintf(g.name, sizeof(g.name), "lease:%lld", id);
+	rc = dd_store_lock_acquire(w->store, w->name, dd_now(), w->lock_ttl,
+				   &g, err);
+	if (rc)
+		return rc;
+	*retry_at = 0;
+	rc = lease_pass(w, &g, id, retry_at, err);
+	dd_store_lock_release(w->store, &g, NULL);
+	return rc;
+}

@@ -1,0 +1,325 @@
+/*
+ * resource_update.c - the resource's update worker: its only writer after
+ * the allocator inserts it.
+ *
+ * One pass, under the resource's lock:
+ *   1. commands, oldest first, consumed exactly once ("release",
+ *      "reclaim"; anything the resource can no longer take is "ignored");
+ *   2. pending -> activate hook -> active, waking the lease that built it;
+ *   3. released or broken -> once no lease on it is left undestroyed, the
+ *      destroy hook, its slot locks dropped -> destroyed.
+ * Releasing a resource sends "release" to every live lease on it.  Breaking
+ * one does the same for active leases and sends acquired ones back to
+ * pending (their update sees the broken resource and reacquires), which the
+ * original forgot to do.
+ */
+#include "worker/internal.h"
+#include "core/util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int wake_allocators(struct dd_worker *w, long long rid,
+			   struct dd_error *err)
+{
+	struct dd_filter f = {0};
+	struct dd_lease_list l = {0};
+	int rc;
+
+	f.allocating = rid;
+	f.status_mask = 1u << DD_LEASE_PENDING;
+	rc = dd_store_lease_list(w->store, &f, &l, err);
+	for (size_t i = 0; !rc && i < l.n; i++)
+		rc = dd_pass_schedule(
+			w, (struct dd_ref){DD_OBJ_LEASE, l.items[i].id}, 0,
+			err);
+	dd_lease_list_release(&l);
+	return rc;
+}
+
+/*
+ * Inside the caller's transaction: tell the leases on `r` that it is going
+ * away.  Active leases (and, on release, acquired ones) get a release
+ * command; acquired leases on a broken resource are woken to reacquire.
+ */
+static int cascade(struct dd_worker *w, const struct dd_resource *r,
+		   bool broken, struct dd_error *err)
+{
+	struct dd_filter f = {0};
+	struct dd_lease_list l = {0};
+	char author[48];
+	int rc;
+
+	snprintf(author, sizeof(author), "resource:%lld", r->id);
+	f.resource = r->id;
+	f.status_mask = (1u << DD_LEASE_ACQUIRED) | (1u << DD_LEASE_ACTIVE);
+	rc = dd_store_lease_list(w->store, &f, &l, err);
+	for (size_t i = 0; !rc && i < l.n; i++) {
+		struct dd_ref ref = {DD_OBJ_LEASE, l.items[i].id};
+
+		if (!broken || l.items[i].status == DD_LEASE_ACTIVE) {
+			struct dd_command c = {0};
+
+			c.target = ref;
+			c.kind = "release";
+			c.author = author;
+			rc = dd_store_command_insert(w->store, &c, err);
+		}
+		if (!rc)
+			rc = dd_pass_schedule(w, ref, 0, err);
+	}
+	dd_lease_list_release(&l);
+	if (!rc)
+		rc = wake_allocators(w, r->id, err);
+	return rc;
+}
+
+static int live_leases(struct dd_worker *w, long long rid, long long *n,
+		       struct dd_error *err)
+{
+	struct dd_filter f = {0};
+
+	f.resource = rid;
+	f.status_mask = ~(1u << DD_LEASE_DESTROYED) &
+			((1u << DD_LEASE_STATUS_COUNT) - 1);
+	return dd_store_lease_count(w->store, &f, n, err);
+}
+
+static int apply_command(struct dd_worker *w, const struct dd_lock_grant *g,
+			 struct dd_resource *r, const struct dd_command *c,
+			 struct dd_error *err)
+{
+	enum dd_resource_status next = r->status;
+	const char *log_type = NULL;
+	char outcome[160] = "done";
+	long long n = 0;
+	int rc;
+
+	rc = dd_pass_begin(w, g, err);
+	if (rc)
+		return rc;
+	if (!dd_resource_status_commandable(r->status)) {
+		snprintf(outcome, sizeof(outcome), "ignored: resource is %s",
+			 dd_resource_status_name(r->status));
+	} else if (!strcmp(c->kind, "release")) {
+		next = DD_RESOURCE_RELEASED;
+		log_type = "resource.released";
+	} else if (!strcmp(c->kind, "reclaim")) {
+		rc = live_leases(w, r->id, &n, err);
+		if (!rc && n > 0) {
+			snprintf(outcome, sizeof(outcome),
+				 "ignored: resource has %lld lease%s", n,
+				 n == 1 ? "" : "s");
+		} else if (!rc) {
+			next = DD_RESOURCE_RELEASED;
+			log_type = "resource.reclaimed";
+		}
+	} else {
+		snprintf(outcome, sizeof(outcome),
+			 "ignored: a resource does not take '%s'", c->kind);
+	}
+	if (!rc && log_type) {
+		enum dd_resource_status old = r->status;
+
+		rc = dd_resource_transition(r->id, &r->status, next, err);
+		if (!rc)
+			rc = dd_store_resource_update(w->store, r, err);
+		if (!rc)
+			rc = dd_store_log(w->store, r->blueprint, r->id, 0,
+					  log_type,
+					  json_pack("{s:I, s:s?}", "command",
+						    c->id, "author",
+						    c->author),
+					  err);
+		if (!rc && strcmp(log_type, "resource.released"))
+			rc = dd_store_log(w->store, r->blueprint, r->id, 0,
+					  "resource.released",
+					  json_pack("{s:I}", "command", c->id),
+					  err);
+		if (!rc)
+			rc = cascade(w, r, false, err);
+		if (rc)
+			r->status = old;
+	}
+	if (!rc)
+		rc = dd_store_command_consume(w->store, c->id, outcome,
+					      dd_now(), err);
+	if (rc) {
+		dd_store_rollback(w->store);
+		return rc;
+	}
+	return dd_pass_commit(w, err);
+}
+
+static int break_resource(struct dd_worker *w, const struct dd_lock_grant *g,
+			  struct dd_resource *r, const char *reason,
+			  struct dd_error *err)
+{
+	enum dd_resource_status old = r->status;
+	int rc = dd_resource_transition(r->id, &r->status, DD_RESOURCE_BROKEN,
+					err);
+
+	if (!rc)
+		rc = dd_pass_begin(w, g, err);
+	if (rc) {
+		r->status = old;
+		return rc;
+	}
+	rc = dd_store_resource_update(w->store, r, err);
+	if (!rc)
+		rc = dd_store_log(w->store, r->blueprint, r->id, 0,
+				  "resource.broken",
+				  json_pack("{s:s}", "reason", reason), err);
+	if (!rc)
+		rc = cascade(w, r, true, err);
+	if (rc) {
+		dd_store_rollback(w->store);
+		r->status = old;
+		return rc;
+	}
+	return dd_pass_commit(w, err);
+}
+
+static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
+		    struct dd_resource *r, double *retry_at,
+		    struct dd_error *err)
+{
+	struct dd_bp_handle h;
+	struct dd_error herr = DD_ERROR_INIT;
+	int rc = dd_bp_handle_load(w, r->blueprint, &h, err);
+
+	if (rc)
+		return rc;
+	rc = dd_bp_activate_resource(h.type, &h.ctx, r, &herr);
+	dd_bp_handle_release(&h);
+	if (rc == DD_ERR_AGAIN) {
+		*retry_at = dd_now() + 1;
+		return 0;
+	}
+	if (rc)
+		return break_resource(w, g, r, herr.msg, err);
+	rc = dd_resource_transition(r->id, &r->status, DD_RESOURCE_ACTIVE,
+				    err);
+	if (!rc)
+		rc = dd_pass_begin(w, g, err);
+	if (rc)
+		return rc;
+	rc = dd_store_resource_update(w->store, r, err);
+	if (!rc)
+		rc = dd_store_log(w->store, r->blueprint, r->id, 0,
+				  "resource.activated", NULL, err);
+	if (!rc)
+		rc = wake_allocators(w, r->id, err);
+	if (rc) {
+		dd_store_rollback(w->store);
+		r->status = DD_RESOURCE_PENDING;
+		return rc;
+	}
+	return dd_pass_commit(w, err);
+}
+
+static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
+		   struct dd_resource *r, struct dd_error *err)
+{
+	enum dd_resource_status old = r->status;
+	struct dd_bp_handle h;
+	long long n = 0;
+	int rc;
+
+	rc = live_leases(w, r->id, &n, err);
+	if (rc || n > 0)
+		return rc; /* each lease's destruction queues this pass */
+	rc = dd_bp_handle_load(w, r->blueprint, &h, err);
+	if (rc)
+		return rc;
+	rc = dd_bp_destroy_resource(h.type, &h.ctx, r, err);
+	dd_bp_handle_release(&h);
+	if (!rc)
+		rc = dd_resource_transition(r->id, &r->status,
+					    DD_RESOURCE_DESTROYED, err);
+	DD_CHAOS_POINT("resource_destroy_commit");
+	if (!rc)
+		rc = dd_pass_begin(w, g, err);
+	if (rc) {
+		r->status = old;
+		return rc;
+	}
+	rc = dd_store_slot_release(w->store,
+				   (struct dd_ref){DD_OBJ_RESOURCE, r->id}, err);
+	if (!rc)
+		rc = dd_store_resource_update(w->store, r, err);
+	if (!rc)
+		rc = dd_store_log(w->store, r->blueprint, r->id, 0,
+				  "resource.destroyed", NULL, err);
+	if (!rc)
+		rc = dd_pass_wake_waiting(w, r->type, err);
+	if (rc) {
+		dd_store_rollback(w->store);
+		r->status = old;
+		return rc;
+	}
+	return dd_pass_commit(w, err);
+}
+
+static int resource_pass(struct dd_worker *w, const struct dd_lock_grant *g,
+			 long long id, double *retry_at, struct dd_error *err)
+{
+	struct dd_resource r = {0};
+	struct dd_filter f = {0};
+	struct dd_command_list cmds = {0};
+	enum dd_resource_status before;
+	int rc;
+
+	rc = dd_store_resource_get(w->store, id, &r, err);
+	if (rc == DD_ERR_NOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	f.target = (struct dd_ref){DD_OBJ_RESOURCE, id};
+	f.pending_only = true;
+	rc = dd_store_command_list(w->store, &f, &cmds, err);
+	for (size_t i = 0; !rc && i < cmds.n; i++) {
+		DD_CHAOS_POINT("resource_command");
+		rc = apply_command(w, g, &r, &cmds.items[i], err);
+	}
+	dd_command_list_release(&cmds);
+	do {
+		before = r.status;
+		if (rc)
+			break;
+		switch (r.status) {
+		case DD_RESOURCE_PENDING:
+			rc = activate(w, g, &r, retry_at, err);
+			break;
+		case DD_RESOURCE_RELEASED:
+		case DD_RESOURCE_BROKEN:
+			rc = destroy(w, g, &r, err);
+			break;
+		case DD_RESOURCE_ACTIVE:
+		case DD_RESOURCE_DESTROYED:
+		case DD_RESOURCE_STATUS_COUNT:
+			break;
+		}
+	} while (!rc && r.status != before && !*retry_at);
+	if (!rc && *retry_at)
+		rc = DD_ERR_AGAIN;
+	dd_resource_release(&r);
+	return rc;
+}
+
+int dd_resource_update(struct dd_worker *w, long long id, double *retry_at,
+		       struct dd_error *err)
+{
+	struct dd_lock_grant g;
+	int rc;
+
+	snprintf(g.name, sizeof(g.name), "resource:%lld", id);
+	rc = dd_store_lock_acquire(w->store, w->name, dd_now(), w->lock_ttl,
+				   &g, err);
+	if (rc)
+		return rc;
+	*retry_at = 0;
+	rc = resource_pass(w, g.name[0] ? &g : NULL, id, retry_at, err);
+	dd_store_lock_release(w->store, &g, NULL);
+	return rc;
+}

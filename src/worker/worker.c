@@ -1,0 +1,179 @@
+/*
+ * worker.c - what every update pass shares, and the task kinds table.
+ */
+#include "worker/internal.h"
+#include "core/util.h"
+#include "queue/wake.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void dd_store_dir(const char *path, char *buf, size_t n)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		snprintf(buf, n, ".");
+	else if (slash == path)
+		snprintf(buf, n, "/");
+	else
+		snprintf(buf, n, "%.*s", (int)(slash - path), path);
+}
+
+static double env_seconds(const char *name, double def)
+{
+	const char *v = getenv(name);
+	double d;
+
+	if (!v || !*v)
+		return def;
+	d = strtod(v, NULL);
+	return d > 0 ? d : def;
+}
+
+int dd_worker_init(struct dd_worker *w, const char *store_path,
+		   const char *name, struct dd_error *err)
+{
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	rc = dd_store_open_ready(store_path, NULL, &w->store, err);
+	if (rc)
+		return rc;
+	w->store_path = dd_strdup(store_path);
+	if (!w->store_path) {
+		dd_store_close(w->store);
+		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	}
+	dd_store_dir(store_path, w->state_dir, sizeof(w->state_dir));
+	snprintf(w->name, sizeof(w->name), "%s", name);
+	dd_task_options_default(&w->topt);
+	w->topt.worker = w->name;
+	w->topt.claim_ttl = env_seconds("DRYDOCK_CLAIM_TTL", 60);
+	w->lock_ttl = env_seconds("DRYDOCK_LOCK_TTL", 60);
+	return 0;
+}
+
+void dd_worker_release(struct dd_worker *w)
+{
+	dd_store_close(w->store);
+	dd_free(w->store_path);
+	memset(w, 0, sizeof(*w));
+}
+
+static int run_lease(void *arg, const struct dd_task *t, double *retry_at,
+		     struct dd_error *err)
+{
+	return dd_lease_update(arg, t->object.id, retry_at, err);
+}
+
+static int run_resource(void *arg, const struct dd_task *t, double *retry_at,
+			struct dd_error *err)
+{
+	return dd_resource_update(arg, t->object.id, retry_at, err);
+}
+
+static const struct dd_task_kind kinds[] = {
+	{DD_TASK_LEASE_UPDATE, run_lease},
+	{DD_TASK_RESOURCE_UPDATE, run_resource},
+	{NULL, NULL},
+};
+
+int dd_worker_run_one(struct dd_worker *w, bool *ran, struct dd_error *err)
+{
+	int rc;
+
+	w->changed = w->scheduled = false;
+	rc = dd_task_run_one(w->store, kinds, &w->topt, w, ran, err);
+	/*
+	 * Wake-ups go out after the commits they announce, never before, so
+	 * a woken process always finds the change.
+	 */
+	if (w->scheduled)
+		dd_wake_notify(w->store_path, DD_WAKE_DAEMON);
+	if (w->changed)
+		dd_wake_notify(w->store_path, DD_WAKE_WATCHER);
+	return rc;
+}
+
+int dd_worker_drain(struct dd_worker *w, int max_tasks, struct dd_error *err)
+{
+	bool ran = true;
+	int rc = 0;
+
+	for (int i = 0; ran && i < max_tasks && !rc; i++)
+		rc = dd_worker_run_one(w, &ran, err);
+	return rc;
+}
+
+int dd_pass_begin(struct dd_worker *w, const struct dd_lock_grant *g,
+		  struct dd_error *err)
+{
+	return dd_store_begin_fenced(w->store, g, err);
+}
+
+int dd_pass_commit(struct dd_worker *w, struct dd_error *err)
+{
+	int rc = dd_store_commit(w->store, err);
+
+	if (!rc)
+		w->changed = true;
+	return rc;
+}
+
+int dd_pass_schedule(struct dd_worker *w, struct dd_ref obj, double when,
+		     struct dd_error *err)
+{
+	int rc = dd_task_schedule_update(w->store, obj, when, err);
+
+	if (!rc)
+		w->scheduled = true;
+	return rc;
+}
+
+int dd_pass_wake_waiting(struct dd_worker *w, const char *type,
+			 struct dd_error *err)
+{
+	struct dd_filter f = {0};
+	struct dd_lease_list l = {0};
+	int rc;
+
+	f.status_mask = 1u << DD_LEASE_PENDING;
+	f.type = type;
+	f.limit = DD_WAKE_WAITING_MAX;
+	rc = dd_store_lease_list(w->store, &f, &l, err);
+	for (size_t i = 0; !rc && i < l.n; i++)
+		rc = dd_pass_schedule(
+			w, (struct dd_ref){DD_OBJ_LEASE, l.items[i].id}, 0,
+			err);
+	dd_lease_list_release(&l);
+	return rc;
+}
+
+int dd_bp_handle_load(struct dd_worker *w, long long id,
+		      struct dd_bp_handle *h, struct dd_error *err)
+{
+	int rc;
+
+	memset(h, 0, sizeof(*h));
+	rc = dd_store_blueprint_get(w->store, id, &h->bp, err);
+	if (rc)
+		return rc;
+	h->type = dd_blueprint_type_find(h->bp.type);
+	if (!h->type) {
+		dd_blueprint_release(&h->bp);
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "blueprint %lld has unknown type '%s'", id,
+				    h->bp.type);
+	}
+	h->ctx.store = w->store;
+	h->ctx.blueprint = &h->bp;
+	h->ctx.state_dir = w->state_dir;
+	return 0;
+}
+
+void dd_bp_handle_release(struct dd_bp_handle *h)
+{
+	dd_blueprint_release(&h->bp);
+}

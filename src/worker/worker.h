@@ -1,0 +1,53 @@
+/*
+ * worker.h - the update workers: the only writers of leases and resources.
+ *
+ * A worker runs tasks from the queue.  Each task names one object; the
+ * worker takes that object's named lock ("lease:12"), consumes the object's
+ * commands in order, and then moves it along its state machine
+ * (allocation, activation, release, destruction), writing every change in
+ * a transaction fenced by the lock grant.  Requesters, the CLI, expiry and
+ * cascades never write these rows; they append commands (core/actions.h).
+ *
+ * A struct dd_worker belongs to one thread and owns its store handle.
+ */
+#ifndef DD_WORKER_H
+#define DD_WORKER_H
+
+#include <limits.h>
+#include <stdbool.h>
+
+#include "queue/task.h"
+#include "store/store.h"
+
+struct dd_worker {
+	struct dd_store *store;
+	char *store_path;
+	char state_dir[PATH_MAX];
+	char name[96];
+	double lock_ttl;
+	struct dd_task_options topt;
+	bool changed;	/* a pass committed a change: wake watchers */
+	bool scheduled; /* a pass queued tasks: wake daemons */
+};
+
+/* Open the store at `store_path` for this worker. */
+int dd_worker_init(struct dd_worker *w, const char *store_path,
+		   const char *name, struct dd_error *err);
+void dd_worker_release(struct dd_worker *w);
+
+/* Claim and run one due task; *ran says whether there was one. */
+int dd_worker_run_one(struct dd_worker *w, bool *ran, struct dd_error *err);
+
+/* Run every task that is due now, until none is; for tests and tools. */
+int dd_worker_drain(struct dd_worker *w, int max_tasks, struct dd_error *err);
+
+/* The update passes (task handlers), exposed for tests. */
+int dd_lease_update(struct dd_worker *w, long long id, double *retry_at,
+		    struct dd_error *err);
+int dd_resource_update(struct dd_worker *w, long long id, double *retry_at,
+		       struct dd_error *err);
+
+/* The directory holding the store at `path` (for default paths). */
+void dd_store_dir(const char *path, char *buf, size_t n);
+
+#endif
