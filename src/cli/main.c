@@ -1,1 +1,90 @@
-int main(void){return 0;}
+/*
+ * main.c - drydock's entry point: global options and the command table.
+ */
+#include "cli/cli.h"
+#include "core/util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define DRYDOCK_VERSION "0.1.0"
+
+/* Sorted by name; `drydock --help` prints them in this order. */
+static const struct cli_command commands[] = {
+	{"blueprint", cmd_blueprint,
+	 "create, list, show, edit, enable or disable blueprints"},
+	{"daemon", cmd_daemon, "run the update workers"},
+	{"exec", cmd_exec, "run a command on a leased resource"},
+	{"init", cmd_init, "create or upgrade the store"},
+	{"lease", cmd_lease, "ask for a lease and wait until it is active"},
+	{"list", cmd_list, "list leases, resources or blueprints"},
+	{"reclaim", cmd_reclaim, "ask every idle resource to go away"},
+	{"release-lease", cmd_release_lease, "release leases"},
+	{"release-resource", cmd_release_resource, "release resources"},
+	{"show", cmd_show, "show one lease, resource or blueprint in full"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: drydock [--db PATH] COMMAND [ARGS]\n\n"
+		   "drydock leases build and test resources: it hands them "
+		   "out, runs commands on\nthem, and reliably takes them "
+		   "back.\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-18s %s\n", commands[i].name,
+			commands[i].summary);
+	fprintf(f,
+		"\noptions:\n"
+		"  --db PATH          the store (default: $DRYDOCK_DB, else "
+		"$XDG_DATA_HOME/drydock/drydock.db,\n"
+		"                     else ~/.local/share/drydock/drydock.db)\n"
+		"  --help             this text; 'drydock COMMAND --help' "
+		"for one command\n"
+		"  --version          print the version\n"
+		"\nexit status: 0 success, 2 bad usage or input, 3 no such "
+		"object, 4 illegal\nstate change, 6 store locked, 7 store "
+		"unusable, 12 lease ended broken or\ndestroyed, 130 "
+		"interrupted; 'exec' passes the command's own status through.\n");
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+
+	dd_alloc_init();
+	while (i < argc && argv[i][0] == '-') {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--version")) {
+			printf("drydock %s\n", DRYDOCK_VERSION);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--db") && i + 1 < argc) {
+			cli_set_store_path(argv[i + 1]);
+			i += 2;
+			continue;
+		}
+		if (!strncmp(argv[i], "--db=", 5)) {
+			cli_set_store_path(argv[i] + 5);
+			i++;
+			continue;
+		}
+		fprintf(stderr, "drydock: unknown option '%s'\n", argv[i]);
+		usage(stderr);
+		return 2;
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
+		if (!strcmp(argv[i], commands[c].name))
+			return commands[c].fn(argc - i, argv + i);
+	fprintf(stderr,
+		"drydock: '%s' is not a drydock command; see 'drydock "
+		"--help'\n",
+		argv[i]);
+	return 2;
+}

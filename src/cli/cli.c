@@ -1,0 +1,278 @@
+#include "cli/cli.h"
+#include "core/util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *store_path;
+static char default_path[4096];
+
+void cli_set_store_path(const char *path)
+{
+	store_path = path;
+}
+
+const char *cli_store_path(void)
+{
+	const char *env = getenv("DRYDOCK_DB");
+	const char *data = getenv("XDG_DATA_HOME");
+	const char *home = getenv("HOME");
+
+	if (store_path)
+		return store_path;
+	if (env && *env)
+		return env;
+	if (data && *data)
+		snprintf(default_path, sizeof(default_path),
+			 "%s/drydock/drydock.db", data);
+	else
+		snprintf(default_path, sizeof(default_path),
+			 "%s/.local/share/drydock/drydock.db",
+			 home && *home ? home : "/tmp");
+	return default_path;
+}
+
+struct dd_store *cli_open_store(void)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store *s = NULL;
+	int rc = dd_store_open_ready(cli_store_path(), NULL, &s, &err);
+
+	if (rc)
+		exit(cli_fail(&err));
+	return s;
+}
+
+int cli_fail(const struct dd_error *err)
+{
+	fprintf(stderr, "drydock: %s\n",
+		err->msg[0] ? err->msg : dd_strerror(err->code));
+	return dd_err_exit_status(err->code ? err->code : DD_ERR_IO);
+}
+
+int cli_error(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("drydock: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return status;
+}
+
+int cli_help(const char *usage)
+{
+	fputs(usage, stdout);
+	return 0;
+}
+
+int cli_usage_error(const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+	const char *nl = strchr(usage, '\n');
+
+	fputs("drydock: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n%.*s\n", nl ? (int)(nl - usage) : (int)strlen(usage),
+		usage);
+	return 2;
+}
+
+long long cli_parse_id(const char *s)
+{
+	char *end;
+	long long v;
+
+	if (!s || !*s)
+		return 0;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || v <= 0)
+		return 0;
+	return v;
+}
+
+json_t *cli_parse_json_arg(const char *arg, struct dd_error *err)
+{
+	json_error_t jerr;
+	json_t *v;
+
+	if (arg[0] == '@') {
+		const char *path = arg + 1;
+
+		if (!strcmp(path, "-"))
+			v = json_loadf(stdin, 0, &jerr);
+		else
+			v = json_load_file(path, 0, &jerr);
+		if (!v)
+			dd_error_set(err, DD_ERR_INVALID,
+				     "malformed JSON in '%s': %s (line %d)",
+				     path, jerr.text, jerr.line);
+		return v;
+	}
+	v = json_loads(arg, 0, &jerr);
+	if (!v)
+		dd_error_set(err, DD_ERR_INVALID,
+			     "malformed JSON: %s (at character %d)", jerr.text,
+			     jerr.position);
+	return v;
+}
+
+void cli_print_json(json_t *v)
+{
+	if (!v) {
+		fputs("drydock: out of memory\n", stderr);
+		exit(1);
+	}
+	json_dumpf(v, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+	json_decref(v);
+}
+
+static json_t *commands_json(struct dd_store *s, struct dd_ref ref)
+{
+	struct dd_filter f = {0};
+	struct dd_command_list l = {0};
+	json_t *a = json_array();
+
+	f.target = ref;
+	if (!dd_store_command_list(s, &f, &l, NULL))
+		for (size_t i = 0; i < l.n; i++)
+			json_array_append_new(a,
+					      dd_command_to_json(&l.items[i]));
+	dd_command_list_release(&l);
+	return a;
+}
+
+static json_t *slots_json(struct dd_store *s, struct dd_ref ref)
+{
+	struct dd_filter f = {0};
+	struct dd_slot_lock_list l = {0};
+	json_t *a = json_array();
+
+	f.target = ref;
+	if (!dd_store_slot_list(s, &f, &l, NULL))
+		for (size_t i = 0; i < l.n; i++)
+			json_array_append_new(a, json_string(l.items[i].key));
+	dd_slot_lock_list_release(&l);
+	return a;
+}
+
+static json_t *log_json(struct dd_store *s, struct dd_filter *f)
+{
+	struct dd_log_entry_list l = {0};
+	json_t *a = json_array();
+
+	if (!dd_store_log_list(s, f, &l, NULL))
+		for (size_t i = 0; i < l.n; i++)
+			json_array_append_new(
+				a, dd_log_entry_to_json(&l.items[i]));
+	dd_log_entry_list_release(&l);
+	return a;
+}
+
+json_t *cli_lease_json(struct dd_store *s, const struct dd_lease *l)
+{
+	json_t *o = dd_lease_to_json(l);
+	struct dd_filter f = {0};
+
+	f.lease = l->id;
+	json_object_set_new(o, "slot_locks",
+			    slots_json(s, (struct dd_ref){DD_OBJ_LEASE, l->id}));
+	json_object_set_new(o, "commands",
+			    commands_json(s, (struct dd_ref){DD_OBJ_LEASE,
+							     l->id}));
+	json_object_set_new(o, "log", log_json(s, &f));
+	return o;
+}
+
+json_t *cli_resource_json(struct dd_store *s, const struct dd_resource *r)
+{
+	json_t *o = dd_resource_to_json(r);
+	struct dd_filter f = {0};
+	struct dd_lease_list leases = {0};
+	json_t *ids = json_array();
+
+	f.resource = r->id;
+	if (!dd_store_lease_list(s, &f, &leases, NULL))
+		for (size_t i = 0; i < leases.n; i++)
+			json_array_append_new(
+				ids, json_pack("{s:I, s:s}", "id",
+					       leases.items[i].id, "status",
+					       dd_lease_status_name(
+						       leases.items[i].status)));
+	dd_lease_list_release(&leases);
+	json_object_set_new(o, "leases", ids);
+	json_object_set_new(
+		o, "slot_locks",
+		slots_json(s, (struct dd_ref){DD_OBJ_RESOURCE, r->id}));
+	json_object_set_new(o, "commands",
+			    commands_json(s, (struct dd_ref){DD_OBJ_RESOURCE,
+							     r->id}));
+	memset(&f, 0, sizeof(f));
+	f.resource = r->id;
+	json_object_set_new(o, "log", log_json(s, &f));
+	return o;
+}
+
+json_t *cli_blueprint_json(struct dd_store *s, const struct dd_blueprint *b)
+{
+	json_t *o = dd_blueprint_to_json(b);
+	struct dd_filter f = {0};
+	struct dd_resource_list rs = {0};
+	json_t *ids = json_array();
+
+	f.blueprint = b->id;
+	if (!dd_store_resource_list(s, &f, &rs, NULL))
+		for (size_t i = 0; i < rs.n; i++)
+			json_array_append_new(
+				ids,
+				json_pack("{s:I, s:s}", "id", rs.items[i].id,
+					  "status",
+					  dd_resource_status_name(
+						  rs.items[i].status)));
+	dd_resource_list_release(&rs);
+	json_object_set_new(o, "resources", ids);
+	memset(&f, 0, sizeof(f));
+	f.blueprint = b->id;
+	json_object_set_new(o, "log", log_json(s, &f));
+	return o;
+}
+
+void cli_print_time(FILE *f, const char *label, double t)
+{
+	char buf[32];
+
+	if (t <= 0) {
+		fprintf(f, "%-12s -\n", label);
+		return;
+	}
+	dd_time_format(t, buf);
+	fprintf(f, "%-12s %s\n", label, buf);
+}
+
+void cli_print_log_entry(FILE *f, const struct dd_log_entry *e)
+{
+	char buf[32];
+	char *data = e->data ? json_dumps(e->data, JSON_COMPACT) : NULL;
+
+	dd_time_format(e->time, buf);
+	fprintf(f, "%s  %-30s", buf, e->type);
+	if (e->lease)
+		fprintf(f, " lease=%lld", e->lease);
+	if (e->resource)
+		fprintf(f, " resource=%lld", e->resource);
+	if (e->blueprint)
+		fprintf(f, " blueprint=%lld", e->blueprint);
+	if (data)
+		fprintf(f, " %s", data);
+	fputc('\n', f);
+	dd_free(data);
+}

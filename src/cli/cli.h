@@ -1,0 +1,74 @@
+/*
+ * cli.h - what the subcommands share: the command table entry, the store
+ * path, option helpers, error reporting and object rendering.
+ *
+ * Each subcommand lives in cmd_<name>.c as `int cmd_<name>(int argc,
+ * char **argv)`, with argv[0] the command name.  Commands are thin: they
+ * parse options, call library code (api/, store/, blueprint/) and print.
+ * They exit through cli_fail() with the status dd_err_exit_status() gives,
+ * so scripts can tell "no such lease" (3) from "illegal state change" (4)
+ * from "store locked" (6) or "store unusable" (7); usage errors are 2.
+ */
+#ifndef DD_CLI_H
+#define DD_CLI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "core/error.h"
+#include "core/model.h"
+#include "store/store.h"
+
+struct cli_command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+int cmd_blueprint(int argc, char **argv);
+int cmd_daemon(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_lease(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_reclaim(int argc, char **argv);
+int cmd_release_lease(int argc, char **argv);
+int cmd_release_resource(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+
+/* The store path: --db, else $DRYDOCK_DB, else the documented default. */
+const char *cli_store_path(void);
+void cli_set_store_path(const char *path);
+
+/* Open the store, or print why not and exit. */
+struct dd_store *cli_open_store(void);
+
+/* Print "drydock: MSG" and return the exit status for `err`. */
+int cli_fail(const struct dd_error *err);
+/* Print "drydock: MSG" (printf-style) and return `status`. */
+int cli_error(int status, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Print usage to stdout (for --help) and return 0. */
+int cli_help(const char *usage);
+/* Print a usage error and the usage line to stderr; return 2. */
+int cli_usage_error(const char *usage, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Parse a positive object id; returns 0 on a bad one. */
+long long cli_parse_id(const char *s);
+/* Parse JSON given inline or as @FILE ("-" or "@-" for stdin). */
+json_t *cli_parse_json_arg(const char *arg, struct dd_error *err);
+
+/* Print `v` as indented JSON on stdout and take ownership of it. */
+void cli_print_json(json_t *v);
+
+/* Full renderings, with commands, slot locks and log. */
+json_t *cli_lease_json(struct dd_store *s, const struct dd_lease *l);
+json_t *cli_resource_json(struct dd_store *s, const struct dd_resource *r);
+json_t *cli_blueprint_json(struct dd_store *s, const struct dd_blueprint *b);
+
+/* Human renderings. */
+void cli_print_log_entry(FILE *f, const struct dd_log_entry *e);
+void cli_print_time(FILE *f, const char *label, double t);
+
+#endif

@@ -1,0 +1,225 @@
+/*
+ * cmd_blueprint.c - "drydock blueprint": manage blueprints.
+ */
+#include "api/api.h"
+#include "blueprint/blueprint.h"
+#include "cli/cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+	"usage: drydock blueprint create --type TYPE --name NAME "
+	"[--config JSON|@FILE] [--json]\n"
+	"       drydock blueprint list [--json]\n"
+	"       drydock blueprint show ID [--json]\n"
+	"       drydock blueprint edit ID [--name NAME] [--config "
+	"JSON|@FILE] [--json]\n"
+	"       drydock blueprint enable ID\n"
+	"       drydock blueprint disable ID\n"
+	"\n"
+	"A blueprint tells drydock how to build resources of one type.  "
+	"Types:\n"
+	"  host   {\"hosts\": [{\"name\": \"a\", \"slots\": 2}, {\"name\": "
+	"\"b\"}], \"root\": \"/path\"}\n"
+	"         hosts without an address are this machine; each lease "
+	"gets its own\n"
+	"         directory under root (default: 'hosts' beside the "
+	"store); slots is how\n"
+	"         many leases a host takes at once (default 1)\n"
+	"\n"
+	"A disabled blueprint builds no new resources; existing ones are "
+	"left alone.\nEnabling a blueprint or changing its config wakes "
+	"leases waiting for resources.\n";
+
+static void print_blueprint(struct dd_store *s, const struct dd_blueprint *b,
+			    bool json)
+{
+	char *cfg;
+
+	if (json) {
+		cli_print_json(cli_blueprint_json(s, b));
+		return;
+	}
+	cfg = json_dumps(b->config, JSON_COMPACT);
+	printf("blueprint %lld\n", b->id);
+	printf("%-12s %s\n", "name", b->name);
+	printf("%-12s %s\n", "type", b->type);
+	printf("%-12s %s\n", "enabled", b->enabled ? "yes" : "no");
+	printf("%-12s %s\n", "config", cfg ? cfg : "?");
+	cli_print_time(stdout, "created", b->created);
+	cli_print_time(stdout, "modified", b->modified);
+	free(cfg);
+}
+
+static int show(struct dd_store *s, long long id, bool json)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_blueprint b = {0};
+	struct dd_resource_list rs = {0};
+	struct dd_log_entry_list log = {0};
+	struct dd_filter f = {0};
+
+	if (dd_store_blueprint_get(s, id, &b, &err))
+		return cli_fail(&err);
+	print_blueprint(s, &b, json);
+	if (!json) {
+		f.blueprint = id;
+		if (!dd_store_resource_list(s, &f, &rs, &err)) {
+			printf("\nresources (%zu)\n", rs.n);
+			for (size_t i = 0; i < rs.n; i++)
+				printf("  %-6lld %s\n", rs.items[i].id,
+				       dd_resource_status_name(
+					       rs.items[i].status));
+		}
+		if (!dd_store_log_list(s, &f, &log, &err)) {
+			printf("\nlog (%zu)\n", log.n);
+			for (size_t i = 0; i < log.n; i++) {
+				fputs("  ", stdout);
+				cli_print_log_entry(stdout, &log.items[i]);
+			}
+		}
+	}
+	dd_log_entry_list_release(&log);
+	dd_resource_list_release(&rs);
+	dd_blueprint_release(&b);
+	return 0;
+}
+
+static int list(struct dd_store *s, bool json)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_blueprint_list l = {0};
+	struct dd_filter f = {0};
+	json_t *a;
+
+	if (dd_store_blueprint_list(s, &f, &l, &err))
+		return cli_fail(&err);
+	if (json) {
+		a = json_array();
+		for (size_t i = 0; i < l.n; i++)
+			json_array_append_new(
+				a, cli_blueprint_json(s, &l.items[i]));
+		cli_print_json(a);
+	} else {
+		printf("%-6s %-8s %-8s %s\n", "ID", "TYPE", "ENABLED", "NAME");
+		for (size_t i = 0; i < l.n; i++)
+			printf("%-6lld %-8s %-8s %s\n", l.items[i].id,
+			       l.items[i].type,
+			       l.items[i].enabled ? "yes" : "no",
+			       l.items[i].name);
+	}
+	dd_blueprint_list_release(&l);
+	return 0;
+}
+
+int cmd_blueprint(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"type", required_argument, NULL, 't'},
+		{"name", required_argument, NULL, 'n'},
+		{"config", required_argument, NULL, 'c'},
+		{"json", no_argument, NULL, 'j'},
+		{"db", required_argument, NULL, 'D'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *type = NULL, *name = NULL, *config_arg = NULL, *verb;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_blueprint b = {0};
+	json_t *config = NULL;
+	struct dd_store *s;
+	bool json = false;
+	long long id = 0;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			return cli_help(usage);
+		case 'D':
+			cli_set_store_path(optarg);
+			break;
+		case 't':
+			type = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'c':
+			config_arg = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		default:
+			return cli_usage_error(usage, "bad option");
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error(usage, "which blueprint command?");
+	verb = argv[optind++];
+	if (strcmp(verb, "create") && strcmp(verb, "list")) {
+		if (optind >= argc || !(id = cli_parse_id(argv[optind])))
+			return cli_usage_error(usage,
+					       "'blueprint %s' needs an id",
+					       verb);
+		optind++;
+	}
+	if (optind < argc)
+		return cli_usage_error(usage, "unexpected argument '%s'",
+				       argv[optind]);
+	if (strcmp(verb, "create") && strcmp(verb, "list") &&
+	    strcmp(verb, "show") && strcmp(verb, "edit") &&
+	    strcmp(verb, "enable") && strcmp(verb, "disable"))
+		return cli_usage_error(usage,
+				       "unknown blueprint command '%s'", verb);
+	if (config_arg) {
+		config = cli_parse_json_arg(config_arg, &err);
+		if (!config)
+			return cli_fail(&err);
+	}
+	if (!strcmp(verb, "create")) {
+		if (!type || !name) {
+			json_decref(config);
+			return cli_usage_error(usage, "'blueprint create' "
+						      "needs --type and "
+						      "--name");
+		}
+		if (!config)
+			config = json_object();
+	}
+	s = cli_open_store();
+	if (!strcmp(verb, "list")) {
+		rc = list(s, json);
+	} else if (!strcmp(verb, "show")) {
+		rc = show(s, id, json);
+	} else {
+		if (!strcmp(verb, "create"))
+			rc = dd_api_blueprint_create(s, type, name, config, &b,
+						     &err);
+		else
+			rc = dd_api_blueprint_edit(
+				s, id, name, config,
+				!strcmp(verb, "enable")	   ? 1
+				: !strcmp(verb, "disable") ? 0
+							   : -1,
+				&b, &err);
+		if (rc) {
+			rc = cli_fail(&err);
+		} else if (json) {
+			print_blueprint(s, &b, true);
+		} else {
+			printf("%s blueprint %lld '%s' (%s, %s)\n",
+			       !strcmp(verb, "create") ? "created" : "updated",
+			       b.id, b.name, b.type,
+			       b.enabled ? "enabled" : "disabled");
+		}
+		dd_blueprint_release(&b);
+	}
+	json_decref(config);
+	dd_store_close(s);
+	return rc;
+}

@@ -1,0 +1,65 @@
+/*
+ * cmd_init.c - "drydock init": create or upgrade the store.
+ */
+#include "cli/cli.h"
+#include "core/util.h"
+#include "worker/worker.h"
+
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+
+static const char usage[] =
+	"usage: drydock init [--db PATH]\n"
+	"\n"
+	"Create the store (and its directory) if it is missing, and bring "
+	"its schema\nto the newest version.  Safe to run again: an up-to-date "
+	"store is left as it is.\n";
+
+int cmd_init(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"db", required_argument, NULL, 'D'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store *s;
+	char dir[PATH_MAX];
+	int c, rc, before = 0, after = 0, newest;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h')
+			return cli_help(usage);
+		if (c == 'D')
+			cli_set_store_path(optarg);
+		else
+			return cli_usage_error(usage, "bad option");
+	}
+	if (optind < argc)
+		return cli_usage_error(usage, "unexpected argument '%s'",
+				       argv[optind]);
+	dd_store_dir(cli_store_path(), dir, sizeof(dir));
+	if (dd_mkdir_p(dir))
+		return cli_error(7, "cannot create directory '%s'", dir);
+	rc = dd_store_open(cli_store_path(), NULL, &s, &err);
+	if (!rc)
+		rc = dd_store_schema_version(s, &before, &newest, &err);
+	if (!rc)
+		rc = dd_store_migrate(s, &err);
+	if (!rc)
+		rc = dd_store_schema_version(s, &after, &newest, &err);
+	if (rc)
+		return cli_fail(&err);
+	dd_store_close(s);
+	if (before == after)
+		printf("store '%s' is up to date (schema version %d)\n",
+		       cli_store_path(), after);
+	else if (before == 0)
+		printf("created store '%s' (schema version %d)\n",
+		       cli_store_path(), after);
+	else
+		printf("upgraded store '%s' from schema version %d to %d\n",
+		       cli_store_path(), before, after);
+	return 0;
+}

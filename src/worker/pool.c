@@ -1,0 +1,188 @@
+#include "worker/pool.h"
+#include "core/util.h"
+#include "queue/wake.h"
+#include "worker/worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned long gen; /* bumped by every wake-up */
+	atomic_bool stop;
+	int stop_pipe[2];
+} pool = {
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.cv = PTHREAD_COND_INITIALIZER,
+	.stop_pipe = {-1, -1},
+};
+
+struct thread_arg {
+	const struct dd_pool_options *o;
+	int index;
+	pthread_t tid;
+	int rc;
+	struct dd_error err;
+};
+
+static void wake_local(void)
+{
+	pthread_mutex_lock(&pool.mu);
+	pool.gen++;
+	pthread_cond_broadcast(&pool.cv);
+	pthread_mutex_unlock(&pool.mu);
+}
+
+void dd_pool_stop(void)
+{
+	char c = 's';
+
+	atomic_store(&pool.stop, true);
+	if (pool.stop_pipe[1] >= 0 && write(pool.stop_pipe[1], &c, 1) < 0) {
+		/* the flag alone stops the threads at their next deadline */
+	}
+}
+
+static void sleep_until(unsigned long seen, double deadline)
+{
+	struct timespec ts;
+	double secs = deadline;
+
+	ts.tv_sec = (time_t)secs;
+	ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
+	pthread_mutex_lock(&pool.mu);
+	while (pool.gen == seen && !atomic_load(&pool.stop)) {
+		if (pthread_cond_timedwait(&pool.cv, &pool.mu, &ts) ==
+		    ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&pool.mu);
+}
+
+static void *worker_main(void *p)
+{
+	struct thread_arg *a = p;
+	struct dd_worker w;
+	char name[96], host[48] = "localhost";
+	int store_errors = 0;
+
+	gethostname(host, sizeof(host) - 1);
+	snprintf(name, sizeof(name), "%s:%d:%d", host, (int)getpid(),
+		 a->index);
+	a->rc = dd_worker_init(&w, a->o->store_path, name, &a->err);
+	if (a->rc) {
+		dd_pool_stop();
+		return NULL;
+	}
+	while (!atomic_load(&pool.stop)) {
+		struct dd_error err = DD_ERROR_INIT;
+		unsigned long seen;
+		bool ran = false;
+		double next = 0, now, deadline;
+		int rc;
+
+		pthread_mutex_lock(&pool.mu);
+		seen = pool.gen;
+		pthread_mutex_unlock(&pool.mu);
+
+		rc = dd_worker_run_one(&w, &ran, &err);
+		if (rc) {
+			/*
+			 * The store failed (locked past the busy timeout,
+			 * full, gone).  Say so, back off, and keep going:
+			 * claims expire, so nothing is lost.
+			 */
+			if (!a->o->quiet || store_errors++ < 3)
+				fprintf(stderr, "drydock: worker %d: %s\n",
+					a->index, err.msg);
+			sleep_until(seen, dd_now() + 0.2 + dd_random() * 0.3);
+			continue;
+		}
+		store_errors = 0;
+		if (ran)
+			continue;
+		now = dd_now();
+		deadline = now + a->o->idle_cap;
+		if (!dd_store_task_next_due(w.store, &next, NULL) && next > 0 &&
+		    next < deadline)
+			deadline = next;
+		if (deadline > now)
+			sleep_until(seen, deadline);
+	}
+	dd_worker_release(&w);
+	return NULL;
+}
+
+int dd_pool_run(const struct dd_pool_options *o, struct dd_error *err)
+{
+	struct dd_wake *wake = NULL;
+	struct thread_arg *threads;
+	int n = o->workers > 0 ? o->workers : 4;
+	int rc = 0, started = 0;
+
+	atomic_store(&pool.stop, false);
+	if (pipe2(pool.stop_pipe, O_CLOEXEC) < 0)
+		return dd_error_set(err, DD_ERR_IO, "cannot create pipe: %s",
+				    strerror(errno));
+	rc = dd_wake_listen(o->store_path, DD_WAKE_DAEMON, &wake, err);
+	if (rc)
+		goto out;
+	dd_wake_set_local(wake_local);
+	threads = dd_calloc((size_t)n, sizeof(*threads));
+	if (!threads) {
+		rc = dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		threads[i].o = o;
+		threads[i].index = i;
+		if (pthread_create(&threads[i].tid, NULL, worker_main,
+				   &threads[i])) {
+			rc = dd_error_set(err, DD_ERR_IO,
+					  "cannot start worker thread");
+			dd_pool_stop();
+			break;
+		}
+		started++;
+	}
+	/* This thread turns wake-ups from other processes into broadcasts. */
+	while (!atomic_load(&pool.stop)) {
+		struct pollfd p[2] = {
+			{.fd = dd_wake_fd(wake), .events = POLLIN},
+			{.fd = pool.stop_pipe[0], .events = POLLIN},
+		};
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents & POLLIN) {
+			dd_wake_drain(wake);
+			wake_local();
+		}
+	}
+	wake_local();
+	for (int i = 0; i < started; i++) {
+		pthread_join(threads[i].tid, NULL);
+		if (threads[i].rc && !rc) {
+			rc = threads[i].rc;
+			if (err)
+				*err = threads[i].err;
+		}
+	}
+	dd_free(threads);
+out:
+	dd_wake_set_local(NULL);
+	dd_wake_close(wake);
+	close(pool.stop_pipe[0]);
+	close(pool.stop_pipe[1]);
+	pool.stop_pipe[0] = pool.stop_pipe[1] = -1;
+	return rc;
+}
