@@ -168,7 +168,9 @@ int dd_store_commit(struct dd_store *s, struct dd_error *err)
 
 void dd_store_rollback(struct dd_store *s)
 {
-	assert(s->depth > 0);
+	/* after a failed begin there is nothing to roll back */
+	if (s->depth == 0)
+		return;
 	if (--s->depth > 0) {
 		s->failed = true;
 		return;

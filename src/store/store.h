@@ -265,6 +265,7 @@ void dd_store_options_from_env(struct dd_store_options *opt);
 /*
  * Transactions nest: only the outermost begin/commit reach the backend.  A
  * rollback at any level makes the outermost commit roll back and fail.
+ * Rolling back with no transaction open (after a failed begin) does nothing.
  * dd_store_begin_fenced() also checks `grant` (see above).
  */
 int dd_store_begin(struct dd_store *s, struct dd_error *err);

@@ -1,0 +1,75 @@
+# Shared by the integration tests: a fresh store in a temp directory, a
+# real daemon on it, and helpers to drive drydock like a user would.
+# Every daemon a test starts is stopped on exit.
+set -eu
+
+DD=${DRYDOCK_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/drydock}
+T=$(mktemp -d "${TMPDIR:-/tmp}/dd-int-XXXXXX")
+export DRYDOCK_DB="$T/dd.db"
+export DRYDOCK_HOOK_TRACE="$T/hooks.trace"
+DAEMONS=""
+
+cleanup() {
+	for p in $DAEMONS; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in $DAEMONS; do
+		wait "$p" 2>/dev/null || true
+	done
+	if [ "${KEEP:-}" = "" ]; then rm -rf "$T"; fi
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+dd() { "$DD" "$@"; }
+
+# start_daemon [BIN] [WORKERS]: start a daemon in the background.
+start_daemon() {
+	bin=${1:-$DD}
+	workers=${2:-4}
+	"$bin" daemon --workers "$workers" 2>>"$T/daemon.log" &
+	DAEMON=$!
+	DAEMONS="$DAEMONS $DAEMON"
+}
+
+stop_daemon() {
+	kill -TERM "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+sql() { sqlite3 -cmd '.timeout 10000' "$DRYDOCK_DB" "$@"; }
+
+# wait_until TIMEOUT_S CMD...: run CMD until it succeeds or time is up.
+# This bounds a test; it is not a sleep the system needs.
+wait_until() {
+	limit=$1
+	shift
+	end=$(($(date +%s) + limit))
+	while ! "$@" >/dev/null 2>&1; do
+		[ "$(date +%s)" -lt "$end" ] || return 1
+		sleep 0.05
+	done
+}
+
+lease_status() { sql "SELECT CASE status WHEN 0 THEN 'pending' WHEN 1 THEN 'acquired' WHEN 2 THEN 'active' WHEN 3 THEN 'released' WHEN 4 THEN 'broken' WHEN 5 THEN 'destroyed' END FROM lease WHERE id = $1"; }
+resource_status() { sql "SELECT CASE status WHEN 0 THEN 'pending' WHEN 1 THEN 'active' WHEN 2 THEN 'released' WHEN 3 THEN 'broken' WHEN 4 THEN 'destroyed' END FROM resource WHERE id = $1"; }
+all_leases_destroyed() { [ "$(sql 'SELECT count(*) FROM lease WHERE status != 5')" = 0 ]; }
+all_resources_destroyed() { [ "$(sql 'SELECT count(*) FROM resource WHERE status != 4')" = 0 ]; }
+queue_empty() { [ "$(sql 'SELECT count(*) FROM task')" = 0 ]; }
+
+# expect_eq WHAT GOT WANT
+expect_eq() {
+	[ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
+}
+
+# host_pool NAME HOSTS_JSON: create a local host blueprint rooted in $T.
+host_pool() {
+	dd blueprint create --type host --name "$1" \
+		--config "{\"root\": \"$T/hosts\", \"hosts\": $2}" >/dev/null
+}
+
+dd init >/dev/null

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Run every test: unit test binaries, then integration scripts.
+# usage: tests/run.sh BUILD_DIR CHAOS_BUILD_DIR
+# Prints each test's result and ends with one line "N passed, N failed".
+set -u
+build=${1:?build dir}
+chaos=${2:?chaos build dir}
+top=$(cd "$(dirname "$0")/.." && pwd)
+out="$top/tests/out"
+rm -rf "$out"
+mkdir -p "$out"
+passed=0
+failed=0
+failures=()
+
+export DRYDOCK_BIN="$top/$build/drydock"
+export DRYDOCK_CHAOS_BIN="$top/$chaos/drydock"
+export DRYDOCK_TEST_OUT="$out"
+
+for t in "$top/$build"/tests/test_*; do
+	[ -x "$t" ] || continue
+	name=$(basename "$t")
+	log="$out/$name.log"
+	(cd "$out" && "$t") >"$log" 2>&1
+	rc=$?
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
+	p=${p:-0}
+	f=${f:-0}
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1 # crashed before cmocka could count
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if [ "$f" -ne 0 ]; then
+		failures+=("$name")
+		echo "FAIL  unit/$name ($p passed, $f failed; see $log)"
+		grep -E '^\[  (FAILED|ERROR) +\]|Error|error:' "$log" | head -20
+	else
+		echo "ok    unit/$name ($p tests)"
+	fi
+done
+
+for t in "$top"/tests/integration/*.sh; do
+	[ -f "$t" ] || continue
+	name=$(basename "$t" .sh)
+	log="$out/$name.log"
+	start=$(date +%s)
+	bash "$t" >"$log" 2>&1
+	rc=$?
+	secs=$(($(date +%s) - start))
+	if [ "$rc" -eq 0 ]; then
+		passed=$((passed + 1))
+		echo "ok    integration/$name (${secs}s)"
+	else
+		failed=$((failed + 1))
+		failures+=("$name")
+		echo "FAIL  integration/$name (exit $rc, ${secs}s; see $log)"
+		tail -25 "$log" | sed 's/^/      /'
+	fi
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
