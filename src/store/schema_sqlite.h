@@ -47,8 +47,9 @@ static const char *const dd_sqlite_migrations[] = {
 	" key TEXT PRIMARY KEY, owner_kind INTEGER NOT NULL,"
 	" owner INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE INDEX slot_lock_by_owner ON slot_lock(owner_kind, owner);"
+	/* task ids are never reused: the archive keeps them */
 	"CREATE TABLE task("
-	" id INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
+	" id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,"
 	" object_kind INTEGER NOT NULL, object INTEGER NOT NULL,"
 	" not_before REAL NOT NULL, claimed_by TEXT,"
 	" claim_token INTEGER NOT NULL DEFAULT 0, claim_expires REAL,"
