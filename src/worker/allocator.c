@@ -118,6 +118,49 @@ static int find_candidates(struct dd_worker *w, const struct dd_lease *l,
 	return 0;
 }
 
+/*
+ * First come, first served among equal requests: leases asking for exactly
+ * the same thing (type, attributes, allowed blueprints) are served in id
+ * order, so a stream of newcomers cannot starve a waiting lease.  A lease
+ * defers to an older equal one that is pending and not already building a
+ * resource; when that one acquires, it wakes the next equal lease (see
+ * try_acquire), so deferring never strands a lease beside free capacity.
+ *
+ * Finds the newest equal pending lease older than `l` (older = true) or
+ * the oldest newer one (older = false); returns its id or 0.
+ */
+static long long find_equal(struct dd_worker *w, const struct dd_lease *l,
+			    bool older, struct dd_error *err, int *rc)
+{
+	struct dd_filter f = {0};
+	struct dd_lease_list pending = {0};
+	long long found = 0;
+
+	f.status_mask = 1u << DD_LEASE_PENDING;
+	f.type = l->type;
+	f.limit = 64;
+	if (!older)
+		f.after_id = l->id;
+	*rc = dd_store_lease_list(w->store, &f, &pending, err);
+	for (size_t i = 0; !*rc && i < pending.n && !found; i++) {
+		struct dd_lease *o = &pending.items[i];
+
+		if (older && o->id >= l->id)
+			break;
+		if (older && o->allocating)
+			continue;
+		if (!json_equal(o->attributes, l->attributes))
+			continue;
+		if (!(o->blueprints == l->blueprints ||
+		      (o->blueprints && l->blueprints &&
+		       json_equal(o->blueprints, l->blueprints))))
+			continue;
+		found = o->id;
+	}
+	dd_lease_list_release(&pending);
+	return found;
+}
+
 /* Is `key` free right now?  A read, to skip hopeless write transactions. */
 static bool key_free(struct dd_worker *w, const char *key)
 {
@@ -204,6 +247,15 @@ static int try_acquire(struct dd_worker *w, const struct dd_lock_grant *g,
 		}
 		if (!rc)
 			rc = dd_store_lease_update(w->store, l, err);
+		/* the next equal lease queued behind this one goes next */
+		if (!rc) {
+			long long next = find_equal(w, l, false, err, &rc);
+
+			if (!rc && next)
+				rc = dd_pass_schedule(
+					w, (struct dd_ref){DD_OBJ_LEASE, next},
+					0, err);
+		}
 		if (!rc)
 			rc = dd_store_log(w->store, h->bp.id, r->id, l->id,
 					  "lease.acquired",
@@ -420,6 +472,7 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 	struct candidates c = {0};
 	struct dd_resource_list refused = {0};
 	struct dd_buf why = DD_BUF_INIT;
+	long long ahead;
 	bool sent;
 	int rc;
 
@@ -453,6 +506,14 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 		rc = 0;
 	}
 
+	ahead = find_equal(w, l, true, err, &rc);
+	if (rc)
+		goto out;
+	if (ahead) {
+		rc = log_waiting(w, l, "lease.waiting-for-resources",
+				 json_pack("{s:I}", "behind", ahead), err);
+		goto out;
+	}
 	rc = reuse(w, g, l, &c, &refused, err);
 	if (rc != DD_ERR_NOTFOUND)
 		goto out;

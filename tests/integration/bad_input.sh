@@ -1,6 +1,6 @@
 # Bad input gets a clear one-line error, a distinct exit status, and
 # changes nothing in the store.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 host_pool local '[{"name": "a"}]'
 snapshot() { sql .dump | md5sum; }

@@ -1,5 +1,5 @@
 # lease -> exec -> release -> destroyed, through the CLI against a real daemon.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 host_pool local '[{"name": "a", "slots": 2}]'
 start_daemon

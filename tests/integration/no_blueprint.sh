@@ -1,5 +1,5 @@
 # A lease that no blueprint could ever serve fails at once, with its reason.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 start_daemon
 
 expect_broken() {

@@ -1,6 +1,6 @@
 # Many clients on a small pool: waiting leases are served as others
 # release, and none starves.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 host_pool small '[{"name": "a", "slots": 2}, {"name": "b"}]'
 start_daemon "$DD" 4
@@ -36,5 +36,9 @@ waited=$(sql "SELECT count(DISTINCT lease) FROM log WHERE type = 'lease.waiting-
 sql "SELECT type FROM log WHERE type IN ('lease.activated', 'lease.released') ORDER BY id" |
 	awk '/activated/ { n++; if (n > max) max = n } /released/ { n-- } END { if (max > 3) { print "max active " max; exit 1 } }' ||
 	fail "more leases active at once than the pool has slots"
+# first come, first served: once the pool is built (the first 3 leases may
+# activate in any order), equal requests acquire in the order they came
+order=$(sql "SELECT lease FROM log WHERE type = 'lease.acquired' ORDER BY id" | tail -n +4)
+expect_eq "acquisition order" "$(echo "$order" | tr '\n' ' ')" "$(echo "$order" | sort -n | tr '\n' ' ')"
 expect_eq "unconsumed commands" "$(sql 'SELECT count(*) FROM command WHERE consumed = 0')" 0
 echo "served $((clients * rounds)) leases on 3 slots; $waited waited"

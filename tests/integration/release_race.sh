@@ -5,7 +5,7 @@
 # daemons with several workers each run.  Every lease and resource must end
 # destroyed, each release and destroy hook must run exactly once, and no
 # slot lock or unconsumed command may be left.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 CHAOS_BIN=${DRYDOCK_CHAOS_BIN:-$DD}
 N=${RACE_LEASES:-50}
 K=${RACE_CALLS:-20}
