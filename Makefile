@@ -13,8 +13,9 @@ CC ?= cc
 SANITIZE ?=
 CHAOS ?=
 
-VARIANT := $(if $(SANITIZE),san-$(subst $(comma),-,$(SANITIZE)),std)$(if $(CHAOS),-chaos,)
 comma := ,
+SAN_NAME := $(if $(SANITIZE),san-$(subst $(comma),-,$(SANITIZE)),std)
+VARIANT := $(SAN_NAME)$(if $(CHAOS),-chaos,)
 B := build/$(VARIANT)
 
 WARN := -Wall -Wextra -Wformat=2 -Wstrict-prototypes -Wshadow -Werror
@@ -73,8 +74,8 @@ unit: $(UNIT_BIN)
 
 check: deps
 	@$(MAKE) --no-print-directory all unit
-	@$(MAKE) --no-print-directory CHAOS=1 SANITIZE=$(SANITIZE) build/$(if $(SANITIZE),san-$(subst $(comma),-,$(SANITIZE)),std)-chaos/drydock
-	@tests/run.sh $(B) build/$(if $(SANITIZE),san-$(subst $(comma),-,$(SANITIZE)),std)-chaos
+	@$(MAKE) --no-print-directory CHAOS=1 SANITIZE=$(SANITIZE) build/$(SAN_NAME)-chaos/drydock
+	@tests/run.sh $(B) build/$(SAN_NAME)-chaos
 
 clean:
 	rm -rf build drydock

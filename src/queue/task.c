@@ -13,6 +13,7 @@ void dd_task_options_default(struct dd_task_options *o)
 	o->backoff_base = 1;
 	o->backoff_max = 300;
 	o->max_failures = 8;
+	o->report = NULL;
 }
 
 double dd_task_backoff(const struct dd_task_options *o, int failures)
@@ -95,15 +96,22 @@ int dd_task_run_one(struct dd_store *s, const struct dd_task_kind *kinds,
 		rc = 0;
 		break;
 	default:
-		if (t.failures + 1 >= o->max_failures)
+		if (!herr.msg[0])
+			dd_error_set(&herr, rc, "%s", dd_strerror(rc));
+		if (t.failures + 1 >= o->max_failures) {
+			if (o->report)
+				o->report(&t, herr.msg, -1);
 			rc = dd_store_task_finish(s, &t, "failed",
 						  dd_monotonic() - start,
 						  dd_now(), herr.msg, err);
-		else
-			rc = dd_store_task_retry(
-				s, &t,
-				dd_now() + dd_task_backoff(o, t.failures + 1),
-				t.failures + 1, herr.msg, err);
+		} else {
+			double delay = dd_task_backoff(o, t.failures + 1);
+
+			if (o->report)
+				o->report(&t, herr.msg, delay);
+			rc = dd_store_task_retry(s, &t, dd_now() + delay,
+						 t.failures + 1, herr.msg, err);
+		}
 		break;
 	}
 	if (rc == DD_ERR_FENCED)

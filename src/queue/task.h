@@ -30,6 +30,12 @@ struct dd_task_options {
 	double backoff_base;	 /* first failure waits about this long */
 	double backoff_max;	 /* and no failure waits longer */
 	int max_failures;	 /* then the task fails for good */
+	/*
+	 * Called, when set, for every failed run: `retry_in` seconds until
+	 * the next try, or a negative value when the task failed for good.
+	 */
+	void (*report)(const struct dd_task *t, const char *error,
+		       double retry_in);
 };
 
 void dd_task_options_default(struct dd_task_options *o);

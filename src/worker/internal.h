@@ -10,7 +10,13 @@
 /* How many waiting leases one freed capacity event wakes, oldest first. */
 #define DD_WAKE_WAITING_MAX 64
 
-/* Start a write transaction fenced by `g`. */
+/*
+ * Drop an object's lock.  A store too busy to take the release is retried
+ * for a while; failing that, the grant simply expires.
+ */
+void dd_worker_unlock(struct dd_worker *w, const struct dd_lock_grant *g);
+
+/* Start a write transaction fenced by `g`, waiting out a busy store. */
 int dd_pass_begin(struct dd_worker *w, const struct dd_lock_grant *g,
 		  struct dd_error *err);
 /* Commit and note that watchers should be woken. */

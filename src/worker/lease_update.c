@@ -388,6 +388,6 @@ int dd_lease_update(struct dd_worker *w, long long id, double *retry_at,
 		return rc;
 	*retry_at = 0;
 	rc = lease_pass(w, &g, id, retry_at, err);
-	dd_store_lock_release(w->store, &g, NULL);
+	dd_worker_unlock(w, &g);
 	return rc;
 }

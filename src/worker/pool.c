@@ -68,6 +68,24 @@ static void sleep_until(unsigned long seen, double deadline)
 	pthread_mutex_unlock(&pool.mu);
 }
 
+/* One key=value line per failed task, for the operator's log. */
+static void report_task(const struct dd_task *t, const char *error,
+			double retry_in)
+{
+	if (retry_in >= 0)
+		fprintf(stderr,
+			"drydock: task=%lld kind=%s %s=%lld failures=%d "
+			"retry_in=%.2fs error=\"%s\"\n",
+			t->id, t->kind, dd_obj_kind_name(t->object.kind),
+			t->object.id, t->failures + 1, retry_in, error);
+	else
+		fprintf(stderr,
+			"drydock: task=%lld kind=%s %s=%lld failed for good "
+			"after %d failures error=\"%s\"\n",
+			t->id, t->kind, dd_obj_kind_name(t->object.kind),
+			t->object.id, t->failures + 1, error);
+}
+
 static void *worker_main(void *p)
 {
 	struct thread_arg *a = p;
@@ -83,6 +101,7 @@ static void *worker_main(void *p)
 		dd_pool_stop();
 		return NULL;
 	}
+	w.topt.report = report_task;
 	while (!atomic_load(&pool.stop)) {
 		struct dd_error err = DD_ERROR_INIT;
 		unsigned long seen;

@@ -319,7 +319,7 @@ int dd_resource_update(struct dd_worker *w, long long id, double *retry_at,
 	if (rc)
 		return rc;
 	*retry_at = 0;
-	rc = resource_pass(w, g.name[0] ? &g : NULL, id, retry_at, err);
-	dd_store_lock_release(w->store, &g, NULL);
+	rc = resource_pass(w, &g, id, retry_at, err);
+	dd_worker_unlock(w, &g);
 	return rc;
 }

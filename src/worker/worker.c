@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void dd_store_dir(const char *path, char *buf, size_t n)
 {
@@ -107,10 +108,36 @@ int dd_worker_drain(struct dd_worker *w, int max_tasks, struct dd_error *err)
 	return rc;
 }
 
+/*
+ * A pass that gives up on a busy store must run its hooks again on the
+ * next try, so while it still holds the object's lock it keeps trying to
+ * start its transaction (each try already waits the store's busy
+ * timeout).  The fence stops it once the lock is no longer its own.
+ */
 int dd_pass_begin(struct dd_worker *w, const struct dd_lock_grant *g,
 		  struct dd_error *err)
 {
-	return dd_store_begin_fenced(w->store, g, err);
+	double give_up = dd_monotonic() + w->lock_ttl / 2;
+	int rc;
+
+	while ((rc = dd_store_begin_fenced(w->store, g, err)) == DD_ERR_BUSY &&
+	       dd_monotonic() < give_up) {
+		struct timespec ts = {0, (long)(20e6 * (0.5 + dd_random()))};
+
+		nanosleep(&ts, NULL);
+	}
+	return rc;
+}
+
+void dd_worker_unlock(struct dd_worker *w, const struct dd_lock_grant *g)
+{
+	for (int i = 0; i < 20; i++) {
+		struct timespec ts = {0, (long)(20e6 * (0.5 + dd_random()))};
+
+		if (dd_store_lock_release(w->store, g, NULL) != DD_ERR_BUSY)
+			return;
+		nanosleep(&ts, NULL);
+	}
 }
 
 int dd_pass_commit(struct dd_worker *w, struct dd_error *err)

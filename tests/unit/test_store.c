@@ -1,0 +1,1200 @@
+/*
+ * test_store.c - the store interface (store/store.h) on its SQLite backend:
+ * schema, object round trips, list filters, commands, slot locks, nested
+ * transactions and fault injection.
+ *
+ * Each test gets its own temp directory and migrated store from
+ * testutil.h; nothing here depends on another test's rows.
+ */
+#include "testutil.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include "core/model.h"
+#include "store/store.h"
+
+/* Defined in store/store.c for tests; not in a public header. */
+void dd_store_fail_after(long n, int code);
+
+static int setup(void **state)
+{
+	struct test_env *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return -1;
+	test_env_init(e);
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct test_env *e = *state;
+
+	/* a failing test must not leave a fault armed for the next one */
+	dd_store_fail_after(-1, 0);
+	test_env_release(e);
+	free(e);
+	return 0;
+}
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static json_t *json_or_die(const char *text)
+{
+	json_error_t jerr;
+	json_t *v = json_loads(text, JSON_DECODE_ANY, &jerr);
+
+	if (!v)
+		fail_msg("bad JSON in test: %s", jerr.text);
+	return v;
+}
+
+static long long add_blueprint(struct dd_store *s, const char *name,
+			       const char *type, bool enabled)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_blueprint bp = {0};
+
+	bp.type = (char *)type;
+	bp.name = (char *)name;
+	bp.config = json_pack("{s:s}", "name", name);
+	bp.enabled = enabled;
+	assert_ok(dd_store_blueprint_insert(s, &bp, &err), &err);
+	json_decref(bp.config);
+	return bp.id;
+}
+
+static long long add_resource(struct dd_store *s, long long bp,
+			      const char *type, enum dd_resource_status st)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_resource r = {0};
+
+	r.blueprint = bp;
+	r.type = (char *)type;
+	r.status = st;
+	assert_ok(dd_store_resource_insert(s, &r, &err), &err);
+	json_decref(r.attributes);
+	return r.id;
+}
+
+static long long add_lease(struct dd_store *s, const char *type,
+			   enum dd_lease_status st, long long resource,
+			   const char *owner)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_lease l = {0};
+
+	l.type = (char *)type;
+	l.status = st;
+	l.resource = resource;
+	l.owner = (char *)owner;
+	assert_ok(dd_store_lease_insert(s, &l, &err), &err);
+	json_decref(l.attributes);
+	return l.id;
+}
+
+static long long lease_count_all(struct dd_store *s)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_filter f = {0};
+	long long n = -1;
+
+	assert_ok(dd_store_lease_count(s, &f, &n, &err), &err);
+	return n;
+}
+
+static size_t blueprint_count(struct dd_store *s)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_filter f = {0};
+	struct dd_blueprint_list l = {0};
+	size_t n;
+
+	assert_ok(dd_store_blueprint_list(s, &f, &l, &err), &err);
+	n = l.n;
+	dd_blueprint_list_release(&l);
+	return n;
+}
+
+/* The ids in a lease list, as "1,2,3", for compact assertions. */
+static void lease_ids(struct dd_store *s, const struct dd_filter *f,
+		      char *buf, size_t n)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_lease_list l = {0};
+	size_t used = 0;
+
+	assert_ok(dd_store_lease_list(s, f, &l, &err), &err);
+	buf[0] = '\0';
+	for (size_t i = 0; i < l.n; i++)
+		used += (size_t)snprintf(buf + used, n - used, "%s%lld",
+					 i ? "," : "", l.items[i].id);
+	dd_lease_list_release(&l);
+}
+
+static void resource_ids(struct dd_store *s, const struct dd_filter *f,
+			 char *buf, size_t n)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_resource_list l = {0};
+	size_t used = 0;
+
+	assert_ok(dd_store_resource_list(s, f, &l, &err), &err);
+	buf[0] = '\0';
+	for (size_t i = 0; i < l.n; i++)
+		used += (size_t)snprintf(buf + used, n - used, "%s%lld",
+					 i ? "," : "", l.items[i].id);
+	dd_resource_list_release(&l);
+}
+
+static void log_ids(struct dd_store *s, const struct dd_filter *f, char *buf,
+		    size_t n)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_log_entry_list l = {0};
+	size_t used = 0;
+
+	assert_ok(dd_store_log_list(s, f, &l, &err), &err);
+	buf[0] = '\0';
+	for (size_t i = 0; i < l.n; i++)
+		used += (size_t)snprintf(buf + used, n - used, "%s%lld",
+					 i ? "," : "", l.items[i].id);
+	dd_log_entry_list_release(&l);
+}
+
+static void slot_keys(struct dd_store *s, const struct dd_filter *f,
+		      char *buf, size_t n)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_slot_lock_list l = {0};
+	size_t used = 0;
+
+	assert_ok(dd_store_slot_list(s, f, &l, &err), &err);
+	buf[0] = '\0';
+	for (size_t i = 0; i < l.n; i++)
+		used += (size_t)snprintf(buf + used, n - used, "%s%s=%s:%lld",
+					 i ? " " : "", l.items[i].key,
+					 dd_obj_kind_name(l.items[i].owner.kind),
+					 l.items[i].owner.id);
+	dd_slot_lock_list_release(&l);
+}
+
+/* ---- schema ----------------------------------------------------------------- */
+
+static void test_migrate_idempotent(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store *other = NULL;
+	int current = -1, newest = -1;
+	long long id;
+
+	assert_ok(dd_store_schema_version(e->store, &current, &newest, &err),
+		  &err);
+	assert_true(newest >= 1);
+	assert_int_equal(current, newest);
+
+	/* data written before a second migrate survives it */
+	id = add_blueprint(e->store, "kept", "host", true);
+	assert_ok(dd_store_migrate(e->store, &err), &err);
+	assert_ok(dd_store_migrate(e->store, &err), &err);
+	assert_ok(dd_store_schema_version(e->store, &current, &newest, &err),
+		  &err);
+	assert_int_equal(current, newest);
+
+	/* and from another handle too */
+	assert_ok(dd_store_open(e->path, NULL, &other, &err), &err);
+	assert_ok(dd_store_migrate(other, &err), &err);
+	current = newest = -1;
+	assert_ok(dd_store_schema_version(other, &current, &newest, &err),
+		  &err);
+	assert_int_equal(current, newest);
+	{
+		struct dd_blueprint bp = {0};
+
+		assert_ok(dd_store_blueprint_get(other, id, &bp, &err), &err);
+		assert_string_equal(bp.name, "kept");
+		dd_blueprint_release(&bp);
+	}
+	dd_store_close(other);
+	assert_int_equal(blueprint_count(e->store), 1);
+}
+
+static void test_open_ready_missing_store(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store *s = NULL;
+	char path[PATH_MAX + 32];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/missing.db", e->dir);
+	assert_int_equal(dd_store_open_ready(path, NULL, &s, &err),
+			 DD_ERR_STORE);
+	assert_null(s);
+	assert_int_equal(err.code, DD_ERR_STORE);
+	assert_non_null(strstr(err.msg, "drydock init"));
+	assert_non_null(strstr(err.msg, path));
+	/* refusing must not create the file as a side effect */
+	assert_int_not_equal(stat(path, &st), 0);
+}
+
+static void test_open_ready_unmigrated_store(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store *s = NULL;
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/empty.db", e->dir);
+	assert_ok(dd_store_open(path, NULL, &s, &err), &err);
+	dd_store_close(s);
+	s = NULL;
+	assert_int_equal(dd_store_open_ready(path, NULL, &s, &err),
+			 DD_ERR_STORE);
+	assert_null(s);
+	assert_non_null(strstr(err.msg, "drydock init"));
+
+	/* after a migrate it opens */
+	assert_ok(dd_store_open(path, NULL, &s, &err), &err);
+	assert_ok(dd_store_migrate(s, &err), &err);
+	dd_store_close(s);
+	s = NULL;
+	assert_ok(dd_store_open_ready(path, NULL, &s, &err), &err);
+	assert_non_null(s);
+	dd_store_close(s);
+}
+
+static void test_open_ready_newer_store(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store *s = NULL;
+	sqlite3 *db;
+
+	/* a store from a future drydock: this one must not touch it */
+	assert_int_equal(sqlite3_open(e->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=999", NULL,
+				      NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(dd_store_open_ready(e->path, NULL, &s, &err),
+			 DD_ERR_STORE);
+	assert_null(s);
+	assert_non_null(strstr(err.msg, "newer"));
+	assert_int_equal(dd_store_migrate(e->store, &err), DD_ERR_STORE);
+	assert_non_null(strstr(err.msg, "newer"));
+}
+
+static void test_open_ready_current_store(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = {55, "untouched"};
+	struct dd_store *s = NULL;
+
+	assert_ok(dd_store_open_ready(e->path, NULL, &s, &err), &err);
+	assert_non_null(s);
+	/* success leaves the caller's error alone */
+	assert_int_equal(err.code, 55);
+	assert_string_equal(err.msg, "untouched");
+	dd_store_close(s);
+	dd_store_close(NULL);
+}
+
+/* ---- blueprints --------------------------------------------------------------- */
+
+static void test_blueprint_round_trip(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_blueprint bp = {0}, got = {0};
+	double before = dd_now();
+	json_t *cfg = json_or_die(
+		"{\"hosts\":[{\"name\":\"a\",\"slots\":2}],\"root\":\"/r\","
+		"\"n\":1.5,\"u\":\"\\u00e9\"}");
+
+	bp.type = "host";
+	bp.name = "pool one";
+	bp.config = cfg;
+	bp.enabled = true;
+	assert_ok(dd_store_blueprint_insert(e->store, &bp, &err), &err);
+	assert_true(bp.id > 0);
+	assert_true(bp.created >= before);
+
+	assert_ok(dd_store_blueprint_get(e->store, bp.id, &got, &err), &err);
+	assert_int_equal(got.id, bp.id);
+	assert_string_equal(got.type, "host");
+	assert_string_equal(got.name, "pool one");
+	assert_true(json_equal(got.config, cfg));
+	assert_true(got.enabled);
+	assert_float_equal(got.created, bp.created, 1e-3);
+	assert_float_equal(got.modified, bp.created, 1e-3);
+	dd_blueprint_release(&got);
+
+	/* update writes name, config and enabled */
+	bp.name = "pool two";
+	bp.config = json_pack("{s:b}", "other", 1);
+	bp.enabled = false;
+	assert_ok(dd_store_blueprint_update(e->store, &bp, &err), &err);
+	assert_ok(dd_store_blueprint_get(e->store, bp.id, &got, &err), &err);
+	assert_string_equal(got.name, "pool two");
+	assert_true(json_equal(got.config, bp.config));
+	assert_false(got.enabled);
+	assert_true(got.modified >= got.created);
+	dd_blueprint_release(&got);
+	json_decref(bp.config);
+	json_decref(cfg);
+}
+
+static void test_blueprint_notfound_and_exists(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_blueprint bp = {0}, got = {0};
+	long long a;
+
+	assert_int_equal(dd_store_blueprint_get(e->store, 4242, &got, &err),
+			 DD_ERR_NOTFOUND);
+	assert_int_equal(err.code, DD_ERR_NOTFOUND);
+	assert_non_null(strstr(err.msg, "4242"));
+
+	a = add_blueprint(e->store, "same", "host", true);
+	bp.type = "host";
+	bp.name = "same";
+	bp.config = json_object();
+	assert_int_equal(dd_store_blueprint_insert(e->store, &bp, &err),
+			 DD_ERR_EXISTS);
+	assert_non_null(strstr(err.msg, "same"));
+	assert_int_equal(blueprint_count(e->store), 1);
+
+	/* renaming onto a taken name is refused the same way */
+	bp.name = "other";
+	assert_ok(dd_store_blueprint_insert(e->store, &bp, &err), &err);
+	assert_int_not_equal(bp.id, a);
+	bp.name = "same";
+	assert_int_equal(dd_store_blueprint_update(e->store, &bp, &err),
+			 DD_ERR_EXISTS);
+	assert_ok(dd_store_blueprint_get(e->store, bp.id, &got, &err), &err);
+	assert_string_equal(got.name, "other");
+	dd_blueprint_release(&got);
+
+	bp.id = 4242;
+	bp.name = "ghost";
+	assert_int_equal(dd_store_blueprint_update(e->store, &bp, &err),
+			 DD_ERR_NOTFOUND);
+	json_decref(bp.config);
+}
+
+static void test_blueprint_list_filters(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_filter f = {0};
+	struct dd_blueprint_list l = {0};
+	long long a = add_blueprint(e->store, "a", "host", true);
+	long long b = add_blueprint(e->store, "b", "exec", true);
+	long long c = add_blueprint(e->store, "c", "host", false);
+
+	assert_ok(dd_store_blueprint_list(e->store, &f, &l, &err), &err);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.items[0].id, a);
+	assert_int_equal(l.items[2].id, c);
+	dd_blueprint_list_release(&l);
+
+	f.type = "host";
+	assert_ok(dd_store_blueprint_list(e->store, &f, &l, &err), &err);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.items[0].id, a);
+	assert_int_equal(l.items[1].id, c);
+	dd_blueprint_list_release(&l);
+
+	f.type = NULL;
+	f.after_id = a;
+	f.descending = true;
+	f.limit = 1;
+	assert_ok(dd_store_blueprint_list(e->store, &f, &l, &err), &err);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.items[0].id, c);
+	dd_blueprint_list_release(&l);
+
+	memset(&f, 0, sizeof(f));
+	f.blueprint = b;
+	assert_ok(dd_store_blueprint_list(e->store, &f, &l, &err), &err);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.items[0].name, "b");
+	dd_blueprint_list_release(&l);
+}
+
+/* ---- resources ------------------------------------------------------------------ */
+
+static void test_resource_round_trip(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_resource r = {0}, got = {0};
+	long long bp = add_blueprint(e->store, "bp", "host", true);
+
+	r.blueprint = bp;
+	r.type = "host";
+	r.status = DD_RESOURCE_PENDING;
+	r.attributes = json_or_die("{\"host\":\"a\",\"slots\":2,"
+				   "\"nested\":{\"x\":[1,null,true]}}");
+	assert_ok(dd_store_resource_insert(e->store, &r, &err), &err);
+	assert_true(r.id > 0);
+	assert_ok(dd_store_resource_get(e->store, r.id, &got, &err), &err);
+	assert_int_equal(got.blueprint, bp);
+	assert_string_equal(got.type, "host");
+	assert_int_equal(got.status, DD_RESOURCE_PENDING);
+	assert_true(json_equal(got.attributes, r.attributes));
+	assert_true(got.created > 0);
+	dd_resource_release(&got);
+
+	r.status = DD_RESOURCE_ACTIVE;
+	json_object_set_new(r.attributes, "path", json_string("/x"));
+	assert_ok(dd_store_resource_update(e->store, &r, &err), &err);
+	assert_ok(dd_store_resource_get(e->store, r.id, &got, &err), &err);
+	assert_int_equal(got.status, DD_RESOURCE_ACTIVE);
+	assert_string_equal(
+		json_string_value(json_object_get(got.attributes, "path")),
+		"/x");
+	dd_resource_release(&got);
+	json_decref(r.attributes);
+
+	/* no attributes are stored as an empty object, not NULL */
+	memset(&r, 0, sizeof(r));
+	r.blueprint = bp;
+	r.type = "host";
+	assert_ok(dd_store_resource_insert(e->store, &r, &err), &err);
+	json_decref(r.attributes);
+	assert_ok(dd_store_resource_get(e->store, r.id, &got, &err), &err);
+	assert_true(json_is_object(got.attributes));
+	assert_int_equal(json_object_size(got.attributes), 0);
+	dd_resource_release(&got);
+
+	assert_int_equal(dd_store_resource_get(e->store, 999, &got, &err),
+			 DD_ERR_NOTFOUND);
+	got.id = 999;
+	got.type = "host";
+	assert_int_equal(dd_store_resource_update(e->store, &got, &err),
+			 DD_ERR_NOTFOUND);
+}
+
+static void test_resource_list_filters(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_filter f = {0};
+	char ids[256], want[256];
+	long long b1 = add_blueprint(e->store, "b1", "host", true);
+	long long b2 = add_blueprint(e->store, "b2", "host", true);
+	long long r1 = add_resource(e->store, b1, "host", DD_RESOURCE_ACTIVE);
+	long long r2 = add_resource(e->store, b2, "host", DD_RESOURCE_PENDING);
+	long long r3 = add_resource(e->store, b1, "vm", DD_RESOURCE_ACTIVE);
+	long long r4 =
+		add_resource(e->store, b1, "host", DD_RESOURCE_DESTROYED);
+
+	resource_ids(e->store, &f, ids, sizeof(ids));
+	snprintf(want, sizeof(want), "%lld,%lld,%lld,%lld", r1, r2, r3, r4);
+	assert_string_equal(ids, want);
+
+	f.status_mask = 1u << DD_RESOURCE_ACTIVE;
+	resource_ids(e->store, &f, ids, sizeof(ids));
+	snprintf(want, sizeof(want), "%lld,%lld", r1, r3);
+	assert_string_equal(ids, want);
+
+	f.status_mask |= 1u << DD_RESOURCE_PENDING;
+	f.blueprint = b1;
+	resource_ids(e->store, &f, ids, sizeof(ids));
+	snprintf(want, sizeof(want), "%lld,%lld", r1, r3);
+	assert_string_equal(ids, want);
+
+	f.type = "host";
+	resource_ids(e->store, &f, ids, sizeof(ids));
+	snprintf(want, sizeof(want), "%lld", r1);
+	assert_string_equal(ids, want);
+
+	memset(&f, 0, sizeof(f));
+	f.after_id = r1;
+	f.descending = true;
+	resource_ids(e->store, &f, ids, sizeof(ids));
+	snprintf(want, sizeof(want), "%lld,%lld,%lld", r4, r3, r2);
+	assert_string_equal(ids, want);
+	f.limit = 2;
+	resource_ids(e->store, &f, ids, sizeof(ids));
+	snprintf(want, sizeof(want), "%lld,%lld", r4, r3);
+	assert_string_equal(ids, want);
+}
+
+/* ---- leases ---------------------------------------------------------------------- */
+
+static void test_lease_round_trip(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_lease l = {0}, got = {0};
+	double until = dd_now() + 3600.25;
+
+	l.type = "host";
+	l.status = DD_LEASE_PENDING;
+	l.owner = "cli:alice@build1";
+	l.attributes = json_or_die("{\"host\":\"a\",\"n\":[1,2]}");
+	l.blueprints = json_or_die("[3,5]");
+	l.until = until;
+	assert_ok(dd_store_lease_insert(e->store, &l, &err), &err);
+	assert_true(l.id > 0);
+	assert_true(l.created > 0);
+
+	assert_ok(dd_store_lease_get(e->store, l.id, &got, &err), &err);
+	assert_int_equal(got.id, l.id);
+	assert_string_equal(got.type, "host");
+	assert_int_equal(got.status, DD_LEASE_PENDING);
+	assert_int_equal(got.resource, 0);
+	assert_string_equal(got.owner, "cli:alice@build1");
+	assert_true(json_equal(got.attributes, l.attributes));
+	assert_true(json_equal(got.blueprints, l.blueprints));
+	assert_float_equal(got.until, until, 1e-6);
+	assert_int_equal(got.allocating, 0);
+	assert_float_equal(got.acquired, 0, 0);
+	assert_float_equal(got.activated, 0, 0);
+	dd_lease_release(&got);
+
+	/* update writes every mutable field */
+	l.status = DD_LEASE_ACQUIRED;
+	l.resource = 77;
+	l.allocating = 78;
+	l.acquired = 1000.5;
+	l.activated = 1001.5;
+	l.until = 0;
+	json_decref(l.blueprints);
+	l.blueprints = NULL;
+	l.owner = NULL;
+	assert_ok(dd_store_lease_update(e->store, &l, &err), &err);
+	assert_ok(dd_store_lease_get(e->store, l.id, &got, &err), &err);
+	assert_int_equal(got.status, DD_LEASE_ACQUIRED);
+	assert_int_equal(got.resource, 77);
+	assert_int_equal(got.allocating, 78);
+	assert_float_equal(got.acquired, 1000.5, 1e-9);
+	assert_float_equal(got.activated, 1001.5, 1e-9);
+	assert_float_equal(got.until, 0, 0);
+	assert_null(got.blueprints);
+	assert_null(got.owner);
+	dd_lease_release(&got);
+	json_decref(l.attributes);
+
+	/* a lease without attributes gets {} */
+	memset(&l, 0, sizeof(l));
+	l.type = "host";
+	assert_ok(dd_store_lease_insert(e->store, &l, &err), &err);
+	json_decref(l.attributes);
+	assert_ok(dd_store_lease_get(e->store, l.id, &got, &err), &err);
+	assert_true(json_is_object(got.attributes));
+	assert_null(got.blueprints);
+	dd_lease_release(&got);
+
+	assert_int_equal(dd_store_lease_get(e->store, 31337, &got, &err),
+			 DD_ERR_NOTFOUND);
+	assert_non_null(strstr(err.msg, "31337"));
+	l.id = 31337;
+	l.type = "host";
+	l.attributes = NULL;
+	assert_int_equal(dd_store_lease_update(e->store, &l, &err),
+			 DD_ERR_NOTFOUND);
+}
+
+static void test_lease_list_filters(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_filter f = {0};
+	char ids[256], want[256];
+	long long n = -1;
+	long long l1 = add_lease(e->store, "host", DD_LEASE_ACTIVE, 10, "al");
+	long long l2 = add_lease(e->store, "host", DD_LEASE_PENDING, 0, "bo");
+	long long l3 = add_lease(e->store, "vm", DD_LEASE_ACTIVE, 10, "al");
+	long long l4 =
+		add_lease(e->store, "host", DD_LEASE_DESTROYED, 11, "al");
+	long long l5 = add_lease(e->store, "host", DD_LEASE_ACTIVE, 11, NULL);
+
+	lease_ids(e->store, &f, ids, sizeof(ids));
+	snprintf(want, sizeof(want), "%lld,%lld,%lld,%lld,%lld", l1, l2, l3,
+		 l4, l5);
+	assert_string_equal(ids, want);
+
+	f.status_mask = 1u << DD_LEASE_ACTIVE;
+	lease_ids(e->store, &f, ids, sizeof(ids));
+	snprintf(want, sizeof(want), "%lld,%lld,%lld", l1, l3, l5);
+	assert_string_equal(ids, want);
+	assert_ok(dd_store_lease_count(e->store, &f, &n, &err), &err);
+	assert_int_equal(n, 3);
+
+	f.resource = 10;
+	lease_ids(e->store, &f, ids, sizeof(ids));
+	snprintf(want, sizeof(want), "%lld,%lld", l1, l3);
+	assert_string_equal(ids, want);
+
+	f.type = "host";
+	lease_ids(e->store, &f, ids, sizeof(ids));
+	snprintf(want, sizeof(want), "%lld", l1);
+	assert_string_equal(ids, want);
+	assert_ok(dd_store_lease_count(e->store, &f, &n, &err), &err);
+	assert_int_equal(n, 1);
+
+	memset(&f, 0, sizeof(f));
+	f.owner = "al";
+	lease_ids(e->store, &f, ids, sizeof(ids));
+	snprintf(want, sizeof(want), "%lld,%lld,%lld", l1, l3, l4);
+	assert_string_equal(ids, want);
+
+	/* every status but destroyed, as the workers ask for live leases */
+	memset(&f, 0, sizeof(f));
+	f.status_mask = ~(1u << DD_LEASE_DESTROYED);
+	f.resource = 11;
+	assert_ok(dd_store_lease_count(e->store, &f, &n, &err), &err);
+	assert_int_equal(n, 1);
+
+	memset(&f, 0, sizeof(f));
+	f.after_id = l2;
+	lease_ids(e->store, &f, ids, sizeof(ids));
+	snprintf(want, sizeof(want), "%lld,%lld,%lld", l3, l4, l5);
+	assert_string_equal(ids, want);
+	f.limit = 2;
+	lease_ids(e->store, &f, ids, sizeof(ids));
+	snprintf(want, sizeof(want), "%lld,%lld", l3, l4);
+	assert_string_equal(ids, want);
+	f.descending = true;
+	lease_ids(e->store, &f, ids, sizeof(ids));
+	snprintf(want, sizeof(want), "%lld,%lld", l5, l4);
+	assert_string_equal(ids, want);
+
+	/* allocating */
+	{
+		struct dd_lease l = {0};
+
+		assert_ok(dd_store_lease_get(e->store, l2, &l, &err), &err);
+		l.allocating = 99;
+		assert_ok(dd_store_lease_update(e->store, &l, &err), &err);
+		dd_lease_release(&l);
+	}
+	memset(&f, 0, sizeof(f));
+	f.allocating = 99;
+	lease_ids(e->store, &f, ids, sizeof(ids));
+	snprintf(want, sizeof(want), "%lld", l2);
+	assert_string_equal(ids, want);
+
+	/* a filter nothing matches gives an empty list, not an error */
+	memset(&f, 0, sizeof(f));
+	f.type = "nothing";
+	lease_ids(e->store, &f, ids, sizeof(ids));
+	assert_string_equal(ids, "");
+	assert_ok(dd_store_lease_count(e->store, &f, &n, &err), &err);
+	assert_int_equal(n, 0);
+}
+
+/* ---- commands ------------------------------------------------------------------- */
+
+static void test_command_round_trip_and_consume(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_command c1 = {0}, c2 = {0}, c3 = {0};
+	struct dd_command_list l = {0};
+	struct dd_filter f = {0};
+	double before;
+
+	c1.target = (struct dd_ref){DD_OBJ_LEASE, 5};
+	c1.kind = "extend";
+	c1.author = "cli:bob";
+	c1.data = json_pack("{s:f}", "until", 1234.5);
+	assert_ok(dd_store_command_insert(e->store, &c1, &err), &err);
+	c2.target = (struct dd_ref){DD_OBJ_LEASE, 5};
+	c2.kind = "release";
+	assert_ok(dd_store_command_insert(e->store, &c2, &err), &err);
+	c3.target = (struct dd_ref){DD_OBJ_RESOURCE, 5};
+	c3.kind = "reclaim";
+	assert_ok(dd_store_command_insert(e->store, &c3, &err), &err);
+	assert_true(c1.id > 0 && c2.id > c1.id && c3.id > c2.id);
+
+	/* by target, oldest first, with JSON data intact */
+	f.target = (struct dd_ref){DD_OBJ_LEASE, 5};
+	assert_ok(dd_store_command_list(e->store, &f, &l, &err), &err);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.items[0].id, c1.id);
+	assert_string_equal(l.items[0].kind, "extend");
+	assert_string_equal(l.items[0].author, "cli:bob");
+	assert_true(json_equal(l.items[0].data, c1.data));
+	assert_false(l.items[0].consumed);
+	assert_null(l.items[0].outcome);
+	assert_true(l.items[0].created > 0);
+	assert_int_equal(l.items[1].id, c2.id);
+	assert_null(l.items[1].author);
+	assert_null(l.items[1].data);
+	dd_command_list_release(&l);
+
+	before = dd_now();
+	assert_ok(dd_store_command_consume(e->store, c1.id, "done", before,
+					   &err),
+		  &err);
+	/* consuming twice is refused: a command runs exactly once */
+	assert_int_equal(dd_store_command_consume(e->store, c1.id,
+						  "ignored: again", before + 1,
+						  &err),
+			 DD_ERR_STATE);
+	assert_non_null(strstr(err.msg, "consumed"));
+
+	f.pending_only = true;
+	assert_ok(dd_store_command_list(e->store, &f, &l, &err), &err);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.items[0].id, c2.id);
+	dd_command_list_release(&l);
+
+	f.pending_only = false;
+	assert_ok(dd_store_command_list(e->store, &f, &l, &err), &err);
+	assert_true(l.items[0].consumed);
+	/* the first outcome stands */
+	assert_string_equal(l.items[0].outcome, "done");
+	assert_float_equal(l.items[0].consumed_at, before, 1e-6);
+	dd_command_list_release(&l);
+
+	/* after_id, descending and limit */
+	memset(&f, 0, sizeof(f));
+	f.after_id = c1.id;
+	assert_ok(dd_store_command_list(e->store, &f, &l, &err), &err);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.items[0].id, c2.id);
+	dd_command_list_release(&l);
+	memset(&f, 0, sizeof(f));
+	f.descending = true;
+	f.limit = 1;
+	assert_ok(dd_store_command_list(e->store, &f, &l, &err), &err);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.items[0].id, c3.id);
+	assert_int_equal(l.items[0].target.kind, DD_OBJ_RESOURCE);
+	dd_command_list_release(&l);
+	json_decref(c1.data);
+}
+
+/* ---- log ----------------------------------------------------------------------- */
+
+static void test_log_round_trip_and_filters(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_log_entry a = {0};
+	struct dd_log_entry_list l = {0};
+	struct dd_filter f = {0};
+	char ids[128], want[128];
+	long long b, c, d;
+
+	a.blueprint = 1;
+	a.resource = 2;
+	a.lease = 3;
+	a.type = "lease.acquired";
+	a.time = 1700000000.5;
+	a.data = json_pack("{s:I, s:[s]}", "resource", (json_int_t)2, "why",
+			   "x");
+	assert_ok(dd_store_log_append(e->store, &a, &err), &err);
+	assert_true(a.id > 0);
+	/* dd_store_log takes the data over */
+	assert_ok(dd_store_log(e->store, 0, 2, 0, "resource.activated", NULL,
+			       &err),
+		  &err);
+	assert_ok(dd_store_log(e->store, 0, 0, 3, "lease.released",
+			       json_pack("{s:s}", "author", "me"), &err),
+		  &err);
+	assert_ok(dd_store_log(e->store, 9, 0, 0, "blueprint.created", NULL,
+			       &err),
+		  &err);
+	b = a.id + 1;
+	c = a.id + 2;
+	d = a.id + 3;
+
+	f.lease = 3;
+	assert_ok(dd_store_log_list(e->store, &f, &l, &err), &err);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.items[0].id, a.id);
+	assert_int_equal(l.items[0].blueprint, 1);
+	assert_int_equal(l.items[0].resource, 2);
+	assert_int_equal(l.items[0].lease, 3);
+	assert_string_equal(l.items[0].type, "lease.acquired");
+	assert_float_equal(l.items[0].time, 1700000000.5, 1e-6);
+	assert_true(json_equal(l.items[0].data, a.data));
+	assert_string_equal(
+		json_string_value(json_object_get(l.items[1].data, "author")),
+		"me");
+	assert_int_equal(l.items[1].blueprint, 0);
+	dd_log_entry_list_release(&l);
+
+	memset(&f, 0, sizeof(f));
+	f.resource = 2;
+	log_ids(e->store, &f, ids, sizeof(ids));
+	snprintf(want, sizeof(want), "%lld,%lld", a.id, b);
+	assert_string_equal(ids, want);
+
+	memset(&f, 0, sizeof(f));
+	f.blueprint = 9;
+	log_ids(e->store, &f, ids, sizeof(ids));
+	snprintf(want, sizeof(want), "%lld", d);
+	assert_string_equal(ids, want);
+
+	memset(&f, 0, sizeof(f));
+	f.type = "lease.released";
+	log_ids(e->store, &f, ids, sizeof(ids));
+	snprintf(want, sizeof(want), "%lld", c);
+	assert_string_equal(ids, want);
+
+	memset(&f, 0, sizeof(f));
+	f.after_id = a.id;
+	f.descending = true;
+	f.limit = 2;
+	log_ids(e->store, &f, ids, sizeof(ids));
+	snprintf(want, sizeof(want), "%lld,%lld", d, c);
+	assert_string_equal(ids, want);
+
+	/* a NULL data entry reads back as NULL */
+	memset(&f, 0, sizeof(f));
+	f.type = "resource.activated";
+	assert_ok(dd_store_log_list(e->store, &f, &l, &err), &err);
+	assert_int_equal(l.n, 1);
+	assert_null(l.items[0].data);
+	dd_log_entry_list_release(&l);
+	json_decref(a.data);
+}
+
+/* ---- slot locks ---------------------------------------------------------------- */
+
+static void test_slot_locks_all_or_nothing(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_filter f = {0};
+	struct dd_ref lease7 = {DD_OBJ_LEASE, 7};
+	struct dd_ref res8 = {DD_OBJ_RESOURCE, 8};
+	const char *first[] = {"k:a", "k:b"};
+	const char *overlap[] = {"k:c", "k:d", "k:b", "k:e"};
+	const char *disjoint[] = {"k:c", "k:d"};
+	char keys[512];
+
+	assert_ok(dd_store_slot_acquire(e->store, first, 2, lease7, &err),
+		  &err);
+	assert_int_equal(dd_store_slot_acquire(e->store, overlap, 4, res8,
+					       &err),
+			 DD_ERR_SLOT);
+	assert_int_equal(err.code, DD_ERR_SLOT);
+	/* the message names the key and who holds it */
+	assert_non_null(strstr(err.msg, "k:b"));
+	assert_non_null(strstr(err.msg, "lease 7"));
+	/* and none of the loser's keys were taken, even those before k:b */
+	slot_keys(e->store, &f, keys, sizeof(keys));
+	assert_string_equal(keys, "k:a=lease:7 k:b=lease:7");
+
+	assert_ok(dd_store_slot_acquire(e->store, disjoint, 2, res8, &err),
+		  &err);
+	slot_keys(e->store, &f, keys, sizeof(keys));
+	assert_string_equal(keys, "k:a=lease:7 k:b=lease:7 k:c=resource:8 "
+				  "k:d=resource:8");
+
+	/* list by owner and by key */
+	f.target = lease7;
+	slot_keys(e->store, &f, keys, sizeof(keys));
+	assert_string_equal(keys, "k:a=lease:7 k:b=lease:7");
+	memset(&f, 0, sizeof(f));
+	f.key = "k:d";
+	slot_keys(e->store, &f, keys, sizeof(keys));
+	assert_string_equal(keys, "k:d=resource:8");
+	f.key = "k:zzz";
+	slot_keys(e->store, &f, keys, sizeof(keys));
+	assert_string_equal(keys, "");
+	/* lease 8 is not resource 8: owners compare kind and id */
+	memset(&f, 0, sizeof(f));
+	f.target = (struct dd_ref){DD_OBJ_LEASE, 8};
+	slot_keys(e->store, &f, keys, sizeof(keys));
+	assert_string_equal(keys, "");
+
+	/* release by owner drops that owner's keys only */
+	assert_ok(dd_store_slot_release(e->store,
+					(struct dd_ref){DD_OBJ_LEASE, 8},
+					&err),
+		  &err);
+	assert_ok(dd_store_slot_release(e->store, lease7, &err), &err);
+	memset(&f, 0, sizeof(f));
+	slot_keys(e->store, &f, keys, sizeof(keys));
+	assert_string_equal(keys, "k:c=resource:8 k:d=resource:8");
+
+	/* the freed keys can be taken by somebody else now */
+	assert_ok(dd_store_slot_acquire(e->store, overlap + 2, 2, res8, &err),
+		  &err);
+	slot_keys(e->store, &f, keys, sizeof(keys));
+	assert_string_equal(keys, "k:b=resource:8 k:c=resource:8 "
+				  "k:d=resource:8 k:e=resource:8");
+	/* releasing an owner with nothing is fine */
+	assert_ok(dd_store_slot_release(e->store, lease7, &err), &err);
+}
+
+static void test_slot_locks_inside_transaction(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_filter f = {0};
+	const char *a[] = {"x:1"};
+	const char *ab[] = {"x:2", "x:1"};
+	char keys[256];
+	long long lid;
+
+	/*
+	 * A refused acquire inside a caller's transaction undoes only
+	 * itself: the caller's earlier writes in that transaction stay.
+	 */
+	assert_ok(dd_store_slot_acquire(e->store, a, 1,
+					(struct dd_ref){DD_OBJ_LEASE, 1}, &err),
+		  &err);
+	assert_ok(dd_store_begin(e->store, &err), &err);
+	lid = add_lease(e->store, "host", DD_LEASE_PENDING, 0, NULL);
+	assert_int_equal(dd_store_slot_acquire(e->store, ab, 2,
+					       (struct dd_ref){DD_OBJ_LEASE,
+							       lid},
+					       &err),
+			 DD_ERR_SLOT);
+	assert_ok(dd_store_commit(e->store, &err), &err);
+	assert_int_equal(lease_count_all(e->store), 1);
+	slot_keys(e->store, &f, keys, sizeof(keys));
+	assert_string_equal(keys, "x:1=lease:1");
+
+	/* and a rolled-back transaction takes its slot locks with it */
+	assert_ok(dd_store_begin(e->store, &err), &err);
+	assert_ok(dd_store_slot_acquire(e->store, ab, 1,
+					(struct dd_ref){DD_OBJ_LEASE, lid},
+					&err),
+		  &err);
+	dd_store_rollback(e->store);
+	slot_keys(e->store, &f, keys, sizeof(keys));
+	assert_string_equal(keys, "x:1=lease:1");
+}
+
+/* ---- transactions ------------------------------------------------------------- */
+
+static void test_nested_commit(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store *other = NULL;
+
+	assert_ok(dd_store_open(e->path, NULL, &other, &err), &err);
+	assert_ok(dd_store_begin(e->store, &err), &err);
+	add_lease(e->store, "host", DD_LEASE_PENDING, 0, "outer");
+	assert_ok(dd_store_begin(e->store, &err), &err);
+	add_lease(e->store, "host", DD_LEASE_PENDING, 0, "inner");
+	assert_ok(dd_store_commit(e->store, &err), &err);
+	/* the inner commit does not reach the store */
+	assert_int_equal(lease_count_all(other), 0);
+	assert_ok(dd_store_commit(e->store, &err), &err);
+	assert_int_equal(lease_count_all(other), 2);
+	dd_store_close(other);
+}
+
+static void test_nested_inner_rollback(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+
+	assert_ok(dd_store_begin(e->store, &err), &err);
+	add_lease(e->store, "host", DD_LEASE_PENDING, 0, "outer");
+	assert_ok(dd_store_begin(e->store, &err), &err);
+	add_lease(e->store, "host", DD_LEASE_PENDING, 0, "inner");
+	dd_store_rollback(e->store);
+	/* the outer level may go on, but its commit must fail */
+	add_lease(e->store, "host", DD_LEASE_PENDING, 0, "after");
+	assert_int_equal(dd_store_commit(e->store, &err), DD_ERR_STORE);
+	assert_int_equal(err.code, DD_ERR_STORE);
+	assert_int_equal(lease_count_all(e->store), 0);
+
+	/* the handle is clean afterwards: a new transaction commits */
+	assert_ok(dd_store_begin(e->store, &err), &err);
+	add_lease(e->store, "host", DD_LEASE_PENDING, 0, "later");
+	assert_ok(dd_store_commit(e->store, &err), &err);
+	assert_int_equal(lease_count_all(e->store), 1);
+}
+
+static void test_three_levels_middle_rollback(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+
+	assert_ok(dd_store_begin(e->store, &err), &err);
+	assert_ok(dd_store_begin(e->store, &err), &err);
+	assert_ok(dd_store_begin(e->store, &err), &err);
+	add_lease(e->store, "host", DD_LEASE_PENDING, 0, NULL);
+	assert_ok(dd_store_commit(e->store, &err), &err);
+	dd_store_rollback(e->store);
+	assert_int_equal(dd_store_commit(e->store, &err), DD_ERR_STORE);
+	assert_int_equal(lease_count_all(e->store), 0);
+	assert_int_equal(e->store->depth, 0);
+}
+
+static void test_outer_rollback_and_stray_rollback(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+
+	assert_ok(dd_store_begin(e->store, &err), &err);
+	assert_ok(dd_store_begin(e->store, &err), &err);
+	add_lease(e->store, "host", DD_LEASE_PENDING, 0, NULL);
+	assert_ok(dd_store_commit(e->store, &err), &err);
+	dd_store_rollback(e->store);
+	assert_int_equal(lease_count_all(e->store), 0);
+	/* a rollback with nothing open (after a failed begin) does nothing */
+	dd_store_rollback(e->store);
+	assert_int_equal(e->store->depth, 0);
+	add_lease(e->store, "host", DD_LEASE_PENDING, 0, NULL);
+	assert_int_equal(lease_count_all(e->store), 1);
+}
+
+static void test_second_writer_waits_then_busy(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store_options opt = {DD_DURABILITY_NORMAL, 50};
+	struct dd_store *other = NULL;
+
+	/* a write transaction holds the store's write lock at once */
+	assert_ok(dd_store_open(e->path, &opt, &other, &err), &err);
+	assert_ok(dd_store_begin(e->store, &err), &err);
+	assert_int_equal(dd_store_begin(other, &err), DD_ERR_BUSY);
+	assert_int_equal(other->depth, 0);
+	dd_store_rollback(other);
+	/* readers still read the last committed state */
+	assert_int_equal(lease_count_all(other), 0);
+	dd_store_rollback(e->store);
+	assert_ok(dd_store_begin(other, &err), &err);
+	assert_ok(dd_store_commit(other, &err), &err);
+	dd_store_close(other);
+}
+
+/* ---- fault injection ---------------------------------------------------------- */
+
+static void test_fault_injection_nth_call(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_lease l = {0};
+	long long id = add_lease(e->store, "host", DD_LEASE_PENDING, 0, NULL);
+
+	/* n = 0: the next call fails with the given code, once */
+	dd_store_fail_after(0, DD_ERR_BUSY);
+	assert_int_equal(dd_store_lease_get(e->store, id, &l, &err),
+			 DD_ERR_BUSY);
+	assert_int_equal(err.code, DD_ERR_BUSY);
+	assert_non_null(strstr(err.msg, "injected"));
+	assert_ok(dd_store_lease_get(e->store, id, &l, &err), &err);
+	dd_lease_release(&l);
+
+	/* n = 2: two calls pass, the third fails, the fourth passes */
+	dd_store_fail_after(2, DD_ERR_STORE);
+	assert_ok(dd_store_lease_get(e->store, id, &l, &err), &err);
+	dd_lease_release(&l);
+	assert_int_equal(lease_count_all(e->store), 1);
+	assert_int_equal(dd_store_lease_get(e->store, id, &l, &err),
+			 DD_ERR_STORE);
+	assert_null(l.type);
+	assert_ok(dd_store_lease_get(e->store, id, &l, &err), &err);
+	dd_lease_release(&l);
+
+	/* begin counts as a call too, and a failed begin opens nothing */
+	dd_store_fail_after(0, DD_ERR_STORE);
+	assert_int_equal(dd_store_begin(e->store, &err), DD_ERR_STORE);
+	assert_int_equal(e->store->depth, 0);
+	dd_store_rollback(e->store);
+	assert_ok(dd_store_begin(e->store, &err), &err);
+	assert_ok(dd_store_commit(e->store, &err), &err);
+
+	/* n < 0 turns it off */
+	dd_store_fail_after(0, DD_ERR_STORE);
+	dd_store_fail_after(-1, 0);
+	assert_ok(dd_store_lease_get(e->store, id, &l, &err), &err);
+	dd_lease_release(&l);
+}
+
+static void test_fault_mid_transaction_writes_nothing(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_lease l = {0};
+	struct dd_log_entry entry = {0};
+	int rc;
+
+	/* begin, insert lease pass; the log append is the failing call */
+	dd_store_fail_after(2, DD_ERR_STORE);
+	assert_ok(dd_store_begin(e->store, &err), &err);
+	l.type = "host";
+	assert_ok(dd_store_lease_insert(e->store, &l, &err), &err);
+	entry.lease = l.id;
+	entry.type = "lease.queued";
+	entry.time = dd_now();
+	rc = dd_store_log_append(e->store, &entry, &err);
+	assert_int_equal(rc, DD_ERR_STORE);
+	dd_store_rollback(e->store);
+	json_decref(l.attributes);
+	assert_int_equal(lease_count_all(e->store), 0);
+	{
+		struct dd_filter f = {0};
+		char ids[64];
+
+		log_ids(e->store, &f, ids, sizeof(ids));
+		assert_string_equal(ids, "");
+	}
+}
+
+static void test_fault_code_is_passed_through(void **state)
+{
+	struct test_env *e = *state;
+	static const int codes[] = {DD_ERR_NOMEM, DD_ERR_IO, DD_ERR_FENCED,
+				    DD_ERR_NOTFOUND};
+
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		struct dd_error err = DD_ERROR_INIT;
+		struct dd_blueprint_list l = {0};
+		struct dd_filter f = {0};
+
+		dd_store_fail_after(0, codes[i]);
+		assert_int_equal(dd_store_blueprint_list(e->store, &f, &l,
+							 &err),
+				 codes[i]);
+		assert_int_equal(err.code, codes[i]);
+		assert_int_equal(l.n, 0);
+	}
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_migrate_idempotent),
+		T(test_open_ready_missing_store),
+		T(test_open_ready_unmigrated_store),
+		T(test_open_ready_newer_store),
+		T(test_open_ready_current_store),
+		T(test_blueprint_round_trip),
+		T(test_blueprint_notfound_and_exists),
+		T(test_blueprint_list_filters),
+		T(test_resource_round_trip),
+		T(test_resource_list_filters),
+		T(test_lease_round_trip),
+		T(test_lease_list_filters),
+		T(test_command_round_trip_and_consume),
+		T(test_log_round_trip_and_filters),
+		T(test_slot_locks_all_or_nothing),
+		T(test_slot_locks_inside_transaction),
+		T(test_nested_commit),
+		T(test_nested_inner_rollback),
+		T(test_three_levels_middle_rollback),
+		T(test_outer_rollback_and_stray_rollback),
+		T(test_second_writer_waits_then_busy),
+		T(test_fault_injection_nth_call),
+		T(test_fault_mid_transaction_writes_nothing),
+		T(test_fault_code_is_passed_through),
+	};
+#undef T
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
