@@ -7,15 +7,26 @@ DD=${DRYDOCK_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/drydock}
 T=$(mktemp -d "${TMPDIR:-/tmp}/dd-int-XXXXXX")
 export DRYDOCK_DB="$T/dd.db"
 export DRYDOCK_HOOK_TRACE="$T/hooks.trace"
-DAEMONS=""
+PIDS="$T/pids" # every process a test starts in the background
+touch "$PIDS"
+
+# track PID: stop it when the test ends, however it ends
+track() { echo "$1" >>"$PIDS"; }
 
 cleanup() {
-	for p in $DAEMONS; do
-		kill -TERM "$p" 2>/dev/null || true
+	touch "$T/stop"
+	for p in $(cat "$PIDS"); do kill -CONT "$p" 2>/dev/null || true; done
+	for p in $(cat "$PIDS"); do kill -TERM "$p" 2>/dev/null || true; done
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		alive=""
+		for p in $(cat "$PIDS"); do
+			kill -0 "$p" 2>/dev/null && alive="$alive $p"
+		done
+		[ -z "$alive" ] && break
+		sleep 0.2
 	done
-	for p in $DAEMONS; do
-		wait "$p" 2>/dev/null || true
-	done
+	for p in $alive; do kill -KILL "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
 	if [ "${KEEP:-}" = "" ]; then rm -rf "$T"; fi
 }
 trap cleanup EXIT
@@ -33,7 +44,7 @@ start_daemon() {
 	workers=${2:-4}
 	"$bin" daemon --workers "$workers" 2>>"$T/daemon.log" &
 	DAEMON=$!
-	DAEMONS="$DAEMONS $DAEMON"
+	track "$DAEMON"
 }
 
 stop_daemon() {

@@ -235,6 +235,32 @@ int dd_api_send(struct dd_store *s, struct dd_ref target, const char *kind,
 	return 0;
 }
 
+int dd_api_schedule_update(struct dd_store *s, struct dd_ref target,
+			   struct dd_error *err)
+{
+	int rc;
+
+	if (target.kind == DD_OBJ_LEASE) {
+		struct dd_lease l = {0};
+
+		rc = dd_store_lease_get(s, target.id, &l, err);
+		dd_lease_release(&l);
+	} else if (target.kind == DD_OBJ_RESOURCE) {
+		struct dd_resource r = {0};
+
+		rc = dd_store_resource_get(s, target.id, &r, err);
+		dd_resource_release(&r);
+	} else {
+		rc = dd_error_set(err, DD_ERR_INVALID,
+				  "only leases and resources have updates");
+	}
+	if (!rc)
+		rc = dd_task_schedule_update(s, target, 0, err);
+	if (!rc)
+		dd_wake_notify(s->path, DD_WAKE_DAEMON);
+	return rc;
+}
+
 int dd_api_reclaim_all(struct dd_store *s, const char *author, int *sent,
 		       struct dd_error *err)
 {

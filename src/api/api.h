@@ -37,6 +37,13 @@ int dd_api_send(struct dd_store *s, struct dd_ref target, const char *kind,
 		const char *author, json_t *data, struct dd_command *out,
 		struct dd_error *err);
 
+/*
+ * Queue `target`'s update worker to run now: for an object whose task
+ * failed for good (after the cause was fixed), or to re-check one.
+ */
+int dd_api_schedule_update(struct dd_store *s, struct dd_ref target,
+			   struct dd_error *err);
+
 /* Send "reclaim" to every active resource; *sent counts them. */
 int dd_api_reclaim_all(struct dd_store *s, const char *author, int *sent,
 		       struct dd_error *err);

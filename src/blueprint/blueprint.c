@@ -2,9 +2,9 @@
  * blueprint.c - the registry of blueprint types and the wrappers through
  * which core code calls them.
  *
- * Hook tracing: when DRYDOCK_HOOK_TRACE names a file, every release and
- * destroy hook invocation appends one line "HOOK KIND ID" to it with a
- * single O_APPEND write.  Operators use it to audit teardown; the race and
+ * Hook tracing: when DRYDOCK_HOOK_TRACE names a file, every activate,
+ * release and destroy hook invocation appends one line "HOOK KIND ID" to it
+ * with a single O_APPEND write.  Operators use it to audit teardown; the race and
  * crash tests use it to count that each hook ran exactly once.
  */
 #include "blueprint/blueprint.h"

@@ -6,13 +6,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *store_path;
 static char default_path[4096];
+static char absolute_path[4096];
 
 void cli_set_store_path(const char *path)
 {
 	store_path = path;
+}
+
+/*
+ * Relative paths are made absolute, so that directories recorded in the
+ * store (a host's root beside it) mean the same to every process.
+ */
+static const char *absolute(const char *path)
+{
+	char cwd[2048];
+
+	if (path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+		return path;
+	snprintf(absolute_path, sizeof(absolute_path), "%s/%s", cwd, path);
+	return absolute_path;
 }
 
 const char *cli_store_path(void)
@@ -22,9 +38,9 @@ const char *cli_store_path(void)
 	const char *home = getenv("HOME");
 
 	if (store_path)
-		return store_path;
+		return absolute(store_path);
 	if (env && *env)
-		return env;
+		return absolute(env);
 	if (data && *data)
 		snprintf(default_path, sizeof(default_path),
 			 "%s/drydock/drydock.db", data);

@@ -28,6 +28,7 @@ struct cli_command {
 int cmd_blueprint(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
+int cmd_extend_lease(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_lease(int argc, char **argv);
 int cmd_list(int argc, char **argv);
@@ -35,6 +36,8 @@ int cmd_reclaim(int argc, char **argv);
 int cmd_release_lease(int argc, char **argv);
 int cmd_release_resource(int argc, char **argv);
 int cmd_show(int argc, char **argv);
+int cmd_update_lease(int argc, char **argv);
+int cmd_update_resource(int argc, char **argv);
 
 /* The store path: --db, else $DRYDOCK_DB, else the documented default. */
 const char *cli_store_path(void);
@@ -56,7 +59,7 @@ int cli_usage_error(const char *usage, const char *fmt, ...)
 
 /* Parse a positive object id; returns 0 on a bad one. */
 long long cli_parse_id(const char *s);
-/* Parse JSON given inline or as @FILE ("-" or "@-" for stdin). */
+/* Parse JSON given inline or as @FILE ("@-" for stdin). */
 json_t *cli_parse_json_arg(const char *arg, struct dd_error *err);
 
 /* Print `v` as indented JSON on stdout and take ownership of it. */

@@ -176,6 +176,14 @@ int cmd_blueprint(int argc, char **argv)
 	    strcmp(verb, "enable") && strcmp(verb, "disable"))
 		return cli_usage_error(usage,
 				       "unknown blueprint command '%s'", verb);
+	if ((name || config_arg || type) && strcmp(verb, "create") &&
+	    strcmp(verb, "edit"))
+		return cli_usage_error(usage,
+				       "'blueprint %s' takes no --type, --name "
+				       "or --config",
+				       verb);
+	if (type && strcmp(verb, "create"))
+		return cli_usage_error(usage, "a blueprint's type cannot change");
 	if (config_arg) {
 		config = cli_parse_json_arg(config_arg, &err);
 		if (!config)

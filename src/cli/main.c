@@ -15,13 +15,17 @@ static const struct cli_command commands[] = {
 	 "create, list, show, edit, enable or disable blueprints"},
 	{"daemon", cmd_daemon, "run the update workers"},
 	{"exec", cmd_exec, "run a command on a leased resource"},
+	{"extend-lease", cmd_extend_lease, "move a lease's expiry"},
 	{"init", cmd_init, "create or upgrade the store"},
 	{"lease", cmd_lease, "ask for a lease and wait until it is active"},
-	{"list", cmd_list, "list leases, resources or blueprints"},
+	{"list", cmd_list, "list leases, resources, blueprints or tasks"},
 	{"reclaim", cmd_reclaim, "ask every idle resource to go away"},
 	{"release-lease", cmd_release_lease, "release leases"},
 	{"release-resource", cmd_release_resource, "release resources"},
 	{"show", cmd_show, "show one lease, resource or blueprint in full"},
+	{"update-lease", cmd_update_lease, "queue leases' update workers"},
+	{"update-resource", cmd_update_resource,
+	 "queue resources' update workers"},
 };
 
 static void usage(FILE *f)
@@ -41,9 +45,10 @@ static void usage(FILE *f)
 		"  --help             this text; 'drydock COMMAND --help' "
 		"for one command\n"
 		"  --version          print the version\n"
-		"\nexit status: 0 success, 2 bad usage or input, 3 no such "
-		"object, 4 illegal\nstate change, 6 store locked, 7 store "
-		"unusable, 12 lease ended broken or\ndestroyed, 130 "
+		"\nexit status: 0 success, 1 out of memory or other failure, 2 "
+		"bad usage or input,\n3 no such object, 4 illegal state change, "
+		"5 already exists, 6 store locked,\n7 store unusable, 11 "
+		"input/output error, 12 lease ended broken or destroyed,\n130 "
 		"interrupted; 'exec' passes the command's own status through.\n");
 }
 

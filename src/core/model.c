@@ -192,6 +192,7 @@ json_t *dd_lease_to_json(const struct dd_lease *l)
 			    l->owner ? json_string(l->owner) : json_null());
 	json_object_set_new(o, "attributes", copy_or_null(l->attributes));
 	json_object_set_new(o, "blueprints", copy_or_null(l->blueprints));
+	json_object_set_new(o, "allocating", id_or_null(l->allocating));
 	dd_json_set_time(o, "until", l->until);
 	dd_json_set_time(o, "acquired", l->acquired);
 	dd_json_set_time(o, "activated", l->activated);

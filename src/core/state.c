@@ -19,7 +19,6 @@ static const char *const resource_names[DD_RESOURCE_STATUS_COUNT] = {
 /* lease_edges[from][to] */
 static const bool lease_edges[DD_LEASE_STATUS_COUNT][DD_LEASE_STATUS_COUNT] = {
 	[DD_LEASE_PENDING] = {[DD_LEASE_ACQUIRED] = true,
-			      [DD_LEASE_ACTIVE] = true,
 			      [DD_LEASE_RELEASED] = true,
 			      [DD_LEASE_BROKEN] = true},
 	[DD_LEASE_ACQUIRED] = {[DD_LEASE_PENDING] = true,

@@ -2,12 +2,19 @@
  * state.h - the lease and resource state machines, in one place.
  *
  *   lease:     pending --> acquired --> active --> released --> destroyed
- *                 ^  |         |  |        |                        ^
- *                 +--+(resource |  +--------+--> broken -------------+
- *               broke, reacquire)
+ *               ^  | |        |  |  |      |          ^             ^
+ *               +--|-|--------+  |  +------|----------+             |
+ *   (resource went | |  (reacquire)        |                        |
+ *    away)         | +----> released       +--> broken -------------+
+ *                  +------> broken  <------ acquired
+ *
+ *   Every live status (pending, acquired, active) may go to released
+ *   (a release command) or broken (a failure); acquired may go back to
+ *   pending when its resource goes away.
  *
  *   resource:  pending --> active --> released --> destroyed
- *                 |          |                       ^
+ *                 |  |       |                       ^
+ *                 |  +-------|------> released       |
  *                 +----------+--> broken ------------+
  *
  * Each machine is one enum, a _name() function, a transition table, and

@@ -106,12 +106,35 @@ void dd_time_format(double t, char buf[32])
 		 tm.tm_sec % 100, ms % 1000);
 }
 
+/* A plain decimal number: digits with at most one '.', nothing else. */
+static bool plain_number(const char *s, size_t n)
+{
+	bool digit = false, dot = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] >= '0' && s[i] <= '9')
+			digit = true;
+		else if (s[i] == '.' && !dot)
+			dot = true;
+		else
+			return false;
+	}
+	return digit;
+}
+
 int dd_time_parse(const char *s, double now, double *out)
 {
 	char *end;
 	double v;
 
 	if (!s || !*s)
+		return DD_ERR_INVALID;
+	/*
+	 * strtod() alone would take "nan", "inf" and "1e400": allow only
+	 * plain decimals, and only times this side of year 10000.
+	 */
+	if ((*s == '+' || *s == '@') &&
+	    !plain_number(s + 1, strspn(s + 1, "0123456789.")))
 		return DD_ERR_INVALID;
 	if (*s == '+') {
 		v = strtod(s + 1, &end);
@@ -135,12 +158,14 @@ int dd_time_parse(const char *s, double now, double *out)
 		}
 		if (*end && end[1])
 			return DD_ERR_INVALID;
+		if (now + v >= 253402300800.0)
+			return DD_ERR_INVALID;
 		*out = now + v;
 		return 0;
 	}
 	if (*s == '@') {
 		v = strtod(s + 1, &end);
-		if (end == s + 1 || *end)
+		if (end == s + 1 || *end || v >= 253402300800.0)
 			return DD_ERR_INVALID;
 		*out = v;
 		return 0;
@@ -157,8 +182,12 @@ int dd_time_parse(const char *s, double now, double *out)
 		if (!rest)
 			return DD_ERR_INVALID;
 		if (*rest == '.') {
+			size_t n = strspn(rest + 1, "0123456789");
+
+			if (n == 0)
+				return DD_ERR_INVALID;
 			frac = strtod(rest, &end);
-			rest = end;
+			rest += 1 + n;
 		}
 		if (*rest == 'Z')
 			rest++;

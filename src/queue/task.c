@@ -92,8 +92,16 @@ int dd_task_run_one(struct dd_store *s, const struct dd_task_kind *kinds,
 			t.failures, NULL, err);
 		break;
 	case DD_ERR_FENCED:
-		/* Somebody newer holds it; their result stands, not ours. */
-		rc = 0;
+		/*
+		 * We lost the object's lock mid-pass (we stalled past its
+		 * expiry): the new holder's writes stand, ours were refused.
+		 * Hand the task back so the object is looked at again soon;
+		 * if the claim is gone too, the retry is refused as well.
+		 */
+		if (o->report)
+			o->report(&t, herr.msg, 0);
+		rc = dd_store_task_retry(s, &t, dd_now() + o->busy_retry,
+					 t.failures, NULL, err);
 		break;
 	default:
 		if (!herr.msg[0])
@@ -101,6 +109,7 @@ int dd_task_run_one(struct dd_store *s, const struct dd_task_kind *kinds,
 		if (t.failures + 1 >= o->max_failures) {
 			if (o->report)
 				o->report(&t, herr.msg, -1);
+			t.failures++; /* the archive counts this one too */
 			rc = dd_store_task_finish(s, &t, "failed",
 						  dd_monotonic() - start,
 						  dd_now(), herr.msg, err);

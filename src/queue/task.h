@@ -8,7 +8,8 @@
  *   0             done: the task is archived with its duration;
  *   DD_ERR_AGAIN  a yield: retried at *retry_at, not counted as a failure;
  *   DD_ERR_BUSY   the object's lock is busy: also a yield, retried soon;
- *   DD_ERR_FENCED the claim or lock was lost: the newer holder owns it now;
+ *   DD_ERR_FENCED the object's lock was lost mid-pass: its writes were
+ *                 refused, and the task is handed back to run again soon;
  *   other         a failure: retried with exponential backoff and jitter,
  *                 and archived as failed, reason kept, after max_failures.
  */
@@ -32,7 +33,8 @@ struct dd_task_options {
 	int max_failures;	 /* then the task fails for good */
 	/*
 	 * Called, when set, for every failed run: `retry_in` seconds until
-	 * the next try, or a negative value when the task failed for good.
+	 * the next try, 0 when the run's writes were fenced off, or a
+	 * negative value when the task failed for good.
 	 */
 	void (*report)(const struct dd_task *t, const char *error,
 		       double retry_in);

@@ -24,6 +24,9 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Resources built for one lease that may break before it gives up. */
+#define DD_ALLOCATION_ATTEMPTS 3
+
 struct candidates {
 	struct dd_bp_handle *h;
 	size_t n;
@@ -126,8 +129,9 @@ static int find_candidates(struct dd_worker *w, const struct dd_lease *l,
  * resource; when that one acquires, it wakes the next equal lease (see
  * try_acquire), so deferring never strands a lease beside free capacity.
  *
- * Finds the newest equal pending lease older than `l` (older = true) or
- * the oldest newer one (older = false); returns its id or 0.
+ * Finds the oldest equal pending lease older than `l` that is not building
+ * a resource (older = true), or the oldest equal pending lease newer than
+ * `l` (older = false); returns its id or 0.
  */
 static long long find_equal(struct dd_worker *w, const struct dd_lease *l,
 			    bool older, struct dd_error *err, int *rc)
@@ -161,27 +165,46 @@ static long long find_equal(struct dd_worker *w, const struct dd_lease *l,
 	return found;
 }
 
-/* Is `key` free right now?  A read, to skip hopeless write transactions. */
-static bool key_free(struct dd_worker *w, const char *key)
-{
-	struct dd_filter f = {0};
-	struct dd_slot_lock_list l = {0};
-	bool free_now;
+/* Resources whose slot locks stood in the way of a new resource. */
+struct blockers {
+	long long id[16];
+	size_t n;
+};
 
-	f.key = key;
-	if (dd_store_slot_list(w->store, &f, &l, NULL))
-		return true;
-	free_now = l.n == 0;
-	dd_slot_lock_list_release(&l);
-	return free_now;
+static bool blocks(const struct blockers *b, long long id)
+{
+	for (size_t i = 0; b && i < b->n; i++)
+		if (b->id[i] == id)
+			return true;
+	return false;
 }
 
-static bool keys_free(struct dd_worker *w, const struct dd_slot_keys *k)
+/*
+ * Are these keys free right now?  A read, to skip hopeless write
+ * transactions; resources holding them are noted in `b` (may be NULL).
+ */
+static bool keys_free(struct dd_worker *w, const struct dd_slot_keys *k,
+		      struct blockers *b)
 {
-	for (size_t i = 0; i < k->n; i++)
-		if (!key_free(w, k->key[i]))
-			return false;
-	return true;
+	bool all_free = true;
+
+	for (size_t i = 0; i < k->n; i++) {
+		struct dd_filter f = {0};
+		struct dd_slot_lock_list l = {0};
+
+		f.key = k->key[i];
+		if (dd_store_slot_list(w->store, &f, &l, NULL))
+			continue;
+		if (l.n) {
+			all_free = false;
+			if (b && l.items[0].owner.kind == DD_OBJ_RESOURCE &&
+			    b->n < sizeof(b->id) / sizeof(b->id[0]) &&
+			    !blocks(b, l.items[0].owner.id))
+				b->id[b->n++] = l.items[0].owner.id;
+		}
+		dd_slot_lock_list_release(&l);
+	}
+	return all_free;
 }
 
 static const char *const *key_ptrs(const struct dd_slot_keys *k,
@@ -216,7 +239,7 @@ static int try_acquire(struct dd_worker *w, const struct dd_lock_grant *g,
 		rc = dd_bp_acquire(h->type, &h->ctx, r, l, n, &keys, err);
 		if (rc)
 			break;
-		if (!keys_free(w, &keys))
+		if (!keys_free(w, &keys, NULL))
 			continue;
 		rc = dd_pass_begin(w, g, err);
 		if (rc)
@@ -314,7 +337,7 @@ static int reuse(struct dd_worker *w, const struct dd_lock_grant *g,
 
 /* Returns 0 when a resource was started, DD_ERR_NOTFOUND when none fit. */
 static int allocate(struct dd_worker *w, const struct dd_lock_grant *g,
-		    struct dd_lease *l, struct candidates *c,
+		    struct dd_lease *l, struct candidates *c, struct blockers *b,
 		    struct dd_error *err)
 {
 	const char *ptrs[DD_MAX_SLOT_KEYS];
@@ -344,7 +367,7 @@ static int allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 						NULL);
 				break;
 			}
-			if (!keys_free(w, &keys)) {
+			if (!keys_free(w, &keys, b)) {
 				json_decref(r.attributes);
 				continue;
 			}
@@ -389,10 +412,14 @@ static int allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 	return DD_ERR_NOTFOUND;
 }
 
-/* Ask one idle resource that refused this lease to go away. */
-static int reclaim(struct dd_worker *w, struct dd_lease *l,
-		   struct dd_resource_list *refused, bool *sent,
-		   struct dd_error *err)
+/*
+ * Ask one idle resource to go away, if that frees room for this lease:
+ * it must have refused the lease (another shape) and hold a slot lock
+ * that one of the lease's allocation proposals needs.
+ */
+static int reclaim(struct dd_worker *w, const struct dd_lock_grant *g,
+		   struct dd_lease *l, struct dd_resource_list *refused,
+		   const struct blockers *b, bool *sent, struct dd_error *err)
 {
 	char author[48];
 
@@ -404,6 +431,8 @@ static int reclaim(struct dd_worker *w, struct dd_lease *l,
 		long long n = 0;
 		int rc;
 
+		if (!blocks(b, refused->items[i].id))
+			continue;
 		f.resource = refused->items[i].id;
 		f.status_mask = ~(1u << DD_LEASE_DESTROYED);
 		rc = dd_store_lease_count(w->store, &f, &n, err);
@@ -415,7 +444,7 @@ static int reclaim(struct dd_worker *w, struct dd_lease *l,
 					     refused->items[i].id};
 		cmd.kind = "reclaim";
 		cmd.author = author;
-		rc = dd_store_begin(w->store, err);
+		rc = dd_pass_begin(w, g, err);
 		if (!rc)
 			rc = dd_store_command_insert(w->store, &cmd, err);
 		if (!rc)
@@ -437,9 +466,87 @@ static int reclaim(struct dd_worker *w, struct dd_lease *l,
 	return 0;
 }
 
+/*
+ * A resource this lease built broke before it could be used: forget it and
+ * note why, in one fenced transaction, so the failure is counted once.
+ */
+static int note_allocation_failure(struct dd_worker *w,
+				   const struct dd_lock_grant *g,
+				   struct dd_lease *l, struct dd_error *err)
+{
+	struct dd_filter f = {0};
+	struct dd_log_entry_list broke = {0};
+	long long rid = l->allocating;
+	const char *reason = "it broke";
+	int rc;
+
+	f.resource = rid;
+	f.type = "resource.broken";
+	f.limit = 1;
+	rc = dd_store_log_list(w->store, &f, &broke, err);
+	if (rc)
+		return rc;
+	if (broke.n) {
+		json_t *r = json_object_get(broke.items[0].data, "reason");
+
+		if (json_is_string(r))
+			reason = json_string_value(r);
+	}
+	l->allocating = 0;
+	rc = dd_pass_begin(w, g, err);
+	if (!rc)
+		rc = dd_store_lease_update(w->store, l, err);
+	if (!rc)
+		rc = dd_store_log(w->store, 0, rid, l->id,
+				  "lease.allocation-failure",
+				  json_pack("{s:I, s:s}", "resource", rid,
+					    "reason", reason),
+				  err);
+	dd_log_entry_list_release(&broke);
+	if (rc) {
+		dd_store_rollback(w->store);
+		l->allocating = rid;
+		return rc;
+	}
+	return dd_pass_commit(w, err);
+}
+
+/*
+ * How many resources built for this lease broke, and when the last did:
+ * the allocator backs off between attempts and gives up after
+ * DD_ALLOCATION_ATTEMPTS, instead of building broken resources forever.
+ */
+static int allocation_failures(struct dd_worker *w, const struct dd_lease *l,
+			       size_t *n, double *last, char *reason,
+			       size_t reason_size, struct dd_error *err)
+{
+	struct dd_filter f = {0};
+	struct dd_log_entry_list fails = {0};
+	int rc;
+
+	f.lease = l->id;
+	f.type = "lease.allocation-failure";
+	rc = dd_store_log_list(w->store, &f, &fails, err);
+	if (rc)
+		return rc;
+	*n = fails.n;
+	*last = 0;
+	if (fails.n) {
+		json_t *r = json_object_get(fails.items[fails.n - 1].data,
+					    "reason");
+
+		*last = fails.items[fails.n - 1].time;
+		snprintf(reason, reason_size, "%s",
+			 json_is_string(r) ? json_string_value(r) : "");
+	}
+	dd_log_entry_list_release(&fails);
+	return 0;
+}
+
 /* Log a waiting reason once, not on every wake-up. */
-static int log_waiting(struct dd_worker *w, struct dd_lease *l,
-		       const char *type, json_t *data, struct dd_error *err)
+static int log_waiting(struct dd_worker *w, const struct dd_lock_grant *g,
+		       struct dd_lease *l, const char *type, json_t *data,
+		       struct dd_error *err)
 {
 	struct dd_filter f = {0};
 	struct dd_log_entry_list last = {0};
@@ -460,10 +567,17 @@ static int log_waiting(struct dd_worker *w, struct dd_lease *l,
 		json_decref(data);
 		return 0;
 	}
+	rc = dd_pass_begin(w, g, err);
+	if (rc) {
+		json_decref(data);
+		return rc;
+	}
 	rc = dd_store_log(w->store, 0, 0, l->id, type, data, err);
-	if (!rc)
-		w->changed = true;
-	return rc;
+	if (rc) {
+		dd_store_rollback(w->store);
+		return rc;
+	}
+	return dd_pass_commit(w, err);
 }
 
 int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
@@ -472,11 +586,14 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 	struct candidates c = {0};
 	struct dd_resource_list refused = {0};
 	struct dd_buf why = DD_BUF_INIT;
+	struct blockers blockers = {{0}, 0};
+	char reason[512] = "";
+	double last_failure = 0;
+	size_t failures = 0;
 	long long ahead;
 	bool sent;
 	int rc;
 
-	(void)retry_at;
 	rc = find_candidates(w, l, &c, &why, err);
 	if (rc)
 		goto out;
@@ -494,13 +611,21 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 			goto out;
 		if (!rc && r.status == DD_RESOURCE_PENDING) {
 			dd_resource_release(&r);
-			rc = log_waiting(w, l, "lease.waiting-for-activation",
+			rc = log_waiting(w, g, l, "lease.waiting-for-activation",
 					 json_pack("{s:I}", "resource",
 						   l->allocating),
 					 err);
 			goto out;
 		}
-		dd_resource_release(&r);
+		if (!rc && (r.status == DD_RESOURCE_BROKEN ||
+			    r.status == DD_RESOURCE_DESTROYED)) {
+			dd_resource_release(&r);
+			rc = note_allocation_failure(w, g, l, err);
+			if (rc)
+				goto out;
+		} else {
+			dd_resource_release(&r);
+		}
 		/* active (reuse below may pick it) or gone: forget it */
 		l->allocating = 0;
 		rc = 0;
@@ -510,20 +635,38 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 	if (rc)
 		goto out;
 	if (ahead) {
-		rc = log_waiting(w, l, "lease.waiting-for-resources",
+		rc = log_waiting(w, g, l, "lease.waiting-for-resources",
 				 json_pack("{s:I}", "behind", ahead), err);
 		goto out;
 	}
 	rc = reuse(w, g, l, &c, &refused, err);
 	if (rc != DD_ERR_NOTFOUND)
 		goto out;
-	rc = allocate(w, g, l, &c, err);
+	rc = allocation_failures(w, l, &failures, &last_failure, reason,
+				 sizeof(reason), err);
+	if (rc)
+		goto out;
+	if (failures >= DD_ALLOCATION_ATTEMPTS) {
+		char msg[700];
+
+		snprintf(msg, sizeof(msg),
+			 "%zu resources built for it broke; the last: %s",
+			 failures, reason);
+		rc = dd_lease_break(w, g, l, NULL, msg, err);
+		goto out;
+	}
+	if (failures && dd_now() < last_failure + (double)(1 << failures)) {
+		/* back off: 2 s, then 4 s, before building again */
+		*retry_at = last_failure + (double)(1 << failures);
+		goto out;
+	}
+	rc = allocate(w, g, l, &c, &blockers, err);
 	if (rc != DD_ERR_NOTFOUND)
 		goto out;
-	rc = reclaim(w, l, &refused, &sent, err);
+	rc = reclaim(w, g, l, &refused, &blockers, &sent, err);
 	if (rc || sent)
 		goto out;
-	rc = log_waiting(w, l, "lease.waiting-for-resources", NULL, err);
+	rc = log_waiting(w, g, l, "lease.waiting-for-resources", NULL, err);
 out:
 	dd_buf_release(&why);
 	dd_resource_list_release(&refused);

@@ -91,7 +91,10 @@ static int apply_command(struct dd_worker *w, const struct dd_lock_grant *g,
 		snprintf(outcome, sizeof(outcome), "ignored: lease is %s",
 			 dd_lease_status_name(l->status));
 	} else if (!strcmp(c->kind, "release")) {
-		next.status = DD_LEASE_RELEASED;
+		rc = dd_lease_transition(l->id, &next.status,
+					 DD_LEASE_RELEASED, err);
+		if (rc)
+			return rc;
 		log_type = "lease.released";
 		data = json_pack("{s:I, s:s?}", "command", c->id, "author",
 				 c->author);
@@ -105,8 +108,8 @@ static int apply_command(struct dd_worker *w, const struct dd_lock_grant *g,
 		} else {
 			next.until = until;
 			log_type = "lease.extended";
-			data = json_pack("{s:I, s:f}", "command", c->id,
-					 "until", until);
+			data = json_pack("{s:I}", "command", c->id);
+			dd_json_set_time(data, "until", until);
 		}
 	} else {
 		snprintf(outcome, sizeof(outcome),
@@ -199,6 +202,7 @@ static int reacquire(struct dd_worker *w, const struct dd_lock_grant *g,
 	if (rc)
 		return rc;
 	l->resource = 0;
+	l->acquired = 0;
 	rc = dd_pass_begin(w, g, err);
 	if (!rc)
 		rc = dd_store_slot_release(

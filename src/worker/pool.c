@@ -72,7 +72,13 @@ static void sleep_until(unsigned long seen, double deadline)
 static void report_task(const struct dd_task *t, const char *error,
 			double retry_in)
 {
-	if (retry_in >= 0)
+	if (retry_in == 0)
+		fprintf(stderr,
+			"drydock: task=%lld kind=%s %s=%lld fenced "
+			"error=\"%s\"\n",
+			t->id, t->kind, dd_obj_kind_name(t->object.kind),
+			t->object.id, error);
+	else if (retry_in > 0)
 		fprintf(stderr,
 			"drydock: task=%lld kind=%s %s=%lld failures=%d "
 			"retry_in=%.2fs error=\"%s\"\n",

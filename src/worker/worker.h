@@ -6,7 +6,7 @@
  * commands in order, and then moves it along its state machine
  * (allocation, activation, release, destruction), writing every change in
  * a transaction fenced by the lock grant.  Requesters, the CLI, expiry and
- * cascades never write these rows; they append commands (core/actions.h).
+ * cascades never write these rows; they append commands (api/api.h).
  *
  * A struct dd_worker belongs to one thread and owns its store handle.
  */

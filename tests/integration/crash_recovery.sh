@@ -17,19 +17,20 @@ start_daemon "$CHAOS_BIN" 4
 
 # the killer: every 50-400 ms, kill -9 the daemon and start a new one
 (
-	while [ ! -e "$T/stop-killer" ]; do
+	while [ ! -e "$T/stop" ]; do
 		sleep "0.$(shuf -i 5-40 -n 1)"
 		pid=$(cat "$T/daemon.pid" 2>/dev/null || true)
 		[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null && echo "killed $pid" >>"$T/kills"
 		"$CHAOS_BIN" daemon --workers 4 2>>"$T/daemon.log" &
-		disown 2>/dev/null || true
 		echo $! >"$T/daemon.pid"
+		track $!
 	done
 	pid=$(cat "$T/daemon.pid" 2>/dev/null || true)
 	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
 	wait
 ) &
 killer=$!
+track "$killer"
 echo "$DAEMON" >"$T/daemon.pid"
 
 # the workload: request leases, release each once it is active (or while
@@ -48,7 +49,7 @@ while [ "$(sql 'SELECT count(*) FROM lease WHERE status IN (0, 1, 2)')" != 0 ]; 
 	sleep 0.05
 done
 dd release-resource --all >/dev/null 2>&1 || true
-touch "$T/stop-killer"
+touch "$T/stop"
 wait "$killer" || true
 kills=$(grep -c killed "$T/kills" || true)
 [ "$kills" -ge 3 ] || fail "only $kills kills happened: the test did not test much"

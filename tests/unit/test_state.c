@@ -14,7 +14,7 @@
 #include "core/error.h"
 #include "core/state.h"
 
-/* ---- lease machine ----------------------------------------------------- */
+/* ---- lease machine ---------------------------------------------------- */
 
 enum { NO = 0, YES = 1, DESIGN_NO = 2 };
 
@@ -24,19 +24,21 @@ enum { NO = 0, YES = 1, DESIGN_NO = 2 };
  * skip it so that they keep guarding every other cell, and
  * test_lease_pending_to_active_refused reports it on its own.
  */
-static const int lease_expected[DD_LEASE_STATUS_COUNT][DD_LEASE_STATUS_COUNT] = {
-	/*                       pend acqu actv rels brkn dstr */
-	[DD_LEASE_PENDING] = {NO, YES, DESIGN_NO, YES, YES, NO},
-	[DD_LEASE_ACQUIRED] = {YES, NO, YES, YES, YES, NO},
-	[DD_LEASE_ACTIVE] = {NO, NO, NO, YES, YES, NO},
-	[DD_LEASE_RELEASED] = {NO, NO, NO, NO, NO, YES},
-	[DD_LEASE_BROKEN] = {NO, NO, NO, NO, NO, YES},
-	[DD_LEASE_DESTROYED] = {NO, NO, NO, NO, NO, NO},
+static const int
+	lease_expected[DD_LEASE_STATUS_COUNT][DD_LEASE_STATUS_COUNT] = {
+		/* to:      pending acquired active released broken destroyed */
+		[DD_LEASE_PENDING] = {NO, YES, NO, YES, YES, NO},
+		[DD_LEASE_ACQUIRED] = {YES, NO, YES, YES, YES, NO},
+		[DD_LEASE_ACTIVE] = {NO, NO, NO, YES, YES, NO},
+		[DD_LEASE_RELEASED] = {NO, NO, NO, NO, NO, YES},
+		[DD_LEASE_BROKEN] = {NO, NO, NO, NO, NO, YES},
+		[DD_LEASE_DESTROYED] = {NO, NO, NO, NO, NO, NO},
 };
 
 static const int
-	resource_expected[DD_RESOURCE_STATUS_COUNT][DD_RESOURCE_STATUS_COUNT] = {
-		/*                          pend actv rels brkn dstr */
+	resource_expected[DD_RESOURCE_STATUS_COUNT]
+			 [DD_RESOURCE_STATUS_COUNT] = {
+		/* to:         pending active released broken destroyed */
 		[DD_RESOURCE_PENDING] = {NO, YES, YES, YES, NO},
 		[DD_RESOURCE_ACTIVE] = {NO, NO, YES, YES, NO},
 		[DD_RESOURCE_RELEASED] = {NO, NO, NO, NO, YES},
@@ -91,8 +93,8 @@ static void test_lease_transition_each_cell(void **state)
 
 			if (want == DESIGN_NO)
 				continue;
-			rc = dd_lease_transition(12, &st,
-						 (enum dd_lease_status)to, &err);
+			rc = dd_lease_transition(
+				12, &st, (enum dd_lease_status)to, &err);
 			if (want == YES) {
 				if (rc)
 					fail_msg("lease %s->%s refused: %s",
@@ -165,7 +167,7 @@ static void test_lease_out_of_range(void **state)
 			    "unknown");
 }
 
-/* ---- resource machine -------------------------------------------------- */
+/* ---- resource machine ------------------------------------------------- */
 
 static void test_resource_edge_matrix(void **state)
 {
@@ -288,7 +290,7 @@ static void test_machines_reach_destroyed(void **state)
 	}
 }
 
-/* ---- names and flags ---------------------------------------------------- */
+/* ---- names and flags -------------------------------------------------- */
 
 static void test_status_names_round_trip(void **state)
 {
@@ -377,7 +379,7 @@ static void test_resource_flags(void **state)
 	}
 }
 
-/* ---- errors ------------------------------------------------------------- */
+/* ---- errors ----------------------------------------------------------- */
 
 static void test_error_codes(void **state)
 {
@@ -454,7 +456,7 @@ static void test_error_set_and_clear(void **state)
 	dd_error_clear(NULL);
 }
 
-/* ---- time ---------------------------------------------------------------- */
+/* ---- time ------------------------------------------------------------- */
 
 static void test_time_parse_relative(void **state)
 {
@@ -555,9 +557,10 @@ static void test_time_parse_garbage(void **state)
  * strtod(), which also accepts "nan", "inf" and exponents, so "+nan",
  * "+inf", "@nan" and a fraction like ".5e3" are taken as times.
  * `drydock lease --until +nan` then creates a lease whose expiry is NaN,
- * which dd_api_lease_create() lets through (NaN <= now is false) and the
- * store saves as "no expiry" - the caller asked for an expiry and
- * silently got none.  This test fails until such input is refused.
+ * which dd_api_lease_create() lets through (src/api/api.c:55: NaN <= now
+ * is false) and the store saves as "no expiry" - the caller asked for an
+ * expiry and silently got none.  This test fails until such input is
+ * refused.
  */
 static void test_time_parse_refuses_non_numbers(void **state)
 {
@@ -610,7 +613,7 @@ static void test_clocks(void **state)
 	}
 }
 
-/* ---- dd_buf --------------------------------------------------------------- */
+/* ---- dd_buf ----------------------------------------------------------- */
 
 static void test_buf(void **state)
 {
@@ -680,7 +683,7 @@ static void test_buf_out_of_memory(void **state)
 	dd_buf_release(&b);
 }
 
-/* ---- allocation fault injection ----------------------------------------- */
+/* ---- allocation fault injection --------------------------------------- */
 
 static void test_alloc_fail_after(void **state)
 {
@@ -736,7 +739,7 @@ static void test_alloc_fail_after(void **state)
 	dd_free(NULL);
 }
 
-/* ---- directories --------------------------------------------------------- */
+/* ---- directories ------------------------------------------------------ */
 
 static void test_mkdir_and_remove_tree(void **state)
 {

@@ -39,7 +39,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* ---- helpers -------------------------------------------------------------- */
+/* ---- helpers ---------------------------------------------------------- */
 
 static json_t *json_or_die(const char *text)
 {
@@ -174,15 +174,18 @@ static void slot_keys(struct dd_store *s, const struct dd_filter *f,
 
 	assert_ok(dd_store_slot_list(s, f, &l, &err), &err);
 	buf[0] = '\0';
-	for (size_t i = 0; i < l.n; i++)
+	for (size_t i = 0; i < l.n; i++) {
+		const struct dd_slot_lock *k = &l.items[i];
+
 		used += (size_t)snprintf(buf + used, n - used, "%s%s=%s:%lld",
-					 i ? " " : "", l.items[i].key,
-					 dd_obj_kind_name(l.items[i].owner.kind),
-					 l.items[i].owner.id);
+					 i ? " " : "", k->key,
+					 dd_obj_kind_name(k->owner.kind),
+					 k->owner.id);
+	}
 	dd_slot_lock_list_release(&l);
 }
 
-/* ---- schema ----------------------------------------------------------------- */
+/* ---- schema ----------------------------------------------------------- */
 
 static void test_migrate_idempotent(void **state)
 {
@@ -304,7 +307,7 @@ static void test_open_ready_current_store(void **state)
 	dd_store_close(NULL);
 }
 
-/* ---- blueprints --------------------------------------------------------------- */
+/* ---- blueprints ------------------------------------------------------- */
 
 static void test_blueprint_round_trip(void **state)
 {
@@ -428,7 +431,7 @@ static void test_blueprint_list_filters(void **state)
 	dd_blueprint_list_release(&l);
 }
 
-/* ---- resources ------------------------------------------------------------------ */
+/* ---- resources -------------------------------------------------------- */
 
 static void test_resource_round_trip(void **state)
 {
@@ -527,7 +530,7 @@ static void test_resource_list_filters(void **state)
 	assert_string_equal(ids, want);
 }
 
-/* ---- leases ---------------------------------------------------------------------- */
+/* ---- leases ----------------------------------------------------------- */
 
 static void test_lease_round_trip(void **state)
 {
@@ -692,7 +695,7 @@ static void test_lease_list_filters(void **state)
 	assert_int_equal(n, 0);
 }
 
-/* ---- commands ------------------------------------------------------------------- */
+/* ---- commands --------------------------------------------------------- */
 
 static void test_command_round_trip_and_consume(void **state)
 {
@@ -775,7 +778,7 @@ static void test_command_round_trip_and_consume(void **state)
 	json_decref(c1.data);
 }
 
-/* ---- log ----------------------------------------------------------------------- */
+/* ---- log -------------------------------------------------------------- */
 
 static void test_log_round_trip_and_filters(void **state)
 {
@@ -862,7 +865,7 @@ static void test_log_round_trip_and_filters(void **state)
 	json_decref(a.data);
 }
 
-/* ---- slot locks ---------------------------------------------------------------- */
+/* ---- slot locks ------------------------------------------------------- */
 
 static void test_slot_locks_all_or_nothing(void **state)
 {
@@ -972,7 +975,7 @@ static void test_slot_locks_inside_transaction(void **state)
 	assert_string_equal(keys, "x:1=lease:1");
 }
 
-/* ---- transactions ------------------------------------------------------------- */
+/* ---- transactions ----------------------------------------------------- */
 
 static void test_nested_commit(void **state)
 {
@@ -1071,7 +1074,7 @@ static void test_second_writer_waits_then_busy(void **state)
 	dd_store_close(other);
 }
 
-/* ---- fault injection ---------------------------------------------------------- */
+/* ---- fault injection -------------------------------------------------- */
 
 static void test_fault_injection_nth_call(void **state)
 {
