@@ -64,6 +64,18 @@ $(B)/tests/%: tests/unit/%.c $(B)/libdrydock.a tests/unit/testutil.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(B)/libdrydock.a $(LDLIBS) -lcmocka
 
+$(B)/bench: tests/bench/bench.c $(B)/libdrydock.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libdrydock.a $(LDLIBS) -lm
+
+BENCH_OUT = bench/results/bench-$(shell date -u +%Y%m%dT%H%M%SZ).json
+
+bench: deps all $(B)/bench
+	@$(B)/bench --drydock $(BIN) --out $(BENCH_OUT)
+
+bench-quick: deps all $(B)/bench
+	@$(B)/bench --quick --drydock $(BIN) --out $(BENCH_OUT)
+
 deps:
 	@scripts/install-deps.sh
 
@@ -73,7 +85,7 @@ run: deps all
 unit: $(UNIT_BIN)
 
 check: deps
-	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory all unit $(B)/bench
 	@$(MAKE) --no-print-directory CHAOS=1 SANITIZE=$(SANITIZE) build/$(SAN_NAME)-chaos/drydock
 	@tests/run.sh $(B) build/$(SAN_NAME)-chaos
 

@@ -12,11 +12,27 @@
 #include "core/util.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #define STMT_CACHE 48
+
+/* Every commit any handle in this process made, for the benchmarks. */
+static atomic_llong commits;
+
+static int count_commit(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&commits, 1);
+	return 0;
+}
+
+long long dd_store_commit_count(void)
+{
+	return atomic_load(&commits);
+}
 
 struct sq {
 	struct dd_store base;
@@ -216,6 +232,7 @@ static int sq_open(const char *path, const struct dd_store_options *opt,
 		return DD_ERR_STORE;
 	}
 	sqlite3_busy_timeout(q->db, opt->busy_timeout_ms);
+	sqlite3_commit_hook(q->db, count_commit, NULL);
 	snprintf(pragmas, sizeof(pragmas),
 		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;"
 		 " PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;",

@@ -259,6 +259,8 @@ void dd_store_close(struct dd_store *s);
 int dd_store_migrate(struct dd_store *s, struct dd_error *err);
 int dd_store_schema_version(struct dd_store *s, int *current, int *newest,
 			    struct dd_error *err);
+/* How many transactions this process has committed, on any handle. */
+long long dd_store_commit_count(void);
 /* Read the durability and busy timeout from DRYDOCK_DURABILITY etc. */
 void dd_store_options_from_env(struct dd_store_options *opt);
 

@@ -1,0 +1,789 @@
+/*
+ * bench.c - drydock's benchmarks (`make bench`, `make bench-quick`).
+ *
+ * Each scenario starts from a fresh store in a temporary directory, a host
+ * blueprint, and workers: either in this process (the library figure) or a
+ * separate `drydock daemon` (as users run it).  Client threads drive leases
+ * through the same library calls the CLI uses, waiting on the store's wake
+ * socket, never on a fixed sleep.  Every scenario reports request->active
+ * and release->destroyed latencies, lifecycles per second, the daemon's
+ * peak RSS, the store's raw commit rate (its ceiling) and how many commits
+ * one lifecycle costs, and checks that every lease was released and
+ * destroyed exactly once.
+ *
+ * usage: bench [--quick | --check] [--drydock PATH] [--out FILE]
+ */
+#include "api/api.h"
+#include "core/util.h"
+#include "queue/wake.h"
+#include "store/store.h"
+#include "worker/pool.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+enum mode { MODE_LIBRARY, MODE_PROCESS };
+
+struct samples {
+	double *v;
+	size_t n, cap;
+	pthread_mutex_t mu;
+};
+
+struct result {
+	const char *scenario;
+	const char *mode;
+	int clients, resources;
+	long long existing_resources, finished_leases;
+	double seconds;
+	long long lifecycles;
+	double p50, p95, p99, rel_p50, rel_p99;
+	long peak_rss_kb;
+	double ceiling;
+	double commits_per_lifecycle;
+	bool exactly_once;
+	double converge_s; /* contention only */
+};
+
+static const char *drydock_bin = "build/std/drydock";
+static char root[1024];
+static int scenario_seq;
+
+static void die(const char *what, const struct dd_error *err)
+{
+	fprintf(stderr, "bench: %s: %s\n", what, err ? err->msg : "");
+	exit(1);
+}
+
+static void samples_add(struct samples *s, double v)
+{
+	pthread_mutex_lock(&s->mu);
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 1024;
+		s->v = realloc(s->v, s->cap * sizeof(double));
+		if (!s->v)
+			die("out of memory", NULL);
+	}
+	s->v[s->n++] = v;
+	pthread_mutex_unlock(&s->mu);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double pct(struct samples *s, double p)
+{
+	size_t i;
+
+	if (!s->n)
+		return NAN;
+	qsort(s->v, s->n, sizeof(double), cmp_double);
+	i = (size_t)(p * (double)(s->n - 1) + 0.5);
+	return s->v[i] * 1000.0;
+}
+
+/* ---- the store's ceiling ------------------------------------------------ */
+
+/* Raw single-row-update commits per second with drydock's settings. */
+static double store_ceiling(const char *dir, double secs)
+{
+	char path[4200];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	struct dd_store_options o;
+	double start, n = 0;
+
+	dd_store_options_from_env(&o);
+	snprintf(path, sizeof(path), "%s/ceiling.db", dir);
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		return 0;
+	sqlite3_exec(db,
+		     o.durability == DD_DURABILITY_FULL
+			     ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL"
+			     : "PRAGMA journal_mode=WAL; PRAGMA "
+			       "synchronous=NORMAL",
+		     NULL, NULL, NULL);
+	sqlite3_exec(db,
+		     "CREATE TABLE t(id INTEGER PRIMARY KEY, v INTEGER);"
+		     "INSERT INTO t VALUES(1, 0)",
+		     NULL, NULL, NULL);
+	sqlite3_prepare_v2(db, "UPDATE t SET v = v + 1 WHERE id = 1", -1, &st,
+			   NULL);
+	start = dd_monotonic();
+	while (dd_monotonic() - start < secs) {
+		sqlite3_step(st);
+		sqlite3_reset(st);
+		n++;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	unlink(path);
+	return n / (dd_monotonic() - start);
+}
+
+/* ---- a scenario's store and workers ----------------------------------- */
+
+struct bench {
+	char dir[4096];
+	char path[4200];
+	enum mode mode;
+	pthread_t pool_thread;
+	struct dd_pool_options pool;
+	pid_t daemon;
+	long daemon_rss_kb;
+};
+
+static void *pool_main(void *arg)
+{
+	struct bench *b = arg;
+	struct dd_error err = DD_ERROR_INIT;
+
+	if (dd_pool_run(&b->pool, &err))
+		die("worker pool", &err);
+	return NULL;
+}
+
+static void bench_open(struct bench *b, enum mode mode, int hosts, int slots)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store *s;
+	json_t *cfg, *list = json_array();
+	char hroot[4300];
+
+	memset(b, 0, sizeof(*b));
+	b->mode = mode;
+	snprintf(b->dir, sizeof(b->dir), "%s/s%d", root, ++scenario_seq);
+	if (dd_mkdir_p(b->dir))
+		die("mkdir", NULL);
+	snprintf(b->path, sizeof(b->path), "%s/dd.db", b->dir);
+	snprintf(hroot, sizeof(hroot), "%s/hosts", b->dir);
+	if (dd_store_open(b->path, NULL, &s, &err) ||
+	    dd_store_migrate(s, &err))
+		die("create store", &err);
+	for (int i = 0; i < hosts; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "h%d", i);
+		json_array_append_new(list, json_pack("{s:s, s:i}", "name",
+						      name, "slots", slots));
+	}
+	cfg = json_pack("{s:o, s:s}", "hosts", list, "root", hroot);
+	if (dd_api_blueprint_create(s, "host", "bench", cfg, NULL, &err))
+		die("create blueprint", &err);
+	json_decref(cfg);
+	dd_store_close(s);
+}
+
+static void bench_start(struct bench *b, int workers)
+{
+	if (b->mode == MODE_LIBRARY) {
+		b->pool.store_path = b->path;
+		b->pool.workers = workers;
+		b->pool.idle_cap = 30;
+		b->pool.quiet = 1;
+		pthread_create(&b->pool_thread, NULL, pool_main, b);
+		return;
+	}
+	b->daemon = fork();
+	if (b->daemon == 0) {
+		char w[16];
+
+		snprintf(w, sizeof(w), "%d", workers);
+		setenv("DRYDOCK_DB", b->path, 1);
+		execl(drydock_bin, drydock_bin, "daemon", "--workers", w,
+		      (char *)NULL);
+		perror("bench: exec drydock");
+		_exit(127);
+	}
+	/* wait until its wake socket is up, so no request goes unheard */
+	for (int i = 0; i < 500 && !dd_wake_count(b->path, DD_WAKE_DAEMON);
+	     i++)
+		usleep(10000);
+}
+
+static void bench_stop(struct bench *b)
+{
+	if (b->mode == MODE_LIBRARY) {
+		struct rusage ru;
+
+		dd_pool_stop();
+		pthread_join(b->pool_thread, NULL);
+		getrusage(RUSAGE_SELF, &ru);
+		b->daemon_rss_kb = ru.ru_maxrss;
+	} else {
+		struct rusage ru;
+		int status;
+
+		kill(b->daemon, SIGTERM);
+		wait4(b->daemon, &status, 0, &ru);
+		b->daemon_rss_kb = ru.ru_maxrss;
+	}
+}
+
+static void bench_remove(struct bench *b)
+{
+	dd_remove_tree(b->dir);
+}
+
+/* ---- clients ------------------------------------------------------------ */
+
+struct client {
+	struct bench *b;
+	int index;
+	double deadline;
+	long long max_lifecycles;
+	struct samples *active, *release;
+	atomic_llong *done;
+	bool release_resource; /* cold: take the resource away too */
+	pthread_t tid;
+	int failed;
+};
+
+/* Wait (woken by the daemon) until lease `id` reaches `want` or ends. */
+static int wait_lease(struct dd_store *s, struct dd_wake *wake, long long id,
+		      enum dd_lease_status want, struct dd_lease *out)
+{
+	struct dd_error err = DD_ERROR_INIT;
+
+	for (;;) {
+		struct dd_lease l = {0};
+
+		if (!dd_store_lease_get(s, id, &l, &err)) {
+			bool done = l.status == want ||
+				    l.status == DD_LEASE_DESTROYED ||
+				    l.status == DD_LEASE_BROKEN;
+
+			if (done) {
+				int ok = l.status == want ? 0 : -1;
+
+				if (out)
+					*out = l;
+				else
+					dd_lease_release(&l);
+				return ok;
+			}
+			dd_lease_release(&l);
+		}
+		dd_wake_wait(wake, 1.0);
+	}
+}
+
+static void *client_main(void *arg)
+{
+	struct client *c = arg;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store *s;
+	struct dd_wake *wake;
+	struct dd_lease_request req = {0};
+	long long n = 0;
+
+	if (dd_store_open_ready(c->b->path, NULL, &s, &err) ||
+	    dd_wake_listen(c->b->path, DD_WAKE_WATCHER, &wake, &err))
+		die("client", &err);
+	req.type = "host";
+	req.owner = "bench";
+	while (dd_now() < c->deadline &&
+	       (!c->max_lifecycles || n < c->max_lifecycles)) {
+		struct dd_lease l = {0}, active = {0};
+		double t0, t1, t2;
+
+		t0 = dd_monotonic();
+		if (dd_api_lease_create(s, &req, &l, &err))
+			die("lease", &err);
+		if (wait_lease(s, wake, l.id, DD_LEASE_ACTIVE, &active)) {
+			c->failed++;
+			dd_lease_release(&l);
+			continue;
+		}
+		t1 = dd_monotonic();
+		samples_add(c->active, t1 - t0);
+		if (c->release_resource) {
+			if (dd_api_send(s,
+					(struct dd_ref){DD_OBJ_RESOURCE,
+							active.resource},
+					"release", "bench", NULL, NULL, &err))
+				die("release resource", &err);
+		} else if (dd_api_send(s, (struct dd_ref){DD_OBJ_LEASE, l.id},
+				       "release", "bench", NULL, NULL, &err)) {
+			die("release", &err);
+		}
+		wait_lease(s, wake, l.id, DD_LEASE_DESTROYED, NULL);
+		if (c->release_resource) {
+			/* the host is free again once its resource is gone */
+			struct dd_resource r = {0};
+
+			while (!dd_store_resource_get(s, active.resource, &r,
+						      &err) &&
+			       r.status != DD_RESOURCE_DESTROYED) {
+				dd_resource_release(&r);
+				dd_wake_wait(wake, 1.0);
+			}
+			dd_resource_release(&r);
+		}
+		t2 = dd_monotonic();
+		samples_add(c->release, t2 - t1);
+		atomic_fetch_add(c->done, 1);
+		n++;
+		dd_lease_release(&l);
+		dd_lease_release(&active);
+	}
+	dd_wake_close(wake);
+	dd_store_close(s);
+	return NULL;
+}
+
+/* Every lease released and destroyed exactly once, per the store's log. */
+static bool exactly_once(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	bool ok = false;
+
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		return false;
+	sqlite3_busy_timeout(db, 10000);
+	if (sqlite3_prepare_v2(
+		    db,
+		    "SELECT"
+		    " (SELECT count(*) FROM lease WHERE status != 5),"
+		    " (SELECT count(*) FROM ("
+		    "   SELECT l.id FROM lease l LEFT JOIN log g"
+		    "   ON g.lease = l.id AND g.type IN ('lease.released',"
+		    "   'lease.destroyed') GROUP BY l.id"
+		    "   HAVING sum(g.type = 'lease.released') != 1"
+		    "   OR sum(g.type = 'lease.destroyed') != 1)),"
+		    " (SELECT count(*) FROM command WHERE consumed = 0),"
+		    " (SELECT count(*) FROM slot_lock WHERE owner_kind = 3)",
+		    -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		ok = sqlite3_column_int(st, 0) == 0 &&
+		     sqlite3_column_int(st, 1) == 0 &&
+		     sqlite3_column_int(st, 2) == 0 &&
+		     sqlite3_column_int(st, 3) == 0;
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return ok;
+}
+
+/* Leases, resources, logs and commands of a long past, added in bulk. */
+static void add_history(const char *path, long long resources,
+			long long leases)
+{
+	sqlite3 *db;
+	char sql[2048];
+
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		die("open history", NULL);
+	snprintf(sql, sizeof(sql),
+		 "PRAGMA synchronous=OFF; BEGIN;"
+		 "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1"
+		 " FROM c WHERE x < %lld)"
+		 " INSERT INTO resource(blueprint, type, status, attributes,"
+		 " created, modified) SELECT 1, 'host', 4, '{}', 1, 1 FROM c;"
+		 "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1"
+		 " FROM c WHERE x < %lld)"
+		 " INSERT INTO lease(type, status, resource, owner, attributes,"
+		 " created, modified) SELECT 'host', 5, 1 + x %% %lld,"
+		 " 'history', '{}', 1, 1 FROM c;"
+		 "INSERT INTO log(resource, lease, type, time)"
+		 " SELECT resource, id, 'lease.released', 1 FROM lease"
+		 " WHERE owner = 'history';"
+		 "INSERT INTO log(resource, lease, type, time)"
+		 " SELECT resource, id, 'lease.destroyed', 1 FROM lease"
+		 " WHERE owner = 'history';"
+		 "INSERT INTO command(target_kind, target, kind, author,"
+		 " consumed, outcome, created)"
+		 " SELECT 3, id, 'release', 'history', 1, 'done', 1 FROM lease"
+		 " WHERE owner = 'history';"
+		 "COMMIT; PRAGMA wal_checkpoint(TRUNCATE);",
+		 resources, leases, resources > 0 ? resources : 1);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		die(sqlite3_errmsg(db), NULL);
+	sqlite3_close(db);
+}
+
+/*
+ * Hot pool (`cold` false): R resources already built, C clients looping
+ * request -> active -> release -> destroyed.  Cold: each lifecycle also
+ * releases its resource, so every lease waits for a new one.
+ */
+static struct result run_pool(const char *scenario, enum mode mode, int clients,
+			      int resources, bool cold, double secs,
+			      long long history_resources,
+			      long long history_leases, long long max_each)
+{
+	struct result r = {0};
+	struct bench b;
+	struct samples active = {0}, release = {0};
+	struct client *cs = calloc((size_t)clients, sizeof(*cs));
+	atomic_llong done = 0;
+	long long commits0;
+	double start;
+
+	pthread_mutex_init(&active.mu, NULL);
+	pthread_mutex_init(&release.mu, NULL);
+	bench_open(&b, mode, resources, 1);
+	if (history_resources || history_leases)
+		add_history(b.path, history_resources, history_leases);
+	bench_start(&b, 4);
+	if (!cold) {
+		/* build the pool first: one lifecycle per resource */
+		struct client warm[256];
+		struct samples ws = {0};
+		atomic_llong wd = 0;
+		int n = resources < 256 ? resources : 256;
+
+		pthread_mutex_init(&ws.mu, NULL);
+		for (int i = 0; i < n; i++) {
+			warm[i] = (struct client){.b = &b,
+						  .deadline = dd_now() + 60,
+						  .max_lifecycles = 1,
+						  .active = &ws,
+						  .release = &ws,
+						  .done = &wd};
+		}
+		/* all at once, so each builds its own resource */
+		for (int i = 0; i < n; i++)
+			pthread_create(&warm[i].tid, NULL, client_main,
+				       &warm[i]);
+		for (int i = 0; i < n; i++)
+			pthread_join(warm[i].tid, NULL);
+		free(ws.v);
+	}
+	commits0 = dd_store_commit_count();
+	start = dd_monotonic();
+	for (int i = 0; i < clients; i++) {
+		cs[i] = (struct client){.b = &b,
+					.index = i,
+					.deadline = dd_now() + secs,
+					.max_lifecycles = max_each,
+					.active = &active,
+					.release = &release,
+					.done = &done,
+					.release_resource = cold};
+		pthread_create(&cs[i].tid, NULL, client_main, &cs[i]);
+	}
+	for (int i = 0; i < clients; i++)
+		pthread_join(cs[i].tid, NULL);
+	r.seconds = dd_monotonic() - start;
+	r.lifecycles = atomic_load(&done);
+	if (mode == MODE_LIBRARY && r.lifecycles)
+		r.commits_per_lifecycle =
+			(double)(dd_store_commit_count() - commits0) /
+			(double)r.lifecycles;
+	bench_stop(&b);
+	r.scenario = scenario;
+	r.mode = mode == MODE_LIBRARY ? "library" : "process";
+	r.clients = clients;
+	r.resources = resources;
+	r.existing_resources = history_resources + resources;
+	r.finished_leases = history_leases;
+	r.p50 = pct(&active, 0.50);
+	r.p95 = pct(&active, 0.95);
+	r.p99 = pct(&active, 0.99);
+	r.rel_p50 = pct(&release, 0.50);
+	r.rel_p99 = pct(&release, 0.99);
+	r.peak_rss_kb = b.daemon_rss_kb;
+	r.exactly_once = exactly_once(b.path);
+	r.ceiling = store_ceiling(b.dir, secs > 2 ? 2 : secs / 2);
+	bench_remove(&b);
+	free(active.v);
+	free(release.v);
+	free(cs);
+	return r;
+}
+
+/* K concurrent release requests for each of N active leases. */
+struct releaser {
+	const char *path;
+	long long n;
+	pthread_barrier_t *go;
+	pthread_t tid;
+};
+
+static void *releaser_main(void *arg)
+{
+	struct releaser *rl = arg;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store *s;
+	long long *order = malloc((size_t)rl->n * sizeof(*order));
+
+	if (!order || dd_store_open_ready(rl->path, NULL, &s, &err))
+		die("releaser", &err);
+	for (long long i = 0; i < rl->n; i++)
+		order[i] = i + 1;
+	for (long long i = rl->n - 1; i > 0; i--) {
+		long long j = (long long)(dd_random() * (double)(i + 1));
+		long long t = order[i];
+
+		order[i] = order[j];
+		order[j] = t;
+	}
+	pthread_barrier_wait(rl->go);
+	for (long long i = 0; i < rl->n; i++)
+		dd_api_send(s, (struct dd_ref){DD_OBJ_LEASE, order[i]},
+			    "release", "bench", NULL, NULL, NULL);
+	dd_store_close(s);
+	free(order);
+	return NULL;
+}
+
+static struct result run_contention(enum mode mode, int leases, int k)
+{
+	struct result r = {0};
+	struct bench b;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store *s;
+	struct dd_wake *wake;
+	struct dd_lease_request req = {.type = "host", .owner = "bench"};
+	struct releaser *rl = calloc((size_t)k, sizeof(*rl));
+	pthread_barrier_t go;
+	double start;
+
+	bench_open(&b, mode, leases, 1);
+	bench_start(&b, 4);
+	if (dd_store_open_ready(b.path, NULL, &s, &err) ||
+	    dd_wake_listen(b.path, DD_WAKE_WATCHER, &wake, &err))
+		die("contention", &err);
+	for (int i = 0; i < leases; i++)
+		if (dd_api_lease_create(s, &req, NULL, &err))
+			die("lease", &err);
+	for (int i = 1; i <= leases; i++)
+		wait_lease(s, wake, i, DD_LEASE_ACTIVE, NULL);
+	pthread_barrier_init(&go, NULL, (unsigned)k + 1);
+	for (int i = 0; i < k; i++) {
+		rl[i] = (struct releaser){b.path, leases, &go, 0};
+		pthread_create(&rl[i].tid, NULL, releaser_main, &rl[i]);
+	}
+	pthread_barrier_wait(&go);
+	start = dd_monotonic();
+	for (int i = 0; i < k; i++)
+		pthread_join(rl[i].tid, NULL);
+	for (int i = 1; i <= leases; i++)
+		wait_lease(s, wake, i, DD_LEASE_DESTROYED, NULL);
+	r.converge_s = dd_monotonic() - start;
+	dd_wake_close(wake);
+	dd_store_close(s);
+	bench_stop(&b);
+	r.scenario = "contention";
+	r.mode = mode == MODE_LIBRARY ? "library" : "process";
+	r.clients = k;
+	r.resources = leases;
+	r.existing_resources = leases;
+	r.lifecycles = leases;
+	r.seconds = r.converge_s;
+	r.p50 = r.p95 = r.p99 = r.rel_p50 = r.rel_p99 = NAN;
+	r.peak_rss_kb = b.daemon_rss_kb;
+	r.exactly_once = exactly_once(b.path);
+	r.ceiling = store_ceiling(b.dir, 0.5);
+	pthread_barrier_destroy(&go);
+	bench_remove(&b);
+	free(rl);
+	return r;
+}
+
+/* ---- reporting ---------------------------------------------------------- */
+
+static json_t *num(double v)
+{
+	return isnan(v) ? json_null() : json_real(round(v * 1000) / 1000);
+}
+
+static json_t *result_json(const struct result *r, const char *durability)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "scenario", json_string(r->scenario));
+	json_object_set_new(o, "mode", json_string(r->mode));
+	json_object_set_new(o, "backend", json_string("sqlite"));
+	json_object_set_new(o, "durability", json_string(durability));
+	json_object_set_new(o, "clients", json_integer(r->clients));
+	json_object_set_new(o, "resources", json_integer(r->resources));
+	json_object_set_new(o, "existing_resources",
+			    json_integer(r->existing_resources));
+	json_object_set_new(o, "finished_leases",
+			    json_integer(r->finished_leases));
+	json_object_set_new(o, "lifecycles", json_integer(r->lifecycles));
+	json_object_set_new(o, "seconds", num(r->seconds));
+	json_object_set_new(o, "lifecycles_per_s",
+			    num(r->seconds > 0 ? (double)r->lifecycles /
+							 r->seconds
+					       : NAN));
+	json_object_set_new(o, "p50_ms", num(r->p50));
+	json_object_set_new(o, "p95_ms", num(r->p95));
+	json_object_set_new(o, "p99_ms", num(r->p99));
+	json_object_set_new(o, "release_p50_ms", num(r->rel_p50));
+	json_object_set_new(o, "release_p99_ms", num(r->rel_p99));
+	json_object_set_new(o, "peak_rss_kb", json_integer(r->peak_rss_kb));
+	json_object_set_new(o, "ceiling_commits_per_s", num(r->ceiling));
+	json_object_set_new(o, "commits_per_lifecycle",
+			    r->commits_per_lifecycle > 0
+				    ? num(r->commits_per_lifecycle)
+				    : json_null());
+	json_object_set_new(o, "exactly_once", json_boolean(r->exactly_once));
+	if (!strcmp(r->scenario, "contention"))
+		json_object_set_new(o, "converge_s", num(r->converge_s));
+	return o;
+}
+
+static void print_row(const struct result *r)
+{
+	printf("%-11s %-8s %4d %7lld %8lld %8.1f %7.2f %7.2f %7.2f %7.2f "
+	       "%7.2f %7ld %7.0f %6.1f %s\n",
+	       r->scenario, r->mode, r->clients, r->existing_resources,
+	       r->finished_leases,
+	       r->seconds > 0 ? (double)r->lifecycles / r->seconds : 0, r->p50,
+	       r->p95, r->p99, r->rel_p50, r->rel_p99, r->peak_rss_kb,
+	       r->ceiling, r->commits_per_lifecycle,
+	       r->exactly_once ? "yes" : "NO");
+	fflush(stdout);
+}
+
+static json_t *machine_json(void)
+{
+	struct utsname u;
+	char model[256] = "unknown", line[512];
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	FILE *g = popen("git rev-parse --short HEAD 2>/dev/null", "r");
+	char rev[64] = "unknown";
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "model name", 10)) {
+			char *c = strchr(line, ':');
+
+			snprintf(model, sizeof(model), "%.200s",
+				 c ? c + 2 : line);
+			model[strcspn(model, "\n")] = '\0';
+			break;
+		}
+	if (f)
+		fclose(f);
+	if (g && fgets(rev, sizeof(rev), g))
+		rev[strcspn(rev, "\n")] = '\0';
+	if (g)
+		pclose(g);
+	uname(&u);
+	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "host",
+			 u.nodename, "kernel", u.release, "cpu", model, "cpus",
+			 (json_int_t)sysconf(_SC_NPROCESSORS_ONLN), "memory_mb",
+			 (json_int_t)(sysconf(_SC_PHYS_PAGES) / 1024 *
+				      sysconf(_SC_PAGESIZE) / 1024),
+			 "sqlite", sqlite3_libversion(), "git_revision", rev);
+}
+
+int main(int argc, char **argv)
+{
+	bool quick = false, check = false;
+	const char *out = NULL, *tmp = getenv("TMPDIR");
+	const char *durability =
+		getenv("DRYDOCK_DURABILITY") &&
+				!strcmp(getenv("DRYDOCK_DURABILITY"), "normal")
+			? "normal"
+			: "full";
+	struct result rs[32];
+	size_t n = 0;
+	json_t *doc, *list;
+	int ok = 1;
+
+	dd_alloc_init();
+	signal(SIGPIPE, SIG_IGN);
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--quick"))
+			quick = true;
+		else if (!strcmp(argv[i], "--check"))
+			check = true;
+		else if (!strcmp(argv[i], "--drydock") && i + 1 < argc)
+			drydock_bin = argv[++i];
+		else if (!strcmp(argv[i], "--out") && i + 1 < argc)
+			out = argv[++i];
+		else {
+			fprintf(stderr, "usage: bench [--quick | --check] "
+					"[--drydock PATH] [--out FILE]\n");
+			return 2;
+		}
+	}
+	snprintf(root, sizeof(root), "%s/dd-bench-XXXXXX",
+		 tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(root))
+		die("mkdtemp", NULL);
+
+	printf("%-11s %-8s %4s %7s %8s %8s %7s %7s %7s %7s %7s %7s %7s %6s "
+	       "%s\n",
+	       "scenario", "mode", "C", "res", "history", "cycles/s", "p50ms",
+	       "p95ms", "p99ms", "rel50", "rel99", "rss_kb", "ceiling",
+	       "c/cyc", "once");
+	if (check) {
+		/* keep the benchmark from rotting: correctness only */
+		rs[n] = run_pool("hot-pool", MODE_LIBRARY, 4, 4, false, 30, 0,
+				 0, 5);
+		print_row(&rs[n++]);
+		rs[n] = run_contention(MODE_LIBRARY, 10, 5);
+		print_row(&rs[n++]);
+	} else {
+		double secs = quick ? 2 : 8;
+
+		rs[n] = run_pool("hot-pool", MODE_LIBRARY, 16, 16, false, secs,
+				 0, 0, 0);
+		print_row(&rs[n++]);
+		rs[n] = run_pool("hot-pool", MODE_PROCESS, 16, 16, false, secs,
+				 0, 0, 0);
+		print_row(&rs[n++]);
+		rs[n] = run_pool("cold", MODE_LIBRARY, 16, 64, true, secs, 0, 0,
+				 0);
+		print_row(&rs[n++]);
+		rs[n] = run_pool("cold", MODE_PROCESS, 16, 64, true, secs, 0, 0,
+				 0);
+		print_row(&rs[n++]);
+		rs[n] = run_contention(MODE_PROCESS, quick ? 20 : 50, 20);
+		print_row(&rs[n++]);
+		rs[n] = run_pool("scale", MODE_PROCESS, 16, 16, false, secs, 84,
+				 0, 0);
+		print_row(&rs[n++]);
+		rs[n] = run_pool("scale", MODE_PROCESS, 16, 16, false, secs,
+				 quick ? 1000 : 10000 - 16,
+				 quick ? 10000 : 100000, 0);
+		print_row(&rs[n++]);
+		if (!quick) {
+			rs[n] = run_pool("scale", MODE_PROCESS, 16, 16, false,
+					 secs, 100000 - 16, 1000000, 0);
+			print_row(&rs[n++]);
+		}
+	}
+	doc = json_object();
+	list = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_array_append_new(list, result_json(&rs[i], durability));
+		ok &= rs[i].exactly_once;
+	}
+	json_object_set_new(doc, "machine", machine_json());
+	json_object_set_new(doc, "results", list);
+	if (out) {
+		if (json_dump_file(doc, out, JSON_INDENT(2))) {
+			fprintf(stderr, "bench: cannot write '%s'\n", out);
+			ok = 0;
+		} else {
+			printf("%s\n", out);
+		}
+	}
+	json_decref(doc);
+	dd_remove_tree(root);
+	if (!ok)
+		fprintf(stderr, "bench: the exactly-once check FAILED\n");
+	return ok ? 0 : 1;
+}
