@@ -77,9 +77,11 @@ static int wait_active(struct dd_store *s, struct dd_wake *wake, long long id,
 {
 	struct dd_error err = DD_ERROR_INIT;
 	char reason[600] = "";
+	char what[48];
 	long long after = 0;
 	bool warned = false;
 
+	snprintf(what, sizeof(what), "lease:%lld", id);
 	for (;;) {
 		struct dd_lease l = {0};
 		int rc;
@@ -136,10 +138,10 @@ static int wait_active(struct dd_store *s, struct dd_wake *wake, long long id,
 			warned = true;
 		}
 		/*
-		 * Woken by each worker commit; the timeout only bounds the
-		 * damage of a lost wake-up.
+		 * Woken by each worker pass on this lease; the timeout only
+		 * bounds the damage of a lost wake-up.
 		 */
-		dd_wake_wait(wake, 2.0);
+		dd_wake_wait_for(wake, what, 2.0);
 	}
 }
 

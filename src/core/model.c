@@ -1,6 +1,7 @@
 #include "core/model.h"
 #include "core/util.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const char *const kind_names[] = {
@@ -23,6 +24,13 @@ int dd_obj_kind_parse(const char *name)
 		if (!strcmp(name, kind_names[i]))
 			return i;
 	return -1;
+}
+
+void dd_task_lock_name(struct dd_ref object, struct dd_lock_grant *g)
+{
+	snprintf(g->name, sizeof(g->name), "%s:%lld",
+		 dd_obj_kind_name(object.kind), object.id);
+	g->token = 0;
 }
 
 void dd_blueprint_release(struct dd_blueprint *x)

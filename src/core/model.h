@@ -93,6 +93,12 @@ struct dd_slot_lock {
 	struct dd_ref owner;
 };
 
+/* A grant of a named lock: the fencing token every write re-checks. */
+struct dd_lock_grant {
+	char name[96];
+	long long token;
+};
+
 /* A durable task: "run the update worker of this object". */
 struct dd_task {
 	long long id;
@@ -105,7 +111,11 @@ struct dd_task {
 	int failures;
 	char *last_error;
 	double created;
+	struct dd_lock_grant lock; /* the object's lock, while claimed */
 };
+
+/* The name of the lock that guards `object`: "lease:12". */
+void dd_task_lock_name(struct dd_ref object, struct dd_lock_grant *g);
 
 struct dd_task_archive {
 	long long id;

@@ -124,9 +124,36 @@ void dd_wake_close(struct dd_wake *w)
 	dd_free(w);
 }
 
+int dd_wake_wait_for(struct dd_wake *w, const char *object, double timeout)
+{
+	double deadline = dd_monotonic() + timeout;
+	size_t n = strlen(object);
+
+	for (;;) {
+		struct pollfd p = {.fd = w->fd, .events = POLLIN};
+		double left = deadline - dd_monotonic();
+		char buf[64];
+		ssize_t got;
+		bool hit = false;
+
+		if (left <= 0)
+			return 0;
+		if (poll(&p, 1, (int)(left * 1000.0) + 1) <= 0)
+			return 0;
+		while ((got = recv(w->fd, buf, sizeof(buf), 0)) >= 0) {
+			/* one byte is an untargeted wake-up */
+			if (got <= 1 ||
+			    ((size_t)got == n && !memcmp(buf, object, n)))
+				hit = true;
+		}
+		if (hit)
+			return 1;
+	}
+}
+
 /* Send to (or just count) every listener of `role`; drop dead sockets. */
 static int each_listener(const char *store_path, enum dd_wake_role role,
-			 bool send)
+			 const char *msg, bool send)
 {
 	char dir[64];
 	DIR *d;
@@ -154,7 +181,7 @@ static int each_listener(const char *store_path, enum dd_wake_role role,
 			continue;
 		/* connect() probes a datagram socket without waking it. */
 		if (send)
-			rc = sendto(fd, "w", 1, MSG_DONTWAIT,
+			rc = sendto(fd, msg, strlen(msg), MSG_DONTWAIT,
 				    (struct sockaddr *)&addr, sizeof(addr));
 		else
 			rc = connect(fd, (struct sockaddr *)&addr,
@@ -176,10 +203,15 @@ void dd_wake_notify(const char *store_path, enum dd_wake_role role)
 
 	if (role == DD_WAKE_DAEMON && fn)
 		fn();
-	each_listener(store_path, role, true);
+	each_listener(store_path, role, "w", true);
+}
+
+void dd_wake_notify_about(const char *store_path, const char *object)
+{
+	each_listener(store_path, DD_WAKE_WATCHER, object, true);
 }
 
 int dd_wake_count(const char *store_path, enum dd_wake_role role)
 {
-	return each_listener(store_path, role, false);
+	return each_listener(store_path, role, "", false);
 }

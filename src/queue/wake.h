@@ -37,6 +37,17 @@ void dd_wake_close(struct dd_wake *w);
 
 /* Wake every listener of `role` for this store.  Best effort. */
 void dd_wake_notify(const char *store_path, enum dd_wake_role role);
+/*
+ * Wake watchers about one object ("lease:12"): a watcher waiting with
+ * dd_wake_wait_for() for another object drains the datagram and sleeps
+ * on, so N clients waiting for N leases are not all woken by each change.
+ */
+void dd_wake_notify_about(const char *store_path, const char *object);
+/*
+ * Wait until a wake-up about `object` (or an untargeted one) arrives or
+ * `timeout` seconds pass; returns 1 if woken.
+ */
+int dd_wake_wait_for(struct dd_wake *w, const char *object, double timeout);
 /* How many live listeners of `role` there are (stale sockets are removed). */
 int dd_wake_count(const char *store_path, enum dd_wake_role role);
 

@@ -12,12 +12,14 @@
 #include "core/util.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
-#define STMT_CACHE 48
+#define STMT_CACHE 96
 
 /* Every commit any handle in this process made, for the benchmarks. */
 static atomic_llong commits;
@@ -34,11 +36,18 @@ long long dd_store_commit_count(void)
 	return atomic_load(&commits);
 }
 
+struct group;
+
 struct sq {
 	struct dd_store base;
-	sqlite3 *db;
+	sqlite3 *db;	       /* the connection in use: own, or the group's */
+	sqlite3 *own_db;
+	struct group *group;   /* group commit, or NULL */
+	double busy_timeout;   /* seconds */
+	double busy_since;     /* when the current wait began */
 	struct {
 		const char *sql;
+		sqlite3 *db;
 		sqlite3_stmt *st;
 	} cache[STMT_CACHE];
 	size_t ncache;
@@ -79,7 +88,7 @@ static int prep(struct sq *q, const char *sql, sqlite3_stmt **out,
 	int rc;
 
 	for (size_t i = 0; i < q->ncache; i++) {
-		if (q->cache[i].sql == sql) {
+		if (q->cache[i].sql == sql && q->cache[i].db == q->db) {
 			sqlite3_reset(q->cache[i].st);
 			sqlite3_clear_bindings(q->cache[i].st);
 			*out = q->cache[i].st;
@@ -92,6 +101,7 @@ static int prep(struct sq *q, const char *sql, sqlite3_stmt **out,
 		return fail(q, rc, err, "prepare");
 	if (q->ncache < STMT_CACHE) {
 		q->cache[q->ncache].sql = sql;
+		q->cache[q->ncache].db = q->db;
 		q->cache[q->ncache].st = *out;
 		q->ncache++;
 	}
@@ -194,15 +204,236 @@ static int exec_sql(struct sq *q, const char *sql, struct dd_error *err)
 	return 0;
 }
 
+static void group_put(struct group *g);
+
 static void sq_close(struct dd_store *s)
 {
 	struct sq *q = SQ(s);
 
 	for (size_t i = 0; i < q->ncache; i++)
 		sqlite3_finalize(q->cache[i].st);
-	sqlite3_close(q->db);
+	sqlite3_close(q->own_db ? q->own_db : q->db);
+	if (q->group)
+		group_put(q->group);
 	dd_free(q->base.path);
 	dd_free(q);
+}
+
+/*
+ * Wait for a locked store in short, jittered naps.  SQLite's own busy
+ * handler sleeps up to 100 ms at a time once it has waited a while, which
+ * puts a long tail on every latency when writers contend; the lock is
+ * usually free again within a millisecond.
+ */
+static int busy_wait(void *arg, int count)
+{
+	struct sq *q = arg;
+	double now = dd_monotonic(), nap;
+	struct timespec ts;
+
+	if (count == 0)
+		q->busy_since = now;
+	if (now - q->busy_since >= q->busy_timeout)
+		return 0;
+	nap = 100e-6 * (double)(1 << (count < 6 ? count : 6));
+	nap *= 0.5 + dd_random();
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)(nap * 1e9);
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
+/* ---- group commit -------------------------------------------------------
+ *
+ * The group-commit handles of one store in one process share `conn`.  A
+ * write transaction takes the group's mutex, joins the open batch (one
+ * SQLite transaction; BEGIN IMMEDIATE if none is open) inside a savepoint,
+ * and releases the savepoint when done.  The batch is committed (one
+ * fsync) by the transaction that ends while no other writer is waiting to
+ * join, or once the batch is 64 transactions or 2 ms old; every other
+ * transaction of the batch waits for that commit and returns its result.
+ * Transactions run one at a time, in turn, on the shared connection, so
+ * each sees the ones before it exactly as a serial execution would.
+ */
+
+#define GROUP_MAX 64
+#define GROUP_AGE 0.002
+#define GROUP_RESULTS 256
+
+struct group {
+	struct group *next;
+	char *path;
+	int refs;
+	struct sq *conn;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	atomic_int waiting;	  /* writers queued on mu */
+	bool open;		  /* a batch (SQLite transaction) is open */
+	unsigned long batch;	  /* the open (or last) batch's number */
+	unsigned long durable;	  /* the last batch that has ended */
+	int pending;		  /* transactions in the open batch */
+	double opened;
+	struct {
+		int rc;
+		char msg[160];
+	} result[GROUP_RESULTS];
+};
+
+static pthread_mutex_t groups_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct group *groups;
+
+static int sq_open(const char *path, const struct dd_store_options *opt,
+		   struct dd_store **out, struct dd_error *err);
+
+static int group_get(const char *path, const struct dd_store_options *opt,
+		     struct group **out, struct dd_error *err)
+{
+	struct dd_store_options plain = *opt;
+	struct dd_store *conn;
+	struct group *g;
+	int rc = 0;
+
+	pthread_mutex_lock(&groups_mu);
+	for (g = groups; g; g = g->next)
+		if (!strcmp(g->path, path))
+			break;
+	if (!g) {
+		plain.group_commit = false;
+		rc = sq_open(path, &plain, &conn, err);
+		g = rc ? NULL : dd_calloc(1, sizeof(*g));
+		if (!rc && (!g || !(g->path = dd_strdup(path)))) {
+			dd_free(g);
+			g = NULL;
+			sq_close(conn);
+			rc = dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+		}
+		if (!rc) {
+			g->conn = SQ(conn);
+			pthread_mutex_init(&g->mu, NULL);
+			pthread_cond_init(&g->cv, NULL);
+			g->next = groups;
+			groups = g;
+		}
+	}
+	if (g)
+		g->refs++;
+	pthread_mutex_unlock(&groups_mu);
+	*out = g;
+	return rc;
+}
+
+static void group_put(struct group *g)
+{
+	struct group **p;
+
+	pthread_mutex_lock(&groups_mu);
+	if (--g->refs == 0) {
+		for (p = &groups; *p; p = &(*p)->next)
+			if (*p == g) {
+				*p = g->next;
+				break;
+			}
+		sq_close(&g->conn->base);
+		pthread_mutex_destroy(&g->mu);
+		pthread_cond_destroy(&g->cv);
+		dd_free(g->path);
+		dd_free(g);
+	}
+	pthread_mutex_unlock(&groups_mu);
+}
+
+static int group_begin(struct sq *q, struct dd_error *err)
+{
+	struct group *g = q->group;
+	int rc = 0;
+
+	atomic_fetch_add(&g->waiting, 1);
+	pthread_mutex_lock(&g->mu);
+	atomic_fetch_sub(&g->waiting, 1);
+	if (!g->open) {
+		rc = exec_sql(g->conn, "BEGIN IMMEDIATE", err);
+		if (!rc) {
+			g->open = true;
+			g->batch++;
+			g->pending = 0;
+			g->opened = dd_monotonic();
+		}
+	}
+	if (!rc)
+		rc = exec_sql(g->conn, "SAVEPOINT lt", err);
+	if (rc) {
+		pthread_mutex_unlock(&g->mu);
+		return rc;
+	}
+	q->db = g->conn->db;
+	return 0;
+}
+
+/*
+ * End this thread's part of the batch (with the mutex held): commit the
+ * batch if nobody else is about to join it, then, if `mine` is set, wait
+ * until the batch is durable and return its result.  Unlocks the mutex.
+ */
+static int group_end(struct group *g, bool mine, struct dd_error *err)
+{
+	unsigned long my = g->batch;
+	int rc = 0;
+
+	if (g->open && (atomic_load(&g->waiting) == 0 ||
+			g->pending >= GROUP_MAX ||
+			dd_monotonic() - g->opened > GROUP_AGE)) {
+		struct dd_error cerr = DD_ERROR_INIT;
+		int slot = (int)(g->batch % GROUP_RESULTS);
+
+		if (g->pending) {
+			rc = exec_sql(g->conn, "COMMIT", &cerr);
+			if (rc && !sqlite3_get_autocommit(g->conn->db))
+				exec_sql(g->conn, "ROLLBACK", NULL);
+		} else {
+			exec_sql(g->conn, "ROLLBACK", NULL);
+		}
+		g->result[slot].rc = rc;
+		snprintf(g->result[slot].msg, sizeof(g->result[slot].msg),
+			 "%.150s", cerr.msg);
+		g->open = false;
+		g->durable = g->batch;
+		pthread_cond_broadcast(&g->cv);
+	}
+	if (mine) {
+		int slot = (int)(my % GROUP_RESULTS);
+
+		while (g->durable < my)
+			pthread_cond_wait(&g->cv, &g->mu);
+		rc = g->result[slot].rc;
+		if (rc)
+			dd_error_set(err, rc, "%s", g->result[slot].msg);
+	}
+	pthread_mutex_unlock(&g->mu);
+	return mine ? rc : 0;
+}
+
+static int group_commit(struct sq *q, struct dd_error *err)
+{
+	struct group *g = q->group;
+	int rc = exec_sql(g->conn, "RELEASE lt", err);
+
+	q->db = q->own_db;
+	if (rc) {
+		exec_sql(g->conn, "ROLLBACK TO lt; RELEASE lt", NULL);
+		group_end(g, false, NULL);
+		return rc;
+	}
+	g->pending++;
+	return group_end(g, true, err);
+}
+
+static void group_rollback(struct sq *q)
+{
+	struct group *g = q->group;
+
+	exec_sql(g->conn, "ROLLBACK TO lt; RELEASE lt", NULL);
+	q->db = q->own_db;
+	group_end(g, false, NULL);
 }
 
 static int sq_open(const char *path, const struct dd_store_options *opt,
@@ -231,13 +462,17 @@ static int sq_open(const char *path, const struct dd_store_options *opt,
 		sq_close(&q->base);
 		return DD_ERR_STORE;
 	}
-	sqlite3_busy_timeout(q->db, opt->busy_timeout_ms);
+	q->own_db = q->db;
+	q->busy_timeout = opt->busy_timeout_ms / 1000.0;
+	sqlite3_busy_handler(q->db, busy_wait, q);
 	sqlite3_commit_hook(q->db, count_commit, NULL);
 	snprintf(pragmas, sizeof(pragmas),
 		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;"
 		 " PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;",
 		 opt->durability == DD_DURABILITY_FULL ? "FULL" : "NORMAL");
 	rc = exec_sql(q, pragmas, err);
+	if (!rc && opt->group_commit)
+		rc = group_get(path, opt, &q->group, err);
 	if (rc) {
 		sq_close(&q->base);
 		return rc;
@@ -302,18 +537,54 @@ static int sq_migrate(struct dd_store *s, struct dd_error *err)
 
 /* ---- transactions and fencing ----------------------------------------- */
 
+/*
+ * Writers in one process queue on this mutex rather than on SQLite's write
+ * lock: SQLite makes a waiting writer sleep and poll, so under contention
+ * the lock goes to whoever polls at the right moment, and the unlucky ones
+ * wait tens of milliseconds.  The mutex hands it over in turn, at once.
+ * Writers in other processes still meet at SQLite's lock (busy_wait).
+ */
+static pthread_mutex_t write_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int lock_write_mu(struct sq *q)
+{
+	struct timespec ts;
+	double until = dd_now() + q->busy_timeout;
+
+	ts.tv_sec = (time_t)until;
+	ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
+	return pthread_mutex_timedlock(&write_mu, &ts);
+}
+
 static int sq_begin(struct dd_store *s, struct dd_error *err)
 {
-	return exec_sql(SQ(s), "BEGIN IMMEDIATE", err);
+	int rc;
+
+	if (SQ(s)->group)
+		return group_begin(SQ(s), err);
+	/* a second handle in the same thread must not wait for ever */
+	if (lock_write_mu(SQ(s)))
+		return dd_error_set(err, DD_ERR_BUSY,
+				    "store '%s' is locked (begin)",
+				    s->path);
+	rc = exec_sql(SQ(s), "BEGIN IMMEDIATE", err);
+	if (rc)
+		pthread_mutex_unlock(&write_mu);
+	return rc;
 }
 
 static int sq_commit(struct dd_store *s, struct dd_error *err)
 {
 	struct sq *q = SQ(s);
-	int rc = exec_sql(q, "COMMIT", err);
+	int rc;
+
+	if (q->group)
+		return group_commit(q, err);
+	rc = exec_sql(q, "COMMIT", err);
 
 	if (rc && !sqlite3_get_autocommit(q->db))
 		exec_sql(q, "ROLLBACK", NULL);
+	pthread_mutex_unlock(&write_mu);
 	return rc;
 }
 
@@ -321,8 +592,13 @@ static void sq_rollback(struct dd_store *s)
 {
 	struct sq *q = SQ(s);
 
+	if (q->group) {
+		group_rollback(q);
+		return;
+	}
 	if (!sqlite3_get_autocommit(q->db))
 		exec_sql(q, "ROLLBACK", NULL);
+	pthread_mutex_unlock(&write_mu);
 }
 
 static int sq_fence_check(struct dd_store *s, const struct dd_lock_grant *g,
@@ -1245,6 +1521,33 @@ static int claim_first(struct sq *q, const char *sql, double now,
 	return 0;
 }
 
+/* The task's object has no live lock (see dd_task_lock_name). */
+#define OBJECT_UNLOCKED                                                        \
+	"NOT EXISTS (SELECT 1 FROM lock WHERE name = (CASE task.object_kind"   \
+	" WHEN 3 THEN 'lease:' WHEN 2 THEN 'resource:' ELSE 'blueprint:' END"  \
+	" || task.object) AND expires > ?1)"
+
+static int take_lock(struct sq *q, struct dd_lock_grant *g, const char *owner,
+		     double now, double ttl, struct dd_error *err);
+
+/* Drop lock grant `g` if it is still current (inside a transaction). */
+static int drop_lock(struct sq *q, const struct dd_lock_grant *g,
+		     struct dd_error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!g->token)
+		return 0;
+	rc = prep(q, "DELETE FROM lock WHERE token = ?1 AND name = ?2", &st,
+		  err);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, g->token);
+	sqlite3_bind_text(st, 2, g->name, -1, SQLITE_STATIC);
+	return step_done(q, st, err, "release lock");
+}
+
 static int sq_task_claim(struct dd_store *s, const char *worker, double now,
 			 double claim_ttl, struct dd_task *out,
 			 struct dd_error *err)
@@ -1259,15 +1562,20 @@ static int sq_task_claim(struct dd_store *s, const char *worker, double now,
 		return rc;
 	rc = claim_first(q,
 			 "SELECT " TASK_COLS " FROM task WHERE claimed_by IS NULL"
-			 " AND not_before <= ?1 ORDER BY not_before, id LIMIT 1",
+			 " AND not_before <= ?1 AND " OBJECT_UNLOCKED
+			 " ORDER BY not_before, id LIMIT 1",
 			 now, out, &found, err);
 	if (!rc && !found)
 		rc = claim_first(q,
 				 "SELECT " TASK_COLS " FROM task"
 				 " WHERE claimed_by IS NOT NULL"
-				 " AND claim_expires <= ?1"
+				 " AND claim_expires <= ?1 AND " OBJECT_UNLOCKED
 				 " ORDER BY claim_expires, id LIMIT 1",
 				 now, out, &found, err);
+	if (!rc && found) {
+		dd_task_lock_name(out->object, &out->lock);
+		rc = take_lock(q, &out->lock, worker, now, claim_ttl, err);
+	}
 	if (!rc && found)
 		rc = prep(q,
 			  "UPDATE task SET claimed_by = ?2, claim_token ="
@@ -1328,6 +1636,8 @@ static int sq_task_finish(struct dd_store *s, const struct dd_task *t,
 		rc = dd_error_set(err, DD_ERR_FENCED,
 				  "task %lld was claimed by another worker",
 				  t->id);
+	if (!rc)
+		rc = drop_lock(q, &t->lock, err);
 	if (!rc)
 		rc = prep(q,
 			  "INSERT INTO task_archive(id, kind, object_kind,"
@@ -1408,6 +1718,8 @@ static int sq_task_retry(struct dd_store *s, const struct dd_task *t,
 		rc = dd_error_set(err, DD_ERR_FENCED,
 				  "task %lld was claimed by another worker",
 				  t->id);
+	if (!rc)
+		rc = drop_lock(q, &t->lock, err);
 	if (rc) {
 		dd_store_rollback(s);
 		return rc;
@@ -1420,16 +1732,21 @@ static int sq_task_next_due(struct dd_store *s, double *out,
 {
 	struct sq *q = SQ(s);
 	sqlite3_stmt *st;
+	/*
+	 * A queued task whose object is locked is not due: its claimant's
+	 * claim (and lock) expiry, or the claimant finishing, frees it.
+	 */
 	int rc = prep(q,
 		      "SELECT min(t) FROM ("
 		      " SELECT min(not_before) AS t FROM task"
-		      "  WHERE claimed_by IS NULL"
+		      "  WHERE claimed_by IS NULL AND " OBJECT_UNLOCKED
 		      " UNION ALL SELECT min(claim_expires) FROM task"
 		      "  WHERE claimed_by IS NOT NULL)",
 		      &st, err);
 
 	if (rc)
 		return rc;
+	sqlite3_bind_double(st, 1, dd_now());
 	rc = sqlite3_step(st);
 	*out = rc == SQLITE_ROW ? sqlite3_column_double(st, 0) : 0;
 	done(q, st);
@@ -1507,21 +1824,17 @@ static int sq_task_archive_list(struct dd_store *s, const struct dd_filter *f,
 
 /* ---- named locks ------------------------------------------------------- */
 
-static int sq_lock_acquire(struct dd_store *s, const char *owner, double now,
-			   double ttl, struct dd_lock_grant *grant,
-			   struct dd_error *err)
+/* Take lock `g->name` for `owner` unless it is held (in a transaction). */
+static int take_lock(struct sq *q, struct dd_lock_grant *g, const char *owner,
+		     double now, double ttl, struct dd_error *err)
 {
-	struct sq *q = SQ(s);
 	sqlite3_stmt *st;
 	bool held = false;
 	int rc;
 
-	rc = dd_store_begin(s, err);
-	if (rc)
-		return rc;
 	rc = prep(q, "SELECT expires FROM lock WHERE name = ?1", &st, err);
 	if (!rc) {
-		sqlite3_bind_text(st, 1, grant->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 1, g->name, -1, SQLITE_STATIC);
 		rc = sqlite3_step(st);
 		held = rc == SQLITE_ROW && sqlite3_column_double(st, 0) > now;
 		done(q, st);
@@ -1531,11 +1844,11 @@ static int sq_lock_acquire(struct dd_store *s, const char *owner, double now,
 	}
 	if (!rc && held)
 		rc = dd_error_set(err, DD_ERR_BUSY, "lock '%s' is held",
-				  grant->name);
+				  g->name);
 	if (!rc)
 		rc = prep(q, "DELETE FROM lock WHERE name = ?1", &st, err);
 	if (!rc) {
-		sqlite3_bind_text(st, 1, grant->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 1, g->name, -1, SQLITE_STATIC);
 		rc = step_done(q, st, err, "take over lock");
 	}
 	if (!rc)
@@ -1544,32 +1857,36 @@ static int sq_lock_acquire(struct dd_store *s, const char *owner, double now,
 			  " VALUES(?1, ?2, ?3)",
 			  &st, err);
 	if (!rc) {
-		sqlite3_bind_text(st, 1, grant->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 1, g->name, -1, SQLITE_STATIC);
 		bind_text_or_null(st, 2, owner);
 		sqlite3_bind_double(st, 3, now + ttl);
 		rc = step_done(q, st, err, "acquire lock");
 	}
+	if (!rc)
+		g->token = sqlite3_last_insert_rowid(q->db);
+	return rc;
+}
+
+static int sq_lock_acquire(struct dd_store *s, const char *owner, double now,
+			   double ttl, struct dd_lock_grant *grant,
+			   struct dd_error *err)
+{
+	int rc = dd_store_begin(s, err);
+
+	if (rc)
+		return rc;
+	rc = take_lock(SQ(s), grant, owner, now, ttl, err);
 	if (rc) {
 		dd_store_rollback(s);
 		return rc;
 	}
-	grant->token = sqlite3_last_insert_rowid(q->db);
 	return dd_store_commit(s, err);
 }
 
 static int sq_lock_release(struct dd_store *s, const struct dd_lock_grant *g,
 			   struct dd_error *err)
 {
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc = prep(q, "DELETE FROM lock WHERE token = ?1 AND name = ?2", &st,
-		      err);
-
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, g->token);
-	sqlite3_bind_text(st, 2, g->name, -1, SQLITE_STATIC);
-	return step_done(q, st, err, "release lock");
+	return drop_lock(SQ(s), g, err);
 }
 
 const struct dd_store_ops dd_sqlite_store_ops = {

@@ -57,6 +57,7 @@ void dd_store_options_from_env(struct dd_store_options *opt)
 	if (d && !strcmp(d, "normal"))
 		opt->durability = DD_DURABILITY_NORMAL;
 	opt->busy_timeout_ms = 10000;
+	opt->group_commit = false;
 	if (b && atoi(b) > 0)
 		opt->busy_timeout_ms = atoi(b);
 }

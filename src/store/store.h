@@ -35,12 +35,15 @@ enum dd_durability {
 struct dd_store_options {
 	enum dd_durability durability;
 	int busy_timeout_ms; /* how long to wait for a locked store */
-};
-
-/* A grant of a named lock: the fencing token every write re-checks. */
-struct dd_lock_grant {
-	char name[96];
-	long long token;
+	/*
+	 * Group commit: this handle's write transactions share one
+	 * connection with every other group-commit handle on the same store
+	 * in this process, and transactions that overlap are made durable by
+	 * one commit (one fsync).  A transaction still returns only once it
+	 * is durable.  The daemon's workers use it; it pays off when several
+	 * threads write at once.
+	 */
+	bool group_commit;
 };
 
 struct dd_store;
@@ -147,11 +150,16 @@ typedef int dd_store_slot_list_fn(struct dd_store *s,
 /*
  * Tasks.  schedule keeps at most one queued (unclaimed) task per kind and
  * object: scheduling again only moves its not_before earlier.  claim takes
- * the first due task (queued and due, or claimed with an expired claim) and
- * gives it a fresh claim_token.  finish archives a task; retry hands it back
- * with a new not_before.  Both refuse with DD_ERR_FENCED when the claim
- * token is no longer the task's.  next_due is the earliest time a task
- * could become claimable (0 if the queue is empty).
+ * the first due task (queued and due, or claimed with an expired claim)
+ * whose object is not locked, gives it a fresh claim_token, and in the same
+ * transaction takes the object's named lock ("lease:12", "resource:5"; see
+ * dd_task_lock_name) for as long as the claim, filling out->lock.  So one
+ * object is never worked on by two workers, and a task whose object is
+ * busy simply waits its turn.  finish archives a task; retry hands it back
+ * with a new not_before; both drop the task's lock in the same
+ * transaction, and both refuse with DD_ERR_FENCED when the claim token is
+ * no longer the task's.  next_due is the earliest time a task could become
+ * claimable (0 if the queue is empty).
  */
 typedef int dd_store_task_schedule_fn(struct dd_store *s, const char *kind,
 				      struct dd_ref object, double not_before,

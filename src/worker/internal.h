@@ -16,6 +16,14 @@
  */
 void dd_worker_unlock(struct dd_worker *w, const struct dd_lock_grant *g);
 
+/* The update passes, run under a lock the caller already holds. */
+int dd_lease_update_locked(struct dd_worker *w, const struct dd_lock_grant *g,
+			   long long id, double *retry_at,
+			   struct dd_error *err);
+int dd_resource_update_locked(struct dd_worker *w,
+			      const struct dd_lock_grant *g, long long id,
+			      double *retry_at, struct dd_error *err);
+
 /* Start a write transaction fenced by `g`, waiting out a busy store. */
 int dd_pass_begin(struct dd_worker *w, const struct dd_lock_grant *g,
 		  struct dd_error *err);

@@ -269,6 +269,22 @@ static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
 	return rc;
 }
 
+static int wake_resource_if_going(struct dd_worker *w, long long rid,
+				  struct dd_error *err)
+{
+	struct dd_resource now = {0};
+	int rc = dd_store_resource_get(w->store, rid, &now, err);
+
+	if (rc == DD_ERR_NOTFOUND)
+		return 0;
+	if (!rc && now.status != DD_RESOURCE_ACTIVE &&
+	    now.status != DD_RESOURCE_DESTROYED)
+		rc = dd_pass_schedule(w, (struct dd_ref){DD_OBJ_RESOURCE, rid},
+				      0, err);
+	dd_resource_release(&now);
+	return rc;
+}
+
 /* Run the release (if released) and destroy hooks, then destroy. */
 static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 		   struct dd_lease *l, struct dd_error *err)
@@ -310,11 +326,14 @@ static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 		if (!rc)
 			rc = dd_store_log(w->store, 0, l->resource, l->id,
 					  "lease.destroyed", NULL, err);
-		/* the resource may be waiting for its last lease to go */
+		/*
+		 * A released or broken resource waits for its last lease to
+		 * go: wake it.  Read inside this transaction, so either we
+		 * see its release here, or its count of live leases (after
+		 * its release committed) sees this lease destroyed.
+		 */
 		if (!rc && l->resource)
-			rc = dd_pass_schedule(
-				w, (struct dd_ref){DD_OBJ_RESOURCE, l->resource},
-				0, err);
+			rc = wake_resource_if_going(w, l->resource, err);
 		/* and capacity was freed for whoever waits */
 		if (!rc && l->resource)
 			rc = dd_pass_wake_waiting(w, l->type, err);
@@ -377,6 +396,13 @@ static int lease_pass(struct dd_worker *w, const struct dd_lock_grant *g,
 		rc = DD_ERR_AGAIN;
 	dd_lease_release(&l);
 	return rc;
+}
+
+int dd_lease_update_locked(struct dd_worker *w, const struct dd_lock_grant *g,
+			   long long id, double *retry_at, struct dd_error *err)
+{
+	*retry_at = 0;
+	return lease_pass(w, g, id, retry_at, err);
 }
 
 int dd_lease_update(struct dd_worker *w, long long id, double *retry_at,

@@ -307,6 +307,13 @@ static int resource_pass(struct dd_worker *w, const struct dd_lock_grant *g,
 	return rc;
 }
 
+int dd_resource_update_locked(struct dd_worker *w, const struct dd_lock_grant *g,
+			   long long id, double *retry_at, struct dd_error *err)
+{
+	*retry_at = 0;
+	return resource_pass(w, g, id, retry_at, err);
+}
+
 int dd_resource_update(struct dd_worker *w, long long id, double *retry_at,
 		       struct dd_error *err)
 {

@@ -37,9 +37,14 @@ int dd_worker_init(struct dd_worker *w, const char *store_path,
 		   const char *name, struct dd_error *err)
 {
 	int rc;
+	struct dd_store_options opt;
 
 	memset(w, 0, sizeof(*w));
-	rc = dd_store_open_ready(store_path, NULL, &w->store, err);
+	dd_store_options_from_env(&opt);
+	/* DRYDOCK_GROUP_COMMIT=0 turns it off, to measure what it brings */
+	opt.group_commit = !getenv("DRYDOCK_GROUP_COMMIT") ||
+			   strcmp(getenv("DRYDOCK_GROUP_COMMIT"), "0");
+	rc = dd_store_open_ready(store_path, &opt, &w->store, err);
 	if (rc)
 		return rc;
 	w->store_path = dd_strdup(store_path);
@@ -51,8 +56,9 @@ int dd_worker_init(struct dd_worker *w, const char *store_path,
 	snprintf(w->name, sizeof(w->name), "%s", name);
 	dd_task_options_default(&w->topt);
 	w->topt.worker = w->name;
+	/* a claim holds its object's lock: one lifetime for both */
 	w->topt.claim_ttl = env_seconds("DRYDOCK_CLAIM_TTL", 60);
-	w->lock_ttl = env_seconds("DRYDOCK_LOCK_TTL", 60);
+	w->lock_ttl = w->topt.claim_ttl;
 	return 0;
 }
 
@@ -66,13 +72,17 @@ void dd_worker_release(struct dd_worker *w)
 static int run_lease(void *arg, const struct dd_task *t, double *retry_at,
 		     struct dd_error *err)
 {
-	return dd_lease_update(arg, t->object.id, retry_at, err);
+	((struct dd_worker *)arg)->object = t->object;
+	return dd_lease_update_locked(arg, &t->lock, t->object.id, retry_at,
+				      err);
 }
 
 static int run_resource(void *arg, const struct dd_task *t, double *retry_at,
 			struct dd_error *err)
 {
-	return dd_resource_update(arg, t->object.id, retry_at, err);
+	((struct dd_worker *)arg)->object = t->object;
+	return dd_resource_update_locked(arg, &t->lock, t->object.id,
+					 retry_at, err);
 }
 
 static const struct dd_task_kind kinds[] = {
@@ -86,6 +96,7 @@ int dd_worker_run_one(struct dd_worker *w, bool *ran, struct dd_error *err)
 	int rc;
 
 	w->changed = w->scheduled = false;
+	w->object.kind = DD_OBJ_NONE;
 	rc = dd_task_run_one(w->store, kinds, &w->topt, w, ran, err);
 	/*
 	 * Wake-ups go out after the commits they announce, never before, so
@@ -93,8 +104,14 @@ int dd_worker_run_one(struct dd_worker *w, bool *ran, struct dd_error *err)
 	 */
 	if (w->scheduled)
 		dd_wake_notify(w->store_path, DD_WAKE_DAEMON);
-	if (w->changed)
+	if (w->changed && w->object.kind != DD_OBJ_NONE) {
+		struct dd_lock_grant name;
+
+		dd_task_lock_name(w->object, &name);
+		dd_wake_notify_about(w->store_path, name.name);
+	} else if (w->changed) {
 		dd_wake_notify(w->store_path, DD_WAKE_WATCHER);
+	}
 	return rc;
 }
 

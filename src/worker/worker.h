@@ -27,6 +27,7 @@ struct dd_worker {
 	double lock_ttl;
 	struct dd_task_options topt;
 	bool changed;	/* a pass committed a change: wake watchers */
+	struct dd_ref object; /* the object of the task being run */
 	bool scheduled; /* a pass queued tasks: wake daemons */
 };
 
@@ -41,7 +42,12 @@ int dd_worker_run_one(struct dd_worker *w, bool *ran, struct dd_error *err);
 /* Run every task that is due now, until none is; for tests and tools. */
 int dd_worker_drain(struct dd_worker *w, int max_tasks, struct dd_error *err);
 
-/* The update passes (task handlers), exposed for tests. */
+/*
+ * The update passes, for tests and tools: each takes the object's lock
+ * itself (DD_ERR_BUSY when another worker holds it) and drops it after.
+ * The task handlers run the same passes under the lock their task claim
+ * took.
+ */
 int dd_lease_update(struct dd_worker *w, long long id, double *retry_at,
 		    struct dd_error *err);
 int dd_resource_update(struct dd_worker *w, long long id, double *retry_at,

@@ -11,7 +11,7 @@
  * one lifecycle costs, and checks that every lease was released and
  * destroyed exactly once.
  *
- * usage: bench [--quick | --check] [--drydock PATH] [--out FILE]
+ * usage: bench [--quick | --check] [--keep] [--drydock PATH] [--out FILE]
  */
 #include "api/api.h"
 #include "core/util.h"
@@ -236,9 +236,12 @@ static void bench_stop(struct bench *b)
 	}
 }
 
+static bool keep; /* --keep: leave the stores behind for inspection */
+
 static void bench_remove(struct bench *b)
 {
-	dd_remove_tree(b->dir);
+	if (!keep)
+		dd_remove_tree(b->dir);
 }
 
 /* ---- clients ------------------------------------------------------------ */
@@ -260,7 +263,9 @@ static int wait_lease(struct dd_store *s, struct dd_wake *wake, long long id,
 		      enum dd_lease_status want, struct dd_lease *out)
 {
 	struct dd_error err = DD_ERROR_INIT;
+	char what[48];
 
+	snprintf(what, sizeof(what), "lease:%lld", id);
 	for (;;) {
 		struct dd_lease l = {0};
 
@@ -280,7 +285,7 @@ static int wait_lease(struct dd_store *s, struct dd_wake *wake, long long id,
 			}
 			dd_lease_release(&l);
 		}
-		dd_wake_wait(wake, 1.0);
+		dd_wake_wait_for(wake, what, 1.0);
 	}
 }
 
@@ -331,8 +336,12 @@ static void *client_main(void *arg)
 			while (!dd_store_resource_get(s, active.resource, &r,
 						      &err) &&
 			       r.status != DD_RESOURCE_DESTROYED) {
+				char what[48];
+
+				snprintf(what, sizeof(what), "resource:%lld",
+					 active.resource);
 				dd_resource_release(&r);
-				dd_wake_wait(wake, 1.0);
+				dd_wake_wait_for(wake, what, 1.0);
 			}
 			dd_resource_release(&r);
 		}
@@ -708,12 +717,14 @@ int main(int argc, char **argv)
 			quick = true;
 		else if (!strcmp(argv[i], "--check"))
 			check = true;
+		else if (!strcmp(argv[i], "--keep"))
+			keep = true;
 		else if (!strcmp(argv[i], "--drydock") && i + 1 < argc)
 			drydock_bin = argv[++i];
 		else if (!strcmp(argv[i], "--out") && i + 1 < argc)
 			out = argv[++i];
 		else {
-			fprintf(stderr, "usage: bench [--quick | --check] "
+			fprintf(stderr, "usage: bench [--quick | --check] [--keep] "
 					"[--drydock PATH] [--out FILE]\n");
 			return 2;
 		}
@@ -782,7 +793,10 @@ int main(int argc, char **argv)
 		}
 	}
 	json_decref(doc);
-	dd_remove_tree(root);
+	if (keep)
+		printf("stores kept under %s\n", root);
+	else
+		dd_remove_tree(root);
 	if (!ok)
 		fprintf(stderr, "bench: the exactly-once check FAILED\n");
 	return ok ? 0 : 1;

@@ -8,8 +8,8 @@
 . "$(dirname "$0")/../lib.sh"
 CHAOS_BIN=${DRYDOCK_CHAOS_BIN:-$DD}
 N=${CRASH_LEASES:-40}
-# a dead worker's claims and locks expire after a second, not a minute
-export DRYDOCK_CLAIM_TTL=1 DRYDOCK_LOCK_TTL=1
+# a dead worker's claims, and with them the objects' locks, expire after a second
+export DRYDOCK_CLAIM_TTL=1
 
 hosts=$(for i in $(seq 6); do printf '{"name": "h%d", "slots": 2},' "$i"; done)
 host_pool crash "[${hosts%,}]"

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/../lib.sh"
 CHAOS_BIN=${DRYDOCK_CHAOS_BIN:-$DD}
 N=${STALL_LEASES:-60}
-export DRYDOCK_CLAIM_TTL=0.5 DRYDOCK_LOCK_TTL=0.5
+export DRYDOCK_CLAIM_TTL=0.5
 
 hosts=$(for i in $(seq 5); do printf '{"name": "h%d", "slots": 2},' "$i"; done)
 host_pool stall "[${hosts%,}]"

@@ -1057,7 +1057,7 @@ static void test_second_writer_waits_then_busy(void **state)
 {
 	struct test_env *e = *state;
 	struct dd_error err = DD_ERROR_INIT;
-	struct dd_store_options opt = {DD_DURABILITY_NORMAL, 50};
+	struct dd_store_options opt = {DD_DURABILITY_NORMAL, 50, false};
 	struct dd_store *other = NULL;
 
 	/* a write transaction holds the store's write lock at once */
