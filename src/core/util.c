@@ -136,6 +136,9 @@ int dd_time_parse(const char *s, double now, double *out)
 	if ((*s == '+' || *s == '@') &&
 	    !plain_number(s + 1, strspn(s + 1, "0123456789.")))
 		return DD_ERR_INVALID;
+	if ((*s == '+' || *s == '@') &&
+	    strchr("smhd", s[1 + strspn(s + 1, "0123456789.")]) == NULL)
+		return DD_ERR_INVALID; /* "+1e3": only a unit may follow */
 	if (*s == '+') {
 		v = strtod(s + 1, &end);
 		if (end == s + 1 || v < 0)

@@ -491,6 +491,11 @@ static int note_allocation_failure(struct dd_worker *w,
 
 		if (json_is_string(r))
 			reason = json_string_value(r);
+	} else {
+		/* released, not broken (an operator took it): no failure */
+		dd_log_entry_list_release(&broke);
+		l->allocating = 0;
+		return 0;
 	}
 	l->allocating = 0;
 	rc = dd_pass_begin(w, g, err);

@@ -206,10 +206,11 @@ int dd_bp_handle_load(struct dd_worker *w, long long id,
 		return rc;
 	h->type = dd_blueprint_type_find(h->bp.type);
 	if (!h->type) {
+		rc = dd_error_set(err, DD_ERR_INVALID,
+				  "blueprint %lld has unknown type '%s'", id,
+				  h->bp.type);
 		dd_blueprint_release(&h->bp);
-		return dd_error_set(err, DD_ERR_INVALID,
-				    "blueprint %lld has unknown type '%s'", id,
-				    h->bp.type);
+		return rc;
 	}
 	h->ctx.store = w->store;
 	h->ctx.blueprint = &h->bp;

@@ -792,15 +792,14 @@ static void test_run_one_gives_up_after_max_failures(void **state)
 }
 
 /*
- * BUG (src/queue/task.c:101-106): when a task fails for the last time,
+ * Regression test (a bug once found in src/queue/task.c): when a task fails for the last time,
  * dd_task_run_one() archives it with dd_store_task_finish(s, &t, ...)
  * where t.failures is the count from before this failure, so a task that
  * failed max_failures times is archived with max_failures - 1 failures
  * (the daemon's own stderr report in worker/pool.c says "after
  * failures + 1 failures" for the same task).  A task archived "done"
  * after two failed tries records 2; one that failed three times out of
- * three records 2 as well.  This test fails until the last failure is
- * counted.
+ * three records 2 as well.
  */
 static void test_run_one_failed_archive_counts_every_failure(void **state)
 {

@@ -123,10 +123,10 @@ static void test_lease_transition_each_cell(void **state)
 }
 
 /*
- * BUG (src/core/state.c:22): the lease table allows pending -> active,
+ * Regression test (a bug once found in src/core/state.c): the lease table allows pending -> active,
  * an edge the machine in state.h and DESIGN.md does not have (a lease
  * becomes active only from acquired, after it holds its slot locks) and
- * that no worker uses.  This test fails until the edge is removed.
+ * that no worker uses.
  */
 static void test_lease_pending_to_active_refused(void **state)
 {
@@ -553,14 +553,13 @@ static void test_time_parse_garbage(void **state)
 }
 
 /*
- * BUG (src/core/util.c:117, 142, 160): dd_time_parse() reads numbers with
+ * Regression test (a bug once found in src/core/util.c): dd_time_parse() reads numbers with
  * strtod(), which also accepts "nan", "inf" and exponents, so "+nan",
  * "+inf", "@nan" and a fraction like ".5e3" are taken as times.
  * `drydock lease --until +nan` then creates a lease whose expiry is NaN,
  * which dd_api_lease_create() lets through (src/api/api.c:55: NaN <= now
  * is false) and the store saves as "no expiry" - the caller asked for an
- * expiry and silently got none.  This test fails until such input is
- * refused.
+ * expiry and silently got none.
  */
 static void test_time_parse_refuses_non_numbers(void **state)
 {

@@ -939,7 +939,7 @@ static void test_reclaim_busy_resource_ignored(void **state)
 /* ---- a resource that cannot be built ---------------------------------- */
 
 /*
- * BUG (src/worker/allocator.c:489-506, dd_allocate(), with
+ * Regression test (a bug once found in src/worker/allocator.c,
  * src/worker/resource_update.c:200 and :255): when the resource a lease is
  * building fails to activate, break_resource() wakes the lease at once
  * (cascade -> wake_allocators) and destroying the broken resource wakes it
@@ -950,7 +950,7 @@ static void test_reclaim_busy_resource_ignored(void **state)
  * under a regular file) makes one lease build and break resources in a hot
  * loop for ever: 25 resources in 50 tasks, and the queue never goes quiet.
  * Expected: the lease backs off or breaks with the activation failure as
- * its reason.  This test fails until then.
+ * its reason.
  */
 static void test_failing_activation_does_not_spin(void **state)
 {
