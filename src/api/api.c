@@ -290,19 +290,9 @@ int dd_api_reclaim_all(struct dd_store *s, const char *author, int *sent,
 static int wake_waiting(struct dd_store *s, const char *type,
 			struct dd_error *err)
 {
-	struct dd_filter f = {0};
-	struct dd_lease_list l = {0};
-	int rc;
+	int woken;
 
-	f.status_mask = 1u << DD_LEASE_PENDING;
-	f.type = type;
-	rc = dd_store_lease_list(s, &f, &l, err);
-	for (size_t i = 0; !rc && i < l.n; i++)
-		rc = dd_task_schedule_update(
-			s, (struct dd_ref){DD_OBJ_LEASE, l.items[i].id}, 0,
-			err);
-	dd_lease_list_release(&l);
-	return rc;
+	return dd_task_wake_waiting(s, type, 1000, &woken, err);
 }
 
 static int check_name(const char *name, struct dd_error *err)

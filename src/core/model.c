@@ -201,6 +201,7 @@ json_t *dd_lease_to_json(const struct dd_lease *l)
 	json_object_set_new(o, "attributes", copy_or_null(l->attributes));
 	json_object_set_new(o, "blueprints", copy_or_null(l->blueprints));
 	json_object_set_new(o, "allocating", id_or_null(l->allocating));
+	json_object_set_new(o, "waiting", json_boolean(l->waiting));
 	dd_json_set_time(o, "until", l->until);
 	dd_json_set_time(o, "acquired", l->acquired);
 	dd_json_set_time(o, "activated", l->activated);

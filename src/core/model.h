@@ -61,6 +61,7 @@ struct dd_lease {
 	json_t *blueprints;	/* allow-list: array of blueprint ids, or NULL */
 	double until;		/* expiry, 0 for none */
 	long long allocating;	/* the resource this lease is building, or 0 */
+	bool waiting;		/* pending, waiting for capacity to free */
 	double acquired, activated, created, modified;
 };
 
@@ -161,6 +162,7 @@ struct dd_filter {
 	const char *key;	/* slot locks: this key only */
 	struct dd_ref target;	/* commands, slot locks, tasks */
 	bool pending_only;	/* commands: unconsumed only */
+	bool waiting_only;	/* leases: waiting for capacity only */
 	long long after_id;	/* rows with id > after_id */
 	size_t limit;		/* 0: no limit */
 	bool descending;	/* newest first */

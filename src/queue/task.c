@@ -39,6 +39,31 @@ int dd_task_schedule_update(struct dd_store *s, struct dd_ref object,
 				      err);
 }
 
+int dd_task_wake_waiting(struct dd_store *s, const char *type, size_t limit,
+			 int *woken, struct dd_error *err)
+{
+	struct dd_filter f = {0};
+	struct dd_lease_list l = {0};
+	int rc;
+
+	*woken = 0;
+	rc = dd_store_counter_bump(s, "capacity", err);
+	f.status_mask = 1u << DD_LEASE_PENDING;
+	f.type = type;
+	f.waiting_only = true;
+	f.limit = limit;
+	if (!rc)
+		rc = dd_store_lease_list(s, &f, &l, err);
+	for (size_t i = 0; !rc && i < l.n; i++) {
+		rc = dd_task_schedule_update(
+			s, (struct dd_ref){DD_OBJ_LEASE, l.items[i].id}, 0, err);
+		if (!rc)
+			(*woken)++;
+	}
+	dd_lease_list_release(&l);
+	return rc;
+}
+
 static const struct dd_task_kind *find_kind(const struct dd_task_kind *kinds,
 					    const char *name)
 {

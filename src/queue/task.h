@@ -66,6 +66,14 @@ int dd_task_run_one(struct dd_store *s, const struct dd_task_kind *kinds,
 /* The backoff before retry number `failures` (1-based), with jitter. */
 double dd_task_backoff(const struct dd_task_options *o, int failures);
 
+/*
+ * Capacity for leases of `type` may have been freed (inside the caller's
+ * transaction): bump the "capacity" counter and queue the updates of the
+ * oldest `limit` leases waiting for capacity.  Sets *woken to how many.
+ */
+int dd_task_wake_waiting(struct dd_store *s, const char *type, size_t limit,
+			 int *woken, struct dd_error *err);
+
 /* Queue the update worker of `object` to run at `when` (0: now). */
 int dd_task_schedule_update(struct dd_store *s, struct dd_ref object,
 			    double when, struct dd_error *err);

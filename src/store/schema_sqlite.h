@@ -74,6 +74,16 @@ static const char *const dd_sqlite_migrations[] = {
 	"CREATE TABLE lock("
 	" token INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,"
 	" owner TEXT, expires REAL NOT NULL);",
+	/*
+	 * 2: leases waiting for capacity are marked, so that freed capacity
+	 * wakes only them; the capacity counter closes the window between a
+	 * lease finding no room and marking itself waiting.
+	 */
+	"ALTER TABLE lease ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX lease_waiting ON lease(type, id) WHERE waiting = 1;"
+	"CREATE TABLE counter(name TEXT PRIMARY KEY,"
+	" value INTEGER NOT NULL) WITHOUT ROWID;"
+	"INSERT INTO counter VALUES('capacity', 0);",
 };
 
 #define DD_SQLITE_SCHEMA_VERSION                                               \

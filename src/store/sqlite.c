@@ -12,6 +12,7 @@
 #include "core/util.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sqlite3.h>
@@ -257,7 +258,7 @@ static int busy_wait(void *arg, int count)
  */
 
 #define GROUP_MAX 64
-#define GROUP_AGE 0.002
+#define GROUP_AGE 0.0005
 #define GROUP_RESULTS 256
 
 struct group {
@@ -464,7 +465,10 @@ static int sq_open(const char *path, const struct dd_store_options *opt,
 	}
 	q->own_db = q->db;
 	q->busy_timeout = opt->busy_timeout_ms / 1000.0;
-	sqlite3_busy_handler(q->db, busy_wait, q);
+	if (getenv("DRYDOCK_SQLITE_BUSY"))
+		sqlite3_busy_timeout(q->db, opt->busy_timeout_ms);
+	else
+		sqlite3_busy_handler(q->db, busy_wait, q);
 	sqlite3_commit_hook(q->db, count_commit, NULL);
 	snprintf(pragmas, sizeof(pragmas),
 		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;"
@@ -995,7 +999,7 @@ static int sq_resource_list(struct dd_store *s, const struct dd_filter *f,
 
 #define LEASE_COLS                                                             \
 	"id, type, status, resource, owner, attributes, blueprints, until,"    \
-	" allocating, acquired, activated, created, modified"
+	" allocating, acquired, activated, created, modified, waiting"
 
 static void lease_row(sqlite3_stmt *st, struct dd_lease *l)
 {
@@ -1012,6 +1016,7 @@ static void lease_row(sqlite3_stmt *st, struct dd_lease *l)
 	l->activated = sqlite3_column_double(st, 10);
 	l->created = sqlite3_column_double(st, 11);
 	l->modified = sqlite3_column_double(st, 12);
+	l->waiting = sqlite3_column_int(st, 13) != 0;
 }
 
 static int lease_push(sqlite3_stmt *st, void *list)
@@ -1039,6 +1044,7 @@ static void lease_bind(sqlite3_stmt *st, const struct dd_lease *l)
 	bind_time_or_null(st, 10, l->acquired);
 	bind_time_or_null(st, 11, l->activated);
 	sqlite3_bind_double(st, 12, dd_now());
+	sqlite3_bind_int(st, 13, l->waiting);
 }
 
 static int sq_lease_insert(struct dd_store *s, struct dd_lease *l,
@@ -1049,8 +1055,8 @@ static int sq_lease_insert(struct dd_store *s, struct dd_lease *l,
 	int rc = prep(q,
 		      "INSERT INTO lease(type, status, resource, owner,"
 		      " attributes, blueprints, until, allocating, acquired,"
-		      " activated, created, modified) VALUES(?2, ?3, ?4, ?5,"
-		      " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+		      " activated, created, modified, waiting) VALUES(?2, ?3,"
+		      " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)",
 		      &st, err);
 
 	if (rc)
@@ -1075,7 +1081,8 @@ static int sq_lease_update(struct dd_store *s, const struct dd_lease *l,
 		      "UPDATE lease SET type = ?2, status = ?3, resource = ?4,"
 		      " owner = ?5, attributes = ?6, blueprints = ?7,"
 		      " until = ?8, allocating = ?9, acquired = ?10,"
-		      " activated = ?11, modified = ?12 WHERE id = ?1",
+		      " activated = ?11, modified = ?12, waiting = ?13"
+		      " WHERE id = ?1",
 		      &st, err);
 
 	if (rc)
@@ -1123,6 +1130,8 @@ static void lease_where(struct query *qq, const struct dd_filter *f)
 		q_text(qq, "type = ?", f->type);
 	if (f->owner)
 		q_text(qq, "owner = ?", f->owner);
+	if (f->waiting_only)
+		q_where(qq, "waiting = 1");
 	if (f->after_id)
 		q_int(qq, "id > ?", f->after_id);
 }
@@ -1889,6 +1898,40 @@ static int sq_lock_release(struct dd_store *s, const struct dd_lock_grant *g,
 	return drop_lock(SQ(s), g, err);
 }
 
+static int sq_counter_get(struct dd_store *s, const char *name,
+			  long long *out, struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc = prep(q, "SELECT value FROM counter WHERE name = ?1", &st, err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	*out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	done(q, st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(q, rc, err, "read counter");
+	return 0;
+}
+
+static int sq_counter_bump(struct dd_store *s, const char *name,
+			   struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc = prep(q,
+		      "INSERT INTO counter(name, value) VALUES(?1, 1)"
+		      " ON CONFLICT(name) DO UPDATE SET value = value + 1",
+		      &st, err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	return step_done(q, st, err, "bump counter");
+}
+
 const struct dd_store_ops dd_sqlite_store_ops = {
 	.version = DD_STORE_OPS_VERSION,
 	.name = "sqlite",
@@ -1930,4 +1973,6 @@ const struct dd_store_ops dd_sqlite_store_ops = {
 	.task_archive_list = sq_task_archive_list,
 	.lock_acquire = sq_lock_acquire,
 	.lock_release = sq_lock_release,
+	.counter_get = sq_counter_get,
+	.counter_bump = sq_counter_bump,
 };

@@ -367,6 +367,18 @@ int dd_store_lock_release(struct dd_store *s, const struct dd_lock_grant *grant,
 	CALL(s, lock_release, grant, err);
 }
 
+int dd_store_counter_get(struct dd_store *s, const char *name, long long *out,
+			 struct dd_error *err)
+{
+	CALL(s, counter_get, name, out, err);
+}
+
+int dd_store_counter_bump(struct dd_store *s, const char *name,
+			  struct dd_error *err)
+{
+	CALL(s, counter_bump, name, err);
+}
+
 int dd_store_log(struct dd_store *s, long long blueprint, long long resource,
 		 long long lease, const char *type, json_t *data,
 		 struct dd_error *err)

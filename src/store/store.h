@@ -187,6 +187,15 @@ typedef int dd_store_task_archive_list_fn(struct dd_store *s,
 					  struct dd_error *err);
 
 /*
+ * Counters: a named integer, read and incremented inside transactions.
+ * "capacity" is bumped whenever capacity may have been freed.
+ */
+typedef int dd_store_counter_get_fn(struct dd_store *s, const char *name,
+				    long long *out, struct dd_error *err);
+typedef int dd_store_counter_bump_fn(struct dd_store *s, const char *name,
+				     struct dd_error *err);
+
+/*
  * Named locks with fencing tokens.  acquire returns DD_ERR_BUSY while
  * another unexpired grant exists; each grant's token is larger than every
  * earlier grant's for that name.  release drops the lock only if `grant`
@@ -241,6 +250,8 @@ struct dd_store_ops {
 	dd_store_task_archive_list_fn *task_archive_list;
 	dd_store_lock_acquire_fn *lock_acquire;
 	dd_store_lock_release_fn *lock_release;
+	dd_store_counter_get_fn *counter_get;
+	dd_store_counter_bump_fn *counter_bump;
 };
 
 /* The part of a store handle every backend shares; backends embed it first. */
@@ -351,6 +362,11 @@ int dd_store_lock_acquire(struct dd_store *s, const char *owner, double now,
 			  double ttl, struct dd_lock_grant *grant,
 			  struct dd_error *err);
 int dd_store_lock_release(struct dd_store *s, const struct dd_lock_grant *grant,
+			  struct dd_error *err);
+
+int dd_store_counter_get(struct dd_store *s, const char *name, long long *out,
+			 struct dd_error *err);
+int dd_store_counter_bump(struct dd_store *s, const char *name,
 			  struct dd_error *err);
 
 /*

@@ -129,9 +129,9 @@ static int find_candidates(struct dd_worker *w, const struct dd_lease *l,
  * resource; when that one acquires, it wakes the next equal lease (see
  * try_acquire), so deferring never strands a lease beside free capacity.
  *
- * Finds the oldest equal pending lease older than `l` that is not building
- * a resource (older = true), or the oldest equal pending lease newer than
- * `l` (older = false); returns its id or 0.
+ * Finds the oldest equal pending lease older than `l` that waits for room
+ * (older = true), or the oldest equal pending lease newer than `l`
+ * (older = false); returns its id or 0.
  */
 static long long find_equal(struct dd_worker *w, const struct dd_lease *l,
 			    bool older, struct dd_error *err, int *rc)
@@ -151,7 +151,12 @@ static long long find_equal(struct dd_worker *w, const struct dd_lease *l,
 
 		if (older && o->id >= l->id)
 			break;
-		if (older && o->allocating)
+		/*
+		 * Defer only to a lease that already found no room: one
+		 * still on its first pass will get its turn at once, and
+		 * waiting for it would cost every newcomer a wake-up.
+		 */
+		if (older && (o->allocating || !o->waiting))
 			continue;
 		if (!json_equal(o->attributes, l->attributes))
 			continue;
@@ -264,6 +269,7 @@ static int try_acquire(struct dd_worker *w, const struct dd_lock_grant *g,
 		if (!rc) {
 			l->resource = r->id;
 			l->allocating = 0;
+			l->waiting = false;
 			l->acquired = dd_now();
 			rc = dd_lease_transition(l->id, &l->status,
 						 DD_LEASE_ACQUIRED, err);
@@ -386,6 +392,7 @@ static int allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 			}
 			if (!rc) {
 				l->allocating = r.id;
+				l->waiting = false;
 				rc = dd_store_lease_update(w->store, l, err);
 			}
 			if (!rc)
@@ -585,6 +592,53 @@ static int log_waiting(struct dd_worker *w, const struct dd_lock_grant *g,
 	return dd_pass_commit(w, err);
 }
 
+/*
+ * Nothing had room: mark the lease waiting, so that the next release of
+ * capacity wakes it.  Capacity freed after this pass looked but before
+ * this transaction would be missed, so the transaction re-reads the
+ * capacity counter: if it moved since the pass began, look again at once
+ * instead (*retry_at = now).
+ */
+static int wait_for_capacity(struct dd_worker *w, const struct dd_lock_grant *g,
+			     struct dd_lease *l, long long seen, json_t *data,
+			     double *retry_at, struct dd_error *err)
+{
+	bool was = l->waiting;
+	long long now = 0;
+	int rc = dd_pass_begin(w, g, err);
+
+	if (rc) {
+		json_decref(data);
+		return rc;
+	}
+	rc = dd_store_counter_get(w->store, "capacity", &now, err);
+	if (!rc && now != seen) {
+		dd_store_rollback(w->store);
+		json_decref(data);
+		*retry_at = dd_now();
+		return 0;
+	}
+	l->waiting = true;
+	if (!rc && !was)
+		rc = dd_store_lease_update(w->store, l, err);
+	if (!rc && !was) {
+		rc = dd_store_log(w->store, 0, 0, l->id,
+				  "lease.waiting-for-resources", data, err);
+		data = NULL;
+	}
+	json_decref(data);
+	if (rc) {
+		dd_store_rollback(w->store);
+		l->waiting = was;
+		return rc;
+	}
+	if (was) {
+		dd_store_rollback(w->store); /* already marked: nothing to write */
+		return 0;
+	}
+	return dd_pass_commit(w, err);
+}
+
 int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 		struct dd_lease *l, double *retry_at, struct dd_error *err)
 {
@@ -595,11 +649,14 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 	char reason[512] = "";
 	double last_failure = 0;
 	size_t failures = 0;
-	long long ahead;
-	bool sent;
+	long long ahead, capacity = 0;
+	bool sent, built = false;
 	int rc;
 
-	rc = find_candidates(w, l, &c, &why, err);
+	/* before looking for room: see wait_for_capacity() */
+	rc = dd_store_counter_get(w->store, "capacity", &capacity, err);
+	if (!rc)
+		rc = find_candidates(w, l, &c, &why, err);
 	if (rc)
 		goto out;
 	if (c.n == 0) {
@@ -628,20 +685,40 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 			rc = note_allocation_failure(w, g, l, err);
 			if (rc)
 				goto out;
+		} else if (!rc && r.status == DD_RESOURCE_ACTIVE) {
+			/* the resource this lease built: take it first */
+			for (size_t i = 0; i < c.n; i++) {
+				if (c.h[i].bp.id != r.blueprint)
+					continue;
+				rc = try_acquire(w, g, l, &c.h[i], &r, err);
+				break;
+			}
+			dd_resource_release(&r);
+			if (rc != DD_ERR_NOTFOUND && l->status != DD_LEASE_PENDING)
+				goto out;
+			if (rc && rc != DD_ERR_NOTFOUND)
+				goto out;
 		} else {
 			dd_resource_release(&r);
 		}
-		/* active (reuse below may pick it) or gone: forget it */
+		/* taken by another lease meanwhile, or gone: forget it */
+		built = true;
 		l->allocating = 0;
 		rc = 0;
 	}
 
-	ahead = find_equal(w, l, true, err, &rc);
+	/*
+	 * A lease that built a resource has had its turn: it does not queue
+	 * behind others (it may still reuse whatever is free).
+	 */
+	ahead = built ? 0 : find_equal(w, l, true, err, &rc);
 	if (rc)
 		goto out;
 	if (ahead) {
-		rc = log_waiting(w, g, l, "lease.waiting-for-resources",
-				 json_pack("{s:I}", "behind", ahead), err);
+		/* queued behind an equal, older lease: it wakes this one */
+		rc = wait_for_capacity(w, g, l, capacity,
+				       json_pack("{s:I}", "behind", ahead),
+				       retry_at, err);
 		goto out;
 	}
 	rc = reuse(w, g, l, &c, &refused, err);
@@ -671,7 +748,7 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 	rc = reclaim(w, g, l, &refused, &blockers, &sent, err);
 	if (rc || sent)
 		goto out;
-	rc = log_waiting(w, g, l, "lease.waiting-for-resources", NULL, err);
+	rc = wait_for_capacity(w, g, l, capacity, NULL, retry_at, err);
 out:
 	dd_buf_release(&why);
 	dd_resource_list_release(&refused);

@@ -58,6 +58,7 @@ int dd_lease_break(struct dd_worker *w, const struct dd_lock_grant *g,
 				 err);
 	if (rc)
 		return rc;
+	lease->waiting = false;
 	rc = dd_pass_begin(w, g, err);
 	if (!rc && log_type)
 		rc = dd_store_log(w->store, 0, lease->resource, lease->id,
@@ -95,6 +96,7 @@ static int apply_command(struct dd_worker *w, const struct dd_lock_grant *g,
 					 DD_LEASE_RELEASED, err);
 		if (rc)
 			return rc;
+		next.waiting = false;
 		log_type = "lease.released";
 		data = json_pack("{s:I, s:s?}", "command", c->id, "author",
 				 c->author);
@@ -145,6 +147,7 @@ static int apply_command(struct dd_worker *w, const struct dd_lock_grant *g,
 	if (!rc) {
 		l->status = next.status;
 		l->until = next.until;
+		l->waiting = next.waiting;
 	}
 	return rc;
 }
@@ -334,8 +337,12 @@ static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 		 */
 		if (!rc && l->resource)
 			rc = wake_resource_if_going(w, l->resource, err);
-		/* and capacity was freed for whoever waits */
-		if (!rc && l->resource)
+		/*
+		 * Capacity was freed for whoever waits; and a pending lease
+		 * that goes away may have had equal requests queued behind
+		 * it (they wait marked, like those waiting for capacity).
+		 */
+		if (!rc)
 			rc = dd_pass_wake_waiting(w, l->type, err);
 		if (rc)
 			dd_store_rollback(w->store);

@@ -210,6 +210,9 @@ static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
 				  "resource.activated", NULL, err);
 	if (!rc)
 		rc = wake_allocators(w, r->id, err);
+	/* a new resource is capacity for whoever waits */
+	if (!rc)
+		rc = dd_pass_wake_waiting(w, r->type, err);
 	if (rc) {
 		dd_store_rollback(w->store);
 		r->status = DD_RESOURCE_PENDING;

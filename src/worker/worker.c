@@ -179,19 +179,12 @@ int dd_pass_schedule(struct dd_worker *w, struct dd_ref obj, double when,
 int dd_pass_wake_waiting(struct dd_worker *w, const char *type,
 			 struct dd_error *err)
 {
-	struct dd_filter f = {0};
-	struct dd_lease_list l = {0};
-	int rc;
+	int woken = 0;
+	int rc = dd_task_wake_waiting(w->store, type, DD_WAKE_WAITING_MAX,
+				      &woken, err);
 
-	f.status_mask = 1u << DD_LEASE_PENDING;
-	f.type = type;
-	f.limit = DD_WAKE_WAITING_MAX;
-	rc = dd_store_lease_list(w->store, &f, &l, err);
-	for (size_t i = 0; !rc && i < l.n; i++)
-		rc = dd_pass_schedule(
-			w, (struct dd_ref){DD_OBJ_LEASE, l.items[i].id}, 0,
-			err);
-	dd_lease_list_release(&l);
+	if (woken)
+		w->scheduled = true;
 	return rc;
 }
 

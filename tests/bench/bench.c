@@ -428,6 +428,43 @@ static void add_history(const char *path, long long resources,
 }
 
 /*
+ * Build the hot pool: hold `n` leases at once, so that `n` resources are
+ * built, then release them all.
+ */
+static void build_pool(struct bench *b, int n)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_lease_request req = {.type = "host", .owner = "bench"};
+	struct dd_store *s;
+	struct dd_wake *wake;
+	long long *ids = calloc((size_t)n, sizeof(*ids));
+
+	if (!ids || dd_store_open_ready(b->path, NULL, &s, &err) ||
+	    dd_wake_listen(b->path, DD_WAKE_WATCHER, &wake, &err))
+		die("build pool", &err);
+	for (int i = 0; i < n; i++) {
+		struct dd_lease l = {0};
+
+		if (dd_api_lease_create(s, &req, &l, &err))
+			die("lease", &err);
+		ids[i] = l.id;
+		dd_lease_release(&l);
+	}
+	for (int i = 0; i < n; i++)
+		if (wait_lease(s, wake, ids[i], DD_LEASE_ACTIVE, NULL))
+			die("pool lease did not activate", NULL);
+	for (int i = 0; i < n; i++)
+		if (dd_api_send(s, (struct dd_ref){DD_OBJ_LEASE, ids[i]},
+				"release", "bench", NULL, NULL, &err))
+			die("release", &err);
+	for (int i = 0; i < n; i++)
+		wait_lease(s, wake, ids[i], DD_LEASE_DESTROYED, NULL);
+	dd_wake_close(wake);
+	dd_store_close(s);
+	free(ids);
+}
+
+/*
  * Hot pool (`cold` false): R resources already built, C clients looping
  * request -> active -> release -> destroyed.  Cold: each lifecycle also
  * releases its resource, so every lease waits for a new one.
@@ -451,30 +488,8 @@ static struct result run_pool(const char *scenario, enum mode mode, int clients,
 	if (history_resources || history_leases)
 		add_history(b.path, history_resources, history_leases);
 	bench_start(&b, 4);
-	if (!cold) {
-		/* build the pool first: one lifecycle per resource */
-		struct client warm[256];
-		struct samples ws = {0};
-		atomic_llong wd = 0;
-		int n = resources < 256 ? resources : 256;
-
-		pthread_mutex_init(&ws.mu, NULL);
-		for (int i = 0; i < n; i++) {
-			warm[i] = (struct client){.b = &b,
-						  .deadline = dd_now() + 60,
-						  .max_lifecycles = 1,
-						  .active = &ws,
-						  .release = &ws,
-						  .done = &wd};
-		}
-		/* all at once, so each builds its own resource */
-		for (int i = 0; i < n; i++)
-			pthread_create(&warm[i].tid, NULL, client_main,
-				       &warm[i]);
-		for (int i = 0; i < n; i++)
-			pthread_join(warm[i].tid, NULL);
-		free(ws.v);
-	}
+	if (!cold)
+		build_pool(&b, resources);
 	commits0 = dd_store_commit_count();
 	start = dd_monotonic();
 	for (int i = 0; i < clients; i++) {
