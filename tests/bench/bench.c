@@ -11,7 +11,8 @@
  * one lifecycle costs, and checks that every lease was released and
  * destroyed exactly once.
  *
- * usage: bench [--quick | --check] [--keep] [--drydock PATH] [--out FILE]
+ * usage: bench [--quick | --check] [--only SCENARIO] [--workers N] [--keep]
+ *              [--drydock PATH] [--out FILE]
  */
 #include "api/api.h"
 #include "core/util.h"
@@ -237,6 +238,8 @@ static void bench_stop(struct bench *b)
 }
 
 static bool keep; /* --keep: leave the stores behind for inspection */
+static const char *only; /* --only SCENARIO */
+static int workers = 4;  /* --workers N */
 
 static void bench_remove(struct bench *b)
 {
@@ -289,6 +292,22 @@ static int wait_lease(struct dd_store *s, struct dd_wake *wake, long long id,
 	}
 }
 
+/*
+ * A client's store handle.  In library mode the clients live in the same
+ * process as the workers, as requests do in `drydock serve`, so their
+ * writes join the workers' group commits.
+ */
+static int client_open(struct bench *b, struct dd_store **s,
+		       struct dd_error *err)
+{
+	struct dd_store_options o;
+
+	dd_store_options_from_env(&o);
+	o.group_commit = b->mode == MODE_LIBRARY &&
+			 !getenv("BENCH_CLIENTS_DIRECT");
+	return dd_store_open_ready(b->path, &o, s, err);
+}
+
 static void *client_main(void *arg)
 {
 	struct client *c = arg;
@@ -298,7 +317,7 @@ static void *client_main(void *arg)
 	struct dd_lease_request req = {0};
 	long long n = 0;
 
-	if (dd_store_open_ready(c->b->path, NULL, &s, &err) ||
+	if (client_open(c->b, &s, &err) ||
 	    dd_wake_listen(c->b->path, DD_WAKE_WATCHER, &wake, &err))
 		die("client", &err);
 	req.type = "host";
@@ -487,7 +506,7 @@ static struct result run_pool(const char *scenario, enum mode mode, int clients,
 	bench_open(&b, mode, resources, 1);
 	if (history_resources || history_leases)
 		add_history(b.path, history_resources, history_leases);
-	bench_start(&b, 4);
+	bench_start(&b, workers);
 	if (!cold)
 		build_pool(&b, resources);
 	commits0 = dd_store_commit_count();
@@ -581,7 +600,7 @@ static struct result run_contention(enum mode mode, int leases, int k)
 	double start;
 
 	bench_open(&b, mode, leases, 1);
-	bench_start(&b, 4);
+	bench_start(&b, workers);
 	if (dd_store_open_ready(b.path, NULL, &s, &err) ||
 	    dd_wake_listen(b.path, DD_WAKE_WATCHER, &wake, &err))
 		die("contention", &err);
@@ -734,12 +753,17 @@ int main(int argc, char **argv)
 			check = true;
 		else if (!strcmp(argv[i], "--keep"))
 			keep = true;
+		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+			only = argv[++i];
+		else if (!strcmp(argv[i], "--workers") && i + 1 < argc)
+			workers = atoi(argv[++i]) > 0 ? atoi(argv[i]) : 4;
 		else if (!strcmp(argv[i], "--drydock") && i + 1 < argc)
 			drydock_bin = argv[++i];
 		else if (!strcmp(argv[i], "--out") && i + 1 < argc)
 			out = argv[++i];
 		else {
-			fprintf(stderr, "usage: bench [--quick | --check] [--keep] "
+			fprintf(stderr, "usage: bench [--quick | --check] [--only "
+					"SCENARIO] [--workers N] [--keep] "
 					"[--drydock PATH] [--out FILE]\n");
 			return 2;
 		}
@@ -764,28 +788,44 @@ int main(int argc, char **argv)
 	} else {
 		double secs = quick ? 2 : 8;
 
-		rs[n] = run_pool("hot-pool", MODE_LIBRARY, 16, 16, false, secs,
+#define WANT(name) (!only || !strcmp(only, name))
+		if (WANT("hot-pool")) {
+			rs[n] = run_pool("hot-pool", MODE_LIBRARY, 16, 16, false, secs,
 				 0, 0, 0);
-		print_row(&rs[n++]);
-		rs[n] = run_pool("hot-pool", MODE_PROCESS, 16, 16, false, secs,
+			print_row(&rs[n++]);
+		}
+		if (WANT("hot-pool")) {
+			rs[n] = run_pool("hot-pool", MODE_PROCESS, 16, 16, false, secs,
 				 0, 0, 0);
-		print_row(&rs[n++]);
-		rs[n] = run_pool("cold", MODE_LIBRARY, 16, 64, true, secs, 0, 0,
+			print_row(&rs[n++]);
+		}
+		if (WANT("cold")) {
+			rs[n] = run_pool("cold", MODE_LIBRARY, 16, 64, true, secs, 0, 0,
 				 0);
-		print_row(&rs[n++]);
-		rs[n] = run_pool("cold", MODE_PROCESS, 16, 64, true, secs, 0, 0,
+			print_row(&rs[n++]);
+		}
+		if (WANT("cold")) {
+			rs[n] = run_pool("cold", MODE_PROCESS, 16, 64, true, secs, 0, 0,
 				 0);
-		print_row(&rs[n++]);
-		rs[n] = run_contention(MODE_PROCESS, quick ? 20 : 50, 20);
-		print_row(&rs[n++]);
-		rs[n] = run_pool("scale", MODE_PROCESS, 16, 16, false, secs, 84,
+			print_row(&rs[n++]);
+		}
+		if (WANT("contention")) {
+			rs[n] = run_contention(MODE_PROCESS, quick ? 20 : 50,
+					       20);
+			print_row(&rs[n++]);
+		}
+		if (WANT("scale")) {
+			rs[n] = run_pool("scale", MODE_PROCESS, 16, 16, false, secs, 84,
 				 0, 0);
-		print_row(&rs[n++]);
-		rs[n] = run_pool("scale", MODE_PROCESS, 16, 16, false, secs,
+			print_row(&rs[n++]);
+		}
+		if (WANT("scale")) {
+			rs[n] = run_pool("scale", MODE_PROCESS, 16, 16, false, secs,
 				 quick ? 1000 : 10000 - 16,
 				 quick ? 10000 : 100000, 0);
-		print_row(&rs[n++]);
-		if (!quick) {
+			print_row(&rs[n++]);
+		}
+		if (!quick && WANT("scale")) {
 			rs[n] = run_pool("scale", MODE_PROCESS, 16, 16, false,
 					 secs, 100000 - 16, 1000000, 0);
 			print_row(&rs[n++]);
