@@ -316,20 +316,3 @@ int dd_resource_update_locked(struct dd_worker *w, const struct dd_lock_grant *g
 	*retry_at = 0;
 	return resource_pass(w, g, id, retry_at, err);
 }
-
-int dd_resource_update(struct dd_worker *w, long long id, double *retry_at,
-		       struct dd_error *err)
-{
-	struct dd_lock_grant g;
-	int rc;
-
-	snprintf(g.name, sizeof(g.name), "resource:%lld", id);
-	rc = dd_store_lock_acquire(w->store, w->name, dd_now(), w->lock_ttl,
-				   &g, err);
-	if (rc)
-		return rc;
-	*retry_at = 0;
-	rc = resource_pass(w, &g, id, retry_at, err);
-	dd_worker_unlock(w, &g);
-	return rc;
-}

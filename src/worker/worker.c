@@ -69,6 +69,39 @@ void dd_worker_release(struct dd_worker *w)
 	memset(w, 0, sizeof(*w));
 }
 
+/* Take `obj`'s lock, run its pass, drop the lock: for tests and tools. */
+static int update_with_lock(struct dd_worker *w, struct dd_ref obj,
+			    double *retry_at, struct dd_error *err)
+{
+	struct dd_lock_grant g;
+	int rc;
+
+	dd_task_lock_name(obj, &g);
+	rc = dd_store_lock_acquire(w->store, w->name, dd_now(), w->lock_ttl,
+				   &g, err);
+	if (rc)
+		return rc;
+	rc = obj.kind == DD_OBJ_LEASE
+		     ? dd_lease_update_locked(w, &g, obj.id, retry_at, err)
+		     : dd_resource_update_locked(w, &g, obj.id, retry_at, err);
+	dd_worker_unlock(w, &g);
+	return rc;
+}
+
+int dd_lease_update(struct dd_worker *w, long long id, double *retry_at,
+		    struct dd_error *err)
+{
+	return update_with_lock(w, (struct dd_ref){DD_OBJ_LEASE, id}, retry_at,
+				err);
+}
+
+int dd_resource_update(struct dd_worker *w, long long id, double *retry_at,
+		       struct dd_error *err)
+{
+	return update_with_lock(w, (struct dd_ref){DD_OBJ_RESOURCE, id},
+				retry_at, err);
+}
+
 static int run_lease(void *arg, const struct dd_task *t, double *retry_at,
 		     struct dd_error *err)
 {
