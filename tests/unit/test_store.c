@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "core/model.h"
+#include "store/schema_sqlite.h"
 #include "store/store.h"
 
 /* Defined in store/store.c for tests; not in a public header. */
@@ -1053,6 +1054,50 @@ static void test_outer_rollback_and_stray_rollback(void **state)
 	assert_int_equal(lease_count_all(e->store), 1);
 }
 
+/*
+ * A store made by an older drydock (schema version 1, with a lease in it)
+ * is refused until `drydock init` upgrades it, and keeps its rows.
+ */
+static void test_upgrade_from_version_1(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store *s = NULL;
+	struct dd_lease l = {0};
+	char path[PATH_MAX + 32];
+	sqlite3 *db;
+	int current = 0, newest = 0;
+
+	snprintf(path, sizeof(path), "%s/old.db", e->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, dd_sqlite_migrations[0], NULL, NULL,
+				      NULL),
+			 SQLITE_OK);
+	assert_int_equal(
+		sqlite3_exec(db,
+			     "PRAGMA user_version = 1;"
+			     "INSERT INTO lease(type, status, attributes,"
+			     " created, modified) VALUES('host', 2, '{}', 1, 1)",
+			     NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_int_equal(dd_store_open_ready(path, NULL, &s, &err),
+			 DD_ERR_STORE);
+	assert_non_null(strstr(err.msg, "run 'drydock init'"));
+	assert_ok(dd_store_open(path, NULL, &s, &err), &err);
+	assert_ok(dd_store_migrate(s, &err), &err);
+	assert_ok(dd_store_migrate(s, &err), &err); /* idempotent */
+	assert_ok(dd_store_schema_version(s, &current, &newest, &err), &err);
+	assert_int_equal(current, newest);
+	assert_int_equal(current, DD_SQLITE_SCHEMA_VERSION);
+	assert_ok(dd_store_lease_get(s, 1, &l, &err), &err);
+	assert_int_equal(l.status, DD_LEASE_ACTIVE);
+	assert_false(l.waiting);
+	dd_lease_release(&l);
+	dd_store_close(s);
+}
+
 static void test_second_writer_waits_then_busy(void **state)
 {
 	struct test_env *e = *state;
@@ -1192,6 +1237,7 @@ int main(void)
 		T(test_nested_inner_rollback),
 		T(test_three_levels_middle_rollback),
 		T(test_outer_rollback_and_stray_rollback),
+		T(test_upgrade_from_version_1),
 		T(test_second_writer_waits_then_busy),
 		T(test_fault_injection_nth_call),
 		T(test_fault_mid_transaction_writes_nothing),
