@@ -207,12 +207,20 @@ static int exec_sql(struct sq *q, const char *sql, struct dd_error *err)
 
 static void group_put(struct group *g);
 
+static void group_lock(struct group *g);
+static void group_unlock(struct group *g);
+
 static void sq_close(struct dd_store *s)
 {
 	struct sq *q = SQ(s);
 
+	/* statements on the group's connection: only under its mutex */
+	if (q->group)
+		group_lock(q->group);
 	for (size_t i = 0; i < q->ncache; i++)
 		sqlite3_finalize(q->cache[i].st);
+	if (q->group)
+		group_unlock(q->group);
 	sqlite3_close(q->own_db ? q->own_db : q->db);
 	if (q->group)
 		group_put(q->group);
@@ -251,7 +259,7 @@ static int busy_wait(void *arg, int count)
  * SQLite transaction; BEGIN IMMEDIATE if none is open) inside a savepoint,
  * and releases the savepoint when done.  The batch is committed (one
  * fsync) by the transaction that ends while no other writer is waiting to
- * join, or once the batch is 64 transactions or 2 ms old; every other
+ * join, or once the batch is 64 transactions or 0.5 ms old; every other
  * transaction of the batch waits for that commit and returns its result.
  * Transactions run one at a time, in turn, on the shared connection, so
  * each sees the ones before it exactly as a serial execution would.
@@ -259,7 +267,7 @@ static int busy_wait(void *arg, int count)
 
 #define GROUP_MAX 64
 #define GROUP_AGE 0.0005
-#define GROUP_RESULTS 256
+#define GROUP_RESULTS 4096
 
 struct group {
 	struct group *next;
@@ -275,10 +283,47 @@ struct group {
 	int pending;		  /* transactions in the open batch */
 	double opened;
 	struct {
+		unsigned long batch;
 		int rc;
 		char msg[160];
 	} result[GROUP_RESULTS];
 };
+
+static void group_lock(struct group *g)
+{
+	pthread_mutex_lock(&g->mu);
+}
+
+static void group_unlock(struct group *g)
+{
+	pthread_mutex_unlock(&g->mu);
+}
+
+/* Record the end of the open batch with result `rc` (mutex held). */
+static void group_close_batch(struct group *g, int rc, const char *msg)
+{
+	int slot = (int)(g->batch % GROUP_RESULTS);
+
+	g->result[slot].batch = g->batch;
+	g->result[slot].rc = rc;
+	snprintf(g->result[slot].msg, sizeof(g->result[slot].msg), "%.150s",
+		 msg);
+	g->open = false;
+	g->durable = g->batch;
+	pthread_cond_broadcast(&g->cv);
+}
+
+/*
+ * After an I/O error, a full disk or running out of memory, SQLite may
+ * roll the whole transaction back, not just one savepoint: then the batch
+ * is gone and every transaction in it failed.
+ */
+static void group_check_lost(struct group *g)
+{
+	if (g->open && sqlite3_get_autocommit(g->conn->db))
+		group_close_batch(g, DD_ERR_STORE,
+				  "the store rolled the transaction back");
+}
 
 static pthread_mutex_t groups_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct group *groups;
@@ -343,6 +388,8 @@ static void group_put(struct group *g)
 	pthread_mutex_unlock(&groups_mu);
 }
 
+static int group_end(struct group *g, bool mine, struct dd_error *err);
+
 static int group_begin(struct sq *q, struct dd_error *err)
 {
 	struct group *g = q->group;
@@ -351,6 +398,7 @@ static int group_begin(struct sq *q, struct dd_error *err)
 	atomic_fetch_add(&g->waiting, 1);
 	pthread_mutex_lock(&g->mu);
 	atomic_fetch_sub(&g->waiting, 1);
+	group_check_lost(g);
 	if (!g->open) {
 		rc = exec_sql(g->conn, "BEGIN IMMEDIATE", err);
 		if (!rc) {
@@ -360,10 +408,14 @@ static int group_begin(struct sq *q, struct dd_error *err)
 			g->opened = dd_monotonic();
 		}
 	}
-	if (!rc)
-		rc = exec_sql(g->conn, "SAVEPOINT lt", err);
 	if (rc) {
 		pthread_mutex_unlock(&g->mu);
+		return rc;
+	}
+	rc = exec_sql(g->conn, "SAVEPOINT lt", err);
+	if (rc) {
+		/* leave no batch open that nobody would commit */
+		group_end(g, false, NULL);
 		return rc;
 	}
 	q->db = g->conn->db;
@@ -380,11 +432,11 @@ static int group_end(struct group *g, bool mine, struct dd_error *err)
 	unsigned long my = g->batch;
 	int rc = 0;
 
+	group_check_lost(g);
 	if (g->open && (atomic_load(&g->waiting) == 0 ||
 			g->pending >= GROUP_MAX ||
 			dd_monotonic() - g->opened > GROUP_AGE)) {
 		struct dd_error cerr = DD_ERROR_INIT;
-		int slot = (int)(g->batch % GROUP_RESULTS);
 
 		if (g->pending) {
 			rc = exec_sql(g->conn, "COMMIT", &cerr);
@@ -393,20 +445,17 @@ static int group_end(struct group *g, bool mine, struct dd_error *err)
 		} else {
 			exec_sql(g->conn, "ROLLBACK", NULL);
 		}
-		g->result[slot].rc = rc;
-		snprintf(g->result[slot].msg, sizeof(g->result[slot].msg),
-			 "%.150s", cerr.msg);
-		g->open = false;
-		g->durable = g->batch;
-		pthread_cond_broadcast(&g->cv);
+		group_close_batch(g, rc, cerr.msg);
 	}
 	if (mine) {
 		int slot = (int)(my % GROUP_RESULTS);
 
 		while (g->durable < my)
 			pthread_cond_wait(&g->cv, &g->mu);
-		rc = g->result[slot].rc;
-		if (rc)
+		if (g->result[slot].batch != my)
+			rc = dd_error_set(err, DD_ERR_STORE,
+					  "the outcome of a commit was lost");
+		else if ((rc = g->result[slot].rc))
 			dd_error_set(err, rc, "%s", g->result[slot].msg);
 	}
 	pthread_mutex_unlock(&g->mu);
@@ -1895,7 +1944,17 @@ static int sq_lock_acquire(struct dd_store *s, const char *owner, double now,
 static int sq_lock_release(struct dd_store *s, const struct dd_lock_grant *g,
 			   struct dd_error *err)
 {
-	return drop_lock(SQ(s), g, err);
+	/* a transaction, so that a group-commit handle joins its batch */
+	int rc = dd_store_begin(s, err);
+
+	if (rc)
+		return rc;
+	rc = drop_lock(SQ(s), g, err);
+	if (rc) {
+		dd_store_rollback(s);
+		return rc;
+	}
+	return dd_store_commit(s, err);
 }
 
 static int sq_counter_get(struct dd_store *s, const char *name,

@@ -142,7 +142,6 @@ static long long find_equal(struct dd_worker *w, const struct dd_lease *l,
 
 	f.status_mask = 1u << DD_LEASE_PENDING;
 	f.type = l->type;
-	f.limit = 64;
 	if (!older)
 		f.after_id = l->id;
 	*rc = dd_store_lease_list(w->store, &f, &pending, err);
@@ -406,6 +405,18 @@ static int allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 					w,
 					(struct dd_ref){DD_OBJ_RESOURCE, r.id},
 					0, err);
+			/* an equal lease queued behind this one may build too */
+			if (!rc) {
+				long long next = find_equal(w, l, false, err,
+							    &rc);
+
+				if (!rc && next)
+					rc = dd_pass_schedule(
+						w,
+						(struct dd_ref){DD_OBJ_LEASE,
+								next},
+						0, err);
+			}
 			if (!rc)
 				rc = dd_pass_commit(w, err);
 			else
@@ -746,8 +757,12 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 	if (rc != DD_ERR_NOTFOUND)
 		goto out;
 	rc = reclaim(w, g, l, &refused, &blockers, &sent, err);
-	if (rc || sent)
+	if (rc)
 		goto out;
+	/*
+	 * Having asked for a reclaim, wait like any lease without room: the
+	 * reclaimed resource's destruction is a capacity event.
+	 */
 	rc = wait_for_capacity(w, g, l, capacity, NULL, retry_at, err);
 out:
 	dd_buf_release(&why);

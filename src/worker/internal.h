@@ -7,8 +7,12 @@
 #include "blueprint/blueprint.h"
 #include "worker/worker.h"
 
-/* How many waiting leases one freed capacity event wakes, oldest first. */
-#define DD_WAKE_WAITING_MAX 64
+/*
+ * How many waiting leases one capacity event wakes, oldest first: all of
+ * them (0), since a lease further back may be the only one the freed
+ * capacity fits.
+ */
+#define DD_WAKE_WAITING_MAX 0
 
 /*
  * Drop an object's lock.  A store too busy to take the release is retried
