@@ -1759,7 +1759,7 @@ static int sq_task_retry(struct dd_store *s, const struct dd_task *t,
 		rc = prep(q,
 			  "UPDATE task SET claimed_by = NULL, claim_expires ="
 			  " NULL, not_before = ?3, failures = ?4,"
-			  " last_error = ?5"
+			  " last_error = coalesce(?5, last_error)"
 			  " WHERE id = ?1 AND claim_token = ?2",
 			  &st, err);
 	if (!rc) {

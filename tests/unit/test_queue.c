@@ -722,6 +722,32 @@ static void make_due(struct test_env *e)
 	schedule(e->store, KIND, obj1, dd_now() - 1);
 }
 
+/* A yield after a failure keeps the failure's reason on show. */
+static void test_yield_keeps_last_error(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_task_options o;
+	struct fake f = {0};
+	struct dd_task_list l;
+
+	options(&o);
+	f.rc = DD_ERR_IO;
+	f.msg = "disk on fire";
+	schedule(e->store, KIND, obj1, dd_now());
+	run_one(e, &o, &f, true);
+	make_due(e);
+	f.rc = DD_ERR_AGAIN;
+	f.msg = NULL;
+	f.retry_at = dd_now() + 60;
+	run_one(e, &o, &f, true);
+	tasks(e->store, &l);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.items[0].failures, 1);
+	assert_non_null(l.items[0].last_error);
+	assert_string_equal(l.items[0].last_error, "disk on fire");
+	dd_task_list_release(&l);
+}
+
 static void test_run_one_failure_backoff(void **state)
 {
 	struct test_env *e = *state;
@@ -1105,6 +1131,7 @@ int main(void)
 		T(test_run_one_again_without_retry_at),
 		T(test_run_one_busy),
 		T(test_run_one_failure_backoff),
+		T(test_yield_keeps_last_error),
 		T(test_run_one_gives_up_after_max_failures),
 		T(test_run_one_failed_archive_counts_every_failure),
 		T(test_run_one_done_after_failures_keeps_count),
