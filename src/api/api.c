@@ -255,7 +255,14 @@ int dd_api_schedule_update(struct dd_store *s, struct dd_ref target,
 				  "only leases and resources have updates");
 	}
 	if (!rc)
+		rc = dd_store_begin(s, err);
+	if (!rc) {
 		rc = dd_task_schedule_update(s, target, 0, err);
+		if (rc)
+			dd_store_rollback(s);
+		else
+			rc = dd_store_commit(s, err);
+	}
 	if (!rc)
 		dd_wake_notify(s->path, DD_WAKE_DAEMON);
 	return rc;

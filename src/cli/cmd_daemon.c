@@ -20,7 +20,8 @@ static const char usage[] =
 	"left claimed by a crash are taken again when their claim\nexpires "
 	"(DRYDOCK_CLAIM_TTL seconds, default 60).\n"
 	"\n"
-	"  --workers N   worker threads (default 4)\n";
+	"  --workers N   worker threads (default 8; they mostly wait on the\n"
+	"                disk, so more than the CPUs pays)\n";
 
 static void on_signal(int sig)
 {
@@ -42,7 +43,7 @@ int cmd_daemon(int argc, char **argv)
 	struct dd_store *s;
 	int c;
 
-	o.workers = 4;
+	o.workers = 8;
 	o.idle_cap = 30;
 	while ((c = getopt_long(argc, argv, "hw:", opts, NULL)) != -1) {
 		switch (c) {

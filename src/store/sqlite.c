@@ -12,6 +12,8 @@
 #include "core/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -44,6 +46,7 @@ struct sq {
 	sqlite3 *db;	       /* the connection in use: own, or the group's */
 	sqlite3 *own_db;
 	struct group *group;   /* group commit, or NULL */
+	bool sync_wal;	       /* durable commits: fsync the WAL ourselves */
 	double busy_timeout;   /* seconds */
 	double busy_since;     /* when the current wait began */
 	struct {
@@ -205,6 +208,39 @@ static int exec_sql(struct sq *q, const char *sql, struct dd_error *err)
 	return 0;
 }
 
+/*
+ * Durable commits without holding the write lock through the fsync.  With
+ * synchronous=FULL, SQLite fsyncs the WAL inside COMMIT, while it holds the
+ * store's write lock, so no other writer can even start until the disk
+ * answers.  Instead drydock commits with synchronous=NORMAL (the frames are
+ * written to the WAL, not synced) and then, after the lock is released,
+ * syncs the WAL file itself before reporting the commit.  A commit is
+ * reported only once durable, as before; meanwhile the next writer is
+ * already at work, and the file system folds concurrent syncs of one file
+ * into one flush.  A WAL file gone meanwhile was checkpointed into the
+ * database, which SQLite syncs after a checkpoint; it is synced again here
+ * to be sure.
+ */
+static int sync_wal(const char *path, struct dd_error *err)
+{
+	char wal[4200];
+	int fd, rc;
+
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	fd = open(wal, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return dd_error_set(err, DD_ERR_IO, "cannot sync store '%s': %s",
+				    path, strerror(errno));
+	rc = fdatasync(fd);
+	if (rc)
+		dd_error_set(err, DD_ERR_IO, "cannot sync store '%s': %s", path,
+			     strerror(errno));
+	close(fd);
+	return rc ? DD_ERR_IO : 0;
+}
+
 static void group_put(struct group *g);
 
 static void group_lock(struct group *g);
@@ -299,8 +335,12 @@ static void group_unlock(struct group *g)
 	pthread_mutex_unlock(&g->mu);
 }
 
-/* Record the end of the open batch with result `rc` (mutex held). */
-static void group_close_batch(struct group *g, int rc, const char *msg)
+/*
+ * Record the end of the open batch with result `rc` (mutex held); when
+ * `durable`, its members may return at once.
+ */
+static void group_close_batch(struct group *g, int rc, const char *msg,
+			      bool durable)
 {
 	int slot = (int)(g->batch % GROUP_RESULTS);
 
@@ -309,7 +349,38 @@ static void group_close_batch(struct group *g, int rc, const char *msg)
 	snprintf(g->result[slot].msg, sizeof(g->result[slot].msg), "%.150s",
 		 msg);
 	g->open = false;
-	g->durable = g->batch;
+	if (durable) {
+		g->durable = g->batch;
+		pthread_cond_broadcast(&g->cv);
+	}
+}
+
+/*
+ * The batch `b` was committed but not yet synced (mutex held): sync it
+ * with the mutex released, so the next batch can start meanwhile, then
+ * report it durable.  Durability is monotonic: a sync covers every batch
+ * committed before it.
+ */
+static void group_sync(struct group *g, unsigned long b)
+{
+	struct dd_error serr = DD_ERROR_INIT;
+	int rc;
+
+	pthread_mutex_unlock(&g->mu);
+	rc = sync_wal(g->conn->base.path, &serr);
+	pthread_mutex_lock(&g->mu);
+	if (rc) {
+		int slot = (int)(b % GROUP_RESULTS);
+
+		if (g->result[slot].batch == b && !g->result[slot].rc) {
+			g->result[slot].rc = rc;
+			snprintf(g->result[slot].msg,
+				 sizeof(g->result[slot].msg), "%.150s",
+				 serr.msg);
+		}
+	}
+	if (g->durable < b)
+		g->durable = b;
 	pthread_cond_broadcast(&g->cv);
 }
 
@@ -322,7 +393,7 @@ static void group_check_lost(struct group *g)
 {
 	if (g->open && sqlite3_get_autocommit(g->conn->db))
 		group_close_batch(g, DD_ERR_STORE,
-				  "the store rolled the transaction back");
+				  "the store rolled the transaction back", true);
 }
 
 static pthread_mutex_t groups_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -438,14 +509,20 @@ static int group_end(struct group *g, bool mine, struct dd_error *err)
 			dd_monotonic() - g->opened > GROUP_AGE)) {
 		struct dd_error cerr = DD_ERROR_INIT;
 
+		bool synced = !g->conn->sync_wal || !g->pending;
+
 		if (g->pending) {
 			rc = exec_sql(g->conn, "COMMIT", &cerr);
 			if (rc && !sqlite3_get_autocommit(g->conn->db))
 				exec_sql(g->conn, "ROLLBACK", NULL);
+			if (rc)
+				synced = true; /* nothing to sync */
 		} else {
 			exec_sql(g->conn, "ROLLBACK", NULL);
 		}
-		group_close_batch(g, rc, cerr.msg);
+		group_close_batch(g, rc, cerr.msg, synced);
+		if (!synced)
+			group_sync(g, g->batch);
 	}
 	if (mine) {
 		int slot = (int)(my % GROUP_RESULTS);
@@ -519,10 +596,15 @@ static int sq_open(const char *path, const struct dd_store_options *opt,
 	else
 		sqlite3_busy_handler(q->db, busy_wait, q);
 	sqlite3_commit_hook(q->db, count_commit, NULL);
+	/* durable commits are synced by sync_wal(), outside the lock */
+	q->sync_wal = opt->durability == DD_DURABILITY_FULL &&
+		      !getenv("DRYDOCK_SQLITE_SYNC_FULL");
 	snprintf(pragmas, sizeof(pragmas),
 		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;"
 		 " PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;",
-		 opt->durability == DD_DURABILITY_FULL ? "FULL" : "NORMAL");
+		 opt->durability == DD_DURABILITY_FULL && !q->sync_wal
+			 ? "FULL"
+			 : "NORMAL");
 	rc = exec_sql(q, pragmas, err);
 	if (!rc && opt->group_commit)
 		rc = group_get(path, opt, &q->group, err);
@@ -585,7 +667,10 @@ static int sq_migrate(struct dd_store *s, struct dd_error *err)
 		exec_sql(q, "ROLLBACK", NULL);
 		return rc;
 	}
-	return exec_sql(q, "COMMIT", err);
+	rc = exec_sql(q, "COMMIT", err);
+	if (!rc && q->sync_wal)
+		rc = sync_wal(q->base.path, err);
+	return rc;
 }
 
 /* ---- transactions and fencing ----------------------------------------- */
@@ -638,6 +723,8 @@ static int sq_commit(struct dd_store *s, struct dd_error *err)
 	if (rc && !sqlite3_get_autocommit(q->db))
 		exec_sql(q, "ROLLBACK", NULL);
 	pthread_mutex_unlock(&write_mu);
+	if (!rc && q->sync_wal)
+		rc = sync_wal(q->base.path, err);
 	return rc;
 }
 
@@ -1606,6 +1693,15 @@ static int drop_lock(struct sq *q, const struct dd_lock_grant *g,
 	return step_done(q, st, err, "release lock");
 }
 
+#define CLAIM_QUEUED                                                           \
+	"SELECT " TASK_COLS " FROM task WHERE claimed_by IS NULL"              \
+	" AND not_before <= ?1 AND " OBJECT_UNLOCKED                           \
+	" ORDER BY not_before, id LIMIT 1"
+#define CLAIM_EXPIRED                                                          \
+	"SELECT " TASK_COLS " FROM task WHERE claimed_by IS NOT NULL"          \
+	" AND claim_expires <= ?1 AND " OBJECT_UNLOCKED                        \
+	" ORDER BY claim_expires, id LIMIT 1"
+
 static int sq_task_claim(struct dd_store *s, const char *worker, double now,
 			 double claim_ttl, struct dd_task *out,
 			 struct dd_error *err)
@@ -1615,21 +1711,29 @@ static int sq_task_claim(struct dd_store *s, const char *worker, double now,
 	bool found = false;
 	int rc;
 
+	/*
+	 * Look before taking the write lock: idle workers woken together
+	 * must not each pay for a durable empty transaction.
+	 */
+	if (s->depth == 0) {
+		rc = claim_first(q, CLAIM_QUEUED, now, out, &found, err);
+		if (!rc && !found)
+			rc = claim_first(q, CLAIM_EXPIRED, now, out, &found,
+					 err);
+		if (found)
+			dd_task_release(out);
+		if (rc)
+			return rc;
+		if (!found)
+			return DD_ERR_NOTFOUND;
+		found = false;
+	}
 	rc = dd_store_begin(s, err);
 	if (rc)
 		return rc;
-	rc = claim_first(q,
-			 "SELECT " TASK_COLS " FROM task WHERE claimed_by IS NULL"
-			 " AND not_before <= ?1 AND " OBJECT_UNLOCKED
-			 " ORDER BY not_before, id LIMIT 1",
-			 now, out, &found, err);
+	rc = claim_first(q, CLAIM_QUEUED, now, out, &found, err);
 	if (!rc && !found)
-		rc = claim_first(q,
-				 "SELECT " TASK_COLS " FROM task"
-				 " WHERE claimed_by IS NOT NULL"
-				 " AND claim_expires <= ?1 AND " OBJECT_UNLOCKED
-				 " ORDER BY claim_expires, id LIMIT 1",
-				 now, out, &found, err);
+		rc = claim_first(q, CLAIM_EXPIRED, now, out, &found, err);
 	if (!rc && found) {
 		dd_task_lock_name(out->object, &out->lock);
 		rc = take_lock(q, &out->lock, worker, now, claim_ttl, err);
@@ -1663,13 +1767,17 @@ static int sq_task_claim(struct dd_store *s, const char *worker, double now,
 		dd_store_rollback(s);
 		return rc;
 	}
+	if (!found) {
+		/* somebody else was quicker: nothing was written */
+		dd_store_rollback(s);
+		return DD_ERR_NOTFOUND;
+	}
 	rc = dd_store_commit(s, err);
 	if (rc) {
-		if (found)
-			dd_task_release(out);
+		dd_task_release(out);
 		return rc;
 	}
-	return found ? 0 : DD_ERR_NOTFOUND;
+	return 0;
 }
 
 static int sq_task_finish(struct dd_store *s, const struct dd_task *t,

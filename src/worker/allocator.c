@@ -363,13 +363,19 @@ static int allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 					    &herr);
 			if (rc) {
 				json_decref(r.attributes);
-				if (rc != DD_ERR_NOTFOUND)
-					dd_store_log(
-						w->store, h->bp.id, 0, l->id,
-						"resource.allocation-failure",
-						json_pack("{s:s}", "reason",
-							  herr.msg),
-						NULL);
+				if (rc != DD_ERR_NOTFOUND &&
+				    !dd_pass_begin(w, g, NULL)) {
+					if (dd_store_log(
+						    w->store, h->bp.id, 0,
+						    l->id,
+						    "resource.allocation-failure",
+						    json_pack("{s:s}", "reason",
+							      herr.msg),
+						    NULL))
+						dd_store_rollback(w->store);
+					else
+						dd_pass_commit(w, NULL);
+				}
 				break;
 			}
 			if (!keys_free(w, &keys, b)) {

@@ -151,7 +151,7 @@ int dd_pool_run(const struct dd_pool_options *o, struct dd_error *err)
 {
 	struct dd_wake *wake = NULL;
 	struct thread_arg *threads;
-	int n = o->workers > 0 ? o->workers : 4;
+	int n = o->workers > 0 ? o->workers : 8;
 	int rc = 0, started = 0;
 
 	atomic_store(&pool.stop, false);

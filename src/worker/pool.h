@@ -20,7 +20,7 @@
 
 struct dd_pool_options {
 	const char *store_path;
-	int workers;	  /* threads; default 4 */
+	int workers;	  /* threads; default 8 */
 	double idle_cap;  /* longest sleep without a deadline, seconds */
 	int quiet;	  /* no progress lines on stderr */
 };

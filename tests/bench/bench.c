@@ -239,7 +239,7 @@ static void bench_stop(struct bench *b)
 
 static bool keep; /* --keep: leave the stores behind for inspection */
 static const char *only; /* --only SCENARIO */
-static int workers = 4;  /* --workers N */
+static int workers = 8;  /* --workers N, as the daemon's default */
 
 static void bench_remove(struct bench *b)
 {
