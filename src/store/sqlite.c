@@ -316,6 +316,8 @@ struct group {
 	bool open;		  /* a batch (SQLite transaction) is open */
 	unsigned long batch;	  /* the open (or last) batch's number */
 	unsigned long durable;	  /* the last batch that has ended */
+	unsigned long committed;  /* the last batch committed, maybe unsynced */
+	bool syncing;		  /* a sync_wal() is running */
 	int pending;		  /* transactions in the open batch */
 	double opened;
 	struct {
@@ -349,39 +351,51 @@ static void group_close_batch(struct group *g, int rc, const char *msg,
 	snprintf(g->result[slot].msg, sizeof(g->result[slot].msg), "%.150s",
 		 msg);
 	g->open = false;
-	if (durable) {
+	g->committed = g->batch;
+	if (durable && g->durable < g->batch) {
 		g->durable = g->batch;
 		pthread_cond_broadcast(&g->cv);
 	}
 }
 
 /*
- * The batch `b` was committed but not yet synced (mutex held): sync it
- * with the mutex released, so the next batch can start meanwhile, then
- * report it durable.  Durability is monotonic: a sync covers every batch
- * committed before it.
+ * The batch `b` was committed but not yet synced (mutex held): make sure
+ * a sync that started after its commit has finished, then it is durable.
+ * One sync runs at a time, with the mutex released so the next batches
+ * can form and commit meanwhile, and each sync covers every batch
+ * committed before it began: under load, many batches share one flush.
  */
 static void group_sync(struct group *g, unsigned long b)
 {
-	struct dd_error serr = DD_ERROR_INIT;
-	int rc;
+	while (g->durable < b) {
+		struct dd_error serr = DD_ERROR_INIT;
+		unsigned long upto;
+		int rc;
 
-	pthread_mutex_unlock(&g->mu);
-	rc = sync_wal(g->conn->base.path, &serr);
-	pthread_mutex_lock(&g->mu);
-	if (rc) {
-		int slot = (int)(b % GROUP_RESULTS);
-
-		if (g->result[slot].batch == b && !g->result[slot].rc) {
-			g->result[slot].rc = rc;
-			snprintf(g->result[slot].msg,
-				 sizeof(g->result[slot].msg), "%.150s",
-				 serr.msg);
+		if (g->syncing) {
+			pthread_cond_wait(&g->cv, &g->mu);
+			continue;
 		}
+		g->syncing = true;
+		upto = g->committed;
+		pthread_mutex_unlock(&g->mu);
+		rc = sync_wal(g->conn->base.path, &serr);
+		pthread_mutex_lock(&g->mu);
+		g->syncing = false;
+		for (unsigned long x = g->durable + 1; rc && x <= upto; x++) {
+			int slot = (int)(x % GROUP_RESULTS);
+
+			if (g->result[slot].batch == x && !g->result[slot].rc) {
+				g->result[slot].rc = rc;
+				snprintf(g->result[slot].msg,
+					 sizeof(g->result[slot].msg), "%.150s",
+					 serr.msg);
+			}
+		}
+		if (g->durable < upto)
+			g->durable = upto;
+		pthread_cond_broadcast(&g->cv);
 	}
-	if (g->durable < b)
-		g->durable = b;
-	pthread_cond_broadcast(&g->cv);
 }
 
 /*
