@@ -47,6 +47,8 @@ struct sq {
 	sqlite3 *own_db;
 	struct group *group;   /* group commit, or NULL */
 	bool sync_wal;	       /* durable commits: fsync the WAL ourselves */
+	bool sync_failed;      /* a sync failed: refuse all later commits */
+	int wal_fd;	       /* the WAL, for sync_wal(); -1 until needed */
 	double busy_timeout;   /* seconds */
 	double busy_since;     /* when the current wait began */
 	struct {
@@ -217,28 +219,47 @@ static int exec_sql(struct sq *q, const char *sql, struct dd_error *err)
  * syncs the WAL file itself before reporting the commit.  A commit is
  * reported only once durable, as before; meanwhile the next writer is
  * already at work, and the file system folds concurrent syncs of one file
- * into one flush.  A WAL file gone meanwhile was checkpointed into the
- * database, which SQLite syncs after a checkpoint; it is synced again here
- * to be sure.
+ * into one flush.  While this connection is open nobody can delete the
+ * WAL, and SQLite syncs the WAL before a checkpoint copies it and the
+ * database after, so syncing the WAL is enough.  Other connections can
+ * see a commit before it is synced: after a power loss such a commit may
+ * be missing, but it was never reported done to its writer.
  */
-static int sync_wal(const char *path, struct dd_error *err)
+static int sync_wal(struct sq *q, struct dd_error *err)
 {
-	char wal[4200];
-	int fd, rc;
+	if (q->sync_failed)
+		return dd_error_set(err, DD_ERR_IO,
+				    "store '%s' failed to sync earlier; the "
+				    "outcome of commits since is unknown: "
+				    "restart drydock",
+				    q->base.path);
+	if (q->wal_fd < 0) {
+		/* SQLite's own name for it: a symlinked store's WAL is
+		 * beside the real file */
+		const char *wal = sqlite3_filename_wal(
+			sqlite3_db_filename(q->own_db, "main"));
 
-	snprintf(wal, sizeof(wal), "%s-wal", path);
-	fd = open(wal, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT)
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return dd_error_set(err, DD_ERR_IO, "cannot sync store '%s': %s",
-				    path, strerror(errno));
-	rc = fdatasync(fd);
-	if (rc)
-		dd_error_set(err, DD_ERR_IO, "cannot sync store '%s': %s", path,
-			     strerror(errno));
-	close(fd);
-	return rc ? DD_ERR_IO : 0;
+		q->wal_fd = wal ? open(wal, O_RDONLY | O_CLOEXEC) : -1;
+		if (q->wal_fd < 0)
+			return dd_error_set(err, DD_ERR_IO,
+					    "cannot open the WAL of store "
+					    "'%s': %s",
+					    q->base.path, strerror(errno));
+	}
+	/*
+	 * One descriptor for the connection's life, so that a write-back
+	 * error is reported to it; after a failed sync the pages are marked
+	 * clean and a retry would lie, so the handle refuses every later
+	 * commit instead.
+	 */
+	if (fdatasync(q->wal_fd)) {
+		q->sync_failed = true;
+		return dd_error_set(err, DD_ERR_IO,
+				    "cannot sync store '%s': %s; the outcome "
+				    "of this commit is unknown",
+				    q->base.path, strerror(errno));
+	}
+	return 0;
 }
 
 static void group_put(struct group *g);
@@ -257,6 +278,8 @@ static void sq_close(struct dd_store *s)
 		sqlite3_finalize(q->cache[i].st);
 	if (q->group)
 		group_unlock(q->group);
+	if (q->wal_fd >= 0)
+		close(q->wal_fd);
 	sqlite3_close(q->own_db ? q->own_db : q->db);
 	if (q->group)
 		group_put(q->group);
@@ -322,6 +345,7 @@ struct group {
 	double opened;
 	struct {
 		unsigned long batch;
+		bool done;  /* final: needed no sync, or its sync ended */
 		int rc;
 		char msg[160];
 	} result[GROUP_RESULTS];
@@ -347,15 +371,19 @@ static void group_close_batch(struct group *g, int rc, const char *msg,
 	int slot = (int)(g->batch % GROUP_RESULTS);
 
 	g->result[slot].batch = g->batch;
+	g->result[slot].done = durable;
 	g->result[slot].rc = rc;
 	snprintf(g->result[slot].msg, sizeof(g->result[slot].msg), "%.150s",
 		 msg);
 	g->open = false;
-	g->committed = g->batch;
-	if (durable && g->durable < g->batch) {
-		g->durable = g->batch;
-		pthread_cond_broadcast(&g->cv);
-	}
+	/*
+	 * `durable` only ever moves in group_sync(): it means every batch up
+	 * to it is synced.  A batch that needed no sync is final at once
+	 * through its own slot, without vouching for earlier ones.
+	 */
+	if (!durable)
+		g->committed = g->batch;
+	pthread_cond_broadcast(&g->cv);
 }
 
 /*
@@ -379,18 +407,21 @@ static void group_sync(struct group *g, unsigned long b)
 		g->syncing = true;
 		upto = g->committed;
 		pthread_mutex_unlock(&g->mu);
-		rc = sync_wal(g->conn->base.path, &serr);
+		rc = sync_wal(g->conn, &serr);
 		pthread_mutex_lock(&g->mu);
 		g->syncing = false;
-		for (unsigned long x = g->durable + 1; rc && x <= upto; x++) {
+		for (unsigned long x = g->durable + 1; x <= upto; x++) {
 			int slot = (int)(x % GROUP_RESULTS);
 
-			if (g->result[slot].batch == x && !g->result[slot].rc) {
+			if (g->result[slot].batch != x)
+				continue;
+			if (rc && !g->result[slot].rc) {
 				g->result[slot].rc = rc;
 				snprintf(g->result[slot].msg,
 					 sizeof(g->result[slot].msg), "%.150s",
 					 serr.msg);
 			}
+			g->result[slot].done = true;
 		}
 		if (g->durable < upto)
 			g->durable = upto;
@@ -483,6 +514,11 @@ static int group_begin(struct sq *q, struct dd_error *err)
 	atomic_fetch_add(&g->waiting, 1);
 	pthread_mutex_lock(&g->mu);
 	atomic_fetch_sub(&g->waiting, 1);
+	if (g->conn->sync_failed) {
+		rc = sync_wal(g->conn, err); /* refuses, with the reason */
+		pthread_mutex_unlock(&g->mu);
+		return rc;
+	}
 	group_check_lost(g);
 	if (!g->open) {
 		rc = exec_sql(g->conn, "BEGIN IMMEDIATE", err);
@@ -541,7 +577,8 @@ static int group_end(struct group *g, bool mine, struct dd_error *err)
 	if (mine) {
 		int slot = (int)(my % GROUP_RESULTS);
 
-		while (g->durable < my)
+		while (g->durable < my && !(g->result[slot].batch == my &&
+					      g->result[slot].done))
 			pthread_cond_wait(&g->cv, &g->mu);
 		if (g->result[slot].batch != my)
 			rc = dd_error_set(err, DD_ERR_STORE,
@@ -586,6 +623,7 @@ static int sq_open(const char *path, const struct dd_store_options *opt,
 
 	if (!q)
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	q->wal_fd = -1;
 	q->base.ops = &dd_sqlite_store_ops;
 	q->base.path = dd_strdup(path);
 	if (!q->base.path) {
@@ -683,7 +721,7 @@ static int sq_migrate(struct dd_store *s, struct dd_error *err)
 	}
 	rc = exec_sql(q, "COMMIT", err);
 	if (!rc && q->sync_wal)
-		rc = sync_wal(q->base.path, err);
+		rc = sync_wal(q, err);
 	return rc;
 }
 
@@ -714,6 +752,8 @@ static int sq_begin(struct dd_store *s, struct dd_error *err)
 
 	if (SQ(s)->group)
 		return group_begin(SQ(s), err);
+	if (SQ(s)->sync_failed)
+		return sync_wal(SQ(s), err); /* refuses, with the reason */
 	/* a second handle in the same thread must not wait for ever */
 	if (lock_write_mu(SQ(s)))
 		return dd_error_set(err, DD_ERR_BUSY,
@@ -738,7 +778,7 @@ static int sq_commit(struct dd_store *s, struct dd_error *err)
 		exec_sql(q, "ROLLBACK", NULL);
 	pthread_mutex_unlock(&write_mu);
 	if (!rc && q->sync_wal)
-		rc = sync_wal(q->base.path, err);
+		rc = sync_wal(q, err);
 	return rc;
 }
 
