@@ -509,11 +509,21 @@ static int group_end(struct group *g, bool mine, struct dd_error *err);
 static int group_begin(struct sq *q, struct dd_error *err)
 {
 	struct group *g = q->group;
+	struct timespec ts;
+	double until = dd_now() + q->busy_timeout;
 	int rc = 0;
 
+	ts.tv_sec = (time_t)until;
+	ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
 	atomic_fetch_add(&g->waiting, 1);
-	pthread_mutex_lock(&g->mu);
+	/* timed, like the direct path: a second transaction in the same
+	 * thread gets DD_ERR_BUSY rather than waiting for itself */
+	rc = pthread_mutex_timedlock(&g->mu, &ts);
 	atomic_fetch_sub(&g->waiting, 1);
+	if (rc)
+		return dd_error_set(err, DD_ERR_BUSY,
+				    "store '%s' is locked (begin)",
+				    q->base.path);
 	if (g->conn->sync_failed) {
 		rc = sync_wal(g->conn, err); /* refuses, with the reason */
 		pthread_mutex_unlock(&g->mu);

@@ -1098,6 +1098,36 @@ static void test_upgrade_from_version_1(void **state)
 	dd_store_close(s);
 }
 
+/* Group commit: a second transaction in the same thread is refused, not hung. */
+static void test_group_second_transaction_busy(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store_options opt = {DD_DURABILITY_FULL, 50, true};
+	struct dd_store *a = NULL, *b = NULL;
+	struct dd_blueprint bp = {0};
+
+	assert_ok(dd_store_open(e->path, &opt, &a, &err), &err);
+	assert_ok(dd_store_open(e->path, &opt, &b, &err), &err);
+	assert_ok(dd_store_begin(a, &err), &err);
+	assert_int_equal(dd_store_begin(b, &err), DD_ERR_BUSY);
+	/* and the first goes on: its commit is durable and visible */
+	bp.type = "host";
+	bp.name = "g";
+	bp.config = json_object();
+	bp.enabled = true;
+	assert_ok(dd_store_blueprint_insert(a, &bp, &err), &err);
+	assert_ok(dd_store_commit(a, &err), &err);
+	json_decref(bp.config);
+	bp.config = NULL;
+	memset(&bp, 0, sizeof(bp));
+	assert_ok(dd_store_blueprint_get(e->store, 1, &bp, &err), &err);
+	assert_string_equal(bp.name, "g");
+	dd_blueprint_release(&bp);
+	dd_store_close(b);
+	dd_store_close(a);
+}
+
 static void test_second_writer_waits_then_busy(void **state)
 {
 	struct test_env *e = *state;
@@ -1238,6 +1268,7 @@ int main(void)
 		T(test_three_levels_middle_rollback),
 		T(test_outer_rollback_and_stray_rollback),
 		T(test_upgrade_from_version_1),
+		T(test_group_second_transaction_busy),
 		T(test_second_writer_waits_then_busy),
 		T(test_fault_injection_nth_call),
 		T(test_fault_mid_transaction_writes_nothing),
