@@ -102,19 +102,6 @@ int dd_wake_drain(struct dd_wake *w)
 	return n;
 }
 
-int dd_wake_wait(struct dd_wake *w, double timeout)
-{
-	struct pollfd p = {.fd = w->fd, .events = POLLIN};
-	int ms = timeout <= 0 ? 0 : (int)(timeout * 1000.0) + 1;
-	int rc = poll(&p, 1, ms);
-
-	if (rc > 0) {
-		dd_wake_drain(w);
-		return 1;
-	}
-	return 0;
-}
-
 void dd_wake_close(struct dd_wake *w)
 {
 	if (!w)

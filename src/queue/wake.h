@@ -31,8 +31,6 @@ int dd_wake_listen(const char *store_path, enum dd_wake_role role,
 int dd_wake_fd(const struct dd_wake *w);
 /* Read every pending wake-up; returns how many there were. */
 int dd_wake_drain(struct dd_wake *w);
-/* Wait until woken or `timeout` seconds pass; returns 1 if woken. */
-int dd_wake_wait(struct dd_wake *w, double timeout);
 void dd_wake_close(struct dd_wake *w);
 
 /* Wake every listener of `role` for this store.  Best effort. */

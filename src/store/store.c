@@ -16,8 +16,6 @@
 static atomic_long fault_countdown = -1;
 static atomic_int fault_code = DD_ERR_STORE;
 
-/* For tests: make the (n+1)th store call from now fail with `code`. */
-void dd_store_fail_after(long n, int code);
 void dd_store_fail_after(long n, int code)
 {
 	atomic_store(&fault_code, code);

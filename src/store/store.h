@@ -278,6 +278,8 @@ void dd_store_close(struct dd_store *s);
 int dd_store_migrate(struct dd_store *s, struct dd_error *err);
 int dd_store_schema_version(struct dd_store *s, int *current, int *newest,
 			    struct dd_error *err);
+/* For tests: make the (n+1)th store call from now fail with `code`. */
+void dd_store_fail_after(long n, int code);
 /* How many transactions this process has committed, on any handle. */
 long long dd_store_commit_count(void);
 /* Read the durability and busy timeout from DRYDOCK_DURABILITY etc. */

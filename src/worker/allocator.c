@@ -443,11 +443,10 @@ static int allocate(struct dd_worker *w, const struct dd_lock_grant *g,
  */
 static int reclaim(struct dd_worker *w, const struct dd_lock_grant *g,
 		   struct dd_lease *l, struct dd_resource_list *refused,
-		   const struct blockers *b, bool *sent, struct dd_error *err)
+		   const struct blockers *b, struct dd_error *err)
 {
 	char author[48];
 
-	*sent = false;
 	snprintf(author, sizeof(author), "lease:%lld", l->id);
 	for (size_t i = 0; i < refused->n; i++) {
 		struct dd_filter f = {0};
@@ -484,7 +483,6 @@ static int reclaim(struct dd_worker *w, const struct dd_lock_grant *g,
 			return rc;
 		}
 		rc = dd_pass_commit(w, err);
-		*sent = rc == 0;
 		return rc;
 	}
 	return 0;
@@ -667,7 +665,7 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 	double last_failure = 0;
 	size_t failures = 0;
 	long long ahead, capacity = 0;
-	bool sent, built = false;
+	bool built = false;
 	int rc;
 
 	/* before looking for room: see wait_for_capacity() */
@@ -762,7 +760,7 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 	rc = allocate(w, g, l, &c, &blockers, err);
 	if (rc != DD_ERR_NOTFOUND)
 		goto out;
-	rc = reclaim(w, g, l, &refused, &blockers, &sent, err);
+	rc = reclaim(w, g, l, &refused, &blockers, err);
 	if (rc)
 		goto out;
 	/*

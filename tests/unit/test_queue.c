@@ -10,7 +10,6 @@
 
 #include "queue/task.h"
 
-void dd_store_fail_after(long n, int code);
 
 static int setup(void **state)
 {

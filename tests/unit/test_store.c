@@ -16,7 +16,6 @@
 #include "store/store.h"
 
 /* Defined in store/store.c for tests; not in a public header. */
-void dd_store_fail_after(long n, int code);
 
 static int setup(void **state)
 {
