@@ -4,6 +4,7 @@
 #include "queue/task.h"
 #include "queue/wake.h"
 
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -111,6 +112,45 @@ int dd_api_lease_create(struct dd_store *s, const struct dd_lease_request *req,
 	dd_wake_notify(s->path, DD_WAKE_DAEMON);
 	if (out)
 		rc = dd_store_lease_get(s, l.id, out, err);
+	return rc;
+}
+
+int dd_api_exec_spawn(struct dd_store *s, long long id, char *const argv[],
+		      const struct dd_exec_io *io, pid_t *pid,
+		      struct dd_error *err)
+{
+	struct dd_lease l = {0};
+	struct dd_resource r = {0};
+	struct dd_blueprint bp = {0};
+	const struct dd_blueprint_type *t = NULL;
+	struct dd_bp_ctx ctx;
+	char dir[PATH_MAX];
+	int rc;
+
+	rc = dd_store_lease_get(s, id, &l, err);
+	if (!rc && l.status != DD_LEASE_ACTIVE)
+		rc = dd_error_set(err, DD_ERR_STATE,
+				  "cannot run a command on lease %lld: it is "
+				  "%s, not active",
+				  id, dd_lease_status_name(l.status));
+	if (!rc)
+		rc = dd_store_resource_get(s, l.resource, &r, err);
+	if (!rc)
+		rc = dd_store_blueprint_get(s, r.blueprint, &bp, err);
+	if (!rc && !(t = dd_blueprint_type_find(bp.type)))
+		rc = dd_error_set(err, DD_ERR_INVALID,
+				  "blueprint %lld has unknown type '%s'",
+				  bp.id, bp.type);
+	if (!rc) {
+		dd_store_dir(s->path, dir, sizeof(dir));
+		ctx.store = s;
+		ctx.blueprint = &bp;
+		ctx.state_dir = dir;
+		rc = dd_bp_spawn(t, &ctx, &r, &l, argv, io, pid, err);
+	}
+	dd_blueprint_release(&bp);
+	dd_resource_release(&r);
+	dd_lease_release(&l);
 	return rc;
 }
 

@@ -11,6 +11,7 @@
 #ifndef DD_API_H
 #define DD_API_H
 
+#include "blueprint/blueprint.h"
 #include "core/model.h"
 #include "store/store.h"
 
@@ -59,6 +60,15 @@ int dd_api_blueprint_create(struct dd_store *s, const char *type,
 int dd_api_blueprint_edit(struct dd_store *s, long long id, const char *name,
 			  json_t *config, int enabled,
 			  struct dd_blueprint *out, struct dd_error *err);
+
+/*
+ * Start argv on the resource that lease `id` holds, through its blueprint
+ * type's command interface, in the lease's working directory.  The lease
+ * must be active.  Wait for it with dd_exec_wait().
+ */
+int dd_api_exec_spawn(struct dd_store *s, long long id, char *const argv[],
+		      const struct dd_exec_io *io, pid_t *pid,
+		      struct dd_error *err);
 
 /* The caller's identity for authorship: "cli:USER@HOST". */
 void dd_api_cli_identity(char *buf, size_t n);

@@ -11,11 +11,13 @@
 #include "core/util.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 const struct dd_blueprint_type *const dd_blueprint_types[] = {
@@ -173,15 +175,38 @@ int dd_bp_destroy_lease(const struct dd_blueprint_type *t,
 	return t->destroy_lease ? t->destroy_lease(ctx, r, lease, err) : 0;
 }
 
-int dd_bp_exec(const struct dd_blueprint_type *t, const struct dd_bp_ctx *ctx,
-	       const struct dd_resource *r, const struct dd_lease *lease,
-	       char *const argv[], int *exit_status, struct dd_error *err)
+int dd_bp_spawn(const struct dd_blueprint_type *t, const struct dd_bp_ctx *ctx,
+		const struct dd_resource *r, const struct dd_lease *lease,
+		char *const argv[], const struct dd_exec_io *io, pid_t *pid,
+		struct dd_error *err)
 {
+	static const struct dd_exec_io inherit = {-1, -1, -1, false};
+
 	CHECK(t);
 	if (!t->command)
 		return dd_error_set(err, DD_ERR_INVALID,
 				    "blueprint type '%s' offers no command "
 				    "interface",
 				    t->name);
-	return t->command->exec(ctx, r, lease, argv, exit_status, err);
+	if (!argv || !argv[0] || !argv[0][0])
+		return dd_error_set(err, DD_ERR_INVALID, "no command to run");
+	return t->command->spawn(ctx, r, lease, argv, io ? io : &inherit, pid,
+				 err);
+}
+
+int dd_exec_wait(pid_t pid, int *exit_status, struct dd_error *err)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return dd_error_set(err, DD_ERR_IO,
+					    "cannot wait for process %d: %s",
+					    (int)pid, strerror(errno));
+	}
+	if (WIFEXITED(status))
+		*exit_status = WEXITSTATUS(status);
+	else
+		*exit_status = 128 + WTERMSIG(status);
+	return 0;
 }

@@ -23,6 +23,8 @@
 
 #include "core/model.h"
 
+#include <sys/types.h>
+
 #define DD_BLUEPRINT_TYPE_VERSION 1
 #define DD_MAX_SLOT_KEYS 8
 
@@ -85,14 +87,26 @@ typedef int dd_bp_lease_hook_fn(const struct dd_bp_ctx *ctx,
 				struct dd_lease *lease, struct dd_error *err);
 
 /*
- * The "command" interface a lease offers: run argv on the leased thing
- * with the caller's stdin/stdout/stderr, and report its exit status (as a
- * shell would: 128+N for a signal).
+ * Where a started command's standard input, output and error go: a file
+ * descriptor each, or -1 to share drydock's own.  With own_group the
+ * command leads a new process group, so a caller can kill it and its
+ * children together.
+ */
+struct dd_exec_io {
+	int in, out, err;
+	bool own_group;
+};
+
+/*
+ * The "command" interface a lease offers: start argv on the leased thing
+ * with the streams `io` names, and hand back its pid for the caller to
+ * wait for (dd_exec_wait) or kill.
  */
 struct dd_command_interface {
-	int (*exec)(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
-		    const struct dd_lease *lease, char *const argv[],
-		    int *exit_status, struct dd_error *err);
+	int (*spawn)(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
+		     const struct dd_lease *lease, char *const argv[],
+		     const struct dd_exec_io *io, pid_t *pid,
+		     struct dd_error *err);
 };
 
 struct dd_blueprint_type {
@@ -156,8 +170,14 @@ int dd_bp_destroy_lease(const struct dd_blueprint_type *t,
 			const struct dd_bp_ctx *ctx,
 			const struct dd_resource *r, struct dd_lease *lease,
 			struct dd_error *err);
-int dd_bp_exec(const struct dd_blueprint_type *t, const struct dd_bp_ctx *ctx,
-	       const struct dd_resource *r, const struct dd_lease *lease,
-	       char *const argv[], int *exit_status, struct dd_error *err);
+int dd_bp_spawn(const struct dd_blueprint_type *t, const struct dd_bp_ctx *ctx,
+		const struct dd_resource *r, const struct dd_lease *lease,
+		char *const argv[], const struct dd_exec_io *io, pid_t *pid,
+		struct dd_error *err);
+/*
+ * Wait for a spawned command; *exit_status is its exit status, or 128+N
+ * when signal N ended it, as a shell reports it.
+ */
+int dd_exec_wait(pid_t pid, int *exit_status, struct dd_error *err);
 
 #endif

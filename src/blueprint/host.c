@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,14 +288,46 @@ static int host_destroy_lease(const struct dd_bp_ctx *ctx,
 	return 0;
 }
 
-static int host_exec(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
-		     const struct dd_lease *lease, char *const argv[],
-		     int *exit_status, struct dd_error *err)
+/*
+ * The child's environment: ours plus the lease's id and directory, which
+ * the caller formats into `id` and `dir` (borrowed, not copied).
+ */
+static char **lease_environ(char *id, char *dir)
+{
+	extern char **environ;
+	size_t n = 0, k = 0;
+	char **env;
+
+	while (environ[n])
+		n++;
+	env = dd_calloc(n + 3, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "DRYDOCK_LEASE=", 14) &&
+		    strncmp(environ[i], "DRYDOCK_LEASE_PATH=", 19))
+			env[k++] = environ[i];
+	env[k++] = id;
+	env[k] = dir;
+	return env;
+}
+
+/*
+ * Start the command with posix_spawn, which is safe in drydock's threaded
+ * server where fork() followed by setenv() or printf() is not.
+ */
+static int host_spawn(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
+		      const struct dd_lease *lease, char *const argv[],
+		      const struct dd_exec_io *io, pid_t *pid,
+		      struct dd_error *err)
 {
 	const char *path = attr_str(lease->attributes, "path");
-	char idbuf[32];
-	pid_t pid;
-	int status;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	char id[48], dir[PATH_MAX + 32];
+	sigset_t all, none;
+	char **env;
+	int rc;
 
 	(void)ctx;
 	(void)r;
@@ -302,40 +335,49 @@ static int host_exec(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
 		return dd_error_set(err, DD_ERR_STATE,
 				    "lease %lld has no working directory",
 				    lease->id);
+	if (access(path, X_OK))
+		return dd_error_set(err, DD_ERR_IO,
+				    "cannot enter lease %lld's directory "
+				    "'%s': %s",
+				    lease->id, path, strerror(errno));
+	snprintf(id, sizeof(id), "DRYDOCK_LEASE=%lld", lease->id);
+	snprintf(dir, sizeof(dir), "DRYDOCK_LEASE_PATH=%s", path);
+	env = lease_environ(id, dir);
+	if (!env)
+		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	/* Signals start as a fresh process would have them. */
+	sigfillset(&all);
+	sigemptyset(&none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setflags(
+		&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
+			       (io->own_group ? POSIX_SPAWN_SETPGROUP : 0));
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawn_file_actions_addchdir_np(&fa, path);
+	if (io->in >= 0)
+		posix_spawn_file_actions_adddup2(&fa, io->in, 0);
+	if (io->out >= 0)
+		posix_spawn_file_actions_adddup2(&fa, io->out, 1);
+	if (io->err >= 0)
+		posix_spawn_file_actions_adddup2(&fa, io->err, 2);
 	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		return dd_error_set(err, DD_ERR_IO, "cannot fork: %s",
-				    strerror(errno));
-	if (pid == 0) {
-		if (chdir(path)) {
-			fprintf(stderr, "drydock: cannot enter '%s': %s\n",
-				path, strerror(errno));
-			_exit(127);
-		}
-		snprintf(idbuf, sizeof(idbuf), "%lld", lease->id);
-		setenv("DRYDOCK_LEASE", idbuf, 1);
-		setenv("DRYDOCK_LEASE_PATH", path, 1);
-		execvp(argv[0], argv);
-		fprintf(stderr, "drydock: cannot run '%s': %s\n", argv[0],
-			strerror(errno));
-		_exit(errno == ENOENT ? 127 : 126);
-	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return dd_error_set(err, DD_ERR_IO,
-					    "cannot wait for '%s': %s",
-					    argv[0], strerror(errno));
-	}
-	if (WIFEXITED(status))
-		*exit_status = WEXITSTATUS(status);
-	else
-		*exit_status = 128 + WTERMSIG(status);
+	rc = posix_spawnp(pid, argv[0], &fa, &attr, argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	dd_free(env);
+	if (rc)
+		return dd_error_set(err, rc == ENOENT ? DD_ERR_NOTFOUND
+						      : DD_ERR_IO,
+				    "cannot run '%s' on lease %lld: %s",
+				    argv[0], lease->id, strerror(rc));
 	return 0;
 }
 
 static const struct dd_command_interface host_command = {
-	.exec = host_exec,
+	.spawn = host_spawn,
 };
 
 const struct dd_blueprint_type dd_host_blueprint_type = {

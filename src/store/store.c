@@ -394,3 +394,15 @@ int dd_store_log(struct dd_store *s, long long blueprint, long long resource,
 	json_decref(data);
 	return rc;
 }
+
+void dd_store_dir(const char *path, char *buf, size_t n)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		snprintf(buf, n, ".");
+	else if (slash == path)
+		snprintf(buf, n, "/");
+	else
+		snprintf(buf, n, "%.*s", (int)(slash - path), path);
+}

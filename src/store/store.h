@@ -379,4 +379,7 @@ int dd_store_log(struct dd_store *s, long long blueprint, long long resource,
 		 long long lease, const char *type, json_t *data,
 		 struct dd_error *err);
 
+/* The directory holding the store at `path` (for default paths). */
+void dd_store_dir(const char *path, char *buf, size_t n);
+
 #endif

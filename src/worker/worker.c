@@ -10,18 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-void dd_store_dir(const char *path, char *buf, size_t n)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		snprintf(buf, n, ".");
-	else if (slash == path)
-		snprintf(buf, n, "/");
-	else
-		snprintf(buf, n, "%.*s", (int)(slash - path), path);
-}
-
 static double env_seconds(const char *name, double def)
 {
 	const char *v = getenv(name);

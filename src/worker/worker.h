@@ -53,7 +53,4 @@ int dd_lease_update(struct dd_worker *w, long long id, double *retry_at,
 int dd_resource_update(struct dd_worker *w, long long id, double *retry_at,
 		       struct dd_error *err);
 
-/* The directory holding the store at `path` (for default paths). */
-void dd_store_dir(const char *path, char *buf, size_t n);
-
 #endif
