@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 static const char usage[] =
-	"usage: drydock daemon [--workers N] [--db PATH]\n"
+	"usage: drydock daemon [--workers N] [--quiet] [--db PATH]\n"
 	"\n"
 	"Run the update workers: allocate, activate, release and destroy "
 	"leases and\nresources as their commands and tasks arrive.  Several "
@@ -21,7 +21,13 @@ static const char usage[] =
 	"(DRYDOCK_CLAIM_TTL seconds, default 60).\n"
 	"\n"
 	"  --workers N   worker threads (default 8; they mostly wait on the\n"
-	"                disk, so more than the CPUs pays)\n";
+	"                disk, so more than the CPUs pays)\n"
+	"  --quiet       no log line per state change (failures are still "
+	"logged)\n"
+	"\n"
+	"Unless --quiet, each state change is logged on stderr as one "
+	"key=value line,\ne.g. \"drydock: event=lease.activated lease=12 "
+	"resource=3\".\n";
 
 static void on_signal(int sig)
 {
@@ -33,6 +39,7 @@ int cmd_daemon(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"workers", required_argument, NULL, 'w'},
+		{"quiet", no_argument, NULL, 'q'},
 		{"db", required_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -45,8 +52,11 @@ int cmd_daemon(int argc, char **argv)
 
 	o.workers = 8;
 	o.idle_cap = 30;
-	while ((c = getopt_long(argc, argv, "hw:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hqw:", opts, NULL)) != -1) {
 		switch (c) {
+		case 'q':
+			o.quiet = 1;
+			break;
 		case 'h':
 			return cli_help(usage);
 		case 'D':

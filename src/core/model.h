@@ -164,6 +164,7 @@ struct dd_filter {
 	bool pending_only;	/* commands: unconsumed only */
 	bool waiting_only;	/* leases: waiting for capacity only */
 	long long after_id;	/* rows with id > after_id */
+	long long before_id;	/* rows with id < before_id */
 	size_t limit;		/* 0: no limit */
 	bool descending;	/* newest first */
 };

@@ -1,4 +1,5 @@
 #include "queue/task.h"
+#include "core/metrics.h"
 #include "core/util.h"
 
 #include <math.h>
@@ -90,6 +91,7 @@ int dd_task_run_one(struct dd_store *s, const struct dd_task_kind *kinds,
 	if (rc)
 		return rc;
 	*ran = true;
+	dd_metric_inc(DD_METRIC_TASKS_RUN);
 	start = dd_monotonic();
 	k = find_kind(kinds, t.kind);
 	if (!k) {
@@ -101,17 +103,20 @@ int dd_task_run_one(struct dd_store *s, const struct dd_task_kind *kinds,
 	rc = k->run(arg, &t, &retry_at, &herr);
 	switch (rc) {
 	case 0:
+		dd_metric_inc(DD_METRIC_TASKS_DONE);
 		rc = dd_store_task_finish(s, &t, "done",
 					  dd_monotonic() - start, dd_now(),
 					  NULL, err);
 		break;
 	case DD_ERR_AGAIN:
+		dd_metric_inc(DD_METRIC_TASKS_YIELDED);
 		if (retry_at <= 0)
 			retry_at = dd_now() + 1;
 		rc = dd_store_task_retry(s, &t, retry_at, t.failures, NULL,
 					 err);
 		break;
 	case DD_ERR_BUSY:
+		dd_metric_inc(DD_METRIC_TASKS_YIELDED);
 		rc = dd_store_task_retry(
 			s, &t, dd_now() + o->busy_retry * (0.5 + dd_random()),
 			t.failures, NULL, err);
@@ -123,6 +128,7 @@ int dd_task_run_one(struct dd_store *s, const struct dd_task_kind *kinds,
 		 * Hand the task back so the object is looked at again soon;
 		 * if the claim is gone too, the retry is refused as well.
 		 */
+		dd_metric_inc(DD_METRIC_TASKS_FENCED);
 		if (o->report)
 			o->report(&t, herr.msg, 0);
 		rc = dd_store_task_retry(s, &t, dd_now() + o->busy_retry,
@@ -131,7 +137,9 @@ int dd_task_run_one(struct dd_store *s, const struct dd_task_kind *kinds,
 	default:
 		if (!herr.msg[0])
 			dd_error_set(&herr, rc, "%s", dd_strerror(rc));
+		dd_metric_inc(DD_METRIC_TASKS_FAILED);
 		if (t.failures + 1 >= o->max_failures) {
+			dd_metric_inc(DD_METRIC_TASKS_FAILED_FOR_GOOD);
 			if (o->report)
 				o->report(&t, herr.msg, -1);
 			t.failures++; /* the archive counts this one too */

@@ -883,6 +883,15 @@ static void q_status(struct query *qq, unsigned mask)
 	dd_buf_addstr(&qq->sql, ")");
 }
 
+/* The id window of a page: after_id and before_id. */
+static void q_range(struct query *qq, const struct dd_filter *f)
+{
+	if (f->after_id)
+		q_int(qq, "id > ?", f->after_id);
+	if (f->before_id)
+		q_int(qq, "id < ?", f->before_id);
+}
+
 static void q_tail(struct query *qq, const struct dd_filter *f)
 {
 	dd_buf_addstr(&qq->sql, f->descending ? " ORDER BY id DESC"
@@ -1062,8 +1071,7 @@ static int sq_blueprint_list(struct dd_store *s, const struct dd_filter *f,
 		q_text(&qq, "type = ?", f->type);
 	if (f->blueprint)
 		q_int(&qq, "id = ?", f->blueprint);
-	if (f->after_id)
-		q_int(&qq, "id > ?", f->after_id);
+	q_range(&qq, f);
 	q_tail(&qq, f);
 	rc = q_prepare(q, &qq, &st, err);
 	if (rc)
@@ -1186,8 +1194,7 @@ static int sq_resource_list(struct dd_store *s, const struct dd_filter *f,
 		q_int(&qq, "blueprint = ?", f->blueprint);
 	if (f->type)
 		q_text(&qq, "type = ?", f->type);
-	if (f->after_id)
-		q_int(&qq, "id > ?", f->after_id);
+	q_range(&qq, f);
 	q_tail(&qq, f);
 	rc = q_prepare(q, &qq, &st, err);
 	if (rc)
@@ -1332,8 +1339,7 @@ static void lease_where(struct query *qq, const struct dd_filter *f)
 		q_text(qq, "owner = ?", f->owner);
 	if (f->waiting_only)
 		q_where(qq, "waiting = 1");
-	if (f->after_id)
-		q_int(qq, "id > ?", f->after_id);
+	q_range(qq, f);
 }
 
 static int sq_lease_list(struct dd_store *s, const struct dd_filter *f,
@@ -1442,8 +1448,7 @@ static int sq_command_list(struct dd_store *s, const struct dd_filter *f,
 	}
 	if (f->pending_only)
 		q_where(&qq, "consumed = 0");
-	if (f->after_id)
-		q_int(&qq, "id > ?", f->after_id);
+	q_range(&qq, f);
 	q_tail(&qq, f);
 	rc = q_prepare(q, &qq, &st, err);
 	if (rc)
@@ -1536,8 +1541,7 @@ static int sq_log_list(struct dd_store *s, const struct dd_filter *f,
 		q_int(&qq, "blueprint = ?", f->blueprint);
 	if (f->type)
 		q_text(&qq, "type = ?", f->type);
-	if (f->after_id)
-		q_int(&qq, "id > ?", f->after_id);
+	q_range(&qq, f);
 	q_tail(&qq, f);
 	rc = q_prepare(q, &qq, &st, err);
 	if (rc)

@@ -9,6 +9,7 @@
 
 #include <assert.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -103,10 +104,66 @@ int dd_store_open_ready(const char *path, const struct dd_store_options *opt,
 	return rc;
 }
 
+static _Atomic(void (*)(const struct dd_store_event *)) event_hook;
+
+void dd_store_set_event_hook(void (*fn)(const struct dd_store_event *ev))
+{
+	atomic_store(&event_hook, fn);
+}
+
+/* Keep an event until its transaction ends (or send it, outside one). */
+static void event_add(struct dd_store *s, const char *type,
+		      long long blueprint, long long resource, long long lease,
+		      const char *detail, double value)
+{
+	void (*fn)(const struct dd_store_event *) = atomic_load(&event_hook);
+	struct dd_store_event *ev, one;
+
+	if (!fn)
+		return;
+	if (s->depth == 0) {
+		ev = &one;
+	} else {
+		if (s->n_events == s->alloc_events) {
+			size_t n = s->alloc_events ? 2 * s->alloc_events : 8;
+			void *p = dd_realloc(s->events, n * sizeof(*ev));
+
+			if (!p)
+				return; /* an event is news, not state */
+			s->events = p;
+			s->alloc_events = n;
+		}
+		ev = &s->events[s->n_events++];
+	}
+	memset(ev, 0, sizeof(*ev));
+	snprintf(ev->type, sizeof(ev->type), "%s", type);
+	ev->blueprint = blueprint;
+	ev->resource = resource;
+	ev->lease = lease;
+	snprintf(ev->detail, sizeof(ev->detail), "%.*s",
+		 (int)strcspn(detail ? detail : "", ":"), detail ? detail : "");
+	ev->value = value;
+	if (ev == &one)
+		fn(ev);
+}
+
+static void events_end(struct dd_store *s, bool committed)
+{
+	void (*fn)(const struct dd_store_event *) = atomic_load(&event_hook);
+
+	if (committed && fn)
+		for (size_t i = 0; i < s->n_events; i++)
+			fn(&s->events[i]);
+	s->n_events = 0;
+}
+
 void dd_store_close(struct dd_store *s)
 {
-	if (s)
-		s->ops->close(s);
+	if (!s)
+		return;
+	dd_free(s->events);
+	s->events = NULL;
+	s->ops->close(s);
 }
 
 int dd_store_migrate(struct dd_store *s, struct dd_error *err)
@@ -153,16 +210,21 @@ int dd_store_begin_fenced(struct dd_store *s, const struct dd_lock_grant *grant,
 
 int dd_store_commit(struct dd_store *s, struct dd_error *err)
 {
+	int rc;
+
 	assert(s->depth > 0);
 	if (--s->depth > 0)
 		return 0;
 	if (s->failed) {
 		s->ops->rollback(s);
 		s->failed = false;
+		events_end(s, false);
 		return dd_error_set(err, DD_ERR_STORE,
 				    "transaction rolled back by an inner level");
 	}
-	return s->ops->commit(s, err);
+	rc = s->ops->commit(s, err);
+	events_end(s, rc == 0);
+	return rc;
 }
 
 void dd_store_rollback(struct dd_store *s)
@@ -176,6 +238,7 @@ void dd_store_rollback(struct dd_store *s)
 	}
 	s->failed = false;
 	s->ops->rollback(s);
+	events_end(s, false);
 }
 
 int dd_store_blueprint_insert(struct dd_store *s, struct dd_blueprint *bp,
@@ -272,13 +335,27 @@ int dd_store_command_consume(struct dd_store *s, long long id,
 			     const char *outcome, double now,
 			     struct dd_error *err)
 {
-	CALL(s, command_consume, id, outcome, now, err);
+	int rc = injected_fault(err);
+
+	if (!rc)
+		rc = s->ops->command_consume(s, id, outcome, now, err);
+	if (!rc)
+		event_add(s, "command.consumed", 0, 0, 0, outcome, 0);
+	return rc;
 }
 
 int dd_store_log_append(struct dd_store *s, struct dd_log_entry *e,
 			struct dd_error *err)
 {
-	CALL(s, log_append, e, err);
+	int rc = injected_fault(err);
+	json_t *waited = json_object_get(e->data, "waited");
+
+	if (!rc)
+		rc = s->ops->log_append(s, e, err);
+	if (!rc)
+		event_add(s, e->type, e->blueprint, e->resource, e->lease,
+			  NULL, json_number_value(waited));
+	return rc;
 }
 
 int dd_store_log_list(struct dd_store *s, const struct dd_filter *f,

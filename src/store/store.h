@@ -255,11 +255,32 @@ struct dd_store_ops {
 };
 
 /* The part of a store handle every backend shares; backends embed it first. */
+/*
+ * Events: what a transaction did that the process may want to tell its
+ * operator (a log line per state change) or count (metrics).  Every log
+ * entry appended is an event with the entry's type; every command consumed
+ * is a "command.consumed" event with the outcome's first word as detail.
+ * They are handed to the process's event hook only once their transaction
+ * has committed, and dropped if it rolls back, so nothing is reported that
+ * did not happen.
+ */
+struct dd_store_event {
+	char type[48];
+	long long blueprint, resource, lease;
+	char detail[32];
+	double value; /* lease.acquired: seconds the lease waited */
+};
+
+/* Set (or, with NULL, clear) the hook that committed events go to. */
+void dd_store_set_event_hook(void (*fn)(const struct dd_store_event *ev));
+
 struct dd_store {
 	const struct dd_store_ops *ops;
 	char *path;
 	int depth;	    /* open dd_store_begin() levels */
 	bool failed;	    /* an inner level rolled back */
+	struct dd_store_event *events; /* this transaction's, uncommitted */
+	size_t n_events, alloc_events;
 };
 
 extern const struct dd_store_ops dd_sqlite_store_ops;

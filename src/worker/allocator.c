@@ -287,9 +287,10 @@ static int try_acquire(struct dd_worker *w, const struct dd_lock_grant *g,
 		if (!rc)
 			rc = dd_store_log(w->store, h->bp.id, r->id, l->id,
 					  "lease.acquired",
-					  json_pack("{s:I, s:I}", "resource",
+					  json_pack("{s:I, s:I, s:f}", "resource",
 						    r->id, "blueprint",
-						    h->bp.id),
+						    h->bp.id, "waited",
+						    dd_now() - l->created),
 					  err);
 		if (!rc)
 			rc = dd_pass_commit(w, err);

@@ -1,4 +1,5 @@
 #include "worker/pool.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "queue/wake.h"
 #include "worker/worker.h"
@@ -19,6 +20,7 @@ static struct {
 	pthread_cond_t cv;
 	unsigned long gen; /* bumped by every wake-up */
 	atomic_bool stop;
+	atomic_int quiet;
 	int stop_pipe[2];
 } pool = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
@@ -33,6 +35,47 @@ struct thread_arg {
 	int rc;
 	struct dd_error err;
 };
+
+/*
+ * Committed store events become counters for /metrics and, unless the pool
+ * is quiet, one key=value line each on stderr: every state change of every
+ * lease and resource, whichever thread of this process made it.
+ */
+static void on_event(const struct dd_store_event *ev)
+{
+	char line[256];
+	int n;
+
+	if (!strcmp(ev->type, "command.consumed")) {
+		dd_metric_inc(strcmp(ev->detail, "done")
+				      ? DD_METRIC_COMMANDS_IGNORED
+				      : DD_METRIC_COMMANDS_DONE);
+		return; /* the object's own log entry says what it did */
+	}
+	if (!strcmp(ev->type, "lease.acquired"))
+		dd_metric_observe_allocation(ev->value);
+	if (atomic_load(&pool.quiet))
+		return;
+	/*
+	 * One line per event, written at once so threads do not interleave;
+	 * ids that do not apply are left out.
+	 */
+	n = snprintf(line, sizeof(line), "drydock: event=%s", ev->type);
+	if (ev->lease)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " lease=%lld",
+			      ev->lease);
+	if (ev->resource)
+		n += snprintf(line + n, sizeof(line) - (size_t)n,
+			      " resource=%lld", ev->resource);
+	if (ev->blueprint)
+		n += snprintf(line + n, sizeof(line) - (size_t)n,
+			      " blueprint=%lld", ev->blueprint);
+	if (!strcmp(ev->type, "lease.acquired"))
+		n += snprintf(line + n, sizeof(line) - (size_t)n,
+			      " waited_ms=%.1f", ev->value * 1000.0);
+	snprintf(line + n, sizeof(line) - (size_t)n, "\n");
+	fputs(line, stderr);
+}
 
 static void wake_local(void)
 {
@@ -155,6 +198,8 @@ int dd_pool_run(const struct dd_pool_options *o, struct dd_error *err)
 	int rc = 0, started = 0;
 
 	atomic_store(&pool.stop, false);
+	atomic_store(&pool.quiet, o->quiet);
+	dd_store_set_event_hook(on_event);
 	if (pipe2(pool.stop_pipe, O_CLOEXEC) < 0)
 		return dd_error_set(err, DD_ERR_IO, "cannot create pipe: %s",
 				    strerror(errno));
@@ -205,6 +250,7 @@ int dd_pool_run(const struct dd_pool_options *o, struct dd_error *err)
 	dd_free(threads);
 out:
 	dd_wake_set_local(NULL);
+	dd_store_set_event_hook(NULL);
 	dd_wake_close(wake);
 	close(pool.stop_pipe[0]);
 	close(pool.stop_pipe[1]);

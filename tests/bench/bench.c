@@ -207,8 +207,8 @@ static void bench_start(struct bench *b, int workers)
 
 		snprintf(w, sizeof(w), "%d", workers);
 		setenv("DRYDOCK_DB", b->path, 1);
-		execl(drydock_bin, drydock_bin, "daemon", "--workers", w,
-		      (char *)NULL);
+		execl(drydock_bin, drydock_bin, "daemon", "--quiet",
+		      "--workers", w, (char *)NULL);
 		perror("bench: exec drydock");
 		_exit(127);
 	}
