@@ -1381,6 +1381,67 @@ static int sq_lease_count(struct dd_store *s, const struct dd_filter *f,
 	return 0;
 }
 
+/* Count rows of `table` by status into counts[0..n). */
+static int count_by_status(struct sq *q, const char *sql, long long *counts,
+			   int n, struct dd_error *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(q, sql, &st, err);
+
+	if (rc)
+		return rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int status = sqlite3_column_int(st, 0);
+
+		if (status >= 0 && status < n)
+			counts[status] = sqlite3_column_int64(st, 1);
+	}
+	done(q, st);
+	if (rc != SQLITE_DONE)
+		return fail(q, rc, err, "count by status");
+	return 0;
+}
+
+static int sq_stats(struct dd_store *s, double now, struct dd_store_stats *out,
+		    struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = count_by_status(q,
+			     "SELECT status, count(*) FROM lease"
+			     " GROUP BY status",
+			     out->leases, DD_LEASE_STATUS_COUNT, err);
+	if (!rc)
+		rc = count_by_status(q,
+				     "SELECT status, count(*) FROM resource"
+				     " GROUP BY status",
+				     out->resources, DD_RESOURCE_STATUS_COUNT,
+				     err);
+	if (!rc)
+		rc = prep(q,
+			  "SELECT count(*), count(claimed_by),"
+			  " min(CASE WHEN claimed_by IS NULL AND"
+			  " not_before <= ?1 THEN created END) FROM task",
+			  &st, err);
+	if (rc)
+		return rc;
+	sqlite3_bind_double(st, 1, now);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->tasks_claimed = sqlite3_column_int64(st, 1);
+		out->tasks_queued =
+			sqlite3_column_int64(st, 0) - out->tasks_claimed;
+		out->oldest_due = sqlite3_column_double(st, 2);
+	}
+	done(q, st);
+	if (rc != SQLITE_ROW)
+		return fail(q, rc, err, "count tasks");
+	return 0;
+}
+
 /* ---- commands ---------------------------------------------------------- */
 
 #define COMMAND_COLS                                                           \
@@ -2191,6 +2252,7 @@ const struct dd_store_ops dd_sqlite_store_ops = {
 	.lease_get = sq_lease_get,
 	.lease_list = sq_lease_list,
 	.lease_count = sq_lease_count,
+	.stats = sq_stats,
 	.command_insert = sq_command_insert,
 	.command_list = sq_command_list,
 	.command_consume = sq_command_consume,

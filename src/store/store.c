@@ -319,6 +319,12 @@ int dd_store_lease_count(struct dd_store *s, const struct dd_filter *f,
 	CALL(s, lease_count, f, out, err);
 }
 
+int dd_store_stats(struct dd_store *s, double now, struct dd_store_stats *out,
+		   struct dd_error *err)
+{
+	CALL(s, stats, now, out, err);
+}
+
 int dd_store_command_insert(struct dd_store *s, struct dd_command *c,
 			    struct dd_error *err)
 {

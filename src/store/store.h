@@ -113,6 +113,22 @@ typedef int dd_store_lease_count_fn(struct dd_store *s,
 				    const struct dd_filter *f, long long *out,
 				    struct dd_error *err);
 
+/*
+ * Figures for monitoring: objects by status, and the task queue.  Reads
+ * only; counts use the status indexes.
+ */
+struct dd_store_stats {
+	long long leases[DD_LEASE_STATUS_COUNT];
+	long long resources[DD_RESOURCE_STATUS_COUNT];
+	long long tasks_queued;	 /* not claimed (due or scheduled later) */
+	long long tasks_claimed; /* being worked on (or claim expired) */
+	double oldest_due;	 /* created time of the oldest due unclaimed
+				    task, 0 when none */
+};
+typedef int dd_store_stats_fn(struct dd_store *s, double now,
+			      struct dd_store_stats *out,
+			      struct dd_error *err);
+
 /* Commands: append, list (by target, oldest first), mark consumed. */
 typedef int dd_store_command_insert_fn(struct dd_store *s,
 				       struct dd_command *c,
@@ -233,6 +249,7 @@ struct dd_store_ops {
 	dd_store_lease_get_fn *lease_get;
 	dd_store_lease_list_fn *lease_list;
 	dd_store_lease_count_fn *lease_count;
+	dd_store_stats_fn *stats;
 	dd_store_command_insert_fn *command_insert;
 	dd_store_command_list_fn *command_list;
 	dd_store_command_consume_fn *command_consume;
@@ -345,6 +362,8 @@ int dd_store_lease_list(struct dd_store *s, const struct dd_filter *f,
 			struct dd_lease_list *out, struct dd_error *err);
 int dd_store_lease_count(struct dd_store *s, const struct dd_filter *f,
 			 long long *out, struct dd_error *err);
+int dd_store_stats(struct dd_store *s, double now, struct dd_store_stats *out,
+		   struct dd_error *err);
 int dd_store_command_insert(struct dd_store *s, struct dd_command *c,
 			    struct dd_error *err);
 int dd_store_command_list(struct dd_store *s, const struct dd_filter *f,
