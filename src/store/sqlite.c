@@ -2199,14 +2199,24 @@ static int token_push(sqlite3_stmt *st, void *list)
 }
 
 /*
- * Step a query for at most one token.  Returns DD_ERR_NOTFOUND without
- * touching err when there is none, so the caller can say what it looked for.
+ * Get the one token that `sql` selects by ?1: `text` when it is not NULL,
+ * else `id`.  Returns DD_ERR_NOTFOUND without touching err when there is
+ * none, so the caller can say what it looked for.
  */
-static int token_one(struct sq *q, sqlite3_stmt *st, struct dd_token *out,
+static int token_one(struct sq *q, const char *sql, long long id,
+		     const char *text, struct dd_token *out,
 		     struct dd_error *err)
 {
-	int rc = sqlite3_step(st);
+	sqlite3_stmt *st;
+	int rc = prep(q, sql, &st, err);
 
+	if (rc)
+		return rc;
+	if (text)
+		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		rc = token_row(st, out);
 		done(q, st);
@@ -2257,15 +2267,10 @@ static int sq_token_insert(struct dd_store *s, struct dd_token *t,
 static int sq_token_get(struct dd_store *s, long long id,
 			struct dd_token *out, struct dd_error *err)
 {
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc = prep(q, "SELECT " TOKEN_COLS " FROM token WHERE id = ?1", &st,
-		      err);
+	int rc = token_one(SQ(s),
+			   "SELECT " TOKEN_COLS " FROM token WHERE id = ?1",
+			   id, NULL, out, err);
 
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	rc = token_one(q, st, out, err);
 	if (rc == DD_ERR_NOTFOUND)
 		return dd_error_set(err, rc, "no such token: %lld", id);
 	return rc;
@@ -2274,15 +2279,10 @@ static int sq_token_get(struct dd_store *s, long long id,
 static int sq_token_get_by_name(struct dd_store *s, const char *name,
 				struct dd_token *out, struct dd_error *err)
 {
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc = prep(q, "SELECT " TOKEN_COLS " FROM token WHERE name = ?1",
-		      &st, err);
+	int rc = token_one(SQ(s),
+			   "SELECT " TOKEN_COLS " FROM token WHERE name = ?1",
+			   0, name, out, err);
 
-	if (rc)
-		return rc;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = token_one(q, st, out, err);
 	if (rc == DD_ERR_NOTFOUND)
 		return dd_error_set(err, rc, "no such token: '%s'", name);
 	return rc;
@@ -2291,15 +2291,10 @@ static int sq_token_get_by_name(struct dd_store *s, const char *name,
 static int sq_token_get_by_hash(struct dd_store *s, const char *hash,
 				struct dd_token *out, struct dd_error *err)
 {
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc = prep(q, "SELECT " TOKEN_COLS " FROM token WHERE hash = ?1",
-		      &st, err);
+	int rc = token_one(SQ(s),
+			   "SELECT " TOKEN_COLS " FROM token WHERE hash = ?1",
+			   0, hash, out, err);
 
-	if (rc)
-		return rc;
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-	rc = token_one(q, st, out, err);
 	if (rc == DD_ERR_NOTFOUND)
 		return dd_error_set(err, rc, "no token has that hash");
 	return rc;
