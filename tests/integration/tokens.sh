@@ -2,24 +2,6 @@
 # list never shows a hash, revoke sticks, and bad input changes nothing.
 . "$(dirname "$0")/../lib.sh"
 
-snapshot() { sql .dump | md5sum; }
-
-# expect_refused STATUS PATTERN CMD...: as in bad_input.sh
-expect_refused() {
-	want=$1 pattern=$2
-	shift 2
-	before=$(snapshot)
-	set +e
-	"$@" >"$T/out" 2>"$T/err"
-	rc=$?
-	set -e
-	[ "$rc" = "$want" ] || fail "'$*': exit $rc, want $want ($(cat "$T/err"))"
-	grep -q -- "$pattern" "$T/err" || fail "'$*': '$(cat "$T/err")' lacks '$pattern'"
-	[ "$(grep -c . "$T/err")" -le 2 ] || fail "'$*': error is not short: $(cat "$T/err")"
-	[ ! -s "$T/out" ] || fail "'$*' printed on stdout: $(cat "$T/out")"
-	[ "$(snapshot)" = "$before" ] || fail "'$*' changed the store"
-}
-
 # create prints the secret once, and says it cannot be shown again
 dd token create --name root --role admin >"$T/root.out"
 grep -q "^created token 1 'root' (admin)$" "$T/root.out" || fail "create: $(cat "$T/root.out")"
