@@ -31,7 +31,7 @@ ALL_CFLAGS += -DDD_CHAOS
 endif
 
 LIB_SRC := $(sort $(wildcard src/core/*.c src/store/*.c src/queue/*.c src/api/*.c \
-	src/worker/*.c src/blueprint/*.c))
+	src/worker/*.c src/blueprint/*.c src/auth/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 

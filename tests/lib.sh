@@ -77,6 +77,26 @@ expect_eq() {
 	[ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
 }
 
+snapshot() { sql .dump | md5sum; }
+
+# expect_refused STATUS PATTERN CMD...: CMD fails with STATUS, says PATTERN
+# on stderr (one line, or two for a usage error), prints nothing on
+# stdout, and the store is unchanged.
+expect_refused() {
+	want=$1 pattern=$2
+	shift 2
+	before=$(snapshot)
+	set +e
+	"$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	set -e
+	[ "$rc" = "$want" ] || fail "'$*': exit $rc, want $want ($(cat "$T/err"))"
+	grep -q -- "$pattern" "$T/err" || fail "'$*': '$(cat "$T/err")' lacks '$pattern'"
+	[ "$(grep -c . "$T/err")" -le 2 ] || fail "'$*': error is not short: $(cat "$T/err")"
+	[ ! -s "$T/out" ] || fail "'$*' printed on stdout: $(cat "$T/out")"
+	[ "$(snapshot)" = "$before" ] || fail "'$*' changed the store"
+}
+
 # host_pool NAME HOSTS_JSON: create a local host blueprint rooted in $T.
 host_pool() {
 	dd blueprint create --type host --name "$1" \

@@ -36,6 +36,7 @@ int cmd_reclaim(int argc, char **argv);
 int cmd_release_lease(int argc, char **argv);
 int cmd_release_resource(int argc, char **argv);
 int cmd_show(int argc, char **argv);
+int cmd_token(int argc, char **argv);
 int cmd_update_lease(int argc, char **argv);
 int cmd_update_resource(int argc, char **argv);
 

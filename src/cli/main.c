@@ -23,6 +23,7 @@ static const struct cli_command commands[] = {
 	{"release-lease", cmd_release_lease, "release leases"},
 	{"release-resource", cmd_release_resource, "release resources"},
 	{"show", cmd_show, "show one lease, resource or blueprint in full"},
+	{"token", cmd_token, "create, list or revoke API tokens"},
 	{"update-lease", cmd_update_lease, "queue leases' update workers"},
 	{"update-resource", cmd_update_resource,
 	 "queue resources' update workers"},

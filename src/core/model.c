@@ -95,6 +95,13 @@ void dd_task_archive_release(struct dd_task_archive *x)
 	memset(x, 0, sizeof(*x));
 }
 
+void dd_token_release(struct dd_token *x)
+{
+	dd_free(x->name);
+	dd_free(x->role);
+	memset(x, 0, sizeof(*x));
+}
+
 /*
  * The list functions are the same for every noun.  A push takes ownership of
  * *x's contents (and zeroes *x) only on success.
@@ -131,6 +138,7 @@ DD_DEFINE_LIST(log_entry)
 DD_DEFINE_LIST(slot_lock)
 DD_DEFINE_LIST(task)
 DD_DEFINE_LIST(task_archive)
+DD_DEFINE_LIST(token)
 
 int dd_json_set_time(json_t *obj, const char *key, double t)
 {
@@ -282,5 +290,20 @@ json_t *dd_task_to_json(const struct dd_task *t)
 						     ? json_string(t->last_error)
 						     : json_null());
 	dd_json_set_time(o, "created", t->created);
+	return o;
+}
+
+json_t *dd_token_to_json(const struct dd_token *t)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "id", json_integer(t->id));
+	json_object_set_new(o, "name", json_string(t->name));
+	json_object_set_new(o, "role", json_string(t->role));
+	dd_json_set_time(o, "created", t->created);
+	dd_json_set_time(o, "last_used", t->last_used);
+	dd_json_set_time(o, "revoked", t->revoked);
 	return o;
 }

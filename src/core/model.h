@@ -1,6 +1,6 @@
 /*
  * model.h - drydock's stored objects: blueprints, resources, leases,
- * commands, log entries, slot locks and tasks.
+ * commands, log entries, slot locks, tasks and API tokens.
  *
  * These are plain structs that the store fills and core code reads.  Only an
  * object's update worker changes a lease or resource (see worker/worker.h);
@@ -128,6 +128,21 @@ struct dd_task_archive {
 	char *error;
 };
 
+/*
+ * An API token.  Only the SHA-256 of its secret is stored (see
+ * auth/token.h); the secret itself is shown once, when it is made.
+ * Tokens are never deleted, only revoked, so their ids are never reused.
+ */
+struct dd_token {
+	long long id;
+	char *name;    /* unique: "ci", "alice@example.org" */
+	char *role;    /* "viewer", "client" or "admin" */
+	char hash[65]; /* hex SHA-256 of the secret; never shown */
+	double created;
+	double last_used; /* 0 until used; then updated at most once a minute */
+	double revoked;	  /* 0 while the token works */
+};
+
 #define DD_DECLARE_LIST(noun)                                                  \
 	struct dd_##noun##_list {                                              \
 		struct dd_##noun *items;                                       \
@@ -146,6 +161,7 @@ DD_DECLARE_LIST(log_entry)
 DD_DECLARE_LIST(slot_lock)
 DD_DECLARE_LIST(task)
 DD_DECLARE_LIST(task_archive)
+DD_DECLARE_LIST(token)
 
 /*
  * One filter for every list query.  Zero means "any" for each field; each
@@ -177,6 +193,8 @@ json_t *dd_command_to_json(const struct dd_command *c);
 json_t *dd_log_entry_to_json(const struct dd_log_entry *e);
 json_t *dd_slot_lock_to_json(const struct dd_slot_lock *s);
 json_t *dd_task_to_json(const struct dd_task *t);
+/* Never includes the hash. */
+json_t *dd_token_to_json(const struct dd_token *t);
 /* Add a time field as RFC 3339, or null when t is 0. */
 int dd_json_set_time(json_t *obj, const char *key, double t);
 

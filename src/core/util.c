@@ -2,6 +2,7 @@
 #include "core/error.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <ftw.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -288,6 +290,40 @@ double dd_random(void)
 	state ^= state >> 7;
 	state ^= state << 17;
 	return (double)(state >> 11) / 9007199254740992.0;
+}
+
+int dd_random_bytes(void *buf, size_t n)
+{
+	unsigned char *p = buf;
+	int fd = -1; /* /dev/urandom, once getrandom() proved missing */
+	ssize_t got;
+
+	while (n > 0) {
+		if (fd < 0) {
+			got = getrandom(p, n, 0);
+			if (got < 0 && errno == ENOSYS) {
+				fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+				if (fd < 0)
+					return DD_ERR_IO;
+				continue;
+			}
+		} else {
+			got = read(fd, p, n);
+			if (got == 0) {
+				errno = EIO;
+				got = -1;
+			}
+		}
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			break;
+		p += got;
+		n -= (size_t)got;
+	}
+	if (fd >= 0)
+		close(fd);
+	return n ? DD_ERR_IO : 0;
 }
 
 #ifdef DD_CHAOS

@@ -51,8 +51,17 @@ void dd_buf_release(struct dd_buf *b);
 /* Hand the string over to the caller (never NULL on success). */
 char *dd_buf_detach(struct dd_buf *b);
 
-/* Uniform random double in [0,1), thread-safe, seeded per thread. */
+/*
+ * Uniform random double in [0,1), thread-safe, seeded per thread.  For
+ * jitter only: it is predictable, so never use it for secrets.
+ */
 double dd_random(void);
+/*
+ * Fill buf with n bytes from the kernel's cryptographically secure
+ * generator (getrandom(), or /dev/urandom where the kernel lacks it).
+ * Returns 0, or DD_ERR_IO with errno set.  For secrets such as API tokens.
+ */
+int dd_random_bytes(void *buf, size_t n);
 
 /*
  * Chaos points.  Built with CHAOS=1 (which defines DD_CHAOS), each marked

@@ -84,6 +84,14 @@ static const char *const dd_sqlite_migrations[] = {
 	"CREATE TABLE counter(name TEXT PRIMARY KEY,"
 	" value INTEGER NOT NULL) WITHOUT ROWID;"
 	"INSERT INTO counter VALUES('capacity', 0);",
+	/*
+	 * 3: API tokens.  Only the SHA-256 of a secret is kept; a token is
+	 * revoked (revoked > 0), never deleted, so its id is never reused.
+	 */
+	"CREATE TABLE token("
+	" id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+	" role TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, created REAL NOT NULL,"
+	" last_used REAL NOT NULL DEFAULT 0, revoked REAL NOT NULL DEFAULT 0);",
 };
 
 #define DD_SQLITE_SCHEMA_VERSION                                               \

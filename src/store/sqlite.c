@@ -2228,6 +2228,196 @@ static int sq_counter_bump(struct dd_store *s, const char *name,
 	return step_done(q, st, err, "bump counter");
 }
 
+/* ---- API tokens -------------------------------------------------------- */
+
+#define TOKEN_COLS "id, name, role, hash, created, last_used, revoked"
+
+static int token_row(sqlite3_stmt *st, struct dd_token *t)
+{
+	const unsigned char *hash = sqlite3_column_text(st, 3);
+
+	t->id = sqlite3_column_int64(st, 0);
+	t->name = col_text(st, 1);
+	t->role = col_text(st, 2);
+	snprintf(t->hash, sizeof(t->hash), "%s",
+		 hash ? (const char *)hash : "");
+	t->created = sqlite3_column_double(st, 4);
+	t->last_used = sqlite3_column_double(st, 5);
+	t->revoked = sqlite3_column_double(st, 6);
+	if (!t->name || !t->role) {
+		dd_token_release(t);
+		return DD_ERR_NOMEM;
+	}
+	return 0;
+}
+
+static int token_push(sqlite3_stmt *st, void *list)
+{
+	struct dd_token t = {0};
+	int rc = token_row(st, &t);
+
+	if (!rc)
+		rc = dd_token_list_push(list, &t);
+	if (rc)
+		dd_token_release(&t);
+	return rc;
+}
+
+/*
+ * Get the one token that `sql` selects by ?1: `text` when it is not NULL,
+ * else `id`.  Returns DD_ERR_NOTFOUND without touching err when there is
+ * none, so the caller can say what it looked for.
+ */
+static int token_one(struct sq *q, const char *sql, long long id,
+		     const char *text, struct dd_token *out,
+		     struct dd_error *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(q, sql, &st, err);
+
+	if (rc)
+		return rc;
+	if (text)
+		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		rc = token_row(st, out);
+		done(q, st);
+		if (rc)
+			return dd_error_set(err, rc, "out of memory");
+		return 0;
+	}
+	done(q, st);
+	if (rc != SQLITE_DONE)
+		return fail(q, rc, err, "get token");
+	return DD_ERR_NOTFOUND;
+}
+
+static int sq_token_insert(struct dd_store *s, struct dd_token *t,
+			   struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	bool name_taken;
+	int rc = prep(q,
+		      "INSERT INTO token(name, role, hash, created, last_used,"
+		      " revoked) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+		      &st, err);
+
+	if (rc)
+		return rc;
+	t->created = dd_now();
+	sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, t->role, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, t->hash, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 4, t->created);
+	sqlite3_bind_double(st, 5, t->last_used);
+	sqlite3_bind_double(st, 6, t->revoked);
+	rc = sqlite3_step(st);
+	name_taken = (rc & 0xff) == SQLITE_CONSTRAINT &&
+		     strstr(sqlite3_errmsg(q->db), "token.name");
+	done(q, st);
+	if (name_taken)
+		return dd_error_set(err, DD_ERR_EXISTS,
+				    "token name '%s' is already taken",
+				    t->name);
+	if (rc != SQLITE_DONE)
+		return fail(q, rc, err, "insert token");
+	t->id = sqlite3_last_insert_rowid(q->db);
+	return 0;
+}
+
+static int sq_token_get(struct dd_store *s, long long id,
+			struct dd_token *out, struct dd_error *err)
+{
+	int rc = token_one(SQ(s),
+			   "SELECT " TOKEN_COLS " FROM token WHERE id = ?1",
+			   id, NULL, out, err);
+
+	if (rc == DD_ERR_NOTFOUND)
+		return dd_error_set(err, rc, "no such token: %lld", id);
+	return rc;
+}
+
+static int sq_token_get_by_name(struct dd_store *s, const char *name,
+				struct dd_token *out, struct dd_error *err)
+{
+	int rc = token_one(SQ(s),
+			   "SELECT " TOKEN_COLS " FROM token WHERE name = ?1",
+			   0, name, out, err);
+
+	if (rc == DD_ERR_NOTFOUND)
+		return dd_error_set(err, rc, "no such token: '%s'", name);
+	return rc;
+}
+
+static int sq_token_get_by_hash(struct dd_store *s, const char *hash,
+				struct dd_token *out, struct dd_error *err)
+{
+	int rc = token_one(SQ(s),
+			   "SELECT " TOKEN_COLS " FROM token WHERE hash = ?1",
+			   0, hash, out, err);
+
+	if (rc == DD_ERR_NOTFOUND)
+		return dd_error_set(err, rc, "no token has that hash");
+	return rc;
+}
+
+static int sq_token_list(struct dd_store *s, const struct dd_filter *f,
+			 struct dd_token_list *out, struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	struct query qq = {0};
+	sqlite3_stmt *st;
+	int rc;
+
+	dd_buf_addstr(&qq.sql, "SELECT " TOKEN_COLS " FROM token");
+	if (f->after_id)
+		q_int(&qq, "id > ?", f->after_id);
+	q_tail(&qq, f);
+	rc = q_prepare(q, &qq, &st, err);
+	if (rc)
+		return rc;
+	return run_list(q, st, token_push, out, err);
+}
+
+/* Run `sql`, an UPDATE of token ?1 with time ?2; no such token: NOTFOUND. */
+static int token_set_time(struct sq *q, const char *sql, long long id,
+			  double now, struct dd_error *err, const char *what)
+{
+	sqlite3_stmt *st;
+	int rc = prep(q, sql, &st, err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_double(st, 2, now);
+	rc = step_done(q, st, err, what);
+	if (!rc && sqlite3_changes(q->db) == 0)
+		return dd_error_set(err, DD_ERR_NOTFOUND, "no such token: %lld",
+				    id);
+	return rc;
+}
+
+static int sq_token_revoke(struct dd_store *s, long long id, double now,
+			   struct dd_error *err)
+{
+	return token_set_time(SQ(s),
+			      "UPDATE token SET revoked = CASE WHEN revoked = 0"
+			      " THEN ?2 ELSE revoked END WHERE id = ?1",
+			      id, now, err, "revoke token");
+}
+
+static int sq_token_touch(struct dd_store *s, long long id, double now,
+			  struct dd_error *err)
+{
+	return token_set_time(SQ(s),
+			      "UPDATE token SET last_used = ?2 WHERE id = ?1",
+			      id, now, err, "touch token");
+}
+
 const struct dd_store_ops dd_sqlite_store_ops = {
 	.version = DD_STORE_OPS_VERSION,
 	.name = "sqlite",
@@ -2272,4 +2462,11 @@ const struct dd_store_ops dd_sqlite_store_ops = {
 	.lock_release = sq_lock_release,
 	.counter_get = sq_counter_get,
 	.counter_bump = sq_counter_bump,
+	.token_insert = sq_token_insert,
+	.token_get = sq_token_get,
+	.token_get_by_name = sq_token_get_by_name,
+	.token_get_by_hash = sq_token_get_by_hash,
+	.token_list = sq_token_list,
+	.token_revoke = sq_token_revoke,
+	.token_touch = sq_token_touch,
 };

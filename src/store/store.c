@@ -460,6 +460,48 @@ int dd_store_counter_bump(struct dd_store *s, const char *name,
 	CALL(s, counter_bump, name, err);
 }
 
+int dd_store_token_insert(struct dd_store *s, struct dd_token *t,
+			  struct dd_error *err)
+{
+	CALL(s, token_insert, t, err);
+}
+
+int dd_store_token_get(struct dd_store *s, long long id, struct dd_token *out,
+		       struct dd_error *err)
+{
+	CALL(s, token_get, id, out, err);
+}
+
+int dd_store_token_get_by_name(struct dd_store *s, const char *name,
+			       struct dd_token *out, struct dd_error *err)
+{
+	CALL(s, token_get_by_name, name, out, err);
+}
+
+int dd_store_token_get_by_hash(struct dd_store *s, const char *hash,
+			       struct dd_token *out, struct dd_error *err)
+{
+	CALL(s, token_get_by_hash, hash, out, err);
+}
+
+int dd_store_token_list(struct dd_store *s, const struct dd_filter *f,
+			struct dd_token_list *out, struct dd_error *err)
+{
+	CALL(s, token_list, f, out, err);
+}
+
+int dd_store_token_revoke(struct dd_store *s, long long id, double now,
+			  struct dd_error *err)
+{
+	CALL(s, token_revoke, id, now, err);
+}
+
+int dd_store_token_touch(struct dd_store *s, long long id, double now,
+			 struct dd_error *err)
+{
+	CALL(s, token_touch, id, now, err);
+}
+
 int dd_store_log(struct dd_store *s, long long blueprint, long long resource,
 		 long long lease, const char *type, json_t *data,
 		 struct dd_error *err)

@@ -225,6 +225,35 @@ typedef int dd_store_lock_release_fn(struct dd_store *s,
 				     const struct dd_lock_grant *grant,
 				     struct dd_error *err);
 
+/*
+ * API tokens.  insert sets ->id and ->created and refuses a taken name
+ * with DD_ERR_EXISTS.  The gets return DD_ERR_NOTFOUND when no token
+ * matches, revoked or not.  list honours after_id, limit and descending,
+ * oldest first by default.  revoke stamps `now` as the revocation time
+ * (a token revoked before keeps its first time); touch sets last_used.
+ * Both return DD_ERR_NOTFOUND when there is no token `id`.
+ */
+typedef int dd_store_token_insert_fn(struct dd_store *s, struct dd_token *t,
+				     struct dd_error *err);
+typedef int dd_store_token_get_fn(struct dd_store *s, long long id,
+				  struct dd_token *out, struct dd_error *err);
+typedef int dd_store_token_get_by_name_fn(struct dd_store *s,
+					  const char *name,
+					  struct dd_token *out,
+					  struct dd_error *err);
+typedef int dd_store_token_get_by_hash_fn(struct dd_store *s,
+					  const char *hash,
+					  struct dd_token *out,
+					  struct dd_error *err);
+typedef int dd_store_token_list_fn(struct dd_store *s,
+				   const struct dd_filter *f,
+				   struct dd_token_list *out,
+				   struct dd_error *err);
+typedef int dd_store_token_revoke_fn(struct dd_store *s, long long id,
+				     double now, struct dd_error *err);
+typedef int dd_store_token_touch_fn(struct dd_store *s, long long id,
+				    double now, struct dd_error *err);
+
 struct dd_store_ops {
 	int version; /* DD_STORE_OPS_VERSION */
 	const char *name;
@@ -269,6 +298,13 @@ struct dd_store_ops {
 	dd_store_lock_release_fn *lock_release;
 	dd_store_counter_get_fn *counter_get;
 	dd_store_counter_bump_fn *counter_bump;
+	dd_store_token_insert_fn *token_insert;
+	dd_store_token_get_fn *token_get;
+	dd_store_token_get_by_name_fn *token_get_by_name;
+	dd_store_token_get_by_hash_fn *token_get_by_hash;
+	dd_store_token_list_fn *token_list;
+	dd_store_token_revoke_fn *token_revoke;
+	dd_store_token_touch_fn *token_touch;
 };
 
 /* The part of a store handle every backend shares; backends embed it first. */
@@ -410,6 +446,21 @@ int dd_store_counter_get(struct dd_store *s, const char *name, long long *out,
 			 struct dd_error *err);
 int dd_store_counter_bump(struct dd_store *s, const char *name,
 			  struct dd_error *err);
+
+int dd_store_token_insert(struct dd_store *s, struct dd_token *t,
+			  struct dd_error *err);
+int dd_store_token_get(struct dd_store *s, long long id, struct dd_token *out,
+		       struct dd_error *err);
+int dd_store_token_get_by_name(struct dd_store *s, const char *name,
+			       struct dd_token *out, struct dd_error *err);
+int dd_store_token_get_by_hash(struct dd_store *s, const char *hash,
+			       struct dd_token *out, struct dd_error *err);
+int dd_store_token_list(struct dd_store *s, const struct dd_filter *f,
+			struct dd_token_list *out, struct dd_error *err);
+int dd_store_token_revoke(struct dd_store *s, long long id, double now,
+			  struct dd_error *err);
+int dd_store_token_touch(struct dd_store *s, long long id, double now,
+			 struct dd_error *err);
 
 /*
  * Convenience over the above: append a log entry of `type` about the given

@@ -3,24 +3,6 @@
 . "$(dirname "$0")/../lib.sh"
 
 host_pool local '[{"name": "a"}]'
-snapshot() { sql .dump | md5sum; }
-
-# expect_refused STATUS PATTERN CMD...: CMD fails with STATUS, says PATTERN
-# on stderr (one line), and the store is unchanged.
-expect_refused() {
-	want=$1 pattern=$2
-	shift 2
-	before=$(snapshot)
-	set +e
-	"$@" >"$T/out" 2>"$T/err"
-	rc=$?
-	set -e
-	[ "$rc" = "$want" ] || fail "'$*': exit $rc, want $want ($(cat "$T/err"))"
-	grep -q -- "$pattern" "$T/err" || fail "'$*': '$(cat "$T/err")' lacks '$pattern'"
-	[ "$(grep -c . "$T/err")" -le 2 ] || fail "'$*': error is not short: $(cat "$T/err")"
-	[ "$(snapshot)" = "$before" ] || fail "'$*' changed the store"
-}
-
 expect_refused 2 "unknown resource type 'vm' (known: host)" dd lease --type vm --no-wait
 expect_refused 2 "malformed JSON" dd lease --type host --attributes '{"a":' --no-wait
 expect_refused 2 "must be a JSON object" dd lease --type host --attributes '[1]' --no-wait

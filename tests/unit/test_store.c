@@ -1,7 +1,7 @@
 /*
  * test_store.c - the store interface (store/store.h) on its SQLite backend:
- * schema, object round trips, list filters, commands, slot locks, nested
- * transactions and fault injection.
+ * schema, object round trips, list filters, commands, slot locks, API
+ * tokens, nested transactions and fault injection.
  *
  * Each test gets its own temp directory and migrated store from
  * testutil.h; nothing here depends on another test's rows.
@@ -975,6 +975,181 @@ static void test_slot_locks_inside_transaction(void **state)
 	assert_string_equal(keys, "x:1=lease:1");
 }
 
+/* ---- API tokens ------------------------------------------------------- */
+
+static long long add_token(struct dd_store *s, const char *name,
+			   const char *role, char hash_char)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_token t = {0};
+
+	t.name = (char *)name;
+	t.role = (char *)role;
+	memset(t.hash, hash_char, 64);
+	assert_ok(dd_store_token_insert(s, &t, &err), &err);
+	return t.id;
+}
+
+static void test_token_round_trip(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_token t = {0}, got = {0};
+	double before = dd_now();
+
+	t.name = "ci";
+	t.role = "client";
+	memset(t.hash, 'a', 64);
+	assert_ok(dd_store_token_insert(e->store, &t, &err), &err);
+	assert_true(t.id > 0);
+	assert_true(t.created >= before);
+
+	assert_ok(dd_store_token_get(e->store, t.id, &got, &err), &err);
+	assert_int_equal(got.id, t.id);
+	assert_string_equal(got.name, "ci");
+	assert_string_equal(got.role, "client");
+	assert_string_equal(got.hash, t.hash);
+	assert_float_equal(got.created, t.created, 1e-3);
+	assert_true(got.last_used == 0);
+	assert_true(got.revoked == 0);
+	dd_token_release(&got);
+
+	assert_ok(dd_store_token_get_by_name(e->store, "ci", &got, &err), &err);
+	assert_int_equal(got.id, t.id);
+	dd_token_release(&got);
+	assert_ok(dd_store_token_get_by_hash(e->store, t.hash, &got, &err),
+		  &err);
+	assert_int_equal(got.id, t.id);
+	dd_token_release(&got);
+
+	/* touch sets last_used; revoke keeps the first revocation time */
+	assert_ok(dd_store_token_touch(e->store, t.id, 1000.5, &err), &err);
+	assert_ok(dd_store_token_revoke(e->store, t.id, 2000.5, &err), &err);
+	assert_ok(dd_store_token_revoke(e->store, t.id, 3000.5, &err), &err);
+	assert_ok(dd_store_token_get(e->store, t.id, &got, &err), &err);
+	assert_float_equal(got.last_used, 1000.5, 1e-6);
+	assert_float_equal(got.revoked, 2000.5, 1e-6);
+	dd_token_release(&got);
+
+	/* a revoked token is still found: callers check ->revoked */
+	assert_ok(dd_store_token_get_by_hash(e->store, t.hash, &got, &err),
+		  &err);
+	assert_true(got.revoked > 0);
+	dd_token_release(&got);
+}
+
+static void test_token_notfound_and_exists(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_token t = {0}, got = {0};
+	struct dd_token_list l = {0};
+	struct dd_filter f = {0};
+	char hash[65];
+
+	assert_int_equal(dd_store_token_get(e->store, 42, &got, &err),
+			 DD_ERR_NOTFOUND);
+	assert_string_equal(err.msg, "no such token: 42");
+	assert_int_equal(dd_store_token_get_by_name(e->store, "x", &got, &err),
+			 DD_ERR_NOTFOUND);
+	assert_string_equal(err.msg, "no such token: 'x'");
+	memset(hash, 'f', 64);
+	hash[64] = '\0';
+	assert_int_equal(dd_store_token_get_by_hash(e->store, hash, &got, &err),
+			 DD_ERR_NOTFOUND);
+	assert_int_equal(dd_store_token_revoke(e->store, 42, 1, &err),
+			 DD_ERR_NOTFOUND);
+	assert_int_equal(dd_store_token_touch(e->store, 42, 1, &err),
+			 DD_ERR_NOTFOUND);
+
+	add_token(e->store, "same", "admin", 'a');
+	t.name = "same";
+	t.role = "viewer";
+	memset(t.hash, 'b', 64);
+	assert_int_equal(dd_store_token_insert(e->store, &t, &err),
+			 DD_ERR_EXISTS);
+	assert_string_equal(err.msg, "token name 'same' is already taken");
+
+	/* a hash collision is refused too, but not blamed on the name */
+	t.name = "other";
+	memset(t.hash, 'a', 64);
+	assert_int_equal(dd_store_token_insert(e->store, &t, &err),
+			 DD_ERR_EXISTS);
+	assert_null(strstr(err.msg, "already taken"));
+
+	assert_ok(dd_store_token_list(e->store, &f, &l, &err), &err);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.items[0].role, "admin");
+	dd_token_list_release(&l);
+}
+
+static void test_token_list(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_token_list l = {0};
+	struct dd_filter f = {0};
+	long long a, b, c;
+
+	a = add_token(e->store, "a", "admin", '1');
+	b = add_token(e->store, "b", "client", '2');
+	c = add_token(e->store, "c", "viewer", '3');
+	assert_ok(dd_store_token_revoke(e->store, b, dd_now(), &err), &err);
+
+	/* all of them, revoked or not, oldest first */
+	assert_ok(dd_store_token_list(e->store, &f, &l, &err), &err);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.items[0].id, a);
+	assert_int_equal(l.items[1].id, b);
+	assert_true(l.items[1].revoked > 0);
+	assert_int_equal(l.items[2].id, c);
+	dd_token_list_release(&l);
+
+	f.after_id = a;
+	f.limit = 1;
+	assert_ok(dd_store_token_list(e->store, &f, &l, &err), &err);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.items[0].id, b);
+	dd_token_list_release(&l);
+
+	memset(&f, 0, sizeof(f));
+	f.descending = true;
+	assert_ok(dd_store_token_list(e->store, &f, &l, &err), &err);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.items[0].id, c);
+	dd_token_list_release(&l);
+}
+
+/* The JSON rendering never carries the hash. */
+static void test_token_json_has_no_hash(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_token t = {0};
+	json_t *o;
+	char *text;
+
+	assert_ok(dd_store_token_get(e->store,
+				     add_token(e->store, "j", "viewer", 'c'),
+				     &t, &err),
+		  &err);
+	o = dd_token_to_json(&t);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "name")), "j");
+	assert_string_equal(json_string_value(json_object_get(o, "role")),
+			    "viewer");
+	assert_true(json_is_string(json_object_get(o, "created")));
+	assert_true(json_is_null(json_object_get(o, "last_used")));
+	assert_true(json_is_null(json_object_get(o, "revoked")));
+	assert_null(json_object_get(o, "hash"));
+	text = json_dumps(o, JSON_COMPACT);
+	assert_non_null(text);
+	assert_null(strstr(text, t.hash));
+	free(text);
+	json_decref(o);
+	dd_token_release(&t);
+}
+
 /* ---- transactions ----------------------------------------------------- */
 
 static void test_nested_commit(void **state)
@@ -1094,6 +1269,8 @@ static void test_upgrade_from_version_1(void **state)
 	assert_int_equal(l.status, DD_LEASE_ACTIVE);
 	assert_false(l.waiting);
 	dd_lease_release(&l);
+	/* and the tables of later versions are there */
+	add_token(s, "after-upgrade", "admin", 'u');
 	dd_store_close(s);
 }
 
@@ -1262,6 +1439,10 @@ int main(void)
 		T(test_log_round_trip_and_filters),
 		T(test_slot_locks_all_or_nothing),
 		T(test_slot_locks_inside_transaction),
+		T(test_token_round_trip),
+		T(test_token_notfound_and_exists),
+		T(test_token_list),
+		T(test_token_json_has_no_hash),
 		T(test_nested_commit),
 		T(test_nested_inner_rollback),
 		T(test_three_levels_middle_rollback),

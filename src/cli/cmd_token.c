@@ -1,0 +1,189 @@
+/*
+ * cmd_token.c - "drydock token": make, list and revoke API tokens.
+ *
+ * The CLI itself needs no token: whoever can write the store is trusted,
+ * and is the one who hands tokens out.
+ */
+#include "auth/token.h"
+#include "cli/cli.h"
+#include "core/util.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char usage[] =
+	"usage: drydock token create --name NAME --role admin|client|viewer "
+	"[--json]\n"
+	"       drydock token list [--json]\n"
+	"       drydock token revoke NAME|ID [--json]\n"
+	"\n"
+	"API tokens let programs use drydock's HTTP API.  A token has a name, "
+	"a role and\na secret.  'create' prints the secret once: drydock "
+	"keeps only its SHA-256 hash,\nso it cannot show it again.  A "
+	"revoked token stops working at once and stays\nlisted; tokens are "
+	"never deleted.\n"
+	"\n"
+	"Roles:\n"
+	"  viewer  sees everything, changes nothing\n"
+	"  client  also asks for leases, and releases, extends and runs "
+	"commands on the\n          leases it asked for\n"
+	"  admin   may do anything: any lease, resources, blueprints, "
+	"tokens\n"
+	"\n"
+	"NAME is 1 to 64 letters, digits, '.', '_', '@' or '-', and not all "
+	"digits.\n";
+
+static void print_created(const struct dd_token *t, const char *secret,
+			  bool json)
+{
+	json_t *o;
+
+	if (json) {
+		o = dd_token_to_json(t);
+		if (o)
+			json_object_set_new(o, "secret", json_string(secret));
+		cli_print_json(o);
+		fputs("drydock: the secret cannot be shown again: store it "
+		      "now\n",
+		      stderr);
+		return;
+	}
+	printf("created token %lld '%s' (%s)\n", t->id, t->name, t->role);
+	printf("secret: %s\n", secret);
+	printf("the secret cannot be shown again: store it now (drydock "
+	       "keeps only its hash)\n");
+}
+
+static void print_time_column(double t)
+{
+	char buf[32] = "-";
+
+	if (t > 0)
+		dd_time_format(t, buf);
+	printf(" %-24s", buf);
+}
+
+static int list(struct dd_store *s, bool json)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_token_list l = {0};
+	struct dd_filter f = {0};
+	json_t *a;
+
+	if (dd_store_token_list(s, &f, &l, &err))
+		return cli_fail(&err);
+	if (json) {
+		a = json_array();
+		for (size_t i = 0; i < l.n; i++)
+			json_array_append_new(a, dd_token_to_json(&l.items[i]));
+		cli_print_json(a);
+	} else {
+		printf("%-6s %-6s %-24s %-24s %-24s %s\n", "ID", "ROLE",
+		       "CREATED", "LAST USED", "REVOKED", "NAME");
+		for (size_t i = 0; i < l.n; i++) {
+			printf("%-6lld %-6s", l.items[i].id, l.items[i].role);
+			print_time_column(l.items[i].created);
+			print_time_column(l.items[i].last_used);
+			print_time_column(l.items[i].revoked);
+			printf(" %s\n", l.items[i].name);
+		}
+	}
+	dd_token_list_release(&l);
+	return 0;
+}
+
+int cmd_token(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"name", required_argument, NULL, 'n'},
+		{"role", required_argument, NULL, 'r'},
+		{"json", no_argument, NULL, 'j'},
+		{"db", required_argument, NULL, 'D'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *name = NULL, *role_arg = NULL, *verb, *which = NULL;
+	char secret[DD_TOKEN_SECRET_MAX];
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_token t = {0};
+	struct dd_store *s;
+	bool json = false;
+	int c, rc, role = 0;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			return cli_help(usage);
+		case 'D':
+			cli_set_store_path(optarg);
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'r':
+			role_arg = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		default:
+			return cli_usage_error(usage, "bad option");
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error(usage, "which token command?");
+	verb = argv[optind++];
+	if (strcmp(verb, "create") && strcmp(verb, "list") &&
+	    strcmp(verb, "revoke"))
+		return cli_usage_error(usage, "unknown token command '%s'",
+				       verb);
+	if (!strcmp(verb, "revoke")) {
+		if (optind >= argc)
+			return cli_usage_error(usage, "'token revoke' needs a "
+						      "token's name or id");
+		which = argv[optind++];
+	}
+	if (optind < argc)
+		return cli_usage_error(usage, "unexpected argument '%s'",
+				       argv[optind]);
+	if (strcmp(verb, "create") && (name || role_arg))
+		return cli_usage_error(usage,
+				       "'token %s' takes no --name or --role",
+				       verb);
+	if (!strcmp(verb, "create")) {
+		if (!name || !role_arg)
+			return cli_usage_error(usage, "'token create' needs "
+						      "--name and --role");
+		role = dd_role_parse(role_arg);
+		if (role < 0)
+			return cli_error(dd_err_exit_status(DD_ERR_INVALID),
+					 "unknown role '%s' (known: viewer, "
+					 "client, admin)",
+					 role_arg);
+	}
+
+	s = cli_open_store();
+	if (!strcmp(verb, "list")) {
+		rc = list(s, json);
+	} else {
+		if (!strcmp(verb, "create"))
+			rc = dd_token_create(s, name, (enum dd_role)role,
+					     secret, &t, &err);
+		else
+			rc = dd_token_revoke_by_name_or_id(s, which, &t, &err);
+		if (rc)
+			rc = cli_fail(&err);
+		else if (!strcmp(verb, "create"))
+			print_created(&t, secret, json);
+		else if (json)
+			cli_print_json(dd_token_to_json(&t));
+		else
+			printf("revoked token %lld '%s' (%s)\n", t.id, t.name,
+			       t.role);
+		dd_token_release(&t);
+		explicit_bzero(secret, sizeof(secret));
+	}
+	dd_store_close(s);
+	return rc;
+}
