@@ -21,7 +21,7 @@ B := build/$(VARIANT)
 WARN := -Wall -Wextra -Wformat=2 -Wstrict-prototypes -Wshadow -Werror
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Isrc -MMD -MP -pthread
-LDLIBS := -lsqlite3 -ljansson -pthread
+LDLIBS := -lsqlite3 -ljansson -lmicrohttpd -lm -pthread
 ifneq ($(SANITIZE),)
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
@@ -31,7 +31,7 @@ ALL_CFLAGS += -DDD_CHAOS
 endif
 
 LIB_SRC := $(sort $(wildcard src/core/*.c src/store/*.c src/queue/*.c src/api/*.c \
-	src/worker/*.c src/blueprint/*.c src/auth/*.c))
+	src/worker/*.c src/blueprint/*.c src/auth/*.c src/http/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 
@@ -41,7 +41,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 BIN := $(B)/drydock
 
-.PHONY: all run check unit integration deps clean bench bench-quick format
+.PHONY: all run check unit integration deps deps-run clean bench bench-quick format
 
 all: drydock
 
@@ -70,16 +70,19 @@ $(B)/bench: tests/bench/bench.c $(B)/libdrydock.a
 
 BENCH_OUT = bench/results/bench-$(shell date -u +%Y%m%dT%H%M%SZ).json
 
-bench: deps all $(B)/bench
+bench: deps-run all $(B)/bench
 	@$(B)/bench --drydock $(BIN) --out $(BENCH_OUT)
 
-bench-quick: deps all $(B)/bench
+bench-quick: deps-run all $(B)/bench
 	@$(B)/bench --quick --drydock $(BIN) --out $(BENCH_OUT)
 
 deps:
-	@scripts/install-deps.sh
+	@scripts/install-deps.sh check
 
-run: deps all
+deps-run:
+	@scripts/install-deps.sh run
+
+run: deps-run all
 	@scripts/run.sh
 
 unit: $(UNIT_BIN)

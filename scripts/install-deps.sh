@@ -1,13 +1,22 @@
 #!/bin/sh
 # Install the Debian packages drydock needs to build, run and test.
 # Installs only what is missing; as root it runs apt-get, otherwise it
-# prints the exact command to run.  Used by `make run` and `make check`.
+# prints the exact command to run.
+#
+#   scripts/install-deps.sh run     what building and running need (make run)
+#   scripts/install-deps.sh check   that and what the tests need (make check)
 set -eu
+what=${1:-check}
 
-# build: compiler, make, libraries; tests: cmocka, the sqlite3 shell
-# (integration tests inspect the store with it), procps (ps, pkill).
+# build and run: compiler, make, libraries (libmicrohttpd serves HTTP).
 packages="gcc make libc6-dev pkg-config libsqlite3-dev libjansson-dev
-libcmocka-dev sqlite3 procps"
+libmicrohttpd-dev"
+# tests: cmocka, the sqlite3 shell (integration tests inspect the store
+# with it), procps (ps, pkill), curl (the HTTP tests), chromium (the web UI
+# test, driven by playwright-core from npm; see tests/browser).
+if [ "$what" = check ]; then
+	packages="$packages libcmocka-dev sqlite3 procps curl chromium"
+fi
 
 missing=""
 for p in $packages; do
@@ -16,15 +25,39 @@ for p in $packages; do
 		missing="$missing $p"
 	fi
 done
-[ -z "$missing" ] && exit 0
+# Node.js runs the browser test; any recent one will do, so only install
+# Debian's when there is none.
+if [ "$what" = check ] && ! command -v node >/dev/null 2>&1; then
+	missing="$missing nodejs"
+fi
 
-if [ "$(id -u)" -ne 0 ]; then
+if [ -n "$missing" ] && [ "$(id -u)" -ne 0 ]; then
 	echo "drydock needs these Debian packages:$missing" >&2
 	echo "run: sudo apt-get update && sudo apt-get install -y$missing" >&2
 	exit 1
 fi
-echo "installing:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-# shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+if [ -n "$missing" ]; then
+	echo "installing:$missing" >&2
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+[ "$what" = check ] || exit 0
+# Debian's nodejs comes without npm (NodeSource's brings its own).
+if ! command -v npm >/dev/null 2>&1; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "drydock's browser test needs npm: sudo apt-get install -y npm" >&2
+		exit 1
+	fi
+	echo "installing: npm" >&2
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends npm >/dev/null
+fi
+# playwright-core, pinned by tests/browser/package-lock.json.
+browser="$(dirname "$0")/../tests/browser"
+if [ -f "$browser/package-lock.json" ] &&
+	[ ! -d "$browser/node_modules/playwright-core" ]; then
+	echo "installing: playwright-core (npm, into tests/browser)" >&2
+	(cd "$browser" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi

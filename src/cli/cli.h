@@ -35,6 +35,7 @@ int cmd_list(int argc, char **argv);
 int cmd_reclaim(int argc, char **argv);
 int cmd_release_lease(int argc, char **argv);
 int cmd_release_resource(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_update_lease(int argc, char **argv);

@@ -22,6 +22,8 @@ static const struct cli_command commands[] = {
 	{"reclaim", cmd_reclaim, "ask every idle resource to go away"},
 	{"release-lease", cmd_release_lease, "release leases"},
 	{"release-resource", cmd_release_resource, "release resources"},
+	{"serve", cmd_serve,
+	 "serve the HTTP API and web UI, and run the workers"},
 	{"show", cmd_show, "show one lease, resource or blueprint in full"},
 	{"token", cmd_token, "create, list or revoke API tokens"},
 	{"update-lease", cmd_update_lease, "queue leases' update workers"},

@@ -1,0 +1,134 @@
+/*
+ * http.h - what a request handler sees: one HTTP request, its caller, a
+ * store handle, and the response it builds.
+ *
+ * The server (server.c) accepts connections with libmicrohttpd, reads
+ * the body up to a limit, finds the route, authenticates the caller,
+ * lends the handler a store handle from its pool and sends what the
+ * handler built.  Handlers (api_v1.c, web.c, ops.c) never touch
+ * libmicrohttpd themselves: they read req->method, req->path, the query
+ * and headers through the accessors below, and answer with exactly one of
+ * dd_http_json(), dd_http_error(), dd_http_html() or dd_http_text().
+ */
+#ifndef DD_HTTP_H
+#define DD_HTTP_H
+
+#include "auth/token.h"
+#include "core/error.h"
+#include "core/util.h"
+#include "store/store.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+
+/* The largest request body the server reads; larger ones get 413. */
+#define DD_HTTP_MAX_BODY (64 * 1024)
+/* How many path parameters ({id}) a route may have. */
+#define DD_HTTP_MAX_PARAMS 2
+
+struct dd_http_server;
+
+struct dd_http_req {
+	struct dd_http_server *server;
+	void *conn; /* libmicrohttpd's connection, for the accessors */
+	const char *method;
+	const char *path;
+	const char *body; /* NUL-terminated; "" when there is none */
+	size_t body_len;
+	long long params[DD_HTTP_MAX_PARAMS]; /* the route's {id}s */
+	struct dd_store *store;		     /* lent for this request */
+	const char *store_path;
+	/* Who is asking: set for authenticated routes. */
+	bool authenticated;
+	struct dd_principal who;
+	/* Web UI sessions (web.c): the session's CSRF token, or "". */
+	char csrf[48];
+
+	/* The response the handler builds. */
+	int status;
+	const char *content_type;
+	struct dd_buf out;
+	char location[256];   /* a Location header, or "" */
+	char allow[64];	      /* an Allow header (405), or "" */
+	char set_cookie[256]; /* a Set-Cookie header, or "" */
+	char error_code[32];  /* for the request log */
+	double started;	      /* dd_monotonic() at arrival */
+};
+
+/* A query-string argument or header, or NULL when absent. */
+const char *dd_http_query(struct dd_http_req *r, const char *key);
+const char *dd_http_header(struct dd_http_req *r, const char *key);
+const char *dd_http_cookie(struct dd_http_req *r, const char *key);
+
+/* Answer with JSON (takes the reference to `body`). */
+void dd_http_json(struct dd_http_req *r, int status, json_t *body);
+/*
+ * Answer with {"error": {"code": CODE, "message": ...}}.  `code` is a
+ * short machine-readable word ("not_found", "conflict").
+ */
+void dd_http_error(struct dd_http_req *r, int status, const char *code,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Answer with the HTTP status and code that fit a drydock error. */
+void dd_http_fail(struct dd_http_req *r, const struct dd_error *err);
+/* Answer with HTML or plain text already in r->out. */
+void dd_http_html(struct dd_http_req *r, int status);
+void dd_http_text(struct dd_http_req *r, int status, const char *type);
+
+/* The status and error code that fit a drydock error code. */
+int dd_http_status_for(int dd_code, const char **code_word);
+
+/*
+ * Parse the request body as a JSON object whose keys are all in `known`
+ * (NULL-terminated).  Answers 400 itself and returns NULL on malformed
+ * JSON, invalid UTF-8, a non-object or an unknown key.  An empty body is
+ * an empty object.
+ */
+json_t *dd_http_body_object(struct dd_http_req *r, const char *const *known);
+
+/* A route: METHOD and a path pattern with {id} for a positive integer. */
+typedef void dd_http_handler(struct dd_http_req *r);
+
+enum dd_http_auth {
+	DD_HTTP_PUBLIC = 0, /* no caller needed: health, metrics, sign-in */
+	DD_HTTP_BEARER = 1, /* Authorization: Bearer TOKEN */
+	DD_HTTP_SESSION = 2 /* the web UI's session cookie */
+};
+
+struct dd_http_route {
+	const char *method;
+	const char *pattern;
+	enum dd_http_auth auth;
+	dd_http_handler *handler;
+	bool no_store; /* answers without the store (/livez) */
+};
+
+/*
+ * Web UI sessions (session.c), kept in memory: signing in with a token
+ * starts one; it ends on sign-out, after DD_SESSION_TTL, when the server
+ * restarts, or when its token is revoked.
+ */
+#define DD_SESSION_TTL (12 * 3600)
+#define DD_SESSION_COOKIE "drydock_session"
+/* Start a session for `who`; fills r->set_cookie and r->csrf. */
+int dd_session_start(struct dd_http_req *r, const struct dd_principal *who);
+/*
+ * The caller's session, from its cookie: fills r->who and r->csrf and
+ * returns true; otherwise answers with a redirect to the sign-in page.
+ */
+bool dd_web_session(struct dd_http_req *r);
+/* End the caller's session (sign out); clears the cookie. */
+void dd_session_end(struct dd_http_req *r);
+/* Does `token` (from a form) match the session's CSRF token? */
+bool dd_session_csrf_ok(const struct dd_http_req *r, const char *token);
+
+/* The routes each part of the server contributes, ending in {NULL}. */
+extern const struct dd_http_route dd_api_v1_routes[];
+extern const struct dd_http_route dd_ops_routes[];
+extern const struct dd_http_route dd_web_routes[];
+
+/* Counters the server keeps for /metrics (ops.c). */
+void dd_http_count_requests(void (*fn)(int status, unsigned long long n,
+				       void *arg),
+			    void *arg);
+
+#endif

@@ -1,0 +1,143 @@
+/*
+ * ops.c - what operators and their monitoring ask: /livez, /readyz and
+ * /metrics (Prometheus text format 0.0.4).  None of them needs a token:
+ * they say nothing about who owns what, and probes rarely carry secrets.
+ */
+#include "core/metrics.h"
+#include "http/http.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* The process is up and serving requests. */
+static void livez(struct dd_http_req *r)
+{
+	dd_buf_addstr(&r->out, "ok\n");
+	dd_http_text(r, 200, "text/plain; charset=utf-8");
+}
+
+/* The store answers and its schema is the one this build expects. */
+static void readyz(struct dd_http_req *r)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store_stats st;
+	int current = 0, newest = 0;
+
+	if (dd_store_schema_version(r->store, &current, &newest, &err) ||
+	    dd_store_stats(r->store, dd_now(), &st, &err)) {
+		dd_buf_addf(&r->out, "store unavailable: %s\n", err.msg);
+		dd_http_text(r, 503, "text/plain; charset=utf-8");
+		return;
+	}
+	if (current != newest) {
+		dd_buf_addf(&r->out,
+			    "store schema is version %d, this drydock needs "
+			    "%d: run 'drydock init'\n",
+			    current, newest);
+		dd_http_text(r, 503, "text/plain; charset=utf-8");
+		return;
+	}
+	dd_buf_addf(&r->out, "ok: store reachable, schema version %d\n",
+		    current);
+	dd_http_text(r, 200, "text/plain; charset=utf-8");
+}
+
+static void header(struct dd_buf *b, const char *name, const char *type,
+		   const char *help)
+{
+	dd_buf_addf(b, "# HELP drydock_%s %s\n# TYPE drydock_%s %s\n", name,
+		    help, name, type);
+}
+
+static void count_requests(int status, unsigned long long n, void *arg)
+{
+	dd_buf_addf(arg, "drydock_http_requests_total{code=\"%d\"} %llu\n",
+		    status, n);
+}
+
+static const char *help_for(const char *name)
+{
+	if (!strcmp(name, "tasks_run_total"))
+		return "Update tasks claimed and run by this process.";
+	if (!strcmp(name, "tasks_finished_total"))
+		return "Update tasks finished, by outcome.";
+	if (!strcmp(name, "tasks_yielded_total"))
+		return "Update tasks handed back to wait (not ready, or busy).";
+	if (!strcmp(name, "tasks_failed_total"))
+		return "Update task runs that failed (each retry counts).";
+	if (!strcmp(name, "tasks_fenced_total"))
+		return "Update task runs whose writes were refused because "
+		       "their lock had expired.";
+	return "Commands consumed, by outcome.";
+}
+
+static void metrics(struct dd_http_req *r)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store_stats st;
+	unsigned long long counts[DD_ALLOC_BUCKETS + 1];
+	struct dd_buf *b = &r->out;
+	const char *last = "";
+	double now = dd_now(), sum;
+
+	if (dd_store_stats(r->store, now, &st, &err)) {
+		dd_http_fail(r, &err);
+		return;
+	}
+	header(b, "leases", "gauge", "Leases in the store, by status.");
+	for (int i = 0; i < DD_LEASE_STATUS_COUNT; i++)
+		dd_buf_addf(b, "drydock_leases{status=\"%s\"} %lld\n",
+			    dd_lease_status_name(i), st.leases[i]);
+	header(b, "resources", "gauge", "Resources in the store, by status.");
+	for (int i = 0; i < DD_RESOURCE_STATUS_COUNT; i++)
+		dd_buf_addf(b, "drydock_resources{status=\"%s\"} %lld\n",
+			    dd_resource_status_name(i), st.resources[i]);
+	header(b, "queue_depth", "gauge",
+	       "Update tasks waiting for a worker (due now or later).");
+	dd_buf_addf(b, "drydock_queue_depth %lld\n", st.tasks_queued);
+	header(b, "tasks_claimed", "gauge",
+	       "Update tasks claimed by a worker right now.");
+	dd_buf_addf(b, "drydock_tasks_claimed %lld\n", st.tasks_claimed);
+	header(b, "queue_oldest_age_seconds", "gauge",
+	       "Age of the oldest due task no worker has claimed yet (0 "
+	       "when none).");
+	dd_buf_addf(b, "drydock_queue_oldest_age_seconds %.3f\n",
+		    st.oldest_due > 0 && now > st.oldest_due
+			    ? now - st.oldest_due
+			    : 0.0);
+	for (int m = 0; m < DD_METRIC_COUNT; m++) {
+		const char *label = dd_metric_label(m);
+
+		if (strcmp(last, dd_metric_name(m)))
+			header(b, dd_metric_name(m), "counter",
+			       help_for(dd_metric_name(m)));
+		last = dd_metric_name(m);
+		dd_buf_addf(b, "drydock_%s%s%s%s %llu\n", dd_metric_name(m),
+			    label ? "{" : "", label ? label : "",
+			    label ? "}" : "", dd_metric_get(m));
+	}
+	header(b, "allocation_seconds", "histogram",
+	       "Time from a lease being queued to it acquiring a resource.");
+	dd_metric_allocation(counts, &sum);
+	for (int i = 0; i < DD_ALLOC_BUCKETS; i++)
+		dd_buf_addf(b,
+			    "drydock_allocation_seconds_bucket{le=\"%g\"} "
+			    "%llu\n",
+			    dd_alloc_bucket_bounds[i], counts[i]);
+	dd_buf_addf(b,
+		    "drydock_allocation_seconds_bucket{le=\"+Inf\"} %llu\n"
+		    "drydock_allocation_seconds_sum %.6f\n"
+		    "drydock_allocation_seconds_count %llu\n",
+		    counts[DD_ALLOC_BUCKETS], sum, counts[DD_ALLOC_BUCKETS]);
+	header(b, "http_requests_total", "counter",
+	       "HTTP requests answered, by status code.");
+	dd_http_count_requests(count_requests, b);
+	dd_http_text(r, 200, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+const struct dd_http_route dd_ops_routes[] = {
+	{"GET", "/livez", DD_HTTP_PUBLIC, livez, true},
+	{"GET", "/readyz", DD_HTTP_PUBLIC, readyz, false},
+	{"GET", "/metrics", DD_HTTP_PUBLIC, metrics, false},
+	{NULL, NULL, 0, NULL, false},
+};

@@ -1,0 +1,676 @@
+#include "http/server.h"
+#include "http/http.h"
+#include "http/watch.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define POOL_MAX 64
+#define STATUS_MAX 600
+
+struct dd_http_server {
+	struct MHD_Daemon *mhd;
+	char address[80];
+	char store_path[PATH_MAX];
+	int quiet;
+	/* Idle store handles, lent to one request at a time. */
+	pthread_mutex_t pool_mu;
+	struct dd_store *pool[POOL_MAX];
+	int pool_n;
+};
+
+/* Requests answered, by status, for /metrics. */
+static atomic_ullong answered[STATUS_MAX];
+
+/* One request in flight; libmicrohttpd keeps it in *con_cls. */
+struct conn {
+	struct dd_http_req req;
+	struct dd_buf body;
+	bool too_large;
+	bool answered;
+};
+
+static const struct dd_http_route *const route_tables[] = {
+	dd_api_v1_routes,
+	dd_ops_routes,
+	dd_web_routes,
+};
+
+void dd_http_count_requests(void (*fn)(int status, unsigned long long n,
+				       void *arg),
+			    void *arg)
+{
+	for (int i = 100; i < STATUS_MAX; i++) {
+		unsigned long long n = atomic_load(&answered[i]);
+
+		if (n)
+			fn(i, n, arg);
+	}
+}
+
+/* ---- store handles ------------------------------------------------- */
+
+static struct dd_store *borrow_store(struct dd_http_server *s,
+				     struct dd_error *err)
+{
+	struct dd_store_options opt = {
+		.durability = DD_DURABILITY_FULL,
+		.busy_timeout_ms = 5000,
+		.group_commit = true,
+	};
+	struct dd_store *st = NULL;
+
+	pthread_mutex_lock(&s->pool_mu);
+	if (s->pool_n > 0)
+		st = s->pool[--s->pool_n];
+	pthread_mutex_unlock(&s->pool_mu);
+	if (st)
+		return st;
+	if (dd_store_open(s->store_path, &opt, &st, err))
+		return NULL;
+	return st;
+}
+
+static void return_store(struct dd_http_server *s, struct dd_store *st)
+{
+	if (!st)
+		return;
+	pthread_mutex_lock(&s->pool_mu);
+	if (s->pool_n < POOL_MAX) {
+		s->pool[s->pool_n++] = st;
+		st = NULL;
+	}
+	pthread_mutex_unlock(&s->pool_mu);
+	dd_store_close(st);
+}
+
+/* ---- accessors and answers ----------------------------------------- */
+
+const char *dd_http_query(struct dd_http_req *r, const char *key)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
+					   key);
+}
+
+const char *dd_http_header(struct dd_http_req *r, const char *key)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
+}
+
+const char *dd_http_cookie(struct dd_http_req *r, const char *key)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, key);
+}
+
+void dd_http_json(struct dd_http_req *r, int status, json_t *body)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS)
+			  : NULL;
+
+	json_decref(body);
+	dd_buf_release(&r->out);
+	if (!text) {
+		r->status = 500;
+		r->content_type = "application/json";
+		dd_buf_addstr(&r->out, "{\"error\":{\"code\":\"out_of_memory\","
+				       "\"message\":\"out of memory\"}}\n");
+		return;
+	}
+	r->status = status;
+	r->content_type = "application/json";
+	dd_buf_addstr(&r->out, text);
+	dd_buf_addstr(&r->out, "\n");
+	free(text);
+}
+
+void dd_http_error(struct dd_http_req *r, int status, const char *code,
+		   const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(r->error_code, sizeof(r->error_code), "%s", code);
+	dd_http_json(r, status,
+		     json_pack("{s:{s:s,s:s}}", "error", "code", code,
+			       "message", msg));
+}
+
+void dd_http_fail(struct dd_http_req *r, const struct dd_error *err)
+{
+	dd_http_error(r, dd_err_http_status(err->code),
+		      dd_err_http_code(err->code), "%s", err->msg);
+}
+
+void dd_http_html(struct dd_http_req *r, int status)
+{
+	r->status = status;
+	r->content_type = "text/html; charset=utf-8";
+}
+
+void dd_http_text(struct dd_http_req *r, int status, const char *type)
+{
+	r->status = status;
+	r->content_type = type;
+}
+
+json_t *dd_http_body_object(struct dd_http_req *r, const char *const *known)
+{
+	json_error_t jerr;
+	const char *key;
+	json_t *v, *o;
+
+	if (r->body_len == 0)
+		return json_object();
+	o = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!o) {
+		dd_http_error(r, 400, "malformed",
+			      "request body is not valid JSON: %s (at "
+			      "byte %d)",
+			      jerr.text, jerr.position);
+		return NULL;
+	}
+	if (!json_is_object(o)) {
+		json_decref(o);
+		dd_http_error(r, 400, "malformed",
+			      "request body must be a JSON object");
+		return NULL;
+	}
+	json_object_foreach(o, key, v)
+	{
+		size_t i;
+
+		for (i = 0; known[i] && strcmp(known[i], key); i++)
+			;
+		if (!known[i]) {
+			struct dd_buf list = DD_BUF_INIT;
+
+			for (i = 0; known[i]; i++)
+				dd_buf_addf(&list, "%s%s", i ? ", " : "",
+					    known[i]);
+			dd_http_error(r, 400, "invalid",
+				      "unknown field '%.100s' (known: %s)", key,
+				      list.buf ? list.buf : "none");
+			dd_buf_release(&list);
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+/* ---- routing ------------------------------------------------------- */
+
+/* A positive decimal id, no sign, no leading zeros, at most 2^53. */
+static long long parse_id(const char *s, size_t n)
+{
+	long long v = 0;
+
+	if (n == 0 || n > 16 || s[0] == '0')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v <= (1LL << 53) ? v : 0;
+}
+
+/* Does `path` fit `pattern`?  Fills params with its {id}s. */
+static bool match(const char *pattern, const char *path,
+		  long long params[DD_HTTP_MAX_PARAMS])
+{
+	int np = 0;
+
+	while (*pattern && *path) {
+		const char *pe = strchr(pattern, '/');
+		const char *se = strchr(path, '/');
+		size_t pl = pe ? (size_t)(pe - pattern) : strlen(pattern);
+		size_t sl = se ? (size_t)(se - path) : strlen(path);
+
+		if (pl == 4 && !memcmp(pattern, "{id}", 4)) {
+			long long id = parse_id(path, sl);
+
+			if (!id || np == DD_HTTP_MAX_PARAMS)
+				return false;
+			params[np++] = id;
+		} else if (pl != sl || memcmp(pattern, path, pl)) {
+			return false;
+		}
+		pattern += pl;
+		path += sl;
+		if (*pattern != *path)
+			return false;
+		if (*pattern == '/') {
+			pattern++;
+			path++;
+		}
+	}
+	return !*pattern && !*path;
+}
+
+/*
+ * Find the route for method and path.  *path_known tells a wrong method
+ * (405) from an unknown path (404); allow lists the methods the path has.
+ */
+static const struct dd_http_route *route_find(struct dd_http_req *r,
+					      bool *path_known,
+					      struct dd_buf *allow)
+{
+	*path_known = false;
+	for (size_t t = 0; t < sizeof(route_tables) / sizeof(*route_tables);
+	     t++) {
+		for (const struct dd_http_route *rt = route_tables[t];
+		     rt->method; rt++) {
+			long long params[DD_HTTP_MAX_PARAMS] = {0};
+
+			if (!match(rt->pattern, r->path, params))
+				continue;
+			*path_known = true;
+			dd_buf_addf(allow, "%s%s", allow->len ? ", " : "",
+				    rt->method);
+			if (strcmp(rt->method, r->method))
+				continue;
+			memcpy(r->params, params, sizeof(params));
+			return rt;
+		}
+	}
+	return NULL;
+}
+
+static bool authenticate_bearer(struct dd_http_req *r)
+{
+	const char *h = dd_http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+	struct dd_error err = DD_ERROR_INIT;
+	int rc;
+
+	if (!h || strncasecmp(h, "Bearer ", 7)) {
+		dd_http_error(r, 401, "unauthorized",
+			      "this call needs an API token: send "
+			      "'Authorization: Bearer TOKEN' (create one "
+			      "with 'drydock token create')");
+		return false;
+	}
+	h += 7;
+	while (*h == ' ')
+		h++;
+	rc = dd_token_authenticate(r->store, h, &r->who, &err);
+	if (rc == DD_ERR_NOTFOUND || rc == DD_ERR_INVALID) {
+		dd_http_error(r, 401, "unauthorized",
+			      "invalid or revoked token");
+		return false;
+	}
+	if (rc) {
+		dd_http_fail(r, &err);
+		return false;
+	}
+	r->authenticated = true;
+	return true;
+}
+
+static void dispatch(struct dd_http_server *s, struct conn *c)
+{
+	struct dd_http_req *r = &c->req;
+	struct dd_buf allow = DD_BUF_INIT;
+	struct dd_error err = DD_ERROR_INIT;
+	const struct dd_http_route *rt;
+	bool path_known;
+
+	rt = route_find(r, &path_known, &allow);
+	if (!rt) {
+		if (path_known) {
+			snprintf(r->allow, sizeof(r->allow), "%s",
+				 allow.buf);
+			dd_http_error(r, 405, "method_not_allowed",
+				      "%s is not allowed on %s (allowed: %s)",
+				      r->method, r->path, allow.buf);
+		} else {
+			dd_http_error(r, 404, "not_found",
+				      "no such page or API endpoint: %s",
+				      r->path);
+		}
+		dd_buf_release(&allow);
+		return;
+	}
+	dd_buf_release(&allow);
+	if (rt->no_store) {
+		rt->handler(r);
+		return;
+	}
+	r->store = borrow_store(s, &err);
+	if (!r->store) {
+		dd_http_error(r, 503, "store_unavailable",
+			      "the store cannot be opened: %s", err.msg);
+		return;
+	}
+	if (rt->auth == DD_HTTP_BEARER && !authenticate_bearer(r))
+		return;
+	if (rt->auth == DD_HTTP_SESSION && !dd_web_session(r))
+		return;
+	rt->handler(r);
+	if (!r->status)
+		dd_http_error(r, 500, "internal",
+			      "the handler gave no answer");
+}
+
+/* ---- libmicrohttpd glue -------------------------------------------- */
+
+static enum MHD_Result send_answer(struct MHD_Connection *mc, struct conn *c)
+{
+	struct dd_http_req *r = &c->req;
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(
+		r->out.len, r->out.buf ? r->out.buf : (char *)"",
+		MHD_RESPMEM_MUST_COPY);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				r->content_type ? r->content_type
+						: "text/plain");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+				"no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (r->content_type && !strncmp(r->content_type, "text/html", 9)) {
+		MHD_add_response_header(
+			resp, "Content-Security-Policy",
+			"default-src 'none'; style-src 'unsafe-inline'; "
+			"img-src 'self'; form-action 'self'; "
+			"frame-ancestors 'none'");
+		MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	}
+	if (r->status == 401 && !strncmp(r->path, "/api/", 5))
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					"Bearer realm=\"drydock\"");
+	if (r->allow[0])
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	if (r->location[0])
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION,
+					r->location);
+	if (r->set_cookie[0])
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE,
+					r->set_cookie);
+	ret = MHD_queue_response(mc, (unsigned)r->status, resp);
+	MHD_destroy_response(resp);
+	c->answered = true;
+	return ret;
+}
+
+static void too_large(struct dd_http_req *r)
+{
+	dd_http_error(r, 413, "too_large",
+		      "request body is larger than the limit of %d bytes",
+		      DD_HTTP_MAX_BODY);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
+				  const char *url, const char *method,
+				  const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct dd_http_server *s = cls;
+	struct conn *c = *con_cls;
+
+	(void)version;
+	if (!c) {
+		const char *len;
+
+		c = dd_calloc(1, sizeof(*c));
+		if (!c)
+			return MHD_NO;
+		*con_cls = c;
+		c->req.server = s;
+		c->req.conn = mc;
+		c->req.method = method;
+		c->req.path = url;
+		c->req.store_path = s->store_path;
+		c->req.started = dd_monotonic();
+		len = MHD_lookup_connection_value(
+			mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (len && strtoull(len, NULL, 10) > DD_HTTP_MAX_BODY) {
+			/* Refuse before reading a byte of the body. */
+			c->too_large = true;
+			too_large(&c->req);
+			return send_answer(mc, c);
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		if (c->body.len + *upload_data_size > DD_HTTP_MAX_BODY) {
+			/*
+			 * A body without a Content-Length that grows past
+			 * the limit: close the connection rather than read
+			 * the rest.
+			 */
+			c->too_large = true;
+			c->req.status = 413;
+			snprintf(c->req.error_code,
+				 sizeof(c->req.error_code), "too_large");
+			return MHD_NO;
+		}
+		if (dd_buf_add(&c->body, upload_data, *upload_data_size))
+			return MHD_NO;
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (c->answered)
+		return MHD_YES;
+	c->req.body = c->body.buf ? c->body.buf : "";
+	c->req.body_len = c->body.len;
+	dispatch(s, c);
+	return_store(s, c->req.store);
+	c->req.store = NULL;
+	return send_answer(mc, c);
+}
+
+/* Log lines must stay one line of key=value: quote and escape the path. */
+static void log_path(const char *path, char *out, size_t n)
+{
+	size_t o = 0;
+
+	for (; *path && o + 5 < n; path++) {
+		unsigned char ch = (unsigned char)*path;
+
+		if (ch < 0x21 || ch >= 0x7f || ch == '"' || ch == '\\')
+			o += (size_t)snprintf(out + o, n - o, "%%%02X", ch);
+		else
+			out[o++] = (char)ch;
+	}
+	out[o] = '\0';
+}
+
+static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
+			 enum MHD_RequestTerminationCode why)
+{
+	struct dd_http_server *s = cls;
+	struct conn *c = *con_cls;
+	struct dd_http_req *r;
+	char path[256];
+
+	(void)mc;
+	if (!c)
+		return;
+	r = &c->req;
+	if (r->status > 0 && r->status < STATUS_MAX)
+		atomic_fetch_add(&answered[r->status], 1);
+	if (!s->quiet) {
+		log_path(r->path ? r->path : "", path, sizeof(path));
+		fprintf(stderr,
+			"drydock: http method=%s path=\"%s\" status=%d "
+			"ms=%.1f%s%s%s%s%s\n",
+			r->method, path, r->status,
+			(dd_monotonic() - r->started) * 1000.0,
+			r->authenticated ? " who=" : "",
+			r->authenticated ? r->who.identity : "",
+			r->error_code[0] ? " error=" : "", r->error_code,
+			why == MHD_REQUEST_TERMINATED_COMPLETED_OK
+				? ""
+				: " aborted=1");
+	}
+	dd_buf_release(&r->out);
+	dd_buf_release(&c->body);
+	dd_free(c);
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct dd_http_server *s = cls;
+
+	if (s->quiet)
+		return;
+	fprintf(stderr, "drydock: http: ");
+	vfprintf(stderr, fmt, ap);
+}
+
+/* Parse "HOST:PORT" or "[V6]:PORT". */
+static int parse_listen(const char *spec, struct sockaddr_storage *ss,
+			socklen_t *len, struct dd_error *err)
+{
+	char host[64];
+	const char *colon, *h = spec;
+	size_t hl;
+	char *end;
+	long port;
+
+	if (spec[0] == '[') {
+		const char *close = strchr(spec, ']');
+
+		if (!close || close[1] != ':')
+			goto bad;
+		h = spec + 1;
+		hl = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(spec, ':');
+		if (!colon)
+			goto bad;
+		hl = (size_t)(colon - spec);
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		goto bad;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno || port < 0 || port > 65535)
+		goto bad;
+	memset(ss, 0, sizeof(*ss));
+	if (spec[0] == '[') {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+			goto bad;
+		*len = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		if (!strcmp(host, "localhost"))
+			strcpy(host, "127.0.0.1");
+		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+			goto bad;
+		*len = sizeof(*a);
+	}
+	return 0;
+bad:
+	return dd_error_set(err, DD_ERR_INVALID,
+			    "bad listen address '%s': expected ADDR:PORT "
+			    "with a numeric IPv4 address, or [IPv6]:PORT",
+			    spec);
+}
+
+int dd_http_start(const struct dd_http_options *o, struct dd_http_server **out,
+		  struct dd_error *err)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	struct dd_http_server *s;
+	const union MHD_DaemonInfo *info;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
+			 MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+			 MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	char host[64] = "";
+	int rc;
+
+	rc = parse_listen(o->listen, &ss, &sl, err);
+	if (rc)
+		return rc;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	s = dd_calloc(1, sizeof(*s));
+	if (!s)
+		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	pthread_mutex_init(&s->pool_mu, NULL);
+	snprintf(s->store_path, sizeof(s->store_path), "%s", o->store_path);
+	s->quiet = o->quiet;
+	rc = dd_watch_start(o->store_path, err);
+	if (rc) {
+		dd_free(s);
+		return rc;
+	}
+	s->mhd = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, s,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_SOCK_ADDR,
+		(struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)(o->max_connections > 0 ? o->max_connections : 256),
+		MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)(o->timeout > 0 ? o->timeout : 30),
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 * 1024),
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+	if (!s->mhd) {
+		dd_watch_stop();
+		dd_free(s);
+		return dd_error_set(err, DD_ERR_IO,
+				    "cannot listen on %s (is the port in use, "
+				    "or the address not this machine's?)",
+				    o->listen);
+	}
+	info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	if (ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+			  host, sizeof(host));
+	else
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
+			  host, sizeof(host));
+	snprintf(s->address, sizeof(s->address),
+		 ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host,
+		 info ? (unsigned)info->port : 0);
+	*out = s;
+	return 0;
+}
+
+const char *dd_http_address(const struct dd_http_server *s)
+{
+	return s->address;
+}
+
+void dd_http_stop(struct dd_http_server *s)
+{
+	if (!s)
+		return;
+	/* Stop accepting; then answer long polls; then wait for the rest. */
+	MHD_quiesce_daemon(s->mhd);
+	dd_watch_stop();
+	MHD_stop_daemon(s->mhd);
+	for (int i = 0; i < s->pool_n; i++)
+		dd_store_close(s->pool[i]);
+	pthread_mutex_destroy(&s->pool_mu);
+	dd_free(s);
+}

@@ -1,0 +1,37 @@
+/*
+ * server.h - drydock's HTTP server: the JSON API, the web UI, metrics and
+ * health checks, on libmicrohttpd.
+ *
+ * Each connection gets its own thread (so a long poll waits without
+ * holding up anybody else); their number is capped, and a connection
+ * idle past the timeout is closed, so slow or half-open clients cannot
+ * exhaust the server.  Bodies larger than DD_HTTP_MAX_BODY are refused
+ * with 413 before they are read.  Handlers borrow store handles from a
+ * pool; the handles join the process's group commit.
+ */
+#ifndef DD_HTTP_SERVER_H
+#define DD_HTTP_SERVER_H
+
+#include "core/error.h"
+
+struct dd_http_options {
+	const char *listen;	/* "127.0.0.1:8150", "[::1]:8150", port 0 */
+	const char *store_path; /* absolute */
+	int max_connections;	/* default 256 */
+	int timeout;		/* idle seconds before a connection closes */
+	int quiet;		/* no request log lines */
+};
+
+struct dd_http_server;
+
+int dd_http_start(const struct dd_http_options *o, struct dd_http_server **out,
+		  struct dd_error *err);
+/* The address it listens on, with the port chosen: "127.0.0.1:8150". */
+const char *dd_http_address(const struct dd_http_server *s);
+/*
+ * Stop accepting, answer the long polls in flight at once, let every
+ * request in flight finish, and free the server.
+ */
+void dd_http_stop(struct dd_http_server *s);
+
+#endif
