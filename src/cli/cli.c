@@ -115,6 +115,16 @@ long long cli_parse_id(const char *s)
 	return v;
 }
 
+bool cli_parse_count(const char *arg, long long min, long long max, int *out)
+{
+	long long v = cli_parse_id(arg);
+
+	if (v < min || v > max)
+		return false;
+	*out = (int)v;
+	return true;
+}
+
 json_t *cli_parse_json_arg(const char *arg, struct dd_error *err)
 {
 	json_error_t jerr;

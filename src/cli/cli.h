@@ -61,6 +61,8 @@ int cli_usage_error(const char *usage, const char *fmt, ...)
 
 /* Parse a positive object id; returns 0 on a bad one. */
 long long cli_parse_id(const char *s);
+/* A whole number from min to max (min >= 1) into *out; false if not. */
+bool cli_parse_count(const char *arg, long long min, long long max, int *out);
 /* Parse JSON given inline or as @FILE ("@-" for stdin). */
 json_t *cli_parse_json_arg(const char *arg, struct dd_error *err);
 

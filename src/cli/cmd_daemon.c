@@ -63,8 +63,7 @@ int cmd_daemon(int argc, char **argv)
 			cli_set_store_path(optarg);
 			break;
 		case 'w':
-			o.workers = (int)cli_parse_id(optarg);
-			if (o.workers < 1 || o.workers > 256)
+			if (!cli_parse_count(optarg, 1, 256, &o.workers))
 				return cli_usage_error(
 					usage,
 					"--workers takes a number from 1 to "

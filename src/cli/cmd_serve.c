@@ -106,7 +106,6 @@ int cmd_serve(int argc, char **argv)
 	pthread_t tid;
 	sigset_t stop;
 	int c, sig, rc;
-	long long n;
 
 	pt.o.workers = 8;
 	pt.o.idle_cap = 30;
@@ -121,34 +120,29 @@ int cmd_serve(int argc, char **argv)
 			ho.listen = optarg;
 			break;
 		case 'w':
-			n = cli_parse_id(optarg);
-			if (n < 1 || n > 256)
+			if (!cli_parse_count(optarg, 1, 256, &pt.o.workers))
 				return cli_usage_error(
 					usage,
 					"--workers takes a number from 1 to "
 					"256, not '%s'",
 					optarg);
-			pt.o.workers = (int)n;
 			break;
 		case 'm':
-			n = cli_parse_id(optarg);
-			if (n < 1 || n > 10000)
+			if (!cli_parse_count(optarg, 1, 10000,
+					     &ho.max_connections))
 				return cli_usage_error(
 					usage,
 					"--max-connections takes a number "
 					"from 1 to 10000, not '%s'",
 					optarg);
-			ho.max_connections = (int)n;
 			break;
 		case 't':
-			n = cli_parse_id(optarg);
-			if (n < 1 || n > 3600)
+			if (!cli_parse_count(optarg, 1, 3600, &ho.timeout))
 				return cli_usage_error(
 					usage,
 					"--timeout takes a number of seconds "
 					"from 1 to 3600, not '%s'",
 					optarg);
-			ho.timeout = (int)n;
 			break;
 		case 'q':
 			ho.quiet = pt.o.quiet = 1;
