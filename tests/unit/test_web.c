@@ -2,7 +2,7 @@
  * test_web.c - the pieces the web UI's pages are made of (http/html.h):
  * the HTML escaper every stored string goes through, times shown as
  * "3 s ago", query-string encoding, form decoding and JSON shown as
- * text.
+ * text; and which statuses make a page reload itself (http/web.h).
  *
  * The pages themselves are tested in a real browser and with curl by
  * tests/integration/web_ui.sh.
@@ -12,6 +12,7 @@
 #include <math.h>
 
 #include "http/html.h"
+#include "http/web.h"
 
 /* What dd_html_esc() makes of `in`, as a string the test owns. */
 static char *escaped(const char *in)
@@ -135,9 +136,10 @@ static void test_time_element(void **state)
 
 	(void)state;
 	dd_html_time(&b, t, t + 5 * 60 + 10, NULL);
-	assert_string_equal(b.buf, "<time datetime=\"2027-01-01T00:00:00.000Z\" "
-				   "title=\"2027-01-01T00:00:00.000Z\">5 min "
-				   "ago</time>");
+	assert_string_equal(b.buf,
+			    "<time datetime=\"2027-01-01T00:00:00.000Z\" "
+			    "title=\"2027-01-01T00:00:00.000Z\">5 min "
+			    "ago</time>");
 	dd_buf_release(&b);
 
 	dd_html_time(&b, 0, t, "<never>");
@@ -233,6 +235,28 @@ static void test_json_escaped(void **state)
 	json_decref(v);
 }
 
+/* Pages reload while their object changes by itself, not when it rests. */
+static void test_changing_statuses(void **state)
+{
+	(void)state;
+	assert_true(dd_web_lease_changing(DD_LEASE_PENDING));
+	assert_true(dd_web_lease_changing(DD_LEASE_ACQUIRED));
+	assert_false(dd_web_lease_changing(DD_LEASE_ACTIVE));
+	assert_true(dd_web_lease_changing(DD_LEASE_RELEASED));
+	assert_true(dd_web_lease_changing(DD_LEASE_BROKEN));
+	assert_false(dd_web_lease_changing(DD_LEASE_DESTROYED));
+	assert_true(dd_web_resource_changing(DD_RESOURCE_PENDING));
+	assert_false(dd_web_resource_changing(DD_RESOURCE_ACTIVE));
+	assert_true(dd_web_resource_changing(DD_RESOURCE_RELEASED));
+	assert_true(dd_web_resource_changing(DD_RESOURCE_BROKEN));
+	assert_false(dd_web_resource_changing(DD_RESOURCE_DESTROYED));
+
+	assert_int_equal(dd_web_sooner(0, 0), 0);
+	assert_int_equal(dd_web_sooner(0, 10), 10);
+	assert_int_equal(dd_web_sooner(2, 0), 2);
+	assert_int_equal(dd_web_sooner(10, 2), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -248,6 +272,7 @@ int main(void)
 		cmocka_unit_test(test_form_value),
 		cmocka_unit_test(test_form_value_refuses_malformed),
 		cmocka_unit_test(test_json_escaped),
+		cmocka_unit_test(test_changing_statuses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
