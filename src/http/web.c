@@ -79,7 +79,8 @@ static const char style[] =
 	"border-radius:6px;border:1px solid #b9c0cb;background:#fff;"
 	"color:#1d2330;cursor:pointer;text-decoration:none;display:inline-"
 	"block}"
-	"button.danger{background:#c6352b;border-color:#a82a21;color:#fff}"
+	"button.danger,.button.danger{background:#c6352b;border-color:#a82a21;"
+	"color:#fff}"
 	"button.primary{background:#1f5fbf;border-color:#194f9f;color:#fff}"
 	"button:disabled{background:#eceef1;border-color:#d5d9df;color:#8b93a1;"
 	"cursor:not-allowed}"
@@ -544,10 +545,10 @@ void dd_web_release_button(struct dd_http_req *r,
 
 	dd_web_path(path, sizeof(path), rel->target);
 	if (!rel->refused) {
+		/* a link: GET leads to the confirmation page, which POSTs */
 		dd_buf_addf(b,
-			    "<form method=\"get\" action=\"%s/release\">"
-			    "<button type=\"submit\" class=\"danger\" "
-			    "id=\"release\">Release</button></form>",
+			    "<a class=\"button danger\" id=\"release\" "
+			    "href=\"%s/release\">Release</a>",
 			    path);
 		return;
 	}

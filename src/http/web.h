@@ -99,11 +99,12 @@ void dd_web_log(struct dd_http_req *r, struct dd_filter *f, struct dd_ref self);
 /*
  * Release, shared by lease and resource pages.  A page fills a struct
  * dd_web_release for the object it shows: whether the viewer may release
- * it now, and if not, why.  dd_web_release_button renders the button (a
- * GET form leading to the confirmation page, or a disabled button titled
- * with the reason); dd_web_release_confirm renders the confirmation page
- * ("Release lease 12?"); dd_web_release_send sends the command, after
- * dd_web_csrf(), and redirects to the object's page.
+ * it now, and if not, why.  dd_web_release_button renders the button: a
+ * link styled as one, to the confirmation page, or a disabled button
+ * titled with the reason.  dd_web_release_confirm renders the
+ * confirmation page ("Release lease 12?"), whose form POSTs;
+ * dd_web_release_send sends the command, after dd_web_csrf(), and
+ * redirects to the object's page.
  */
 struct dd_web_release {
 	struct dd_ref target;
