@@ -174,7 +174,9 @@ void dd_html_json(struct dd_buf *b, const json_t *v, bool pretty)
 		dd_buf_addstr(b, "null");
 		return;
 	}
+	/* people need no 17 digits: 0.0276198, not 0.027619838714599609 */
 	text = json_dumps(v, JSON_ENCODE_ANY | JSON_SORT_KEYS |
+				     JSON_REAL_PRECISION(6) |
 				     (pretty ? JSON_INDENT(2) : JSON_COMPACT));
 	dd_html_esc(b, text ? text : "(cannot render)");
 	free(text);

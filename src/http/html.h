@@ -58,7 +58,8 @@ bool dd_html_form_value(const char *body, const char *key, char *out, size_t n);
 
 /*
  * Append a JSON value as escaped text: indented over several lines when
- * `pretty`, else on one line.  NULL appends `null`.
+ * `pretty`, else on one line, keys sorted, reals to 6 significant digits.
+ * NULL appends `null`.
  */
 void dd_html_json(struct dd_buf *b, const json_t *v, bool pretty);
 

@@ -738,7 +738,7 @@ static void overview(struct dd_http_req *r)
 		    "href=\"/tasks\">Task queue</a></h2><ul class=\"counts\">"
 		    "<li>waiting<span>%lld</span></li>"
 		    "<li>being worked on<span>%lld</span></li>"
-		    "<li>oldest due since<span>",
+		    "<li>oldest due task<span>",
 		    resources, st.tasks_queued, st.tasks_claimed);
 	dd_html_time(b, st.oldest_due, now, "none due");
 	dd_buf_addstr(b, "</span></li></ul></section></div>");

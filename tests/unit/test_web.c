@@ -233,6 +233,12 @@ static void test_json_escaped(void **state)
 	assert_string_equal(b.buf, "null");
 	dd_buf_release(&b);
 	json_decref(v);
+
+	v = json_pack("{s:f}", "waited", 0.027619838714599609);
+	dd_html_json(&b, v, false);
+	assert_string_equal(b.buf, "{&quot;waited&quot;:0.0276198}");
+	dd_buf_release(&b);
+	json_decref(v);
 }
 
 /* Pages reload while their object changes by itself, not when it rests. */
