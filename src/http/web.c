@@ -605,7 +605,8 @@ void dd_web_release_confirm(struct dd_http_req *r,
 		"Confirm release</button><a class=\"button\" href=\"%s\" "
 		"id=\"cancel\">Cancel</a></form>",
 		path);
-	dd_web_finish(r, 200, title, kind[0] == 'l' ? "leases" : "resources",
+	dd_web_finish(r, 200, title,
+		      rel->target.kind == DD_OBJ_LEASE ? "leases" : "resources",
 		      0);
 }
 
