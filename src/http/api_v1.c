@@ -11,6 +11,7 @@
 #include "api/api.h"
 #include "http/exec.h"
 #include "http/http.h"
+#include "http/objects.h"
 #include "http/watch.h"
 
 #include <errno.h>
@@ -342,22 +343,6 @@ static void resource_list(struct dd_http_req *r)
 	dd_resource_list_release(&l);
 }
 
-/* Is a release command waiting in `target`'s queue? */
-static bool release_queued(struct dd_store *s, struct dd_ref target)
-{
-	struct dd_filter f = {.target = target, .pending_only = true};
-	struct dd_command_list l = {0};
-	bool found = false;
-
-	if (dd_store_command_list(s, &f, &l, NULL))
-		return false;
-	for (size_t i = 0; i < l.n; i++)
-		if (!strcmp(l.items[i].kind, "release"))
-			found = true;
-	dd_command_list_release(&l);
-	return found;
-}
-
 /* The slot locks `owner` holds, as a JSON array of keys. */
 static json_t *locks_json(struct dd_store *s, struct dd_ref owner)
 {
@@ -384,7 +369,8 @@ static void resource_show(struct dd_http_req *r)
 		return dd_http_fail(r, &err);
 	o = dd_resource_to_json(&res);
 	json_object_set_new(o, "releasing",
-			    json_boolean(release_queued(r->store, ref)));
+			    json_boolean(dd_http_release_queued(r->store,
+								ref)));
 	json_object_set_new(o, "slot_locks", locks_json(r->store, ref));
 	dd_http_json(r, 200, o);
 	dd_resource_release(&res);
@@ -645,7 +631,8 @@ static json_t *lease_detail(struct dd_http_req *r, const struct dd_lease *l)
 	json_t *o = dd_lease_to_json(l);
 
 	json_object_set_new(o, "releasing",
-			    json_boolean(release_queued(r->store, ref)));
+			    json_boolean(dd_http_release_queued(r->store,
+								ref)));
 	json_object_set_new(o, "slot_locks", locks_json(r->store, ref));
 	return o;
 }

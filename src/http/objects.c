@@ -1,0 +1,18 @@
+#include "http/objects.h"
+
+#include <string.h>
+
+bool dd_http_release_queued(struct dd_store *s, struct dd_ref target)
+{
+	struct dd_filter f = {.target = target, .pending_only = true};
+	struct dd_command_list l = {0};
+	bool found = false;
+
+	if (dd_store_command_list(s, &f, &l, NULL))
+		return false;
+	for (size_t i = 0; i < l.n; i++)
+		if (!strcmp(l.items[i].kind, "release"))
+			found = true;
+	dd_command_list_release(&l);
+	return found;
+}
