@@ -11,8 +11,8 @@
  * one lifecycle costs, and checks that every lease was released and
  * destroyed exactly once.
  *
- * usage: bench [--quick | --check] [--only SCENARIO] [--workers N] [--keep]
- *              [--drydock PATH] [--out FILE]
+ * usage: bench [--quick | --check] [--only SCENARIO] [--mode MODE] [--clients C]
+ *              [--workers N] [--keep] [--drydock PATH] [--out FILE]
  */
 #include "api/api.h"
 #include "core/util.h"
@@ -240,6 +240,8 @@ static void bench_stop(struct bench *b)
 static bool keep; /* --keep: leave the stores behind for inspection */
 static const char *only; /* --only SCENARIO */
 static int workers = 8;  /* --workers N, as the daemon's default */
+static const char *only_mode; /* --mode library|process */
+static int hot_clients = 16;  /* --clients C, for the hot pool */
 
 static void bench_remove(struct bench *b)
 {
@@ -755,6 +757,10 @@ int main(int argc, char **argv)
 			keep = true;
 		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
 			only = argv[++i];
+		else if (!strcmp(argv[i], "--clients") && i + 1 < argc)
+			hot_clients = atoi(argv[++i]) > 0 ? atoi(argv[i]) : 16;
+		else if (!strcmp(argv[i], "--mode") && i + 1 < argc)
+			only_mode = argv[++i];
 		else if (!strcmp(argv[i], "--workers") && i + 1 < argc)
 			workers = atoi(argv[++i]) > 0 ? atoi(argv[i]) : 4;
 		else if (!strcmp(argv[i], "--drydock") && i + 1 < argc)
@@ -763,7 +769,8 @@ int main(int argc, char **argv)
 			out = argv[++i];
 		else {
 			fprintf(stderr, "usage: bench [--quick | --check] [--only "
-					"SCENARIO] [--workers N] [--keep] "
+					"SCENARIO] [--mode library|process] [--clients C] "
+					"[--workers N] [--keep] "
 					"[--drydock PATH] [--out FILE]\n");
 			return 2;
 		}
@@ -788,23 +795,26 @@ int main(int argc, char **argv)
 	} else {
 		double secs = quick ? 2 : 8;
 
+#define WANT_MODE(m) (!only_mode || !strcmp(only_mode, m))
 #define WANT(name) (!only || !strcmp(only, name))
-		if (WANT("hot-pool")) {
-			rs[n] = run_pool("hot-pool", MODE_LIBRARY, 16, 16, false, secs,
+		if (WANT("hot-pool") && WANT_MODE("library")) {
+			rs[n] = run_pool("hot-pool", MODE_LIBRARY, hot_clients, 16,
+					 false, secs,
 				 0, 0, 0);
 			print_row(&rs[n++]);
 		}
-		if (WANT("hot-pool")) {
-			rs[n] = run_pool("hot-pool", MODE_PROCESS, 16, 16, false, secs,
+		if (WANT("hot-pool") && WANT_MODE("process")) {
+			rs[n] = run_pool("hot-pool", MODE_PROCESS, hot_clients, 16,
+					 false, secs,
 				 0, 0, 0);
 			print_row(&rs[n++]);
 		}
-		if (WANT("cold")) {
+		if (WANT("cold") && WANT_MODE("library")) {
 			rs[n] = run_pool("cold", MODE_LIBRARY, 16, 64, true, secs, 0, 0,
 				 0);
 			print_row(&rs[n++]);
 		}
-		if (WANT("cold")) {
+		if (WANT("cold") && WANT_MODE("process")) {
 			rs[n] = run_pool("cold", MODE_PROCESS, 16, 64, true, secs, 0, 0,
 				 0);
 			print_row(&rs[n++]);
