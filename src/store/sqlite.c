@@ -48,6 +48,7 @@ struct sq {
 	struct group *group;   /* group commit, or NULL */
 	bool sync_wal;	       /* durable commits: fsync the WAL ourselves */
 	bool sync_failed;      /* a sync failed: refuse all later commits */
+	bool lazy;	       /* the next commit need not wait for the disk */
 	int wal_fd;	       /* the WAL, for sync_wal(); -1 until needed */
 	double busy_timeout;   /* seconds */
 	double busy_since;     /* when the current wait began */
@@ -504,7 +505,8 @@ static void group_put(struct group *g)
 	pthread_mutex_unlock(&groups_mu);
 }
 
-static int group_end(struct group *g, bool mine, struct dd_error *err);
+static int group_end(struct group *g, bool mine, bool lazy,
+		     struct dd_error *err);
 
 static int group_begin(struct sq *q, struct dd_error *err)
 {
@@ -546,7 +548,7 @@ static int group_begin(struct sq *q, struct dd_error *err)
 	rc = exec_sql(g->conn, "SAVEPOINT lt", err);
 	if (rc) {
 		/* leave no batch open that nobody would commit */
-		group_end(g, false, NULL);
+		group_end(g, false, false, NULL);
 		return rc;
 	}
 	q->db = g->conn->db;
@@ -556,9 +558,13 @@ static int group_begin(struct sq *q, struct dd_error *err)
 /*
  * End this thread's part of the batch (with the mutex held): commit the
  * batch if nobody else is about to join it, then, if `mine` is set, wait
- * until the batch is durable and return its result.  Unlocks the mutex.
+ * until the batch is committed and, unless `lazy`, durable, and return
+ * its result.  A member that needs its batch durable runs (or waits for)
+ * the sync itself, so a lazy closer never pays for one.  Unlocks the
+ * mutex.
  */
-static int group_end(struct group *g, bool mine, struct dd_error *err)
+static int group_end(struct group *g, bool mine, bool lazy,
+		     struct dd_error *err)
 {
 	unsigned long my = g->batch;
 	int rc = 0;
@@ -581,15 +587,21 @@ static int group_end(struct group *g, bool mine, struct dd_error *err)
 			exec_sql(g->conn, "ROLLBACK", NULL);
 		}
 		group_close_batch(g, rc, cerr.msg, synced);
-		if (!synced)
-			group_sync(g, g->batch);
 	}
 	if (mine) {
 		int slot = (int)(my % GROUP_RESULTS);
 
 		while (g->durable < my && !(g->result[slot].batch == my &&
-					      g->result[slot].done))
-			pthread_cond_wait(&g->cv, &g->mu);
+					      g->result[slot].done)) {
+			if (g->result[slot].batch != my) {
+				/* not committed yet */
+				pthread_cond_wait(&g->cv, &g->mu);
+				continue;
+			}
+			if (lazy)
+				break; /* committed; the next sync covers it */
+			group_sync(g, my);
+		}
 		if (g->result[slot].batch != my)
 			rc = dd_error_set(err, DD_ERR_STORE,
 					  "the outcome of a commit was lost");
@@ -600,7 +612,7 @@ static int group_end(struct group *g, bool mine, struct dd_error *err)
 	return mine ? rc : 0;
 }
 
-static int group_commit(struct sq *q, struct dd_error *err)
+static int group_commit(struct sq *q, bool lazy, struct dd_error *err)
 {
 	struct group *g = q->group;
 	int rc = exec_sql(g->conn, "RELEASE lt", err);
@@ -608,11 +620,11 @@ static int group_commit(struct sq *q, struct dd_error *err)
 	q->db = q->own_db;
 	if (rc) {
 		exec_sql(g->conn, "ROLLBACK TO lt; RELEASE lt", NULL);
-		group_end(g, false, NULL);
+		group_end(g, false, false, NULL);
 		return rc;
 	}
 	g->pending++;
-	return group_end(g, true, err);
+	return group_end(g, true, lazy, err);
 }
 
 static void group_rollback(struct sq *q)
@@ -621,7 +633,7 @@ static void group_rollback(struct sq *q)
 
 	exec_sql(g->conn, "ROLLBACK TO lt; RELEASE lt", NULL);
 	q->db = q->own_db;
-	group_end(g, false, NULL);
+	group_end(g, false, false, NULL);
 }
 
 static int sq_open(const char *path, const struct dd_store_options *opt,
@@ -778,16 +790,18 @@ static int sq_begin(struct dd_store *s, struct dd_error *err)
 static int sq_commit(struct dd_store *s, struct dd_error *err)
 {
 	struct sq *q = SQ(s);
+	bool lazy = q->lazy;
 	int rc;
 
+	q->lazy = false;
 	if (q->group)
-		return group_commit(q, err);
+		return group_commit(q, lazy, err);
 	rc = exec_sql(q, "COMMIT", err);
 
 	if (rc && !sqlite3_get_autocommit(q->db))
 		exec_sql(q, "ROLLBACK", NULL);
 	pthread_mutex_unlock(&write_mu);
-	if (!rc && q->sync_wal)
+	if (!rc && q->sync_wal && !lazy)
 		rc = sync_wal(q, err);
 	return rc;
 }
@@ -803,6 +817,19 @@ static void sq_rollback(struct dd_store *s)
 	if (!sqlite3_get_autocommit(q->db))
 		exec_sql(q, "ROLLBACK", NULL);
 	pthread_mutex_unlock(&write_mu);
+}
+
+/*
+ * Commit the outermost transaction without waiting for the disk: it is in
+ * the store and visible to everyone at once, and the next durable commit
+ * of any handle (the WAL is synced as a whole, in order) makes it durable
+ * too.  Only for writes whose loss in a power cut the queue already
+ * survives: a task's claim, finish and retry (see store.h).
+ */
+static int commit_lazy(struct dd_store *s, struct dd_error *err)
+{
+	SQ(s)->lazy = s->depth == 1;
+	return dd_store_commit(s, err);
 }
 
 static int sq_fence_check(struct dd_store *s, const struct dd_lock_grant *g,
@@ -1836,7 +1863,7 @@ static int sq_task_claim(struct dd_store *s, const char *worker, double now,
 		dd_store_rollback(s);
 		return DD_ERR_NOTFOUND;
 	}
-	rc = dd_store_commit(s, err);
+	rc = commit_lazy(s, err);
 	if (rc) {
 		dd_task_release(out);
 		return rc;
@@ -1890,7 +1917,7 @@ static int sq_task_finish(struct dd_store *s, const struct dd_task *t,
 		dd_store_rollback(s);
 		return rc;
 	}
-	return dd_store_commit(s, err);
+	return commit_lazy(s, err);
 }
 
 static int sq_task_retry(struct dd_store *s, const struct dd_task *t,
@@ -1954,7 +1981,7 @@ static int sq_task_retry(struct dd_store *s, const struct dd_task *t,
 		dd_store_rollback(s);
 		return rc;
 	}
-	return dd_store_commit(s, err);
+	return commit_lazy(s, err);
 }
 
 static int sq_task_next_due(struct dd_store *s, double *out,
