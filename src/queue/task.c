@@ -14,6 +14,7 @@ void dd_task_options_default(struct dd_task_options *o)
 	o->backoff_max = 300;
 	o->max_failures = 8;
 	o->report = NULL;
+	o->claimed = NULL;
 }
 
 double dd_task_backoff(const struct dd_task_options *o, int failures)
@@ -90,6 +91,8 @@ int dd_task_run_one(struct dd_store *s, const struct dd_task_kind *kinds,
 	if (rc)
 		return rc;
 	*ran = true;
+	if (o->claimed)
+		o->claimed();
 	start = dd_monotonic();
 	k = find_kind(kinds, t.kind);
 	if (!k) {
