@@ -23,6 +23,7 @@
 #include <time.h>
 
 #define STMT_CACHE 96
+#define DYN_CACHE 48
 
 /* Every commit any handle in this process made, for the benchmarks. */
 static atomic_llong commits;
@@ -58,6 +59,12 @@ struct sq {
 		sqlite3_stmt *st;
 	} cache[STMT_CACHE];
 	size_t ncache;
+	struct {
+		char *sql;
+		sqlite3 *db;
+		sqlite3_stmt *st;
+	} dyn[DYN_CACHE];  /* list queries, keyed by their text */
+	size_t ndyn;
 };
 
 static struct sq *SQ(struct dd_store *s)
@@ -120,6 +127,12 @@ static void done(struct sq *q, sqlite3_stmt *st)
 {
 	for (size_t i = 0; i < q->ncache; i++) {
 		if (q->cache[i].st == st) {
+			sqlite3_reset(st);
+			return;
+		}
+	}
+	for (size_t i = 0; i < q->ndyn; i++) {
+		if (q->dyn[i].st == st) {
 			sqlite3_reset(st);
 			return;
 		}
@@ -212,6 +225,34 @@ static int exec_sql(struct sq *q, const char *sql, struct dd_error *err)
 }
 
 /*
+ * exec_sql() for one statement that runs all the time (BEGIN, SAVEPOINT,
+ * RELEASE, COMMIT): prepared once, not parsed again on every transaction.
+ * `sql` is a string literal, as for prep().
+ */
+static int exec_stmt(struct sq *q, const char *sql, struct dd_error *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(q, sql, &st, NULL);
+
+	if (rc)
+		return exec_sql(q, sql, err);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		int prim = rc & 0xff;
+		int code = (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
+				   ? DD_ERR_BUSY
+				   : DD_ERR_STORE;
+
+		dd_error_set(err, code, "store '%s': %s", q->base.path,
+			     sqlite3_errmsg(q->db));
+		sqlite3_reset(st);
+		return code;
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+/*
  * Durable commits without holding the write lock through the fsync.  With
  * synchronous=FULL, SQLite fsyncs the WAL inside COMMIT, while it holds the
  * store's write lock, so no other writer can even start until the disk
@@ -277,6 +318,10 @@ static void sq_close(struct dd_store *s)
 		group_lock(q->group);
 	for (size_t i = 0; i < q->ncache; i++)
 		sqlite3_finalize(q->cache[i].st);
+	for (size_t i = 0; i < q->ndyn; i++) {
+		sqlite3_finalize(q->dyn[i].st);
+		dd_free(q->dyn[i].sql);
+	}
 	if (q->group)
 		group_unlock(q->group);
 	if (q->wal_fd >= 0)
@@ -533,7 +578,7 @@ static int group_begin(struct sq *q, struct dd_error *err)
 	}
 	group_check_lost(g);
 	if (!g->open) {
-		rc = exec_sql(g->conn, "BEGIN IMMEDIATE", err);
+		rc = exec_stmt(g->conn, "BEGIN IMMEDIATE", err);
 		if (!rc) {
 			g->open = true;
 			g->batch++;
@@ -545,7 +590,7 @@ static int group_begin(struct sq *q, struct dd_error *err)
 		pthread_mutex_unlock(&g->mu);
 		return rc;
 	}
-	rc = exec_sql(g->conn, "SAVEPOINT lt", err);
+	rc = exec_stmt(g->conn, "SAVEPOINT lt", err);
 	if (rc) {
 		/* leave no batch open that nobody would commit */
 		group_end(g, false, false, NULL);
@@ -578,7 +623,7 @@ static int group_end(struct group *g, bool mine, bool lazy,
 		bool synced = !g->conn->sync_wal || !g->pending;
 
 		if (g->pending) {
-			rc = exec_sql(g->conn, "COMMIT", &cerr);
+			rc = exec_stmt(g->conn, "COMMIT", &cerr);
 			if (rc && !sqlite3_get_autocommit(g->conn->db))
 				exec_sql(g->conn, "ROLLBACK", NULL);
 			if (rc)
@@ -615,7 +660,7 @@ static int group_end(struct group *g, bool mine, bool lazy,
 static int group_commit(struct sq *q, bool lazy, struct dd_error *err)
 {
 	struct group *g = q->group;
-	int rc = exec_sql(g->conn, "RELEASE lt", err);
+	int rc = exec_stmt(g->conn, "RELEASE lt", err);
 
 	q->db = q->own_db;
 	if (rc) {
@@ -636,12 +681,28 @@ static void group_rollback(struct sq *q)
 	group_end(g, false, false, NULL);
 }
 
+/*
+ * SQLite's memory statistics take a global mutex on every allocation, and
+ * with a dozen threads in SQLite at once that mutex is contended on every
+ * statement.  Nothing here reads the statistics.  This must run before
+ * SQLite initializes; if the program already used SQLite, it fails
+ * harmlessly.
+ */
+static void sqlite_setup(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int sq_open(const char *path, const struct dd_store_options *opt,
 		   struct dd_store **out, struct dd_error *err)
 {
-	struct sq *q = dd_calloc(1, sizeof(*q));
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	struct sq *q;
 	char pragmas[256];
 	int rc;
+
+	pthread_once(&once, sqlite_setup);
+	q = dd_calloc(1, sizeof(*q));
 
 	if (!q)
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
@@ -720,7 +781,7 @@ static int sq_migrate(struct dd_store *s, struct dd_error *err)
 	int v, rc;
 	char sql[64];
 
-	rc = exec_sql(q, "BEGIN IMMEDIATE", err);
+	rc = exec_stmt(q, "BEGIN IMMEDIATE", err);
 	if (rc)
 		return rc;
 	rc = user_version(q, &v, err);
@@ -741,7 +802,7 @@ static int sq_migrate(struct dd_store *s, struct dd_error *err)
 		exec_sql(q, "ROLLBACK", NULL);
 		return rc;
 	}
-	rc = exec_sql(q, "COMMIT", err);
+	rc = exec_stmt(q, "COMMIT", err);
 	if (!rc && q->sync_wal)
 		rc = sync_wal(q, err);
 	return rc;
@@ -781,7 +842,7 @@ static int sq_begin(struct dd_store *s, struct dd_error *err)
 		return dd_error_set(err, DD_ERR_BUSY,
 				    "store '%s' is locked (begin)",
 				    s->path);
-	rc = exec_sql(SQ(s), "BEGIN IMMEDIATE", err);
+	rc = exec_stmt(SQ(s), "BEGIN IMMEDIATE", err);
 	if (rc)
 		pthread_mutex_unlock(&write_mu);
 	return rc;
@@ -796,7 +857,7 @@ static int sq_commit(struct dd_store *s, struct dd_error *err)
 	q->lazy = false;
 	if (q->group)
 		return group_commit(q, lazy, err);
-	rc = exec_sql(q, "COMMIT", err);
+	rc = exec_stmt(q, "COMMIT", err);
 
 	if (rc && !sqlite3_get_autocommit(q->db))
 		exec_sql(q, "ROLLBACK", NULL);
@@ -925,10 +986,31 @@ static int q_prepare(struct sq *q, struct query *qq, sqlite3_stmt **st,
 
 	if (!qq->sql.buf)
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
-	rc = sqlite3_prepare_v2(q->db, qq->sql.buf, -1, st, NULL);
+	/* the same few filters come back on every pass: keep them prepared */
+	*st = NULL;
+	for (size_t i = 0; i < q->ndyn; i++) {
+		if (q->dyn[i].db == q->db && !strcmp(q->dyn[i].sql, qq->sql.buf)) {
+			*st = q->dyn[i].st;
+			sqlite3_reset(*st);
+			sqlite3_clear_bindings(*st);
+			break;
+		}
+	}
+	if (!*st) {
+		rc = sqlite3_prepare_v3(q->db, qq->sql.buf, -1,
+					SQLITE_PREPARE_PERSISTENT, st, NULL);
+		if (rc != SQLITE_OK) {
+			dd_buf_release(&qq->sql);
+			return fail(q, rc, err, "prepare list");
+		}
+		if (q->ndyn < DYN_CACHE) {
+			q->dyn[q->ndyn].sql = dd_buf_detach(&qq->sql);
+			q->dyn[q->ndyn].db = q->db;
+			q->dyn[q->ndyn].st = *st;
+			q->ndyn++;
+		}
+	}
 	dd_buf_release(&qq->sql);
-	if (rc != SQLITE_OK)
-		return fail(q, rc, err, "prepare list");
 	for (int i = 0; i < qq->nbind; i++) {
 		if (qq->bind[i].is_text)
 			sqlite3_bind_text(*st, i + 1, qq->bind[i].t, -1,
@@ -1396,7 +1478,7 @@ static int sq_lease_count(struct dd_store *s, const struct dd_filter *f,
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*out = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	done(q, st);
 	if (rc != SQLITE_ROW)
 		return fail(q, rc, err, "count leases");
 	return 0;
@@ -1581,7 +1663,7 @@ static int sq_slot_acquire(struct dd_store *s, const char *const *keys,
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = exec_sql(q, "SAVEPOINT slot", err);
+	rc = exec_stmt(q, "SAVEPOINT slot", err);
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < n && !rc; i++) {
@@ -1623,7 +1705,7 @@ static int sq_slot_acquire(struct dd_store *s, const char *const *keys,
 		exec_sql(q, "ROLLBACK TO slot; RELEASE slot", NULL);
 		return rc;
 	}
-	return exec_sql(q, "RELEASE slot", err);
+	return exec_stmt(q, "RELEASE slot", err);
 }
 
 static int sq_slot_release(struct dd_store *s, struct dd_ref owner,
