@@ -142,13 +142,13 @@ void dd_wake_close(struct dd_wake *w)
  * Name the socket after `object` ("w-PID-N@lease:12"), so that senders of
  * targeted wake-ups skip it for every other object.  Returns true if the
  * name changed: a wake-up about `object` sent before the rename may have
- * been missed, so the caller must look at the object again.
+ * been missed.  Daemon sockets are never renamed.
  */
-static bool watch(struct dd_wake *w, const char *object)
+bool dd_wake_watch(struct dd_wake *w, const char *object)
 {
 	char path[sizeof(w->path)];
 
-	if (!strcmp(w->watching, object))
+	if (w->role != DD_WAKE_WATCHER || !strcmp(w->watching, object))
 		return false;
 	if (strlen(object) >= sizeof(w->watching) ||
 	    (size_t)snprintf(path, sizeof(path), "%.*s@%s", (int)w->base_len,
@@ -165,8 +165,8 @@ int dd_wake_wait_for(struct dd_wake *w, const char *object, double timeout)
 	double deadline = dd_monotonic() + timeout;
 	size_t n = strlen(object);
 
-	/* only watchers are renamed; daemons take every wake-up */
-	if (w->role == DD_WAKE_WATCHER && watch(w, object))
+	/* a caller that did not call dd_wake_watch() first looks again */
+	if (dd_wake_watch(w, object))
 		return 1;
 	for (;;) {
 		struct pollfd p = {.fd = w->fd, .events = POLLIN};

@@ -16,6 +16,8 @@
 #ifndef DD_WAKE_H
 #define DD_WAKE_H
 
+#include <stdbool.h>
+
 #include "core/error.h"
 
 enum dd_wake_role {
@@ -44,12 +46,18 @@ void dd_wake_notify(const char *store_path, enum dd_wake_role role);
  */
 void dd_wake_notify_about(const char *store_path, const char *object);
 /*
+ * A watcher about to wait for `object`: name the socket after it (see
+ * dd_wake_notify_about), before looking at the object, so that a change
+ * made after the look is not missed.  Returns true if the name changed.
+ */
+bool dd_wake_watch(struct dd_wake *w, const char *object);
+/*
  * Wait until a wake-up about `object` (or an untargeted one) arrives or
- * `timeout` seconds pass; returns 1 if woken.  A watcher's first wait for
- * a new object renames its socket after the object (see
- * dd_wake_notify_about) and returns 1 at once, without waiting: a
- * wake-up sent before the rename may have gone unseen, so the caller
- * looks at the object again, as after any wake-up, and then waits.
+ * `timeout` seconds pass; returns 1 if woken.  A watcher that did not
+ * call dd_wake_watch() for `object` first is renamed here and 1 is
+ * returned at once, without waiting: a wake-up sent before the rename
+ * may have gone unseen, so the caller looks at the object again, as
+ * after any wake-up, and then waits.
  */
 int dd_wake_wait_for(struct dd_wake *w, const char *object, double timeout);
 /* How many live listeners of `role` there are (stale sockets are removed). */

@@ -288,6 +288,7 @@ static int wait_lease(struct dd_store *s, struct dd_wake *wake, long long id,
 	char what[48];
 
 	snprintf(what, sizeof(what), "lease:%lld", id);
+	dd_wake_watch(wake, what); /* before the first look */
 	for (;;) {
 		struct dd_lease l = {0};
 
