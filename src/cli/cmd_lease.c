@@ -80,8 +80,11 @@ static int wait_active(struct dd_store *s, struct dd_wake *wake, long long id,
 	char what[48];
 	long long after = 0;
 	bool warned = false;
+	double settle = 0; /* when we stop waiting for a broken lease's end */
 
 	snprintf(what, sizeof(what), "lease:%lld", id);
+	/* before the first look: only this lease's changes wake us */
+	dd_wake_watch(wake, what);
 	for (;;) {
 		struct dd_lease l = {0};
 		int rc;
@@ -98,7 +101,15 @@ static int wait_active(struct dd_store *s, struct dd_wake *wake, long long id,
 			dd_lease_release(&l);
 			return 0;
 		}
-		if (!rc && !dd_lease_status_live(l.status)) {
+		/*
+		 * A broken lease is destroyed by the same worker pass, a
+		 * moment later: report where it ends, not the step between
+		 * (but do not hang if destroying it fails and is retried).
+		 */
+		if (!rc && l.status == DD_LEASE_BROKEN && !settle)
+			settle = dd_monotonic() + 2.0;
+		if (!rc && !dd_lease_status_live(l.status) &&
+		    !(l.status == DD_LEASE_BROKEN && dd_monotonic() < settle)) {
 			enum dd_lease_status st = l.status;
 
 			dd_lease_release(&l);
@@ -141,7 +152,8 @@ static int wait_active(struct dd_store *s, struct dd_wake *wake, long long id,
 		 * Woken by each worker pass on this lease; the timeout only
 		 * bounds the damage of a lost wake-up.
 		 */
-		dd_wake_wait_for(wake, what, 2.0);
+		dd_wake_wait_for(wake, what,
+				 settle ? settle - dd_monotonic() + 0.001 : 2.0);
 	}
 }
 

@@ -15,6 +15,7 @@ void dd_task_options_default(struct dd_task_options *o)
 	o->backoff_max = 300;
 	o->max_failures = 8;
 	o->report = NULL;
+	o->claimed = NULL;
 }
 
 double dd_task_backoff(const struct dd_task_options *o, int failures)
@@ -92,6 +93,8 @@ int dd_task_run_one(struct dd_store *s, const struct dd_task_kind *kinds,
 		return rc;
 	*ran = true;
 	dd_metric_inc(DD_METRIC_TASKS_RUN);
+	if (o->claimed)
+		o->claimed();
 	start = dd_monotonic();
 	k = find_kind(kinds, t.kind);
 	if (!k) {

@@ -38,6 +38,11 @@ struct dd_task_options {
 	 */
 	void (*report)(const struct dd_task *t, const char *error,
 		       double retry_in);
+	/*
+	 * Called, when set, once a task is claimed and before it runs: the
+	 * daemon's pool wakes another idle thread, since there may be more.
+	 */
+	void (*claimed)(void);
 };
 
 void dd_task_options_default(struct dd_task_options *o);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,9 @@
 struct dd_wake {
 	int fd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	enum dd_wake_role role;
+	size_t base_len;  /* length of path without "@OBJECT" */
+	char watching[48]; /* the object named in the path, or "" */
 };
 
 static const char *const role_prefix[] = {"d-", "w-"};
@@ -40,15 +44,36 @@ static unsigned long long digest(const char *s)
 	return h;
 }
 
+/*
+ * The wake directory of a store.  realpath() costs a readlink per path
+ * component, and every notification needs the directory, so the last
+ * answer is remembered (a store's real path does not change under a
+ * running process in any way drydock supports).
+ */
 static int wake_dir(const char *store_path, char *buf, size_t n)
 {
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static char last_path[PATH_MAX], last_dir[64];
 	char real[PATH_MAX];
 	const char *p = store_path;
 
+	pthread_mutex_lock(&mu);
+	if (last_dir[0] && !strcmp(last_path, store_path)) {
+		snprintf(buf, n, "%s", last_dir);
+		pthread_mutex_unlock(&mu);
+		return 0;
+	}
+	pthread_mutex_unlock(&mu);
 	if (realpath(store_path, real))
 		p = real;
 	snprintf(buf, n, "/tmp/drydock-%u/%016llx", (unsigned)getuid(),
 		 digest(p));
+	if (strlen(store_path) < sizeof(last_path)) {
+		pthread_mutex_lock(&mu);
+		snprintf(last_path, sizeof(last_path), "%s", store_path);
+		snprintf(last_dir, sizeof(last_dir), "%s", buf);
+		pthread_mutex_unlock(&mu);
+	}
 	return 0;
 }
 
@@ -71,6 +96,8 @@ int dd_wake_listen(const char *store_path, enum dd_wake_role role,
 	}
 	snprintf(w->path, sizeof(w->path), "%s/%s%d-%d", dir,
 		 role_prefix[role], (int)getpid(), atomic_fetch_add(&seq, 1));
+	w->base_len = strlen(w->path);
+	w->role = role;
 	memcpy(addr.sun_path, w->path, sizeof(addr.sun_path));
 	unlink(w->path);
 	w->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -111,11 +138,36 @@ void dd_wake_close(struct dd_wake *w)
 	dd_free(w);
 }
 
+/*
+ * Name the socket after `object` ("w-PID-N@lease:12"), so that senders of
+ * targeted wake-ups skip it for every other object.  Returns true if the
+ * name changed: a wake-up about `object` sent before the rename may have
+ * been missed.  Daemon sockets are never renamed.
+ */
+bool dd_wake_watch(struct dd_wake *w, const char *object)
+{
+	char path[sizeof(w->path)];
+
+	if (w->role != DD_WAKE_WATCHER || !strcmp(w->watching, object))
+		return false;
+	if (strlen(object) >= sizeof(w->watching) ||
+	    (size_t)snprintf(path, sizeof(path), "%.*s@%s", (int)w->base_len,
+			     w->path, object) >= sizeof(path) ||
+	    rename(w->path, path))
+		return false;
+	memcpy(w->path, path, sizeof(path));
+	snprintf(w->watching, sizeof(w->watching), "%s", object);
+	return true;
+}
+
 int dd_wake_wait_for(struct dd_wake *w, const char *object, double timeout)
 {
 	double deadline = dd_monotonic() + timeout;
 	size_t n = strlen(object);
 
+	/* a caller that did not call dd_wake_watch() first looks again */
+	if (dd_wake_watch(w, object))
+		return 1;
 	for (;;) {
 		struct pollfd p = {.fd = w->fd, .events = POLLIN};
 		double left = deadline - dd_monotonic();
@@ -138,14 +190,20 @@ int dd_wake_wait_for(struct dd_wake *w, const char *object, double timeout)
 	}
 }
 
-/* Send to (or just count) every listener of `role`; drop dead sockets. */
+/*
+ * Send to (or just count) every listener of `role`; drop dead sockets.
+ * A targeted message (`object` set) skips watchers named after another
+ * object; `skip` is a name prefix to leave out (this daemon's own socket).
+ */
 static int each_listener(const char *store_path, enum dd_wake_role role,
-			 const char *msg, bool send)
+			 const char *msg, const char *object, const char *skip,
+			 bool send)
 {
 	char dir[64];
 	DIR *d;
 	struct dirent *e;
 	int fd, live = 0;
+	size_t skip_len = skip ? strlen(skip) : 0;
 
 	wake_dir(store_path, dir, sizeof(dir));
 	d = opendir(dir);
@@ -158,9 +216,15 @@ static int each_listener(const char *store_path, enum dd_wake_role role,
 	}
 	while ((e = readdir(d))) {
 		struct sockaddr_un addr = {.sun_family = AF_UNIX};
+		const char *at;
 		ssize_t rc;
 
 		if (strncmp(e->d_name, role_prefix[role], 2))
+			continue;
+		if (skip_len && !strncmp(e->d_name, skip, skip_len))
+			continue;
+		if (object && (at = strchr(e->d_name, '@')) &&
+		    strcmp(at + 1, object))
 			continue;
 		if ((size_t)snprintf(addr.sun_path, sizeof(addr.sun_path),
 				     "%s/%s", dir, e->d_name) >=
@@ -174,7 +238,9 @@ static int each_listener(const char *store_path, enum dd_wake_role role,
 			rc = connect(fd, (struct sockaddr *)&addr,
 				     sizeof(addr));
 		if (rc < 0 && (errno == ECONNREFUSED || errno == ENOENT)) {
-			unlink(addr.sun_path);
+			/* ENOENT: renamed meanwhile (a watcher's new object) */
+			if (errno == ECONNREFUSED)
+				unlink(addr.sun_path);
 			continue;
 		}
 		live++;
@@ -187,18 +253,25 @@ static int each_listener(const char *store_path, enum dd_wake_role role,
 void dd_wake_notify(const char *store_path, enum dd_wake_role role)
 {
 	void (*fn)(void) = atomic_load(&local_wake);
+	char own[32];
 
-	if (role == DD_WAKE_DAEMON && fn)
+	if (role == DD_WAKE_DAEMON && fn) {
+		/* our own threads directly, not through our own socket */
 		fn();
-	each_listener(store_path, role, "w", true);
+		snprintf(own, sizeof(own), "%s%d-", role_prefix[role],
+			 (int)getpid());
+		each_listener(store_path, role, "w", NULL, own, true);
+		return;
+	}
+	each_listener(store_path, role, "w", NULL, NULL, true);
 }
 
 void dd_wake_notify_about(const char *store_path, const char *object)
 {
-	each_listener(store_path, DD_WAKE_WATCHER, object, true);
+	each_listener(store_path, DD_WAKE_WATCHER, object, object, NULL, true);
 }
 
 int dd_wake_count(const char *store_path, enum dd_wake_role role)
 {
-	return each_listener(store_path, role, "", false);
+	return each_listener(store_path, role, "", NULL, NULL, false);
 }

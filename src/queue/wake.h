@@ -16,6 +16,8 @@
 #ifndef DD_WAKE_H
 #define DD_WAKE_H
 
+#include <stdbool.h>
+
 #include "core/error.h"
 
 enum dd_wake_role {
@@ -36,14 +38,26 @@ void dd_wake_close(struct dd_wake *w);
 /* Wake every listener of `role` for this store.  Best effort. */
 void dd_wake_notify(const char *store_path, enum dd_wake_role role);
 /*
- * Wake watchers about one object ("lease:12"): a watcher waiting with
- * dd_wake_wait_for() for another object drains the datagram and sleeps
- * on, so N clients waiting for N leases are not all woken by each change.
+ * Wake watchers about one object ("lease:12").  A watcher that waits
+ * with dd_wake_wait_for() is named after its object, and senders skip the
+ * sockets of watchers of other objects, so N clients waiting for N leases
+ * are not all woken by each change (a watcher that has not named an
+ * object yet gets every targeted wake-up and ignores the others').
  */
 void dd_wake_notify_about(const char *store_path, const char *object);
 /*
+ * A watcher about to wait for `object`: name the socket after it (see
+ * dd_wake_notify_about), before looking at the object, so that a change
+ * made after the look is not missed.  Returns true if the name changed.
+ */
+bool dd_wake_watch(struct dd_wake *w, const char *object);
+/*
  * Wait until a wake-up about `object` (or an untargeted one) arrives or
- * `timeout` seconds pass; returns 1 if woken.
+ * `timeout` seconds pass; returns 1 if woken.  A watcher that did not
+ * call dd_wake_watch() for `object` first is renamed here and 1 is
+ * returned at once, without waiting: a wake-up sent before the rename
+ * may have gone unseen, so the caller looks at the object again, as
+ * after any wake-up, and then waits.
  */
 int dd_wake_wait_for(struct dd_wake *w, const char *object, double timeout);
 /* How many live listeners of `role` there are (stale sockets are removed). */
@@ -51,8 +65,9 @@ int dd_wake_count(const char *store_path, enum dd_wake_role role);
 
 /*
  * An in-process shortcut: the daemon registers a function that wakes its
- * own workers directly, so a worker that queues a task does not need the
- * round trip through its own socket.
+ * own workers directly, so a worker (or an in-process client) that queues
+ * a task does not need the round trip through its own socket; the
+ * daemon's own socket is then skipped.
  */
 void dd_wake_set_local(void (*fn)(void));
 

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #define STMT_CACHE 96
+#define DYN_CACHE 48
 
 /* Every commit any handle in this process made, for the benchmarks. */
 static atomic_llong commits;
@@ -48,6 +49,7 @@ struct sq {
 	struct group *group;   /* group commit, or NULL */
 	bool sync_wal;	       /* durable commits: fsync the WAL ourselves */
 	bool sync_failed;      /* a sync failed: refuse all later commits */
+	bool lazy;	       /* the next commit need not wait for the disk */
 	int wal_fd;	       /* the WAL, for sync_wal(); -1 until needed */
 	double busy_timeout;   /* seconds */
 	double busy_since;     /* when the current wait began */
@@ -57,6 +59,12 @@ struct sq {
 		sqlite3_stmt *st;
 	} cache[STMT_CACHE];
 	size_t ncache;
+	struct {
+		char *sql;
+		sqlite3 *db;
+		sqlite3_stmt *st;
+	} dyn[DYN_CACHE];  /* list queries, keyed by their text */
+	size_t ndyn;
 };
 
 static struct sq *SQ(struct dd_store *s)
@@ -119,6 +127,12 @@ static void done(struct sq *q, sqlite3_stmt *st)
 {
 	for (size_t i = 0; i < q->ncache; i++) {
 		if (q->cache[i].st == st) {
+			sqlite3_reset(st);
+			return;
+		}
+	}
+	for (size_t i = 0; i < q->ndyn; i++) {
+		if (q->dyn[i].st == st) {
 			sqlite3_reset(st);
 			return;
 		}
@@ -211,6 +225,34 @@ static int exec_sql(struct sq *q, const char *sql, struct dd_error *err)
 }
 
 /*
+ * exec_sql() for one statement that runs all the time (BEGIN, SAVEPOINT,
+ * RELEASE, COMMIT): prepared once, not parsed again on every transaction.
+ * `sql` is a string literal, as for prep().
+ */
+static int exec_stmt(struct sq *q, const char *sql, struct dd_error *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(q, sql, &st, NULL);
+
+	if (rc)
+		return exec_sql(q, sql, err);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		int prim = rc & 0xff;
+		int code = (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
+				   ? DD_ERR_BUSY
+				   : DD_ERR_STORE;
+
+		dd_error_set(err, code, "store '%s': %s", q->base.path,
+			     sqlite3_errmsg(q->db));
+		sqlite3_reset(st);
+		return code;
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+/*
  * Durable commits without holding the write lock through the fsync.  With
  * synchronous=FULL, SQLite fsyncs the WAL inside COMMIT, while it holds the
  * store's write lock, so no other writer can even start until the disk
@@ -276,6 +318,10 @@ static void sq_close(struct dd_store *s)
 		group_lock(q->group);
 	for (size_t i = 0; i < q->ncache; i++)
 		sqlite3_finalize(q->cache[i].st);
+	for (size_t i = 0; i < q->ndyn; i++) {
+		sqlite3_finalize(q->dyn[i].st);
+		dd_free(q->dyn[i].sql);
+	}
 	if (q->group)
 		group_unlock(q->group);
 	if (q->wal_fd >= 0)
@@ -504,7 +550,8 @@ static void group_put(struct group *g)
 	pthread_mutex_unlock(&groups_mu);
 }
 
-static int group_end(struct group *g, bool mine, struct dd_error *err);
+static int group_end(struct group *g, bool mine, bool lazy,
+		     struct dd_error *err);
 
 static int group_begin(struct sq *q, struct dd_error *err)
 {
@@ -531,7 +578,7 @@ static int group_begin(struct sq *q, struct dd_error *err)
 	}
 	group_check_lost(g);
 	if (!g->open) {
-		rc = exec_sql(g->conn, "BEGIN IMMEDIATE", err);
+		rc = exec_stmt(g->conn, "BEGIN IMMEDIATE", err);
 		if (!rc) {
 			g->open = true;
 			g->batch++;
@@ -543,10 +590,10 @@ static int group_begin(struct sq *q, struct dd_error *err)
 		pthread_mutex_unlock(&g->mu);
 		return rc;
 	}
-	rc = exec_sql(g->conn, "SAVEPOINT lt", err);
+	rc = exec_stmt(g->conn, "SAVEPOINT lt", err);
 	if (rc) {
 		/* leave no batch open that nobody would commit */
-		group_end(g, false, NULL);
+		group_end(g, false, false, NULL);
 		return rc;
 	}
 	q->db = g->conn->db;
@@ -556,9 +603,13 @@ static int group_begin(struct sq *q, struct dd_error *err)
 /*
  * End this thread's part of the batch (with the mutex held): commit the
  * batch if nobody else is about to join it, then, if `mine` is set, wait
- * until the batch is durable and return its result.  Unlocks the mutex.
+ * until the batch is committed and, unless `lazy`, durable, and return
+ * its result.  A member that needs its batch durable runs (or waits for)
+ * the sync itself, so a lazy closer never pays for one.  Unlocks the
+ * mutex.
  */
-static int group_end(struct group *g, bool mine, struct dd_error *err)
+static int group_end(struct group *g, bool mine, bool lazy,
+		     struct dd_error *err)
 {
 	unsigned long my = g->batch;
 	int rc = 0;
@@ -572,7 +623,7 @@ static int group_end(struct group *g, bool mine, struct dd_error *err)
 		bool synced = !g->conn->sync_wal || !g->pending;
 
 		if (g->pending) {
-			rc = exec_sql(g->conn, "COMMIT", &cerr);
+			rc = exec_stmt(g->conn, "COMMIT", &cerr);
 			if (rc && !sqlite3_get_autocommit(g->conn->db))
 				exec_sql(g->conn, "ROLLBACK", NULL);
 			if (rc)
@@ -581,15 +632,21 @@ static int group_end(struct group *g, bool mine, struct dd_error *err)
 			exec_sql(g->conn, "ROLLBACK", NULL);
 		}
 		group_close_batch(g, rc, cerr.msg, synced);
-		if (!synced)
-			group_sync(g, g->batch);
 	}
 	if (mine) {
 		int slot = (int)(my % GROUP_RESULTS);
 
 		while (g->durable < my && !(g->result[slot].batch == my &&
-					      g->result[slot].done))
-			pthread_cond_wait(&g->cv, &g->mu);
+					      g->result[slot].done)) {
+			if (g->result[slot].batch != my) {
+				/* not committed yet */
+				pthread_cond_wait(&g->cv, &g->mu);
+				continue;
+			}
+			if (lazy)
+				break; /* committed; the next sync covers it */
+			group_sync(g, my);
+		}
 		if (g->result[slot].batch != my)
 			rc = dd_error_set(err, DD_ERR_STORE,
 					  "the outcome of a commit was lost");
@@ -600,19 +657,19 @@ static int group_end(struct group *g, bool mine, struct dd_error *err)
 	return mine ? rc : 0;
 }
 
-static int group_commit(struct sq *q, struct dd_error *err)
+static int group_commit(struct sq *q, bool lazy, struct dd_error *err)
 {
 	struct group *g = q->group;
-	int rc = exec_sql(g->conn, "RELEASE lt", err);
+	int rc = exec_stmt(g->conn, "RELEASE lt", err);
 
 	q->db = q->own_db;
 	if (rc) {
 		exec_sql(g->conn, "ROLLBACK TO lt; RELEASE lt", NULL);
-		group_end(g, false, NULL);
+		group_end(g, false, false, NULL);
 		return rc;
 	}
 	g->pending++;
-	return group_end(g, true, err);
+	return group_end(g, true, lazy, err);
 }
 
 static void group_rollback(struct sq *q)
@@ -621,15 +678,31 @@ static void group_rollback(struct sq *q)
 
 	exec_sql(g->conn, "ROLLBACK TO lt; RELEASE lt", NULL);
 	q->db = q->own_db;
-	group_end(g, false, NULL);
+	group_end(g, false, false, NULL);
+}
+
+/*
+ * SQLite's memory statistics take a global mutex on every allocation, and
+ * with a dozen threads in SQLite at once that mutex is contended on every
+ * statement.  Nothing here reads the statistics.  This must run before
+ * SQLite initializes; if the program already used SQLite, it fails
+ * harmlessly.
+ */
+static void sqlite_setup(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
 static int sq_open(const char *path, const struct dd_store_options *opt,
 		   struct dd_store **out, struct dd_error *err)
 {
-	struct sq *q = dd_calloc(1, sizeof(*q));
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	struct sq *q;
 	char pragmas[256];
 	int rc;
+
+	pthread_once(&once, sqlite_setup);
+	q = dd_calloc(1, sizeof(*q));
 
 	if (!q)
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
@@ -708,7 +781,7 @@ static int sq_migrate(struct dd_store *s, struct dd_error *err)
 	int v, rc;
 	char sql[64];
 
-	rc = exec_sql(q, "BEGIN IMMEDIATE", err);
+	rc = exec_stmt(q, "BEGIN IMMEDIATE", err);
 	if (rc)
 		return rc;
 	rc = user_version(q, &v, err);
@@ -729,7 +802,7 @@ static int sq_migrate(struct dd_store *s, struct dd_error *err)
 		exec_sql(q, "ROLLBACK", NULL);
 		return rc;
 	}
-	rc = exec_sql(q, "COMMIT", err);
+	rc = exec_stmt(q, "COMMIT", err);
 	if (!rc && q->sync_wal)
 		rc = sync_wal(q, err);
 	return rc;
@@ -769,7 +842,7 @@ static int sq_begin(struct dd_store *s, struct dd_error *err)
 		return dd_error_set(err, DD_ERR_BUSY,
 				    "store '%s' is locked (begin)",
 				    s->path);
-	rc = exec_sql(SQ(s), "BEGIN IMMEDIATE", err);
+	rc = exec_stmt(SQ(s), "BEGIN IMMEDIATE", err);
 	if (rc)
 		pthread_mutex_unlock(&write_mu);
 	return rc;
@@ -778,16 +851,18 @@ static int sq_begin(struct dd_store *s, struct dd_error *err)
 static int sq_commit(struct dd_store *s, struct dd_error *err)
 {
 	struct sq *q = SQ(s);
+	bool lazy = q->lazy;
 	int rc;
 
+	q->lazy = false;
 	if (q->group)
-		return group_commit(q, err);
-	rc = exec_sql(q, "COMMIT", err);
+		return group_commit(q, lazy, err);
+	rc = exec_stmt(q, "COMMIT", err);
 
 	if (rc && !sqlite3_get_autocommit(q->db))
 		exec_sql(q, "ROLLBACK", NULL);
 	pthread_mutex_unlock(&write_mu);
-	if (!rc && q->sync_wal)
+	if (!rc && q->sync_wal && !lazy)
 		rc = sync_wal(q, err);
 	return rc;
 }
@@ -803,6 +878,19 @@ static void sq_rollback(struct dd_store *s)
 	if (!sqlite3_get_autocommit(q->db))
 		exec_sql(q, "ROLLBACK", NULL);
 	pthread_mutex_unlock(&write_mu);
+}
+
+/*
+ * Commit the outermost transaction without waiting for the disk: it is in
+ * the store and visible to everyone at once, and the next durable commit
+ * of any handle (the WAL is synced as a whole, in order) makes it durable
+ * too.  Only for writes whose loss in a power cut the queue already
+ * survives: a task's claim, finish and retry (see store.h).
+ */
+static int commit_lazy(struct dd_store *s, struct dd_error *err)
+{
+	SQ(s)->lazy = s->depth == 1;
+	return dd_store_commit(s, err);
 }
 
 static int sq_fence_check(struct dd_store *s, const struct dd_lock_grant *g,
@@ -907,10 +995,31 @@ static int q_prepare(struct sq *q, struct query *qq, sqlite3_stmt **st,
 
 	if (!qq->sql.buf)
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
-	rc = sqlite3_prepare_v2(q->db, qq->sql.buf, -1, st, NULL);
+	/* the same few filters come back on every pass: keep them prepared */
+	*st = NULL;
+	for (size_t i = 0; i < q->ndyn; i++) {
+		if (q->dyn[i].db == q->db && !strcmp(q->dyn[i].sql, qq->sql.buf)) {
+			*st = q->dyn[i].st;
+			sqlite3_reset(*st);
+			sqlite3_clear_bindings(*st);
+			break;
+		}
+	}
+	if (!*st) {
+		rc = sqlite3_prepare_v3(q->db, qq->sql.buf, -1,
+					SQLITE_PREPARE_PERSISTENT, st, NULL);
+		if (rc != SQLITE_OK) {
+			dd_buf_release(&qq->sql);
+			return fail(q, rc, err, "prepare list");
+		}
+		if (q->ndyn < DYN_CACHE) {
+			q->dyn[q->ndyn].sql = dd_buf_detach(&qq->sql);
+			q->dyn[q->ndyn].db = q->db;
+			q->dyn[q->ndyn].st = *st;
+			q->ndyn++;
+		}
+	}
 	dd_buf_release(&qq->sql);
-	if (rc != SQLITE_OK)
-		return fail(q, rc, err, "prepare list");
 	for (int i = 0; i < qq->nbind; i++) {
 		if (qq->bind[i].is_text)
 			sqlite3_bind_text(*st, i + 1, qq->bind[i].t, -1,
@@ -1375,7 +1484,7 @@ static int sq_lease_count(struct dd_store *s, const struct dd_filter *f,
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*out = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	done(q, st);
 	if (rc != SQLITE_ROW)
 		return fail(q, rc, err, "count leases");
 	return 0;
@@ -1619,7 +1728,7 @@ static int sq_slot_acquire(struct dd_store *s, const char *const *keys,
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = exec_sql(q, "SAVEPOINT slot", err);
+	rc = exec_stmt(q, "SAVEPOINT slot", err);
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < n && !rc; i++) {
@@ -1661,7 +1770,7 @@ static int sq_slot_acquire(struct dd_store *s, const char *const *keys,
 		exec_sql(q, "ROLLBACK TO slot; RELEASE slot", NULL);
 		return rc;
 	}
-	return exec_sql(q, "RELEASE slot", err);
+	return exec_stmt(q, "RELEASE slot", err);
 }
 
 static int sq_slot_release(struct dd_store *s, struct dd_ref owner,
@@ -1901,7 +2010,7 @@ static int sq_task_claim(struct dd_store *s, const char *worker, double now,
 		dd_store_rollback(s);
 		return DD_ERR_NOTFOUND;
 	}
-	rc = dd_store_commit(s, err);
+	rc = commit_lazy(s, err);
 	if (rc) {
 		dd_task_release(out);
 		return rc;
@@ -1955,7 +2064,7 @@ static int sq_task_finish(struct dd_store *s, const struct dd_task *t,
 		dd_store_rollback(s);
 		return rc;
 	}
-	return dd_store_commit(s, err);
+	return commit_lazy(s, err);
 }
 
 static int sq_task_retry(struct dd_store *s, const struct dd_task *t,
@@ -2019,7 +2128,7 @@ static int sq_task_retry(struct dd_store *s, const struct dd_task *t,
 		dd_store_rollback(s);
 		return rc;
 	}
-	return dd_store_commit(s, err);
+	return commit_lazy(s, err);
 }
 
 static int sq_task_next_due(struct dd_store *s, double *out,

@@ -40,8 +40,9 @@ struct dd_store_options {
 	 * connection with every other group-commit handle on the same store
 	 * in this process, and transactions that overlap are made durable by
 	 * one commit (one fsync).  A transaction still returns only once it
-	 * is durable.  The daemon's workers use it; it pays off when several
-	 * threads write at once.
+	 * is durable (except the task queue's claim, finish and retry).
+	 * The daemon's workers use it; it pays off when several threads
+	 * write at once.
 	 */
 	bool group_commit;
 };
@@ -176,6 +177,13 @@ typedef int dd_store_slot_list_fn(struct dd_store *s,
  * transaction, and both refuse with DD_ERR_FENCED when the claim token is
  * no longer the task's.  next_due is the earliest time a task could become
  * claimable (0 if the queue is empty).
+ *
+ * claim, finish and retry may return before their commit is durable (it
+ * is committed and visible, and the next durable commit covers it): losing
+ * one to a power cut loses only a claim, which expires, or a finish or
+ * retry, whose task is then claimed again once its claim expires and finds
+ * its object's durable state.  Every write of the task's pass is durable
+ * before it returns, and it cannot be durable without the claim before it.
  */
 typedef int dd_store_task_schedule_fn(struct dd_store *s, const char *kind,
 				      struct dd_ref object, double not_before,

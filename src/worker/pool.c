@@ -19,6 +19,7 @@ static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	unsigned long gen; /* bumped by every wake-up */
+	int idle;	   /* threads asleep in sleep_until() */
 	atomic_bool stop;
 	atomic_int quiet;
 	int stop_pipe[2];
@@ -77,12 +78,34 @@ static void on_event(const struct dd_store_event *ev)
 	fputs(line, stderr);
 }
 
+/*
+ * Wake one idle thread, not all of them: a wake-up usually means one new
+ * task, and every thread woken for nothing costs two context switches
+ * and a look at the queue.  A thread that claims a task wakes one more
+ * (task_claimed), so a burst of tasks still spreads over the pool, one
+ * hand-off at a time.  Threads that are not asleep see `gen` move and look
+ * again before sleeping, so no wake-up is lost.
+ */
 static void wake_local(void)
+{
+	pthread_mutex_lock(&pool.mu);
+	pool.gen++;
+	if (pool.idle)
+		pthread_cond_signal(&pool.cv);
+	pthread_mutex_unlock(&pool.mu);
+}
+
+static void wake_all(void)
 {
 	pthread_mutex_lock(&pool.mu);
 	pool.gen++;
 	pthread_cond_broadcast(&pool.cv);
 	pthread_mutex_unlock(&pool.mu);
+}
+
+static void task_claimed(void)
+{
+	wake_local();
 }
 
 void dd_pool_stop(void)
@@ -103,11 +126,13 @@ static void sleep_until(unsigned long seen, double deadline)
 	ts.tv_sec = (time_t)secs;
 	ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
 	pthread_mutex_lock(&pool.mu);
+	pool.idle++;
 	while (pool.gen == seen && !atomic_load(&pool.stop)) {
 		if (pthread_cond_timedwait(&pool.cv, &pool.mu, &ts) ==
 		    ETIMEDOUT)
 			break;
 	}
+	pool.idle--;
 	pthread_mutex_unlock(&pool.mu);
 }
 
@@ -151,6 +176,7 @@ static void *worker_main(void *p)
 		return NULL;
 	}
 	w.topt.report = report_task;
+	w.topt.claimed = task_claimed;
 	while (!atomic_load(&pool.stop)) {
 		struct dd_error err = DD_ERROR_INIT;
 		unsigned long seen;
@@ -238,7 +264,7 @@ int dd_pool_run(const struct dd_pool_options *o, struct dd_error *err)
 			wake_local();
 		}
 	}
-	wake_local();
+	wake_all();
 	for (int i = 0; i < started; i++) {
 		pthread_join(threads[i].tid, NULL);
 		if (threads[i].rc && !rc) {

@@ -11,8 +11,8 @@
  * one lifecycle costs, and checks that every lease was released and
  * destroyed exactly once.
  *
- * usage: bench [--quick | --check] [--only SCENARIO] [--workers N] [--keep]
- *              [--drydock PATH] [--out FILE]
+ * usage: bench [--quick | --check] [--only SCENARIO] [--mode MODE] [--clients C]
+ *              [--workers N] [--keep] [--drydock PATH] [--out FILE]
  */
 #include "api/api.h"
 #include "core/util.h"
@@ -54,6 +54,7 @@ struct result {
 	long peak_rss_kb;
 	double ceiling;
 	double commits_per_lifecycle;
+	double cpu_ms_per_lifecycle; /* user + system, workers and clients */
 	bool exactly_once;
 	double converge_s; /* contention only */
 };
@@ -148,6 +149,7 @@ struct bench {
 	struct dd_pool_options pool;
 	pid_t daemon;
 	long daemon_rss_kb;
+	double daemon_cpu_s; /* process mode: the daemon's whole life */
 };
 
 static void *pool_main(void *arg)
@@ -218,6 +220,20 @@ static void bench_start(struct bench *b, int workers)
 		usleep(10000);
 }
 
+static double cpu_seconds(const struct rusage *ru)
+{
+	return (double)ru->ru_utime.tv_sec + ru->ru_utime.tv_usec / 1e6 +
+	       (double)ru->ru_stime.tv_sec + ru->ru_stime.tv_usec / 1e6;
+}
+
+static double self_cpu_seconds(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return cpu_seconds(&ru);
+}
+
 static void bench_stop(struct bench *b)
 {
 	if (b->mode == MODE_LIBRARY) {
@@ -234,12 +250,15 @@ static void bench_stop(struct bench *b)
 		kill(b->daemon, SIGTERM);
 		wait4(b->daemon, &status, 0, &ru);
 		b->daemon_rss_kb = ru.ru_maxrss;
+		b->daemon_cpu_s = cpu_seconds(&ru);
 	}
 }
 
 static bool keep; /* --keep: leave the stores behind for inspection */
 static const char *only; /* --only SCENARIO */
 static int workers = 8;  /* --workers N, as the daemon's default */
+static const char *only_mode; /* --mode library|process */
+static int hot_clients = 16;  /* --clients C, for the hot pool */
 
 static void bench_remove(struct bench *b)
 {
@@ -269,6 +288,7 @@ static int wait_lease(struct dd_store *s, struct dd_wake *wake, long long id,
 	char what[48];
 
 	snprintf(what, sizeof(what), "lease:%lld", id);
+	dd_wake_watch(wake, what); /* before the first look */
 	for (;;) {
 		struct dd_lease l = {0};
 
@@ -499,7 +519,7 @@ static struct result run_pool(const char *scenario, enum mode mode, int clients,
 	struct client *cs = calloc((size_t)clients, sizeof(*cs));
 	atomic_llong done = 0;
 	long long commits0;
-	double start;
+	double start, cpu0;
 
 	pthread_mutex_init(&active.mu, NULL);
 	pthread_mutex_init(&release.mu, NULL);
@@ -510,6 +530,7 @@ static struct result run_pool(const char *scenario, enum mode mode, int clients,
 	if (!cold)
 		build_pool(&b, resources);
 	commits0 = dd_store_commit_count();
+	cpu0 = self_cpu_seconds();
 	start = dd_monotonic();
 	for (int i = 0; i < clients; i++) {
 		cs[i] = (struct client){.b = &b,
@@ -526,11 +547,18 @@ static struct result run_pool(const char *scenario, enum mode mode, int clients,
 		pthread_join(cs[i].tid, NULL);
 	r.seconds = dd_monotonic() - start;
 	r.lifecycles = atomic_load(&done);
+	/* this process (clients, and in library mode the workers) ... */
+	r.cpu_ms_per_lifecycle = self_cpu_seconds() - cpu0;
 	if (mode == MODE_LIBRARY && r.lifecycles)
 		r.commits_per_lifecycle =
 			(double)(dd_store_commit_count() - commits0) /
 			(double)r.lifecycles;
 	bench_stop(&b);
+	/* ... and the daemon's whole life (its pool building included) */
+	r.cpu_ms_per_lifecycle += b.daemon_cpu_s;
+	r.cpu_ms_per_lifecycle = r.lifecycles ? r.cpu_ms_per_lifecycle * 1000 /
+							(double)r.lifecycles
+					      : 0;
 	r.scenario = scenario;
 	r.mode = mode == MODE_LIBRARY ? "library" : "process";
 	r.clients = clients;
@@ -679,6 +707,10 @@ static json_t *result_json(const struct result *r, const char *durability)
 			    r->commits_per_lifecycle > 0
 				    ? num(r->commits_per_lifecycle)
 				    : json_null());
+	json_object_set_new(o, "cpu_ms_per_lifecycle",
+			    r->cpu_ms_per_lifecycle > 0
+				    ? num(r->cpu_ms_per_lifecycle)
+				    : json_null());
 	json_object_set_new(o, "exactly_once", json_boolean(r->exactly_once));
 	if (!strcmp(r->scenario, "contention"))
 		json_object_set_new(o, "converge_s", num(r->converge_s));
@@ -688,12 +720,12 @@ static json_t *result_json(const struct result *r, const char *durability)
 static void print_row(const struct result *r)
 {
 	printf("%-11s %-8s %4d %7lld %8lld %8.1f %7.2f %7.2f %7.2f %7.2f "
-	       "%7.2f %7ld %7.0f %6.1f %s\n",
+	       "%7.2f %7ld %7.0f %6.1f %6.2f %s\n",
 	       r->scenario, r->mode, r->clients, r->existing_resources,
 	       r->finished_leases,
 	       r->seconds > 0 ? (double)r->lifecycles / r->seconds : 0, r->p50,
 	       r->p95, r->p99, r->rel_p50, r->rel_p99, r->peak_rss_kb,
-	       r->ceiling, r->commits_per_lifecycle,
+	       r->ceiling, r->commits_per_lifecycle, r->cpu_ms_per_lifecycle,
 	       r->exactly_once ? "yes" : "NO");
 	fflush(stdout);
 }
@@ -755,6 +787,10 @@ int main(int argc, char **argv)
 			keep = true;
 		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
 			only = argv[++i];
+		else if (!strcmp(argv[i], "--clients") && i + 1 < argc)
+			hot_clients = atoi(argv[++i]) > 0 ? atoi(argv[i]) : 16;
+		else if (!strcmp(argv[i], "--mode") && i + 1 < argc)
+			only_mode = argv[++i];
 		else if (!strcmp(argv[i], "--workers") && i + 1 < argc)
 			workers = atoi(argv[++i]) > 0 ? atoi(argv[i]) : 4;
 		else if (!strcmp(argv[i], "--drydock") && i + 1 < argc)
@@ -763,7 +799,8 @@ int main(int argc, char **argv)
 			out = argv[++i];
 		else {
 			fprintf(stderr, "usage: bench [--quick | --check] [--only "
-					"SCENARIO] [--workers N] [--keep] "
+					"SCENARIO] [--mode library|process] [--clients C] "
+					"[--workers N] [--keep] "
 					"[--drydock PATH] [--out FILE]\n");
 			return 2;
 		}
@@ -774,10 +811,10 @@ int main(int argc, char **argv)
 		die("mkdtemp", NULL);
 
 	printf("%-11s %-8s %4s %7s %8s %8s %7s %7s %7s %7s %7s %7s %7s %6s "
-	       "%s\n",
+	       "%6s %s\n",
 	       "scenario", "mode", "C", "res", "history", "cycles/s", "p50ms",
 	       "p95ms", "p99ms", "rel50", "rel99", "rss_kb", "ceiling",
-	       "c/cyc", "once");
+	       "c/cyc", "cpu/cyc", "once");
 	if (check) {
 		/* keep the benchmark from rotting: correctness only */
 		rs[n] = run_pool("hot-pool", MODE_LIBRARY, 4, 4, false, 30, 0,
@@ -788,23 +825,26 @@ int main(int argc, char **argv)
 	} else {
 		double secs = quick ? 2 : 8;
 
+#define WANT_MODE(m) (!only_mode || !strcmp(only_mode, m))
 #define WANT(name) (!only || !strcmp(only, name))
-		if (WANT("hot-pool")) {
-			rs[n] = run_pool("hot-pool", MODE_LIBRARY, 16, 16, false, secs,
+		if (WANT("hot-pool") && WANT_MODE("library")) {
+			rs[n] = run_pool("hot-pool", MODE_LIBRARY, hot_clients, 16,
+					 false, secs,
 				 0, 0, 0);
 			print_row(&rs[n++]);
 		}
-		if (WANT("hot-pool")) {
-			rs[n] = run_pool("hot-pool", MODE_PROCESS, 16, 16, false, secs,
+		if (WANT("hot-pool") && WANT_MODE("process")) {
+			rs[n] = run_pool("hot-pool", MODE_PROCESS, hot_clients, 16,
+					 false, secs,
 				 0, 0, 0);
 			print_row(&rs[n++]);
 		}
-		if (WANT("cold")) {
+		if (WANT("cold") && WANT_MODE("library")) {
 			rs[n] = run_pool("cold", MODE_LIBRARY, 16, 64, true, secs, 0, 0,
 				 0);
 			print_row(&rs[n++]);
 		}
-		if (WANT("cold")) {
+		if (WANT("cold") && WANT_MODE("process")) {
 			rs[n] = run_pool("cold", MODE_PROCESS, 16, 64, true, secs, 0, 0,
 				 0);
 			print_row(&rs[n++]);
