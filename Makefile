@@ -64,9 +64,11 @@ $(B)/tests/%: tests/unit/%.c $(B)/libdrydock.a tests/unit/testutil.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(B)/libdrydock.a $(LDLIBS) -lcmocka
 
-$(B)/bench: tests/bench/bench.c $(B)/libdrydock.a
+$(B)/bench: tests/bench/bench.c tests/bench/http_client.c \
+		tests/bench/http_client.h $(B)/libdrydock.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libdrydock.a $(LDLIBS) -lm
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/bench/bench.c \
+		tests/bench/http_client.c $(B)/libdrydock.a $(LDLIBS) -lm
 
 BENCH_OUT = bench/results/bench-$(shell date -u +%Y%m%dT%H%M%SZ).json
 

@@ -2,10 +2,12 @@
  * bench.c - drydock's benchmarks (`make bench`, `make bench-quick`).
  *
  * Each scenario starts from a fresh store in a temporary directory, a host
- * blueprint, and workers: either in this process (the library figure) or a
- * separate `drydock daemon` (as users run it).  Client threads drive leases
- * through the same library calls the CLI uses, waiting on the store's wake
- * socket, never on a fixed sleep.  Every scenario reports request->active
+ * blueprint, and workers: either in this process (the library figure), a
+ * separate `drydock daemon` (as users run it), or `drydock serve`.  Client
+ * threads drive leases through the same library calls the CLI uses,
+ * waiting on the store's wake socket, never on a fixed sleep; against
+ * serve (the `api` scenario, mode `http`) they speak its JSON API over
+ * loopback and wait with its long poll.  Every scenario reports request->active
  * and release->destroyed latencies, lifecycles per second, the daemon's
  * peak RSS, the store's raw commit rate (its ceiling) and how many commits
  * one lifecycle costs, and checks that every lease was released and
@@ -20,7 +22,10 @@
 #include "store/store.h"
 #include "worker/pool.h"
 
+#include "http_client.h"
+
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -35,7 +40,13 @@
 #include <time.h>
 #include <unistd.h>
 
-enum mode { MODE_LIBRARY, MODE_PROCESS };
+/*
+ * Where the workers run and how clients reach them: in this process
+ * through the library, a separate `drydock daemon` with clients on the
+ * store, or `drydock serve` with clients speaking HTTP to it.
+ */
+enum mode { MODE_LIBRARY, MODE_PROCESS, MODE_HTTP };
+static const char *const mode_names[] = {"library", "process", "http"};
 
 struct samples {
 	double *v;
@@ -57,6 +68,8 @@ struct result {
 	double cpu_ms_per_lifecycle; /* user + system, workers and clients */
 	bool exactly_once;
 	double converge_s; /* contention only */
+	/* api, http mode: against the library run of the same workload */
+	double vs_library_p50, vs_library_throughput;
 };
 
 static const char *drydock_bin = "build/std/drydock";
@@ -148,6 +161,8 @@ struct bench {
 	pthread_t pool_thread;
 	struct dd_pool_options pool;
 	pid_t daemon;
+	char http_addr[64];  /* http mode: "127.0.0.1:PORT" */
+	char http_token[64]; /* and serve's first admin token */
 	long daemon_rss_kb;
 	double daemon_cpu_s; /* process mode: the daemon's whole life */
 };
@@ -193,6 +208,61 @@ static void bench_open(struct bench *b, enum mode mode, int hosts, int slots)
 	dd_store_close(s);
 }
 
+/* In a child: send stderr to the scenario's daemon.log (kept by --keep). */
+static void log_to(const struct bench *b)
+{
+	char path[4300];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/daemon.log", b->dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd >= 0)
+		dup2(fd, 2);
+}
+
+/*
+ * Start `drydock serve` on a free loopback port and read, from its
+ * stdout, the address it listens on and the admin token it made.
+ */
+static void serve_start(struct bench *b, int workers)
+{
+	int out[2];
+	FILE *f;
+	char line[512], w[16];
+
+	if (pipe(out))
+		die("pipe", NULL);
+	b->daemon = fork();
+	if (b->daemon == 0) {
+		snprintf(w, sizeof(w), "%d", workers);
+		setenv("DRYDOCK_DB", b->path, 1);
+		log_to(b);
+		dup2(out[1], 1);
+		close(out[0]);
+		close(out[1]);
+		execl(drydock_bin, drydock_bin, "serve", "--quiet", "--listen",
+		      "127.0.0.1:0", "--workers", w, "--max-connections",
+		      "1024", (char *)NULL);
+		perror("bench: exec drydock serve");
+		_exit(127);
+	}
+	close(out[1]);
+	f = fdopen(out[0], "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *p;
+
+		if (sscanf(line, " ddt_%60s", b->http_token + 4) == 1)
+			memcpy(b->http_token, "ddt_", 4);
+		if ((p = strstr(line, "serving http://")) &&
+		    sscanf(p + 15, "%63[^/]", b->http_addr) == 1)
+			break;
+	}
+	if (f)
+		fclose(f);
+	if (!b->http_addr[0] || !b->http_token[0])
+		die("drydock serve did not say where it listens", NULL);
+}
+
 static void bench_start(struct bench *b, int workers)
 {
 	if (b->mode == MODE_LIBRARY) {
@@ -203,12 +273,17 @@ static void bench_start(struct bench *b, int workers)
 		pthread_create(&b->pool_thread, NULL, pool_main, b);
 		return;
 	}
+	if (b->mode == MODE_HTTP) {
+		serve_start(b, workers);
+		return;
+	}
 	b->daemon = fork();
 	if (b->daemon == 0) {
 		char w[16];
 
 		snprintf(w, sizeof(w), "%d", workers);
 		setenv("DRYDOCK_DB", b->path, 1);
+		log_to(b);
 		execl(drydock_bin, drydock_bin, "daemon", "--quiet",
 		      "--workers", w, (char *)NULL);
 		perror("bench: exec drydock");
@@ -328,6 +403,30 @@ static int client_open(struct bench *b, struct dd_store **s,
 	return dd_store_open_ready(b->path, &o, s, err);
 }
 
+/* A client of `drydock serve`: the same lifecycle, over HTTP. */
+static void http_client_main(struct client *c)
+{
+	struct http_conn conn;
+	long long n = 0;
+
+	if (http_conn_init(&conn, c->b->http_addr, c->b->http_token))
+		die("bad serve address", NULL);
+	while (dd_now() < c->deadline &&
+	       (!c->max_lifecycles || n < c->max_lifecycles)) {
+		double to_active, to_destroyed;
+
+		if (http_lease_cycle(&conn, &to_active, &to_destroyed)) {
+			c->failed++;
+			continue;
+		}
+		samples_add(c->active, to_active);
+		samples_add(c->release, to_destroyed);
+		atomic_fetch_add(c->done, 1);
+		n++;
+	}
+	http_conn_close(&conn);
+}
+
 static void *client_main(void *arg)
 {
 	struct client *c = arg;
@@ -337,6 +436,10 @@ static void *client_main(void *arg)
 	struct dd_lease_request req = {0};
 	long long n = 0;
 
+	if (c->b->mode == MODE_HTTP) {
+		http_client_main(c);
+		return NULL;
+	}
 	if (client_open(c->b, &s, &err) ||
 	    dd_wake_listen(c->b->path, DD_WAKE_WATCHER, &wake, &err))
 		die("client", &err);
@@ -560,7 +663,7 @@ static struct result run_pool(const char *scenario, enum mode mode, int clients,
 							(double)r.lifecycles
 					      : 0;
 	r.scenario = scenario;
-	r.mode = mode == MODE_LIBRARY ? "library" : "process";
+	r.mode = mode_names[mode];
 	r.clients = clients;
 	r.resources = resources;
 	r.existing_resources = history_resources + resources;
@@ -653,7 +756,7 @@ static struct result run_contention(enum mode mode, int leases, int k)
 	dd_store_close(s);
 	bench_stop(&b);
 	r.scenario = "contention";
-	r.mode = mode == MODE_LIBRARY ? "library" : "process";
+	r.mode = mode_names[mode];
 	r.clients = k;
 	r.resources = leases;
 	r.existing_resources = leases;
@@ -714,6 +817,12 @@ static json_t *result_json(const struct result *r, const char *durability)
 	json_object_set_new(o, "exactly_once", json_boolean(r->exactly_once));
 	if (!strcmp(r->scenario, "contention"))
 		json_object_set_new(o, "converge_s", num(r->converge_s));
+	if (r->vs_library_p50 > 0)
+		json_object_set_new(
+			o, "vs_library",
+			json_pack("{s:o, s:o}", "p50_ratio",
+				  num(r->vs_library_p50), "throughput_ratio",
+				  num(r->vs_library_throughput)));
 	return o;
 }
 
@@ -799,7 +908,7 @@ int main(int argc, char **argv)
 			out = argv[++i];
 		else {
 			fprintf(stderr, "usage: bench [--quick | --check] [--only "
-					"SCENARIO] [--mode library|process] [--clients C] "
+					"SCENARIO] [--mode library|process|http] [--clients C] "
 					"[--workers N] [--keep] "
 					"[--drydock PATH] [--out FILE]\n");
 			return 2;
@@ -822,6 +931,8 @@ int main(int argc, char **argv)
 		print_row(&rs[n++]);
 		rs[n] = run_contention(MODE_LIBRARY, 10, 5);
 		print_row(&rs[n++]);
+		rs[n] = run_pool("api", MODE_HTTP, 2, 2, false, 30, 0, 0, 3);
+		print_row(&rs[n++]);
 	} else {
 		double secs = quick ? 2 : 8;
 
@@ -838,6 +949,35 @@ int main(int argc, char **argv)
 					 false, secs,
 				 0, 0, 0);
 			print_row(&rs[n++]);
+		}
+		if (WANT("api")) {
+			/*
+			 * The hot pool through `drydock serve`'s API, next
+			 * to the same workload through the library in one
+			 * process (as serve runs it), back to back.
+			 */
+			struct result lib = run_pool("api", MODE_LIBRARY,
+						     hot_clients, 16, false,
+						     secs, 0, 0, 0);
+
+			struct result api = run_pool("api", MODE_HTTP,
+						     hot_clients, 16, false,
+						     secs, 0, 0, 0);
+
+			if (lib.p50 > 0)
+				api.vs_library_p50 = api.p50 / lib.p50;
+			if (lib.lifecycles)
+				api.vs_library_throughput =
+					((double)api.lifecycles / api.seconds) /
+					((double)lib.lifecycles / lib.seconds);
+			rs[n] = lib;
+			rs[n + 1] = api;
+			print_row(&rs[n]);
+			print_row(&rs[n + 1]);
+			printf("api: through HTTP, p50 is %.2fx and throughput "
+			       "%.2fx the library's\n",
+			       api.vs_library_p50, api.vs_library_throughput);
+			n += 2;
 		}
 		if (WANT("cold") && WANT_MODE("library")) {
 			rs[n] = run_pool("cold", MODE_LIBRARY, 16, 64, true, secs, 0, 0,
