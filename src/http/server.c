@@ -1,4 +1,5 @@
 #include "http/server.h"
+#include "http/exec.h"
 #include "http/http.h"
 #include "http/watch.h"
 
@@ -142,9 +143,15 @@ void dd_http_error(struct dd_http_req *r, int status, const char *code,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	snprintf(r->error_code, sizeof(r->error_code), "%s", code);
+	/*
+	 * Messages quote what the client sent (a path, a query argument), which
+	 * need not be UTF-8, and truncation can split a character: json_pack()
+	 * would refuse such a string and the client would get a 500.
+	 */
 	dd_http_json(r, status,
-		     json_pack("{s:{s:s,s:s}}", "error", "code", code,
-			       "message", msg));
+		     json_pack("{s:{s:s,s:o}}", "error", "code", code,
+			       "message",
+			       dd_json_string_lossy(msg, strlen(msg))));
 }
 
 void dd_http_fail(struct dd_http_req *r, const struct dd_error *err)
