@@ -63,11 +63,7 @@ void dd_http_count_requests(void (*fn)(int status, unsigned long long n,
 static struct dd_store *borrow_store(struct dd_http_server *s,
 				     struct dd_error *err)
 {
-	struct dd_store_options opt = {
-		.durability = DD_DURABILITY_FULL,
-		.busy_timeout_ms = 5000,
-		.group_commit = true,
-	};
+	struct dd_store_options opt;
 	struct dd_store *st = NULL;
 
 	pthread_mutex_lock(&s->pool_mu);
@@ -76,6 +72,10 @@ static struct dd_store *borrow_store(struct dd_http_server *s,
 	pthread_mutex_unlock(&s->pool_mu);
 	if (st)
 		return st;
+	/* Like the workers' handles (dd_worker_init): the same environment. */
+	dd_store_options_from_env(&opt);
+	opt.group_commit = !getenv("DRYDOCK_GROUP_COMMIT") ||
+			   strcmp(getenv("DRYDOCK_GROUP_COMMIT"), "0");
 	if (dd_store_open(s->store_path, &opt, &st, err))
 		return NULL;
 	return st;
