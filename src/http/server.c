@@ -76,7 +76,8 @@ static struct dd_store *borrow_store(struct dd_http_server *s,
 	dd_store_options_from_env(&opt);
 	opt.group_commit = !getenv("DRYDOCK_GROUP_COMMIT") ||
 			   strcmp(getenv("DRYDOCK_GROUP_COMMIT"), "0");
-	if (dd_store_open(s->store_path, &opt, &st, err))
+	/* Never create an empty store where a deleted one was. */
+	if (dd_store_open_ready(s->store_path, &opt, &st, err))
 		return NULL;
 	return st;
 }
