@@ -27,6 +27,13 @@ struct dd_http_server {
 	pthread_mutex_t pool_mu;
 	struct dd_store *pool[POOL_MAX];
 	int pool_n;
+	/*
+	 * Requests being answered: from the handler's start until the answer
+	 * is sent (or the connection drops).  Stopping waits for them.
+	 */
+	pthread_mutex_t busy_mu;
+	pthread_cond_t busy_cv;
+	int answering;
 };
 
 /* Requests answered, by status, for /metrics. */
@@ -38,6 +45,7 @@ struct conn {
 	struct dd_buf body;
 	bool too_large;
 	bool answered;
+	bool counted; /* in s->answering */
 };
 
 static const struct dd_http_route *const route_tables[] = {
@@ -56,6 +64,25 @@ void dd_http_count_requests(void (*fn)(int status, unsigned long long n,
 		if (n)
 			fn(i, n, arg);
 	}
+}
+
+static void answering_begin(struct dd_http_server *s, struct conn *c)
+{
+	pthread_mutex_lock(&s->busy_mu);
+	s->answering++;
+	pthread_mutex_unlock(&s->busy_mu);
+	c->counted = true;
+}
+
+static void answering_end(struct dd_http_server *s, struct conn *c)
+{
+	if (!c->counted)
+		return;
+	c->counted = false;
+	pthread_mutex_lock(&s->busy_mu);
+	if (--s->answering == 0)
+		pthread_cond_broadcast(&s->busy_cv);
+	pthread_mutex_unlock(&s->busy_mu);
 }
 
 /* ---- store handles ------------------------------------------------- */
@@ -450,6 +477,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
 		if (len && strtoull(len, NULL, 10) > DD_HTTP_MAX_BODY) {
 			/* Refuse before reading a byte of the body. */
 			c->too_large = true;
+			answering_begin(s, c);
 			too_large(&c->req);
 			return send_answer(mc, c);
 		}
@@ -477,6 +505,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
 		return MHD_YES;
 	c->req.body = c->body.buf ? c->body.buf : "";
 	c->req.body_len = c->body.len;
+	answering_begin(s, c);
 	dispatch(s, c);
 	return_store(s, c->req.store);
 	c->req.store = NULL;
@@ -529,6 +558,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 	}
 	dd_buf_release(&r->out);
 	dd_buf_release(&c->body);
+	answering_end(s, c);
 	dd_free(c);
 	*con_cls = NULL;
 }
@@ -625,6 +655,8 @@ int dd_http_start(const struct dd_http_options *o, struct dd_http_server **out,
 	if (!s)
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
 	pthread_mutex_init(&s->pool_mu, NULL);
+	pthread_mutex_init(&s->busy_mu, NULL);
+	pthread_cond_init(&s->busy_cv, NULL);
 	snprintf(s->store_path, sizeof(s->store_path), "%s", o->store_path);
 	s->quiet = o->quiet;
 	rc = dd_watch_start(o->store_path, err);
@@ -676,9 +708,21 @@ void dd_http_stop(struct dd_http_server *s)
 	/* Stop accepting; then answer long polls; then wait for the rest. */
 	MHD_quiesce_daemon(s->mhd);
 	dd_watch_stop();
+	/*
+	 * MHD_stop_daemon() closes every connection at once, even one whose
+	 * handler is about to answer: first let each request being answered
+	 * get its answer out.  (Each ends: a handler returns, and a client
+	 * that stops reading is dropped after the idle timeout.)
+	 */
+	pthread_mutex_lock(&s->busy_mu);
+	while (s->answering > 0)
+		pthread_cond_wait(&s->busy_cv, &s->busy_mu);
+	pthread_mutex_unlock(&s->busy_mu);
 	MHD_stop_daemon(s->mhd);
 	for (int i = 0; i < s->pool_n; i++)
 		dd_store_close(s->pool[i]);
+	pthread_cond_destroy(&s->busy_cv);
+	pthread_mutex_destroy(&s->busy_mu);
 	pthread_mutex_destroy(&s->pool_mu);
 	dd_free(s);
 }
