@@ -1,6 +1,7 @@
 #include "http/server.h"
 #include "http/exec.h"
 #include "http/http.h"
+#include "http/internal.h"
 #include "http/watch.h"
 
 #include <arpa/inet.h>
@@ -263,8 +264,8 @@ static long long parse_id(const char *s, size_t n)
 }
 
 /* Does `path` fit `pattern`?  Fills params with its {id}s. */
-static bool match(const char *pattern, const char *path,
-		  long long params[DD_HTTP_MAX_PARAMS])
+bool dd_http_match(const char *pattern, const char *path,
+		   long long params[DD_HTTP_MAX_PARAMS])
 {
 	int np = 0;
 
@@ -310,7 +311,7 @@ static const struct dd_http_route *route_find(struct dd_http_req *r,
 		     rt->method; rt++) {
 			long long params[DD_HTTP_MAX_PARAMS] = {0};
 
-			if (!match(rt->pattern, r->path, params))
+			if (!dd_http_match(rt->pattern, r->path, params))
 				continue;
 			*path_known = true;
 			dd_buf_addf(allow, "%s%s", allow->len ? ", " : "",
@@ -513,7 +514,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
 }
 
 /* Log lines must stay one line of key=value: quote and escape the path. */
-static void log_path(const char *path, char *out, size_t n)
+void dd_http_log_path(const char *path, char *out, size_t n)
 {
 	size_t o = 0;
 
@@ -543,7 +544,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 	if (r->status > 0 && r->status < STATUS_MAX)
 		atomic_fetch_add(&answered[r->status], 1);
 	if (!s->quiet) {
-		log_path(r->path ? r->path : "", path, sizeof(path));
+		dd_http_log_path(r->path ? r->path : "", path, sizeof(path));
 		fprintf(stderr,
 			"drydock: http method=%s path=\"%s\" status=%d "
 			"ms=%.1f%s%s%s%s%s\n",
@@ -574,8 +575,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 /* Parse "HOST:PORT" or "[V6]:PORT". */
-static int parse_listen(const char *spec, struct sockaddr_storage *ss,
-			socklen_t *len, struct dd_error *err)
+int dd_http_parse_listen(const char *spec, struct sockaddr_storage *ss,
+			 socklen_t *len, struct dd_error *err)
 {
 	char host[64];
 	const char *colon, *h = spec;
@@ -646,7 +647,7 @@ int dd_http_start(const struct dd_http_options *o, struct dd_http_server **out,
 	char host[64] = "";
 	int rc;
 
-	rc = parse_listen(o->listen, &ss, &sl, err);
+	rc = dd_http_parse_listen(o->listen, &ss, &sl, err);
 	if (rc)
 		return rc;
 	if (ss.ss_family == AF_INET6)
