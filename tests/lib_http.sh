@@ -105,10 +105,5 @@ refused() {
 	[ "$(snapshot)" = "$before" ] || fail "refused $2 $3 changed the store"
 }
 
-# lease_json ID: GET the lease as admin; its JSON goes to $T/body.
+# lease_get ID: GET the lease as admin; its JSON goes to $T/body.
 lease_get() { call 200 "$ADMIN" GET "/api/v1/leases/$1"; }
-
-# metric NAME{LABELS}: the value of one sample in /metrics, or "" if absent.
-metric() {
-	curl -sS "$URL/metrics" | awk -v k="$1" '$1 == k { print $2 }'
-}
