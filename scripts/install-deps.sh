@@ -12,10 +12,12 @@ what=${1:-check}
 packages="gcc make libc6-dev pkg-config libsqlite3-dev libjansson-dev
 libmicrohttpd-dev"
 # tests: cmocka, the sqlite3 shell (integration tests inspect the store
-# with it), procps (ps, pkill), curl (the HTTP tests), chromium (the web UI
+# with it), procps (ps, pkill), curl and jq (the HTTP tests send requests
+# and read the JSON answers), python3 (the HTTP tests' raw-socket
+# clients: idle, half-open and slow connections), chromium (the web UI
 # test, driven by playwright-core from npm; see tests/browser).
 if [ "$what" = check ]; then
-	packages="$packages libcmocka-dev sqlite3 procps curl chromium"
+	packages="$packages libcmocka-dev sqlite3 procps curl jq python3 chromium"
 fi
 
 missing=""

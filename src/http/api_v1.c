@@ -11,6 +11,7 @@
 #include "api/api.h"
 #include "http/exec.h"
 #include "http/http.h"
+#include "http/internal.h"
 #include "http/objects.h"
 #include "http/watch.h"
 
@@ -610,7 +611,8 @@ static void lease_list(struct dd_http_req *r)
  * Leases go pending, acquired, active, released, destroyed; broken ends a
  * lease early.
  */
-static bool lease_reached(enum dd_lease_status now, enum dd_lease_status want)
+bool dd_http_lease_reached(enum dd_lease_status now,
+			   enum dd_lease_status want)
 {
 	static const int rank[] = {
 		[DD_LEASE_PENDING] = 0,	 [DD_LEASE_ACQUIRED] = 1,
@@ -677,7 +679,7 @@ static void lease_show(struct dd_http_req *r)
 		dd_watch_begin(&w, object);
 	for (;;) {
 		rc = dd_store_lease_get(r->store, r->params[0], &l, &err);
-		if (rc || want < 0 || lease_reached(l.status, want))
+		if (rc || want < 0 || dd_http_lease_reached(l.status, want))
 			break;
 		if (dd_watch_wait(&w, deadline) <= 0) {
 			/* timed out or stopping: answer with what is */

@@ -1,5 +1,7 @@
 #include "http/server.h"
+#include "http/exec.h"
 #include "http/http.h"
+#include "http/internal.h"
 #include "http/watch.h"
 
 #include <arpa/inet.h>
@@ -26,6 +28,13 @@ struct dd_http_server {
 	pthread_mutex_t pool_mu;
 	struct dd_store *pool[POOL_MAX];
 	int pool_n;
+	/*
+	 * Requests being answered: from the handler's start until the answer
+	 * is sent (or the connection drops).  Stopping waits for them.
+	 */
+	pthread_mutex_t busy_mu;
+	pthread_cond_t busy_cv;
+	int answering;
 };
 
 /* Requests answered, by status, for /metrics. */
@@ -37,6 +46,7 @@ struct conn {
 	struct dd_buf body;
 	bool too_large;
 	bool answered;
+	bool counted; /* in s->answering */
 };
 
 static const struct dd_http_route *const route_tables[] = {
@@ -57,16 +67,31 @@ void dd_http_count_requests(void (*fn)(int status, unsigned long long n,
 	}
 }
 
+static void answering_begin(struct dd_http_server *s, struct conn *c)
+{
+	pthread_mutex_lock(&s->busy_mu);
+	s->answering++;
+	pthread_mutex_unlock(&s->busy_mu);
+	c->counted = true;
+}
+
+static void answering_end(struct dd_http_server *s, struct conn *c)
+{
+	if (!c->counted)
+		return;
+	c->counted = false;
+	pthread_mutex_lock(&s->busy_mu);
+	if (--s->answering == 0)
+		pthread_cond_broadcast(&s->busy_cv);
+	pthread_mutex_unlock(&s->busy_mu);
+}
+
 /* ---- store handles ------------------------------------------------- */
 
 static struct dd_store *borrow_store(struct dd_http_server *s,
 				     struct dd_error *err)
 {
-	struct dd_store_options opt = {
-		.durability = DD_DURABILITY_FULL,
-		.busy_timeout_ms = 5000,
-		.group_commit = true,
-	};
+	struct dd_store_options opt;
 	struct dd_store *st = NULL;
 
 	pthread_mutex_lock(&s->pool_mu);
@@ -75,7 +100,12 @@ static struct dd_store *borrow_store(struct dd_http_server *s,
 	pthread_mutex_unlock(&s->pool_mu);
 	if (st)
 		return st;
-	if (dd_store_open(s->store_path, &opt, &st, err))
+	/* Like the workers' handles (dd_worker_init): the same environment. */
+	dd_store_options_from_env(&opt);
+	opt.group_commit = !getenv("DRYDOCK_GROUP_COMMIT") ||
+			   strcmp(getenv("DRYDOCK_GROUP_COMMIT"), "0");
+	/* Never create an empty store where a deleted one was. */
+	if (dd_store_open_ready(s->store_path, &opt, &st, err))
 		return NULL;
 	return st;
 }
@@ -142,9 +172,15 @@ void dd_http_error(struct dd_http_req *r, int status, const char *code,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	snprintf(r->error_code, sizeof(r->error_code), "%s", code);
+	/*
+	 * Messages quote what the client sent (a path, a query argument), which
+	 * need not be UTF-8, and truncation can split a character: json_pack()
+	 * would refuse such a string and the client would get a 500.
+	 */
 	dd_http_json(r, status,
-		     json_pack("{s:{s:s,s:s}}", "error", "code", code,
-			       "message", msg));
+		     json_pack("{s:{s:s,s:o}}", "error", "code", code,
+			       "message",
+			       dd_json_string_lossy(msg, strlen(msg))));
 }
 
 void dd_http_fail(struct dd_http_req *r, const struct dd_error *err)
@@ -228,8 +264,8 @@ static long long parse_id(const char *s, size_t n)
 }
 
 /* Does `path` fit `pattern`?  Fills params with its {id}s. */
-static bool match(const char *pattern, const char *path,
-		  long long params[DD_HTTP_MAX_PARAMS])
+bool dd_http_match(const char *pattern, const char *path,
+		   long long params[DD_HTTP_MAX_PARAMS])
 {
 	int np = 0;
 
@@ -275,7 +311,7 @@ static const struct dd_http_route *route_find(struct dd_http_req *r,
 		     rt->method; rt++) {
 			long long params[DD_HTTP_MAX_PARAMS] = {0};
 
-			if (!match(rt->pattern, r->path, params))
+			if (!dd_http_match(rt->pattern, r->path, params))
 				continue;
 			*path_known = true;
 			dd_buf_addf(allow, "%s%s", allow->len ? ", " : "",
@@ -442,6 +478,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
 		if (len && strtoull(len, NULL, 10) > DD_HTTP_MAX_BODY) {
 			/* Refuse before reading a byte of the body. */
 			c->too_large = true;
+			answering_begin(s, c);
 			too_large(&c->req);
 			return send_answer(mc, c);
 		}
@@ -469,6 +506,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
 		return MHD_YES;
 	c->req.body = c->body.buf ? c->body.buf : "";
 	c->req.body_len = c->body.len;
+	answering_begin(s, c);
 	dispatch(s, c);
 	return_store(s, c->req.store);
 	c->req.store = NULL;
@@ -476,7 +514,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
 }
 
 /* Log lines must stay one line of key=value: quote and escape the path. */
-static void log_path(const char *path, char *out, size_t n)
+void dd_http_log_path(const char *path, char *out, size_t n)
 {
 	size_t o = 0;
 
@@ -506,7 +544,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 	if (r->status > 0 && r->status < STATUS_MAX)
 		atomic_fetch_add(&answered[r->status], 1);
 	if (!s->quiet) {
-		log_path(r->path ? r->path : "", path, sizeof(path));
+		dd_http_log_path(r->path ? r->path : "", path, sizeof(path));
 		fprintf(stderr,
 			"drydock: http method=%s path=\"%s\" status=%d "
 			"ms=%.1f%s%s%s%s%s\n",
@@ -521,6 +559,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 	}
 	dd_buf_release(&r->out);
 	dd_buf_release(&c->body);
+	answering_end(s, c);
 	dd_free(c);
 	*con_cls = NULL;
 }
@@ -536,8 +575,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 /* Parse "HOST:PORT" or "[V6]:PORT". */
-static int parse_listen(const char *spec, struct sockaddr_storage *ss,
-			socklen_t *len, struct dd_error *err)
+int dd_http_parse_listen(const char *spec, struct sockaddr_storage *ss,
+			 socklen_t *len, struct dd_error *err)
 {
 	char host[64];
 	const char *colon, *h = spec;
@@ -608,7 +647,7 @@ int dd_http_start(const struct dd_http_options *o, struct dd_http_server **out,
 	char host[64] = "";
 	int rc;
 
-	rc = parse_listen(o->listen, &ss, &sl, err);
+	rc = dd_http_parse_listen(o->listen, &ss, &sl, err);
 	if (rc)
 		return rc;
 	if (ss.ss_family == AF_INET6)
@@ -617,6 +656,8 @@ int dd_http_start(const struct dd_http_options *o, struct dd_http_server **out,
 	if (!s)
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
 	pthread_mutex_init(&s->pool_mu, NULL);
+	pthread_mutex_init(&s->busy_mu, NULL);
+	pthread_cond_init(&s->busy_cv, NULL);
 	snprintf(s->store_path, sizeof(s->store_path), "%s", o->store_path);
 	s->quiet = o->quiet;
 	rc = dd_watch_start(o->store_path, err);
@@ -668,9 +709,21 @@ void dd_http_stop(struct dd_http_server *s)
 	/* Stop accepting; then answer long polls; then wait for the rest. */
 	MHD_quiesce_daemon(s->mhd);
 	dd_watch_stop();
+	/*
+	 * MHD_stop_daemon() closes every connection at once, even one whose
+	 * handler is about to answer: first let each request being answered
+	 * get its answer out.  (Each ends: a handler returns, and a client
+	 * that stops reading is dropped after the idle timeout.)
+	 */
+	pthread_mutex_lock(&s->busy_mu);
+	while (s->answering > 0)
+		pthread_cond_wait(&s->busy_cv, &s->busy_mu);
+	pthread_mutex_unlock(&s->busy_mu);
 	MHD_stop_daemon(s->mhd);
 	for (int i = 0; i < s->pool_n; i++)
 		dd_store_close(s->pool[i]);
+	pthread_cond_destroy(&s->busy_cv);
+	pthread_mutex_destroy(&s->busy_mu);
 	pthread_mutex_destroy(&s->pool_mu);
 	dd_free(s);
 }
