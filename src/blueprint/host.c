@@ -369,7 +369,7 @@ static int host_spawn(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
 	posix_spawnattr_destroy(&attr);
 	dd_free(env);
 	if (rc)
-		return dd_error_set(err, rc == ENOENT ? DD_ERR_NOTFOUND
+		return dd_error_set(err, rc == ENOENT ? DD_ERR_INVALID
 						      : DD_ERR_IO,
 				    "cannot run '%s' on lease %lld: %s",
 				    argv[0], lease->id, strerror(rc));

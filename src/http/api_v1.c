@@ -263,14 +263,20 @@ static void blueprint_create(struct dd_http_req *r)
 			      "a blueprint needs 'type', 'name' and 'config'");
 		goto out;
 	}
-	if (dd_api_blueprint_create(r->store, type, name, config, &bp,
-				    &err)) {
+	/*
+	 * A blueprint created disabled is created and disabled in one
+	 * transaction, so no lease can see it enabled in between.
+	 */
+	if (dd_store_begin(r->store, &err) ||
+	    dd_api_blueprint_create(r->store, type, name, config, &bp,
+				    &err) ||
+	    (enabled == 0 && dd_api_blueprint_edit(r->store, bp.id, NULL,
+						   NULL, 0, NULL, &err))) {
+		dd_store_rollback(r->store);
 		dd_http_fail(r, &err);
 		goto out;
 	}
-	if (enabled == 0 &&
-	    dd_api_blueprint_edit(r->store, bp.id, NULL, NULL, 0, NULL,
-				  &err)) {
+	if (dd_store_commit(r->store, &err)) {
 		dd_http_fail(r, &err);
 		goto out;
 	}

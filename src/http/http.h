@@ -74,9 +74,6 @@ void dd_http_fail(struct dd_http_req *r, const struct dd_error *err);
 void dd_http_html(struct dd_http_req *r, int status);
 void dd_http_text(struct dd_http_req *r, int status, const char *type);
 
-/* The status and error code that fit a drydock error code. */
-int dd_http_status_for(int dd_code, const char **code_word);
-
 /*
  * Parse the request body as a JSON object whose keys are all in `known`
  * (NULL-terminated).  Answers 400 itself and returns NULL on malformed
@@ -120,6 +117,9 @@ bool dd_web_session(struct dd_http_req *r);
 void dd_session_end(struct dd_http_req *r);
 /* Does `token` (from a form) match the session's CSRF token? */
 bool dd_session_csrf_ok(const struct dd_http_req *r, const char *token);
+
+/* The web UI's page for a path that is not one (web.c). */
+void dd_web_not_found(struct dd_http_req *r);
 
 /* The routes each part of the server contributes, ending in {NULL}. */
 extern const struct dd_http_route dd_api_v1_routes[];

@@ -371,10 +371,11 @@ static void dispatch(struct dd_http_server *s, struct conn *c)
 			dd_http_error(r, 405, "method_not_allowed",
 				      "%s is not allowed on %s (allowed: %s)",
 				      r->method, r->path, allow.buf);
+		} else if (strncmp(r->path, "/api/", 5)) {
+			dd_web_not_found(r);
 		} else {
 			dd_http_error(r, 404, "not_found",
-				      "no such page or API endpoint: %s",
-				      r->path);
+				      "no such API endpoint: %s", r->path);
 		}
 		dd_buf_release(&allow);
 		return;

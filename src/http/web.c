@@ -228,6 +228,11 @@ void dd_web_fail(struct dd_http_req *r, int status, const char *fmt, ...)
 	error_page(r, status, msg, "/", "Back to the overview");
 }
 
+void dd_web_not_found(struct dd_http_req *r)
+{
+	dd_web_fail(r, 404, "There is no page at %s.", r->path);
+}
+
 void dd_web_fail_err(struct dd_http_req *r, const struct dd_error *err)
 {
 	dd_web_fail(r, dd_err_http_status(err->code), "%s", err->msg);

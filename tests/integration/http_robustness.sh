@@ -116,7 +116,7 @@ bad invalid '{"type": "host", "until": "+99999999999999999999d"}'
 bad malformed '{"argv": ["true"], "timeout": 1e999}' "/api/v1/leases/$lease/exec"
 bad invalid '{"argv": ["true"], "timeout": 1e300}' "/api/v1/leases/$lease/exec"
 bad invalid '{"ttl": 1e300}' "/api/v1/leases/$lease/extend"
-rejects 404 not_found "$ADMIN" POST /api/v1/leases '{"type": "host", "blueprints": [9223372036854775807]}'
+rejects 400 invalid "$ADMIN" POST /api/v1/leases '{"type": "host", "blueprints": [9223372036854775807]}'
 for id in 99999999999999999999 18446744073709551617 9223372036854775808 9007199254740993 0 -1 01 1e3 0x10 " 1"; do
 	rejects 404 not_found "$ADMIN" GET "/api/v1/leases/$(printf %s "$id" | jq -sRr @uri)"
 	rejects 404 not_found "$ADMIN" POST "/api/v1/leases/$(printf %s "$id" | jq -sRr @uri)/release"
@@ -144,7 +144,7 @@ bad malformed "$(printf '{"type": "host", "attributes": {"a": "\364\220\200\200"
 bad malformed "$(printf '{"argv": ["echo", "\376"]}')" "/api/v1/leases/$lease/exec"
 # in the path and the query: quoted back in the error, replaced by U+FFFD
 rejects 404 not_found "$ADMIN" GET /api/v1/%ff%fe
-expect_eq "path quoted as UTF-8" "$(j .error.message)" "no such page or API endpoint: /api/v1/��"
+expect_eq "path quoted as UTF-8" "$(j .error.message)" "no such API endpoint: /api/v1/��"
 rejects 400 invalid "$ADMIN" GET "/api/v1/leases?status=%c3"
 rejects 400 invalid "$ADMIN" GET "/api/v1/leases/$lease?wait=%e2%82"
 rejects 404 not_found "" GET "/%80$(printf '%%C3%%A9%.0s' $(seq 400))"

@@ -138,7 +138,7 @@ static void test_missing_program_is_refused(void **state)
 
 	assert_int_equal(dd_exec_capture(x->env.store, x->lease, argv, 5, &res,
 					 &err),
-			 DD_ERR_NOTFOUND);
+			 DD_ERR_INVALID);
 	assert_non_null(strstr(err.msg, "no-such-program-here"));
 }
 
