@@ -1,6 +1,6 @@
 /*
- * api.h - what a requester may do: the library calls behind the CLI (and,
- * later, the HTTP API and web UI), so all three behave the same.
+ * api.h - what a requester may do: the library calls behind the CLI, the
+ * HTTP API and the web UI, so all three behave the same.
  *
  * None of these writes a lease or resource that already exists.  Creating
  * a lease inserts it pending and queues its update; everything else about

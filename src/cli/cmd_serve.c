@@ -35,7 +35,8 @@ static const char usage[] =
 	"                       a free one; [::1]:PORT for IPv6)\n"
 	"  --workers N          update worker threads (default 8)\n"
 	"  --max-connections N  connections served at once (default 256); "
-	"more wait\n"
+	"more are\n"
+	"                       closed at once\n"
 	"  --timeout SECONDS    close a connection idle this long (default "
 	"30)\n"
 	"  --quiet              no log line per request or state change\n";
@@ -155,10 +156,6 @@ int cmd_serve(int argc, char **argv)
 		return cli_usage_error(usage, "unexpected argument '%s'",
 				       argv[optind]);
 	s = cli_open_store(); /* fail early with a clear message */
-	rc = first_admin_token(s, &err);
-	dd_store_close(s);
-	if (rc)
-		return cli_fail(&err);
 	ho.store_path = pt.o.store_path = cli_store_path();
 
 	/* Only this thread takes the stop signals; every other blocks them. */
@@ -168,9 +165,15 @@ int cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Listen before making a first token, so a bad address costs none. */
 	rc = dd_http_start(&ho, &server, &err);
-	if (rc)
+	if (!rc)
+		rc = first_admin_token(s, &err);
+	dd_store_close(s);
+	if (rc) {
+		dd_http_stop(server);
 		return cli_fail(&err);
+	}
 	if (pthread_create(&tid, NULL, run_pool, &pt)) {
 		dd_http_stop(server);
 		return cli_error(11, "cannot start the worker pool");

@@ -628,8 +628,8 @@ bool dd_http_lease_reached(enum dd_lease_status now,
 
 	if (now == want || now == DD_LEASE_DESTROYED)
 		return true;
-	if (now == DD_LEASE_BROKEN)
-		return true; /* it ends here (or in destroyed) */
+	if (now == DD_LEASE_BROKEN) /* it ends here, then is destroyed */
+		return want != DD_LEASE_DESTROYED;
 	return rank[now] >= rank[want] && want != DD_LEASE_BROKEN;
 }
 

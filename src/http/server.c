@@ -316,7 +316,10 @@ static const struct dd_http_route *route_find(struct dd_http_req *r,
 			*path_known = true;
 			dd_buf_addf(allow, "%s%s", allow->len ? ", " : "",
 				    rt->method);
-			if (strcmp(rt->method, r->method))
+			/* HEAD is a GET whose body libmicrohttpd drops */
+			if (strcmp(rt->method, r->method) &&
+			    (strcmp(r->method, "HEAD") ||
+			     strcmp(rt->method, "GET")))
 				continue;
 			memcpy(r->params, params, sizeof(params));
 			return rt;
@@ -542,7 +545,9 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 	if (!c)
 		return;
 	r = &c->req;
-	if (r->status > 0 && r->status < STATUS_MAX)
+	/* a connection closed without an answer (a body too large) is no
+	 * answer: the log line says aborted, the counters skip it */
+	if (c->answered && r->status > 0 && r->status < STATUS_MAX)
 		atomic_fetch_add(&answered[r->status], 1);
 	if (!s->quiet) {
 		dd_http_log_path(r->path ? r->path : "", path, sizeof(path));

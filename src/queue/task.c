@@ -106,10 +106,11 @@ int dd_task_run_one(struct dd_store *s, const struct dd_task_kind *kinds,
 	rc = k->run(arg, &t, &retry_at, &herr);
 	switch (rc) {
 	case 0:
-		dd_metric_inc(DD_METRIC_TASKS_DONE);
 		rc = dd_store_task_finish(s, &t, "done",
 					  dd_monotonic() - start, dd_now(),
 					  NULL, err);
+		if (!rc)
+			dd_metric_inc(DD_METRIC_TASKS_DONE);
 		break;
 	case DD_ERR_AGAIN:
 		dd_metric_inc(DD_METRIC_TASKS_YIELDED);
@@ -142,13 +143,14 @@ int dd_task_run_one(struct dd_store *s, const struct dd_task_kind *kinds,
 			dd_error_set(&herr, rc, "%s", dd_strerror(rc));
 		dd_metric_inc(DD_METRIC_TASKS_FAILED);
 		if (t.failures + 1 >= o->max_failures) {
-			dd_metric_inc(DD_METRIC_TASKS_FAILED_FOR_GOOD);
 			if (o->report)
 				o->report(&t, herr.msg, -1);
 			t.failures++; /* the archive counts this one too */
 			rc = dd_store_task_finish(s, &t, "failed",
 						  dd_monotonic() - start,
 						  dd_now(), herr.msg, err);
+			if (!rc)
+				dd_metric_inc(DD_METRIC_TASKS_FAILED_FOR_GOOD);
 		} else {
 			double delay = dd_task_backoff(o, t.failures + 1);
 

@@ -2174,6 +2174,7 @@ static int sq_task_list(struct dd_store *s, const struct dd_filter *f,
 	}
 	if (f->type)
 		q_text(&qq, "kind = ?", f->type);
+	q_range(&qq, f);
 	q_tail(&qq, f);
 	rc = q_prepare(q, &qq, &st, err);
 	if (rc)

@@ -222,7 +222,7 @@ static void test_lease_reached(void **state)
 		[DD_LEASE_ACQUIRED] = {1, 1, 0, 0, 0, 0},
 		[DD_LEASE_ACTIVE] = {1, 1, 1, 0, 0, 0},
 		[DD_LEASE_RELEASED] = {1, 1, 1, 1, 0, 0},
-		[DD_LEASE_BROKEN] = {1, 1, 1, 1, 1, 1},
+		[DD_LEASE_BROKEN] = {1, 1, 1, 1, 1, 0},
 		[DD_LEASE_DESTROYED] = {1, 1, 1, 1, 1, 1},
 	};
 
