@@ -69,10 +69,6 @@ int dd_api_lease_create(struct dd_store *s, const struct dd_lease_request *req,
 			return dd_error_set(err, DD_ERR_INVALID,
 					    "blueprint ids must be integers");
 		rc = dd_store_blueprint_get(s, json_integer_value(v), &bp, err);
-		if (rc == DD_ERR_NOTFOUND)
-			return dd_error_set(err, DD_ERR_INVALID,
-					    "no such blueprint: %lld",
-					    (long long)json_integer_value(v));
 		if (rc)
 			return rc;
 		rc = strcmp(dd_blueprint_type_find(bp.type)

@@ -580,6 +580,9 @@ static void lease_create(struct dd_http_req *r)
 		goto out;
 	req.owner = r->who.identity;
 	if (dd_api_lease_create(r->store, &req, &l, &err)) {
+		/* a blueprint the body names that does not exist: 400 */
+		if (err.code == DD_ERR_NOTFOUND)
+			err.code = DD_ERR_INVALID;
 		dd_http_fail(r, &err);
 		goto out;
 	}

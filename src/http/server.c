@@ -374,7 +374,8 @@ static void dispatch(struct dd_http_server *s, struct conn *c)
 			dd_http_error(r, 405, "method_not_allowed",
 				      "%s is not allowed on %s (allowed: %s)",
 				      r->method, r->path, allow.buf);
-		} else if (strncmp(r->path, "/api/", 5)) {
+		} else if (strncmp(r->path, "/api", 4) ||
+			   (r->path[4] && r->path[4] != '/')) {
 			dd_web_not_found(r);
 		} else {
 			dd_http_error(r, 404, "not_found",

@@ -147,7 +147,7 @@ rejects 404 not_found "$ADMIN" GET /api/v1/%ff%fe
 expect_eq "path quoted as UTF-8" "$(j .error.message)" "no such API endpoint: /api/v1/��"
 rejects 400 invalid "$ADMIN" GET "/api/v1/leases?status=%c3"
 rejects 400 invalid "$ADMIN" GET "/api/v1/leases/$lease?wait=%e2%82"
-rejects 404 not_found "" GET "/%80$(printf '%%C3%%A9%.0s' $(seq 400))"
+rejects 404 not_found "" GET "/api/%80$(printf '%%C3%%A9%.0s' $(seq 400))"
 call 200 "$ADMIN" GET "/api/v1/leases?owner=%ff"
 expect_eq "no owner of that name" "$(j '.items | length')" 0
 # output that is not UTF-8 comes back with U+FFFD
@@ -239,10 +239,16 @@ call 200 "$ADMIN" GET /api/v1/whoami
 
 # ---- unknown paths, wrong methods --------------------------------------------------------
 mark
-for p in /nope /api /api/v1 /api/v1/ /api/v2/leases /api/v1/lease /api/v1/leases/ \
+for p in /api /api/v1 /api/v1/ /api/v2/leases /api/v1/lease /api/v1/leases/ \
 	/api/v1//leases "/api/v1/leases/$lease/" "/api/v1/leases/$lease/nope" \
-	"/api/v1/leases/$lease/release/1" /api/v1/tokens /metrics/x; do
+	"/api/v1/leases/$lease/release/1" /api/v1/tokens; do
 	rejects 404 not_found "$ADMIN" GET "$p"
+done
+# outside /api, a person is browsing: the web UI's "Not found" page
+for p in /nope /metrics/x /apix; do
+	call 404 "" GET "$p"
+	grep -q "<title>Not found - drydock</title>" "$T/body" ||
+		fail "$p: no web 404 page: $(head -c 300 "$T/body")"
 done
 # allowed: METHOD PATH ALLOW: a 405 whose Allow header lists ALLOW
 allowed() {
