@@ -39,6 +39,9 @@ static const char usage[] =
 	"                       closed at once\n"
 	"  --timeout SECONDS    close a connection idle this long (default "
 	"30)\n"
+	"  --request-timeout S  close a connection that has not sent a whole "
+	"request\n"
+	"                       within S seconds (default 10)\n"
 	"  --quiet              no log line per request or state change\n";
 
 struct pool_thread {
@@ -92,6 +95,7 @@ int cmd_serve(int argc, char **argv)
 		{"workers", required_argument, NULL, 'w'},
 		{"max-connections", required_argument, NULL, 'm'},
 		{"timeout", required_argument, NULL, 't'},
+		{"request-timeout", required_argument, NULL, 'r'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"db", required_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
@@ -99,7 +103,8 @@ int cmd_serve(int argc, char **argv)
 	};
 	struct dd_http_options ho = {.listen = "127.0.0.1:8150",
 				     .max_connections = 256,
-				     .timeout = 30};
+				     .timeout = 30,
+				     .request_timeout = 10};
 	struct pool_thread pt = {.err = DD_ERROR_INIT};
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_http_server *server = NULL;
@@ -110,7 +115,7 @@ int cmd_serve(int argc, char **argv)
 
 	pt.o.workers = 8;
 	pt.o.idle_cap = 30;
-	while ((c = getopt_long(argc, argv, "hl:w:m:t:q", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hl:w:m:t:r:q", opts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			return cli_help(usage);
@@ -143,6 +148,15 @@ int cmd_serve(int argc, char **argv)
 					usage,
 					"--timeout takes a number of seconds "
 					"from 1 to 3600, not '%s'",
+					optarg);
+			break;
+		case 'r':
+			if (!cli_parse_count(optarg, 1, 3600,
+					     &ho.request_timeout))
+				return cli_usage_error(
+					usage,
+					"--request-timeout takes a number of "
+					"seconds from 1 to 3600, not '%s'",
 					optarg);
 			break;
 		case 'q':

@@ -527,6 +527,11 @@ static bool expiry_fields(struct dd_http_req *r, json_t *b, double *until,
 				      "\"2026-12-01T10:00:00Z\" or \"+2h\"");
 			return false;
 		}
+		if (*until <= now) {
+			dd_http_error(r, 400, "invalid",
+				      "'until' is in the past");
+			return false;
+		}
 	} else if (t) {
 		double v = json_number_value(t);
 

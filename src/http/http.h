@@ -23,6 +23,8 @@
 
 /* The largest request body the server reads; larger ones get 413. */
 #define DD_HTTP_MAX_BODY (64 * 1024)
+/* How deeply arrays and objects may nest in a request body. */
+#define DD_HTTP_MAX_NESTING 32
 /* How many path parameters ({id}) a route may have. */
 #define DD_HTTP_MAX_PARAMS 2
 

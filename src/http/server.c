@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #define POOL_MAX 64
 #define STATUS_MAX 600
@@ -35,6 +36,26 @@ struct dd_http_server {
 	pthread_mutex_t busy_mu;
 	pthread_cond_t busy_cv;
 	int answering;
+	/*
+	 * Every open connection, so that one that has not sent a whole
+	 * request within request_timeout seconds (of connecting, or of its
+	 * previous answer) can be cut: a slow or half-open client cannot
+	 * hold a connection slot by trickling bytes.
+	 */
+	pthread_mutex_t track_mu;
+	pthread_cond_t track_cv;
+	struct track *tracks;
+	double request_timeout;
+	bool reaper_stop;
+	pthread_t reaper;
+};
+
+struct track {
+	int fd;
+	double since; /* waiting for a whole request since (monotonic) */
+	bool busy;    /* a whole request arrived; its answer is not out yet */
+	bool cut;
+	struct track *prev, *next;
 };
 
 /* Requests answered, by status, for /metrics. */
@@ -201,6 +222,34 @@ void dd_http_text(struct dd_http_req *r, int status, const char *type)
 	r->content_type = type;
 }
 
+/*
+ * How deeply arrays and objects nest in JSON text (strings skipped).  A
+ * deep body is refused before parsing: the parser and the printer recurse
+ * once per level, on a connection thread's small stack.
+ */
+static int json_nesting(const char *p, size_t n)
+{
+	int depth = 0, most = 0;
+	bool in_string = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (in_string) {
+			if (p[i] == '\\')
+				i++;
+			else if (p[i] == '"')
+				in_string = false;
+		} else if (p[i] == '"') {
+			in_string = true;
+		} else if (p[i] == '[' || p[i] == '{') {
+			if (++depth > most)
+				most = depth;
+		} else if (p[i] == ']' || p[i] == '}') {
+			depth--;
+		}
+	}
+	return most;
+}
+
 json_t *dd_http_body_object(struct dd_http_req *r, const char *const *known)
 {
 	json_error_t jerr;
@@ -209,6 +258,12 @@ json_t *dd_http_body_object(struct dd_http_req *r, const char *const *known)
 
 	if (r->body_len == 0)
 		return json_object();
+	if (json_nesting(r->body, r->body_len) > DD_HTTP_MAX_NESTING) {
+		dd_http_error(r, 400, "invalid",
+			      "request body is nested deeper than %d levels",
+			      DD_HTTP_MAX_NESTING);
+		return NULL;
+	}
 	o = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!o) {
 		dd_http_error(r, 400, "malformed",
@@ -405,6 +460,105 @@ static void dispatch(struct dd_http_server *s, struct conn *c)
 			      "the handler gave no answer");
 }
 
+/* ---- connection deadlines ------------------------------------------ */
+
+static void on_connection(void *cls, struct MHD_Connection *mc,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct dd_http_server *s = cls;
+	struct track *t = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *fd = MHD_get_connection_info(
+			mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		t = dd_calloc(1, sizeof(*t));
+		if (!t || !fd) {
+			dd_free(t);
+			return; /* untracked: only the idle timeout applies */
+		}
+		t->fd = fd->connect_fd;
+		t->since = dd_monotonic();
+		pthread_mutex_lock(&s->track_mu);
+		t->next = s->tracks;
+		if (s->tracks)
+			s->tracks->prev = t;
+		s->tracks = t;
+		pthread_cond_signal(&s->track_cv);
+		pthread_mutex_unlock(&s->track_mu);
+		*socket_context = t;
+		return;
+	}
+	if (!t)
+		return;
+	pthread_mutex_lock(&s->track_mu);
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		s->tracks = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	pthread_mutex_unlock(&s->track_mu);
+	dd_free(t);
+	*socket_context = NULL;
+}
+
+/* Mark `mc` as answering a whole request (busy) or waiting for one. */
+static void track_busy(struct dd_http_server *s, struct MHD_Connection *mc,
+		       bool busy)
+{
+	const union MHD_ConnectionInfo *i = MHD_get_connection_info(
+		mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct track *t = i ? i->socket_context : NULL;
+
+	if (!t)
+		return;
+	pthread_mutex_lock(&s->track_mu);
+	t->busy = busy;
+	t->since = dd_monotonic();
+	if (!busy)
+		pthread_cond_signal(&s->track_cv);
+	pthread_mutex_unlock(&s->track_mu);
+}
+
+/* Cuts connections past their deadline; sleeps until the next one. */
+static void *reaper(void *arg)
+{
+	struct dd_http_server *s = arg;
+
+	pthread_mutex_lock(&s->track_mu);
+	while (!s->reaper_stop) {
+		double now = dd_monotonic(), next = now + 60;
+		struct timespec ts;
+
+		for (struct track *t = s->tracks; t; t = t->next) {
+			double due = t->since + s->request_timeout;
+
+			if (t->busy || t->cut)
+				continue;
+			if (due <= now) {
+				/* the connection's thread sees EOF and ends */
+				shutdown(t->fd, SHUT_RDWR);
+				t->cut = true;
+			} else if (due < next) {
+				next = due;
+			}
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		next -= now;
+		ts.tv_sec += (time_t)next;
+		ts.tv_nsec += (long)((next - (double)(time_t)next) * 1e9);
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->track_cv, &s->track_mu, &ts);
+	}
+	pthread_mutex_unlock(&s->track_mu);
+	return NULL;
+}
+
 /* ---- libmicrohttpd glue -------------------------------------------- */
 
 static enum MHD_Result send_answer(struct MHD_Connection *mc, struct conn *c)
@@ -511,6 +665,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
 		return MHD_YES;
 	c->req.body = c->body.buf ? c->body.buf : "";
 	c->req.body_len = c->body.len;
+	track_busy(s, mc, true);
 	answering_begin(s, c);
 	dispatch(s, c);
 	return_store(s, c->req.store);
@@ -542,7 +697,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 	struct dd_http_req *r;
 	char path[256];
 
-	(void)mc;
+	track_busy(s, mc, false);
 	if (!c)
 		return;
 	r = &c->req;
@@ -665,6 +820,16 @@ int dd_http_start(const struct dd_http_options *o, struct dd_http_server **out,
 	pthread_mutex_init(&s->pool_mu, NULL);
 	pthread_mutex_init(&s->busy_mu, NULL);
 	pthread_cond_init(&s->busy_cv, NULL);
+	pthread_mutex_init(&s->track_mu, NULL);
+	{
+		pthread_condattr_t a;
+
+		pthread_condattr_init(&a);
+		pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+		pthread_cond_init(&s->track_cv, &a);
+		pthread_condattr_destroy(&a);
+	}
+	s->request_timeout = o->request_timeout > 0 ? o->request_timeout : 10;
 	snprintf(s->store_path, sizeof(s->store_path), "%s", o->store_path);
 	s->quiet = o->quiet;
 	rc = dd_watch_start(o->store_path, err);
@@ -680,8 +845,9 @@ int dd_http_start(const struct dd_http_options *o, struct dd_http_server **out,
 		MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)(o->timeout > 0 ? o->timeout : 30),
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
-		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 * 1024),
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1024 * 1024),
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
 	if (!s->mhd) {
 		dd_watch_stop();
 		dd_free(s);
@@ -689,6 +855,13 @@ int dd_http_start(const struct dd_http_options *o, struct dd_http_server **out,
 				    "cannot listen on %s (is the port in use, "
 				    "or the address not this machine's?)",
 				    o->listen);
+	}
+	if (pthread_create(&s->reaper, NULL, reaper, s)) {
+		MHD_stop_daemon(s->mhd);
+		dd_watch_stop();
+		dd_free(s);
+		return dd_error_set(err, DD_ERR_IO,
+				    "cannot start the connection reaper");
 	}
 	info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	if (ss.ss_family == AF_INET6)
@@ -726,7 +899,14 @@ void dd_http_stop(struct dd_http_server *s)
 	while (s->answering > 0)
 		pthread_cond_wait(&s->busy_cv, &s->busy_mu);
 	pthread_mutex_unlock(&s->busy_mu);
+	pthread_mutex_lock(&s->track_mu);
+	s->reaper_stop = true;
+	pthread_cond_signal(&s->track_cv);
+	pthread_mutex_unlock(&s->track_mu);
+	pthread_join(s->reaper, NULL);
 	MHD_stop_daemon(s->mhd);
+	pthread_cond_destroy(&s->track_cv);
+	pthread_mutex_destroy(&s->track_mu);
 	for (int i = 0; i < s->pool_n; i++)
 		dd_store_close(s->pool[i]);
 	pthread_cond_destroy(&s->busy_cv);

@@ -3,9 +3,11 @@
  * health checks, on libmicrohttpd.
  *
  * Each connection gets its own thread (so a long poll waits without
- * holding up anybody else); their number is capped, and a connection
- * idle past the timeout is closed, so slow or half-open clients cannot
- * exhaust the server.  Bodies larger than DD_HTTP_MAX_BODY are refused
+ * holding up anybody else); their number is capped, a connection idle
+ * past the timeout is closed, and so is one that has not sent a whole
+ * request within the request timeout of connecting (or of its previous
+ * answer), however it trickles bytes: slow or half-open clients cannot
+ * hold the server's connection slots.  Bodies larger than DD_HTTP_MAX_BODY are refused
  * with 413 before they are read.  Handlers borrow store handles from a
  * pool; the handles join the process's group commit.
  */
@@ -19,6 +21,8 @@ struct dd_http_options {
 	const char *store_path; /* absolute */
 	int max_connections;	/* default 256 */
 	int timeout;		/* idle seconds before a connection closes */
+	int request_timeout;	/* seconds a client has to send a whole
+				   request (default 10) */
 	int quiet;		/* no request log lines */
 };
 

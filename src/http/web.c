@@ -667,6 +667,26 @@ static void login_page(struct dd_http_req *r)
 	login_form(r, 200, NULL);
 }
 
+/*
+ * Did the browser send this form from one of drydock's own pages?
+ * Requests without either header (curl, old browsers) are let through:
+ * they are not a cross-site form.
+ */
+static bool same_origin(struct dd_http_req *r)
+{
+	const char *site = dd_http_header(r, "Sec-Fetch-Site");
+	const char *origin = dd_http_header(r, "Origin");
+	const char *host = dd_http_header(r, "Host");
+	const char *o;
+
+	if (site)
+		return !strcmp(site, "same-origin") || !strcmp(site, "none");
+	if (!origin)
+		return true;
+	o = strstr(origin, "://");
+	return o && host && !strcmp(o + 3, host);
+}
+
 static void login_post(struct dd_http_req *r)
 {
 	struct dd_principal who;
@@ -674,6 +694,14 @@ static void login_post(struct dd_http_req *r)
 	char token[128] = "";
 	int rc;
 
+	/*
+	 * The sign-in form has no session to carry a CSRF token yet; a form
+	 * posted from another site is told apart by the browser's own
+	 * Sec-Fetch-Site or Origin header instead (login CSRF).
+	 */
+	if (!same_origin(r))
+		return login_form(r, 403,
+				  "Sign in from drydock's own page.");
 	dd_html_form_value(r->body, "token", token, sizeof(token));
 	rc = dd_token_authenticate(r->store, token, &who, &err);
 	if (rc == DD_ERR_NOTFOUND || rc == DD_ERR_INVALID)

@@ -42,7 +42,7 @@ bad malformed "@$T/nul.json"
 printf '{"type": "ho\0st"}' >"$T/nul2.json"
 bad malformed "@$T/nul2.json"
 bad malformed '{"type": "ho\u0000st"}'
-bad malformed "$(printf '%0.s[' $(seq 3000))"
+bad invalid "$(printf '%0.s[' $(seq 3000))"
 bad malformed '{"argv": ["true"' "/api/v1/leases/$lease/exec"
 bad malformed '{"ttl": 60' "/api/v1/leases/$lease/extend"
 bad malformed '{' "/api/v1/blueprints"
@@ -113,6 +113,8 @@ bad invalid '{"type": "host", "ttl": 1e300}'
 bad invalid '{"type": "host", "ttl": 315360001}'
 bad invalid '{"type": "host", "until": "+1e400s"}'
 bad invalid '{"type": "host", "until": "+99999999999999999999d"}'
+bad invalid '{"type": "host", "until": "@0"}'
+bad invalid '{"type": "host", "until": "1970-01-01T00:00:00Z"}'
 bad malformed '{"argv": ["true"], "timeout": 1e999}' "/api/v1/leases/$lease/exec"
 bad invalid '{"argv": ["true"], "timeout": 1e300}' "/api/v1/leases/$lease/exec"
 bad invalid '{"ttl": 1e300}' "/api/v1/leases/$lease/extend"

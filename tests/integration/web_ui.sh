@@ -78,6 +78,12 @@ unchanged "a POST without a session"
 expect_eq "sign-in with a bad token" "$(code /login -D "$T/h" --data-urlencode 'token=ddt_nope')" 401
 if grep -qi '^set-cookie' "$T/h"; then fail "a bad token got a cookie: $(cat "$T/h")"; fi
 grep -q 'not valid' "$T/body" || fail "sign-in refusal: $(cat "$T/body")"
+# a sign-in form posted from another site gets no session (login CSRF),
+# even with a good token; the browser's headers tell
+for h in "Origin: http://evil.example" "Sec-Fetch-Site: cross-site"; do
+	expect_eq "cross-site sign-in ($h)" "$(code /login -D "$T/h" -H "$h" --data-urlencode "token=$admin")" 403
+	if grep -qi '^set-cookie' "$T/h"; then fail "cross-site sign-in got a cookie"; fi
+done
 
 # the session cookie is HttpOnly and SameSite; the page is locked down
 sign_in "$T/admin.jar" "$admin"
