@@ -21,6 +21,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The query arguments each endpoint takes; any other is refused. */
+static const char *const no_args[] = {NULL};
+static const char *const blueprint_list_args[] = {"type", "limit", "cursor",
+						  NULL};
+static const char *const resource_list_args[] = {
+	"status", "blueprint", "type", "limit", "cursor", NULL};
+static const char *const page_only_args[] = {"limit", "cursor", NULL};
+static const char *const lease_list_args[] = {
+	"status", "owner", "type", "resource", "limit", "cursor", NULL};
+static const char *const lease_show_args[] = {"wait", "timeout", NULL};
+
 #define PAGE_DEFAULT 50
 #define PAGE_MAX 500
 #define LONG_POLL_MAX 60.0
@@ -165,6 +176,8 @@ static void page_answer(struct dd_http_req *r, json_t *items,
 
 static void whoami(struct dd_http_req *r)
 {
+	if (!dd_http_query_known(r, no_args))
+		return;
 	dd_http_json(r, 200,
 		     json_pack("{s:s,s:s,s:I}", "identity", r->who.identity,
 			       "role", dd_role_name(r->who.role), "token",
@@ -179,6 +192,8 @@ static void blueprint_list(struct dd_http_req *r)
 	struct dd_blueprint_list l = {0};
 	struct dd_error err = DD_ERROR_INIT;
 
+	if (!dd_http_query_known(r, blueprint_list_args))
+		return;
 	f.type = dd_http_query(r, "type");
 	if (!page_args(r, &f, true))
 		return;
@@ -193,6 +208,8 @@ static void blueprint_show(struct dd_http_req *r)
 	struct dd_blueprint bp = {0};
 	struct dd_error err = DD_ERROR_INIT;
 
+	if (!dd_http_query_known(r, no_args))
+		return;
 	if (dd_store_blueprint_get(r->store, r->params[0], &bp, &err))
 		return dd_http_fail(r, &err);
 	dd_http_json(r, 200, dd_blueprint_to_json(&bp));
@@ -246,6 +263,8 @@ static void blueprint_create(struct dd_http_req *r)
 	json_t *b, *config;
 	int enabled;
 
+	if (!dd_http_query_known(r, no_args))
+		return;
 	if (!allowed(r, DD_ACTION_BLUEPRINT_WRITE, NULL,
 		     "create blueprints"))
 		return;
@@ -300,6 +319,8 @@ static void blueprint_edit(struct dd_http_req *r)
 	json_t *b, *config;
 	int enabled;
 
+	if (!dd_http_query_known(r, no_args))
+		return;
 	if (!allowed(r, DD_ACTION_BLUEPRINT_WRITE, NULL, "edit blueprints"))
 		return;
 	b = dd_http_body_object(r, fields);
@@ -334,6 +355,8 @@ static void resource_list(struct dd_http_req *r)
 	struct dd_resource_list l = {0};
 	struct dd_error err = DD_ERROR_INIT;
 
+	if (!dd_http_query_known(r, resource_list_args))
+		return;
 	if (!status_arg(r, resource_status_parse,
 			"pending, active, released, broken, destroyed",
 			&f.status_mask))
@@ -372,6 +395,8 @@ static void resource_show(struct dd_http_req *r)
 	struct dd_error err = DD_ERROR_INIT;
 	json_t *o;
 
+	if (!dd_http_query_known(r, no_args))
+		return;
 	if (dd_store_resource_get(r->store, ref.id, &res, &err))
 		return dd_http_fail(r, &err);
 	o = dd_resource_to_json(&res);
@@ -403,6 +428,8 @@ static void resource_release(struct dd_http_req *r)
 	static const char *const fields[] = {NULL};
 	json_t *b;
 
+	if (!dd_http_query_known(r, no_args))
+		return;
 	if (!allowed(r, DD_ACTION_RESOURCE_RELEASE, NULL,
 		     "release resources"))
 		return;
@@ -472,24 +499,32 @@ static bool exists(struct dd_http_req *r, enum dd_obj_kind kind)
 
 static void lease_log(struct dd_http_req *r)
 {
+	if (!dd_http_query_known(r, page_only_args))
+		return;
 	if (exists(r, DD_OBJ_LEASE))
 		log_list(r, DD_OBJ_LEASE);
 }
 
 static void resource_log(struct dd_http_req *r)
 {
+	if (!dd_http_query_known(r, page_only_args))
+		return;
 	if (exists(r, DD_OBJ_RESOURCE))
 		log_list(r, DD_OBJ_RESOURCE);
 }
 
 static void lease_commands(struct dd_http_req *r)
 {
+	if (!dd_http_query_known(r, page_only_args))
+		return;
 	if (exists(r, DD_OBJ_LEASE))
 		command_list(r, DD_OBJ_LEASE);
 }
 
 static void resource_commands(struct dd_http_req *r)
 {
+	if (!dd_http_query_known(r, page_only_args))
+		return;
 	if (exists(r, DD_OBJ_RESOURCE))
 		command_list(r, DD_OBJ_RESOURCE);
 }
@@ -561,6 +596,8 @@ static void lease_create(struct dd_http_req *r)
 	bool bad = false;
 	json_t *b;
 
+	if (!dd_http_query_known(r, no_args))
+		return;
 	if (!allowed(r, DD_ACTION_LEASE_CREATE, NULL, "create leases"))
 		return;
 	b = dd_http_body_object(r, fields);
@@ -605,6 +642,8 @@ static void lease_list(struct dd_http_req *r)
 	struct dd_lease_list l = {0};
 	struct dd_error err = DD_ERROR_INIT;
 
+	if (!dd_http_query_known(r, lease_list_args))
+		return;
 	if (!status_arg(r, lease_status_parse, LEASE_STATES, &f.status_mask))
 		return;
 	f.owner = dd_http_query(r, "owner");
@@ -664,6 +703,8 @@ static void lease_show(struct dd_http_req *r)
 	double timeout = 30, deadline;
 	int want = -1, rc;
 
+	if (!dd_http_query_known(r, lease_show_args))
+		return;
 	if (wait) {
 		want = dd_lease_status_parse(wait);
 		if (want < 0)
@@ -735,6 +776,8 @@ static void lease_release(struct dd_http_req *r)
 	struct dd_lease l = {0};
 	json_t *b;
 
+	if (!dd_http_query_known(r, no_args))
+		return;
 	if (!lease_for(r, DD_ACTION_LEASE_RELEASE, "release", &l))
 		return;
 	dd_lease_release(&l);
@@ -753,6 +796,8 @@ static void lease_extend(struct dd_http_req *r)
 	double until;
 	json_t *b, *data;
 
+	if (!dd_http_query_known(r, no_args))
+		return;
 	if (!lease_for(r, DD_ACTION_LEASE_EXTEND, "extend", &l))
 		return;
 	dd_lease_release(&l);
@@ -779,6 +824,8 @@ static void lease_exec(struct dd_http_req *r)
 	double timeout = DD_EXEC_DEFAULT_TIMEOUT;
 	size_t i;
 
+	if (!dd_http_query_known(r, no_args))
+		return;
 	if (!lease_for(r, DD_ACTION_LEASE_EXEC, "run commands on", &l))
 		return;
 	dd_lease_release(&l);
@@ -841,6 +888,8 @@ static void task_list(struct dd_http_req *r)
 	struct dd_task_list l = {0};
 	struct dd_error err = DD_ERROR_INIT;
 
+	if (!dd_http_query_known(r, page_only_args))
+		return;
 	if (!page_args(r, &f, false))
 		return;
 	if (dd_store_task_list(r->store, &f, &l, &err))

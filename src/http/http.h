@@ -61,6 +61,12 @@ struct dd_http_req {
 const char *dd_http_query(struct dd_http_req *r, const char *key);
 const char *dd_http_header(struct dd_http_req *r, const char *key);
 const char *dd_http_cookie(struct dd_http_req *r, const char *key);
+/*
+ * Are all the query-string arguments in `known` (NULL-terminated)?  A
+ * misspelt filter must not silently widen a list: answers 400 and returns
+ * false on the first unknown one.
+ */
+bool dd_http_query_known(struct dd_http_req *r, const char *const *known);
 
 /* Answer with JSON (takes the reference to `body`). */
 void dd_http_json(struct dd_http_req *r, int status, json_t *body);

@@ -152,6 +152,45 @@ const char *dd_http_query(struct dd_http_req *r, const char *key)
 					   key);
 }
 
+struct query_check {
+	const char *const *known;
+	const char *unknown;
+};
+
+static enum MHD_Result check_key(void *cls, enum MHD_ValueKind kind,
+				 const char *key, const char *value)
+{
+	struct query_check *q = cls;
+	size_t i;
+
+	(void)kind;
+	(void)value;
+	for (i = 0; q->known[i] && strcmp(q->known[i], key); i++)
+		;
+	if (q->known[i])
+		return MHD_YES;
+	q->unknown = key;
+	return MHD_NO;
+}
+
+bool dd_http_query_known(struct dd_http_req *r, const char *const *known)
+{
+	struct query_check q = {known, NULL};
+	struct dd_buf list = DD_BUF_INIT;
+
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_key,
+				  &q);
+	if (!q.unknown)
+		return true;
+	for (size_t i = 0; known[i]; i++)
+		dd_buf_addf(&list, "%s%s", i ? ", " : "", known[i]);
+	dd_http_error(r, 400, "invalid",
+		      "unknown query argument '%.64s' (known: %s)", q.unknown,
+		      list.buf ? list.buf : "none");
+	dd_buf_release(&list);
+	return false;
+}
+
 const char *dd_http_header(struct dd_http_req *r, const char *key)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);

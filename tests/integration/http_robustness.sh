@@ -130,6 +130,12 @@ for q in limit=99999999999999999999 limit=0 limit=501 limit=-1 limit=1e2 cursor=
 	rejects 400 invalid "$ADMIN" GET "/api/v1/leases?$q"
 done
 rejects 400 invalid "$ADMIN" GET "/api/v1/resources?blueprint=99999999999999999999"
+# a misspelt filter must not widen a list: unknown query arguments are refused
+rejects 400 invalid "$ADMIN" GET "/api/v1/leases?stauts=active"
+expect_eq "unknown argument message" "$(j .error.message)" \
+	"unknown query argument 'stauts' (known: status, owner, type, resource, limit, cursor)"
+rejects 400 invalid "$ADMIN" GET "/api/v1/whoami?x=1"
+rejects 400 invalid "$ADMIN" GET "/api/v1/leases/$lease?wait=active&timeout=1&then=2"
 for q in "timeout=1e400" "timeout=nan" "timeout=inf" "timeout=-1" "timeout=61" "timeout=" "timeout=5s"; do
 	rejects 400 invalid "$ADMIN" GET "/api/v1/leases/$lease?wait=destroyed&$q"
 done
