@@ -77,6 +77,34 @@ static int wake_dir(const char *store_path, char *buf, size_t n)
 	return 0;
 }
 
+static int each_listener(const char *store_path, enum dd_wake_role role,
+			 const char *msg, const char *object, const char *skip,
+			 bool send);
+
+/*
+ * The first time this process listens for a store, probe every socket in
+ * its wake directory and remove the dead ones: a watcher killed with
+ * kill -9 leaves a socket named after its object, which only a wake-up
+ * about that same object would otherwise find.
+ */
+static void sweep_once(const char *store_path)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static char swept[PATH_MAX];
+	bool sweep;
+
+	pthread_mutex_lock(&mu);
+	sweep = strcmp(swept, store_path) != 0;
+	if (sweep)
+		snprintf(swept, sizeof(swept), "%s", store_path);
+	pthread_mutex_unlock(&mu);
+	if (sweep) {
+		each_listener(store_path, DD_WAKE_DAEMON, "", NULL, NULL, false);
+		each_listener(store_path, DD_WAKE_WATCHER, "", NULL, NULL,
+			      false);
+	}
+}
+
 int dd_wake_listen(const char *store_path, enum dd_wake_role role,
 		   struct dd_wake **out, struct dd_error *err)
 {
@@ -88,6 +116,7 @@ int dd_wake_listen(const char *store_path, enum dd_wake_role role,
 	if (!w)
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
 	wake_dir(store_path, dir, sizeof(dir));
+	sweep_once(store_path);
 	if (dd_mkdir_p(dir)) {
 		dd_free(w);
 		return dd_error_set(err, DD_ERR_IO,

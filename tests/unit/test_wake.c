@@ -1,0 +1,167 @@
+/*
+ * test_wake.c - wake-ups between processes (queue/wake.c): targeted
+ * wake-ups reach their own watcher only, untargeted ones reach all,
+ * counting listeners, and the sweep of sockets left by a killed watcher.
+ */
+#include "testutil.h"
+
+#include "queue/wake.h"
+
+#include <dirent.h>
+#include <sys/wait.h>
+
+struct fx {
+	struct test_env env;
+};
+
+static int setup(void **state)
+{
+	struct fx *x = calloc(1, sizeof(*x));
+
+	test_env_init(&x->env);
+	*state = x;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *x = *state;
+
+	test_env_release(&x->env);
+	free(x);
+	return 0;
+}
+
+static struct dd_wake *listen_or_fail(struct fx *x, enum dd_wake_role role)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_wake *w = NULL;
+
+	assert_ok(dd_wake_listen(x->env.path, role, &w, &err), &err);
+	return w;
+}
+
+static void test_targeted_wake_reaches_its_watcher_only(void **state)
+{
+	struct fx *x = *state;
+	struct dd_wake *a = listen_or_fail(x, DD_WAKE_WATCHER);
+	struct dd_wake *b = listen_or_fail(x, DD_WAKE_WATCHER);
+
+	/* the first wait names the socket and returns at once: look again */
+	assert_int_equal(dd_wake_wait_for(a, "lease:1", 0.01), 1);
+	assert_int_equal(dd_wake_wait_for(b, "lease:2", 0.01), 1);
+	dd_wake_notify_about(x->env.path, "lease:1");
+	assert_int_equal(dd_wake_wait_for(a, "lease:1", 5), 1);
+	/* b was not sent anything: its socket is empty */
+	assert_int_equal(dd_wake_drain(b), 0);
+	/* an untargeted wake-up reaches both */
+	dd_wake_notify(x->env.path, DD_WAKE_WATCHER);
+	assert_int_equal(dd_wake_wait_for(a, "lease:1", 5), 1);
+	assert_int_equal(dd_wake_wait_for(b, "lease:2", 5), 1);
+	dd_wake_close(a);
+	dd_wake_close(b);
+}
+
+static void test_count_sees_live_listeners(void **state)
+{
+	struct fx *x = *state;
+	struct dd_wake *d = listen_or_fail(x, DD_WAKE_DAEMON);
+
+	assert_int_equal(dd_wake_count(x->env.path, DD_WAKE_DAEMON), 1);
+	dd_wake_close(d);
+	assert_int_equal(dd_wake_count(x->env.path, DD_WAKE_DAEMON), 0);
+}
+
+/* An object no other test run waits for: "lease:PID". */
+static char object[32];
+
+/*
+ * How many sockets named after `object` the wake directories hold (every
+ * store's: this one's is named by a digest of its path).
+ */
+static int named_sockets(struct fx *x)
+{
+	char path[512];
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	(void)x;
+	snprintf(path, sizeof(path), "/tmp/drydock-%u", (unsigned)getuid());
+	d = opendir(path);
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		char sub[800];
+		DIR *sd;
+		struct dirent *se;
+		const char *at;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+		sd = opendir(sub);
+		if (!sd)
+			continue;
+		while ((se = readdir(sd)))
+			if ((at = strchr(se->d_name, '@')) &&
+			    !strcmp(at + 1, object))
+				n++;
+		closedir(sd);
+	}
+	closedir(d);
+	return n;
+}
+
+static void test_sockets_of_killed_watchers_are_swept(void **state)
+{
+	struct fx *x = *state;
+	pid_t pid;
+	int status;
+
+	snprintf(object, sizeof(object), "lease:%d", (int)getpid());
+	/* a watcher that dies without cleaning up, as after kill -9 */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct dd_wake *w = NULL;
+
+		if (dd_wake_listen(x->env.path, DD_WAKE_WATCHER, &w, NULL))
+			_exit(1);
+		dd_wake_wait_for(w, object, 0.01);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(named_sockets(x), 1);
+	/* the next process to listen sweeps it away */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct dd_wake *w = NULL;
+
+		if (dd_wake_listen(x->env.path, DD_WAKE_WATCHER, &w, NULL))
+			_exit(1);
+		dd_wake_close(w);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(named_sockets(x), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+			test_targeted_wake_reaches_its_watcher_only, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_count_sees_live_listeners,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_sockets_of_killed_watchers_are_swept, setup,
+			teardown),
+	};
+
+	dd_alloc_init();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
