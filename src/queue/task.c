@@ -75,22 +75,95 @@ static const struct dd_task_kind *find_kind(const struct dd_task_kind *kinds,
 	return NULL;
 }
 
-int dd_task_run_one(struct dd_store *s, const struct dd_task_kind *kinds,
-		    const struct dd_task_options *o, void *arg, bool *ran,
-		    struct dd_error *err)
+/* How a run ends: archived (finish) or handed back (retry). */
+struct task_end {
+	bool finish;
+	const char *outcome;  /* finish: "done" or "failed" */
+	double duration;      /* finish */
+	double not_before;    /* retry */
+	int failures;	      /* retry */
+	const char *error;
+};
+
+static int end_one(struct dd_store *s, const struct dd_task *t,
+		   const struct task_end *e, struct dd_error *err)
+{
+	if (e->finish)
+		return dd_store_task_finish(s, t, e->outcome, e->duration,
+					    dd_now(), e->error, err);
+	return dd_store_task_retry(s, t, e->not_before, e->failures, e->error,
+				   err);
+}
+
+/*
+ * End `t` and, with `next`, claim the next due task in the same (lazy)
+ * transaction.  If the claim fails, the task is ended on its own as
+ * before, so a claim's error never costs a finish.
+ */
+static int end_task(struct dd_store *s, const struct dd_task_options *o,
+		    const struct dd_task *t, const struct task_end *e,
+		    struct dd_task *next, struct dd_error *err)
+{
+	struct dd_error cerr = DD_ERROR_INIT;
+	int rc;
+
+	if (!next)
+		return end_one(s, t, e, err);
+	rc = dd_store_begin(s, err);
+	if (rc)
+		return rc;
+	rc = end_one(s, t, e, err);
+	if (rc) {
+		dd_store_rollback(s);
+		return rc;
+	}
+	rc = dd_store_task_claim(s, o->worker, dd_now(), o->claim_ttl, next,
+				 &cerr);
+	if (rc && rc != DD_ERR_NOTFOUND) {
+		dd_store_rollback(s);
+		return end_one(s, t, e, err);
+	}
+	rc = dd_store_commit_lazy(s, err);
+	if (rc)
+		dd_task_release(next);
+	return rc;
+}
+
+int dd_task_hand_back(struct dd_store *s, struct dd_task *t,
+		      struct dd_error *err)
+{
+	int rc = 0;
+
+	if (t->id)
+		rc = dd_store_task_retry(s, t, dd_now(), t->failures, NULL,
+					 err);
+	dd_task_release(t);
+	return rc == DD_ERR_FENCED ? 0 : rc;
+}
+
+int dd_task_run_chained(struct dd_store *s, const struct dd_task_kind *kinds,
+			const struct dd_task_options *o, void *arg,
+			struct dd_task *next, bool *ran, struct dd_error *err)
 {
 	struct dd_task t = {0};
 	struct dd_error herr = DD_ERROR_INIT;
+	struct task_end e = {0};
 	const struct dd_task_kind *k;
 	double start, retry_at = 0;
 	int rc;
 
 	*ran = false;
-	rc = dd_store_task_claim(s, o->worker, dd_now(), o->claim_ttl, &t, err);
-	if (rc == DD_ERR_NOTFOUND)
-		return 0;
-	if (rc)
-		return rc;
+	if (next && next->id) {
+		t = *next; /* claimed with the previous task's end */
+		memset(next, 0, sizeof(*next));
+	} else {
+		rc = dd_store_task_claim(s, o->worker, dd_now(), o->claim_ttl,
+					 &t, err);
+		if (rc == DD_ERR_NOTFOUND)
+			return 0;
+		if (rc)
+			return rc;
+	}
 	*ran = true;
 	dd_metric_inc(DD_METRIC_TASKS_RUN);
 	if (o->claimed)
@@ -98,17 +171,20 @@ int dd_task_run_one(struct dd_store *s, const struct dd_task_kind *kinds,
 	start = dd_monotonic();
 	k = find_kind(kinds, t.kind);
 	if (!k) {
-		rc = dd_store_task_finish(s, &t, "failed", 0, dd_now(),
-					  "unknown task kind", err);
+		e.finish = true;
+		e.outcome = "failed";
+		e.error = "unknown task kind";
+		rc = end_task(s, o, &t, &e, next, err);
 		dd_task_release(&t);
 		return rc;
 	}
 	rc = k->run(arg, &t, &retry_at, &herr);
 	switch (rc) {
 	case 0:
-		rc = dd_store_task_finish(s, &t, "done",
-					  dd_monotonic() - start, dd_now(),
-					  NULL, err);
+		e.finish = true;
+		e.outcome = "done";
+		e.duration = dd_monotonic() - start;
+		rc = end_task(s, o, &t, &e, next, err);
 		if (!rc)
 			dd_metric_inc(DD_METRIC_TASKS_DONE);
 		break;
@@ -116,14 +192,15 @@ int dd_task_run_one(struct dd_store *s, const struct dd_task_kind *kinds,
 		dd_metric_inc(DD_METRIC_TASKS_YIELDED);
 		if (retry_at <= 0)
 			retry_at = dd_now() + 1;
-		rc = dd_store_task_retry(s, &t, retry_at, t.failures, NULL,
-					 err);
+		e.not_before = retry_at;
+		e.failures = t.failures;
+		rc = end_task(s, o, &t, &e, next, err);
 		break;
 	case DD_ERR_BUSY:
 		dd_metric_inc(DD_METRIC_TASKS_YIELDED);
-		rc = dd_store_task_retry(
-			s, &t, dd_now() + o->busy_retry * (0.5 + dd_random()),
-			t.failures, NULL, err);
+		e.not_before = dd_now() + o->busy_retry * (0.5 + dd_random());
+		e.failures = t.failures;
+		rc = end_task(s, o, &t, &e, next, err);
 		break;
 	case DD_ERR_FENCED:
 		/*
@@ -135,8 +212,9 @@ int dd_task_run_one(struct dd_store *s, const struct dd_task_kind *kinds,
 		dd_metric_inc(DD_METRIC_TASKS_FENCED);
 		if (o->report)
 			o->report(&t, herr.msg, 0);
-		rc = dd_store_task_retry(s, &t, dd_now() + o->busy_retry,
-					 t.failures, NULL, err);
+		e.not_before = dd_now() + o->busy_retry;
+		e.failures = t.failures;
+		rc = end_task(s, o, &t, &e, next, err);
 		break;
 	default:
 		if (!herr.msg[0])
@@ -146,9 +224,11 @@ int dd_task_run_one(struct dd_store *s, const struct dd_task_kind *kinds,
 			if (o->report)
 				o->report(&t, herr.msg, -1);
 			t.failures++; /* the archive counts this one too */
-			rc = dd_store_task_finish(s, &t, "failed",
-						  dd_monotonic() - start,
-						  dd_now(), herr.msg, err);
+			e.finish = true;
+			e.outcome = "failed";
+			e.duration = dd_monotonic() - start;
+			e.error = herr.msg;
+			rc = end_task(s, o, &t, &e, next, err);
 			if (!rc)
 				dd_metric_inc(DD_METRIC_TASKS_FAILED_FOR_GOOD);
 		} else {
@@ -156,8 +236,10 @@ int dd_task_run_one(struct dd_store *s, const struct dd_task_kind *kinds,
 
 			if (o->report)
 				o->report(&t, herr.msg, delay);
-			rc = dd_store_task_retry(s, &t, dd_now() + delay,
-						 t.failures + 1, herr.msg, err);
+			e.not_before = dd_now() + delay;
+			e.failures = t.failures + 1;
+			e.error = herr.msg;
+			rc = end_task(s, o, &t, &e, next, err);
 		}
 		break;
 	}
@@ -165,4 +247,11 @@ int dd_task_run_one(struct dd_store *s, const struct dd_task_kind *kinds,
 		rc = 0;
 	dd_task_release(&t);
 	return rc;
+}
+
+int dd_task_run_one(struct dd_store *s, const struct dd_task_kind *kinds,
+		    const struct dd_task_options *o, void *arg, bool *ran,
+		    struct dd_error *err)
+{
+	return dd_task_run_chained(s, kinds, o, arg, NULL, ran, err);
 }

@@ -68,6 +68,25 @@ int dd_task_run_one(struct dd_store *s, const struct dd_task_kind *kinds,
 		    const struct dd_task_options *o, void *arg, bool *ran,
 		    struct dd_error *err);
 
+/*
+ * The same for a thread that runs task after task: the task's finish or
+ * retry also claims the next due task, in the same transaction, into
+ * `*next` (left zeroed when none is due), and the next call runs that one
+ * instead of claiming: one transaction between two tasks instead of two.
+ * A task left in `*next` is claimed and holds its object's lock; a caller
+ * that stops must hand it back with dd_task_hand_back().
+ */
+int dd_task_run_chained(struct dd_store *s, const struct dd_task_kind *kinds,
+			const struct dd_task_options *o, void *arg,
+			struct dd_task *next, bool *ran, struct dd_error *err);
+
+/*
+ * Hand a claimed task that has not run back to the queue, due now, and
+ * release `*t`.  Does nothing for a zeroed `*t`.
+ */
+int dd_task_hand_back(struct dd_store *s, struct dd_task *t,
+		      struct dd_error *err);
+
 /* The backoff before retry number `failures` (1-based), with jitter. */
 double dd_task_backoff(const struct dd_task_options *o, int failures);
 

@@ -887,10 +887,10 @@ static void sq_rollback(struct dd_store *s)
  * too.  Only for writes whose loss in a power cut the queue already
  * survives: a task's claim, finish and retry (see store.h).
  */
-static int commit_lazy(struct dd_store *s, struct dd_error *err)
+static int sq_commit_lazy(struct dd_store *s, struct dd_error *err)
 {
-	SQ(s)->lazy = s->depth == 1;
-	return dd_store_commit(s, err);
+	SQ(s)->lazy = true;
+	return sq_commit(s, err);
 }
 
 static int sq_fence_check(struct dd_store *s, const struct dd_lock_grant *g,
@@ -2006,11 +2006,18 @@ static int sq_task_claim(struct dd_store *s, const char *worker, double now,
 		return rc;
 	}
 	if (!found) {
-		/* somebody else was quicker: nothing was written */
-		dd_store_rollback(s);
+		/*
+		 * Somebody else was quicker: nothing was written.  Inside a
+		 * caller's transaction (a finish that claims the next task)
+		 * that must not fail the caller's writes.
+		 */
+		if (s->depth > 1)
+			dd_store_commit(s, NULL);
+		else
+			dd_store_rollback(s);
 		return DD_ERR_NOTFOUND;
 	}
-	rc = commit_lazy(s, err);
+	rc = dd_store_commit_lazy(s, err);
 	if (rc) {
 		dd_task_release(out);
 		return rc;
@@ -2064,7 +2071,7 @@ static int sq_task_finish(struct dd_store *s, const struct dd_task *t,
 		dd_store_rollback(s);
 		return rc;
 	}
-	return commit_lazy(s, err);
+	return dd_store_commit_lazy(s, err);
 }
 
 static int sq_task_retry(struct dd_store *s, const struct dd_task *t,
@@ -2128,7 +2135,7 @@ static int sq_task_retry(struct dd_store *s, const struct dd_task *t,
 		dd_store_rollback(s);
 		return rc;
 	}
-	return commit_lazy(s, err);
+	return dd_store_commit_lazy(s, err);
 }
 
 static int sq_task_next_due(struct dd_store *s, double *out,
@@ -2537,6 +2544,7 @@ const struct dd_store_ops dd_sqlite_store_ops = {
 	.schema_version = sq_schema_version,
 	.begin = sq_begin,
 	.commit = sq_commit,
+	.commit_lazy = sq_commit_lazy,
 	.rollback = sq_rollback,
 	.fence_check = sq_fence_check,
 	.blueprint_insert = sq_blueprint_insert,

@@ -208,7 +208,7 @@ int dd_store_begin_fenced(struct dd_store *s, const struct dd_lock_grant *grant,
 	return rc;
 }
 
-int dd_store_commit(struct dd_store *s, struct dd_error *err)
+static int commit(struct dd_store *s, bool lazy, struct dd_error *err)
 {
 	int rc;
 
@@ -222,9 +222,19 @@ int dd_store_commit(struct dd_store *s, struct dd_error *err)
 		return dd_error_set(err, DD_ERR_STORE,
 				    "transaction rolled back by an inner level");
 	}
-	rc = s->ops->commit(s, err);
+	rc = lazy ? s->ops->commit_lazy(s, err) : s->ops->commit(s, err);
 	events_end(s, rc == 0);
 	return rc;
+}
+
+int dd_store_commit(struct dd_store *s, struct dd_error *err)
+{
+	return commit(s, false, err);
+}
+
+int dd_store_commit_lazy(struct dd_store *s, struct dd_error *err)
+{
+	return commit(s, true, err);
 }
 
 void dd_store_rollback(struct dd_store *s)

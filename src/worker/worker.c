@@ -52,6 +52,8 @@ int dd_worker_init(struct dd_worker *w, const char *store_path,
 
 void dd_worker_release(struct dd_worker *w)
 {
+	/* a task claimed but not run goes back to the queue, due now */
+	dd_task_hand_back(w->store, &w->next, NULL);
 	dd_store_close(w->store);
 	dd_free(w->store_path);
 	memset(w, 0, sizeof(*w));
@@ -118,7 +120,8 @@ int dd_worker_run_one(struct dd_worker *w, bool *ran, struct dd_error *err)
 
 	w->changed = w->scheduled = false;
 	w->object.kind = DD_OBJ_NONE;
-	rc = dd_task_run_one(w->store, kinds, &w->topt, w, ran, err);
+	rc = dd_task_run_chained(w->store, kinds, &w->topt, w, &w->next, ran,
+				 err);
 	/*
 	 * Wake-ups go out after the commits they announce, never before, so
 	 * a woken process always finds the change.
@@ -143,6 +146,13 @@ int dd_worker_drain(struct dd_worker *w, int max_tasks, struct dd_error *err)
 
 	for (int i = 0; ran && i < max_tasks && !rc; i++)
 		rc = dd_worker_run_one(w, &ran, err);
+	/* stopped with the next task claimed: give it back, unrun */
+	if (w->next.id) {
+		int hrc = dd_task_hand_back(w->store, &w->next, err);
+
+		if (!rc)
+			rc = hrc;
+	}
 	return rc;
 }
 

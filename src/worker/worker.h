@@ -29,6 +29,12 @@ struct dd_worker {
 	bool changed;	/* a pass committed a change: wake watchers */
 	struct dd_ref object; /* the object of the task being run */
 	bool scheduled; /* a pass queued tasks: wake daemons */
+	/*
+	 * The task claimed in the same transaction as the last one's end, to
+	 * run next (id 0: none); dd_worker_drain() and dd_worker_release()
+	 * hand it back.
+	 */
+	struct dd_task next;
 };
 
 /* Open the store at `store_path` for this worker. */
@@ -36,7 +42,10 @@ int dd_worker_init(struct dd_worker *w, const char *store_path,
 		   const char *name, struct dd_error *err);
 void dd_worker_release(struct dd_worker *w);
 
-/* Claim and run one due task; *ran says whether there was one. */
+/*
+ * Run one due task, the one claimed with the previous task's end if there
+ * is one; *ran says whether there was one.
+ */
 int dd_worker_run_one(struct dd_worker *w, bool *ran, struct dd_error *err);
 
 /* Run every task that is due now, until none is; for tests and tools. */

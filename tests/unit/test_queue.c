@@ -940,6 +940,129 @@ static void grant_init(struct dd_lock_grant *g, const char *name)
 	snprintf(g->name, sizeof(g->name), "%s", name);
 }
 
+/*
+ * A thread that runs task after task claims the next one in the same
+ * transaction as the last one's finish: one commit between two tasks.
+ */
+static void test_run_chained_claims_next(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_task_options o;
+	struct dd_task next = {0};
+	struct dd_task_archive_list arch;
+	struct dd_task_list l;
+	struct dd_lock_grant g;
+	struct fake f = {0};
+	long long commits;
+	bool ran = false;
+
+	options(&o);
+	schedule(e->store, KIND, obj1, dd_now());
+	schedule(e->store, KIND, obj2, dd_now());
+	commits = dd_store_commit_count();
+	assert_ok(dd_task_run_chained(e->store, fake_kinds, &o, &f, &next,
+				      &ran, &err),
+		  &err);
+	assert_true(ran);
+	assert_int_equal(f.calls, 1);
+	/* the claim of the first, then its finish with the next's claim */
+	assert_int_equal(dd_store_commit_count() - commits, 2);
+	archive(e->store, &arch);
+	assert_int_equal(arch.n, 1);
+	assert_int_equal(arch.items[0].object.id, obj1.id);
+	dd_task_archive_list_release(&arch);
+	assert_true(next.id > 0);
+	assert_int_equal(next.object.id, obj2.id);
+	assert_string_equal(next.claimed_by, "fake-worker");
+	/* the next task is claimed and holds its object's lock */
+	tasks(e->store, &l);
+	assert_int_equal(l.n, 1);
+	assert_non_null(l.items[0].claimed_by);
+	dd_task_list_release(&l);
+	grant_init(&g, "lease:2");
+	assert_int_equal(dd_store_lock_acquire(e->store, "other", dd_now(), 10,
+					       &g, &err),
+			 DD_ERR_BUSY);
+
+	/* the next call runs it without claiming; nothing is left */
+	assert_ok(dd_task_run_chained(e->store, fake_kinds, &o, &f, &next,
+				      &ran, &err),
+		  &err);
+	assert_true(ran);
+	assert_int_equal(f.calls, 2);
+	assert_int_equal(next.id, 0);
+	assert_int_equal(task_count(e->store), 0);
+	archive(e->store, &arch);
+	assert_int_equal(arch.n, 2);
+	dd_task_archive_list_release(&arch);
+	assert_ok(dd_task_run_chained(e->store, fake_kinds, &o, &f, &next,
+				      &ran, &err),
+		  &err);
+	assert_false(ran);
+}
+
+/* A claim that fails does not cost the finish before it. */
+static void test_run_chained_claim_failure_keeps_finish(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_task_options o;
+	struct dd_task next = {0};
+	struct dd_task_archive_list arch;
+	struct fake f = {0};
+	bool ran = false;
+
+	options(&o);
+	schedule(e->store, KIND, obj1, dd_now());
+	schedule(e->store, KIND, obj2, dd_now());
+	/* claim (wrapper, begin), then begin, finish, and the next claim */
+	dd_store_fail_after(4, DD_ERR_STORE);
+	assert_ok(dd_task_run_chained(e->store, fake_kinds, &o, &f, &next,
+				      &ran, &err),
+		  &err);
+	dd_store_fail_after(-1, 0);
+	assert_true(ran);
+	assert_int_equal(next.id, 0);
+	archive(e->store, &arch);
+	assert_int_equal(arch.n, 1);
+	assert_int_equal(arch.items[0].object.id, obj1.id);
+	dd_task_archive_list_release(&arch);
+	assert_int_equal(queued_for(e->store, KIND, obj2), 1);
+}
+
+/* A claimed task that will not run goes back to the queue, unlocked. */
+static void test_hand_back(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_task_options o;
+	struct dd_task next = {0}, t;
+	struct fake f = {0};
+	bool ran = false;
+
+	options(&o);
+	schedule(e->store, KIND, obj1, dd_now());
+	schedule(e->store, KIND, obj2, dd_now());
+	assert_ok(dd_task_run_chained(e->store, fake_kinds, &o, &f, &next,
+				      &ran, &err),
+		  &err);
+	assert_int_equal(next.object.id, obj2.id);
+	assert_ok(dd_task_hand_back(e->store, &next, &err), &err);
+	assert_int_equal(next.id, 0);
+	assert_int_equal(queued_for(e->store, KIND, obj2), 1);
+	/* due now, its lock dropped: another worker takes it at once */
+	claim(e->store, "other", dd_now(), 10, &t);
+	assert_int_equal(t.object.id, obj2.id);
+	assert_int_equal(t.failures, 0);
+	dd_task_release(&t);
+	/* handing back nothing does nothing */
+	assert_ok(dd_task_hand_back(e->store, &next, &err), &err);
+	assert_int_equal(f.calls, 1);
+}
+
+
+
 static void test_lock_acquire_busy_expire(void **state)
 {
 	struct test_env *e = *state;
@@ -1136,6 +1259,9 @@ int main(void)
 		T(test_run_one_done_after_failures_keeps_count),
 		T(test_run_one_fenced_handler),
 		T(test_run_one_store_failure_keeps_claim),
+		T(test_run_chained_claims_next),
+		T(test_run_chained_claim_failure_keeps_finish),
+		T(test_hand_back),
 		T(test_lock_acquire_busy_expire),
 		T(test_lock_tokens_always_grow),
 		T(test_fence_check),
