@@ -499,6 +499,35 @@ static void *client_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Wait until the workers have nothing left to do: a release sent to a
+ * lease that was already on its way out is consumed (as ignored) by a
+ * task that may still be queued when the lease reads destroyed, and
+ * stopping the pool before it runs would leave the command for the next
+ * start.  Woken by changes; the short wait only bounds a missed one.
+ */
+static void wait_queue_empty(const char *path)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store *s;
+	struct dd_wake *wake;
+
+	if (dd_store_open_ready(path, NULL, &s, &err) ||
+	    dd_wake_listen(path, DD_WAKE_WATCHER, &wake, &err))
+		die("wait for the queue", &err);
+	for (int i = 0; i < 3000; i++) {
+		struct dd_store_stats st;
+
+		if (dd_store_stats(s, dd_now() + 3600, &st, &err))
+			die("stats", &err);
+		if (st.tasks_queued == 0 && st.tasks_claimed == 0)
+			break;
+		dd_wake_wait_for(wake, "queue", 0.01);
+	}
+	dd_wake_close(wake);
+	dd_store_close(s);
+}
+
 /* Every lease released and destroyed exactly once, per the store's log. */
 static bool exactly_once(const char *path)
 {
@@ -523,10 +552,22 @@ static bool exactly_once(const char *path)
 		    " (SELECT count(*) FROM slot_lock WHERE owner_kind = 3)",
 		    -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW)
+	{
 		ok = sqlite3_column_int(st, 0) == 0 &&
 		     sqlite3_column_int(st, 1) == 0 &&
 		     sqlite3_column_int(st, 2) == 0 &&
 		     sqlite3_column_int(st, 3) == 0;
+		if (!ok)
+			fprintf(stderr,
+				"bench: %s: %d leases not destroyed, %d not "
+				"released and destroyed exactly once, %d "
+				"commands unconsumed, %d slot locks held by "
+				"leases\n",
+				path, sqlite3_column_int(st, 0),
+				sqlite3_column_int(st, 1),
+				sqlite3_column_int(st, 2),
+				sqlite3_column_int(st, 3));
+	}
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return ok;
@@ -754,6 +795,7 @@ static struct result run_contention(enum mode mode, int leases, int k)
 	r.converge_s = dd_monotonic() - start;
 	dd_wake_close(wake);
 	dd_store_close(s);
+	wait_queue_empty(b.path);
 	bench_stop(&b);
 	r.scenario = "contention";
 	r.mode = mode_names[mode];
