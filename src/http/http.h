@@ -121,6 +121,12 @@ int dd_session_start(struct dd_http_req *r, const struct dd_principal *who);
  * returns true; otherwise answers with a redirect to the sign-in page.
  */
 bool dd_web_session(struct dd_http_req *r);
+/*
+ * Is `path` a page of this server to go to after signing in: a local
+ * path ("/leases/12"), not another site ("//evil", "/\\evil"), printable,
+ * and not the sign-in page itself?
+ */
+bool dd_web_safe_next(const char *path);
 /* End the caller's session (sign out); clears the cookie. */
 void dd_session_end(struct dd_http_req *r);
 /* Does `token` (from a form) match the session's CSRF token? */

@@ -6,6 +6,7 @@
  * token that every form must carry back.  Each page re-reads the token,
  * so revoking it ends its sessions at once.
  */
+#include "http/html.h"
 #include "http/http.h"
 
 #include <pthread.h>
@@ -148,6 +149,16 @@ bool dd_web_session(struct dd_http_req *r)
 	dd_buf_addstr(&r->out, "<!doctype html><title>Sign in</title>"
 			       "<p>Please <a href=\"/login\">sign in</a>.\n");
 	snprintf(r->location, sizeof(r->location), "/login");
+	/* after signing in, come back to the page asked for */
+	if (!strcmp(r->method, "GET") && dd_web_safe_next(r->path)) {
+		struct dd_buf next = DD_BUF_INIT;
+
+		dd_html_urlenc(&next, r->path);
+		if (next.buf && next.len + 12 < sizeof(r->location))
+			snprintf(r->location, sizeof(r->location),
+				 "/login?next=%s", next.buf);
+		dd_buf_release(&next);
+	}
 	dd_http_html(r, 303);
 	return false;
 }

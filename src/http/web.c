@@ -636,7 +636,21 @@ void dd_web_release_send(struct dd_http_req *r,
 
 /* ---- sign-in ------------------------------------------------------- */
 
-static void login_form(struct dd_http_req *r, int status, const char *error)
+bool dd_web_safe_next(const char *path)
+{
+	size_t n = path ? strlen(path) : 0;
+
+	if (n < 1 || n > 200 || path[0] != '/' || path[1] == '/' ||
+	    !strncmp(path, "/login", 6) || !strncmp(path, "/logout", 7))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (path[i] < 0x21 || path[i] > 0x7e || path[i] == '\\')
+			return false;
+	return true;
+}
+
+static void login_form(struct dd_http_req *r, int status, const char *error,
+		       const char *next)
 {
 	struct dd_buf *b = &r->out;
 
@@ -651,8 +665,15 @@ static void login_form(struct dd_http_req *r, int status, const char *error)
 		b, "<form method=\"post\" action=\"/login\" class=\"actions\">"
 		   "<label for=\"token\">API token</label> "
 		   "<input id=\"token\" name=\"token\" type=\"password\" "
-		   "autocomplete=\"off\" required size=\"40\"> "
-		   "<button type=\"submit\" class=\"primary\">Sign in"
+		   "autocomplete=\"off\" required size=\"40\"> ");
+	if (dd_web_safe_next(next)) {
+		dd_buf_addstr(b, "<input type=\"hidden\" name=\"next\" "
+				 "value=\"");
+		dd_html_esc(b, next);
+		dd_buf_addstr(b, "\"> ");
+	}
+	dd_buf_addstr(
+		b, "<button type=\"submit\" class=\"primary\">Sign in"
 		   "</button></form>"
 		   "<p class=\"muted\">Make a token with <code>drydock "
 		   "token create --name NAME --role "
@@ -664,7 +685,7 @@ static void login_form(struct dd_http_req *r, int status, const char *error)
 
 static void login_page(struct dd_http_req *r)
 {
-	login_form(r, 200, NULL);
+	login_form(r, 200, NULL, dd_http_query(r, "next"));
 }
 
 /*
@@ -691,7 +712,7 @@ static void login_post(struct dd_http_req *r)
 {
 	struct dd_principal who;
 	struct dd_error err = DD_ERROR_INIT;
-	char token[128] = "";
+	char token[128] = "", next[256] = "";
 	int rc;
 
 	/*
@@ -700,19 +721,21 @@ static void login_post(struct dd_http_req *r)
 	 * Sec-Fetch-Site or Origin header instead (login CSRF).
 	 */
 	if (!same_origin(r))
-		return login_form(r, 403,
-				  "Sign in from drydock's own page.");
+		return login_form(r, 403, "Sign in from drydock's own page.",
+				  next);
 	dd_html_form_value(r->body, "token", token, sizeof(token));
+	dd_html_form_value(r->body, "next", next, sizeof(next));
 	rc = dd_token_authenticate(r->store, token, &who, &err);
 	if (rc == DD_ERR_NOTFOUND || rc == DD_ERR_INVALID)
 		return login_form(r, 401,
 				  "That token is not valid, or it "
-				  "was revoked.");
+				  "was revoked.",
+				  next);
 	if (rc)
-		return login_form(r, 503, err.msg);
+		return login_form(r, 503, err.msg, next);
 	if (dd_session_start(r, &who))
-		return login_form(r, 503, "cannot start a session");
-	dd_web_redirect(r, "/");
+		return login_form(r, 503, "cannot start a session", next);
+	dd_web_redirect(r, dd_web_safe_next(next) ? next : "/");
 }
 
 static void logout_post(struct dd_http_req *r)

@@ -68,8 +68,10 @@ unchanged() {
 }
 
 # without a session every page sends the browser to the sign-in page
+# (with the page in ?next=, to come back to it after signing in)
 for p in / /leases "/leases/$id" /resources /blueprints /tasks; do
-	expect_eq "GET $p without a session" "$(redir "$p")" "303 $url/login"
+	expect_eq "GET $p without a session" "$(redir "$p")" \
+		"303 $url/login?next=$(jq -rn --arg p "$p" '$p | @uri')"
 done
 expect_eq "POST without a session" "$(redir "/leases/$id/release" -X POST -d csrf=x)" "303 $url/login"
 unchanged "a POST without a session"
@@ -78,6 +80,15 @@ unchanged "a POST without a session"
 expect_eq "sign-in with a bad token" "$(code /login -D "$T/h" --data-urlencode 'token=ddt_nope')" 401
 if grep -qi '^set-cookie' "$T/h"; then fail "a bad token got a cookie: $(cat "$T/h")"; fi
 grep -q 'not valid' "$T/body" || fail "sign-in refusal: $(cat "$T/body")"
+# signing in from /login?next=PAGE lands on PAGE; another site is no PAGE
+grep -q "name=\"next\" value=\"/leases/$id\"" <<<"$(curl -sS "$url/login?next=%2Fleases%2F$id")" ||
+	fail "the sign-in form does not carry next"
+expect_eq "sign-in with next" \
+	"$(redir /login --data-urlencode "token=$admin" --data-urlencode "next=/leases/$id")" "303 $url/leases/$id"
+for bad in //evil.example/x https://evil.example/ /login '/\evil'; do
+	expect_eq "sign-in with next=$bad" \
+		"$(redir /login --data-urlencode "token=$admin" --data-urlencode "next=$bad")" "303 $url/"
+done
 # a sign-in form posted from another site gets no session (login CSRF),
 # even with a good token; the browser's headers tell
 for h in "Origin: http://evil.example" "Sec-Fetch-Site: cross-site"; do
@@ -169,5 +180,5 @@ expect_eq "sign-out" "$(redir /logout -X POST -b "$T/admin.jar" -d "csrf=$csrf_t
 expect_eq "page after sign-out" "$(code / -b "$T/admin.jar")" 303
 expect_eq "viewer before revoke" "$(code / -b "$T/viewer.jar")" 200
 dd token revoke viewer-1 >/dev/null
-expect_eq "viewer after revoke" "$(redir / -b "$T/viewer.jar")" "303 $url/login"
+expect_eq "viewer after revoke" "$(redir / -b "$T/viewer.jar")" "303 $url/login?next=%2F"
 echo ok
