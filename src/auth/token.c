@@ -175,16 +175,6 @@ static bool well_formed(const char *secret)
 	return secret[SECRET_LEN] == '\0';
 }
 
-/* Compare two hex hashes in time that does not depend on where they differ. */
-static bool same_hash(const char *a, const char *b)
-{
-	volatile unsigned char diff = 0;
-
-	for (int i = 0; i < DD_SHA256_HEX_LEN; i++)
-		diff |= (unsigned char)(a[i] ^ b[i]);
-	return diff == 0;
-}
-
 int dd_token_create(struct dd_store *s, const char *name, enum dd_role role,
 		    char *secret_out, struct dd_token *out,
 		    struct dd_error *err)
@@ -274,7 +264,7 @@ int dd_token_authenticate(struct dd_store *s, const char *secret,
 	if (rc)
 		return rc;
 	role = dd_role_parse(t.role);
-	if (!same_hash(t.hash, hash) || t.revoked > 0 || role < 0) {
+	if (!dd_secret_equal(t.hash, hash) || t.revoked > 0 || role < 0) {
 		dd_token_release(&t);
 		return refuse(err);
 	}

@@ -292,6 +292,16 @@ double dd_random(void)
 	return (double)(state >> 11) / 9007199254740992.0;
 }
 
+bool dd_secret_equal(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	volatile unsigned char diff = la != lb;
+
+	for (size_t i = 0; i < la && i < lb; i++)
+		diff |= (unsigned char)(a[i] ^ b[i]);
+	return diff == 0;
+}
+
 int dd_random_bytes(void *buf, size_t n)
 {
 	unsigned char *p = buf;

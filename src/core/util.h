@@ -62,6 +62,11 @@ double dd_random(void);
  * Returns 0, or DD_ERR_IO with errno set.  For secrets such as API tokens.
  */
 int dd_random_bytes(void *buf, size_t n);
+/*
+ * Are two secrets (token hashes, session ids) equal?  Takes the same time
+ * wherever they differ, so a caller cannot find one byte by byte.
+ */
+bool dd_secret_equal(const char *a, const char *b);
 
 /*
  * Chaos points.  Built with CHAOS=1 (which defines DD_CHAOS), each marked

@@ -12,7 +12,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 
 #define MAX_SESSIONS 4096
 
@@ -28,33 +27,16 @@ static struct {
 	struct session s[MAX_SESSIONS];
 } sessions = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
+/* `bytes` random bytes from the kernel, as hex into out[2 * bytes + 1]. */
 static int random_hex(char *out, size_t bytes)
 {
 	unsigned char raw[32];
-	size_t got = 0;
 
-	if (bytes > sizeof(raw))
+	if (bytes > sizeof(raw) || dd_random_bytes(raw, bytes))
 		return -1;
-	while (got < bytes) {
-		ssize_t n = getrandom(raw + got, bytes - got, 0);
-
-		if (n < 0)
-			return -1;
-		got += (size_t)n;
-	}
 	for (size_t i = 0; i < bytes; i++)
 		sprintf(out + 2 * i, "%02x", raw[i]);
 	return 0;
-}
-
-static bool same(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	unsigned char diff = la != lb;
-
-	for (size_t i = 0; i < la && i < lb; i++)
-		diff |= (unsigned char)(a[i] ^ b[i]);
-	return diff == 0;
 }
 
 int dd_session_start(struct dd_http_req *r, const struct dd_principal *who)
@@ -103,7 +85,8 @@ static bool find(struct dd_http_req *r, struct session *out)
 	for (int i = 0; i < MAX_SESSIONS; i++) {
 		struct session *s = &sessions.s[i];
 
-		if (s->id[0] && s->expires > now && same(s->id, id)) {
+		if (s->id[0] && s->expires > now &&
+		    dd_secret_equal(s->id, id)) {
 			*out = *s;
 			found = true;
 			break;
@@ -176,5 +159,5 @@ void dd_session_end(struct dd_http_req *r)
 
 bool dd_session_csrf_ok(const struct dd_http_req *r, const char *token)
 {
-	return token && r->csrf[0] && same(r->csrf, token);
+	return token && r->csrf[0] && dd_secret_equal(r->csrf, token);
 }

@@ -740,6 +740,18 @@ static void test_alloc_fail_after(void **state)
 
 /* ---- directories ------------------------------------------------------ */
 
+static void test_secret_equal(void **state)
+{
+	(void)state;
+	assert_true(dd_secret_equal("", ""));
+	assert_true(dd_secret_equal("abc123", "abc123"));
+	assert_false(dd_secret_equal("abc123", "abc124"));
+	assert_false(dd_secret_equal("xbc123", "abc123"));
+	assert_false(dd_secret_equal("abc", "abc123")); /* a prefix */
+	assert_false(dd_secret_equal("abc123", "abc"));
+	assert_false(dd_secret_equal("", "a"));
+}
+
 static void test_mkdir_and_remove_tree(void **state)
 {
 	char base[PATH_MAX], deep[PATH_MAX + 32], file[PATH_MAX + 48];
@@ -794,6 +806,7 @@ int main(void)
 		cmocka_unit_test(test_buf),
 		cmocka_unit_test(test_buf_out_of_memory),
 		cmocka_unit_test(test_alloc_fail_after),
+		cmocka_unit_test(test_secret_equal),
 		cmocka_unit_test(test_mkdir_and_remove_tree),
 	};
 
