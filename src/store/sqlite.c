@@ -19,7 +19,10 @@
 #include <stdatomic.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <linux/futex.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #define STMT_CACHE 96
@@ -48,7 +51,7 @@ struct sq {
 	sqlite3 *own_db;
 	struct group *group;   /* group commit, or NULL */
 	bool sync_wal;	       /* durable commits: fsync the WAL ourselves */
-	bool sync_failed;      /* a sync failed: refuse all later commits */
+	atomic_bool sync_failed; /* a sync failed: refuse all later commits */
 	bool lazy;	       /* the next commit need not wait for the disk */
 	int wal_fd;	       /* the WAL, for sync_wal(); -1 until needed */
 	double busy_timeout;   /* seconds */
@@ -362,12 +365,19 @@ static int busy_wait(void *arg, int count)
  * The group-commit handles of one store in one process share `conn`.  A
  * write transaction takes the group's mutex, joins the open batch (one
  * SQLite transaction; BEGIN IMMEDIATE if none is open) inside a savepoint,
- * and releases the savepoint when done.  The batch is committed (one
- * fsync) by the transaction that ends while no other writer is waiting to
- * join, or once the batch is 64 transactions or 0.5 ms old; every other
- * transaction of the batch waits for that commit and returns its result.
- * Transactions run one at a time, in turn, on the shared connection, so
- * each sees the ones before it exactly as a serial execution would.
+ * and releases the savepoint when done.  The batch is committed by the
+ * transaction that ends while no other writer is waiting to join, or once
+ * the batch is 64 transactions or 0.5 ms old; every other transaction of
+ * the batch waits for that commit and returns its result.  Transactions
+ * run one at a time, in turn, on the shared connection, so each sees the
+ * ones before it exactly as a serial execution would.
+ *
+ * Waiting for a batch's commit or sync does not take the mutex: a member
+ * sleeps on a futex word that is bumped when a batch closes (`closed`) or
+ * a sync ends (`synced`), and reads its batch's result from a slot the
+ * closer filled in before the bump.  With a condition variable every
+ * woken member would queue for the mutex again just to read its result,
+ * one context switch more per transaction, on the path of every request.
  */
 
 #define GROUP_MAX 64
@@ -379,19 +389,20 @@ struct group {
 	char *path;
 	int refs;
 	struct sq *conn;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_mutex_t mu;	  /* the connection and the open batch */
 	atomic_int waiting;	  /* writers queued on mu */
 	bool open;		  /* a batch (SQLite transaction) is open */
 	unsigned long batch;	  /* the open (or last) batch's number */
-	unsigned long durable;	  /* the last batch that has ended */
-	unsigned long committed;  /* the last batch committed, maybe unsynced */
-	bool syncing;		  /* a sync_wal() is running */
 	int pending;		  /* transactions in the open batch */
 	double opened;
+	atomic_ulong durable;	  /* every batch up to this one is synced */
+	atomic_ulong committed;	  /* the last batch committed, maybe unsynced */
+	atomic_bool syncing;	  /* a sync_wal() is running */
+	_Atomic uint32_t closed;  /* futex: bumped when a batch closes */
+	_Atomic uint32_t synced;  /* futex: bumped when a sync ends */
 	struct {
-		unsigned long batch;
-		bool done;  /* final: needed no sync, or its sync ended */
+		atomic_ulong batch;  /* stored last: the slot is filled */
+		atomic_bool done;    /* final: needed no sync, or synced */
 		int rc;
 		char msg[160];
 	} result[GROUP_RESULTS];
@@ -407,6 +418,21 @@ static void group_unlock(struct group *g)
 	pthread_mutex_unlock(&g->mu);
 }
 
+/* Sleep while *word is still `seen` (or until any wake-up). */
+static void futex_wait(_Atomic uint32_t *word, uint32_t seen)
+{
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, seen, NULL,
+		NULL, 0);
+}
+
+/* Bump *word and wake everyone sleeping on it. */
+static void futex_bump(_Atomic uint32_t *word)
+{
+	atomic_fetch_add(word, 1);
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT32_MAX,
+		NULL, NULL, 0);
+}
+
 /*
  * Record the end of the open batch with result `rc` (mutex held); when
  * `durable`, its members may return at once.
@@ -416,63 +442,97 @@ static void group_close_batch(struct group *g, int rc, const char *msg,
 {
 	int slot = (int)(g->batch % GROUP_RESULTS);
 
-	g->result[slot].batch = g->batch;
-	g->result[slot].done = durable;
+	atomic_store(&g->result[slot].done, durable);
 	g->result[slot].rc = rc;
 	snprintf(g->result[slot].msg, sizeof(g->result[slot].msg), "%.150s",
 		 msg);
-	g->open = false;
 	/*
 	 * `durable` only ever moves in group_sync(): it means every batch up
 	 * to it is synced.  A batch that needed no sync is final at once
-	 * through its own slot, without vouching for earlier ones.
+	 * through its own slot, without vouching for earlier ones.  Whoever
+	 * sees the slot filled must also see `committed` cover it.
 	 */
 	if (!durable)
-		g->committed = g->batch;
-	pthread_cond_broadcast(&g->cv);
+		atomic_store(&g->committed, g->batch);
+	atomic_store(&g->result[slot].batch, g->batch);
+	g->open = false;
+	futex_bump(&g->closed);
 }
 
 /*
- * The batch `b` was committed but not yet synced (mutex held): make sure
- * a sync that started after its commit has finished, then it is durable.
- * One sync runs at a time, with the mutex released so the next batches
- * can form and commit meanwhile, and each sync covers every batch
- * committed before it began: under load, many batches share one flush.
+ * Run one sync (the caller won `syncing`): it covers every batch
+ * committed before it began.  One sync runs at a time, without the mutex,
+ * so the next batches form and commit meanwhile: under load many batches
+ * share one flush.
  */
-static void group_sync(struct group *g, unsigned long b)
+static void group_sync(struct group *g)
 {
-	while (g->durable < b) {
-		struct dd_error serr = DD_ERROR_INIT;
-		unsigned long upto;
-		int rc;
+	struct dd_error serr = DD_ERROR_INIT;
+	unsigned long upto = atomic_load(&g->committed);
+	unsigned long from = atomic_load(&g->durable);
+	int rc = sync_wal(g->conn, &serr);
 
-		if (g->syncing) {
-			pthread_cond_wait(&g->cv, &g->mu);
+	for (unsigned long x = from + 1; x <= upto; x++) {
+		int slot = (int)(x % GROUP_RESULTS);
+
+		if (atomic_load(&g->result[slot].batch) != x ||
+		    atomic_load(&g->result[slot].done))
 			continue;
+		if (rc && !g->result[slot].rc) {
+			g->result[slot].rc = rc;
+			snprintf(g->result[slot].msg,
+				 sizeof(g->result[slot].msg), "%.150s",
+				 serr.msg);
 		}
-		g->syncing = true;
-		upto = g->committed;
-		pthread_mutex_unlock(&g->mu);
-		rc = sync_wal(g->conn, &serr);
-		pthread_mutex_lock(&g->mu);
-		g->syncing = false;
-		for (unsigned long x = g->durable + 1; x <= upto; x++) {
-			int slot = (int)(x % GROUP_RESULTS);
-
-			if (g->result[slot].batch != x)
-				continue;
-			if (rc && !g->result[slot].rc) {
-				g->result[slot].rc = rc;
-				snprintf(g->result[slot].msg,
-					 sizeof(g->result[slot].msg), "%.150s",
-					 serr.msg);
-			}
-			g->result[slot].done = true;
-		}
-		if (g->durable < upto)
-			g->durable = upto;
-		pthread_cond_broadcast(&g->cv);
+		atomic_store(&g->result[slot].done, true);
 	}
+	/*
+	 * After a failure nothing is durable: a member whose slot this pass
+	 * did not reach syncs again and is refused, with the reason.
+	 */
+	if (!rc && from < upto)
+		atomic_store(&g->durable, upto);
+	atomic_store(&g->syncing, false);
+	futex_bump(&g->synced);
+}
+
+/*
+ * Wait, without the mutex, until batch `my` is committed and, unless
+ * `lazy`, durable: a member that needs its batch durable runs the sync
+ * itself unless one is running, so a lazy member never pays for one.
+ */
+static int group_wait(struct group *g, unsigned long my, bool lazy,
+		      struct dd_error *err)
+{
+	int slot = (int)(my % GROUP_RESULTS);
+	unsigned long b;
+
+	for (;;) {
+		uint32_t seen = atomic_load(&g->closed);
+
+		b = atomic_load(&g->result[slot].batch);
+		if (b >= my)
+			break;
+		futex_wait(&g->closed, seen);
+	}
+	while (!lazy && b == my && !atomic_load(&g->result[slot].done) &&
+	       atomic_load(&g->durable) < my) {
+		uint32_t seen = atomic_load(&g->synced);
+
+		if (!atomic_exchange(&g->syncing, true))
+			group_sync(g);
+		else if (!atomic_load(&g->result[slot].done) &&
+			 atomic_load(&g->durable) < my)
+			futex_wait(&g->synced, seen);
+		b = atomic_load(&g->result[slot].batch);
+	}
+	if (b != my)
+		return dd_error_set(err, DD_ERR_STORE,
+				    "the outcome of a commit was lost");
+	if (g->result[slot].rc)
+		return dd_error_set(err, g->result[slot].rc, "%s",
+				    g->result[slot].msg);
+	return 0;
 }
 
 /*
@@ -518,7 +578,6 @@ static int group_get(const char *path, const struct dd_store_options *opt,
 		if (!rc) {
 			g->conn = SQ(conn);
 			pthread_mutex_init(&g->mu, NULL);
-			pthread_cond_init(&g->cv, NULL);
 			g->next = groups;
 			groups = g;
 		}
@@ -543,7 +602,6 @@ static void group_put(struct group *g)
 			}
 		sq_close(&g->conn->base);
 		pthread_mutex_destroy(&g->mu);
-		pthread_cond_destroy(&g->cv);
 		dd_free(g->path);
 		dd_free(g);
 	}
@@ -602,11 +660,8 @@ static int group_begin(struct sq *q, struct dd_error *err)
 
 /*
  * End this thread's part of the batch (with the mutex held): commit the
- * batch if nobody else is about to join it, then, if `mine` is set, wait
- * until the batch is committed and, unless `lazy`, durable, and return
- * its result.  A member that needs its batch durable runs (or waits for)
- * the sync itself, so a lazy closer never pays for one.  Unlocks the
- * mutex.
+ * batch if nobody else is about to join it, unlock the mutex, then, if
+ * `mine` is set, wait for the batch's result (group_wait).
  */
 static int group_end(struct group *g, bool mine, bool lazy,
 		     struct dd_error *err)
@@ -633,28 +688,8 @@ static int group_end(struct group *g, bool mine, bool lazy,
 		}
 		group_close_batch(g, rc, cerr.msg, synced);
 	}
-	if (mine) {
-		int slot = (int)(my % GROUP_RESULTS);
-
-		while (g->durable < my && !(g->result[slot].batch == my &&
-					      g->result[slot].done)) {
-			if (g->result[slot].batch != my) {
-				/* not committed yet */
-				pthread_cond_wait(&g->cv, &g->mu);
-				continue;
-			}
-			if (lazy)
-				break; /* committed; the next sync covers it */
-			group_sync(g, my);
-		}
-		if (g->result[slot].batch != my)
-			rc = dd_error_set(err, DD_ERR_STORE,
-					  "the outcome of a commit was lost");
-		else if ((rc = g->result[slot].rc))
-			dd_error_set(err, rc, "%s", g->result[slot].msg);
-	}
 	pthread_mutex_unlock(&g->mu);
-	return mine ? rc : 0;
+	return mine ? group_wait(g, my, lazy, err) : 0;
 }
 
 static int group_commit(struct sq *q, bool lazy, struct dd_error *err)
