@@ -81,7 +81,13 @@ typedef int dd_bp_acquire_fn(const struct dd_bp_ctx *ctx,
 			     const struct dd_resource *r,
 			     struct dd_lease *lease, size_t n,
 			     struct dd_slot_keys *keys, struct dd_error *err);
-/* Lease hooks.  release and destroy must be idempotent. */
+/*
+ * Lease hooks.  release and destroy must be idempotent.  activate must be
+ * too, and must keep what it creates inside the resource (under what
+ * destroy_resource removes): it runs once the lease's acquire is committed
+ * but perhaps before it is durable, so after a power cut the lease may be
+ * acquired again, on this resource or another (see worker/internal.h).
+ */
 typedef int dd_bp_lease_hook_fn(const struct dd_bp_ctx *ctx,
 				const struct dd_resource *r,
 				struct dd_lease *lease, struct dd_error *err);

@@ -536,6 +536,27 @@ static int group_wait(struct group *g, unsigned long my, bool lazy,
 }
 
 /*
+ * Wait, without the mutex, until every batch committed so far is durable,
+ * running the sync unless one is running.
+ */
+static int group_barrier(struct group *g, struct dd_error *err)
+{
+	unsigned long target = atomic_load(&g->committed);
+
+	while (atomic_load(&g->durable) < target) {
+		uint32_t seen = atomic_load(&g->synced);
+
+		if (g->conn->sync_failed)
+			return sync_wal(g->conn, err); /* refuses, with the reason */
+		if (!atomic_exchange(&g->syncing, true))
+			group_sync(g);
+		else if (atomic_load(&g->durable) < target)
+			futex_wait(&g->synced, seen);
+	}
+	return 0;
+}
+
+/*
  * After an I/O error, a full disk or running out of memory, SQLite may
  * roll the whole transaction back, not just one savepoint: then the batch
  * is gone and every transaction in it failed.
@@ -926,6 +947,15 @@ static int sq_commit_lazy(struct dd_store *s, struct dd_error *err)
 {
 	SQ(s)->lazy = true;
 	return sq_commit(s, err);
+}
+
+static int sq_sync(struct dd_store *s, struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+
+	if (q->group)
+		return group_barrier(q->group, err);
+	return q->sync_wal ? sync_wal(q, err) : 0;
 }
 
 static int sq_fence_check(struct dd_store *s, const struct dd_lock_grant *g,
@@ -2580,6 +2610,7 @@ const struct dd_store_ops dd_sqlite_store_ops = {
 	.begin = sq_begin,
 	.commit = sq_commit,
 	.commit_lazy = sq_commit_lazy,
+	.sync = sq_sync,
 	.rollback = sq_rollback,
 	.fence_check = sq_fence_check,
 	.blueprint_insert = sq_blueprint_insert,

@@ -237,6 +237,14 @@ int dd_store_commit_lazy(struct dd_store *s, struct dd_error *err)
 	return commit(s, true, err);
 }
 
+int dd_store_sync(struct dd_store *s, struct dd_error *err)
+{
+	int rc = injected_fault(err);
+
+	assert(s->depth == 0);
+	return rc ? rc : s->ops->sync(s, err);
+}
+
 void dd_store_rollback(struct dd_store *s)
 {
 	/* after a failed begin there is nothing to roll back */

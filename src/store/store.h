@@ -25,7 +25,7 @@
 #include "core/error.h"
 #include "core/model.h"
 
-#define DD_STORE_OPS_VERSION 2
+#define DD_STORE_OPS_VERSION 3
 
 enum dd_durability {
 	DD_DURABILITY_FULL = 0,	  /* every commit reaches the disk */
@@ -65,11 +65,17 @@ typedef int dd_store_begin_fn(struct dd_store *s, struct dd_error *err);
 typedef int dd_store_commit_fn(struct dd_store *s, struct dd_error *err);
 /*
  * Commit without waiting for the disk: the transaction is committed and
- * visible at once, and the next durable commit of any handle covers it.
- * Only for transactions that write nothing but the task queue's claims,
- * finishes and retries (see below).
+ * visible at once, and the next durable commit or sync of any handle
+ * covers it.  Only for writes whose loss in a power cut merely replays
+ * work: the task queue's claims, finishes and retries (see below), and
+ * the update passes' replayable steps (worker/internal.h).
  */
 typedef int dd_store_commit_lazy_fn(struct dd_store *s, struct dd_error *err);
+/*
+ * Outside a transaction: return once every commit this handle has seen
+ * (its own lazy ones included) is durable.
+ */
+typedef int dd_store_sync_fn(struct dd_store *s, struct dd_error *err);
 typedef void dd_store_rollback_fn(struct dd_store *s);
 /* In a transaction: is `grant` still the current, unexpired lock grant? */
 typedef int dd_store_fence_check_fn(struct dd_store *s,
@@ -279,6 +285,7 @@ struct dd_store_ops {
 	dd_store_begin_fn *begin;
 	dd_store_commit_fn *commit;
 	dd_store_commit_lazy_fn *commit_lazy;
+	dd_store_sync_fn *sync;
 	dd_store_rollback_fn *rollback;
 	dd_store_fence_check_fn *fence_check;
 	dd_store_blueprint_insert_fn *blueprint_insert;
@@ -387,6 +394,8 @@ int dd_store_begin_fenced(struct dd_store *s, const struct dd_lock_grant *grant,
 int dd_store_commit(struct dd_store *s, struct dd_error *err);
 /* The same, lazily at the outermost level (see dd_store_commit_lazy_fn). */
 int dd_store_commit_lazy(struct dd_store *s, struct dd_error *err);
+/* Make every commit seen so far durable (see dd_store_sync_fn). */
+int dd_store_sync(struct dd_store *s, struct dd_error *err);
 void dd_store_rollback(struct dd_store *s);
 
 int dd_store_blueprint_insert(struct dd_store *s, struct dd_blueprint *bp,

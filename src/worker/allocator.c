@@ -293,7 +293,7 @@ static int try_acquire(struct dd_worker *w, const struct dd_lock_grant *g,
 						    dd_now() - l->created),
 					  err);
 		if (!rc)
-			rc = dd_pass_commit(w, err);
+			rc = dd_pass_commit_lazy(w, err);
 		else
 			dd_store_rollback(w->store);
 		if (rc) {

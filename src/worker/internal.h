@@ -31,8 +31,21 @@ int dd_resource_update_locked(struct dd_worker *w,
 /* Start a write transaction fenced by `g`, waiting out a busy store. */
 int dd_pass_begin(struct dd_worker *w, const struct dd_lock_grant *g,
 		  struct dd_error *err);
-/* Commit and note that watchers should be woken. */
+/*
+ * Commit and note that watchers should be woken.  dd_pass_commit() returns
+ * once the commit is durable.  dd_pass_commit_lazy() returns once it is
+ * committed and visible; the pass's next durable commit covers it.  A
+ * pass commits lazily only what a power cut may take back without harm,
+ * because losing it merely replays part of the pass: acquiring a lease
+ * (it is acquired again; its activation left nothing outside the
+ * resource) and consuming a release (the command is pending again, and
+ * the idempotent release hooks run again, as after any crash).  What must
+ * not leak (a resource about to be built) is committed durably before the
+ * hook that builds it, and a pass that ends on a lazy commit syncs the
+ * store before anyone is told of it (dd_worker_run_one).
+ */
 int dd_pass_commit(struct dd_worker *w, struct dd_error *err);
+int dd_pass_commit_lazy(struct dd_worker *w, struct dd_error *err);
 
 /* Queue an object's update (inside the caller's transaction). */
 int dd_pass_schedule(struct dd_worker *w, struct dd_ref obj, double when,

@@ -143,7 +143,7 @@ static int apply_command(struct dd_worker *w, const struct dd_lock_grant *g,
 		dd_store_rollback(w->store);
 		return rc;
 	}
-	rc = dd_pass_commit(w, err);
+	rc = dd_pass_commit_lazy(w, err);
 	if (!rc) {
 		l->status = next.status;
 		l->until = next.until;

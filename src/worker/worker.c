@@ -59,6 +59,23 @@ void dd_worker_release(struct dd_worker *w)
 	memset(w, 0, sizeof(*w));
 }
 
+/*
+ * A pass that ended on a lazy commit tells nobody until it is durable:
+ * whoever is woken may act on what it reads.  Returns `rc`, or the sync's
+ * failure.
+ */
+static int settle(struct dd_worker *w, int rc, struct dd_error *err)
+{
+	if (w->unsynced) {
+		int src = dd_store_sync(w->store, rc ? NULL : err);
+
+		w->unsynced = false;
+		if (!rc)
+			rc = src;
+	}
+	return rc;
+}
+
 /* Take `obj`'s lock, run its pass, drop the lock: for tests and tools. */
 static int update_with_lock(struct dd_worker *w, struct dd_ref obj,
 			    double *retry_at, struct dd_error *err)
@@ -74,6 +91,7 @@ static int update_with_lock(struct dd_worker *w, struct dd_ref obj,
 	rc = obj.kind == DD_OBJ_LEASE
 		     ? dd_lease_update_locked(w, &g, obj.id, retry_at, err)
 		     : dd_resource_update_locked(w, &g, obj.id, retry_at, err);
+	rc = settle(w, rc, err);
 	dd_worker_unlock(w, &g);
 	return rc;
 }
@@ -118,10 +136,11 @@ int dd_worker_run_one(struct dd_worker *w, bool *ran, struct dd_error *err)
 {
 	int rc;
 
-	w->changed = w->scheduled = false;
+	w->changed = w->scheduled = w->unsynced = false;
 	w->object.kind = DD_OBJ_NONE;
 	rc = dd_task_run_chained(w->store, kinds, &w->topt, w, &w->next, ran,
 				 err);
+	rc = settle(w, rc, err);
 	/*
 	 * Wake-ups go out after the commits they announce, never before, so
 	 * a woken process always finds the change.
@@ -188,12 +207,23 @@ void dd_worker_unlock(struct dd_worker *w, const struct dd_lock_grant *g)
 	}
 }
 
+int dd_pass_commit_lazy(struct dd_worker *w, struct dd_error *err)
+{
+	int rc = dd_store_commit_lazy(w->store, err);
+
+	if (!rc)
+		w->changed = w->unsynced = true;
+	return rc;
+}
+
 int dd_pass_commit(struct dd_worker *w, struct dd_error *err)
 {
 	int rc = dd_store_commit(w->store, err);
 
-	if (!rc)
+	if (!rc) {
 		w->changed = true;
+		w->unsynced = false;
+	}
 	return rc;
 }
 

@@ -1486,6 +1486,38 @@ static void test_fault_code_is_passed_through(void **state)
 	}
 }
 
+/*
+ * dd_store_sync() after lazy commits: on a direct handle and on a group
+ * handle it succeeds and the commits stay; a failing store is reported.
+ */
+static void test_sync_after_lazy_commits(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store_options group = {DD_DURABILITY_FULL, 1000, true};
+	struct dd_store *g = NULL;
+	struct dd_store *handles[2];
+	long long n = 0;
+
+	assert_ok(dd_store_open(e->path, &group, &g, &err), &err);
+	handles[0] = e->store;
+	handles[1] = g;
+	for (int i = 0; i < 2; i++) {
+		assert_ok(dd_store_begin(handles[i], &err), &err);
+		assert_ok(dd_store_counter_bump(handles[i], "lazy", &err),
+			  &err);
+		assert_ok(dd_store_commit_lazy(handles[i], &err), &err);
+		assert_ok(dd_store_sync(handles[i], &err), &err);
+		/* nothing new to sync: returns at once */
+		assert_ok(dd_store_sync(handles[i], &err), &err);
+	}
+	assert_ok(dd_store_counter_get(e->store, "lazy", &n, &err), &err);
+	assert_int_equal(n, 2);
+	dd_store_fail_after(0, DD_ERR_IO);
+	assert_int_equal(dd_store_sync(g, &err), DD_ERR_IO);
+	dd_store_close(g);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1521,6 +1553,7 @@ int main(void)
 		T(test_fault_injection_nth_call),
 		T(test_fault_mid_transaction_writes_nothing),
 		T(test_fault_code_is_passed_through),
+		T(test_sync_after_lazy_commits),
 	};
 #undef T
 
