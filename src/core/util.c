@@ -353,6 +353,15 @@ int dd_mkdir_p(const char *path)
 
 	if (n == 0 || n >= sizeof(tmp))
 		return DD_ERR_INVALID;
+	/*
+	 * Usually only the last component is missing: one call.  A mkdir of
+	 * an existing directory is not free either (it locks the parent
+	 * for the create), so the walk is only for missing parents.
+	 */
+	if (!mkdir(path, 0700) || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return DD_ERR_IO;
 	memcpy(tmp, path, n + 1);
 	for (char *p = tmp + 1; *p; p++) {
 		if (*p != '/')
@@ -382,6 +391,9 @@ int dd_remove_tree(const char *path)
 {
 	struct stat st;
 
+	/* an empty directory, the usual case, goes in one call */
+	if (!rmdir(path) || errno == ENOENT)
+		return 0;
 	if (lstat(path, &st) && errno == ENOENT)
 		return 0;
 	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS))

@@ -778,6 +778,23 @@ static void test_mkdir_and_remove_tree(void **state)
 	assert_int_not_equal(stat(base, &st), 0);
 	/* a missing tree is not an error */
 	assert_int_equal(dd_remove_tree(base), 0);
+	/* an empty directory, and a lone file, go too */
+	assert_int_equal(dd_mkdir_p(deep), 0);
+	assert_int_equal(dd_remove_tree(deep), 0);
+	assert_int_not_equal(stat(deep, &st), 0);
+	snprintf(file, sizeof(file), "%s/a/f", base);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(dd_remove_tree(file), 0);
+	assert_int_not_equal(stat(file, &st), 0);
+	/* a path under a file cannot be made */
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fclose(f);
+	snprintf(deep, sizeof(deep), "%s/a/f/x/y", base);
+	assert_int_equal(dd_mkdir_p(deep), DD_ERR_IO);
+	assert_int_equal(dd_remove_tree(base), 0);
 }
 
 int main(void)
