@@ -2,6 +2,7 @@
 #include "core/metrics.h"
 #include "core/util.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -129,6 +130,48 @@ static int end_task(struct dd_store *s, const struct dd_task_options *o,
 	return rc;
 }
 
+int dd_task_end_within(struct dd_store *s, struct dd_task_run *run,
+		       struct dd_error *err)
+{
+	struct dd_error cerr = DD_ERROR_INIT;
+	int rc;
+
+	assert(!run->ending && !run->ended);
+	rc = dd_store_task_finish(s, run->task, "done",
+				  dd_monotonic() - run->started, dd_now(),
+				  NULL, err);
+	if (rc)
+		return rc;
+	if (run->next) {
+		rc = dd_store_task_claim(s, run->opt->worker, dd_now(),
+					 run->opt->claim_ttl, &run->claimed,
+					 &cerr);
+		if (rc == DD_ERR_NOTFOUND) {
+			memset(&run->claimed, 0, sizeof(run->claimed));
+		} else if (rc) {
+			/* it spoilt the transaction: the handler's too */
+			return dd_error_set(err, rc, "%s", cerr.msg);
+		}
+	}
+	run->ending = true;
+	return 0;
+}
+
+void dd_task_end_committed(struct dd_task_run *run, bool ok)
+{
+	if (!run->ending)
+		return;
+	run->ending = false;
+	if (ok) {
+		run->ended = true;
+		if (run->next)
+			*run->next = run->claimed;
+	} else {
+		dd_task_release(&run->claimed);
+	}
+	memset(&run->claimed, 0, sizeof(run->claimed));
+}
+
 int dd_task_hand_back(struct dd_store *s, struct dd_task *t,
 		      struct dd_error *err)
 {
@@ -146,6 +189,7 @@ int dd_task_run_chained(struct dd_store *s, const struct dd_task_kind *kinds,
 			struct dd_task *next, bool *ran, struct dd_error *err)
 {
 	struct dd_task t = {0};
+	struct dd_task_run run = {0};
 	struct dd_error herr = DD_ERROR_INIT;
 	struct task_end e = {0};
 	const struct dd_task_kind *k;
@@ -178,7 +222,18 @@ int dd_task_run_chained(struct dd_store *s, const struct dd_task_kind *kinds,
 		dd_task_release(&t);
 		return rc;
 	}
-	rc = k->run(arg, &t, &retry_at, &herr);
+	run.task = &t;
+	run.opt = o;
+	run.started = start;
+	run.next = next;
+	rc = k->run(arg, &run, &retry_at, &herr);
+	assert(!run.ending); /* the handler reports its commit's outcome */
+	if (run.ended) {
+		/* ended in the handler's own last transaction */
+		dd_metric_inc(DD_METRIC_TASKS_DONE);
+		dd_task_release(&t);
+		return 0;
+	}
 	switch (rc) {
 	case 0:
 		e.finish = true;

@@ -48,11 +48,39 @@ struct dd_task_options {
 void dd_task_options_default(struct dd_task_options *o);
 
 /*
+ * One run of a task, as its handler sees it.  Only `task` is for the
+ * handler to read; the rest belongs to the runner.
+ */
+struct dd_task_run {
+	const struct dd_task *task;
+	const struct dd_task_options *opt;
+	double started;		/* dd_monotonic() */
+	struct dd_task *next;	/* where a chained claim goes, or NULL */
+	struct dd_task claimed; /* claimed in the handler's transaction */
+	bool ending;		/* dd_task_end_within() wrote the end */
+	bool ended;		/* and the handler's commit made it so */
+};
+
+/*
  * A handler runs one task.  It may set *retry_at when it returns
  * DD_ERR_AGAIN.  `arg` is the runner's context (the worker).
  */
-typedef int dd_task_handler_fn(void *arg, const struct dd_task *t,
+typedef int dd_task_handler_fn(void *arg, struct dd_task_run *run,
 			       double *retry_at, struct dd_error *err);
+
+/*
+ * A handler whose last write transaction is its last word may end its
+ * task in that transaction, instead of the runner ending it in one of its
+ * own: inside the handler's open transaction, dd_task_end_within() ends
+ * the task as done and, for a chained runner, claims the next due task.
+ * Right after committing (or failing to), the handler calls
+ * dd_task_end_committed() with the outcome: the task is then ended, and
+ * the handler must write nothing more under its claim; or, on failure,
+ * nothing happened and the runner ends the task as usual.
+ */
+int dd_task_end_within(struct dd_store *s, struct dd_task_run *run,
+		       struct dd_error *err);
+void dd_task_end_committed(struct dd_task_run *run, bool ok);
 
 struct dd_task_kind {
 	const char *name;

@@ -23,10 +23,23 @@ static json_t *str_data(const char *key, const char *value)
 	return json_pack("{s:s}", key, value ? value : "");
 }
 
-/* Write the lease and a log entry in one fenced transaction. */
-static int save(struct dd_worker *w, const struct dd_lock_grant *g,
-		struct dd_lease *l, const char *log_type, json_t *data,
-		struct dd_error *err)
+/* Queue a live lease's expiry: a task due at `until`. */
+static int schedule_expiry(struct dd_worker *w, const struct dd_lease *l,
+			   struct dd_error *err)
+{
+	if (!dd_lease_status_live(l->status) || l->until <= 0)
+		return 0;
+	return dd_pass_schedule(w, (struct dd_ref){DD_OBJ_LEASE, l->id},
+				l->until, err);
+}
+
+/*
+ * Write the lease and a log entry in one fenced transaction, the pass's
+ * last (dd_pass_commit_final): whatever it leads to, the pass ends here.
+ */
+static int save_final(struct dd_worker *w, const struct dd_lock_grant *g,
+		      struct dd_lease *l, const char *log_type, json_t *data,
+		      struct dd_error *err)
 {
 	int rc = dd_pass_begin(w, g, err);
 
@@ -40,11 +53,13 @@ static int save(struct dd_worker *w, const struct dd_lock_grant *g,
 				  data, err);
 	else
 		json_decref(data);
+	if (!rc)
+		rc = schedule_expiry(w, l, err);
 	if (rc) {
 		dd_store_rollback(w->store);
 		return rc;
 	}
-	return dd_pass_commit(w, err);
+	return dd_pass_commit_final(w, err);
 }
 
 int dd_lease_break(struct dd_worker *w, const struct dd_lock_grant *g,
@@ -263,7 +278,7 @@ static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
 					 err);
 		if (!rc) {
 			l->activated = dd_now();
-			rc = save(w, g, l, "lease.activated",
+			rc = save_final(w, g, l, "lease.activated",
 				  json_pack("{s:I}", "resource", r.id), err);
 		}
 	}
@@ -347,7 +362,7 @@ static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 		if (rc)
 			dd_store_rollback(w->store);
 		else
-			rc = dd_pass_commit(w, err);
+			rc = dd_pass_commit_final(w, err);
 		if (rc)
 			l->status = old;
 	}
@@ -394,11 +409,12 @@ static int lease_pass(struct dd_worker *w, const struct dd_lock_grant *g,
 		/* a yield or a wait leaves the status where it is */
 	} while (!rc && l.status != before && !*retry_at);
 
-	/* Expiry is just a task due at `until`. */
-	if (!rc && dd_lease_status_live(l.status) && l.until > 0) {
-		rc = dd_pass_schedule(w, (struct dd_ref){DD_OBJ_LEASE, l.id},
-				      l.until, err);
-	}
+	/*
+	 * Expiry is just a task due at `until`.  A pass that ended its task
+	 * in its last write queued it there, and may write nothing more.
+	 */
+	if (!rc && !w->ended)
+		rc = schedule_expiry(w, &l, err);
 	if (!rc && *retry_at)
 		rc = DD_ERR_AGAIN;
 	dd_lease_release(&l);

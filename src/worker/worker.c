@@ -110,20 +110,35 @@ int dd_resource_update(struct dd_worker *w, long long id, double *retry_at,
 				retry_at, err);
 }
 
-static int run_lease(void *arg, const struct dd_task *t, double *retry_at,
+static int run_lease(void *arg, struct dd_task_run *run, double *retry_at,
 		     struct dd_error *err)
 {
-	((struct dd_worker *)arg)->object = t->object;
-	return dd_lease_update_locked(arg, &t->lock, t->object.id, retry_at,
-				      err);
+	struct dd_worker *w = arg;
+	const struct dd_task *t = run->task;
+	int rc;
+
+	w->object = t->object;
+	w->run = run;
+	w->ended = false;
+	rc = dd_lease_update_locked(w, &t->lock, t->object.id, retry_at, err);
+	w->run = NULL;
+	return rc;
 }
 
-static int run_resource(void *arg, const struct dd_task *t, double *retry_at,
+static int run_resource(void *arg, struct dd_task_run *run, double *retry_at,
 			struct dd_error *err)
 {
-	((struct dd_worker *)arg)->object = t->object;
-	return dd_resource_update_locked(arg, &t->lock, t->object.id,
-					 retry_at, err);
+	struct dd_worker *w = arg;
+	const struct dd_task *t = run->task;
+	int rc;
+
+	w->object = t->object;
+	w->run = run;
+	w->ended = false;
+	rc = dd_resource_update_locked(w, &t->lock, t->object.id, retry_at,
+				       err);
+	w->run = NULL;
+	return rc;
 }
 
 static const struct dd_task_kind kinds[] = {
@@ -223,6 +238,27 @@ int dd_pass_commit(struct dd_worker *w, struct dd_error *err)
 	if (!rc) {
 		w->changed = true;
 		w->unsynced = false;
+	}
+	return rc;
+}
+
+int dd_pass_commit_final(struct dd_worker *w, struct dd_error *err)
+{
+	int rc = 0;
+
+	if (w->run)
+		rc = dd_task_end_within(w->store, w->run, err);
+	if (rc) {
+		dd_store_rollback(w->store);
+		return rc;
+	}
+	rc = dd_pass_commit(w, err);
+	if (w->run) {
+		dd_task_end_committed(w->run, rc == 0);
+		if (!rc) {
+			w->run = NULL;
+			w->ended = true;
+		}
 	}
 	return rc;
 }

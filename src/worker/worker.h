@@ -36,6 +36,12 @@ struct dd_worker {
 	 * hand it back.
 	 */
 	struct dd_task next;
+	/*
+	 * The task run now (NULL outside a task, or once ended), and whether
+	 * the pass ended it in its last transaction (dd_pass_commit_final).
+	 */
+	struct dd_task_run *run;
+	bool ended;
 };
 
 /* Open the store at `store_path` for this worker. */

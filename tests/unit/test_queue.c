@@ -544,10 +544,11 @@ struct fake {
 	char worker[32];
 };
 
-static int fake_run(void *arg, const struct dd_task *t, double *retry_at,
+static int fake_run(void *arg, struct dd_task_run *run, double *retry_at,
 		    struct dd_error *err)
 {
 	struct fake *f = arg;
+	const struct dd_task *t = run->task;
 
 	f->calls++;
 	f->token = t->claim_token;
