@@ -76,7 +76,9 @@ typedef int dd_task_handler_fn(void *arg, struct dd_task_run *run,
  * Right after committing (or failing to), the handler calls
  * dd_task_end_committed() with the outcome: the task is then ended, and
  * the handler must write nothing more under its claim; or, on failure,
- * nothing happened and the runner ends the task as usual.
+ * nothing happened and the runner ends the task as usual.  A store error
+ * in the claim fails the handler's whole transaction (transactions nest
+ * flat), so the pass is retried; finding nothing to claim is no error.
  */
 int dd_task_end_within(struct dd_store *s, struct dd_task_run *run,
 		       struct dd_error *err);

@@ -38,6 +38,13 @@ static int count_commit(void *arg)
 	return 0;
 }
 
+static atomic_bool fail_syncs;
+
+void dd_store_fail_syncs(bool fail)
+{
+	atomic_store(&fail_syncs, fail);
+}
+
 long long dd_store_commit_count(void)
 {
 	return atomic_load(&commits);
@@ -52,6 +59,7 @@ struct sq {
 	struct group *group;   /* group commit, or NULL */
 	bool sync_wal;	       /* durable commits: fsync the WAL ourselves */
 	atomic_bool sync_failed; /* a sync failed: refuse all later commits */
+	char sync_error[128];	 /* why, set before sync_failed */
 	bool lazy;	       /* the next commit need not wait for the disk */
 	int wal_fd;	       /* the WAL, for sync_wal(); -1 until needed */
 	double busy_timeout;   /* seconds */
@@ -274,10 +282,10 @@ static int sync_wal(struct sq *q, struct dd_error *err)
 {
 	if (q->sync_failed)
 		return dd_error_set(err, DD_ERR_IO,
-				    "store '%s' failed to sync earlier; the "
-				    "outcome of commits since is unknown: "
+				    "store '%s' failed to sync earlier (%s); "
+				    "the outcome of commits since is unknown: "
 				    "restart drydock",
-				    q->base.path);
+				    q->base.path, q->sync_error);
 	if (q->wal_fd < 0) {
 		/* SQLite's own name for it: a symlinked store's WAL is
 		 * beside the real file */
@@ -297,7 +305,9 @@ static int sync_wal(struct sq *q, struct dd_error *err)
 	 * clean and a retry would lie, so the handle refuses every later
 	 * commit instead.
 	 */
-	if (fdatasync(q->wal_fd)) {
+	if (atomic_load(&fail_syncs) ? (errno = EIO, -1) : fdatasync(q->wal_fd)) {
+		snprintf(q->sync_error, sizeof(q->sync_error), "%s",
+			 strerror(errno));
 		q->sync_failed = true;
 		return dd_error_set(err, DD_ERR_IO,
 				    "cannot sync store '%s': %s; the outcome "
@@ -400,10 +410,15 @@ struct group {
 	atomic_bool syncing;	  /* a sync_wal() is running */
 	_Atomic uint32_t closed;  /* futex: bumped when a batch closes */
 	_Atomic uint32_t synced;  /* futex: bumped when a sync ends */
+	/*
+	 * Each batch's outcome, written once by whoever closes it (mutex
+	 * held), `batch` last; slots are reused GROUP_RESULTS batches later,
+	 * so a reader checks `batch` again after reading the rest.
+	 */
 	struct {
-		atomic_ulong batch;  /* stored last: the slot is filled */
-		atomic_bool done;    /* final: needed no sync, or synced */
-		int rc;
+		atomic_ulong batch;
+		atomic_bool needs_sync; /* committed; durable once synced */
+		atomic_int rc;
 		char msg[160];
 	} result[GROUP_RESULTS];
 };
@@ -418,11 +433,17 @@ static void group_unlock(struct group *g)
 	pthread_mutex_unlock(&g->mu);
 }
 
-/* Sleep while *word is still `seen` (or until any wake-up). */
-static void futex_wait(_Atomic uint32_t *word, uint32_t seen)
+/*
+ * Sleep while *word is still `seen`, at most `timeout` seconds (0: no
+ * limit), or until any wake-up.
+ */
+static void futex_wait(_Atomic uint32_t *word, uint32_t seen, double timeout)
 {
-	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, seen, NULL,
-		NULL, 0);
+	struct timespec ts = {(time_t)timeout,
+			      (long)((timeout - (double)(time_t)timeout) * 1e9)};
+
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, seen,
+		timeout > 0 ? &ts : NULL, NULL, 0);
 }
 
 /* Bump *word and wake everyone sleeping on it. */
@@ -434,25 +455,24 @@ static void futex_bump(_Atomic uint32_t *word)
 }
 
 /*
- * Record the end of the open batch with result `rc` (mutex held); when
- * `durable`, its members may return at once.
+ * Record the end of the open batch with result `rc` (mutex held).  With
+ * `needs_sync` it was committed and its durable members wait for a sync.
  */
 static void group_close_batch(struct group *g, int rc, const char *msg,
-			      bool durable)
+			      bool needs_sync)
 {
 	int slot = (int)(g->batch % GROUP_RESULTS);
 
-	atomic_store(&g->result[slot].done, durable);
-	g->result[slot].rc = rc;
+	atomic_store(&g->result[slot].needs_sync, needs_sync);
+	atomic_store(&g->result[slot].rc, rc);
 	snprintf(g->result[slot].msg, sizeof(g->result[slot].msg), "%.150s",
 		 msg);
 	/*
 	 * `durable` only ever moves in group_sync(): it means every batch up
-	 * to it is synced.  A batch that needed no sync is final at once
-	 * through its own slot, without vouching for earlier ones.  Whoever
-	 * sees the slot filled must also see `committed` cover it.
+	 * to it is synced.  Whoever sees the slot filled must also see
+	 * `committed` cover it.
 	 */
-	if (!durable)
+	if (needs_sync)
 		atomic_store(&g->committed, g->batch);
 	atomic_store(&g->result[slot].batch, g->batch);
 	g->open = false;
@@ -460,100 +480,120 @@ static void group_close_batch(struct group *g, int rc, const char *msg,
 }
 
 /*
+ * Commit (or, if empty, roll back) the open batch and record its outcome
+ * (mutex held).
+ */
+static void group_commit_batch(struct group *g)
+{
+	struct dd_error cerr = DD_ERROR_INIT;
+	bool needs_sync = g->conn->sync_wal && g->pending;
+	int rc = 0;
+
+	if (g->pending) {
+		rc = exec_stmt(g->conn, "COMMIT", &cerr);
+		if (rc && !sqlite3_get_autocommit(g->conn->db))
+			exec_sql(g->conn, "ROLLBACK", NULL);
+		if (rc)
+			needs_sync = false; /* nothing to sync */
+	} else {
+		exec_sql(g->conn, "ROLLBACK", NULL);
+	}
+	group_close_batch(g, rc, cerr.msg, needs_sync);
+}
+
+/*
  * Run one sync (the caller won `syncing`): it covers every batch
  * committed before it began.  One sync runs at a time, without the mutex,
  * so the next batches form and commit meanwhile: under load many batches
- * share one flush.
+ * share one flush.  A failed sync moves nothing: its handle refuses every
+ * later sync and commit (sync_failed), and the waiters report that.
+ * Returns the sync's result.
  */
-static void group_sync(struct group *g)
+static int group_sync(struct group *g, struct dd_error *err)
 {
-	struct dd_error serr = DD_ERROR_INIT;
 	unsigned long upto = atomic_load(&g->committed);
-	unsigned long from = atomic_load(&g->durable);
-	int rc = sync_wal(g->conn, &serr);
+	int rc = sync_wal(g->conn, err);
 
-	for (unsigned long x = from + 1; x <= upto; x++) {
-		int slot = (int)(x % GROUP_RESULTS);
-
-		if (atomic_load(&g->result[slot].batch) != x ||
-		    atomic_load(&g->result[slot].done))
-			continue;
-		if (rc && !g->result[slot].rc) {
-			g->result[slot].rc = rc;
-			snprintf(g->result[slot].msg,
-				 sizeof(g->result[slot].msg), "%.150s",
-				 serr.msg);
-		}
-		atomic_store(&g->result[slot].done, true);
-	}
-	/*
-	 * After a failure nothing is durable: a member whose slot this pass
-	 * did not reach syncs again and is refused, with the reason.
-	 */
-	if (!rc && from < upto)
+	if (!rc && atomic_load(&g->durable) < upto)
 		atomic_store(&g->durable, upto);
 	atomic_store(&g->syncing, false);
 	futex_bump(&g->synced);
+	return rc;
+}
+
+/*
+ * Wait, without the mutex, until every batch up to `upto` is durable,
+ * running the sync unless one is running.
+ */
+static int group_wait_durable(struct group *g, unsigned long upto,
+			      struct dd_error *err)
+{
+	while (atomic_load(&g->durable) < upto) {
+		uint32_t seen = atomic_load(&g->synced);
+
+		if (g->conn->sync_failed)
+			return sync_wal(g->conn, err); /* refuses, with the reason */
+		if (!atomic_exchange(&g->syncing, true)) {
+			int rc = group_sync(g, err);
+
+			if (rc)
+				return rc;
+		} else if (atomic_load(&g->durable) < upto) {
+			futex_wait(&g->synced, seen, 0);
+		}
+	}
+	return 0;
 }
 
 /*
  * Wait, without the mutex, until batch `my` is committed and, unless
  * `lazy`, durable: a member that needs its batch durable runs the sync
  * itself unless one is running, so a lazy member never pays for one.
+ *
+ * The batch is normally closed by a later member of it; if none comes
+ * (the writer expected to join gave up, or was refused), a member that
+ * has waited a while closes it itself.
  */
 static int group_wait(struct group *g, unsigned long my, bool lazy,
 		      struct dd_error *err)
 {
 	int slot = (int)(my % GROUP_RESULTS);
-	unsigned long b;
+	bool needs_sync;
+	int rc;
 
 	for (;;) {
 		uint32_t seen = atomic_load(&g->closed);
+		unsigned long b = atomic_load(&g->result[slot].batch);
 
-		b = atomic_load(&g->result[slot].batch);
 		if (b >= my)
 			break;
-		futex_wait(&g->closed, seen);
+		futex_wait(&g->closed, seen, 4 * GROUP_AGE);
+		if (atomic_load(&g->result[slot].batch) >= my)
+			break;
+		group_lock(g);
+		if (g->open && g->batch == my &&
+		    dd_monotonic() - g->opened > 2 * GROUP_AGE)
+			group_commit_batch(g);
+		group_unlock(g);
 	}
-	while (!lazy && b == my && !atomic_load(&g->result[slot].done) &&
-	       atomic_load(&g->durable) < my) {
-		uint32_t seen = atomic_load(&g->synced);
-
-		if (!atomic_exchange(&g->syncing, true))
-			group_sync(g);
-		else if (!atomic_load(&g->result[slot].done) &&
-			 atomic_load(&g->durable) < my)
-			futex_wait(&g->synced, seen);
-		b = atomic_load(&g->result[slot].batch);
-	}
-	if (b != my)
+	needs_sync = atomic_load(&g->result[slot].needs_sync);
+	rc = atomic_load(&g->result[slot].rc);
+	if (rc)
+		dd_error_set(err, rc, "%s", g->result[slot].msg);
+	if (atomic_load(&g->result[slot].batch) != my)
 		return dd_error_set(err, DD_ERR_STORE,
 				    "the outcome of a commit was lost");
-	if (g->result[slot].rc)
-		return dd_error_set(err, g->result[slot].rc, "%s",
-				    g->result[slot].msg);
-	return 0;
+	if (rc || lazy || !needs_sync)
+		return rc;
+	return group_wait_durable(g, my, err);
 }
 
 /*
- * Wait, without the mutex, until every batch committed so far is durable,
- * running the sync unless one is running.
+ * Wait, without the mutex, until every batch committed so far is durable.
  */
 static int group_barrier(struct group *g, struct dd_error *err)
 {
-	unsigned long target = atomic_load(&g->committed);
-
-	while (atomic_load(&g->durable) < target) {
-		uint32_t seen = atomic_load(&g->synced);
-
-		if (g->conn->sync_failed)
-			return sync_wal(g->conn, err); /* refuses, with the reason */
-		if (!atomic_exchange(&g->syncing, true))
-			group_sync(g);
-		else if (atomic_load(&g->durable) < target)
-			futex_wait(&g->synced, seen);
-	}
-	return 0;
+	return group_wait_durable(g, atomic_load(&g->committed), err);
 }
 
 /*
@@ -565,7 +605,7 @@ static void group_check_lost(struct group *g)
 {
 	if (g->open && sqlite3_get_autocommit(g->conn->db))
 		group_close_batch(g, DD_ERR_STORE,
-				  "the store rolled the transaction back", true);
+				  "the store rolled the transaction back", false);
 }
 
 static pthread_mutex_t groups_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -652,6 +692,11 @@ static int group_begin(struct sq *q, struct dd_error *err)
 				    q->base.path);
 	if (g->conn->sync_failed) {
 		rc = sync_wal(g->conn, err); /* refuses, with the reason */
+		/* the open batch cannot be made durable: end it, failed */
+		if (g->open) {
+			exec_sql(g->conn, "ROLLBACK", NULL);
+			group_close_batch(g, rc, err ? err->msg : "", false);
+		}
 		pthread_mutex_unlock(&g->mu);
 		return rc;
 	}
@@ -688,27 +733,12 @@ static int group_end(struct group *g, bool mine, bool lazy,
 		     struct dd_error *err)
 {
 	unsigned long my = g->batch;
-	int rc = 0;
 
 	group_check_lost(g);
 	if (g->open && (atomic_load(&g->waiting) == 0 ||
 			g->pending >= GROUP_MAX ||
-			dd_monotonic() - g->opened > GROUP_AGE)) {
-		struct dd_error cerr = DD_ERROR_INIT;
-
-		bool synced = !g->conn->sync_wal || !g->pending;
-
-		if (g->pending) {
-			rc = exec_stmt(g->conn, "COMMIT", &cerr);
-			if (rc && !sqlite3_get_autocommit(g->conn->db))
-				exec_sql(g->conn, "ROLLBACK", NULL);
-			if (rc)
-				synced = true; /* nothing to sync */
-		} else {
-			exec_sql(g->conn, "ROLLBACK", NULL);
-		}
-		group_close_batch(g, rc, cerr.msg, synced);
-	}
+			dd_monotonic() - g->opened > GROUP_AGE))
+		group_commit_batch(g);
 	pthread_mutex_unlock(&g->mu);
 	return mine ? group_wait(g, my, lazy, err) : 0;
 }

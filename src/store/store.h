@@ -377,6 +377,12 @@ int dd_store_schema_version(struct dd_store *s, int *current, int *newest,
 			    struct dd_error *err);
 /* For tests: make the (n+1)th store call from now fail with `code`. */
 void dd_store_fail_after(long n, int code);
+/*
+ * For tests: make every WAL sync of the SQLite backend fail with EIO from
+ * now on (true), or work again (false; handles that saw a failure keep
+ * refusing, as they must).
+ */
+void dd_store_fail_syncs(bool fail);
 /* How many transactions this process has committed, on any handle. */
 long long dd_store_commit_count(void);
 /* Read the durability and busy timeout from DRYDOCK_DURABILITY etc. */

@@ -42,7 +42,10 @@ int dd_pass_begin(struct dd_worker *w, const struct dd_lock_grant *g,
  * the idempotent release hooks run again, as after any crash).  What must
  * not leak (a resource about to be built) is committed durably before the
  * hook that builds it, and a pass that ends on a lazy commit syncs the
- * store before anyone is told of it (dd_worker_run_one).
+ * store before its wake-ups go out (dd_worker_run_one).  A lazy commit is
+ * visible at once, like any commit before its sync: a reader (the API,
+ * the event log line) may see it before it is durable, as it may see a
+ * durable commit a moment before its sync ends.
  */
 int dd_pass_commit(struct dd_worker *w, struct dd_error *err);
 int dd_pass_commit_lazy(struct dd_worker *w, struct dd_error *err);

@@ -83,6 +83,7 @@ static int update_with_lock(struct dd_worker *w, struct dd_ref obj,
 	struct dd_lock_grant g;
 	int rc;
 
+	w->ended = false;
 	dd_task_lock_name(obj, &g);
 	rc = dd_store_lock_acquire(w->store, w->name, dd_now(), w->lock_ttl,
 				   &g, err);
@@ -151,7 +152,7 @@ int dd_worker_run_one(struct dd_worker *w, bool *ran, struct dd_error *err)
 {
 	int rc;
 
-	w->changed = w->scheduled = w->unsynced = false;
+	w->changed = w->scheduled = w->unsynced = w->ended = false;
 	w->object.kind = DD_OBJ_NONE;
 	rc = dd_task_run_chained(w->store, kinds, &w->topt, w, &w->next, ran,
 				 err);

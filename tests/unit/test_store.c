@@ -35,6 +35,7 @@ static int teardown(void **state)
 
 	/* a failing test must not leave a fault armed for the next one */
 	dd_store_fail_after(-1, 0);
+	dd_store_fail_syncs(false);
 	test_env_release(e);
 	free(e);
 	return 0;
@@ -1371,6 +1372,87 @@ static void test_group_commit_contended(void **state)
 	assert_int_equal(n, GROUP_THREADS * GROUP_BUMPS);
 }
 
+/*
+ * A WAL sync that fails while group members commit: nobody hangs, every
+ * commit from then on is refused with the reason, and every commit that
+ * was reported done is in the store.
+ */
+#define FAIL_THREADS 6
+#define FAIL_BUMPS 120
+
+struct sync_failer {
+	const char *path;
+	int index;
+	int ok, refused, ok_after_refusal;
+	char msg[600];
+};
+
+static void *sync_failer_main(void *arg)
+{
+	struct sync_failer *sf = arg;
+	struct dd_store_options opt = {DD_DURABILITY_FULL, 5000, true};
+	struct dd_store *s = NULL;
+	struct dd_error err = DD_ERROR_INIT;
+
+	if (dd_store_open(sf->path, &opt, &s, &err))
+		return NULL;
+	for (int i = 0; i < FAIL_BUMPS; i++) {
+		int rc;
+
+		if (sf->index == 0 && i == FAIL_BUMPS / 3)
+			dd_store_fail_syncs(true);
+		rc = dd_store_begin(s, &err);
+		if (!rc) {
+			rc = dd_store_counter_bump(s, "bumps", &err);
+			if (rc)
+				dd_store_rollback(s);
+			else
+				rc = dd_store_commit(s, &err);
+		}
+		if (!rc && sf->refused)
+			sf->ok_after_refusal++;
+		if (!rc)
+			sf->ok++;
+		else if (!sf->refused++)
+			snprintf(sf->msg, sizeof(sf->msg), "%s", err.msg);
+	}
+	dd_store_close(s);
+	return NULL;
+}
+
+static void test_group_commit_sync_failure(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct sync_failer sf[FAIL_THREADS];
+	pthread_t tid[FAIL_THREADS];
+	struct timespec deadline;
+	long long n = 0;
+	int ok = 0;
+
+	for (int i = 0; i < FAIL_THREADS; i++) {
+		sf[i] = (struct sync_failer){.path = e->path, .index = i};
+		assert_int_equal(pthread_create(&tid[i], NULL,
+						sync_failer_main, &sf[i]),
+				 0);
+	}
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 60;
+	for (int i = 0; i < FAIL_THREADS; i++) {
+		/* a member left waiting for ever is the bug this catches */
+		assert_int_equal(pthread_timedjoin_np(tid[i], NULL, &deadline),
+				 0);
+		assert_true(sf[i].refused > 0);
+		assert_int_equal(sf[i].ok_after_refusal, 0);
+		assert_non_null(strstr(sf[i].msg, "sync"));
+		ok += sf[i].ok;
+	}
+	dd_store_fail_syncs(false);
+	assert_true(ok >= FAIL_BUMPS / 3);
+	assert_ok(dd_store_counter_get(e->store, "bumps", &n, &err), &err);
+	assert_true(n >= ok);
+}
+
 static void test_second_writer_waits_then_busy(void **state)
 {
 	struct test_env *e = *state;
@@ -1549,6 +1631,7 @@ int main(void)
 		T(test_upgrade_from_version_1),
 		T(test_group_second_transaction_busy),
 		T(test_group_commit_contended),
+		T(test_group_commit_sync_failure),
 		T(test_second_writer_waits_then_busy),
 		T(test_fault_injection_nth_call),
 		T(test_fault_mid_transaction_writes_nothing),
