@@ -542,6 +542,9 @@ struct fake {
 	int calls;
 	long long token;  /* the claim token it was called with */
 	char worker[32];
+	/* end the task in the handler's own transaction, on this store */
+	struct dd_store *end_within;
+	bool rollback;	  /* ... and then roll that transaction back */
 };
 
 static int fake_run(void *arg, struct dd_task_run *run, double *retry_at,
@@ -554,6 +557,24 @@ static int fake_run(void *arg, struct dd_task_run *run, double *retry_at,
 	f->token = t->claim_token;
 	snprintf(f->worker, sizeof(f->worker), "%s",
 		 t->claimed_by ? t->claimed_by : "");
+	if (f->end_within) {
+		struct dd_store *st = f->end_within;
+		int rc = dd_store_begin(st, err);
+
+		if (!rc)
+			rc = dd_store_counter_bump(st, "handler", err);
+		if (!rc)
+			rc = dd_task_end_within(st, run, err);
+		if (rc || f->rollback) {
+			dd_store_rollback(st);
+			dd_task_end_committed(run, false);
+			return rc ? rc : dd_error_set(err, DD_ERR_IO, "no");
+		}
+		rc = dd_store_commit(st, err);
+		dd_task_end_committed(run, rc == 0);
+		if (rc)
+			return rc;
+	}
 	if (f->rc == DD_ERR_AGAIN)
 		*retry_at = f->retry_at;
 	if (f->rc && f->msg)
@@ -1003,6 +1024,98 @@ static void test_run_chained_claims_next(void **state)
 	assert_false(ran);
 }
 
+/*
+ * A handler that ends its task in its own last transaction: the state
+ * change, the finish and the next claim are one commit, and the runner
+ * does not end the task again.
+ */
+static void test_handler_ends_task_within(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_task_options o;
+	struct dd_task next = {0};
+	struct dd_task_archive_list arch;
+	struct fake f = {0};
+	long long commits, bumps = 0;
+	bool ran = false;
+
+	options(&o);
+	f.end_within = e->store;
+	schedule(e->store, KIND, obj1, dd_now());
+	schedule(e->store, KIND, obj2, dd_now());
+	commits = dd_store_commit_count();
+	assert_ok(dd_task_run_chained(e->store, fake_kinds, &o, &f, &next,
+				      &ran, &err),
+		  &err);
+	assert_true(ran);
+	/* the claim, then the handler's one transaction */
+	assert_int_equal(dd_store_commit_count() - commits, 2);
+	assert_ok(dd_store_counter_get(e->store, "handler", &bumps, &err),
+		  &err);
+	assert_int_equal(bumps, 1);
+	archive(e->store, &arch);
+	assert_int_equal(arch.n, 1);
+	assert_int_equal(arch.items[0].object.id, obj1.id);
+	assert_string_equal(arch.items[0].outcome, "done");
+	dd_task_archive_list_release(&arch);
+	assert_int_equal(next.object.id, obj2.id);
+	assert_string_equal(next.claimed_by, "fake-worker");
+	/* and without a chain (dd_task_run_one) it only ends its own */
+	f.end_within = NULL;
+	assert_ok(dd_task_run_chained(e->store, fake_kinds, &o, &f, &next,
+				      &ran, &err),
+		  &err);
+	assert_int_equal(task_count(e->store), 0);
+	schedule(e->store, KIND, obj1, dd_now());
+	f.end_within = e->store;
+	run_one(e, &o, &f, true);
+	assert_int_equal(task_count(e->store), 0);
+	archive(e->store, &arch);
+	assert_int_equal(arch.n, 3);
+	dd_task_archive_list_release(&arch);
+}
+
+/*
+ * A handler whose last transaction (with the task's end) rolls back: the
+ * end did not happen, the runner retries the task as a failure, and the
+ * claim made inside is not kept.
+ */
+static void test_handler_end_within_rolled_back(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_task_options o;
+	struct dd_task next = {0};
+	struct dd_task_archive_list arch;
+	struct dd_task_list l;
+	struct fake f = {0};
+	long long bumps = 0;
+	bool ran = false;
+
+	options(&o);
+	f.end_within = e->store;
+	f.rollback = true;
+	schedule(e->store, KIND, obj1, dd_now());
+	assert_ok(dd_task_run_chained(e->store, fake_kinds, &o, &f, &next,
+				      &ran, &err),
+		  &err);
+	assert_true(ran);
+	assert_int_equal(dd_store_counter_get(e->store, "handler", &bumps,
+					      &err),
+			 0);
+	assert_int_equal(bumps, 0);
+	archive(e->store, &arch);
+	assert_int_equal(arch.n, 0);
+	dd_task_archive_list_release(&arch);
+	assert_int_equal(next.id, 0);
+	tasks(e->store, &l);
+	assert_int_equal(l.n, 1);
+	assert_null(l.items[0].claimed_by);
+	assert_int_equal(l.items[0].failures, 1);
+	dd_task_list_release(&l);
+}
+
 /* A claim that fails does not cost the finish before it. */
 static void test_run_chained_claim_failure_keeps_finish(void **state)
 {
@@ -1260,6 +1373,8 @@ int main(void)
 		T(test_run_one_done_after_failures_keeps_count),
 		T(test_run_one_fenced_handler),
 		T(test_run_one_store_failure_keeps_claim),
+		T(test_handler_ends_task_within),
+		T(test_handler_end_within_rolled_back),
 		T(test_run_chained_claims_next),
 		T(test_run_chained_claim_failure_keeps_finish),
 		T(test_hand_back),
