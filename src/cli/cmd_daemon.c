@@ -2,6 +2,8 @@
  * cmd_daemon.c - "drydock daemon": run the update workers.
  */
 #include "cli/cli.h"
+#include "core/metrics.h"
+#include "store/store.h"
 #include "worker/pool.h"
 
 #include <getopt.h>
@@ -90,6 +92,9 @@ int cmd_daemon(int argc, char **argv)
 		(int)getpid(), o.store_path, o.workers);
 	if (dd_pool_run(&o, &err))
 		return cli_fail(&err);
-	fprintf(stderr, "drydock: daemon %d stopped\n", (int)getpid());
+	fprintf(stderr, "drydock: daemon %d stopped: %llu tasks run, %lld "
+			"store commits\n",
+		(int)getpid(), dd_metric_get(DD_METRIC_TASKS_RUN),
+		dd_store_commit_count());
 	return 0;
 }

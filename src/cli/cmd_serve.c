@@ -4,7 +4,9 @@
  */
 #include "auth/token.h"
 #include "cli/cli.h"
+#include "core/metrics.h"
 #include "http/server.h"
+#include "store/store.h"
 #include "worker/pool.h"
 
 #include <getopt.h>
@@ -205,6 +207,9 @@ int cmd_serve(int argc, char **argv)
 	pthread_join(tid, NULL);
 	if (pt.rc)
 		return cli_fail(&pt.err);
-	fprintf(stderr, "drydock: serve %d stopped\n", (int)getpid());
+	fprintf(stderr, "drydock: serve %d stopped: %llu tasks run, %lld "
+			"store commits\n",
+		(int)getpid(), dd_metric_get(DD_METRIC_TASKS_RUN),
+		dd_store_commit_count());
 	return 0;
 }

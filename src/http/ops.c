@@ -132,6 +132,11 @@ static void metrics(struct dd_http_req *r)
 		    "drydock_allocation_seconds_sum %.6f\n"
 		    "drydock_allocation_seconds_count %llu\n",
 		    counts[DD_ALLOC_BUCKETS], sum, counts[DD_ALLOC_BUCKETS]);
+	header(b, "store_commits_total", "counter",
+	       "Transactions this process committed to the store (a group "
+	       "commit's batch counts once).");
+	dd_buf_addf(b, "drydock_store_commits_total %lld\n",
+		    dd_store_commit_count());
 	header(b, "http_requests_total", "counter",
 	       "HTTP requests answered, by status code.");
 	dd_http_count_requests(count_requests, b);

@@ -165,6 +165,7 @@ struct bench {
 	char http_token[64]; /* and serve's first admin token */
 	long daemon_rss_kb;
 	double daemon_cpu_s; /* process mode: the daemon's whole life */
+	long long daemon_commits; /* its store commits, from its last word */
 };
 
 static void *pool_main(void *arg)
@@ -309,6 +310,33 @@ static double self_cpu_seconds(void)
 	return cpu_seconds(&ru);
 }
 
+/*
+ * How many store commits the daemon (or serve) made in its life: it says
+ * so when it stops ("... stopped: N tasks run, M store commits").
+ * -1 when it did not.
+ */
+static long long daemon_commits(const struct bench *b)
+{
+	char path[4300], line[512];
+	long long n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/daemon.log", b->dir);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, " stopped: ");
+		unsigned long long tasks;
+		long long commits;
+
+		if (p && sscanf(p, " stopped: %llu tasks run, %lld store commits",
+				&tasks, &commits) == 2)
+			n = commits;
+	}
+	if (f)
+		fclose(f);
+	return n;
+}
+
 static void bench_stop(struct bench *b)
 {
 	if (b->mode == MODE_LIBRARY) {
@@ -326,6 +354,7 @@ static void bench_stop(struct bench *b)
 		wait4(b->daemon, &status, 0, &ru);
 		b->daemon_rss_kb = ru.ru_maxrss;
 		b->daemon_cpu_s = cpu_seconds(&ru);
+		b->daemon_commits = daemon_commits(b);
 	}
 }
 
@@ -693,11 +722,19 @@ static struct result run_pool(const char *scenario, enum mode mode, int clients,
 	r.lifecycles = atomic_load(&done);
 	/* this process (clients, and in library mode the workers) ... */
 	r.cpu_ms_per_lifecycle = self_cpu_seconds() - cpu0;
-	if (mode == MODE_LIBRARY && r.lifecycles)
-		r.commits_per_lifecycle =
-			(double)(dd_store_commit_count() - commits0) /
-			(double)r.lifecycles;
+	commits0 = dd_store_commit_count() - commits0;
 	bench_stop(&b);
+	/*
+	 * Every commit of this process in the run (clients, and in library
+	 * mode the workers), plus in the other modes the daemon's whole
+	 * life, pool building included, like its CPU time below.
+	 */
+	if (r.lifecycles && (mode == MODE_LIBRARY || b.daemon_commits >= 0))
+		r.commits_per_lifecycle =
+			(double)(commits0 + (mode == MODE_LIBRARY
+						     ? 0
+						     : b.daemon_commits)) /
+			(double)r.lifecycles;
 	/* ... and the daemon's whole life (its pool building included) */
 	r.cpu_ms_per_lifecycle += b.daemon_cpu_s;
 	r.cpu_ms_per_lifecycle = r.lifecycles ? r.cpu_ms_per_lifecycle * 1000 /

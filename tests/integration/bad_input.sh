@@ -35,6 +35,9 @@ wait_until 10 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM lease WHER
 expect_refused 4 "cannot release lease $id: it is already destroyed" dd release-lease --id "$id"
 expect_refused 4 "it is destroyed, not active" dd exec --lease "$id" -- true
 stop_daemon "$DAEMON"
+# its last word says what it did
+grep -Eq "daemon [0-9]+ stopped: [1-9][0-9]* tasks run, [1-9][0-9]* store commits$" "$T/daemon.log" ||
+	fail "no stopped message: $(tail -3 "$T/daemon.log")"
 
 # a store that is missing, not a database, or locked
 expect_refused 7 "does not exist: run 'drydock init'" dd --db "$T/nope.db" list leases

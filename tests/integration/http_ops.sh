@@ -50,7 +50,7 @@ tr -d '\r' <"$T/metrics.headers" | grep -qi '^content-type: text/plain; version=
 check_format "$T/metrics" || fail "metrics format: $(cat "$T/metrics")"
 for f in leases resources queue_depth tasks_claimed queue_oldest_age_seconds tasks_run_total \
 	tasks_finished_total tasks_yielded_total tasks_failed_total tasks_fenced_total \
-	commands_consumed_total allocation_seconds http_requests_total; do
+	commands_consumed_total allocation_seconds store_commits_total http_requests_total; do
 	grep -q "^# TYPE drydock_$f " "$T/metrics" || fail "no metric family drydock_$f"
 	grep -q "^# HELP drydock_$f ." "$T/metrics" || fail "no help for drydock_$f"
 done
@@ -82,6 +82,7 @@ scrape
 run0=$(value drydock_tasks_run_total)
 done0=$(value 'drydock_commands_consumed_total{outcome="done"}')
 alloc0=$(value drydock_allocation_seconds_count)
+commits0=$(value drydock_store_commits_total)
 ids=""
 for i in 1 2 3 4 5; do
 	call 201 "$ADMIN" POST /api/v1/leases '{"type": "host", "ttl": 3600}'
@@ -124,6 +125,7 @@ expect_eq "queue depth, by hand" "$(value drydock_queue_depth)" 3
 expect_eq "claimed" "$(value drydock_tasks_claimed)" 0
 expect_eq "oldest due" "$(value drydock_queue_oldest_age_seconds)" 0.000
 [ "$(value drydock_tasks_run_total)" -gt "$run0" ] || fail "tasks_run_total did not move"
+[ "$(value drydock_store_commits_total)" -gt "$commits0" ] || fail "store_commits_total did not move"
 [ "$(value drydock_tasks_run_total)" -ge "$(value 'drydock_tasks_finished_total{outcome="done"}')" ] ||
 	fail "more tasks finished than run"
 expect_eq "commands done" "$(value 'drydock_commands_consumed_total{outcome="done"}')" $((done0 + 2))

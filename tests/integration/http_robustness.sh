@@ -462,7 +462,8 @@ expect_eq "exec in flight finished" "$(cat "$T/exec.code") $(jq -r .stdout "$T/e
 expect_eq "no task left claimed" "$(sql 'SELECT count(*) FROM task WHERE claimed_by IS NOT NULL')" 0
 expect_eq "no object lock left" "$(sql 'SELECT count(*) FROM lock')" 0
 grep -q "SIGTERM: stopping" "$T/serve.log" || fail "no stop message"
-grep -q "serve [0-9]* stopped" "$T/serve.log" || fail "no stopped message"
+grep -Eq "serve [0-9]+ stopped: [0-9]+ tasks run, [1-9][0-9]* store commits$" "$T/serve.log" ||
+	fail "no stopped message: $(tail -3 "$T/serve.log")"
 set +e
 curl -sS -o /dev/null "$URL/livez" 2>/dev/null
 rc=$?
