@@ -111,8 +111,9 @@ int dd_resource_update(struct dd_worker *w, long long id, double *retry_at,
 				retry_at, err);
 }
 
-static int run_lease(void *arg, struct dd_task_run *run, double *retry_at,
-		     struct dd_error *err)
+/* Both task kinds: the update pass of the task's object, under its lock. */
+static int run_update(void *arg, struct dd_task_run *run, double *retry_at,
+		      struct dd_error *err)
 {
 	struct dd_worker *w = arg;
 	const struct dd_task *t = run->task;
@@ -121,30 +122,18 @@ static int run_lease(void *arg, struct dd_task_run *run, double *retry_at,
 	w->object = t->object;
 	w->run = run;
 	w->ended = false;
-	rc = dd_lease_update_locked(w, &t->lock, t->object.id, retry_at, err);
-	w->run = NULL;
-	return rc;
-}
-
-static int run_resource(void *arg, struct dd_task_run *run, double *retry_at,
-			struct dd_error *err)
-{
-	struct dd_worker *w = arg;
-	const struct dd_task *t = run->task;
-	int rc;
-
-	w->object = t->object;
-	w->run = run;
-	w->ended = false;
-	rc = dd_resource_update_locked(w, &t->lock, t->object.id, retry_at,
-				       err);
+	rc = t->object.kind == DD_OBJ_LEASE
+		     ? dd_lease_update_locked(w, &t->lock, t->object.id,
+					      retry_at, err)
+		     : dd_resource_update_locked(w, &t->lock, t->object.id,
+						 retry_at, err);
 	w->run = NULL;
 	return rc;
 }
 
 static const struct dd_task_kind kinds[] = {
-	{DD_TASK_LEASE_UPDATE, run_lease},
-	{DD_TASK_RESOURCE_UPDATE, run_resource},
+	{DD_TASK_LEASE_UPDATE, run_update},
+	{DD_TASK_RESOURCE_UPDATE, run_update},
 	{NULL, NULL},
 };
 
