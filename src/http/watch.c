@@ -84,6 +84,8 @@ int dd_watch_start(const char *store_path, struct dd_error *err)
 		return rc;
 	}
 	watch.running = true;
+	/* notifications made in this process skip the socket */
+	dd_wake_set_local_watcher(watch.wake, dd_watch_notify);
 	return 0;
 }
 
@@ -99,6 +101,7 @@ void dd_watch_stop(void)
 		/* the pipe is ours and empty: cannot fail */
 	}
 	pthread_join(watch.tid, NULL);
+	dd_wake_set_local_watcher(NULL, NULL);
 	dd_wake_close(watch.wake);
 	watch.wake = NULL;
 	close(watch.stop_pipe[0]);

@@ -32,6 +32,30 @@ void dd_wake_set_local(void (*fn)(void))
 	atomic_store(&local_wake, fn);
 }
 
+/* This process's watcher that takes notifications by a direct call. */
+static struct {
+	pthread_mutex_t mu;
+	void (*fn)(const char *object);
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char name[sizeof(((struct sockaddr_un *)0)->sun_path)];
+} local_watcher = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+void dd_wake_set_local_watcher(const struct dd_wake *w,
+			       void (*fn)(const char *object))
+{
+	const char *slash = w ? strrchr(w->path, '/') : NULL;
+
+	pthread_mutex_lock(&local_watcher.mu);
+	local_watcher.fn = slash && fn ? fn : NULL;
+	if (local_watcher.fn) {
+		snprintf(local_watcher.dir, sizeof(local_watcher.dir), "%.*s",
+			 (int)(slash - w->path), w->path);
+		snprintf(local_watcher.name, sizeof(local_watcher.name), "%s",
+			 slash + 1);
+	}
+	pthread_mutex_unlock(&local_watcher.mu);
+}
+
 /* FNV-1a, 64 bits: only needs to tell stores apart. */
 static unsigned long long digest(const char *s)
 {
@@ -79,7 +103,7 @@ static int wake_dir(const char *store_path, char *buf, size_t n)
 
 static int each_listener(const char *store_path, enum dd_wake_role role,
 			 const char *msg, const char *object, const char *skip,
-			 bool send);
+			 const char *skip_name, bool send);
 
 /*
  * The first time this process listens for a store, probe every socket in
@@ -99,8 +123,9 @@ static void sweep_once(const char *store_path)
 		snprintf(swept, sizeof(swept), "%s", store_path);
 	pthread_mutex_unlock(&mu);
 	if (sweep) {
-		each_listener(store_path, DD_WAKE_DAEMON, "", NULL, NULL, false);
-		each_listener(store_path, DD_WAKE_WATCHER, "", NULL, NULL,
+		each_listener(store_path, DD_WAKE_DAEMON, "", NULL, NULL, NULL,
+			      false);
+		each_listener(store_path, DD_WAKE_WATCHER, "", NULL, NULL, NULL,
 			      false);
 	}
 }
@@ -222,11 +247,13 @@ int dd_wake_wait_for(struct dd_wake *w, const char *object, double timeout)
 /*
  * Send to (or just count) every listener of `role`; drop dead sockets.
  * A targeted message (`object` set) skips watchers named after another
- * object; `skip` is a name prefix to leave out (this daemon's own socket).
+ * object; `skip` is a name prefix to leave out (this daemon's own
+ * sockets), `skip_name` one socket's name (this process's watcher, told
+ * directly).
  */
 static int each_listener(const char *store_path, enum dd_wake_role role,
 			 const char *msg, const char *object, const char *skip,
-			 bool send)
+			 const char *skip_name, bool send)
 {
 	char dir[64];
 	DIR *d;
@@ -251,6 +278,8 @@ static int each_listener(const char *store_path, enum dd_wake_role role,
 		if (strncmp(e->d_name, role_prefix[role], 2))
 			continue;
 		if (skip_len && !strncmp(e->d_name, skip, skip_len))
+			continue;
+		if (skip_name && !strcmp(e->d_name, skip_name))
 			continue;
 		if (object && (at = strchr(e->d_name, '@')) &&
 		    strcmp(at + 1, object))
@@ -289,18 +318,49 @@ void dd_wake_notify(const char *store_path, enum dd_wake_role role)
 		fn();
 		snprintf(own, sizeof(own), "%s%d-", role_prefix[role],
 			 (int)getpid());
-		each_listener(store_path, role, "w", NULL, own, true);
+		each_listener(store_path, role, "w", NULL, own, NULL, true);
 		return;
 	}
-	each_listener(store_path, role, "w", NULL, NULL, true);
+	if (role == DD_WAKE_WATCHER) {
+		dd_wake_notify_about(store_path, NULL);
+		return;
+	}
+	each_listener(store_path, role, "w", NULL, NULL, NULL, true);
+}
+
+/*
+ * Tell this process's registered watcher directly, if it watches this
+ * store; then its socket is skipped.  Returns whether it was told, with
+ * its socket's name in `name`.
+ */
+static bool tell_local_watcher(const char *store_path, const char *object,
+			       char *name, size_t n)
+{
+	void (*fn)(const char *) = NULL;
+	char dir[64];
+
+	wake_dir(store_path, dir, sizeof(dir));
+	pthread_mutex_lock(&local_watcher.mu);
+	if (local_watcher.fn && !strcmp(local_watcher.dir, dir)) {
+		fn = local_watcher.fn;
+		snprintf(name, n, "%s", local_watcher.name);
+	}
+	pthread_mutex_unlock(&local_watcher.mu);
+	if (fn)
+		fn(object);
+	return fn != NULL;
 }
 
 void dd_wake_notify_about(const char *store_path, const char *object)
 {
-	each_listener(store_path, DD_WAKE_WATCHER, object, object, NULL, true);
+	char name[sizeof(local_watcher.name)];
+	bool told = tell_local_watcher(store_path, object, name, sizeof(name));
+
+	each_listener(store_path, DD_WAKE_WATCHER, object ? object : "w",
+		      object, NULL, told ? name : NULL, true);
 }
 
 int dd_wake_count(const char *store_path, enum dd_wake_role role)
 {
-	return each_listener(store_path, role, "", NULL, NULL, false);
+	return each_listener(store_path, role, "", NULL, NULL, NULL, false);
 }

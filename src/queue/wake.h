@@ -70,5 +70,14 @@ int dd_wake_count(const char *store_path, enum dd_wake_role role);
  * daemon's own socket is then skipped.
  */
 void dd_wake_set_local(void (*fn)(void));
+/*
+ * The same for a watcher: `fn` is told about every notification for
+ * `w`'s store made in this process (`object`, or NULL for an untargeted
+ * one), by a direct call instead of a datagram to `w`, which senders in
+ * this process then skip.  `w` keeps receiving other processes'
+ * notifications.  (NULL, NULL) unregisters; call it before closing `w`.
+ */
+void dd_wake_set_local_watcher(const struct dd_wake *w,
+			       void (*fn)(const char *object));
 
 #endif

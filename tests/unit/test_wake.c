@@ -1,7 +1,7 @@
 /*
  * test_wake.c - wake-ups between processes (queue/wake.c): targeted
- * wake-ups reach their own watcher only, untargeted ones reach all,
- * counting listeners, and the sweep of sockets left by a killed watcher.
+ * wake-ups reach their own watcher only, untargeted ones reach all, a
+ * watcher told by direct calls in its own process, counting listeners, and the sweep of sockets left by a killed watcher.
  */
 #include "testutil.h"
 
@@ -60,6 +60,49 @@ static void test_targeted_wake_reaches_its_watcher_only(void **state)
 	assert_int_equal(dd_wake_wait_for(b, "lease:2", 5), 1);
 	dd_wake_close(a);
 	dd_wake_close(b);
+}
+
+/* What the local watcher below was told, in order. */
+static char told[4][32];
+static int ntold;
+
+static void local_fn(const char *object)
+{
+	if (ntold < 4)
+		snprintf(told[ntold++], sizeof(told[0]), "%s",
+			 object ? object : "(all)");
+}
+
+/*
+ * A watcher registered for direct calls is told about this process's
+ * notifications without a datagram; other watchers still get theirs, and
+ * once it unregisters, its socket gets them again.
+ */
+static void test_local_watcher_is_called_directly(void **state)
+{
+	struct fx *x = *state;
+	struct dd_wake *local = listen_or_fail(x, DD_WAKE_WATCHER);
+	struct dd_wake *other = listen_or_fail(x, DD_WAKE_WATCHER);
+
+	ntold = 0;
+	dd_wake_set_local_watcher(local, local_fn);
+	dd_wake_notify_about(x->env.path, "lease:7");
+	dd_wake_notify(x->env.path, DD_WAKE_WATCHER);
+	assert_int_equal(ntold, 2);
+	assert_string_equal(told[0], "lease:7");
+	assert_string_equal(told[1], "(all)");
+	assert_int_equal(dd_wake_drain(local), 0);
+	assert_int_equal(dd_wake_drain(other), 2);
+	/* another store's notifications are not its business */
+	dd_wake_notify_about("/nonexistent/other.db", "lease:7");
+	assert_int_equal(ntold, 2);
+	dd_wake_set_local_watcher(NULL, NULL);
+	dd_wake_notify_about(x->env.path, "lease:7");
+	assert_int_equal(ntold, 2);
+	assert_int_equal(dd_wake_drain(local), 1);
+	assert_int_equal(dd_wake_drain(other), 1);
+	dd_wake_close(local);
+	dd_wake_close(other);
 }
 
 static void test_count_sees_live_listeners(void **state)
@@ -155,6 +198,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_targeted_wake_reaches_its_watcher_only, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_local_watcher_is_called_directly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_count_sees_live_listeners,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
