@@ -278,6 +278,16 @@ static int exec_stmt(struct sq *q, const char *sql, struct dd_error *err)
  * see a commit before it is synced: after a power loss such a commit may
  * be missing, but it was never reported done to its writer.
  */
+/* fdatasync(), or EIO while a test says so (dd_store_fail_syncs). */
+static int wal_fdatasync(int fd)
+{
+	if (atomic_load(&fail_syncs)) {
+		errno = EIO;
+		return -1;
+	}
+	return fdatasync(fd);
+}
+
 static int sync_wal(struct sq *q, struct dd_error *err)
 {
 	if (q->sync_failed)
@@ -305,7 +315,7 @@ static int sync_wal(struct sq *q, struct dd_error *err)
 	 * clean and a retry would lie, so the handle refuses every later
 	 * commit instead.
 	 */
-	if (atomic_load(&fail_syncs) ? (errno = EIO, -1) : fdatasync(q->wal_fd)) {
+	if (wal_fdatasync(q->wal_fd)) {
 		snprintf(q->sync_error, sizeof(q->sync_error), "%s",
 			 strerror(errno));
 		q->sync_failed = true;

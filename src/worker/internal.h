@@ -53,7 +53,7 @@ int dd_pass_commit_lazy(struct dd_worker *w, struct dd_error *err);
  * Commit, durably, the last transaction of a pass, ending its task in it
  * (dd_task_end_within): the state change, the task's end and the claim
  * of the thread's next task commit together, or none does.  Once it
- * succeeds (w->ended) the pass must write nothing more.  Outside a task
+ * succeeds (w->ended) the pass writes nothing more.  Outside a task
  * (dd_lease_update() and friends) a plain durable commit.
  */
 int dd_pass_commit_final(struct dd_worker *w, struct dd_error *err);

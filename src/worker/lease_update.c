@@ -279,7 +279,8 @@ static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
 		if (!rc) {
 			l->activated = dd_now();
 			rc = save_final(w, g, l, "lease.activated",
-				  json_pack("{s:I}", "resource", r.id), err);
+					json_pack("{s:I}", "resource", r.id),
+					err);
 		}
 	}
 	dd_bp_handle_release(&h);

@@ -243,12 +243,11 @@ int dd_pass_commit_final(struct dd_worker *w, struct dd_error *err)
 		return rc;
 	}
 	rc = dd_pass_commit(w, err);
-	if (w->run) {
+	if (w->run)
 		dd_task_end_committed(w->run, rc == 0);
-		if (!rc) {
-			w->run = NULL;
-			w->ended = true;
-		}
+	if (!rc) {
+		w->run = NULL;
+		w->ended = true;
 	}
 	return rc;
 }

@@ -38,7 +38,8 @@ struct dd_worker {
 	struct dd_task next;
 	/*
 	 * The task run now (NULL outside a task, or once ended), and whether
-	 * the pass ended it in its last transaction (dd_pass_commit_final).
+	 * the pass made its last commit (dd_pass_commit_final), ending the
+	 * task in it if there is one.
 	 */
 	struct dd_task_run *run;
 	bool ended;

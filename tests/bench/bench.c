@@ -691,7 +691,7 @@ static struct result run_pool(const char *scenario, enum mode mode, int clients,
 	struct samples active = {0}, release = {0};
 	struct client *cs = calloc((size_t)clients, sizeof(*cs));
 	atomic_llong done = 0;
-	long long commits0;
+	long long commits0, commits;
 	double start, cpu0;
 
 	pthread_mutex_init(&active.mu, NULL);
@@ -722,7 +722,7 @@ static struct result run_pool(const char *scenario, enum mode mode, int clients,
 	r.lifecycles = atomic_load(&done);
 	/* this process (clients, and in library mode the workers) ... */
 	r.cpu_ms_per_lifecycle = self_cpu_seconds() - cpu0;
-	commits0 = dd_store_commit_count() - commits0;
+	commits = dd_store_commit_count() - commits0;
 	bench_stop(&b);
 	/*
 	 * Every commit of this process in the run (clients, and in library
@@ -731,7 +731,7 @@ static struct result run_pool(const char *scenario, enum mode mode, int clients,
 	 */
 	if (r.lifecycles && (mode == MODE_LIBRARY || b.daemon_commits >= 0))
 		r.commits_per_lifecycle =
-			(double)(commits0 + (mode == MODE_LIBRARY
+			(double)(commits + (mode == MODE_LIBRARY
 						     ? 0
 						     : b.daemon_commits)) /
 			(double)r.lifecycles;
