@@ -398,6 +398,9 @@ static int busy_wait(void *arg, int count)
  * closer filled in before the bump.  With a condition variable every
  * woken member would queue for the mutex again just to read its result,
  * one context switch more per transaction, on the path of every request.
+ * The closer wakes the members only once it has unlocked the mutex: a
+ * member woken earlier may take the closer's CPU while the closer still
+ * holds the mutex, and then every writer waits for the closer to run again.
  */
 
 #define GROUP_MAX 64
@@ -418,6 +421,7 @@ struct group {
 	atomic_ulong durable;	  /* every batch up to this one is synced */
 	atomic_ulong committed;	  /* the last batch committed, maybe unsynced */
 	atomic_bool syncing;	  /* a sync_wal() is running */
+	bool wake_closed;	  /* a batch closed: wake its members on unlock */
 	_Atomic uint32_t closed;  /* futex: bumped when a batch closes */
 	_Atomic uint32_t synced;  /* futex: bumped when a sync ends */
 	/*
@@ -438,9 +442,21 @@ static void group_lock(struct group *g)
 	pthread_mutex_lock(&g->mu);
 }
 
+static void futex_wake_all(_Atomic uint32_t *word);
+
+/*
+ * Unlock, then wake the members of a batch closed meanwhile: woken while
+ * the mutex was still held, a member could preempt the holder, and every
+ * writer would wait for the holder to get a CPU back.
+ */
 static void group_unlock(struct group *g)
 {
+	bool wake = g->wake_closed;
+
+	g->wake_closed = false;
 	pthread_mutex_unlock(&g->mu);
+	if (wake)
+		futex_wake_all(&g->closed);
 }
 
 /*
@@ -456,12 +472,18 @@ static void futex_wait(_Atomic uint32_t *word, uint32_t seen, double timeout)
 		timeout > 0 ? &ts : NULL, NULL, 0);
 }
 
+/* Wake everyone sleeping on *word. */
+static void futex_wake_all(_Atomic uint32_t *word)
+{
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT32_MAX,
+		NULL, NULL, 0);
+}
+
 /* Bump *word and wake everyone sleeping on it. */
 static void futex_bump(_Atomic uint32_t *word)
 {
 	atomic_fetch_add(word, 1);
-	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT32_MAX,
-		NULL, NULL, 0);
+	futex_wake_all(word);
 }
 
 /*
@@ -486,7 +508,8 @@ static void group_close_batch(struct group *g, int rc, const char *msg,
 		atomic_store(&g->committed, g->batch);
 	atomic_store(&g->result[slot].batch, g->batch);
 	g->open = false;
-	futex_bump(&g->closed);
+	atomic_fetch_add(&g->closed, 1);
+	g->wake_closed = true; /* group_unlock() wakes the members */
 }
 
 /*
@@ -707,7 +730,7 @@ static int group_begin(struct sq *q, struct dd_error *err)
 			exec_sql(g->conn, "ROLLBACK", NULL);
 			group_close_batch(g, rc, err ? err->msg : "", false);
 		}
-		pthread_mutex_unlock(&g->mu);
+		group_unlock(g);
 		return rc;
 	}
 	group_check_lost(g);
@@ -721,7 +744,7 @@ static int group_begin(struct sq *q, struct dd_error *err)
 		}
 	}
 	if (rc) {
-		pthread_mutex_unlock(&g->mu);
+		group_unlock(g);
 		return rc;
 	}
 	rc = exec_stmt(g->conn, "SAVEPOINT lt", err);
@@ -749,7 +772,7 @@ static int group_end(struct group *g, bool mine, bool lazy,
 			g->pending >= GROUP_MAX ||
 			dd_monotonic() - g->opened > GROUP_AGE))
 		group_commit_batch(g);
-	pthread_mutex_unlock(&g->mu);
+	group_unlock(g);
 	return mine ? group_wait(g, my, lazy, err) : 0;
 }
 
