@@ -9,6 +9,7 @@
  */
 #include "store/store.h"
 #include "store/schema_sqlite.h"
+#include "store/sqlite_vfs.h"
 #include "core/util.h"
 
 #include <errno.h>
@@ -835,7 +836,10 @@ static int sq_open(const char *path, const struct dd_store_options *opt,
 	rc = sqlite3_open_v2(path, &q->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				     SQLITE_OPEN_NOMUTEX,
-			     NULL);
+			     /* the system's own VFS, for comparison */
+			     getenv("DRYDOCK_SQLITE_PLAIN_VFS")
+				     ? NULL
+				     : dd_sqlite_vfs_register());
 	if (rc != SQLITE_OK) {
 		dd_error_set(err, DD_ERR_STORE, "cannot open store '%s': %s",
 			     path,

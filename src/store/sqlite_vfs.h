@@ -1,0 +1,36 @@
+/*
+ * sqlite_vfs.h - the VFS every drydock SQLite connection opens its store
+ * through: the system's own, except that a commit's WAL frames reach the
+ * file in one write.
+ *
+ * SQLite writes each WAL frame as two writes, the 24-byte frame header
+ * and then the page, so a commit of 40 pages costs 80 system calls, all
+ * of them made while the store's one write lock is held.  This VFS
+ * gathers the frames of one commit in memory, as the contiguous run they
+ * form in the file, and writes the run with one call when SQLite writes
+ * the commit frame: the commit's outcome, including a failed write, is
+ * still reported by the commit itself, before any other connection can
+ * see it.  Frames that are not part of a commit yet (a transaction too
+ * big for the page cache spills some early) stay gathered until the
+ * commit frame, or are written the moment anything else touches the WAL
+ * or the database's shared memory (a read, a sync, a lock change), so
+ * nothing ever depends on frames still in memory.
+ *
+ * Every other file (the database itself, journals) goes straight to the
+ * system's VFS.
+ */
+#ifndef DD_STORE_SQLITE_VFS_H
+#define DD_STORE_SQLITE_VFS_H
+
+/*
+ * Register the VFS with SQLite (once per process; later calls only
+ * return the result of the first) and return its name for
+ * sqlite3_open_v2(), or NULL if SQLite refused it, in which case callers
+ * use the default VFS.
+ */
+const char *dd_sqlite_vfs_register(void);
+
+/* Write calls this VFS made to WAL files since the process started. */
+long long dd_sqlite_vfs_wal_writes(void);
+
+#endif
