@@ -425,6 +425,13 @@ struct group {
 	bool wake_closed;	  /* a batch closed: wake its members on unlock */
 	_Atomic uint32_t closed;  /* futex: bumped when a batch closes */
 	_Atomic uint32_t synced;  /* futex: bumped when a sync ends */
+	/* sq_sync_then() calls waiting for a sync, oldest first */
+	pthread_mutex_t later_mu;
+	struct later *later, **later_tail;
+	pthread_t syncer;	      /* runs the syncs they wait for */
+	atomic_bool syncer_alive;
+	atomic_bool syncer_stop;
+	_Atomic uint32_t later_due;   /* futex: bumped when one is queued */
 	/*
 	 * Each batch's outcome, written once by whoever closes it (mutex
 	 * held), `batch` last; slots are reused GROUP_RESULTS batches later,
@@ -543,6 +550,9 @@ static void group_commit_batch(struct group *g)
  * later sync and commit (sync_failed), and the waiters report that.
  * Returns the sync's result.
  */
+static void later_run(struct group *g, unsigned long durable, int rc,
+		      const struct dd_error *err);
+
 static int group_sync(struct group *g, struct dd_error *err)
 {
 	unsigned long upto = atomic_load(&g->committed);
@@ -552,6 +562,8 @@ static int group_sync(struct group *g, struct dd_error *err)
 		atomic_store(&g->durable, upto);
 	atomic_store(&g->syncing, false);
 	futex_bump(&g->synced);
+	if (!rc)
+		later_run(g, atomic_load(&g->durable), 0, NULL);
 	return rc;
 }
 
@@ -630,6 +642,137 @@ static int group_barrier(struct group *g, struct dd_error *err)
 	return group_wait_durable(g, atomic_load(&g->committed), err);
 }
 
+/* ---- waiting for a sync in the background ---------------------------------
+ *
+ * A worker's pass ends on a lazy commit and hands what it has to tell
+ * (the wake-ups of whoever watches the lease) to sq_sync_then(), instead
+ * of waiting for the sync itself: the worker goes straight on to its next
+ * task, which the WAL orders after the commit anyway.  The group's syncer
+ * thread makes sure a sync comes: it waits until every queued call's
+ * batches are durable, running a sync unless one is running, and whoever
+ * finishes a sync runs the calls it covers.
+ */
+
+struct later {
+	struct later *next;
+	unsigned long upto; /* durable once every batch up to it is */
+	dd_store_durable_fn *done;
+	void *arg;
+};
+
+/*
+ * Run the queued calls covered by `durable`, or, with `rc`, every queued
+ * call, as failed.
+ */
+static void later_run(struct group *g, unsigned long durable, int rc,
+		      const struct dd_error *err)
+{
+	struct later *due = NULL, **tail = &due, *l;
+
+	pthread_mutex_lock(&g->later_mu);
+	while (g->later && (rc || g->later->upto <= durable)) {
+		l = g->later;
+		g->later = l->next;
+		*tail = l;
+		tail = &l->next;
+	}
+	if (!g->later)
+		g->later_tail = &g->later;
+	*tail = NULL;
+	pthread_mutex_unlock(&g->later_mu);
+	while ((l = due)) {
+		due = l->next;
+		l->done(l->arg, rc, rc ? err : NULL);
+		dd_free(l);
+	}
+}
+
+static void *group_syncer(void *arg)
+{
+	struct group *g = arg;
+
+	for (;;) {
+		uint32_t due = atomic_load(&g->later_due);
+		struct dd_error err = DD_ERROR_INIT;
+		unsigned long want = 0;
+		int rc;
+
+		pthread_mutex_lock(&g->later_mu);
+		for (struct later *l = g->later; l; l = l->next)
+			want = l->upto; /* the last is the largest */
+		pthread_mutex_unlock(&g->later_mu);
+		if (!want) {
+			if (atomic_load(&g->syncer_stop))
+				break;
+			futex_wait(&g->later_due, due, 0);
+			continue;
+		}
+		rc = group_wait_durable(g, want, &err);
+		if (rc)
+			later_run(g, 0, rc, &err);
+		else /* durable already, without a sync of ours */
+			later_run(g, atomic_load(&g->durable), 0, NULL);
+	}
+	return NULL;
+}
+
+/* Start a group's syncer; without one, sq_sync_then() syncs itself. */
+static void group_syncer_start(struct group *g)
+{
+	pthread_mutex_init(&g->later_mu, NULL);
+	g->later_tail = &g->later;
+	if (!g->conn->sync_wal)
+		return; /* nothing is ever waited for */
+	if (!pthread_create(&g->syncer, NULL, group_syncer, g))
+		atomic_store(&g->syncer_alive, true);
+}
+
+/* Stop it once every queued call has run. */
+static void group_syncer_stop(struct group *g)
+{
+	if (atomic_load(&g->syncer_alive)) {
+		atomic_store(&g->syncer_stop, true);
+		futex_bump(&g->later_due);
+		pthread_join(g->syncer, NULL);
+	}
+	pthread_mutex_destroy(&g->later_mu);
+}
+
+static int sq_sync(struct dd_store *s, struct dd_error *err);
+
+static void sq_sync_then(struct dd_store *s, dd_store_durable_fn *then,
+			 void *arg)
+{
+	struct group *g = SQ(s)->group;
+	struct dd_error err = DD_ERROR_INIT;
+	struct later *l;
+	int rc;
+
+	if (g && atomic_load(&g->syncer_alive) && !g->conn->sync_failed) {
+		unsigned long upto = atomic_load(&g->committed);
+
+		if (atomic_load(&g->durable) >= upto) {
+			then(arg, 0, NULL);
+			return;
+		}
+		l = dd_malloc(sizeof(*l));
+		if (l) {
+			l->next = NULL;
+			l->upto = upto;
+			l->done = then;
+			l->arg = arg;
+			pthread_mutex_lock(&g->later_mu);
+			*g->later_tail = l;
+			g->later_tail = &l->next;
+			pthread_mutex_unlock(&g->later_mu);
+			futex_bump(&g->later_due);
+			return;
+		}
+	}
+	rc = sq_sync(s, &err);
+	then(arg, rc, rc ? &err : NULL);
+}
+
 /*
  * After an I/O error, a full disk or running out of memory, SQLite may
  * roll the whole transaction back, not just one savepoint: then the batch
@@ -673,6 +816,7 @@ static int group_get(const char *path, const struct dd_store_options *opt,
 		if (!rc) {
 			g->conn = SQ(conn);
 			pthread_mutex_init(&g->mu, NULL);
+			group_syncer_start(g);
 			g->next = groups;
 			groups = g;
 		}
@@ -695,6 +839,7 @@ static void group_put(struct group *g)
 				*p = g->next;
 				break;
 			}
+		group_syncer_stop(g);
 		sq_close(&g->conn->base);
 		pthread_mutex_destroy(&g->mu);
 		dd_free(g->path);
@@ -2678,6 +2823,7 @@ const struct dd_store_ops dd_sqlite_store_ops = {
 	.commit = sq_commit,
 	.commit_lazy = sq_commit_lazy,
 	.sync = sq_sync,
+	.sync_then = sq_sync_then,
 	.rollback = sq_rollback,
 	.fence_check = sq_fence_check,
 	.blueprint_insert = sq_blueprint_insert,

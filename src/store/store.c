@@ -245,6 +245,19 @@ int dd_store_sync(struct dd_store *s, struct dd_error *err)
 	return rc ? rc : s->ops->sync(s, err);
 }
 
+void dd_store_sync_then(struct dd_store *s, dd_store_durable_fn *done,
+			void *arg)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	int rc = injected_fault(&err);
+
+	assert(s->depth == 0);
+	if (rc)
+		done(arg, rc, &err);
+	else
+		s->ops->sync_then(s, done, arg);
+}
+
 void dd_store_rollback(struct dd_store *s)
 {
 	/* after a failed begin there is nothing to roll back */

@@ -25,7 +25,7 @@
 #include "core/error.h"
 #include "core/model.h"
 
-#define DD_STORE_OPS_VERSION 3
+#define DD_STORE_OPS_VERSION 4
 
 enum dd_durability {
 	DD_DURABILITY_FULL = 0,	  /* every commit reaches the disk */
@@ -76,6 +76,21 @@ typedef int dd_store_commit_lazy_fn(struct dd_store *s, struct dd_error *err);
  * (its own lazy ones included) is durable.
  */
 typedef int dd_store_sync_fn(struct dd_store *s, struct dd_error *err);
+/*
+ * Called once the commits a dd_store_sync_then_fn call covers are durable
+ * (rc 0), or cannot be because a sync failed (rc, with `err` saying why;
+ * the handle then refuses every later commit).
+ */
+typedef void dd_store_durable_fn(void *arg, int rc, const struct dd_error *err);
+/*
+ * Outside a transaction: call done(arg, ...) once every commit this
+ * handle has seen is durable, as dd_store_sync_fn waits for, without
+ * making the caller wait if it can be helped: at once if they already
+ * are, or later, from another thread.  A backend that cannot wait in the
+ * background syncs here and then calls it.
+ */
+typedef void dd_store_sync_then_fn(struct dd_store *s, dd_store_durable_fn *done,
+				   void *arg);
 typedef void dd_store_rollback_fn(struct dd_store *s);
 /* In a transaction: is `grant` still the current, unexpired lock grant? */
 typedef int dd_store_fence_check_fn(struct dd_store *s,
@@ -286,6 +301,7 @@ struct dd_store_ops {
 	dd_store_commit_fn *commit;
 	dd_store_commit_lazy_fn *commit_lazy;
 	dd_store_sync_fn *sync;
+	dd_store_sync_then_fn *sync_then;
 	dd_store_rollback_fn *rollback;
 	dd_store_fence_check_fn *fence_check;
 	dd_store_blueprint_insert_fn *blueprint_insert;
@@ -402,6 +418,9 @@ int dd_store_commit(struct dd_store *s, struct dd_error *err);
 int dd_store_commit_lazy(struct dd_store *s, struct dd_error *err);
 /* Make every commit seen so far durable (see dd_store_sync_fn). */
 int dd_store_sync(struct dd_store *s, struct dd_error *err);
+/* Call `done` once they are (see dd_store_sync_then_fn). */
+void dd_store_sync_then(struct dd_store *s, dd_store_durable_fn *done,
+			void *arg);
 void dd_store_rollback(struct dd_store *s);
 
 int dd_store_blueprint_insert(struct dd_store *s, struct dd_blueprint *bp,

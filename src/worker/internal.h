@@ -41,8 +41,8 @@ int dd_pass_begin(struct dd_worker *w, const struct dd_lock_grant *g,
  * resource) and consuming a release (the command is pending again, and
  * the idempotent release hooks run again, as after any crash).  What must
  * not leak (a resource about to be built) is committed durably before the
- * hook that builds it, and a pass that ends on a lazy commit syncs the
- * store before its wake-ups go out (dd_worker_run_one).  A lazy commit is
+ * hook that builds it, and a pass that ends on a lazy commit tells its
+ * watchers only once it is durable (dd_worker_run_one).  A lazy commit is
  * visible at once, like any commit before its sync: a reader (the API,
  * the event log line) may see it before it is durable, as it may see a
  * durable commit a moment before its sync ends.
@@ -50,11 +50,14 @@ int dd_pass_begin(struct dd_worker *w, const struct dd_lock_grant *g,
 int dd_pass_commit(struct dd_worker *w, struct dd_error *err);
 int dd_pass_commit_lazy(struct dd_worker *w, struct dd_error *err);
 /*
- * Commit, durably, the last transaction of a pass, ending its task in it
+ * Commit the last transaction of a pass, ending its task in it
  * (dd_task_end_within): the state change, the task's end and the claim
  * of the thread's next task commit together, or none does.  Once it
- * succeeds (w->ended) the pass writes nothing more.  Outside a task
- * (dd_lease_update() and friends) a plain durable commit.
+ * succeeds (w->ended) the pass writes nothing more.  The commit is lazy:
+ * the thread goes on to its next task, which the WAL orders after it,
+ * and the watchers are told only once it is durable
+ * (dd_worker_run_one(), dd_store_sync_then()).  Outside a task
+ * (dd_lease_update() and friends) the caller syncs before telling.
  */
 int dd_pass_commit_final(struct dd_worker *w, struct dd_error *err);
 

@@ -137,29 +137,75 @@ static const struct dd_task_kind kinds[] = {
 	{NULL, NULL},
 };
 
+/* Wake whoever watches `object` (or, without one, every watcher). */
+static void tell_watchers(const char *store_path, struct dd_ref object)
+{
+	if (object.kind != DD_OBJ_NONE) {
+		struct dd_lock_grant name;
+
+		dd_task_lock_name(object, &name);
+		dd_wake_notify_about(store_path, name.name);
+	} else {
+		dd_wake_notify(store_path, DD_WAKE_WATCHER);
+	}
+}
+
+/* What a pass that ended on a lazy commit tells once it is durable. */
+struct news {
+	char *store_path;
+	struct dd_ref object;
+};
+
+static void tell_when_durable(void *arg, int rc, const struct dd_error *err)
+{
+	struct news *n = arg;
+
+	/*
+	 * After a failed sync the store refuses every later commit, which
+	 * the worker reports; the change may be lost, so nobody is told.
+	 */
+	(void)err;
+	if (!rc)
+		tell_watchers(n->store_path, n->object);
+	dd_free(n->store_path);
+	dd_free(n);
+}
+
 int dd_worker_run_one(struct dd_worker *w, bool *ran, struct dd_error *err)
 {
+	struct news *n;
 	int rc;
 
 	w->changed = w->scheduled = w->unsynced = w->ended = false;
 	w->object.kind = DD_OBJ_NONE;
 	rc = dd_task_run_chained(w->store, kinds, &w->topt, w, &w->next, ran,
 				 err);
-	rc = settle(w, rc, err);
 	/*
 	 * Wake-ups go out after the commits they announce, never before, so
-	 * a woken process always finds the change.
+	 * a woken thread always finds the change.  The daemon's own threads
+	 * may act on a commit not yet durable: whatever they write, the WAL
+	 * orders after it.
 	 */
 	if (w->scheduled)
 		dd_wake_notify(w->store_path, DD_WAKE_DAEMON);
-	if (w->changed && w->object.kind != DD_OBJ_NONE) {
-		struct dd_lock_grant name;
-
-		dd_task_lock_name(w->object, &name);
-		dd_wake_notify_about(w->store_path, name.name);
-	} else if (w->changed) {
-		dd_wake_notify(w->store_path, DD_WAKE_WATCHER);
+	if (!w->changed)
+		return settle(w, rc, err);
+	/*
+	 * Watchers act outside drydock on what they read, so they hear of
+	 * a change only once it is durable.  A pass that ended on a lazy
+	 * commit leaves that wait to the store (dd_store_sync_then()) and
+	 * the worker goes on to its next task at once.
+	 */
+	n = w->unsynced && !rc ? dd_calloc(1, sizeof(*n)) : NULL;
+	if (n && (n->store_path = dd_strdup(w->store_path))) {
+		n->object = w->object;
+		w->unsynced = false;
+		dd_store_sync_then(w->store, tell_when_durable, n);
+		return rc;
 	}
+	dd_free(n);
+	rc = settle(w, rc, err);
+	tell_watchers(w->store_path, w->object);
 	return rc;
 }
 
@@ -242,7 +288,8 @@ int dd_pass_commit_final(struct dd_worker *w, struct dd_error *err)
 		dd_store_rollback(w->store);
 		return rc;
 	}
-	rc = dd_pass_commit(w, err);
+	/* the pass ends here: whoever is told waits for the disk, not it */
+	rc = dd_pass_commit_lazy(w, err);
 	if (w->run)
 		dd_task_end_committed(w->run, rc == 0);
 	if (!rc) {

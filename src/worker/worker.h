@@ -27,7 +27,7 @@ struct dd_worker {
 	double lock_ttl;
 	struct dd_task_options topt;
 	bool changed;	/* a pass committed a change: wake watchers */
-	bool unsynced;	/* its last commit was lazy: sync before telling */
+	bool unsynced;	/* its last commit was lazy: durable before telling */
 	struct dd_ref object; /* the object of the task being run */
 	bool scheduled; /* a pass queued tasks: wake daemons */
 	/*

@@ -1572,6 +1572,134 @@ static void test_fault_code_is_passed_through(void **state)
  * dd_store_sync() after lazy commits: on a direct handle and on a group
  * handle it succeeds and the commits stay; a failing store is reported.
  */
+/* ---- dd_store_sync_then ------------------------------------------------ */
+
+struct told {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int calls;
+	int rc;
+	pthread_t thread;
+	char msg[sizeof(((struct dd_error *)0)->msg)];
+};
+
+static void told_init(struct told *t)
+{
+	memset(t, 0, sizeof(*t));
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_cond_init(&t->cv, NULL);
+}
+
+static void told_fn(void *arg, int rc, const struct dd_error *err)
+{
+	struct told *t = arg;
+
+	pthread_mutex_lock(&t->mu);
+	t->calls++;
+	t->rc = rc;
+	t->thread = pthread_self();
+	if (err)
+		snprintf(t->msg, sizeof(t->msg), "%s", err->msg);
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+}
+
+/* Wait (at most 30 s) for the first call; returns the number of calls. */
+static int told_wait(struct told *t)
+{
+	struct timespec until;
+	int n;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 30;
+	pthread_mutex_lock(&t->mu);
+	while (!t->calls &&
+	       pthread_cond_timedwait(&t->cv, &t->mu, &until) == 0)
+		;
+	n = t->calls;
+	pthread_mutex_unlock(&t->mu);
+	return n;
+}
+
+static void lazy_bump(struct dd_store *s, const char *name)
+{
+	struct dd_error err = DD_ERROR_INIT;
+
+	assert_ok(dd_store_begin(s, &err), &err);
+	assert_ok(dd_store_counter_bump(s, name, &err), &err);
+	assert_ok(dd_store_commit_lazy(s, &err), &err);
+}
+
+/*
+ * After a lazy commit on a group handle the call comes once the commit is
+ * durable, from the group's syncer, not the caller; on a plain handle
+ * the caller syncs and is called before dd_store_sync_then() returns;
+ * with nothing left to sync, at once.
+ */
+static void test_sync_then(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store_options group = {DD_DURABILITY_FULL, 1000, true};
+	struct dd_store *g = NULL;
+	struct told t;
+
+	assert_ok(dd_store_open(e->path, &group, &g, &err), &err);
+	told_init(&t);
+	lazy_bump(g, "then");
+	dd_store_sync_then(g, told_fn, &t);
+	assert_int_equal(told_wait(&t), 1);
+	assert_int_equal(t.rc, 0);
+	assert_false(pthread_equal(t.thread, pthread_self()));
+	/* nothing new: in the caller's thread, before returning */
+	told_init(&t);
+	dd_store_sync_then(g, told_fn, &t);
+	assert_int_equal(t.calls, 1);
+	assert_true(pthread_equal(t.thread, pthread_self()));
+	/* a plain handle syncs in the caller */
+	told_init(&t);
+	lazy_bump(e->store, "then");
+	dd_store_sync_then(e->store, told_fn, &t);
+	assert_int_equal(t.calls, 1);
+	assert_int_equal(t.rc, 0);
+	assert_true(pthread_equal(t.thread, pthread_self()));
+	/* closing the last group handle first runs what is queued */
+	told_init(&t);
+	lazy_bump(g, "then");
+	dd_store_sync_then(g, told_fn, &t);
+	dd_store_close(g);
+	assert_int_equal(t.calls, 1);
+	assert_int_equal(t.rc, 0);
+}
+
+/* A failed sync is reported to the call, which is made exactly once. */
+static void test_sync_then_failed_sync(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store_options group = {DD_DURABILITY_FULL, 1000, true};
+	struct dd_store *g = NULL;
+	struct told t;
+
+	assert_ok(dd_store_open(e->path, &group, &g, &err), &err);
+	told_init(&t);
+	lazy_bump(g, "then");
+	dd_store_fail_syncs(true);
+	dd_store_sync_then(g, told_fn, &t);
+	assert_int_equal(told_wait(&t), 1);
+	dd_store_fail_syncs(false);
+	assert_int_equal(t.rc, DD_ERR_IO);
+	assert_non_null(strstr(t.msg, "sync"));
+	/* the handle refuses what follows, and so does the next call */
+	assert_int_equal(dd_store_begin(g, &err), DD_ERR_IO);
+	told_init(&t);
+	dd_store_sync_then(g, told_fn, &t);
+	assert_int_equal(t.calls, 1);
+	assert_int_equal(t.rc, DD_ERR_IO);
+	dd_store_close(g);
+	assert_int_equal(t.calls, 1);
+}
+
 static void test_sync_after_lazy_commits(void **state)
 {
 	struct test_env *e = *state;
@@ -1637,6 +1765,8 @@ int main(void)
 		T(test_fault_mid_transaction_writes_nothing),
 		T(test_fault_code_is_passed_through),
 		T(test_sync_after_lazy_commits),
+		T(test_sync_then),
+		T(test_sync_then_failed_sync),
 	};
 #undef T
 
