@@ -328,6 +328,26 @@ static int sync_wal(struct sq *q, struct dd_error *err)
 	return 0;
 }
 
+/*
+ * A commit SQLite reported done whose frames did not all reach the WAL
+ * (dd_sqlite_vfs_lost()): fail it, and refuse every later commit, as
+ * after a failed sync.
+ */
+static int check_lost(struct sq *q, struct dd_error *err)
+{
+	int lost = dd_sqlite_vfs_lost(q->db);
+
+	if (!lost)
+		return 0;
+	snprintf(q->sync_error, sizeof(q->sync_error), "%s",
+		 sqlite3_errstr(lost));
+	q->sync_failed = true;
+	return dd_error_set(err, DD_ERR_IO,
+			    "cannot write store '%s': %s; the outcome of this "
+			    "commit is unknown",
+			    q->base.path, sqlite3_errstr(lost));
+}
+
 static void group_put(struct group *g);
 
 static void group_lock(struct group *g);
@@ -532,6 +552,8 @@ static void group_commit_batch(struct group *g)
 
 	if (g->pending) {
 		rc = exec_stmt(g->conn, "COMMIT", &cerr);
+		if (!rc)
+			rc = check_lost(g->conn, &cerr);
 		if (rc && !sqlite3_get_autocommit(g->conn->db))
 			exec_sql(g->conn, "ROLLBACK", NULL);
 		if (rc)
@@ -662,22 +684,26 @@ struct later {
 
 /*
  * Run the queued calls covered by `durable`, or, with `rc`, every queued
- * call, as failed.
+ * call, as failed.  The queue is in order of `upto` (sq_sync_then()
+ * reads it under later_mu), but nothing here depends on that.
  */
 static void later_run(struct group *g, unsigned long durable, int rc,
 		      const struct dd_error *err)
 {
-	struct later *due = NULL, **tail = &due, *l;
+	struct later *due = NULL, **tail = &due, *l, **pp;
 
 	pthread_mutex_lock(&g->later_mu);
-	while (g->later && (rc || g->later->upto <= durable)) {
-		l = g->later;
-		g->later = l->next;
-		*tail = l;
-		tail = &l->next;
+	g->later_tail = &g->later;
+	for (pp = &g->later; (l = *pp);) {
+		if (rc || l->upto <= durable) {
+			*pp = l->next;
+			*tail = l;
+			tail = &l->next;
+		} else {
+			pp = &l->next;
+			g->later_tail = pp;
+		}
 	}
-	if (!g->later)
-		g->later_tail = &g->later;
 	*tail = NULL;
 	pthread_mutex_unlock(&g->later_mu);
 	while ((l = due)) {
@@ -699,7 +725,8 @@ static void *group_syncer(void *arg)
 
 		pthread_mutex_lock(&g->later_mu);
 		for (struct later *l = g->later; l; l = l->next)
-			want = l->upto; /* the last is the largest */
+			if (l->upto > want)
+				want = l->upto;
 		pthread_mutex_unlock(&g->later_mu);
 		if (!want) {
 			if (atomic_load(&g->syncer_stop))
@@ -708,10 +735,10 @@ static void *group_syncer(void *arg)
 			continue;
 		}
 		rc = group_wait_durable(g, want, &err);
+		/* what an earlier sync made durable, or we did */
+		later_run(g, atomic_load(&g->durable), 0, NULL);
 		if (rc)
 			later_run(g, 0, rc, &err);
-		else /* durable already, without a sync of ours */
-			later_run(g, atomic_load(&g->durable), 0, NULL);
 	}
 	return NULL;
 }
@@ -748,26 +775,27 @@ static void sq_sync_then(struct dd_store *s, dd_store_durable_fn *then,
 	struct later *l;
 	int rc;
 
-	if (g && atomic_load(&g->syncer_alive) && !g->conn->sync_failed) {
-		unsigned long upto = atomic_load(&g->committed);
-
-		if (atomic_load(&g->durable) >= upto) {
+	l = g && atomic_load(&g->syncer_alive) && !g->conn->sync_failed
+		    ? dd_malloc(sizeof(*l))
+		    : NULL;
+	if (l) {
+		/* read under the mutex, so that the queue stays in order */
+		pthread_mutex_lock(&g->later_mu);
+		l->next = NULL;
+		l->upto = atomic_load(&g->committed);
+		l->done = then;
+		l->arg = arg;
+		if (atomic_load(&g->durable) >= l->upto) {
+			pthread_mutex_unlock(&g->later_mu);
+			dd_free(l);
 			then(arg, 0, NULL);
 			return;
 		}
-		l = dd_malloc(sizeof(*l));
-		if (l) {
-			l->next = NULL;
-			l->upto = upto;
-			l->done = then;
-			l->arg = arg;
-			pthread_mutex_lock(&g->later_mu);
-			*g->later_tail = l;
-			g->later_tail = &l->next;
-			pthread_mutex_unlock(&g->later_mu);
-			futex_bump(&g->later_due);
-			return;
-		}
+		*g->later_tail = l;
+		g->later_tail = &l->next;
+		pthread_mutex_unlock(&g->later_mu);
+		futex_bump(&g->later_due);
+		return;
 	}
 	rc = sq_sync(s, &err);
 	then(arg, rc, rc ? &err : NULL);
@@ -832,20 +860,25 @@ static void group_put(struct group *g)
 {
 	struct group **p;
 
+	bool last;
+
 	pthread_mutex_lock(&groups_mu);
-	if (--g->refs == 0) {
+	last = --g->refs == 0;
+	if (last)
 		for (p = &groups; *p; p = &(*p)->next)
 			if (*p == g) {
 				*p = g->next;
 				break;
 			}
-		group_syncer_stop(g);
-		sq_close(&g->conn->base);
-		pthread_mutex_destroy(&g->mu);
-		dd_free(g->path);
-		dd_free(g);
-	}
 	pthread_mutex_unlock(&groups_mu);
+	if (!last)
+		return;
+	/* off the list: opening the store meanwhile starts a new group */
+	group_syncer_stop(g); /* may sync first: not under groups_mu */
+	sq_close(&g->conn->base);
+	pthread_mutex_destroy(&g->mu);
+	dd_free(g->path);
+	dd_free(g);
 }
 
 static int group_end(struct group *g, bool mine, bool lazy,
@@ -1126,7 +1159,8 @@ static int sq_commit(struct dd_store *s, struct dd_error *err)
 	if (q->group)
 		return group_commit(q, lazy, err);
 	rc = exec_stmt(q, "COMMIT", err);
-
+	if (!rc)
+		rc = check_lost(q, err);
 	if (rc && !sqlite3_get_autocommit(q->db))
 		exec_sql(q, "ROLLBACK", NULL);
 	pthread_mutex_unlock(&write_mu);

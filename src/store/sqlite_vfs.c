@@ -49,6 +49,7 @@ struct vfile {
 
 static sqlite3_vfs *sys;
 static atomic_llong wal_writes;
+static atomic_bool fail_late;
 
 static int gathered_write(struct vfile *v)
 {
@@ -63,10 +64,22 @@ static int gathered_write(struct vfile *v)
 	return rc;
 }
 
-/* Write what a database's WAL has gathered, if it has one open. */
+/*
+ * Write what a database's WAL has gathered, if it has one open: a late
+ * write, whose failure SQLite cannot hear of, so it marks the WAL lost.
+ */
 static int db_wal_write(struct vfile *v)
 {
-	return v->wal ? gathered_write(v->wal) : SQLITE_OK;
+	struct vfile *wal = v->wal;
+	int rc;
+
+	if (!wal || !wal->len)
+		return SQLITE_OK;
+	rc = atomic_load(&fail_late) ? SQLITE_IOERR_WRITE : gathered_write(wal);
+	wal->len = 0;
+	if (rc && !wal->lost)
+		wal->lost = rc;
+	return rc;
 }
 
 static int gather(struct vfile *v, const void *data, int amt,
@@ -238,26 +251,18 @@ static int vf_shm_map(sqlite3_file *f, int page, int size, int extend,
  */
 static int vf_shm_lock(sqlite3_file *f, int offset, int n, int flags)
 {
-	struct vfile *wal = V(f)->wal;
 	int rc = db_wal_write(V(f));
 
-	if (rc) {
-		wal->lost = rc;
-		/* an unlock must still happen */
-		if (!(flags & SQLITE_SHM_UNLOCK))
-			return rc;
-	}
+	/* an unlock must still happen */
+	if (rc && !(flags & SQLITE_SHM_UNLOCK))
+		return rc;
 	return R(f)->pMethods->xShmLock(R(f), offset, n, flags);
 }
 
 static void vf_shm_barrier(sqlite3_file *f)
 {
-	struct vfile *wal = V(f)->wal;
-	int rc = db_wal_write(V(f));
-
-	/* no way to report a failure here: every later use of the WAL will */
-	if (rc)
-		wal->lost = rc;
+	/* no way to report a failure here: dd_sqlite_vfs_lost() will */
+	db_wal_write(V(f));
 	R(f)->pMethods->xShmBarrier(R(f));
 }
 
@@ -444,4 +449,19 @@ const char *dd_sqlite_vfs_register(void)
 long long dd_sqlite_vfs_wal_writes(void)
 {
 	return atomic_load(&wal_writes);
+}
+
+int dd_sqlite_vfs_lost(sqlite3 *db)
+{
+	sqlite3_file *f = NULL;
+
+	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &f) ||
+	    !f || f->pMethods != &methods || !V(f)->wal)
+		return 0;
+	return V(f)->wal->lost;
+}
+
+void dd_sqlite_vfs_fail_late_writes(bool fail)
+{
+	atomic_store(&fail_late, fail);
 }

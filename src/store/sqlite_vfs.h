@@ -22,6 +22,9 @@
 #ifndef DD_STORE_SQLITE_VFS_H
 #define DD_STORE_SQLITE_VFS_H
 
+#include <sqlite3.h>
+#include <stdbool.h>
+
 /*
  * Register the VFS with SQLite (once per process; later calls only
  * return the result of the first) and return its name for
@@ -32,5 +35,17 @@ const char *dd_sqlite_vfs_register(void);
 
 /* Write calls this VFS made to WAL files since the process started. */
 long long dd_sqlite_vfs_wal_writes(void);
+
+/*
+ * The error of a write that failed where SQLite could not be told (a
+ * shared-memory barrier or lock, after the commit frame), for `db`'s main
+ * database, or 0.  Once set, every later use of the WAL fails with it, and
+ * the commit it belonged to may be reported done yet be missing from the
+ * file: the caller must treat the store as failed, as after a failed sync.
+ */
+int dd_sqlite_vfs_lost(sqlite3 *db);
+
+/* For tests: make the writes of those late flushes fail with EIO. */
+void dd_sqlite_vfs_fail_late_writes(bool fail);
 
 #endif

@@ -228,6 +228,53 @@ static void test_failed_write_fails_the_commit(void **state)
 	sqlite3_close(w);
 }
 
+/*
+ * A transaction that spills and then changes a spilled page makes SQLite
+ * rewrite the frame headers after the commit frame, and the last of them
+ * goes out at the shared-memory barrier: intact when that write works;
+ * when it fails, the WAL is marked lost and refuses everything after.
+ */
+static void spill_and_rewrite(sqlite3 *w)
+{
+	exec_ok(w, "PRAGMA cache_size=10");
+	exec_ok(w, "BEGIN");
+	exec_ok(w, "INSERT INTO t " SERIES(200)
+		   "SELECT value, randomblob(3000) FROM s");
+	exec_ok(w, "UPDATE t SET v = randomblob(3000) WHERE k <= 10");
+}
+
+static void test_late_write(void **state)
+{
+	struct test_env *e = *state;
+	sqlite3 *w = open_db(e->path), *r;
+	char cmd[5 * PATH_MAX], copy[PATH_MAX + 16];
+
+	exec_ok(w, "CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB)");
+	spill_and_rewrite(w);
+	exec_ok(w, "COMMIT");
+	assert_int_equal(dd_sqlite_vfs_lost(w), 0);
+	/* what a crash right now would leave holds all of it */
+	snprintf(copy, sizeof(copy), "%s/copy.db", e->dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && cp '%s-wal' '%s-wal'",
+		 e->path, copy, e->path, copy);
+	assert_int_equal(system(cmd), 0);
+	r = open_db(copy);
+	assert_int_equal(one_int(r, "SELECT count(*) FROM t"), 200);
+	sqlite3_close(r);
+
+	exec_ok(w, "DELETE FROM t");
+	spill_and_rewrite(w);
+	dd_sqlite_vfs_fail_late_writes(true);
+	/* SQLite cannot hear of it: the store asks (check_lost()) */
+	sqlite3_exec(w, "COMMIT", NULL, NULL, NULL);
+	dd_sqlite_vfs_fail_late_writes(false);
+	assert_int_not_equal(dd_sqlite_vfs_lost(w), 0);
+	assert_int_not_equal(sqlite3_exec(w, "INSERT INTO t VALUES(1000, 'x')",
+					  NULL, NULL, NULL),
+			     SQLITE_OK);
+	sqlite3_close(w);
+}
+
 /* The store itself opens its connections through the VFS. */
 static void test_store_uses_the_vfs(void **state)
 {
@@ -258,6 +305,8 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_failed_write_fails_the_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_write, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_store_uses_the_vfs, setup,
 						teardown),
 	};
