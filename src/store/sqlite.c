@@ -564,6 +564,9 @@ static void group_commit_batch(struct group *g)
 	group_close_batch(g, rc, cerr.msg, needs_sync);
 }
 
+static void later_run(struct group *g, unsigned long durable, int rc,
+		      const struct dd_error *err);
+
 /*
  * Run one sync (the caller won `syncing`): it covers every batch
  * committed before it began.  One sync runs at a time, without the mutex,
@@ -572,9 +575,6 @@ static void group_commit_batch(struct group *g)
  * later sync and commit (sync_failed), and the waiters report that.
  * Returns the sync's result.
  */
-static void later_run(struct group *g, unsigned long durable, int rc,
-		      const struct dd_error *err);
-
 static int group_sync(struct group *g, struct dd_error *err)
 {
 	unsigned long upto = atomic_load(&g->committed);
@@ -859,7 +859,6 @@ static int group_get(const char *path, const struct dd_store_options *opt,
 static void group_put(struct group *g)
 {
 	struct group **p;
-
 	bool last;
 
 	pthread_mutex_lock(&groups_mu);

@@ -82,6 +82,21 @@ static long long one_int(sqlite3 *db, const char *sql)
 }
 
 /*
+ * Open a copy of the store's database and WAL as they are on disk now:
+ * what a crash at this moment would leave.
+ */
+static sqlite3 *open_crash_copy(struct test_env *e)
+{
+	char cmd[5 * PATH_MAX], copy[PATH_MAX + 16];
+
+	snprintf(copy, sizeof(copy), "%s/copy.db", e->dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && cp '%s-wal' '%s-wal'",
+		 e->path, copy, e->path, copy);
+	assert_int_equal(system(cmd), 0);
+	return open_db(copy);
+}
+
+/*
  * A commit of a dozen pages is one write, and another connection sees
  * all of it as soon as the commit returns.
  */
@@ -172,16 +187,11 @@ static void test_commit_is_on_disk_when_it_returns(void **state)
 {
 	struct test_env *e = *state;
 	sqlite3 *w = open_db(e->path), *r;
-	char cmd[5 * PATH_MAX], copy[PATH_MAX + 16];
 
 	exec_ok(w, "CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB)");
 	exec_ok(w, "INSERT INTO t " SERIES(40)
 		   "SELECT value, randomblob(500) FROM s");
-	snprintf(copy, sizeof(copy), "%s/copy.db", e->dir);
-	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && cp '%s-wal' '%s-wal'",
-		 e->path, copy, e->path, copy);
-	assert_int_equal(system(cmd), 0);
-	r = open_db(copy);
+	r = open_crash_copy(e);
 	assert_int_equal(one_int(r, "SELECT count(*) FROM t"), 40);
 	sqlite3_close(r);
 	sqlite3_close(w);
@@ -247,18 +257,13 @@ static void test_late_write(void **state)
 {
 	struct test_env *e = *state;
 	sqlite3 *w = open_db(e->path), *r;
-	char cmd[5 * PATH_MAX], copy[PATH_MAX + 16];
 
 	exec_ok(w, "CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB)");
 	spill_and_rewrite(w);
 	exec_ok(w, "COMMIT");
 	assert_int_equal(dd_sqlite_vfs_lost(w), 0);
 	/* what a crash right now would leave holds all of it */
-	snprintf(copy, sizeof(copy), "%s/copy.db", e->dir);
-	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && cp '%s-wal' '%s-wal'",
-		 e->path, copy, e->path, copy);
-	assert_int_equal(system(cmd), 0);
-	r = open_db(copy);
+	r = open_crash_copy(e);
 	assert_int_equal(one_int(r, "SELECT count(*) FROM t"), 200);
 	sqlite3_close(r);
 

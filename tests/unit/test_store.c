@@ -7,6 +7,7 @@
  * testutil.h; nothing here depends on another test's rows.
  */
 #include "testutil.h"
+#include "store/sqlite_vfs.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -1590,6 +1591,20 @@ static void told_init(struct told *t)
 	pthread_cond_init(&t->cv, NULL);
 }
 
+/* Forget the calls so far (no call may be pending). */
+static void told_reset(struct told *t)
+{
+	t->calls = 0;
+	t->rc = 0;
+	t->msg[0] = '\0';
+}
+
+static void told_release(struct told *t)
+{
+	pthread_cond_destroy(&t->cv);
+	pthread_mutex_destroy(&t->mu);
+}
+
 static void told_fn(void *arg, int rc, const struct dd_error *err)
 {
 	struct told *t = arg;
@@ -1652,24 +1667,25 @@ static void test_sync_then(void **state)
 	assert_int_equal(t.rc, 0);
 	assert_false(pthread_equal(t.thread, pthread_self()));
 	/* nothing new: in the caller's thread, before returning */
-	told_init(&t);
+	told_reset(&t);
 	dd_store_sync_then(g, told_fn, &t);
 	assert_int_equal(t.calls, 1);
 	assert_true(pthread_equal(t.thread, pthread_self()));
 	/* a plain handle syncs in the caller */
-	told_init(&t);
+	told_reset(&t);
 	lazy_bump(e->store, "then");
 	dd_store_sync_then(e->store, told_fn, &t);
 	assert_int_equal(t.calls, 1);
 	assert_int_equal(t.rc, 0);
 	assert_true(pthread_equal(t.thread, pthread_self()));
 	/* closing the last group handle first runs what is queued */
-	told_init(&t);
+	told_reset(&t);
 	lazy_bump(g, "then");
 	dd_store_sync_then(g, told_fn, &t);
 	dd_store_close(g);
 	assert_int_equal(t.calls, 1);
 	assert_int_equal(t.rc, 0);
+	told_release(&t);
 }
 
 /* A failed sync is reported to the call, which is made exactly once. */
@@ -1692,12 +1708,57 @@ static void test_sync_then_failed_sync(void **state)
 	assert_non_null(strstr(t.msg, "sync"));
 	/* the handle refuses what follows, and so does the next call */
 	assert_int_equal(dd_store_begin(g, &err), DD_ERR_IO);
-	told_init(&t);
+	told_reset(&t);
 	dd_store_sync_then(g, told_fn, &t);
 	assert_int_equal(t.calls, 1);
 	assert_int_equal(t.rc, DD_ERR_IO);
 	dd_store_close(g);
 	assert_int_equal(t.calls, 1);
+	told_release(&t);
+}
+
+/*
+ * A transaction bigger than SQLite's page cache (about 2 MB) spills pages
+ * to the WAL before its commit; changing a spilled page again makes SQLite
+ * rewrite frame headers after the commit frame, and the last of them only
+ * reaches the file at the shared-memory barrier.  When that write fails,
+ * the commit fails and the store refuses what follows, as after a failed
+ * sync, although SQLite itself reported the commit done.
+ */
+static void test_late_wal_write_fails_commit(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_lease l = {0};
+	char *big = calloc(4001, 1);
+	long long first = 0;
+	int rc;
+
+	assert_non_null(big);
+	memset(big, 'x', 4000);
+	assert_ok(dd_store_begin(e->store, &err), &err);
+	for (int i = 0; i < 700; i++) {
+		memset(&l, 0, sizeof(l));
+		l.type = "host";
+		l.status = DD_LEASE_PENDING;
+		l.attributes = json_pack("{s:s}", "pad", big);
+		assert_ok(dd_store_lease_insert(e->store, &l, &err), &err);
+		json_decref(l.attributes);
+		if (!first)
+			first = l.id;
+	}
+	assert_ok(dd_store_lease_get(e->store, first, &l, &err), &err);
+	l.status = DD_LEASE_BROKEN;
+	assert_ok(dd_store_lease_update(e->store, &l, &err), &err);
+	dd_lease_release(&l);
+	dd_sqlite_vfs_fail_late_writes(true);
+	rc = dd_store_commit(e->store, &err);
+	dd_sqlite_vfs_fail_late_writes(false);
+	free(big);
+	assert_int_equal(rc, DD_ERR_IO);
+	assert_non_null(strstr(err.msg, "outcome of this commit is unknown"));
+	assert_int_equal(dd_store_begin(e->store, &err), DD_ERR_IO);
+	assert_non_null(strstr(err.msg, "restart drydock"));
 }
 
 static void test_sync_after_lazy_commits(void **state)
@@ -1767,6 +1828,7 @@ int main(void)
 		T(test_sync_after_lazy_commits),
 		T(test_sync_then),
 		T(test_sync_then_failed_sync),
+		T(test_late_wal_write_fails_commit),
 	};
 #undef T
 
