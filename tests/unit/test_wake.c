@@ -1,7 +1,9 @@
 /*
  * test_wake.c - wake-ups between processes (queue/wake.c): targeted
  * wake-ups reach their own watcher only, untargeted ones reach all, a
- * watcher told by direct calls in its own process, counting listeners, and the sweep of sockets left by a killed watcher.
+ * watcher told by direct calls in its own process, counting listeners,
+ * a sender that follows a wake directory made anew, and the sweep of
+ * sockets left by a killed watcher.
  */
 #include "testutil.h"
 
@@ -115,6 +117,63 @@ static void test_count_sees_live_listeners(void **state)
 	assert_int_equal(dd_wake_count(x->env.path, DD_WAKE_DAEMON), 0);
 }
 
+/* The wake directory holding this process's socket named `prefix`PID-. */
+static void dir_of_own_socket(const char *prefix, char *out, size_t n)
+{
+	char path[512], want[32];
+	DIR *d;
+	struct dirent *e;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/tmp/drydock-%u", (unsigned)getuid());
+	snprintf(want, sizeof(want), "%s%d-", prefix, (int)getpid());
+	d = opendir(path);
+	assert_non_null(d);
+	while (!out[0] && (e = readdir(d))) {
+		char sub[800];
+		DIR *sd;
+		struct dirent *se;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+		sd = opendir(sub);
+		if (!sd)
+			continue;
+		while ((se = readdir(sd)))
+			if (!strncmp(se->d_name, want, strlen(want)))
+				snprintf(out, n, "%s", sub);
+		closedir(sd);
+	}
+	closedir(d);
+	assert_true(out[0] != '\0');
+}
+
+/*
+ * A sender keeps the wake directory open between notifications; when the
+ * directory is removed and made again, the sender must list the new one,
+ * or its listeners would never be woken.
+ */
+static void test_notify_follows_a_new_wake_directory(void **state)
+{
+	struct fx *x = *state;
+	struct dd_wake *a = listen_or_fail(x, DD_WAKE_WATCHER);
+	struct dd_wake *b;
+	char dir[800];
+
+	assert_int_equal(dd_wake_wait_for(a, "lease:1", 0.01), 1);
+	dd_wake_notify_about(x->env.path, "lease:1");
+	assert_int_equal(dd_wake_wait_for(a, "lease:1", 5), 1);
+	dir_of_own_socket("w-", dir, sizeof(dir));
+	dd_wake_close(a);
+	assert_int_equal(rmdir(dir), 0);
+	b = listen_or_fail(x, DD_WAKE_WATCHER);
+	assert_int_equal(dd_wake_wait_for(b, "lease:1", 0.01), 1);
+	dd_wake_notify_about(x->env.path, "lease:1");
+	assert_int_equal(dd_wake_wait_for(b, "lease:1", 5), 1);
+	dd_wake_close(b);
+}
+
 /* An object no other test run waits for: "lease:PID". */
 static char object[32];
 
@@ -202,6 +261,9 @@ int main(void)
 			test_local_watcher_is_called_directly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_count_sees_live_listeners,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_notify_follows_a_new_wake_directory, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_sockets_of_killed_watchers_are_swept, setup,
 			teardown),
