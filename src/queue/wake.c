@@ -245,96 +245,200 @@ int dd_wake_wait_for(struct dd_wake *w, const char *object, double timeout)
 }
 
 /*
- * What a thread needs to reach the listeners of one wake directory: the
+ * What a process needs to reach the listeners of one wake directory: the
  * directory, open, and a socket to send from.  A notification used to
  * open both and close them again (opendir() also mallocs 32 KiB), which
- * cost 7 % of the daemon's CPU in the hot-pool benchmark; now each thread
- * keeps its own pair, closed when the thread exits, and re-reads the open
- * directory from its start for each notification.
+ * cost 7 % of the daemon's CPU in the hot-pool benchmark.  Now the
+ * process keeps one of each: the socket is shared (sendto() on a datagram
+ * socket is safe from many threads), and the directory, whose read
+ * position all threads share, is rewound and read under `mu`, which is
+ * held for nothing else.  Two descriptors for the whole process, however
+ * many threads send (`drydock serve` runs one per connection).
  */
-struct lister {
+static struct {
+	pthread_mutex_t mu;
 	char dir[64];
 	int dirfd;
 	int sendfd;
-};
-
-static pthread_key_t lister_key;
+} lister = {.mu = PTHREAD_MUTEX_INITIALIZER, .dirfd = -1, .sendfd = -1};
 static pthread_once_t lister_once = PTHREAD_ONCE_INIT;
 
-static void lister_close(struct lister *l)
+/*
+ * fork() copies `mu` as it is, perhaps held by a thread the child does
+ * not have, and the child would share the parent's read position: hold
+ * `mu` across fork(), and let the child open its own directory.
+ */
+static void lister_before_fork(void)
 {
-	if (l->dirfd >= 0)
-		close(l->dirfd);
-	if (l->sendfd >= 0)
-		close(l->sendfd);
-	l->dirfd = l->sendfd = -1;
+	pthread_mutex_lock(&lister.mu);
 }
 
-static void lister_free(void *p)
+static void lister_after_fork_parent(void)
 {
-	lister_close(p);
-	dd_free(p);
+	pthread_mutex_unlock(&lister.mu);
+}
+
+static void lister_after_fork_child(void)
+{
+	if (lister.dirfd >= 0)
+		close(lister.dirfd);
+	lister.dirfd = -1;
+	pthread_mutex_unlock(&lister.mu);
+}
+
+static void lister_init(void)
+{
+	pthread_atfork(lister_before_fork, lister_after_fork_parent,
+		       lister_after_fork_child);
+}
+
+/* Names that one listing collected: inline, or on the heap if many. */
+struct names {
+	char inline_buf[4096];
+	char *buf;
+	size_t len, cap;
+};
+
+static bool names_add(struct names *n, const char *name)
+{
+	size_t k = strlen(name) + 1;
+
+	if (n->len + k > n->cap) {
+		size_t cap = n->cap * 2 > n->len + k ? n->cap * 2 : n->len + k;
+		char *b = n->buf == n->inline_buf ? dd_malloc(cap)
+						  : dd_realloc(n->buf, cap);
+
+		if (!b)
+			return false;
+		if (n->buf == n->inline_buf)
+			memcpy(b, n->inline_buf, n->len);
+		n->buf = b;
+		n->cap = cap;
+	}
+	memcpy(n->buf + n->len, name, k);
+	n->len += k;
+	return true;
 }
 
 /*
- * A forked child shares its parent's open directory, and with it the
- * read position: it opens its own.
+ * Collect the names in `dir` that `keep` accepts.  The directory stays
+ * open between calls; one removed since it was opened (it then has no
+ * links) is opened again, so a new one at the same path is seen.
+ * Returns the send socket, or -1 if the directory or a socket cannot be
+ * had.
  */
-static void lister_after_fork(void)
+static int list_dir(const char *dir, struct names *out,
+		    bool (*keep)(const char *name, const void *arg),
+		    const void *arg)
 {
-	struct lister *l = pthread_getspecific(lister_key);
-
-	if (l)
-		lister_close(l);
-}
-
-static void lister_key_init(void)
-{
-	pthread_key_create(&lister_key, lister_free);
-	pthread_atfork(NULL, NULL, lister_after_fork);
-}
-
-/*
- * This thread's lister for `dir`, open and at the directory's start, or
- * NULL if the directory does not exist.  A directory removed since it was
- * opened (it then has no links) is opened again, so a new one at the same
- * path is seen.
- */
-static struct lister *lister_get(const char *dir)
-{
-	struct lister *l;
+	union {
+		char bytes[4096];
+		struct dirent64 aligned;
+	} buf;
 	struct stat st;
+	ssize_t got;
+	int sendfd;
 
-	pthread_once(&lister_once, lister_key_init);
-	l = pthread_getspecific(lister_key);
-	if (!l) {
-		l = dd_calloc(1, sizeof(*l));
-		if (!l)
-			return NULL;
-		l->dirfd = l->sendfd = -1;
-		if (pthread_setspecific(lister_key, l)) {
-			dd_free(l);
-			return NULL;
+	pthread_once(&lister_once, lister_init);
+	pthread_mutex_lock(&lister.mu);
+	if (lister.dirfd >= 0 &&
+	    (strcmp(lister.dir, dir) || fstat(lister.dirfd, &st) ||
+	     st.st_nlink == 0)) {
+		close(lister.dirfd);
+		lister.dirfd = -1;
+	}
+	if (lister.sendfd < 0)
+		lister.sendfd = socket(
+			AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (lister.dirfd < 0) {
+		lister.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (lister.dirfd >= 0)
+			snprintf(lister.dir, sizeof(lister.dir), "%s", dir);
+	} else if (lseek(lister.dirfd, 0, SEEK_SET) < 0) {
+		close(lister.dirfd);
+		lister.dirfd = -1;
+	}
+	if (lister.dirfd < 0 || lister.sendfd < 0) {
+		pthread_mutex_unlock(&lister.mu);
+		return -1;
+	}
+	while ((got = getdents64(lister.dirfd, buf.bytes, sizeof(buf.bytes))) >
+	       0) {
+		for (ssize_t off = 0; off < got;) {
+			struct dirent64 *e = (void *)(buf.bytes + off);
+
+			off += e->d_reclen;
+			if (keep(e->d_name, arg) && !names_add(out, e->d_name))
+				break;
 		}
 	}
-	if (l->dirfd >= 0 &&
-	    (strcmp(l->dir, dir) || fstat(l->dirfd, &st) || st.st_nlink == 0))
-		lister_close(l);
-	if (l->sendfd < 0)
-		l->sendfd = socket(AF_UNIX,
-				   SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (l->sendfd < 0)
-		return NULL;
-	if (l->dirfd < 0) {
-		l->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (l->dirfd < 0)
-			return NULL;
-		snprintf(l->dir, sizeof(l->dir), "%s", dir);
-	} else if (lseek(l->dirfd, 0, SEEK_SET) < 0) {
-		lister_close(l);
-		return NULL;
+	sendfd = lister.sendfd;
+	pthread_mutex_unlock(&lister.mu);
+	return sendfd;
+}
+
+/*
+ * Send `msg` to `addr` from the shared socket.  A datagram counts against
+ * its sender's buffer until the listener reads it, so listeners that do
+ * not read (stopped, or slow) can fill the shared socket's buffer and
+ * make every send fail with EAGAIN, to listeners that would read too.
+ * EAGAIN is also a listener's queue being full, when it has wake-ups
+ * waiting anyway, so try once more from a new socket: if that goes
+ * through, the shared one was full, and the new one takes its place
+ * (dup2() swaps it under the same number, which other threads may be
+ * using at that moment).
+ */
+static ssize_t send_one(int sendfd, const char *msg,
+			const struct sockaddr_un *addr)
+{
+	ssize_t rc = sendto(sendfd, msg, strlen(msg), MSG_DONTWAIT,
+			    (const struct sockaddr *)addr, sizeof(*addr));
+	int fresh, saved;
+
+	if (rc >= 0 || errno != EAGAIN)
+		return rc;
+	fresh = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fresh < 0) {
+		errno = EAGAIN;
+		return -1;
 	}
-	return l;
+	rc = sendto(fresh, msg, strlen(msg), MSG_DONTWAIT,
+		    (const struct sockaddr *)addr, sizeof(*addr));
+	if (rc >= 0) {
+		pthread_mutex_lock(&lister.mu);
+		if (lister.sendfd == sendfd)
+			dup3(fresh, sendfd, O_CLOEXEC);
+		pthread_mutex_unlock(&lister.mu);
+	}
+	saved = errno;
+	close(fresh);
+	errno = saved;
+	return rc;
+}
+
+/* Which listeners one notification is for. */
+struct audience {
+	enum dd_wake_role role;
+	const char *object;    /* a targeted message: skip other objects' */
+	const char *skip;      /* a name prefix to leave out */
+	size_t skip_len;
+	const char *skip_name; /* one socket's name to leave out */
+};
+
+static bool in_audience(const char *name, const void *arg)
+{
+	const struct audience *a = arg;
+	const char *at;
+
+	if (strncmp(name, role_prefix[a->role], 2))
+		return false;
+	if (a->skip_len && !strncmp(name, a->skip, a->skip_len))
+		return false;
+	if (a->skip_name && !strcmp(name, a->skip_name))
+		return false;
+	if (a->object && (at = strchr(name, '@')) && strcmp(at + 1, a->object))
+		return false;
+	return true;
 }
 
 /*
@@ -348,69 +452,46 @@ static int each_listener(const char *store_path, enum dd_wake_role role,
 			 const char *msg, const char *object, const char *skip,
 			 const char *skip_name, bool send)
 {
+	struct audience a = {role, object, skip, skip ? strlen(skip) : 0,
+			     skip_name};
+	struct names n = {.len = 0};
 	char dir[64];
-	/* aligned for struct dirent64 */
-	union {
-		char bytes[8192];
-		struct dirent64 first;
-	} buf;
-	struct lister *l;
-	ssize_t got;
-	int probe = -1, live = 0;
-	size_t skip_len = skip ? strlen(skip) : 0;
+	int sendfd, probe = -1, live = 0;
 
+	n.buf = n.inline_buf;
+	n.cap = sizeof(n.inline_buf);
 	wake_dir(store_path, dir, sizeof(dir));
-	l = lister_get(dir);
-	if (!l)
-		return 0;
+	sendfd = list_dir(dir, &n, in_audience, &a);
 	/* a socket of its own: a connected one could not sendto() others */
-	if (!send &&
-	    (probe = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
-		return 0;
-	while ((got = getdents64(l->dirfd, buf.bytes, sizeof(buf.bytes))) > 0) {
-		for (ssize_t off = 0; off < got;) {
-			struct dirent64 *e = (void *)(buf.bytes + off);
-			struct sockaddr_un addr = {.sun_family = AF_UNIX};
-			const char *at;
-			ssize_t rc;
+	if (sendfd >= 0 && !send)
+		probe = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	for (size_t off = 0; sendfd >= 0 && (send || probe >= 0) && off < n.len;
+	     off += strlen(n.buf + off) + 1) {
+		struct sockaddr_un addr = {.sun_family = AF_UNIX};
+		ssize_t rc;
 
-			off += e->d_reclen;
-			if (strncmp(e->d_name, role_prefix[role], 2))
-				continue;
-			if (skip_len && !strncmp(e->d_name, skip, skip_len))
-				continue;
-			if (skip_name && !strcmp(e->d_name, skip_name))
-				continue;
-			if (object && (at = strchr(e->d_name, '@')) &&
-			    strcmp(at + 1, object))
-				continue;
-			if ((size_t)snprintf(addr.sun_path,
-					     sizeof(addr.sun_path), "%s/%s",
-					     dir, e->d_name) >=
-			    sizeof(addr.sun_path))
-				continue;
-			/* connect() probes a datagram socket without waking it */
-			if (send)
-				rc = sendto(l->sendfd, msg, strlen(msg),
-					    MSG_DONTWAIT,
-					    (struct sockaddr *)&addr,
-					    sizeof(addr));
-			else
-				rc = connect(probe, (struct sockaddr *)&addr,
-					     sizeof(addr));
-			if (rc < 0 &&
-			    (errno == ECONNREFUSED || errno == ENOENT)) {
-				/* ENOENT: renamed meanwhile (a watcher's new
-				 * object) */
-				if (errno == ECONNREFUSED)
-					unlink(addr.sun_path);
-				continue;
-			}
-			live++;
+		if ((size_t)snprintf(addr.sun_path, sizeof(addr.sun_path),
+				     "%s/%s", dir,
+				     n.buf + off) >= sizeof(addr.sun_path))
+			continue;
+		/* connect() probes a datagram socket without waking it */
+		if (send)
+			rc = send_one(sendfd, msg, &addr);
+		else
+			rc = connect(probe, (struct sockaddr *)&addr,
+				     sizeof(addr));
+		if (rc < 0 && (errno == ECONNREFUSED || errno == ENOENT)) {
+			/* ENOENT: renamed meanwhile (a watcher's new object) */
+			if (errno == ECONNREFUSED)
+				unlink(addr.sun_path);
+			continue;
 		}
+		live++;
 	}
 	if (probe >= 0)
 		close(probe);
+	if (n.buf != n.inline_buf)
+		dd_free(n.buf);
 	return live;
 }
 

@@ -2,8 +2,9 @@
  * test_wake.c - wake-ups between processes (queue/wake.c): targeted
  * wake-ups reach their own watcher only, untargeted ones reach all, a
  * watcher told by direct calls in its own process, counting listeners,
- * a sender that follows a wake directory made anew, and the sweep of
- * sockets left by a killed watcher.
+ * many listeners at once, listeners that never read, a sender that
+ * follows a wake directory made anew, and the sweep of sockets left by a
+ * killed watcher.
  */
 #include "testutil.h"
 
@@ -115,6 +116,53 @@ static void test_count_sees_live_listeners(void **state)
 	assert_int_equal(dd_wake_count(x->env.path, DD_WAKE_DAEMON), 1);
 	dd_wake_close(d);
 	assert_int_equal(dd_wake_count(x->env.path, DD_WAKE_DAEMON), 0);
+}
+
+/*
+ * More listeners than one listing's inline buffer holds names: every one
+ * is still counted and woken.
+ */
+static void test_many_listeners_are_all_woken(void **state)
+{
+	struct fx *x = *state;
+	enum { N = 300 };
+	struct dd_wake *w[N];
+
+	for (int i = 0; i < N; i++)
+		w[i] = listen_or_fail(x, DD_WAKE_WATCHER);
+	assert_int_equal(dd_wake_count(x->env.path, DD_WAKE_WATCHER), N);
+	dd_wake_notify(x->env.path, DD_WAKE_WATCHER);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(dd_wake_drain(w[i]), 1);
+		dd_wake_close(w[i]);
+	}
+	assert_int_equal(dd_wake_count(x->env.path, DD_WAKE_WATCHER), 0);
+}
+
+/*
+ * Listeners that never read keep their datagrams charged to the socket
+ * that sent them; once the sender's buffer is full of them, a listener
+ * that does read must still be woken.
+ */
+static void test_listeners_that_never_read_do_not_block_others(void **state)
+{
+	struct fx *x = *state;
+	enum { STUCK = 40, ROUNDS = 12 };
+	struct dd_wake *stuck[STUCK], *b;
+
+	for (int i = 0; i < STUCK; i++)
+		stuck[i] = listen_or_fail(x, DD_WAKE_WATCHER);
+	/* 40 queues of up to 10 datagrams: more than one socket's buffer */
+	for (int r = 0; r < ROUNDS; r++)
+		dd_wake_notify(x->env.path, DD_WAKE_WATCHER);
+	b = listen_or_fail(x, DD_WAKE_WATCHER);
+	dd_wake_notify(x->env.path, DD_WAKE_WATCHER);
+	assert_int_equal(dd_wake_drain(b), 1);
+	for (int i = 0; i < STUCK; i++) {
+		assert_true(dd_wake_drain(stuck[i]) >= 1);
+		dd_wake_close(stuck[i]);
+	}
+	dd_wake_close(b);
 }
 
 /* The wake directory holding this process's socket named `prefix`PID-. */
@@ -264,6 +312,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_notify_follows_a_new_wake_directory, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_many_listeners_are_all_woken, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_listeners_that_never_read_do_not_block_others,
+			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_sockets_of_killed_watchers_are_swept, setup,
 			teardown),
