@@ -108,25 +108,32 @@ static bool status_arg(struct dd_http_req *r, int (*parse)(const char *),
 		       const char *valid, unsigned *mask)
 {
 	const char *v = dd_http_query(r, "status");
-	char buf[256], *save = NULL;
+	char name[32];
 
 	*mask = 0;
 	if (!v)
 		return true;
-	snprintf(buf, sizeof(buf), "%s", v);
-	for (char *t = strtok_r(buf, ",", &save); t;
-	     t = strtok_r(NULL, ",", &save)) {
-		int st = parse(t);
+	/* every name counts: "active," must not read as "active" or all */
+	for (const char *p = v;; p++) {
+		size_t n = strcspn(p, ",");
+		int st = -1;
 
+		if (n < sizeof(name)) {
+			memcpy(name, p, n);
+			name[n] = '\0';
+			st = parse(name);
+		}
 		if (st < 0) {
 			dd_http_error(r, 400, "invalid",
-				      "unknown status '%.64s' (known: %s)", t,
-				      valid);
+				      "unknown status '%.*s' (known: %s)",
+				      (int)(n < 64 ? n : 64), p, valid);
 			return false;
 		}
 		*mask |= 1u << st;
+		p += n;
+		if (!*p)
+			return true;
 	}
-	return true;
 }
 
 /*

@@ -62,9 +62,10 @@ const char *dd_http_query(struct dd_http_req *r, const char *key);
 const char *dd_http_header(struct dd_http_req *r, const char *key);
 const char *dd_http_cookie(struct dd_http_req *r, const char *key);
 /*
- * Are all the query-string arguments in `known` (NULL-terminated)?  A
- * misspelt filter must not silently widen a list: answers 400 and returns
- * false on the first unknown one.
+ * Are all the query-string arguments in `known` (NULL-terminated), each
+ * given once with a value free of control characters?  A misspelt, empty
+ * or garbled filter must not silently widen a list: answers 400 and
+ * returns false on the first bad one.
  */
 bool dd_http_query_known(struct dd_http_req *r, const char *const *known);
 

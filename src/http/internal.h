@@ -33,6 +33,12 @@ int dd_http_parse_listen(const char *spec, struct sockaddr_storage *ss,
 			 socklen_t *len, struct dd_error *err);
 
 /*
+ * Is the path of a request target as sent ("/api/v1/leases%00?x=1") free
+ * of control characters, raw or %-escaped?  The query is not looked at.
+ */
+bool dd_http_target_ok(const char *target);
+
+/*
  * Copy `path` into out (n bytes, NUL-terminated, truncated to fit) with
  * spaces, controls, quotes, backslashes and bytes past ASCII as %XX, so a
  * request log line stays one line of key=value.

@@ -68,7 +68,14 @@ struct conn {
 	bool too_large;
 	bool answered;
 	bool counted; /* in s->answering */
+	bool close;   /* answer with Connection: close */
 };
+
+/*
+ * The *con_cls of a request whose target has a control character, set
+ * before libmicrohttpd decodes it (on_target); answered with 400.
+ */
+static char bad_target;
 
 static const struct dd_http_route *const route_tables[] = {
 	dd_api_v1_routes,
@@ -152,40 +159,76 @@ const char *dd_http_query(struct dd_http_req *r, const char *key)
 					   key);
 }
 
-struct query_check {
-	const char *const *known;
-	const char *unknown;
+/* What is wrong with a query argument; the message says it to the client. */
+enum query_fault { QUERY_OK, QUERY_UNKNOWN, QUERY_TWICE, QUERY_EMPTY,
+		   QUERY_CONTROL };
+
+static const char *const query_fault_msg[] = {
+	[QUERY_TWICE] = "is given twice",
+	[QUERY_EMPTY] = "needs a value",
+	[QUERY_CONTROL] = "has a control character in its value",
 };
 
+struct query_check {
+	const char *const *known;
+	unsigned seen; /* bit i: known[i] was given */
+	const char *key;
+	enum query_fault fault;
+};
+
+/* Has v (n bytes, NULs counted) a control character? */
+static bool has_control(const char *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			return true;
+	return false;
+}
+
 static enum MHD_Result check_key(void *cls, enum MHD_ValueKind kind,
-				 const char *key, const char *value)
+				 const char *key, size_t key_size,
+				 const char *value, size_t value_size)
 {
 	struct query_check *q = cls;
 	size_t i;
 
 	(void)kind;
-	(void)value;
+	(void)key_size;
 	for (i = 0; q->known[i] && strcmp(q->known[i], key); i++)
 		;
-	if (q->known[i])
-		return MHD_YES;
-	q->unknown = key;
-	return MHD_NO;
+	if (!q->known[i])
+		q->fault = QUERY_UNKNOWN;
+	else if (q->seen & (1u << i))
+		q->fault = QUERY_TWICE;
+	else if (!value || !value_size)
+		q->fault = QUERY_EMPTY;
+	else if (has_control(value, value_size))
+		q->fault = QUERY_CONTROL;
+	else
+		q->seen |= 1u << i;
+	q->key = key;
+	return q->fault == QUERY_OK ? MHD_YES : MHD_NO;
 }
 
 bool dd_http_query_known(struct dd_http_req *r, const char *const *known)
 {
-	struct query_check q = {known, NULL};
+	struct query_check q = {known, 0, NULL, QUERY_OK};
 	struct dd_buf list = DD_BUF_INIT;
 
-	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_key,
-				  &q);
-	if (!q.unknown)
+	MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, check_key,
+				    &q);
+	if (q.fault == QUERY_OK)
 		return true;
+	if (q.fault != QUERY_UNKNOWN) {
+		/* an empty or garbled filter must not read as no filter */
+		dd_http_error(r, 400, "invalid", "query argument '%.64s' %s",
+			      q.key, query_fault_msg[q.fault]);
+		return false;
+	}
 	for (size_t i = 0; known[i]; i++)
 		dd_buf_addf(&list, "%s%s", i ? ", " : "", known[i]);
 	dd_http_error(r, 400, "invalid",
-		      "unknown query argument '%.64s' (known: %s)", q.unknown,
+		      "unknown query argument '%.64s' (known: %s)", q.key,
 		      list.buf ? list.buf : "none");
 	dd_buf_release(&list);
 	return false;
@@ -355,6 +398,31 @@ static long long parse_id(const char *s, size_t n)
 		v = v * 10 + (s[i] - '0');
 	}
 	return v <= (1LL << 53) ? v : 0;
+}
+
+static int hex_digit(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* Is the target's path free of control characters, raw or %-escaped? */
+bool dd_http_target_ok(const char *target)
+{
+	for (const char *p = target; *p && *p != '?'; p++) {
+		int ch = (unsigned char)*p;
+
+		if (ch == '%' && hex_digit(p[1]) >= 0 && hex_digit(p[2]) >= 0)
+			ch = hex_digit(p[1]) * 16 + hex_digit(p[2]);
+		if (ch < 0x20 || ch == 0x7f)
+			return false;
+	}
+	return true;
 }
 
 /* Does `path` fit `pattern`?  Fills params with its {id}s. */
@@ -636,6 +704,9 @@ static enum MHD_Result send_answer(struct MHD_Connection *mc, struct conn *c)
 	if (r->set_cookie[0])
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE,
 					r->set_cookie);
+	if (c->close)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
+					"close");
 	ret = MHD_queue_response(mc, (unsigned)r->status, resp);
 	MHD_destroy_response(resp);
 	c->answered = true;
@@ -649,6 +720,58 @@ static void too_large(struct dd_http_req *r)
 		      DD_HTTP_MAX_BODY);
 }
 
+struct framing {
+	int content_length;
+	bool transfer_encoding;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind,
+				     const char *key, const char *value)
+{
+	struct framing *f = cls;
+
+	(void)kind;
+	(void)value;
+	if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
+		f->content_length++;
+	else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+		f->transfer_encoding = true;
+	return MHD_YES;
+}
+
+/*
+ * Why the request's length is ambiguous, or NULL.  Two Content-Lengths,
+ * or one with a Transfer-Encoding, are how a request is smuggled past a
+ * proxy that reads the length differently: libmicrohttpd takes the first
+ * Content-Length, or the chunked body, and would run what follows as the
+ * next request.  Such a request is refused and its connection closed.
+ */
+static const char *framing_fault(struct MHD_Connection *mc)
+{
+	struct framing f = {0, false};
+
+	MHD_get_connection_values(mc, MHD_HEADER_KIND, count_framing, &f);
+	if (f.content_length > 1)
+		return "the request has more than one Content-Length header";
+	if (f.content_length && f.transfer_encoding)
+		return "the request has both Content-Length and "
+		       "Transfer-Encoding headers";
+	return NULL;
+}
+
+/*
+ * libmicrohttpd's first look at a request: the target as sent, before it
+ * decodes it.  Handlers see the path decoded and NUL-terminated, so a
+ * control character, above all %00, must be caught here: otherwise
+ * "/api/v1/leases%00x" would be served as /api/v1/leases.
+ */
+static void *on_target(void *cls, const char *uri, struct MHD_Connection *mc)
+{
+	(void)cls;
+	(void)mc;
+	return dd_http_target_ok(uri) ? NULL : &bad_target;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
 				  const char *url, const char *method,
 				  const char *version, const char *upload_data,
@@ -658,7 +781,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
 	struct conn *c = *con_cls;
 
 	(void)version;
-	if (!c) {
+	if (!c || *con_cls == &bad_target) {
+		const char *refusal =
+			c ? "the request path has a control character"
+			  : framing_fault(mc);
 		const char *len;
 
 		c = dd_calloc(1, sizeof(*c));
@@ -671,6 +797,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
 		c->req.path = url;
 		c->req.store_path = s->store_path;
 		c->req.started = dd_monotonic();
+		if (refusal) {
+			/* what follows the headers cannot be trusted */
+			c->close = true;
+			answering_begin(s, c);
+			dd_http_error(&c->req, 400, "malformed", "%s",
+				      refusal);
+			return send_answer(mc, c);
+		}
 		len = MHD_lookup_connection_value(
 			mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (len && strtoull(len, NULL, 10) > DD_HTTP_MAX_BODY) {
@@ -737,6 +871,8 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 	char path[256];
 
 	track_busy(s, mc, false);
+	if ((void *)c == &bad_target) /* refused by libmicrohttpd first */
+		*con_cls = c = NULL;
 	if (!c)
 		return;
 	r = &c->req;
@@ -886,7 +1022,8 @@ int dd_http_start(const struct dd_http_options *o, struct dd_http_server **out,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
 		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1024 * 1024),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+		MHD_OPTION_URI_LOG_CALLBACK, on_target, s, MHD_OPTION_END);
 	if (!s->mhd) {
 		dd_watch_stop();
 		dd_free(s);

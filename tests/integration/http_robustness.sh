@@ -135,6 +135,18 @@ rejects 400 invalid "$ADMIN" GET "/api/v1/leases?stauts=active"
 expect_eq "unknown argument message" "$(j .error.message)" \
 	"unknown query argument 'stauts' (known: status, owner, type, resource, limit, cursor)"
 rejects 400 invalid "$ADMIN" GET "/api/v1/whoami?x=1"
+# nor may an empty, garbled or repeated one: each is refused, not ignored
+for q in status= status=%00 status=active%00 status=active, status=,active status=active,,broken \
+	owner= owner=%00x type=%01 type=host%0a resource= limit= cursor= status \
+	'status=active&status=broken' 'owner=a&owner=b'; do
+	rejects 400 invalid "$ADMIN" GET "/api/v1/leases?$q"
+done
+rejects 400 invalid "$ADMIN" GET "/api/v1/leases?status="
+expect_eq "empty filter message" "$(j .error.message)" "query argument 'status' needs a value"
+rejects 400 invalid "$ADMIN" GET "/api/v1/resources?status=%00"
+expect_eq "NUL filter message" "$(j .error.message)" "query argument 'status' has a control character in its value"
+rejects 400 invalid "$ADMIN" GET "/api/v1/blueprints?type="
+rejects 400 invalid "$ADMIN" GET "/api/v1/leases/$lease?wait="
 rejects 400 invalid "$ADMIN" GET "/api/v1/leases/$lease?wait=active&timeout=1&then=2"
 for q in "timeout=1e400" "timeout=nan" "timeout=inf" "timeout=-1" "timeout=61" "timeout=" "timeout=5s"; do
 	rejects 400 invalid "$ADMIN" GET "/api/v1/leases/$lease?wait=destroyed&$q"
@@ -142,6 +154,56 @@ done
 rejects 400 invalid "$ADMIN" GET "/api/v1/leases/$lease?timeout=1"
 rejects 400 invalid "$ADMIN" GET "/api/v1/leases/$lease?wait=gone"
 unchanged "a huge number"
+
+# ---- request smuggling -------------------------------------------------------------
+# A request whose length is ambiguous (two Content-Lengths, or one with
+# Transfer-Encoding) gets 400 and its connection is closed, so what
+# follows it never runs as a request of its own; a path with a control
+# character (%00 above all: handlers see the path NUL-terminated) is 400.
+mark
+python3 - "$PORT" "$ADMIN" <<'EOF' || fail "request smuggling"
+import socket, sys
+port, token = int(sys.argv[1]), sys.argv[2].encode()
+auth = b"Authorization: Bearer " + token + b"\r\n"
+body = b'{"type": "host"}'
+chunked = b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n"
+smuggled = b"POST /api/v1/leases HTTP/1.1\r\nHost: x\r\n" + auth + \
+    b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+def exchange(raw):
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.sendall(raw)
+    got = b""
+    while True:  # the server must close: a timeout fails the test
+        d = s.recv(65536)
+        if not d:
+            return got
+        got += d
+def post(headers, payload):
+    return b"POST /api/v1/leases HTTP/1.1\r\nHost: x\r\n" + auth + \
+        b"Content-Type: application/json\r\n" + headers + b"\r\n" + payload + smuggled
+cases = {
+    "two Content-Lengths": post(b"Content-Length: %d\r\nContent-Length: 5\r\n" % len(body), body),
+    "two equal Content-Lengths": post(b"Content-Length: %d\r\ncontent-length: %d\r\n" % (len(body), len(body)), body),
+    "Content-Length and chunked": post(b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n" % len(chunked), chunked),
+    "chunked and Content-Length": post(b"Transfer-Encoding: chunked\r\nContent-Length: 3\r\n", chunked),
+}
+for what, raw in cases.items():
+    got = exchange(raw)
+    assert got.startswith(b"HTTP/1.1 400 "), (what, got[:200])
+    assert got.count(b"HTTP/1.1 ") == 1, (what, got)
+    assert b"\r\nConnection: close\r\n" in got, (what, got[:300])
+    assert b'"code":"malformed"' in got, (what, got)
+for path in [b"/api/v1/leases%00", b"/api/v1/leases%00/1", b"/api/v1/lea%0Ases", b"/livez%7f",
+             b"/api/v1/leases\x01", b"/%00"]:
+    got = exchange(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n" + auth + b"\r\n")
+    assert got.startswith(b"HTTP/1.1 400 "), (path, got[:200])
+    assert b"the request path has a control character" in got, (path, got)
+# a well-formed request on the same connection is still served
+got = exchange(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n"
+               b"GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+assert got.startswith(b"HTTP/1.1 200 ") and got.count(b"HTTP/1.1 200 ") == 2, got
+EOF
+unchanged "smuggled requests"
 
 # ---- bytes that are not UTF-8 -----------------------------------------------------
 mark

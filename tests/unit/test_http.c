@@ -163,6 +163,28 @@ static void test_log_path(void **state)
 	assert_string_equal(out, "");
 }
 
+/* A control character in a request's path, raw or %-escaped, is refused. */
+static void test_target_ok(void **state)
+{
+	(void)state;
+	assert_true(dd_http_target_ok("/api/v1/leases"));
+	assert_true(dd_http_target_ok("/api/v1/leases/12?status=active"));
+	assert_true(dd_http_target_ok("/a%20b/%c3%a9/%7e/%2f"));
+	assert_true(dd_http_target_ok("/100%"));
+	assert_true(dd_http_target_ok("/%zz%1"));
+	/* the query is the argument checks' business */
+	assert_true(dd_http_target_ok("/api/v1/leases?status=%00"));
+	assert_false(dd_http_target_ok("/api/v1/leases%00"));
+	assert_false(dd_http_target_ok("/api/v1/leases%00?x=1"));
+	assert_false(dd_http_target_ok("/x%0a"));
+	assert_false(dd_http_target_ok("/x%0D%0A"));
+	assert_false(dd_http_target_ok("/x%1f"));
+	assert_false(dd_http_target_ok("/x%7F"));
+	assert_false(dd_http_target_ok("/x\x01"));
+	assert_false(dd_http_target_ok("/x\ty"));
+	assert_false(dd_http_target_ok("/x\x7f"));
+}
+
 static void test_log_path_truncates(void **state)
 {
 	char path[1000], out[16];
@@ -355,6 +377,7 @@ int main(void)
 		cmocka_unit_test(test_match_ids),
 		cmocka_unit_test(test_parse_listen),
 		cmocka_unit_test(test_log_path),
+		cmocka_unit_test(test_target_ok),
 		cmocka_unit_test(test_log_path_truncates),
 		cmocka_unit_test(test_lossy_utf8),
 		cmocka_unit_test(test_lease_reached),
