@@ -1,3 +1,8 @@
+/*
+ * wake.c - wake-ups between processes over Unix datagram sockets in the
+ * store's wake directory (see wake.h for what is promised, and
+ * open_wake_dir() for who may touch the directory).
+ */
 #include "queue/wake.h"
 #include "core/util.h"
 
@@ -16,12 +21,16 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#define NAME_MAX_LEN 96 /* a socket's name: "w-PID-N@lease:ID" */
+
 struct dd_wake {
 	int fd;
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int dirfd;	   /* the wake directory, checked when opened */
+	char dir[PATH_MAX]; /* its path, which tells stores apart */
+	char name[NAME_MAX_LEN];
 	enum dd_wake_role role;
-	size_t base_len;  /* length of path without "@OBJECT" */
-	char watching[48]; /* the object named in the path, or "" */
+	size_t base_len;   /* length of name without "@OBJECT" */
+	char watching[48]; /* the object named in the name, or "" */
 };
 
 static const char *const role_prefix[] = {"d-", "w-"};
@@ -36,48 +45,36 @@ void dd_wake_set_local(void (*fn)(void))
 static struct {
 	pthread_mutex_t mu;
 	void (*fn)(const char *object);
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char name[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char dir[PATH_MAX];
+	char name[NAME_MAX_LEN];
 } local_watcher = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 void dd_wake_set_local_watcher(const struct dd_wake *w,
 			       void (*fn)(const char *object))
 {
-	const char *slash = w ? strrchr(w->path, '/') : NULL;
-
 	pthread_mutex_lock(&local_watcher.mu);
-	local_watcher.fn = slash && fn ? fn : NULL;
+	local_watcher.fn = w && fn ? fn : NULL;
 	if (local_watcher.fn) {
-		snprintf(local_watcher.dir, sizeof(local_watcher.dir), "%.*s",
-			 (int)(slash - w->path), w->path);
+		snprintf(local_watcher.dir, sizeof(local_watcher.dir), "%s",
+			 w->dir);
 		snprintf(local_watcher.name, sizeof(local_watcher.name), "%s",
-			 slash + 1);
+			 w->name);
 	}
 	pthread_mutex_unlock(&local_watcher.mu);
 }
 
-/* FNV-1a, 64 bits: only needs to tell stores apart. */
-static unsigned long long digest(const char *s)
-{
-	unsigned long long h = 1469598103934665603ULL;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 /*
- * The wake directory of a store.  realpath() costs a readlink per path
- * component, and every notification needs the directory, so the last
- * answer is remembered (a store's real path does not change under a
- * running process in any way drydock supports).
+ * The wake directory of a store: its real path with "-wake" appended,
+ * beside SQLite's "-wal" and "-shm" (the path as given if it cannot be
+ * resolved).  realpath() costs a readlink per path component, and every
+ * notification needs the directory, so the last answer is remembered (a
+ * store's real path does not change under a running process in any way
+ * drydock supports).
  */
-static int wake_dir(const char *store_path, char *buf, size_t n)
+static void wake_dir(const char *store_path, char *buf, size_t n)
 {
 	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-	static char last_path[PATH_MAX], last_dir[64];
+	static char last_path[PATH_MAX], last_dir[PATH_MAX];
 	char real[PATH_MAX];
 	const char *p = store_path;
 
@@ -85,20 +82,101 @@ static int wake_dir(const char *store_path, char *buf, size_t n)
 	if (last_dir[0] && !strcmp(last_path, store_path)) {
 		snprintf(buf, n, "%s", last_dir);
 		pthread_mutex_unlock(&mu);
-		return 0;
+		return;
 	}
 	pthread_mutex_unlock(&mu);
 	if (realpath(store_path, real))
 		p = real;
-	snprintf(buf, n, "/tmp/drydock-%u/%016llx", (unsigned)getuid(),
-		 digest(p));
+	if ((size_t)snprintf(buf, n, "%s-wake", p) >= n) {
+		buf[0] = '\0'; /* no directory: nothing is sent or heard */
+		return;
+	}
 	if (strlen(store_path) < sizeof(last_path)) {
 		pthread_mutex_lock(&mu);
 		snprintf(last_path, sizeof(last_path), "%s", store_path);
 		snprintf(last_dir, sizeof(last_dir), "%s", buf);
 		pthread_mutex_unlock(&mu);
 	}
-	return 0;
+}
+
+/*
+ * Open the wake directory `dir` (making it first if `create`) and make
+ * sure that nobody but this user can create, remove or bind anything in
+ * it: it must be a directory itself, not a symbolic link to one, owned by
+ * this process's user, with no permission for group or others.  Anyone
+ * else who could write there could take the wake-ups over: put a socket
+ * that hears them, remove the daemons' sockets, or (with a symbolic link)
+ * make the sweep of dead sockets delete this user's files elsewhere.  A
+ * directory that fails the check is refused, never repaired: its owner
+ * must look at it.  Everything afterwards goes through the returned
+ * descriptor, never the path again, so it cannot be swapped underneath.
+ */
+static int open_wake_dir(const char *dir, bool create, struct dd_error *err)
+{
+	struct stat st;
+	bool made = false;
+	int fd;
+
+	if (!dir[0])
+		return dd_error_set(err, DD_ERR_IO,
+				    "the store's path is too long for a wake "
+				    "directory");
+	if (create) {
+		made = !mkdir(dir, 0700);
+		if (!made && errno != EEXIST)
+			return dd_error_set(err, DD_ERR_IO,
+					    "cannot create wake directory "
+					    "'%s': %s",
+					    dir, strerror(errno));
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+
+		if (!lstat(dir, &st) && S_ISLNK(st.st_mode))
+			return dd_error_set(err, DD_ERR_IO,
+					    "refusing wake directory '%s': it "
+					    "is a symbolic link; remove it",
+					    dir);
+		return dd_error_set(err, DD_ERR_IO,
+				    "cannot open wake directory '%s': %s", dir,
+				    strerror(e));
+	}
+	/* exactly 0700 whatever the umask */
+	if (made)
+		fchmod(fd, 0700);
+	if (fstat(fd, &st)) {
+		dd_error_set(err, DD_ERR_IO, "cannot stat wake directory "
+			     "'%s': %s", dir, strerror(errno));
+	} else if (st.st_uid != geteuid()) {
+		dd_error_set(err, DD_ERR_IO,
+			     "refusing wake directory '%s': it belongs to uid "
+			     "%u, not to uid %u running drydock; remove it",
+			     dir, (unsigned)st.st_uid, (unsigned)geteuid());
+	} else if (st.st_mode & 077) {
+		dd_error_set(err, DD_ERR_IO,
+			     "refusing wake directory '%s': its mode %04o "
+			     "lets other users in; it must be 0700",
+			     dir, (unsigned)(st.st_mode & 07777));
+	} else {
+		return fd;
+	}
+	close(fd);
+	return DD_ERR_IO;
+}
+
+/*
+ * The address of `name` in the directory open as `dirfd`.  It goes
+ * through /proc/self/fd, so that it is short whatever the store's path
+ * (a socket address holds 107 bytes) and names the very directory that
+ * open_wake_dir() checked.
+ */
+static bool wake_addr(int dirfd, const char *name, struct sockaddr_un *a)
+{
+	*a = (struct sockaddr_un){.sun_family = AF_UNIX};
+	return (size_t)snprintf(a->sun_path, sizeof(a->sun_path),
+				"/proc/self/fd/%d/%s", dirfd,
+				name) < sizeof(a->sun_path);
 }
 
 static int each_listener(const char *store_path, enum dd_wake_role role,
@@ -134,33 +212,32 @@ int dd_wake_listen(const char *store_path, enum dd_wake_role role,
 		   struct dd_wake **out, struct dd_error *err)
 {
 	static atomic_int seq;
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	char dir[64];
+	struct sockaddr_un addr;
 	struct dd_wake *w = dd_calloc(1, sizeof(*w));
 
 	if (!w)
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
-	wake_dir(store_path, dir, sizeof(dir));
-	sweep_once(store_path);
-	if (dd_mkdir_p(dir)) {
+	wake_dir(store_path, w->dir, sizeof(w->dir));
+	w->dirfd = open_wake_dir(w->dir, true, err);
+	if (w->dirfd < 0) {
 		dd_free(w);
-		return dd_error_set(err, DD_ERR_IO,
-				    "cannot create wake directory '%s': %s",
-				    dir, strerror(errno));
+		return DD_ERR_IO;
 	}
-	snprintf(w->path, sizeof(w->path), "%s/%s%d-%d", dir,
-		 role_prefix[role], (int)getpid(), atomic_fetch_add(&seq, 1));
-	w->base_len = strlen(w->path);
+	sweep_once(store_path);
+	snprintf(w->name, sizeof(w->name), "%s%d-%d", role_prefix[role],
+		 (int)getpid(), atomic_fetch_add(&seq, 1));
+	w->base_len = strlen(w->name);
 	w->role = role;
-	memcpy(addr.sun_path, w->path, sizeof(addr.sun_path));
-	unlink(w->path);
+	wake_addr(w->dirfd, w->name, &addr);
+	unlinkat(w->dirfd, w->name, 0);
 	w->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (w->fd < 0 ||
 	    bind(w->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		dd_error_set(err, DD_ERR_IO, "cannot listen on '%s': %s",
-			     w->path, strerror(errno));
+		dd_error_set(err, DD_ERR_IO, "cannot listen on '%s/%s': %s",
+			     w->dir, w->name, strerror(errno));
 		if (w->fd >= 0)
 			close(w->fd);
+		close(w->dirfd);
 		dd_free(w);
 		return DD_ERR_IO;
 	}
@@ -188,7 +265,8 @@ void dd_wake_close(struct dd_wake *w)
 	if (!w)
 		return;
 	close(w->fd);
-	unlink(w->path);
+	unlinkat(w->dirfd, w->name, 0);
+	close(w->dirfd);
 	dd_free(w);
 }
 
@@ -200,16 +278,16 @@ void dd_wake_close(struct dd_wake *w)
  */
 bool dd_wake_watch(struct dd_wake *w, const char *object)
 {
-	char path[sizeof(w->path)];
+	char name[sizeof(w->name)];
 
 	if (w->role != DD_WAKE_WATCHER || !strcmp(w->watching, object))
 		return false;
 	if (strlen(object) >= sizeof(w->watching) ||
-	    (size_t)snprintf(path, sizeof(path), "%.*s@%s", (int)w->base_len,
-			     w->path, object) >= sizeof(path) ||
-	    rename(w->path, path))
+	    (size_t)snprintf(name, sizeof(name), "%.*s@%s", (int)w->base_len,
+			     w->name, object) >= sizeof(name) ||
+	    renameat(w->dirfd, w->name, w->dirfd, name))
 		return false;
-	memcpy(w->path, path, sizeof(path));
+	memcpy(w->name, name, sizeof(name));
 	snprintf(w->watching, sizeof(w->watching), "%s", object);
 	return true;
 }
@@ -257,7 +335,7 @@ int dd_wake_wait_for(struct dd_wake *w, const char *object, double timeout)
  */
 static struct {
 	pthread_mutex_t mu;
-	char dir[64];
+	char dir[PATH_MAX]; /* "" until `dirfd` is open and current */
 	int dirfd;
 	int sendfd;
 } lister = {.mu = PTHREAD_MUTEX_INITIALIZER, .dirfd = -1, .sendfd = -1};
@@ -283,6 +361,7 @@ static void lister_after_fork_child(void)
 	if (lister.dirfd >= 0)
 		close(lister.dirfd);
 	lister.dirfd = -1;
+	lister.dir[0] = '\0';
 	pthread_mutex_unlock(&lister.mu);
 }
 
@@ -321,15 +400,19 @@ static bool names_add(struct names *n, const char *name)
 }
 
 /*
- * Collect the names in `dir` that `keep` accepts.  The directory stays
+ * Collect the names in `dir` that `keep` accepts, and say where the
+ * directory is open (`*dirfd`, for wake_addr()).  The directory stays
  * open between calls; one removed since it was opened (it then has no
- * links) is opened again, so a new one at the same path is seen.
+ * links) is opened again, so a new one at the same path is seen.  Other
+ * threads may be sending through the descriptor's number at that moment,
+ * so a new directory takes the old one's number (dup3()): the number
+ * only ever names a wake directory that open_wake_dir() accepted.
  * Returns the send socket, or -1 if the directory or a socket cannot be
  * had.
  */
 static int list_dir(const char *dir, struct names *out,
 		    bool (*keep)(const char *name, const void *arg),
-		    const void *arg)
+		    const void *arg, int *dirfd)
 {
 	union {
 		char bytes[4096];
@@ -341,24 +424,26 @@ static int list_dir(const char *dir, struct names *out,
 
 	pthread_once(&lister_once, lister_init);
 	pthread_mutex_lock(&lister.mu);
-	if (lister.dirfd >= 0 &&
+	if (lister.dir[0] &&
 	    (strcmp(lister.dir, dir) || fstat(lister.dirfd, &st) ||
-	     st.st_nlink == 0)) {
-		close(lister.dirfd);
-		lister.dirfd = -1;
-	}
+	     st.st_nlink == 0 || lseek(lister.dirfd, 0, SEEK_SET) < 0))
+		lister.dir[0] = '\0';
 	if (lister.sendfd < 0)
 		lister.sendfd = socket(
 			AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (lister.dirfd < 0) {
-		lister.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (lister.dirfd >= 0)
+	if (!lister.dir[0]) {
+		int fd = open_wake_dir(dir, false, NULL);
+
+		if (fd >= 0 && lister.dirfd >= 0) {
+			dup3(fd, lister.dirfd, O_CLOEXEC);
+			close(fd);
+		} else if (fd >= 0) {
+			lister.dirfd = fd;
+		}
+		if (fd >= 0)
 			snprintf(lister.dir, sizeof(lister.dir), "%s", dir);
-	} else if (lseek(lister.dirfd, 0, SEEK_SET) < 0) {
-		close(lister.dirfd);
-		lister.dirfd = -1;
 	}
-	if (lister.dirfd < 0 || lister.sendfd < 0) {
+	if (!lister.dir[0] || lister.sendfd < 0) {
 		pthread_mutex_unlock(&lister.mu);
 		return -1;
 	}
@@ -373,6 +458,7 @@ static int list_dir(const char *dir, struct names *out,
 		}
 	}
 	sendfd = lister.sendfd;
+	*dirfd = lister.dirfd;
 	pthread_mutex_unlock(&lister.mu);
 	return sendfd;
 }
@@ -455,24 +541,22 @@ static int each_listener(const char *store_path, enum dd_wake_role role,
 	struct audience a = {role, object, skip, skip ? strlen(skip) : 0,
 			     skip_name};
 	struct names n = {.len = 0};
-	char dir[64];
-	int sendfd, probe = -1, live = 0;
+	char dir[PATH_MAX];
+	int sendfd, dirfd = -1, probe = -1, live = 0;
 
 	n.buf = n.inline_buf;
 	n.cap = sizeof(n.inline_buf);
 	wake_dir(store_path, dir, sizeof(dir));
-	sendfd = list_dir(dir, &n, in_audience, &a);
+	sendfd = list_dir(dir, &n, in_audience, &a, &dirfd);
 	/* a socket of its own: a connected one could not sendto() others */
 	if (sendfd >= 0 && !send)
 		probe = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	for (size_t off = 0; sendfd >= 0 && (send || probe >= 0) && off < n.len;
 	     off += strlen(n.buf + off) + 1) {
-		struct sockaddr_un addr = {.sun_family = AF_UNIX};
+		struct sockaddr_un addr;
 		ssize_t rc;
 
-		if ((size_t)snprintf(addr.sun_path, sizeof(addr.sun_path),
-				     "%s/%s", dir,
-				     n.buf + off) >= sizeof(addr.sun_path))
+		if (!wake_addr(dirfd, n.buf + off, &addr))
 			continue;
 		/* connect() probes a datagram socket without waking it */
 		if (send)
@@ -483,7 +567,7 @@ static int each_listener(const char *store_path, enum dd_wake_role role,
 		if (rc < 0 && (errno == ECONNREFUSED || errno == ENOENT)) {
 			/* ENOENT: renamed meanwhile (a watcher's new object) */
 			if (errno == ECONNREFUSED)
-				unlink(addr.sun_path);
+				unlinkat(dirfd, n.buf + off, 0);
 			continue;
 		}
 		live++;
@@ -524,7 +608,7 @@ static bool tell_local_watcher(const char *store_path, const char *object,
 			       char *name, size_t n)
 {
 	void (*fn)(const char *) = NULL;
-	char dir[64];
+	char dir[PATH_MAX];
 
 	wake_dir(store_path, dir, sizeof(dir));
 	pthread_mutex_lock(&local_watcher.mu);

@@ -10,8 +10,15 @@
  * rows, not the datagrams, are the truth, so a lost datagram only delays a
  * listener until its next deadline.
  *
- * The directory is /tmp/drydock-UID/HASH, HASH being a digest of the
- * store's real path, so socket paths stay short whatever the store's path.
+ * The directory is the store's real path with "-wake" appended, beside
+ * the store's "-wal" and "-shm" files.  Whoever can create, remove or
+ * bind a socket there can hear, steal or suppress the wake-ups, so it
+ * must be a directory (not a symbolic link) that belongs to the user
+ * running drydock, with mode 0700: one that is not is refused with a
+ * clear error (dd_wake_listen() fails; notifications are not sent).
+ * Sockets are addressed through /proc/self/fd and the checked
+ * directory's descriptor, so addresses stay short whatever the store's
+ * path, and name the directory that was checked.
  */
 #ifndef DD_WAKE_H
 #define DD_WAKE_H

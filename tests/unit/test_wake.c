@@ -3,15 +3,18 @@
  * wake-ups reach their own watcher only, untargeted ones reach all, a
  * watcher told by direct calls in its own process, counting listeners,
  * many listeners at once, listeners that never read, a sender that
- * follows a wake directory made anew, and the sweep of sockets left by a
- * killed watcher.
+ * follows a wake directory made anew, the sweep of sockets left by a
+ * killed watcher, and the wake directories refused (a symbolic link, open
+ * to others, another user's) and the one made (0700).
  */
 #include "testutil.h"
 
 #include "queue/wake.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 struct fx {
 	struct test_env env;
@@ -165,36 +168,13 @@ static void test_listeners_that_never_read_do_not_block_others(void **state)
 	dd_wake_close(b);
 }
 
-/* The wake directory holding this process's socket named `prefix`PID-. */
-static void dir_of_own_socket(const char *prefix, char *out, size_t n)
+/* The wake directory of the test's store: its real path and "-wake". */
+static void wake_dir_of(struct fx *x, char *out, size_t n)
 {
-	char path[512], want[32];
-	DIR *d;
-	struct dirent *e;
+	char real[PATH_MAX];
 
-	out[0] = '\0';
-	snprintf(path, sizeof(path), "/tmp/drydock-%u", (unsigned)getuid());
-	snprintf(want, sizeof(want), "%s%d-", prefix, (int)getpid());
-	d = opendir(path);
-	assert_non_null(d);
-	while (!out[0] && (e = readdir(d))) {
-		char sub[800];
-		DIR *sd;
-		struct dirent *se;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-		sd = opendir(sub);
-		if (!sd)
-			continue;
-		while ((se = readdir(sd)))
-			if (!strncmp(se->d_name, want, strlen(want)))
-				snprintf(out, n, "%s", sub);
-		closedir(sd);
-	}
-	closedir(d);
-	assert_true(out[0] != '\0');
+	assert_non_null(realpath(x->env.path, real));
+	snprintf(out, n, "%s-wake", real);
 }
 
 /*
@@ -207,12 +187,12 @@ static void test_notify_follows_a_new_wake_directory(void **state)
 	struct fx *x = *state;
 	struct dd_wake *a = listen_or_fail(x, DD_WAKE_WATCHER);
 	struct dd_wake *b;
-	char dir[800];
+	char dir[PATH_MAX + 8];
 
 	assert_int_equal(dd_wake_wait_for(a, "lease:1", 0.01), 1);
 	dd_wake_notify_about(x->env.path, "lease:1");
 	assert_int_equal(dd_wake_wait_for(a, "lease:1", 5), 1);
-	dir_of_own_socket("w-", dir, sizeof(dir));
+	wake_dir_of(x, dir, sizeof(dir));
 	dd_wake_close(a);
 	assert_int_equal(rmdir(dir), 0);
 	b = listen_or_fail(x, DD_WAKE_WATCHER);
@@ -225,39 +205,21 @@ static void test_notify_follows_a_new_wake_directory(void **state)
 /* An object no other test run waits for: "lease:PID". */
 static char object[32];
 
-/*
- * How many sockets named after `object` the wake directories hold (every
- * store's: this one's is named by a digest of its path).
- */
+/* How many sockets named after `object` the store's wake directory holds. */
 static int named_sockets(struct fx *x)
 {
-	char path[512];
+	char dir[PATH_MAX + 8];
 	DIR *d;
 	struct dirent *e;
+	const char *at;
 	int n = 0;
 
-	(void)x;
-	snprintf(path, sizeof(path), "/tmp/drydock-%u", (unsigned)getuid());
-	d = opendir(path);
+	wake_dir_of(x, dir, sizeof(dir));
+	d = opendir(dir);
 	assert_non_null(d);
-	while ((e = readdir(d))) {
-		char sub[800];
-		DIR *sd;
-		struct dirent *se;
-		const char *at;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-		sd = opendir(sub);
-		if (!sd)
-			continue;
-		while ((se = readdir(sd)))
-			if ((at = strchr(se->d_name, '@')) &&
-			    !strcmp(at + 1, object))
-				n++;
-		closedir(sd);
-	}
+	while ((e = readdir(d)))
+		if ((at = strchr(e->d_name, '@')) && !strcmp(at + 1, object))
+			n++;
 	closedir(d);
 	return n;
 }
@@ -299,6 +261,105 @@ static void test_sockets_of_killed_watchers_are_swept(void **state)
 	assert_int_equal(named_sockets(x), 0);
 }
 
+/* Listening on the test's store fails, saying `why`. */
+static void listen_refused(struct fx *x, const char *why)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_wake *w = NULL;
+
+	assert_int_equal(dd_wake_listen(x->env.path, DD_WAKE_DAEMON, &w, &err),
+			 DD_ERR_IO);
+	assert_null(w);
+	if (!strstr(err.msg, why))
+		fail_msg("'%s' does not say '%s'", err.msg, why);
+}
+
+/*
+ * A wake directory that is a symbolic link (someone else's doing) is
+ * refused, and nothing is swept or sent through it: the files it points
+ * at, named like dead sockets, stay where they are.
+ */
+static void test_symlinked_wake_directory_is_refused(void **state)
+{
+	struct fx *x = *state;
+	char dir[PATH_MAX + 8], victim[PATH_MAX + 8], file[PATH_MAX + 16];
+	struct stat st;
+	FILE *f;
+
+	wake_dir_of(x, dir, sizeof(dir));
+	snprintf(victim, sizeof(victim), "%s/victim", x->env.dir);
+	assert_int_equal(mkdir(victim, 0700), 0);
+	snprintf(file, sizeof(file), "%s/d-1-0", victim);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(symlink(victim, dir), 0);
+	listen_refused(x, "is a symbolic link");
+	assert_int_equal(dd_wake_count(x->env.path, DD_WAKE_DAEMON), 0);
+	dd_wake_notify(x->env.path, DD_WAKE_DAEMON);
+	assert_int_equal(stat(file, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+}
+
+/* A wake directory others may enter is refused, not repaired. */
+static void test_wake_directory_open_to_others_is_refused(void **state)
+{
+	struct fx *x = *state;
+	char dir[PATH_MAX + 8];
+	struct dd_wake *w;
+	struct stat st;
+
+	wake_dir_of(x, dir, sizeof(dir));
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(chmod(dir, 0777), 0);
+	listen_refused(x, "lets other users in; it must be 0700");
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0777);
+	assert_int_equal(chmod(dir, 0750), 0);
+	listen_refused(x, "its mode 0750");
+	assert_int_equal(chmod(dir, 0700), 0);
+	w = listen_or_fail(x, DD_WAKE_DAEMON);
+	assert_int_equal(dd_wake_count(x->env.path, DD_WAKE_DAEMON), 1);
+	dd_wake_close(w);
+}
+
+/*
+ * One that belongs to another user is refused (making it needs root;
+ * tests/integration/wake_two_users.sh runs the whole attack as two users).
+ */
+static void test_wake_directory_of_another_user_is_refused(void **state)
+{
+	struct fx *x = *state;
+	char dir[PATH_MAX + 8];
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "SKIPPED: only root can give a directory "
+				"away\n");
+		skip();
+	}
+	wake_dir_of(x, dir, sizeof(dir));
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(chown(dir, 61002, 61002), 0);
+	listen_refused(x, "belongs to uid 61002, not to uid 0");
+}
+
+/* A new wake directory is 0700 whatever the umask. */
+static void test_new_wake_directory_is_private(void **state)
+{
+	struct fx *x = *state;
+	char dir[PATH_MAX + 8];
+	mode_t old = umask(0);
+	struct dd_wake *w = listen_or_fail(x, DD_WAKE_WATCHER);
+	struct stat st;
+
+	umask(old);
+	wake_dir_of(x, dir, sizeof(dir));
+	assert_int_equal(lstat(dir, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0700);
+	dd_wake_close(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -320,6 +381,17 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_sockets_of_killed_watchers_are_swept, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_symlinked_wake_directory_is_refused, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_wake_directory_open_to_others_is_refused, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_wake_directory_of_another_user_is_refused, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_new_wake_directory_is_private, setup, teardown),
 	};
 
 	dd_alloc_init();
