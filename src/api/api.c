@@ -1,5 +1,6 @@
 #include "api/api.h"
 #include "blueprint/blueprint.h"
+#include "core/input.h"
 #include "core/util.h"
 #include "queue/task.h"
 #include "queue/wake.h"
@@ -53,9 +54,11 @@ int dd_api_lease_create(struct dd_store *s, const struct dd_lease_request *req,
 	if (req->attributes && !json_is_object(req->attributes))
 		return dd_error_set(err, DD_ERR_INVALID,
 				    "lease attributes must be a JSON object");
-	if (req->until && req->until <= dd_now())
-		return dd_error_set(err, DD_ERR_INVALID,
-				    "lease expiry is in the past");
+	rc = dd_json_value_check(req->attributes, "lease attributes", err);
+	if (!rc && req->until)
+		rc = dd_expiry_check(req->until, dd_now(), err);
+	if (rc)
+		return rc;
 	if (req->blueprints && (!json_is_array(req->blueprints) ||
 				json_array_size(req->blueprints) == 0))
 		return dd_error_set(err, DD_ERR_INVALID,
@@ -177,6 +180,7 @@ static int check_target(struct dd_store *s, struct dd_ref target,
 		}
 		if (!strcmp(kind, "extend")) {
 			json_t *u = json_object_get(data, "until");
+			struct dd_error why = DD_ERROR_INIT;
 
 			if (!dd_lease_status_commandable(st))
 				return dd_error_set(
@@ -184,12 +188,16 @@ static int check_target(struct dd_store *s, struct dd_ref target,
 					"cannot extend lease %lld: it is %s",
 					target.id, dd_lease_status_name(st));
 			if (!json_is_number(u) ||
-			    json_number_value(u) <= dd_now())
+			    dd_expiry_check(json_number_value(u), dd_now(),
+					    &why))
 				return dd_error_set(
 					err, DD_ERR_INVALID,
-					"cannot extend lease %lld: the new "
-					"expiry must be in the future",
-					target.id);
+					"cannot extend lease %lld: %s",
+					target.id,
+					json_is_number(u)
+						? why.msg
+						: "the new expiry must be a "
+						  "number of seconds");
 			return 0;
 		}
 		return dd_error_set(err, DD_ERR_INVALID,
@@ -376,6 +384,8 @@ int dd_api_blueprint_create(struct dd_store *s, const char *type,
 	}
 	rc = check_name(name, err);
 	if (!rc)
+		rc = dd_json_value_check(config, "blueprint config", err);
+	if (!rc)
 		rc = dd_bp_validate(t, config, err);
 	if (rc)
 		return rc;
@@ -431,7 +441,9 @@ int dd_api_blueprint_edit(struct dd_store *s, long long id, const char *name,
 		}
 	}
 	if (!rc && config) {
-		rc = dd_bp_validate(t, config, err);
+		rc = dd_json_value_check(config, "blueprint config", err);
+		if (!rc)
+			rc = dd_bp_validate(t, config, err);
 		if (!rc) {
 			json_decref(bp.config);
 			bp.config = json_incref(config);

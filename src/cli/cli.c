@@ -1,4 +1,5 @@
 #include "cli/cli.h"
+#include "core/input.h"
 #include "core/util.h"
 
 #include <errno.h>
@@ -125,29 +126,65 @@ bool cli_parse_count(const char *arg, long long min, long long max, int *out)
 	return true;
 }
 
-json_t *cli_parse_json_arg(const char *arg, struct dd_error *err)
+int cli_expiry_arg(const char *usage, bool ttl, const char *arg, double now,
+		   double *until)
 {
-	json_error_t jerr;
-	json_t *v;
+	struct dd_error err = DD_ERROR_INIT;
+	double v;
 
-	if (arg[0] == '@') {
-		const char *path = arg + 1;
+	if (*until)
+		return cli_usage_error(usage,
+				       "give --until or --ttl, not both");
+	if (ttl ? dd_duration_parse(arg, &v, &err)
+		: dd_time_parse(arg, now, &v, &err))
+		return cli_usage_error(usage, "%s", err.msg);
+	if (ttl)
+		v += now;
+	if (dd_expiry_check(v, now, &err))
+		return cli_usage_error(usage, "%s", err.msg);
+	*until = v;
+	return 0;
+}
 
-		if (!strcmp(path, "-"))
-			v = json_loadf(stdin, 0, &jerr);
-		else
-			v = json_load_file(path, 0, &jerr);
-		if (!v)
-			dd_error_set(err, DD_ERR_INVALID,
-				     "malformed JSON in '%s': %s (line %d)",
-				     path, jerr.text, jerr.line);
+/* Read all of `path` ("-": standard input) into `text`. */
+static int read_all(const char *path, struct dd_buf *text,
+		    struct dd_error *err)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	char chunk[8192];
+	size_t n;
+	int rc = 0;
+
+	if (!f)
+		return dd_error_set(err, DD_ERR_INVALID, "cannot read '%s': %s",
+				    path, strerror(errno));
+	while (!rc && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (dd_buf_add(text, chunk, n))
+			rc = dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	if (!rc && ferror(f))
+		rc = dd_error_set(err, DD_ERR_INVALID, "cannot read '%s': %s",
+				  path, strerror(errno));
+	if (f != stdin)
+		fclose(f);
+	return rc;
+}
+
+json_t *cli_parse_json_arg(const char *arg, const char *what,
+			   struct dd_error *err)
+{
+	struct dd_buf text = DD_BUF_INIT;
+	char name[512];
+	json_t *v = NULL;
+
+	if (arg[0] != '@') {
+		dd_json_parse(arg, strlen(arg), what, &v, err);
 		return v;
 	}
-	v = json_loads(arg, 0, &jerr);
-	if (!v)
-		dd_error_set(err, DD_ERR_INVALID,
-			     "malformed JSON: %s (at character %d)", jerr.text,
-			     jerr.position);
+	snprintf(name, sizeof(name), "%s '%.400s'", what, arg);
+	if (!read_all(arg + 1, &text, err))
+		dd_json_parse(text.buf ? text.buf : "", text.len, name, &v,
+			      err);
+	dd_buf_release(&text);
 	return v;
 }
 

@@ -63,8 +63,21 @@ int cli_usage_error(const char *usage, const char *fmt, ...)
 long long cli_parse_id(const char *s);
 /* A whole number from min to max (min >= 1) into *out; false if not. */
 bool cli_parse_count(const char *arg, long long min, long long max, int *out);
-/* Parse JSON given inline or as @FILE ("@-" for stdin). */
-json_t *cli_parse_json_arg(const char *arg, struct dd_error *err);
+/*
+ * Set *until from `--until TIME` or, when `ttl`, `--ttl DURATION`, as
+ * core/input.h reads them, taking `now` as the present.  Refuses a second
+ * expiry, a bad one, and one in the past or more than ten years away.
+ * Returns 0, or prints a usage error and returns 2.
+ */
+int cli_expiry_arg(const char *usage, bool ttl, const char *arg, double now,
+		   double *until);
+/*
+ * Parse JSON given inline or as @FILE ("@-" for stdin), as the HTTP API
+ * parses a body: no duplicate keys, nested at most DD_JSON_MAX_NESTING.
+ * `what` names the option in messages ("--attributes").
+ */
+json_t *cli_parse_json_arg(const char *arg, const char *what,
+			   struct dd_error *err);
 
 /* Print `v` as indented JSON on stdout and take ownership of it. */
 void cli_print_json(json_t *v);

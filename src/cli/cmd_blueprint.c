@@ -185,7 +185,7 @@ int cmd_blueprint(int argc, char **argv)
 	if (type && strcmp(verb, "create"))
 		return cli_usage_error(usage, "a blueprint's type cannot change");
 	if (config_arg) {
-		config = cli_parse_json_arg(config_arg, &err);
+		config = cli_parse_json_arg(config_arg, "--config", &err);
 		if (!config)
 			return cli_fail(&err);
 	}

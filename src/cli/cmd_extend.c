@@ -9,13 +9,14 @@
 #include <stdio.h>
 
 static const char usage[] =
-	"usage: drydock extend-lease --id ID (--until TIME | --ttl SECONDS) "
+	"usage: drydock extend-lease --id ID (--until TIME | --ttl DURATION) "
 	"[--db PATH]\n"
 	"\n"
 	"Queue an extend command: the daemon moves the lease's expiry to "
-	"TIME (RFC 3339,\n@EPOCH or +N[smhd]) or to SECONDS from now.  Only "
-	"a pending, acquired or\nactive lease can be extended, and only "
-	"into the future.\n";
+	"TIME\n(YYYY-MM-DDTHH:MM:SSZ, @EPOCH or +DURATION) or to DURATION "
+	"from now (90, 30m,\n1h30m, 2d).  Only a pending, acquired or active "
+	"lease can be extended, and\nonly into the future, at most ten years "
+	"ahead.\n";
 
 int cmd_extend_lease(int argc, char **argv)
 {
@@ -31,7 +32,7 @@ int cmd_extend_lease(int argc, char **argv)
 	struct dd_command cmd = {0};
 	struct dd_store *s;
 	double now = dd_now(), until = 0;
-	long long id = 0, ttl;
+	long long id = 0;
 	json_t *data;
 	char who[128], when[32];
 	int c, rc;
@@ -49,22 +50,10 @@ int cmd_extend_lease(int argc, char **argv)
 						       optarg);
 			break;
 		case 'u':
-			if (until || dd_time_parse(optarg, now, &until))
-				return cli_usage_error(
-					usage, until ? "give --until or --ttl, "
-						       "not both"
-						     : "bad time '%s'",
-					optarg);
-			break;
 		case 'T':
-			ttl = cli_parse_id(optarg);
-			if (until || !ttl)
-				return cli_usage_error(
-					usage, until ? "give --until or --ttl, "
-						       "not both"
-						     : "bad ttl '%s'",
-					optarg);
-			until = now + (double)ttl;
+			if (cli_expiry_arg(usage, c == 'T', optarg, now,
+					   &until))
+				return 2;
 			break;
 		default:
 			return cli_usage_error(usage, "bad option");

@@ -22,7 +22,7 @@ static const char usage[] =
 	"usage: drydock lease --type TYPE [--attr KEY=VALUE]... "
 	"[--attributes JSON|@FILE]\n"
 	"                     [--blueprint ID]... [--until TIME | --ttl "
-	"SECONDS] [--no-wait]\n"
+	"DURATION] [--no-wait]\n"
 	"                     [--json] [--db PATH]\n"
 	"\n"
 	"Ask for a lease on a resource of TYPE and wait until it is active, "
@@ -37,9 +37,13 @@ static const char usage[] =
 	"@FILE\n"
 	"  --blueprint ID       only these blueprints may serve it "
 	"(repeatable)\n"
-	"  --until TIME         expire at TIME: RFC 3339, @EPOCH or "
-	"+N[smhd]\n"
-	"  --ttl SECONDS        expire SECONDS from now\n"
+	"  --until TIME         expire at TIME: YYYY-MM-DDTHH:MM:SSZ (UTC), "
+	"@EPOCH or\n"
+	"                       +DURATION\n"
+	"  --ttl DURATION       expire DURATION from now: seconds (90) or "
+	"with units\n"
+	"                       d, h, m, s (30m, 1h30m, 2d); at most ten "
+	"years\n"
 	"  --no-wait            queue the lease, print its id and return\n";
 
 static volatile sig_atomic_t interrupted;
@@ -216,7 +220,8 @@ int cmd_lease(int argc, char **argv)
 			break;
 		case 'A':
 			json_decref(extra);
-			extra = cli_parse_json_arg(optarg, &err);
+			extra = cli_parse_json_arg(optarg, "--attributes",
+						   &err);
 			if (!extra) {
 				rc = cli_fail(&err);
 				goto out;
@@ -242,32 +247,12 @@ int cmd_lease(int argc, char **argv)
 			break;
 		}
 		case 'u':
-			if (req.until ||
-			    dd_time_parse(optarg, now, &req.until)) {
-				rc = cli_usage_error(
-					usage, req.until
-						       ? "give --until or --ttl, "
-							 "not both"
-						       : "bad time '%s'",
-					optarg);
+		case 'T':
+			rc = cli_expiry_arg(usage, c == 'T', optarg, now,
+					    &req.until);
+			if (rc)
 				goto out;
-			}
 			break;
-		case 'T': {
-			long long ttl = cli_parse_id(optarg);
-
-			if (req.until || !ttl) {
-				rc = cli_usage_error(
-					usage, req.until
-						       ? "give --until or --ttl, "
-							 "not both"
-						       : "bad ttl '%s'",
-					optarg);
-				goto out;
-			}
-			req.until = now + (double)ttl;
-			break;
-		}
 		case 'n':
 			wait = false;
 			break;

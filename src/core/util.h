@@ -29,13 +29,11 @@ void dd_alloc_init(void);
 double dd_now(void);
 /* Monotonic time in seconds, for durations. */
 double dd_monotonic(void);
-/* Format `t` as an RFC 3339 UTC time with milliseconds into buf[32]. */
-void dd_time_format(double t, char buf[32]);
 /*
- * Parse a time given on the command line: an RFC 3339 time, "@EPOCH", or a
- * relative "+N[smhd]".  Returns 0 and sets *out, or DD_ERR_INVALID.
+ * Format `t` as an RFC 3339 UTC time with milliseconds into buf[32]
+ * (times are parsed in core/input.h).
  */
-int dd_time_parse(const char *s, double now, double *out);
+void dd_time_format(double t, char buf[32]);
 
 /* A growable NUL-terminated string, git's strbuf in miniature. */
 struct dd_buf {

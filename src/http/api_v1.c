@@ -9,6 +9,7 @@
  * each endpoint with an example.
  */
 #include "api/api.h"
+#include "core/input.h"
 #include "http/exec.h"
 #include "http/http.h"
 #include "http/internal.h"
@@ -546,13 +547,14 @@ static int lease_status_parse(const char *s)
 #define LEASE_STATES "pending, acquired, active, released, broken, destroyed"
 
 /*
- * A lease expiry from "until" (an RFC 3339 time, "@EPOCH" or "+N[smhd]")
- * or "ttl" (seconds from now); 0 for none.  Returns false when answered.
+ * A lease expiry from "until" (a time as core/input.h reads them) or "ttl"
+ * (a number of seconds from now); 0 for none.  Returns false when answered.
  */
 static bool expiry_fields(struct dd_http_req *r, json_t *b, double *until,
 			  bool required)
 {
 	json_t *u = json_object_get(b, "until"), *t = json_object_get(b, "ttl");
+	struct dd_error err = DD_ERROR_INIT;
 	double now = dd_now();
 
 	*until = 0;
@@ -561,31 +563,27 @@ static bool expiry_fields(struct dd_http_req *r, json_t *b, double *until,
 			      "give 'until' or 'ttl', not both");
 		return false;
 	}
-	if (u) {
-		if (!json_is_string(u) ||
-		    dd_time_parse(json_string_value(u), now, until)) {
-			dd_http_error(r, 400, "invalid",
-				      "'until' must be a time such as "
-				      "\"2026-12-01T10:00:00Z\" or \"+2h\"");
-			return false;
-		}
-		if (*until <= now) {
-			dd_http_error(r, 400, "invalid",
-				      "'until' is in the past");
-			return false;
-		}
-	} else if (t) {
-		double v = json_number_value(t);
-
-		if (!json_is_number(t) || !isfinite(v) || v <= 0 ||
-		    v > 10.0 * 365 * 86400) {
-			dd_http_error(r, 400, "invalid",
-				      "'ttl' must be a number of seconds "
-				      "greater than 0 and at most ten years");
-			return false;
-		}
-		*until = now + v;
-	} else if (required) {
+	if (u && !json_is_string(u)) {
+		dd_http_error(r, 400, "invalid",
+			      "'until' must be a string such as "
+			      "\"2026-12-01T10:00:00Z\" or \"+2h\"");
+		return false;
+	}
+	if (t && !json_is_number(t)) {
+		dd_http_error(r, 400, "invalid",
+			      "'ttl' must be a number of seconds");
+		return false;
+	}
+	if ((u && (dd_time_parse(json_string_value(u), now, until, &err) ||
+		   dd_expiry_check(*until, now, &err))) ||
+	    (t && dd_duration_check(json_number_value(t), &err))) {
+		dd_http_error(r, 400, "invalid", "'%s': %s",
+			      u ? "until" : "ttl", err.msg);
+		return false;
+	}
+	if (t)
+		*until = now + json_number_value(t);
+	else if (!u && required) {
 		dd_http_error(r, 400, "invalid", "give 'until' or 'ttl'");
 		return false;
 	}

@@ -15,6 +15,7 @@
 
 #include "auth/token.h"
 #include "core/error.h"
+#include "core/input.h"
 #include "core/util.h"
 #include "store/store.h"
 
@@ -24,7 +25,7 @@
 /* The largest request body the server reads; larger ones get 413. */
 #define DD_HTTP_MAX_BODY (64 * 1024)
 /* How deeply arrays and objects may nest in a request body. */
-#define DD_HTTP_MAX_NESTING 32
+#define DD_HTTP_MAX_NESTING DD_JSON_MAX_NESTING
 /* How many path parameters ({id}) a route may have. */
 #define DD_HTTP_MAX_PARAMS 2
 

@@ -304,34 +304,6 @@ void dd_http_text(struct dd_http_req *r, int status, const char *type)
 	r->content_type = type;
 }
 
-/*
- * How deeply arrays and objects nest in JSON text (strings skipped).  A
- * deep body is refused before parsing: the parser and the printer recurse
- * once per level, on a connection thread's small stack.
- */
-static int json_nesting(const char *p, size_t n)
-{
-	int depth = 0, most = 0;
-	bool in_string = false;
-
-	for (size_t i = 0; i < n; i++) {
-		if (in_string) {
-			if (p[i] == '\\')
-				i++;
-			else if (p[i] == '"')
-				in_string = false;
-		} else if (p[i] == '"') {
-			in_string = true;
-		} else if (p[i] == '[' || p[i] == '{') {
-			if (++depth > most)
-				most = depth;
-		} else if (p[i] == ']' || p[i] == '}') {
-			depth--;
-		}
-	}
-	return most;
-}
-
 json_t *dd_http_body_object(struct dd_http_req *r, const char *const *known)
 {
 	json_error_t jerr;
@@ -340,7 +312,8 @@ json_t *dd_http_body_object(struct dd_http_req *r, const char *const *known)
 
 	if (r->body_len == 0)
 		return json_object();
-	if (json_nesting(r->body, r->body_len) > DD_HTTP_MAX_NESTING) {
+	/* refused before parsing: see DD_JSON_MAX_NESTING */
+	if (dd_json_nesting(r->body, r->body_len) > DD_HTTP_MAX_NESTING) {
 		dd_http_error(r, 400, "invalid",
 			      "request body is nested deeper than %d levels",
 			      DD_HTTP_MAX_NESTING);

@@ -8,7 +8,7 @@ expect_refused 2 "malformed JSON" dd lease --type host --attributes '{"a":' --no
 expect_refused 2 "must be a JSON object" dd lease --type host --attributes '[1]' --no-wait
 expect_refused 3 "no such blueprint: 42" dd lease --type host --blueprint 42 --no-wait
 expect_refused 2 "bad time" dd lease --type host --until yesterday --no-wait
-expect_refused 2 "expiry is in the past" dd lease --type host --until @1000 --no-wait
+expect_refused 2 "expiry 1970-01-01T00:16:40.000Z is in the past" dd lease --type host --until @1000 --no-wait
 expect_refused 2 "--type is required" dd lease
 expect_refused 3 "no such lease: 9" dd show lease 9
 expect_refused 3 "no such resource: 9" dd show resource 9
@@ -63,4 +63,56 @@ wait $locker || true
 expect_eq "locked store status" "$rc" 6
 grep -q "is locked" "$T/err" || fail "locked message: $(cat "$T/err")"
 expect_eq "leases after locked attempt" "$(sql 'SELECT count(*) FROM lease')" 1
+
+# ---- times and durations: the API's parser (core/input.h) ------------------
+# A time in the past is refused, never taken as "no expiry" (0); a date
+# that does not exist is refused, not rolled over into the next month.
+past="expiry 1970-01-01T00:00:00.000Z is in the past"
+expect_refused 2 "$past" dd lease --type host --until @0 --no-wait
+expect_refused 2 "$past" dd lease --type host --until 1970-01-01T00:00:00Z --no-wait
+expect_refused 2 "February 2027 has no day 30" dd lease --type host --until 2027-02-30T00:00:00Z --no-wait
+expect_refused 2 "bad time ' +1h'" dd lease --type host --until ' +1h' --no-wait
+expect_refused 2 "bad duration ' 5'" dd lease --type host --ttl ' 5' --no-wait
+expect_refused 2 "bad duration '5 '" dd lease --type host --ttl '5 ' --no-wait
+expect_refused 2 "at most ten years" dd lease --type host --ttl 999999999999 --no-wait
+expect_refused 2 "at most ten years" dd lease --type host --ttl 3651d --no-wait
+expect_refused 2 "more than ten years from now" dd lease --type host --until "$(($(date -u +%Y) + 11))-01-01T00:00:00Z" --no-wait
+expect_refused 2 "more than 0 seconds" dd lease --type host --ttl 0 --no-wait
+expect_refused 2 "largest to smallest" dd lease --type host --ttl 30m1h --no-wait
+expect_refused 2 "give --until or --ttl, not both" dd lease --type host --ttl 60 --until +1h --no-wait
+id=$(dd lease --type host --no-wait)
+expect_refused 2 "$past" dd extend-lease --id "$id" --until @0
+expect_refused 2 "February 2027 has no day 30" dd extend-lease --id "$id" --until 2027-02-30T00:00:00Z
+expect_refused 2 "at most ten years" dd extend-lease --id "$id" --ttl 999999999999
+# durations as CI tools write them, for --ttl and for +DURATION
+for form in 90:90 90s:90 30m:1800 1h30m:5400 2d:172800; do
+	ttl=${form%%:*} secs=${form#*:}
+	now=$(date +%s)
+	id=$(dd lease --type host --no-wait --ttl "$ttl")
+	left=$(sql "SELECT CAST(until - $now AS INTEGER) FROM lease WHERE id = $id")
+	[ "$left" -ge "$secs" ] && [ "$left" -le $((secs + 30)) ] ||
+		fail "--ttl $ttl: expiry $left s away, want $secs"
+	dd extend-lease --id "$id" --until "+$ttl" >"$T/out"
+	grep -q "^queued extension of lease $id to " "$T/out" || fail "extend-lease --until +$ttl: $(cat "$T/out")"
+done
+
+# ---- JSON values: the API's limits (core/input.h) ---------------------------
+count=$(sql 'SELECT count(*) FROM lease')
+expect_refused 2 "duplicate" dd lease --type host --attributes '{"a": 1, "a": 2}' --no-wait
+printf '{"a": 1,\n "a": 2}' >"$T/dup.json"
+expect_refused 2 "malformed JSON in --attributes '@$T/dup.json'" dd lease --type host --attributes "@$T/dup.json" --no-wait
+expect_refused 2 "duplicate" dd blueprint create --type host --name d --config '{"hosts": [], "hosts": [{"name": "b"}]}'
+# 5 MB of attributes, as once stored, and one byte over the limit
+head -c 5000000 /dev/zero | tr '\0' x | sed 's/^/{"p": "/; s/$/"}/' >"$T/big.json"
+expect_refused 2 "lease attributes too large: 5000008 bytes as JSON, at most 65536" \
+	dd lease --type host --attributes "@$T/big.json" --no-wait
+pad=$(head -c $((65536 - 8)) /dev/zero | tr '\0' x)
+expect_refused 2 "lease attributes too large: 65537 bytes" dd lease --type host --attributes "{\"p\": \"${pad}x\"}" --no-wait
+expect_refused 2 "blueprint config too large" dd blueprint create --type host --name big --config "{\"hosts\": [{\"name\": \"b\"}], \"p\": \"$pad\"}"
+id=$(dd lease --type host --attributes "{\"p\": \"$pad\"}" --no-wait)
+expect_eq "attributes at the limit" "$(sql "SELECT length(attributes) FROM lease WHERE id = $id")" 65536
+expect_refused 2 "nested deeper than 32 levels" dd lease --type host --attributes "{\"a\": $(printf '%0.s[' $(seq 32))$(printf '%0.s]' $(seq 32))}" --no-wait
+expect_refused 2 "lease attributes nested too deeply: more than 31 levels" \
+	dd lease --type host --attributes "{\"a\": $(printf '%0.s[' $(seq 31))$(printf '%0.s]' $(seq 31))}" --no-wait
+expect_eq "leases after refused attributes" "$(sql 'SELECT count(*) FROM lease')" $((count + 1))
 echo ok

@@ -125,7 +125,7 @@ extended() { lease_get "$l1" && [ "$(j .until)" != "$until1" ]; }
 wait_until 20 extended || fail "extend did not change until ($until1)"
 u=$(date -d "$(j .until)" +%s)
 [ "$u" -ge $((now + 7190)) ] || fail "extended until $(j .until) is not 2 h away"
-call 202 "$ADMIN" POST "/api/v1/leases/$l1/extend" '{"until": "+3h"}'
+call 202 "$ADMIN" POST "/api/v1/leases/$l1/extend" '{"until": "+2h30m"}'
 consumed() { [ "$(sql "SELECT count(*) FROM command WHERE target = $l1 AND target_kind = 3 AND consumed = 0")" = 0 ]; }
 wait_until 20 consumed || fail "extend commands not consumed"
 

@@ -115,6 +115,14 @@ bad invalid '{"type": "host", "until": "+1e400s"}'
 bad invalid '{"type": "host", "until": "+99999999999999999999d"}'
 bad invalid '{"type": "host", "until": "@0"}'
 bad invalid '{"type": "host", "until": "1970-01-01T00:00:00Z"}'
+# the CLI's time parser: no rolled-over dates, no spaces, at most ten years
+bad invalid '{"type": "host", "until": "2027-02-30T00:00:00Z"}'
+expect_eq "impossible date message" "$(j .error.message)" \
+	"'until': bad time '2027-02-30T00:00:00Z': February 2027 has no day 30"
+bad invalid '{"type": "host", "until": " +1h"}'
+bad invalid '{"type": "host", "until": "+1h "}'
+bad invalid "{\"type\": \"host\", \"until\": \"$(($(date -u +%Y) + 11))-01-01T00:00:00Z\"}"
+bad invalid '{"until": "+3651d"}' "/api/v1/leases/$lease/extend"
 bad malformed '{"argv": ["true"], "timeout": 1e999}' "/api/v1/leases/$lease/exec"
 bad invalid '{"argv": ["true"], "timeout": 1e300}' "/api/v1/leases/$lease/exec"
 bad invalid '{"ttl": 1e300}' "/api/v1/leases/$lease/extend"
