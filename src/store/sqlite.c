@@ -14,6 +14,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <pthread.h>
@@ -990,6 +992,49 @@ static void sqlite_setup(void)
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+/*
+ * The store holds every token's hash, every lease and its log: whoever
+ * can read it, or its WAL, learns them.  SQLite makes a new database with
+ * mode 0644 less the umask, and its -wal and -shm files with the mode
+ * of the database.  So a missing store file is made here, 0600 whatever
+ * the umask, before SQLite opens it (to SQLite an empty file is a new
+ * database), and its -wal and -shm files follow.  An existing store, WAL,
+ * shared memory or store directory that other users may open is not
+ * changed (the operator may have a reason) but warned about, once per
+ * process.
+ */
+static void keep_private(const char *path)
+{
+	static atomic_bool warned;
+	static const char *const suffixes[] = {"", "-wal", "-shm"};
+	char file[PATH_MAX];
+	struct stat st;
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		      0600);
+
+	if (fd >= 0) {
+		fchmod(fd, 0600);
+		close(fd);
+	}
+	if (atomic_exchange(&warned, true))
+		return;
+	dd_store_dir(path, file, sizeof(file));
+	if (!stat(file, &st) && (st.st_mode & 077))
+		fprintf(stderr,
+			"drydock: warning: the store's directory '%s' is "
+			"open to other users (mode %04o); it should be "
+			"0700\n",
+			file, (unsigned)(st.st_mode & 07777));
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(*suffixes); i++) {
+		snprintf(file, sizeof(file), "%s%s", path, suffixes[i]);
+		if (!stat(file, &st) && (st.st_mode & 077))
+			fprintf(stderr,
+				"drydock: warning: '%s' is open to other "
+				"users (mode %04o); it should be 0600\n",
+				file, (unsigned)(st.st_mode & 07777));
+	}
+}
+
 static int sq_open(const char *path, const struct dd_store_options *opt,
 		   struct dd_store **out, struct dd_error *err)
 {
@@ -1010,6 +1055,7 @@ static int sq_open(const char *path, const struct dd_store_options *opt,
 		dd_free(q);
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
 	}
+	keep_private(path);
 	rc = sqlite3_open_v2(path, &q->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				     SQLITE_OPEN_NOMUTEX,
