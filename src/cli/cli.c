@@ -13,8 +13,15 @@ static const char *store_path;
 static char default_path[4096];
 static char absolute_path[4096];
 
+/*
+ * An empty --db is refused rather than skipped: it is most likely a
+ * variable that is not set (--db "$DB"), and skipping it would act on the
+ * default store instead of the one meant.
+ */
 void cli_set_store_path(const char *path)
 {
+	if (!*path)
+		exit(cli_error(2, "--db needs a path, not an empty string"));
 	store_path = path;
 }
 

@@ -41,7 +41,10 @@ int cmd_token(int argc, char **argv);
 int cmd_update_lease(int argc, char **argv);
 int cmd_update_resource(int argc, char **argv);
 
-/* The store path: --db, else $DRYDOCK_DB, else the documented default. */
+/*
+ * The store path: --db, else $DRYDOCK_DB unless empty, else the documented
+ * default.  cli_set_store_path() exits 2 on an empty --db.
+ */
 const char *cli_store_path(void);
 void cli_set_store_path(const char *path);
 

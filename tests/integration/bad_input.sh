@@ -49,6 +49,17 @@ set -e
 expect_eq "junk store status" "$rc" 7
 grep -q "not a database" "$T/err" || fail "junk store message: $(cat "$T/err")"
 
+# an empty --db is refused before anything is opened (it used to open the
+# current directory and exit 7); an empty $DRYDOCK_DB is skipped
+expect_refused 2 "^drydock: --db needs a path, not an empty string$" dd --db '' list leases
+expect_refused 2 "--db needs a path" dd --db= list leases
+expect_refused 2 "--db needs a path" dd list leases --db ''
+expect_refused 2 "--db needs a path" dd lease --type host --no-wait --db=
+expect_refused 2 "--db needs a path" dd init --db ''
+mkdir "$T/home"
+expect_refused 7 "store '$T/home/.local/share/drydock/drydock.db' does not exist" \
+	env DRYDOCK_DB= HOME="$T/home" XDG_DATA_HOME= "$DD" list leases
+
 # hold the write lock in another process; drydock waits, then gives up
 ( printf 'BEGIN EXCLUSIVE;\n'; sleep 3; printf 'COMMIT;\n' ) | sqlite3 "$DRYDOCK_DB" &
 locker=$!
