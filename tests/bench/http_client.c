@@ -114,20 +114,26 @@ fail:
 }
 
 int http_call(struct http_conn *c, const char *method, const char *path,
-	      const char *json, int *status, char **body)
+	      const char *json, const char *key, int *status, char **body)
 {
-	char req[1024];
+	char req[1024], idem[320] = "";
 	size_t n = json ? strlen(json) : 0;
 	int len;
 
+	if (key)
+		snprintf(idem, sizeof(idem), "Idempotency-Key: %s\r\n", key);
 	len = snprintf(req, sizeof(req),
-		       "%s %s HTTP/1.1\r\nHost: bench\r\n%s"
+		       "%s %s HTTP/1.1\r\nHost: bench\r\n%s%s"
 		       "Content-Type: application/json\r\n"
 		       "Content-Length: %zu\r\n\r\n%s",
-		       method, path, c->auth, n, json ? json : "");
+		       method, path, c->auth, idem, n, json ? json : "");
 	if (len < 0 || (size_t)len >= sizeof(req))
 		return -1;
-	/* A keep-alive connection the server closed gets one retry. */
+	/*
+	 * A keep-alive connection the server closed gets one retry.  The
+	 * server may have acted on the request before the connection broke:
+	 * a create is only safe to resend with an idempotency key.
+	 */
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (c->fd < 0 && connect_once(c))
 			return -1;
@@ -168,7 +174,7 @@ static int wait_state(struct http_conn *c, long long id, const char *want)
 
 		snprintf(path, sizeof(path),
 			 "/api/v1/leases/%lld?wait=%s&timeout=30", id, want);
-		if (http_call(c, "GET", path, NULL, &code, &body) ||
+		if (http_call(c, "GET", path, NULL, NULL, &code, &body) ||
 		    code != 200 ||
 		    lease_fields(body, NULL, status, sizeof(status))) {
 			free(body);
@@ -186,14 +192,17 @@ static int wait_state(struct http_conn *c, long long id, const char *want)
 int http_lease_cycle(struct http_conn *c, double *to_active,
 		     double *to_destroyed)
 {
-	char path[96], status[32];
+	char path[96], status[32], key[96];
 	double t0 = dd_monotonic(), t1;
 	char *body = NULL;
 	long long id = 0;
 	int code = 0;
 
+	/* unique per lease among every client of this bench's token */
+	snprintf(key, sizeof(key), "bench-%d-%p-%llu", (int)getpid(),
+		 (void *)c, ++c->creates);
 	if (http_call(c, "POST", "/api/v1/leases", "{\"type\":\"host\"}",
-		      &code, &body) ||
+		      key, &code, &body) ||
 	    code != 201 || lease_fields(body, &id, status, sizeof(status))) {
 		free(body);
 		return -1;
@@ -205,7 +214,8 @@ int http_lease_cycle(struct http_conn *c, double *to_active,
 	*to_active = t1 - t0;
 	snprintf(path, sizeof(path), "/api/v1/leases/%lld/release", id);
 	body = NULL;
-	if (http_call(c, "POST", path, NULL, &code, &body) || code != 202) {
+	if (http_call(c, "POST", path, NULL, NULL, &code, &body) ||
+	    code != 202) {
 		free(body);
 		return -1;
 	}
