@@ -36,10 +36,19 @@ int dd_api_lease_create(struct dd_store *s, const struct dd_lease_request *req,
 			struct dd_lease *out, struct dd_error *err)
 {
 	struct dd_lease l = {0};
+	bool replay = false;
 	size_t i;
 	json_t *v;
 	int rc;
 
+	/* a retry answers with its lease, whatever its input says now */
+	if (req->idem) {
+		rc = dd_idem_find(s, req->idem, &l.id, err);
+		if (rc != DD_ERR_NOTFOUND)
+			return rc ? rc
+				  : out ? dd_store_lease_get(s, l.id, out, err)
+					: 0;
+	}
 	if (!req->type || !*req->type)
 		return dd_error_set(err, DD_ERR_INVALID,
 				    "a lease needs a resource type");
@@ -96,15 +105,24 @@ int dd_api_lease_create(struct dd_store *s, const struct dd_lease_request *req,
 	l.blueprints = req->blueprints;
 	l.until = req->until;
 	rc = dd_store_begin(s, err);
-	if (!rc)
+	/* the look-up that decides: a concurrent retry may have won */
+	if (!rc && req->idem) {
+		rc = dd_idem_find(s, req->idem, &l.id, err);
+		replay = !rc;
+		if (rc == DD_ERR_NOTFOUND)
+			rc = 0;
+	}
+	if (!rc && !replay)
 		rc = dd_store_lease_insert(s, &l, err);
-	if (!rc)
+	if (!rc && !replay)
 		rc = dd_store_log(s, 0, 0, l.id, "lease.queued",
 				  json_pack("{s:s?}", "owner", req->owner),
 				  err);
-	if (!rc)
+	if (!rc && !replay)
 		rc = dd_task_schedule_update(
 			s, (struct dd_ref){DD_OBJ_LEASE, l.id}, 0, err);
+	if (!rc && !replay && req->idem)
+		rc = dd_idem_record(s, req->idem, "lease", l.id, err);
 	if (rc)
 		dd_store_rollback(s);
 	else
@@ -112,7 +130,9 @@ int dd_api_lease_create(struct dd_store *s, const struct dd_lease_request *req,
 	json_decref(l.attributes);
 	if (rc)
 		return rc;
-	dd_wake_notify(s->path, DD_WAKE_DAEMON);
+	if (!replay)
+		dd_wake_notify(s->path, DD_WAKE_DAEMON);
+	DD_CHAOS_STOP("lease_create_committed");
 	if (out)
 		rc = dd_store_lease_get(s, l.id, out, err);
 	return rc;
@@ -363,11 +383,30 @@ int dd_api_blueprint_create(struct dd_store *s, const char *type,
 			    const char *name, json_t *config,
 			    struct dd_blueprint *out, struct dd_error *err)
 {
+	return dd_api_blueprint_create_idem(s, type, name, config, NULL, out,
+					    err);
+}
+
+int dd_api_blueprint_create_idem(struct dd_store *s, const char *type,
+				 const char *name, json_t *config,
+				 struct dd_idem *idem,
+				 struct dd_blueprint *out,
+				 struct dd_error *err)
+{
 	const struct dd_blueprint_type *t = type ? dd_blueprint_type_find(type)
 						 : NULL;
 	struct dd_blueprint bp = {0};
+	bool replay = false;
 	int rc;
 
+	if (idem) {
+		rc = dd_idem_find(s, idem, &bp.id, err);
+		if (rc != DD_ERR_NOTFOUND)
+			return rc ? rc
+				  : out ? dd_store_blueprint_get(s, bp.id, out,
+								err)
+					: 0;
+	}
 	if (!t) {
 		char types[256];
 		size_t used = 0;
@@ -394,13 +433,21 @@ int dd_api_blueprint_create(struct dd_store *s, const char *type,
 	bp.config = config;
 	bp.enabled = true;
 	rc = dd_store_begin(s, err);
-	if (!rc)
+	if (!rc && idem) {
+		rc = dd_idem_find(s, idem, &bp.id, err);
+		replay = !rc;
+		if (rc == DD_ERR_NOTFOUND)
+			rc = 0;
+	}
+	if (!rc && !replay)
 		rc = dd_store_blueprint_insert(s, &bp, err);
-	if (!rc)
+	if (!rc && !replay)
 		rc = dd_store_log(s, bp.id, 0, 0, "blueprint.created",
 				  json_pack("{s:s}", "name", name), err);
-	if (!rc)
+	if (!rc && !replay)
 		rc = wake_waiting(s, t->resource_type, err);
+	if (!rc && !replay && idem)
+		rc = dd_idem_record(s, idem, "blueprint", bp.id, err);
 	if (rc) {
 		dd_store_rollback(s);
 		return rc;
@@ -408,7 +455,8 @@ int dd_api_blueprint_create(struct dd_store *s, const char *type,
 	rc = dd_store_commit(s, err);
 	if (rc)
 		return rc;
-	dd_wake_notify(s->path, DD_WAKE_DAEMON);
+	if (!replay)
+		dd_wake_notify(s->path, DD_WAKE_DAEMON);
 	return out ? dd_store_blueprint_get(s, bp.id, out, err) : 0;
 }
 

@@ -11,6 +11,7 @@
 #ifndef DD_API_H
 #define DD_API_H
 
+#include "api/idem.h"
 #include "blueprint/blueprint.h"
 #include "core/model.h"
 #include "store/store.h"
@@ -21,9 +22,15 @@ struct dd_lease_request {
 	json_t *blueprints;	/* array of blueprint ids, or NULL for any */
 	double until;		/* absolute expiry, 0 for none */
 	const char *owner;	/* who asks: "cli:alice@build1" */
+	struct dd_idem *idem;	/* the request's idempotency key, or NULL */
 };
 
-/* Queue a new lease; fills *out with it as stored. */
+/*
+ * Queue a new lease; fills *out with it as stored.  With req->idem, a
+ * key that already made a lease for the same request answers with that
+ * lease as it is now, setting req->idem->replayed, and creates nothing
+ * (see api/idem.h).
+ */
 int dd_api_lease_create(struct dd_store *s, const struct dd_lease_request *req,
 			struct dd_lease *out, struct dd_error *err);
 
@@ -52,6 +59,12 @@ int dd_api_reclaim_all(struct dd_store *s, const char *author, int *sent,
 int dd_api_blueprint_create(struct dd_store *s, const char *type,
 			    const char *name, json_t *config,
 			    struct dd_blueprint *out, struct dd_error *err);
+/* The same with an idempotency key (may be NULL), as for leases. */
+int dd_api_blueprint_create_idem(struct dd_store *s, const char *type,
+				 const char *name, json_t *config,
+				 struct dd_idem *idem,
+				 struct dd_blueprint *out,
+				 struct dd_error *err);
 /*
  * Change a blueprint: a NULL name or config and an `enabled` of -1 leave
  * that field alone.  Enabling it or changing its config wakes the leases

@@ -175,15 +175,52 @@ static bool well_formed(const char *secret)
 	return secret[SECRET_LEN] == '\0';
 }
 
+/*
+ * The token key `k` made earlier: its secret was handed out then and is
+ * not kept, so a retry can only say so.
+ */
+static int secret_gone(struct dd_store *s, const struct dd_idem *k,
+		       long long id, struct dd_error *err)
+{
+	struct dd_token t = {0};
+	int rc = dd_store_token_get(s, id, &t, err);
+
+	if (!rc)
+		rc = dd_error_set(err, DD_ERR_EXISTS,
+				  "token '%s' (id %lld) was already created "
+				  "with idempotency key '%.64s', and its "
+				  "secret cannot be shown again: revoke it "
+				  "and create another",
+				  t.name, t.id, k->rec.key);
+	dd_token_release(&t);
+	return rc;
+}
+
 int dd_token_create(struct dd_store *s, const char *name, enum dd_role role,
 		    char *secret_out, struct dd_token *out,
 		    struct dd_error *err)
 {
+	return dd_token_create_idem(s, name, role, NULL, secret_out, out,
+				    err);
+}
+
+int dd_token_create_idem(struct dd_store *s, const char *name,
+			 enum dd_role role, struct dd_idem *idem,
+			 char *secret_out, struct dd_token *out,
+			 struct dd_error *err)
+{
 	unsigned char raw[SECRET_RANDOM_BYTES];
 	char secret[DD_TOKEN_SECRET_MAX];
 	struct dd_token t = {0};
-	int rc = check_name(name, err);
+	long long earlier = 0;
+	int rc;
 
+	if (idem) {
+		rc = dd_idem_find(s, idem, &earlier, err);
+		if (rc != DD_ERR_NOTFOUND)
+			return rc ? rc : secret_gone(s, idem, earlier, err);
+	}
+	rc = check_name(name, err);
 	if (rc)
 		return rc;
 	if (!role_known(role))
@@ -207,11 +244,22 @@ int dd_token_create(struct dd_store *s, const char *name, enum dd_role role,
 	if (!rc)
 		rc = dd_store_begin(s, err);
 	if (!rc) {
-		rc = dd_store_token_insert(s, &t, err);
+		/* the look-up that decides: a concurrent retry may have won */
+		if (idem) {
+			rc = dd_idem_find(s, idem, &earlier, err);
+			if (rc == DD_ERR_NOTFOUND)
+				rc = 0;
+		}
+		if (!rc && !earlier)
+			rc = dd_store_token_insert(s, &t, err);
+		if (!rc && !earlier && idem)
+			rc = dd_idem_record(s, idem, "token", t.id, err);
 		if (rc)
 			dd_store_rollback(s);
 		else
 			rc = dd_store_commit(s, err);
+		if (!rc && earlier)
+			rc = secret_gone(s, idem, earlier, err);
 	}
 	if (!rc) {
 		memcpy(secret_out, secret, SECRET_LEN + 1);

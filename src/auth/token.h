@@ -30,6 +30,7 @@
 
 #include <stdbool.h>
 
+#include "api/idem.h"
 #include "core/error.h"
 #include "core/model.h"
 #include "store/store.h"
@@ -83,6 +84,16 @@ struct dd_principal {
 int dd_token_create(struct dd_store *s, const char *name, enum dd_role role,
 		    char *secret_out, struct dd_token *out,
 		    struct dd_error *err);
+/*
+ * The same with an idempotency key (may be NULL; see api/idem.h).  A key
+ * that already made a token for the same request creates nothing and
+ * returns DD_ERR_EXISTS saying which token it made: its secret was shown
+ * once, when it was made, and is not kept.
+ */
+int dd_token_create_idem(struct dd_store *s, const char *name,
+			 enum dd_role role, struct dd_idem *idem,
+			 char *secret_out, struct dd_token *out,
+			 struct dd_error *err);
 
 /*
  * Check a bearer secret.  A malformed, unknown or revoked secret is

@@ -1,4 +1,5 @@
 #include "cli/cli.h"
+#include "api/api.h"
 #include "core/input.h"
 #include "core/util.h"
 
@@ -193,6 +194,25 @@ json_t *cli_parse_json_arg(const char *arg, const char *what,
 			      err);
 	dd_buf_release(&text);
 	return v;
+}
+
+int cli_idem(struct dd_idem *k, const char *key, const char *request,
+	     json_t *params, struct dd_idem **out)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	char who[128];
+	int rc = 0;
+
+	*out = NULL;
+	if (key) {
+		dd_api_cli_identity(who, sizeof(who));
+		if (dd_idem_init(k, key, who, request, params, &err))
+			rc = cli_fail(&err);
+		else
+			*out = k;
+	}
+	json_decref(params);
+	return rc;
 }
 
 void cli_print_json(json_t *v)

@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "api/idem.h"
 #include "core/error.h"
 #include "core/model.h"
 #include "store/store.h"
@@ -81,6 +82,17 @@ int cli_expiry_arg(const char *usage, bool ttl, const char *arg, double now,
  */
 json_t *cli_parse_json_arg(const char *arg, const char *what,
 			   struct dd_error *err);
+
+/*
+ * --idempotency-key: prepare `k` for a create from `key` (NULL when the
+ * option was not given), bound to the CLI's caller "cli:USER@HOST",
+ * `request` ("drydock lease") and the command's parameters `params`
+ * (taken: pass the options as given, so that a rerun of the same command
+ * hashes the same).  *out is `k`, or NULL without a key.  Returns 0, or
+ * the exit status after printing why the key is refused.
+ */
+int cli_idem(struct dd_idem *k, const char *key, const char *request,
+	     json_t *params, struct dd_idem **out);
 
 /* Print `v` as indented JSON on stdout and take ownership of it. */
 void cli_print_json(json_t *v);

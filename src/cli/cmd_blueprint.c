@@ -12,7 +12,8 @@
 
 static const char usage[] =
 	"usage: drydock blueprint create --type TYPE --name NAME "
-	"[--config JSON|@FILE] [--json]\n"
+	"[--config JSON|@FILE]\n"
+	"                                [--idempotency-key KEY] [--json]\n"
 	"       drydock blueprint list [--json]\n"
 	"       drydock blueprint show ID [--json]\n"
 	"       drydock blueprint edit ID [--name NAME] [--config "
@@ -32,7 +33,11 @@ static const char usage[] =
 	"\n"
 	"A disabled blueprint builds no new resources; existing ones are "
 	"left alone.\nEnabling a blueprint or changing its config wakes "
-	"leases waiting for resources.\n";
+	"leases waiting for resources.\n"
+	"\n"
+	"With --idempotency-key, a 'create' that this user on this host "
+	"already ran\nwith the same KEY and options (within 24 hours) shows "
+	"the blueprint it made\ninstead of creating another.\n";
 
 static void print_blueprint(struct dd_store *s, const struct dd_blueprint *b,
 			    bool json)
@@ -121,12 +126,15 @@ int cmd_blueprint(int argc, char **argv)
 		{"type", required_argument, NULL, 't'},
 		{"name", required_argument, NULL, 'n'},
 		{"config", required_argument, NULL, 'c'},
+		{"idempotency-key", required_argument, NULL, 'k'},
 		{"json", no_argument, NULL, 'j'},
 		{"db", required_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *type = NULL, *name = NULL, *config_arg = NULL, *verb;
+	const char *key_arg = NULL;
+	struct dd_idem key, *idem = NULL;
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_blueprint b = {0};
 	json_t *config = NULL;
@@ -150,6 +158,9 @@ int cmd_blueprint(int argc, char **argv)
 			break;
 		case 'c':
 			config_arg = optarg;
+			break;
+		case 'k':
+			key_arg = optarg;
 			break;
 		case 'j':
 			json = true;
@@ -184,6 +195,10 @@ int cmd_blueprint(int argc, char **argv)
 				       verb);
 	if (type && strcmp(verb, "create"))
 		return cli_usage_error(usage, "a blueprint's type cannot change");
+	if (key_arg && strcmp(verb, "create"))
+		return cli_usage_error(usage,
+				       "only 'blueprint create' takes "
+				       "--idempotency-key");
 	if (config_arg) {
 		config = cli_parse_json_arg(config_arg, "--config", &err);
 		if (!config)
@@ -198,6 +213,14 @@ int cmd_blueprint(int argc, char **argv)
 		}
 		if (!config)
 			config = json_object();
+		rc = cli_idem(&key, key_arg, "drydock blueprint create",
+			      json_pack("{s:s,s:s,s:O}", "type", type, "name",
+					name, "config", config),
+			      &idem);
+		if (rc) {
+			json_decref(config);
+			return rc;
+		}
 	}
 	s = cli_open_store();
 	if (!strcmp(verb, "list")) {
@@ -206,8 +229,8 @@ int cmd_blueprint(int argc, char **argv)
 		rc = show(s, id, json);
 	} else {
 		if (!strcmp(verb, "create"))
-			rc = dd_api_blueprint_create(s, type, name, config, &b,
-						     &err);
+			rc = dd_api_blueprint_create_idem(s, type, name, config,
+							  idem, &b, &err);
 		else
 			rc = dd_api_blueprint_edit(
 				s, id, name, config,

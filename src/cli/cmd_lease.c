@@ -23,7 +23,7 @@ static const char usage[] =
 	"[--attributes JSON|@FILE]\n"
 	"                     [--blueprint ID]... [--until TIME | --ttl "
 	"DURATION] [--no-wait]\n"
-	"                     [--json] [--db PATH]\n"
+	"                     [--idempotency-key KEY] [--json] [--db PATH]\n"
 	"\n"
 	"Ask for a lease on a resource of TYPE and wait until it is active, "
 	"printing\nthe lease's log to stderr as it happens.  Then print the "
@@ -44,7 +44,12 @@ static const char usage[] =
 	"with units\n"
 	"                       d, h, m, s (30m, 1h30m, 2d); at most ten "
 	"years\n"
-	"  --no-wait            queue the lease, print its id and return\n";
+	"  --no-wait            queue the lease, print its id and return\n"
+	"  --idempotency-key KEY\n"
+	"                       if this user on this host already queued a "
+	"lease with KEY\n                       (within 24 hours, same "
+	"options), go on with that lease\n                       instead of "
+	"queueing another; KEY is 1 to 255 printable ASCII\n";
 
 static volatile sig_atomic_t interrupted;
 
@@ -184,6 +189,7 @@ int cmd_lease(int argc, char **argv)
 		{"until", required_argument, NULL, 'u'},
 		{"ttl", required_argument, NULL, 'T'},
 		{"no-wait", no_argument, NULL, 'n'},
+		{"idempotency-key", required_argument, NULL, 'k'},
 		{"json", no_argument, NULL, 'j'},
 		{"db", required_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
@@ -193,7 +199,9 @@ int cmd_lease(int argc, char **argv)
 	struct dd_lease_request req = {0};
 	struct dd_lease lease = {0};
 	struct dd_wake *wake = NULL;
+	struct dd_idem key;
 	struct sigaction sa = {0};
+	const char *key_arg = NULL, *until_arg = NULL, *ttl_arg = NULL;
 	json_t *attrs = json_object(), *extra = NULL, *bps = NULL;
 	struct dd_store *s;
 	bool wait = true, json = false;
@@ -246,8 +254,15 @@ int cmd_lease(int argc, char **argv)
 			json_array_append_new(bps, json_integer(id));
 			break;
 		}
+		case 'k':
+			key_arg = optarg;
+			break;
 		case 'u':
 		case 'T':
+			if (c == 'T')
+				ttl_arg = optarg;
+			else
+				until_arg = optarg;
 			rc = cli_expiry_arg(usage, c == 'T', optarg, now,
 					    &req.until);
 			if (rc)
@@ -279,6 +294,14 @@ int cmd_lease(int argc, char **argv)
 	req.blueprints = bps;
 	dd_api_cli_identity(who, sizeof(who));
 	req.owner = who;
+	/* the options as given: "--ttl 60" hashes the same when rerun */
+	rc = cli_idem(&key, key_arg, "drydock lease",
+		      json_pack("{s:s,s:O,s:O?,s:s?,s:s?}", "type", req.type,
+				"attributes", attrs, "blueprints", bps,
+				"until", until_arg, "ttl", ttl_arg),
+		      &req.idem);
+	if (rc)
+		goto out;
 
 	s = cli_open_store();
 	if (wait) {
@@ -305,7 +328,14 @@ int cmd_lease(int argc, char **argv)
 		else
 			printf("%lld\n", lease.id);
 	} else {
-		fprintf(stderr, "drydock: queued lease %lld\n", lease.id);
+		if (req.idem && req.idem->replayed)
+			fprintf(stderr,
+				"drydock: lease %lld was already queued with "
+				"idempotency key '%s'\n",
+				lease.id, key_arg);
+		else
+			fprintf(stderr, "drydock: queued lease %lld\n",
+				lease.id);
 		rc = wait_active(s, wake, lease.id, json);
 	}
 	dd_lease_release(&lease);

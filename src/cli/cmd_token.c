@@ -15,6 +15,7 @@
 static const char usage[] =
 	"usage: drydock token create --name NAME --role admin|client|viewer "
 	"[--json]\n"
+	"                            [--idempotency-key KEY]\n"
 	"       drydock token list [--json]\n"
 	"       drydock token revoke NAME|ID [--json]\n"
 	"\n"
@@ -32,7 +33,12 @@ static const char usage[] =
 	"tokens\n"
 	"\n"
 	"NAME is 1 to 64 letters, digits, '.', '_', '@' or '-', and not all "
-	"digits.\n";
+	"digits.\n"
+	"\n"
+	"With --idempotency-key, a 'create' that this user on this host "
+	"already ran\nwith the same KEY and options (within 24 hours) "
+	"creates nothing and says\nwhich token it made (exit 5): that "
+	"token's secret cannot be shown again.\n";
 
 static void print_created(const struct dd_token *t, const char *secret,
 			  bool json)
@@ -98,12 +104,15 @@ int cmd_token(int argc, char **argv)
 	static const struct option opts[] = {
 		{"name", required_argument, NULL, 'n'},
 		{"role", required_argument, NULL, 'r'},
+		{"idempotency-key", required_argument, NULL, 'k'},
 		{"json", no_argument, NULL, 'j'},
 		{"db", required_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *name = NULL, *role_arg = NULL, *verb, *which = NULL;
+	const char *key_arg = NULL;
+	struct dd_idem key, *idem = NULL;
 	char secret[DD_TOKEN_SECRET_MAX];
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_token t = {0};
@@ -123,6 +132,9 @@ int cmd_token(int argc, char **argv)
 			break;
 		case 'r':
 			role_arg = optarg;
+			break;
+		case 'k':
+			key_arg = optarg;
 			break;
 		case 'j':
 			json = true;
@@ -151,6 +163,9 @@ int cmd_token(int argc, char **argv)
 		return cli_usage_error(usage,
 				       "'token %s' takes no --name or --role",
 				       verb);
+	if (strcmp(verb, "create") && key_arg)
+		return cli_usage_error(usage, "only 'token create' takes "
+					      "--idempotency-key");
 	if (!strcmp(verb, "create")) {
 		if (!name || !role_arg)
 			return cli_usage_error(usage, "'token create' needs "
@@ -161,6 +176,12 @@ int cmd_token(int argc, char **argv)
 					 "unknown role '%s' (known: viewer, "
 					 "client, admin)",
 					 role_arg);
+		rc = cli_idem(&key, key_arg, "drydock token create",
+			      json_pack("{s:s,s:s}", "name", name, "role",
+					role_arg),
+			      &idem);
+		if (rc)
+			return rc;
 	}
 
 	s = cli_open_store();
@@ -168,8 +189,8 @@ int cmd_token(int argc, char **argv)
 		rc = list(s, json);
 	} else {
 		if (!strcmp(verb, "create"))
-			rc = dd_token_create(s, name, (enum dd_role)role,
-					     secret, &t, &err);
+			rc = dd_token_create_idem(s, name, (enum dd_role)role,
+						  idem, secret, &t, &err);
 		else
 			rc = dd_token_revoke_by_name_or_id(s, which, &t, &err);
 		if (rc)

@@ -51,8 +51,9 @@ static void usage(FILE *f)
 		"\nexit status: 0 success, 1 out of memory or other failure, 2 "
 		"bad usage or input,\n3 no such object, 4 illegal state change, "
 		"5 already exists, 6 store locked,\n7 store unusable, 11 "
-		"input/output error, 12 lease ended broken or destroyed,\n130 "
-		"interrupted; 'exec' passes the command's own status through.\n");
+		"input/output error, 12 lease ended broken or destroyed,\n14 "
+		"idempotency key reused for another request, 130 interrupted;\n"
+		"'exec' passes the command's own status through.\n");
 }
 
 int main(int argc, char **argv)

@@ -32,7 +32,9 @@
 	X(AGAIN, -10, 10, 503, "again", "not ready yet, try again later")      \
 	X(IO, -11, 11, 500, "io_error", "input/output error")                  \
 	X(BROKEN, -12, 12, 409, "broken", "object is broken")                  \
-	X(INTERRUPTED, -13, 130, 503, "interrupted", "interrupted")
+	X(INTERRUPTED, -13, 130, 503, "interrupted", "interrupted")          \
+	X(KEY_REUSED, -14, 14, 422, "idempotency_key_reused",                  \
+	  "idempotency key reused for another request")
 
 enum dd_err {
 	DD_OK = 0,

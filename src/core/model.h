@@ -1,6 +1,7 @@
 /*
  * model.h - drydock's stored objects: blueprints, resources, leases,
- * commands, log entries, slot locks, tasks and API tokens.
+ * commands, log entries, slot locks, tasks, API tokens and idempotency
+ * records.
  *
  * These are plain structs that the store fills and core code reads.  Only an
  * object's update worker changes a lease or resource (see worker/worker.h);
@@ -141,6 +142,21 @@ struct dd_token {
 	double created;
 	double last_used; /* 0 until used; then updated at most once a minute */
 	double revoked;	  /* 0 while the token works */
+};
+
+/*
+ * An idempotency record: which object a caller's create sent with `key`
+ * made (see api/idem.h).  It is written in the transaction that creates
+ * the object, so one never exists without the other.
+ */
+struct dd_idem_record {
+	char caller[160];     /* whose key: "token:ci", "cli:alice@build1" */
+	char key[256];	      /* 1 to 255 printable ASCII characters */
+	char request[64];     /* what was asked: "POST /api/v1/leases" */
+	char hash[65];	      /* hex SHA-256 of the request's parameters */
+	char object_kind[16]; /* "lease", "blueprint", "token" */
+	long long object;
+	double created;
 };
 
 #define DD_DECLARE_LIST(noun)                                                  \

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -248,6 +249,14 @@ void dd_chaos_point(const char *where)
 
 	(void)where;
 	nanosleep(&ts, NULL);
+}
+
+void dd_chaos_stop(const char *where)
+{
+	const char *at = getenv("DRYDOCK_CHAOS_STOP");
+
+	if (at && !strcmp(at, where))
+		raise(SIGSTOP);
 }
 #endif
 

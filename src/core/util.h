@@ -78,6 +78,20 @@ void dd_chaos_point(const char *where);
 #define DD_CHAOS_POINT(where) ((void)0)
 #endif
 
+/*
+ * Stop points, for crash tests: in a CHAOS=1 build, the process stops
+ * itself (SIGSTOP, every thread) at the point named by
+ * $DRYDOCK_CHAOS_STOP, so a test can kill -9 it at exactly that moment
+ * (after a commit, before the answer).  In a normal build they compile
+ * away.
+ */
+#ifdef DD_CHAOS
+void dd_chaos_stop(const char *where);
+#define DD_CHAOS_STOP(where) dd_chaos_stop(where)
+#else
+#define DD_CHAOS_STOP(where) ((void)0)
+#endif
+
 /* Create `path` and its parents with mode 0700 where missing. */
 int dd_mkdir_p(const char *path);
 /* Remove `path` and everything below it; a missing path is not an error. */

@@ -9,6 +9,7 @@
  * each endpoint with an example.
  */
 #include "api/api.h"
+#include "api/idem.h"
 #include "core/input.h"
 #include "http/exec.h"
 #include "http/http.h"
@@ -180,6 +181,33 @@ static void page_answer(struct dd_http_req *r, json_t *items,
 		dd_free(ids_);                                                 \
 	} while (0)
 
+/* ---- idempotency keys ---------------------------------------------- */
+
+/*
+ * The create's Idempotency-Key header, bound to the caller, the method and
+ * path, and the parsed body `b` (api/idem.h): *out is `k` when there is
+ * one, NULL when there is none.  Returns false when answered (400 for a
+ * key that is empty, too long or not printable ASCII).
+ */
+static bool idem_key(struct dd_http_req *r, json_t *b, struct dd_idem *k,
+		     struct dd_idem **out)
+{
+	const char *key = dd_http_header(r, "Idempotency-Key");
+	struct dd_error err = DD_ERROR_INIT;
+	char request[64];
+
+	*out = NULL;
+	if (!key)
+		return true;
+	snprintf(request, sizeof(request), "%s %s", r->method, r->path);
+	if (dd_idem_init(k, key, r->who.identity, request, b, &err)) {
+		dd_http_fail(r, &err);
+		return false;
+	}
+	*out = k;
+	return true;
+}
+
 /* ---- who am I ------------------------------------------------------ */
 
 static void whoami(struct dd_http_req *r)
@@ -265,6 +293,7 @@ static void blueprint_create(struct dd_http_req *r)
 					     "enabled", NULL};
 	struct dd_blueprint bp = {0};
 	struct dd_error err = DD_ERROR_INIT;
+	struct dd_idem key, *idem;
 	const char *type, *name;
 	char where[64];
 	bool bad = false;
@@ -290,15 +319,19 @@ static void blueprint_create(struct dd_http_req *r)
 			      "a blueprint needs 'type', 'name' and 'config'");
 		goto out;
 	}
+	if (!idem_key(r, b, &key, &idem))
+		goto out;
 	/*
 	 * A blueprint created disabled is created and disabled in one
-	 * transaction, so no lease can see it enabled in between.
+	 * transaction, so no lease can see it enabled in between.  A retry
+	 * answers with the blueprint as it is now.
 	 */
 	if (dd_store_begin(r->store, &err) ||
-	    dd_api_blueprint_create(r->store, type, name, config, &bp,
-				    &err) ||
-	    (enabled == 0 && dd_api_blueprint_edit(r->store, bp.id, NULL,
-						   NULL, 0, NULL, &err))) {
+	    dd_api_blueprint_create_idem(r->store, type, name, config, idem,
+					 &bp, &err) ||
+	    (enabled == 0 && !(idem && idem->replayed) &&
+	     dd_api_blueprint_edit(r->store, bp.id, NULL, NULL, 0, NULL,
+				   &err))) {
 		dd_store_rollback(r->store);
 		dd_http_fail(r, &err);
 		goto out;
@@ -307,7 +340,8 @@ static void blueprint_create(struct dd_http_req *r)
 		dd_http_fail(r, &err);
 		goto out;
 	}
-	bp.enabled = enabled != 0;
+	if (!(idem && idem->replayed))
+		bp.enabled = enabled != 0;
 	snprintf(where, sizeof(where), "/api/v1/blueprints/%lld", bp.id);
 	snprintf(r->location, sizeof(r->location), "%s", where);
 	dd_http_json(r, 201, dd_blueprint_to_json(&bp));
@@ -598,8 +632,11 @@ static void lease_create(struct dd_http_req *r)
 	struct dd_lease_request req = {0};
 	struct dd_lease l = {0};
 	struct dd_error err = DD_ERROR_INIT;
+	struct dd_idem key;
 	bool bad = false;
+	long long id;
 	json_t *b;
+	int rc;
 
 	if (!dd_http_query_known(r, no_args))
 		return;
@@ -608,6 +645,20 @@ static void lease_create(struct dd_http_req *r)
 	b = dd_http_body_object(r, fields);
 	if (!b)
 		return;
+	if (!idem_key(r, b, &key, &req.idem))
+		goto out;
+	/* a retry gets its lease even if its expiry has passed since */
+	if (req.idem) {
+		rc = dd_idem_find(r->store, req.idem, &id, &err);
+		if (!rc)
+			rc = dd_store_lease_get(r->store, id, &l, &err);
+		if (!rc)
+			goto created;
+		if (rc != DD_ERR_NOTFOUND) {
+			dd_http_fail(r, &err);
+			goto out;
+		}
+	}
 	req.type = get_string(r, b, "type", &bad);
 	if (bad)
 		goto out;
@@ -633,6 +684,7 @@ static void lease_create(struct dd_http_req *r)
 		dd_http_fail(r, &err);
 		goto out;
 	}
+created:
 	snprintf(r->location, sizeof(r->location), "/api/v1/leases/%lld",
 		 l.id);
 	dd_http_json(r, 201, dd_lease_to_json(&l));

@@ -92,6 +92,20 @@ static const char *const dd_sqlite_migrations[] = {
 	" id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
 	" role TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, created REAL NOT NULL,"
 	" last_used REAL NOT NULL DEFAULT 0, revoked REAL NOT NULL DEFAULT 0);",
+	/*
+	 * 4: idempotency records.  A create sent with an idempotency key
+	 * writes one in the transaction that creates the object, so a
+	 * retried request finds the object instead of making another.  The
+	 * key belongs to its caller (a token's identity, or the CLI's
+	 * "cli:USER@HOST"): two callers' keys never meet.  Records expire
+	 * (api/idem.h); the index on `created` makes pruning cheap.
+	 */
+	"CREATE TABLE idempotency("
+	" caller TEXT NOT NULL, key TEXT NOT NULL, request TEXT NOT NULL,"
+	" hash TEXT NOT NULL, object_kind TEXT NOT NULL,"
+	" object INTEGER NOT NULL, created REAL NOT NULL,"
+	" PRIMARY KEY(caller, key)) WITHOUT ROWID;"
+	"CREATE INDEX idempotency_by_created ON idempotency(created);",
 };
 
 #define DD_SQLITE_SCHEMA_VERSION                                               \

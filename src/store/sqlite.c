@@ -2891,6 +2891,122 @@ static int sq_token_touch(struct dd_store *s, long long id, double now,
 			      id, now, err, "touch token");
 }
 
+/* ---- idempotency records ----------------------------------------------
+ *
+ * One row per (caller, key), written in the transaction that creates the
+ * object it names.  Write transactions here are serialised (BEGIN
+ * IMMEDIATE, or one group's connection), so a create that looks its key
+ * up inside its transaction sees any earlier create's record; the primary
+ * key is what still keeps a second record out on a backend that is not.
+ */
+
+static int copy_text(char *dst, size_t n, sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return snprintf(dst, n, "%s", t ? (const char *)t : "") >= (int)n;
+}
+
+static int sq_idem_get(struct dd_store *s, const char *caller,
+		       const char *key, double since,
+		       struct dd_idem_record *out, struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc = prep(q,
+		      "SELECT caller, key, request, hash, object_kind, object,"
+		      " created FROM idempotency"
+		      " WHERE caller = ?1 AND key = ?2 AND created >= ?3",
+		      &st, err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, caller, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 3, since);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		bool cut = false;
+
+		memset(out, 0, sizeof(*out));
+		cut |= copy_text(out->caller, sizeof(out->caller), st, 0);
+		cut |= copy_text(out->key, sizeof(out->key), st, 1);
+		cut |= copy_text(out->request, sizeof(out->request), st, 2);
+		cut |= copy_text(out->hash, sizeof(out->hash), st, 3);
+		cut |= copy_text(out->object_kind, sizeof(out->object_kind),
+				 st, 4);
+		out->object = sqlite3_column_int64(st, 5);
+		out->created = sqlite3_column_double(st, 6);
+		done(q, st);
+		if (cut)
+			return dd_error_set(err, DD_ERR_STORE,
+					    "store '%s': idempotency record "
+					    "of key '%s' is malformed",
+					    q->base.path, key);
+		return 0;
+	}
+	done(q, st);
+	if (rc != SQLITE_DONE)
+		return fail(q, rc, err, "get idempotency record");
+	return DD_ERR_NOTFOUND;
+}
+
+static int sq_idem_insert(struct dd_store *s, const struct dd_idem_record *rec,
+			  double since, struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc = prep(q,
+		      "INSERT INTO idempotency(caller, key, request, hash,"
+		      " object_kind, object, created)"
+		      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+		      " ON CONFLICT(caller, key) DO UPDATE SET"
+		      " request = excluded.request, hash = excluded.hash,"
+		      " object_kind = excluded.object_kind,"
+		      " object = excluded.object, created = excluded.created"
+		      " WHERE idempotency.created < ?8",
+		      &st, err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, rec->caller, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, rec->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, rec->request, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, rec->hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, rec->object_kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, rec->object);
+	sqlite3_bind_double(st, 7, rec->created);
+	sqlite3_bind_double(st, 8, since);
+	rc = step_done(q, st, err, "insert idempotency record");
+	if (!rc && sqlite3_changes(q->db) == 0)
+		return dd_error_set(err, DD_ERR_EXISTS,
+				    "idempotency key '%s' is already in use",
+				    rec->key);
+	return rc;
+}
+
+static int sq_idem_prune(struct dd_store *s, double before, int max, int *n,
+			 struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc = prep(q,
+		      "DELETE FROM idempotency WHERE (caller, key) IN"
+		      " (SELECT caller, key FROM idempotency"
+		      " WHERE created < ?1 ORDER BY created LIMIT ?2)",
+		      &st, err);
+
+	*n = 0;
+	if (rc)
+		return rc;
+	sqlite3_bind_double(st, 1, before);
+	sqlite3_bind_int(st, 2, max);
+	rc = step_done(q, st, err, "prune idempotency records");
+	if (!rc)
+		*n = sqlite3_changes(q->db);
+	return rc;
+}
+
 const struct dd_store_ops dd_sqlite_store_ops = {
 	.version = DD_STORE_OPS_VERSION,
 	.name = "sqlite",
@@ -2945,4 +3061,7 @@ const struct dd_store_ops dd_sqlite_store_ops = {
 	.token_list = sq_token_list,
 	.token_revoke = sq_token_revoke,
 	.token_touch = sq_token_touch,
+	.idem_get = sq_idem_get,
+	.idem_insert = sq_idem_insert,
+	.idem_prune = sq_idem_prune,
 };

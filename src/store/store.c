@@ -533,6 +533,25 @@ int dd_store_token_touch(struct dd_store *s, long long id, double now,
 	CALL(s, token_touch, id, now, err);
 }
 
+int dd_store_idem_get(struct dd_store *s, const char *caller, const char *key,
+		      double since, struct dd_idem_record *out,
+		      struct dd_error *err)
+{
+	CALL(s, idem_get, caller, key, since, out, err);
+}
+
+int dd_store_idem_insert(struct dd_store *s, const struct dd_idem_record *rec,
+			 double since, struct dd_error *err)
+{
+	CALL(s, idem_insert, rec, since, err);
+}
+
+int dd_store_idem_prune(struct dd_store *s, double before, int max, int *n,
+			struct dd_error *err)
+{
+	CALL(s, idem_prune, before, max, n, err);
+}
+
 int dd_store_log(struct dd_store *s, long long blueprint, long long resource,
 		 long long lease, const char *type, json_t *data,
 		 struct dd_error *err)

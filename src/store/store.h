@@ -25,7 +25,7 @@
 #include "core/error.h"
 #include "core/model.h"
 
-#define DD_STORE_OPS_VERSION 4
+#define DD_STORE_OPS_VERSION 5
 
 enum dd_durability {
 	DD_DURABILITY_FULL = 0,	  /* every commit reaches the disk */
@@ -290,6 +290,26 @@ typedef int dd_store_token_revoke_fn(struct dd_store *s, long long id,
 typedef int dd_store_token_touch_fn(struct dd_store *s, long long id,
 				    double now, struct dd_error *err);
 
+/*
+ * Idempotency records (api/idem.h), keyed by caller and key.  get fills
+ * *out with the record of (caller, key) if it was created at or after
+ * `since`, and returns DD_ERR_NOTFOUND, without touching err, otherwise.
+ * insert writes `rec` in the caller's transaction (the one that creates
+ * rec->object), replacing a record of the same caller and key created
+ * before `since` (expired); an unexpired one makes it return
+ * DD_ERR_EXISTS, changing nothing.  prune deletes up to `max` records
+ * created before `before`, oldest first, and counts them in *n.
+ */
+typedef int dd_store_idem_get_fn(struct dd_store *s, const char *caller,
+				 const char *key, double since,
+				 struct dd_idem_record *out,
+				 struct dd_error *err);
+typedef int dd_store_idem_insert_fn(struct dd_store *s,
+				    const struct dd_idem_record *rec,
+				    double since, struct dd_error *err);
+typedef int dd_store_idem_prune_fn(struct dd_store *s, double before,
+				   int max, int *n, struct dd_error *err);
+
 struct dd_store_ops {
 	int version; /* DD_STORE_OPS_VERSION */
 	const char *name;
@@ -344,6 +364,9 @@ struct dd_store_ops {
 	dd_store_token_list_fn *token_list;
 	dd_store_token_revoke_fn *token_revoke;
 	dd_store_token_touch_fn *token_touch;
+	dd_store_idem_get_fn *idem_get;
+	dd_store_idem_insert_fn *idem_insert;
+	dd_store_idem_prune_fn *idem_prune;
 };
 
 /* The part of a store handle every backend shares; backends embed it first. */
@@ -513,6 +536,14 @@ int dd_store_token_revoke(struct dd_store *s, long long id, double now,
 			  struct dd_error *err);
 int dd_store_token_touch(struct dd_store *s, long long id, double now,
 			 struct dd_error *err);
+
+int dd_store_idem_get(struct dd_store *s, const char *caller, const char *key,
+		      double since, struct dd_idem_record *out,
+		      struct dd_error *err);
+int dd_store_idem_insert(struct dd_store *s, const struct dd_idem_record *rec,
+			 double since, struct dd_error *err);
+int dd_store_idem_prune(struct dd_store *s, double before, int max, int *n,
+			struct dd_error *err);
 
 /*
  * Convenience over the above: append a log entry of `type` about the given

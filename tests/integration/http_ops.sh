@@ -10,7 +10,7 @@ call 200 "" GET /livez
 expect_eq "livez" "$(cat "$T/body")" ok
 expect_eq "livez type" "$(header Content-Type)" "text/plain; charset=utf-8"
 call 200 "" GET /readyz
-expect_eq "readyz" "$(cat "$T/body")" "ok: store reachable, schema version 3"
+expect_eq "readyz" "$(cat "$T/body")" "ok: store reachable, schema version 4"
 
 # well-formed: HELP and TYPE once per family, before its samples, which
 # stay together; every sample a known family, a name, labels, a number

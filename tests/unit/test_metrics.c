@@ -203,6 +203,9 @@ static void test_errors_map_to_http(void **state)
 	assert_string_equal(dd_err_http_code(DD_ERR_STATE), "conflict");
 	assert_int_equal(dd_err_http_status(DD_ERR_BUSY), 503);
 	assert_int_equal(dd_err_http_status(DD_ERR_STORE), 503);
+	assert_int_equal(dd_err_http_status(DD_ERR_KEY_REUSED), 422);
+	assert_string_equal(dd_err_http_code(DD_ERR_KEY_REUSED),
+			    "idempotency_key_reused");
 	assert_int_equal(dd_err_http_status(0), 200);
 	assert_int_equal(dd_err_http_status(-999), 500);
 	assert_string_equal(dd_err_http_code(-999), "internal");

@@ -403,6 +403,8 @@ static void test_error_codes(void **state)
 		{DD_ERR_IO, "IO", "input/output error", 11},
 		{DD_ERR_BROKEN, "BROKEN", "object is broken", 12},
 		{DD_ERR_INTERRUPTED, "INTERRUPTED", "interrupted", 130},
+		{DD_ERR_KEY_REUSED, "KEY_REUSED",
+		 "idempotency key reused for another request", 14},
 	};
 
 	(void)state;

@@ -1,7 +1,7 @@
 /*
  * test_store.c - the store interface (store/store.h) on its SQLite backend:
  * schema, object round trips, list filters, commands, slot locks, API
- * tokens, nested transactions and fault injection.
+ * tokens, idempotency records, nested transactions and fault injection.
  *
  * Each test gets its own temp directory and migrated store from
  * testutil.h; nothing here depends on another test's rows.
@@ -13,6 +13,8 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include "api/api.h"
+#include "api/idem.h"
 #include "core/model.h"
 #include "store/schema_sqlite.h"
 #include "store/store.h"
@@ -1153,6 +1155,199 @@ static void test_token_json_has_no_hash(void **state)
 	dd_token_release(&t);
 }
 
+/* ---- idempotency records -------------------------------------------- */
+
+static struct dd_idem_record idem_rec(const char *caller, const char *key,
+				      long long object, double created)
+{
+	struct dd_idem_record r;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.caller, sizeof(r.caller), "%s", caller);
+	snprintf(r.key, sizeof(r.key), "%s", key);
+	snprintf(r.request, sizeof(r.request), "POST /api/v1/leases");
+	memset(r.hash, 'a', 64);
+	snprintf(r.object_kind, sizeof(r.object_kind), "lease");
+	r.object = object;
+	r.created = created;
+	return r;
+}
+
+/* The object (caller, key) names now, or 0 when it has no live record. */
+static long long idem_object(struct dd_store *s, const char *caller,
+			     const char *key, double since)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_idem_record got;
+	int rc = dd_store_idem_get(s, caller, key, since, &got, &err);
+
+	if (rc == DD_ERR_NOTFOUND)
+		return 0;
+	assert_ok(rc, &err);
+	return got.object;
+}
+
+static void test_idem_record_round_trip(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	double now = dd_now(), day_ago = now - DD_IDEM_TTL;
+	struct dd_idem_record r = idem_rec("token:ci", "k1", 7, now), got;
+
+	/* rolled back with its transaction, like the object it names */
+	assert_ok(dd_store_begin(e->store, &err), &err);
+	assert_ok(dd_store_idem_insert(e->store, &r, day_ago, &err), &err);
+	dd_store_rollback(e->store);
+	assert_int_equal(dd_store_idem_get(e->store, "token:ci", "k1", day_ago,
+					   &got, &err),
+			 DD_ERR_NOTFOUND);
+
+	assert_ok(dd_store_begin(e->store, &err), &err);
+	assert_ok(dd_store_idem_insert(e->store, &r, day_ago, &err), &err);
+	assert_ok(dd_store_commit(e->store, &err), &err);
+	assert_ok(dd_store_idem_get(e->store, "token:ci", "k1", day_ago, &got,
+				    &err),
+		  &err);
+	assert_string_equal(got.caller, "token:ci");
+	assert_string_equal(got.key, "k1");
+	assert_string_equal(got.request, "POST /api/v1/leases");
+	assert_string_equal(got.hash, r.hash);
+	assert_string_equal(got.object_kind, "lease");
+	assert_int_equal(got.object, 7);
+	assert_true(got.created == now);
+
+	/* a live record is never overwritten */
+	r.object = 8;
+	assert_int_equal(dd_store_idem_insert(e->store, &r, day_ago, &err),
+			 DD_ERR_EXISTS);
+	assert_int_equal(idem_object(e->store, "token:ci", "k1", day_ago), 7);
+	/* the same key of another caller is another record */
+	r = idem_rec("token:ci2", "k1", 9, now);
+	assert_ok(dd_store_idem_insert(e->store, &r, day_ago, &err), &err);
+	assert_int_equal(idem_object(e->store, "token:ci", "k1", day_ago), 7);
+	assert_int_equal(idem_object(e->store, "token:ci2", "k1", day_ago), 9);
+	/* an expired record is not found, and a new one replaces it */
+	assert_int_equal(idem_object(e->store, "token:ci", "k1", now + 1), 0);
+	r = idem_rec("token:ci", "k1", 10, now + 2);
+	assert_ok(dd_store_idem_insert(e->store, &r, now + 1, &err), &err);
+	assert_int_equal(idem_object(e->store, "token:ci", "k1", now + 1), 10);
+}
+
+static void test_idem_prune(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	double now = dd_now(), day_ago = now - DD_IDEM_TTL;
+	char key[16];
+	int n;
+
+	for (int i = 0; i < 5; i++) {
+		struct dd_idem_record r;
+
+		snprintf(key, sizeof(key), "old-%d", i);
+		r = idem_rec("cli:a@b", key, i + 1, day_ago - 100 + i);
+		assert_ok(dd_store_idem_insert(e->store, &r, 0, &err), &err);
+	}
+	{
+		struct dd_idem_record r = idem_rec("cli:a@b", "new", 99, now);
+
+		assert_ok(dd_store_idem_insert(e->store, &r, day_ago, &err),
+			  &err);
+	}
+	/* at most `max`, oldest first */
+	assert_ok(dd_store_idem_prune(e->store, day_ago, 3, &n, &err), &err);
+	assert_int_equal(n, 3);
+	for (int i = 0; i < 5; i++) {
+		snprintf(key, sizeof(key), "old-%d", i);
+		assert_int_equal(idem_object(e->store, "cli:a@b", key, 0),
+				 i < 3 ? 0 : i + 1);
+	}
+	assert_ok(dd_store_idem_prune(e->store, day_ago, 16, &n, &err), &err);
+	assert_int_equal(n, 2);
+	assert_ok(dd_store_idem_prune(e->store, day_ago, 16, &n, &err), &err);
+	assert_int_equal(n, 0);
+	assert_int_equal(idem_object(e->store, "cli:a@b", "new", day_ago), 99);
+}
+
+/*
+ * A keyed lease create, failing at each store call in turn: whatever
+ * fails, the lease and its record exist both or neither, and a retry
+ * with the key ends with exactly one lease, the one the record names.
+ * A failure after the commit (reading the lease back) is the lost
+ * answer the key is for.
+ */
+static void test_idem_lease_create_all_or_nothing(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_lease_request req = {.type = "host", .owner = "cli:a@b"};
+	struct dd_lease l = {0};
+	struct dd_idem k;
+	json_t *params = json_pack("{s:s}", "type", "host");
+	double since = dd_now() - DD_IDEM_TTL;
+	long long id = 0, rec;
+	int rc = -1, failed = 0;
+
+	assert_ok(dd_idem_init(&k, "retry-me", "cli:a@b", "drydock lease",
+			       params, &err),
+		  &err);
+	req.idem = &k;
+	for (long n = 0; rc && n < 100; n++) {
+		dd_store_fail_after(n, DD_ERR_STORE);
+		rc = dd_api_lease_create(e->store, &req, &l, &err);
+		dd_store_fail_after(-1, 0);
+		rec = idem_object(e->store, "cli:a@b", "retry-me", since);
+		assert_int_equal(lease_count_all(e->store), rec ? 1 : 0);
+		if (rc) {
+			failed++;
+			assert_int_equal(e->store->depth, 0);
+		} else {
+			id = l.id;
+			assert_int_equal(rec, id);
+		}
+		dd_lease_release(&l);
+	}
+	assert_int_equal(rc, 0);
+	assert_true(failed > 5);
+	/* and once more, unhurt: the same lease, nothing new */
+	k.replayed = false;
+	assert_ok(dd_api_lease_create(e->store, &req, &l, &err), &err);
+	assert_int_equal(l.id, id);
+	assert_true(k.replayed);
+	assert_int_equal(lease_count_all(e->store), 1);
+	dd_lease_release(&l);
+	/* the key with other parameters is refused, changing nothing */
+	json_object_set_new(params, "ttl", json_integer(60));
+	assert_ok(dd_idem_init(&k, "retry-me", "cli:a@b", "drydock lease",
+			       params, &err),
+		  &err);
+	assert_int_equal(dd_api_lease_create(e->store, &req, &l, &err),
+			 DD_ERR_KEY_REUSED);
+	assert_non_null(strstr(err.msg, "other parameters"));
+	assert_int_equal(lease_count_all(e->store), 1);
+	json_decref(params);
+}
+
+static void test_idem_key_check(void **state)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	char key[DD_IDEM_KEY_MAX + 2];
+
+	(void)state;
+	assert_int_equal(dd_idem_check_key("", &err), DD_ERR_INVALID);
+	assert_int_equal(dd_idem_check_key(NULL, &err), DD_ERR_INVALID);
+	assert_int_equal(dd_idem_check_key("a\tb", &err), DD_ERR_INVALID);
+	assert_int_equal(dd_idem_check_key("caf\xc3\xa9", &err),
+			 DD_ERR_INVALID);
+	assert_int_equal(dd_idem_check_key("a\x7f", &err), DD_ERR_INVALID);
+	memset(key, 'k', sizeof(key) - 1);
+	key[sizeof(key) - 1] = '\0';
+	assert_int_equal(dd_idem_check_key(key, &err), DD_ERR_INVALID);
+	key[DD_IDEM_KEY_MAX] = '\0';
+	assert_ok(dd_idem_check_key(key, &err), &err);
+	assert_ok(dd_idem_check_key(" ~!\"#", &err), &err);
+}
+
 /* ---- transactions ----------------------------------------------------- */
 
 static void test_nested_commit(void **state)
@@ -1813,6 +2008,10 @@ int main(void)
 		T(test_token_notfound_and_exists),
 		T(test_token_list),
 		T(test_token_json_has_no_hash),
+		T(test_idem_record_round_trip),
+		T(test_idem_prune),
+		T(test_idem_lease_create_all_or_nothing),
+		T(test_idem_key_check),
 		T(test_nested_commit),
 		T(test_nested_inner_rollback),
 		T(test_three_levels_middle_rollback),
