@@ -15,21 +15,153 @@
  * attributes).
  *
  * A lease may ask for one host by name with the attribute "host".
+ *
+ * Commands run as drydock's own user unless the config names another in
+ * "run_as".  drydock's user can read and write the store, so without
+ * run_as whoever may run a command on a lease (a client token) can do
+ * anything drydock can: read every token's hash and lease, or write
+ * itself an admin token.  With run_as, each command runs as that user,
+ * with its own groups and a clean environment, in a lease directory
+ * handed to it; the store's directory must stay closed to it.
  */
 #include "blueprint/blueprint.h"
 #include "core/util.h"
 
+#include "store/store.h"
+
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <linux/capability.h>
+#include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define MAX_SLOTS 1024
+#define MAX_GROUPS 64
+
+static const char *const config_keys[] = {"hosts", "root", "run_as"};
+
+/* The user lease commands run as (config "run_as"), looked up. */
+struct run_as {
+	char name[64];
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[MAX_GROUPS];
+	int ngroups;
+	char home[PATH_MAX];
+	char shell[PATH_MAX];
+};
+
+/*
+ * Look the config's "run_as" up: `*ra` is filled and 1 returned if it is
+ * set, 0 if not.  Refuses an unknown user, root, and drydock's own user
+ * (who can read the store: no protection at all).
+ */
+static int run_as_find(const json_t *config, struct run_as *ra,
+		       struct dd_error *err)
+{
+	json_t *v = json_object_get(config, "run_as");
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+	int rc;
+
+	if (!v)
+		return 0;
+	if (!json_is_string(v) || !json_string_value(v)[0] ||
+	    strlen(json_string_value(v)) >= sizeof(ra->name))
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "host blueprint: 'run_as' must be a user "
+				    "name");
+	snprintf(ra->name, sizeof(ra->name), "%s", json_string_value(v));
+	rc = getpwnam_r(ra->name, &pw, buf, sizeof(buf), &found);
+	if (!found)
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "host blueprint: 'run_as': %s '%s'",
+				    rc ? strerror(rc) : "no such user",
+				    ra->name);
+	if (pw.pw_uid == 0)
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "host blueprint: 'run_as' user '%s' is "
+				    "root; name an unprivileged user",
+				    ra->name);
+	if (pw.pw_uid == geteuid())
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "host blueprint: 'run_as' user '%s' is "
+				    "drydock's own user, who can read the "
+				    "store; name another",
+				    ra->name);
+	ra->uid = pw.pw_uid;
+	ra->gid = pw.pw_gid;
+	snprintf(ra->home, sizeof(ra->home), "%s", pw.pw_dir);
+	snprintf(ra->shell, sizeof(ra->shell), "%s", pw.pw_shell);
+	ra->ngroups = MAX_GROUPS;
+	if (getgrouplist(ra->name, ra->gid, ra->groups, &ra->ngroups) < 0)
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "host blueprint: 'run_as' user '%s' is in "
+				    "more than %d groups",
+				    ra->name, MAX_GROUPS);
+	return 1;
+}
+
+/*
+ * Can this process run commands as another user and manage the files
+ * they leave: switch users, hand a directory over, and remove what the
+ * user made in it (root can; so can a user given these capabilities)?
+ */
+static bool can_switch_users(void)
+{
+	static const int need[] = {CAP_SETUID, CAP_SETGID, CAP_CHOWN,
+				   CAP_DAC_OVERRIDE, CAP_FOWNER};
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2];
+
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capget, &h, d))
+		return false;
+	for (size_t i = 0; i < sizeof(need) / sizeof(*need); i++)
+		if (!(d[need[i] / 32].effective & (1u << (need[i] % 32))))
+			return false;
+	return true;
+}
+
+/*
+ * With run_as, the user must not be able to open the store: the store's
+ * real directory must not be the user's and must let nobody else in.
+ */
+static int store_closed_to(const struct dd_bp_ctx *ctx,
+			   const struct run_as *ra, struct dd_error *err)
+{
+	char real[PATH_MAX], dir[PATH_MAX];
+	struct stat st;
+
+	if (ctx->store && realpath(ctx->store->path, real))
+		dd_store_dir(real, dir, sizeof(dir));
+	else
+		snprintf(dir, sizeof(dir), "%s", ctx->state_dir);
+	if (stat(dir, &st))
+		return dd_error_set(err, DD_ERR_IO,
+				    "cannot check the store's directory '%s': "
+				    "%s",
+				    dir, strerror(errno));
+	if (st.st_uid == ra->uid || (st.st_mode & 077))
+		return dd_error_set(err, DD_ERR_IO,
+				    "host blueprint: 'run_as' user '%s' could "
+				    "open the store: its directory '%s' (uid "
+				    "%u, mode %04o) must be 0700 and not the "
+				    "user's",
+				    ra->name, dir, (unsigned)st.st_uid,
+				    (unsigned)(st.st_mode & 07777));
+	return 0;
+}
 
 static bool valid_name(const char *s)
 {
@@ -47,14 +179,20 @@ static int host_validate(const json_t *config, struct dd_error *err)
 {
 	const char *key;
 	json_t *v, *hosts = json_object_get(config, "hosts");
+	struct run_as ra;
 	size_t i, j;
+	int rc;
 
 	json_object_foreach((json_t *)config, key, v)
 	{
-		if (strcmp(key, "hosts") && strcmp(key, "root"))
+		for (i = 0; i < sizeof(config_keys) / sizeof(*config_keys); i++)
+			if (!strcmp(key, config_keys[i]))
+				break;
+		if (i == sizeof(config_keys) / sizeof(*config_keys))
 			return dd_error_set(err, DD_ERR_INVALID,
 					    "host blueprint: unknown config "
-					    "key '%s' (known: hosts, root)",
+					    "key '%s' (known: hosts, root, "
+					    "run_as)",
 					    key);
 	}
 	v = json_object_get(config, "root");
@@ -62,6 +200,21 @@ static int host_validate(const json_t *config, struct dd_error *err)
 		return dd_error_set(err, DD_ERR_INVALID,
 				    "host blueprint: 'root' must be an "
 				    "absolute path");
+	rc = run_as_find(config, &ra, err);
+	if (rc < 0)
+		return rc;
+	/* the default root is inside the store's directory, closed to it */
+	if (rc && !v)
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "host blueprint: 'run_as' needs a 'root' "
+				    "outside the store's directory");
+	if (rc && !can_switch_users())
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "host blueprint: 'run_as' needs drydock to "
+				    "run as root (or with CAP_SETUID, "
+				    "CAP_SETGID, CAP_CHOWN, CAP_DAC_OVERRIDE "
+				    "and CAP_FOWNER) to run commands as '%s'",
+				    ra.name);
 	if (!json_is_array(hosts) || json_array_size(hosts) == 0)
 		return dd_error_set(err, DD_ERR_INVALID,
 				    "host blueprint: 'hosts' must be a "
@@ -195,10 +348,28 @@ static const char *attr_str(const json_t *attrs, const char *key)
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/* Let every user search `path` (not list it), adding to its mode. */
+static int let_pass(const char *path, struct dd_error *err)
+{
+	struct stat st;
+
+	if (stat(path, &st) ||
+	    ((st.st_mode & 0111) != 0111 &&
+	     chmod(path, (st.st_mode & 07777) | 0111)))
+		return dd_error_set(err, DD_ERR_IO,
+				    "cannot let the 'run_as' user through "
+				    "'%s': %s",
+				    path, strerror(errno));
+	return 0;
+}
+
 static int host_activate_resource(const struct dd_bp_ctx *ctx,
 				  struct dd_resource *r, struct dd_error *err)
 {
 	char root[PATH_MAX], path[PATH_MAX + 64];
+
+	struct run_as ra;
+	int rc;
 
 	host_root(ctx, root, sizeof(root));
 	snprintf(path, sizeof(path), "%s/resource-%lld", root, r->id);
@@ -206,6 +377,12 @@ static int host_activate_resource(const struct dd_bp_ctx *ctx,
 		return dd_error_set(err, DD_ERR_IO,
 				    "cannot create host directory '%s': %s",
 				    path, strerror(errno));
+	rc = run_as_find(ctx->blueprint->config, &ra, err);
+	if (rc < 0)
+		return rc;
+	/* the run_as user passes through to its lease directories */
+	if (rc && (let_pass(root, err) || let_pass(path, err)))
+		return DD_ERR_IO;
 	json_object_set_new(r->attributes, "path", json_string(path));
 	return 0;
 }
@@ -257,16 +434,28 @@ static int host_activate_lease(const struct dd_bp_ctx *ctx,
 {
 	const char *base = attr_str(r->attributes, "path");
 	char path[PATH_MAX];
+	struct run_as ra = {.name = ""};
+	int rc;
 
-	(void)ctx;
 	if (!base)
 		return dd_error_set(err, DD_ERR_BROKEN,
 				    "resource %lld has no directory", r->id);
+	rc = run_as_find(ctx->blueprint->config, &ra, err);
+	if (rc > 0)
+		rc = store_closed_to(ctx, &ra, err);
+	if (rc < 0)
+		return rc;
 	snprintf(path, sizeof(path), "%s/lease-%lld", base, lease->id);
 	if (dd_mkdir_p(path))
 		return dd_error_set(err, DD_ERR_IO,
 				    "cannot create lease directory '%s': %s",
 				    path, strerror(errno));
+	/* the lease's directory is the run_as user's to work in */
+	if (ra.name[0] && chown(path, ra.uid, ra.gid))
+		return dd_error_set(err, DD_ERR_IO,
+				    "cannot give lease directory '%s' to "
+				    "'%s': %s",
+				    path, ra.name, strerror(errno));
 	json_object_set_new(lease->attributes, "path", json_string(path));
 	json_object_set_new(lease->attributes, "host",
 			    json_string(attr_str(r->attributes, "host")));
@@ -312,9 +501,140 @@ static char **lease_environ(char *id, char *dir)
 	return env;
 }
 
+/* Where run_as_child() failed, told to the parent through a pipe. */
+enum child_step { STEP_STREAMS, STEP_SWITCH, STEP_ENTER, STEP_EXEC };
+
+/*
+ * In the child of fork(), in a threaded process: only async-signal-safe
+ * calls (what posix_spawn does, plus the switch of user).  Groups first,
+ * then the group, then the user, since after setresuid() nothing else
+ * may be changed.  The directory is entered as the user, so a directory
+ * the user cannot reach fails here, clearly, and not in the command.
+ */
+static void run_as_child(const struct run_as *ra, const char *path,
+			 char *const argv[], char **env,
+			 const struct dd_exec_io *io, int report)
+{
+	extern char **environ;
+	struct sigaction dfl;
+	sigset_t none;
+	int msg[2] = {STEP_STREAMS, 0};
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &dfl, NULL); /* some refuse; that is fine */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if ((io->own_group && setpgid(0, 0)) ||
+	    (io->in >= 0 && dup2(io->in, 0) < 0) ||
+	    (io->out >= 0 && dup2(io->out, 1) < 0) ||
+	    (io->err >= 0 && dup2(io->err, 2) < 0))
+		goto fail;
+	msg[0] = STEP_SWITCH;
+	if (setgroups((size_t)ra->ngroups, ra->groups) ||
+	    setresgid(ra->gid, ra->gid, ra->gid) ||
+	    setresuid(ra->uid, ra->uid, ra->uid))
+		goto fail;
+	msg[0] = STEP_ENTER;
+	if (chdir(path))
+		goto fail;
+	msg[0] = STEP_EXEC;
+	environ = env; /* execvp() searches the user's PATH */
+	execvp(argv[0], argv);
+fail:
+	msg[1] = errno;
+	if (write(report, msg, sizeof(msg)) != (ssize_t)sizeof(msg))
+		_exit(126); /* the parent then sees the command start and fail */
+	_exit(127);
+}
+
+/*
+ * Start the command as the run_as user.  posix_spawn cannot switch
+ * users, so this forks, and the child does only what run_as_child()
+ * says.  The child reports a failure before exec through a
+ * close-on-exec pipe: nothing read means the command started.
+ */
+static int run_as_spawn(const struct run_as *ra, const struct dd_lease *lease,
+			const char *path, char *const argv[], char **env,
+			const struct dd_exec_io *io, pid_t *pid,
+			struct dd_error *err)
+{
+	int report[2], msg[2];
+	ssize_t got;
+
+	if (pipe2(report, O_CLOEXEC))
+		return dd_error_set(err, DD_ERR_IO,
+				    "cannot run '%s' on lease %lld: %s",
+				    argv[0], lease->id, strerror(errno));
+	fflush(NULL);
+	*pid = fork();
+	if (*pid == 0)
+		run_as_child(ra, path, argv, env, io, report[1]);
+	close(report[1]);
+	if (*pid < 0) {
+		close(report[0]);
+		return dd_error_set(err, DD_ERR_IO,
+				    "cannot run '%s' on lease %lld: %s",
+				    argv[0], lease->id, strerror(errno));
+	}
+	while ((got = read(report[0], msg, sizeof(msg))) < 0 && errno == EINTR)
+		;
+	close(report[0]);
+	if (got != (ssize_t)sizeof(msg))
+		return 0;
+	while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (msg[0] == STEP_SWITCH)
+		return dd_error_set(err, DD_ERR_IO,
+				    "cannot switch to user '%s' to run '%s' "
+				    "on lease %lld: %s",
+				    ra->name, argv[0], lease->id,
+				    strerror(msg[1]));
+	if (msg[0] == STEP_ENTER)
+		return dd_error_set(err, DD_ERR_IO,
+				    "user '%s' cannot enter lease %lld's "
+				    "directory '%s': %s",
+				    ra->name, lease->id, path,
+				    strerror(msg[1]));
+	return dd_error_set(err, msg[1] == ENOENT ? DD_ERR_INVALID : DD_ERR_IO,
+			    "cannot run '%s' on lease %lld as '%s': %s",
+			    argv[0], lease->id, ra->name, strerror(msg[1]));
+}
+
+/*
+ * The run_as user's environment: nothing of drydock's (which may name
+ * the store or hold secrets), only who the user is, a plain PATH, and
+ * the lease (`id` and `dir`, borrowed).  One allocation; dd_free() it.
+ */
+static char **run_as_environ(const struct run_as *ra, char *id, char *dir)
+{
+	struct {
+		char *vars[8];
+		char home[PATH_MAX + 8], user[80], logname[80];
+		char shell[PATH_MAX + 8];
+	} *e = dd_calloc(1, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	snprintf(e->home, sizeof(e->home), "HOME=%s", ra->home);
+	snprintf(e->user, sizeof(e->user), "USER=%s", ra->name);
+	snprintf(e->logname, sizeof(e->logname), "LOGNAME=%s", ra->name);
+	snprintf(e->shell, sizeof(e->shell), "SHELL=%s", ra->shell);
+	e->vars[0] = e->home;
+	e->vars[1] = e->user;
+	e->vars[2] = e->logname;
+	e->vars[3] = e->shell;
+	e->vars[4] = "PATH=/usr/local/bin:/usr/bin:/bin";
+	e->vars[5] = id;
+	e->vars[6] = dir;
+	return e->vars;
+}
+
 /*
  * Start the command with posix_spawn, which is safe in drydock's threaded
- * server where fork() followed by setenv() or printf() is not.
+ * server where fork() followed by setenv() or printf() is not; as the
+ * run_as user with run_as_spawn().
  */
 static int host_spawn(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
 		      const struct dd_lease *lease, char *const argv[],
@@ -326,10 +646,10 @@ static int host_spawn(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
 	posix_spawnattr_t attr;
 	char id[48], dir[PATH_MAX + 32];
 	sigset_t all, none;
+	struct run_as ra;
 	char **env;
 	int rc;
 
-	(void)ctx;
 	(void)r;
 	if (!path)
 		return dd_error_set(err, DD_ERR_STATE,
@@ -342,6 +662,17 @@ static int host_spawn(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
 				    lease->id, path, strerror(errno));
 	snprintf(id, sizeof(id), "DRYDOCK_LEASE=%lld", lease->id);
 	snprintf(dir, sizeof(dir), "DRYDOCK_LEASE_PATH=%s", path);
+	rc = run_as_find(ctx->blueprint->config, &ra, err);
+	if (rc > 0 && !(rc = store_closed_to(ctx, &ra, err))) {
+		env = run_as_environ(&ra, id, dir);
+		if (!env)
+			return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+		rc = run_as_spawn(&ra, lease, path, argv, env, io, pid, err);
+		dd_free(env);
+		return rc;
+	}
+	if (rc < 0)
+		return rc;
 	env = lease_environ(id, dir);
 	if (!env)
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
