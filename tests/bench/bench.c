@@ -17,6 +17,7 @@
  *              [--workers N] [--keep] [--drydock PATH] [--out FILE]
  */
 #include "api/api.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "queue/wake.h"
 #include "store/store.h"
@@ -27,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -70,6 +72,9 @@ struct result {
 	double converge_s; /* contention only */
 	/* api, http mode: against the library run of the same workload */
 	double vs_library_p50, vs_library_throughput;
+	/* backlog: leases served before an older one, update passes run */
+	long long out_of_order;
+	double tasks_per_lifecycle;
 };
 
 static const char *drydock_bin = "build/std/drydock";
@@ -166,6 +171,7 @@ struct bench {
 	long daemon_rss_kb;
 	double daemon_cpu_s; /* process mode: the daemon's whole life */
 	long long daemon_commits; /* its store commits, from its last word */
+	long long daemon_tasks;	  /* and the tasks it ran */
 };
 
 static void *pool_main(void *arg)
@@ -313,9 +319,9 @@ static double self_cpu_seconds(void)
 /*
  * How many store commits the daemon (or serve) made in its life: it says
  * so when it stops ("... stopped: N tasks run, M store commits").
- * -1 when it did not.
+ * -1 when it did not.  The tasks it ran go to b->daemon_tasks.
  */
-static long long daemon_commits(const struct bench *b)
+static long long daemon_commits(struct bench *b)
 {
 	char path[4300], line[512];
 	long long n = -1;
@@ -329,8 +335,10 @@ static long long daemon_commits(const struct bench *b)
 		long long commits;
 
 		if (p && sscanf(p, " stopped: %llu tasks run, %lld store commits",
-				&tasks, &commits) == 2)
+				&tasks, &commits) == 2) {
 			n = commits;
+			b->daemon_tasks = (long long)tasks;
+		}
 	}
 	if (f)
 		fclose(f);
@@ -851,6 +859,179 @@ static struct result run_contention(enum mode mode, int leases, int k)
 	return r;
 }
 
+/* ---- a backlog of waiting leases -------------------------------------- */
+
+/*
+ * How the backlog was served, from the store once the run is over: the
+ * order of the `lease.acquired` entries (a lease acquired while an older
+ * one still waited counts as out of order), request->active from the
+ * lease rows and release->destroyed from the log.
+ */
+static void backlog_read(const char *path, struct result *r,
+			 struct samples *active, struct samples *release)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long *seq = NULL, n = 0, cap = 0, min_after = 0;
+
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		die("open backlog store", NULL);
+	sqlite3_busy_timeout(db, 10000);
+	if (sqlite3_prepare_v2(db,
+			       "SELECT lease FROM log WHERE type ="
+			       " 'lease.acquired' ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK)
+		die(sqlite3_errmsg(db), NULL);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			seq = realloc(seq, (size_t)cap * sizeof(*seq));
+			if (!seq)
+				die("out of memory", NULL);
+		}
+		seq[n++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	for (long long k = n - 1; k >= 0; k--) {
+		if (k < n - 1 && seq[k] > min_after)
+			r->out_of_order++;
+		if (k == n - 1 || seq[k] < min_after)
+			min_after = seq[k];
+	}
+	free(seq);
+	if (sqlite3_prepare_v2(db,
+			       "SELECT activated - created FROM lease"
+			       " WHERE activated IS NOT NULL",
+			       -1, &st, NULL) != SQLITE_OK)
+		die(sqlite3_errmsg(db), NULL);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		samples_add(active, sqlite3_column_double(st, 0));
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(db,
+			       "SELECT d.time - r.time FROM log r JOIN log d"
+			       " ON d.lease = r.lease AND d.type ="
+			       " 'lease.destroyed' WHERE r.type ="
+			       " 'lease.released'",
+			       -1, &st, NULL) != SQLITE_OK)
+		die(sqlite3_errmsg(db), NULL);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		samples_add(release, sqlite3_column_double(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/*
+ * Backlog: `n` leases asked for at once on a small pool (one host of two
+ * slots), each released as soon as it is active, like a burst of CI
+ * builds queued on a few machines.  What a lifecycle costs should not
+ * grow with `n`.  One client creates the leases, then releases whichever
+ * are active, woken by every change (its watcher names no object).
+ */
+static struct result run_backlog(enum mode mode, int n)
+{
+	struct result r = {0};
+	struct bench b;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_lease_request req = {.type = "host", .owner = "bench"};
+	struct samples active = {0}, release = {0};
+	struct dd_store *s;
+	struct dd_wake *wake;
+	bool *released = calloc((size_t)n, sizeof(*released));
+	long long first = 0, destroyed = 0, commits0, commits;
+	unsigned long long tasks0;
+	double start, cpu0;
+
+	pthread_mutex_init(&active.mu, NULL);
+	pthread_mutex_init(&release.mu, NULL);
+	bench_open(&b, mode, 1, 2);
+	bench_start(&b, workers);
+	if (!released || client_open(&b, &s, &err) ||
+	    dd_wake_listen(b.path, DD_WAKE_WATCHER, &wake, &err))
+		die("backlog", &err);
+	commits0 = dd_store_commit_count();
+	tasks0 = dd_metric_get(DD_METRIC_TASKS_RUN);
+	cpu0 = self_cpu_seconds();
+	start = dd_monotonic();
+	for (int i = 0; i < n; i++) {
+		struct dd_lease l = {0};
+
+		if (dd_api_lease_create(s, &req, &l, &err))
+			die("lease", &err);
+		if (!first)
+			first = l.id;
+		dd_lease_release(&l);
+	}
+	while (destroyed < n) {
+		struct dd_filter f = {0};
+		struct dd_lease_list on = {0};
+		struct pollfd p = {dd_wake_fd(wake), POLLIN, 0};
+
+		f.status_mask = 1u << DD_LEASE_ACTIVE;
+		if (dd_store_lease_list(s, &f, &on, &err))
+			die("list active leases", &err);
+		for (size_t i = 0; i < on.n; i++) {
+			long long k = on.items[i].id - first;
+
+			if (k < 0 || k >= n || released[k])
+				continue;
+			released[k] = true;
+			if (dd_api_send(s,
+					(struct dd_ref){DD_OBJ_LEASE,
+							on.items[i].id},
+					"release", "bench", NULL, NULL, &err))
+				die("release", &err);
+		}
+		dd_lease_list_release(&on);
+		f.status_mask = 1u << DD_LEASE_DESTROYED;
+		if (dd_store_lease_count(s, &f, &destroyed, &err))
+			die("count destroyed leases", &err);
+		/* a wake-up that came after the look is still in the socket */
+		if (destroyed < n && poll(&p, 1, 1000) > 0)
+			dd_wake_drain(wake);
+	}
+	r.seconds = dd_monotonic() - start;
+	r.cpu_ms_per_lifecycle = self_cpu_seconds() - cpu0;
+	commits = dd_store_commit_count() - commits0;
+	dd_wake_close(wake);
+	dd_store_close(s);
+	wait_queue_empty(b.path);
+	bench_stop(&b);
+	r.scenario = "backlog";
+	r.mode = mode_names[mode];
+	r.clients = 1;
+	r.resources = 1;
+	r.existing_resources = 1;
+	r.lifecycles = n;
+	if (mode == MODE_LIBRARY)
+		r.tasks_per_lifecycle =
+			(double)(dd_metric_get(DD_METRIC_TASKS_RUN) - tasks0) /
+			n;
+	else if (b.daemon_commits >= 0)
+		r.tasks_per_lifecycle = (double)b.daemon_tasks / n;
+	if (mode == MODE_LIBRARY || b.daemon_commits >= 0)
+		r.commits_per_lifecycle =
+			(double)(commits + (mode == MODE_LIBRARY
+						     ? 0
+						     : b.daemon_commits)) /
+			n;
+	r.cpu_ms_per_lifecycle =
+		(r.cpu_ms_per_lifecycle + b.daemon_cpu_s) * 1000 / n;
+	backlog_read(b.path, &r, &active, &release);
+	r.p50 = pct(&active, 0.50);
+	r.p95 = pct(&active, 0.95);
+	r.p99 = pct(&active, 0.99);
+	r.rel_p50 = pct(&release, 0.50);
+	r.rel_p99 = pct(&release, 0.99);
+	r.peak_rss_kb = b.daemon_rss_kb;
+	r.exactly_once = exactly_once(b.path);
+	r.ceiling = store_ceiling(b.dir, 0.5);
+	bench_remove(&b);
+	free(active.v);
+	free(release.v);
+	free(released);
+	return r;
+}
+
 /* ---- reporting ---------------------------------------------------------- */
 
 static json_t *num(double v)
@@ -896,6 +1077,13 @@ static json_t *result_json(const struct result *r, const char *durability)
 	json_object_set_new(o, "exactly_once", json_boolean(r->exactly_once));
 	if (!strcmp(r->scenario, "contention"))
 		json_object_set_new(o, "converge_s", num(r->converge_s));
+	if (!strcmp(r->scenario, "backlog")) {
+		json_object_set_new(o, "slots", json_integer(2));
+		json_object_set_new(o, "out_of_order",
+				    json_integer(r->out_of_order));
+		json_object_set_new(o, "tasks_per_lifecycle",
+				    num(r->tasks_per_lifecycle));
+	}
 	if (r->vs_library_p50 > 0)
 		json_object_set_new(
 			o, "vs_library",
@@ -948,6 +1136,20 @@ static json_t *machine_json(void)
 			 (json_int_t)(sysconf(_SC_PHYS_PAGES) / 1024 *
 				      sysconf(_SC_PAGESIZE) / 1024),
 			 "sqlite", sqlite3_libversion(), "git_revision", rev);
+}
+
+/* The backlog at each size; returns how many results it added. */
+static size_t run_backlogs(const int *sizes, size_t nsizes, struct result *rs)
+{
+	for (size_t i = 0; i < nsizes; i++) {
+		rs[i] = run_backlog(MODE_PROCESS, sizes[i]);
+		print_row(&rs[i]);
+		printf("backlog: %d leases on 2 slots, %lld served before an "
+		       "older one, %.2f update passes per lease\n",
+		       sizes[i], rs[i].out_of_order,
+		       rs[i].tasks_per_lifecycle);
+	}
+	return nsizes;
 }
 
 int main(int argc, char **argv)
@@ -1012,6 +1214,7 @@ int main(int argc, char **argv)
 		print_row(&rs[n++]);
 		rs[n] = run_pool("api", MODE_HTTP, 2, 2, false, 30, 0, 0, 3);
 		print_row(&rs[n++]);
+		n += run_backlogs((const int[]){20}, 1, rs + n);
 	} else {
 		double secs = quick ? 2 : 8;
 
@@ -1072,6 +1275,13 @@ int main(int argc, char **argv)
 			rs[n] = run_contention(MODE_PROCESS, quick ? 20 : 50,
 					       20);
 			print_row(&rs[n++]);
+		}
+		if (WANT("backlog")) {
+			static const int full[] = {10, 100, 1000, 10000};
+			static const int brief[] = {10, 100, 1000};
+
+			n += quick ? run_backlogs(brief, 3, rs + n)
+				   : run_backlogs(full, 4, rs + n);
 		}
 		if (WANT("scale")) {
 			rs[n] = run_pool("scale", MODE_PROCESS, 16, 16, false, secs, 84,
