@@ -367,7 +367,7 @@ static int wake_waiting(struct dd_store *s, const char *type,
 {
 	int woken;
 
-	return dd_task_wake_waiting(s, type, 1000, &woken, err);
+	return dd_task_wake_waiting(s, type, 0, &woken, err);
 }
 
 static int check_name(const char *name, struct dd_error *err)

@@ -63,6 +63,8 @@ struct dd_lease {
 	double until;		/* expiry, 0 for none */
 	long long allocating;	/* the resource this lease is building, or 0 */
 	bool waiting;		/* pending, waiting for capacity to free */
+	bool behind;		/* and waiting behind an older lease that
+				   asks for the same (see allocator.c) */
 	double acquired, activated, created, modified;
 };
 
@@ -194,7 +196,14 @@ struct dd_filter {
 	const char *key;	/* slot locks: this key only */
 	struct dd_ref target;	/* commands, slot locks, tasks */
 	bool pending_only;	/* commands: unconsumed only */
-	bool waiting_only;	/* leases: waiting for capacity only */
+	bool waiting_only;	/* leases: waiting for capacity, not behind
+				   an equal request (queue heads) */
+	bool waiting_any;	/* leases: waiting, either way */
+	/*
+	 * leases: asking for exactly what this lease asks: the same
+	 * attributes and allow-list, compared as stored (JSON text)
+	 */
+	const struct dd_lease *same_request;
 	long long after_id;	/* rows with id > after_id */
 	long long before_id;	/* rows with id < before_id */
 	size_t limit;		/* 0: no limit */

@@ -123,7 +123,9 @@ double dd_task_backoff(const struct dd_task_options *o, int failures);
 /*
  * Capacity for leases of `type` may have been freed (inside the caller's
  * transaction): bump the "capacity" counter and queue the updates of the
- * oldest `limit` leases waiting for capacity.  Sets *woken to how many.
+ * oldest `limit` (0: all) leases waiting for capacity.  A lease waiting
+ * behind an older one that asks for the same is not among them: it gets
+ * its turn when that one stops waiting.  Sets *woken to how many.
  */
 int dd_task_wake_waiting(struct dd_store *s, const char *type, size_t limit,
 			 int *woken, struct dd_error *err);

@@ -1688,7 +1688,9 @@ static void lease_row(sqlite3_stmt *st, struct dd_lease *l)
 	l->activated = sqlite3_column_double(st, 10);
 	l->created = sqlite3_column_double(st, 11);
 	l->modified = sqlite3_column_double(st, 12);
+	/* 0: not waiting, 1: for capacity, 2: behind an equal request */
 	l->waiting = sqlite3_column_int(st, 13) != 0;
+	l->behind = sqlite3_column_int(st, 13) == 2;
 }
 
 static int lease_push(sqlite3_stmt *st, void *list)
@@ -1716,7 +1718,7 @@ static void lease_bind(sqlite3_stmt *st, const struct dd_lease *l)
 	bind_time_or_null(st, 10, l->acquired);
 	bind_time_or_null(st, 11, l->activated);
 	sqlite3_bind_double(st, 12, dd_now());
-	sqlite3_bind_int(st, 13, l->waiting);
+	sqlite3_bind_int(st, 13, l->waiting ? (l->behind ? 2 : 1) : 0);
 }
 
 static int sq_lease_insert(struct dd_store *s, struct dd_lease *l,
@@ -1791,8 +1793,16 @@ static int sq_lease_get(struct dd_store *s, long long id, struct dd_lease *out,
 	return dd_error_set(err, DD_ERR_NOTFOUND, "no such lease: %lld", id);
 }
 
-static void lease_where(struct query *qq, const struct dd_filter *f)
+/*
+ * The lease filter.  same_request compares JSON text: its two dumps go to
+ * text[0] and text[1], which the caller frees once the query is prepared.
+ */
+static int lease_where(struct query *qq, const struct dd_filter *f,
+		       char *text[2], struct dd_error *err)
 {
+	const struct dd_lease *r = f->same_request;
+
+	text[0] = text[1] = NULL;
 	q_status(qq, f->status_mask);
 	if (f->resource)
 		q_int(qq, "resource = ?", f->resource);
@@ -1804,7 +1814,34 @@ static void lease_where(struct query *qq, const struct dd_filter *f)
 		q_text(qq, "owner = ?", f->owner);
 	if (f->waiting_only)
 		q_where(qq, "waiting = 1");
+	if (f->waiting_any)
+		q_where(qq, "waiting != 0");
+	if (r) {
+		/* stored as bind_json() writes it: {} for no attributes */
+		text[0] = r->attributes ? json_dumps(r->attributes,
+						     JSON_COMPACT |
+							     JSON_ENCODE_ANY)
+					: dd_strdup("{}");
+		if (r->blueprints)
+			text[1] = json_dumps(r->blueprints,
+					     JSON_COMPACT | JSON_ENCODE_ANY);
+		if (!text[0] || (r->blueprints && !text[1]))
+			return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+		q_text(qq, "attributes = ?", text[0]);
+		if (text[1])
+			q_text(qq, "blueprints = ?", text[1]);
+		else
+			q_where(qq, "blueprints IS NULL");
+	}
 	q_range(qq, f);
+	return 0;
+}
+
+static void lease_where_release(struct query *qq, char *text[2])
+{
+	dd_free(text[0]);
+	dd_free(text[1]);
+	dd_buf_release(&qq->sql);
 }
 
 static int sq_lease_list(struct dd_store *s, const struct dd_filter *f,
@@ -1813,12 +1850,16 @@ static int sq_lease_list(struct dd_store *s, const struct dd_filter *f,
 	struct sq *q = SQ(s);
 	struct query qq = {0};
 	sqlite3_stmt *st;
+	char *text[2];
 	int rc;
 
 	dd_buf_addstr(&qq.sql, "SELECT " LEASE_COLS " FROM lease");
-	lease_where(&qq, f);
-	q_tail(&qq, f);
-	rc = q_prepare(q, &qq, &st, err);
+	rc = lease_where(&qq, f, text, err);
+	if (!rc) {
+		q_tail(&qq, f);
+		rc = q_prepare(q, &qq, &st, err);
+	}
+	lease_where_release(&qq, text);
 	if (rc)
 		return rc;
 	return run_list(q, st, lease_push, out, err);
@@ -1830,11 +1871,14 @@ static int sq_lease_count(struct dd_store *s, const struct dd_filter *f,
 	struct sq *q = SQ(s);
 	struct query qq = {0};
 	sqlite3_stmt *st;
+	char *text[2];
 	int rc;
 
 	dd_buf_addstr(&qq.sql, "SELECT count(*) FROM lease");
-	lease_where(&qq, f);
-	rc = q_prepare(q, &qq, &st, err);
+	rc = lease_where(&qq, f, text, err);
+	if (!rc)
+		rc = q_prepare(q, &qq, &st, err);
+	lease_where_release(&qq, text);
 	if (rc)
 		return rc;
 	rc = sqlite3_step(st);

@@ -14,7 +14,9 @@
  *   5. reclaim: ask an idle active resource that could not take this lease
  *      to go away, freeing capacity;
  *   6. else wait.  Nothing polls: a destroyed lease or resource, or a new
- *      or re-enabled blueprint, queues the waiting leases' updates.
+ *      or re-enabled blueprint, queues the updates of the leases waiting
+ *      for capacity; a lease waiting behind an equal older one is woken
+ *      when that one stops waiting (see find_equal).
  * Slot locks are taken in the same transaction as the state change they
  * protect, so two leases can never both win one slot.
  */
@@ -125,48 +127,55 @@ static int find_candidates(struct dd_worker *w, const struct dd_lease *l,
  * First come, first served among equal requests: leases asking for exactly
  * the same thing (type, attributes, allowed blueprints) are served in id
  * order, so a stream of newcomers cannot starve a waiting lease.  A lease
- * defers to an older equal one that is pending and not already building a
- * resource; when that one acquires, it wakes the next equal lease (see
- * try_acquire), so deferring never strands a lease beside free capacity.
+ * defers to an older equal one that is waiting (it already found no room)
+ * and waits *behind* it; only the oldest of each such queue waits for
+ * capacity, and only those are woken when capacity frees
+ * (dd_task_wake_waiting), so a backlog of N equal leases costs one pass
+ * per capacity event, not N.  A lease that stops waiting (it acquires,
+ * starts building a resource, or goes away) hands its turn on to the
+ * next equal lease (dd_lease_hand_on), so deferring never strands a lease
+ * beside free capacity.
  *
- * Finds the oldest equal pending lease older than `l` that waits for room
- * (older = true), or the oldest equal pending lease newer than `l`
- * (older = false); returns its id or 0.
+ * Returns the id of the oldest equal waiting lease older than `l` (older
+ * = true) or newer than `l` (older = false), or 0: one indexed look-up,
+ * whatever the length of the queue.  Only waiting leases count: one
+ * still on its first pass will get its turn at once, and waiting for it
+ * would cost every newcomer a wake-up; one building a resource wakes up
+ * when it is built.
  */
 static long long find_equal(struct dd_worker *w, const struct dd_lease *l,
 			    bool older, struct dd_error *err, int *rc)
 {
 	struct dd_filter f = {0};
-	struct dd_lease_list pending = {0};
-	long long found = 0;
+	struct dd_lease_list found = {0};
+	long long id = 0;
 
 	f.status_mask = 1u << DD_LEASE_PENDING;
 	f.type = l->type;
-	if (!older)
+	f.same_request = l;
+	f.waiting_any = true;
+	f.limit = 1;
+	if (older)
+		f.before_id = l->id;
+	else
 		f.after_id = l->id;
-	*rc = dd_store_lease_list(w->store, &f, &pending, err);
-	for (size_t i = 0; !*rc && i < pending.n && !found; i++) {
-		struct dd_lease *o = &pending.items[i];
+	*rc = dd_store_lease_list(w->store, &f, &found, err);
+	if (!*rc && found.n)
+		id = found.items[0].id;
+	dd_lease_list_release(&found);
+	return id;
+}
 
-		if (older && o->id >= l->id)
-			break;
-		/*
-		 * Defer only to a lease that already found no room: one
-		 * still on its first pass will get its turn at once, and
-		 * waiting for it would cost every newcomer a wake-up.
-		 */
-		if (older && (o->allocating || !o->waiting))
-			continue;
-		if (!json_equal(o->attributes, l->attributes))
-			continue;
-		if (!(o->blueprints == l->blueprints ||
-		      (o->blueprints && l->blueprints &&
-		       json_equal(o->blueprints, l->blueprints))))
-			continue;
-		found = o->id;
-	}
-	dd_lease_list_release(&pending);
-	return found;
+int dd_lease_hand_on(struct dd_worker *w, const struct dd_lease *l,
+		     struct dd_error *err)
+{
+	int rc;
+	long long next = find_equal(w, l, false, err, &rc);
+
+	if (!rc && next)
+		rc = dd_pass_schedule(w, (struct dd_ref){DD_OBJ_LEASE, next}, 0,
+				      err);
+	return rc;
 }
 
 /* Resources whose slot locks stood in the way of a new resource. */
@@ -275,14 +284,15 @@ static int try_acquire(struct dd_worker *w, const struct dd_lock_grant *g,
 		}
 		if (!rc)
 			rc = dd_store_lease_update(w->store, l, err);
-		/* the next equal lease queued behind this one goes next */
+		/*
+		 * The next equal lease queued behind this one goes next;
+		 * compared with the request, not what the hook added.
+		 */
 		if (!rc) {
-			long long next = find_equal(w, l, false, err, &rc);
+			struct dd_lease asked = *l;
 
-			if (!rc && next)
-				rc = dd_pass_schedule(
-					w, (struct dd_ref){DD_OBJ_LEASE, next},
-					0, err);
+			asked.attributes = saved;
+			rc = dd_lease_hand_on(w, &asked, err);
 		}
 		if (!rc)
 			rc = dd_store_log(w->store, h->bp.id, r->id, l->id,
@@ -413,17 +423,8 @@ static int allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 					(struct dd_ref){DD_OBJ_RESOURCE, r.id},
 					0, err);
 			/* an equal lease queued behind this one may build too */
-			if (!rc) {
-				long long next = find_equal(w, l, false, err,
-							    &rc);
-
-				if (!rc && next)
-					rc = dd_pass_schedule(
-						w,
-						(struct dd_ref){DD_OBJ_LEASE,
-								next},
-						0, err);
-			}
+			if (!rc)
+				rc = dd_lease_hand_on(w, l, err);
 			if (!rc)
 				rc = dd_pass_commit(w, err);
 			else
@@ -608,18 +609,36 @@ static int log_waiting(struct dd_worker *w, const struct dd_lock_grant *g,
 	return dd_pass_commit(w, err);
 }
 
+/* Is lease `id` still pending and waiting?  (Inside a transaction.) */
+static int still_waiting(struct dd_worker *w, long long id, bool *yes,
+			 struct dd_error *err)
+{
+	struct dd_lease o = {0};
+	int rc = dd_store_lease_get(w->store, id, &o, err);
+
+	*yes = !rc && o.status == DD_LEASE_PENDING && o.waiting;
+	dd_lease_release(&o);
+	return rc == DD_ERR_NOTFOUND ? 0 : rc;
+}
+
 /*
- * Nothing had room: mark the lease waiting, so that the next release of
- * capacity wakes it.  Capacity freed after this pass looked but before
- * this transaction would be missed, so the transaction re-reads the
- * capacity counter: if it moved since the pass began, look again at once
- * instead (*retry_at = now).
+ * Nothing had room: mark the lease waiting, for capacity (`ahead` 0) or
+ * behind the equal older lease `ahead`, so that the next capacity event,
+ * or that lease's hand-on, wakes it.  Either could have happened after
+ * this pass looked and before this transaction, and would be missed, so
+ * the transaction checks first: for capacity, that the capacity counter
+ * has not moved since the pass began (`seen`); behind a lease, that the
+ * lease still waits (it hands on in the transaction that ends its
+ * wait).  If not, look again at once instead (*retry_at = now).
  */
 static int wait_for_capacity(struct dd_worker *w, const struct dd_lock_grant *g,
-			     struct dd_lease *l, long long seen, json_t *data,
-			     double *retry_at, struct dd_error *err)
+			     struct dd_lease *l, long long seen,
+			     long long ahead, double *retry_at,
+			     struct dd_error *err)
 {
-	bool was = l->waiting;
+	bool was = l->waiting, was_behind = l->behind;
+	bool same = was && was_behind == (ahead != 0), still = false;
+	json_t *data = ahead ? json_pack("{s:I}", "behind", ahead) : NULL;
 	long long now = 0;
 	int rc = dd_pass_begin(w, g, err);
 
@@ -627,15 +646,21 @@ static int wait_for_capacity(struct dd_worker *w, const struct dd_lock_grant *g,
 		json_decref(data);
 		return rc;
 	}
-	rc = dd_store_counter_get(w->store, "capacity", &now, err);
-	if (!rc && now != seen) {
+	if (ahead) {
+		rc = still_waiting(w, ahead, &still, err);
+	} else {
+		rc = dd_store_counter_get(w->store, "capacity", &now, err);
+		still = now == seen;
+	}
+	if (!rc && !still) {
 		dd_store_rollback(w->store);
 		json_decref(data);
 		*retry_at = dd_now();
 		return 0;
 	}
 	l->waiting = true;
-	if (!rc && !was)
+	l->behind = ahead != 0;
+	if (!rc && !same)
 		rc = dd_store_lease_update(w->store, l, err);
 	if (!rc && !was) {
 		rc = dd_store_log(w->store, 0, 0, l->id,
@@ -646,9 +671,10 @@ static int wait_for_capacity(struct dd_worker *w, const struct dd_lock_grant *g,
 	if (rc) {
 		dd_store_rollback(w->store);
 		l->waiting = was;
+		l->behind = was_behind;
 		return rc;
 	}
-	if (was) {
+	if (same) {
 		dd_store_rollback(w->store); /* already marked: nothing to write */
 		return 0;
 	}
@@ -732,9 +758,7 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 		goto out;
 	if (ahead) {
 		/* queued behind an equal, older lease: it wakes this one */
-		rc = wait_for_capacity(w, g, l, capacity,
-				       json_pack("{s:I}", "behind", ahead),
-				       retry_at, err);
+		rc = wait_for_capacity(w, g, l, capacity, ahead, retry_at, err);
 		goto out;
 	}
 	rc = reuse(w, g, l, &c, &refused, err);
@@ -768,7 +792,7 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 	 * Having asked for a reclaim, wait like any lease without room: the
 	 * reclaimed resource's destruction is a capacity event.
 	 */
-	rc = wait_for_capacity(w, g, l, capacity, NULL, retry_at, err);
+	rc = wait_for_capacity(w, g, l, capacity, 0, retry_at, err);
 out:
 	dd_buf_release(&why);
 	dd_resource_list_release(&refused);

@@ -8,13 +8,6 @@
 #include "worker/worker.h"
 
 /*
- * How many waiting leases one capacity event wakes, oldest first: all of
- * them (0), since a lease further back may be the only one the freed
- * capacity fits.
- */
-#define DD_WAKE_WAITING_MAX 0
-
-/*
  * Drop an object's lock.  A store too busy to take the release is retried
  * for a while; failing that, the grant simply expires.
  */
@@ -64,7 +57,11 @@ int dd_pass_commit_final(struct dd_worker *w, struct dd_error *err);
 /* Queue an object's update (inside the caller's transaction). */
 int dd_pass_schedule(struct dd_worker *w, struct dd_ref obj, double when,
 		     struct dd_error *err);
-/* Queue the updates of the oldest pending leases of `type`. */
+/*
+ * Capacity for leases of `type` may have been freed: queue the updates of
+ * the leases waiting for capacity, one per distinct request (those waiting
+ * behind an equal request follow their queue's head; see allocator.c).
+ */
 int dd_pass_wake_waiting(struct dd_worker *w, const char *type,
 			 struct dd_error *err);
 
@@ -82,6 +79,15 @@ void dd_bp_handle_release(struct dd_bp_handle *h);
 int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 		struct dd_lease *lease, double *retry_at,
 		struct dd_error *err);
+
+/*
+ * `l` stops waiting, or never will (it acquired, started building a
+ * resource, or goes away): queue the update of the oldest waiting lease
+ * newer than `l` that asks for the same, so that a lease queued behind
+ * it gets its turn (inside the caller's transaction).
+ */
+int dd_lease_hand_on(struct dd_worker *w, const struct dd_lease *l,
+		     struct dd_error *err);
 
 /* Break a lease with `reason` (it is destroyed on the same pass). */
 int dd_lease_break(struct dd_worker *w, const struct dd_lock_grant *g,

@@ -354,12 +354,14 @@ static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 		if (!rc && l->resource)
 			rc = wake_resource_if_going(w, l->resource, err);
 		/*
-		 * Capacity was freed for whoever waits; and a pending lease
-		 * that goes away may have had equal requests queued behind
-		 * it (they wait marked, like those waiting for capacity).
+		 * Capacity was freed for whoever waits; and a lease that goes
+		 * away without ever holding a resource may have had equal
+		 * requests queued behind it: the next one takes its place.
 		 */
 		if (!rc)
 			rc = dd_pass_wake_waiting(w, l->type, err);
+		if (!rc && !l->resource)
+			rc = dd_lease_hand_on(w, l, err);
 		if (rc)
 			dd_store_rollback(w->store);
 		else

@@ -313,8 +313,7 @@ int dd_pass_wake_waiting(struct dd_worker *w, const char *type,
 			 struct dd_error *err)
 {
 	int woken = 0;
-	int rc = dd_task_wake_waiting(w->store, type, DD_WAKE_WAITING_MAX,
-				      &woken, err);
+	int rc = dd_task_wake_waiting(w->store, type, 0, &woken, err);
 
 	if (woken)
 		w->scheduled = true;

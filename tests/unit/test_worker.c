@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "core/metrics.h"
 #include "queue/task.h"
 #include "worker/worker.h"
 
@@ -528,6 +529,177 @@ static void test_new_blueprint_wakes_waiting_lease(void **state)
 	}
 	assert_lease(x, a, DD_LEASE_ACTIVE);
 	assert_lease(x, b, DD_LEASE_ACTIVE);
+}
+
+/* Release every active lease and run the queue, until none is active. */
+static void serve_all(struct fx *x)
+{
+	for (;;) {
+		struct dd_error err = DD_ERROR_INIT;
+		struct dd_filter f = {0};
+		struct dd_lease_list on = {0};
+		size_t n;
+
+		f.status_mask = 1u << DD_LEASE_ACTIVE;
+		assert_ok(dd_store_lease_list(x->env.store, &f, &on, &err),
+			  &err);
+		for (size_t i = 0; i < on.n; i++)
+			send(x, lease_ref(on.items[i].id), "release", NULL);
+		n = on.n;
+		dd_lease_list_release(&on);
+		if (!n)
+			return;
+		drain(x);
+	}
+}
+
+/* The leases in the order they were acquired, from the log. */
+static size_t acquired_order(struct fx *x, long long *out, size_t max)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_filter f = {0};
+	struct dd_log_entry_list l = {0};
+	size_t n;
+
+	f.type = "lease.acquired";
+	assert_ok(dd_store_log_list(x->env.store, &f, &l, &err), &err);
+	n = l.n < max ? l.n : max;
+	for (size_t i = 0; i < n; i++)
+		out[i] = l.items[i].lease;
+	dd_log_entry_list_release(&l);
+	return n;
+}
+
+#define BACKLOG 60
+
+/*
+ * Regression test: a backlog of waiting leases cost quadratic CPU.  Every
+ * capacity event woke every waiting lease of the type, each ran an
+ * allocation pass, and all but one found no room: serving 60 leases
+ * queued on one host of two slots took 992 update passes, 16 per lease,
+ * a figure that grows with the backlog (now: 151, 2.4 per lease).  Equal requests now queue behind
+ * the oldest, and only the oldest is woken: a lease costs its release,
+ * the pass that takes the slot and the next lease's look, whatever the
+ * length of the queue; and they are served first come, first served.
+ */
+static void test_backlog_costs_passes_per_lease_not_per_waiter(void **state)
+{
+	struct fx *x = *state;
+	long long holders[2], ids[BACKLOG], order[BACKLOG + 2];
+	unsigned long long before, passes;
+	size_t n;
+
+	holders[0] = lease_new(x, NULL, NULL, 0);
+	holders[1] = lease_new(x, NULL, NULL, 0);
+	drain(x);
+	for (int i = 0; i < BACKLOG; i++)
+		ids[i] = lease_new(x, NULL, NULL, 0);
+	drain(x);
+	for (int i = 0; i < BACKLOG; i++)
+		assert_lease(x, ids[i], DD_LEASE_PENDING);
+
+	before = dd_metric_get(DD_METRIC_TASKS_RUN);
+	serve_all(x);
+	passes = dd_metric_get(DD_METRIC_TASKS_RUN) - before;
+	for (int i = 0; i < BACKLOG; i++)
+		assert_lease(x, ids[i], DD_LEASE_DESTROYED);
+	if (passes > 4 * (BACKLOG + 2))
+		fail_msg("%llu update passes to serve %d waiting leases: "
+			 "%.1f per lease, want at most 4",
+			 passes, BACKLOG, (double)passes / (BACKLOG + 2));
+
+	n = acquired_order(x, order, BACKLOG + 2);
+	assert_int_equal(n, BACKLOG + 2);
+	assert_int_equal(order[0], holders[0]);
+	assert_int_equal(order[1], holders[1]);
+	for (int i = 0; i < BACKLOG; i++)
+		if (order[i + 2] != ids[i])
+			fail_msg("acquisition %d went to lease %lld, want %lld "
+				 "(first come, first served)",
+				 i + 2, order[i + 2], ids[i]);
+}
+
+/*
+ * Only the oldest of equal waiting requests waits for capacity; a lease
+ * that cannot use the freed capacity (it names another host) must not
+ * keep a younger lease that can from it, and is served when its own
+ * host frees.
+ */
+static void test_backlog_unfit_lease_does_not_block_younger(void **state)
+{
+	struct fx *x = *state;
+	long long a1, a2, b1, wb1, wa1, wb2, wa2;
+
+	make_blueprint(x, "pool2", "[{\"name\":\"b\"}]");
+	a1 = lease_new(x, "{\"host\":\"a\"}", NULL, 0);
+	a2 = lease_new(x, "{\"host\":\"a\"}", NULL, 0);
+	b1 = lease_new(x, "{\"host\":\"b\"}", NULL, 0);
+	drain(x);
+	assert_lease(x, a1, DD_LEASE_ACTIVE);
+	assert_lease(x, a2, DD_LEASE_ACTIVE);
+	assert_lease(x, b1, DD_LEASE_ACTIVE);
+	wb1 = lease_new(x, "{\"host\":\"b\"}", NULL, 0);
+	wa1 = lease_new(x, "{\"host\":\"a\"}", NULL, 0);
+	wb2 = lease_new(x, "{\"host\":\"b\"}", NULL, 0);
+	wa2 = lease_new(x, "{\"host\":\"a\"}", NULL, 0);
+	drain(x);
+	/* the younger of each pair queues behind the older */
+	{
+		json_t *d = log_data(x, wb2, "lease.waiting-for-resources");
+
+		assert_int_equal(json_integer_value(json_object_get(d,
+								    "behind")),
+				 wb1);
+		json_decref(d);
+	}
+
+	/* a slot of host a frees: wb1, older, cannot use it */
+	send(x, lease_ref(a1), "release", NULL);
+	drain(x);
+	assert_lease(x, wa1, DD_LEASE_ACTIVE);
+	assert_lease(x, wb1, DD_LEASE_PENDING);
+	assert_lease(x, wb2, DD_LEASE_PENDING);
+	assert_lease(x, wa2, DD_LEASE_PENDING);
+	/* host b frees: its oldest waiting lease takes it */
+	send(x, lease_ref(b1), "release", NULL);
+	drain(x);
+	assert_lease(x, wb1, DD_LEASE_ACTIVE);
+	assert_lease(x, wb2, DD_LEASE_PENDING);
+	send(x, lease_ref(a2), "release", NULL);
+	send(x, lease_ref(wb1), "release", NULL);
+	drain(x);
+	assert_lease(x, wa2, DD_LEASE_ACTIVE);
+	assert_lease(x, wb2, DD_LEASE_ACTIVE);
+}
+
+/*
+ * A waiting lease that goes away before it is served hands its turn on:
+ * the equal lease queued behind it waits for capacity in its place, and
+ * takes the next freed slot, ahead of the one behind it.
+ */
+static void test_backlog_head_going_away_hands_on(void **state)
+{
+	struct fx *x = *state;
+	long long a1 = lease_new(x, NULL, NULL, 0);
+	long long a2 = lease_new(x, NULL, NULL, 0);
+	long long w1, w2, w3;
+
+	drain(x);
+	w1 = lease_new(x, NULL, NULL, 0);
+	w2 = lease_new(x, NULL, NULL, 0);
+	w3 = lease_new(x, NULL, NULL, 0);
+	drain(x);
+	send(x, lease_ref(w1), "release", NULL);
+	drain(x);
+	assert_lease(x, w1, DD_LEASE_DESTROYED);
+	assert_lease(x, w2, DD_LEASE_PENDING);
+	send(x, lease_ref(a1), "release", NULL);
+	drain(x);
+	assert_lease(x, w2, DD_LEASE_ACTIVE);
+	assert_lease(x, w3, DD_LEASE_PENDING);
+	send(x, lease_ref(a2), "release", NULL);
+	drain(x);
+	assert_lease(x, w3, DD_LEASE_ACTIVE);
 }
 
 static void test_allow_list_of_disabled_blueprint_breaks(void **state)
@@ -1224,6 +1396,9 @@ int main(void)
 		T(test_second_lease_reuses_free_slot),
 		T(test_full_host_waits_then_gets_freed_slot),
 		T(test_new_blueprint_wakes_waiting_lease),
+		T(test_backlog_costs_passes_per_lease_not_per_waiter),
+		T(test_backlog_unfit_lease_does_not_block_younger),
+		T(test_backlog_head_going_away_hands_on),
 		T(test_allow_list_of_disabled_blueprint_breaks),
 		T(test_every_blueprint_disabled_breaks),
 		T(test_unservable_host_attribute_breaks),
