@@ -1003,6 +1003,7 @@ static struct result run_backlog(enum mode mode, int n)
 		}
 		dd_lease_list_release(&on);
 		f.status_mask = 1u << DD_LEASE_DESTROYED;
+		f.after_id = first - 1; /* not the lease that built the pool */
 		if (dd_store_lease_count(s, &f, &destroyed, &err))
 			die("count destroyed leases", &err);
 		/* a wake-up that came after the look is still in the socket */
