@@ -380,16 +380,16 @@ static int check_name(const char *name, struct dd_error *err)
 }
 
 int dd_api_blueprint_create(struct dd_store *s, const char *type,
-			    const char *name, json_t *config,
+			    const char *name, json_t *config, bool enabled,
 			    struct dd_blueprint *out, struct dd_error *err)
 {
-	return dd_api_blueprint_create_idem(s, type, name, config, NULL, out,
-					    err);
+	return dd_api_blueprint_create_idem(s, type, name, config, enabled,
+					    NULL, out, err);
 }
 
 int dd_api_blueprint_create_idem(struct dd_store *s, const char *type,
 				 const char *name, json_t *config,
-				 struct dd_idem *idem,
+				 bool enabled, struct dd_idem *idem,
 				 struct dd_blueprint *out,
 				 struct dd_error *err)
 {
@@ -431,7 +431,7 @@ int dd_api_blueprint_create_idem(struct dd_store *s, const char *type,
 	bp.type = (char *)type;
 	bp.name = (char *)name;
 	bp.config = config;
-	bp.enabled = true;
+	bp.enabled = enabled;
 	rc = dd_store_begin(s, err);
 	if (!rc && idem) {
 		rc = dd_idem_find(s, idem, &bp.id, err);
@@ -443,8 +443,10 @@ int dd_api_blueprint_create_idem(struct dd_store *s, const char *type,
 		rc = dd_store_blueprint_insert(s, &bp, err);
 	if (!rc && !replay)
 		rc = dd_store_log(s, bp.id, 0, 0, "blueprint.created",
-				  json_pack("{s:s}", "name", name), err);
-	if (!rc && !replay)
+				  json_pack("{s:s, s:b}", "name", name,
+					    "enabled", enabled),
+				  err);
+	if (!rc && !replay && enabled)
 		rc = wake_waiting(s, t->resource_type, err);
 	if (!rc && !replay && idem)
 		rc = dd_idem_record(s, idem, "blueprint", bp.id, err);

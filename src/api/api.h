@@ -56,13 +56,17 @@ int dd_api_schedule_update(struct dd_store *s, struct dd_ref target,
 int dd_api_reclaim_all(struct dd_store *s, const char *author, int *sent,
 		       struct dd_error *err);
 
+/*
+ * Create a blueprint, enabled or not, in one transaction; an enabled one
+ * wakes the leases waiting for resources of its type.
+ */
 int dd_api_blueprint_create(struct dd_store *s, const char *type,
-			    const char *name, json_t *config,
+			    const char *name, json_t *config, bool enabled,
 			    struct dd_blueprint *out, struct dd_error *err);
 /* The same with an idempotency key (may be NULL), as for leases. */
 int dd_api_blueprint_create_idem(struct dd_store *s, const char *type,
 				 const char *name, json_t *config,
-				 struct dd_idem *idem,
+				 bool enabled, struct dd_idem *idem,
 				 struct dd_blueprint *out,
 				 struct dd_error *err);
 /*

@@ -230,7 +230,7 @@ int cmd_blueprint(int argc, char **argv)
 	} else {
 		if (!strcmp(verb, "create"))
 			rc = dd_api_blueprint_create_idem(s, type, name, config,
-							  idem, &b, &err);
+							  true, idem, &b, &err);
 		else
 			rc = dd_api_blueprint_edit(
 				s, id, name, config,

@@ -20,7 +20,9 @@
 static const char usage[] =
 	"usage: drydock serve [--listen ADDR:PORT] [--workers N] "
 	"[--max-connections N]\n"
-	"                     [--timeout SECONDS] [--quiet] [--db PATH]\n"
+	"                     [--timeout SECONDS] [--request-timeout S] "
+	"[--quiet]\n"
+	"                     [--db PATH]\n"
 	"\n"
 	"Serve the JSON API (/api/v1), the web UI (/), /metrics, /livez and "
 	"/readyz,\nand run the update workers, in one process.  Every API "

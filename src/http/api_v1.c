@@ -321,27 +321,12 @@ static void blueprint_create(struct dd_http_req *r)
 	}
 	if (!idem_key(r, b, &key, &idem))
 		goto out;
-	/*
-	 * A blueprint created disabled is created and disabled in one
-	 * transaction, so no lease can see it enabled in between.  A retry
-	 * answers with the blueprint as it is now.
-	 */
-	if (dd_store_begin(r->store, &err) ||
-	    dd_api_blueprint_create_idem(r->store, type, name, config, idem,
-					 &bp, &err) ||
-	    (enabled == 0 && !(idem && idem->replayed) &&
-	     dd_api_blueprint_edit(r->store, bp.id, NULL, NULL, 0, NULL,
-				   &err))) {
-		dd_store_rollback(r->store);
+	/* a retry answers with the blueprint as it is now */
+	if (dd_api_blueprint_create_idem(r->store, type, name, config,
+					 enabled != 0, idem, &bp, &err)) {
 		dd_http_fail(r, &err);
 		goto out;
 	}
-	if (dd_store_commit(r->store, &err)) {
-		dd_http_fail(r, &err);
-		goto out;
-	}
-	if (!(idem && idem->replayed))
-		bp.enabled = enabled != 0;
 	snprintf(where, sizeof(where), "/api/v1/blueprints/%lld", bp.id);
 	snprintf(r->location, sizeof(r->location), "%s", where);
 	dd_http_json(r, 201, dd_blueprint_to_json(&bp));

@@ -985,8 +985,10 @@ int dd_http_start(const struct dd_http_options *o, struct dd_http_server **out,
 		dd_free(s);
 		return rc;
 	}
+	/* the port too, though SOCK_ADDR rules: libmicrohttpd logs it */
 	s->mhd = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, s,
+		flags, ntohs(((struct sockaddr_in *)&ss)->sin_port), NULL, NULL,
+		on_request, s,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_SOCK_ADDR,
 		(struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned)(o->max_connections > 0 ? o->max_connections : 256),

@@ -12,6 +12,7 @@
 #include "store/sqlite_vfs.h"
 #include "core/util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -220,6 +221,25 @@ static json_t *col_json(sqlite3_stmt *st, int i)
 
 /* ---- open, close, schema ---------------------------------------------- */
 
+/*
+ * A busy store says "store 'PATH' is locked (VERB)" wherever it is met, VERB
+ * the statement's first word in lower case ("begin", "pragma"), so that
+ * the message the docs give is the one printed.
+ */
+static int fail_locked(struct sq *q, int rc, struct dd_error *err,
+		       const char *sql)
+{
+	char verb[16];
+	size_t n = strcspn(sql, " ;\n");
+
+	if (n >= sizeof(verb))
+		n = sizeof(verb) - 1;
+	for (size_t i = 0; i < n; i++)
+		verb[i] = (char)tolower((unsigned char)sql[i]);
+	verb[n] = '\0';
+	return fail(q, rc, err, verb);
+}
+
 static int exec_sql(struct sq *q, const char *sql, struct dd_error *err)
 {
 	char *msg = NULL;
@@ -227,13 +247,15 @@ static int exec_sql(struct sq *q, const char *sql, struct dd_error *err)
 
 	if (rc != SQLITE_OK) {
 		int prim = rc & 0xff;
-		int code = (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
-				   ? DD_ERR_BUSY
-				   : DD_ERR_STORE;
-		dd_error_set(err, code, "store '%s': %s", q->base.path,
+
+		if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED) {
+			sqlite3_free(msg);
+			return fail_locked(q, rc, err, sql);
+		}
+		dd_error_set(err, DD_ERR_STORE, "store '%s': %s", q->base.path,
 			     msg ? msg : sqlite3_errstr(rc));
 		sqlite3_free(msg);
-		return code;
+		return DD_ERR_STORE;
 	}
 	return 0;
 }
@@ -254,11 +276,11 @@ static int exec_stmt(struct sq *q, const char *sql, struct dd_error *err)
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		int prim = rc & 0xff;
 		int code = (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
-				   ? DD_ERR_BUSY
-				   : DD_ERR_STORE;
+				   ? fail_locked(q, rc, err, sql)
+				   : dd_error_set(err, DD_ERR_STORE,
+						  "store '%s': %s", q->base.path,
+						  sqlite3_errmsg(q->db));
 
-		dd_error_set(err, code, "store '%s': %s", q->base.path,
-			     sqlite3_errmsg(q->db));
 		sqlite3_reset(st);
 		return code;
 	}

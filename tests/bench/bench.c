@@ -210,7 +210,7 @@ static void bench_open(struct bench *b, enum mode mode, int hosts, int slots)
 						      name, "slots", slots));
 	}
 	cfg = json_pack("{s:o, s:s}", "hosts", list, "root", hroot);
-	if (dd_api_blueprint_create(s, "host", "bench", cfg, NULL, &err))
+	if (dd_api_blueprint_create(s, "host", "bench", cfg, true, NULL, &err))
 		die("create blueprint", &err);
 	json_decref(cfg);
 	dd_store_close(s);

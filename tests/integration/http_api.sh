@@ -36,8 +36,14 @@ call 201 "$ADMIN" POST /api/v1/blueprints \
 	"{\"type\": \"host\", \"name\": \"spare\", \"enabled\": false, \"config\": {\"root\": \"$T/hosts\", \"hosts\": [{\"name\": \"s\"}]}}"
 spare=$(j .id)
 expect_eq "created disabled" "$(j .enabled)" false
+created=$(j '[.created, .modified] | join(" ")')
 call 200 "$ADMIN" GET "/api/v1/blueprints/$spare"
 expect_eq "shown disabled" "$(j '[.name, .enabled] | join(" ")')" "spare false"
+# the answer is the blueprint as stored, made disabled in one step: its
+# times are the stored ones and its log has one entry, not an edit
+expect_eq "created disabled: times as stored" "$(j '[.created, .modified] | join(" ")')" "$created"
+expect_eq "created disabled: log" "$(sql "SELECT type || ' ' || data FROM log WHERE blueprint = $spare")" \
+	'blueprint.created {"name":"spare","enabled":false}'
 expect_eq "disabled in the store" "$(sql "SELECT enabled FROM blueprint WHERE id = $spare")" 0
 call 200 "$ADMIN" GET /api/v1/blueprints
 expect_eq "blueprint list, newest first" "$(j '[.items[].name] | join(",")')" "spare,pool"

@@ -12,6 +12,18 @@ expect_eq "livez type" "$(header Content-Type)" "text/plain; charset=utf-8"
 call 200 "" GET /readyz
 expect_eq "readyz" "$(cat "$T/body")" "ok: store reachable, schema version 4"
 
+# a second server on the port taken: exit 11, and both lines name the
+# port asked for (libmicrohttpd's own said "port 0")
+set +e
+"$DD" serve --listen "127.0.0.1:$PORT" >"$T/second.out" 2>"$T/second.err"
+rc=$?
+set -e
+expect_eq "second server on a taken port" "$rc" 11
+grep -q "^drydock: cannot listen on 127.0.0.1:$PORT (is the port in use" "$T/second.err" ||
+	fail "taken port message: $(cat "$T/second.err")"
+grep -q "port $PORT: Address already in use" "$T/second.err" ||
+	fail "taken port, libmicrohttpd's line: $(cat "$T/second.err")"
+
 # well-formed: HELP and TYPE once per family, before its samples, which
 # stay together; every sample a known family, a name, labels, a number
 check_format() {

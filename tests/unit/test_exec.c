@@ -28,7 +28,7 @@ static int setup(void **state)
 	cfg = json_pack("{s:[{s:s}], s:s}", "hosts", "name", "a", "root",
 			root);
 	assert_ok(dd_api_blueprint_create(x->env.store, "host", "pool", cfg,
-					  NULL, &err),
+					  true, NULL, &err),
 		  &err);
 	json_decref(cfg);
 	assert_ok(dd_worker_init(&x->w, x->env.path, "t", &err), &err);

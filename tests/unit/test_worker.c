@@ -41,8 +41,8 @@ static long long make_blueprint(struct fx *x, const char *name,
 	if (!hosts)
 		fail_msg("bad hosts JSON in test: %s", jerr.text);
 	cfg = json_pack("{s:o, s:s}", "hosts", hosts, "root", x->root);
-	assert_ok(dd_api_blueprint_create(x->env.store, "host", name, cfg, &bp,
-					  &err),
+	assert_ok(dd_api_blueprint_create(x->env.store, "host", name, cfg, true,
+					  &bp, &err),
 		  &err);
 	json_decref(cfg);
 	id = bp.id;
@@ -1144,7 +1144,7 @@ static void test_failing_activation_does_not_spin(void **state)
 	cfg = json_pack("{s:[{s:s}], s:s}", "hosts", "name", "q", "root",
 			root);
 	assert_ok(dd_api_blueprint_create(x->env.store, "host", "broken", cfg,
-					  &bp, &err),
+					  true, &bp, &err),
 		  &err);
 	json_decref(cfg);
 	snprintf(bps, sizeof(bps), "[%lld]", bp.id);
@@ -1356,7 +1356,7 @@ static void test_blueprint_create_refusals(void **state)
 		json_t *cfg = json_or_die(bad[i]);
 
 		if (dd_api_blueprint_create(x->env.store, "host", "bad", cfg,
-					    NULL, &err) != DD_ERR_INVALID)
+					    true, NULL, &err) != DD_ERR_INVALID)
 			fail_msg("config %s accepted", bad[i]);
 		json_decref(cfg);
 	}
@@ -1364,16 +1364,17 @@ static void test_blueprint_create_refusals(void **state)
 		json_t *cfg = json_or_die("{\"hosts\":[{\"name\":\"q\"}]}");
 
 		assert_int_equal(dd_api_blueprint_create(x->env.store, "nope",
-							 "bad", cfg, NULL,
+							 "bad", cfg, true, NULL,
 							 &err),
 				 DD_ERR_INVALID);
 		assert_int_equal(dd_api_blueprint_create(x->env.store, "host",
-							 "", cfg, NULL, &err),
+							 "", cfg, true, NULL,
+							 &err),
 				 DD_ERR_INVALID);
 		/* the name is taken by the fixture's blueprint */
 		assert_int_equal(dd_api_blueprint_create(x->env.store, "host",
-							 "pool", cfg, NULL,
-							 &err),
+							 "pool", cfg, true,
+							 NULL, &err),
 				 DD_ERR_EXISTS);
 		json_decref(cfg);
 	}
