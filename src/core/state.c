@@ -100,6 +100,16 @@ bool dd_resource_status_commandable(enum dd_resource_status s)
 	return dd_resource_status_releasable(s);
 }
 
+bool dd_lease_status_finished(enum dd_lease_status s)
+{
+	return s == DD_LEASE_DESTROYED;
+}
+
+bool dd_resource_status_finished(enum dd_resource_status s)
+{
+	return s == DD_RESOURCE_DESTROYED;
+}
+
 bool dd_lease_can_transition(enum dd_lease_status from,
 			     enum dd_lease_status to)
 {

@@ -62,6 +62,13 @@ bool dd_lease_status_commandable(enum dd_lease_status s);
 bool dd_lease_status_live(enum dd_lease_status s);
 bool dd_resource_status_releasable(enum dd_resource_status s);
 bool dd_resource_status_commandable(enum dd_resource_status s);
+/*
+ * Destroyed: nothing more will happen to the object.  Lists leave
+ * finished objects out unless asked (`drydock list --all`); a released
+ * or broken one is not finished, as its hooks may still run or fail.
+ */
+bool dd_lease_status_finished(enum dd_lease_status s);
+bool dd_resource_status_finished(enum dd_resource_status s);
 
 bool dd_lease_can_transition(enum dd_lease_status from,
 			     enum dd_lease_status to);

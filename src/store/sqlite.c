@@ -1411,6 +1411,7 @@ static int q_prepare(struct sq *q, struct query *qq, sqlite3_stmt **st,
 /*
  * Run a list query: `row` converts the current row into *item, and `push`
  * appends it to the list.  Generic over the list type via callbacks.
+ * Leases and resources are walked a row at a time instead (*_each).
  */
 typedef int row_fn(sqlite3_stmt *st, void *list);
 
@@ -1427,6 +1428,22 @@ static int run_list(struct sq *q, sqlite3_stmt *st, row_fn *row, void *list,
 		}
 	}
 	done(q, st);
+	if (rc != SQLITE_DONE)
+		return fail(q, rc, err, "list");
+	return 0;
+}
+
+/*
+ * End a walk of a list query (the *_each operations): the statement is
+ * reset whether it ran to the end (`rc` SQLITE_DONE), failed, or was
+ * stopped by its visitor (`stop`, returned as it is).
+ */
+static int each_end(struct sq *q, sqlite3_stmt *st, int rc, int stop,
+		    struct dd_error *err)
+{
+	done(q, st);
+	if (stop)
+		return stop;
 	if (rc != SQLITE_DONE)
 		return fail(q, rc, err, "list");
 	return 0;
@@ -1582,18 +1599,6 @@ static void resource_row(sqlite3_stmt *st, struct dd_resource *r)
 	r->modified = sqlite3_column_double(st, 6);
 }
 
-static int resource_push(sqlite3_stmt *st, void *list)
-{
-	struct dd_resource r = {0};
-	int rc;
-
-	resource_row(st, &r);
-	rc = dd_resource_list_push(list, &r);
-	if (rc)
-		dd_resource_release(&r);
-	return rc;
-}
-
 static int sq_resource_insert(struct dd_store *s, struct dd_resource *r,
 			      struct dd_error *err)
 {
@@ -1667,13 +1672,14 @@ static int sq_resource_get(struct dd_store *s, long long id,
 			    id);
 }
 
-static int sq_resource_list(struct dd_store *s, const struct dd_filter *f,
-			    struct dd_resource_list *out, struct dd_error *err)
+static int sq_resource_each(struct dd_store *s, const struct dd_filter *f,
+			    dd_resource_visit_fn *fn, void *arg,
+			    struct dd_error *err)
 {
 	struct sq *q = SQ(s);
 	struct query qq = {0};
 	sqlite3_stmt *st;
-	int rc;
+	int rc, stop = 0;
 
 	dd_buf_addstr(&qq.sql, "SELECT " RESOURCE_COLS " FROM resource");
 	q_status(&qq, f->status_mask);
@@ -1686,7 +1692,14 @@ static int sq_resource_list(struct dd_store *s, const struct dd_filter *f,
 	rc = q_prepare(q, &qq, &st, err);
 	if (rc)
 		return rc;
-	return run_list(q, st, resource_push, out, err);
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct dd_resource r = {0};
+
+		resource_row(st, &r);
+		stop = fn(arg, &r, err);
+		dd_resource_release(&r);
+	}
+	return each_end(q, st, rc, stop, err);
 }
 
 /* ---- leases ------------------------------------------------------------ */
@@ -1713,18 +1726,6 @@ static void lease_row(sqlite3_stmt *st, struct dd_lease *l)
 	/* 0: not waiting, 1: for capacity, 2: behind an equal request */
 	l->waiting = sqlite3_column_int(st, 13) != 0;
 	l->behind = sqlite3_column_int(st, 13) == 2;
-}
-
-static int lease_push(sqlite3_stmt *st, void *list)
-{
-	struct dd_lease l = {0};
-	int rc;
-
-	lease_row(st, &l);
-	rc = dd_lease_list_push(list, &l);
-	if (rc)
-		dd_lease_release(&l);
-	return rc;
 }
 
 static void lease_bind(sqlite3_stmt *st, const struct dd_lease *l)
@@ -1866,14 +1867,15 @@ static void lease_where_release(struct query *qq, char *text[2])
 	dd_buf_release(&qq->sql);
 }
 
-static int sq_lease_list(struct dd_store *s, const struct dd_filter *f,
-			 struct dd_lease_list *out, struct dd_error *err)
+static int sq_lease_each(struct dd_store *s, const struct dd_filter *f,
+			 dd_lease_visit_fn *fn, void *arg,
+			 struct dd_error *err)
 {
 	struct sq *q = SQ(s);
 	struct query qq = {0};
 	sqlite3_stmt *st;
 	char *text[2];
-	int rc;
+	int rc, stop = 0;
 
 	dd_buf_addstr(&qq.sql, "SELECT " LEASE_COLS " FROM lease");
 	rc = lease_where(&qq, f, text, err);
@@ -1884,7 +1886,14 @@ static int sq_lease_list(struct dd_store *s, const struct dd_filter *f,
 	lease_where_release(&qq, text);
 	if (rc)
 		return rc;
-	return run_list(q, st, lease_push, out, err);
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct dd_lease l = {0};
+
+		lease_row(st, &l);
+		stop = fn(arg, &l, err);
+		dd_lease_release(&l);
+	}
+	return each_end(q, st, rc, stop, err);
 }
 
 static int sq_lease_count(struct dd_store *s, const struct dd_filter *f,
@@ -3094,11 +3103,11 @@ const struct dd_store_ops dd_sqlite_store_ops = {
 	.resource_insert = sq_resource_insert,
 	.resource_update = sq_resource_update,
 	.resource_get = sq_resource_get,
-	.resource_list = sq_resource_list,
+	.resource_each = sq_resource_each,
 	.lease_insert = sq_lease_insert,
 	.lease_update = sq_lease_update,
 	.lease_get = sq_lease_get,
-	.lease_list = sq_lease_list,
+	.lease_each = sq_lease_each,
 	.lease_count = sq_lease_count,
 	.stats = sq_stats,
 	.command_insert = sq_command_insert,

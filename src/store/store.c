@@ -314,10 +314,29 @@ int dd_store_resource_get(struct dd_store *s, long long id,
 	CALL(s, resource_get, id, out, err);
 }
 
+int dd_store_resource_each(struct dd_store *s, const struct dd_filter *f,
+			   dd_resource_visit_fn *fn, void *arg,
+			   struct dd_error *err)
+{
+	CALL(s, resource_each, f, fn, arg, err);
+}
+
+static int push_resource(void *list, struct dd_resource *r,
+			 struct dd_error *err)
+{
+	if (dd_resource_list_push(list, r))
+		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	return 0;
+}
+
 int dd_store_resource_list(struct dd_store *s, const struct dd_filter *f,
 			   struct dd_resource_list *out, struct dd_error *err)
 {
-	CALL(s, resource_list, f, out, err);
+	int rc = dd_store_resource_each(s, f, push_resource, out, err);
+
+	if (rc)
+		dd_resource_list_release(out);
+	return rc;
 }
 
 int dd_store_lease_insert(struct dd_store *s, struct dd_lease *l,
@@ -338,10 +357,27 @@ int dd_store_lease_get(struct dd_store *s, long long id, struct dd_lease *out,
 	CALL(s, lease_get, id, out, err);
 }
 
+int dd_store_lease_each(struct dd_store *s, const struct dd_filter *f,
+			dd_lease_visit_fn *fn, void *arg, struct dd_error *err)
+{
+	CALL(s, lease_each, f, fn, arg, err);
+}
+
+static int push_lease(void *list, struct dd_lease *l, struct dd_error *err)
+{
+	if (dd_lease_list_push(list, l))
+		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	return 0;
+}
+
 int dd_store_lease_list(struct dd_store *s, const struct dd_filter *f,
 			struct dd_lease_list *out, struct dd_error *err)
 {
-	CALL(s, lease_list, f, out, err);
+	int rc = dd_store_lease_each(s, f, push_lease, out, err);
+
+	if (rc)
+		dd_lease_list_release(out);
+	return rc;
 }
 
 int dd_store_lease_count(struct dd_store *s, const struct dd_filter *f,

@@ -121,9 +121,22 @@ typedef int dd_store_resource_update_fn(struct dd_store *s,
 typedef int dd_store_resource_get_fn(struct dd_store *s, long long id,
 				     struct dd_resource *out,
 				     struct dd_error *err);
-typedef int dd_store_resource_list_fn(struct dd_store *s,
+/*
+ * Lists are walked a row at a time, so that a list of any length costs
+ * the memory of one row: *_each runs the list query and calls `fn` for
+ * each row, in the list's order (ids ascending, or descending with
+ * f->descending).  `fn` borrows the row (the store releases it after the
+ * call, unless `fn` moved its contents out, as dd_<noun>_list_push does)
+ * and returns 0 to go on; any other value stops the walk and is what
+ * *_each returns, so `fn` reports a failure as a DD_ERR code with the
+ * detail in `err`.  `fn` must not use the same store handle: the query
+ * is still running.  dd_store_<noun>_list() collects the rows instead.
+ */
+typedef int dd_resource_visit_fn(void *arg, struct dd_resource *r,
+				 struct dd_error *err);
+typedef int dd_store_resource_each_fn(struct dd_store *s,
 				      const struct dd_filter *f,
-				      struct dd_resource_list *out,
+				      dd_resource_visit_fn *fn, void *arg,
 				      struct dd_error *err);
 
 typedef int dd_store_lease_insert_fn(struct dd_store *s, struct dd_lease *l,
@@ -133,9 +146,12 @@ typedef int dd_store_lease_update_fn(struct dd_store *s,
 				     struct dd_error *err);
 typedef int dd_store_lease_get_fn(struct dd_store *s, long long id,
 				  struct dd_lease *out, struct dd_error *err);
-typedef int dd_store_lease_list_fn(struct dd_store *s,
+/* As resource_each. */
+typedef int dd_lease_visit_fn(void *arg, struct dd_lease *l,
+			      struct dd_error *err);
+typedef int dd_store_lease_each_fn(struct dd_store *s,
 				   const struct dd_filter *f,
-				   struct dd_lease_list *out,
+				   dd_lease_visit_fn *fn, void *arg,
 				   struct dd_error *err);
 /* Count leases matching `f` (status_mask, resource, type, allocating). */
 typedef int dd_store_lease_count_fn(struct dd_store *s,
@@ -331,11 +347,11 @@ struct dd_store_ops {
 	dd_store_resource_insert_fn *resource_insert;
 	dd_store_resource_update_fn *resource_update;
 	dd_store_resource_get_fn *resource_get;
-	dd_store_resource_list_fn *resource_list;
+	dd_store_resource_each_fn *resource_each;
 	dd_store_lease_insert_fn *lease_insert;
 	dd_store_lease_update_fn *lease_update;
 	dd_store_lease_get_fn *lease_get;
-	dd_store_lease_list_fn *lease_list;
+	dd_store_lease_each_fn *lease_each;
 	dd_store_lease_count_fn *lease_count;
 	dd_store_stats_fn *stats;
 	dd_store_command_insert_fn *command_insert;
@@ -461,6 +477,10 @@ int dd_store_resource_update(struct dd_store *s, const struct dd_resource *r,
 			     struct dd_error *err);
 int dd_store_resource_get(struct dd_store *s, long long id,
 			  struct dd_resource *out, struct dd_error *err);
+int dd_store_resource_each(struct dd_store *s, const struct dd_filter *f,
+			   dd_resource_visit_fn *fn, void *arg,
+			   struct dd_error *err);
+/* On failure *out is left empty. */
 int dd_store_resource_list(struct dd_store *s, const struct dd_filter *f,
 			   struct dd_resource_list *out, struct dd_error *err);
 int dd_store_lease_insert(struct dd_store *s, struct dd_lease *l,
@@ -469,6 +489,10 @@ int dd_store_lease_update(struct dd_store *s, const struct dd_lease *l,
 			  struct dd_error *err);
 int dd_store_lease_get(struct dd_store *s, long long id, struct dd_lease *out,
 		       struct dd_error *err);
+int dd_store_lease_each(struct dd_store *s, const struct dd_filter *f,
+			dd_lease_visit_fn *fn, void *arg,
+			struct dd_error *err);
+/* On failure *out is left empty. */
 int dd_store_lease_list(struct dd_store *s, const struct dd_filter *f,
 			struct dd_lease_list *out, struct dd_error *err);
 int dd_store_lease_count(struct dd_store *s, const struct dd_filter *f,

@@ -323,14 +323,14 @@ static void test_lease_flags(void **state)
 {
 	static const struct {
 		enum dd_lease_status s;
-		bool releasable, commandable, live;
+		bool releasable, commandable, live, finished;
 	} want[] = {
-		{DD_LEASE_PENDING, true, true, true},
-		{DD_LEASE_ACQUIRED, true, true, true},
-		{DD_LEASE_ACTIVE, true, true, true},
-		{DD_LEASE_RELEASED, false, false, false},
-		{DD_LEASE_BROKEN, false, false, false},
-		{DD_LEASE_DESTROYED, false, false, false},
+		{DD_LEASE_PENDING, true, true, true, false},
+		{DD_LEASE_ACQUIRED, true, true, true, false},
+		{DD_LEASE_ACTIVE, true, true, true, false},
+		{DD_LEASE_RELEASED, false, false, false, false},
+		{DD_LEASE_BROKEN, false, false, false, false},
+		{DD_LEASE_DESTROYED, false, false, false, true},
 	};
 
 	(void)state;
@@ -341,7 +341,8 @@ static void test_lease_flags(void **state)
 			    want[i].releasable ||
 		    dd_lease_status_commandable(want[i].s) !=
 			    want[i].commandable ||
-		    dd_lease_status_live(want[i].s) != want[i].live)
+		    dd_lease_status_live(want[i].s) != want[i].live ||
+		    dd_lease_status_finished(want[i].s) != want[i].finished)
 			fail_msg("lease flags wrong for %s",
 				 lease_names[want[i].s]);
 		/* a releasable lease must have an edge to released */
@@ -355,13 +356,13 @@ static void test_resource_flags(void **state)
 {
 	static const struct {
 		enum dd_resource_status s;
-		bool releasable, commandable;
+		bool releasable, commandable, finished;
 	} want[] = {
-		{DD_RESOURCE_PENDING, true, true},
-		{DD_RESOURCE_ACTIVE, true, true},
-		{DD_RESOURCE_RELEASED, false, false},
-		{DD_RESOURCE_BROKEN, false, false},
-		{DD_RESOURCE_DESTROYED, false, false},
+		{DD_RESOURCE_PENDING, true, true, false},
+		{DD_RESOURCE_ACTIVE, true, true, false},
+		{DD_RESOURCE_RELEASED, false, false, false},
+		{DD_RESOURCE_BROKEN, false, false, false},
+		{DD_RESOURCE_DESTROYED, false, false, true},
 	};
 
 	(void)state;
@@ -371,7 +372,8 @@ static void test_resource_flags(void **state)
 		if (dd_resource_status_releasable(want[i].s) !=
 			    want[i].releasable ||
 		    dd_resource_status_commandable(want[i].s) !=
-			    want[i].commandable)
+			    want[i].commandable ||
+		    dd_resource_status_finished(want[i].s) != want[i].finished)
 			fail_msg("resource flags wrong for %s",
 				 resource_names[want[i].s]);
 		if (want[i].releasable)

@@ -700,6 +700,124 @@ static void test_lease_list_filters(void **state)
 	assert_int_equal(n, 0);
 }
 
+/* A visitor that records ids, moves its rows out, stops or fails. */
+struct walk {
+	char ids[256];
+	size_t n, stop_after, fail_after;
+	struct dd_lease_list kept;
+};
+
+static int walk_lease(void *arg, struct dd_lease *l, struct dd_error *err)
+{
+	struct walk *w = arg;
+	size_t used = strlen(w->ids);
+
+	snprintf(w->ids + used, sizeof(w->ids) - used, "%s%lld",
+		 used ? "," : "", l->id);
+	w->n++;
+	if (w->fail_after && w->n == w->fail_after)
+		return dd_error_set(err, DD_ERR_IO, "visitor failed at %lld",
+				    l->id);
+	/* a visitor may keep a row by moving it out */
+	if (l->owner && !strcmp(l->owner, "keep"))
+		assert_int_equal(dd_lease_list_push(&w->kept, l), 0);
+	return w->stop_after && w->n == w->stop_after;
+}
+
+static int walk_resource(void *arg, struct dd_resource *r,
+			 struct dd_error *err)
+{
+	struct walk *w = arg;
+	size_t used = strlen(w->ids);
+
+	(void)err;
+	snprintf(w->ids + used, sizeof(w->ids) - used, "%s%lld",
+		 used ? "," : "", r->id);
+	return 0;
+}
+
+/*
+ * Walking a list visits its rows one at a time in the list's order; the
+ * visitor's value stops the walk and is returned, with its error; a row
+ * moved out by the visitor is the visitor's; and the statement is done
+ * with, so the same query runs again.
+ */
+static void test_lease_each(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_filter f = {0};
+	struct walk w = {0};
+	char want[256];
+	long long l1 = add_lease(e->store, "host", DD_LEASE_ACTIVE, 10, "al");
+	long long l2 =
+		add_lease(e->store, "host", DD_LEASE_DESTROYED, 10, "keep");
+	long long l3 = add_lease(e->store, "host", DD_LEASE_PENDING, 0, "al");
+	long long r1 = add_resource(e->store, 1, "host", DD_RESOURCE_ACTIVE);
+
+	f.descending = true;
+	assert_ok(dd_store_lease_each(e->store, &f, walk_lease, &w, &err),
+		  &err);
+	snprintf(want, sizeof(want), "%lld,%lld,%lld", l3, l2, l1);
+	assert_string_equal(w.ids, want);
+	assert_int_equal(w.kept.n, 1);
+	assert_int_equal(w.kept.items[0].id, l2);
+	assert_string_equal(w.kept.items[0].owner, "keep");
+	dd_lease_list_release(&w.kept);
+
+	/* unfinished ones, as `drydock list` asks by default */
+	memset(&w, 0, sizeof(w));
+	f.status_mask = ~(1u << DD_LEASE_DESTROYED) &
+			((1u << DD_LEASE_STATUS_COUNT) - 1);
+	assert_ok(dd_store_lease_each(e->store, &f, walk_lease, &w, &err),
+		  &err);
+	snprintf(want, sizeof(want), "%lld,%lld", l3, l1);
+	assert_string_equal(w.ids, want);
+
+	memset(&w, 0, sizeof(w));
+	memset(&f, 0, sizeof(f));
+	w.stop_after = 2;
+	assert_int_equal(
+		dd_store_lease_each(e->store, &f, walk_lease, &w, &err), 1);
+	assert_int_equal(err.code, 0);
+	snprintf(want, sizeof(want), "%lld,%lld", l1, l2);
+	assert_string_equal(w.ids, want);
+	dd_lease_list_release(&w.kept);
+
+	memset(&w, 0, sizeof(w));
+	w.fail_after = 1;
+	assert_int_equal(
+		dd_store_lease_each(e->store, &f, walk_lease, &w, &err),
+		DD_ERR_IO);
+	snprintf(want, sizeof(want), "visitor failed at %lld", l1);
+	assert_string_equal(err.msg, want);
+
+	memset(&w, 0, sizeof(w));
+	err = (struct dd_error)DD_ERROR_INIT;
+	f.resource = 10;
+	assert_ok(dd_store_lease_each(e->store, &f, walk_lease, &w, &err),
+		  &err);
+	snprintf(want, sizeof(want), "%lld,%lld", l1, l2);
+	assert_string_equal(w.ids, want);
+	dd_lease_list_release(&w.kept);
+
+	memset(&w, 0, sizeof(w));
+	memset(&f, 0, sizeof(f));
+	assert_ok(dd_store_resource_each(e->store, &f, walk_resource, &w,
+					 &err),
+		  &err);
+	snprintf(want, sizeof(want), "%lld", r1);
+	assert_string_equal(w.ids, want);
+
+	/* an injected fault reaches the caller before any row is visited */
+	memset(&w, 0, sizeof(w));
+	dd_store_fail_after(0, DD_ERR_BUSY);
+	assert_int_equal(
+		dd_store_lease_each(e->store, &f, walk_lease, &w, &err),
+		DD_ERR_BUSY);
+	assert_int_equal(w.n, 0);
+}
+
 /* ---- commands --------------------------------------------------------- */
 
 static void test_command_round_trip_and_consume(void **state)
@@ -2000,6 +2118,7 @@ int main(void)
 		T(test_resource_list_filters),
 		T(test_lease_round_trip),
 		T(test_lease_list_filters),
+		T(test_lease_each),
 		T(test_command_round_trip_and_consume),
 		T(test_log_round_trip_and_filters),
 		T(test_slot_locks_all_or_nothing),
