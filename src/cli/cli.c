@@ -255,20 +255,117 @@ static json_t *slots_json(struct dd_store *s, struct dd_ref ref)
 	return a;
 }
 
-static json_t *log_json(struct dd_store *s, struct dd_filter *f)
+bool cli_parse_limit(const char *arg, size_t *out)
+{
+	long long v;
+
+	if (!strcmp(arg, "0")) {
+		*out = 0;
+		return true;
+	}
+	v = cli_parse_id(arg);
+	if (!v)
+		return false;
+	*out = (size_t)v;
+	return true;
+}
+
+void cli_page_filter(struct dd_filter *f, const struct cli_page *p)
+{
+	f->descending = true;
+	f->before_id = p->cursor;
+	f->limit = p->limit ? p->limit + 1 : 0;
+}
+
+json_t *cli_cursor_json(long long next)
+{
+	char buf[32];
+
+	if (!next)
+		return json_null();
+	snprintf(buf, sizeof(buf), "%lld", next);
+	return json_string(buf);
+}
+
+/*
+ * The tail of a page query: a row past the page's end means there is a
+ * next page, which starts below the page's last row.
+ */
+#define PAGE_END(l, p, release, next)                                          \
+	do {                                                                   \
+		*(next) = 0;                                                   \
+		if ((p)->limit && (l)->n > (p)->limit) {                       \
+			while ((l)->n > (p)->limit)                            \
+				release(&(l)->items[--(l)->n]);                \
+			*(next) = (l)->items[(l)->n - 1].id;                   \
+		}                                                              \
+	} while (0)
+
+int cli_log_page(struct dd_store *s, struct dd_filter *f,
+		 const struct cli_page *p, struct dd_log_entry_list *out,
+		 long long *next, struct dd_error *err)
+{
+	int rc;
+
+	cli_page_filter(f, p);
+	rc = dd_store_log_list(s, f, out, err);
+	if (rc) {
+		dd_log_entry_list_release(out);
+		return rc;
+	}
+	PAGE_END(out, p, dd_log_entry_release, next);
+	return 0;
+}
+
+int cli_lease_page(struct dd_store *s, struct dd_filter *f,
+		   const struct cli_page *p, struct dd_lease_list *out,
+		   long long *next, struct dd_error *err)
+{
+	int rc;
+
+	cli_page_filter(f, p);
+	rc = dd_store_lease_list(s, f, out, err);
+	if (rc)
+		return rc;
+	PAGE_END(out, p, dd_lease_release, next);
+	return 0;
+}
+
+int cli_resource_page(struct dd_store *s, struct dd_filter *f,
+		      const struct cli_page *p, struct dd_resource_list *out,
+		      long long *next, struct dd_error *err)
+{
+	int rc;
+
+	cli_page_filter(f, p);
+	rc = dd_store_resource_list(s, f, out, err);
+	if (rc)
+		return rc;
+	PAGE_END(out, p, dd_resource_release, next);
+	return 0;
+}
+
+static const struct cli_page default_page = CLI_PAGE_INIT;
+
+/* Set "log" and "log_next_cursor" of `o` to page `p` of `f`'s log. */
+static void log_json(struct dd_store *s, json_t *o, struct dd_filter *f,
+		     const struct cli_page *p)
 {
 	struct dd_log_entry_list l = {0};
 	json_t *a = json_array();
+	long long next = 0;
 
-	if (!dd_store_log_list(s, f, &l, NULL))
+	if (!cli_log_page(s, f, p, &l, &next, NULL))
 		for (size_t i = 0; i < l.n; i++)
 			json_array_append_new(
 				a, dd_log_entry_to_json(&l.items[i]));
 	dd_log_entry_list_release(&l);
-	return a;
+	json_object_set_new(o, "log", a);
+	json_object_set_new(o, "log_next_cursor", cli_cursor_json(next));
 }
 
-json_t *cli_lease_json(struct dd_store *s, const struct dd_lease *l)
+json_t *cli_lease_json(struct dd_store *s, const struct dd_lease *l,
+		       const struct cli_page *p)
 {
 	json_t *o = dd_lease_to_json(l);
 	struct dd_filter f = {0};
@@ -279,19 +376,24 @@ json_t *cli_lease_json(struct dd_store *s, const struct dd_lease *l)
 	json_object_set_new(o, "commands",
 			    commands_json(s, (struct dd_ref){DD_OBJ_LEASE,
 							     l->id}));
-	json_object_set_new(o, "log", log_json(s, &f));
+	log_json(s, o, &f, p ? p : &default_page);
 	return o;
 }
 
-json_t *cli_resource_json(struct dd_store *s, const struct dd_resource *r)
+json_t *cli_resource_json(struct dd_store *s, const struct dd_resource *r,
+			  const struct cli_page *p)
 {
 	json_t *o = dd_resource_to_json(r);
 	struct dd_filter f = {0};
 	struct dd_lease_list leases = {0};
+	struct cli_page newest;
 	json_t *ids = json_array();
+	long long next = 0;
 
+	p = p ? p : &default_page;
+	newest = (struct cli_page){p->limit, 0};
 	f.resource = r->id;
-	if (!dd_store_lease_list(s, &f, &leases, NULL))
+	if (!cli_lease_page(s, &f, &newest, &leases, &next, NULL))
 		for (size_t i = 0; i < leases.n; i++)
 			json_array_append_new(
 				ids, json_pack("{s:I, s:s}", "id",
@@ -300,6 +402,7 @@ json_t *cli_resource_json(struct dd_store *s, const struct dd_resource *r)
 						       leases.items[i].status)));
 	dd_lease_list_release(&leases);
 	json_object_set_new(o, "leases", ids);
+	json_object_set_new(o, "leases_next_cursor", cli_cursor_json(next));
 	json_object_set_new(
 		o, "slot_locks",
 		slots_json(s, (struct dd_ref){DD_OBJ_RESOURCE, r->id}));
@@ -308,19 +411,24 @@ json_t *cli_resource_json(struct dd_store *s, const struct dd_resource *r)
 							     r->id}));
 	memset(&f, 0, sizeof(f));
 	f.resource = r->id;
-	json_object_set_new(o, "log", log_json(s, &f));
+	log_json(s, o, &f, p);
 	return o;
 }
 
-json_t *cli_blueprint_json(struct dd_store *s, const struct dd_blueprint *b)
+json_t *cli_blueprint_json(struct dd_store *s, const struct dd_blueprint *b,
+			   const struct cli_page *p)
 {
 	json_t *o = dd_blueprint_to_json(b);
 	struct dd_filter f = {0};
 	struct dd_resource_list rs = {0};
+	struct cli_page newest;
 	json_t *ids = json_array();
+	long long next = 0;
 
+	p = p ? p : &default_page;
+	newest = (struct cli_page){p->limit, 0};
 	f.blueprint = b->id;
-	if (!dd_store_resource_list(s, &f, &rs, NULL))
+	if (!cli_resource_page(s, &f, &newest, &rs, &next, NULL))
 		for (size_t i = 0; i < rs.n; i++)
 			json_array_append_new(
 				ids,
@@ -330,9 +438,11 @@ json_t *cli_blueprint_json(struct dd_store *s, const struct dd_blueprint *b)
 						  rs.items[i].status)));
 	dd_resource_list_release(&rs);
 	json_object_set_new(o, "resources", ids);
+	json_object_set_new(o, "resources_next_cursor",
+			    cli_cursor_json(next));
 	memset(&f, 0, sizeof(f));
 	f.blueprint = b->id;
-	json_object_set_new(o, "log", log_json(s, &f));
+	log_json(s, o, &f, p);
 	return o;
 }
 
@@ -365,4 +475,38 @@ void cli_print_log_entry(FILE *f, const struct dd_log_entry *e)
 		fprintf(f, " %s", data);
 	fputc('\n', f);
 	dd_free(data);
+}
+
+void cli_print_heading(const char *what, size_t n, long long next,
+		       const char *more, const struct cli_page *p)
+{
+	char limit[40] = "";
+
+	if (!next) {
+		printf("\n%s (%zu)\n", what, n);
+		return;
+	}
+	if (p->limit != CLI_PAGE_DEFAULT)
+		snprintf(limit, sizeof(limit), " --limit %zu", p->limit);
+	printf("\n%s (%s %zu; older: %s%s --cursor %lld)\n", what,
+	       p->cursor ? "next" : "newest", n, more, limit, next);
+}
+
+void cli_print_log_page(struct dd_store *s, struct dd_filter *f,
+			const struct cli_page *p, const char *more)
+{
+	struct dd_log_entry_list log = {0};
+	struct dd_error err = DD_ERROR_INIT;
+	long long next;
+
+	if (cli_log_page(s, f, p, &log, &next, &err)) {
+		printf("\nlog: %s\n", err.msg);
+		return;
+	}
+	cli_print_heading("log", log.n, next, more, p);
+	for (size_t i = 0; i < log.n; i++) {
+		fputs("  ", stdout);
+		cli_print_log_entry(stdout, &log.items[i]);
+	}
+	dd_log_entry_list_release(&log);
 }

@@ -97,13 +97,74 @@ int cli_idem(struct dd_idem *k, const char *key, const char *request,
 /* Print `v` as indented JSON on stdout and take ownership of it. */
 void cli_print_json(json_t *v);
 
-/* Full renderings, with commands, slot locks and log. */
-json_t *cli_lease_json(struct dd_store *s, const struct dd_lease *l);
-json_t *cli_resource_json(struct dd_store *s, const struct dd_resource *r);
-json_t *cli_blueprint_json(struct dd_store *s, const struct dd_blueprint *b);
+/*
+ * Lists and logs come in pages, newest first, as in the API
+ * (docs/http-api.md#pagination): at most `limit` rows (0: no limit) with
+ * ids below `cursor` (0: from the newest).  The id of a page's last row
+ * is the cursor of the next page, so a page never shifts when rows are
+ * added meanwhile.
+ */
+#define CLI_PAGE_DEFAULT 50 /* as the API's */
+struct cli_page {
+	size_t limit;
+	long long cursor;
+};
+#define CLI_PAGE_INIT {CLI_PAGE_DEFAULT, 0}
+/* --limit's argument: a whole number, 0 for no limit; false if not. */
+bool cli_parse_limit(const char *arg, size_t *out);
+/*
+ * Make `f` ask for page `p`: newest first, below the cursor, and one row
+ * more than the page holds, which tells whether another page follows.
+ */
+void cli_page_filter(struct dd_filter *f, const struct cli_page *p);
+/* A next cursor as JSON: the id as a string, or null for none (0). */
+json_t *cli_cursor_json(long long next);
+
+/*
+ * Pages of an object's history: `f` selects (its lease, resource or
+ * blueprint), `p` gives the page; *next is set to the next page's cursor,
+ * 0 when this is the last.  On failure *out is empty.
+ */
+int cli_log_page(struct dd_store *s, struct dd_filter *f,
+		 const struct cli_page *p, struct dd_log_entry_list *out,
+		 long long *next, struct dd_error *err);
+int cli_lease_page(struct dd_store *s, struct dd_filter *f,
+		   const struct cli_page *p, struct dd_lease_list *out,
+		   long long *next, struct dd_error *err);
+int cli_resource_page(struct dd_store *s, struct dd_filter *f,
+		      const struct cli_page *p, struct dd_resource_list *out,
+		      long long *next, struct dd_error *err);
+
+/*
+ * Full renderings, with commands and slot locks, and the page `p` (NULL:
+ * the newest CLI_PAGE_DEFAULT) of the log ("log", "log_next_cursor").  A
+ * resource adds its newest leases ("leases", "leases_next_cursor"), a
+ * blueprint its newest resources ("resources", "resources_next_cursor"),
+ * p->limit of them; `list` pages on through those.
+ */
+json_t *cli_lease_json(struct dd_store *s, const struct dd_lease *l,
+		       const struct cli_page *p);
+json_t *cli_resource_json(struct dd_store *s, const struct dd_resource *r,
+			  const struct cli_page *p);
+json_t *cli_blueprint_json(struct dd_store *s, const struct dd_blueprint *b,
+			   const struct cli_page *p);
 
 /* Human renderings. */
 void cli_print_log_entry(FILE *f, const struct dd_log_entry *e);
 void cli_print_time(FILE *f, const char *label, double t);
+/*
+ * A section of `show`: "log (3)", or when page `p` is followed by another
+ * (`next`), the command `more` that shows it: "log (newest 50; older:
+ * drydock show lease 7 --cursor 812)".
+ */
+void cli_print_heading(const char *what, size_t n, long long next,
+		       const char *more, const struct cli_page *p);
+/* Page `p` of `f`'s log under such a heading, newest first. */
+void cli_print_log_page(struct dd_store *s, struct dd_filter *f,
+			const struct cli_page *p, const char *more);
+
+/* "show blueprint ID" and "blueprint show ID": page `p` of its history. */
+int cli_blueprint_show(struct dd_store *s, long long id, bool json,
+		       const struct cli_page *p);
 
 #endif

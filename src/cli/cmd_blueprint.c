@@ -15,7 +15,7 @@ static const char usage[] =
 	"[--config JSON|@FILE]\n"
 	"                                [--idempotency-key KEY] [--json]\n"
 	"       drydock blueprint list [--json]\n"
-	"       drydock blueprint show ID [--json]\n"
+	"       drydock blueprint show ID [--limit N] [--cursor C] [--json]\n"
 	"       drydock blueprint edit ID [--name NAME] [--config "
 	"JSON|@FILE] [--json]\n"
 	"       drydock blueprint enable ID\n"
@@ -37,15 +37,19 @@ static const char usage[] =
 	"\n"
 	"With --idempotency-key, a 'create' that this user on this host "
 	"already ran\nwith the same KEY and options (within 24 hours) shows "
-	"the blueprint it made\ninstead of creating another.\n";
+	"the blueprint it made\ninstead of creating another.\n"
+	"\n"
+	"'blueprint show' prints the newest 50 (--limit N; 0 for all) of its "
+	"resources\nand log entries; --cursor C shows the log entries older "
+	"than C.\n";
 
 static void print_blueprint(struct dd_store *s, const struct dd_blueprint *b,
-			    bool json)
+			    bool json, const struct cli_page *p)
 {
 	char *cfg;
 
 	if (json) {
-		cli_print_json(cli_blueprint_json(s, b));
+		cli_print_json(cli_blueprint_json(s, b, p));
 		return;
 	}
 	cfg = json_dumps(b->config, JSON_COMPACT);
@@ -59,35 +63,39 @@ static void print_blueprint(struct dd_store *s, const struct dd_blueprint *b,
 	free(cfg);
 }
 
-static int show(struct dd_store *s, long long id, bool json)
+int cli_blueprint_show(struct dd_store *s, long long id, bool json,
+		       const struct cli_page *p)
 {
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_blueprint b = {0};
 	struct dd_resource_list rs = {0};
-	struct dd_log_entry_list log = {0};
 	struct dd_filter f = {0};
+	struct cli_page newest = {p->limit, 0};
+	char more[80];
+	long long next;
 
 	if (dd_store_blueprint_get(s, id, &b, &err))
 		return cli_fail(&err);
-	print_blueprint(s, &b, json);
+	print_blueprint(s, &b, json, p);
 	if (!json) {
 		f.blueprint = id;
-		if (!dd_store_resource_list(s, &f, &rs, &err)) {
-			printf("\nresources (%zu)\n", rs.n);
+		if (!cli_resource_page(s, &f, &newest, &rs, &next, NULL)) {
+			snprintf(more, sizeof(more),
+				 "drydock list resources --all --blueprint "
+				 "%lld",
+				 id);
+			cli_print_heading("resources", rs.n, next, more,
+					  &newest);
 			for (size_t i = 0; i < rs.n; i++)
 				printf("  %-6lld %s\n", rs.items[i].id,
 				       dd_resource_status_name(
 					       rs.items[i].status));
 		}
-		if (!dd_store_log_list(s, &f, &log, &err)) {
-			printf("\nlog (%zu)\n", log.n);
-			for (size_t i = 0; i < log.n; i++) {
-				fputs("  ", stdout);
-				cli_print_log_entry(stdout, &log.items[i]);
-			}
-		}
+		memset(&f, 0, sizeof(f));
+		f.blueprint = id;
+		snprintf(more, sizeof(more), "drydock show blueprint %lld", id);
+		cli_print_log_page(s, &f, p, more);
 	}
-	dd_log_entry_list_release(&log);
 	dd_resource_list_release(&rs);
 	dd_blueprint_release(&b);
 	return 0;
@@ -106,7 +114,7 @@ static int list(struct dd_store *s, bool json)
 		a = json_array();
 		for (size_t i = 0; i < l.n; i++)
 			json_array_append_new(
-				a, cli_blueprint_json(s, &l.items[i]));
+				a, cli_blueprint_json(s, &l.items[i], NULL));
 		cli_print_json(a);
 	} else {
 		printf("%-6s %-8s %-8s %s\n", "ID", "TYPE", "ENABLED", "NAME");
@@ -127,6 +135,8 @@ int cmd_blueprint(int argc, char **argv)
 		{"name", required_argument, NULL, 'n'},
 		{"config", required_argument, NULL, 'c'},
 		{"idempotency-key", required_argument, NULL, 'k'},
+		{"limit", required_argument, NULL, 'l'},
+		{"cursor", required_argument, NULL, 'C'},
 		{"json", no_argument, NULL, 'j'},
 		{"db", required_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
@@ -137,9 +147,10 @@ int cmd_blueprint(int argc, char **argv)
 	struct dd_idem key, *idem = NULL;
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_blueprint b = {0};
+	struct cli_page page = CLI_PAGE_INIT;
 	json_t *config = NULL;
 	struct dd_store *s;
-	bool json = false;
+	bool json = false, paged = false;
 	long long id = 0;
 	int c, rc;
 
@@ -161,6 +172,20 @@ int cmd_blueprint(int argc, char **argv)
 			break;
 		case 'k':
 			key_arg = optarg;
+			break;
+		case 'l':
+			if (!cli_parse_limit(optarg, &page.limit))
+				return cli_usage_error(usage, "bad limit '%s'",
+						       optarg);
+			paged = true;
+			break;
+		case 'C':
+			page.cursor = cli_parse_id(optarg);
+			if (!page.cursor)
+				return cli_usage_error(usage,
+						       "bad cursor '%s'",
+						       optarg);
+			paged = true;
 			break;
 		case 'j':
 			json = true;
@@ -193,6 +218,10 @@ int cmd_blueprint(int argc, char **argv)
 				       "'blueprint %s' takes no --type, --name "
 				       "or --config",
 				       verb);
+	if (paged && strcmp(verb, "show"))
+		return cli_usage_error(usage,
+				       "--limit and --cursor are for "
+				       "'blueprint show'");
 	if (type && strcmp(verb, "create"))
 		return cli_usage_error(usage, "a blueprint's type cannot change");
 	if (key_arg && strcmp(verb, "create"))
@@ -226,7 +255,7 @@ int cmd_blueprint(int argc, char **argv)
 	if (!strcmp(verb, "list")) {
 		rc = list(s, json);
 	} else if (!strcmp(verb, "show")) {
-		rc = show(s, id, json);
+		rc = cli_blueprint_show(s, id, json, &page);
 	} else {
 		if (!strcmp(verb, "create"))
 			rc = dd_api_blueprint_create_idem(s, type, name, config,
@@ -241,7 +270,7 @@ int cmd_blueprint(int argc, char **argv)
 		if (rc) {
 			rc = cli_fail(&err);
 		} else if (json) {
-			print_blueprint(s, &b, true);
+			print_blueprint(s, &b, true, NULL);
 		} else {
 			printf("%s blueprint %lld '%s' (%s, %s)\n",
 			       !strcmp(verb, "create") ? "created" : "updated",

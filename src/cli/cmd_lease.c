@@ -104,7 +104,7 @@ static int wait_active(struct dd_store *s, struct dd_wake *wake, long long id,
 			return cli_fail(&err);
 		if (!rc && l.status == DD_LEASE_ACTIVE) {
 			if (json)
-				cli_print_json(cli_lease_json(s, &l));
+				cli_print_json(cli_lease_json(s, &l, NULL));
 			else
 				printf("%lld\n", l.id);
 			dd_lease_release(&l);
@@ -127,7 +127,7 @@ static int wait_active(struct dd_store *s, struct dd_wake *wake, long long id,
 
 				if (!dd_store_lease_get(s, id, &again, NULL))
 					cli_print_json(
-						cli_lease_json(s, &again));
+						cli_lease_json(s, &again, NULL));
 				dd_lease_release(&again);
 			}
 			return cli_error(dd_err_exit_status(DD_ERR_BROKEN),
@@ -324,7 +324,7 @@ int cmd_lease(int argc, char **argv)
 		rc = cli_fail(&err);
 	} else if (!wait) {
 		if (json)
-			cli_print_json(cli_lease_json(s, &lease));
+			cli_print_json(cli_lease_json(s, &lease, NULL));
 		else
 			printf("%lld\n", lease.id);
 	} else {

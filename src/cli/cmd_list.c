@@ -1,132 +1,343 @@
 /*
- * cmd_list.c - "drydock list": leases, resources or blueprints.
+ * cmd_list.c - "drydock list": leases, resources, blueprints or tasks.
+ *
+ * Like `docker ps` and `git log`: leases and resources that are not
+ * finished, newest first, a page at a time (CLI_PAGE_DEFAULT rows unless
+ * --limit says otherwise; --cursor pages on, as in the API).  Rows are
+ * printed as the store's query yields them, never collected, so listing a
+ * million finished leases with --all --limit 0 takes the memory of one.
  */
 #include "cli/cli.h"
 #include "core/util.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char usage[] =
-	"usage: drydock list (leases|resources) [--status S]... [--limit N] "
-	"[--json]\n"
+	"usage: drydock list leases [--all | --status S...] [--resource ID] "
+	"[--limit N]\n"
+	"                           [--cursor C] [--json]\n"
+	"       drydock list resources [--all | --status S...] [--blueprint "
+	"ID] [--limit N]\n"
+	"                              [--cursor C] [--json]\n"
 	"       drydock list blueprints [--json]\n"
-	"       drydock list tasks [--failed] [--limit N] [--json]\n"
+	"       drydock list tasks [--failed] [--limit N] [--cursor C] "
+	"[--json]\n"
 	"\n"
-	"List objects, oldest first.  --status (repeatable) keeps those in "
-	"the given\nstates: for leases pending, acquired, active, released, "
-	"broken, destroyed;\nfor resources pending, active, released, "
-	"broken, destroyed.\n"
+	"List leases or resources that are not finished (destroyed), newest "
+	"first.\n"
+	"  --all         add the finished ones\n"
+	"  --status S    only those in state S (repeatable): for leases "
+	"pending,\n"
+	"                acquired, active, released, broken, destroyed; for "
+	"resources\n"
+	"                pending, active, released, broken, destroyed\n"
+	"  --resource ID, --blueprint ID\n"
+	"                only the leases of a resource, the resources of a "
+	"blueprint\n"
+	"  --limit N     at most N rows (default 50; 0 for all)\n"
+	"  --cursor C    the rows after the page that gave cursor C\n"
+	"  --json        {\"items\": [...], \"next_cursor\": C or null}, "
+	"one item a line\n"
 	"\n"
-	"'list tasks' shows the task queue: which object's update is due "
-	"when, who has\nclaimed it, and how often it failed.  With "
-	"--failed, the tasks that failed for\ngood instead, newest first, "
-	"with their errors (retry one with update-lease or\n"
+	"'list tasks' shows the task queue, oldest first: which object's "
+	"update is due\nwhen, who has claimed it, and how often it failed.  "
+	"With --failed, the tasks\nthat failed for good instead, newest "
+	"first, with their errors (retry one with\nupdate-lease or "
 	"update-resource once the cause is fixed).\n";
 
-static int list_tasks(struct dd_store *s, struct dd_filter *f, bool failed,
-		      bool json)
+/*
+ * A list being printed, a row at a time: as a table, or as the API's
+ * page object ({"items": [...], "next_cursor": ...}) with one item a
+ * line.  The query asks for one row more than the page, so that
+ * `more` tells whether a next page starts below (or above) `last`.
+ */
+struct listing {
+	bool json;
+	size_t limit; /* rows to print; 0 for all */
+	size_t n;     /* printed so far */
+	long long last;
+	bool more;
+};
+
+static void listing_start(struct listing *ls, const char *header)
+{
+	if (ls->json)
+		fputs("{\"items\":[\n", stdout);
+	else
+		fputs(header, stdout);
+}
+
+/* Whether to print the row `id`: false for the row past the page. */
+static bool listing_row(struct listing *ls, long long id)
+{
+	if (ls->limit && ls->n == ls->limit) {
+		ls->more = true;
+		return false;
+	}
+	if (ls->json && ls->n)
+		fputs(",\n", stdout);
+	ls->n++;
+	ls->last = id;
+	return true;
+}
+
+/* Print one JSON item, taking ownership of it. */
+static int listing_item(json_t *o, struct dd_error *err)
+{
+	int rc = o ? json_dumpf(o, stdout, JSON_COMPACT | JSON_SORT_KEYS) : -1;
+
+	json_decref(o);
+	if (rc)
+		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+/*
+ * Close the list; `rc` is how the walk ended.  A table's next page is
+ * told on stderr, so that stdout stays the rows alone.
+ */
+static int listing_end(struct listing *ls, int rc, struct dd_error *err,
+		       const char *what)
+{
+	if (rc < 0) {
+		if (ls->json)
+			fputs("\n", stdout);
+		fflush(stdout);
+		return cli_fail(err);
+	}
+	if (ls->json) {
+		json_t *next = cli_cursor_json(ls->more ? ls->last : 0);
+		char *s = json_dumps(next, JSON_ENCODE_ANY);
+
+		printf("%s],\"next_cursor\":%s}\n", ls->n ? "\n" : "",
+		       s ? s : "null");
+		free(s);
+		json_decref(next);
+	}
+	if (fflush(stdout) || ferror(stdout))
+		return cli_error(dd_err_exit_status(DD_ERR_IO),
+				 "cannot write the list: %s", strerror(errno));
+	if (!ls->json && ls->more)
+		fprintf(stderr,
+			"drydock: more %s: repeat with --cursor %lld\n", what,
+			ls->last);
+	return 0;
+}
+
+static int print_lease(void *arg, struct dd_lease *l, struct dd_error *err)
+{
+	struct listing *ls = arg;
+	char res[24] = "-";
+
+	if (!listing_row(ls, l->id))
+		return 1;
+	if (ls->json)
+		return listing_item(dd_lease_to_json(l), err);
+	if (l->resource)
+		snprintf(res, sizeof(res), "%lld", l->resource);
+	printf("%-6lld %-10s %-8s %-8s %s\n", l->id,
+	       dd_lease_status_name(l->status), l->type, res,
+	       l->owner ? l->owner : "-");
+	return 0;
+}
+
+static int print_resource(void *arg, struct dd_resource *r,
+			  struct dd_error *err)
+{
+	struct listing *ls = arg;
+	char *a;
+
+	if (!listing_row(ls, r->id))
+		return 1;
+	if (ls->json)
+		return listing_item(dd_resource_to_json(r), err);
+	a = json_dumps(r->attributes, JSON_COMPACT);
+	printf("%-6lld %-10s %-8s %-9lld %s\n", r->id,
+	       dd_resource_status_name(r->status), r->type, r->blueprint,
+	       a ? a : "");
+	free(a);
+	return 0;
+}
+
+static int walk_leases(struct dd_store *s, const struct dd_filter *f,
+		       struct listing *ls, struct dd_error *err)
+{
+	return dd_store_lease_each(s, f, print_lease, ls, err);
+}
+
+static int walk_resources(struct dd_store *s, const struct dd_filter *f,
+			  struct listing *ls, struct dd_error *err)
+{
+	return dd_store_resource_each(s, f, print_resource, ls, err);
+}
+
+static int lease_status(const char *name)
+{
+	return dd_lease_status_parse(name);
+}
+
+static bool lease_finished(int st)
+{
+	return dd_lease_status_finished((enum dd_lease_status)st);
+}
+
+static int resource_status(const char *name)
+{
+	return dd_resource_status_parse(name);
+}
+
+static bool resource_finished(int st)
+{
+	return dd_resource_status_finished((enum dd_resource_status)st);
+}
+
+/* What `list` lists, a row at a time, and how. */
+static const struct listable {
+	const char *name;
+	const char *header;
+	int nstatus;
+	int (*status)(const char *name);
+	bool (*finished)(int status);
+	const char *owner_option; /* the filter by owning object */
+	int (*walk)(struct dd_store *s, const struct dd_filter *f,
+		    struct listing *ls, struct dd_error *err);
+} listables[] = {
+	{"leases", "ID     STATUS     TYPE     RESOURCE OWNER\n",
+	 DD_LEASE_STATUS_COUNT, lease_status, lease_finished, "--resource",
+	 walk_leases},
+	{"resources", "ID     STATUS     TYPE     BLUEPRINT ATTRIBUTES\n",
+	 DD_RESOURCE_STATUS_COUNT, resource_status, resource_finished,
+	 "--blueprint", walk_resources},
+};
+
+static int list_objects(struct dd_store *s, const struct listable *k,
+			struct dd_filter *f, const struct cli_page *p,
+			bool json)
 {
 	struct dd_error err = DD_ERROR_INIT;
-	json_t *a = json_array();
-	char t[32];
+	struct listing ls = {.json = json, .limit = p->limit};
+	int rc;
 
+	cli_page_filter(f, p);
+	listing_start(&ls, k->header);
+	rc = k->walk(s, f, &ls, &err);
+	return listing_end(&ls, rc, &err, k->name);
+}
+
+static int print_task(struct listing *ls, const struct dd_task *x)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	char obj[40], t[32];
+
+	if (!listing_row(ls, x->id))
+		return 1;
+	if (ls->json)
+		return listing_item(dd_task_to_json(x), &err);
+	snprintf(obj, sizeof(obj), "%s %lld", dd_obj_kind_name(x->object.kind),
+		 x->object.id);
+	dd_time_format(x->not_before, t);
+	printf("%-6lld %-16s %-14s %-24s %-8d %s\n", x->id, x->kind, obj, t,
+	       x->failures, x->claimed_by ? x->claimed_by : "-");
+	return 0;
+}
+
+static int print_archived(struct listing *ls, const struct dd_task_archive *x)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	char obj[40], t[32];
+	json_t *o;
+
+	if (!listing_row(ls, x->id))
+		return 1;
+	if (ls->json) {
+		o = json_pack("{s:I, s:s, s:s, s:I, s:s, s:i, s:f, s:s?}",
+			      "id", x->id, "kind", x->kind, "object_kind",
+			      dd_obj_kind_name(x->object.kind), "object",
+			      x->object.id, "outcome", x->outcome,
+			      "failures", x->failures, "duration",
+			      x->duration, "error", x->error);
+		dd_json_set_time(o, "finished", x->finished);
+		return listing_item(o, &err);
+	}
+	snprintf(obj, sizeof(obj), "%s %lld", dd_obj_kind_name(x->object.kind),
+		 x->object.id);
+	dd_time_format(x->finished, t);
+	printf("%-6lld %-16s %-14s %-8d %-24s %s\n", x->id, x->kind, obj,
+	       x->failures, t, x->error ? x->error : "");
+	return 0;
+}
+
+/*
+ * The task queue is a queue: oldest first, a cursor pages to later
+ * tasks (as GET /api/v1/tasks).  It holds a task per object with work to
+ * do, so a page is read whole; the failed tasks, newest first, likewise.
+ */
+static int list_tasks(struct dd_store *s, const struct cli_page *p,
+		      bool failed, bool json)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct listing ls = {.json = json, .limit = p->limit};
+	struct dd_filter f = {0};
+	int rc;
+
+	f.limit = p->limit ? p->limit + 1 : 0;
 	if (failed) {
 		struct dd_task_archive_list l = {0};
 
-		f->type = "failed";
-		f->descending = true;
-		if (dd_store_task_archive_list(s, f, &l, &err)) {
-			json_decref(a);
-			return cli_fail(&err);
-		}
-		if (!json)
-			printf("%-6s %-16s %-14s %-8s %-24s %s\n", "ID", "KIND",
-			       "OBJECT", "FAILURES", "FINISHED", "ERROR");
-		for (size_t i = 0; i < l.n; i++) {
-			struct dd_task_archive *x = &l.items[i];
-			char obj[40];
-
-			snprintf(obj, sizeof(obj), "%s %lld",
-				 dd_obj_kind_name(x->object.kind),
-				 x->object.id);
-			if (json) {
-				json_t *o = json_pack(
-					"{s:I, s:s, s:s, s:I, s:s, s:i, "
-					"s:f, s:s?}",
-					"id", x->id, "kind", x->kind,
-					"object_kind",
-					dd_obj_kind_name(x->object.kind),
-					"object", x->object.id, "outcome",
-					x->outcome, "failures", x->failures,
-					"duration", x->duration, "error",
-					x->error);
-				dd_json_set_time(o, "finished", x->finished);
-				json_array_append_new(a, o);
-				continue;
-			}
-			dd_time_format(x->finished, t);
-			printf("%-6lld %-16s %-14s %-8d %-24s %s\n", x->id,
-			       x->kind, obj, x->failures, t,
-			       x->error ? x->error : "");
-		}
+		f.type = "failed";
+		f.descending = true;
+		f.before_id = p->cursor;
+		rc = dd_store_task_archive_list(s, &f, &l, &err);
+		listing_start(&ls, "ID     KIND             OBJECT         "
+				   "FAILURES FINISHED                 ERROR\n");
+		for (size_t i = 0; !rc && i < l.n; i++)
+			if (print_archived(&ls, &l.items[i]))
+				break;
 		dd_task_archive_list_release(&l);
 	} else {
 		struct dd_task_list l = {0};
 
-		if (dd_store_task_list(s, f, &l, &err)) {
-			json_decref(a);
-			return cli_fail(&err);
-		}
-		if (!json)
-			printf("%-6s %-16s %-14s %-24s %-8s %s\n", "ID", "KIND",
-			       "OBJECT", "DUE", "FAILURES", "CLAIMED BY");
-		for (size_t i = 0; i < l.n; i++) {
-			struct dd_task *x = &l.items[i];
-			char obj[40];
-
-			if (json) {
-				json_array_append_new(a, dd_task_to_json(x));
-				continue;
-			}
-			snprintf(obj, sizeof(obj), "%s %lld",
-				 dd_obj_kind_name(x->object.kind),
-				 x->object.id);
-			dd_time_format(x->not_before, t);
-			printf("%-6lld %-16s %-14s %-24s %-8d %s\n", x->id,
-			       x->kind, obj, t, x->failures,
-			       x->claimed_by ? x->claimed_by : "-");
-		}
+		f.after_id = p->cursor;
+		rc = dd_store_task_list(s, &f, &l, &err);
+		listing_start(&ls, "ID     KIND             OBJECT         "
+				   "DUE                      FAILURES CLAIMED "
+				   "BY\n");
+		for (size_t i = 0; !rc && i < l.n; i++)
+			if (print_task(&ls, &l.items[i]))
+				break;
 		dd_task_list_release(&l);
 	}
-	if (json)
-		cli_print_json(a);
-	else
-		json_decref(a);
-	return 0;
+	return listing_end(&ls, rc, &err, "tasks");
 }
 
 int cmd_list(int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{"all", no_argument, NULL, 'a'},
 		{"status", required_argument, NULL, 's'},
+		{"resource", required_argument, NULL, 'r'},
+		{"blueprint", required_argument, NULL, 'b'},
 		{"limit", required_argument, NULL, 'l'},
+		{"cursor", required_argument, NULL, 'c'},
 		{"failed", no_argument, NULL, 'f'},
 		{"json", no_argument, NULL, 'j'},
 		{"db", required_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *statuses[16];
+	const char *statuses[16], *owner_option = NULL;
 	size_t nstatus = 0;
-	struct dd_error err = DD_ERROR_INIT;
+	struct cli_page page = CLI_PAGE_INIT;
 	struct dd_filter f = {0};
+	const struct listable *k = NULL;
 	struct dd_store *s;
-	bool json = false, failed = false;
+	bool json = false, failed = false, all = false, limited = false;
 	const char *what;
-	int c, rc = 0;
+	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -135,14 +346,36 @@ int cmd_list(int argc, char **argv)
 		case 'D':
 			cli_set_store_path(optarg);
 			break;
+		case 'a':
+			all = true;
+			break;
 		case 's':
-			if (nstatus < 16)
-				statuses[nstatus++] = optarg;
+			if (nstatus == sizeof(statuses) / sizeof(*statuses))
+				return cli_usage_error(usage,
+						       "too many --status");
+			statuses[nstatus++] = optarg;
+			break;
+		case 'r':
+		case 'b':
+			owner_option = c == 'r' ? "--resource" : "--blueprint";
+			f.resource = c == 'r' ? cli_parse_id(optarg) : 0;
+			f.blueprint = c == 'b' ? cli_parse_id(optarg) : 0;
+			if (!f.resource && !f.blueprint)
+				return cli_usage_error(usage, "bad %s '%s'",
+						       owner_option + 2,
+						       optarg);
 			break;
 		case 'l':
-			f.limit = (size_t)cli_parse_id(optarg);
-			if (!f.limit)
+			if (!cli_parse_limit(optarg, &page.limit))
 				return cli_usage_error(usage, "bad limit '%s'",
+						       optarg);
+			limited = true;
+			break;
+		case 'c':
+			page.cursor = cli_parse_id(optarg);
+			if (!page.cursor)
+				return cli_usage_error(usage,
+						       "bad cursor '%s'",
 						       optarg);
 			break;
 		case 'j':
@@ -158,102 +391,53 @@ int cmd_list(int argc, char **argv)
 	if (argc - optind != 1)
 		return cli_usage_error(usage, "list what?");
 	what = argv[optind];
+	for (size_t i = 0; i < sizeof(listables) / sizeof(*listables); i++)
+		if (!strcmp(what, listables[i].name))
+			k = &listables[i];
 	if (failed && strcmp(what, "tasks"))
 		return cli_usage_error(usage, "--failed is for 'list tasks'");
+	if (!k && (all || nstatus || owner_option))
+		return cli_usage_error(usage,
+				       "'list %s' takes no --all, --status, "
+				       "--resource or --blueprint",
+				       what);
 	if (!strcmp(what, "tasks")) {
-		if (nstatus)
-			return cli_usage_error(usage,
-					       "tasks have no --status");
 		s = cli_open_store();
-		rc = list_tasks(s, &f, failed, json);
+		rc = list_tasks(s, &page, failed, json);
 		dd_store_close(s);
 		return rc;
 	}
 	if (!strcmp(what, "blueprints")) {
-		if (nstatus || f.limit)
-			return cli_usage_error(usage, "'list blueprints' takes "
-						      "no --status or --limit");
 		char *args[] = {"blueprint", "list", json ? "--json" : NULL,
 				NULL};
 
+		if (limited || page.cursor)
+			return cli_usage_error(usage, "'list blueprints' takes "
+						      "no --limit or --cursor");
 		optind = 1;
 		return cmd_blueprint(json ? 3 : 2, args);
 	}
-	if (strcmp(what, "leases") && strcmp(what, "resources"))
+	if (!k)
 		return cli_usage_error(usage, "cannot list '%s'", what);
+	if (owner_option && strcmp(owner_option, k->owner_option))
+		return cli_usage_error(usage, "'list %s' takes %s, not %s",
+				       what, k->owner_option, owner_option);
+	if (all && nstatus)
+		return cli_usage_error(usage, "give --all or --status, not both");
 	for (size_t i = 0; i < nstatus; i++) {
-		int st = !strcmp(what, "leases")
-				 ? dd_lease_status_parse(statuses[i])
-				 : dd_resource_status_parse(statuses[i]);
+		int st = k->status(statuses[i]);
 
 		if (st < 0)
 			return cli_usage_error(usage, "unknown status '%s'",
 					       statuses[i]);
 		f.status_mask |= 1u << st;
 	}
+	/* unfinished ones by default; the status index finds them */
+	for (int st = 0; !all && !nstatus && st < k->nstatus; st++)
+		if (!k->finished(st))
+			f.status_mask |= 1u << st;
 	s = cli_open_store();
-	if (!strcmp(what, "leases")) {
-		struct dd_lease_list l = {0};
-
-		rc = dd_store_lease_list(s, &f, &l, &err);
-		if (rc) {
-			rc = cli_fail(&err);
-		} else if (json) {
-			json_t *a = json_array();
-
-			for (size_t i = 0; i < l.n; i++)
-				json_array_append_new(
-					a, cli_lease_json(s, &l.items[i]));
-			cli_print_json(a);
-		} else {
-			printf("%-6s %-10s %-8s %-8s %s\n", "ID", "STATUS",
-			       "TYPE", "RESOURCE", "OWNER");
-			for (size_t i = 0; i < l.n; i++) {
-				char res[24] = "-";
-
-				if (l.items[i].resource)
-					snprintf(res, sizeof(res), "%lld",
-						 l.items[i].resource);
-				printf("%-6lld %-10s %-8s %-8s %s\n",
-				       l.items[i].id,
-				       dd_lease_status_name(l.items[i].status),
-				       l.items[i].type, res,
-				       l.items[i].owner ? l.items[i].owner
-							: "-");
-			}
-		}
-		dd_lease_list_release(&l);
-	} else {
-		struct dd_resource_list l = {0};
-
-		rc = dd_store_resource_list(s, &f, &l, &err);
-		if (rc) {
-			rc = cli_fail(&err);
-		} else if (json) {
-			json_t *a = json_array();
-
-			for (size_t i = 0; i < l.n; i++)
-				json_array_append_new(
-					a, cli_resource_json(s, &l.items[i]));
-			cli_print_json(a);
-		} else {
-			printf("%-6s %-10s %-8s %-9s %s\n", "ID", "STATUS",
-			       "TYPE", "BLUEPRINT", "ATTRIBUTES");
-			for (size_t i = 0; i < l.n; i++) {
-				char *a = json_dumps(l.items[i].attributes,
-						     JSON_COMPACT);
-
-				printf("%-6lld %-10s %-8s %-9lld %s\n",
-				       l.items[i].id,
-				       dd_resource_status_name(
-					       l.items[i].status),
-				       l.items[i].type, l.items[i].blueprint,
-				       a ? a : "");
-				free(a);
-			}
-		}
-		dd_resource_list_release(&l);
-	}
+	rc = list_objects(s, k, &f, &page, json);
 	dd_store_close(s);
 	return rc;
 }

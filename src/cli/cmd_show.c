@@ -1,5 +1,6 @@
 /*
- * cmd_show.c - "drydock show": one lease, resource or blueprint in full.
+ * cmd_show.c - "drydock show": one lease, resource or blueprint, with the
+ * newest page of its history.
  */
 #include "cli/cli.h"
 #include "core/util.h"
@@ -10,12 +11,19 @@
 #include <string.h>
 
 static const char usage[] =
-	"usage: drydock show (lease|resource|blueprint) ID [--json] "
-	"[--db PATH]\n"
+	"usage: drydock show (lease|resource|blueprint) ID [--limit N] "
+	"[--cursor C] [--json]\n"
+	"                    [--db PATH]\n"
 	"\n"
-	"Print everything about one object: its properties, slot locks, "
-	"command queue\n(with each command's outcome) and log.  With --json, "
-	"one object with the fields\ndocumented in docs/cli.md.\n";
+	"Print one object: its properties, slot locks, command queue (with "
+	"each\ncommand's outcome), the newest of its log entries and, for a "
+	"resource, the\nnewest of its leases.  With --json, one object with "
+	"the fields documented in\ndocs/cli.md.\n"
+	"\n"
+	"  --limit N    log entries and leases shown (default 50; 0 for "
+	"all)\n"
+	"  --cursor C   log entries older than C, the cursor the previous "
+	"page gave\n";
 
 static void print_attrs(const char *label, json_t *v)
 {
@@ -25,13 +33,11 @@ static void print_attrs(const char *label, json_t *v)
 	free(s);
 }
 
-static void print_common(struct dd_store *s, struct dd_ref ref,
-			 struct dd_filter *logf)
+static void print_queue(struct dd_store *s, struct dd_ref ref)
 {
 	struct dd_filter f = {0};
 	struct dd_slot_lock_list slots = {0};
 	struct dd_command_list cmds = {0};
-	struct dd_log_entry_list log = {0};
 
 	f.target = ref;
 	if (!dd_store_slot_list(s, &f, &slots, NULL)) {
@@ -51,28 +57,22 @@ static void print_common(struct dd_store *s, struct dd_ref ref,
 			       c->consumed ? c->outcome : "pending");
 		}
 	}
-	if (!dd_store_log_list(s, logf, &log, NULL)) {
-		printf("\nlog (%zu)\n", log.n);
-		for (size_t i = 0; i < log.n; i++) {
-			fputs("  ", stdout);
-			cli_print_log_entry(stdout, &log.items[i]);
-		}
-	}
 	dd_slot_lock_list_release(&slots);
 	dd_command_list_release(&cmds);
-	dd_log_entry_list_release(&log);
 }
 
-static int show_lease(struct dd_store *s, long long id, bool json)
+static int show_lease(struct dd_store *s, long long id, bool json,
+		      const struct cli_page *p)
 {
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_lease l = {0};
 	struct dd_filter f = {0};
+	char more[64];
 
 	if (dd_store_lease_get(s, id, &l, &err))
 		return cli_fail(&err);
 	if (json) {
-		cli_print_json(cli_lease_json(s, &l));
+		cli_print_json(cli_lease_json(s, &l, p));
 		dd_lease_release(&l);
 		return 0;
 	}
@@ -90,23 +90,29 @@ static int show_lease(struct dd_store *s, long long id, bool json)
 	cli_print_time(stdout, "created", l.created);
 	cli_print_time(stdout, "acquired", l.acquired);
 	cli_print_time(stdout, "activated", l.activated);
+	print_queue(s, (struct dd_ref){DD_OBJ_LEASE, id});
 	f.lease = id;
-	print_common(s, (struct dd_ref){DD_OBJ_LEASE, id}, &f);
+	snprintf(more, sizeof(more), "drydock show lease %lld", id);
+	cli_print_log_page(s, &f, p, more);
 	dd_lease_release(&l);
 	return 0;
 }
 
-static int show_resource(struct dd_store *s, long long id, bool json)
+static int show_resource(struct dd_store *s, long long id, bool json,
+			 const struct cli_page *p)
 {
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_resource r = {0};
 	struct dd_lease_list leases = {0};
 	struct dd_filter f = {0};
+	struct cli_page newest = {p->limit, 0};
+	char more[80];
+	long long next;
 
 	if (dd_store_resource_get(s, id, &r, &err))
 		return cli_fail(&err);
 	if (json) {
-		cli_print_json(cli_resource_json(s, &r));
+		cli_print_json(cli_resource_json(s, &r, p));
 		dd_resource_release(&r);
 		return 0;
 	}
@@ -118,14 +124,20 @@ static int show_resource(struct dd_store *s, long long id, bool json)
 	cli_print_time(stdout, "created", r.created);
 	cli_print_time(stdout, "modified", r.modified);
 	f.resource = id;
-	if (!dd_store_lease_list(s, &f, &leases, NULL)) {
-		printf("\nleases (%zu)\n", leases.n);
+	if (!cli_lease_page(s, &f, &newest, &leases, &next, NULL)) {
+		snprintf(more, sizeof(more),
+			 "drydock list leases --all --resource %lld", id);
+		cli_print_heading("leases", leases.n, next, more, &newest);
 		for (size_t i = 0; i < leases.n; i++)
 			printf("  %-6lld %s\n", leases.items[i].id,
 			       dd_lease_status_name(leases.items[i].status));
 	}
 	dd_lease_list_release(&leases);
-	print_common(s, (struct dd_ref){DD_OBJ_RESOURCE, id}, &f);
+	print_queue(s, (struct dd_ref){DD_OBJ_RESOURCE, id});
+	memset(&f, 0, sizeof(f));
+	f.resource = id;
+	snprintf(more, sizeof(more), "drydock show resource %lld", id);
+	cli_print_log_page(s, &f, p, more);
 	dd_resource_release(&r);
 	return 0;
 }
@@ -133,11 +145,14 @@ static int show_resource(struct dd_store *s, long long id, bool json)
 int cmd_show(int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{"limit", required_argument, NULL, 'l'},
+		{"cursor", required_argument, NULL, 'c'},
 		{"json", no_argument, NULL, 'j'},
 		{"db", required_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
+	struct cli_page page = CLI_PAGE_INIT;
 	struct dd_store *s;
 	bool json = false;
 	long long id;
@@ -150,6 +165,18 @@ int cmd_show(int argc, char **argv)
 			return cli_help(usage);
 		case 'D':
 			cli_set_store_path(optarg);
+			break;
+		case 'l':
+			if (!cli_parse_limit(optarg, &page.limit))
+				return cli_usage_error(usage, "bad limit '%s'",
+						       optarg);
+			break;
+		case 'c':
+			page.cursor = cli_parse_id(optarg);
+			if (!page.cursor)
+				return cli_usage_error(usage,
+						       "bad cursor '%s'",
+						       optarg);
 			break;
 		case 'j':
 			json = true;
@@ -165,19 +192,16 @@ int cmd_show(int argc, char **argv)
 	if (!id)
 		return cli_usage_error(usage, "bad id '%s'", argv[optind + 1]);
 	if (!strcmp(what, "blueprint")) {
-		char idbuf[32];
-		char *args[] = {"blueprint", "show", idbuf,
-				json ? "--json" : NULL, NULL};
-
-		snprintf(idbuf, sizeof(idbuf), "%lld", id);
-		optind = 1;
-		return cmd_blueprint(json ? 4 : 3, args);
+		s = cli_open_store();
+		rc = cli_blueprint_show(s, id, json, &page);
+		dd_store_close(s);
+		return rc;
 	}
 	if (strcmp(what, "lease") && strcmp(what, "resource"))
 		return cli_usage_error(usage, "cannot show '%s'", what);
 	s = cli_open_store();
-	rc = !strcmp(what, "lease") ? show_lease(s, id, json)
-				    : show_resource(s, id, json);
+	rc = !strcmp(what, "lease") ? show_lease(s, id, json, &page)
+				    : show_resource(s, id, json, &page);
 	dd_store_close(s);
 	return rc;
 }

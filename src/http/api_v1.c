@@ -470,6 +470,7 @@ static void resource_release(struct dd_http_req *r)
 
 /* ---- logs and command queues --------------------------------------- */
 
+/* Newest first, as `drydock show` and the web pages: the recent past. */
 static void log_list(struct dd_http_req *r, enum dd_obj_kind kind)
 {
 	struct dd_filter f = {0};
@@ -480,7 +481,7 @@ static void log_list(struct dd_http_req *r, enum dd_obj_kind kind)
 		f.lease = r->params[0];
 	else
 		f.resource = r->params[0];
-	if (!page_args(r, &f, false))
+	if (!page_args(r, &f, true))
 		return;
 	if (dd_store_log_list(r->store, &f, &l, &err))
 		return dd_http_fail(r, &err);

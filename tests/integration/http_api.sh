@@ -167,7 +167,7 @@ types=$(j '[.items[].type] | join(",")')
 for t in lease.queued lease.acquired lease.activated lease.extended lease.released lease.destroyed; do
 	case ",$types," in *",$t,"*) ;; *) fail "lease log lacks $t: $types" ;; esac
 done
-expect_eq "log is oldest first" "$(j '[.items[].id] == ([.items[].id] | sort)')" true
+expect_eq "log is newest first" "$(j '[.items[].id] == ([.items[].id] | sort | reverse)')" true
 expect_eq "log entries are the lease's" "$(j "[.items[].lease] | unique | join(\",\")")" "$l1"
 
 # ---- release a resource ------------------------------------------------------
