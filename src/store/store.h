@@ -25,7 +25,7 @@
 #include "core/error.h"
 #include "core/model.h"
 
-#define DD_STORE_OPS_VERSION 5
+#define DD_STORE_OPS_VERSION 6
 
 enum dd_durability {
 	DD_DURABILITY_FULL = 0,	  /* every commit reaches the disk */
