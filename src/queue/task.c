@@ -51,7 +51,12 @@ int dd_task_wake_waiting(struct dd_store *s, const char *type, size_t limit,
 
 	*woken = 0;
 	rc = dd_store_counter_bump(s, "capacity", err);
-	f.status_mask = 1u << DD_LEASE_PENDING;
+	/*
+	 * Only a pending lease is marked waiting.  No status filter: with
+	 * one, SQLite reads every pending lease of the type (lease_by_status)
+	 * instead of only the waiting ones (lease_waiting), and a backlog of
+	 * N leases made each capacity event cost O(N).
+	 */
 	f.type = type;
 	f.waiting_only = true;
 	f.limit = limit;
