@@ -4,6 +4,7 @@
 #include "core/util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,7 +265,8 @@ bool cli_parse_limit(const char *arg, size_t *out)
 		return true;
 	}
 	v = cli_parse_id(arg);
-	if (!v)
+	/* the query asks for one row more, which must fit SQLite's LIMIT */
+	if (!v || v == LLONG_MAX)
 		return false;
 	*out = (size_t)v;
 	return true;

@@ -105,6 +105,9 @@ expect_eq "tasks: after the cursor" "$(jq -r '[.items[].id] | join(" ")' "$T/pag
 
 expect_refused 2 "give --all or --status, not both" dd list leases --all --status active
 expect_refused 2 "bad limit '-1'" dd list leases --limit -1
+expect_refused 2 "bad limit '9223372036854775807'" dd list leases --limit 9223372036854775807
+dd list leases --all --limit 9223372036854775806 --json | jq -e '.items | length > 50' >/dev/null ||
+	fail "the largest --limit lists"
 expect_refused 2 "bad cursor 'x'" dd list leases --cursor x
 expect_refused 2 "'list resources' takes --blueprint, not --resource" dd list resources --resource 1
 expect_refused 2 "'list tasks' takes no --all" dd list tasks --all
