@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ftw.h>
+#include <dirent.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -290,27 +290,74 @@ int dd_mkdir_p(const char *path)
 	return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag,
-			struct FTW *ftw)
+/*
+ * Remove `name` in the directory open as `dirfd`, and everything below it.
+ * Each directory is opened relative to its parent's descriptor with
+ * O_NOFOLLOW, never by path: a tree that its owner changes meanwhile (a
+ * lease's commands still running, as another user, while drydock removes
+ * the lease's directory with more privilege) cannot send the removal
+ * outside the tree; a directory swapped for a symbolic link is removed as
+ * a link.  Entries added while a directory is read are looked for again,
+ * a few times.
+ */
+static int remove_at(int parent, const char *name)
 {
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	if (remove(path) && errno != ENOENT)
+	int fd = openat(parent, name,
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	bool done = false;
+	struct dirent *e;
+	int rc = 0, saved;
+	DIR *d;
+
+	if (fd < 0 && (errno == ENOTDIR || errno == ELOOP))
+		return unlinkat(parent, name, 0) && errno != ENOENT ? -1 : 0;
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
 		return -1;
-	return 0;
+	}
+	for (int pass = 0; !rc && !done && pass < 4; pass++) {
+		rewinddir(d);
+		while (!rc && (e = readdir(d)))
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+				rc = remove_at(fd, e->d_name);
+		if (rc)
+			break;
+		if (!unlinkat(parent, name, AT_REMOVEDIR) || errno == ENOENT)
+			done = true;
+		else if (errno != ENOTEMPTY)
+			rc = -1;
+	}
+	saved = done ? 0 : errno;
+	closedir(d);
+	errno = saved;
+	return done ? 0 : -1;
 }
 
 int dd_remove_tree(const char *path)
 {
-	struct stat st;
+	char parent[4096];
+	const char *slash = strrchr(path, '/');
+	int fd, rc, saved;
 
 	/* an empty directory, the usual case, goes in one call */
 	if (!rmdir(path) || errno == ENOENT)
 		return 0;
-	if (lstat(path, &st) && errno == ENOENT)
-		return 0;
-	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS))
-		return DD_ERR_IO;
-	return 0;
+	if (strlen(path) >= sizeof(parent) || (slash && !slash[1]))
+		return DD_ERR_INVALID;
+	if (!slash)
+		snprintf(parent, sizeof(parent), ".");
+	else
+		snprintf(parent, sizeof(parent), "%.*s",
+			 slash == path ? 1 : (int)(slash - path), path);
+	fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : DD_ERR_IO;
+	rc = remove_at(fd, slash ? slash + 1 : path);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc ? DD_ERR_IO : 0;
 }

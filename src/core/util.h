@@ -94,7 +94,11 @@ void dd_chaos_stop(const char *where);
 
 /* Create `path` and its parents with mode 0700 where missing. */
 int dd_mkdir_p(const char *path);
-/* Remove `path` and everything below it; a missing path is not an error. */
+/*
+ * Remove `path` and everything below it; a missing path is not an error.
+ * Safe against the tree's owner changing it meanwhile: nothing outside
+ * the tree is removed, even if a directory in it becomes a symbolic link.
+ */
 int dd_remove_tree(const char *path);
 
 #endif

@@ -9,7 +9,10 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/input.h"
@@ -677,6 +680,71 @@ static void test_mkdir_and_remove_tree(void **state)
 	assert_int_equal(dd_remove_tree(base), 0);
 }
 
+/* Make `n` empty files f0 .. f(n-1) in `dir`. */
+static void make_files(const char *dir, int n)
+{
+	char f[PATH_MAX + 16];
+
+	for (int i = 0; i < n; i++) {
+		FILE *fp;
+
+		snprintf(f, sizeof(f), "%s/f%d", dir, i);
+		fp = fopen(f, "w");
+		assert_non_null(fp);
+		fclose(fp);
+	}
+}
+
+/*
+ * The owner of a tree (a lease's commands, run as another user, still
+ * running) swaps a directory in it for a symbolic link to somewhere else
+ * while drydock removes the tree: nothing outside the tree may go.  A
+ * removal by path (nftw, as before) deleted the link's target's files in
+ * most rounds; one that opens each directory from its parent's
+ * descriptor with O_NOFOLLOW cannot.
+ */
+static void test_remove_tree_does_not_follow_a_swapped_directory(void **state)
+{
+	char base[PATH_MAX], tree[PATH_MAX + 8], a[PATH_MAX + 16],
+		b[PATH_MAX + 16], victim[PATH_MAX + 16], f[PATH_MAX + 32];
+	const char *tmp = getenv("TMPDIR");
+	struct stat st;
+	int lost = 0;
+
+	(void)state;
+	snprintf(base, sizeof(base), "%s/dd-unit-XXXXXX",
+		 tmp && *tmp ? tmp : "/tmp");
+	assert_non_null(mkdtemp(base));
+	snprintf(tree, sizeof(tree), "%s/lease", base);
+	snprintf(a, sizeof(a), "%s/a", tree);
+	snprintf(b, sizeof(b), "%s/b", tree);
+	snprintf(victim, sizeof(victim), "%s/victim", base);
+	assert_int_equal(mkdir(victim, 0700), 0);
+	make_files(victim, 10);
+	for (int round = 0; round < 100; round++) {
+		pid_t pid;
+
+		assert_int_equal(dd_mkdir_p(a), 0);
+		make_files(a, 10);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0)
+			for (;;)
+				if (!rename(a, b) && symlink(victim, a))
+					_exit(1);
+		dd_remove_tree(tree); /* may fail: the tree keeps changing */
+		kill(pid, SIGKILL);
+		assert_int_equal(waitpid(pid, NULL, 0), pid);
+		assert_int_equal(dd_remove_tree(tree), 0);
+		for (int i = 0; i < 10; i++) {
+			snprintf(f, sizeof(f), "%s/f%d", victim, i);
+			lost += stat(f, &st) != 0;
+		}
+	}
+	assert_int_equal(lost, 0);
+	assert_int_equal(dd_remove_tree(base), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -701,6 +769,8 @@ int main(void)
 		cmocka_unit_test(test_alloc_fail_after),
 		cmocka_unit_test(test_secret_equal),
 		cmocka_unit_test(test_mkdir_and_remove_tree),
+		cmocka_unit_test(
+			test_remove_tree_does_not_follow_a_swapped_directory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
