@@ -26,7 +26,6 @@
  */
 #include "blueprint/blueprint.h"
 #include "core/util.h"
-
 #include "store/store.h"
 
 #include <errno.h>

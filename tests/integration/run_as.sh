@@ -54,7 +54,6 @@ if as_user "$T/bin/drydock" blueprint create --type host --name p \
 fi
 grep -q "'run_as' needs drydock to run as root (or with CAP_SETUID, CAP_SETGID, CAP_CHOWN, CAP_DAC_OVERRIDE and CAP_FOWNER) to run commands as 'nobody'" "$T/err" ||
 	fail "unclear refusal: $(cat "$T/err")"
-# and drydock's own user gives no protection
 expect_eq "blueprints after refusals" "$(sql 'SELECT count(*) FROM blueprint')" 0
 
 # ---- commands run as nobody ---------------------------------------------------
