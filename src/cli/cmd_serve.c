@@ -20,9 +20,9 @@
 static const char usage[] =
 	"usage: drydock serve [--listen ADDR:PORT] [--workers N] "
 	"[--max-connections N]\n"
-	"                     [--timeout SECONDS] [--request-timeout S] "
-	"[--quiet]\n"
-	"                     [--db PATH]\n"
+	"                     [--http-threads N] [--timeout SECONDS]\n"
+	"                     [--request-timeout SECONDS] [--quiet] "
+	"[--db PATH]\n"
 	"\n"
 	"Serve the JSON API (/api/v1), the web UI (/), /metrics, /livez and "
 	"/readyz,\nand run the update workers, in one process.  Every API "
@@ -38,14 +38,22 @@ static const char usage[] =
 	"port 0 picks\n"
 	"                       a free one; [::1]:PORT for IPv6)\n"
 	"  --workers N          update worker threads (default 8)\n"
-	"  --max-connections N  connections served at once (default 256); "
-	"more are\n"
-	"                       closed at once\n"
+	"  --max-connections N  connections open at once (default 16384, "
+	"within the\n"
+	"                       open files limit); near it, the connection "
+	"that has\n"
+	"                       waited longest without a request is closed "
+	"for a new one\n"
+	"  --http-threads N     threads that run requests (default 64); long "
+	"polls\n"
+	"                       waiting for a lease hold none\n"
 	"  --timeout SECONDS    close a connection idle this long (default "
 	"30)\n"
 	"  --request-timeout S  close a connection that has not sent a whole "
 	"request\n"
-	"                       within S seconds (default 10)\n"
+	"                       within S seconds of connecting or of its "
+	"last answer\n"
+	"                       (default 5)\n"
 	"  --quiet              no log line per request or state change\n";
 
 struct pool_thread {
@@ -98,6 +106,7 @@ int cmd_serve(int argc, char **argv)
 		{"listen", required_argument, NULL, 'l'},
 		{"workers", required_argument, NULL, 'w'},
 		{"max-connections", required_argument, NULL, 'm'},
+		{"http-threads", required_argument, NULL, 'H'},
 		{"timeout", required_argument, NULL, 't'},
 		{"request-timeout", required_argument, NULL, 'r'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -106,9 +115,10 @@ int cmd_serve(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct dd_http_options ho = {.listen = "127.0.0.1:8150",
-				     .max_connections = 256,
+				     .max_connections = 16384,
+				     .threads = 64,
 				     .timeout = 30,
-				     .request_timeout = 10};
+				     .request_timeout = 5};
 	struct pool_thread pt = {.err = DD_ERROR_INIT};
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_http_server *server = NULL;
@@ -119,7 +129,8 @@ int cmd_serve(int argc, char **argv)
 
 	pt.o.workers = 8;
 	pt.o.idle_cap = 30;
-	while ((c = getopt_long(argc, argv, "hl:w:m:t:r:q", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hl:w:m:H:t:r:q", opts, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'h':
 			return cli_help(usage);
@@ -138,12 +149,20 @@ int cmd_serve(int argc, char **argv)
 					optarg);
 			break;
 		case 'm':
-			if (!cli_parse_count(optarg, 1, 10000,
+			if (!cli_parse_count(optarg, 8, 1000000,
 					     &ho.max_connections))
 				return cli_usage_error(
 					usage,
 					"--max-connections takes a number "
-					"from 1 to 10000, not '%s'",
+					"from 8 to 1000000, not '%s'",
+					optarg);
+			break;
+		case 'H':
+			if (!cli_parse_count(optarg, 2, 1024, &ho.threads))
+				return cli_usage_error(
+					usage,
+					"--http-threads takes a number from 2 "
+					"to 1024, not '%s'",
 					optarg);
 			break;
 		case 't':

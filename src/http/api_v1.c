@@ -15,7 +15,6 @@
 #include "http/http.h"
 #include "http/internal.h"
 #include "http/objects.h"
-#include "http/watch.h"
 
 #include <errno.h>
 #include <math.h>
@@ -741,10 +740,9 @@ static void lease_show(struct dd_http_req *r)
 	const char *tmo = dd_http_query(r, "timeout");
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_lease l = {0};
-	struct dd_watch w;
 	char object[48];
-	double timeout = 30, deadline;
-	int want = -1, rc;
+	double timeout = 30;
+	int want = -1;
 
 	if (!dd_http_query_known(r, lease_show_args))
 		return;
@@ -771,24 +769,18 @@ static void lease_show(struct dd_http_req *r)
 			return dd_http_error(r, 400, "invalid",
 					     "'timeout' needs 'wait'");
 	}
-	deadline = dd_monotonic() + timeout;
-	snprintf(object, sizeof(object), "lease:%lld", r->params[0]);
-	if (want >= 0)
-		dd_watch_begin(&w, object);
-	for (;;) {
-		rc = dd_store_lease_get(r->store, r->params[0], &l, &err);
-		if (rc || want < 0 || dd_http_lease_reached(l.status, want))
-			break;
-		if (dd_watch_wait(&w, deadline) <= 0) {
-			/* timed out or stopping: answer with what is */
-			break;
-		}
-		dd_lease_release(&l);
+	/* armed before the read: a change in between is not missed */
+	if (want >= 0 && !r->wait_over) {
+		snprintf(object, sizeof(object), "lease:%lld", r->params[0]);
+		dd_http_wait(r, object, r->started + timeout);
 	}
-	if (want >= 0)
-		dd_watch_end(&w);
-	if (rc)
+	if (dd_store_lease_get(r->store, r->params[0], &l, &err))
 		return dd_http_fail(r, &err);
+	if (want >= 0 && !r->wait_over &&
+	    !dd_http_lease_reached(l.status, want)) {
+		dd_lease_release(&l);
+		return; /* parked: this runs again when the lease changes */
+	}
 	dd_http_json(r, 200, lease_detail(r, &l));
 	dd_lease_release(&l);
 }
@@ -912,6 +904,9 @@ static void lease_exec(struct dd_http_req *r)
 			goto out;
 		}
 	}
+	/* the command may run for an hour: on a thread it may hold */
+	if (!dd_http_long_running(r))
+		goto out;
 	if (dd_exec_capture(r->store, r->params[0], argv, timeout, &res,
 			    &err)) {
 		dd_http_fail(r, &err);

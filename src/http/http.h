@@ -56,6 +56,8 @@ struct dd_http_req {
 	char set_cookie[256]; /* a Set-Cookie header, or "" */
 	char error_code[32];  /* for the request log */
 	double started;	      /* dd_monotonic() at arrival */
+	/* A long poll's run after its deadline, or as the server stops. */
+	bool wait_over;
 };
 
 /* A query-string argument or header, or NULL when absent. */
@@ -69,6 +71,24 @@ const char *dd_http_cookie(struct dd_http_req *r, const char *key);
  * returns false on the first bad one.
  */
 bool dd_http_query_known(struct dd_http_req *r, const char *const *known);
+
+/*
+ * Long poll: call before reading what the client waits for.  If the
+ * handler then returns without an answer, the request is parked, holding
+ * no thread, and the handler runs again from the start when `object`
+ * ("lease:12") changes or at `deadline` (monotonic), with r->wait_over
+ * set on a run at or past the deadline or as the server stops: then it
+ * must answer with what is.  A new long poll past the server's cap is
+ * answered 503 instead of parked.
+ */
+void dd_http_wait(struct dd_http_req *r, const char *object, double deadline);
+/*
+ * A handler that may run for minutes (exec) calls this first: it may go
+ * on while fewer than three quarters of the server's handler threads do
+ * the same; otherwise it is answered 503 busy and this returns false, so
+ * that ordinary requests always find a thread.
+ */
+bool dd_http_long_running(struct dd_http_req *r);
 
 /* Answer with JSON (takes the reference to `body`). */
 void dd_http_json(struct dd_http_req *r, int status, json_t *body);

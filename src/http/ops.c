@@ -5,6 +5,7 @@
  */
 #include "core/metrics.h"
 #include "http/http.h"
+#include "http/watch.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -140,6 +141,10 @@ static void metrics(struct dd_http_req *r)
 	header(b, "http_requests_total", "counter",
 	       "HTTP requests answered, by status code.");
 	dd_http_count_requests(count_requests, b);
+	header(b, "http_long_polls_waiting", "gauge",
+	       "Long polls parked until their lease changes.");
+	dd_buf_addf(b, "drydock_http_long_polls_waiting %zu\n",
+		    dd_watch_parked());
 	dd_http_text(r, 200, "text/plain; version=0.0.4; charset=utf-8");
 }
 

@@ -14,11 +14,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #define POOL_MAX 64
 #define STATUS_MAX 600
+/*
+ * libmicrohttpd's memory per connection, which bounds the request line
+ * and headers (about 15 KB of them).  After each answer on a kept-alive
+ * connection libmicrohttpd clears all of it for the next request, so it
+ * is what every such connection holds: at 128 KiB, a thousand of them
+ * took 130 MB.  A parked long poll touches only a few pages of it.
+ */
+#define CONN_MEMORY (16 * 1024)
+/*
+ * libmicrohttpd's threads, each with its own epoll and share of the
+ * connections.  More than one because resuming a suspended connection
+ * walks its thread's whole list of suspended ones: with ten thousand
+ * long polls parked on one thread, every answer paid about a millisecond.
+ */
+#define IO_THREADS 4
+/* File descriptors kept for the store, wake sockets and exec's pipes. */
+#define FD_RESERVE 512
 
 struct dd_http_server {
 	struct MHD_Daemon *mhd;
@@ -36,15 +54,35 @@ struct dd_http_server {
 	pthread_mutex_t busy_mu;
 	pthread_cond_t busy_cv;
 	int answering;
+	atomic_bool stopping; /* answers close their connections */
 	/*
-	 * Every open connection, so that one that has not sent a whole
-	 * request within request_timeout seconds (of connecting, or of its
-	 * previous answer) can be cut: a slow or half-open client cannot
-	 * hold a connection slot by trickling bytes.
+	 * The handler threads, in two lanes with a queue each (see "the
+	 * threading model" below); under count_mu, how many handlers run a
+	 * command (at most long_max) and how many long polls are waiting (at
+	 * most polls_max).
+	 */
+	struct lane {
+		pthread_mutex_t mu;
+		pthread_cond_t cv;
+		struct conn *head, **tail;
+		bool stop;
+		pthread_t *threads;
+		int n;
+	} lanes[2];
+	pthread_mutex_t count_mu;
+	int long_running, long_max;
+	int polls, polls_max;
+	/*
+	 * Connections waiting for a request (connected, or answered and kept
+	 * alive), oldest at the tail: one that has not sent a whole request
+	 * within request_timeout seconds is cut, and when the connections
+	 * near the limit the oldest is cut for a new one.  Slow, idle or
+	 * half-open clients cannot hold the server's connection slots.
 	 */
 	pthread_mutex_t track_mu;
 	pthread_cond_t track_cv;
-	struct track *tracks;
+	struct track *idle_head, *idle_tail;
+	int open, conn_limit;
 	double request_timeout;
 	bool reaper_stop;
 	pthread_t reaper;
@@ -53,22 +91,36 @@ struct dd_http_server {
 struct track {
 	int fd;
 	double since; /* waiting for a whole request since (monotonic) */
-	bool busy;    /* a whole request arrived; its answer is not out yet */
+	bool idle;    /* in the idle list: no whole request yet */
 	bool cut;
-	struct track *prev, *next;
+	struct track *prev, *next; /* in the idle list */
 };
 
 /* Requests answered, by status, for /metrics. */
 static atomic_ullong answered[STATUS_MAX];
 
-/* One request in flight; libmicrohttpd keeps it in *con_cls. */
+/*
+ * One request in flight; libmicrohttpd keeps it in *con_cls.  The
+ * request comes first: handlers' dd_http_req is the conn.
+ */
 struct conn {
 	struct dd_http_req req;
+	struct MHD_Connection *mc;
 	struct dd_buf body;
 	bool too_large;
 	bool answered;
 	bool counted; /* in s->answering */
 	bool close;   /* answer with Connection: close */
+	/* Run by a handler thread, the connection suspended meanwhile. */
+	const struct dd_http_route *route;
+	int lane;	   /* LANE_STORE or LANE_PROBE */
+	int runs;	   /* handler runs so far (a long poll runs again) */
+	bool ready;	   /* the answer is built: send it when resumed */
+	bool waiting;	   /* the handler armed `watch` (dd_http_wait) */
+	bool polling;	   /* counted in s->polls */
+	bool long_running; /* counted in s->long_running */
+	struct dd_watch watch;
+	struct conn *next_job;
 };
 
 /*
@@ -76,6 +128,12 @@ struct conn {
  * before libmicrohttpd decodes it (on_target); answered with 400.
  */
 static char bad_target;
+
+/*
+ * The handler lanes: routes that need no store (the probes) run on a
+ * thread of their own, so they answer however busy the others are.
+ */
+enum { LANE_STORE, LANE_PROBE };
 
 static const struct dd_http_route *const route_tables[] = {
 	dd_api_v1_routes,
@@ -493,11 +551,14 @@ static bool authenticate_bearer(struct dd_http_req *r)
 	return true;
 }
 
-static void dispatch(struct dd_http_server *s, struct conn *c)
+/*
+ * Find the route, on libmicrohttpd's thread.  Returns true when a handler
+ * thread must run it; false when it is answered already (404, 405).
+ */
+static bool route_pick(struct conn *c)
 {
 	struct dd_http_req *r = &c->req;
 	struct dd_buf allow = DD_BUF_INIT;
-	struct dd_error err = DD_ERROR_INIT;
 	const struct dd_http_route *rt;
 	bool path_known;
 
@@ -517,9 +578,25 @@ static void dispatch(struct dd_http_server *s, struct conn *c)
 				      "no such API endpoint: %s", r->path);
 		}
 		dd_buf_release(&allow);
-		return;
+		return false;
 	}
 	dd_buf_release(&allow);
+	c->route = rt;
+	c->lane = rt->no_store ? LANE_PROBE : LANE_STORE;
+	return true;
+}
+
+/*
+ * Run the handler, on a handler thread.  A long poll's later runs (its
+ * object changed, its deadline passed) skip authentication: the caller
+ * is the one of the first run.
+ */
+static void dispatch(struct dd_http_server *s, struct conn *c)
+{
+	struct dd_http_req *r = &c->req;
+	const struct dd_http_route *rt = c->route;
+	struct dd_error err = DD_ERROR_INIT;
+
 	if (rt->no_store) {
 		rt->handler(r);
 		return;
@@ -530,17 +607,56 @@ static void dispatch(struct dd_http_server *s, struct conn *c)
 			      "the store cannot be opened: %s", err.msg);
 		return;
 	}
-	if (rt->auth == DD_HTTP_BEARER && !authenticate_bearer(r))
-		return;
-	if (rt->auth == DD_HTTP_SESSION && !dd_web_session(r))
-		return;
+	if (c->runs++ == 0) {
+		if (rt->auth == DD_HTTP_BEARER && !authenticate_bearer(r))
+			return;
+		if (rt->auth == DD_HTTP_SESSION && !dd_web_session(r))
+			return;
+	}
 	rt->handler(r);
-	if (!r->status)
-		dd_http_error(r, 500, "internal",
-			      "the handler gave no answer");
 }
 
 /* ---- connection deadlines ------------------------------------------ */
+
+/* Under track_mu: add `t` to the idle list as its newest. */
+static void idle_push(struct dd_http_server *s, struct track *t)
+{
+	t->idle = true;
+	t->prev = NULL;
+	t->next = s->idle_head;
+	if (s->idle_head)
+		s->idle_head->prev = t;
+	else
+		s->idle_tail = t;
+	s->idle_head = t;
+}
+
+static void idle_remove(struct dd_http_server *s, struct track *t)
+{
+	if (!t->idle)
+		return;
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		s->idle_head = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	else
+		s->idle_tail = t->prev;
+	t->prev = t->next = NULL;
+	t->idle = false;
+}
+
+/*
+ * Under track_mu: cut a connection that has no whole request: its
+ * socket is shut down, libmicrohttpd sees the end of it and closes it.
+ */
+static void cut(struct dd_http_server *s, struct track *t)
+{
+	shutdown(t->fd, SHUT_RDWR);
+	t->cut = true;
+	idle_remove(s, t);
+}
 
 static void on_connection(void *cls, struct MHD_Connection *mc,
 			  void **socket_context,
@@ -549,6 +665,7 @@ static void on_connection(void *cls, struct MHD_Connection *mc,
 	struct dd_http_server *s = cls;
 	struct track *t = *socket_context;
 
+	(void)mc;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		const union MHD_ConnectionInfo *fd = MHD_get_connection_info(
 			mc, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -561,11 +678,17 @@ static void on_connection(void *cls, struct MHD_Connection *mc,
 		t->fd = fd->connect_fd;
 		t->since = dd_monotonic();
 		pthread_mutex_lock(&s->track_mu);
-		t->next = s->tracks;
-		if (s->tracks)
-			s->tracks->prev = t;
-		s->tracks = t;
-		pthread_cond_signal(&s->track_cv);
+		/*
+		 * Keep a slot free for whoever comes next: near the limit,
+		 * the connection that has waited longest without sending a
+		 * request makes way.  Clients that connect and send nothing
+		 * cannot lock the others out, however many they open.
+		 */
+		if (++s->open >= s->conn_limit - 1 && s->idle_tail)
+			cut(s, s->idle_tail);
+		idle_push(s, t);
+		if (t == s->idle_tail)
+			pthread_cond_signal(&s->track_cv);
 		pthread_mutex_unlock(&s->track_mu);
 		*socket_context = t;
 		return;
@@ -573,12 +696,8 @@ static void on_connection(void *cls, struct MHD_Connection *mc,
 	if (!t)
 		return;
 	pthread_mutex_lock(&s->track_mu);
-	if (t->prev)
-		t->prev->next = t->next;
-	else
-		s->tracks = t->next;
-	if (t->next)
-		t->next->prev = t->prev;
+	idle_remove(s, t);
+	s->open--;
 	pthread_mutex_unlock(&s->track_mu);
 	dd_free(t);
 	*socket_context = NULL;
@@ -595,14 +714,21 @@ static void track_busy(struct dd_http_server *s, struct MHD_Connection *mc,
 	if (!t)
 		return;
 	pthread_mutex_lock(&s->track_mu);
-	t->busy = busy;
-	t->since = dd_monotonic();
-	if (!busy)
-		pthread_cond_signal(&s->track_cv);
+	idle_remove(s, t);
+	if (!busy && !t->cut) {
+		t->since = dd_monotonic();
+		idle_push(s, t);
+		if (t == s->idle_tail)
+			pthread_cond_signal(&s->track_cv);
+	}
 	pthread_mutex_unlock(&s->track_mu);
 }
 
-/* Cuts connections past their deadline; sleeps until the next one. */
+/*
+ * Cuts connections past their deadline, oldest first; sleeps until the
+ * next one.  The idle list is in order of `since`, so it stops at the
+ * first connection not yet due.
+ */
 static void *reaper(void *arg)
 {
 	struct dd_http_server *s = arg;
@@ -612,18 +738,14 @@ static void *reaper(void *arg)
 		double now = dd_monotonic(), next = now + 60;
 		struct timespec ts;
 
-		for (struct track *t = s->tracks; t; t = t->next) {
-			double due = t->since + s->request_timeout;
+		while (s->idle_tail) {
+			double due = s->idle_tail->since + s->request_timeout;
 
-			if (t->busy || t->cut)
-				continue;
-			if (due <= now) {
-				/* the connection's thread sees EOF and ends */
-				shutdown(t->fd, SHUT_RDWR);
-				t->cut = true;
-			} else if (due < next) {
+			if (due > now) {
 				next = due;
+				break;
 			}
+			cut(s, s->idle_tail);
 		}
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		next -= now;
@@ -677,13 +799,178 @@ static enum MHD_Result send_answer(struct MHD_Connection *mc, struct conn *c)
 	if (r->set_cookie[0])
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE,
 					r->set_cookie);
-	if (c->close)
+	if (c->close || atomic_load(&r->server->stopping))
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
 					"close");
 	ret = MHD_queue_response(mc, (unsigned)r->status, resp);
 	MHD_destroy_response(resp);
 	c->answered = true;
 	return ret;
+}
+
+/* ---- handler threads ----------------------------------------------- */
+
+/*
+ * The threading model.  libmicrohttpd's threads (IO_THREADS, epoll)
+ * accept connections, read requests and send answers; they run no
+ * handler, so they never wait on the store or a command.  A
+ * whole request is handed, with its connection suspended, to a lane of
+ * handler threads, and its connection resumed once its answer is built:
+ * routes on the store to a fixed number of threads (--http-threads),
+ * routes without it (/livez, /readyz) to a thread of their own, so the
+ * probes answer however busy the others are.  A long poll that has to
+ * wait parks its watch (watch.h) and gives its thread back: a parked
+ * request holds a connection and a few kilobytes, not a thread, and
+ * returns to the queue when its object changes or its deadline passes.
+ * Handlers that run for minutes (exec) may hold at most three quarters
+ * of the threads, and long polls at most seven eighths of the
+ * connections, so ordinary requests find a thread and a connection.
+ */
+static void job_push(struct dd_http_server *s, struct conn *c)
+{
+	struct lane *l = &s->lanes[c->lane];
+
+	pthread_mutex_lock(&l->mu);
+	c->next_job = NULL;
+	*l->tail = c;
+	l->tail = &c->next_job;
+	pthread_cond_signal(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+}
+
+/* A parked long poll's object changed, or its deadline passed. */
+static void on_fire(void *arg, enum dd_watch_why why)
+{
+	struct conn *c = arg;
+
+	c->req.wait_over = why != DD_WATCH_CHANGED;
+	job_push(c->req.server, c);
+}
+
+void dd_http_wait(struct dd_http_req *r, const char *object, double deadline)
+{
+	struct conn *c = (struct conn *)r;
+
+	dd_watch_arm(&c->watch, object, deadline);
+	c->waiting = true;
+}
+
+bool dd_http_long_running(struct dd_http_req *r)
+{
+	struct dd_http_server *s = r->server;
+	struct conn *c = (struct conn *)r;
+
+	pthread_mutex_lock(&s->count_mu);
+	if (s->long_running < s->long_max) {
+		s->long_running++;
+		c->long_running = true;
+	}
+	pthread_mutex_unlock(&s->count_mu);
+	if (!c->long_running)
+		dd_http_error(r, 503, "busy",
+			      "%d commands are running, as many as the server "
+			      "runs at once; try again later",
+			      s->long_max);
+	return c->long_running;
+}
+
+/*
+ * Park a long poll whose handler gave no answer.  True when parked; false
+ * when it must run again now (c->req.wait_over says whether to answer).
+ * A new long poll past the cap is answered 503.
+ */
+static bool park(struct dd_http_server *s, struct conn *c)
+{
+	enum dd_watch_why why;
+	bool full = false;
+
+	pthread_mutex_lock(&s->count_mu);
+	if (!c->polling && s->polls >= s->polls_max)
+		full = true;
+	else if (!c->polling)
+		s->polls++;
+	c->polling = !full;
+	pthread_mutex_unlock(&s->count_mu);
+	c->waiting = false;
+	if (full) {
+		dd_watch_disarm(&c->watch);
+		dd_http_error(&c->req, 503, "busy",
+			      "%d long polls are waiting, as many as the "
+			      "server keeps; try again later",
+			      s->polls_max);
+		return false;
+	}
+	why = dd_watch_park(&c->watch, on_fire, c);
+	if (why == DD_WATCH_PARKED)
+		return true;
+	c->req.wait_over = why != DD_WATCH_CHANGED;
+	return false;
+}
+
+/* Run `c`'s handler until it answers or parks; then resume it. */
+static void run_job(struct dd_http_server *s, struct conn *c)
+{
+	struct dd_http_req *r = &c->req;
+
+	for (;;) {
+		dispatch(s, c);
+		return_store(s, r->store);
+		r->store = NULL;
+		if (r->status || !c->waiting)
+			break;
+		if (park(s, c))
+			return; /* its watch fires later */
+	}
+	if (c->waiting) {
+		dd_watch_disarm(&c->watch);
+		c->waiting = false;
+	}
+	if (!r->status)
+		dd_http_error(r, 500, "internal",
+			      "the handler gave no answer");
+	pthread_mutex_lock(&s->count_mu);
+	if (c->polling)
+		s->polls--;
+	if (c->long_running)
+		s->long_running--;
+	c->polling = c->long_running = false;
+	pthread_mutex_unlock(&s->count_mu);
+	c->ready = true;
+	/* the last touch: libmicrohttpd's thread sends the answer and
+	 * may free c at once */
+	MHD_resume_connection(c->mc);
+}
+
+struct lane_thread {
+	struct dd_http_server *s;
+	struct lane *lane;
+};
+
+static void *handler_thread(void *arg)
+{
+	struct lane_thread lt = *(struct lane_thread *)arg;
+	struct lane *l = lt.lane;
+
+	dd_free(arg);
+	pthread_mutex_lock(&l->mu);
+	for (;;) {
+		struct conn *c = l->head;
+
+		if (!c) {
+			if (l->stop)
+				break;
+			pthread_cond_wait(&l->cv, &l->mu);
+			continue;
+		}
+		l->head = c->next_job;
+		if (!l->head)
+			l->tail = &l->head;
+		pthread_mutex_unlock(&l->mu);
+		run_job(lt.s, c);
+		pthread_mutex_lock(&l->mu);
+	}
+	pthread_mutex_unlock(&l->mu);
+	return NULL;
 }
 
 static void too_large(struct dd_http_req *r)
@@ -766,6 +1053,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
 		*con_cls = c;
 		c->req.server = s;
 		c->req.conn = mc;
+		c->mc = mc;
 		c->req.method = method;
 		c->req.path = url;
 		c->req.store_path = s->store_path;
@@ -809,14 +1097,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
 	}
 	if (c->answered)
 		return MHD_YES;
+	if (c->ready) /* resumed: a handler thread built the answer */
+		return send_answer(mc, c);
 	c->req.body = c->body.buf ? c->body.buf : "";
 	c->req.body_len = c->body.len;
 	track_busy(s, mc, true);
 	answering_begin(s, c);
-	dispatch(s, c);
-	return_store(s, c->req.store);
-	c->req.store = NULL;
-	return send_answer(mc, c);
+	if (!route_pick(c))
+		return send_answer(mc, c);
+	MHD_suspend_connection(mc);
+	job_push(s, c);
+	return MHD_YES;
 }
 
 /* Log lines must stay one line of key=value: quote and escape the path. */
@@ -944,6 +1235,92 @@ bad:
 			    spec);
 }
 
+/*
+ * How many of `want` connections the open-files limit allows, after
+ * raising its soft limit as far as they need (up to the hard limit).
+ * Raised no further: the commands exec runs inherit it.
+ */
+static int fit_connections(int want, bool quiet)
+{
+	rlim_t need = (rlim_t)want + FD_RESERVE;
+	struct rlimit rl;
+	int fit;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= need)
+		return want;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need
+			      ? need
+			      : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) || getrlimit(RLIMIT_NOFILE, &rl))
+		return want;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+		return want;
+	fit = rl.rlim_cur > FD_RESERVE + 16 ? (int)(rl.rlim_cur - FD_RESERVE)
+					     : 16;
+	if (!quiet)
+		fprintf(stderr,
+			"drydock: http: serving at most %d connections, not "
+			"%d: the open files limit is %llu (ulimit -n)\n",
+			fit, want, (unsigned long long)rl.rlim_cur);
+	return fit;
+}
+
+/* Stop the handler threads and free `s` (the daemon already stopped). */
+static void server_free(struct dd_http_server *s)
+{
+	for (int i = 0; i < 2; i++) {
+		struct lane *l = &s->lanes[i];
+
+		pthread_mutex_lock(&l->mu);
+		l->stop = true;
+		pthread_cond_broadcast(&l->cv);
+		pthread_mutex_unlock(&l->mu);
+		for (int t = 0; t < l->n; t++)
+			pthread_join(l->threads[t], NULL);
+		dd_free(l->threads);
+		pthread_cond_destroy(&l->cv);
+		pthread_mutex_destroy(&l->mu);
+	}
+	for (int i = 0; i < s->pool_n; i++)
+		dd_store_close(s->pool[i]);
+	pthread_mutex_destroy(&s->count_mu);
+	pthread_cond_destroy(&s->track_cv);
+	pthread_mutex_destroy(&s->track_mu);
+	pthread_cond_destroy(&s->busy_cv);
+	pthread_mutex_destroy(&s->busy_mu);
+	pthread_mutex_destroy(&s->pool_mu);
+	dd_free(s);
+}
+
+/* Start lane `i`'s `n` threads, with 1 MiB stacks; false if none. */
+static bool start_lane(struct dd_http_server *s, int i, int n)
+{
+	struct lane *l = &s->lanes[i];
+	pthread_attr_t a;
+
+	l->threads = dd_calloc((size_t)n, sizeof(*l->threads));
+	if (!l->threads)
+		return false;
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, 1024 * 1024);
+	while (l->n < n) {
+		struct lane_thread *lt = dd_calloc(1, sizeof(*lt));
+
+		if (!lt)
+			break;
+		*lt = (struct lane_thread){s, l};
+		if (pthread_create(&l->threads[l->n], &a, handler_thread,
+				   lt)) {
+			dd_free(lt);
+			break;
+		}
+		l->n++;
+	}
+	pthread_attr_destroy(&a);
+	return l->n > 0;
+}
+
 int dd_http_start(const struct dd_http_options *o, struct dd_http_server **out,
 		  struct dd_error *err)
 {
@@ -951,9 +1328,9 @@ int dd_http_start(const struct dd_http_options *o, struct dd_http_server **out,
 	socklen_t sl;
 	struct dd_http_server *s;
 	const union MHD_DaemonInfo *info;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
-			 MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-			 MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD |
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
+			 MHD_USE_ERROR_LOG;
 	char host[64] = "";
 	int rc;
 
@@ -968,6 +1345,12 @@ int dd_http_start(const struct dd_http_options *o, struct dd_http_server **out,
 	pthread_mutex_init(&s->pool_mu, NULL);
 	pthread_mutex_init(&s->busy_mu, NULL);
 	pthread_cond_init(&s->busy_cv, NULL);
+	pthread_mutex_init(&s->count_mu, NULL);
+	for (int i = 0; i < 2; i++) {
+		pthread_mutex_init(&s->lanes[i].mu, NULL);
+		pthread_cond_init(&s->lanes[i].cv, NULL);
+		s->lanes[i].tail = &s->lanes[i].head;
+	}
 	pthread_mutex_init(&s->track_mu, NULL);
 	{
 		pthread_condattr_t a;
@@ -977,12 +1360,22 @@ int dd_http_start(const struct dd_http_options *o, struct dd_http_server **out,
 		pthread_cond_init(&s->track_cv, &a);
 		pthread_condattr_destroy(&a);
 	}
-	s->request_timeout = o->request_timeout > 0 ? o->request_timeout : 10;
+	s->request_timeout = o->request_timeout > 0 ? o->request_timeout : 5;
+	s->conn_limit = fit_connections(
+		o->max_connections > 0 ? o->max_connections : 16384, o->quiet);
+	s->polls_max = s->conn_limit - (s->conn_limit + 7) / 8;
+	s->long_max = o->threads > 1 ? o->threads * 3 / 4 : 48;
 	snprintf(s->store_path, sizeof(s->store_path), "%s", o->store_path);
 	s->quiet = o->quiet;
+	if (!start_lane(s, LANE_STORE, o->threads > 0 ? o->threads : 64) ||
+	    !start_lane(s, LANE_PROBE, 1)) {
+		server_free(s);
+		return dd_error_set(err, DD_ERR_IO,
+				    "cannot start the HTTP handler threads");
+	}
 	rc = dd_watch_start(o->store_path, err);
 	if (rc) {
-		dd_free(s);
+		server_free(s);
 		return rc;
 	}
 	/* the port too, though SOCK_ADDR rules: libmicrohttpd logs it */
@@ -991,17 +1384,17 @@ int dd_http_start(const struct dd_http_options *o, struct dd_http_server **out,
 		on_request, s,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_SOCK_ADDR,
 		(struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)(o->max_connections > 0 ? o->max_connections : 256),
-		MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)s->conn_limit, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)(o->timeout > 0 ? o->timeout : 30),
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
 		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1024 * 1024),
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)IO_THREADS,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 		MHD_OPTION_URI_LOG_CALLBACK, on_target, s, MHD_OPTION_END);
 	if (!s->mhd) {
 		dd_watch_stop();
-		dd_free(s);
+		server_free(s);
 		return dd_error_set(err, DD_ERR_IO,
 				    "cannot listen on %s (is the port in use, "
 				    "or the address not this machine's?)",
@@ -1010,7 +1403,7 @@ int dd_http_start(const struct dd_http_options *o, struct dd_http_server **out,
 	if (pthread_create(&s->reaper, NULL, reaper, s)) {
 		MHD_stop_daemon(s->mhd);
 		dd_watch_stop();
-		dd_free(s);
+		server_free(s);
 		return dd_error_set(err, DD_ERR_IO,
 				    "cannot start the connection reaper");
 	}
@@ -1039,6 +1432,7 @@ void dd_http_stop(struct dd_http_server *s)
 		return;
 	/* Stop accepting; then answer long polls; then wait for the rest. */
 	MHD_quiesce_daemon(s->mhd);
+	atomic_store(&s->stopping, true);
 	dd_watch_stop();
 	/*
 	 * MHD_stop_daemon() closes every connection at once, even one whose
@@ -1056,12 +1450,5 @@ void dd_http_stop(struct dd_http_server *s)
 	pthread_mutex_unlock(&s->track_mu);
 	pthread_join(s->reaper, NULL);
 	MHD_stop_daemon(s->mhd);
-	pthread_cond_destroy(&s->track_cv);
-	pthread_mutex_destroy(&s->track_mu);
-	for (int i = 0; i < s->pool_n; i++)
-		dd_store_close(s->pool[i]);
-	pthread_cond_destroy(&s->busy_cv);
-	pthread_mutex_destroy(&s->busy_mu);
-	pthread_mutex_destroy(&s->pool_mu);
-	dd_free(s);
+	server_free(s);
 }

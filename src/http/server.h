@@ -2,14 +2,20 @@
  * server.h - drydock's HTTP server: the JSON API, the web UI, metrics and
  * health checks, on libmicrohttpd.
  *
- * Each connection gets its own thread (so a long poll waits without
- * holding up anybody else); their number is capped, a connection idle
- * past the timeout is closed, and so is one that has not sent a whole
- * request within the request timeout of connecting (or of its previous
- * answer), however it trickles bytes: slow or half-open clients cannot
- * hold the server's connection slots.  Bodies larger than DD_HTTP_MAX_BODY are refused
- * with 413 before they are read.  Handlers borrow store handles from a
- * pool; the handles join the process's group commit.
+ * A few epoll threads do every connection's I/O; requests run on a fixed
+ * set of handler threads (the probes on one of their own), with their
+ * connections suspended meanwhile, and a long poll that has to wait
+ * parks without a thread (watch.h), so ten thousand waiting clients cost
+ * memory, not threads.  Connections are capped; a connection that has
+ * not sent a whole request within the request timeout of connecting (or
+ * of its previous answer) is closed, however it trickles bytes, and near
+ * the cap the one that has waited longest makes way for a new one: slow,
+ * idle or half-open clients cannot hold the server's connections.  Long
+ * polls may take at most seven eighths of the connections and commands
+ * (exec) three quarters of the threads.  Bodies larger than
+ * DD_HTTP_MAX_BODY are refused with 413 before they are read.  Handlers
+ * borrow store handles from a pool; the handles join the process's group
+ * commit.
  */
 #ifndef DD_HTTP_SERVER_H
 #define DD_HTTP_SERVER_H
@@ -19,10 +25,11 @@
 struct dd_http_options {
 	const char *listen;	/* "127.0.0.1:8150", "[::1]:8150", port 0 */
 	const char *store_path; /* absolute */
-	int max_connections;	/* default 256 */
+	int max_connections;	/* default 16384 */
+	int threads;		/* handler threads (default 64) */
 	int timeout;		/* idle seconds before a connection closes */
 	int request_timeout;	/* seconds a client has to send a whole
-				   request (default 10) */
+				   request (default 5) */
 	int quiet;		/* no request log lines */
 };
 

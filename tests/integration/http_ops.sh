@@ -62,7 +62,8 @@ tr -d '\r' <"$T/metrics.headers" | grep -qi '^content-type: text/plain; version=
 check_format "$T/metrics" || fail "metrics format: $(cat "$T/metrics")"
 for f in leases resources queue_depth tasks_claimed queue_oldest_age_seconds tasks_run_total \
 	tasks_finished_total tasks_yielded_total tasks_failed_total tasks_fenced_total \
-	commands_consumed_total allocation_seconds store_commits_total http_requests_total; do
+	commands_consumed_total allocation_seconds store_commits_total http_requests_total \
+	http_long_polls_waiting; do
 	grep -q "^# TYPE drydock_$f " "$T/metrics" || fail "no metric family drydock_$f"
 	grep -q "^# HELP drydock_$f ." "$T/metrics" || fail "no help for drydock_$f"
 done
