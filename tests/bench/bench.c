@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -76,6 +77,11 @@ struct result {
 	/* backlog: leases served before an older one, update passes run */
 	long long out_of_order;
 	double tasks_per_lifecycle;
+	/* long-polls only */
+	int long_polls, long_polls_answered, long_polls_early;
+	long long long_polls_parked;
+	long rss_parked_kb, threads;
+	double livez_p50, livez_p99, api_p50, api_p99;
 };
 
 static const char *drydock_bin = "build/std/drydock";
@@ -249,8 +255,7 @@ static void serve_start(struct bench *b, int workers)
 		close(out[0]);
 		close(out[1]);
 		execl(drydock_bin, drydock_bin, "serve", "--quiet", "--listen",
-		      "127.0.0.1:0", "--workers", w, "--max-connections",
-		      "1024", (char *)NULL);
+		      "127.0.0.1:0", "--workers", w, (char *)NULL);
 		perror("bench: exec drydock serve");
 		_exit(127);
 	}
@@ -1069,6 +1074,234 @@ static struct result run_backlog(enum mode mode, int n)
 	return r;
 }
 
+/* ---- long polls --------------------------------------------------------- */
+
+/* serve's resident memory and threads now, from /proc. */
+static void proc_status(pid_t pid, long *rss_kb, long *threads)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		sscanf(line, "VmRSS: %ld", rss_kb);
+		sscanf(line, "Threads: %ld", threads);
+	}
+	if (f)
+		fclose(f);
+}
+
+/* A probe as a monitor sends it: a new connection, GET, read to the end. */
+static int probe_once(const struct sockaddr_in *addr, const char *path)
+{
+	char req[256], buf[4096];
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ok = -1;
+	ssize_t got;
+	size_t have = 0;
+
+	if (fd < 0)
+		return -1;
+	snprintf(req, sizeof(req),
+		 "GET %s HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n",
+		 path);
+	if (!connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) &&
+	    send(fd, req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req)) {
+		while ((got = recv(fd, buf + have, sizeof(buf) - 1 - have,
+				   0)) > 0 &&
+		       have + (size_t)got < sizeof(buf) - 1)
+			have += (size_t)got;
+		buf[have] = '\0';
+		ok = strncmp(buf, "HTTP/1.1 200", 12) ? -1 : 0;
+	}
+	close(fd);
+	return ok;
+}
+
+/* The value of a sample in serve's /metrics, or -1. */
+static long long metric(struct http_conn *c, const char *name)
+{
+	char *body = NULL, *p, line[128];
+	long long v = -1;
+	int status;
+
+	/* the sample's line, not its # HELP and # TYPE lines */
+	snprintf(line, sizeof(line), "\n%s ", name);
+	if (!http_call(c, "GET", "/metrics", NULL, NULL, &status, &body) &&
+	    status == 200 && (p = strstr(body, line)))
+		v = atoll(p + strlen(line));
+	free(body);
+	return v;
+}
+
+/*
+ * Many clients waiting for their leases at once, as a CI system with a
+ * few thousand queued builds waits: `polls` connections each long-poll a
+ * pending lease (GET /api/v1/leases/ID?wait=active&timeout=60; one host
+ * slot, so all but the first lease wait), all parked in serve at once.
+ * Meanwhile /livez (a new connection each, as a monitor probes) and an
+ * API read (GET /api/v1/leases/ID, keep-alive) are timed one after the
+ * other, and serve's resident memory and threads are read.  At SIGTERM
+ * every parked poll must be answered, and none before.
+ */
+static struct result run_long_polls(int polls, int samples)
+{
+	struct result r = {0};
+	struct bench b;
+	struct samples livez = {0}, api = {0};
+	struct http_conn ctl;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store *s;
+	struct rlimit rl;
+	int leases = polls / 50 > 1 ? polls / 50 : 2, *fd, npending = 0;
+	long long first = 0, last = 0, active = 0;
+	long long *pending = calloc((size_t)leases, sizeof(*pending));
+	char auth[160], req[512], path[64];
+	double start;
+
+	/* 10,000 client sockets: this process needs that many files */
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (!getrlimit(RLIMIT_NOFILE, &rl) &&
+	    rl.rlim_cur < (rlim_t)polls + 64) {
+		fprintf(stderr, "bench: long-polls needs %d open files; the "
+				"limit is %llu (ulimit -n)\n",
+			polls + 64, (unsigned long long)rl.rlim_cur);
+		exit(1);
+	}
+	fd = calloc((size_t)polls, sizeof(*fd));
+	bench_open(&b, MODE_HTTP, 1, 1);
+	if (dd_store_open_ready(b.path, NULL, &s, &err))
+		die("open store", &err);
+	for (int i = 0; i < leases; i++) {
+		struct dd_lease_request q = {.type = "host", .owner = "bench"};
+		struct dd_lease l = {0};
+
+		if (dd_api_lease_create(s, &q, &l, &err))
+			die("create lease", &err);
+		if (!first)
+			first = l.id;
+		last = l.id;
+		dd_lease_release(&l);
+	}
+	dd_store_close(s);
+	bench_start(&b, workers);
+	wait_queue_empty(b.path);
+	/* one lease got the slot; the others wait for it */
+	if (dd_store_open_ready(b.path, NULL, &s, &err))
+		die("open store", &err);
+	for (long long id = first; id <= last; id++) {
+		struct dd_lease l = {0};
+
+		if (dd_store_lease_get(s, id, &l, &err))
+			die("read lease", &err);
+		if (l.status == DD_LEASE_PENDING)
+			pending[npending++] = id;
+		else
+			active = id;
+		dd_lease_release(&l);
+	}
+	dd_store_close(s);
+	if (!npending || !active)
+		die("no lease waits (or none has the slot)", NULL);
+	if (http_conn_init(&ctl, b.http_addr, b.http_token))
+		die("bad serve address", NULL);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n",
+		 b.http_token);
+	start = dd_monotonic();
+	for (int i = 0; i < polls; i++) {
+		long long id = pending[i % npending];
+		int n = snprintf(req, sizeof(req),
+				 "GET /api/v1/leases/%lld?wait=active&"
+				 "timeout=60 HTTP/1.1\r\nHost: bench\r\n%s\r\n",
+				 id, auth);
+
+		fd[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd[i] < 0 ||
+		    connect(fd[i], (struct sockaddr *)&ctl.addr,
+			    sizeof(ctl.addr)) ||
+		    send(fd[i], req, (size_t)n, MSG_NOSIGNAL) != n)
+			die("open a long poll", NULL);
+	}
+	while (metric(&ctl, "drydock_http_long_polls_waiting") < polls &&
+	       dd_monotonic() - start < 50)
+		usleep(10000);
+	r.seconds = dd_monotonic() - start; /* to park them all */
+	r.long_polls_parked = metric(&ctl, "drydock_http_long_polls_waiting");
+	proc_status(b.daemon, &r.rss_parked_kb, &r.threads);
+	pthread_mutex_init(&livez.mu, NULL);
+	pthread_mutex_init(&api.mu, NULL);
+	snprintf(path, sizeof(path), "/api/v1/leases/%lld", active);
+	for (int i = 0; i < samples; i++) {
+		double t = dd_monotonic();
+		char *body = NULL;
+		int status = 0;
+
+		if (probe_once(&ctl.addr, "/livez"))
+			die("/livez did not answer", NULL);
+		samples_add(&livez, dd_monotonic() - t);
+		t = dd_monotonic();
+		if (http_call(&ctl, "GET", path, NULL, NULL, &status, &body) ||
+		    status != 200)
+			die("the API did not answer", NULL);
+		samples_add(&api, dd_monotonic() - t);
+		free(body);
+	}
+	/* none may have been answered yet: their leases are pending */
+	for (int i = 0; i < polls; i++) {
+		struct pollfd p = {.fd = fd[i], .events = POLLIN};
+
+		if (poll(&p, 1, 0) > 0)
+			r.long_polls_early++;
+	}
+	http_conn_close(&ctl);
+	bench_stop(&b); /* SIGTERM: serve answers them all, then exits */
+	for (int i = 0; i < polls; i++) {
+		char buf[64] = "";
+
+		if (recv(fd[i], buf, sizeof(buf) - 1, 0) > 12 &&
+		    !strncmp(buf, "HTTP/1.1 200", 12))
+			r.long_polls_answered++;
+		close(fd[i]);
+	}
+	r.scenario = "long-polls";
+	r.mode = mode_names[MODE_HTTP];
+	r.clients = polls;
+	r.resources = 1;
+	r.long_polls = polls;
+	r.p50 = r.p95 = r.p99 = r.rel_p50 = r.rel_p99 = NAN;
+	r.livez_p50 = pct(&livez, 0.50);
+	r.livez_p99 = pct(&livez, 0.99);
+	r.api_p50 = pct(&api, 0.50);
+	r.api_p99 = pct(&api, 0.99);
+	r.peak_rss_kb = b.daemon_rss_kb;
+	r.exactly_once = r.long_polls_answered == polls &&
+			 r.long_polls_early == 0 &&
+			 r.long_polls_parked == polls;
+	r.ceiling = NAN;
+	bench_remove(&b);
+	free(livez.v);
+	free(api.v);
+	free(fd);
+	free(pending);
+	return r;
+}
+
+static void print_long_polls(const struct result *r)
+{
+	printf("long-polls: %d parked in %.1f s; serve %ld MB resident "
+	       "(peak %ld), %ld threads; /livez p50 %.2f p99 %.2f ms; API "
+	       "read p50 %.2f p99 %.2f ms; %d answered at SIGTERM, %d "
+	       "before%s\n",
+	       (int)r->long_polls_parked, r->seconds, r->rss_parked_kb / 1024,
+	       r->peak_rss_kb / 1024, r->threads, r->livez_p50, r->livez_p99,
+	       r->api_p50, r->api_p99, r->long_polls_answered,
+	       r->long_polls_early, r->exactly_once ? "" : "  FAILED");
+	fflush(stdout);
+}
+
 /* ---- reporting ---------------------------------------------------------- */
 
 static json_t *num(double v)
@@ -1121,6 +1354,22 @@ static json_t *result_json(const struct result *r, const char *durability)
 		json_object_set_new(o, "tasks_per_lifecycle",
 				    num(r->tasks_per_lifecycle));
 	}
+	if (r->long_polls)
+		json_object_set_new(
+			o, "long_polls",
+			json_pack("{s:i, s:I, s:i, s:i, s:o, s:I, s:I, s:o, "
+				  "s:o, s:o, s:o}",
+				  "polls", r->long_polls, "parked",
+				  (json_int_t)r->long_polls_parked,
+				  "answered_at_stop", r->long_polls_answered,
+				  "answered_early", r->long_polls_early,
+				  "seconds_to_park", num(r->seconds),
+				  "serve_rss_kb", (json_int_t)r->rss_parked_kb,
+				  "serve_threads", (json_int_t)r->threads,
+				  "livez_p50_ms", num(r->livez_p50),
+				  "livez_p99_ms", num(r->livez_p99),
+				  "api_p50_ms", num(r->api_p50), "api_p99_ms",
+				  num(r->api_p99)));
 	if (r->vs_library_p50 > 0)
 		json_object_set_new(
 			o, "vs_library",
@@ -1255,6 +1504,8 @@ int main(int argc, char **argv)
 		rs[n] = run_pool("api", MODE_HTTP, 2, 2, false, 30, 0, 0, 3);
 		print_row(&rs[n++]);
 		n += run_backlogs((const int[]){20}, 1, rs + n);
+		rs[n] = run_long_polls(100, 20);
+		print_long_polls(&rs[n++]);
 	} else {
 		double secs = quick ? 2 : 8;
 
@@ -1336,6 +1587,11 @@ int main(int argc, char **argv)
 				 quick ? 1000 : 10000 - 16,
 				 quick ? 10000 : 100000, 0);
 			print_row(&rs[n++]);
+		}
+		if (WANT("long-polls")) {
+			rs[n] = run_long_polls(quick ? 1000 : 10000,
+					       quick ? 200 : 1000);
+			print_long_polls(&rs[n++]);
 		}
 		if (!quick && WANT("scale")) {
 			rs[n] = run_pool("scale", MODE_PROCESS, 16, 16, false,
