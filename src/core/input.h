@@ -25,7 +25,7 @@
 /*
  * The deepest JSON text drydock parses: arrays and objects nested this
  * many levels, counting the outermost.  Parsers and printers recurse once
- * per level, and a request runs on a connection thread's small stack.
+ * per level, and a request runs on a handler thread's 1 MiB stack.
  */
 #define DD_JSON_MAX_NESTING 32
 
