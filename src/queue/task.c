@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 void dd_task_options_default(struct dd_task_options *o)
 {
@@ -17,6 +18,7 @@ void dd_task_options_default(struct dd_task_options *o)
 	o->max_failures = 8;
 	o->report = NULL;
 	o->claimed = NULL;
+	o->stopping = NULL;
 }
 
 double dd_task_backoff(const struct dd_task_options *o, int failures)
@@ -135,6 +137,42 @@ static int end_task(struct dd_store *s, const struct dd_task_options *o,
 	return rc;
 }
 
+/*
+ * end_task(), tried again while the store refuses it.  A run whose end
+ * the store did not take (a full disk, an I/O error: often the very
+ * failure the run itself met) leaves its task claimed and its object
+ * locked, and nobody else takes them before the claim expires
+ * (DRYDOCK_CLAIM_TTL, 60 s by default), however soon the store works
+ * again and whatever backoff the failure asked for.  So the runner keeps
+ * trying, in jittered naps from 50 ms doubling to 1 s.  It stops when
+ * the end is written; when the claim turns out to be gone (fenced: the
+ * task expired and somebody else took it, whose run stands); when the
+ * claim expires, since then anybody may take the task; or when the
+ * caller stops.  It never runs the task again: only a new claim does,
+ * so the pass still never runs twice at once.  A retry does not chain
+ * a claim: the next run claims on its own.
+ */
+static int end_task_retrying(struct dd_store *s,
+			     const struct dd_task_options *o,
+			     const struct dd_task *t, const struct task_end *e,
+			     struct dd_task *next, struct dd_error *err)
+{
+	double nap = 0.05;
+	int rc = end_task(s, o, t, e, next, err);
+
+	while (rc && rc != DD_ERR_FENCED && dd_now() + nap < t->claim_expires &&
+	       !(o->stopping && o->stopping())) {
+		double d = nap * (0.5 + dd_random());
+		struct timespec ts = {(time_t)d,
+				      (long)((d - (double)(time_t)d) * 1e9)};
+
+		nanosleep(&ts, NULL);
+		nap = nap * 2 < 1 ? nap * 2 : 1;
+		rc = end_task(s, o, t, e, NULL, err);
+	}
+	return rc;
+}
+
 int dd_task_end_within(struct dd_store *s, struct dd_task_run *run,
 		       struct dd_error *err)
 {
@@ -223,7 +261,7 @@ int dd_task_run_chained(struct dd_store *s, const struct dd_task_kind *kinds,
 		e.finish = true;
 		e.outcome = "failed";
 		e.error = "unknown task kind";
-		rc = end_task(s, o, &t, &e, next, err);
+		rc = end_task_retrying(s, o, &t, &e, next, err);
 		dd_task_release(&t);
 		return rc;
 	}
@@ -244,7 +282,7 @@ int dd_task_run_chained(struct dd_store *s, const struct dd_task_kind *kinds,
 		e.finish = true;
 		e.outcome = "done";
 		e.duration = dd_monotonic() - start;
-		rc = end_task(s, o, &t, &e, next, err);
+		rc = end_task_retrying(s, o, &t, &e, next, err);
 		if (!rc)
 			dd_metric_inc(DD_METRIC_TASKS_DONE);
 		break;
@@ -254,13 +292,13 @@ int dd_task_run_chained(struct dd_store *s, const struct dd_task_kind *kinds,
 			retry_at = dd_now() + 1;
 		e.not_before = retry_at;
 		e.failures = t.failures;
-		rc = end_task(s, o, &t, &e, next, err);
+		rc = end_task_retrying(s, o, &t, &e, next, err);
 		break;
 	case DD_ERR_BUSY:
 		dd_metric_inc(DD_METRIC_TASKS_YIELDED);
 		e.not_before = dd_now() + o->busy_retry * (0.5 + dd_random());
 		e.failures = t.failures;
-		rc = end_task(s, o, &t, &e, next, err);
+		rc = end_task_retrying(s, o, &t, &e, next, err);
 		break;
 	case DD_ERR_FENCED:
 		/*
@@ -274,7 +312,7 @@ int dd_task_run_chained(struct dd_store *s, const struct dd_task_kind *kinds,
 			o->report(&t, herr.msg, 0);
 		e.not_before = dd_now() + o->busy_retry;
 		e.failures = t.failures;
-		rc = end_task(s, o, &t, &e, next, err);
+		rc = end_task_retrying(s, o, &t, &e, next, err);
 		break;
 	default:
 		if (!herr.msg[0])
@@ -288,7 +326,7 @@ int dd_task_run_chained(struct dd_store *s, const struct dd_task_kind *kinds,
 			e.outcome = "failed";
 			e.duration = dd_monotonic() - start;
 			e.error = herr.msg;
-			rc = end_task(s, o, &t, &e, next, err);
+			rc = end_task_retrying(s, o, &t, &e, next, err);
 			if (!rc)
 				dd_metric_inc(DD_METRIC_TASKS_FAILED_FOR_GOOD);
 		} else {
@@ -299,7 +337,7 @@ int dd_task_run_chained(struct dd_store *s, const struct dd_task_kind *kinds,
 			e.not_before = dd_now() + delay;
 			e.failures = t.failures + 1;
 			e.error = herr.msg;
-			rc = end_task(s, o, &t, &e, next, err);
+			rc = end_task_retrying(s, o, &t, &e, next, err);
 		}
 		break;
 	}

@@ -43,6 +43,12 @@ struct dd_task_options {
 	 * daemon's pool wakes another idle thread, since there may be more.
 	 */
 	void (*claimed)(void);
+	/*
+	 * Polled, when set, while the runner waits to try again to write a
+	 * task's end that the store refused: true makes it give up (the
+	 * daemon's pool is stopping), leaving the task claimed.
+	 */
+	bool (*stopping)(void);
 };
 
 void dd_task_options_default(struct dd_task_options *o);
@@ -91,8 +97,13 @@ struct dd_task_kind {
 
 /*
  * Claim and run one due task.  Sets *ran to whether a task was found.
- * Returns 0 unless the store failed (in which case the task, if any, stays
- * claimed until its claim expires and is then taken again).
+ * Returns 0 unless the store failed.  A store that fails to take the
+ * task's end (a full disk) is tried again, in naps from 50 ms doubling to
+ * 1 s, until it takes it, the claim turns out to be someone else's, the
+ * claim expires or opt->stopping() says so: so the task goes on at the
+ * time its outcome asked for once the store works again, not when its
+ * claim runs out.  Only if the runner gives up does the task stay
+ * claimed until its claim expires, and is then taken again.
  */
 int dd_task_run_one(struct dd_store *s, const struct dd_task_kind *kinds,
 		    const struct dd_task_options *o, void *arg, bool *ran,

@@ -50,6 +50,8 @@ struct vfile {
 static sqlite3_vfs *sys;
 static atomic_llong wal_writes;
 static atomic_bool fail_late;
+/* dd_sqlite_vfs_fail_commits(): commits to let through, then to fail */
+static atomic_int commits_to_pass, commits_to_fail, commit_fault;
 
 static int gathered_write(struct vfile *v)
 {
@@ -129,6 +131,21 @@ static int gather(struct vfile *v, const void *data, int amt,
  * header and then the page.  The page of a commit frame ends the commit's
  * frames: write the run then, so that the commit reports a failed write.
  */
+/* Should this commit's write fail (dd_sqlite_vfs_fail_commits)? */
+static int injected_commit_fault(void)
+{
+	int n = atomic_load(&commits_to_pass);
+
+	while (n > 0)
+		if (atomic_compare_exchange_weak(&commits_to_pass, &n, n - 1))
+			return SQLITE_OK;
+	n = atomic_load(&commits_to_fail);
+	while (n > 0)
+		if (atomic_compare_exchange_weak(&commits_to_fail, &n, n - 1))
+			return atomic_load(&commit_fault);
+	return SQLITE_OK;
+}
+
 static int wal_write(struct vfile *v, const void *data, int amt,
 		     sqlite3_int64 off)
 {
@@ -137,6 +154,14 @@ static int wal_write(struct vfile *v, const void *data, int amt,
 	int rc;
 
 	v->commit_next = amt == WAL_FRAME_HEADER && (h[4] | h[5] | h[6] | h[7]);
+	if (ends_commit && (atomic_load(&commits_to_pass) ||
+			    atomic_load(&commits_to_fail))) {
+		rc = injected_commit_fault();
+		if (rc) {
+			v->len = 0; /* none of the commit reached the file */
+			return rc;
+		}
+	}
 	rc = gather(v, data, amt, off);
 	if (!rc && ends_commit)
 		rc = gathered_write(v);
@@ -464,4 +489,11 @@ int dd_sqlite_vfs_lost(sqlite3 *db)
 void dd_sqlite_vfs_fail_late_writes(bool fail)
 {
 	atomic_store(&fail_late, fail);
+}
+
+void dd_sqlite_vfs_fail_commits(int after, int count, int code)
+{
+	atomic_store(&commit_fault, code);
+	atomic_store(&commits_to_fail, count);
+	atomic_store(&commits_to_pass, after);
 }

@@ -48,4 +48,13 @@ int dd_sqlite_vfs_lost(sqlite3 *db);
 /* For tests: make the writes of those late flushes fail with EIO. */
 void dd_sqlite_vfs_fail_late_writes(bool fail);
 
+/*
+ * For tests: let the next `after` commits reach their WAL, then fail the
+ * write of the `count` commits after them with SQLite error `code`
+ * (SQLITE_FULL is what a full disk gives), as the system would: the
+ * commit reports the error and nothing of it is in the file.  Counts
+ * commits of every connection in the process.
+ */
+void dd_sqlite_vfs_fail_commits(int after, int count, int code);
+
 #endif

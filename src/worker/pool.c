@@ -108,6 +108,11 @@ static void task_claimed(void)
 	wake_local();
 }
 
+static bool pool_stopping(void)
+{
+	return atomic_load(&pool.stop);
+}
+
 void dd_pool_stop(void)
 {
 	char c = 's';
@@ -177,6 +182,7 @@ static void *worker_main(void *p)
 	}
 	w.topt.report = report_task;
 	w.topt.claimed = task_claimed;
+	w.topt.stopping = pool_stopping;
 	while (!atomic_load(&pool.stop)) {
 		struct dd_error err = DD_ERROR_INIT;
 		unsigned long seen;

@@ -928,7 +928,48 @@ static void test_run_one_fenced_handler(void **state)
 	dd_task_archive_list_release(&arch);
 }
 
-static void test_run_one_store_failure_keeps_claim(void **state)
+/*
+ * The store refuses the task's end (a full disk) once: the runner tries
+ * again and hands the task back, rather than leaving it claimed until
+ * its claim runs out.
+ */
+static void test_run_one_store_failure_retries_end(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_task_options o;
+	struct fake f = {.rc = DD_ERR_IO, .msg = "disk full"};
+	struct dd_task_list l;
+	bool ran = false;
+
+	options(&o);
+	schedule(e->store, KIND, obj1, dd_now());
+	/* claim = wrapper + its begin; the third call is the retry's */
+	dd_store_fail_after(2, DD_ERR_STORE);
+	assert_ok(dd_task_run_one(e->store, fake_kinds, &o, &f, &ran, &err),
+		  &err);
+	dd_store_fail_after(-1, 0);
+	assert_true(ran);
+	assert_int_equal(f.calls, 1);
+	tasks(e->store, &l);
+	assert_int_equal(l.n, 1);
+	assert_null(l.items[0].claimed_by);
+	assert_int_equal(l.items[0].failures, 1);
+	assert_string_equal(l.items[0].last_error, "disk full");
+	dd_task_list_release(&l);
+}
+
+static bool always_stopping(void)
+{
+	return true;
+}
+
+/*
+ * A store that keeps refusing, while the caller stops: the runner gives
+ * up at once and the task stays claimed until its claim runs out, as
+ * after a crash.
+ */
+static void test_run_one_store_failure_stopping_keeps_claim(void **state)
 {
 	struct test_env *e = *state;
 	struct dd_error err = DD_ERROR_INIT;
@@ -939,15 +980,14 @@ static void test_run_one_store_failure_keeps_claim(void **state)
 	int rc;
 
 	options(&o);
+	o.stopping = always_stopping;
 	schedule(e->store, KIND, obj1, dd_now());
-	/* claim = wrapper + its begin; the third call is finish */
 	dd_store_fail_after(2, DD_ERR_STORE);
 	rc = dd_task_run_one(e->store, fake_kinds, &o, &f, &ran, &err);
 	dd_store_fail_after(-1, 0);
 	assert_int_equal(rc, DD_ERR_STORE);
 	assert_true(ran);
 	assert_int_equal(f.calls, 1);
-	/* the task stays claimed until its claim runs out */
 	tasks(e->store, &l);
 	assert_int_equal(l.n, 1);
 	assert_non_null(l.items[0].claimed_by);
@@ -1372,7 +1412,8 @@ int main(void)
 		T(test_run_one_failed_archive_counts_every_failure),
 		T(test_run_one_done_after_failures_keeps_count),
 		T(test_run_one_fenced_handler),
-		T(test_run_one_store_failure_keeps_claim),
+		T(test_run_one_store_failure_retries_end),
+		T(test_run_one_store_failure_stopping_keeps_claim),
 		T(test_handler_ends_task_within),
 		T(test_handler_end_within_rolled_back),
 		T(test_run_chained_claims_next),
