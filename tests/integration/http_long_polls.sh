@@ -2,7 +2,8 @@
 # polls (GET /api/v1/leases/ID?wait=...) are parked without a thread
 # each, while /livez and the API answer; releasing the lease answers all
 # of them.  Long polls past the cap (seven eighths of --max-connections)
-# get 503, and the connections kept for other requests stay usable.
+# get 503, and the connections kept for other requests stay usable; so
+# do commands (exec) past three quarters of the request threads.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../lib_http.sh"
 
@@ -129,5 +130,35 @@ stop_server
 # and the 8 connections kept for others serve the probes and the API
 start_server --max-connections 64
 run_polls 60 4
+
+# Commands (exec) may hold three of --http-threads 4: a fourth while three
+# run is 503 busy, and the fourth thread still answers the API.
+stop_server
+start_server --http-threads 4
+call 201 "$ADMIN" POST /api/v1/leases '{"type": "host"}'
+lease=$(j .id)
+call 200 "$ADMIN" GET "/api/v1/leases/$lease?wait=active&timeout=30"
+expect_eq "lease active" "$(j .status)" active
+execs=""
+for i in 1 2 3; do
+	curl -sS -o "$T/exec$i.body" -w '%{http_code}' -H "Authorization: Bearer $ADMIN" \
+		--data-binary "{\"argv\": [\"sh\", \"-c\", \"touch '$T/exec$i.started'; while [ ! -e '$T/go' ]; do sleep 0.05; done; echo done\"]}" \
+		"$URL/api/v1/leases/$lease/exec" >"$T/exec$i.code" &
+	execs="$execs $!"
+	track "$!"
+done
+wait_until 30 test -e "$T/exec1.started" -a -e "$T/exec2.started" -a -e "$T/exec3.started" ||
+	fail "the three commands did not start"
+rejects 503 busy "$ADMIN" POST "/api/v1/leases/$lease/exec" '{"argv": ["true"]}'
+expect_eq "exec cap message" "$(j .error.message)" \
+	"3 commands are running, as many as the server runs at once; try again later"
+call 200 "$ADMIN" GET /api/v1/whoami
+call 200 "" GET /livez
+touch "$T/go"
+wait $execs
+for i in 1 2 3; do
+	expect_eq "exec $i" "$(cat "$T/exec$i.code") $(jq -r .stdout "$T/exec$i.body")" "200 done"
+done
+call 200 "$ADMIN" POST "/api/v1/leases/$lease/exec" '{"argv": ["true"]}'
 stop_server
 echo ok
