@@ -4,6 +4,7 @@
 #include "core/util.h"
 #include "queue/task.h"
 #include "queue/wake.h"
+#include "worker/command.h"
 
 #include <limits.h>
 #include <pwd.h>
@@ -177,87 +178,43 @@ int dd_api_exec_spawn(struct dd_store *s, long long id, char *const argv[],
 	return rc;
 }
 
+/* The status of `target` as stored, in its object's machine. */
+static int object_status(struct dd_store *s, struct dd_ref target,
+			 int *status, struct dd_error *err)
+{
+	int rc;
+
+	if (target.kind == DD_OBJ_LEASE) {
+		struct dd_lease l = {0};
+
+		rc = dd_store_lease_get(s, target.id, &l, err);
+		*status = (int)l.status;
+		dd_lease_release(&l);
+	} else if (target.kind == DD_OBJ_RESOURCE) {
+		struct dd_resource r = {0};
+
+		rc = dd_store_resource_get(s, target.id, &r, err);
+		*status = (int)r.status;
+		dd_resource_release(&r);
+	} else {
+		rc = dd_error_set(err, DD_ERR_INVALID,
+				  "only leases and resources have updates");
+	}
+	return rc;
+}
+
 /* Can `target` take `kind` now?  Fills err with why not. */
 static int check_target(struct dd_store *s, struct dd_ref target,
 			const char *kind, json_t *data, struct dd_error *err)
 {
-	if (target.kind == DD_OBJ_LEASE) {
-		struct dd_lease l = {0};
-		int rc = dd_store_lease_get(s, target.id, &l, err);
-		enum dd_lease_status st = l.status;
+	int status = 0;
+	int rc = dd_command_object_check(target.kind, err);
 
-		if (rc)
-			return rc;
-		dd_lease_release(&l);
-		if (!strcmp(kind, "release")) {
-			if (!dd_lease_status_releasable(st))
-				return dd_error_set(
-					err, DD_ERR_STATE,
-					"cannot release lease %lld: it is "
-					"already %s",
-					target.id, dd_lease_status_name(st));
-			return 0;
-		}
-		if (!strcmp(kind, "extend")) {
-			json_t *u = json_object_get(data, "until");
-			struct dd_error why = DD_ERROR_INIT;
-
-			if (!dd_lease_status_commandable(st))
-				return dd_error_set(
-					err, DD_ERR_STATE,
-					"cannot extend lease %lld: it is %s",
-					target.id, dd_lease_status_name(st));
-			if (!json_is_number(u) ||
-			    dd_expiry_check(json_number_value(u), dd_now(),
-					    &why))
-				return dd_error_set(
-					err, DD_ERR_INVALID,
-					"cannot extend lease %lld: %s",
-					target.id,
-					json_is_number(u)
-						? why.msg
-						: "the new expiry must be a "
-						  "number of seconds");
-			return 0;
-		}
-		return dd_error_set(err, DD_ERR_INVALID,
-				    "a lease does not take '%s' commands",
-				    kind);
-	}
-	if (target.kind == DD_OBJ_RESOURCE) {
-		struct dd_resource r = {0};
-		int rc = dd_store_resource_get(s, target.id, &r, err);
-		enum dd_resource_status st = r.status;
-
-		if (rc)
-			return rc;
-		dd_resource_release(&r);
-		if (!strcmp(kind, "release")) {
-			if (!dd_resource_status_releasable(st))
-				return dd_error_set(
-					err, DD_ERR_STATE,
-					"cannot release resource %lld: it is "
-					"already %s",
-					target.id,
-					dd_resource_status_name(st));
-			return 0;
-		}
-		if (!strcmp(kind, "reclaim")) {
-			if (st != DD_RESOURCE_ACTIVE)
-				return dd_error_set(
-					err, DD_ERR_STATE,
-					"cannot reclaim resource %lld: it is "
-					"%s",
-					target.id,
-					dd_resource_status_name(st));
-			return 0;
-		}
-		return dd_error_set(err, DD_ERR_INVALID,
-				    "a resource does not take '%s' commands",
-				    kind);
-	}
-	return dd_error_set(err, DD_ERR_INVALID,
-			    "commands go to leases and resources only");
+	if (!rc)
+		rc = object_status(s, target, &status, err);
+	if (!rc)
+		rc = dd_command_accept(kind, target, status, data, err);
+	return rc;
 }
 
 int dd_api_send(struct dd_store *s, struct dd_ref target, const char *kind,
@@ -306,22 +263,9 @@ int dd_api_send(struct dd_store *s, struct dd_ref target, const char *kind,
 int dd_api_schedule_update(struct dd_store *s, struct dd_ref target,
 			   struct dd_error *err)
 {
-	int rc;
+	int status;
+	int rc = object_status(s, target, &status, err);
 
-	if (target.kind == DD_OBJ_LEASE) {
-		struct dd_lease l = {0};
-
-		rc = dd_store_lease_get(s, target.id, &l, err);
-		dd_lease_release(&l);
-	} else if (target.kind == DD_OBJ_RESOURCE) {
-		struct dd_resource r = {0};
-
-		rc = dd_store_resource_get(s, target.id, &r, err);
-		dd_resource_release(&r);
-	} else {
-		rc = dd_error_set(err, DD_ERR_INVALID,
-				  "only leases and resources have updates");
-	}
 	if (!rc)
 		rc = dd_store_begin(s, err);
 	if (!rc) {
@@ -351,7 +295,8 @@ int dd_api_reclaim_all(struct dd_store *s, const char *author, int *sent,
 		int r = dd_api_send(s,
 				    (struct dd_ref){DD_OBJ_RESOURCE,
 						    rs.items[i].id},
-				    "reclaim", author, NULL, NULL, &one);
+				    dd_command_kind_name(DD_CMD_RECLAIM),
+				    author, NULL, NULL, &one);
 
 		if (!r)
 			(*sent)++;

@@ -35,10 +35,12 @@ int dd_api_lease_create(struct dd_store *s, const struct dd_lease_request *req,
 			struct dd_lease *out, struct dd_error *err);
 
 /*
- * Append command `kind` ("release", "reclaim", "extend") to `target`'s
- * queue and queue its update.  Refuses with DD_ERR_STATE when the object
- * can no longer take it ("cannot release lease 12: it is already
- * destroyed").  `data` (borrowed, may be NULL) travels with the command;
+ * Append command `kind` ("release", "reclaim", "extend": a name from
+ * DD_COMMAND_MAP) to `target`'s queue and queue its update.  Refuses as the
+ * command table says (dd_command_accept(), worker/command.h), with
+ * DD_ERR_INVALID for a kind the object does not take or bad data, and
+ * DD_ERR_STATE when the object can no longer take it ("cannot release
+ * lease 12: it is already destroyed").  `data` (borrowed, may be NULL) travels with the command;
  * *out, when not NULL, receives the command.
  */
 int dd_api_send(struct dd_store *s, struct dd_ref target, const char *kind,

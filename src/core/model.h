@@ -76,7 +76,7 @@ struct dd_lease {
 struct dd_command {
 	long long id;
 	struct dd_ref target;
-	char *kind;   /* "release", "reclaim", "extend" */
+	char *kind;   /* a name from DD_COMMAND_MAP (core/command.h) */
 	char *author;
 	json_t *data; /* e.g. {"until": ...} for extend; may be NULL */
 	bool consumed;

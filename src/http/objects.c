@@ -1,6 +1,5 @@
 #include "http/objects.h"
-
-#include <string.h>
+#include "core/command.h"
 
 bool dd_http_release_queued(struct dd_store *s, struct dd_ref target)
 {
@@ -11,7 +10,7 @@ bool dd_http_release_queued(struct dd_store *s, struct dd_ref target)
 	if (dd_store_command_list(s, &f, &l, NULL))
 		return false;
 	for (size_t i = 0; i < l.n; i++)
-		if (!strcmp(l.items[i].kind, "release"))
+		if (dd_command_kind_parse(l.items[i].kind) == DD_CMD_RELEASE)
 			found = true;
 	dd_command_list_release(&l);
 	return found;

@@ -467,7 +467,7 @@ static int reclaim(struct dd_worker *w, const struct dd_lock_grant *g,
 			continue;
 		cmd.target = (struct dd_ref){DD_OBJ_RESOURCE,
 					     refused->items[i].id};
-		cmd.kind = "reclaim";
+		cmd.kind = (char *)dd_command_kind_name(DD_CMD_RECLAIM);
 		cmd.author = author;
 		rc = dd_pass_begin(w, g, err);
 		if (!rc)

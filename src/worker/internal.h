@@ -5,6 +5,7 @@
 #define DD_WORKER_INTERNAL_H
 
 #include "blueprint/blueprint.h"
+#include "core/command.h"
 #include "worker/worker.h"
 
 /*
@@ -88,6 +89,39 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
  */
 int dd_lease_hand_on(struct dd_worker *w, const struct dd_lease *l,
 		     struct dd_error *err);
+
+/*
+ * One command being applied by its object's update worker, inside a
+ * transaction the worker opened (dd_pass_begin) and that also consumes
+ * the command with `outcome`.
+ */
+struct dd_apply {
+	struct dd_worker *w;
+	const struct dd_lock_grant *g;
+	const struct dd_command *c;
+	union { /* the command's target, loaded; the table's row says which */
+		struct dd_lease *lease;
+		struct dd_resource *resource;
+	};
+	char outcome[160]; /* "done", or "ignored: REASON" */
+};
+
+/*
+ * Apply a->c to its object, whose status is `status`, through the command
+ * table (worker/command.c): a kind the object does not take, or no longer
+ * takes in this status, only sets a->outcome to "ignored: REASON";
+ * otherwise the row's apply function writes its change.  Either way the
+ * caller then consumes the command in the same transaction.  The apply
+ * function may change the loaded object; if the transaction then fails,
+ * the caller puts it back as it was.
+ */
+int dd_command_apply(struct dd_apply *a, int status, struct dd_error *err);
+
+/* The table's apply functions, one per row. */
+int dd_lease_apply_release(struct dd_apply *a, struct dd_error *err);
+int dd_lease_apply_extend(struct dd_apply *a, struct dd_error *err);
+int dd_resource_apply_release(struct dd_apply *a, struct dd_error *err);
+int dd_resource_apply_reclaim(struct dd_apply *a, struct dd_error *err);
 
 /* Break a lease with `reason` (it is destroyed on the same pass). */
 int dd_lease_break(struct dd_worker *w, const struct dd_lock_grant *g,

@@ -4,8 +4,10 @@
  * One pass, under the lease's lock:
  *   1. expiry: a commandable lease past `until` gets a release command;
  *   2. commands, oldest first, each consumed exactly once in the same
- *      transaction as the change it makes.  A command the lease can no
- *      longer take is consumed as "ignored: ..." and never left pending;
+ *      transaction as the change it makes, as the command table says
+ *      (worker/command.c; "release" and "extend" are applied below).  A
+ *      command the lease can no longer take is consumed as "ignored: ..."
+ *      and never left pending;
  *   3. the state handler: pending -> allocate (allocator.c); acquired ->
  *      activate; released -> release and destroy hooks -> destroyed;
  *      broken -> destroy hook -> destroyed.
@@ -16,7 +18,6 @@
 #include "core/util.h"
 
 #include <stdio.h>
-#include <string.h>
 
 static json_t *str_data(const char *key, const char *value)
 {
@@ -92,78 +93,77 @@ int dd_lease_break(struct dd_worker *w, const struct dd_lock_grant *g,
 	return dd_pass_commit(w, err);
 }
 
+int dd_lease_apply_release(struct dd_apply *a, struct dd_error *err)
+{
+	struct dd_lease *l = a->lease;
+	int rc;
+
+	rc = dd_lease_transition(l->id, &l->status, DD_LEASE_RELEASED, err);
+	if (rc)
+		return rc;
+	l->waiting = false;
+	rc = dd_store_lease_update(a->w->store, l, err);
+	if (!rc)
+		rc = dd_store_log(a->w->store, 0, l->resource, l->id,
+				  "lease.released",
+				  json_pack("{s:I, s:s?}", "command", a->c->id,
+					    "author", a->c->author),
+				  err);
+	return rc;
+}
+
+int dd_lease_apply_extend(struct dd_apply *a, struct dd_error *err)
+{
+	struct dd_lease *l = a->lease;
+	json_t *u = json_object_get(a->c->data, "until");
+	double until = json_is_number(u) ? json_number_value(u) : 0;
+	double old = l->until;
+	json_t *data;
+	int rc;
+
+	/* accepted when it was in the future; it may have passed since */
+	if (until <= dd_now()) {
+		snprintf(a->outcome, sizeof(a->outcome),
+			 "ignored: new expiry is in the past");
+		return 0;
+	}
+	l->until = until;
+	rc = dd_store_lease_update(a->w->store, l, err);
+	if (!rc) {
+		data = json_pack("{s:I}", "command", a->c->id);
+		dd_json_set_time(data, "until", until);
+		rc = dd_store_log(a->w->store, 0, l->resource, l->id,
+				  "lease.extended", data, err);
+	}
+	if (!rc && until != old)
+		rc = dd_pass_schedule(a->w,
+				      (struct dd_ref){DD_OBJ_LEASE, l->id},
+				      until, err);
+	return rc;
+}
+
 /* Consume one command in the transaction that applies it. */
 static int apply_command(struct dd_worker *w, const struct dd_lock_grant *g,
 			 struct dd_lease *l, const struct dd_command *c,
 			 struct dd_error *err)
 {
-	struct dd_lease next = *l;
-	const char *log_type = NULL;
-	json_t *data = NULL;
-	char outcome[160] = "done";
+	struct dd_apply a = {.w = w, .g = g, .c = c, .lease = l};
+	struct dd_lease before = *l;
 	int rc;
 
-	if (!dd_lease_status_commandable(l->status)) {
-		snprintf(outcome, sizeof(outcome), "ignored: lease is %s",
-			 dd_lease_status_name(l->status));
-	} else if (!strcmp(c->kind, "release")) {
-		rc = dd_lease_transition(l->id, &next.status,
-					 DD_LEASE_RELEASED, err);
-		if (rc)
-			return rc;
-		next.waiting = false;
-		log_type = "lease.released";
-		data = json_pack("{s:I, s:s?}", "command", c->id, "author",
-				 c->author);
-	} else if (!strcmp(c->kind, "extend")) {
-		json_t *u = json_object_get(c->data, "until");
-		double until = json_is_number(u) ? json_number_value(u) : 0;
-
-		if (until <= dd_now()) {
-			snprintf(outcome, sizeof(outcome),
-				 "ignored: new expiry is in the past");
-		} else {
-			next.until = until;
-			log_type = "lease.extended";
-			data = json_pack("{s:I}", "command", c->id);
-			dd_json_set_time(data, "until", until);
-		}
-	} else {
-		snprintf(outcome, sizeof(outcome),
-			 "ignored: a lease does not take '%s'", c->kind);
-	}
-
 	rc = dd_pass_begin(w, g, err);
-	if (rc) {
-		json_decref(data);
+	if (rc)
 		return rc;
-	}
-	if (log_type) {
-		rc = dd_store_lease_update(w->store, &next, err);
-		if (!rc) {
-			rc = dd_store_log(w->store, 0, l->resource, l->id,
-					  log_type, data, err);
-			data = NULL;
-		}
-		if (!rc && next.until != l->until)
-			rc = dd_pass_schedule(
-				w, (struct dd_ref){DD_OBJ_LEASE, l->id},
-				next.until, err);
-	}
-	json_decref(data);
+	rc = dd_command_apply(&a, l->status, err);
 	if (!rc)
-		rc = dd_store_command_consume(w->store, c->id, outcome,
+		rc = dd_store_command_consume(w->store, c->id, a.outcome,
 					      dd_now(), err);
-	if (rc) {
+	if (rc)
 		dd_store_rollback(w->store);
-		return rc;
-	}
-	rc = dd_pass_commit_lazy(w, err);
-	if (!rc) {
-		l->status = next.status;
-		l->until = next.until;
-		l->waiting = next.waiting;
-	}
+	else
+		rc = dd_pass_commit_lazy(w, err);
+	if (rc)
+		*l = before; /* the apply changed no owned member */
 	return rc;
 }
 
@@ -180,7 +180,7 @@ static int consume_commands(struct dd_worker *w,
 		struct dd_command c = {0};
 
 		c.target = (struct dd_ref){DD_OBJ_LEASE, l->id};
-		c.kind = "release";
+		c.kind = (char *)dd_command_kind_name(DD_CMD_RELEASE);
 		c.author = "drydock:expiry";
 		rc = dd_pass_begin(w, g, err);
 		if (!rc)

@@ -3,8 +3,9 @@
  * the allocator inserts it.
  *
  * One pass, under the resource's lock:
- *   1. commands, oldest first, consumed exactly once ("release",
- *      "reclaim"; anything the resource can no longer take is "ignored");
+ *   1. commands, oldest first, consumed exactly once, as the command
+ *      table says (worker/command.c; "release" and "reclaim" are applied
+ *      below; anything the resource can no longer take is "ignored");
  *   2. pending -> activate hook -> active, waking the lease that built it;
  *   3. released or broken -> once no lease on it is left undestroyed, the
  *      destroy hook, its slot locks dropped -> destroyed.
@@ -17,7 +18,6 @@
 #include "core/util.h"
 
 #include <stdio.h>
-#include <string.h>
 
 static int wake_allocators(struct dd_worker *w, long long rid,
 			   struct dd_error *err)
@@ -61,7 +61,7 @@ static int cascade(struct dd_worker *w, const struct dd_resource *r,
 			struct dd_command c = {0};
 
 			c.target = ref;
-			c.kind = "release";
+			c.kind = (char *)dd_command_kind_name(DD_CMD_RELEASE);
 			c.author = author;
 			rc = dd_store_command_insert(w->store, &c, err);
 		}
@@ -85,70 +85,81 @@ static int live_leases(struct dd_worker *w, long long rid, long long *n,
 	return dd_store_lease_count(w->store, &f, n, err);
 }
 
+/*
+ * Release a->resource and tell its leases.  A reclaim logs
+ * resource.reclaimed, with the command's author, before resource.released.
+ */
+static int release(struct dd_apply *a, bool reclaim, struct dd_error *err)
+{
+	struct dd_resource *r = a->resource;
+	const struct dd_command *c = a->c;
+	int rc;
+
+	rc = dd_resource_transition(r->id, &r->status, DD_RESOURCE_RELEASED,
+				    err);
+	if (!rc)
+		rc = dd_store_resource_update(a->w->store, r, err);
+	if (!rc)
+		rc = dd_store_log(a->w->store, r->blueprint, r->id, 0,
+				  reclaim ? "resource.reclaimed"
+					  : "resource.released",
+				  json_pack("{s:I, s:s?}", "command", c->id,
+					    "author", c->author),
+				  err);
+	if (!rc && reclaim)
+		rc = dd_store_log(a->w->store, r->blueprint, r->id, 0,
+				  "resource.released",
+				  json_pack("{s:I}", "command", c->id), err);
+	if (!rc)
+		rc = cascade(a->w, r, false, err);
+	return rc;
+}
+
+int dd_resource_apply_release(struct dd_apply *a, struct dd_error *err)
+{
+	return release(a, false, err);
+}
+
+int dd_resource_apply_reclaim(struct dd_apply *a, struct dd_error *err)
+{
+	long long n = 0;
+	int rc = live_leases(a->w, a->resource->id, &n, err);
+
+	if (rc)
+		return rc;
+	/* accepted while idle; a lease may have taken it since */
+	if (n > 0) {
+		snprintf(a->outcome, sizeof(a->outcome),
+			 "ignored: resource has %lld lease%s", n,
+			 n == 1 ? "" : "s");
+		return 0;
+	}
+	return release(a, true, err);
+}
+
+/* Consume one command in the transaction that applies it. */
 static int apply_command(struct dd_worker *w, const struct dd_lock_grant *g,
 			 struct dd_resource *r, const struct dd_command *c,
 			 struct dd_error *err)
 {
-	enum dd_resource_status next = r->status;
-	const char *log_type = NULL;
-	char outcome[160] = "done";
-	long long n = 0;
+	struct dd_apply a = {.w = w, .g = g, .c = c, .resource = r};
+	struct dd_resource before = *r;
 	int rc;
 
 	rc = dd_pass_begin(w, g, err);
 	if (rc)
 		return rc;
-	if (!dd_resource_status_commandable(r->status)) {
-		snprintf(outcome, sizeof(outcome), "ignored: resource is %s",
-			 dd_resource_status_name(r->status));
-	} else if (!strcmp(c->kind, "release")) {
-		next = DD_RESOURCE_RELEASED;
-		log_type = "resource.released";
-	} else if (!strcmp(c->kind, "reclaim")) {
-		rc = live_leases(w, r->id, &n, err);
-		if (!rc && n > 0) {
-			snprintf(outcome, sizeof(outcome),
-				 "ignored: resource has %lld lease%s", n,
-				 n == 1 ? "" : "s");
-		} else if (!rc) {
-			next = DD_RESOURCE_RELEASED;
-			log_type = "resource.reclaimed";
-		}
-	} else {
-		snprintf(outcome, sizeof(outcome),
-			 "ignored: a resource does not take '%s'", c->kind);
-	}
-	if (!rc && log_type) {
-		enum dd_resource_status old = r->status;
-
-		rc = dd_resource_transition(r->id, &r->status, next, err);
-		if (!rc)
-			rc = dd_store_resource_update(w->store, r, err);
-		if (!rc)
-			rc = dd_store_log(w->store, r->blueprint, r->id, 0,
-					  log_type,
-					  json_pack("{s:I, s:s?}", "command",
-						    c->id, "author",
-						    c->author),
-					  err);
-		if (!rc && strcmp(log_type, "resource.released"))
-			rc = dd_store_log(w->store, r->blueprint, r->id, 0,
-					  "resource.released",
-					  json_pack("{s:I}", "command", c->id),
-					  err);
-		if (!rc)
-			rc = cascade(w, r, false, err);
-		if (rc)
-			r->status = old;
-	}
+	rc = dd_command_apply(&a, r->status, err);
 	if (!rc)
-		rc = dd_store_command_consume(w->store, c->id, outcome,
+		rc = dd_store_command_consume(w->store, c->id, a.outcome,
 					      dd_now(), err);
-	if (rc) {
+	if (rc)
 		dd_store_rollback(w->store);
-		return rc;
-	}
-	return dd_pass_commit(w, err);
+	else
+		rc = dd_pass_commit(w, err);
+	if (rc)
+		*r = before; /* the apply changed no owned member */
+	return rc;
 }
 
 static int break_resource(struct dd_worker *w, const struct dd_lock_grant *g,
