@@ -18,14 +18,6 @@ const char *dd_obj_kind_name(enum dd_obj_kind kind)
 	return kind_names[kind];
 }
 
-int dd_obj_kind_parse(const char *name)
-{
-	for (int i = DD_OBJ_BLUEPRINT; i <= DD_OBJ_LEASE; i++)
-		if (!strcmp(name, kind_names[i]))
-			return i;
-	return -1;
-}
-
 void dd_task_lock_name(struct dd_ref object, struct dd_lock_grant *g)
 {
 	snprintf(g->name, sizeof(g->name), "%s:%lld",
@@ -253,19 +245,6 @@ json_t *dd_log_entry_to_json(const struct dd_log_entry *e)
 	json_object_set_new(o, "resource", id_or_null(e->resource));
 	json_object_set_new(o, "lease", id_or_null(e->lease));
 	json_object_set_new(o, "data", copy_or_null(e->data));
-	return o;
-}
-
-json_t *dd_slot_lock_to_json(const struct dd_slot_lock *s)
-{
-	json_t *o = json_object();
-
-	if (!o)
-		return NULL;
-	json_object_set_new(o, "key", json_string(s->key));
-	json_object_set_new(o, "owner_kind",
-			    json_string(dd_obj_kind_name(s->owner.kind)));
-	json_object_set_new(o, "owner", json_integer(s->owner.id));
 	return o;
 }
 

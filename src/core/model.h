@@ -26,7 +26,6 @@ enum dd_obj_kind {
 };
 
 const char *dd_obj_kind_name(enum dd_obj_kind kind);
-int dd_obj_kind_parse(const char *name);
 
 /* A reference to one object: "lease 12". */
 struct dd_ref {
@@ -216,7 +215,6 @@ json_t *dd_resource_to_json(const struct dd_resource *r);
 json_t *dd_lease_to_json(const struct dd_lease *l);
 json_t *dd_command_to_json(const struct dd_command *c);
 json_t *dd_log_entry_to_json(const struct dd_log_entry *e);
-json_t *dd_slot_lock_to_json(const struct dd_slot_lock *s);
 json_t *dd_task_to_json(const struct dd_task *t);
 /* Never includes the hash. */
 json_t *dd_token_to_json(const struct dd_token *t);

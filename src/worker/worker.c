@@ -76,39 +76,23 @@ static int settle(struct dd_worker *w, int rc, struct dd_error *err)
 	return rc;
 }
 
-/* Take `obj`'s lock, run its pass, drop the lock: for tests and tools. */
-static int update_with_lock(struct dd_worker *w, struct dd_ref obj,
-			    double *retry_at, struct dd_error *err)
+/* Take the lease's lock, run its pass, drop the lock. */
+int dd_lease_update(struct dd_worker *w, long long id, double *retry_at,
+		    struct dd_error *err)
 {
 	struct dd_lock_grant g;
 	int rc;
 
 	w->ended = false;
-	dd_task_lock_name(obj, &g);
+	dd_task_lock_name((struct dd_ref){DD_OBJ_LEASE, id}, &g);
 	rc = dd_store_lock_acquire(w->store, w->name, dd_now(), w->lock_ttl,
 				   &g, err);
 	if (rc)
 		return rc;
-	rc = obj.kind == DD_OBJ_LEASE
-		     ? dd_lease_update_locked(w, &g, obj.id, retry_at, err)
-		     : dd_resource_update_locked(w, &g, obj.id, retry_at, err);
+	rc = dd_lease_update_locked(w, &g, id, retry_at, err);
 	rc = settle(w, rc, err);
 	dd_worker_unlock(w, &g);
 	return rc;
-}
-
-int dd_lease_update(struct dd_worker *w, long long id, double *retry_at,
-		    struct dd_error *err)
-{
-	return update_with_lock(w, (struct dd_ref){DD_OBJ_LEASE, id}, retry_at,
-				err);
-}
-
-int dd_resource_update(struct dd_worker *w, long long id, double *retry_at,
-		       struct dd_error *err)
-{
-	return update_with_lock(w, (struct dd_ref){DD_OBJ_RESOURCE, id},
-				retry_at, err);
 }
 
 /* Both task kinds: the update pass of the task's object, under its lock. */

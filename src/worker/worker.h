@@ -60,14 +60,12 @@ int dd_worker_run_one(struct dd_worker *w, bool *ran, struct dd_error *err);
 int dd_worker_drain(struct dd_worker *w, int max_tasks, struct dd_error *err);
 
 /*
- * The update passes, for tests and tools: each takes the object's lock
+ * A lease's update pass, for tests and tools: it takes the lease's lock
  * itself (DD_ERR_BUSY when another worker holds it) and drops it after.
- * The task handlers run the same passes under the lock their task claim
+ * The task handlers run the same pass under the lock their task claim
  * took.
  */
 int dd_lease_update(struct dd_worker *w, long long id, double *retry_at,
 		    struct dd_error *err);
-int dd_resource_update(struct dd_worker *w, long long id, double *retry_at,
-		       struct dd_error *err);
 
 #endif
