@@ -1,3 +1,9 @@
+/*
+ * api.c - the requester's calls (api.h): creating leases and blueprints,
+ * appending commands, queueing updates, running a command on a lease.
+ * Each checks its input, then writes and queues the object's update in one
+ * transaction, and wakes the daemons only after the commit.
+ */
 #include "api/api.h"
 #include "blueprint/blueprint.h"
 #include "core/input.h"

@@ -1,3 +1,9 @@
+/*
+ * cli.c - what the subcommands share (cli.h): finding and opening the
+ * store, reporting errors with their exit status, parsing ids, counts,
+ * expiries and JSON arguments, and printing objects, pages and logs as
+ * text or as the API's JSON.
+ */
 #include "cli/cli.h"
 #include "api/api.h"
 #include "core/input.h"

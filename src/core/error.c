@@ -1,3 +1,7 @@
+/*
+ * error.c - the functions DD_ERR_MAP generates (names, messages, exit and
+ * HTTP statuses) and filling a caller's struct dd_error (error.h).
+ */
 #include "core/error.h"
 
 #include <stdio.h>

@@ -1,3 +1,8 @@
+/*
+ * metrics.c - the process's counters and allocation latency histogram
+ * (metrics.h), as atomics: worker threads count while the HTTP thread
+ * reads them for /metrics, without a lock.
+ */
 #include "core/metrics.h"
 
 #include <math.h>

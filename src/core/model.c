@@ -1,3 +1,8 @@
+/*
+ * model.c - the stored objects' plumbing (model.h): object kind names,
+ * lock names, releasing structs and lists, and the JSON renderings that
+ * the CLI's --json and the HTTP API share.
+ */
 #include "core/model.h"
 #include "core/util.h"
 

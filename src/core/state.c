@@ -1,3 +1,8 @@
+/*
+ * state.c - the lease and resource machines as data (state.h): names,
+ * transition tables, the flags of each status, and the one function per
+ * machine that changes a status, refusing an edge the table lacks.
+ */
 #include "core/state.h"
 
 #include <string.h>

@@ -1,3 +1,9 @@
+/*
+ * util.c - the small things every module needs (util.h): the allocation
+ * wrapper with its fault injection, clocks and time formatting, the
+ * growable string, random numbers, chaos points, and making and removing
+ * directory trees.
+ */
 #include "core/util.h"
 #include "core/error.h"
 

@@ -1,3 +1,9 @@
+/*
+ * task.c - the durable task queue (task.h): scheduling an object's update,
+ * waking the leases that wait for capacity, backoff, and running a task:
+ * claim, handler, then finish, retry or hand back, chained to the claim of
+ * the next task where it can be.
+ */
 #include "queue/task.h"
 #include "core/metrics.h"
 #include "core/util.h"

@@ -1,3 +1,8 @@
+/*
+ * pool.c - the daemon's worker pool (pool.h): N threads draining the task
+ * queue, sleeping until the next due task or a wake-up, plus the store
+ * event hook that counts events for /metrics and logs them.
+ */
 #include "worker/pool.h"
 #include "core/metrics.h"
 #include "core/util.h"

@@ -1,3 +1,9 @@
+/*
+ * http_client.c - the benchmark's minimal HTTP/1.1 client (http_client.h):
+ * one keep-alive connection, reconnecting once when the server closed it,
+ * and a lease's whole lifecycle through the API (create, wait until
+ * active, release, wait until destroyed), timed.
+ */
 #include "http_client.h"
 #include "core/util.h"
 
