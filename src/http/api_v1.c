@@ -138,47 +138,132 @@ static bool status_arg(struct dd_http_req *r, int (*parse)(const char *),
 }
 
 /*
- * Answer a page: {"items": [...], "next_cursor": "ID" or null}.  `items`
- * holds up to limit+1 rendered objects with their ids in `ids`.
+ * A page of a list, built an object at a time.  It ends at `limit`
+ * objects or once its objects take PAGE_BYTES as JSON, whichever comes
+ * first: an object can hold 64 KiB (a lease's attributes, a blueprint's
+ * config), and 500 of them made a 33 MB answer that cost serve 100 MB of
+ * memory while it was built.  The object after the page tells that there
+ * is more, and next_cursor goes on from the last object the page holds,
+ * so paging by the cursor still gives every object once.
  */
-static void page_answer(struct dd_http_req *r, json_t *items,
-			const long long *ids, size_t n,
-			const struct dd_filter *f)
+#define PAGE_BYTES (1024 * 1024)
+
+struct page {
+	json_t *items;
+	size_t limit;	/* objects at most */
+	size_t bytes;	/* the items as compact JSON */
+	long long last; /* the last item's id */
+	bool more;	/* an object follows the page */
+};
+
+/* Start the page `f` asks for (page_args); false when out of memory. */
+static bool page_init(struct page *p, const struct dd_filter *f)
 {
-	size_t limit = f->limit - 1;
+	*p = (struct page){.items = json_array(), .limit = f->limit - 1};
+	return p->items != NULL;
+}
+
+/*
+ * Is there room for one more object?  When not, that object shows there
+ * is more: the walk should stop.
+ */
+static bool page_room(struct page *p)
+{
+	if (json_array_size(p->items) < p->limit && p->bytes < PAGE_BYTES)
+		return true;
+	p->more = true;
+	return false;
+}
+
+/* Append `item` (taken over), the rendering of object `id`. */
+static void page_add(struct page *p, json_t *item, long long id)
+{
+	p->bytes += json_dumpb(item, NULL, 0, JSON_COMPACT);
+	p->last = id;
+	json_array_append_new(p->items, item);
+}
+
+/* Answer {"items": [...], "next_cursor": "ID" or null}. */
+static void page_answer(struct dd_http_req *r, struct page *p)
+{
 	char cursor[32];
 	json_t *next = json_null();
 
-	if (n > limit) {
-		json_array_remove(items, limit);
-		snprintf(cursor, sizeof(cursor), "%lld", ids[limit - 1]);
-		json_decref(next);
+	if (p->more) {
+		snprintf(cursor, sizeof(cursor), "%lld", p->last);
 		next = json_string(cursor);
 	}
 	dd_http_json(r, 200,
-		     json_pack("{s:o,s:o}", "items", items, "next_cursor",
+		     json_pack("{s:o,s:o}", "items", p->items, "next_cursor",
 			       next));
 }
 
+/* Answer a collected list as a page of `to_json` renderings. */
 #define LIST_ANSWER(r, list, f, to_json)                                       \
 	do {                                                                   \
-		json_t *items_ = json_array();                                 \
-		long long *ids_ = dd_calloc((list).n + 1, sizeof(long long));  \
-		if (!items_ || !ids_) {                                        \
-			json_decref(items_);                                   \
-			dd_free(ids_);                                         \
+		struct page p_;                                                \
+		if (!page_init(&p_, &(f))) {                                   \
 			dd_http_error(r, 500, "out_of_memory",                 \
 				      "out of memory");                        \
 			break;                                                 \
 		}                                                              \
-		for (size_t i_ = 0; i_ < (list).n; i_++) {                     \
-			json_array_append_new(items_,                          \
-					      to_json(&(list).items[i_]));     \
-			ids_[i_] = (list).items[i_].id;                        \
-		}                                                              \
-		page_answer(r, items_, ids_, (list).n, &(f));                  \
-		dd_free(ids_);                                                 \
+		for (size_t i_ = 0; i_ < (list).n && page_room(&p_); i_++)     \
+			page_add(&p_, to_json(&(list).items[i_]),              \
+				 (list).items[i_].id);                         \
+		page_answer(r, &p_);                                           \
 	} while (0)
+
+/*
+ * Leases and resources are read a row at a time (dd_store_*_each), so a
+ * page costs the memory of what it holds, not of `limit` rows.
+ */
+static int visit_lease(void *arg, struct dd_lease *l, struct dd_error *err)
+{
+	(void)err;
+	if (!page_room(arg))
+		return 1;
+	page_add(arg, dd_lease_to_json(l), l->id);
+	return 0;
+}
+
+static int visit_resource(void *arg, struct dd_resource *x,
+			  struct dd_error *err)
+{
+	(void)err;
+	if (!page_room(arg))
+		return 1;
+	page_add(arg, dd_resource_to_json(x), x->id);
+	return 0;
+}
+
+static int walk_leases(struct dd_store *s, const struct dd_filter *f,
+		       struct page *p, struct dd_error *err)
+{
+	return dd_store_lease_each(s, f, visit_lease, p, err);
+}
+
+static int walk_resources(struct dd_store *s, const struct dd_filter *f,
+			  struct page *p, struct dd_error *err)
+{
+	return dd_store_resource_each(s, f, visit_resource, p, err);
+}
+
+/* Answer the page `f` asks for, read by `walk`. */
+static void walk_answer(struct dd_http_req *r, const struct dd_filter *f,
+			int (*walk)(struct dd_store *, const struct dd_filter *,
+				    struct page *, struct dd_error *))
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct page p;
+
+	if (!page_init(&p, f))
+		return dd_http_error(r, 500, "out_of_memory", "out of memory");
+	if (walk(r->store, f, &p, &err) < 0) {
+		json_decref(p.items);
+		return dd_http_fail(r, &err);
+	}
+	page_answer(r, &p);
+}
 
 /* ---- idempotency keys ---------------------------------------------- */
 
@@ -378,8 +463,6 @@ static int resource_status_parse(const char *s)
 static void resource_list(struct dd_http_req *r)
 {
 	struct dd_filter f = {0};
-	struct dd_resource_list l = {0};
-	struct dd_error err = DD_ERROR_INIT;
 
 	if (!dd_http_query_known(r, resource_list_args))
 		return;
@@ -393,10 +476,7 @@ static void resource_list(struct dd_http_req *r)
 	f.type = dd_http_query(r, "type");
 	if (!page_args(r, &f, true))
 		return;
-	if (dd_store_resource_list(r->store, &f, &l, &err))
-		return dd_http_fail(r, &err);
-	LIST_ANSWER(r, l, f, dd_resource_to_json);
-	dd_resource_list_release(&l);
+	walk_answer(r, &f, walk_resources);
 }
 
 /* The slot locks `owner` holds, as a JSON array of keys. */
@@ -681,8 +761,6 @@ out:
 static void lease_list(struct dd_http_req *r)
 {
 	struct dd_filter f = {0};
-	struct dd_lease_list l = {0};
-	struct dd_error err = DD_ERROR_INIT;
 
 	if (!dd_http_query_known(r, lease_list_args))
 		return;
@@ -695,10 +773,7 @@ static void lease_list(struct dd_http_req *r)
 		return;
 	if (!page_args(r, &f, true))
 		return;
-	if (dd_store_lease_list(r->store, &f, &l, &err))
-		return dd_http_fail(r, &err);
-	LIST_ANSWER(r, l, f, dd_lease_to_json);
-	dd_lease_list_release(&l);
+	walk_answer(r, &f, walk_leases);
 }
 
 /*

@@ -170,6 +170,30 @@ done
 expect_eq "API log pages cover the whole log" "$(echo $seen)" "$(echo $log_desc)"
 call 200 "$VIEW" GET "/api/v1/leases/$live1/log?limit=1"
 expect_eq "API lease log: the newest" "$(j '.items[0].id')" "$(sql "SELECT max(id) FROM log WHERE lease = $live1")"
+
+# A page also stops once its objects pass 1 MiB of JSON: 500 leases with
+# attributes near their 64 KiB limit made a 33 MB answer and cost serve
+# 100 MB of memory.  40 leases of 60,000-byte attributes are 2.4 MB.
+sql "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 40)
+	INSERT INTO lease(type, status, resource, owner, attributes, created, modified)
+	SELECT 'host', 5, $res, 'big', json_object('a', replace(hex(zeroblob(30000)), '0', 'x')), 1, 1 FROM c"
+call 200 "$VIEW" GET "/api/v1/leases?limit=500"
+size=$(stat -c %s "$T/body")
+n=$(j '.items | length')
+[ "$size" -le $((1024 * 1024 + 65536 + 1024)) ] || fail "a page of big leases is $size bytes"
+[ "$n" -ge 17 ] && [ "$n" -lt 40 ] || fail "a page of 40 leases of 60 KB each holds $n"
+expect_eq "the cursor goes on from the page's last lease" "$(j .next_cursor)" "$(j '.items[-1].id')"
+seen="" cursor="" pages=0
+while :; do
+	call 200 "$VIEW" GET "/api/v1/leases?limit=500${cursor:+&cursor=$cursor}"
+	seen="$seen $(j '[.items[].id] | join(" ")')"
+	pages=$((pages + 1))
+	cursor=$(j '.next_cursor // empty')
+	[ -n "$cursor" ] || break
+done
+expect_eq "pages of big leases cover every lease once" "$(echo $seen)" "$(newest lease -1)"
+[ "$pages" -ge 6 ] || fail "$pages pages: big leases 3, then the other 1,545 at 500 a page"
+sql "DELETE FROM lease WHERE owner = 'big'"
 stop_server
 
 # ---- streaming: memory stays flat whatever the count ----------------------
