@@ -219,12 +219,13 @@ const char *dd_http_query(struct dd_http_req *r, const char *key)
 
 /* What is wrong with a query argument; the message says it to the client. */
 enum query_fault { QUERY_OK, QUERY_UNKNOWN, QUERY_TWICE, QUERY_EMPTY,
-		   QUERY_CONTROL };
+		   QUERY_CONTROL, QUERY_CONTROL_NAME };
 
 static const char *const query_fault_msg[] = {
 	[QUERY_TWICE] = "is given twice",
 	[QUERY_EMPTY] = "needs a value",
 	[QUERY_CONTROL] = "has a control character in its value",
+	[QUERY_CONTROL_NAME] = "has a control character in its name",
 };
 
 struct query_check {
@@ -251,10 +252,12 @@ static enum MHD_Result check_key(void *cls, enum MHD_ValueKind kind,
 	size_t i;
 
 	(void)kind;
-	(void)key_size;
 	for (i = 0; q->known[i] && strcmp(q->known[i], key); i++)
 		;
-	if (!q->known[i])
+	/* "status%00x" compares equal to "status" but is not looked up as it */
+	if (has_control(key, key_size))
+		q->fault = QUERY_CONTROL_NAME;
+	else if (!q->known[i])
 		q->fault = QUERY_UNKNOWN;
 	else if (q->seen & (1u << i))
 		q->fault = QUERY_TWICE;
@@ -982,20 +985,47 @@ static void too_large(struct dd_http_req *r)
 
 struct framing {
 	int content_length;
-	bool transfer_encoding;
+	int transfer_encoding;
+	bool chunked;  /* the Transfer-Encoding is "chunked" and only that */
+	bool bad_name; /* a header name that is not an HTTP token */
+	bool garbled;  /* a framing header's name with more after it */
 };
 
-static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind,
-				     const char *key, const char *value)
+/* Is the header name `key` (n bytes) an HTTP token (RFC 9110, 5.6.2)? */
+static bool is_token(const char *key, size_t n)
 {
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)key[i];
+
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+		      (ch >= 'A' && ch <= 'Z') ||
+		      (ch && strchr("!#$%&'*+-.^_`|~", ch))))
+			return false;
+	}
+	return n > 0;
+}
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind,
+				     const char *key, size_t key_size,
+				     const char *value, size_t value_size)
+{
+	static const char cl[] = MHD_HTTP_HEADER_CONTENT_LENGTH;
+	static const char te[] = MHD_HTTP_HEADER_TRANSFER_ENCODING;
 	struct framing *f = cls;
 
 	(void)kind;
-	(void)value;
-	if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
+	(void)value_size;
+	if (!is_token(key, key_size)) {
+		f->bad_name = true;
+	} else if (!strcasecmp(key, cl)) {
 		f->content_length++;
-	else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING))
-		f->transfer_encoding = true;
+	} else if (!strcasecmp(key, te)) {
+		f->transfer_encoding++;
+		f->chunked = value && !strcasecmp(value, "chunked");
+	} else if (!strncasecmp(key, cl, sizeof(cl) - 1) ||
+		   !strncasecmp(key, te, sizeof(te) - 1)) {
+		f->garbled = true;
+	}
 	return MHD_YES;
 }
 
@@ -1004,18 +1034,35 @@ static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind,
  * or one with a Transfer-Encoding, are how a request is smuggled past a
  * proxy that reads the length differently: libmicrohttpd takes the first
  * Content-Length, or the chunked body, and would run what follows as the
- * next request.  Such a request is refused and its connection closed.
+ * next request.  So are two Transfer-Encodings ("chunked", then
+ * "identity": libmicrohttpd reads the first) and a header name a proxy
+ * may read otherwise: "Content-Length : 0" (libmicrohttpd ignores it),
+ * or a header folded onto a second line, which libmicrohttpd 0.9.75
+ * joins to the name ("Content-Length0"), so the length is lost.  A
+ * Transfer-Encoding other than "chunked" would be read to the end of the
+ * connection.  Such a request is refused and its connection closed.
  */
 static const char *framing_fault(struct MHD_Connection *mc)
 {
-	struct framing f = {0, false};
+	struct framing f = {0};
 
-	MHD_get_connection_values(mc, MHD_HEADER_KIND, count_framing, &f);
+	MHD_get_connection_values_n(mc, MHD_HEADER_KIND, count_framing, &f);
+	if (f.bad_name)
+		return "the request has a header name with a character not "
+		       "allowed in it";
+	if (f.garbled)
+		return "the request has a malformed Content-Length or "
+		       "Transfer-Encoding header";
 	if (f.content_length > 1)
 		return "the request has more than one Content-Length header";
+	if (f.transfer_encoding > 1)
+		return "the request has more than one Transfer-Encoding header";
 	if (f.content_length && f.transfer_encoding)
 		return "the request has both Content-Length and "
 		       "Transfer-Encoding headers";
+	if (f.transfer_encoding && !f.chunked)
+		return "the request has a Transfer-Encoding other than "
+		       "'chunked'";
 	return NULL;
 }
 

@@ -153,6 +153,10 @@ rejects 400 invalid "$ADMIN" GET "/api/v1/leases?status="
 expect_eq "empty filter message" "$(j .error.message)" "query argument 'status' needs a value"
 rejects 400 invalid "$ADMIN" GET "/api/v1/resources?status=%00"
 expect_eq "NUL filter message" "$(j .error.message)" "query argument 'status' has a control character in its value"
+# a control character in a name: "status%00x" must not pass for "status"
+rejects 400 invalid "$ADMIN" GET "/api/v1/leases?status%00x=bogus"
+expect_eq "NUL name message" "$(j .error.message)" "query argument 'status' has a control character in its name"
+rejects 400 invalid "$ADMIN" GET "/api/v1/leases?status=active&status%00=bogus"
 rejects 400 invalid "$ADMIN" GET "/api/v1/blueprints?type="
 rejects 400 invalid "$ADMIN" GET "/api/v1/leases/$lease?wait="
 rejects 400 invalid "$ADMIN" GET "/api/v1/leases/$lease?wait=active&timeout=1&then=2"
@@ -194,6 +198,15 @@ cases = {
     "two equal Content-Lengths": post(b"Content-Length: %d\r\ncontent-length: %d\r\n" % (len(body), len(body)), body),
     "Content-Length and chunked": post(b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n" % len(chunked), chunked),
     "chunked and Content-Length": post(b"Transfer-Encoding: chunked\r\nContent-Length: 3\r\n", chunked),
+    # libmicrohttpd reads the first of two, a proxy may read the last
+    "two Transfer-Encodings": post(b"Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n", chunked),
+    # read to the end of the connection, which never came
+    "Transfer-Encoding gzip": post(b"Transfer-Encoding: gzip\r\n", body),
+    "chunked, not last": post(b"Transfer-Encoding: chunked, identity\r\n", chunked),
+    # libmicrohttpd ignores "Content-Length :"; a proxy may not
+    "space before the colon": post(b"Content-Length : 5\r\nContent-Length: %d\r\n" % len(body), body),
+    # libmicrohttpd 0.9.75 joins a folded line to the name: the length is lost
+    "folded Content-Length": post(b"Content-Length: 0\r\n %d\r\n" % len(body), body),
 }
 for what, raw in cases.items():
     got = exchange(raw)
