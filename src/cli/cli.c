@@ -161,8 +161,20 @@ int cli_expiry_arg(const char *usage, bool ttl, const char *arg, double now,
 	return 0;
 }
 
-/* Read all of `path` ("-": standard input) into `text`. */
-static int read_all(const char *path, struct dd_buf *text,
+/*
+ * The most text --attributes or --config takes.  The limit that matters
+ * is on the value (DD_JSON_VALUE_MAX, as compact JSON), so a file may be
+ * laid out at leisure; this one stops the reading of a file, so
+ * "@/dev/zero" is refused rather than read until memory runs out (an
+ * argument holds at most 128 KiB on Linux).
+ */
+#define CLI_JSON_TEXT_MAX (1024 * 1024)
+
+/*
+ * Read `path` ("-": standard input) into `text`, at most CLI_JSON_TEXT_MAX
+ * bytes: `what` is too large when there are more.
+ */
+static int read_all(const char *path, const char *what, struct dd_buf *text,
 		    struct dd_error *err)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
@@ -174,7 +186,11 @@ static int read_all(const char *path, struct dd_buf *text,
 		return dd_error_set(err, DD_ERR_INVALID, "cannot read '%s': %s",
 				    path, strerror(errno));
 	while (!rc && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (dd_buf_add(text, chunk, n))
+		if (text->len + n > CLI_JSON_TEXT_MAX)
+			rc = dd_error_set(err, DD_ERR_INVALID,
+					  "%s is larger than %d bytes", what,
+					  CLI_JSON_TEXT_MAX);
+		else if (dd_buf_add(text, chunk, n))
 			rc = dd_error_set(err, DD_ERR_NOMEM, "out of memory");
 	if (!rc && ferror(f))
 		rc = dd_error_set(err, DD_ERR_INVALID, "cannot read '%s': %s",
@@ -196,7 +212,7 @@ json_t *cli_parse_json_arg(const char *arg, const char *what,
 		return v;
 	}
 	snprintf(name, sizeof(name), "%s '%.400s'", what, arg);
-	if (!read_all(arg + 1, &text, err))
+	if (!read_all(arg + 1, name, &text, err))
 		dd_json_parse(text.buf ? text.buf : "", text.len, name, &v,
 			      err);
 	dd_buf_release(&text);

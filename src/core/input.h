@@ -33,8 +33,8 @@
  * A stored JSON value (a lease's attributes, a blueprint's config) takes
  * at most this many bytes as compact JSON, and is nested at most
  * DD_JSON_VALUE_MAX_NESTING levels: what fits in a request body as one of
- * its fields.  Every list of leases or blueprints carries these values, so
- * the bound is what keeps a page of them small.
+ * its fields.  Every list of leases or blueprints carries these values;
+ * an API page of them also ends at 1 MiB (PAGE_BYTES in http/api_v1.c).
  */
 #define DD_JSON_VALUE_MAX (64 * 1024)
 #define DD_JSON_VALUE_MAX_NESTING (DD_JSON_MAX_NESTING - 1)

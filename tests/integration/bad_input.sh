@@ -113,10 +113,23 @@ expect_refused 2 "duplicate" dd lease --type host --attributes '{"a": 1, "a": 2}
 printf '{"a": 1,\n "a": 2}' >"$T/dup.json"
 expect_refused 2 "malformed JSON in --attributes '@$T/dup.json'" dd lease --type host --attributes "@$T/dup.json" --no-wait
 expect_refused 2 "duplicate" dd blueprint create --type host --name d --config '{"hosts": [], "hosts": [{"name": "b"}]}'
-# 5 MB of attributes, as once stored, and one byte over the limit
+# 5 MB of attributes, as once stored, and one byte over the limit; a file
+# is read no further than 1 MiB, not even to its end: @/dev/zero has none
 head -c 5000000 /dev/zero | tr '\0' x | sed 's/^/{"p": "/; s/$/"}/' >"$T/big.json"
-expect_refused 2 "lease attributes too large: 5000008 bytes as JSON, at most 65536" \
+expect_refused 2 "--attributes '@$T/big.json' is larger than 1048576 bytes" \
 	dd lease --type host --attributes "@$T/big.json" --no-wait
+head -c 900000 /dev/zero | tr '\0' x | sed 's/^/{"p": "/; s/$/"}/' >"$T/big.json"
+expect_refused 2 "lease attributes too large: 900008 bytes as JSON, at most 65536" \
+	dd lease --type host --attributes "@$T/big.json" --no-wait
+expect_refused 2 "--attributes '@/dev/zero' is larger than 1048576 bytes" \
+	timeout 60 "$DD" lease --type host --attributes @/dev/zero --no-wait
+expect_refused 2 "--config '@/dev/zero' is larger than 1048576 bytes" \
+	timeout 60 "$DD" blueprint create --type host --name z --config @/dev/zero
+# the value's limit is on its compact form: a file may be laid out freely
+{ echo '{"p":'; head -c 500000 /dev/zero | tr '\0' ' '; echo '"spaced"}'; } >"$T/spaced.json"
+id=$(dd lease --type host --attributes "@$T/spaced.json" --no-wait)
+expect_eq "a spaced-out file" "$(sql "SELECT attributes FROM lease WHERE id = $id")" '{"p":"spaced"}'
+count=$((count + 1))
 pad=$(head -c $((65536 - 8)) /dev/zero | tr '\0' x)
 expect_refused 2 "lease attributes too large: 65537 bytes" dd lease --type host --attributes "{\"p\": \"${pad}x\"}" --no-wait
 expect_refused 2 "blueprint config too large" dd blueprint create --type host --name big --config "{\"hosts\": [{\"name\": \"b\"}], \"p\": \"$pad\"}"
