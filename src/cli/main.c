@@ -13,6 +13,7 @@
 static const struct cli_command commands[] = {
 	{"blueprint", cmd_blueprint,
 	 "create, list, show, edit, enable or disable blueprints"},
+	{"check", cmd_check, "check the whole store for damage"},
 	{"daemon", cmd_daemon, "run the update workers"},
 	{"exec", cmd_exec, "run a command on a leased resource"},
 	{"extend-lease", cmd_extend_lease, "move a lease's expiry"},
@@ -52,7 +53,8 @@ static void usage(FILE *f)
 		"bad usage or input,\n3 no such object, 4 illegal state change, "
 		"5 already exists, 6 store locked,\n7 store unusable, 11 "
 		"input/output error, 12 lease ended broken or destroyed,\n14 "
-		"idempotency key reused for another request, 130 interrupted;\n"
+		"idempotency key reused for another request, 15 store damaged,\n"
+		"130 interrupted; "
 		"'exec' passes the command's own status through.\n");
 }
 

@@ -34,7 +34,8 @@
 	X(BROKEN, -12, 12, 409, "broken", "object is broken")                  \
 	X(INTERRUPTED, -13, 130, 503, "interrupted", "interrupted")          \
 	X(KEY_REUSED, -14, 14, 422, "idempotency_key_reused",                  \
-	  "idempotency key reused for another request")
+	  "idempotency key reused for another request")                       \
+	X(DAMAGED, -15, 15, 503, "store_damaged", "store is damaged")
 
 enum dd_err {
 	DD_OK = 0,

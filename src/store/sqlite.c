@@ -14,6 +14,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -64,6 +65,8 @@ struct sq {
 	bool sync_wal;	       /* durable commits: fsync the WAL ourselves */
 	atomic_bool sync_failed; /* a sync failed: refuse all later commits */
 	char sync_error[128];	 /* why, set before sync_failed */
+	dev_t dev;	       /* the file opened, to tell when its path */
+	ino_t ino;	       /* names another file, or none */
 	bool lazy;	       /* the next commit need not wait for the disk */
 	int wal_fd;	       /* the WAL, for sync_wal(); -1 until needed */
 	double busy_timeout;   /* seconds */
@@ -87,11 +90,157 @@ static struct sq *SQ(struct dd_store *s)
 	return (struct sq *)s;
 }
 
+/* ---- damage and identity ----------------------------------------------
+ *
+ * A store is damaged when SQLite finds that it is not a database or
+ * meets a page it cannot make sense of (SQLITE_NOTADB, SQLITE_CORRUPT),
+ * when an integrity check finds problems, or when the file at its path
+ * is empty or does not start like a database.  Every such failure is one
+ * error, DD_ERR_DAMAGED, with one message, "store 'PATH' is damaged:
+ * WHAT", whoever meets it.  The first one met is also recorded for the
+ * path, for the whole process, so that a readiness probe reports it
+ * (store.h: health) without reading the file again: the damage stays on
+ * show until the process restarts.
+ */
+struct damage {
+	struct damage *next;
+	char *path;
+	char msg[384];
+};
+
+static pthread_mutex_t damage_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct damage *damages;
+
+/* The damage recorded for `path`, copied into msg; false if none. */
+static bool damage_find(const char *path, char *msg, size_t n)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&damage_mu);
+	for (struct damage *d = damages; d && !found; d = d->next) {
+		if (!strcmp(d->path, path)) {
+			snprintf(msg, n, "%s", d->msg);
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&damage_mu);
+	return found;
+}
+
+/*
+ * Fail with DD_ERR_DAMAGED: "store 'PATH' is damaged: WHAT; run 'drydock
+ * check'", and with `record`, record it for the path unless one is
+ * recorded already: damage met in the store in use, not a look at
+ * whatever file is at the path now (header_check()).
+ */
+static int damaged(const char *path, struct dd_error *err, bool record,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int damaged(const char *path, struct dd_error *err, bool record,
+		   const char *fmt, ...)
+{
+	char what[200], msg[384];
+	struct damage *d;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	snprintf(msg, sizeof(msg),
+		 "store '%.100s' is damaged: %s; run 'drydock check'", path,
+		 what);
+	if (!record)
+		return dd_error_set(err, DD_ERR_DAMAGED, "%s", msg);
+	pthread_mutex_lock(&damage_mu);
+	for (d = damages; d && strcmp(d->path, path); d = d->next)
+		;
+	if (!d && (d = dd_calloc(1, sizeof(*d)))) {
+		d->path = dd_strdup(path);
+		if (d->path) {
+			snprintf(d->msg, sizeof(d->msg), "%s", msg);
+			d->next = damages;
+			damages = d;
+		} else {
+			dd_free(d); /* it is only news: the error still goes */
+		}
+	}
+	pthread_mutex_unlock(&damage_mu);
+	return dd_error_set(err, DD_ERR_DAMAGED, "%s", msg);
+}
+
+static bool is_damage(int rc)
+{
+	return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB;
+}
+
+/*
+ * Does the store's file still look like a SQLite database?  An empty file
+ * or one with another header is damaged.  The size is looked at before
+ * SQLite opens an existing store (which would make an empty file into a
+ * new, empty database), the header once it has, through SQLite's own
+ * descriptor (`db`, or NULL for the size alone): a descriptor of our own
+ * on the file, once closed, would drop every POSIX lock this process
+ * holds on it, and another process could then delete the WAL under us.
+ */
+static int header_check(const char *path, sqlite3 *db, struct dd_error *err)
+{
+	static const char magic[16] = "SQLite format 3";
+	char head[16];
+	sqlite3_file *f = NULL;
+	struct stat st;
+
+	if (stat(path, &st))
+		return dd_error_set(err, DD_ERR_STORE,
+				    errno == ENOENT
+					    ? "store '%s' does not exist: run "
+					      "'drydock init' first"
+					    : "cannot open store '%s': %s",
+				    path, strerror(errno));
+	if (!st.st_size)
+		return damaged(path, err, false, "the file is empty");
+	if (!db)
+		return 0;
+	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &f) ||
+	    !f || !f->pMethods)
+		return 0; /* not opened yet: SQLite will look itself */
+	if (f->pMethods->xRead(f, head, sizeof(head), 0) != SQLITE_OK ||
+	    memcmp(head, magic, sizeof(magic)))
+		return damaged(path, err, false, "the file is not a database");
+	return 0;
+}
+
+/*
+ * Is the file at the store's path still the one this handle opened?
+ * Deleted (and maybe made anew by 'drydock init') or replaced, it is
+ * not: a commit went to a file nobody else will ever see, and must not
+ * be reported done.  One stat() per commit (sq_commit() and
+ * group_commit_batch()); a file moved away and back is the same file
+ * again, and its commits are accepted again.
+ */
+static int identity_check(struct sq *q, struct dd_error *err)
+{
+	struct stat st;
+
+	if (!stat(q->base.path, &st)) {
+		if (st.st_dev == q->dev && st.st_ino == q->ino)
+			return 0;
+	} else if (errno != ENOENT && errno != ENOTDIR) {
+		return 0; /* cannot tell: it is not known to be gone */
+	}
+	return dd_error_set(err, DD_ERR_STORE,
+			    "store '%s' was deleted or replaced while in use: "
+			    "the write is refused; restart drydock",
+			    q->base.path);
+}
+
 /* Translate a SQLite failure into a drydock error. */
 static int fail(struct sq *q, int rc, struct dd_error *err, const char *what)
 {
 	int prim = rc & 0xff;
 
+	if (is_damage(rc))
+		return damaged(q->base.path, err, true, "%s (%s)",
+			       sqlite3_errmsg(q->db), what);
 	if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
 		return dd_error_set(err, DD_ERR_BUSY,
 				    "store '%s' is locked (%s)", q->base.path,
@@ -248,7 +397,8 @@ static int exec_sql(struct sq *q, const char *sql, struct dd_error *err)
 	if (rc != SQLITE_OK) {
 		int prim = rc & 0xff;
 
-		if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED) {
+		if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED ||
+		    is_damage(rc)) {
 			sqlite3_free(msg);
 			return fail_locked(q, rc, err, sql);
 		}
@@ -275,7 +425,8 @@ static int exec_stmt(struct sq *q, const char *sql, struct dd_error *err)
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		int prim = rc & 0xff;
-		int code = (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
+		int code = (prim == SQLITE_BUSY || prim == SQLITE_LOCKED ||
+			    is_damage(rc))
 				   ? fail_locked(q, rc, err, sql)
 				   : dd_error_set(err, DD_ERR_STORE,
 						  "store '%s': %s", q->base.path,
@@ -578,6 +729,9 @@ static void group_commit_batch(struct group *g)
 		rc = exec_stmt(g->conn, "COMMIT", &cerr);
 		if (!rc)
 			rc = check_lost(g->conn, &cerr);
+		/* committed to a file that is gone: nobody will see it */
+		if (!rc)
+			rc = identity_check(g->conn, &cerr);
 		if (rc && !sqlite3_get_autocommit(g->conn->db))
 			exec_sql(g->conn, "ROLLBACK", NULL);
 		if (rc)
@@ -1077,10 +1231,16 @@ static int sq_open(const char *path, const struct dd_store_options *opt,
 		dd_free(q);
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
 	}
+	/* never make an empty store where a store should be */
+	rc = opt->must_exist ? header_check(path, NULL, err) : 0;
+	if (rc) {
+		sq_close(&q->base);
+		return rc;
+	}
 	keep_private(path);
 	rc = sqlite3_open_v2(path, &q->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				     SQLITE_OPEN_NOMUTEX,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+				     (opt->must_exist ? 0 : SQLITE_OPEN_CREATE),
 			     /* the system's own VFS, for comparison */
 			     getenv("DRYDOCK_SQLITE_PLAIN_VFS")
 				     ? NULL
@@ -1108,7 +1268,19 @@ static int sq_open(const char *path, const struct dd_store_options *opt,
 		 opt->durability == DD_DURABILITY_FULL && !q->sync_wal
 			 ? "FULL"
 			 : "NORMAL");
-	rc = exec_sql(q, pragmas, err);
+	rc = opt->must_exist ? header_check(path, q->db, err) : 0;
+	if (!rc)
+		rc = exec_sql(q, pragmas, err);
+	if (!rc) {
+		struct stat st;
+
+		if (stat(path, &st))
+			rc = dd_error_set(err, DD_ERR_STORE,
+					  "cannot open store '%s': %s", path,
+					  strerror(errno));
+		q->dev = rc ? 0 : st.st_dev;
+		q->ino = rc ? 0 : st.st_ino;
+	}
 	if (!rc && opt->group_commit)
 		rc = group_get(path, opt, &q->group, err);
 	if (rc) {
@@ -1228,6 +1400,9 @@ static int sq_commit(struct dd_store *s, struct dd_error *err)
 	rc = exec_stmt(q, "COMMIT", err);
 	if (!rc)
 		rc = check_lost(q, err);
+	/* committed to a file that is gone: nobody will see it */
+	if (!rc)
+		rc = identity_check(q, err);
 	if (rc && !sqlite3_get_autocommit(q->db))
 		exec_sql(q, "ROLLBACK", NULL);
 	pthread_mutex_unlock(&write_mu);
@@ -3082,6 +3257,93 @@ static int sq_idem_prune(struct dd_store *s, double before, int max, int *n,
 	return rc;
 }
 
+/* ---- health and integrity ---------------------------------------------- */
+
+/*
+ * For a readiness probe, without a query on the store: the file at the
+ * path still looks like a database (header_check), the process's group
+ * connection to it, the one every write of the daemon's workers and the
+ * API goes through, still has that very file open and refuses nothing,
+ * and nobody in the process met damage in it.
+ */
+static int sq_health(struct dd_store *s, struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	char msg[384];
+	struct group *g;
+	int rc = header_check(q->base.path, q->own_db, err);
+
+	if (!rc)
+		rc = identity_check(q, err);
+	pthread_mutex_lock(&groups_mu);
+	for (g = groups; g && strcmp(g->path, q->base.path); g = g->next)
+		;
+	if (!rc && g)
+		rc = g->conn->sync_failed ? sync_wal(g->conn, err)
+					  : identity_check(g->conn, err);
+	pthread_mutex_unlock(&groups_mu);
+	if (!rc && damage_find(q->base.path, msg, sizeof(msg)))
+		rc = dd_error_set(err, DD_ERR_DAMAGED, "%s", msg);
+	return rc;
+}
+
+static int check_progress(void *arg)
+{
+	struct dd_store_check *c = arg;
+
+	return c->cancelled && c->cancelled(c->arg);
+}
+
+/*
+ * SQLite's own checks, on this handle's connection: integrity_check
+ * reads every page and checks every index against its table;
+ * quick_check leaves out the indexes' contents.  At most 100 problems
+ * are listed.  Found problems are damage, recorded like any other.
+ */
+static int sq_check(struct dd_store *s, struct dd_store_check *c,
+		    struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	const char *what = c->quick ? "quick_check" : "integrity_check";
+	char first[160] = "";
+	sqlite3_stmt *st;
+	int rc;
+
+	c->problems = 0;
+	rc = sqlite3_prepare_v2(q->own_db,
+				c->quick ? "PRAGMA quick_check(100)"
+					 : "PRAGMA integrity_check(100)",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(q, rc, err, what);
+	sqlite3_progress_handler(q->own_db, 10000, check_progress, c);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+
+		if (t && !strcmp(t, "ok"))
+			continue;
+		if (!c->problems++)
+			snprintf(first, sizeof(first), "%s", t ? t : "?");
+		if (c->problem)
+			c->problem(c->arg, t ? t : "?");
+	}
+	sqlite3_progress_handler(q->own_db, 0, NULL, NULL);
+	if (rc == SQLITE_INTERRUPT) {
+		sqlite3_finalize(st);
+		return dd_error_set(err, DD_ERR_INTERRUPTED,
+				    "the %s of store '%s' was stopped", what,
+				    q->base.path);
+	}
+	/* SQLite may give up on a page after listing some problems */
+	rc = rc == SQLITE_DONE || c->problems ? 0 : fail(q, rc, err, what);
+	sqlite3_finalize(st);
+	if (!rc && c->problems)
+		rc = damaged(q->base.path, err, true, "%s found %lld problem%s: %s",
+			     what, c->problems, c->problems == 1 ? "" : "s",
+			     first);
+	return rc;
+}
+
 const struct dd_store_ops dd_sqlite_store_ops = {
 	.version = DD_STORE_OPS_VERSION,
 	.name = "sqlite",
@@ -3089,6 +3351,8 @@ const struct dd_store_ops dd_sqlite_store_ops = {
 	.close = sq_close,
 	.migrate = sq_migrate,
 	.schema_version = sq_schema_version,
+	.health = sq_health,
+	.check = sq_check,
 	.begin = sq_begin,
 	.commit = sq_commit,
 	.commit_lazy = sq_commit_lazy,

@@ -57,6 +57,7 @@ void dd_store_options_from_env(struct dd_store_options *opt)
 		opt->durability = DD_DURABILITY_NORMAL;
 	opt->busy_timeout_ms = 10000;
 	opt->group_commit = false;
+	opt->must_exist = false;
 	if (b && atoi(b) > 0)
 		opt->busy_timeout_ms = atoi(b);
 }
@@ -76,6 +77,7 @@ int dd_store_open(const char *path, const struct dd_store_options *opt,
 int dd_store_open_ready(const char *path, const struct dd_store_options *opt,
 			struct dd_store **out, struct dd_error *err)
 {
+	struct dd_store_options existing;
 	int current, newest, rc;
 	struct stat st;
 
@@ -84,7 +86,13 @@ int dd_store_open_ready(const char *path, const struct dd_store_options *opt,
 				    "store '%s' does not exist: run 'drydock "
 				    "init' first",
 				    path);
-	rc = dd_store_open(path, opt, out, err);
+	if (!opt) {
+		dd_store_options_from_env(&existing);
+	} else {
+		existing = *opt;
+	}
+	existing.must_exist = true;
+	rc = dd_store_open(path, &existing, out, err);
 	if (rc)
 		return rc;
 	rc = dd_store_schema_version(*out, &current, &newest, err);
@@ -175,6 +183,17 @@ int dd_store_schema_version(struct dd_store *s, int *current, int *newest,
 			    struct dd_error *err)
 {
 	return s->ops->schema_version(s, current, newest, err);
+}
+
+int dd_store_health(struct dd_store *s, struct dd_error *err)
+{
+	return s->ops->health(s, err);
+}
+
+int dd_store_check(struct dd_store *s, struct dd_store_check *c,
+		   struct dd_error *err)
+{
+	return s->ops->check(s, c, err);
 }
 
 int dd_store_begin(struct dd_store *s, struct dd_error *err)

@@ -25,7 +25,7 @@
 #include "core/error.h"
 #include "core/model.h"
 
-#define DD_STORE_OPS_VERSION 6
+#define DD_STORE_OPS_VERSION 7
 
 enum dd_durability {
 	DD_DURABILITY_FULL = 0,	  /* every commit reaches the disk */
@@ -45,6 +45,12 @@ struct dd_store_options {
 	 * write at once.
 	 */
 	bool group_commit;
+	/*
+	 * Open an existing store only: a missing file is refused, and so is
+	 * one that is empty or does not start like a store (DD_ERR_DAMAGED),
+	 * without touching it.  dd_store_open_ready() sets it.
+	 */
+	bool must_exist;
 };
 
 struct dd_store;
@@ -59,6 +65,33 @@ typedef int dd_store_migrate_fn(struct dd_store *s, struct dd_error *err);
 /* The schema version now in the store and the newest this build knows. */
 typedef int dd_store_schema_version_fn(struct dd_store *s, int *current,
 				       int *newest, struct dd_error *err);
+
+/*
+ * Is the store fit to serve, as far as a look that costs no more than a
+ * few system calls can tell?  For a readiness probe.  Refused, with the
+ * reason: a file at the path that no longer looks like a store, or is
+ * no longer the file the process's writers have open (deleted or
+ * replaced: DD_ERR_STORE), a process that refuses writes (a failed sync),
+ * and damage met by anyone in the process (DD_ERR_DAMAGED).  It does not
+ * read the whole store: see check.
+ */
+typedef int dd_store_health_fn(struct dd_store *s, struct dd_error *err);
+/*
+ * An integrity check of the whole store, reading every page: each
+ * problem found goes to problem(arg, text), and finding any fails with
+ * DD_ERR_DAMAGED, the first named.  `quick` leaves out the contents of
+ * indexes.  cancelled(arg), when set, is polled as it runs; true stops it
+ * with DD_ERR_INTERRUPTED.
+ */
+struct dd_store_check {
+	bool quick;
+	void (*problem)(void *arg, const char *text);
+	bool (*cancelled)(void *arg);
+	void *arg;
+	long long problems; /* out: how many were found */
+};
+typedef int dd_store_check_fn(struct dd_store *s, struct dd_store_check *c,
+			      struct dd_error *err);
 
 /* Start a write transaction (taking the store's write lock at once). */
 typedef int dd_store_begin_fn(struct dd_store *s, struct dd_error *err);
@@ -333,6 +366,8 @@ struct dd_store_ops {
 	dd_store_close_fn *close;
 	dd_store_migrate_fn *migrate;
 	dd_store_schema_version_fn *schema_version;
+	dd_store_health_fn *health;
+	dd_store_check_fn *check;
 	dd_store_begin_fn *begin;
 	dd_store_commit_fn *commit;
 	dd_store_commit_lazy_fn *commit_lazy;
@@ -430,6 +465,9 @@ void dd_store_close(struct dd_store *s);
 int dd_store_migrate(struct dd_store *s, struct dd_error *err);
 int dd_store_schema_version(struct dd_store *s, int *current, int *newest,
 			    struct dd_error *err);
+int dd_store_health(struct dd_store *s, struct dd_error *err);
+int dd_store_check(struct dd_store *s, struct dd_store_check *c,
+		   struct dd_error *err);
 /* For tests: make the (n+1)th store call from now fail with `code`. */
 void dd_store_fail_after(long n, int code);
 /*

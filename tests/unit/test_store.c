@@ -1595,7 +1595,7 @@ static void test_group_second_transaction_busy(void **state)
 {
 	struct test_env *e = *state;
 	struct dd_error err = DD_ERROR_INIT;
-	struct dd_store_options opt = {DD_DURABILITY_FULL, 50, true};
+	struct dd_store_options opt = {DD_DURABILITY_FULL, 50, true, false};
 	struct dd_store *a = NULL, *b = NULL;
 	struct dd_blueprint bp = {0};
 
@@ -1637,7 +1637,7 @@ static void *group_bumper(void *arg)
 {
 	struct group_worker *gw = arg;
 	struct dd_error err = DD_ERROR_INIT;
-	struct dd_store_options opt = {DD_DURABILITY_FULL, 5000, true};
+	struct dd_store_options opt = {DD_DURABILITY_FULL, 5000, true, false};
 	struct dd_store *s = NULL;
 
 	if (dd_store_open(gw->path, &opt, &s, &err)) {
@@ -1704,7 +1704,7 @@ struct sync_failer {
 static void *sync_failer_main(void *arg)
 {
 	struct sync_failer *sf = arg;
-	struct dd_store_options opt = {DD_DURABILITY_FULL, 5000, true};
+	struct dd_store_options opt = {DD_DURABILITY_FULL, 5000, true, false};
 	struct dd_store *s = NULL;
 	struct dd_error err = DD_ERROR_INIT;
 
@@ -1771,7 +1771,7 @@ static void test_second_writer_waits_then_busy(void **state)
 {
 	struct test_env *e = *state;
 	struct dd_error err = DD_ERROR_INIT;
-	struct dd_store_options opt = {DD_DURABILITY_NORMAL, 50, false};
+	struct dd_store_options opt = {DD_DURABILITY_NORMAL, 50, false, false};
 	struct dd_store *other = NULL;
 
 	/* a write transaction holds the store's write lock at once */
@@ -1968,7 +1968,7 @@ static void test_sync_then(void **state)
 {
 	struct test_env *e = *state;
 	struct dd_error err = DD_ERROR_INIT;
-	struct dd_store_options group = {DD_DURABILITY_FULL, 1000, true};
+	struct dd_store_options group = {DD_DURABILITY_FULL, 1000, true, false};
 	struct dd_store *g = NULL;
 	struct told t;
 
@@ -2006,7 +2006,7 @@ static void test_sync_then_failed_sync(void **state)
 {
 	struct test_env *e = *state;
 	struct dd_error err = DD_ERROR_INIT;
-	struct dd_store_options group = {DD_DURABILITY_FULL, 1000, true};
+	struct dd_store_options group = {DD_DURABILITY_FULL, 1000, true, false};
 	struct dd_store *g = NULL;
 	struct told t;
 
@@ -2078,7 +2078,7 @@ static void test_sync_after_lazy_commits(void **state)
 {
 	struct test_env *e = *state;
 	struct dd_error err = DD_ERROR_INIT;
-	struct dd_store_options group = {DD_DURABILITY_FULL, 1000, true};
+	struct dd_store_options group = {DD_DURABILITY_FULL, 1000, true, false};
 	struct dd_store *g = NULL;
 	struct dd_store *handles[2];
 	long long n = 0;
@@ -2100,6 +2100,177 @@ static void test_sync_after_lazy_commits(void **state)
 	dd_store_fail_after(0, DD_ERR_IO);
 	assert_int_equal(dd_store_sync(g, &err), DD_ERR_IO);
 	dd_store_close(g);
+}
+
+/* ---- store faults: deleted, emptied, damaged ---------------------------- */
+
+/* A blueprint insert in its own transaction on `s`; returns its result. */
+static int insert_one(struct dd_store *s, const char *name,
+		      struct dd_error *err)
+{
+	struct dd_blueprint bp = {0};
+	int rc = dd_store_begin(s, err);
+
+	bp.type = "host";
+	bp.name = (char *)name;
+	bp.config = json_object();
+	bp.enabled = true;
+	if (!rc)
+		rc = dd_store_blueprint_insert(s, &bp, err);
+	if (rc)
+		dd_store_rollback(s);
+	else
+		rc = dd_store_commit(s, err);
+	json_decref(bp.config);
+	return rc;
+}
+
+/*
+ * Issue 10, item 6: a store deleted under open handles took their writes
+ * (into the deleted file) and reported them done, also after 'drydock
+ * init' made a new store at the path.  Every commit, on a plain handle
+ * and through group commit, must now be refused, and a readiness check
+ * must say so; a file moved away and back is the same store again.
+ */
+static void test_deleted_store_refuses_commits(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store_options group = {DD_DURABILITY_FULL, 1000, true, false};
+	struct dd_store *g = NULL, *fresh = NULL;
+	char away[PATH_MAX + 32];
+
+	assert_ok(dd_store_open(e->path, &group, &g, &err), &err);
+	assert_ok(insert_one(e->store, "before", &err), &err);
+	assert_ok(insert_one(g, "before-g", &err), &err);
+	assert_ok(dd_store_health(e->store, &err), &err);
+
+	/* moved away: refused; moved back: the same file, taken again */
+	snprintf(away, sizeof(away), "%s/away.db", e->dir);
+	assert_int_equal(rename(e->path, away), 0);
+	assert_int_equal(insert_one(e->store, "away", &err), DD_ERR_STORE);
+	assert_non_null(strstr(err.msg, "was deleted or replaced while in use"));
+	assert_int_equal(rename(away, e->path), 0);
+	assert_ok(insert_one(e->store, "back", &err), &err);
+
+	/* deleted, and a new store made at the path */
+	assert_int_equal(unlink(e->path), 0);
+	snprintf(away, sizeof(away), "%s-wal", e->path);
+	unlink(away);
+	snprintf(away, sizeof(away), "%s-shm", e->path);
+	unlink(away);
+	assert_int_equal(insert_one(e->store, "gone", &err), DD_ERR_STORE);
+	assert_int_equal(insert_one(g, "gone-g", &err), DD_ERR_STORE);
+	assert_non_null(strstr(err.msg, "was deleted or replaced while in use"));
+	assert_ok(dd_store_open(e->path, NULL, &fresh, &err), &err);
+	assert_ok(dd_store_migrate(fresh, &err), &err);
+	assert_int_equal(insert_one(e->store, "new", &err), DD_ERR_STORE);
+	assert_int_equal(insert_one(g, "new-g", &err), DD_ERR_STORE);
+	/* the process's group connection still has the old file open */
+	assert_int_equal(dd_store_health(fresh, &err), DD_ERR_STORE);
+	assert_non_null(strstr(err.msg, "was deleted or replaced while in use"));
+	dd_store_close(g);
+	/* with it closed, the new store is fit, and takes writes */
+	assert_ok(dd_store_health(fresh, &err), &err);
+	assert_ok(insert_one(fresh, "new", &err), &err);
+	dd_store_close(fresh);
+}
+
+/*
+ * Issue 10, item 9: a store truncated to 0 bytes made the CLI wait for a
+ * lock and exit 6, or make a new, empty database of it.  Opening it is
+ * now refused as damaged, and the file is left as it was.
+ */
+static void test_empty_store_is_damaged(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store *s = NULL;
+	struct stat st;
+	FILE *f;
+
+	dd_store_close(e->store);
+	e->store = NULL;
+	f = fopen(e->path, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(dd_store_open_ready(e->path, NULL, &s, &err),
+			 DD_ERR_DAMAGED);
+	assert_null(s);
+	assert_non_null(strstr(err.msg, "is damaged: the file is empty"));
+	assert_int_equal(dd_err_exit_status(DD_ERR_DAMAGED), 15);
+	assert_int_equal(dd_err_http_status(DD_ERR_DAMAGED), 503);
+	assert_int_equal(stat(e->path, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	/* and a file that is not a database at all */
+	f = fopen(e->path, "w");
+	assert_non_null(f);
+	fputs("just text, long enough to have a header's worth of bytes\n", f);
+	fclose(f);
+	assert_int_equal(dd_store_open_ready(e->path, NULL, &s, &err),
+			 DD_ERR_DAMAGED);
+	assert_non_null(strstr(err.msg, "is damaged: the file is not a "
+					"database"));
+}
+
+static void count_problem(void *arg, const char *text)
+{
+	(*(int *)arg)++;
+	assert_non_null(text);
+}
+
+/*
+ * Issue 10, item 9: a page overwritten inside the file was found by
+ * integrity_check, but nothing in drydock reported it.  The check op
+ * lists the problems and fails with DD_ERR_DAMAGED, and the damage is
+ * recorded for the process: a health check (readiness) reports it.
+ */
+static void test_check_finds_damaged_page(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store_check c = {.quick = false};
+	struct dd_store *s = NULL;
+	char junk[4096];
+	int problems = 0;
+	FILE *f;
+
+	assert_ok(dd_store_check(e->store, &c, &err), &err);
+	assert_int_equal(c.problems, 0);
+	assert_ok(dd_store_health(e->store, &err), &err);
+	for (int i = 0; i < 40; i++) {
+		char name[256];
+
+		snprintf(name, sizeof(name), "bp-%03d-%0200d", i, i);
+		assert_ok(insert_one(e->store, name, &err), &err);
+	}
+	dd_store_close(e->store);
+	e->store = NULL;
+	/* a page of blueprint rows, after the schema's pages */
+	memset(junk, 0x5a, sizeof(junk));
+	f = fopen(e->path, "r+b");
+	assert_non_null(f);
+	{
+		long size;
+
+		assert_int_equal(fseek(f, 0, SEEK_END), 0);
+		size = ftell(f);
+		assert_true(size >= 8 * 4096);
+		assert_int_equal(fseek(f, size - 2 * 4096, SEEK_SET), 0);
+	}
+	assert_int_equal(fwrite(junk, 1, sizeof(junk), f), sizeof(junk));
+	fclose(f);
+
+	assert_ok(dd_store_open_ready(e->path, NULL, &s, &err), &err);
+	c.problem = count_problem;
+	c.arg = &problems;
+	assert_int_equal(dd_store_check(s, &c, &err), DD_ERR_DAMAGED);
+	assert_true(c.problems > 0);
+	assert_int_equal(problems, c.problems);
+	assert_non_null(strstr(err.msg, "is damaged: integrity_check found"));
+	assert_int_equal(dd_store_health(s, &err), DD_ERR_DAMAGED);
+	assert_non_null(strstr(err.msg, "is damaged: "));
+	dd_store_close(s);
 }
 
 int main(void)
@@ -2147,6 +2318,9 @@ int main(void)
 		T(test_sync_then),
 		T(test_sync_then_failed_sync),
 		T(test_late_wal_write_fails_commit),
+		T(test_deleted_store_refuses_commits),
+		T(test_empty_store_is_damaged),
+		T(test_check_finds_damaged_page),
 	};
 #undef T
 
