@@ -39,14 +39,14 @@ stop_daemon "$DAEMON"
 grep -Eq "daemon [0-9]+ stopped: [1-9][0-9]* tasks run, [1-9][0-9]* store commits$" "$T/daemon.log" ||
 	fail "no stopped message: $(tail -3 "$T/daemon.log")"
 
-# a store that is missing, not a database, or locked
+# a store that is missing, not a database (damaged: 15), or locked
 expect_refused 7 "does not exist: run 'drydock init'" dd --db "$T/nope.db" list leases
 printf 'this is not a database, just some text padding it out%.0s' 1 2 3 4 5 6 7 8 9 10 >"$T/junk.db"
 set +e
 dd --db "$T/junk.db" list leases >/dev/null 2>"$T/err"
 rc=$?
 set -e
-expect_eq "junk store status" "$rc" 7
+expect_eq "junk store status" "$rc" 15
 grep -q "not a database" "$T/err" || fail "junk store message: $(cat "$T/err")"
 
 # an empty --db is refused before anything is opened (it used to open the
