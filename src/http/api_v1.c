@@ -271,7 +271,7 @@ static void walk_answer(struct dd_http_req *r, const struct dd_filter *f,
  * The create's Idempotency-Key header, bound to the caller, the method and
  * path, and the parsed body `b` (api/idem.h): *out is `k` when there is
  * one, NULL when there is none.  Returns false when answered (400 for a
- * key that is empty, too long or not printable ASCII).
+ * key that is empty, too long, not printable ASCII or sent twice).
  */
 static bool idem_key(struct dd_http_req *r, json_t *b, struct dd_idem *k,
 		     struct dd_idem **out)
@@ -283,6 +283,12 @@ static bool idem_key(struct dd_http_req *r, json_t *b, struct dd_idem *k,
 	*out = NULL;
 	if (!key)
 		return true;
+	/* two keys: which one a proxy passes on, or joins, is anyone's guess */
+	if (dd_http_header_count(r, "Idempotency-Key") > 1) {
+		dd_http_error(r, 400, "invalid",
+			      "the Idempotency-Key header is given twice");
+		return false;
+	}
 	snprintf(request, sizeof(request), "%s %s", r->method, r->path);
 	if (dd_idem_init(k, key, r->who.identity, request, b, &err)) {
 		dd_http_fail(r, &err);

@@ -64,6 +64,8 @@ struct dd_http_req {
 const char *dd_http_query(struct dd_http_req *r, const char *key);
 const char *dd_http_header(struct dd_http_req *r, const char *key);
 const char *dd_http_cookie(struct dd_http_req *r, const char *key);
+/* How many times the request has header `key` (in any case). */
+unsigned dd_http_header_count(struct dd_http_req *r, const char *key);
 /*
  * Are all the query-string arguments in `known` (NULL-terminated), each
  * given once with a value free of control characters?  A misspelt, empty

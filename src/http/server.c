@@ -300,6 +300,31 @@ const char *dd_http_header(struct dd_http_req *r, const char *key)
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
 }
 
+struct header_count {
+	const char *key;
+	unsigned n;
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind,
+				    const char *key, const char *value)
+{
+	struct header_count *h = cls;
+
+	(void)kind;
+	(void)value;
+	if (!strcasecmp(key, h->key))
+		h->n++;
+	return MHD_YES;
+}
+
+unsigned dd_http_header_count(struct dd_http_req *r, const char *key)
+{
+	struct header_count h = {key, 0};
+
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_header, &h);
+	return h.n;
+}
+
 const char *dd_http_cookie(struct dd_http_req *r, const char *key)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, key);

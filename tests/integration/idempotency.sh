@@ -67,6 +67,9 @@ refused 400 invalid "$CI" POST /api/v1/leases "$body" -H "$(key "$long")"
 refused 400 invalid "$CI" POST /api/v1/leases "$body" -H "$(key "caf$(printf '\303\251')")"
 grep -q "printable ASCII" "$T/body" || fail "non-ASCII key message: $(cat "$T/body")"
 refused 400 invalid "$CI" POST /api/v1/leases "$body" -H "$(key "a$(printf '\t')b")"
+# two keys: libmicrohttpd reads the first, a proxy may join them ("a, b")
+refused 400 invalid "$CI" POST /api/v1/leases "$body" -H "$(key two-a)" -H "idempotency-key: two-b"
+expect_eq "two keys message" "$(j .error.message)" "the Idempotency-Key header is given twice"
 call 201 "$CI" POST /api/v1/leases "$body" -H "$(key "${long%k}")"
 call 201 "$CI" POST /api/v1/leases "$body" -H "$(key ' ~!"#%&')"
 # a refused request leaves no record: corrected, the key still works
