@@ -49,6 +49,7 @@ struct vfile {
 
 static sqlite3_vfs *sys;
 static atomic_llong wal_writes;
+static atomic_llong reads;
 static atomic_bool fail_late;
 /* dd_sqlite_vfs_fail_commits(): commits to let through, then to fail */
 static atomic_int commits_to_pass, commits_to_fail, commit_fault;
@@ -202,6 +203,7 @@ static int vf_close(sqlite3_file *f)
 static int vf_read(sqlite3_file *f, void *buf, int amt, sqlite3_int64 off)
 {
 	WAL_FIRST(f);
+	atomic_fetch_add_explicit(&reads, 1, memory_order_relaxed);
 	return R(f)->pMethods->xRead(R(f), buf, amt, off);
 }
 
@@ -474,6 +476,11 @@ const char *dd_sqlite_vfs_register(void)
 long long dd_sqlite_vfs_wal_writes(void)
 {
 	return atomic_load(&wal_writes);
+}
+
+long long dd_sqlite_vfs_reads(void)
+{
+	return atomic_load(&reads);
 }
 
 int dd_sqlite_vfs_lost(sqlite3 *db)

@@ -37,6 +37,12 @@ const char *dd_sqlite_vfs_register(void);
 long long dd_sqlite_vfs_wal_writes(void);
 
 /*
+ * Read calls made to database and WAL files since the process started:
+ * pages a connection had to fetch, for tests that bound a query's work.
+ */
+long long dd_sqlite_vfs_reads(void);
+
+/*
  * The error of a write that failed where SQLite could not be told (a
  * shared-memory barrier or lock, after the commit frame), for `db`'s main
  * database, or 0.  Once set, every later use of the WAL fails with it, and
