@@ -3,11 +3,12 @@
  * store handle, and the response it builds.
  *
  * The server (server.c) accepts connections with libmicrohttpd, reads
- * the body up to a limit, finds the route, authenticates the caller,
- * lends the handler a store handle from its pool and sends what the
- * handler built.  Handlers (api_v1.c, web.c, ops.c) never touch
- * libmicrohttpd themselves: they read req->method, req->path, the query
- * and headers through the accessors below, and answer with exactly one of
+ * the body up to a limit, has the router (router.c) find the route and
+ * authenticate the caller, lends the handler a store handle from its
+ * pool and sends what the handler built.  Handlers (api_*.c, ops.c,
+ * session.c, web*.c) never touch libmicrohttpd or the server themselves:
+ * they read req->method, req->path, the query and headers through the
+ * request functions below (request.c), and answer with exactly one of
  * dd_http_json(), dd_http_error(), dd_http_html() or dd_http_text().
  */
 #ifndef DD_HTTP_H
@@ -30,9 +31,23 @@
 #define DD_HTTP_MAX_PARAMS 2
 
 struct dd_http_server;
+struct dd_http_req;
+
+/*
+ * What the server does for a request's long poll and long-running
+ * handler (server.c fills it in).  Handlers call dd_http_wait() and
+ * dd_http_long_running(), which go through these, and never the server
+ * itself: the server calls the handlers, not the other way round.
+ */
+struct dd_http_hooks {
+	void (*wait)(struct dd_http_req *r, const char *object,
+		     double deadline);
+	bool (*long_running)(struct dd_http_req *r);
+};
 
 struct dd_http_req {
 	struct dd_http_server *server;
+	const struct dd_http_hooks *hooks;
 	void *conn; /* libmicrohttpd's connection, for the accessors */
 	const char *method;
 	const char *path;
@@ -131,40 +146,17 @@ struct dd_http_route {
 	bool no_store; /* answers without the store (/livez) */
 };
 
-/*
- * Web UI sessions (session.c), kept in memory: signing in with a token
- * starts one; it ends on sign-out, after DD_SESSION_TTL, when the server
- * restarts, or when its token is revoked.
- */
-#define DD_SESSION_TTL (12 * 3600)
-#define DD_SESSION_COOKIE "drydock_session"
-/* Start a session for `who`; fills r->set_cookie and r->csrf. */
-int dd_session_start(struct dd_http_req *r, const struct dd_principal *who);
-/*
- * The caller's session, from its cookie: fills r->who and r->csrf and
- * returns true; otherwise answers with a redirect to the sign-in page.
- */
-bool dd_web_session(struct dd_http_req *r);
-/*
- * Is `path` a page of this server to go to after signing in: a local
- * path ("/leases/12"), not another site ("//evil", "/\\evil"), printable,
- * and not the sign-in page itself?
- */
-bool dd_web_safe_next(const char *path);
-/* End the caller's session (sign out); clears the cookie. */
-void dd_session_end(struct dd_http_req *r);
-/* Does `token` (from a form) match the session's CSRF token? */
-bool dd_session_csrf_ok(const struct dd_http_req *r, const char *token);
-
-/* The web UI's page for a path that is not one (web.c). */
-void dd_web_not_found(struct dd_http_req *r);
-
 /* The routes each part of the server contributes, ending in {NULL}. */
 extern const struct dd_http_route dd_api_v1_routes[];
 extern const struct dd_http_route dd_ops_routes[];
+extern const struct dd_http_route dd_session_routes[];
 extern const struct dd_http_route dd_web_routes[];
 
-/* Counters the server keeps for /metrics (ops.c). */
+/*
+ * Requests answered, by status, for /metrics: the server counts each
+ * answer sent, ops.c reads the counts.
+ */
+void dd_http_count_answer(int status);
 void dd_http_count_requests(void (*fn)(int status, unsigned long long n,
 				       void *arg),
 			    void *arg);

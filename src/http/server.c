@@ -1,7 +1,17 @@
+/*
+ * server.c - the HTTP server's machinery (server.h): libmicrohttpd's
+ * daemon and its I/O threads, the handler threads and their queues, long
+ * polls parked and resumed, the connections' deadlines, the store handles
+ * lent to handlers, and the request log.
+ *
+ * It knows no route: it asks the router (router.c) which handler answers
+ * a request and runs it on a handler thread; handlers answer through the
+ * request functions (request.c).
+ */
 #include "http/server.h"
-#include "http/exec.h"
 #include "http/http.h"
 #include "http/internal.h"
+#include "http/router.h"
 #include "http/watch.h"
 
 #include <arpa/inet.h>
@@ -19,7 +29,6 @@
 #include <time.h>
 
 #define POOL_MAX 64
-#define STATUS_MAX 600
 /*
  * libmicrohttpd's memory per connection, which bounds the request line
  * and headers (about 15 KB of them).  After each answer on a kept-alive
@@ -96,9 +105,6 @@ struct track {
 	struct track *prev, *next; /* in the idle list */
 };
 
-/* Requests answered, by status, for /metrics. */
-static atomic_ullong answered[STATUS_MAX];
-
 /*
  * One request in flight; libmicrohttpd keeps it in *con_cls.  The
  * request comes first: handlers' dd_http_req is the conn.
@@ -134,24 +140,6 @@ static char bad_target;
  * thread of their own, so they answer however busy the others are.
  */
 enum { LANE_STORE, LANE_PROBE };
-
-static const struct dd_http_route *const route_tables[] = {
-	dd_api_v1_routes,
-	dd_ops_routes,
-	dd_web_routes,
-};
-
-void dd_http_count_requests(void (*fn)(int status, unsigned long long n,
-				       void *arg),
-			    void *arg)
-{
-	for (int i = 100; i < STATUS_MAX; i++) {
-		unsigned long long n = atomic_load(&answered[i]);
-
-		if (n)
-			fn(i, n, arg);
-	}
-}
 
 static void answering_begin(struct dd_http_server *s, struct conn *c)
 {
@@ -209,255 +197,7 @@ static void return_store(struct dd_http_server *s, struct dd_store *st)
 	dd_store_close(st);
 }
 
-/* ---- accessors and answers ----------------------------------------- */
-
-const char *dd_http_query(struct dd_http_req *r, const char *key)
-{
-	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
-					   key);
-}
-
-/* What is wrong with a query argument; the message says it to the client. */
-enum query_fault { QUERY_OK, QUERY_UNKNOWN, QUERY_TWICE, QUERY_EMPTY,
-		   QUERY_CONTROL, QUERY_CONTROL_NAME };
-
-static const char *const query_fault_msg[] = {
-	[QUERY_TWICE] = "is given twice",
-	[QUERY_EMPTY] = "needs a value",
-	[QUERY_CONTROL] = "has a control character in its value",
-	[QUERY_CONTROL_NAME] = "has a control character in its name",
-};
-
-struct query_check {
-	const char *const *known;
-	unsigned seen; /* bit i: known[i] was given */
-	const char *key;
-	enum query_fault fault;
-};
-
-/* Has v (n bytes, NULs counted) a control character? */
-static bool has_control(const char *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
-			return true;
-	return false;
-}
-
-static enum MHD_Result check_key(void *cls, enum MHD_ValueKind kind,
-				 const char *key, size_t key_size,
-				 const char *value, size_t value_size)
-{
-	struct query_check *q = cls;
-	size_t i;
-
-	(void)kind;
-	for (i = 0; q->known[i] && strcmp(q->known[i], key); i++)
-		;
-	/* "status%00x" compares equal to "status" but is not looked up as it */
-	if (has_control(key, key_size))
-		q->fault = QUERY_CONTROL_NAME;
-	else if (!q->known[i])
-		q->fault = QUERY_UNKNOWN;
-	else if (q->seen & (1u << i))
-		q->fault = QUERY_TWICE;
-	else if (!value || !value_size)
-		q->fault = QUERY_EMPTY;
-	else if (has_control(value, value_size))
-		q->fault = QUERY_CONTROL;
-	else
-		q->seen |= 1u << i;
-	q->key = key;
-	return q->fault == QUERY_OK ? MHD_YES : MHD_NO;
-}
-
-bool dd_http_query_known(struct dd_http_req *r, const char *const *known)
-{
-	struct query_check q = {known, 0, NULL, QUERY_OK};
-	struct dd_buf list = DD_BUF_INIT;
-
-	MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, check_key,
-				    &q);
-	if (q.fault == QUERY_OK)
-		return true;
-	if (q.fault != QUERY_UNKNOWN) {
-		/* an empty or garbled filter must not read as no filter */
-		dd_http_error(r, 400, "invalid", "query argument '%.64s' %s",
-			      q.key, query_fault_msg[q.fault]);
-		return false;
-	}
-	for (size_t i = 0; known[i]; i++)
-		dd_buf_addf(&list, "%s%s", i ? ", " : "", known[i]);
-	dd_http_error(r, 400, "invalid",
-		      "unknown query argument '%.64s' (known: %s)", q.key,
-		      list.buf ? list.buf : "none");
-	dd_buf_release(&list);
-	return false;
-}
-
-const char *dd_http_header(struct dd_http_req *r, const char *key)
-{
-	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
-}
-
-struct header_count {
-	const char *key;
-	unsigned n;
-};
-
-static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind,
-				    const char *key, const char *value)
-{
-	struct header_count *h = cls;
-
-	(void)kind;
-	(void)value;
-	if (!strcasecmp(key, h->key))
-		h->n++;
-	return MHD_YES;
-}
-
-unsigned dd_http_header_count(struct dd_http_req *r, const char *key)
-{
-	struct header_count h = {key, 0};
-
-	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_header, &h);
-	return h.n;
-}
-
-const char *dd_http_cookie(struct dd_http_req *r, const char *key)
-{
-	return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, key);
-}
-
-void dd_http_json(struct dd_http_req *r, int status, json_t *body)
-{
-	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS)
-			  : NULL;
-
-	json_decref(body);
-	dd_buf_release(&r->out);
-	if (!text) {
-		r->status = 500;
-		r->content_type = "application/json";
-		dd_buf_addstr(&r->out, "{\"error\":{\"code\":\"out_of_memory\","
-				       "\"message\":\"out of memory\"}}\n");
-		return;
-	}
-	r->status = status;
-	r->content_type = "application/json";
-	dd_buf_addstr(&r->out, text);
-	dd_buf_addstr(&r->out, "\n");
-	free(text);
-}
-
-void dd_http_error(struct dd_http_req *r, int status, const char *code,
-		   const char *fmt, ...)
-{
-	char msg[600];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(r->error_code, sizeof(r->error_code), "%s", code);
-	/*
-	 * Messages quote what the client sent (a path, a query argument), which
-	 * need not be UTF-8, and truncation can split a character: json_pack()
-	 * would refuse such a string and the client would get a 500.
-	 */
-	dd_http_json(r, status,
-		     json_pack("{s:{s:s,s:o}}", "error", "code", code,
-			       "message",
-			       dd_json_string_lossy(msg, strlen(msg))));
-}
-
-void dd_http_fail(struct dd_http_req *r, const struct dd_error *err)
-{
-	dd_http_error(r, dd_err_http_status(err->code),
-		      dd_err_http_code(err->code), "%s", err->msg);
-}
-
-void dd_http_html(struct dd_http_req *r, int status)
-{
-	r->status = status;
-	r->content_type = "text/html; charset=utf-8";
-}
-
-void dd_http_text(struct dd_http_req *r, int status, const char *type)
-{
-	r->status = status;
-	r->content_type = type;
-}
-
-json_t *dd_http_body_object(struct dd_http_req *r, const char *const *known)
-{
-	json_error_t jerr;
-	const char *key;
-	json_t *v, *o;
-
-	if (r->body_len == 0)
-		return json_object();
-	/* refused before parsing: see DD_JSON_MAX_NESTING */
-	if (dd_json_nesting(r->body, r->body_len) > DD_HTTP_MAX_NESTING) {
-		dd_http_error(r, 400, "invalid",
-			      "request body is nested deeper than %d levels",
-			      DD_HTTP_MAX_NESTING);
-		return NULL;
-	}
-	o = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!o) {
-		dd_http_error(r, 400, "malformed",
-			      "request body is not valid JSON: %s (at "
-			      "byte %d)",
-			      jerr.text, jerr.position);
-		return NULL;
-	}
-	if (!json_is_object(o)) {
-		json_decref(o);
-		dd_http_error(r, 400, "malformed",
-			      "request body must be a JSON object");
-		return NULL;
-	}
-	json_object_foreach(o, key, v)
-	{
-		size_t i;
-
-		for (i = 0; known[i] && strcmp(known[i], key); i++)
-			;
-		if (!known[i]) {
-			struct dd_buf list = DD_BUF_INIT;
-
-			for (i = 0; known[i]; i++)
-				dd_buf_addf(&list, "%s%s", i ? ", " : "",
-					    known[i]);
-			dd_http_error(r, 400, "invalid",
-				      "unknown field '%.100s' (known: %s)", key,
-				      list.buf ? list.buf : "none");
-			dd_buf_release(&list);
-			json_decref(o);
-			return NULL;
-		}
-	}
-	return o;
-}
-
-/* ---- routing ------------------------------------------------------- */
-
-/* A positive decimal id, no sign, no leading zeros, at most 2^53. */
-static long long parse_id(const char *s, size_t n)
-{
-	long long v = 0;
-
-	if (n == 0 || n > 16 || s[0] == '0')
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v <= (1LL << 53) ? v : 0;
-}
+/* ---- request targets ---------------------------------------------- */
 
 static int hex_digit(char ch)
 {
@@ -484,131 +224,16 @@ bool dd_http_target_ok(const char *target)
 	return true;
 }
 
-/* Does `path` fit `pattern`?  Fills params with its {id}s. */
-bool dd_http_match(const char *pattern, const char *path,
-		   long long params[DD_HTTP_MAX_PARAMS])
-{
-	int np = 0;
-
-	while (*pattern && *path) {
-		const char *pe = strchr(pattern, '/');
-		const char *se = strchr(path, '/');
-		size_t pl = pe ? (size_t)(pe - pattern) : strlen(pattern);
-		size_t sl = se ? (size_t)(se - path) : strlen(path);
-
-		if (pl == 4 && !memcmp(pattern, "{id}", 4)) {
-			long long id = parse_id(path, sl);
-
-			if (!id || np == DD_HTTP_MAX_PARAMS)
-				return false;
-			params[np++] = id;
-		} else if (pl != sl || memcmp(pattern, path, pl)) {
-			return false;
-		}
-		pattern += pl;
-		path += sl;
-		if (*pattern != *path)
-			return false;
-		if (*pattern == '/') {
-			pattern++;
-			path++;
-		}
-	}
-	return !*pattern && !*path;
-}
-
-/*
- * Find the route for method and path.  *path_known tells a wrong method
- * (405) from an unknown path (404); allow lists the methods the path has.
- */
-static const struct dd_http_route *route_find(struct dd_http_req *r,
-					      bool *path_known,
-					      struct dd_buf *allow)
-{
-	*path_known = false;
-	for (size_t t = 0; t < sizeof(route_tables) / sizeof(*route_tables);
-	     t++) {
-		for (const struct dd_http_route *rt = route_tables[t];
-		     rt->method; rt++) {
-			long long params[DD_HTTP_MAX_PARAMS] = {0};
-
-			if (!dd_http_match(rt->pattern, r->path, params))
-				continue;
-			*path_known = true;
-			dd_buf_addf(allow, "%s%s", allow->len ? ", " : "",
-				    rt->method);
-			/* HEAD is a GET whose body libmicrohttpd drops */
-			if (strcmp(rt->method, r->method) &&
-			    (strcmp(r->method, "HEAD") ||
-			     strcmp(rt->method, "GET")))
-				continue;
-			memcpy(r->params, params, sizeof(params));
-			return rt;
-		}
-	}
-	return NULL;
-}
-
-static bool authenticate_bearer(struct dd_http_req *r)
-{
-	const char *h = dd_http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
-	struct dd_error err = DD_ERROR_INIT;
-	int rc;
-
-	if (!h || strncasecmp(h, "Bearer ", 7)) {
-		dd_http_error(r, 401, "unauthorized",
-			      "this call needs an API token: send "
-			      "'Authorization: Bearer TOKEN' (create one "
-			      "with 'drydock token create')");
-		return false;
-	}
-	h += 7;
-	while (*h == ' ')
-		h++;
-	rc = dd_token_authenticate(r->store, h, &r->who, &err);
-	if (rc == DD_ERR_NOTFOUND || rc == DD_ERR_INVALID) {
-		dd_http_error(r, 401, "unauthorized",
-			      "invalid or revoked token");
-		return false;
-	}
-	if (rc) {
-		dd_http_fail(r, &err);
-		return false;
-	}
-	r->authenticated = true;
-	return true;
-}
-
 /*
  * Find the route, on libmicrohttpd's thread.  Returns true when a handler
  * thread must run it; false when it is answered already (404, 405).
  */
 static bool route_pick(struct conn *c)
 {
-	struct dd_http_req *r = &c->req;
-	struct dd_buf allow = DD_BUF_INIT;
-	const struct dd_http_route *rt;
-	bool path_known;
+	const struct dd_http_route *rt = dd_http_route_find(&c->req);
 
-	rt = route_find(r, &path_known, &allow);
-	if (!rt) {
-		if (path_known) {
-			snprintf(r->allow, sizeof(r->allow), "%s",
-				 allow.buf);
-			dd_http_error(r, 405, "method_not_allowed",
-				      "%s is not allowed on %s (allowed: %s)",
-				      r->method, r->path, allow.buf);
-		} else if (strncmp(r->path, "/api", 4) ||
-			   (r->path[4] && r->path[4] != '/')) {
-			dd_web_not_found(r);
-		} else {
-			dd_http_error(r, 404, "not_found",
-				      "no such API endpoint: %s", r->path);
-		}
-		dd_buf_release(&allow);
+	if (!rt)
 		return false;
-	}
-	dd_buf_release(&allow);
 	c->route = rt;
 	c->lane = rt->no_store ? LANE_PROBE : LANE_STORE;
 	return true;
@@ -635,12 +260,8 @@ static void dispatch(struct dd_http_server *s, struct conn *c)
 			      "the store cannot be opened: %s", err.msg);
 		return;
 	}
-	if (c->runs++ == 0) {
-		if (rt->auth == DD_HTTP_BEARER && !authenticate_bearer(r))
-			return;
-		if (rt->auth == DD_HTTP_SESSION && !dd_web_session(r))
-			return;
-	}
+	if (c->runs++ == 0 && !dd_http_authorize(r, rt))
+		return;
 	rt->handler(r);
 }
 
@@ -875,7 +496,8 @@ static void on_fire(void *arg, enum dd_watch_why why)
 	job_push(c->req.server, c);
 }
 
-void dd_http_wait(struct dd_http_req *r, const char *object, double deadline)
+static void wait_for(struct dd_http_req *r, const char *object,
+		     double deadline)
 {
 	struct conn *c = (struct conn *)r;
 
@@ -883,7 +505,7 @@ void dd_http_wait(struct dd_http_req *r, const char *object, double deadline)
 	c->waiting = true;
 }
 
-bool dd_http_long_running(struct dd_http_req *r)
+static bool claim_long_running(struct dd_http_req *r)
 {
 	struct dd_http_server *s = r->server;
 	struct conn *c = (struct conn *)r;
@@ -901,6 +523,9 @@ bool dd_http_long_running(struct dd_http_req *r)
 			      s->long_max);
 	return c->long_running;
 }
+
+/* What dd_http_wait() and dd_http_long_running() do (request.c). */
+static const struct dd_http_hooks hooks = {wait_for, claim_long_running};
 
 /*
  * Park a long poll whose handler gave no answer.  True when parked; false
@@ -1124,6 +749,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
 			return MHD_NO;
 		*con_cls = c;
 		c->req.server = s;
+		c->req.hooks = &hooks;
 		c->req.conn = mc;
 		c->mc = mc;
 		c->req.method = method;
@@ -1214,8 +840,8 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 	r = &c->req;
 	/* a connection closed without an answer (a body too large) is no
 	 * answer: the log line says aborted, the counters skip it */
-	if (c->answered && r->status > 0 && r->status < STATUS_MAX)
-		atomic_fetch_add(&answered[r->status], 1);
+	if (c->answered)
+		dd_http_count_answer(r->status);
 	if (!s->quiet) {
 		dd_http_log_path(r->path ? r->path : "", path, sizeof(path));
 		fprintf(stderr,

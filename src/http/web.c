@@ -1,9 +1,9 @@
 /*
  * web.c - the web UI: server-rendered pages that work without JavaScript.
  *
- * This file holds the layout every page shares, sign-in and sign-out, the
- * overview, the sections detail pages share (slot locks, command queue,
- * log), the release flow, and the route table; see web.h for the rest.
+ * This file holds the layout every page shares, the overview, the
+ * sections detail pages share (slot locks, command queue, log), the
+ * release flow, and the route table; see web.h for the rest.
  *
  * Signing in trades an API token for a session cookie (session.c); every
  * form that changes something carries the session's CSRF token.
@@ -528,20 +528,6 @@ void dd_web_log(struct dd_http_req *r, struct dd_filter *f, struct dd_ref self)
 
 /* ---- release ------------------------------------------------------- */
 
-bool dd_web_csrf(struct dd_http_req *r)
-{
-	char csrf[64];
-
-	if (dd_html_form_value(r->body, "csrf", csrf, sizeof(csrf)) &&
-	    dd_session_csrf_ok(r, csrf))
-		return true;
-	dd_web_fail(r, 403,
-		    "the form was stale or did not come from this page (its "
-		    "CSRF token did not match); go back, reload the page "
-		    "and try again");
-	return false;
-}
-
 void dd_web_release_button(struct dd_http_req *r,
 			   const struct dd_web_release *rel)
 {
@@ -634,118 +620,6 @@ void dd_web_release_send(struct dd_http_req *r,
 	dd_web_redirect(r, path);
 }
 
-/* ---- sign-in ------------------------------------------------------- */
-
-bool dd_web_safe_next(const char *path)
-{
-	size_t n = path ? strlen(path) : 0;
-
-	if (n < 1 || n > 200 || path[0] != '/' || path[1] == '/' ||
-	    !strncmp(path, "/login", 6) || !strncmp(path, "/logout", 7))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (path[i] < 0x21 || path[i] > 0x7e || path[i] == '\\')
-			return false;
-	return true;
-}
-
-static void login_form(struct dd_http_req *r, int status, const char *error,
-		       const char *next)
-{
-	struct dd_buf *b = &r->out;
-
-	dd_buf_release(b);
-	dd_buf_addstr(b, "<h1>Sign in</h1>");
-	if (error) {
-		dd_buf_addstr(b, "<p class=\"error\" role=\"alert\">");
-		dd_html_esc(b, error);
-		dd_buf_addstr(b, "</p>");
-	}
-	dd_buf_addstr(
-		b, "<form method=\"post\" action=\"/login\" class=\"actions\">"
-		   "<label for=\"token\">API token</label> "
-		   "<input id=\"token\" name=\"token\" type=\"password\" "
-		   "autocomplete=\"off\" required size=\"40\"> ");
-	if (dd_web_safe_next(next)) {
-		dd_buf_addstr(b, "<input type=\"hidden\" name=\"next\" "
-				 "value=\"");
-		dd_html_esc(b, next);
-		dd_buf_addstr(b, "\"> ");
-	}
-	dd_buf_addstr(
-		b, "<button type=\"submit\" class=\"primary\">Sign in"
-		   "</button></form>"
-		   "<p class=\"muted\">Make a token with <code>drydock "
-		   "token create --name NAME --role "
-		   "viewer|client|admin</code>. A session lasts 12 hours; "
-		   "it ends sooner when you sign out, when the token is "
-		   "revoked or when drydock restarts.</p>");
-	dd_web_finish(r, status, "Sign in", NULL, 0);
-}
-
-static void login_page(struct dd_http_req *r)
-{
-	login_form(r, 200, NULL, dd_http_query(r, "next"));
-}
-
-/*
- * Did the browser send this form from one of drydock's own pages?
- * Requests without either header (curl, old browsers) are let through:
- * they are not a cross-site form.
- */
-static bool same_origin(struct dd_http_req *r)
-{
-	const char *site = dd_http_header(r, "Sec-Fetch-Site");
-	const char *origin = dd_http_header(r, "Origin");
-	const char *host = dd_http_header(r, "Host");
-	const char *o;
-
-	if (site)
-		return !strcmp(site, "same-origin") || !strcmp(site, "none");
-	if (!origin)
-		return true;
-	o = strstr(origin, "://");
-	return o && host && !strcmp(o + 3, host);
-}
-
-static void login_post(struct dd_http_req *r)
-{
-	struct dd_principal who;
-	struct dd_error err = DD_ERROR_INIT;
-	char token[128] = "", next[256] = "";
-	int rc;
-
-	/*
-	 * The sign-in form has no session to carry a CSRF token yet; a form
-	 * posted from another site is told apart by the browser's own
-	 * Sec-Fetch-Site or Origin header instead (login CSRF).
-	 */
-	if (!same_origin(r))
-		return login_form(r, 403, "Sign in from drydock's own page.",
-				  next);
-	dd_html_form_value(r->body, "token", token, sizeof(token));
-	dd_html_form_value(r->body, "next", next, sizeof(next));
-	rc = dd_token_authenticate(r->store, token, &who, &err);
-	if (rc == DD_ERR_NOTFOUND || rc == DD_ERR_INVALID)
-		return login_form(r, 401,
-				  "That token is not valid, or it "
-				  "was revoked.",
-				  next);
-	if (rc)
-		return login_form(r, 503, err.msg, next);
-	if (dd_session_start(r, &who))
-		return login_form(r, 503, "cannot start a session", next);
-	dd_web_redirect(r, dd_web_safe_next(next) ? next : "/");
-}
-
-static void logout_post(struct dd_http_req *r)
-{
-	if (!dd_web_csrf(r))
-		return;
-	dd_session_end(r);
-	dd_web_redirect(r, "/login");
-}
-
 /* ---- overview ------------------------------------------------------ */
 
 static void overview(struct dd_http_req *r)
@@ -826,9 +700,6 @@ static void favicon(struct dd_http_req *r)
 
 const struct dd_http_route dd_web_routes[] = {
 	{"GET", "/", DD_HTTP_SESSION, overview, false},
-	{"GET", "/login", DD_HTTP_PUBLIC, login_page, false},
-	{"POST", "/login", DD_HTTP_PUBLIC, login_post, false},
-	{"POST", "/logout", DD_HTTP_SESSION, logout_post, false},
 	{"GET", "/favicon.svg", DD_HTTP_PUBLIC, favicon, true},
 	{"GET", "/leases", DD_HTTP_SESSION, dd_web_leases, false},
 	{"GET", "/leases/{id}", DD_HTTP_SESSION, dd_web_lease, false},

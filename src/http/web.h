@@ -1,9 +1,9 @@
 /*
  * web.h - what the web UI's page files share.
  *
- * web.c holds the layout, sign-in and the overview; web_leases.c,
- * web_resources.c, web_blueprints.c and web_tasks.c one kind of page
- * each.  Every page is built the same way: the handler reads what it
+ * web.c holds the layout and the overview; session.c sign-in and
+ * sign-out; web_leases.c, web_resources.c, web_blueprints.c and
+ * web_tasks.c one kind of page each.  Every page is built the same way: the handler reads what it
  * shows, appends the page's body to r->out, and dd_web_finish() wraps it
  * in the layout (head, inline style, top nav).  A page for something
  * that is still changing asks the browser to load it again after a few
@@ -120,8 +120,27 @@ void dd_web_release_confirm(struct dd_http_req *r,
 			    const char *consequences);
 void dd_web_release_send(struct dd_http_req *r,
 			 const struct dd_web_release *rel);
-/* The CSRF check every POST starts with; answers 403 when it fails. */
+
+/*
+ * Sign-in (session.c).  The caller's session, from its cookie: fills
+ * r->who and r->csrf and returns true; otherwise answers with a redirect
+ * to the sign-in page.
+ */
+bool dd_web_session(struct dd_http_req *r);
+/*
+ * Is `path` a page of this server to go to after signing in: a local
+ * path ("/leases/12"), not another site ("//evil", "/\\evil"), printable,
+ * and not the sign-in page itself?
+ */
+bool dd_web_safe_next(const char *path);
+/*
+ * The CSRF check every POST starts with (session.c); answers 403 when it
+ * fails.
+ */
 bool dd_web_csrf(struct dd_http_req *r);
+
+/* The web UI's page for a path that is not one. */
+void dd_web_not_found(struct dd_http_req *r);
 
 /* The pages (route handlers). */
 void dd_web_leases(struct dd_http_req *r);

@@ -1,0 +1,27 @@
+/*
+ * router.h - what the server asks the router (router.c): which route
+ * answers a request, and whether its caller may call it.  Both answer
+ * the request themselves when the answer is no.
+ */
+#ifndef DD_HTTP_ROUTER_H
+#define DD_HTTP_ROUTER_H
+
+#include "http/http.h"
+
+#include <stdbool.h>
+
+/*
+ * The route for r->method and r->path, with r->params filled; NULL after
+ * answering 404 (a page outside /api, JSON under it) or 405 with Allow.
+ * HEAD takes a GET route.  Reads no store: runs on libmicrohttpd's
+ * thread.
+ */
+const struct dd_http_route *dd_http_route_find(struct dd_http_req *r);
+/*
+ * Authenticate the caller as `rt` asks (a bearer token, the web UI's
+ * session, or nobody), filling r->who; false after answering (401, or
+ * the redirect to sign in).  Needs r->store.
+ */
+bool dd_http_authorize(struct dd_http_req *r, const struct dd_http_route *rt);
+
+#endif
