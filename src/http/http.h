@@ -146,8 +146,17 @@ struct dd_http_route {
 	bool no_store; /* answers without the store (/livez) */
 };
 
-/* The routes each part of the server contributes, ending in {NULL}. */
-extern const struct dd_http_route dd_api_v1_routes[];
+/*
+ * The routes each part of the server contributes, ending in {NULL}: the
+ * API's resources (api_whoami.c, api_blueprints.c, api_resources.c,
+ * api_leases.c, api_tasks.c), the probes and metrics (ops.c), sign-in
+ * (session.c) and the web UI's pages (web.c).
+ */
+extern const struct dd_http_route dd_v1_whoami_routes[];
+extern const struct dd_http_route dd_v1_blueprint_routes[];
+extern const struct dd_http_route dd_v1_resource_routes[];
+extern const struct dd_http_route dd_v1_lease_routes[];
+extern const struct dd_http_route dd_v1_task_routes[];
 extern const struct dd_http_route dd_ops_routes[];
 extern const struct dd_http_route dd_session_routes[];
 extern const struct dd_http_route dd_web_routes[];

@@ -19,7 +19,11 @@
 #include <strings.h>
 
 static const struct dd_http_route *const route_tables[] = {
-	dd_api_v1_routes,
+	dd_v1_whoami_routes,
+	dd_v1_blueprint_routes,
+	dd_v1_resource_routes,
+	dd_v1_lease_routes,
+	dd_v1_task_routes,
 	dd_ops_routes,
 	dd_session_routes,
 	dd_web_routes,

@@ -1,0 +1,432 @@
+/*
+ * api_leases.c - /api/v1/leases: create leases (pending, with an
+ * idempotency key), list and show them (?wait= long-polls until the lease
+ * gets somewhere), release and extend them (commands for the lease's
+ * update worker, answered 202), run commands on them, and their logs
+ * and command queues.
+ */
+#include "api/api.h"
+#include "http/api_v1.h"
+#include "http/exec.h"
+#include "http/internal.h"
+#include "http/objects.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const lease_list_args[] = {
+	"status", "owner", "type", "resource", "limit", "cursor", NULL};
+static const char *const lease_show_args[] = {"wait", "timeout", NULL};
+
+#define LONG_POLL_MAX 60.0
+
+/* ---- leases -------------------------------------------------------- */
+
+static int lease_status_parse(const char *s)
+{
+	return dd_lease_status_parse(s);
+}
+
+#define LEASE_STATES "pending, acquired, active, released, broken, destroyed"
+
+/*
+ * Leases and resources are read a row at a time (dd_store_*_each), so a
+ * page costs the memory of what it holds, not of `limit` rows.
+ */
+static int visit_lease(void *arg, struct dd_lease *l, struct dd_error *err)
+{
+	(void)err;
+	if (!dd_v1_page_room(arg))
+		return 1;
+	dd_v1_page_add(arg, dd_lease_to_json(l), l->id);
+	return 0;
+}
+
+static int walk_leases(struct dd_store *s, const struct dd_filter *f,
+		       struct dd_v1_page *p, struct dd_error *err)
+{
+	return dd_store_lease_each(s, f, visit_lease, p, err);
+}
+
+/*
+ * A lease expiry from "until" (a time as core/input.h reads them) or "ttl"
+ * (a number of seconds from now); 0 for none.  Returns false when answered.
+ */
+static bool expiry_fields(struct dd_http_req *r, json_t *b, double *until,
+			  bool required)
+{
+	json_t *u = json_object_get(b, "until"), *t = json_object_get(b, "ttl");
+	struct dd_error err = DD_ERROR_INIT;
+	double now = dd_now();
+
+	*until = 0;
+	if (u && t) {
+		dd_http_error(r, 400, "invalid",
+			      "give 'until' or 'ttl', not both");
+		return false;
+	}
+	if (u && !json_is_string(u)) {
+		dd_http_error(r, 400, "invalid",
+			      "'until' must be a string such as "
+			      "\"2026-12-01T10:00:00Z\" or \"+2h\"");
+		return false;
+	}
+	if (t && !json_is_number(t)) {
+		dd_http_error(r, 400, "invalid",
+			      "'ttl' must be a number of seconds");
+		return false;
+	}
+	if ((u && (dd_time_parse(json_string_value(u), now, until, &err) ||
+		   dd_expiry_check(*until, now, &err))) ||
+	    (t && dd_duration_check(json_number_value(t), &err))) {
+		dd_http_error(r, 400, "invalid", "'%s': %s",
+			      u ? "until" : "ttl", err.msg);
+		return false;
+	}
+	if (t)
+		*until = now + json_number_value(t);
+	else if (!u && required) {
+		dd_http_error(r, 400, "invalid", "give 'until' or 'ttl'");
+		return false;
+	}
+	return true;
+}
+
+static void lease_create(struct dd_http_req *r)
+{
+	static const char *const fields[] = {"type", "attributes",
+					     "blueprints", "until", "ttl",
+					     NULL};
+	struct dd_lease_request req = {0};
+	struct dd_lease l = {0};
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_idem key;
+	bool bad = false;
+	long long id;
+	json_t *b;
+	int rc;
+
+	if (!dd_http_query_known(r, dd_v1_no_args))
+		return;
+	if (!dd_v1_allowed(r, DD_ACTION_LEASE_CREATE, NULL, "create leases"))
+		return;
+	b = dd_http_body_object(r, fields);
+	if (!b)
+		return;
+	if (!dd_v1_idem_key(r, b, &key, &req.idem))
+		goto out;
+	/* a retry gets its lease even if its expiry has passed since */
+	if (req.idem) {
+		rc = dd_idem_find(r->store, req.idem, &id, &err);
+		if (!rc)
+			rc = dd_store_lease_get(r->store, id, &l, &err);
+		if (!rc)
+			goto created;
+		if (rc != DD_ERR_NOTFOUND) {
+			dd_http_fail(r, &err);
+			goto out;
+		}
+	}
+	req.type = dd_v1_get_string(r, b, "type", &bad);
+	if (bad)
+		goto out;
+	if (!req.type) {
+		dd_http_error(r, 400, "invalid",
+			      "a lease needs a resource 'type', e.g. "
+			      "{\"type\": \"host\"}");
+		goto out;
+	}
+	req.attributes = json_object_get(b, "attributes");
+	req.blueprints = json_object_get(b, "blueprints");
+	if (req.attributes && json_is_null(req.attributes))
+		req.attributes = NULL;
+	if (req.blueprints && json_is_null(req.blueprints))
+		req.blueprints = NULL;
+	if (!expiry_fields(r, b, &req.until, false))
+		goto out;
+	req.owner = r->who.identity;
+	if (dd_api_lease_create(r->store, &req, &l, &err)) {
+		/* a blueprint the body names that does not exist: 400 */
+		if (err.code == DD_ERR_NOTFOUND)
+			err.code = DD_ERR_INVALID;
+		dd_http_fail(r, &err);
+		goto out;
+	}
+created:
+	snprintf(r->location, sizeof(r->location), "/api/v1/leases/%lld",
+		 l.id);
+	dd_http_json(r, 201, dd_lease_to_json(&l));
+	dd_lease_release(&l);
+out:
+	json_decref(b);
+}
+
+static void lease_list(struct dd_http_req *r)
+{
+	struct dd_filter f = {0};
+
+	if (!dd_http_query_known(r, lease_list_args))
+		return;
+	if (!dd_v1_status_arg(r, lease_status_parse, LEASE_STATES,
+			      &f.status_mask))
+		return;
+	f.owner = dd_http_query(r, "owner");
+	f.type = dd_http_query(r, "type");
+	f.resource = dd_v1_arg_id(r, "resource");
+	if (f.resource < 0)
+		return;
+	if (!dd_v1_page_args(r, &f, true))
+		return;
+	dd_v1_walk_answer(r, &f, walk_leases);
+}
+
+/*
+ * Has a lease in `now` reached `want`, or ended so that it never will?
+ * Leases go pending, acquired, active, released, destroyed; broken ends a
+ * lease early.
+ */
+bool dd_http_lease_reached(enum dd_lease_status now,
+			   enum dd_lease_status want)
+{
+	static const int rank[] = {
+		[DD_LEASE_PENDING] = 0,	 [DD_LEASE_ACQUIRED] = 1,
+		[DD_LEASE_ACTIVE] = 2,	 [DD_LEASE_RELEASED] = 3,
+		[DD_LEASE_BROKEN] = 3,	 [DD_LEASE_DESTROYED] = 4,
+	};
+
+	if (now == want || now == DD_LEASE_DESTROYED)
+		return true;
+	if (now == DD_LEASE_BROKEN) /* it ends here, then is destroyed */
+		return want != DD_LEASE_DESTROYED;
+	return rank[now] >= rank[want] && want != DD_LEASE_BROKEN;
+}
+
+static json_t *lease_detail(struct dd_http_req *r, const struct dd_lease *l)
+{
+	struct dd_ref ref = {DD_OBJ_LEASE, l->id};
+	json_t *o = dd_lease_to_json(l);
+
+	json_object_set_new(o, "releasing",
+			    json_boolean(dd_http_release_queued(r->store,
+								ref)));
+	json_object_set_new(o, "slot_locks", dd_v1_locks_json(r->store, ref));
+	return o;
+}
+
+static void lease_show(struct dd_http_req *r)
+{
+	const char *wait = dd_http_query(r, "wait");
+	const char *tmo = dd_http_query(r, "timeout");
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_lease l = {0};
+	char object[48];
+	double timeout = 30;
+	int want = -1;
+
+	if (!dd_http_query_known(r, lease_show_args))
+		return;
+	if (wait) {
+		want = dd_lease_status_parse(wait);
+		if (want < 0)
+			return dd_http_error(r, 400, "invalid",
+					     "'wait' must be a lease status "
+					     "(%s), not '%.64s'",
+					     LEASE_STATES, wait);
+	}
+	if (tmo) {
+		char *end;
+
+		errno = 0;
+		timeout = strtod(tmo, &end);
+		if (!*tmo || *end || errno || !isfinite(timeout) ||
+		    timeout < 0 || timeout > LONG_POLL_MAX)
+			return dd_http_error(r, 400, "invalid",
+					     "'timeout' must be a number of "
+					     "seconds from 0 to %.0f",
+					     LONG_POLL_MAX);
+		if (want < 0)
+			return dd_http_error(r, 400, "invalid",
+					     "'timeout' needs 'wait'");
+	}
+	/* armed before the read: a change in between is not missed */
+	if (want >= 0 && !r->wait_over) {
+		snprintf(object, sizeof(object), "lease:%lld", r->params[0]);
+		dd_http_wait(r, object, r->started + timeout);
+	}
+	if (dd_store_lease_get(r->store, r->params[0], &l, &err))
+		return dd_http_fail(r, &err);
+	if (want >= 0 && !r->wait_over &&
+	    !dd_http_lease_reached(l.status, want)) {
+		dd_lease_release(&l);
+		return; /* parked: this runs again when the lease changes */
+	}
+	dd_http_json(r, 200, lease_detail(r, &l));
+	dd_lease_release(&l);
+}
+
+/* The lease, if the caller may `a` it; answers and returns false if not. */
+static bool lease_for(struct dd_http_req *r, enum dd_action a,
+		      const char *what, struct dd_lease *l)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	char msg[96];
+
+	if (dd_store_lease_get(r->store, r->params[0], l, &err)) {
+		dd_http_fail(r, &err);
+		return false;
+	}
+	snprintf(msg, sizeof(msg), "%s lease %lld, which %s owns", what, l->id,
+		 l->owner ? l->owner : "nobody");
+	if (!dd_v1_allowed(r, a, l->owner, msg)) {
+		dd_lease_release(l);
+		return false;
+	}
+	return true;
+}
+
+static void lease_release(struct dd_http_req *r)
+{
+	static const char *const fields[] = {NULL};
+	struct dd_lease l = {0};
+	json_t *b;
+
+	if (!dd_http_query_known(r, dd_v1_no_args))
+		return;
+	if (!lease_for(r, DD_ACTION_LEASE_RELEASE, "release", &l))
+		return;
+	dd_lease_release(&l);
+	b = dd_http_body_object(r, fields);
+	if (!b)
+		return;
+	json_decref(b);
+	dd_v1_send_command(r, (struct dd_ref){DD_OBJ_LEASE, r->params[0]},
+			   "release", NULL);
+}
+
+static void lease_extend(struct dd_http_req *r)
+{
+	static const char *const fields[] = {"until", "ttl", NULL};
+	struct dd_lease l = {0};
+	double until;
+	json_t *b, *data;
+
+	if (!dd_http_query_known(r, dd_v1_no_args))
+		return;
+	if (!lease_for(r, DD_ACTION_LEASE_EXTEND, "extend", &l))
+		return;
+	dd_lease_release(&l);
+	b = dd_http_body_object(r, fields);
+	if (!b)
+		return;
+	if (expiry_fields(r, b, &until, true)) {
+		data = json_pack("{s:f}", "until", until);
+		dd_v1_send_command(r,
+				   (struct dd_ref){DD_OBJ_LEASE, r->params[0]},
+				   "extend", data);
+		json_decref(data);
+	}
+	json_decref(b);
+}
+
+static void lease_exec(struct dd_http_req *r)
+{
+	static const char *const fields[] = {"argv", "timeout", NULL};
+	struct dd_lease l = {0};
+	struct dd_exec_result res = {0};
+	struct dd_error err = DD_ERROR_INIT;
+	char *argv[DD_EXEC_MAX_ARGS + 1];
+	json_t *b, *a, *t, *v;
+	double timeout = DD_EXEC_DEFAULT_TIMEOUT;
+	size_t i;
+
+	if (!dd_http_query_known(r, dd_v1_no_args))
+		return;
+	if (!lease_for(r, DD_ACTION_LEASE_EXEC, "run commands on", &l))
+		return;
+	dd_lease_release(&l);
+	b = dd_http_body_object(r, fields);
+	if (!b)
+		return;
+	a = json_object_get(b, "argv");
+	t = json_object_get(b, "timeout");
+	if (!json_is_array(a) || json_array_size(a) == 0 ||
+	    json_array_size(a) > DD_EXEC_MAX_ARGS) {
+		dd_http_error(r, 400, "invalid",
+			      "'argv' must be a list of 1 to %d strings, "
+			      "e.g. [\"make\", \"test\"]",
+			      DD_EXEC_MAX_ARGS);
+		goto out;
+	}
+	json_array_foreach(a, i, v)
+	{
+		if (!json_is_string(v) ||
+		    strlen(json_string_value(v)) != json_string_length(v)) {
+			dd_http_error(r, 400, "invalid",
+				      "'argv' must hold only strings "
+				      "without NUL characters");
+			goto out;
+		}
+		argv[i] = (char *)json_string_value(v);
+	}
+	argv[json_array_size(a)] = NULL;
+	if (!argv[0][0]) {
+		dd_http_error(r, 400, "invalid", "'argv[0]' is empty");
+		goto out;
+	}
+	if (t) {
+		timeout = json_number_value(t);
+		if (!json_is_number(t) || !isfinite(timeout) || timeout <= 0 ||
+		    timeout > DD_EXEC_MAX_TIMEOUT) {
+			dd_http_error(r, 400, "invalid",
+				      "'timeout' must be a number of seconds "
+				      "greater than 0 and at most %d",
+				      DD_EXEC_MAX_TIMEOUT);
+			goto out;
+		}
+	}
+	/* the command may run for an hour: on a thread it may hold */
+	if (!dd_http_long_running(r))
+		goto out;
+	if (dd_exec_capture(r->store, r->params[0], argv, timeout, &res,
+			    &err)) {
+		dd_http_fail(r, &err);
+		goto out;
+	}
+	dd_http_json(r, 200, dd_exec_result_to_json(&res));
+	dd_exec_result_release(&res);
+out:
+	json_decref(b);
+}
+
+static void lease_log(struct dd_http_req *r)
+{
+	if (!dd_http_query_known(r, dd_v1_page_only_args))
+		return;
+	if (dd_v1_exists(r, DD_OBJ_LEASE))
+		dd_v1_log_list(r, DD_OBJ_LEASE);
+}
+
+static void lease_commands(struct dd_http_req *r)
+{
+	if (!dd_http_query_known(r, dd_v1_page_only_args))
+		return;
+	if (dd_v1_exists(r, DD_OBJ_LEASE))
+		dd_v1_command_list(r, DD_OBJ_LEASE);
+}
+
+const struct dd_http_route dd_v1_lease_routes[] = {
+	{"POST", "/api/v1/leases", DD_HTTP_BEARER, lease_create, false},
+	{"GET", "/api/v1/leases", DD_HTTP_BEARER, lease_list, false},
+	{"GET", "/api/v1/leases/{id}", DD_HTTP_BEARER, lease_show, false},
+	{"POST", "/api/v1/leases/{id}/release", DD_HTTP_BEARER,
+	 lease_release, false},
+	{"POST", "/api/v1/leases/{id}/extend", DD_HTTP_BEARER, lease_extend, false},
+	{"POST", "/api/v1/leases/{id}/exec", DD_HTTP_BEARER, lease_exec, false},
+	{"GET", "/api/v1/leases/{id}/log", DD_HTTP_BEARER, lease_log, false},
+	{"GET", "/api/v1/leases/{id}/commands", DD_HTTP_BEARER,
+	 lease_commands, false},
+	{NULL, NULL, 0, NULL, false},
+};
