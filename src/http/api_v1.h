@@ -98,7 +98,7 @@ void dd_v1_walk_answer(struct dd_http_req *r, const struct dd_filter *f,
  * The create's Idempotency-Key header, bound to the caller, the method and
  * path, and the parsed body `b` (api/idem.h): *out is `k` when there is
  * one, NULL when there is none.  Returns false when answered (400 for a
- * key that is empty, too long or not printable ASCII).
+ * key that is empty, too long, not printable ASCII or sent twice).
  */
 bool dd_v1_idem_key(struct dd_http_req *r, json_t *b, struct dd_idem *k,
 		    struct dd_idem **out);

@@ -1,3 +1,8 @@
+/*
+ * html.c - the pieces the web UI's pages are made of (html.h): escaping,
+ * times for people, query-string encoding and form decoding.  Reads
+ * nothing but its arguments.
+ */
 #include "http/html.h"
 
 #include <math.h>

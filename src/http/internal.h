@@ -1,9 +1,9 @@
 /*
  * internal.h - the HTTP server's pure helpers: route matching, the
  * listen address, the request log's path quoting and the long poll's
- * "has the lease got there" test.  Shared by server.c and api_v1.c and
- * their unit tests (tests/unit/test_http.c); not part of http.h, which is
- * what handlers see.
+ * "has the lease got there" test.  Shared by router.c, server.c and
+ * api_leases.c and their unit tests (tests/unit/test_http.c); not part
+ * of http.h, which is what handlers see.
  */
 #ifndef DD_HTTP_INTERNAL_H
 #define DD_HTTP_INTERNAL_H

@@ -1,3 +1,7 @@
+/*
+ * objects.c - what the JSON API and the web UI both read about a lease or
+ * resource beyond its row (objects.h).
+ */
 #include "http/objects.h"
 #include "core/command.h"
 

@@ -1,5 +1,6 @@
 /*
- * session.c - the web UI's sign-in sessions.
+ * session.c - signing in to the web UI: sessions, the sign-in and
+ * sign-out pages, and the CSRF check of forms.
  *
  * A session is a random 256-bit id in an HttpOnly, SameSite=Strict
  * cookie, mapped in memory to the token it was opened with and a CSRF

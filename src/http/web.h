@@ -3,11 +3,12 @@
  *
  * web.c holds the layout and the overview; session.c sign-in and
  * sign-out; web_leases.c, web_resources.c, web_blueprints.c and
- * web_tasks.c one kind of page each.  Every page is built the same way: the handler reads what it
- * shows, appends the page's body to r->out, and dd_web_finish() wraps it
- * in the layout (head, inline style, top nav).  A page for something
- * that is still changing asks the browser to load it again after a few
- * seconds (<meta http-equiv="refresh">): the CSP allows no scripts.
+ * web_tasks.c one kind of page each.  Every page is built the same way:
+ * the handler reads what it shows, appends the page's body to r->out,
+ * and dd_web_finish() wraps it in the layout (head, inline style, top
+ * nav).  A page for something that is still changing asks the browser
+ * to load it again after a few seconds (<meta http-equiv="refresh">):
+ * the CSP allows no scripts.
  *
  * The web UI never writes a lease or resource: Release appends a command
  * with dd_api_send(), like the API and the CLI, and the object's update

@@ -1,5 +1,5 @@
 # The JSON API end to end, used like a client would: every endpoint of
-# src/http/api_v1.c against a real "drydock serve" on a fresh store.
+# src/http/api_*.c against a real "drydock serve" on a fresh store.
 # Nothing waits on a fixed sleep: the long poll (?wait=STATE) or a bounded
 # wait on a condition.
 . "$(dirname "$0")/../lib.sh"
