@@ -1,7 +1,8 @@
 /*
- * state.c - the lease and resource machines as data (state.h): names,
- * transition tables, the flags of each status, and the one function per
- * machine that changes a status, refusing an edge the table lacks.
+ * state.c - the lease, resource and build target machines as data
+ * (state.h): names, transition tables, the flags of each status, and the
+ * one function per machine that changes a status, refusing an edge the
+ * table lacks.
  */
 #include "core/state.h"
 
@@ -19,6 +20,13 @@ static const char *const resource_names[DD_RESOURCE_STATUS_COUNT] = {
 	[DD_RESOURCE_RELEASED] = "released",
 	[DD_RESOURCE_BROKEN] = "broken",
 	[DD_RESOURCE_DESTROYED] = "destroyed",
+};
+
+static const char *const target_names[DD_TARGET_STATUS_COUNT] = {
+	[DD_TARGET_BUILDING] = "building",
+	[DD_TARGET_PASSED] = "passed",
+	[DD_TARGET_FAILED] = "failed",
+	[DD_TARGET_ABORTED] = "aborted",
 };
 
 /* lease_edges[from][to] */
@@ -49,6 +57,16 @@ static const bool
 		[DD_RESOURCE_DESTROYED] = {0},
 };
 
+/* A build ends once: every finished status is final. */
+static const bool target_edges[DD_TARGET_STATUS_COUNT][DD_TARGET_STATUS_COUNT] = {
+	[DD_TARGET_BUILDING] = {[DD_TARGET_PASSED] = true,
+				[DD_TARGET_FAILED] = true,
+				[DD_TARGET_ABORTED] = true},
+	[DD_TARGET_PASSED] = {0},
+	[DD_TARGET_FAILED] = {0},
+	[DD_TARGET_ABORTED] = {0},
+};
+
 const char *dd_lease_status_name(enum dd_lease_status s)
 {
 	if ((unsigned)s >= DD_LEASE_STATUS_COUNT)
@@ -63,6 +81,13 @@ const char *dd_resource_status_name(enum dd_resource_status s)
 	return resource_names[s];
 }
 
+const char *dd_target_status_name(enum dd_target_status s)
+{
+	if ((unsigned)s >= DD_TARGET_STATUS_COUNT)
+		return "unknown";
+	return target_names[s];
+}
+
 int dd_lease_status_parse(const char *name)
 {
 	for (int i = 0; i < DD_LEASE_STATUS_COUNT; i++)
@@ -75,6 +100,14 @@ int dd_resource_status_parse(const char *name)
 {
 	for (int i = 0; i < DD_RESOURCE_STATUS_COUNT; i++)
 		if (!strcmp(name, resource_names[i]))
+			return i;
+	return -1;
+}
+
+int dd_target_status_parse(const char *name)
+{
+	for (int i = 0; i < DD_TARGET_STATUS_COUNT; i++)
+		if (!strcmp(name, target_names[i]))
 			return i;
 	return -1;
 }
@@ -115,6 +148,12 @@ bool dd_resource_status_finished(enum dd_resource_status s)
 	return s == DD_RESOURCE_DESTROYED;
 }
 
+bool dd_target_status_finished(enum dd_target_status s)
+{
+	return s == DD_TARGET_PASSED || s == DD_TARGET_FAILED ||
+	       s == DD_TARGET_ABORTED;
+}
+
 bool dd_lease_can_transition(enum dd_lease_status from,
 			     enum dd_lease_status to)
 {
@@ -131,6 +170,15 @@ bool dd_resource_can_transition(enum dd_resource_status from,
 	    (unsigned)to >= DD_RESOURCE_STATUS_COUNT)
 		return false;
 	return resource_edges[from][to];
+}
+
+bool dd_target_can_transition(enum dd_target_status from,
+			      enum dd_target_status to)
+{
+	if ((unsigned)from >= DD_TARGET_STATUS_COUNT ||
+	    (unsigned)to >= DD_TARGET_STATUS_COUNT)
+		return false;
+	return target_edges[from][to];
 }
 
 int dd_lease_transition(long long id, enum dd_lease_status *status,
@@ -153,6 +201,18 @@ int dd_resource_transition(long long id, enum dd_resource_status *status,
 				    "cannot move resource %lld from %s to %s",
 				    id, dd_resource_status_name(*status),
 				    dd_resource_status_name(to));
+	*status = to;
+	return 0;
+}
+
+int dd_target_transition(long long id, enum dd_target_status *status,
+			 enum dd_target_status to, struct dd_error *err)
+{
+	if (!dd_target_can_transition(*status, to))
+		return dd_error_set(err, DD_ERR_STATE,
+				    "cannot move target %lld from %s to %s", id,
+				    dd_target_status_name(*status),
+				    dd_target_status_name(to));
 	*status = to;
 	return 0;
 }

@@ -1,5 +1,6 @@
 /*
- * state.h - the lease and resource state machines, in one place.
+ * state.h - the lease, resource and build target state machines, in one
+ * place.
  *
  *   lease:     pending --> acquired --> active --> released --> destroyed
  *               ^  | |        |  |  |      |          ^             ^
@@ -16,6 +17,15 @@
  *                 |  |       |                       ^
  *                 |  +-------|------> released       |
  *                 +----------+--> broken ------------+
+ *
+ *   build target:  building --> passed
+ *                      |  |
+ *                      |  +---> failed
+ *                      +------> aborted
+ *
+ *   A target is built until it is finished once, by the finish command
+ *   its update worker applies (or by its deadline, as aborted); a
+ *   finished target never changes again.
  *
  * Each machine is one enum, a _name() function, a transition table, and
  * dd_*_transition(), the only function that changes a status.  It refuses
@@ -50,11 +60,21 @@ enum dd_resource_status {
 	DD_RESOURCE_STATUS_COUNT
 };
 
+enum dd_target_status {
+	DD_TARGET_BUILDING = 0,
+	DD_TARGET_PASSED = 1,
+	DD_TARGET_FAILED = 2,
+	DD_TARGET_ABORTED = 3,
+	DD_TARGET_STATUS_COUNT
+};
+
 const char *dd_lease_status_name(enum dd_lease_status s);
 const char *dd_resource_status_name(enum dd_resource_status s);
+const char *dd_target_status_name(enum dd_target_status s);
 /* Parse a status name; returns the status or -1. */
 int dd_lease_status_parse(const char *name);
 int dd_resource_status_parse(const char *name);
+int dd_target_status_parse(const char *name);
 
 bool dd_lease_status_releasable(enum dd_lease_status s);
 bool dd_lease_status_commandable(enum dd_lease_status s);
@@ -69,11 +89,15 @@ bool dd_resource_status_commandable(enum dd_resource_status s);
  */
 bool dd_lease_status_finished(enum dd_lease_status s);
 bool dd_resource_status_finished(enum dd_resource_status s);
+/* Passed, failed or aborted: the build is over and its artifacts released. */
+bool dd_target_status_finished(enum dd_target_status s);
 
 bool dd_lease_can_transition(enum dd_lease_status from,
 			     enum dd_lease_status to);
 bool dd_resource_can_transition(enum dd_resource_status from,
 				enum dd_resource_status to);
+bool dd_target_can_transition(enum dd_target_status from,
+			      enum dd_target_status to);
 
 /*
  * Move *status to `to` if the machine has that edge.  On a refused edge,
@@ -84,5 +108,7 @@ int dd_lease_transition(long long id, enum dd_lease_status *status,
 			enum dd_lease_status to, struct dd_error *err);
 int dd_resource_transition(long long id, enum dd_resource_status *status,
 			   enum dd_resource_status to, struct dd_error *err);
+int dd_target_transition(long long id, enum dd_target_status *status,
+			 enum dd_target_status to, struct dd_error *err);
 
 #endif

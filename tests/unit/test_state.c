@@ -1,5 +1,6 @@
 /*
- * test_state.c - the lease and resource state machines (core/state.h), the
+ * test_state.c - the lease, resource and build target state machines
+ * (core/state.h), the
  * error list (core/error.h) and the small utilities (core/util.h).
  *
  * The transition tables below are written out by hand from the machines
@@ -385,6 +386,92 @@ static void test_resource_flags(void **state)
 	}
 }
 
+/* ---- build target machine --------------------------------------------- */
+
+static const int
+	target_expected[DD_TARGET_STATUS_COUNT][DD_TARGET_STATUS_COUNT] = {
+		/* to:          building passed failed aborted */
+		[DD_TARGET_BUILDING] = {NO, YES, YES, YES},
+		[DD_TARGET_PASSED] = {NO, NO, NO, NO},
+		[DD_TARGET_FAILED] = {NO, NO, NO, NO},
+		[DD_TARGET_ABORTED] = {NO, NO, NO, NO},
+};
+
+static const char *const target_names[] = {
+	"building", "passed", "failed", "aborted",
+};
+
+/* Every edge, allowed and refused, through the one transition function. */
+static void test_target_transition_each_cell(void **state)
+{
+	(void)state;
+	for (int from = 0; from < DD_TARGET_STATUS_COUNT; from++) {
+		for (int to = 0; to < DD_TARGET_STATUS_COUNT; to++) {
+			struct dd_error err = {77, "sentinel"};
+			enum dd_target_status st = (enum dd_target_status)from;
+			bool want = target_expected[from][to] == YES;
+			int rc = dd_target_transition(
+				9, &st, (enum dd_target_status)to, &err);
+
+			assert_int_equal(dd_target_can_transition(
+						 (enum dd_target_status)from,
+						 (enum dd_target_status)to),
+					 want);
+			if (want) {
+				if (rc)
+					fail_msg("target %s->%s refused: %s",
+						 target_names[from],
+						 target_names[to], err.msg);
+				assert_int_equal(st, to);
+				assert_int_equal(err.code, 77);
+				assert_string_equal(err.msg, "sentinel");
+				continue;
+			}
+			if (rc != DD_ERR_STATE)
+				fail_msg("target %s->%s gave %s",
+					 target_names[from], target_names[to],
+					 dd_err_name(rc));
+			assert_int_equal(st, from);
+			assert_int_equal(err.code, DD_ERR_STATE);
+			assert_non_null(strstr(err.msg, "target 9"));
+			assert_non_null(strstr(err.msg, target_names[from]));
+			assert_non_null(strstr(err.msg, target_names[to]));
+		}
+	}
+}
+
+static void test_target_names_flags_and_range(void **state)
+{
+	enum dd_target_status st = DD_TARGET_PASSED;
+
+	(void)state;
+	for (int i = 0; i < DD_TARGET_STATUS_COUNT; i++) {
+		assert_string_equal(
+			dd_target_status_name((enum dd_target_status)i),
+			target_names[i]);
+		assert_int_equal(dd_target_status_parse(target_names[i]), i);
+		/* only building is unfinished, and only it has edges out */
+		assert_int_equal(
+			dd_target_status_finished((enum dd_target_status)i),
+			i != DD_TARGET_BUILDING);
+	}
+	assert_int_equal(dd_target_status_parse("Passed"), -1);
+	assert_int_equal(dd_target_status_parse("pending"), -1);
+	assert_int_equal(dd_target_status_parse(""), -1);
+	assert_string_equal(dd_target_status_name(DD_TARGET_STATUS_COUNT),
+			    "unknown");
+	assert_false(dd_target_can_transition(DD_TARGET_STATUS_COUNT,
+					      DD_TARGET_PASSED));
+	assert_false(dd_target_can_transition(DD_TARGET_BUILDING,
+					      DD_TARGET_STATUS_COUNT));
+	assert_false(dd_target_can_transition((enum dd_target_status)-1,
+					      DD_TARGET_PASSED));
+	/* a refused move with no error wanted still refuses */
+	assert_int_equal(dd_target_transition(1, &st, DD_TARGET_ABORTED, NULL),
+			 DD_ERR_STATE);
+	assert_int_equal(st, DD_TARGET_PASSED);
+}
+
 /* ---- errors ----------------------------------------------------------- */
 
 static void test_error_codes(void **state)
@@ -761,6 +848,8 @@ int main(void)
 		cmocka_unit_test(test_status_names_round_trip),
 		cmocka_unit_test(test_lease_flags),
 		cmocka_unit_test(test_resource_flags),
+		cmocka_unit_test(test_target_transition_each_cell),
+		cmocka_unit_test(test_target_names_flags_and_range),
 		cmocka_unit_test(test_error_codes),
 		cmocka_unit_test(test_error_set_and_clear),
 		cmocka_unit_test(test_time_format_round_trip),
