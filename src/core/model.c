@@ -14,11 +14,13 @@ static const char *const kind_names[] = {
 	[DD_OBJ_BLUEPRINT] = "blueprint",
 	[DD_OBJ_RESOURCE] = "resource",
 	[DD_OBJ_LEASE] = "lease",
+	[DD_OBJ_TARGET] = "target",
+	[DD_OBJ_ARTIFACT] = "artifact",
 };
 
 const char *dd_obj_kind_name(enum dd_obj_kind kind)
 {
-	if ((unsigned)kind > DD_OBJ_LEASE)
+	if ((unsigned)kind > DD_OBJ_ARTIFACT)
 		return "unknown";
 	return kind_names[kind];
 }
@@ -51,6 +53,21 @@ void dd_lease_release(struct dd_lease *x)
 	dd_free(x->owner);
 	json_decref(x->attributes);
 	json_decref(x->blueprints);
+	memset(x, 0, sizeof(*x));
+}
+
+void dd_target_release(struct dd_target *x)
+{
+	dd_free(x->name);
+	dd_free(x->owner);
+	memset(x, 0, sizeof(*x));
+}
+
+void dd_artifact_release(struct dd_artifact *x)
+{
+	dd_free(x->key);
+	dd_free(x->type);
+	json_decref(x->data);
 	memset(x, 0, sizeof(*x));
 }
 
@@ -130,6 +147,8 @@ void dd_token_release(struct dd_token *x)
 DD_DEFINE_LIST(blueprint)
 DD_DEFINE_LIST(resource)
 DD_DEFINE_LIST(lease)
+DD_DEFINE_LIST(target)
+DD_DEFINE_LIST(artifact)
 DD_DEFINE_LIST(command)
 DD_DEFINE_LIST(log_entry)
 DD_DEFINE_LIST(slot_lock)
@@ -215,6 +234,51 @@ json_t *dd_lease_to_json(const struct dd_lease *l)
 	return o;
 }
 
+json_t *dd_target_to_json(const struct dd_target *t)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "id", json_integer(t->id));
+	json_object_set_new(o, "name",
+			    t->name ? json_string(t->name) : json_null());
+	json_object_set_new(o, "owner",
+			    t->owner ? json_string(t->owner) : json_null());
+	json_object_set_new(o, "status",
+			    json_string(dd_target_status_name(t->status)));
+	dd_json_set_time(o, "deadline", t->deadline);
+	dd_json_set_time(o, "created", t->created);
+	dd_json_set_time(o, "finished", t->finished);
+	dd_json_set_time(o, "modified", t->modified);
+	return o;
+}
+
+/* size and sha256 only for a file, whose bytes drydock holds. */
+json_t *dd_artifact_to_json(const struct dd_artifact *a)
+{
+	json_t *o = json_object();
+	bool file = a->type && !strcmp(a->type, "file");
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "id", json_integer(a->id));
+	json_object_set_new(o, "target", json_integer(a->target));
+	json_object_set_new(o, "key", json_string(a->key));
+	json_object_set_new(o, "type", json_string(a->type));
+	json_object_set_new(o, "data", copy_or_null(a->data));
+	json_object_set_new(o, "released", json_boolean(a->released));
+	json_object_set_new(o, "complete", json_boolean(a->complete));
+	if (file) {
+		json_object_set_new(o, "size", json_integer(a->size));
+		json_object_set_new(o, "sha256",
+				    a->sha256[0] ? json_string(a->sha256)
+						 : json_null());
+	}
+	dd_json_set_time(o, "created", a->created);
+	return o;
+}
+
 json_t *dd_command_to_json(const struct dd_command *c)
 {
 	json_t *o = json_object();
@@ -249,6 +313,9 @@ json_t *dd_log_entry_to_json(const struct dd_log_entry *e)
 	json_object_set_new(o, "blueprint", id_or_null(e->blueprint));
 	json_object_set_new(o, "resource", id_or_null(e->resource));
 	json_object_set_new(o, "lease", id_or_null(e->lease));
+	/* only a target's entries name one: lease logs read as before */
+	if (e->target)
+		json_object_set_new(o, "target", json_integer(e->target));
 	json_object_set_new(o, "data", copy_or_null(e->data));
 	return o;
 }

@@ -1,7 +1,7 @@
 /*
  * model.h - drydock's stored objects: blueprints, resources, leases,
- * commands, log entries, slot locks, tasks, API tokens and idempotency
- * records.
+ * build targets and their artifacts, commands, log entries, slot locks,
+ * tasks, API tokens and idempotency records.
  *
  * These are plain structs that the store fills and core code reads.  Only an
  * object's update worker changes a lease or resource (see worker/worker.h);
@@ -23,6 +23,8 @@ enum dd_obj_kind {
 	DD_OBJ_BLUEPRINT = 1,
 	DD_OBJ_RESOURCE = 2,
 	DD_OBJ_LEASE = 3,
+	DD_OBJ_TARGET = 4,
+	DD_OBJ_ARTIFACT = 5,
 };
 
 const char *dd_obj_kind_name(enum dd_obj_kind kind);
@@ -68,6 +70,45 @@ struct dd_lease {
 };
 
 /*
+ * A build target: one build (a CI job, a `drydock run`) and what it
+ * produced.  Created building by a requester; from then on only its
+ * update worker writes it (the finish command, or its deadline), like a
+ * lease.  Its lock is "target:ID" (dd_task_lock_name).
+ */
+struct dd_target {
+	long long id;
+	char *name;		/* what the build calls itself; may be NULL */
+	char *owner;		/* who created it: "token:ci", "cli:alice@h" */
+	enum dd_target_status status;
+	double deadline;	/* 0 for none; then aborted by the daemon */
+	double created, finished, modified; /* finished: 0 while building */
+};
+
+/*
+ * An artifact of a build target: a file uploaded to drydock, a URI, or a
+ * lease the build holds (core/target.h has the type table and what each
+ * type's data holds).  `key` is unique within its target.  Artifacts are
+ * never changed after they are complete, except that finishing their
+ * target marks them all released (which releases a lease artifact's
+ * lease).  A file's bytes are stored in chunks behind the store
+ * interface (store/store.h); `size` counts the bytes stored so far, and a
+ * file is `complete` once all of them are there and its SHA-256 is known.
+ * Other types are complete when made.
+ */
+struct dd_artifact {
+	long long id;
+	long long target;
+	char *key;		/* 1 to 255 bytes, no control characters */
+	char *type;		/* a row of the type table: "file", "uri" */
+	json_t *data;		/* the type's fields, checked by its row */
+	bool released;
+	bool complete;
+	long long size;		/* file: bytes stored; else 0 */
+	char sha256[65];	/* file, once complete: hex SHA-256; else "" */
+	double created, modified; /* modified: the last chunk written */
+};
+
+/*
  * A command in an object's queue.  Appended by anybody, consumed only by the
  * object's update worker, exactly once, with an outcome: "done" or
  * "ignored: <reason>".
@@ -86,6 +127,7 @@ struct dd_command {
 struct dd_log_entry {
 	long long id;
 	long long blueprint, resource, lease; /* 0 where not concerned */
+	long long target;		      /* a build target, or 0 */
 	char *type;			      /* "lease.activated" */
 	double time;
 	json_t *data; /* may be NULL */
@@ -173,6 +215,8 @@ struct dd_idem_record {
 DD_DECLARE_LIST(blueprint)
 DD_DECLARE_LIST(resource)
 DD_DECLARE_LIST(lease)
+DD_DECLARE_LIST(target)
+DD_DECLARE_LIST(artifact)
 DD_DECLARE_LIST(command)
 DD_DECLARE_LIST(log_entry)
 DD_DECLARE_LIST(slot_lock)
@@ -192,7 +236,9 @@ struct dd_filter {
 	long long allocating;
 	const char *type;
 	const char *owner;
-	const char *key;	/* slot locks: this key only */
+	const char *key;	/* slot locks, artifacts: this key only */
+	long long target_id;	/* a build target: its log, its artifacts
+				   (`target` is a command's object) */
 	struct dd_ref target;	/* commands, slot locks, tasks */
 	bool pending_only;	/* commands: unconsumed only */
 	bool waiting_only;	/* leases: waiting for capacity, not behind
@@ -213,6 +259,8 @@ struct dd_filter {
 json_t *dd_blueprint_to_json(const struct dd_blueprint *bp);
 json_t *dd_resource_to_json(const struct dd_resource *r);
 json_t *dd_lease_to_json(const struct dd_lease *l);
+json_t *dd_target_to_json(const struct dd_target *t);
+json_t *dd_artifact_to_json(const struct dd_artifact *a);
 json_t *dd_command_to_json(const struct dd_command *c);
 json_t *dd_log_entry_to_json(const struct dd_log_entry *e);
 json_t *dd_task_to_json(const struct dd_task *t);
