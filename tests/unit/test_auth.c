@@ -55,6 +55,47 @@ static void test_sha256_fips_vectors(void **state)
 }
 
 /*
+ * A message hashed a piece at a time gives the digest of the whole: every
+ * split of a 200-byte message into two pieces (across block boundaries),
+ * and the million a's of FIPS 180-4 fed in uneven pieces.
+ */
+static void test_sha256_incremental(void **state)
+{
+	unsigned char msg[200];
+	char want[65], got[65];
+	struct dd_sha256_ctx c;
+	char *million = malloc(1000000);
+	size_t at = 0, step = 1;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (unsigned char)(i * 7 + 3);
+	dd_sha256_hex(msg, sizeof(msg), want);
+	for (size_t cut = 0; cut <= sizeof(msg); cut++) {
+		dd_sha256_init(&c);
+		dd_sha256_update(&c, msg, cut);
+		dd_sha256_update(&c, msg + cut, sizeof(msg) - cut);
+		dd_sha256_final_hex(&c, got);
+		if (strcmp(got, want))
+			fail_msg("split at %zu: %s != %s", cut, got, want);
+	}
+	assert_non_null(million);
+	memset(million, 'a', 1000000);
+	dd_sha256_init(&c);
+	while (at < 1000000) {
+		size_t n = step < 1000000 - at ? step : 1000000 - at;
+
+		dd_sha256_update(&c, million + at, n);
+		at += n;
+		step = step * 3 % 9973 + 1;
+	}
+	dd_sha256_final_hex(&c, got);
+	assert_string_equal(got, "cdc76e5c9914fb9281a1c7e284d73e67"
+				 "f1809a48a497200e046d39ccc7112cd0");
+	free(million);
+}
+
+/*
  * Messages whose padding lands on either side of a block boundary: 55
  * bytes is the longest that pads within one block, 56 the shortest that
  * needs a second.  Expected digests from coreutils' sha256sum.
@@ -733,6 +774,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sha256_fips_vectors),
 		cmocka_unit_test(test_sha256_block_boundaries),
+		cmocka_unit_test(test_sha256_incremental),
 		cmocka_unit_test(test_sha256_raw_matches_hex),
 		cmocka_unit_test(test_random_bytes),
 		cmocka_unit_test(test_role_and_action_names),
