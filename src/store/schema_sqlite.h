@@ -141,6 +141,75 @@ static const char *const dd_sqlite_migrations[] = {
 	"CREATE TRIGGER resource_destroyed_delete AFTER DELETE ON resource"
 	" WHEN OLD.status = 4 BEGIN UPDATE counter SET value = value - 1"
 	" WHERE name = 'resources.destroyed'; END;",
+	/*
+	 * 6: build targets, their artifacts and the bytes of file artifacts.
+	 * A target's log is the log table's (a `target` column with its own
+	 * index, like the lease's); its commands are the command table's,
+	 * with target_kind 4.  A file's bytes are chunks of up to 1 MiB in a
+	 * table of their own, so that reading artifacts never reads bytes
+	 * and a file is written and read a chunk at a time; a rowid table,
+	 * as SQLite keeps large rows best, found by (artifact, pos).  An
+	 * artifact's `size` grows with each chunk.  As in 5, what /metrics
+	 * shows is counted as it changes, by triggers, since finished
+	 * targets and artifacts only accumulate: 'targets.passed', '.failed'
+	 * and '.aborted', 'artifacts.TYPE' (a row per type, made by its first
+	 * artifact) and 'artifact_bytes' (the sizes, complete or not);
+	 * building targets are counted from the status index.  Incomplete
+	 * artifacts (uploads under way or cut off) are found by the time of
+	 * their last chunk for pruning.
+	 */
+	"CREATE TABLE target("
+	" id INTEGER PRIMARY KEY, name TEXT, owner TEXT,"
+	" status INTEGER NOT NULL, deadline REAL, created REAL NOT NULL,"
+	" finished REAL, modified REAL NOT NULL);"
+	"CREATE INDEX target_by_status ON target(status);"
+	"CREATE INDEX target_by_owner ON target(owner);"
+	"CREATE TABLE artifact("
+	" id INTEGER PRIMARY KEY, target INTEGER NOT NULL, key TEXT NOT NULL,"
+	" type TEXT NOT NULL, data TEXT NOT NULL,"
+	" released INTEGER NOT NULL DEFAULT 0, complete INTEGER NOT NULL,"
+	" size INTEGER NOT NULL DEFAULT 0, sha256 TEXT,"
+	" created REAL NOT NULL, modified REAL NOT NULL,"
+	" UNIQUE(target, key));"
+	"CREATE INDEX artifact_incomplete ON artifact(modified)"
+	" WHERE complete = 0;"
+	"CREATE TABLE chunk("
+	" id INTEGER PRIMARY KEY, artifact INTEGER NOT NULL,"
+	" pos INTEGER NOT NULL, data BLOB NOT NULL);"
+	"CREATE UNIQUE INDEX chunk_by_artifact ON chunk(artifact, pos);"
+	"ALTER TABLE log ADD COLUMN target INTEGER;"
+	"CREATE INDEX log_by_target ON log(target) WHERE target IS NOT NULL;"
+	"INSERT INTO counter VALUES('targets.passed', 0), ('targets.failed', 0),"
+	" ('targets.aborted', 0), ('artifact_bytes', 0);"
+	"CREATE TRIGGER target_finished_insert AFTER INSERT ON target"
+	" WHEN NEW.status != 0 BEGIN UPDATE counter SET value = value + 1"
+	" WHERE name = 'targets.' || CASE NEW.status WHEN 1 THEN 'passed'"
+	" WHEN 2 THEN 'failed' ELSE 'aborted' END; END;"
+	"CREATE TRIGGER target_finished_update AFTER UPDATE OF status ON target"
+	" WHEN NEW.status != OLD.status BEGIN"
+	" UPDATE counter SET value = value - 1 WHERE OLD.status != 0 AND"
+	" name = 'targets.' || CASE OLD.status WHEN 1 THEN 'passed'"
+	" WHEN 2 THEN 'failed' ELSE 'aborted' END;"
+	" UPDATE counter SET value = value + 1 WHERE NEW.status != 0 AND"
+	" name = 'targets.' || CASE NEW.status WHEN 1 THEN 'passed'"
+	" WHEN 2 THEN 'failed' ELSE 'aborted' END; END;"
+	"CREATE TRIGGER target_finished_delete AFTER DELETE ON target"
+	" WHEN OLD.status != 0 BEGIN UPDATE counter SET value = value - 1"
+	" WHERE name = 'targets.' || CASE OLD.status WHEN 1 THEN 'passed'"
+	" WHEN 2 THEN 'failed' ELSE 'aborted' END; END;"
+	"CREATE TRIGGER artifact_counted_insert AFTER INSERT ON artifact BEGIN"
+	" INSERT INTO counter VALUES('artifacts.' || NEW.type, 1)"
+	" ON CONFLICT(name) DO UPDATE SET value = value + 1;"
+	" UPDATE counter SET value = value + NEW.size"
+	" WHERE name = 'artifact_bytes'; END;"
+	"CREATE TRIGGER artifact_counted_size AFTER UPDATE OF size ON artifact"
+	" BEGIN UPDATE counter SET value = value + NEW.size - OLD.size"
+	" WHERE name = 'artifact_bytes'; END;"
+	"CREATE TRIGGER artifact_counted_delete AFTER DELETE ON artifact BEGIN"
+	" UPDATE counter SET value = value - 1"
+	" WHERE name = 'artifacts.' || OLD.type;"
+	" UPDATE counter SET value = value - OLD.size"
+	" WHERE name = 'artifact_bytes'; END;",
 };
 
 #define DD_SQLITE_SCHEMA_VERSION                                               \

@@ -1,6 +1,12 @@
 /*
  * sqlite.c - the embedded store: one SQLite file in WAL mode.
  *
+ * This file opens and migrates the store, runs transactions and group
+ * commit, and holds the core machines' objects, the task queue, locks,
+ * tokens and idempotency records; build targets, artifacts and their
+ * bytes are in sqlite_targets.c, and the helpers both use in
+ * sqlite_internal.h.
+ *
  * Write transactions start with BEGIN IMMEDIATE so that two writers never
  * deadlock on a lock upgrade; a busy store is waited for up to the
  * configured busy timeout and then reported as DD_ERR_BUSY.  Statements
@@ -10,6 +16,7 @@
 #include "store/store.h"
 #include "store/schema_sqlite.h"
 #include "store/sqlite_vfs.h"
+#include "store/sqlite_internal.h"
 #include "core/util.h"
 
 #include <ctype.h>
@@ -29,9 +36,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
-
-#define STMT_CACHE 96
-#define DYN_CACHE 48
 
 /* Every commit any handle in this process made, for the benchmarks. */
 static atomic_llong commits;
@@ -53,41 +57,6 @@ void dd_store_fail_syncs(bool fail)
 long long dd_store_commit_count(void)
 {
 	return atomic_load(&commits);
-}
-
-struct group;
-
-struct sq {
-	struct dd_store base;
-	sqlite3 *db;	       /* the connection in use: own, or the group's */
-	sqlite3 *own_db;
-	struct group *group;   /* group commit, or NULL */
-	bool sync_wal;	       /* durable commits: fsync the WAL ourselves */
-	atomic_bool sync_failed; /* a sync failed: refuse all later commits */
-	char sync_error[128];	 /* why, set before sync_failed */
-	dev_t dev;	       /* the file opened, to tell when its path */
-	ino_t ino;	       /* names another file, or none */
-	bool lazy;	       /* the next commit need not wait for the disk */
-	int wal_fd;	       /* the WAL, for sync_wal(); -1 until needed */
-	double busy_timeout;   /* seconds */
-	double busy_since;     /* when the current wait began */
-	struct {
-		const char *sql;
-		sqlite3 *db;
-		sqlite3_stmt *st;
-	} cache[STMT_CACHE];
-	size_t ncache;
-	struct {
-		char *sql;
-		sqlite3 *db;
-		sqlite3_stmt *st;
-	} dyn[DYN_CACHE];  /* list queries, keyed by their text */
-	size_t ndyn;
-};
-
-static struct sq *SQ(struct dd_store *s)
-{
-	return (struct sq *)s;
 }
 
 /* ---- damage and identity ----------------------------------------------
@@ -259,113 +228,10 @@ static int fail(struct sq *q, int rc, struct dd_error *err, const char *what)
 			    q->base.path, what, sqlite3_errmsg(q->db));
 }
 
-/* Prepare `sql` (a string literal: the cache keys on its address). */
-static int prep(struct sq *q, const char *sql, sqlite3_stmt **out,
-		struct dd_error *err)
+/* fail(), for the helpers in sqlite_internal.h and sqlite_targets.c. */
+int dd_sq_fail(struct sq *q, int rc, struct dd_error *err, const char *what)
 {
-	int rc;
-
-	for (size_t i = 0; i < q->ncache; i++) {
-		if (q->cache[i].sql == sql && q->cache[i].db == q->db) {
-			sqlite3_reset(q->cache[i].st);
-			sqlite3_clear_bindings(q->cache[i].st);
-			*out = q->cache[i].st;
-			return 0;
-		}
-	}
-	rc = sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out,
-				NULL);
-	if (rc != SQLITE_OK)
-		return fail(q, rc, err, "prepare");
-	if (q->ncache < STMT_CACHE) {
-		q->cache[q->ncache].sql = sql;
-		q->cache[q->ncache].db = q->db;
-		q->cache[q->ncache].st = *out;
-		q->ncache++;
-	}
-	return 0;
-}
-
-/* Finish with a statement from prep(): reset cached ones, free the rest. */
-static void done(struct sq *q, sqlite3_stmt *st)
-{
-	for (size_t i = 0; i < q->ncache; i++) {
-		if (q->cache[i].st == st) {
-			sqlite3_reset(st);
-			return;
-		}
-	}
-	for (size_t i = 0; i < q->ndyn; i++) {
-		if (q->dyn[i].st == st) {
-			sqlite3_reset(st);
-			return;
-		}
-	}
-	sqlite3_finalize(st);
-}
-
-/* Run a statement that returns no rows. */
-static int step_done(struct sq *q, sqlite3_stmt *st, struct dd_error *err,
-		     const char *what)
-{
-	int rc = sqlite3_step(st);
-
-	done(q, st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return fail(q, rc, err, what);
-	return 0;
-}
-
-static int bind_json(sqlite3_stmt *st, int idx, json_t *v)
-{
-	char *s;
-
-	if (!v)
-		return sqlite3_bind_null(st, idx);
-	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	if (!s)
-		return SQLITE_NOMEM;
-	return sqlite3_bind_text(st, idx, s, -1, dd_free);
-}
-
-static void bind_text_or_null(sqlite3_stmt *st, int idx, const char *s)
-{
-	if (s)
-		sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, idx);
-}
-
-static void bind_id_or_null(sqlite3_stmt *st, int idx, long long id)
-{
-	if (id)
-		sqlite3_bind_int64(st, idx, id);
-	else
-		sqlite3_bind_null(st, idx);
-}
-
-static void bind_time_or_null(sqlite3_stmt *st, int idx, double t)
-{
-	if (t > 0)
-		sqlite3_bind_double(st, idx, t);
-	else
-		sqlite3_bind_null(st, idx);
-}
-
-static char *col_text(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	return t ? dd_strdup((const char *)t) : NULL;
-}
-
-static json_t *col_json(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	if (!t)
-		return NULL;
-	return json_loads((const char *)t, JSON_DECODE_ANY, NULL);
+	return fail(q, rc, err, what);
 }
 
 /* ---- open, close, schema ---------------------------------------------- */
@@ -1472,158 +1338,6 @@ static int sq_fence_check(struct dd_store *s, const struct dd_lock_grant *g,
 			    g->name, g->token);
 }
 
-/* ---- dynamic list queries ---------------------------------------------- */
-
-struct query {
-	struct dd_buf sql;
-	int nbind;
-	struct {
-		bool is_text;
-		long long i;
-		const char *t;
-	} bind[12];
-	bool has_where;
-};
-
-static void q_where(struct query *qq, const char *cond)
-{
-	dd_buf_addstr(&qq->sql, qq->has_where ? " AND " : " WHERE ");
-	dd_buf_addstr(&qq->sql, cond);
-	qq->has_where = true;
-}
-
-static void q_int(struct query *qq, const char *cond, long long v)
-{
-	q_where(qq, cond);
-	qq->bind[qq->nbind].is_text = false;
-	qq->bind[qq->nbind].i = v;
-	qq->nbind++;
-}
-
-static void q_text(struct query *qq, const char *cond, const char *v)
-{
-	q_where(qq, cond);
-	qq->bind[qq->nbind].is_text = true;
-	qq->bind[qq->nbind].t = v;
-	qq->nbind++;
-}
-
-static void q_status(struct query *qq, unsigned mask)
-{
-	bool first = true;
-
-	if (!mask)
-		return;
-	q_where(qq, "status IN (");
-	for (int i = 0; i < 32; i++) {
-		if (mask & (1u << i)) {
-			dd_buf_addf(&qq->sql, first ? "%d" : ",%d", i);
-			first = false;
-		}
-	}
-	dd_buf_addstr(&qq->sql, ")");
-}
-
-/* The id window of a page: after_id and before_id. */
-static void q_range(struct query *qq, const struct dd_filter *f)
-{
-	if (f->after_id)
-		q_int(qq, "id > ?", f->after_id);
-	if (f->before_id)
-		q_int(qq, "id < ?", f->before_id);
-}
-
-static void q_tail(struct query *qq, const struct dd_filter *f)
-{
-	dd_buf_addstr(&qq->sql, f->descending ? " ORDER BY id DESC"
-					      : " ORDER BY id");
-	if (f->limit)
-		dd_buf_addf(&qq->sql, " LIMIT %zu", f->limit);
-}
-
-static int q_prepare(struct sq *q, struct query *qq, sqlite3_stmt **st,
-		     struct dd_error *err)
-{
-	int rc;
-
-	if (!qq->sql.buf)
-		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
-	/* the same few filters come back on every pass: keep them prepared */
-	*st = NULL;
-	for (size_t i = 0; i < q->ndyn; i++) {
-		if (q->dyn[i].db == q->db && !strcmp(q->dyn[i].sql, qq->sql.buf)) {
-			*st = q->dyn[i].st;
-			sqlite3_reset(*st);
-			sqlite3_clear_bindings(*st);
-			break;
-		}
-	}
-	if (!*st) {
-		rc = sqlite3_prepare_v3(q->db, qq->sql.buf, -1,
-					SQLITE_PREPARE_PERSISTENT, st, NULL);
-		if (rc != SQLITE_OK) {
-			dd_buf_release(&qq->sql);
-			return fail(q, rc, err, "prepare list");
-		}
-		if (q->ndyn < DYN_CACHE) {
-			q->dyn[q->ndyn].sql = dd_buf_detach(&qq->sql);
-			q->dyn[q->ndyn].db = q->db;
-			q->dyn[q->ndyn].st = *st;
-			q->ndyn++;
-		}
-	}
-	dd_buf_release(&qq->sql);
-	for (int i = 0; i < qq->nbind; i++) {
-		if (qq->bind[i].is_text)
-			sqlite3_bind_text(*st, i + 1, qq->bind[i].t, -1,
-					  SQLITE_TRANSIENT);
-		else
-			sqlite3_bind_int64(*st, i + 1, qq->bind[i].i);
-	}
-	return 0;
-}
-
-/*
- * Run a list query: `row` converts the current row into *item, and `push`
- * appends it to the list.  Generic over the list type via callbacks.
- * Leases and resources are walked a row at a time instead (*_each).
- */
-typedef int row_fn(sqlite3_stmt *st, void *list);
-
-static int run_list(struct sq *q, sqlite3_stmt *st, row_fn *row, void *list,
-		    struct dd_error *err)
-{
-	int rc;
-
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (row(st, list)) {
-			done(q, st);
-			return dd_error_set(err, DD_ERR_NOMEM,
-					    "out of memory");
-		}
-	}
-	done(q, st);
-	if (rc != SQLITE_DONE)
-		return fail(q, rc, err, "list");
-	return 0;
-}
-
-/*
- * End a walk of a list query (the *_each operations): the statement is
- * reset whether it ran to the end (`rc` SQLITE_DONE), failed, or was
- * stopped by its visitor (`stop`, returned as it is).
- */
-static int each_end(struct sq *q, sqlite3_stmt *st, int rc, int stop,
-		    struct dd_error *err)
-{
-	done(q, st);
-	if (stop)
-		return stop;
-	if (rc != SQLITE_DONE)
-		return fail(q, rc, err, "list");
-	return 0;
-}
-
 /* ---- blueprints -------------------------------------------------------- */
 
 #define BLUEPRINT_COLS "id, type, name, config, enabled, created, modified"
@@ -2177,7 +1891,7 @@ static int sq_stats(struct dd_store *s, double now, struct dd_store_stats *out,
 	done(q, st);
 	if (rc != SQLITE_ROW)
 		return fail(q, rc, err, "count tasks");
-	return 0;
+	return dd_sq_target_stats(q, out, err);
 }
 
 /* ---- commands ---------------------------------------------------------- */
@@ -2292,6 +2006,7 @@ static int log_push(sqlite3_stmt *st, void *list)
 	e.type = col_text(st, 4);
 	e.time = sqlite3_column_double(st, 5);
 	e.data = col_json(st, 6);
+	e.target = sqlite3_column_int64(st, 7);
 	rc = dd_log_entry_list_push(list, &e);
 	if (rc)
 		dd_log_entry_release(&e);
@@ -2305,7 +2020,7 @@ static int sq_log_append(struct dd_store *s, struct dd_log_entry *e,
 	sqlite3_stmt *st;
 	int rc = prep(q,
 		      "INSERT INTO log(blueprint, resource, lease, type, time,"
-		      " data) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+		      " data, target) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 		      &st, err);
 
 	if (rc)
@@ -2316,6 +2031,7 @@ static int sq_log_append(struct dd_store *s, struct dd_log_entry *e,
 	sqlite3_bind_text(st, 4, e->type, -1, SQLITE_STATIC);
 	sqlite3_bind_double(st, 5, e->time);
 	bind_json(st, 6, e->data);
+	bind_id_or_null(st, 7, e->target);
 	rc = step_done(q, st, err, "append log");
 	if (!rc)
 		e->id = sqlite3_last_insert_rowid(q->db);
@@ -2331,13 +2047,15 @@ static int sq_log_list(struct dd_store *s, const struct dd_filter *f,
 	int rc;
 
 	dd_buf_addstr(&qq.sql, "SELECT id, blueprint, resource, lease, type,"
-			       " time, data FROM log");
+			       " time, data, target FROM log");
 	if (f->lease)
 		q_int(&qq, "lease = ?", f->lease);
 	if (f->resource)
 		q_int(&qq, "resource = ?", f->resource);
 	if (f->blueprint)
 		q_int(&qq, "blueprint = ?", f->blueprint);
+	if (f->target_id)
+		q_int(&qq, "target = ?", f->target_id);
 	if (f->type)
 		q_text(&qq, "type = ?", f->type);
 	q_range(&qq, f);
@@ -3397,6 +3115,19 @@ const struct dd_store_ops dd_sqlite_store_ops = {
 	.lease_each = sq_lease_each,
 	.lease_count = sq_lease_count,
 	.stats = sq_stats,
+	.target_insert = dd_sq_target_insert,
+	.target_update = dd_sq_target_update,
+	.target_get = dd_sq_target_get,
+	.target_each = dd_sq_target_each,
+	.artifact_insert = dd_sq_artifact_insert,
+	.artifact_get = dd_sq_artifact_get,
+	.artifact_each = dd_sq_artifact_each,
+	.artifact_release_all = dd_sq_artifact_release_all,
+	.artifact_append = dd_sq_artifact_append,
+	.artifact_complete = dd_sq_artifact_complete,
+	.artifact_read = dd_sq_artifact_read,
+	.artifact_delete = dd_sq_artifact_delete,
+	.artifact_prune = dd_sq_artifact_prune,
 	.command_insert = sq_command_insert,
 	.command_list = sq_command_list,
 	.command_consume = sq_command_consume,

@@ -47,6 +47,29 @@ static int injected_fault(struct dd_error *err)
 		return (s)->ops->method((s), __VA_ARGS__);                     \
 	} while (0)
 
+/*
+ * The same for a backend method that writes more than one row: it runs in
+ * the caller's transaction, or in one of its own when none is open, so
+ * that it is all or nothing either way.
+ */
+#define CALL_IN_TXN(s, method, ...)                                            \
+	do {                                                                   \
+		bool own_ = (s)->depth == 0;                                   \
+		int rc_ = own_ ? dd_store_begin((s), err)                      \
+			       : injected_fault(err);                          \
+		if (rc_)                                                       \
+			return rc_;                                            \
+		assert((s)->ops->version == DD_STORE_OPS_VERSION);             \
+		rc_ = (s)->ops->method((s), __VA_ARGS__);                      \
+		if (!own_)                                                     \
+			return rc_;                                            \
+		if (rc_) {                                                     \
+			dd_store_rollback(s);                                  \
+			return rc_;                                            \
+		}                                                              \
+		return dd_store_commit((s), err);                              \
+	} while (0)
+
 void dd_store_options_from_env(struct dd_store_options *opt)
 {
 	const char *d = getenv("DRYDOCK_DURABILITY");
@@ -122,7 +145,7 @@ void dd_store_set_event_hook(void (*fn)(const struct dd_store_event *ev))
 /* Keep an event until its transaction ends (or send it, outside one). */
 static void event_add(struct dd_store *s, const char *type,
 		      long long blueprint, long long resource, long long lease,
-		      const char *detail, double value)
+		      long long target, const char *detail, double value)
 {
 	void (*fn)(const struct dd_store_event *) = atomic_load(&event_hook);
 	struct dd_store_event *ev, one;
@@ -148,6 +171,7 @@ static void event_add(struct dd_store *s, const char *type,
 	ev->blueprint = blueprint;
 	ev->resource = resource;
 	ev->lease = lease;
+	ev->target = target;
 	snprintf(ev->detail, sizeof(ev->detail), "%.*s",
 		 (int)strcspn(detail ? detail : "", ":"), detail ? detail : "");
 	ev->value = value;
@@ -411,6 +435,141 @@ int dd_store_stats(struct dd_store *s, double now, struct dd_store_stats *out,
 	CALL(s, stats, now, out, err);
 }
 
+int dd_store_target_insert(struct dd_store *s, struct dd_target *t,
+			   struct dd_error *err)
+{
+	CALL(s, target_insert, t, err);
+}
+
+int dd_store_target_update(struct dd_store *s, const struct dd_target *t,
+			   struct dd_error *err)
+{
+	CALL(s, target_update, t, err);
+}
+
+int dd_store_target_get(struct dd_store *s, long long id,
+			struct dd_target *out, struct dd_error *err)
+{
+	CALL(s, target_get, id, out, err);
+}
+
+int dd_store_target_each(struct dd_store *s, const struct dd_filter *f,
+			 dd_target_visit_fn *fn, void *arg,
+			 struct dd_error *err)
+{
+	CALL(s, target_each, f, fn, arg, err);
+}
+
+static int push_target(void *list, struct dd_target *t, struct dd_error *err)
+{
+	if (dd_target_list_push(list, t))
+		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+int dd_store_target_list(struct dd_store *s, const struct dd_filter *f,
+			 struct dd_target_list *out, struct dd_error *err)
+{
+	int rc = dd_store_target_each(s, f, push_target, out, err);
+
+	if (rc)
+		dd_target_list_release(out);
+	return rc;
+}
+
+int dd_store_artifact_insert(struct dd_store *s, struct dd_artifact *a,
+			     struct dd_error *err)
+{
+	CALL(s, artifact_insert, a, err);
+}
+
+int dd_store_artifact_get(struct dd_store *s, long long id,
+			  struct dd_artifact *out, struct dd_error *err)
+{
+	CALL(s, artifact_get, id, out, err);
+}
+
+int dd_store_artifact_each(struct dd_store *s, const struct dd_filter *f,
+			   dd_artifact_visit_fn *fn, void *arg,
+			   struct dd_error *err)
+{
+	CALL(s, artifact_each, f, fn, arg, err);
+}
+
+static int push_artifact(void *list, struct dd_artifact *a,
+			 struct dd_error *err)
+{
+	if (dd_artifact_list_push(list, a))
+		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+int dd_store_artifact_list(struct dd_store *s, const struct dd_filter *f,
+			   struct dd_artifact_list *out, struct dd_error *err)
+{
+	int rc = dd_store_artifact_each(s, f, push_artifact, out, err);
+
+	if (rc)
+		dd_artifact_list_release(out);
+	return rc;
+}
+
+int dd_store_artifact_release_all(struct dd_store *s, long long target,
+				  long long *n, struct dd_error *err)
+{
+	CALL(s, artifact_release_all, target, n, err);
+}
+
+int dd_store_artifact_append(struct dd_store *s, long long id,
+			     const void *data, size_t n, struct dd_error *err)
+{
+	if (n < 1 || n > DD_CHUNK_MAX)
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "a chunk of artifact %lld holds 1 to %d "
+				    "bytes, not %zu",
+				    id, DD_CHUNK_MAX, n);
+	CALL_IN_TXN(s, artifact_append, id, data, n, err);
+}
+
+int dd_store_artifact_complete(struct dd_store *s, long long id,
+			       long long size, const char *sha256,
+			       struct dd_error *err)
+{
+	size_t len = sha256 ? strspn(sha256, "0123456789abcdef") : 0;
+
+	if (len != 64 || sha256[len])
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "the hash of artifact %lld must be 64 "
+				    "lower-case hex digits",
+				    id);
+	CALL_IN_TXN(s, artifact_complete, id, size, sha256, err);
+}
+
+int dd_store_artifact_read(struct dd_store *s, long long id, long long pos,
+			   void *buf, size_t cap, size_t *n,
+			   struct dd_error *err)
+{
+	*n = 0;
+	if (pos < 0)
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "cannot read artifact %lld at offset %lld",
+				    id, pos);
+	CALL(s, artifact_read, id, pos, buf, cap, n, err);
+}
+
+int dd_store_artifact_delete(struct dd_store *s, long long id,
+			     struct dd_error *err)
+{
+	CALL_IN_TXN(s, artifact_delete, id, err);
+}
+
+int dd_store_artifact_prune(struct dd_store *s, double before, int max,
+			    int *n, struct dd_error *err)
+{
+	*n = 0;
+	CALL_IN_TXN(s, artifact_prune, before, max, n, err);
+}
+
 int dd_store_command_insert(struct dd_store *s, struct dd_command *c,
 			    struct dd_error *err)
 {
@@ -432,7 +591,7 @@ int dd_store_command_consume(struct dd_store *s, long long id,
 	if (!rc)
 		rc = s->ops->command_consume(s, id, outcome, now, err);
 	if (!rc)
-		event_add(s, "command.consumed", 0, 0, 0, outcome, 0);
+		event_add(s, "command.consumed", 0, 0, 0, 0, outcome, 0);
 	return rc;
 }
 
@@ -446,7 +605,7 @@ int dd_store_log_append(struct dd_store *s, struct dd_log_entry *e,
 		rc = s->ops->log_append(s, e, err);
 	if (!rc)
 		event_add(s, e->type, e->blueprint, e->resource, e->lease,
-			  NULL, json_number_value(waited));
+			  e->target, NULL, json_number_value(waited));
 	return rc;
 }
 
@@ -617,6 +776,21 @@ int dd_store_log(struct dd_store *s, long long blueprint, long long resource,
 	e.blueprint = blueprint;
 	e.resource = resource;
 	e.lease = lease;
+	e.type = (char *)type;
+	e.time = dd_now();
+	e.data = data;
+	rc = dd_store_log_append(s, &e, err);
+	json_decref(data);
+	return rc;
+}
+
+int dd_store_target_log(struct dd_store *s, long long target,
+			const char *type, json_t *data, struct dd_error *err)
+{
+	struct dd_log_entry e = {0};
+	int rc;
+
+	e.target = target;
 	e.type = (char *)type;
 	e.time = dd_now();
 	e.data = data;

@@ -202,10 +202,128 @@ struct dd_store_stats {
 	long long tasks_claimed; /* being worked on (or claim expired) */
 	double oldest_due;	 /* created time of the oldest due unclaimed
 				    task, 0 when none */
+	long long targets[DD_TARGET_STATUS_COUNT];
+	/* artifacts by type (counted as stored: a type never used is left
+	   out, one whose artifacts were all deleted shows 0) */
+	struct {
+		char type[32];
+		long long count;
+	} artifacts[16];
+	int n_artifact_types;
+	long long artifact_bytes; /* in file artifacts, complete or not */
 };
 typedef int dd_store_stats_fn(struct dd_store *s, double now,
 			      struct dd_store_stats *out,
 			      struct dd_error *err);
+
+/*
+ * Build targets.  insert sets ->id, ->created and ->modified and stores
+ * the rest as given (a new target is building, with finished 0).  update
+ * writes status, finished and deadline (the target's update worker, in
+ * its fenced transaction, after dd_target_transition()).  get returns
+ * DD_ERR_NOTFOUND for no such target.  each walks the targets as
+ * lease_each walks leases, honouring status_mask, owner, after_id,
+ * before_id, limit and descending (newest first: a page of a list is
+ * `descending`, `limit` and, for the next page, before_id = the last id).
+ */
+typedef int dd_store_target_insert_fn(struct dd_store *s, struct dd_target *t,
+				      struct dd_error *err);
+typedef int dd_store_target_update_fn(struct dd_store *s,
+				      const struct dd_target *t,
+				      struct dd_error *err);
+typedef int dd_store_target_get_fn(struct dd_store *s, long long id,
+				   struct dd_target *out, struct dd_error *err);
+typedef int dd_target_visit_fn(void *arg, struct dd_target *t,
+			       struct dd_error *err);
+typedef int dd_store_target_each_fn(struct dd_store *s,
+				    const struct dd_filter *f,
+				    dd_target_visit_fn *fn, void *arg,
+				    struct dd_error *err);
+
+/*
+ * Artifacts of build targets (core/target.h says what each type holds;
+ * callers check type, key and data before inserting).
+ *
+ * insert adds `a` to target a->target and sets ->id, ->created and
+ * ->modified.  It stores key, type, data and complete as given, size 0,
+ * no hash, not released: a type with content (file) is inserted with
+ * complete false and gets its bytes from append and complete; the others
+ * are inserted complete.  It refuses, changing nothing: DD_ERR_NOTFOUND
+ * for no such target, DD_ERR_STATE for a target that is no longer
+ * building (its artifacts are released already, and one added now would
+ * never be), DD_ERR_EXISTS for a key the target already has.
+ *
+ * each walks artifacts as lease_each walks leases, oldest first by
+ * default, honouring target_id, type, key, after_id, before_id, limit and
+ * descending.  get returns DD_ERR_NOTFOUND for no such artifact.
+ *
+ * release_all marks every artifact of `target` released, in the caller's
+ * transaction (the one that finishes the target), and counts in *n (may
+ * be NULL) those that were not released before.  It does not release
+ * leases: the caller sends a release command to the lease of each lease
+ * artifact (dd_artifact_lease()) in the same transaction.
+ */
+typedef int dd_store_artifact_insert_fn(struct dd_store *s,
+					struct dd_artifact *a,
+					struct dd_error *err);
+typedef int dd_store_artifact_get_fn(struct dd_store *s, long long id,
+				     struct dd_artifact *out,
+				     struct dd_error *err);
+typedef int dd_artifact_visit_fn(void *arg, struct dd_artifact *a,
+				 struct dd_error *err);
+typedef int dd_store_artifact_each_fn(struct dd_store *s,
+				      const struct dd_filter *f,
+				      dd_artifact_visit_fn *fn, void *arg,
+				      struct dd_error *err);
+typedef int dd_store_artifact_release_all_fn(struct dd_store *s,
+					     long long target, long long *n,
+					     struct dd_error *err);
+
+/*
+ * A file artifact's bytes, stored as a sequence of chunks so that no
+ * file is ever whole in memory, in the store or in a caller.
+ *
+ * append adds the n bytes at `data` (1 to DD_CHUNK_MAX; DD_CHUNK_SIZE is
+ * the size to aim for) after the bytes already stored, as one chunk, and
+ * adds n to the artifact's size.  complete marks the file complete with
+ * its hex SHA-256, which the caller computed as the bytes went by; `size`
+ * must be the size stored (a check that no chunk went missing: otherwise
+ * DD_ERR_STATE).  Both refuse an artifact that is complete already (every
+ * type without content is) with DD_ERR_STATE and a missing one with
+ * DD_ERR_NOTFOUND.  They run in the caller's transaction when one is
+ * open: an upload may append many chunks per transaction and commit
+ * lazily until its last one.
+ *
+ * read copies up to `cap` bytes at offset `pos` of the file into `buf`,
+ * and sets *n to the number copied: fewer than `cap` when a chunk ends
+ * first, 0 at or past the end.  Each call is one short read of one
+ * chunk, so a download holds neither memory nor a read transaction
+ * between calls: call it in a loop, or from an HTTP body callback that
+ * asks for the bytes at `pos` (a Range request starts where it likes).
+ * An incomplete file can be read as far as it is stored.
+ *
+ * delete removes an incomplete artifact and every chunk it has (an
+ * upload cut off halfway leaves nothing behind); a complete one is
+ * refused with DD_ERR_STATE, a missing one with DD_ERR_NOTFOUND.  prune
+ * deletes, the same way, up to `max` incomplete artifacts that have not
+ * been written to since `before` (uploads whose writer died), oldest
+ * first, and counts them in *n.
+ */
+#define DD_CHUNK_SIZE (256 * 1024)
+#define DD_CHUNK_MAX (1024 * 1024)
+typedef int dd_store_artifact_append_fn(struct dd_store *s, long long id,
+					const void *data, size_t n,
+					struct dd_error *err);
+typedef int dd_store_artifact_complete_fn(struct dd_store *s, long long id,
+					  long long size, const char *sha256,
+					  struct dd_error *err);
+typedef int dd_store_artifact_read_fn(struct dd_store *s, long long id,
+				      long long pos, void *buf, size_t cap,
+				      size_t *n, struct dd_error *err);
+typedef int dd_store_artifact_delete_fn(struct dd_store *s, long long id,
+					struct dd_error *err);
+typedef int dd_store_artifact_prune_fn(struct dd_store *s, double before,
+				       int max, int *n, struct dd_error *err);
 
 /* Commands: append, list (by target, oldest first), mark consumed. */
 typedef int dd_store_command_insert_fn(struct dd_store *s,
@@ -219,6 +337,13 @@ typedef int dd_store_command_consume_fn(struct dd_store *s, long long id,
 					const char *outcome, double now,
 					struct dd_error *err);
 
+/*
+ * The log: entries about a blueprint, resource, lease or build target
+ * (the ids in the entry; 0 where not concerned).  append sets ->id.  list
+ * honours lease, resource, blueprint, target_id (a target's log), type,
+ * after_id, before_id, limit and descending; each object's entries are
+ * found through its own index, so its newest page costs no sort.
+ */
 typedef int dd_store_log_append_fn(struct dd_store *s,
 				   struct dd_log_entry *e,
 				   struct dd_error *err);
@@ -389,6 +514,19 @@ struct dd_store_ops {
 	dd_store_lease_each_fn *lease_each;
 	dd_store_lease_count_fn *lease_count;
 	dd_store_stats_fn *stats;
+	dd_store_target_insert_fn *target_insert;
+	dd_store_target_update_fn *target_update;
+	dd_store_target_get_fn *target_get;
+	dd_store_target_each_fn *target_each;
+	dd_store_artifact_insert_fn *artifact_insert;
+	dd_store_artifact_get_fn *artifact_get;
+	dd_store_artifact_each_fn *artifact_each;
+	dd_store_artifact_release_all_fn *artifact_release_all;
+	dd_store_artifact_append_fn *artifact_append;
+	dd_store_artifact_complete_fn *artifact_complete;
+	dd_store_artifact_read_fn *artifact_read;
+	dd_store_artifact_delete_fn *artifact_delete;
+	dd_store_artifact_prune_fn *artifact_prune;
 	dd_store_command_insert_fn *command_insert;
 	dd_store_command_list_fn *command_list;
 	dd_store_command_consume_fn *command_consume;
@@ -432,7 +570,7 @@ struct dd_store_ops {
  */
 struct dd_store_event {
 	char type[48];
-	long long blueprint, resource, lease;
+	long long blueprint, resource, lease, target;
 	char detail[32];
 	double value; /* lease.acquired: seconds the lease waited */
 };
@@ -537,6 +675,42 @@ int dd_store_lease_count(struct dd_store *s, const struct dd_filter *f,
 			 long long *out, struct dd_error *err);
 int dd_store_stats(struct dd_store *s, double now, struct dd_store_stats *out,
 		   struct dd_error *err);
+int dd_store_target_insert(struct dd_store *s, struct dd_target *t,
+			   struct dd_error *err);
+int dd_store_target_update(struct dd_store *s, const struct dd_target *t,
+			   struct dd_error *err);
+int dd_store_target_get(struct dd_store *s, long long id,
+			struct dd_target *out, struct dd_error *err);
+int dd_store_target_each(struct dd_store *s, const struct dd_filter *f,
+			 dd_target_visit_fn *fn, void *arg,
+			 struct dd_error *err);
+/* On failure *out is left empty. */
+int dd_store_target_list(struct dd_store *s, const struct dd_filter *f,
+			 struct dd_target_list *out, struct dd_error *err);
+int dd_store_artifact_insert(struct dd_store *s, struct dd_artifact *a,
+			     struct dd_error *err);
+int dd_store_artifact_get(struct dd_store *s, long long id,
+			  struct dd_artifact *out, struct dd_error *err);
+int dd_store_artifact_each(struct dd_store *s, const struct dd_filter *f,
+			   dd_artifact_visit_fn *fn, void *arg,
+			   struct dd_error *err);
+/* On failure *out is left empty. */
+int dd_store_artifact_list(struct dd_store *s, const struct dd_filter *f,
+			   struct dd_artifact_list *out, struct dd_error *err);
+int dd_store_artifact_release_all(struct dd_store *s, long long target,
+				  long long *n, struct dd_error *err);
+int dd_store_artifact_append(struct dd_store *s, long long id,
+			     const void *data, size_t n, struct dd_error *err);
+int dd_store_artifact_complete(struct dd_store *s, long long id,
+			       long long size, const char *sha256,
+			       struct dd_error *err);
+int dd_store_artifact_read(struct dd_store *s, long long id, long long pos,
+			   void *buf, size_t cap, size_t *n,
+			   struct dd_error *err);
+int dd_store_artifact_delete(struct dd_store *s, long long id,
+			     struct dd_error *err);
+int dd_store_artifact_prune(struct dd_store *s, double before, int max,
+			    int *n, struct dd_error *err);
 int dd_store_command_insert(struct dd_store *s, struct dd_command *c,
 			    struct dd_error *err);
 int dd_store_command_list(struct dd_store *s, const struct dd_filter *f,
@@ -614,6 +788,10 @@ int dd_store_idem_prune(struct dd_store *s, double before, int max, int *n,
 int dd_store_log(struct dd_store *s, long long blueprint, long long resource,
 		 long long lease, const char *type, json_t *data,
 		 struct dd_error *err);
+
+/* The same for a build target's log (the entry's only object). */
+int dd_store_target_log(struct dd_store *s, long long target,
+			const char *type, json_t *data, struct dd_error *err);
 
 /* The directory holding the store at `path` (for default paths). */
 void dd_store_dir(const char *path, char *buf, size_t n);
