@@ -20,10 +20,11 @@ static int check_uri(const char *type, const struct dd_artifact_field *f,
 		     struct dd_error *err)
 {
 	const char *uri = json_string_value(v);
-	const char *allowed = rules && rules->uri_schemes ? rules->uri_schemes
-							  : DD_URI_SCHEMES_DEFAULT;
+	const char *allowed = DD_URI_SCHEMES_DEFAULT;
 	size_t n = 0;
 
+	if (rules && rules->uri_schemes)
+		allowed = rules->uri_schemes;
 	if (isalpha((unsigned char)uri[0]))
 		for (n = 1; isalnum((unsigned char)uri[n]) || uri[n] == '+' ||
 			    uri[n] == '-' || uri[n] == '.';

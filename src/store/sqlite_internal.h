@@ -67,7 +67,7 @@ int dd_sq_fail(struct sq *q, int rc, struct dd_error *err, const char *what);
 
 /* Prepare `sql` (a string literal: the cache keys on its address). */
 static inline int prep(struct sq *q, const char *sql, sqlite3_stmt **out,
-		struct dd_error *err)
+		       struct dd_error *err)
 {
 	int rc;
 
@@ -111,8 +111,8 @@ static inline void done(struct sq *q, sqlite3_stmt *st)
 }
 
 /* Run a statement that returns no rows. */
-static inline int step_done(struct sq *q, sqlite3_stmt *st, struct dd_error *err,
-		     const char *what)
+static inline int step_done(struct sq *q, sqlite3_stmt *st,
+			    struct dd_error *err, const char *what)
 {
 	int rc = sqlite3_step(st);
 
@@ -244,7 +244,7 @@ static inline void q_tail(struct query *qq, const struct dd_filter *f)
 }
 
 static inline int q_prepare(struct sq *q, struct query *qq, sqlite3_stmt **st,
-		     struct dd_error *err)
+			    struct dd_error *err)
 {
 	int rc;
 
@@ -292,8 +292,8 @@ static inline int q_prepare(struct sq *q, struct query *qq, sqlite3_stmt **st,
  */
 typedef int row_fn(sqlite3_stmt *st, void *list);
 
-static inline int run_list(struct sq *q, sqlite3_stmt *st, row_fn *row, void *list,
-		    struct dd_error *err)
+static inline int run_list(struct sq *q, sqlite3_stmt *st, row_fn *row,
+			   void *list, struct dd_error *err)
 {
 	int rc;
 
@@ -316,7 +316,7 @@ static inline int run_list(struct sq *q, sqlite3_stmt *st, row_fn *row, void *li
  * stopped by its visitor (`stop`, returned as it is).
  */
 static inline int each_end(struct sq *q, sqlite3_stmt *st, int rc, int stop,
-		    struct dd_error *err)
+			   struct dd_error *err)
 {
 	done(q, st);
 	if (stop)

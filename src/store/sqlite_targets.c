@@ -182,7 +182,8 @@ static int target_refuses(struct sq *q, long long target, const char *key,
 			    "cannot add artifact '%s' to target %lld: it is "
 			    "%s",
 			    key, target,
-			    dd_target_status_name((enum dd_target_status)status));
+			    dd_target_status_name(
+				    (enum dd_target_status)status));
 }
 
 /*
@@ -385,7 +386,9 @@ int dd_sq_artifact_append(struct dd_store *s, long long id, const void *data,
 	rc = savepoint(q, err);
 	if (rc)
 		return rc;
-	rc = prep(q, "INSERT INTO chunk(artifact, pos, data) VALUES(?1, ?2, ?3)",
+	rc = prep(q,
+		  "INSERT INTO chunk(artifact, pos, data)"
+		  " VALUES(?1, ?2, ?3)",
 		  &st, err);
 	if (!rc) {
 		sqlite3_bind_int64(st, 1, id);
@@ -477,7 +480,8 @@ int dd_sq_artifact_read(struct dd_store *s, long long id, long long pos,
 		return 0;
 	rc = sqlite3_blob_open(q->db, "main", "chunk", "data", chunk, 0, &blob);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_blob_read(blob, buf, (int)want, (int)(pos - start));
+		rc = sqlite3_blob_read(blob, buf, (int)want,
+				       (int)(pos - start));
 	if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_ERROR) {
 		rc = dd_sq_fail(q, rc, err, "read chunk");
 	} else if (rc != SQLITE_OK) {
@@ -591,7 +595,8 @@ int dd_sq_target_stats(struct sq *q, struct dd_store_stats *out,
 		return dd_sq_fail(q, rc, err, "count targets");
 	/* 'artifact_bytes', 'artifacts.TYPE' ... and 'targets.STATUS' */
 	rc = prep(q,
-		  "SELECT name, value FROM counter WHERE name = 'artifact_bytes'"
+		  "SELECT name, value FROM counter"
+		  " WHERE name = 'artifact_bytes'"
 		  " OR (name > 'artifacts.' AND name < 'artifacts/')"
 		  " OR (name > 'targets.' AND name < 'targets/')",
 		  &st, err);
