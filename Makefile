@@ -64,6 +64,20 @@ $(B)/tests/%: tests/unit/%.c $(B)/libdrydock.a tests/unit/testutil.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(B)/libdrydock.a $(LDLIBS) -lcmocka
 
+# The CLI's own library code (cli/options.c, cli/cli.c), for the unit
+# tests of the CLI: every CLI object but main.o, in an archive of its own
+# so that libdrydock.a stays free of the CLI and the other unit tests
+# link as before.
+$(B)/libdrydock-cli.a: $(filter-out $(B)/src/cli/main.o,$(CLI_OBJ))
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(B)/tests/test_cli_%: tests/unit/test_cli_%.c $(B)/libdrydock-cli.a \
+		$(B)/libdrydock.a tests/unit/testutil.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< \
+		$(B)/libdrydock-cli.a $(B)/libdrydock.a $(LDLIBS) -lcmocka
+
 $(B)/bench: tests/bench/bench.c tests/bench/http_client.c \
 		tests/bench/http_client.h $(B)/libdrydock.a
 	@mkdir -p $(@D)
