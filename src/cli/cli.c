@@ -97,12 +97,6 @@ int cli_error(int status, const char *fmt, ...)
 	return status;
 }
 
-int cli_help(const char *usage)
-{
-	fputs(usage, stdout);
-	return 0;
-}
-
 int cli_usage_error(const char *usage, const char *fmt, ...)
 {
 	va_list ap;
@@ -141,23 +135,28 @@ bool cli_parse_count(const char *arg, long long min, long long max, int *out)
 	return true;
 }
 
-int cli_expiry_arg(const char *usage, bool ttl, const char *arg, double now,
-		   double *until)
+int cli_opt_expiry(const struct cli_option *o, const char *arg,
+		   struct dd_error *err)
 {
-	struct dd_error err = DD_ERROR_INIT;
+	struct cli_expiry *e = o->value;
+	bool ttl = !strcmp(o->name, "ttl");
 	double v;
+	int rc;
 
-	if (*until)
-		return cli_usage_error(usage,
-				       "give --until or --ttl, not both");
-	if (ttl ? dd_duration_parse(arg, &v, &err)
-		: dd_time_parse(arg, now, &v, &err))
-		return cli_usage_error(usage, "%s", err.msg);
+	if (e->until)
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "give --until or --ttl, not both");
+	rc = ttl ? dd_duration_parse(arg, &v, err)
+		 : dd_time_parse(arg, e->now, &v, err);
+	if (rc)
+		return rc;
 	if (ttl)
-		v += now;
-	if (dd_expiry_check(v, now, &err))
-		return cli_usage_error(usage, "%s", err.msg);
-	*until = v;
+		v += e->now;
+	rc = dd_expiry_check(v, e->now, err);
+	if (rc)
+		return rc;
+	e->until = v;
+	*(ttl ? &e->ttl_arg : &e->until_arg) = arg;
 	return 0;
 }
 
@@ -294,6 +293,30 @@ bool cli_parse_limit(const char *arg, size_t *out)
 	return true;
 }
 
+int cli_opt_limit(const struct cli_option *o, const char *arg,
+		  struct dd_error *err)
+{
+	struct cli_page *p = o->value;
+
+	if (!cli_parse_limit(arg, &p->limit))
+		return dd_error_set(err, DD_ERR_INVALID, "bad limit '%s'", arg);
+	p->given = true;
+	return 0;
+}
+
+int cli_opt_cursor(const struct cli_option *o, const char *arg,
+		   struct dd_error *err)
+{
+	struct cli_page *p = o->value;
+
+	p->cursor = cli_parse_id(arg);
+	if (!p->cursor)
+		return dd_error_set(err, DD_ERR_INVALID, "bad cursor '%s'",
+				    arg);
+	p->given = true;
+	return 0;
+}
+
 void cli_page_filter(struct dd_filter *f, const struct cli_page *p)
 {
 	f->descending = true;
@@ -415,7 +438,7 @@ json_t *cli_resource_json(struct dd_store *s, const struct dd_resource *r,
 	long long next = 0;
 
 	p = p ? p : &default_page;
-	newest = (struct cli_page){p->limit, 0};
+	newest = (struct cli_page){.limit = p->limit};
 	f.resource = r->id;
 	if (!cli_lease_page(s, &f, &newest, &leases, &next, NULL))
 		for (size_t i = 0; i < leases.n; i++)
@@ -450,7 +473,7 @@ json_t *cli_blueprint_json(struct dd_store *s, const struct dd_blueprint *b,
 	long long next = 0;
 
 	p = p ? p : &default_page;
-	newest = (struct cli_page){p->limit, 0};
+	newest = (struct cli_page){.limit = p->limit};
 	f.blueprint = b->id;
 	if (!cli_resource_page(s, &f, &newest, &rs, &next, NULL))
 		for (size_t i = 0; i < rs.n; i++)

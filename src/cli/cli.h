@@ -5,6 +5,8 @@
  * Each subcommand lives in cmd_<name>.c as `int cmd_<name>(int argc,
  * char **argv)`, with argv[0] the command name.  Commands are thin: they
  * parse options, call library code (api/, store/, blueprint/) and print.
+ * Their options are a table that cli_parse() (options.h) reads, which
+ * also takes --db and --help and writes the option list of --help.
  * They exit through cli_fail() with the status dd_err_exit_status() gives,
  * so scripts can tell "no such lease" (3) from "illegal state change" (4)
  * from "store locked" (6) or "store unusable" (7); usage errors are 2.
@@ -16,6 +18,7 @@
 #include <stdbool.h>
 
 #include "api/idem.h"
+#include "cli/options.h"
 #include "core/error.h"
 #include "core/model.h"
 #include "store/store.h"
@@ -58,8 +61,6 @@ int cli_fail(const struct dd_error *err);
 /* Print "drydock: MSG" (printf-style) and return `status`. */
 int cli_error(int status, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* Print usage to stdout (for --help) and return 0. */
-int cli_help(const char *usage);
 /* Print a usage error and the usage line to stderr; return 2. */
 int cli_usage_error(const char *usage, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -69,13 +70,25 @@ long long cli_parse_id(const char *s);
 /* A whole number from min to max (min >= 1) into *out; false if not. */
 bool cli_parse_count(const char *arg, long long min, long long max, int *out);
 /*
- * Set *until from `--until TIME` or, when `ttl`, `--ttl DURATION`, as
- * core/input.h reads them, taking `now` as the present.  Refuses a second
+ * An expiry from `--until TIME` or `--ttl DURATION`, as core/input.h
+ * reads them, taking `now` as the present.  The options refuse a second
  * expiry, a bad one, and one in the past or more than ten years away.
- * Returns 0, or prints a usage error and returns 2.
  */
-int cli_expiry_arg(const char *usage, bool ttl, const char *arg, double now,
-		   double *until);
+struct cli_expiry {
+	double now;
+	double until; /* 0: none given */
+	const char *until_arg, *ttl_arg; /* as given, or NULL */
+};
+int cli_opt_expiry(const struct cli_option *o, const char *arg,
+		   struct dd_error *err);
+#define CLI_EXPIRY_OPTIONS(e)                                                  \
+	CLI_CALLBACK("until", "TIME", cli_opt_expiry, (e),                     \
+		     "expire at TIME: YYYY-MM-DDTHH:MM:SSZ (UTC), @EPOCH or "  \
+		     "+DURATION"),                                             \
+		CLI_CALLBACK("ttl", "DURATION", cli_opt_expiry, (e),           \
+			     "expire DURATION from now: seconds (90) or with " \
+			     "units d, h, m, s (30m, 1h30m, 2d); at most ten " \
+			     "years")
 /*
  * Parse JSON given inline or as @FILE ("@-" for stdin), as the HTTP API
  * parses a body: no duplicate keys, nested at most DD_JSON_MAX_NESTING.
@@ -109,10 +122,16 @@ void cli_print_json(json_t *v);
 struct cli_page {
 	size_t limit;
 	long long cursor;
+	bool given; /* by --limit or --cursor */
 };
-#define CLI_PAGE_INIT {CLI_PAGE_DEFAULT, 0}
+#define CLI_PAGE_INIT {.limit = CLI_PAGE_DEFAULT}
 /* --limit's argument: a whole number, 0 for no limit; false if not. */
 bool cli_parse_limit(const char *arg, size_t *out);
+/* Option callbacks for --limit N and --cursor C into a struct cli_page. */
+int cli_opt_limit(const struct cli_option *o, const char *arg,
+		  struct dd_error *err);
+int cli_opt_cursor(const struct cli_option *o, const char *arg,
+		   struct dd_error *err);
 /*
  * Make `f` ask for page `p`: newest first, below the cursor, and one row
  * more than the page holds, which tells whether another page follows.

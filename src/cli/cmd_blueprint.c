@@ -5,7 +5,6 @@
 #include "blueprint/blueprint.h"
 #include "cli/cli.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +69,7 @@ int cli_blueprint_show(struct dd_store *s, long long id, bool json,
 	struct dd_blueprint b = {0};
 	struct dd_resource_list rs = {0};
 	struct dd_filter f = {0};
-	struct cli_page newest = {p->limit, 0};
+	struct cli_page newest = {.limit = p->limit};
 	char more[80];
 	long long next;
 
@@ -128,158 +127,203 @@ static int list(struct dd_store *s, bool json)
 	return 0;
 }
 
-int cmd_blueprint(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"type", required_argument, NULL, 't'},
-		{"name", required_argument, NULL, 'n'},
-		{"config", required_argument, NULL, 'c'},
-		{"idempotency-key", required_argument, NULL, 'k'},
-		{"limit", required_argument, NULL, 'l'},
-		{"cursor", required_argument, NULL, 'C'},
-		{"json", no_argument, NULL, 'j'},
-		{"db", required_argument, NULL, 'D'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *type = NULL, *name = NULL, *config_arg = NULL, *verb;
-	const char *key_arg = NULL;
-	struct dd_idem key, *idem = NULL;
-	struct dd_error err = DD_ERROR_INIT;
-	struct dd_blueprint b = {0};
-	struct cli_page page = CLI_PAGE_INIT;
-	json_t *config = NULL;
-	struct dd_store *s;
-	bool json = false, paged = false;
-	long long id = 0;
-	int c, rc;
+/* A verb's options, with the group's usage and --json. */
+#define VERB_SPEC(verb, opts, json_)                                           \
+	{.name = "blueprint " verb,                                            \
+	 .usage = usage,                                                       \
+	 .options = (opts),                                                    \
+	 .json = (json_),                                                      \
+	 .positional = true}
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			return cli_help(usage);
-		case 'D':
-			cli_set_store_path(optarg);
-			break;
-		case 't':
-			type = optarg;
-			break;
-		case 'n':
-			name = optarg;
-			break;
-		case 'c':
-			config_arg = optarg;
-			break;
-		case 'k':
-			key_arg = optarg;
-			break;
-		case 'l':
-			if (!cli_parse_limit(optarg, &page.limit))
-				return cli_usage_error(usage, "bad limit '%s'",
-						       optarg);
-			paged = true;
-			break;
-		case 'C':
-			page.cursor = cli_parse_id(optarg);
-			if (!page.cursor)
-				return cli_usage_error(usage,
-						       "bad cursor '%s'",
-						       optarg);
-			paged = true;
-			break;
-		case 'j':
-			json = true;
-			break;
-		default:
-			return cli_usage_error(usage, "bad option");
-		}
-	}
-	if (optind >= argc)
-		return cli_usage_error(usage, "which blueprint command?");
-	verb = argv[optind++];
-	if (strcmp(verb, "create") && strcmp(verb, "list")) {
-		if (optind >= argc || !(id = cli_parse_id(argv[optind])))
-			return cli_usage_error(usage,
-					       "'blueprint %s' needs an id",
-					       verb);
-		optind++;
-	}
-	if (optind < argc)
+/* The one argument of "blueprint VERB ID": the blueprint's id. */
+static long long blueprint_id(int n, char **argv, const char *verb)
+{
+	long long id = n >= 1 ? cli_parse_id(argv[0]) : 0;
+
+	if (n > 1)
+		exit(cli_usage_error(usage, "unexpected argument '%s'",
+				     argv[1]));
+	if (!id)
+		exit(cli_usage_error(usage, "'blueprint %s' needs an id", verb));
+	return id;
+}
+
+/* Print a blueprint that create or edit returned, and release it. */
+static int print_changed(struct dd_store *s, struct dd_blueprint *b,
+			 bool json, const char *done)
+{
+	if (json)
+		print_blueprint(s, b, true, NULL);
+	else
+		printf("%s blueprint %lld '%s' (%s, %s)\n", done, b->id,
+		       b->name, b->type, b->enabled ? "enabled" : "disabled");
+	dd_blueprint_release(b);
+	return 0;
+}
+
+static int blueprint_create(int argc, char **argv)
+{
+	const char *type = NULL, *name = NULL, *config_arg = NULL;
+	const char *key_arg = NULL;
+	bool json = false;
+	const struct cli_option options[] = {
+		CLI_STRING("type", "TYPE", &type, "the blueprint's type"),
+		CLI_STRING("name", "NAME", &name,
+			   "its name, 1 to 200 characters"),
+		CLI_STRING("config", "JSON|@FILE", &config_arg,
+			   "its configuration (default {})"),
+		CLI_STRING("idempotency-key", "KEY", &key_arg,
+			   "if this user on this host already ran this create "
+			   "with KEY, show the blueprint it made"),
+		CLI_END,
+	};
+	const struct cli_spec spec = VERB_SPEC("create", options, &json);
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_idem key, *idem = NULL;
+	struct dd_blueprint b = {0};
+	struct dd_store *s;
+	json_t *config;
+	int rc;
+
+	if (cli_parse(&spec, argc, argv))
 		return cli_usage_error(usage, "unexpected argument '%s'",
-				       argv[optind]);
-	if (strcmp(verb, "create") && strcmp(verb, "list") &&
-	    strcmp(verb, "show") && strcmp(verb, "edit") &&
-	    strcmp(verb, "enable") && strcmp(verb, "disable"))
-		return cli_usage_error(usage,
-				       "unknown blueprint command '%s'", verb);
-	if ((name || config_arg || type) && strcmp(verb, "create") &&
-	    strcmp(verb, "edit"))
-		return cli_usage_error(usage,
-				       "'blueprint %s' takes no --type, --name "
-				       "or --config",
-				       verb);
-	if (paged && strcmp(verb, "show"))
-		return cli_usage_error(usage,
-				       "--limit and --cursor are for "
-				       "'blueprint show'");
-	if (type && strcmp(verb, "create"))
-		return cli_usage_error(usage, "a blueprint's type cannot change");
-	if (key_arg && strcmp(verb, "create"))
-		return cli_usage_error(usage,
-				       "only 'blueprint create' takes "
-				       "--idempotency-key");
-	if (config_arg) {
-		config = cli_parse_json_arg(config_arg, "--config", &err);
-		if (!config)
-			return cli_fail(&err);
-	}
-	if (!strcmp(verb, "create")) {
-		if (!type || !name) {
-			json_decref(config);
-			return cli_usage_error(usage, "'blueprint create' "
-						      "needs --type and "
-						      "--name");
-		}
-		if (!config)
-			config = json_object();
-		rc = cli_idem(&key, key_arg, "drydock blueprint create",
-			      json_pack("{s:s,s:s,s:O}", "type", type, "name",
-					name, "config", config),
-			      &idem);
-		if (rc) {
-			json_decref(config);
-			return rc;
-		}
+				       argv[0]);
+	if (!type || !name)
+		return cli_usage_error(usage, "'blueprint create' needs --type "
+					      "and --name");
+	config = config_arg ? cli_parse_json_arg(config_arg, "--config", &err)
+			    : json_object();
+	if (!config)
+		return cli_fail(&err);
+	rc = cli_idem(&key, key_arg, "drydock blueprint create",
+		      json_pack("{s:s,s:s,s:O}", "type", type, "name", name,
+				"config", config),
+		      &idem);
+	if (rc) {
+		json_decref(config);
+		return rc;
 	}
 	s = cli_open_store();
-	if (!strcmp(verb, "list")) {
-		rc = list(s, json);
-	} else if (!strcmp(verb, "show")) {
-		rc = cli_blueprint_show(s, id, json, &page);
-	} else {
-		if (!strcmp(verb, "create"))
-			rc = dd_api_blueprint_create_idem(s, type, name, config,
-							  true, idem, &b, &err);
-		else
-			rc = dd_api_blueprint_edit(
-				s, id, name, config,
-				!strcmp(verb, "enable")	   ? 1
-				: !strcmp(verb, "disable") ? 0
-							   : -1,
-				&b, &err);
-		if (rc) {
-			rc = cli_fail(&err);
-		} else if (json) {
-			print_blueprint(s, &b, true, NULL);
-		} else {
-			printf("%s blueprint %lld '%s' (%s, %s)\n",
-			       !strcmp(verb, "create") ? "created" : "updated",
-			       b.id, b.name, b.type,
-			       b.enabled ? "enabled" : "disabled");
-		}
-		dd_blueprint_release(&b);
-	}
+	rc = dd_api_blueprint_create_idem(s, type, name, config, true, idem,
+					  &b, &err);
+	rc = rc ? cli_fail(&err) : print_changed(s, &b, json, "created");
 	json_decref(config);
 	dd_store_close(s);
 	return rc;
+}
+
+static int refuse_type(const struct cli_option *o, const char *arg,
+		       struct dd_error *err)
+{
+	(void)o;
+	(void)arg;
+	return dd_error_set(err, DD_ERR_INVALID,
+			    "a blueprint's type cannot change");
+}
+
+/* edit, enable and disable: one change through the same API call */
+static int change(long long id, const char *name, const char *config_arg,
+		  int enable, bool json)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_blueprint b = {0};
+	json_t *config = NULL;
+	struct dd_store *s;
+	int rc;
+
+	if (config_arg &&
+	    !(config = cli_parse_json_arg(config_arg, "--config", &err)))
+		return cli_fail(&err);
+	s = cli_open_store();
+	rc = dd_api_blueprint_edit(s, id, name, config, enable, &b, &err);
+	rc = rc ? cli_fail(&err) : print_changed(s, &b, json, "updated");
+	json_decref(config);
+	dd_store_close(s);
+	return rc;
+}
+
+static int blueprint_edit(int argc, char **argv)
+{
+	const char *name = NULL, *config_arg = NULL;
+	bool json = false;
+	const struct cli_option options[] = {
+		CLI_STRING("name", "NAME", &name, "a new name"),
+		CLI_STRING("config", "JSON|@FILE", &config_arg,
+			   "a new configuration, in place of the whole old one"),
+		CLI_CALLBACK("type", "TYPE", refuse_type, NULL, NULL),
+		CLI_END,
+	};
+	const struct cli_spec spec = VERB_SPEC("edit", options, &json);
+	int n = cli_parse(&spec, argc, argv);
+
+	return change(blueprint_id(n, argv, "edit"), name, config_arg, -1,
+		      json);
+}
+
+static int blueprint_switch(int argc, char **argv)
+{
+	bool json = false, enable = !strcmp(argv[0], "enable");
+	const struct cli_spec on = VERB_SPEC("enable", NULL, &json);
+	const struct cli_spec off = VERB_SPEC("disable", NULL, &json);
+	const struct cli_spec spec = enable ? on : off;
+	int n;
+
+	n = cli_parse(&spec, argc, argv);
+	return change(blueprint_id(n, argv, enable ? "enable" : "disable"),
+		      NULL, NULL, enable, json);
+}
+
+static int blueprint_show(int argc, char **argv)
+{
+	struct cli_page page = CLI_PAGE_INIT;
+	bool json = false;
+	const struct cli_option options[] = {
+		CLI_CALLBACK("limit", "N", cli_opt_limit, &page,
+			     "resources and log entries shown (default 50; 0 "
+			     "for all)"),
+		CLI_CALLBACK("cursor", "C", cli_opt_cursor, &page,
+			     "log entries older than C"),
+		CLI_END,
+	};
+	const struct cli_spec spec = VERB_SPEC("show", options, &json);
+	struct dd_store *s;
+	long long id;
+	int n, rc;
+
+	n = cli_parse(&spec, argc, argv);
+	id = blueprint_id(n, argv, "show");
+	s = cli_open_store();
+	rc = cli_blueprint_show(s, id, json, &page);
+	dd_store_close(s);
+	return rc;
+}
+
+static int blueprint_list(int argc, char **argv)
+{
+	bool json = false;
+	const struct cli_spec spec = VERB_SPEC("list", NULL, &json);
+	struct dd_store *s;
+	int rc;
+
+	if (cli_parse(&spec, argc, argv))
+		return cli_usage_error(usage, "unexpected argument '%s'",
+				       argv[0]);
+	s = cli_open_store();
+	rc = list(s, json);
+	dd_store_close(s);
+	return rc;
+}
+
+int cmd_blueprint(int argc, char **argv)
+{
+	static const struct cli_spec spec = {.name = "blueprint",
+					     .usage = usage};
+	static const struct cli_verb verbs[] = {
+		{"create", blueprint_create}, {"disable", blueprint_switch},
+		{"edit", blueprint_edit},     {"enable", blueprint_switch},
+		{"list", blueprint_list},     {"show", blueprint_show},
+		{NULL, NULL},
+	};
+
+	return cli_run_verb(&spec, verbs, argc, argv);
 }

@@ -6,7 +6,6 @@
 #include "store/store.h"
 #include "worker/pool.h"
 
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,12 +20,9 @@ static const char usage[] =
 	"gracefully: each worker finishes the task\nit is running; tasks "
 	"left claimed by a crash are taken again when their claim\nexpires "
 	"(DRYDOCK_CLAIM_TTL seconds, default 60).\n"
-	"\n"
-	"  --workers N   worker threads (default 8; they mostly wait on the\n"
-	"                disk, so more than the CPUs pays)\n"
-	"  --quiet       no log line per state change (failures are still "
-	"logged)\n"
-	"\n"
+	;
+
+static const char epilog[] =
 	"Unless --quiet, each state change is logged on stderr as one "
 	"key=value line,\ne.g. \"drydock: event=lease.activated lease=12 "
 	"resource=3\".\n";
@@ -39,46 +35,27 @@ static void on_signal(int sig)
 
 int cmd_daemon(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"workers", required_argument, NULL, 'w'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"db", required_argument, NULL, 'D'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	struct dd_pool_options o = {.workers = 8, .idle_cap = 30};
+	bool quiet = false;
+	const struct cli_option options[] = {
+		CLI_INT("workers", "N", &o.workers, 1, 256,
+			"worker threads (default 8; they mostly wait on the "
+			"disk, so more than the CPUs pays)"),
+		CLI_FLAG("quiet", &quiet,
+			 "no log line per state change (failures are still "
+			 "logged)"),
+		CLI_END,
 	};
-	struct dd_pool_options o = {0};
+	const struct cli_spec spec = {.name = "daemon",
+				      .usage = usage,
+				      .options = options,
+				      .epilog = epilog};
 	struct dd_error err = DD_ERROR_INIT;
 	struct sigaction sa = {0};
 	struct dd_store *s;
-	int c;
 
-	o.workers = 8;
-	o.idle_cap = 30;
-	while ((c = getopt_long(argc, argv, "hqw:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'q':
-			o.quiet = 1;
-			break;
-		case 'h':
-			return cli_help(usage);
-		case 'D':
-			cli_set_store_path(optarg);
-			break;
-		case 'w':
-			if (!cli_parse_count(optarg, 1, 256, &o.workers))
-				return cli_usage_error(
-					usage,
-					"--workers takes a number from 1 to "
-					"256, not '%s'",
-					optarg);
-			break;
-		default:
-			return cli_usage_error(usage, "bad option");
-		}
-	}
-	if (optind < argc)
-		return cli_usage_error(usage, "unexpected argument '%s'",
-				       argv[optind]);
+	cli_parse(&spec, argc, argv);
+	o.quiet = quiet;
 	s = cli_open_store(); /* fail early with a clear message */
 	dd_store_close(s);
 	o.store_path = cli_store_path();

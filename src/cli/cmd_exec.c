@@ -5,7 +5,6 @@
 #include "api/api.h"
 #include "cli/cli.h"
 
-#include <getopt.h>
 #include <stdio.h>
 
 static const char usage[] =
@@ -18,42 +17,28 @@ static const char usage[] =
 
 int cmd_exec(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"lease", required_argument, NULL, 'l'},
-		{"db", required_argument, NULL, 'D'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	long long id = 0;
+	const struct cli_option options[] = {
+		CLI_ID("lease", &id, "the active lease to run COMMAND on"),
+		CLI_END,
 	};
+	const struct cli_spec spec = {.name = "exec",
+				      .usage = usage,
+				      .options = options,
+				      .positional = true,
+				      .flags = CLI_STOP_AT_ARG};
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_store *s;
-	long long id = 0;
 	pid_t pid;
-	int c, rc, status = 0;
+	int n, rc, status = 0;
 
-	while ((c = getopt_long(argc, argv, "+hl:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			return cli_help(usage);
-		case 'D':
-			cli_set_store_path(optarg);
-			break;
-		case 'l':
-			id = cli_parse_id(optarg);
-			if (!id)
-				return cli_usage_error(usage,
-						       "bad lease id '%s'",
-						       optarg);
-			break;
-		default:
-			return cli_usage_error(usage, "bad option");
-		}
-	}
+	n = cli_parse(&spec, argc, argv);
 	if (!id)
 		return cli_usage_error(usage, "--lease is required");
-	if (optind >= argc)
+	if (!n)
 		return cli_usage_error(usage, "no command to run");
 	s = cli_open_store();
-	rc = dd_api_exec_spawn(s, id, argv + optind, NULL, &pid, &err);
+	rc = dd_api_exec_spawn(s, id, argv, NULL, &pid, &err);
 	dd_store_close(s);
 	if (!rc)
 		rc = dd_exec_wait(pid, &status, &err);

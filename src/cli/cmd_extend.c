@@ -5,7 +5,6 @@
 #include "cli/cli.h"
 #include "core/util.h"
 
-#include <getopt.h>
 #include <stdio.h>
 
 static const char usage[] =
@@ -20,57 +19,35 @@ static const char usage[] =
 
 int cmd_extend_lease(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"id", required_argument, NULL, 'i'},
-		{"until", required_argument, NULL, 'u'},
-		{"ttl", required_argument, NULL, 'T'},
-		{"db", required_argument, NULL, 'D'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	struct cli_expiry until = {.now = dd_now()};
+	long long id = 0;
+	const struct cli_option options[] = {
+		CLI_ID("id", &id, "the lease"),
+		CLI_EXPIRY_OPTIONS(&until),
+		CLI_END,
 	};
+	const struct cli_spec spec = {
+		.name = "extend-lease", .usage = usage, .options = options};
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_command cmd = {0};
 	struct dd_store *s;
-	double now = dd_now(), until = 0;
-	long long id = 0;
 	json_t *data;
 	char who[128], when[32];
-	int c, rc;
+	int rc;
 
-	while ((c = getopt_long(argc, argv, "hi:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			return cli_help(usage);
-		case 'D':
-			cli_set_store_path(optarg);
-			break;
-		case 'i':
-			if (!(id = cli_parse_id(optarg)))
-				return cli_usage_error(usage, "bad id '%s'",
-						       optarg);
-			break;
-		case 'u':
-		case 'T':
-			if (cli_expiry_arg(usage, c == 'T', optarg, now,
-					   &until))
-				return 2;
-			break;
-		default:
-			return cli_usage_error(usage, "bad option");
-		}
-	}
-	if (!id || !until || optind < argc)
+	cli_parse(&spec, argc, argv);
+	if (!id || !until.until)
 		return cli_usage_error(usage, "give --id and --until or --ttl");
 	s = cli_open_store();
 	dd_api_cli_identity(who, sizeof(who));
-	data = json_pack("{s:f}", "until", until);
+	data = json_pack("{s:f}", "until", until.until);
 	rc = dd_api_send(s, (struct dd_ref){DD_OBJ_LEASE, id}, "extend", who,
 			 data, &cmd, &err);
 	json_decref(data);
 	dd_store_close(s);
 	if (rc)
 		return cli_fail(&err);
-	dd_time_format(until, when);
+	dd_time_format(until.until, when);
 	printf("queued extension of lease %lld to %s (command %lld)\n", id,
 	       when, cmd.id);
 	dd_command_release(&cmd);

@@ -5,7 +5,6 @@
 #include "core/util.h"
 #include "worker/worker.h"
 
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 
@@ -18,27 +17,13 @@ static const char usage[] =
 
 int cmd_init(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"db", required_argument, NULL, 'D'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
+	static const struct cli_spec spec = {.name = "init", .usage = usage};
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_store *s;
 	char dir[PATH_MAX];
-	int c, rc, before = 0, after = 0, newest;
+	int rc, before = 0, after = 0, newest;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h')
-			return cli_help(usage);
-		if (c == 'D')
-			cli_set_store_path(optarg);
-		else
-			return cli_usage_error(usage, "bad option");
-	}
-	if (optind < argc)
-		return cli_usage_error(usage, "unexpected argument '%s'",
-				       argv[optind]);
+	cli_parse(&spec, argc, argv);
 	dd_store_dir(cli_store_path(), dir, sizeof(dir));
 	if (dd_mkdir_p(dir))
 		return cli_error(7, "cannot create directory '%s'", dir);

@@ -12,7 +12,6 @@
 #include "core/util.h"
 #include "queue/wake.h"
 
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,27 +28,7 @@ static const char usage[] =
 	"printing\nthe lease's log to stderr as it happens.  Then print the "
 	"lease id (or, with\n--json, the lease) and exit 0.  If the lease "
 	"ends broken or destroyed instead,\nprint why and exit 12.  Ctrl-C "
-	"while waiting releases the lease (exit 130).\n"
-	"\n"
-	"  --attr KEY=VALUE     a string attribute (repeatable), e.g. "
-	"--attr host=a\n"
-	"  --attributes JSON    attributes as a JSON object, inline or "
-	"@FILE\n"
-	"  --blueprint ID       only these blueprints may serve it "
-	"(repeatable)\n"
-	"  --until TIME         expire at TIME: YYYY-MM-DDTHH:MM:SSZ (UTC), "
-	"@EPOCH or\n"
-	"                       +DURATION\n"
-	"  --ttl DURATION       expire DURATION from now: seconds (90) or "
-	"with units\n"
-	"                       d, h, m, s (30m, 1h30m, 2d); at most ten "
-	"years\n"
-	"  --no-wait            queue the lease, print its id and return\n"
-	"  --idempotency-key KEY\n"
-	"                       if this user on this host already queued a "
-	"lease with KEY\n                       (within 24 hours, same "
-	"options), go on with that lease\n                       instead of "
-	"queueing another; KEY is 1 to 255 printable ASCII\n";
+	"while waiting releases the lease (exit 130).\n";
 
 static volatile sig_atomic_t interrupted;
 
@@ -166,7 +145,8 @@ static int wait_active(struct dd_store *s, struct dd_wake *wake, long long id,
 	}
 }
 
-static int add_attr(json_t *attrs, const char *kv, struct dd_error *err)
+static int add_attr(const struct cli_option *o, const char *kv,
+		    struct dd_error *err)
 {
 	const char *eq = strchr(kv, '=');
 	char key[256];
@@ -175,130 +155,94 @@ static int add_attr(json_t *attrs, const char *kv, struct dd_error *err)
 		return dd_error_set(err, DD_ERR_INVALID,
 				    "--attr takes KEY=VALUE, not '%s'", kv);
 	snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
-	json_object_set_new(attrs, key, json_string(eq + 1));
+	json_object_set_new(o->value, key, json_string(eq + 1));
+	return 0;
+}
+
+/* --attributes: a later one replaces an earlier one, as for any option */
+static int set_attributes(const struct cli_option *o, const char *arg,
+			  struct dd_error *err)
+{
+	json_t **extra = o->value;
+
+	json_decref(*extra);
+	*extra = cli_parse_json_arg(arg, "--attributes", err);
+	if (!*extra)
+		return err->code ? err->code : DD_ERR_NOMEM;
+	if (!json_is_object(*extra))
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "--attributes must be a JSON object");
 	return 0;
 }
 
 int cmd_lease(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"type", required_argument, NULL, 't'},
-		{"attr", required_argument, NULL, 'a'},
-		{"attributes", required_argument, NULL, 'A'},
-		{"blueprint", required_argument, NULL, 'b'},
-		{"until", required_argument, NULL, 'u'},
-		{"ttl", required_argument, NULL, 'T'},
-		{"no-wait", no_argument, NULL, 'n'},
-		{"idempotency-key", required_argument, NULL, 'k'},
-		{"json", no_argument, NULL, 'j'},
-		{"db", required_argument, NULL, 'D'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	struct dd_error err = DD_ERROR_INIT;
 	struct dd_lease_request req = {0};
+	struct cli_expiry expiry = {.now = dd_now()};
+	struct cli_ids blueprints = {0};
+	const char *key_arg = NULL;
+	json_t *attrs = json_object(), *extra = NULL, *bps = NULL;
+	bool no_wait = false, json = false;
+	const struct cli_option options[] = {
+		CLI_STRING("type", "TYPE", &req.type,
+			   "the type of resource to lease (required)"),
+		CLI_CALLBACK("attr", "KEY=VALUE", add_attr, attrs,
+			     "a string attribute (repeatable), e.g. --attr "
+			     "host=a"),
+		CLI_CALLBACK("attributes", "JSON", set_attributes, &extra,
+			     "attributes as a JSON object, inline or @FILE"),
+		CLI_IDS("blueprint", &blueprints,
+			"only these blueprints may serve it (repeatable)"),
+		CLI_EXPIRY_OPTIONS(&expiry),
+		CLI_FLAG("no-wait", &no_wait,
+			 "queue the lease, print its id and return"),
+		CLI_STRING("idempotency-key", "KEY", &key_arg,
+			   "if this user on this host already queued a lease "
+			   "with KEY (within 24 hours, same options), go on "
+			   "with that lease instead of queueing another; KEY "
+			   "is 1 to 255 printable ASCII"),
+		CLI_END,
+	};
+	const struct cli_spec spec = {.name = "lease",
+				      .usage = usage,
+				      .options = options,
+				      .json = &json,
+				      .json_help = "print the lease, as 'show "
+						   "lease --json' does"};
+	struct dd_error err = DD_ERROR_INIT;
 	struct dd_lease lease = {0};
 	struct dd_wake *wake = NULL;
 	struct dd_idem key;
 	struct sigaction sa = {0};
-	const char *key_arg = NULL, *until_arg = NULL, *ttl_arg = NULL;
-	json_t *attrs = json_object(), *extra = NULL, *bps = NULL;
 	struct dd_store *s;
-	bool wait = true, json = false;
+	bool wait;
 	char who[128];
-	double now = dd_now();
-	int c, rc;
+	int rc;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			rc = cli_help(usage);
-			goto out;
-		case 'D':
-			cli_set_store_path(optarg);
-			break;
-		case 't':
-			req.type = optarg;
-			break;
-		case 'a':
-			if (add_attr(attrs, optarg, &err)) {
-				rc = cli_fail(&err);
-				goto out;
-			}
-			break;
-		case 'A':
-			json_decref(extra);
-			extra = cli_parse_json_arg(optarg, "--attributes",
-						   &err);
-			if (!extra) {
-				rc = cli_fail(&err);
-				goto out;
-			}
-			if (!json_is_object(extra)) {
-				rc = cli_error(2, "--attributes must be a JSON "
-						  "object");
-				goto out;
-			}
-			break;
-		case 'b': {
-			long long id = cli_parse_id(optarg);
-
-			if (!id) {
-				rc = cli_usage_error(usage,
-						     "bad blueprint id '%s'",
-						     optarg);
-				goto out;
-			}
-			if (!bps)
-				bps = json_array();
-			json_array_append_new(bps, json_integer(id));
-			break;
-		}
-		case 'k':
-			key_arg = optarg;
-			break;
-		case 'u':
-		case 'T':
-			if (c == 'T')
-				ttl_arg = optarg;
-			else
-				until_arg = optarg;
-			rc = cli_expiry_arg(usage, c == 'T', optarg, now,
-					    &req.until);
-			if (rc)
-				goto out;
-			break;
-		case 'n':
-			wait = false;
-			break;
-		case 'j':
-			json = true;
-			break;
-		default:
-			rc = cli_usage_error(usage, "bad option");
-			goto out;
-		}
-	}
-	if (optind < argc) {
-		rc = cli_usage_error(usage, "unexpected argument '%s'",
-				     argv[optind]);
-		goto out;
-	}
+	cli_parse(&spec, argc, argv);
+	wait = !no_wait;
 	if (!req.type) {
 		rc = cli_usage_error(usage, "--type is required");
 		goto out;
+	}
+	for (size_t i = 0; i < blueprints.n; i++) {
+		if (!bps)
+			bps = json_array();
+		json_array_append_new(bps, json_integer(blueprints.v[i]));
 	}
 	if (extra)
 		json_object_update(attrs, extra);
 	req.attributes = attrs;
 	req.blueprints = bps;
+	req.until = expiry.until;
 	dd_api_cli_identity(who, sizeof(who));
 	req.owner = who;
 	/* the options as given: "--ttl 60" hashes the same when rerun */
 	rc = cli_idem(&key, key_arg, "drydock lease",
 		      json_pack("{s:s,s:O,s:O?,s:s?,s:s?}", "type", req.type,
 				"attributes", attrs, "blueprints", bps,
-				"until", until_arg, "ttl", ttl_arg),
+				"until", expiry.until_arg, "ttl",
+				expiry.ttl_arg),
 		      &req.idem);
 	if (rc)
 		goto out;
@@ -342,6 +286,7 @@ int cmd_lease(int argc, char **argv)
 	dd_wake_close(wake);
 	dd_store_close(s);
 out:
+	cli_ids_release(&blueprints);
 	json_decref(attrs);
 	json_decref(extra);
 	json_decref(bps);

@@ -11,7 +11,6 @@
 #include "core/util.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,21 +27,9 @@ static const char usage[] =
 	"[--json]\n"
 	"\n"
 	"List leases or resources that are not finished (destroyed), newest "
-	"first.\n"
-	"  --all         add the finished ones\n"
-	"  --status S    only those in state S (repeatable): for leases "
-	"pending,\n"
-	"                acquired, active, released, broken, destroyed; for "
-	"resources\n"
-	"                pending, active, released, broken, destroyed\n"
-	"  --resource ID, --blueprint ID\n"
-	"                only the leases of a resource, the resources of a "
-	"blueprint\n"
-	"  --limit N     at most N rows (default 50; 0 for all)\n"
-	"  --cursor C    the rows after the page that gave cursor C\n"
-	"  --json        {\"items\": [...], \"next_cursor\": C or null}, "
-	"one item a line\n"
-	"\n"
+	"first.\n";
+
+static const char epilog[] =
 	"'list tasks' shows the task queue, oldest first: which object's "
 	"update is due\nwhen, who has claimed it, and how often it failed.  "
 	"With --failed, the tasks\nthat failed for good instead, newest "
@@ -314,89 +301,71 @@ static int list_tasks(struct dd_store *s, const struct cli_page *p,
 	return listing_end(&ls, rc, &err, "tasks");
 }
 
+/* The --status names, checked once the kind of object is known. */
+struct statuses {
+	const char *v[16];
+	size_t n;
+};
+
+static int add_status(const struct cli_option *o, const char *arg,
+		      struct dd_error *err)
+{
+	struct statuses *st = o->value;
+
+	if (st->n == sizeof(st->v) / sizeof(*st->v))
+		return dd_error_set(err, DD_ERR_INVALID, "too many --status");
+	st->v[st->n++] = arg;
+	return 0;
+}
+
 int cmd_list(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"all", no_argument, NULL, 'a'},
-		{"status", required_argument, NULL, 's'},
-		{"resource", required_argument, NULL, 'r'},
-		{"blueprint", required_argument, NULL, 'b'},
-		{"limit", required_argument, NULL, 'l'},
-		{"cursor", required_argument, NULL, 'c'},
-		{"failed", no_argument, NULL, 'f'},
-		{"json", no_argument, NULL, 'j'},
-		{"db", required_argument, NULL, 'D'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *statuses[16], *owner_option = NULL;
-	size_t nstatus = 0;
+	struct statuses statuses = {0};
 	struct cli_page page = CLI_PAGE_INIT;
 	struct dd_filter f = {0};
+	bool json = false, failed = false, all = false;
+	const struct cli_option options[] = {
+		CLI_FLAG("all", &all, "add the finished ones"),
+		CLI_CALLBACK("status", "S", add_status, &statuses,
+			     "only those in state S (repeatable): for leases "
+			     "pending, acquired, active, released, broken, "
+			     "destroyed; for resources pending, active, "
+			     "released, broken, destroyed"),
+		CLI_ID("resource", &f.resource, "only the leases of a resource"),
+		CLI_ID("blueprint", &f.blueprint,
+		       "only the resources of a blueprint"),
+		CLI_CALLBACK("limit", "N", cli_opt_limit, &page,
+			     "at most N rows (default 50; 0 for all)"),
+		CLI_CALLBACK("cursor", "C", cli_opt_cursor, &page,
+			     "the rows after the page that gave cursor C"),
+		CLI_FLAG("failed", &failed,
+			 "'list tasks': the tasks that failed for good"),
+		CLI_END,
+	};
+	const struct cli_spec spec = {
+		.name = "list",
+		.usage = usage,
+		.options = options,
+		.epilog = epilog,
+		.json = &json,
+		.json_help = "{\"items\": [...], \"next_cursor\": C or null}, one "
+			     "item a line",
+		.positional = true,
+	};
 	const struct listable *k = NULL;
+	const char *what, *wrong = NULL;
 	struct dd_store *s;
-	bool json = false, failed = false, all = false, limited = false;
-	const char *what;
-	int c, rc;
+	int rc;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			return cli_help(usage);
-		case 'D':
-			cli_set_store_path(optarg);
-			break;
-		case 'a':
-			all = true;
-			break;
-		case 's':
-			if (nstatus == sizeof(statuses) / sizeof(*statuses))
-				return cli_usage_error(usage,
-						       "too many --status");
-			statuses[nstatus++] = optarg;
-			break;
-		case 'r':
-		case 'b':
-			owner_option = c == 'r' ? "--resource" : "--blueprint";
-			f.resource = c == 'r' ? cli_parse_id(optarg) : 0;
-			f.blueprint = c == 'b' ? cli_parse_id(optarg) : 0;
-			if (!f.resource && !f.blueprint)
-				return cli_usage_error(usage, "bad %s '%s'",
-						       owner_option + 2,
-						       optarg);
-			break;
-		case 'l':
-			if (!cli_parse_limit(optarg, &page.limit))
-				return cli_usage_error(usage, "bad limit '%s'",
-						       optarg);
-			limited = true;
-			break;
-		case 'c':
-			page.cursor = cli_parse_id(optarg);
-			if (!page.cursor)
-				return cli_usage_error(usage,
-						       "bad cursor '%s'",
-						       optarg);
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'f':
-			failed = true;
-			break;
-		default:
-			return cli_usage_error(usage, "bad option");
-		}
-	}
-	if (argc - optind != 1)
+	if (cli_parse(&spec, argc, argv) != 1)
 		return cli_usage_error(usage, "list what?");
-	what = argv[optind];
+	what = argv[0];
 	for (size_t i = 0; i < sizeof(listables) / sizeof(*listables); i++)
 		if (!strcmp(what, listables[i].name))
 			k = &listables[i];
 	if (failed && strcmp(what, "tasks"))
 		return cli_usage_error(usage, "--failed is for 'list tasks'");
-	if (!k && (all || nstatus || owner_option))
+	if (!k && (all || statuses.n || f.resource || f.blueprint))
 		return cli_usage_error(usage,
 				       "'list %s' takes no --all, --status, "
 				       "--resource or --blueprint",
@@ -411,29 +380,32 @@ int cmd_list(int argc, char **argv)
 		char *args[] = {"blueprint", "list", json ? "--json" : NULL,
 				NULL};
 
-		if (limited || page.cursor)
+		if (page.given)
 			return cli_usage_error(usage, "'list blueprints' takes "
 						      "no --limit or --cursor");
-		optind = 1;
 		return cmd_blueprint(json ? 3 : 2, args);
 	}
 	if (!k)
 		return cli_usage_error(usage, "cannot list '%s'", what);
-	if (owner_option && strcmp(owner_option, k->owner_option))
+	if (f.resource && strcmp(k->owner_option, "--resource"))
+		wrong = "--resource";
+	if (f.blueprint && strcmp(k->owner_option, "--blueprint"))
+		wrong = "--blueprint";
+	if (wrong)
 		return cli_usage_error(usage, "'list %s' takes %s, not %s",
-				       what, k->owner_option, owner_option);
-	if (all && nstatus)
+				       what, k->owner_option, wrong);
+	if (all && statuses.n)
 		return cli_usage_error(usage, "give --all or --status, not both");
-	for (size_t i = 0; i < nstatus; i++) {
-		int st = k->status(statuses[i]);
+	for (size_t i = 0; i < statuses.n; i++) {
+		int st = k->status(statuses.v[i]);
 
 		if (st < 0)
 			return cli_usage_error(usage, "unknown status '%s'",
-					       statuses[i]);
+					       statuses.v[i]);
 		f.status_mask |= 1u << st;
 	}
 	/* unfinished ones by default; the status index finds them */
-	for (int st = 0; !all && !nstatus && st < k->nstatus; st++)
+	for (int st = 0; !all && !statuses.n && st < k->nstatus; st++)
 		if (!k->finished(st))
 			f.status_mask |= 1u << st;
 	s = cli_open_store();

@@ -4,7 +4,6 @@
 #include "api/api.h"
 #include "cli/cli.h"
 
-#include <getopt.h>
 #include <stdio.h>
 
 static const char usage[] =
@@ -16,27 +15,14 @@ static const char usage[] =
 
 int cmd_reclaim(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"db", required_argument, NULL, 'D'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
+	static const struct cli_spec spec = {.name = "reclaim",
+					     .usage = usage};
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_store *s;
 	char who[128];
-	int c, sent = 0, rc;
+	int sent = 0, rc;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h')
-			return cli_help(usage);
-		if (c == 'D')
-			cli_set_store_path(optarg);
-		else
-			return cli_usage_error(usage, "bad option");
-	}
-	if (optind < argc)
-		return cli_usage_error(usage, "unexpected argument '%s'",
-				       argv[optind]);
+	cli_parse(&spec, argc, argv);
 	s = cli_open_store();
 	dd_api_cli_identity(who, sizeof(who));
 	rc = dd_api_reclaim_all(s, who, &sent, &err);

@@ -6,7 +6,6 @@
 #include "cli/cli.h"
 #include "core/util.h"
 
-#include <getopt.h>
 #include <stdio.h>
 
 static const char lease_usage[] =
@@ -16,67 +15,46 @@ static const char lease_usage[] =
 	"destroys it.\nA lease that can no longer be released (already "
 	"released or destroyed) is\nreported and left alone; the exit "
 	"status is then 4 (3 for an unknown id).\n"
-	"\n"
-	"  --id ID   a lease to release (repeatable)\n"
-	"  --all     every pending, acquired or active lease\n";
+	;
 
 static const char resource_usage[] =
 	"usage: drydock release-resource (--id ID... | --all) [--db PATH]\n"
 	"\n"
 	"Queue a release command for each resource; the daemon releases its "
 	"leases,\nthen destroys it.  Exit status as for release-lease.\n"
-	"\n"
-	"  --id ID   a resource to release (repeatable)\n"
-	"  --all     every pending or active resource\n";
+	;
 
 static int release(int argc, char **argv, enum dd_obj_kind kind,
 		   const char *usage)
 {
-	static const struct option opts[] = {
-		{"id", required_argument, NULL, 'i'},
-		{"all", no_argument, NULL, 'a'},
-		{"db", required_argument, NULL, 'D'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	long long *ids = dd_calloc((size_t)argc, sizeof(*ids));
-	size_t n = 0;
+	struct cli_ids given = {0};
 	bool all = false;
+	const struct cli_option options[] = {
+		CLI_IDS("id", &given,
+			kind == DD_OBJ_LEASE ? "a lease to release (repeatable)"
+					     : "a resource to release "
+					       "(repeatable)"),
+		CLI_FLAG("all", &all,
+			 kind == DD_OBJ_LEASE
+				 ? "every pending, acquired or active lease"
+				 : "every pending or active resource"),
+		CLI_END,
+	};
+	const struct cli_spec spec = {
+		.name = argv[0], .usage = usage, .options = options};
+	long long *ids;
+	size_t n;
 	struct dd_store *s;
 	char who[128];
-	int c, status = 0;
+	int status = 0;
 
-	if (!ids)
-		return cli_error(1, "out of memory");
-	while ((c = getopt_long(argc, argv, "hi:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			dd_free(ids);
-			return cli_help(usage);
-		case 'D':
-			cli_set_store_path(optarg);
-			break;
-		case 'a':
-			all = true;
-			break;
-		case 'i':
-			ids[n] = cli_parse_id(optarg);
-			if (!ids[n]) {
-				dd_free(ids);
-				return cli_usage_error(usage, "bad id '%s'",
-						       optarg);
-			}
-			n++;
-			break;
-		default:
-			dd_free(ids);
-			return cli_usage_error(usage, "bad option");
-		}
-	}
-	if (optind < argc || (n == 0) == !all) {
-		dd_free(ids);
+	cli_parse(&spec, argc, argv);
+	if ((given.n == 0) == !all) {
+		cli_ids_release(&given);
 		return cli_usage_error(usage, "give --id ID... or --all");
 	}
+	ids = given.v;
+	n = given.n;
 	s = cli_open_store();
 	dd_api_cli_identity(who, sizeof(who));
 	if (all) {

@@ -9,7 +9,6 @@
 #include "store/store.h"
 #include "worker/pool.h"
 
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,29 +31,7 @@ static const char usage[] =
 	"\n"
 	"SIGINT or SIGTERM stops it gracefully: it stops accepting, answers "
 	"the long\npolls and requests in flight, and each worker finishes the "
-	"task it is running.\n"
-	"\n"
-	"  --listen ADDR:PORT   where to listen (default 127.0.0.1:8150; "
-	"port 0 picks\n"
-	"                       a free one; [::1]:PORT for IPv6)\n"
-	"  --workers N          update worker threads (default 8)\n"
-	"  --max-connections N  connections open at once (default 16384, "
-	"within the\n"
-	"                       open files limit); near it, the connection "
-	"that has\n"
-	"                       waited longest without a request is closed "
-	"for a new one\n"
-	"  --http-threads N     threads that run requests (default 64); long "
-	"polls\n"
-	"                       waiting for a lease hold none\n"
-	"  --timeout SECONDS    close a connection idle this long (default "
-	"30)\n"
-	"  --request-timeout S  close a connection that has not sent a whole "
-	"request\n"
-	"                       within S seconds of connecting or of its "
-	"last answer\n"
-	"                       (default 5)\n"
-	"  --quiet              no log line per request or state change\n";
+	"task it is running.\n";
 
 struct pool_thread {
 	struct dd_pool_options o;
@@ -102,96 +79,49 @@ static int first_admin_token(struct dd_store *s, struct dd_error *err)
 
 int cmd_serve(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"listen", required_argument, NULL, 'l'},
-		{"workers", required_argument, NULL, 'w'},
-		{"max-connections", required_argument, NULL, 'm'},
-		{"http-threads", required_argument, NULL, 'H'},
-		{"timeout", required_argument, NULL, 't'},
-		{"request-timeout", required_argument, NULL, 'r'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"db", required_argument, NULL, 'D'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	struct dd_http_options ho = {.listen = "127.0.0.1:8150",
 				     .max_connections = 16384,
 				     .threads = 64,
 				     .timeout = 30,
 				     .request_timeout = 5};
-	struct pool_thread pt = {.err = DD_ERROR_INIT};
+	struct pool_thread pt = {.err = DD_ERROR_INIT,
+				 .o = {.workers = 8, .idle_cap = 30}};
+	bool quiet = false;
+	const struct cli_option options[] = {
+		CLI_STRING("listen", "ADDR:PORT", &ho.listen,
+			   "where to listen (default 127.0.0.1:8150; port 0 "
+			   "picks a free one; [::1]:PORT for IPv6)"),
+		CLI_INT("workers", "N", &pt.o.workers, 1, 256,
+			"update worker threads (default 8)"),
+		CLI_INT("max-connections", "N", &ho.max_connections, 8, 1000000,
+			"connections open at once (default 16384, within the "
+			"open files limit); near it, the connection that has "
+			"waited longest without a request is closed for a new "
+			"one"),
+		CLI_INT("http-threads", "N", &ho.threads, 2, 1024,
+			"threads that run requests (default 64); long polls "
+			"waiting for a lease hold none"),
+		CLI_INT("timeout", "SECONDS", &ho.timeout, 1, 3600,
+			"close a connection idle this long (default 30)"),
+		CLI_INT("request-timeout", "S", &ho.request_timeout, 1, 3600,
+			"close a connection that has not sent a whole "
+			"request within S seconds of connecting or of its "
+			"last answer (default 5)"),
+		CLI_FLAG("quiet", &quiet,
+			 "no log line per request or state change"),
+		CLI_END,
+	};
+	const struct cli_spec spec = {
+		.name = "serve", .usage = usage, .options = options};
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_http_server *server = NULL;
 	struct dd_store *s;
 	pthread_t tid;
 	sigset_t stop;
-	int c, sig, rc;
+	int sig, rc;
 
-	pt.o.workers = 8;
-	pt.o.idle_cap = 30;
-	while ((c = getopt_long(argc, argv, "hl:w:m:H:t:r:q", opts, NULL)) !=
-	       -1) {
-		switch (c) {
-		case 'h':
-			return cli_help(usage);
-		case 'D':
-			cli_set_store_path(optarg);
-			break;
-		case 'l':
-			ho.listen = optarg;
-			break;
-		case 'w':
-			if (!cli_parse_count(optarg, 1, 256, &pt.o.workers))
-				return cli_usage_error(
-					usage,
-					"--workers takes a number from 1 to "
-					"256, not '%s'",
-					optarg);
-			break;
-		case 'm':
-			if (!cli_parse_count(optarg, 8, 1000000,
-					     &ho.max_connections))
-				return cli_usage_error(
-					usage,
-					"--max-connections takes a number "
-					"from 8 to 1000000, not '%s'",
-					optarg);
-			break;
-		case 'H':
-			if (!cli_parse_count(optarg, 2, 1024, &ho.threads))
-				return cli_usage_error(
-					usage,
-					"--http-threads takes a number from 2 "
-					"to 1024, not '%s'",
-					optarg);
-			break;
-		case 't':
-			if (!cli_parse_count(optarg, 1, 3600, &ho.timeout))
-				return cli_usage_error(
-					usage,
-					"--timeout takes a number of seconds "
-					"from 1 to 3600, not '%s'",
-					optarg);
-			break;
-		case 'r':
-			if (!cli_parse_count(optarg, 1, 3600,
-					     &ho.request_timeout))
-				return cli_usage_error(
-					usage,
-					"--request-timeout takes a number of "
-					"seconds from 1 to 3600, not '%s'",
-					optarg);
-			break;
-		case 'q':
-			ho.quiet = pt.o.quiet = 1;
-			break;
-		default:
-			return cli_usage_error(usage, "bad option");
-		}
-	}
-	if (optind < argc)
-		return cli_usage_error(usage, "unexpected argument '%s'",
-				       argv[optind]);
+	cli_parse(&spec, argc, argv);
+	ho.quiet = pt.o.quiet = quiet;
 	s = cli_open_store(); /* fail early with a clear message */
 	ho.store_path = pt.o.store_path = cli_store_path();
 

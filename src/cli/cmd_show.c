@@ -5,7 +5,6 @@
 #include "cli/cli.h"
 #include "core/util.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,13 +16,7 @@ static const char usage[] =
 	"\n"
 	"Print one object: its properties, slot locks, command queue (with "
 	"each\ncommand's outcome), the newest of its log entries and, for a "
-	"resource, the\nnewest of its leases.  With --json, one object with "
-	"the fields documented in\ndocs/cli.md.\n"
-	"\n"
-	"  --limit N    log entries and leases shown (default 50; 0 for "
-	"all)\n"
-	"  --cursor C   log entries older than C, the cursor the previous "
-	"page gave\n";
+	"resource, the\nnewest of its leases.\n";
 
 static void print_attrs(const char *label, json_t *v)
 {
@@ -105,7 +98,7 @@ static int show_resource(struct dd_store *s, long long id, bool json,
 	struct dd_resource r = {0};
 	struct dd_lease_list leases = {0};
 	struct dd_filter f = {0};
-	struct cli_page newest = {p->limit, 0};
+	struct cli_page newest = {.limit = p->limit};
 	char more[80];
 	long long next;
 
@@ -144,53 +137,35 @@ static int show_resource(struct dd_store *s, long long id, bool json,
 
 int cmd_show(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"limit", required_argument, NULL, 'l'},
-		{"cursor", required_argument, NULL, 'c'},
-		{"json", no_argument, NULL, 'j'},
-		{"db", required_argument, NULL, 'D'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	struct cli_page page = CLI_PAGE_INIT;
-	struct dd_store *s;
 	bool json = false;
+	const struct cli_option options[] = {
+		CLI_CALLBACK("limit", "N", cli_opt_limit, &page,
+			     "log entries and leases shown (default 50; 0 for "
+			     "all)"),
+		CLI_CALLBACK("cursor", "C", cli_opt_cursor, &page,
+			     "log entries older than C, the cursor the "
+			     "previous page gave"),
+		CLI_END,
+	};
+	const struct cli_spec spec = {.name = "show",
+				      .usage = usage,
+				      .options = options,
+				      .json = &json,
+				      .json_help = "one object, with the fields "
+						   "documented in docs/cli.md",
+				      .positional = true};
+	struct dd_store *s;
 	long long id;
 	const char *what;
-	int c, rc;
+	int rc;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			return cli_help(usage);
-		case 'D':
-			cli_set_store_path(optarg);
-			break;
-		case 'l':
-			if (!cli_parse_limit(optarg, &page.limit))
-				return cli_usage_error(usage, "bad limit '%s'",
-						       optarg);
-			break;
-		case 'c':
-			page.cursor = cli_parse_id(optarg);
-			if (!page.cursor)
-				return cli_usage_error(usage,
-						       "bad cursor '%s'",
-						       optarg);
-			break;
-		case 'j':
-			json = true;
-			break;
-		default:
-			return cli_usage_error(usage, "bad option");
-		}
-	}
-	if (argc - optind != 2)
+	if (cli_parse(&spec, argc, argv) != 2)
 		return cli_usage_error(usage, "give a kind and an id");
-	what = argv[optind];
-	id = cli_parse_id(argv[optind + 1]);
+	what = argv[0];
+	id = cli_parse_id(argv[1]);
 	if (!id)
-		return cli_usage_error(usage, "bad id '%s'", argv[optind + 1]);
+		return cli_usage_error(usage, "bad id '%s'", argv[1]);
 	if (!strcmp(what, "blueprint")) {
 		s = cli_open_store();
 		rc = cli_blueprint_show(s, id, json, &page);

@@ -8,7 +8,6 @@
 #include "cli/cli.h"
 #include "core/util.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -99,112 +98,118 @@ static int list(struct dd_store *s, bool json)
 	return 0;
 }
 
-int cmd_token(int argc, char **argv)
+#define VERB_SPEC(verb, opts, json_)                                           \
+	{.name = "token " verb,                                                \
+	 .usage = usage,                                                       \
+	 .options = (opts),                                                    \
+	 .json = (json_),                                                      \
+	 .positional = true}
+
+static int token_create(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"name", required_argument, NULL, 'n'},
-		{"role", required_argument, NULL, 'r'},
-		{"idempotency-key", required_argument, NULL, 'k'},
-		{"json", no_argument, NULL, 'j'},
-		{"db", required_argument, NULL, 'D'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	const char *name = NULL, *role_arg = NULL, *key_arg = NULL;
+	bool json = false;
+	const struct cli_option options[] = {
+		CLI_STRING("name", "NAME", &name, "the token's name"),
+		CLI_STRING("role", "ROLE", &role_arg,
+			   "admin, client or viewer"),
+		CLI_STRING("idempotency-key", "KEY", &key_arg,
+			   "if this user on this host already ran this create "
+			   "with KEY, say which token it made"),
+		CLI_END,
 	};
-	const char *name = NULL, *role_arg = NULL, *verb, *which = NULL;
-	const char *key_arg = NULL;
-	struct dd_idem key, *idem = NULL;
+	const struct cli_spec spec = VERB_SPEC("create", options, &json);
 	char secret[DD_TOKEN_SECRET_MAX];
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_idem key, *idem = NULL;
+	struct dd_token t = {0};
+	struct dd_store *s;
+	int rc, role;
+
+	if (cli_parse(&spec, argc, argv))
+		return cli_usage_error(usage, "unexpected argument '%s'",
+				       argv[0]);
+	if (!name || !role_arg)
+		return cli_usage_error(usage, "'token create' needs --name and "
+					      "--role");
+	role = dd_role_parse(role_arg);
+	if (role < 0)
+		return cli_error(dd_err_exit_status(DD_ERR_INVALID),
+				 "unknown role '%s' (known: viewer, client, "
+				 "admin)",
+				 role_arg);
+	rc = cli_idem(&key, key_arg, "drydock token create",
+		      json_pack("{s:s,s:s}", "name", name, "role", role_arg),
+		      &idem);
+	if (rc)
+		return rc;
+	s = cli_open_store();
+	rc = dd_token_create_idem(s, name, (enum dd_role)role, idem, secret,
+				  &t, &err);
+	if (rc)
+		rc = cli_fail(&err);
+	else
+		print_created(&t, secret, json);
+	dd_token_release(&t);
+	explicit_bzero(secret, sizeof(secret));
+	dd_store_close(s);
+	return rc;
+}
+
+static int token_list(int argc, char **argv)
+{
+	bool json = false;
+	const struct cli_spec spec = VERB_SPEC("list", NULL, &json);
+	struct dd_store *s;
+	int rc;
+
+	if (cli_parse(&spec, argc, argv))
+		return cli_usage_error(usage, "unexpected argument '%s'",
+				       argv[0]);
+	s = cli_open_store();
+	rc = list(s, json);
+	dd_store_close(s);
+	return rc;
+}
+
+static int token_revoke(int argc, char **argv)
+{
+	bool json = false;
+	const struct cli_spec spec = VERB_SPEC("revoke", NULL, &json);
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_token t = {0};
 	struct dd_store *s;
-	bool json = false;
-	int c, rc, role = 0;
+	int n, rc;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			return cli_help(usage);
-		case 'D':
-			cli_set_store_path(optarg);
-			break;
-		case 'n':
-			name = optarg;
-			break;
-		case 'r':
-			role_arg = optarg;
-			break;
-		case 'k':
-			key_arg = optarg;
-			break;
-		case 'j':
-			json = true;
-			break;
-		default:
-			return cli_usage_error(usage, "bad option");
-		}
-	}
-	if (optind >= argc)
-		return cli_usage_error(usage, "which token command?");
-	verb = argv[optind++];
-	if (strcmp(verb, "create") && strcmp(verb, "list") &&
-	    strcmp(verb, "revoke"))
-		return cli_usage_error(usage, "unknown token command '%s'",
-				       verb);
-	if (!strcmp(verb, "revoke")) {
-		if (optind >= argc)
-			return cli_usage_error(usage, "'token revoke' needs a "
-						      "token's name or id");
-		which = argv[optind++];
-	}
-	if (optind < argc)
+	n = cli_parse(&spec, argc, argv);
+	if (!n)
+		return cli_usage_error(usage, "'token revoke' needs a token's "
+					      "name or id");
+	if (n > 1)
 		return cli_usage_error(usage, "unexpected argument '%s'",
-				       argv[optind]);
-	if (strcmp(verb, "create") && (name || role_arg))
-		return cli_usage_error(usage,
-				       "'token %s' takes no --name or --role",
-				       verb);
-	if (strcmp(verb, "create") && key_arg)
-		return cli_usage_error(usage, "only 'token create' takes "
-					      "--idempotency-key");
-	if (!strcmp(verb, "create")) {
-		if (!name || !role_arg)
-			return cli_usage_error(usage, "'token create' needs "
-						      "--name and --role");
-		role = dd_role_parse(role_arg);
-		if (role < 0)
-			return cli_error(dd_err_exit_status(DD_ERR_INVALID),
-					 "unknown role '%s' (known: viewer, "
-					 "client, admin)",
-					 role_arg);
-		rc = cli_idem(&key, key_arg, "drydock token create",
-			      json_pack("{s:s,s:s}", "name", name, "role",
-					role_arg),
-			      &idem);
-		if (rc)
-			return rc;
-	}
-
+				       argv[1]);
 	s = cli_open_store();
-	if (!strcmp(verb, "list")) {
-		rc = list(s, json);
-	} else {
-		if (!strcmp(verb, "create"))
-			rc = dd_token_create_idem(s, name, (enum dd_role)role,
-						  idem, secret, &t, &err);
-		else
-			rc = dd_token_revoke_by_name_or_id(s, which, &t, &err);
-		if (rc)
-			rc = cli_fail(&err);
-		else if (!strcmp(verb, "create"))
-			print_created(&t, secret, json);
-		else if (json)
-			cli_print_json(dd_token_to_json(&t));
-		else
-			printf("revoked token %lld '%s' (%s)\n", t.id, t.name,
-			       t.role);
-		dd_token_release(&t);
-		explicit_bzero(secret, sizeof(secret));
-	}
+	rc = dd_token_revoke_by_name_or_id(s, argv[0], &t, &err);
+	if (rc)
+		rc = cli_fail(&err);
+	else if (json)
+		cli_print_json(dd_token_to_json(&t));
+	else
+		printf("revoked token %lld '%s' (%s)\n", t.id, t.name, t.role);
+	dd_token_release(&t);
 	dd_store_close(s);
 	return rc;
+}
+
+int cmd_token(int argc, char **argv)
+{
+	static const struct cli_spec spec = {.name = "token", .usage = usage};
+	static const struct cli_verb verbs[] = {
+		{"create", token_create},
+		{"list", token_list},
+		{"revoke", token_revoke},
+		{NULL, NULL},
+	};
+
+	return cli_run_verb(&spec, verbs, argc, argv);
 }

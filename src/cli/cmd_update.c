@@ -5,7 +5,6 @@
 #include "api/api.h"
 #include "cli/cli.h"
 
-#include <getopt.h>
 #include <stdio.h>
 
 static const char lease_usage[] =
@@ -25,39 +24,27 @@ static const char resource_usage[] =
 static int update(int argc, char **argv, enum dd_obj_kind kind,
 		  const char *usage)
 {
-	static const struct option opts[] = {
-		{"id", required_argument, NULL, 'i'},
-		{"db", required_argument, NULL, 'D'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	struct cli_ids ids = {0};
+	const struct cli_option options[] = {
+		CLI_IDS("id", &ids,
+			kind == DD_OBJ_LEASE ? "a lease (repeatable)"
+					     : "a resource (repeatable)"),
+		CLI_END,
 	};
+	const struct cli_spec spec = {
+		.name = argv[0], .usage = usage, .options = options};
 	struct dd_store *s;
-	int c, status = 0, n = 0;
+	int status = 0;
 
-	/* two passes: check the options, then act on the ids */
-	while ((c = getopt_long(argc, argv, "hi:", opts, NULL)) != -1) {
-		if (c == 'h')
-			return cli_help(usage);
-		if (c == 'D')
-			cli_set_store_path(optarg);
-		else if (c == 'i' && cli_parse_id(optarg))
-			n++;
-		else if (c == 'i')
-			return cli_usage_error(usage, "bad id '%s'", optarg);
-		else
-			return cli_usage_error(usage, "bad option");
-	}
-	if (!n || optind < argc)
+	/* every id is checked before any is acted on */
+	cli_parse(&spec, argc, argv);
+	if (!ids.n)
 		return cli_usage_error(usage, "give --id ID...");
 	s = cli_open_store();
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "hi:", opts, NULL)) != -1) {
+	for (size_t i = 0; i < ids.n; i++) {
 		struct dd_error err = DD_ERROR_INIT;
-		long long id;
+		long long id = ids.v[i];
 
-		if (c != 'i')
-			continue;
-		id = cli_parse_id(optarg);
 		if (dd_api_schedule_update(s, (struct dd_ref){kind, id},
 					   &err)) {
 			int st = cli_fail(&err);
@@ -69,6 +56,7 @@ static int update(int argc, char **argv, enum dd_obj_kind kind,
 		       id);
 	}
 	dd_store_close(s);
+	cli_ids_release(&ids);
 	return status;
 }
 

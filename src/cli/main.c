@@ -60,42 +60,43 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	int i = 1;
+	bool version = false, help;
+	const struct cli_option options[] = {
+		CLI_FLAG("version", &version, NULL),
+		CLI_END,
+	};
+	/* the command ends the global options; the rest are its own */
+	const struct cli_spec spec = {.name = "drydock",
+				      .usage = "usage: drydock [--db PATH] "
+					       "COMMAND [ARGS]\n",
+				      .options = options,
+				      .positional = true,
+				      .flags = CLI_STOP_AT_ARG};
+	struct dd_error err = DD_ERROR_INIT;
+	int n;
 
 	dd_alloc_init();
-	while (i < argc && argv[i][0] == '-') {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
-			return 0;
-		}
-		if (!strcmp(argv[i], "--version")) {
-			printf("drydock %s\n", DRYDOCK_VERSION);
-			return 0;
-		}
-		if (!strcmp(argv[i], "--db") && i + 1 < argc) {
-			cli_set_store_path(argv[i + 1]);
-			i += 2;
-			continue;
-		}
-		if (!strncmp(argv[i], "--db=", 5)) {
-			cli_set_store_path(argv[i] + 5);
-			i++;
-			continue;
-		}
-		fprintf(stderr, "drydock: unknown option '%s'\n", argv[i]);
-		usage(stderr);
-		return 2;
+	n = cli_parse_options(&spec, argc, argv, &help, &err);
+	if (help) {
+		usage(stdout);
+		return 0;
 	}
-	if (i >= argc) {
+	if (n < 0)
+		return cli_usage_error(spec.usage, "%s", err.msg);
+	if (version) {
+		printf("drydock %s\n", DRYDOCK_VERSION);
+		return 0;
+	}
+	if (!n) {
 		usage(stderr);
 		return 2;
 	}
 	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
-		if (!strcmp(argv[i], commands[c].name))
-			return commands[c].fn(argc - i, argv + i);
+		if (!strcmp(argv[0], commands[c].name))
+			return commands[c].fn(n, argv);
 	fprintf(stderr,
 		"drydock: '%s' is not a drydock command; see 'drydock "
 		"--help'\n",
-		argv[i]);
+		argv[0]);
 	return 2;
 }

@@ -75,6 +75,31 @@ expect_eq "locked store status" "$rc" 6
 grep -q "is locked" "$T/err" || fail "locked message: $(cat "$T/err")"
 expect_eq "leases after locked attempt" "$(sql 'SELECT count(*) FROM lease')" 1
 
+# ---- the one option parser (cli/options.h): every command alike -------------
+# --help on stdout with exit 0; an unknown option refused, naming it, with
+# the usage line; each verb of blueprint and token takes only its own options
+for cmd in $(dd --help | sed -n '/^commands:/,/^$/s/^  \([a-z-]*\) .*/\1/p'); do
+	dd "$cmd" --help >"$T/out" 2>"$T/err" || fail "'$cmd --help' exits $?"
+	[ ! -s "$T/err" ] && grep -q "^usage: drydock $cmd" "$T/out" ||
+		fail "'$cmd --help': $(cat "$T/out" "$T/err")"
+	expect_refused 2 "^drydock: '$cmd' takes no option '--frob'$" dd "$cmd" --frob=1
+	grep -q "^usage: drydock $cmd" "$T/err" || fail "'$cmd --frob': no usage line: $(cat "$T/err")"
+done
+[ "$(dd --help | grep -c '^  [a-z]')" -ge 15 ] || fail "drydock --help lists no commands"
+expect_refused 2 "^drydock: --no-wait takes no value$" dd lease --type host --no-wait=yes
+expect_refused 2 "^drydock: --type needs a value$" dd lease --no-wait --type
+expect_refused 2 "^drydock: 'lease' takes no option '--no'$" dd lease --type host --no
+expect_refused 2 "^drydock: 'blueprint list' takes no option '--name'$" dd blueprint list --name x
+expect_refused 2 "^drydock: 'token revoke' takes no option '--role'$" dd token revoke x --role admin
+expect_refused 2 "^drydock: bad blueprint 'x'$" dd lease --type host --blueprint x --no-wait
+expect_refused 2 "^drydock: --workers takes a number from 1 to 256, not '0'$" dd daemon --workers=0
+expect_refused 2 "^drydock: unexpected argument 'now'$" dd reclaim now
+dd blueprint create --help | grep -q "^  --config JSON|@FILE " || fail "blueprint create --help lists no --config"
+# --opt=value is --opt value
+id=$(dd lease --type=host --ttl=1h --attr=k=v --no-wait --json | jq -r .id)
+expect_eq "lease from --opt=value" "$(sql "SELECT type, json_extract(attributes, '$.k') FROM lease WHERE id = $id")" "host|v"
+dd release-lease --id="$id" >/dev/null
+
 # ---- times and durations: the API's parser (core/input.h) ------------------
 # A time in the past is refused, never taken as "no expiry" (0); a date
 # that does not exist is refused, not rolled over into the next month.

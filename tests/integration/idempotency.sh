@@ -125,7 +125,7 @@ dd blueprint create --type host --name cli-pool --config "{\"root\": \"$T/hosts\
 	--idempotency-key cli-bp >"$T/bp2"
 expect_eq "CLI blueprint retry" "$(cat "$T/bp2")" "$(cat "$T/bp1")"
 expect_eq "CLI blueprints" "$(sql "SELECT count(*) FROM blueprint WHERE name = 'cli-pool'")" 1
-expect_refused 2 "only 'blueprint create' takes --idempotency-key" dd blueprint enable 1 --idempotency-key x
+expect_refused 2 "'blueprint enable' takes no option '--idempotency-key'" dd blueprint enable 1 --idempotency-key x
 
 dd token create --name robot --role client --idempotency-key cli-tok >"$T/tok1"
 grep -q '^secret: ddt_' "$T/tok1" || fail "token create: $(cat "$T/tok1")"

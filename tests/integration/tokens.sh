@@ -64,7 +64,7 @@ expect_refused 3 "no such token: 9" dd token revoke 9
 expect_refused 4 "cannot revoke token 2 'ci-01': it is already revoked" dd token revoke ci-01
 expect_refused 2 "needs --name and --role" dd token create --name x
 expect_refused 2 "needs a token's name or id" dd token revoke
-expect_refused 2 "takes no --name or --role" dd token list --role admin
+expect_refused 2 "'token list' takes no option '--role'" dd token list --role admin
 expect_refused 2 "unknown token command 'delete'" dd token delete root
 expect_refused 7 "does not exist: run 'drydock init'" dd --db "$T/nope.db" token list
 
