@@ -7,7 +7,6 @@
  */
 #include "cli/cli.h"
 
-#include <getopt.h>
 #include <stdio.h>
 
 static const char usage[] =
@@ -19,10 +18,7 @@ static const char usage[] =
 	"big store it takes a while (about 3 s\nof CPU per million finished "
 	"leases).  Prints each problem found (at most 100)\nand exits 0 when "
 	"there is none, 15 when the store is damaged, 7 when it is\nmissing "
-	"or cannot be read.\n"
-	"\n"
-	"  --quick   quick_check instead: leaves out the indexes' contents, "
-	"about\n            three times faster\n";
+	"or cannot be read.\n";
 
 static void print_problem(void *arg, const char *text)
 {
@@ -32,30 +28,20 @@ static void print_problem(void *arg, const char *text)
 
 int cmd_check(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"quick", no_argument, NULL, 'q'},
-		{"db", required_argument, NULL, 'D'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	struct dd_store_check c = {.problem = print_problem};
+	const struct cli_option options[] = {
+		CLI_FLAG("quick", &c.quick,
+			 "quick_check instead: leaves out the indexes' "
+			 "contents, about three times faster"),
+		CLI_END,
+	};
+	const struct cli_spec spec = {
+		.name = "check", .usage = usage, .options = options};
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_store *s;
-	int ch, rc, current = 0, newest = 0;
+	int rc, current = 0, newest = 0;
 
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (ch == 'h')
-			return cli_help(usage);
-		if (ch == 'D')
-			cli_set_store_path(optarg);
-		else if (ch == 'q')
-			c.quick = true;
-		else
-			return cli_usage_error(usage, "bad option");
-	}
-	if (optind < argc)
-		return cli_usage_error(usage, "unexpected argument '%s'",
-				       argv[optind]);
+	cli_parse(&spec, argc, argv);
 	s = cli_open_store(); /* an empty or foreign file is damage too */
 	rc = dd_store_schema_version(s, &current, &newest, &err);
 	if (!rc)
