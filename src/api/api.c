@@ -209,6 +209,30 @@ static int object_status(struct dd_store *s, struct dd_ref target,
 	return rc;
 }
 
+/* dd_api_exec()'s start function: the lease's command interface. */
+struct exec_start {
+	struct dd_store *s;
+	long long id;
+	char *const *argv;
+};
+
+static int exec_start(void *arg, const struct dd_exec_io *io, pid_t *pid,
+		      struct dd_error *err)
+{
+	const struct exec_start *x = arg;
+
+	return dd_api_exec_spawn(x->s, x->id, x->argv, io, pid, err);
+}
+
+int dd_api_exec(struct dd_store *s, long long id, char *const argv[],
+		const struct dd_exec_options *o, struct dd_exec_result *res,
+		struct dd_error *err)
+{
+	struct exec_start x = {s, id, argv};
+
+	return dd_exec_run(exec_start, &x, o, res, err);
+}
+
 /* Can `target` take `kind` now?  Fills err with why not. */
 static int check_target(struct dd_store *s, struct dd_ref target,
 			const char *kind, json_t *data, struct dd_error *err)

@@ -88,6 +88,14 @@ int dd_api_blueprint_edit(struct dd_store *s, long long id, const char *name,
 int dd_api_exec_spawn(struct dd_store *s, long long id, char *const argv[],
 		      const struct dd_exec_io *io, pid_t *pid,
 		      struct dd_error *err);
+/*
+ * Run argv on lease `id` as dd_api_exec_spawn() starts it, and see it
+ * through with dd_exec_run() (core/exec.h): output, deadline, cancel.
+ * The store is read only before the command starts.
+ */
+int dd_api_exec(struct dd_store *s, long long id, char *const argv[],
+		const struct dd_exec_options *o, struct dd_exec_result *res,
+		struct dd_error *err);
 
 /* The caller's identity for authorship: "cli:USER@HOST". */
 void dd_api_cli_identity(char *buf, size_t n);

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 const struct dd_blueprint_type *const dd_blueprint_types[] = {
@@ -192,21 +191,4 @@ int dd_bp_spawn(const struct dd_blueprint_type *t, const struct dd_bp_ctx *ctx,
 		return dd_error_set(err, DD_ERR_INVALID, "no command to run");
 	return t->command->spawn(ctx, r, lease, argv, io ? io : &inherit, pid,
 				 err);
-}
-
-int dd_exec_wait(pid_t pid, int *exit_status, struct dd_error *err)
-{
-	int status;
-
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return dd_error_set(err, DD_ERR_IO,
-					    "cannot wait for process %d: %s",
-					    (int)pid, strerror(errno));
-	}
-	if (WIFEXITED(status))
-		*exit_status = WEXITSTATUS(status);
-	else
-		*exit_status = 128 + WTERMSIG(status);
-	return 0;
 }

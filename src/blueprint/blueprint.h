@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/exec.h"
 #include "core/model.h"
 
 #include <sys/types.h>
@@ -93,20 +94,10 @@ typedef int dd_bp_lease_hook_fn(const struct dd_bp_ctx *ctx,
 				struct dd_lease *lease, struct dd_error *err);
 
 /*
- * Where a started command's standard input, output and error go: a file
- * descriptor each, or -1 to share drydock's own.  With own_group the
- * command leads a new process group, so a caller can kill it and its
- * children together.
- */
-struct dd_exec_io {
-	int in, out, err;
-	bool own_group;
-};
-
-/*
- * The "command" interface a lease offers: start argv on the leased thing
- * with the streams `io` names, and hand back its pid for the caller to
- * wait for (dd_exec_wait) or kill.
+ * The "command" interface a lease offers: start argv (never through a
+ * shell) on the leased thing with the streams `io` names, and hand back
+ * its pid.  It only starts the command: dd_exec_run() (core/exec.h)
+ * waits for it, reads its output and stops it.
  */
 struct dd_command_interface {
 	int (*spawn)(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
@@ -180,10 +171,5 @@ int dd_bp_spawn(const struct dd_blueprint_type *t, const struct dd_bp_ctx *ctx,
 		const struct dd_resource *r, const struct dd_lease *lease,
 		char *const argv[], const struct dd_exec_io *io, pid_t *pid,
 		struct dd_error *err);
-/*
- * Wait for a spawned command; *exit_status is its exit status, or 128+N
- * when signal N ended it, as a shell reports it.
- */
-int dd_exec_wait(pid_t pid, int *exit_status, struct dd_error *err);
 
 #endif

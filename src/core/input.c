@@ -353,3 +353,58 @@ int dd_json_value_check(const json_t *v, const char *what,
 				    what, n, DD_JSON_VALUE_MAX);
 	return 0;
 }
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	unsigned cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	/* no overlong forms, surrogates or code points past U+10FFFF */
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+	    (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+json_t *dd_json_string_lossy(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	struct dd_buf b = DD_BUF_INIT;
+	json_t *j;
+
+	for (size_t i = 0; i < n;) {
+		size_t l = s[i] ? utf8_len(s + i, n - i) : 1;
+
+		if (l)
+			dd_buf_add(&b, (const char *)s + i, l);
+		else
+			dd_buf_addstr(&b, "\xef\xbf\xbd");
+		i += l ? l : 1;
+	}
+	j = json_stringn(b.buf ? b.buf : "", b.len);
+	dd_buf_release(&b);
+	return j;
+}

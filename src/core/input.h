@@ -91,4 +91,11 @@ int dd_json_nesting(const char *text, size_t len);
 int dd_json_value_check(const json_t *v, const char *what,
 			struct dd_error *err);
 
+/*
+ * Bytes from outside that need not be UTF-8 (a command's output, a path
+ * a client sent) as a JSON string: every byte that is not part of valid
+ * UTF-8 is replaced by U+FFFD, so the string is always valid.
+ */
+json_t *dd_json_string_lossy(const char *s, size_t n);
+
 #endif

@@ -6,8 +6,9 @@
  * and command queues.
  */
 #include "api/api.h"
+#include "core/exec.h"
+#include "core/input.h"
 #include "http/api_v1.h"
-#include "http/exec.h"
 #include "http/internal.h"
 #include "http/objects.h"
 
@@ -22,6 +23,11 @@ static const char *const lease_list_args[] = {
 static const char *const lease_show_args[] = {"wait", "timeout", NULL};
 
 #define LONG_POLL_MAX 60.0
+
+/* What exec takes: arguments, and its deadline in seconds. */
+#define DD_EXEC_MAX_ARGS 256
+#define DD_EXEC_DEFAULT_TIMEOUT 60
+#define DD_EXEC_MAX_TIMEOUT 3600
 
 /* ---- leases -------------------------------------------------------- */
 
@@ -331,6 +337,20 @@ static void lease_extend(struct dd_http_req *r)
 	json_decref(b);
 }
 
+/* What exec answers; output that is not UTF-8 is repaired to fit JSON. */
+static json_t *exec_result_json(const struct dd_exec_result *res)
+{
+	return json_pack("{s:i,s:b,s:o,s:o,s:b,s:b,s:f}", "exit_status",
+			 res->exit_status, "timed_out", res->timed_out,
+			 "stdout",
+			 dd_json_string_lossy(res->out.buf, res->out.len),
+			 "stderr",
+			 dd_json_string_lossy(res->err.buf, res->err.len),
+			 "stdout_truncated", res->out_truncated,
+			 "stderr_truncated", res->err_truncated, "duration",
+			 res->duration);
+}
+
 static void lease_exec(struct dd_http_req *r)
 {
 	static const char *const fields[] = {"argv", "timeout", NULL};
@@ -390,12 +410,18 @@ static void lease_exec(struct dd_http_req *r)
 	/* the command may run for an hour: on a thread it may hold */
 	if (!dd_http_long_running(r))
 		goto out;
-	if (dd_exec_capture(r->store, r->params[0], argv, timeout, &res,
-			    &err)) {
+	/* /dev/null as input, its own group, both streams captured */
+	if (dd_api_exec(r->store, r->params[0], argv,
+			&(struct dd_exec_options){.timeout = timeout,
+						  .cancel_fd = -1,
+						  .null_input = true,
+						  .out = DD_EXEC_CAPTURE,
+						  .err = DD_EXEC_CAPTURE},
+			&res, &err)) {
 		dd_http_fail(r, &err);
 		goto out;
 	}
-	dd_http_json(r, 200, dd_exec_result_to_json(&res));
+	dd_http_json(r, 200, exec_result_json(&res));
 	dd_exec_result_release(&res);
 out:
 	json_decref(b);

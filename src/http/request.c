@@ -9,7 +9,7 @@
  * calls the router (router.c), the router the handlers, and the handlers
  * this file, so the calls run one way.
  */
-#include "http/exec.h"
+#include "core/input.h"
 #include "http/http.h"
 
 #include <microhttpd.h>

@@ -1,12 +1,19 @@
 /*
- * test_exec.c - running commands on a lease for an API caller
- * (http/exec.c): captured output, its bounds, the deadline, refusals, and
- * output that is not UTF-8.
+ * test_exec.c - running commands on a lease (core/exec.c, through
+ * dd_api_exec() as the API and the CLI do): captured output, its bounds,
+ * streams kept apart when streamed, the deadline and a cancel stopping
+ * the whole process group (SIGTERM, then SIGKILL after the grace period),
+ * refusals, and output that is not UTF-8.
  */
 #include "testutil.h"
 
 #include "api/api.h"
-#include "http/exec.h"
+#include "core/exec.h"
+#include "core/input.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
 
 struct fx {
 	struct test_env env;
@@ -53,15 +60,61 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void run(struct fx *x, const char *script, double timeout,
-		struct dd_exec_result *res)
+/* As the API runs a command: /dev/null as input, both streams kept. */
+static const struct dd_exec_options captured = {
+	.cancel_fd = -1,
+	.null_input = true,
+	.out = DD_EXEC_CAPTURE,
+	.err = DD_EXEC_CAPTURE,
+};
+
+static void run_with(struct fx *x, const char *script,
+		     const struct dd_exec_options *o,
+		     struct dd_exec_result *res)
 {
 	struct dd_error err = DD_ERROR_INIT;
 	char *argv[] = {"sh", "-c", (char *)script, NULL};
 
-	assert_ok(dd_exec_capture(x->env.store, x->lease, argv, timeout, res,
-				  &err),
+	assert_ok(dd_api_exec(x->env.store, x->lease, argv, o, res, &err),
 		  &err);
+}
+
+static void run(struct fx *x, const char *script, double timeout,
+		struct dd_exec_result *res)
+{
+	struct dd_exec_options o = captured;
+
+	o.timeout = timeout;
+	run_with(x, script, &o, res);
+}
+
+/*
+ * Has process `pid` ended (gone, or a zombie nobody has reaped yet)?
+ * Polled: a process killed with its group may take a moment to go.
+ */
+static bool gone(pid_t pid)
+{
+	char path[64], stat[256];
+	double until = dd_monotonic() + 10;
+	FILE *f;
+
+	while (dd_monotonic() < until) {
+		const char *state;
+
+		if (kill(pid, 0))
+			return true;
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		f = fopen(path, "r");
+		if (!f)
+			return true;
+		state = fgets(stat, sizeof(stat), f) ? strrchr(stat, ')')
+						     : NULL;
+		fclose(f);
+		if (state && state[1] == ' ' && state[2] == 'Z')
+			return true;
+		usleep(10000);
+	}
+	return false;
 }
 
 static void test_captures_status_and_both_streams(void **state)
@@ -100,12 +153,126 @@ static void test_deadline_kills_the_process_group(void **state)
 	struct dd_exec_result res;
 
 	/* the child sleeps in a grandchild too: the whole group goes */
-	run(x, "echo started; sleep 30 & sleep 30", 0.3, &res);
+	run(x, "sleep 30 & echo $!; sleep 30", 0.3, &res);
 	assert_true(res.timed_out);
+	assert_false(res.cancelled);
+	/* the API's way: no grace period, SIGKILL at the deadline */
 	assert_int_equal(res.exit_status, 128 + 9);
-	assert_string_equal(res.out.buf, "started\n");
+	assert_non_null(res.out.buf);
+	assert_true(gone((pid_t)atoi(res.out.buf)));
 	assert_true(res.duration < 10);
 	dd_exec_result_release(&res);
+}
+
+static void test_deadline_sends_sigterm_first(void **state)
+{
+	struct fx *x = *state;
+	struct dd_exec_options o = captured;
+	struct dd_exec_result res;
+
+	/* with a grace period: SIGTERM, which sleep and its shell take */
+	o.timeout = 0.3;
+	o.grace = 60;
+	run_with(x, "sleep 30 & echo $!; sleep 30", &o, &res);
+	assert_true(res.timed_out);
+	assert_int_equal(res.exit_status, 128 + SIGTERM);
+	assert_true(gone((pid_t)atoi(res.out.buf)));
+	assert_true(res.duration < 30);
+	dd_exec_result_release(&res);
+}
+
+static void test_deadline_kills_what_ignores_sigterm(void **state)
+{
+	struct fx *x = *state;
+	struct dd_exec_options o = captured;
+	struct dd_exec_result res;
+
+	/* SIGTERM ignored by the shell and the sleeps it starts */
+	o.timeout = 0.3;
+	o.grace = 0.3;
+	run_with(x, "trap '' TERM; sleep 30 & echo $!; sleep 30", &o, &res);
+	assert_true(res.timed_out);
+	assert_int_equal(res.exit_status, 128 + SIGKILL);
+	assert_non_null(res.out.buf);
+	assert_true(gone((pid_t)atoi(res.out.buf)));
+	dd_exec_result_release(&res);
+}
+
+/* A sink that keeps each stream apart and cancels on "go" in stdout. */
+struct sink {
+	struct dd_buf streams[3];
+	int cancel; /* the cancel pipe's write end, or -1 */
+};
+
+static void sink(void *arg, int stream, const char *buf, size_t n)
+{
+	struct sink *k = arg;
+
+	dd_buf_add(&k->streams[stream], buf, n);
+	if (k->cancel >= 0 && stream == 1 && k->streams[1].buf &&
+	    strstr(k->streams[1].buf, "go\n")) {
+		assert_int_equal(write(k->cancel, "", 1), 1);
+		k->cancel = -1;
+	}
+}
+
+static void test_streams_are_kept_apart(void **state)
+{
+	struct fx *x = *state;
+	struct sink k = {.cancel = -1};
+	struct dd_exec_options o = {
+		.cancel_fd = -1,
+		.null_input = true,
+		.out = DD_EXEC_STREAM,
+		.err = DD_EXEC_STREAM,
+		.sink = sink,
+		.sink_arg = &k,
+	};
+	struct dd_exec_result res;
+
+	run_with(x, "for i in 1 2 3; do echo out$i; echo err$i >&2; done",
+		 &o, &res);
+	assert_int_equal(res.exit_status, 0);
+	assert_string_equal(k.streams[1].buf, "out1\nout2\nout3\n");
+	assert_string_equal(k.streams[2].buf, "err1\nerr2\nerr3\n");
+	/* streamed, not kept */
+	assert_int_equal(res.out.len, 0);
+	assert_int_equal(res.err.len, 0);
+	dd_exec_result_release(&res);
+	for (int i = 0; i < 3; i++)
+		dd_buf_release(&k.streams[i]);
+}
+
+static void test_cancel_stops_the_process_group(void **state)
+{
+	struct fx *x = *state;
+	struct sink k;
+	struct dd_exec_options o = {
+		.grace = DD_EXEC_GRACE,
+		.out = DD_EXEC_STREAM,
+		.err = DD_EXEC_CAPTURE,
+		.null_input = true,
+		.sink = sink,
+		.sink_arg = &k,
+	};
+	struct dd_exec_result res;
+	int p[2];
+
+	/* cancelled from the sink once the command is running */
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	k = (struct sink){.cancel = p[1]};
+	o.cancel_fd = p[0];
+	run_with(x, "sleep 30 & echo $!; echo go; sleep 30", &o, &res);
+	assert_true(res.cancelled);
+	assert_false(res.timed_out);
+	assert_int_equal(res.exit_status, 128 + SIGTERM);
+	assert_true(gone((pid_t)atoi(k.streams[1].buf)));
+	assert_true(res.duration < 10);
+	dd_exec_result_release(&res);
+	for (int i = 0; i < 3; i++)
+		dd_buf_release(&k.streams[i]);
+	close(p[0]);
+	close(p[1]);
 }
 
 static void test_refuses_lease_that_is_not_active(void **state)
@@ -115,16 +282,16 @@ static void test_refuses_lease_that_is_not_active(void **state)
 	struct dd_exec_result res;
 	char *argv[] = {"true", NULL};
 
-	assert_int_equal(dd_exec_capture(x->env.store, 999, argv, 5, &res,
-					 &err),
+	assert_int_equal(dd_api_exec(x->env.store, 999, argv, &captured, &res,
+				     &err),
 			 DD_ERR_NOTFOUND);
 	assert_ok(dd_api_send(x->env.store,
 			      (struct dd_ref){DD_OBJ_LEASE, x->lease},
 			      "release", "test", NULL, NULL, &err),
 		  &err);
 	assert_ok(dd_worker_drain(&x->w, 100, &err), &err);
-	assert_int_equal(dd_exec_capture(x->env.store, x->lease, argv, 5, &res,
-					 &err),
+	assert_int_equal(dd_api_exec(x->env.store, x->lease, argv, &captured,
+				     &res, &err),
 			 DD_ERR_STATE);
 	assert_non_null(strstr(err.msg, "not active"));
 }
@@ -136,8 +303,8 @@ static void test_missing_program_is_refused(void **state)
 	struct dd_exec_result res;
 	char *argv[] = {"no-such-program-here", NULL};
 
-	assert_int_equal(dd_exec_capture(x->env.store, x->lease, argv, 5, &res,
-					 &err),
+	assert_int_equal(dd_api_exec(x->env.store, x->lease, argv, &captured,
+				     &res, &err),
 			 DD_ERR_INVALID);
 	assert_non_null(strstr(err.msg, "no-such-program-here"));
 }
@@ -180,6 +347,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_deadline_kills_the_process_group, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_deadline_sends_sigterm_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_deadline_kills_what_ignores_sigterm, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_streams_are_kept_apart,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_cancel_stops_the_process_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_refuses_lease_that_is_not_active, setup,
 			teardown),

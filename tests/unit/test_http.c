@@ -6,7 +6,7 @@
  */
 #include "testutil.h"
 
-#include "http/exec.h"
+#include "core/input.h"
 #include "http/http.h"
 #include "http/internal.h"
 

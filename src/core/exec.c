@@ -1,0 +1,268 @@
+/*
+ * exec.c - running a program and seeing it through (exec.h): its output
+ * read from pipes, its end seen through a pidfd, its deadline and cancel
+ * turned into SIGTERM and then SIGKILL for its whole process group, all
+ * in one poll loop on the caller's thread.
+ */
+#include "core/exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/*
+ * How long to wait, once the group got SIGKILL, for output that is still
+ * open: a process that left the group (setsid) may hold it for ever.
+ */
+#define KILL_WAIT 1.0
+/* Without a pidfd, how often to look whether the command ended. */
+#define POLL_TICK 0.02
+
+/* One of the command's output streams, as drydock reads it. */
+struct stream {
+	int fd; /* the pipe's read end; -1 when not read or at its end */
+	int which; /* 1 stdout, 2 stderr */
+	enum dd_exec_output mode;
+	struct dd_buf *keep;
+	bool *truncated;
+};
+
+/* Read what the stream has; false at its end. */
+static bool drain(struct stream *st, const struct dd_exec_options *o)
+{
+	char chunk[16384];
+	ssize_t got = read(st->fd, chunk, sizeof(chunk));
+
+	if (got < 0)
+		return errno == EINTR || errno == EAGAIN;
+	if (got == 0)
+		return false;
+	if (st->mode == DD_EXEC_STREAM) {
+		o->sink(o->sink_arg, st->which, chunk, (size_t)got);
+		return true;
+	}
+	if (st->keep->len < DD_EXEC_MAX_OUTPUT) {
+		size_t keep = DD_EXEC_MAX_OUTPUT - st->keep->len;
+
+		if ((size_t)got < keep)
+			keep = (size_t)got;
+		dd_buf_add(st->keep, chunk, keep);
+		if (keep < (size_t)got)
+			*st->truncated = true;
+	} else {
+		*st->truncated = true;
+	}
+	return true;
+}
+
+/*
+ * A descriptor that polls readable once `pid` has ended, or -1 on a
+ * kernel without pidfds (before Linux 5.3): then the loop looks every
+ * POLL_TICK.
+ */
+static int pid_watch(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	if (fd >= 0)
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return fd;
+#else
+	(void)pid;
+	return -1;
+#endif
+}
+
+/*
+ * Has `pid` ended?  It is not reaped: as a zombie it keeps its process
+ * group's id from being reused while the group is signalled.
+ */
+static bool has_ended(pid_t pid)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT))
+		return errno != EINTR;
+	return si.si_pid == pid;
+}
+
+/* Send `sig` to the command, and to its whole group if it has one. */
+static void stop(pid_t pid, bool group, int sig)
+{
+	kill(group ? -pid : pid, sig);
+}
+
+int dd_exec_run(dd_exec_start_fn *start, void *arg,
+		const struct dd_exec_options *o, struct dd_exec_result *res,
+		struct dd_error *err)
+{
+	struct stream st[2] = {
+		{-1, 1, o->out, &res->out, &res->out_truncated},
+		{-1, 2, o->err, &res->err, &res->err_truncated},
+	};
+	struct dd_exec_io io = {-1, -1, -1, false};
+	int wr[2] = {-1, -1}, null = -1, pidfd = -1;
+	double began = dd_monotonic();
+	double term_at = o->timeout > 0 ? began + o->timeout : 0;
+	double kill_at = 0, give_up_at = 0;
+	bool ended = false, cancel_open = o->cancel_fd >= 0;
+	pid_t pid;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	/*
+	 * The command gets a group of its own whenever drydock may have to
+	 * stop it or reads its output; otherwise it stays in drydock's, so a
+	 * command run from a terminal can still read from it.
+	 */
+	io.own_group = o->timeout > 0 || o->cancel_fd >= 0 ||
+		       o->out != DD_EXEC_INHERIT || o->err != DD_EXEC_INHERIT;
+	for (int i = 0; i < 2; i++) {
+		int p[2];
+
+		if (st[i].mode == DD_EXEC_INHERIT)
+			continue;
+		if (pipe2(p, O_CLOEXEC))
+			goto io_failed;
+		st[i].fd = p[0];
+		wr[i] = p[1];
+	}
+	if (o->null_input &&
+	    (null = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+		goto io_failed;
+	io.in = null;
+	io.out = wr[0];
+	io.err = wr[1];
+	rc = start(arg, &io, &pid, err);
+	for (int i = 0; i < 2; i++) {
+		if (wr[i] >= 0)
+			close(wr[i]);
+		wr[i] = -1;
+	}
+	if (rc)
+		goto out;
+	pidfd = pid_watch(pid);
+	for (;;) {
+		struct pollfd p[4];
+		int n = 0, at[4], sig = 0, ms = -1;
+		double now = dd_monotonic(), next = 0;
+
+		if (!ended)
+			ended = has_ended(pid);
+		if (ended && st[0].fd < 0 && st[1].fd < 0)
+			break;
+		/* something that left the group may hold the output open */
+		if (give_up_at && now >= give_up_at)
+			break;
+		if (term_at && now >= term_at) {
+			res->timed_out = !res->cancelled;
+			sig = o->grace > 0 ? SIGTERM : SIGKILL;
+		}
+		if (kill_at && now >= kill_at)
+			sig = SIGKILL;
+		if (sig) {
+			stop(pid, io.own_group, sig);
+			term_at = 0;
+			kill_at = sig == SIGTERM ? now + o->grace : 0;
+			give_up_at = sig == SIGKILL ? now + KILL_WAIT : 0;
+		}
+		for (int i = 0; i < 2; i++) {
+			if (st[i].fd < 0)
+				continue;
+			at[n] = i;
+			p[n++] = (struct pollfd){st[i].fd, POLLIN, 0};
+		}
+		if (!ended && pidfd >= 0) {
+			at[n] = 2;
+			p[n++] = (struct pollfd){pidfd, POLLIN, 0};
+		}
+		if (cancel_open) {
+			at[n] = 3;
+			p[n++] = (struct pollfd){o->cancel_fd, POLLIN, 0};
+		}
+		/* the next thing due: a signal, giving up, or a look */
+		if (term_at)
+			next = term_at;
+		else if (kill_at)
+			next = kill_at;
+		else if (give_up_at)
+			next = give_up_at;
+		if (!ended && pidfd < 0 && (!next || next > now + POLL_TICK))
+			next = now + POLL_TICK;
+		if (next) /* at most a minute: the int must not overflow */
+			ms = next - now < 60 ? (int)((next - now) * 1000) + 1
+					     : 60000;
+		if (poll(p, (nfds_t)n, ms) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int k = 0; k < n; k++) {
+			if (!p[k].revents)
+				continue;
+			if (at[k] < 2 && !drain(&st[at[k]], o)) {
+				close(st[at[k]].fd);
+				st[at[k]].fd = -1;
+			} else if (at[k] == 3) {
+				/* cancelled: stop it as at a deadline */
+				cancel_open = false;
+				res->cancelled = true;
+				if (term_at || (!kill_at && !give_up_at))
+					term_at = now;
+			}
+		}
+	}
+	if (!ended && !give_up_at) /* the loop failed: do not wait for ever */
+		stop(pid, io.own_group, SIGKILL);
+	rc = dd_exec_wait(pid, &res->exit_status, err);
+	res->duration = dd_monotonic() - began;
+	goto out;
+io_failed:
+	rc = dd_error_set(err, DD_ERR_IO,
+			  "cannot set up the command's streams: %s",
+			  strerror(errno));
+out:
+	for (int i = 0; i < 2; i++) {
+		if (st[i].fd >= 0)
+			close(st[i].fd);
+		if (wr[i] >= 0)
+			close(wr[i]);
+	}
+	if (null >= 0)
+		close(null);
+	if (pidfd >= 0)
+		close(pidfd);
+	if (rc)
+		dd_exec_result_release(res);
+	return rc;
+}
+
+void dd_exec_result_release(struct dd_exec_result *res)
+{
+	dd_buf_release(&res->out);
+	dd_buf_release(&res->err);
+}
+
+int dd_exec_wait(pid_t pid, int *exit_status, struct dd_error *err)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return dd_error_set(err, DD_ERR_IO,
+					    "cannot wait for process %d: %s",
+					    (int)pid, strerror(errno));
+	}
+	if (WIFEXITED(status))
+		*exit_status = WEXITSTATUS(status);
+	else
+		*exit_status = 128 + WTERMSIG(status);
+	return 0;
+}
