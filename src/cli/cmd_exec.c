@@ -4,22 +4,81 @@
  */
 #include "api/api.h"
 #include "cli/cli.h"
+#include "core/exec.h"
+#include "core/input.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
-	"usage: drydock exec --lease ID [--db PATH] -- COMMAND [ARGS...]\n"
+	"usage: drydock exec --lease ID [--timeout DURATION] [--db PATH]\n"
+	"                    -- COMMAND [ARGS...]\n"
 	"\n"
 	"Run COMMAND on the resource leased by lease ID, in the lease's own "
 	"working\ndirectory, with this terminal's input and output.  The "
 	"lease must be active.\ndrydock exits with the command's exit status "
-	"(128+N if a signal N ended it).\n";
+	"(128+N if a signal N ended it).\n"
+	"\n"
+	"With --timeout, the command runs in a process group of its own, so "
+	"it cannot\nread from a terminal; once DURATION has passed, it and "
+	"its children get\nSIGTERM, and SIGKILL 5 s later, and drydock exits "
+	"124.  Ctrl-C (SIGINT),\nSIGTERM and SIGHUP stop it the same way, "
+	"and drydock exits 128+N.\n";
+
+/* With --timeout: a signal to drydock stops the command (core/exec.h). */
+static int cancel_fd = -1;
+static volatile sig_atomic_t stopped_by;
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+
+	stopped_by = sig;
+	if (write(cancel_fd, "", 1) < 0) {
+		/* the pipe holds a byte already: the command is stopping */
+	}
+	errno = saved;
+}
+
+/* Make SIGINT, SIGTERM and SIGHUP cancel the command through a pipe. */
+static int catch_signals(int *cancel, struct dd_error *err)
+{
+	struct sigaction sa = {0};
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK))
+		return dd_error_set(err, DD_ERR_IO, "cannot make a pipe: %s",
+				    strerror(errno));
+	cancel_fd = p[1];
+	*cancel = p[0];
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	return 0;
+}
+
+/* --timeout DURATION, as core/input.c reads durations. */
+static int set_timeout(const struct cli_option *o, const char *arg,
+		       struct dd_error *err)
+{
+	return dd_duration_parse(arg, o->value, err);
+}
 
 int cmd_exec(int argc, char **argv)
 {
+	struct dd_exec_options o = {.cancel_fd = -1, .grace = DD_EXEC_GRACE};
 	long long id = 0;
 	const struct cli_option options[] = {
 		CLI_ID("lease", &id, "the active lease to run COMMAND on"),
+		CLI_CALLBACK("timeout", "DURATION", set_timeout, &o.timeout,
+			     "stop COMMAND and its children after DURATION "
+			     "(90, 30m, 1h30m)"),
 		CLI_END,
 	};
 	const struct cli_spec spec = {.name = "exec",
@@ -28,21 +87,31 @@ int cmd_exec(int argc, char **argv)
 				      .positional = true,
 				      .flags = CLI_STOP_AT_ARG};
 	struct dd_error err = DD_ERROR_INIT;
+	struct dd_exec_result res;
 	struct dd_store *s;
-	pid_t pid;
-	int n, rc, status = 0;
+	int n, rc;
 
 	n = cli_parse(&spec, argc, argv);
 	if (!id)
 		return cli_usage_error(usage, "--lease is required");
 	if (!n)
 		return cli_usage_error(usage, "no command to run");
+	if (o.timeout > 0 && catch_signals(&o.cancel_fd, &err))
+		return cli_fail(&err);
 	s = cli_open_store();
-	rc = dd_api_exec_spawn(s, id, argv, NULL, &pid, &err);
+	rc = dd_api_exec(s, id, argv, &o, &res, &err);
 	dd_store_close(s);
-	if (!rc)
-		rc = dd_exec_wait(pid, &status, &err);
 	if (rc)
 		return cli_fail(&err);
-	return status;
+	dd_exec_result_release(&res);
+	if (res.timed_out) {
+		fprintf(stderr,
+			"drydock: '%s' on lease %lld ran longer than %g s: "
+			"stopped it\n",
+			argv[0], id, o.timeout);
+		return 124;
+	}
+	if (res.cancelled)
+		return 128 + stopped_by;
+	return res.exit_status;
 }
