@@ -35,7 +35,10 @@ LIB_SRC := $(sort $(wildcard src/core/*.c src/store/*.c src/queue/*.c src/api/*.
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 
-LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+# docs/openapi.json, the API's description, is built into the library as
+# a generated C array (scripts/embed.sh) and served at /api/v1/openapi.json.
+GEN_OBJ := $(B)/gen/openapi_json.o
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(GEN_OBJ)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
@@ -58,6 +61,14 @@ $(BIN): $(CLI_OBJ) $(B)/libdrydock.a
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/gen/openapi_json.c: docs/openapi.json scripts/embed.sh
+	@mkdir -p $(@D)
+	scripts/embed.sh dd_openapi_json docs/openapi.json http/openapi.h >$@.tmp
+	mv $@.tmp $@
+
+$(B)/gen/openapi_json.o: $(B)/gen/openapi_json.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(B)/tests/%: tests/unit/%.c $(B)/libdrydock.a tests/unit/testutil.h

@@ -149,9 +149,11 @@ struct dd_http_route {
 /*
  * The routes each part of the server contributes, ending in {NULL}: the
  * API's resources (api_whoami.c, api_blueprints.c, api_resources.c,
- * api_leases.c, api_tasks.c), the probes and metrics (ops.c), sign-in
- * (session.c) and the web UI's pages (web.c).
+ * api_leases.c, api_tasks.c) and its description (api_openapi.c), the
+ * probes and metrics (ops.c), sign-in (session.c) and the web UI's pages
+ * (web.c).
  */
+extern const struct dd_http_route dd_v1_openapi_routes[];
 extern const struct dd_http_route dd_v1_whoami_routes[];
 extern const struct dd_http_route dd_v1_blueprint_routes[];
 extern const struct dd_http_route dd_v1_resource_routes[];

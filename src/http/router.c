@@ -19,6 +19,7 @@
 #include <strings.h>
 
 static const struct dd_http_route *const route_tables[] = {
+	dd_v1_openapi_routes,
 	dd_v1_whoami_routes,
 	dd_v1_blueprint_routes,
 	dd_v1_resource_routes,
@@ -28,6 +29,12 @@ static const struct dd_http_route *const route_tables[] = {
 	dd_session_routes,
 	dd_web_routes,
 };
+
+const struct dd_http_route *const *dd_http_route_tables(size_t *n)
+{
+	*n = sizeof(route_tables) / sizeof(*route_tables);
+	return route_tables;
+}
 
 /* A positive decimal id, no sign, no leading zeros, at most 2^53. */
 static long long parse_id(const char *s, size_t n)

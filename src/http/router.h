@@ -9,6 +9,7 @@
 #include "http/http.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /*
  * The route for r->method and r->path, with r->params filled; NULL after
@@ -23,5 +24,11 @@ const struct dd_http_route *dd_http_route_find(struct dd_http_req *r);
  * the redirect to sign in).  Needs r->store.
  */
 bool dd_http_authorize(struct dd_http_req *r, const struct dd_http_route *rt);
+/*
+ * The route tables the router searches, in the order it searches them,
+ * and how many (*n): tests/unit/test_openapi.c holds every API route
+ * against docs/openapi.json with them.
+ */
+const struct dd_http_route *const *dd_http_route_tables(size_t *n);
 
 #endif
