@@ -56,10 +56,17 @@ if ! command -v npm >/dev/null 2>&1; then
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends npm >/dev/null
 fi
-# playwright-core, pinned by tests/browser/package-lock.json.
-browser="$(dirname "$0")/../tests/browser"
-if [ -f "$browser/package-lock.json" ] &&
-	[ ! -d "$browser/node_modules/playwright-core" ]; then
-	echo "installing: playwright-core (npm, into tests/browser)" >&2
-	(cd "$browser" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-fi
+# npm packages, each folder's pinned by its package-lock.json:
+# playwright-core (tests/browser), and swagger-parser, ajv and ajv-formats
+# for the OpenAPI checks (tests/openapi).  npm writes
+# node_modules/.package-lock.json last, so a folder without it, or with
+# one older than the lock file, is installed (again).
+for dir in browser openapi; do
+	d="$(dirname "$0")/../tests/$dir"
+	if [ -f "$d/package-lock.json" ] &&
+		{ [ ! -f "$d/node_modules/.package-lock.json" ] ||
+			[ "$d/package-lock.json" -nt "$d/node_modules/.package-lock.json" ]; }; then
+		echo "installing: npm packages of tests/$dir" >&2
+		(cd "$d" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+	fi
+done

@@ -51,6 +51,19 @@ req() {
 	: >"$T/headers"
 	status=$(curl "${args[@]}" "$@" "$URL$path") || status=000
 	echo "$status" >"$T/code"
+	if [ -n "${DRYDOCK_HTTP_RECORD:-}" ]; then record "$method" "$path" "$status"; fi
+}
+
+# record METHOD PATH STATUS: keep the answer just received in a file of its
+# own under $DRYDOCK_HTTP_RECORD, for tests/openapi/check.mjs to hold
+# against docs/openapi.json (see docs/testing.md).  One file per answer:
+# requests sent at once from background jobs must not mix their lines.
+record() {
+	mkdir -p "$DRYDOCK_HTTP_RECORD"
+	jq -cn --arg method "$1" --arg path "$2" --argjson status "$((10#$3))" \
+		--arg type "$(header Content-Type)" --rawfile body "$T/body" \
+		'{method: $method, path: $path, status: $status, type: $type, body: $body}' \
+		>"$(mktemp "$DRYDOCK_HTTP_RECORD/$(basename "$0" .sh).XXXXXXXX.json")"
 }
 
 # call WANT TOKEN METHOD PATH [BODY [CURL OPTIONS...]]: req, and the

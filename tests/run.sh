@@ -16,6 +16,9 @@ failures=()
 export DRYDOCK_BIN="$top/$build/drydock"
 export DRYDOCK_CHAOS_BIN="$top/$chaos/drydock"
 export DRYDOCK_TEST_OUT="$out"
+# every answer an HTTP test gets through lib_http.sh's req() is kept here,
+# then held against the API's description after the last script
+export DRYDOCK_HTTP_RECORD="$out/http-record"
 
 for t in "$top/$build"/tests/test_*; do
 	[ -x "$t" ] || continue
@@ -59,6 +62,20 @@ for t in "$top"/tests/integration/*.sh; do
 		tail -25 "$log" | sed 's/^/      /'
 	fi
 done
+
+# the answers the integration scripts got from the API, whichever script
+# got them, fit docs/openapi.json (tests/openapi/check.mjs)
+log="$out/openapi-answers.log"
+if node "$top/tests/openapi/check.mjs" responses "$top/docs/openapi.json" \
+	"$DRYDOCK_HTTP_RECORD" >"$log" 2>&1; then
+	passed=$((passed + 1))
+	echo "ok    openapi/answers ($(tail -1 "$log"))"
+else
+	failed=$((failed + 1))
+	failures+=("openapi-answers")
+	echo "FAIL  openapi/answers (see $log)"
+	tail -25 "$log" | sed 's/^/      /'
+fi
 
 # a very short benchmark run keeps the benchmark from rotting: it asserts
 # only correctness (every lease released and destroyed exactly once)
