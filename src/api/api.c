@@ -202,9 +202,16 @@ static int object_status(struct dd_store *s, struct dd_ref target,
 		rc = dd_store_resource_get(s, target.id, &r, err);
 		*status = (int)r.status;
 		dd_resource_release(&r);
+	} else if (target.kind == DD_OBJ_TARGET) {
+		struct dd_target t = {0};
+
+		rc = dd_store_target_get(s, target.id, &t, err);
+		*status = (int)t.status;
+		dd_target_release(&t);
 	} else {
 		rc = dd_error_set(err, DD_ERR_INVALID,
-				  "only leases and resources have updates");
+				  "only leases, resources and build targets "
+				  "have updates");
 	}
 	return rc;
 }
@@ -233,17 +240,39 @@ int dd_api_exec(struct dd_store *s, long long id, char *const argv[],
 	return dd_exec_run(exec_start, &x, o, res, err);
 }
 
+/* How many commands of `kind` wait in `target`'s queue. */
+static int count_queued(struct dd_store *s, struct dd_ref target,
+			const char *kind, size_t *n, struct dd_error *err)
+{
+	struct dd_filter f = {.target = target, .pending_only = true};
+	struct dd_command_list l = {0};
+	int k = dd_command_kind_parse(kind);
+	int rc = dd_store_command_list(s, &f, &l, err);
+
+	*n = 0;
+	for (size_t i = 0; !rc && i < l.n; i++)
+		if (dd_command_kind_parse(l.items[i].kind) == k)
+			(*n)++;
+	dd_command_list_release(&l);
+	return rc;
+}
+
 /* Can `target` take `kind` now?  Fills err with why not. */
 static int check_target(struct dd_store *s, struct dd_ref target,
 			const char *kind, json_t *data, struct dd_error *err)
 {
 	int status = 0;
+	size_t queued = 0;
 	int rc = dd_command_object_check(target.kind, err);
 
 	if (!rc)
 		rc = object_status(s, target, &status, err);
 	if (!rc)
 		rc = dd_command_accept(kind, target, status, data, err);
+	if (!rc)
+		rc = count_queued(s, target, kind, &queued, err);
+	if (!rc)
+		rc = dd_command_accept_another(kind, target, queued, err);
 	return rc;
 }
 

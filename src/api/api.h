@@ -14,6 +14,7 @@
 #include "api/idem.h"
 #include "blueprint/blueprint.h"
 #include "core/model.h"
+#include "core/target.h"
 #include "store/store.h"
 
 struct dd_lease_request {
@@ -96,6 +97,53 @@ int dd_api_exec_spawn(struct dd_store *s, long long id, char *const argv[],
 int dd_api_exec(struct dd_store *s, long long id, char *const argv[],
 		const struct dd_exec_options *o, struct dd_exec_result *res,
 		struct dd_error *err);
+
+struct dd_target_request {
+	const char *name;	/* what the build calls itself, or NULL */
+	double ttl;		/* seconds to the deadline, 0 for none */
+	const char *owner;	/* who asks: "token:ci", "cli:alice@build1" */
+	struct dd_idem *idem;	/* the request's idempotency key, or NULL */
+};
+
+/*
+ * Create a build target, building, and with a ttl queue its update at
+ * the deadline (when its update worker aborts it, unless finished
+ * first); fills *out with it as stored.  An idempotency key works as for
+ * leases.  Finishing is a command: dd_api_send(target, "finish",
+ * {"result": ..., "reason"?: ...}); a second finish while one waits or
+ * after the target finished is DD_ERR_STATE.
+ */
+int dd_api_target_create(struct dd_store *s,
+			 const struct dd_target_request *req,
+			 struct dd_target *out, struct dd_error *err);
+
+struct dd_artifact_request {
+	long long target;
+	const char *key;
+	const char *type;	/* a row of the artifact type table */
+	json_t *data;		/* the type's fields (borrowed) */
+	const struct dd_artifact_rules *rules; /* NULL: the defaults */
+	/*
+	 * May name any lease (an admin); otherwise a lease artifact's lease
+	 * must be owned by the target's owner.
+	 */
+	bool any_lease;
+};
+
+/*
+ * Add an artifact to a building target, in one transaction: the type's
+ * data checked by its row (core/target.h), a lease artifact's lease
+ * checked (it exists, is owned by the target's owner unless any_lease,
+ * and is neither released nor destroyed nor broken), the artifact
+ * inserted (complete unless its type's bytes are uploaded) and the
+ * target's log entry written.  Refuses, changing nothing: DD_ERR_INVALID
+ * for bad key, type or data, or a lease the target may not hold;
+ * DD_ERR_NOTFOUND for no such target; DD_ERR_STATE for a finished target
+ * or a lease already ending; DD_ERR_EXISTS for a key the target has.
+ */
+int dd_api_artifact_add(struct dd_store *s,
+			const struct dd_artifact_request *req,
+			struct dd_artifact *out, struct dd_error *err);
 
 /* The caller's identity for authorship: "cli:USER@HOST". */
 void dd_api_cli_identity(char *buf, size_t n);

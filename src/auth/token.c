@@ -41,18 +41,29 @@ static const char *const action_names[DD_ACTION_COUNT] = {
 	[DD_ACTION_RESOURCE_RELEASE] = "resource-release",
 	[DD_ACTION_BLUEPRINT_WRITE] = "blueprint-write",
 	[DD_ACTION_TOKEN_ADMIN] = "token-admin",
+	[DD_ACTION_TARGET_READ] = "target-read",
+	[DD_ACTION_TARGET_CREATE] = "target-create",
+	[DD_ACTION_TARGET_WRITE] = "target-write",
 };
 
-/* The roles table of token.h.  OWN: only on leases the principal owns. */
+/*
+ * The roles table of token.h.  OWN: only on objects the principal owns.
+ * A build target is a client's own business: another client neither
+ * sees nor changes it, while a viewer sees every target.
+ */
 enum { NO = 0, YES, OWN };
 
 static const unsigned char allowed[DD_ROLE_ADMIN + 1][DD_ACTION_COUNT] = {
-	[DD_ROLE_VIEWER] = {[DD_ACTION_READ] = YES},
+	[DD_ROLE_VIEWER] = {[DD_ACTION_READ] = YES,
+			    [DD_ACTION_TARGET_READ] = YES},
 	[DD_ROLE_CLIENT] = {[DD_ACTION_READ] = YES,
 			    [DD_ACTION_LEASE_CREATE] = YES,
 			    [DD_ACTION_LEASE_RELEASE] = OWN,
 			    [DD_ACTION_LEASE_EXTEND] = OWN,
-			    [DD_ACTION_LEASE_EXEC] = OWN},
+			    [DD_ACTION_LEASE_EXEC] = OWN,
+			    [DD_ACTION_TARGET_READ] = OWN,
+			    [DD_ACTION_TARGET_CREATE] = YES,
+			    [DD_ACTION_TARGET_WRITE] = OWN},
 	[DD_ROLE_ADMIN] = {[DD_ACTION_READ] = YES,
 			   [DD_ACTION_LEASE_CREATE] = YES,
 			   [DD_ACTION_LEASE_RELEASE] = YES,
@@ -60,7 +71,10 @@ static const unsigned char allowed[DD_ROLE_ADMIN + 1][DD_ACTION_COUNT] = {
 			   [DD_ACTION_LEASE_EXEC] = YES,
 			   [DD_ACTION_RESOURCE_RELEASE] = YES,
 			   [DD_ACTION_BLUEPRINT_WRITE] = YES,
-			   [DD_ACTION_TOKEN_ADMIN] = YES},
+			   [DD_ACTION_TOKEN_ADMIN] = YES,
+			   [DD_ACTION_TARGET_READ] = YES,
+			   [DD_ACTION_TARGET_CREATE] = YES,
+			   [DD_ACTION_TARGET_WRITE] = YES},
 };
 
 static bool role_known(enum dd_role role)

@@ -54,6 +54,9 @@ enum dd_action {
 	DD_ACTION_RESOURCE_RELEASE = 6,	/* release resources, reclaim */
 	DD_ACTION_BLUEPRINT_WRITE = 7,	/* create and change blueprints */
 	DD_ACTION_TOKEN_ADMIN = 8,	/* create, list, revoke tokens */
+	DD_ACTION_TARGET_READ = 9,	/* see a target; pass its owner */
+	DD_ACTION_TARGET_CREATE = 10,
+	DD_ACTION_TARGET_WRITE = 11,	/* add artifacts, finish; the owner */
 	DD_ACTION_COUNT
 };
 

@@ -15,7 +15,8 @@
 #define DD_COMMAND_MAP(X)                                                      \
 	X(RELEASE, "release")                                                  \
 	X(EXTEND, "extend")                                                    \
-	X(RECLAIM, "reclaim")
+	X(RECLAIM, "reclaim")                                                  \
+	X(FINISH, "finish")
 
 enum dd_command_kind {
 #define DD_COMMAND_ENUM(name, word) DD_CMD_##name,

@@ -293,6 +293,8 @@ void dd_v1_log_list(struct dd_http_req *r, enum dd_obj_kind kind)
 
 	if (kind == DD_OBJ_LEASE)
 		f.lease = r->params[0];
+	else if (kind == DD_OBJ_TARGET)
+		f.target_id = r->params[0];
 	else
 		f.resource = r->params[0];
 	if (!dd_v1_page_args(r, &f, true))
@@ -328,6 +330,11 @@ bool dd_v1_exists(struct dd_http_req *r, enum dd_obj_kind kind)
 
 		rc = dd_store_lease_get(r->store, r->params[0], &l, &err);
 		dd_lease_release(&l);
+	} else if (kind == DD_OBJ_TARGET) {
+		struct dd_target t = {0};
+
+		rc = dd_store_target_get(r->store, r->params[0], &t, &err);
+		dd_target_release(&t);
 	} else {
 		struct dd_resource x = {0};
 

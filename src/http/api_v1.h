@@ -121,7 +121,7 @@ void dd_v1_send_command(struct dd_http_req *r, struct dd_ref target,
 
 /*
  * The log (newest first) and the command queue (oldest first) of the
- * lease or resource r->params[0], a page at a time; dd_v1_exists()
+ * lease, resource or build target r->params[0], a page at a time; dd_v1_exists()
  * answers 404 first when it does not exist.
  */
 void dd_v1_log_list(struct dd_http_req *r, enum dd_obj_kind kind);

@@ -149,9 +149,9 @@ struct dd_http_route {
 /*
  * The routes each part of the server contributes, ending in {NULL}: the
  * API's resources (api_whoami.c, api_blueprints.c, api_resources.c,
- * api_leases.c, api_tasks.c) and its description (api_openapi.c), the
- * probes and metrics (ops.c), sign-in (session.c) and the web UI's pages
- * (web.c).
+ * api_leases.c, api_tasks.c, api_targets.c) and its description
+ * (api_openapi.c), the probes and metrics (ops.c), sign-in (session.c)
+ * and the web UI's pages (web.c).
  */
 extern const struct dd_http_route dd_v1_openapi_routes[];
 extern const struct dd_http_route dd_v1_whoami_routes[];
@@ -159,6 +159,7 @@ extern const struct dd_http_route dd_v1_blueprint_routes[];
 extern const struct dd_http_route dd_v1_resource_routes[];
 extern const struct dd_http_route dd_v1_lease_routes[];
 extern const struct dd_http_route dd_v1_task_routes[];
+extern const struct dd_http_route dd_v1_target_routes[];
 extern const struct dd_http_route dd_ops_routes[];
 extern const struct dd_http_route dd_session_routes[];
 extern const struct dd_http_route dd_web_routes[];

@@ -25,6 +25,7 @@ static const struct dd_http_route *const route_tables[] = {
 	dd_v1_resource_routes,
 	dd_v1_lease_routes,
 	dd_v1_task_routes,
+	dd_v1_target_routes,
 	dd_ops_routes,
 	dd_session_routes,
 	dd_web_routes,

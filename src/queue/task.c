@@ -42,9 +42,9 @@ double dd_task_backoff(const struct dd_task_options *o, int failures)
 int dd_task_schedule_update(struct dd_store *s, struct dd_ref object,
 			    double when, struct dd_error *err)
 {
-	const char *kind = object.kind == DD_OBJ_LEASE
-				   ? DD_TASK_LEASE_UPDATE
-				   : DD_TASK_RESOURCE_UPDATE;
+	const char *kind = object.kind == DD_OBJ_LEASE	? DD_TASK_LEASE_UPDATE
+			   : object.kind == DD_OBJ_TARGET ? DD_TASK_TARGET_UPDATE
+							  : DD_TASK_RESOURCE_UPDATE;
 
 	return dd_store_task_schedule(s, kind, object, when > 0 ? when : dd_now(),
 				      err);

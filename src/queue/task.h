@@ -23,6 +23,7 @@
 
 #define DD_TASK_LEASE_UPDATE "lease.update"
 #define DD_TASK_RESOURCE_UPDATE "resource.update"
+#define DD_TASK_TARGET_UPDATE "target.update"
 
 struct dd_task_options {
 	const char *worker;	 /* claimant name, e.g. "host:pid:thread" */

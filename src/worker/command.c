@@ -9,6 +9,7 @@
 #include "core/util.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #define BIT(status) (1u << (status))
 #define LEASE_LIVE                                                             \
@@ -34,6 +35,11 @@ struct command_rule {
 	const char *refusal;
 	dd_command_check_fn *check; /* NULL: any data */
 	dd_command_apply_fn *apply;
+	/*
+	 * Taken once: while one waits in the queue, another is refused
+	 * with "it is already <busy>" (NULL: any number may wait).
+	 */
+	const char *busy;
 };
 
 /* extend: {"until": EPOCH}, in the future and at most ten years away */
@@ -51,29 +57,68 @@ static int check_until(json_t *data, struct dd_error *why)
 }
 
 /*
+ * finish: {"result": "passed" | "failed" | "aborted", "reason"?: text}.
+ * The result is a finished status of the target's machine.
+ */
+static int check_finish(json_t *data, struct dd_error *why)
+{
+	json_t *res = json_object_get(data, "result");
+	json_t *reason = json_object_get(data, "reason");
+	const char *key;
+	json_t *v;
+	int st;
+
+	json_object_foreach (data, key, v)
+		if (strcmp(key, "result") && strcmp(key, "reason"))
+			return dd_error_set(why, DD_ERR_INVALID,
+					    "unknown field '%s'", key);
+	st = json_is_string(res)
+		     ? dd_target_status_parse(json_string_value(res))
+		     : -1;
+	if (st < 0 || !dd_target_status_finished((enum dd_target_status)st))
+		return dd_error_set(why, DD_ERR_INVALID,
+				    "'result' must be passed, failed or "
+				    "aborted");
+	if (reason && (!json_is_string(reason) ||
+		       !json_string_length(reason) ||
+		       json_string_length(reason) > 1024 ||
+		       strlen(json_string_value(reason)) !=
+			       json_string_length(reason)))
+		return dd_error_set(why, DD_ERR_INVALID,
+				    "'reason' must be a text of 1 to 1024 "
+				    "bytes");
+	return 0;
+}
+
+/*
  * The table.  A command kind goes to an object only if it has a row here;
  * DD_COMMAND_MAP (core/command.h) names the kinds.
  *
  * A new command on an existing object is one row: its kind in
  * DD_COMMAND_MAP, the statuses that take it, and the apply function in
  * that object's update worker.  A new object kind that takes commands
- * (build targets: "finish" on a target, "release" on an artifact) is its
- * rows here, its status names in object_status_name() below, a member in
- * struct dd_apply's union (worker/internal.h) for its apply functions, and
- * its update worker calling dd_command_apply() for each pending command,
- * as lease_update.c does.
+ * (build targets took "finish") is its rows here, its status names in
+ * object_status_name() below, a member in struct dd_apply's union
+ * (worker/internal.h) for its apply functions, its update worker calling
+ * dd_command_apply() for each pending command, as lease_update.c and
+ * target_update.c do, and its status in api.c's object_status().
+ * Artifacts take no command: finishing their target releases them all,
+ * in the transaction that finishes it.
  */
 static const struct command_rule rules[] = {
-	/* kind, object, accepted in, refused with, data check, applied by */
+	/* kind, object, accepted in, refused with, data check, applied by,
+	   taken once (refused while one waits: "it is already ...") */
 	{DD_CMD_RELEASE, DD_OBJ_LEASE, LEASE_LIVE, "it is already", NULL,
-	 dd_lease_apply_release},
+	 dd_lease_apply_release, NULL},
 	{DD_CMD_EXTEND, DD_OBJ_LEASE, LEASE_LIVE, "it is", check_until,
-	 dd_lease_apply_extend},
+	 dd_lease_apply_extend, NULL},
 	{DD_CMD_RELEASE, DD_OBJ_RESOURCE,
 	 BIT(DD_RESOURCE_PENDING) | BIT(DD_RESOURCE_ACTIVE), "it is already",
-	 NULL, dd_resource_apply_release},
+	 NULL, dd_resource_apply_release, NULL},
 	{DD_CMD_RECLAIM, DD_OBJ_RESOURCE, BIT(DD_RESOURCE_ACTIVE), "it is",
-	 NULL, dd_resource_apply_reclaim},
+	 NULL, dd_resource_apply_reclaim, NULL},
+	{DD_CMD_FINISH, DD_OBJ_TARGET, BIT(DD_TARGET_BUILDING), "it is already",
+	 check_finish, dd_target_apply_finish, "finishing"},
 };
 
 #define RULE_COUNT (sizeof(rules) / sizeof(rules[0]))
@@ -85,6 +130,8 @@ static const char *object_status_name(enum dd_obj_kind object, int status)
 		return dd_lease_status_name((enum dd_lease_status)status);
 	case DD_OBJ_RESOURCE:
 		return dd_resource_status_name((enum dd_resource_status)status);
+	case DD_OBJ_TARGET:
+		return dd_target_status_name((enum dd_target_status)status);
 	default:
 		return "unknown";
 	}
@@ -177,6 +224,18 @@ int dd_command_accept(const char *kind, struct dd_ref target, int status,
 					    kind, object, target.id, why.msg);
 	}
 	return 0;
+}
+
+int dd_command_accept_another(const char *kind, struct dd_ref target,
+			      size_t queued, struct dd_error *err)
+{
+	const struct command_rule *r = find_rule(kind, target.kind);
+
+	if (!r || !r->busy || !queued)
+		return 0;
+	return dd_error_set(err, DD_ERR_STATE, "cannot %s %s %lld: %s %s",
+			    kind, dd_obj_kind_name(target.kind), target.id,
+			    r->refusal, r->busy);
 }
 
 int dd_command_apply(struct dd_apply *a, int status, struct dd_error *err)

@@ -43,4 +43,15 @@ int dd_command_object_check(enum dd_obj_kind object, struct dd_error *err);
 int dd_command_accept(const char *kind, struct dd_ref target, int status,
 		      json_t *data, struct dd_error *err);
 
+/*
+ * Some commands are taken once: a target is finished once, so a second
+ * finish queued behind the first could only be ignored.  May `kind` be
+ * appended to `target` while `queued` commands of that kind wait in its
+ * queue?  Returns 0, or DD_ERR_STATE ("cannot finish target 5: it is
+ * already finishing").  The caller counts them in the transaction that
+ * appends, so that of concurrent senders exactly one is accepted.
+ */
+int dd_command_accept_another(const char *kind, struct dd_ref target,
+			      size_t queued, struct dd_error *err);
+
 #endif

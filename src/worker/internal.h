@@ -22,6 +22,10 @@ int dd_resource_update_locked(struct dd_worker *w,
 			      const struct dd_lock_grant *g, long long id,
 			      double *retry_at, struct dd_error *err);
 
+int dd_target_update_locked(struct dd_worker *w,
+			    const struct dd_lock_grant *g, long long id,
+			    double *retry_at, struct dd_error *err);
+
 /* Start a write transaction fenced by `g`, waiting out a busy store. */
 int dd_pass_begin(struct dd_worker *w, const struct dd_lock_grant *g,
 		  struct dd_error *err);
@@ -102,6 +106,7 @@ struct dd_apply {
 	union { /* the command's target, loaded; the table's row says which */
 		struct dd_lease *lease;
 		struct dd_resource *resource;
+		struct dd_target *target;
 	};
 	char outcome[160]; /* "done", or "ignored: REASON" */
 };
@@ -122,6 +127,7 @@ int dd_lease_apply_release(struct dd_apply *a, struct dd_error *err);
 int dd_lease_apply_extend(struct dd_apply *a, struct dd_error *err);
 int dd_resource_apply_release(struct dd_apply *a, struct dd_error *err);
 int dd_resource_apply_reclaim(struct dd_apply *a, struct dd_error *err);
+int dd_target_apply_finish(struct dd_apply *a, struct dd_error *err);
 
 /* Break a lease with `reason` (it is destroyed on the same pass). */
 int dd_lease_break(struct dd_worker *w, const struct dd_lock_grant *g,

@@ -95,22 +95,56 @@ int dd_lease_update(struct dd_worker *w, long long id, double *retry_at,
 	return rc;
 }
 
-/* Both task kinds: the update pass of the task's object, under its lock. */
+/* Take the target's lock, run its pass, drop the lock. */
+int dd_target_update(struct dd_worker *w, long long id, struct dd_error *err)
+{
+	struct dd_lock_grant g;
+	double retry_at = 0;
+	int rc;
+
+	w->ended = false;
+	dd_task_lock_name((struct dd_ref){DD_OBJ_TARGET, id}, &g);
+	rc = dd_store_lock_acquire(w->store, w->name, dd_now(), w->lock_ttl,
+				   &g, err);
+	if (rc)
+		return rc;
+	rc = dd_target_update_locked(w, &g, id, &retry_at, err);
+	rc = settle(w, rc, err);
+	dd_worker_unlock(w, &g);
+	return rc;
+}
+
+/* Each object kind's update pass, run under the lock its task took. */
+typedef int update_pass_fn(struct dd_worker *w, const struct dd_lock_grant *g,
+			   long long id, double *retry_at,
+			   struct dd_error *err);
+
+static const struct {
+	enum dd_obj_kind object;
+	update_pass_fn *pass;
+} passes[] = {
+	{DD_OBJ_LEASE, dd_lease_update_locked},
+	{DD_OBJ_RESOURCE, dd_resource_update_locked},
+	{DD_OBJ_TARGET, dd_target_update_locked},
+};
+
+/* Every task kind: the update pass of the task's object, under its lock. */
 static int run_update(void *arg, struct dd_task_run *run, double *retry_at,
 		      struct dd_error *err)
 {
 	struct dd_worker *w = arg;
 	const struct dd_task *t = run->task;
-	int rc;
+	int rc = dd_error_set(err, DD_ERR_INVALID,
+			      "a task for a %s, which has no update pass",
+			      dd_obj_kind_name(t->object.kind));
 
 	w->object = t->object;
 	w->run = run;
 	w->ended = false;
-	rc = t->object.kind == DD_OBJ_LEASE
-		     ? dd_lease_update_locked(w, &t->lock, t->object.id,
-					      retry_at, err)
-		     : dd_resource_update_locked(w, &t->lock, t->object.id,
-						 retry_at, err);
+	for (size_t i = 0; i < sizeof(passes) / sizeof(passes[0]); i++)
+		if (passes[i].object == t->object.kind)
+			rc = passes[i].pass(w, &t->lock, t->object.id,
+					    retry_at, err);
 	w->run = NULL;
 	return rc;
 }
@@ -118,6 +152,7 @@ static int run_update(void *arg, struct dd_task_run *run, double *retry_at,
 static const struct dd_task_kind kinds[] = {
 	{DD_TASK_LEASE_UPDATE, run_update},
 	{DD_TASK_RESOURCE_UPDATE, run_update},
+	{DD_TASK_TARGET_UPDATE, run_update},
 	{NULL, NULL},
 };
 

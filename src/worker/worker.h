@@ -1,5 +1,6 @@
 /*
- * worker.h - the update workers: the only writers of leases and resources.
+ * worker.h - the update workers: the only writers of leases, resources and
+ * build targets.
  *
  * A worker runs tasks from the queue.  Each task names one object; the
  * worker takes that object's named lock ("lease:12"), consumes the object's
@@ -67,5 +68,7 @@ int dd_worker_drain(struct dd_worker *w, int max_tasks, struct dd_error *err);
  */
 int dd_lease_update(struct dd_worker *w, long long id, double *retry_at,
 		    struct dd_error *err);
+/* The same for a build target's update pass. */
+int dd_target_update(struct dd_worker *w, long long id, struct dd_error *err);
 
 #endif

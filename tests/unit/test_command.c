@@ -17,8 +17,9 @@
 
 enum { REFUSED = 0, ACCEPTED = 1, NOT_TAKEN = 2 };
 
-static const char *const kinds[] = {"release", "extend", "reclaim"};
-#define KINDS 3
+static const char *const kinds[] = {"release", "extend", "reclaim",
+				    "finish"};
+#define KINDS 4
 
 /* lease_expected[kind][status] */
 static const int lease_expected[KINDS][DD_LEASE_STATUS_COUNT] = {
@@ -27,6 +28,8 @@ static const int lease_expected[KINDS][DD_LEASE_STATUS_COUNT] = {
 	{ACCEPTED, ACCEPTED, ACCEPTED, REFUSED, REFUSED, REFUSED}, /* extend */
 	{NOT_TAKEN, NOT_TAKEN, NOT_TAKEN, NOT_TAKEN, NOT_TAKEN,
 	 NOT_TAKEN}, /* reclaim */
+	{NOT_TAKEN, NOT_TAKEN, NOT_TAKEN, NOT_TAKEN, NOT_TAKEN,
+	 NOT_TAKEN}, /* finish */
 };
 
 /* resource_expected[kind][status] */
@@ -35,6 +38,16 @@ static const int resource_expected[KINDS][DD_RESOURCE_STATUS_COUNT] = {
 	{ACCEPTED, ACCEPTED, REFUSED, REFUSED, REFUSED}, /* release */
 	{NOT_TAKEN, NOT_TAKEN, NOT_TAKEN, NOT_TAKEN, NOT_TAKEN}, /* extend */
 	{REFUSED, ACCEPTED, REFUSED, REFUSED, REFUSED}, /* reclaim */
+	{NOT_TAKEN, NOT_TAKEN, NOT_TAKEN, NOT_TAKEN, NOT_TAKEN}, /* finish */
+};
+
+/* target_expected[kind][status] */
+static const int target_expected[KINDS][DD_TARGET_STATUS_COUNT] = {
+	/* building passed failed aborted */
+	{NOT_TAKEN, NOT_TAKEN, NOT_TAKEN, NOT_TAKEN}, /* release */
+	{NOT_TAKEN, NOT_TAKEN, NOT_TAKEN, NOT_TAKEN}, /* extend */
+	{NOT_TAKEN, NOT_TAKEN, NOT_TAKEN, NOT_TAKEN}, /* reclaim */
+	{ACCEPTED, REFUSED, REFUSED, REFUSED},	      /* finish */
 };
 
 /* {"until": now + 1 hour}: what a valid extend carries */
@@ -67,7 +80,9 @@ static void check_accept(const char *kind, enum dd_obj_kind object,
 	struct dd_ref target = {object, 12};
 	const char *obj = dd_obj_kind_name(object);
 	struct dd_error err = DD_ERROR_INIT;
-	json_t *data = good_until();
+	json_t *data = strcmp(kind, "finish")
+			       ? good_until()
+			       : json_pack("{s:s}", "result", "passed");
 	char want[256];
 	int rc = dd_command_accept(kind, target, status, data, &err);
 
@@ -82,7 +97,9 @@ static void check_accept(const char *kind, enum dd_obj_kind object,
 	case REFUSED:
 		snprintf(want, sizeof(want), "cannot %s %s 12: it is %s%s",
 			 kind, obj,
-			 !strcmp(kind, "release") ? "already " : "",
+			 strcmp(kind, "extend") && strcmp(kind, "reclaim")
+				 ? "already "
+				 : "",
 			 status_name);
 		assert_int_equal(rc, DD_ERR_STATE);
 		break;
@@ -114,6 +131,86 @@ static void test_accept_every_resource_cell(void **state)
 			check_accept(kinds[k], DD_OBJ_RESOURCE, s,
 				     dd_resource_status_name(s),
 				     resource_expected[k][s]);
+}
+
+static void test_accept_every_target_cell(void **state)
+{
+	(void)state;
+	for (int k = 0; k < KINDS; k++)
+		for (int s = 0; s < DD_TARGET_STATUS_COUNT; s++)
+			check_accept(kinds[k], DD_OBJ_TARGET, s,
+				     dd_target_status_name(s),
+				     target_expected[k][s]);
+}
+
+/* finish's data: a result that finishes, an optional reason, nothing else */
+static void test_accept_finish_data(void **state)
+{
+	static const struct {
+		const char *json;
+		const char *msg; /* NULL: accepted */
+	} cases[] = {
+		{"{\"result\": \"passed\"}", NULL},
+		{"{\"result\": \"failed\"}", NULL},
+		{"{\"result\": \"aborted\", \"reason\": \"ctrl-c\"}", NULL},
+		{"{}", "'result' must be passed, failed or aborted"},
+		{"{\"result\": \"building\"}",
+		 "'result' must be passed, failed or aborted"},
+		{"{\"result\": \"won\"}",
+		 "'result' must be passed, failed or aborted"},
+		{"{\"result\": 1}", "'result' must be passed, failed or aborted"},
+		{"{\"result\": \"passed\", \"reason\": 3}",
+		 "'reason' must be a text of 1 to 1024 bytes"},
+		{"{\"result\": \"passed\", \"reason\": \"\"}",
+		 "'reason' must be a text of 1 to 1024 bytes"},
+		{"{\"result\": \"passed\", \"colour\": \"red\"}",
+		 "unknown field 'colour'"},
+	};
+	char want[160];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct dd_error err = DD_ERROR_INIT;
+		json_t *d = json_loads(cases[i].json, 0, NULL);
+		int rc = dd_command_accept("finish",
+					   (struct dd_ref){DD_OBJ_TARGET, 7},
+					   DD_TARGET_BUILDING, d, &err);
+
+		json_decref(d);
+		if (!cases[i].msg) {
+			if (rc)
+				fail_msg("%s refused: %s", cases[i].json,
+					 err.msg);
+			continue;
+		}
+		snprintf(want, sizeof(want), "cannot finish target 7: %s",
+			 cases[i].msg);
+		assert_int_equal(rc, DD_ERR_INVALID);
+		assert_string_equal(err.msg, want);
+	}
+}
+
+/* A target is finished once: a second finish may not queue behind one. */
+static void test_accept_another(void **state)
+{
+	struct dd_ref t = {DD_OBJ_TARGET, 9};
+	struct dd_error err = DD_ERROR_INIT;
+
+	(void)state;
+	assert_int_equal(dd_command_accept_another("finish", t, 0, &err), 0);
+	assert_int_equal(dd_command_accept_another("finish", t, 1, &err),
+			 DD_ERR_STATE);
+	assert_string_equal(err.msg,
+			    "cannot finish target 9: it is already finishing");
+	/* releases and extends may queue up: the worker ignores extras */
+	assert_int_equal(dd_command_accept_another(
+				 "release", (struct dd_ref){DD_OBJ_LEASE, 3},
+				 4, NULL),
+			 0);
+	assert_int_equal(dd_command_accept_another(
+				 "extend", (struct dd_ref){DD_OBJ_LEASE, 3},
+				 4, NULL),
+			 0);
 }
 
 static void test_accept_unknown_kind(void **state)
@@ -151,13 +248,18 @@ static void test_accept_objects_without_commands(void **state)
 				DD_ERR_INVALID);
 			assert_string_equal(
 				err.msg,
-				"commands go to leases and resources only");
+				"commands go to leases, resources and "
+				"targets only");
 		}
 		assert_int_equal(dd_command_object_check(others[i], NULL),
 				 DD_ERR_INVALID);
 	}
 	assert_int_equal(dd_command_object_check(DD_OBJ_LEASE, NULL), 0);
 	assert_int_equal(dd_command_object_check(DD_OBJ_RESOURCE, NULL), 0);
+	assert_int_equal(dd_command_object_check(DD_OBJ_TARGET, NULL), 0);
+	/* an artifact is released by finishing its target, not by command */
+	assert_int_equal(dd_command_object_check(DD_OBJ_ARTIFACT, NULL),
+			 DD_ERR_INVALID);
 }
 
 /* extend's data: checked once the state accepts it, named in the message */
@@ -268,6 +370,19 @@ static void test_apply_ignores_what_the_table_refuses(void **state)
 					 kinds[k]);
 			check_ignored(kinds[k], DD_OBJ_RESOURCE, s, want);
 		}
+		for (int s = 0; s < DD_TARGET_STATUS_COUNT; s++) {
+			if (target_expected[k][s] == ACCEPTED)
+				continue;
+			if (s != DD_TARGET_BUILDING)
+				snprintf(want, sizeof(want),
+					 "ignored: target is %s",
+					 dd_target_status_name(s));
+			else
+				snprintf(want, sizeof(want),
+					 "ignored: a target does not take '%s'",
+					 kinds[k]);
+			check_ignored(kinds[k], DD_OBJ_TARGET, s, want);
+		}
 	}
 }
 
@@ -291,6 +406,9 @@ int main(void)
 		cmocka_unit_test(test_kind_names_round_trip),
 		cmocka_unit_test(test_accept_every_lease_cell),
 		cmocka_unit_test(test_accept_every_resource_cell),
+		cmocka_unit_test(test_accept_every_target_cell),
+		cmocka_unit_test(test_accept_finish_data),
+		cmocka_unit_test(test_accept_another),
 		cmocka_unit_test(test_accept_unknown_kind),
 		cmocka_unit_test(test_accept_objects_without_commands),
 		cmocka_unit_test(test_accept_extend_data),
