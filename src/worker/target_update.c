@@ -139,15 +139,20 @@ int dd_target_apply_finish(struct dd_apply *a, struct dd_error *err)
 						   &released, err);
 	for (size_t i = 0; !rc && i < leases.n; i++)
 		rc = release_lease(a, t, leases.ids[i], err);
-	if (!rc)
-		rc = dd_store_target_log(
-			a->w->store, t->id, "target.finished",
-			json_pack("{s:s, s:O?, s:I, s:s?, s:I}", "result",
-				  dd_target_status_name(t->status), "reason",
-				  reason, "command", a->c->id, "author",
-				  a->c->author, "artifacts_released",
-				  released),
-			err);
+	if (!rc) {
+		json_t *data = json_pack("{s:s, s:I, s:I}", "result",
+					 dd_target_status_name(t->status),
+					 "command", a->c->id,
+					 "artifacts_released", released);
+
+		if (reason)
+			json_object_set(data, "reason", reason);
+		if (a->c->author)
+			json_object_set_new(data, "author",
+					    json_string(a->c->author));
+		rc = dd_store_target_log(a->w->store, t->id,
+					 "target.finished", data, err);
+	}
 	dd_free(leases.ids);
 	return rc;
 }
