@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -46,6 +47,13 @@ static int check_uri(const char *type, const struct dd_artifact_field *f,
 			    "%s artifact: field '%s': scheme '%.*s' is not "
 			    "allowed (allowed: %s)",
 			    type, f->name, (int)n, uri, allowed);
+}
+
+void dd_artifact_rules_from_env(struct dd_artifact_rules *rules)
+{
+	const char *v = getenv("DRYDOCK_URI_SCHEMES");
+
+	rules->uri_schemes = v && *v ? v : NULL;
 }
 
 static const struct dd_artifact_field file_fields[] = {

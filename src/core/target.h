@@ -51,6 +51,13 @@ struct dd_artifact_rules {
 	const char *uri_schemes;
 };
 
+/*
+ * The operator's rules, from the environment: DRYDOCK_URI_SCHEMES (unset
+ * or empty: the default).  Read by every caller that adds artifacts (the
+ * API and the CLI), so both accept the same.
+ */
+void dd_artifact_rules_from_env(struct dd_artifact_rules *rules);
+
 enum dd_field_kind {
 	DD_FIELD_STRING, /* 1 to `max` bytes, no control characters */
 	DD_FIELD_BOOL,

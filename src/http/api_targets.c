@@ -31,17 +31,6 @@ static const char *const target_show_args[] = {"wait", "timeout", NULL};
 /* A target's page shows this many of its artifacts and log entries. */
 #define SHOW_ITEMS 50
 
-/* The operator's URI schemes for uri artifacts (DRYDOCK_URI_SCHEMES). */
-static const struct dd_artifact_rules *artifact_rules(void)
-{
-	static struct dd_artifact_rules rules;
-
-	rules.uri_schemes = getenv("DRYDOCK_URI_SCHEMES");
-	if (rules.uri_schemes && !*rules.uri_schemes)
-		rules.uri_schemes = NULL;
-	return &rules;
-}
-
 /* ---- targets ------------------------------------------------------- */
 
 static int target_status_parse(const char *s)
@@ -355,6 +344,7 @@ static void artifact_add_json(struct dd_http_req *r)
 {
 	static const char *const fields[] = {"key", "type", "data", NULL};
 	struct dd_artifact_request req = {0};
+	struct dd_artifact_rules rules;
 	const struct dd_artifact_type *type;
 	struct dd_artifact a = {0};
 	struct dd_error err = DD_ERROR_INIT;
@@ -386,7 +376,8 @@ static void artifact_add_json(struct dd_http_req *r)
 			      type->name);
 		goto out;
 	}
-	req.rules = artifact_rules();
+	dd_artifact_rules_from_env(&rules);
+	req.rules = &rules;
 	req.any_lease = dd_principal_can(&r->who, DD_ACTION_TARGET_WRITE,
 					 NULL);
 	if (dd_api_artifact_add(r->store, &req, &a, &err)) {
