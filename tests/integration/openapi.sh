@@ -91,6 +91,24 @@ call 200 "$VIEW" GET "/api/v1/resources/$res/commands"
 call 200 "$CI" GET "/api/v1/leases/$l2?wait=destroyed&timeout=30"
 expect_eq "lease of the released resource" "$(j .status)" destroyed
 
+call 201 "$CI" POST /api/v1/targets '{"name": "build 1", "ttl": "1h"}' -H "Idempotency-Key: target-1"
+t=$(j .id)
+call 201 "$CI" POST /api/v1/leases '{"type": "host"}'
+l3=$(j .id)
+call 200 "$CI" GET "/api/v1/leases/$l3?wait=active&timeout=30"
+call 201 "$CI" POST "/api/v1/targets/$t/artifacts" '{"key": "report", "type": "uri", "data": {"uri": "https://ci.example.org/1", "name": "CI", "external": true}}'
+art=$(j .id)
+call 201 "$CI" POST "/api/v1/targets/$t/artifacts" "{\"key\": \"host\", \"type\": \"host\", \"data\": {\"lease\": $l3}}"
+rejects 409 exists "$CI" POST "/api/v1/targets/$t/artifacts" '{"key": "report", "type": "uri", "data": {"uri": "https://x/"}}'
+call 200 "$VIEW" GET "/api/v1/targets?status=building&owner=token:ci&limit=1"
+call 200 "$CI" GET "/api/v1/targets/$t/artifacts?limit=1"
+call 200 "$VIEW" GET "/api/v1/artifacts/$art"
+call 202 "$CI" POST "/api/v1/targets/$t/finish" '{"result": "passed", "reason": "all green"}'
+call 200 "$CI" GET "/api/v1/targets/$t?wait=finished&timeout=30"
+expect_eq "finished target" "$(j .status)" passed
+call 200 "$VIEW" GET "/api/v1/targets/$t/log?limit=2"
+rejects 409 conflict "$CI" POST "/api/v1/targets/$t/finish" '{"result": "failed"}'
+
 # paths and methods the API lacks answer an Error
 rejects 404 not_found "$VIEW" GET /api/v1/nope
 rejects 405 method_not_allowed "$VIEW" DELETE "/api/v1/leases/$l1"
