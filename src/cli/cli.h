@@ -29,6 +29,7 @@ struct cli_command {
 	const char *summary;
 };
 
+int cmd_artifact(int argc, char **argv);
 int cmd_blueprint(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
@@ -42,6 +43,7 @@ int cmd_release_lease(int argc, char **argv);
 int cmd_release_resource(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_show(int argc, char **argv);
+int cmd_target(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_update_lease(int argc, char **argv);
 int cmd_update_resource(int argc, char **argv);
@@ -170,6 +172,8 @@ json_t *cli_blueprint_json(struct dd_store *s, const struct dd_blueprint *b,
 			   const struct cli_page *p);
 
 /* Human renderings. */
+/* An artifact as a row of `artifact list` and `target show` (cmd_artifact.c). */
+void cli_print_artifact_row(const struct dd_artifact *a);
 void cli_print_log_entry(FILE *f, const struct dd_log_entry *e);
 void cli_print_time(FILE *f, const char *label, double t);
 /*

@@ -11,6 +11,8 @@
 
 /* Sorted by name; `drydock --help` prints them in this order. */
 static const struct cli_command commands[] = {
+	{"artifact", cmd_artifact,
+	 "add, list or show a build target's artifacts"},
 	{"blueprint", cmd_blueprint,
 	 "create, list, show, edit, enable or disable blueprints"},
 	{"check", cmd_check, "check the whole store for damage"},
@@ -26,6 +28,7 @@ static const struct cli_command commands[] = {
 	{"serve", cmd_serve,
 	 "serve the HTTP API and web UI, and run the workers"},
 	{"show", cmd_show, "show one lease, resource or blueprint in full"},
+	{"target", cmd_target, "create, list, show or finish build targets"},
 	{"token", cmd_token, "create, list or revoke API tokens"},
 	{"update-lease", cmd_update_lease, "queue leases' update workers"},
 	{"update-resource", cmd_update_resource,
