@@ -101,6 +101,19 @@ static void metrics(struct dd_http_req *r)
 	for (int i = 0; i < DD_RESOURCE_STATUS_COUNT; i++)
 		dd_buf_addf(b, "drydock_resources{status=\"%s\"} %lld\n",
 			    dd_resource_status_name(i), st.resources[i]);
+	header(b, "targets", "gauge", "Build targets in the store, by status.");
+	for (int i = 0; i < DD_TARGET_STATUS_COUNT; i++)
+		dd_buf_addf(b, "drydock_targets{status=\"%s\"} %lld\n",
+			    dd_target_status_name(i), st.targets[i]);
+	header(b, "artifacts", "gauge",
+	       "Artifacts of build targets in the store, by type (a type "
+	       "never stored is left out).");
+	for (int i = 0; i < st.n_artifact_types; i++)
+		dd_buf_addf(b, "drydock_artifacts{type=\"%s\"} %lld\n",
+			    st.artifacts[i].type, st.artifacts[i].count);
+	header(b, "artifact_bytes", "gauge",
+	       "Bytes of file artifacts in the store, complete or not.");
+	dd_buf_addf(b, "drydock_artifact_bytes %lld\n", st.artifact_bytes);
 	header(b, "queue_depth", "gauge",
 	       "Update tasks waiting for a worker (due now or later).");
 	dd_buf_addf(b, "drydock_queue_depth %lld\n", st.tasks_queued);

@@ -63,7 +63,7 @@ check_format "$T/metrics" || fail "metrics format: $(cat "$T/metrics")"
 for f in leases resources queue_depth tasks_claimed queue_oldest_age_seconds tasks_run_total \
 	tasks_finished_total tasks_yielded_total tasks_failed_total tasks_fenced_total \
 	commands_consumed_total allocation_seconds store_commits_total http_requests_total \
-	http_long_polls_waiting; do
+	http_long_polls_waiting targets artifacts artifact_bytes; do
 	grep -q "^# TYPE drydock_$f " "$T/metrics" || fail "no metric family drydock_$f"
 	grep -q "^# HELP drydock_$f ." "$T/metrics" || fail "no help for drydock_$f"
 done
@@ -147,6 +147,26 @@ expect_eq "+Inf bucket is the count" "$(value 'drydock_allocation_seconds_bucket
 	"$(value drydock_allocation_seconds_count)"
 grep '^drydock_allocation_seconds_bucket' "$T/metrics" | awk '{ if ($2 < last) exit 1; last = $2 }' ||
 	fail "histogram buckets are not cumulative: $(grep bucket "$T/metrics")"
+# build targets by status, artifacts by type and the bytes stored are
+# the store's: one target aborted with a uri artifact, one building
+call 201 "$ADMIN" POST /api/v1/targets '{"name": "metrics-a"}'
+ta=$(j .id)
+call 201 "$ADMIN" POST "/api/v1/targets/$ta/artifacts" \
+	'{"key": "docs", "type": "uri", "data": {"uri": "https://example.org/"}}'
+call 202 "$ADMIN" POST "/api/v1/targets/$ta/finish" '{"result": "aborted"}'
+call 200 "$ADMIN" GET "/api/v1/targets/$ta?wait=finished&timeout=30"
+call 201 "$ADMIN" POST /api/v1/targets '{"name": "metrics-b"}'
+scrape
+check_format "$T/metrics" || fail "metrics format: $(cat "$T/metrics")"
+i=0
+for s in building passed failed aborted; do
+	expect_eq "targets $s" "$(value "drydock_targets{status=\"$s\"}")" "$(sql "SELECT count(*) FROM target WHERE status = $i")"
+	i=$((i + 1))
+done
+expect_eq "building targets" "$(value 'drydock_targets{status="building"}')" 1
+expect_eq "aborted targets" "$(value 'drydock_targets{status="aborted"}')" 1
+expect_eq "uri artifacts" "$(value 'drydock_artifacts{type="uri"}')" 1
+expect_eq "artifact bytes" "$(value drydock_artifact_bytes)" "$(sql 'SELECT coalesce(sum(size), 0) FROM artifact')"
 # metrics say nothing about who owns what
 if grep -q "token:" "$T/metrics"; then fail "metrics show an owner"; fi
 
