@@ -1,6 +1,7 @@
 /*
  * html.c - the pieces the web UI's pages are made of (html.h): escaping,
- * times for people, query-string encoding and form decoding.  Reads
+ * times and sizes for people, links, query-string encoding and form
+ * decoding.  Reads
  * nothing but its arguments.
  */
 #include "http/html.h"
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void dd_html_esc(struct dd_buf *b, const char *s)
 {
@@ -185,4 +187,41 @@ void dd_html_json(struct dd_buf *b, const json_t *v, bool pretty)
 				     (pretty ? JSON_INDENT(2) : JSON_COMPACT));
 	dd_html_esc(b, text ? text : "(cannot render)");
 	free(text);
+}
+
+bool dd_html_link_ok(const char *uri)
+{
+	static const char *const schemes[] = {"http://", "https://"};
+	bool scheme = false;
+
+	if (!uri)
+		return false;
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(*schemes); i++)
+		scheme |= !strncasecmp(uri, schemes[i], strlen(schemes[i]));
+	if (!scheme)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)uri; *p; p++)
+		if (*p <= ' ' || *p == 0x7f)
+			return false;
+	return true;
+}
+
+void dd_html_size(long long bytes, char *buf, size_t n)
+{
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+	double v = (double)bytes;
+	size_t u = 0;
+
+	if (n == 0)
+		return;
+	if (bytes < 1024) {
+		snprintf(buf, n, "%lld B", bytes);
+		return;
+	}
+	v /= 1024;
+	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(*units)) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, n, "%.1f %s", v, units[u]);
 }

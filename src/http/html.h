@@ -1,7 +1,7 @@
 /*
  * html.h - the small pieces the web UI's pages are made of: HTML
- * escaping, times shown as "3 s ago", query-string encoding and form
- * decoding.
+ * escaping, times shown as "3 s ago", sizes, which URLs may be links,
+ * query-string encoding and form decoding.
  *
  * Every string that a user, a blueprint or the store put there (owners,
  * attributes, log data, error messages, query arguments) reaches a page
@@ -55,6 +55,20 @@ void dd_html_urlenc(struct dd_buf *b, const char *s);
  * byte) or does not fit; out is then "".
  */
 bool dd_html_form_value(const char *body, const char *key, char *out, size_t n);
+
+/*
+ * May `uri` be the href of a link on a page?  Only an absolute http or
+ * https URL (scheme in any case) with no control characters or spaces:
+ * never javascript:, data: or a URL a browser would first trim into one.
+ * Whatever stored it checked its scheme already; the page checks again.
+ */
+bool dd_html_link_ok(const char *uri);
+
+/*
+ * A size in bytes for people: "512 B", "1.5 KiB", "200.0 MiB",
+ * "1.0 GiB".  Writes at most n - 1 characters and a NUL.
+ */
+void dd_html_size(long long bytes, char *buf, size_t n);
 
 /*
  * Append a JSON value as escaped text: indented over several lines when

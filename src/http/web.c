@@ -62,7 +62,12 @@ static const char style[] =
 	"border-color:#f3b1ae}"
 	".s-destroyed,.s-ignored,.s-disabled{background:#eceef1;"
 	"color:#5b6372;border-color:#d5d9df}"
-	".s-releasing{background:#ffe6cc;color:#8a4500;border-color:#f5b97a}"
+	".s-releasing,.s-finishing{background:#ffe6cc;color:#8a4500;"
+	"border-color:#f5b97a}"
+	".s-building{background:#e3efff;color:#1d4f91;border-color:#b5d0f5}"
+	".s-passed{background:#dff5e4;color:#17642e;border-color:#a9dfb7}"
+	".s-aborted,.s-external{background:#eceef1;color:#5b6372;"
+	"border-color:#d5d9df}"
 	"dl.props{display:grid;grid-template-columns:max-content minmax(0,1fr);"
 	"gap:.3em 1.2em;padding:.8em 1em;margin:0}"
 	"dl.props dt{color:#5b6372}"
@@ -105,6 +110,7 @@ static const struct {
 	{"leases", "/leases", "Leases"},
 	{"resources", "/resources", "Resources"},
 	{"blueprints", "/blueprints", "Blueprints"},
+	{"targets", "/targets", "Targets"},
 	{"tasks", "/tasks", "Tasks"},
 };
 
@@ -226,6 +232,18 @@ void dd_web_fail(struct dd_http_req *r, int status, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	error_page(r, status, msg, "/", "Back to the overview");
+}
+
+void dd_web_fail_back(struct dd_http_req *r, int status, const char *back,
+		      const char *back_label, const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	error_page(r, status, msg, back, back_label);
 }
 
 void dd_web_not_found(struct dd_http_req *r)
@@ -469,7 +487,8 @@ void dd_web_commands(struct dd_http_req *r, struct dd_ref target)
 	dd_command_list_release(&l);
 }
 
-void dd_web_log(struct dd_http_req *r, struct dd_filter *f, struct dd_ref self)
+void dd_web_log(struct dd_http_req *r, struct dd_filter *f, struct dd_ref self,
+		const char *older)
 {
 	struct dd_log_entry_list l = {0};
 	struct dd_error err = DD_ERROR_INIT;
@@ -491,7 +510,7 @@ void dd_web_log(struct dd_http_req *r, struct dd_filter *f, struct dd_ref self)
 		return;
 	}
 	n = l.n > LOG_SHOWN ? LOG_SHOWN : l.n;
-	if (l.n > n)
+	if (l.n > n && !older)
 		dd_buf_addf(b, "<p class=\"muted\">The newest %d entries.</p>",
 			    LOG_SHOWN);
 	dd_buf_addstr(b, "<div class=\"scroll\"><table id=\"log\"><tr>"
@@ -523,6 +542,17 @@ void dd_web_log(struct dd_http_req *r, struct dd_filter *f, struct dd_ref self)
 		dd_buf_addstr(b, "</code></td></tr>");
 	}
 	dd_buf_addstr(b, "</table></div>");
+	if (l.n > n && older) {
+		struct dd_buf url = DD_BUF_INIT;
+
+		dd_buf_addf(&url, "%s%slog_before=%lld", older,
+			    strchr(older, '?') ? "&" : "?", l.items[n - 1].id);
+		dd_buf_addstr(b, "<p class=\"pager\"><a id=\"log-older\" "
+				 "href=\"");
+		dd_html_esc(b, url.buf);
+		dd_buf_addstr(b, "\">Older entries &rarr;</a></p>");
+		dd_buf_release(&url);
+	}
 	dd_log_entry_list_release(&l);
 }
 
@@ -715,6 +745,12 @@ const struct dd_http_route dd_web_routes[] = {
 	 dd_web_resource_release_post, false},
 	{"GET", "/blueprints", DD_HTTP_SESSION, dd_web_blueprints, false},
 	{"GET", "/blueprints/{id}", DD_HTTP_SESSION, dd_web_blueprint, false},
+	{"GET", "/targets", DD_HTTP_SESSION, dd_web_targets, false},
+	{"GET", "/targets/{id}", DD_HTTP_SESSION, dd_web_target, false},
+	{"GET", "/targets/{id}/finish", DD_HTTP_SESSION,
+	 dd_web_target_finish_page, false},
+	{"POST", "/targets/{id}/finish", DD_HTTP_SESSION,
+	 dd_web_target_finish_post, false},
 	{"GET", "/tasks", DD_HTTP_SESSION, dd_web_tasks, false},
 	{NULL, NULL, 0, NULL, false},
 };

@@ -2,17 +2,17 @@
  * web.h - what the web UI's page files share.
  *
  * web.c holds the layout and the overview; session.c sign-in and
- * sign-out; web_leases.c, web_resources.c, web_blueprints.c and
- * web_tasks.c one kind of page each.  Every page is built the same way:
+ * sign-out; web_leases.c, web_resources.c, web_blueprints.c,
+ * web_targets.c and web_tasks.c one kind of page each.  Every page is built the same way:
  * the handler reads what it shows, appends the page's body to r->out,
  * and dd_web_finish() wraps it in the layout (head, inline style, top
  * nav).  A page for something that is still changing asks the browser
  * to load it again after a few seconds (<meta http-equiv="refresh">):
  * the CSP allows no scripts.
  *
- * The web UI never writes a lease or resource: Release appends a command
- * with dd_api_send(), like the API and the CLI, and the object's update
- * worker performs it.
+ * The web UI never writes a lease, resource or build target: Release and
+ * Finish append a command with dd_api_send(), like the API and the CLI,
+ * and the object's update worker performs it.
  */
 #ifndef DD_WEB_H
 #define DD_WEB_H
@@ -44,6 +44,10 @@ void dd_web_finish(struct dd_http_req *r, int status, const char *title,
 /* Throw away the body and answer with an error page. */
 void dd_web_fail(struct dd_http_req *r, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* An error page with a link back to `back`, labelled `back_label`. */
+void dd_web_fail_back(struct dd_http_req *r, int status, const char *back,
+		      const char *back_label, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 /* An error page with the status that fits a drydock error. */
 void dd_web_fail_err(struct dd_http_req *r, const struct dd_error *err);
 /* Answer 303 See Other, to a local path. */
@@ -90,12 +94,16 @@ bool dd_web_resource_changing(enum dd_resource_status s);
 /*
  * The sections detail pages share: the slot locks `owner` holds, the
  * command queue of `target` with outcomes, and the log entries matching
- * `f` (newest first).  Each renders "none" when empty and a note when it
- * shows only the newest entries; a store error shows in the section.
+ * `f` (newest first, before f->before_id when set).  Each renders "none"
+ * when empty and a note when it shows only the newest entries; a store
+ * error shows in the section.  When `older` is not NULL (the page's URL,
+ * not yet escaped), a log with more entries than it shows ends with a
+ * link to them: `older` with ?log_before=ID added.
  */
 void dd_web_locks(struct dd_http_req *r, struct dd_ref owner);
 void dd_web_commands(struct dd_http_req *r, struct dd_ref target);
-void dd_web_log(struct dd_http_req *r, struct dd_filter *f, struct dd_ref self);
+void dd_web_log(struct dd_http_req *r, struct dd_filter *f, struct dd_ref self,
+		const char *older);
 
 /*
  * Release, shared by lease and resource pages.  A page fills a struct
@@ -121,6 +129,39 @@ void dd_web_release_confirm(struct dd_http_req *r,
 			    const char *consequences);
 void dd_web_release_send(struct dd_http_req *r,
 			 const struct dd_web_release *rel);
+
+/*
+ * Finishing a build target from its page (web_targets.c), through the
+ * same confirmation pattern as Release.  dd_web_target_finish_state()
+ * says whether `who` may finish target `t` now (`finishing`: a finish is
+ * queued already), and if not, why: a client finishes its own targets,
+ * an admin any, a viewer none; only a building target with no finish
+ * queued is finished.  dd_web_target_finish_buttons() renders Passed,
+ * Failed and Abort, each a link to the confirmation page, only when the
+ * finish is allowed; otherwise nothing.
+ */
+struct dd_web_target_finish {
+	long long target;
+	bool finishing; /* a finish command is queued, not yet consumed */
+	bool allowed;	/* the viewer's role lets them finish it */
+	int refused;	/* 0, or 403 (not allowed) or 409 (not now) */
+	char why[200];	/* when refused: why, for people */
+};
+void dd_web_target_finish_state(const struct dd_principal *who,
+				const struct dd_target *t, bool finishing,
+				struct dd_web_target_finish *out);
+void dd_web_target_finish_buttons(struct dd_buf *b,
+				  const struct dd_web_target_finish *f);
+/*
+ * One artifact as a row of a target's artifact table: key, type, what it
+ * is (a uri a link that opens no window reference, marked external when
+ * it says so; a file a download with its size and SHA-256; a host a link
+ * to its lease, with `lease_status` when not NULL), whether released, and
+ * when made.  Every stored string is escaped, and a uri is a link only
+ * when dd_html_link_ok() says so.
+ */
+void dd_web_artifact_row(struct dd_buf *b, const struct dd_artifact *a,
+			 const char *lease_status, double now);
 
 /*
  * Sign-in (session.c).  The caller's session, from its cookie: fills
@@ -154,6 +195,10 @@ void dd_web_resource_release_page(struct dd_http_req *r);
 void dd_web_resource_release_post(struct dd_http_req *r);
 void dd_web_blueprints(struct dd_http_req *r);
 void dd_web_blueprint(struct dd_http_req *r);
+void dd_web_targets(struct dd_http_req *r);
+void dd_web_target(struct dd_http_req *r);
+void dd_web_target_finish_page(struct dd_http_req *r);
+void dd_web_target_finish_post(struct dd_http_req *r);
 void dd_web_tasks(struct dd_http_req *r);
 
 #endif

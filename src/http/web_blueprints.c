@@ -171,7 +171,7 @@ void dd_web_blueprint(struct dd_http_req *r)
 	dd_buf_addstr(b, "</pre>");
 	changing = resources_from(r, bp.id);
 	logf.blueprint = bp.id;
-	dd_web_log(r, &logf, (struct dd_ref){DD_OBJ_BLUEPRINT, bp.id});
+	dd_web_log(r, &logf, (struct dd_ref){DD_OBJ_BLUEPRINT, bp.id}, NULL);
 	dd_web_finish(r, 200, title, "blueprints",
 		      changing ? DD_WEB_REFRESH : 0);
 	dd_blueprint_release(&bp);

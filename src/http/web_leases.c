@@ -310,7 +310,7 @@ void dd_web_lease(struct dd_http_req *r)
 	dd_web_locks(r, rel.target);
 	dd_web_commands(r, rel.target);
 	logf.lease = l.id;
-	dd_web_log(r, &logf, rel.target);
+	dd_web_log(r, &logf, rel.target, NULL);
 	dd_web_finish(r, 200, title, "leases",
 		      refresh_for(&l, rel.releasing, dd_now()));
 	dd_lease_release(&l);

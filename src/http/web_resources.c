@@ -321,7 +321,7 @@ void dd_web_resource(struct dd_http_req *r)
 	dd_web_locks(r, rel.target);
 	dd_web_commands(r, rel.target);
 	logf.resource = x.id;
-	dd_web_log(r, &logf, rel.target);
+	dd_web_log(r, &logf, rel.target, NULL);
 	changing |= rel.releasing || dd_web_resource_changing(x.status);
 	dd_web_finish(r, 200, title, "resources",
 		      changing ? DD_WEB_REFRESH : 0);

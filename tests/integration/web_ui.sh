@@ -2,6 +2,10 @@
 # CSRF check, escaping, error pages and who may release; then, in a real
 # Chromium (tests/browser/release.mjs), signing in, releasing a lease
 # through the confirmation page until it is destroyed, and narrow widths.
+# Then build targets: with curl, who sees and finishes which target and
+# how artifacts show (escaped; a javascript: URI never a link); in
+# Chromium (tests/browser/targets.mjs), a client aborts its target
+# through the confirmation page and sees its lease released.
 . "$(dirname "$0")/../lib.sh"
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,7 +26,9 @@ cat <>"$fifo" >>"$T/hooks.trace" &
 drain=$!
 track $drain
 host_pool local '[{"name": "a", "slots": 4}]'
-DRYDOCK_HOOK_TRACE=$fifo "$DD" serve --listen 127.0.0.1:0 --workers 1 >"$T/serve.out" 2>"$T/serve.log" &
+# javascript: is an allowed URI scheme here only so that the target page
+# can be shown not to make such a URI a link (defence in depth)
+DRYDOCK_URI_SCHEMES=http,https,javascript DRYDOCK_HOOK_TRACE=$fifo "$DD" serve --listen 127.0.0.1:0 --workers 1 >"$T/serve.out" 2>"$T/serve.log" &
 track $!
 wait_until 20 grep -q '^drydock: serving http://' "$T/serve.out" ||
 	fail "serve did not start: $(cat "$T/serve.log")"
@@ -173,6 +179,88 @@ wait_until 20 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM lease WHER
 # one release command, by the admin's identity, performed by the worker
 expect_eq "lease status" "$(lease_status "$id")" destroyed
 expect_eq "release commands" "$(sql "SELECT author || ' ' || kind || ' ' || outcome FROM command WHERE target_kind = 3 AND target = $id")" "token:admin release done"
+
+# ---- build targets ----------------------------------------------------------
+# a client's target with a uri, a host and a javascript: artifact, names
+# and keys that would be markup if they were not escaped
+api() { # TOKEN METHOD PATH [BODY]: the body of the answer on stdout
+	curl -sS -H "Authorization: Bearer $1" -X "$2" "$url$3" ${4:+-d "$4"}
+}
+client=$(dd token create --name ci --role client | sed -n 's/^secret: //p')
+other=$(dd token create --name other --role client | sed -n 's/^secret: //p')
+[ -n "$client" ] && [ -n "$other" ] || fail "no client tokens"
+tid=$(api "$client" POST /api/v1/targets '{"name": "<i>nightly</i> & co", "ttl": "1h"}' | jq -r .id)
+[ "$tid" -gt 0 ] 2>/dev/null || fail "target not created"
+lid=$(api "$client" POST /api/v1/leases '{"type": "host"}' | jq -r .id)
+expect_eq "client lease" "$(api "$client" GET "/api/v1/leases/$lid?wait=active&timeout=30" | jq -r .status)" active
+for a in '{"key": "host", "type": "host", "data": {"lease": '"$lid"'}}' \
+	'{"key": "<b>docs</b>", "type": "uri", "data": {"uri": "https://example.org/r?a=1&b=\"x\"", "name": "<em>report</em>", "external": true}}' \
+	'{"key": "js", "type": "uri", "data": {"uri": "javascript:alert(1)"}}'; do
+	api "$client" POST "/api/v1/targets/$tid/artifacts" "$a" | jq -e .id >/dev/null ||
+		fail "artifact not added: $a"
+done
+otid=$(api "$other" POST /api/v1/targets '{"name": "other build"}' | jq -r .id)
+sign_in "$T/client.jar" "$client"
+sign_in "$T/other.jar" "$other"
+sign_in "$T/admin2.jar" "$admin"
+
+# the list: a client sees its own targets, a viewer and an admin all
+expect_eq "client's target list" "$(code /targets -b "$T/client.jar")" 200
+grep -q "href=\"/targets/$tid\"" "$T/body" || fail "client's list lacks its target"
+if grep -q "href=\"/targets/$otid\"" "$T/body"; then fail "client's list shows another's target"; fi
+grep -q '&lt;i&gt;nightly&lt;/i&gt; &amp; co' "$T/body" || fail "target name not escaped on the list"
+expect_eq "client asks for another's list" "$(code '/targets?owner=token%3Aother' -b "$T/client.jar")" 403
+expect_eq "viewer's target list" "$(code /targets -b "$T/viewer.jar")" 200
+grep -q "href=\"/targets/$otid\"" "$T/body" || fail "viewer's list lacks a target"
+grep -q 'id="building"' "$T/body" || fail "no building section first"
+expect_eq "bad target status" "$(code '/targets?status=done' -b "$T/admin2.jar")" 400
+for p in "/targets?status=building" "/targets?status=aborted" "/targets?owner=token%3Aci" "/targets?cursor=5"; do
+	expect_eq "GET $p" "$(code "$p" -b "$T/admin2.jar")" 200
+done
+
+# the target page: artifacts escaped, links as they should be
+expect_eq "client's target page" "$(code "/targets/$tid" -b "$T/client.jar")" 200
+cp "$T/body" "$T/target.html"
+if grep -q '<i>nightly\|<b>docs\|<em>report' "$T/target.html"; then fail "markup from a target reached its page"; fi
+grep -q '<code>&lt;b&gt;docs&lt;/b&gt;</code>' "$T/target.html" || fail "artifact key not escaped"
+grep -q '<a href="https://example.org/r?a=1&amp;b=&quot;x&quot;" rel="noopener noreferrer">&lt;em&gt;report&lt;/em&gt;</a> <span class="badge s-external"' "$T/target.html" ||
+	fail "uri artifact link: $(grep -o '<table id="artifacts">.*</table>' "$T/target.html")"
+grep -q "<a href=\"/leases/$lid\">lease $lid</a> <span class=\"badge s-active\">active</span>" "$T/target.html" ||
+	fail "host artifact link: $(grep -o '<table id="artifacts">.*</table>' "$T/target.html")"
+if grep -qi 'href="javascript' "$T/target.html"; then fail "a javascript: URI became a link"; fi
+grep -q '<code>javascript:alert(1)</code>' "$T/target.html" || fail "the javascript: URI is not shown as text"
+grep -q 'artifact.added' "$T/target.html" || fail "target page lacks its log"
+for b in finish-passed finish-failed abort; do
+	grep -q "id=\"$b\" href=\"/targets/$tid/finish?result=" "$T/target.html" || fail "owner sees no $b button"
+done
+# an admin gets the buttons, a viewer none, another client not even the page
+code "/targets/$tid" -b "$T/admin2.jar" >/dev/null
+grep -q 'id="abort"' "$T/body" || fail "admin sees no Abort"
+expect_eq "viewer's target page" "$(code "/targets/$tid" -b "$T/viewer.jar")" 200
+if grep -q 'id="abort"\|id="finish-' "$T/body"; then fail "viewer sees finish buttons"; fi
+expect_eq "another client's view" "$(code "/targets/$tid" -b "$T/other.jar")" 403
+expect_eq "unknown target" "$(code /targets/999 -b "$T/admin2.jar")" 404
+expect_eq "bad result" "$(code "/targets/$tid/finish?result=done" -b "$T/client.jar")" 400
+expect_eq "bad log cursor" "$(code "/targets/$tid?log_before=x" -b "$T/client.jar")" 400
+# refused finishes change nothing: no CSRF token, a viewer, another client
+expect_eq "finish without csrf" "$(code "/targets/$tid/finish" -X POST -b "$T/client.jar" -d result=aborted)" 403
+expect_eq "viewer finish page" "$(code "/targets/$tid/finish?result=aborted" -b "$T/viewer.jar")" 403
+expect_eq "viewer finish" "$(code "/targets/$tid/finish" -X POST -b "$T/viewer.jar" -d "result=aborted&csrf=$(csrf "$T/viewer.jar")")" 403
+expect_eq "other client's finish" "$(code "/targets/$tid/finish" -X POST -b "$T/other.jar" -d "result=passed&csrf=$(csrf "$T/other.jar")")" 403
+expect_eq "finish commands after refusals" "$(sql "SELECT count(*) FROM command WHERE target_kind = 4")" 0
+expect_eq "target after refusals" "$(api "$client" GET "/api/v1/targets/$tid" | jq -r .status)" building
+
+# in a real browser: the client aborts its target and its lease is released
+DRYDOCK_URL=$url DRYDOCK_CLIENT_TOKEN=$client DRYDOCK_TARGET=$tid DRYDOCK_TARGET_LEASE=$lid \
+	node "$browser/targets.mjs" || fail "browser test of targets failed"
+expect_eq "target after Abort" "$(api "$client" GET "/api/v1/targets/$tid" | jq -r .status)" aborted
+expect_eq "its lease" "$(lease_status "$lid")" destroyed
+expect_eq "finish commands" "$(sql "SELECT author || ' ' || kind || ' ' || outcome FROM command WHERE target_kind = 4 AND target = $tid")" "token:ci finish done"
+# a finished target offers no buttons, and a late finish is refused
+code "/targets/$tid" -b "$T/client.jar" >/dev/null
+if grep -q 'id="abort"' "$T/body"; then fail "a finished target offers Abort"; fi
+expect_eq "finish a finished target" "$(code "/targets/$tid/finish" -X POST -b "$T/client.jar" -d "result=passed&csrf=$(csrf "$T/client.jar")")" 409
+grep -q "cannot finish target $tid: it is already aborted" "$T/body" || fail "409 page: $(cat "$T/body")"
 
 # signing out ends the session; so does revoking its token
 csrf_token=$(csrf "$T/admin.jar")

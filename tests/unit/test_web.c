@@ -2,7 +2,9 @@
  * test_web.c - the pieces the web UI's pages are made of (http/html.h):
  * the HTML escaper every stored string goes through, times shown as
  * "3 s ago", query-string encoding, form decoding and JSON shown as
- * text; and which statuses make a page reload itself (http/web.h).
+ * text, sizes, which URLs may be links; which statuses make a page reload
+ * itself (http/web.h); and the build target pages' artifact rows and
+ * finish buttons (web_targets.c), by role and state.
  *
  * The pages themselves are tested in a real browser and with curl by
  * tests/integration/web_ui.sh.
@@ -263,6 +265,234 @@ static void test_changing_statuses(void **state)
 	assert_int_equal(dd_web_sooner(10, 2), 2);
 }
 
+/* ---- build targets (web_targets.c) --------------------------------- */
+
+static void test_link_ok(void **state)
+{
+	(void)state;
+	assert_true(dd_html_link_ok("https://example.org/r?a=1&b=2"));
+	assert_true(dd_html_link_ok("http://ci.example/build/12"));
+	assert_true(dd_html_link_ok("HTTPS://EXAMPLE.ORG/"));
+	assert_false(dd_html_link_ok(NULL));
+	assert_false(dd_html_link_ok(""));
+	assert_false(dd_html_link_ok("javascript:alert(1)"));
+	assert_false(dd_html_link_ok("JavaScript:alert(1)"));
+	assert_false(dd_html_link_ok("data:text/html,<script>x</script>"));
+	assert_false(dd_html_link_ok("//evil.example/"));
+	assert_false(dd_html_link_ok("/leases/1"));
+	/* what a browser would trim into another scheme, or a space */
+	assert_false(dd_html_link_ok(" javascript:alert(1)"));
+	assert_false(dd_html_link_ok("\tjavascript:alert(1)"));
+	assert_false(dd_html_link_ok("https://a.example/\nx"));
+	assert_false(dd_html_link_ok("https://a.example/ x"));
+	assert_false(dd_html_link_ok("https:x"));
+}
+
+static void test_size(void **state)
+{
+	char buf[32];
+
+	(void)state;
+	dd_html_size(0, buf, sizeof(buf));
+	assert_string_equal(buf, "0 B");
+	dd_html_size(1023, buf, sizeof(buf));
+	assert_string_equal(buf, "1023 B");
+	dd_html_size(1536, buf, sizeof(buf));
+	assert_string_equal(buf, "1.5 KiB");
+	dd_html_size(200LL << 20, buf, sizeof(buf));
+	assert_string_equal(buf, "200.0 MiB");
+	dd_html_size(1LL << 30, buf, sizeof(buf));
+	assert_string_equal(buf, "1.0 GiB");
+	dd_html_size(5LL << 40, buf, sizeof(buf));
+	assert_string_equal(buf, "5.0 TiB");
+}
+
+/* dd_web_artifact_row() of an artifact, as a string the test owns. */
+static char *artifact_row(const char *key, const char *type, const char *data,
+			  const char *lease_status)
+{
+	struct dd_artifact a = {.id = 7, .target = 3, .complete = true,
+				.created = 1000};
+	struct dd_buf b = DD_BUF_INIT;
+
+	a.key = (char *)key;
+	a.type = (char *)type;
+	a.data = json_loads(data, 0, NULL);
+	assert_non_null(a.data);
+	if (!strcmp(type, "file")) {
+		a.size = 1536;
+		memset(a.sha256, 'a', 64);
+	}
+	dd_web_artifact_row(&b, &a, lease_status, 1010);
+	json_decref(a.data);
+	return dd_buf_detach(&b);
+}
+
+static void test_artifact_uri(void **state)
+{
+	char *row;
+
+	(void)state;
+	row = artifact_row("<b>docs</b>", "uri",
+			   "{\"uri\": \"https://x.example/?a=1&b=\\\"q\\\"\", "
+			   "\"name\": \"<em>r</em>\", \"external\": true}",
+			   NULL);
+	assert_non_null(strstr(row, "<code>&lt;b&gt;docs&lt;/b&gt;</code>"));
+	assert_non_null(strstr(
+		row, "<a href=\"https://x.example/?a=1&amp;b=&quot;q&quot;\" "
+		     "rel=\"noopener noreferrer\">&lt;em&gt;r&lt;/em&gt;</a>"));
+	assert_non_null(strstr(row, "s-external"));
+	assert_null(strstr(row, "<b>"));
+	dd_free(row);
+	/* no name: the URI is the text; not external: no badge */
+	row = artifact_row("k", "uri", "{\"uri\": \"http://a.example/\"}", NULL);
+	assert_non_null(strstr(row, "<a href=\"http://a.example/\" rel=\"noopener "
+				    "noreferrer\">http://a.example/</a>"));
+	assert_null(strstr(row, "external"));
+	dd_free(row);
+}
+
+static void test_artifact_uri_never_javascript(void **state)
+{
+	const char *bad[] = {
+		"{\"uri\": \"javascript:alert(1)\"}",
+		"{\"uri\": \"JAVASCRIPT:alert(1)\", \"name\": \"click\"}",
+		"{\"uri\": \"data:text/html,<script>alert(1)</script>\"}",
+		"{\"uri\": \" javascript:alert(1)\"}",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		char *row = artifact_row("k", "uri", bad[i], NULL);
+
+		assert_null(strstr(row, "href"));
+		assert_null(strstr(row, "<script"));
+		assert_non_null(strstr(row, "<code>"));
+		dd_free(row);
+	}
+}
+
+static void test_artifact_file_and_host(void **state)
+{
+	char *row;
+
+	(void)state;
+	row = artifact_row("log", "file", "{\"name\": \"out\\\"put.log\"}", NULL);
+	assert_non_null(strstr(row, "<a href=\"/artifacts/7/content\" "
+				    "download=\"out&quot;put.log\">"
+				    "out&quot;put.log</a>"));
+	assert_non_null(strstr(row, "title=\"1536 bytes\">1.5 KiB</span>"));
+	assert_non_null(strstr(row, "<code class=\"sha256\" title=\"SHA-256\">"
+				    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+				    "aaaaaaaaaaaaaaaaaaaaaaaa</code>"));
+	dd_free(row);
+	row = artifact_row("host", "host", "{\"lease\": 12}", "active");
+	assert_non_null(strstr(row, "<a href=\"/leases/12\">lease 12</a> "
+				    "<span class=\"badge s-active\">active</span>"));
+	dd_free(row);
+	row = artifact_row("host", "host", "{\"lease\": 12}", NULL);
+	assert_null(strstr(row, "badge"));
+	dd_free(row);
+}
+
+static void test_artifact_file_incomplete(void **state)
+{
+	struct dd_artifact a = {.id = 7, .key = "big", .type = "file",
+				.size = 2048};
+	struct dd_buf b = DD_BUF_INIT;
+
+	(void)state;
+	a.data = json_object();
+	dd_web_artifact_row(&b, &a, NULL, 0);
+	assert_null(strstr(b.buf, "href"));
+	assert_non_null(strstr(b.buf, "uploading: 2.0 KiB (2048 bytes)"));
+	json_decref(a.data);
+	dd_buf_release(&b);
+}
+
+/* The finish buttons `role` (as `identity`) sees on target `t`. */
+static char *buttons(enum dd_role role, const char *identity,
+		     enum dd_target_status status, bool finishing,
+		     struct dd_web_target_finish *fin)
+{
+	struct dd_principal who = {.role = role};
+	struct dd_target t = {.id = 5, .owner = "token:ci", .status = status};
+	struct dd_buf b = DD_BUF_INIT;
+
+	snprintf(who.identity, sizeof(who.identity), "%s", identity);
+	dd_web_target_finish_state(&who, &t, finishing, fin);
+	dd_web_target_finish_buttons(&b, fin);
+	dd_buf_addstr(&b, "");
+	return dd_buf_detach(&b);
+}
+
+static void test_finish_buttons_by_role(void **state)
+{
+	struct dd_web_target_finish fin;
+	char *html;
+
+	(void)state;
+	/* the owner and an admin see all three */
+	html = buttons(DD_ROLE_CLIENT, "token:ci", DD_TARGET_BUILDING, false,
+		       &fin);
+	assert_int_equal(fin.refused, 0);
+	assert_non_null(strstr(html, "id=\"finish-passed\" "
+				     "href=\"/targets/5/finish?result=passed\""));
+	assert_non_null(strstr(html, "id=\"finish-failed\" "
+				     "href=\"/targets/5/finish?result=failed\""));
+	assert_non_null(strstr(html, "class=\"button danger\" id=\"abort\" "
+				     "href=\"/targets/5/finish?result=aborted\""));
+	dd_free(html);
+	html = buttons(DD_ROLE_ADMIN, "token:root", DD_TARGET_BUILDING, false,
+		       &fin);
+	assert_int_equal(fin.refused, 0);
+	assert_non_null(strstr(html, "id=\"abort\""));
+	dd_free(html);
+	/* another client and a viewer see none, and are told why */
+	html = buttons(DD_ROLE_CLIENT, "token:other", DD_TARGET_BUILDING, false,
+		       &fin);
+	assert_string_equal(html, "");
+	assert_int_equal(fin.refused, 403);
+	assert_string_equal(fin.why, "only its owner, token:ci, or an admin "
+				     "may finish it");
+	dd_free(html);
+	html = buttons(DD_ROLE_VIEWER, "token:ci", DD_TARGET_BUILDING, false,
+		       &fin);
+	assert_string_equal(html, "");
+	assert_int_equal(fin.refused, 403);
+	assert_non_null(strstr(fin.why, "viewer"));
+	dd_free(html);
+}
+
+static void test_finish_buttons_by_state(void **state)
+{
+	static const enum dd_target_status done[] = {
+		DD_TARGET_PASSED, DD_TARGET_FAILED, DD_TARGET_ABORTED};
+	struct dd_web_target_finish fin;
+	char *html, why[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(done) / sizeof(*done); i++) {
+		html = buttons(DD_ROLE_ADMIN, "token:root", done[i], false,
+			       &fin);
+		assert_string_equal(html, "");
+		assert_int_equal(fin.refused, 409);
+		snprintf(why, sizeof(why), "it is already %s",
+			 dd_target_status_name(done[i]));
+		assert_string_equal(fin.why, why);
+		dd_free(html);
+	}
+	/* a finish waiting in the queue: no second one */
+	html = buttons(DD_ROLE_CLIENT, "token:ci", DD_TARGET_BUILDING, true,
+		       &fin);
+	assert_string_equal(html, "");
+	assert_true(fin.finishing);
+	assert_true(fin.allowed);
+	assert_int_equal(fin.refused, 409);
+	assert_string_equal(fin.why, "a finish is already queued");
+	dd_free(html);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -279,6 +509,14 @@ int main(void)
 		cmocka_unit_test(test_form_value_refuses_malformed),
 		cmocka_unit_test(test_json_escaped),
 		cmocka_unit_test(test_changing_statuses),
+		cmocka_unit_test(test_link_ok),
+		cmocka_unit_test(test_size),
+		cmocka_unit_test(test_artifact_uri),
+		cmocka_unit_test(test_artifact_uri_never_javascript),
+		cmocka_unit_test(test_artifact_file_and_host),
+		cmocka_unit_test(test_artifact_file_incomplete),
+		cmocka_unit_test(test_finish_buttons_by_role),
+		cmocka_unit_test(test_finish_buttons_by_state),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
