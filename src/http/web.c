@@ -658,7 +658,7 @@ static void overview(struct dd_http_req *r)
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_buf *b = &r->out;
 	double now = dd_now();
-	long long leases = 0, resources = 0;
+	long long leases = 0, resources = 0, targets = 0;
 	bool changing = false;
 	int refresh;
 
@@ -696,11 +696,26 @@ static void overview(struct dd_http_req *r)
 	dd_buf_addf(b,
 		    "<li><a href=\"/resources\">all</a><span>%lld</span></li>"
 		    "</ul></section><section class=\"box\"><h2><a "
+		    "href=\"/targets\">Build targets</a></h2><ul "
+		    "class=\"counts\" id=\"target-counts\">",
+		    resources);
+	/* the store's figures, which a client's Targets page narrows to its own */
+	for (int s = 0; s < DD_TARGET_STATUS_COUNT; s++) {
+		const char *name = dd_target_status_name(s);
+
+		dd_buf_addf(b, "<li><a href=\"/targets?status=%s\">", name);
+		dd_web_badge(b, name, NULL);
+		dd_buf_addf(b, "</a><span>%lld</span></li>", st.targets[s]);
+		targets += st.targets[s];
+	}
+	dd_buf_addf(b,
+		    "<li><a href=\"/targets\">all</a><span>%lld</span></li>"
+		    "</ul></section><section class=\"box\"><h2><a "
 		    "href=\"/tasks\">Task queue</a></h2><ul class=\"counts\">"
 		    "<li>waiting<span>%lld</span></li>"
 		    "<li>being worked on<span>%lld</span></li>"
 		    "<li>oldest due task<span>",
-		    resources, st.tasks_queued, st.tasks_claimed);
+		    targets, st.tasks_queued, st.tasks_claimed);
 	dd_html_time(b, st.oldest_due, now, "none due");
 	dd_buf_addstr(b, "</span></li></ul></section></div>");
 	changing |= st.tasks_claimed > 0 || st.oldest_due > 0;

@@ -75,7 +75,7 @@ unchanged() {
 
 # without a session every page sends the browser to the sign-in page
 # (with the page in ?next=, to come back to it after signing in)
-for p in / /leases "/leases/$id" /resources /blueprints /tasks; do
+for p in / /leases "/leases/$id" /resources /blueprints /tasks /targets /targets/1; do
 	expect_eq "GET $p without a session" "$(redir "$p")" \
 		"303 $url/login?next=$(jq -rn --arg p "$p" '$p | @uri')"
 done
@@ -213,6 +213,9 @@ expect_eq "client asks for another's list" "$(code '/targets?owner=token%3Aother
 expect_eq "viewer's target list" "$(code /targets -b "$T/viewer.jar")" 200
 grep -q "href=\"/targets/$otid\"" "$T/body" || fail "viewer's list lacks a target"
 grep -q 'id="building"' "$T/body" || fail "no building section first"
+code / -b "$T/admin2.jar" >/dev/null
+grep -q '<a href="/targets?status=building"><span class="badge s-building">building</span></a><span>2</span>' "$T/body" ||
+	fail "overview: no building targets count: $(grep -o '<ul class="counts" id="target-counts">.*</ul>' "$T/body")"
 expect_eq "bad target status" "$(code '/targets?status=done' -b "$T/admin2.jar")" 400
 for p in "/targets?status=building" "/targets?status=aborted" "/targets?owner=token%3Aci" "/targets?cursor=5"; do
 	expect_eq "GET $p" "$(code "$p" -b "$T/admin2.jar")" 200
