@@ -3,14 +3,23 @@
  * multiple of 64 bytes (a 1 bit, zeros, the bit length in 64 bits big
  * endian), then run the compression function over each 64-byte block.
  *
- * Plain and portable rather than fast: 131 MB/s at -O2 on the 2-core
- * development machine (256 MiB hashed at once), so an upload's hash is
- * computed as its bytes stream by, never in a second pass.
+ * Two compression functions: a plain, portable one (131 MB/s at -O2 on
+ * the 2-core development machine, 256 MiB hashed at once), and one on
+ * the x86 SHA extensions, chosen at run time where the processor has
+ * them (1.5 GB/s there): the portable one alone took half the CPU of a
+ * file upload and held it under 90 MB/s.  An upload's hash is computed
+ * as its bytes stream by, never in a second pass.
  */
 #include "core/sha256.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_SHANI 1
+#endif
 
 /*
  * The first 32 bits of the fractional parts of the cube roots of the first
@@ -59,7 +68,7 @@ static void store_be32(unsigned char *p, uint32_t v)
 }
 
 /* Fold one 64-byte block into the hash value h (FIPS 180-4, 6.2.2). */
-static void compress(uint32_t h[8], const unsigned char block[64])
+static void compress_portable(uint32_t h[8], const unsigned char block[64])
 {
 	uint32_t w[64], a, b, c, d, e, f, g, hh, t1, t2;
 	int t;
@@ -104,6 +113,80 @@ static void compress(uint32_t h[8], const unsigned char block[64])
 	h[5] += f;
 	h[6] += g;
 	h[7] += hh;
+}
+
+#ifdef HAVE_SHANI
+/*
+ * The same with the SHA extensions.  The state is kept as the vectors
+ * ABEF and CDGH that sha256rnds2 works on; each step of the loop does
+ * four rounds, with sha256msg1/msg2 extending the message schedule four
+ * words at a time, in registers.
+ */
+__attribute__((target("sha,sse4.1"))) static void
+compress_shani(uint32_t h[8], const unsigned char block[64])
+{
+	const __m128i swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL,
+					    0x0405060700010203ULL);
+	__m128i st0, st1, tmp, msg, w[4], abef, cdgh;
+
+	tmp = _mm_loadu_si128((const __m128i *)&h[0]);
+	st1 = _mm_loadu_si128((const __m128i *)&h[4]);
+	tmp = _mm_shuffle_epi32(tmp, 0xB1);	     /* CDAB */
+	st1 = _mm_shuffle_epi32(st1, 0x1B);	     /* EFGH */
+	st0 = _mm_alignr_epi8(tmp, st1, 8);	     /* ABEF */
+	st1 = _mm_blend_epi16(st1, tmp, 0xF0);	     /* CDGH */
+	abef = st0;
+	cdgh = st1;
+#pragma GCC unroll 16
+	for (int i = 0; i < 16; i++) {
+		if (i < 4)
+			w[i] = _mm_shuffle_epi8(
+				_mm_loadu_si128(
+					(const __m128i *)(block + 16 * i)),
+				swap);
+		msg = _mm_add_epi32(w[i % 4],
+				    _mm_loadu_si128((const __m128i *)&K[4 * i]));
+		st1 = _mm_sha256rnds2_epu32(st1, st0, msg);
+		if (i >= 3 && i <= 14) {
+			tmp = _mm_alignr_epi8(w[i % 4], w[(i + 3) % 4], 4);
+			w[(i + 1) % 4] = _mm_add_epi32(w[(i + 1) % 4], tmp);
+			w[(i + 1) % 4] =
+				_mm_sha256msg2_epu32(w[(i + 1) % 4], w[i % 4]);
+		}
+		msg = _mm_shuffle_epi32(msg, 0x0E);
+		st0 = _mm_sha256rnds2_epu32(st0, st1, msg);
+		if (i >= 1 && i <= 12)
+			w[(i + 3) % 4] =
+				_mm_sha256msg1_epu32(w[(i + 3) % 4], w[i % 4]);
+	}
+	st0 = _mm_add_epi32(st0, abef);
+	st1 = _mm_add_epi32(st1, cdgh);
+	tmp = _mm_shuffle_epi32(st0, 0x1B);	     /* FEBA */
+	st1 = _mm_shuffle_epi32(st1, 0xB1);	     /* DCHG */
+	st0 = _mm_blend_epi16(tmp, st1, 0xF0);	     /* DCBA */
+	st1 = _mm_alignr_epi8(st1, tmp, 8);	     /* ABEF */
+	_mm_storeu_si128((__m128i *)&h[0], st0);
+	_mm_storeu_si128((__m128i *)&h[4], st1);
+}
+#endif
+
+static bool portable_only;
+
+void dd_sha256_portable(bool on)
+{
+	portable_only = on;
+}
+
+static void compress(uint32_t h[8], const unsigned char block[64])
+{
+#ifdef HAVE_SHANI
+	if (!portable_only && __builtin_cpu_supports("sha") &&
+	    __builtin_cpu_supports("sse4.1")) {
+		compress_shani(h, block);
+		return;
+	}
+#endif
+	compress_portable(h, block);
 }
 
 void dd_sha256_init(struct dd_sha256_ctx *c)

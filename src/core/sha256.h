@@ -11,6 +11,7 @@
 #ifndef DD_SHA256_H
 #define DD_SHA256_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,5 +36,12 @@ void dd_sha256_update(struct dd_sha256_ctx *c, const void *data, size_t n);
 /* The digest of everything passed to update, raw or as hex and a NUL. */
 void dd_sha256_final(struct dd_sha256_ctx *c, unsigned char out[32]);
 void dd_sha256_final_hex(struct dd_sha256_ctx *c, char out[65]);
+
+/*
+ * Use only the portable compression function, not the processor's SHA
+ * instructions where it has them (so that tests check both); false by
+ * default.  Not for use while another thread hashes.
+ */
+void dd_sha256_portable(bool on);
 
 #endif

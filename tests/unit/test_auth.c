@@ -148,6 +148,48 @@ static void test_sha256_raw_matches_hex(void **state)
 	assert_string_equal(hex, again);
 }
 
+/*
+ * The portable compression function passes the same vectors, and where
+ * the processor has SHA instructions both agree on every length up to
+ * 300 bytes and on a megabyte of pseudo-random bytes in uneven pieces.
+ */
+static void test_sha256_portable_and_native_agree(void **state)
+{
+	size_t big = 1000003;
+	unsigned char *buf = malloc(big);
+	char a[65], b[65];
+	uint32_t x = 12345;
+
+	assert_non_null(buf);
+	for (size_t i = 0; i < big; i++) {
+		x = x * 1103515245u + 12345u;
+		buf[i] = (unsigned char)(x >> 16);
+	}
+	dd_sha256_portable(true);
+	test_sha256_fips_vectors(state);
+	test_sha256_block_boundaries(state);
+	dd_sha256_portable(false);
+	for (size_t n = 0; n <= 300; n++) {
+		dd_sha256_portable(true);
+		dd_sha256_hex(buf, n, a);
+		dd_sha256_portable(false);
+		dd_sha256_hex(buf, n, b);
+		assert_string_equal(a, b);
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		struct dd_sha256_ctx c;
+
+		dd_sha256_portable(pass == 0);
+		dd_sha256_init(&c);
+		for (size_t at = 0, n = 1; at < big; at += n, n = n * 7 % 65537)
+			dd_sha256_update(&c, buf + at, n < big - at ? n : big - at);
+		dd_sha256_final_hex(&c, pass == 0 ? a : b);
+	}
+	dd_sha256_portable(false);
+	assert_string_equal(a, b);
+	free(buf);
+}
+
 /* ---- the secure random source ------------------------------------------ */
 
 static void test_random_bytes(void **state)
@@ -779,6 +821,7 @@ int main(void)
 		cmocka_unit_test(test_sha256_block_boundaries),
 		cmocka_unit_test(test_sha256_incremental),
 		cmocka_unit_test(test_sha256_raw_matches_hex),
+		cmocka_unit_test(test_sha256_portable_and_native_agree),
 		cmocka_unit_test(test_random_bytes),
 		cmocka_unit_test(test_role_and_action_names),
 		cmocka_unit_test(test_roles_matrix),
