@@ -2,6 +2,7 @@
  * cmd_serve.c - "drydock serve": the HTTP API, the web UI and the update
  * workers in one process.
  */
+#include "api/file.h"
 #include "auth/token.h"
 #include "cli/cli.h"
 #include "core/metrics.h"
@@ -9,6 +10,7 @@
 #include "store/store.h"
 #include "worker/pool.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,8 +22,9 @@ static const char usage[] =
 	"usage: drydock serve [--listen ADDR:PORT] [--workers N] "
 	"[--max-connections N]\n"
 	"                     [--http-threads N] [--timeout SECONDS]\n"
-	"                     [--request-timeout SECONDS] [--quiet] "
-	"[--db PATH]\n"
+	"                     [--request-timeout SECONDS] "
+	"[--max-artifact-size SIZE]\n"
+	"                     [--quiet] [--db PATH]\n"
 	"\n"
 	"Serve the JSON API (/api/v1), the web UI (/), /metrics, /livez and "
 	"/readyz,\nand run the update workers, in one process.  Every API "
@@ -77,13 +80,42 @@ static int first_admin_token(struct dd_store *s, struct dd_error *err)
 	return 0;
 }
 
+/* --max-artifact-size: bytes, or with K, M or G (powers of 1024). */
+static int opt_size(const struct cli_option *o, const char *arg,
+		    struct dd_error *err)
+{
+	unsigned long long v;
+	char *end;
+	int shift = 0;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (*end == 'K' || *end == 'k')
+		shift = 10;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20;
+	else if (*end == 'G' || *end == 'g')
+		shift = 30;
+	if (shift)
+		end++;
+	if (*arg < '0' || *arg > '9' || errno || *end || v == 0 ||
+	    v > (1ULL << 50) >> shift)
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "--%s takes a size in bytes (or with K, M "
+				    "or G) from 1 to 1P, not '%s'",
+				    o->name, arg);
+	*(long long *)o->value = (long long)(v << shift);
+	return 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	struct dd_http_options ho = {.listen = "127.0.0.1:8150",
 				     .max_connections = 16384,
 				     .threads = 64,
 				     .timeout = 30,
-				     .request_timeout = 5};
+				     .request_timeout = 5,
+				     .max_upload = DD_FILE_MAX_DEFAULT};
 	struct pool_thread pt = {.err = DD_ERROR_INIT,
 				 .o = {.workers = 8, .idle_cap = 30}};
 	bool quiet = false;
@@ -107,6 +139,11 @@ int cmd_serve(int argc, char **argv)
 			"close a connection that has not sent a whole "
 			"request within S seconds of connecting or of its "
 			"last answer (default 5)"),
+		CLI_CALLBACK("max-artifact-size", "SIZE", opt_size,
+			     &ho.max_upload,
+			     "the largest file artifact uploaded through the "
+			     "API, in bytes or with K, M or G (KiB, MiB, GiB; "
+			     "default 1G); a larger upload is answered 413"),
 		CLI_FLAG("quiet", &quiet,
 			 "no log line per request or state change"),
 		CLI_END,

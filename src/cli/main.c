@@ -12,7 +12,7 @@
 /* Sorted by name; `drydock --help` prints them in this order. */
 static const struct cli_command commands[] = {
 	{"artifact", cmd_artifact,
-	 "add, list or show a build target's artifacts"},
+	 "add, list, show or get a build target's artifacts"},
 	{"blueprint", cmd_blueprint,
 	 "create, list, show, edit, enable or disable blueprints"},
 	{"check", cmd_check, "check the whole store for damage"},

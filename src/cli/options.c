@@ -132,6 +132,29 @@ static int long_option(const struct cli_spec *spec, int argc, char **argv,
 	return take(o, arg, err);
 }
 
+/* The option whose short name is `c`, or NULL. */
+static const struct cli_option *short_option(const struct cli_spec *spec,
+					     char c)
+{
+	for (const struct cli_option *o = spec->options;
+	     o && o->kind != CLI_OPT_END; o++)
+		if (o->short_name == c)
+			return o;
+	return NULL;
+}
+
+/* "-X" at argv[*i], its value the next argument if it takes one. */
+static int take_short(const struct cli_option *o, int argc, char **argv,
+		      int *i, struct dd_error *err)
+{
+	if (!o->argh && o->kind != CLI_OPT_STRING)
+		return take(o, NULL, err);
+	if (*i + 1 >= argc)
+		return dd_error_set(err, DD_ERR_INVALID, "-%c needs a value",
+				    o->short_name);
+	return take(o, argv[++*i], err);
+}
+
 int cli_parse_options(const struct cli_spec *spec, int argc, char **argv,
 		      bool *help, struct dd_error *err)
 {
@@ -148,6 +171,12 @@ int cli_parse_options(const struct cli_spec *spec, int argc, char **argv,
 			rc = long_option(spec, argc, argv, &i, help, err);
 			if (rc || *help)
 				return rc ? -abs(rc) : 0;
+		} else if (options && a[0] == '-' && a[1] && !a[2] &&
+			   short_option(spec, a[1])) {
+			rc = take_short(short_option(spec, a[1]), argc, argv,
+					&i, err);
+			if (rc)
+				return -abs(rc);
 		} else if (options && a[0] == '-' && a[1]) {
 			if (strcmp(a, "-h"))
 				return -abs(dd_error_set(
@@ -216,11 +245,14 @@ static void print_wrapped(FILE *f, const char *text, int col)
 	}
 }
 
-static void print_option(FILE *f, const char *name, const char *argh,
-			 const char *help)
+static void print_option(FILE *f, char short_name, const char *name,
+			 const char *argh, const char *help)
 {
-	int col = fprintf(f, "  --%s%s%s", name, argh ? " " : "",
-			  argh ? argh : "");
+	int col = short_name ? fprintf(f, "  -%c, ", short_name)
+			     : fprintf(f, "  ");
+
+	col += fprintf(f, "--%s%s%s", name, argh ? " " : "",
+		       argh ? argh : "");
 
 	if (col + 2 > HELP_COLUMN) {
 		fputc('\n', f);
@@ -242,13 +274,13 @@ void cli_print_usage(FILE *f, const struct cli_spec *spec)
 		if (!listed)
 			fputc('\n', f);
 		listed = true;
-		print_option(f, o->name, o->argh, o->help);
+		print_option(f, o->short_name, o->name, o->argh, o->help);
 	}
 	if (spec->json) {
 		if (!listed)
 			fputc('\n', f);
 		listed = true;
-		print_option(f, "json", NULL,
+		print_option(f, 0, "json", NULL,
 			     spec->json_help ? spec->json_help
 					     : "print JSON instead of text");
 	}

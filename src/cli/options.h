@@ -49,6 +49,7 @@ typedef int (*cli_option_fn)(const struct cli_option *o, const char *arg,
 struct cli_option {
 	enum cli_opt_kind kind;
 	const char *name; /* long name, without the "--" */
+	char short_name;  /* also taken as "-X ARG", or 0 */
 	const char *argh; /* the argument in the help ("N"); NULL: takes none */
 	const char *help; /* NULL: not listed in the help */
 	void *value;

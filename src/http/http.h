@@ -34,6 +34,24 @@ struct dd_http_server;
 struct dd_http_req;
 
 /*
+ * An answer's body read a piece at a time instead of built in r->out (a
+ * file artifact's content): `read` copies up to `cap` bytes of the body
+ * at offset `pos` (0 is the first byte sent) into buf, with a store
+ * handle the server lends it, and returns how many, or -1 on an error
+ * (the connection is then closed: the client sees a short body).  It runs
+ * on the server's I/O thread, as the client takes the bytes: it must not
+ * wait for anything but the store's read.  `free` releases `arg` once the
+ * answer is sent or dropped.
+ */
+struct dd_http_reader {
+	long long size; /* the body's length */
+	long (*read)(void *arg, struct dd_store *st, long long pos, char *buf,
+		     size_t cap);
+	void (*free)(void *arg);
+	void *arg;
+};
+
+/*
  * What the server does for a request's long poll and long-running
  * handler (server.c fills it in).  Handlers call dd_http_wait() and
  * dd_http_long_running(), which go through these, and never the server
@@ -69,6 +87,9 @@ struct dd_http_req {
 	char location[256];   /* a Location header, or "" */
 	char allow[64];	      /* an Allow header (405), or "" */
 	char set_cookie[256]; /* a Set-Cookie header, or "" */
+	char etag[72];	      /* an ETag header (quoted), or "" */
+	char content_range[80]; /* a Content-Range header, or "" */
+	struct dd_http_reader reader; /* a body read as it is sent */
 	char error_code[32];  /* for the request log */
 	double started;	      /* dd_monotonic() at arrival */
 	/* A long poll's run after its deadline, or as the server stops. */
@@ -120,6 +141,13 @@ void dd_http_fail(struct dd_http_req *r, const struct dd_error *err);
 /* Answer with HTML or plain text already in r->out. */
 void dd_http_html(struct dd_http_req *r, int status);
 void dd_http_text(struct dd_http_req *r, int status, const char *type);
+/*
+ * Answer with a body of `type` that `reader` reads as it is sent (taken
+ * over: its free runs when the answer is done with), so a large body
+ * never sits whole in memory.
+ */
+void dd_http_stream(struct dd_http_req *r, int status, const char *type,
+		    const struct dd_http_reader *reader);
 
 /*
  * Parse the request body as a JSON object whose keys are all in `known`
@@ -138,6 +166,43 @@ enum dd_http_auth {
 	DD_HTTP_SESSION = 2 /* the web UI's session cookie */
 };
 
+/*
+ * A route that takes its body as a stream (a file artifact's bytes)
+ * rather than whole: the server hands it the body a piece at a time as
+ * it arrives, so the body is bounded by the server's upload limit
+ * (`drydock serve --max-artifact-size`), not by DD_HTTP_MAX_BODY or
+ * memory.  Each method runs on a handler thread with r->store lent and
+ * the caller authenticated (except scan); they run one at a time, in
+ * this order (scan alongside write):
+ *
+ *   begin   before a byte of the body is read: check the request and
+ *           prepare; *state is the stream's own.  False after answering
+ *           (a refusal): the body is then never read.
+ *   scan    each piece of the body as it arrives, in order, on the
+ *           server's I/O thread, while an earlier piece may be being
+ *           written: look at the bytes (hash them) without the store
+ *           or waiting, touching only what write does not.  May be NULL.
+ *   write   each piece of the body, in order, 1 B to DD_HTTP_PIECE.
+ *           False after answering with why it failed: the rest of the
+ *           body is read and dropped, then abort runs.
+ *   end     the whole body was written: answer, and free *state.
+ *   abort   the body will not all arrive (the connection was cut, or
+ *           the upload passed the limit) or a write failed: undo what
+ *           begin and write did, and free *state.  Its answer, if any,
+ *           is not sent.  r->store is NULL when the store cannot be
+ *           opened: then it only frees (what is left incomplete is
+ *           pruned later).
+ */
+#define DD_HTTP_PIECE (256 * 1024)
+struct dd_http_stream {
+	bool (*begin)(struct dd_http_req *r, void **state);
+	void (*scan)(void *state, const void *data, size_t n);
+	bool (*write)(struct dd_http_req *r, void *state, const void *data,
+		      size_t n);
+	void (*end)(struct dd_http_req *r, void *state);
+	void (*abort)(struct dd_http_req *r, void *state);
+};
+
 struct dd_http_route {
 	const char *method;
 	const char *pattern;
@@ -147,11 +212,24 @@ struct dd_http_route {
 };
 
 /*
+ * A route that takes a body that is not JSON as a stream: a request to
+ * its method and pattern whose Content-Type is not application/json goes
+ * to `stream`; any other, to the route of the same method and pattern
+ * in the route tables (which takes JSON), if there is one.
+ */
+struct dd_http_stream_route {
+	const char *method;
+	const char *pattern;
+	enum dd_http_auth auth;
+	const struct dd_http_stream *stream;
+};
+
+/*
  * The routes each part of the server contributes, ending in {NULL}: the
  * API's resources (api_whoami.c, api_blueprints.c, api_resources.c,
- * api_leases.c, api_tasks.c, api_targets.c) and its description
- * (api_openapi.c), the probes and metrics (ops.c), sign-in (session.c)
- * and the web UI's pages (web.c).
+ * api_leases.c, api_tasks.c, api_targets.c, api_files.c) and its
+ * description (api_openapi.c), the probes and metrics (ops.c), sign-in
+ * (session.c) and the web UI's pages (web.c).
  */
 extern const struct dd_http_route dd_v1_openapi_routes[];
 extern const struct dd_http_route dd_v1_whoami_routes[];
@@ -160,6 +238,9 @@ extern const struct dd_http_route dd_v1_resource_routes[];
 extern const struct dd_http_route dd_v1_lease_routes[];
 extern const struct dd_http_route dd_v1_task_routes[];
 extern const struct dd_http_route dd_v1_target_routes[];
+extern const struct dd_http_route dd_v1_file_routes[];
+/* The stream routes, ending in {NULL}: file uploads (api_files.c). */
+extern const struct dd_http_stream_route dd_v1_file_streams[];
 extern const struct dd_http_route dd_ops_routes[];
 extern const struct dd_http_route dd_session_routes[];
 extern const struct dd_http_route dd_web_routes[];

@@ -224,6 +224,15 @@ void dd_http_text(struct dd_http_req *r, int status, const char *type)
 	r->content_type = type;
 }
 
+void dd_http_stream(struct dd_http_req *r, int status, const char *type,
+		    const struct dd_http_reader *reader)
+{
+	dd_buf_release(&r->out);
+	r->status = status;
+	r->content_type = type;
+	r->reader = *reader;
+}
+
 json_t *dd_http_body_object(struct dd_http_req *r, const char *const *known)
 {
 	json_error_t jerr;

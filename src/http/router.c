@@ -3,7 +3,8 @@
  *
  * The routes are the tables each part of the server contributes (the
  * API's resources, the probes and metrics, sign-in, the web UI's pages);
- * a path that fits none is answered 404 (as JSON under /api, as a page
+ * a request whose body is not JSON may go to a stream route instead
+ * (file uploads); a path that fits none is answered 404 (as JSON under /api, as a page
  * elsewhere) and a method the path lacks 405.  A route that needs a
  * caller gets it from a bearer token or from the web UI's session
  * cookie (session.c) before its handler runs.
@@ -26,6 +27,7 @@ static const struct dd_http_route *const route_tables[] = {
 	dd_v1_lease_routes,
 	dd_v1_task_routes,
 	dd_v1_target_routes,
+	dd_v1_file_routes,
 	dd_ops_routes,
 	dd_session_routes,
 	dd_web_routes,
@@ -173,11 +175,39 @@ const struct dd_http_route *dd_http_route_find(struct dd_http_req *r)
 	return rt;
 }
 
-bool dd_http_authorize(struct dd_http_req *r, const struct dd_http_route *rt)
+static const struct dd_http_stream_route *const stream_tables[] = {
+	dd_v1_file_streams,
+};
+
+const struct dd_http_stream_route *
+dd_http_route_streaming(struct dd_http_req *r)
 {
-	if (rt->auth == DD_HTTP_BEARER && !authenticate_bearer(r))
+	const char *type = dd_http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+
+	if (type && !strncasecmp(type, "application/json", 16) &&
+	    (!type[16] || type[16] == ';' || type[16] == ' '))
+		return NULL;
+	for (size_t t = 0; t < sizeof(stream_tables) / sizeof(*stream_tables);
+	     t++) {
+		for (const struct dd_http_stream_route *sr = stream_tables[t];
+		     sr->method; sr++) {
+			long long params[DD_HTTP_MAX_PARAMS] = {0};
+
+			if (strcmp(sr->method, r->method) ||
+			    !dd_http_match(sr->pattern, r->path, params))
+				continue;
+			memcpy(r->params, params, sizeof(params));
+			return sr;
+		}
+	}
+	return NULL;
+}
+
+bool dd_http_authorize(struct dd_http_req *r, enum dd_http_auth auth)
+{
+	if (auth == DD_HTTP_BEARER && !authenticate_bearer(r))
 		return false;
-	if (rt->auth == DD_HTTP_SESSION && !dd_web_session(r))
+	if (auth == DD_HTTP_SESSION && !dd_web_session(r))
 		return false;
 	return true;
 }

@@ -19,11 +19,19 @@
  */
 const struct dd_http_route *dd_http_route_find(struct dd_http_req *r);
 /*
- * Authenticate the caller as `rt` asks (a bearer token, the web UI's
+ * The stream route (http.h) for the request if it takes its body as a
+ * stream: one fits its method and path, with r->params filled, and its
+ * Content-Type is not application/json.  NULL otherwise, answering
+ * nothing: the request then goes the usual way, its body read whole.
+ */
+const struct dd_http_stream_route *
+dd_http_route_streaming(struct dd_http_req *r);
+/*
+ * Authenticate the caller as a route's `auth` asks (a bearer token, the web UI's
  * session, or nobody), filling r->who; false after answering (401, or
  * the redirect to sign in).  Needs r->store.
  */
-bool dd_http_authorize(struct dd_http_req *r, const struct dd_http_route *rt);
+bool dd_http_authorize(struct dd_http_req *r, enum dd_http_auth auth);
 /*
  * The route tables the router searches, in the order it searches them,
  * and how many (*n): tests/unit/test_openapi.c holds every API route

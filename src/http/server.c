@@ -95,6 +95,7 @@ struct dd_http_server {
 	double request_timeout;
 	bool reaper_stop;
 	pthread_t reaper;
+	long long max_upload; /* the largest streamed body */
 };
 
 struct track {
@@ -127,6 +128,35 @@ struct conn {
 	bool long_running; /* counted in s->long_running */
 	struct dd_watch watch;
 	struct conn *next_job;
+	/* a streamed body (see "streamed bodies"), and its route */
+	struct upload *up;
+	const struct dd_http_stream_route *stream;
+};
+
+/*
+ * A body streamed to its route (http.h, struct dd_http_stream), in two
+ * buffers: libmicrohttpd's thread fills one while a handler thread
+ * writes the other, so reading the socket and writing the store overlap.
+ * When both are full the connection is suspended until the write is
+ * done.  One job of the upload runs at a time (`busy`); under `mu`.
+ */
+enum upload_step { UP_BEGIN = 1, UP_WRITE, UP_END, UP_ABORT };
+
+struct upload {
+	pthread_mutex_t mu;
+	enum upload_step step; /* what the queued or running job does */
+	void *state;	       /* the stream's own, from begin */
+	char *buf[2];
+	size_t fill[2];
+	int filling;	    /* the buffer libmicrohttpd's thread fills */
+	long long total;    /* body bytes received */
+	bool busy;	    /* a job of the upload is queued or running */
+	bool begun;	    /* begin accepted: abort must undo it */
+	bool first_again;   /* the first call comes again after begin */
+	bool stalled;	    /* both buffers full: suspended for a write */
+	bool ended;	    /* the whole body arrived */
+	bool failed;	    /* a write failed: the rest is dropped */
+	bool cut;	    /* the connection ended first: abort, then free */
 };
 
 /*
@@ -244,6 +274,8 @@ static bool route_pick(struct conn *c)
  * object changed, its deadline passed) skip authentication: the caller
  * is the one of the first run.
  */
+static void upload_run(struct dd_http_server *s, struct conn *c);
+
 static void dispatch(struct dd_http_server *s, struct conn *c)
 {
 	struct dd_http_req *r = &c->req;
@@ -260,7 +292,7 @@ static void dispatch(struct dd_http_server *s, struct conn *c)
 			      "the store cannot be opened: %s", err.msg);
 		return;
 	}
-	if (c->runs++ == 0 && !dd_http_authorize(r, rt))
+	if (c->runs++ == 0 && !dd_http_authorize(r, rt->auth))
 		return;
 	rt->handler(r);
 }
@@ -412,22 +444,84 @@ static void *reaper(void *arg)
 
 /* ---- libmicrohttpd glue -------------------------------------------- */
 
+/*
+ * A body read as it is sent (struct dd_http_reader): libmicrohttpd asks
+ * for each piece on its I/O thread, which reads it with a store handle
+ * borrowed for the answer's life.
+ */
+struct body {
+	struct dd_http_server *s;
+	struct dd_store *store;
+	struct dd_http_reader reader;
+};
+
+static ssize_t body_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct body *b = cls;
+	struct dd_error err = DD_ERROR_INIT;
+	long n;
+
+	if (!b->store)
+		b->store = borrow_store(b->s, &err);
+	if (!b->store)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	n = b->reader.read(b->reader.arg, b->store, (long long)pos, buf, max);
+	return n > 0 ? (ssize_t)n : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void body_free(void *cls)
+{
+	struct body *b = cls;
+
+	return_store(b->s, b->store);
+	if (b->reader.free)
+		b->reader.free(b->reader.arg);
+	dd_free(b);
+}
+
+static struct MHD_Response *response_new(struct conn *c)
+{
+	struct dd_http_req *r = &c->req;
+	struct body *b;
+
+	if (!r->reader.read)
+		return MHD_create_response_from_buffer(
+			r->out.len, r->out.buf ? r->out.buf : (char *)"",
+			MHD_RESPMEM_MUST_COPY);
+	b = dd_calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->s = r->server;
+	b->reader = r->reader;
+	memset(&r->reader, 0, sizeof(r->reader)); /* the body's now */
+	return MHD_create_response_from_callback((uint64_t)b->reader.size,
+						 DD_HTTP_PIECE, body_read, b,
+						 body_free);
+}
+
 static enum MHD_Result send_answer(struct MHD_Connection *mc, struct conn *c)
 {
 	struct dd_http_req *r = &c->req;
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
-	resp = MHD_create_response_from_buffer(
-		r->out.len, r->out.buf ? r->out.buf : (char *)"",
-		MHD_RESPMEM_MUST_COPY);
+	resp = response_new(c);
 	if (!resp)
 		return MHD_NO;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 				r->content_type ? r->content_type
 						: "text/plain");
+	/* what has an ETag may be kept, if checked again before use */
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-				"no-store");
+				r->etag[0] ? "private, no-cache" : "no-store");
+	if (r->etag[0]) {
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, r->etag);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES,
+					"bytes");
+	}
+	if (r->content_range[0])
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE,
+					r->content_range);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	if (r->content_type && !strncmp(r->content_type, "text/html", 9)) {
 		MHD_add_response_header(
@@ -565,6 +659,10 @@ static void run_job(struct dd_http_server *s, struct conn *c)
 {
 	struct dd_http_req *r = &c->req;
 
+	if (c->up) {
+		upload_run(s, c);
+		return;
+	}
 	for (;;) {
 		dispatch(s, c);
 		return_store(s, r->store);
@@ -624,6 +722,295 @@ static void *handler_thread(void *arg)
 	}
 	pthread_mutex_unlock(&l->mu);
 	return NULL;
+}
+
+/* ---- streamed bodies ----------------------------------------------- */
+
+/*
+ * A route that streams its body (http.h, struct dd_http_stream) is found
+ * from the request's headers alone.  Its begin runs on a handler thread
+ * with the connection suspended, so a refusal (401, 403, 404, 413 from
+ * Content-Length) is answered before a byte of the body is read.  Then
+ * libmicrohttpd's thread copies the body into one buffer while a handler
+ * thread writes the other; the last piece and end run once the body is
+ * all there, and the answer is sent.  A connection that ends first (cut
+ * off, or past the limit) has abort run on a handler thread, which then
+ * frees the request: the store is never written from libmicrohttpd's
+ * threads, which serve every other connection too.
+ */
+static void upload_free(struct upload *u)
+{
+	if (!u)
+		return;
+	dd_free(u->buf[0]);
+	dd_free(u->buf[1]);
+	pthread_mutex_destroy(&u->mu);
+	dd_free(u);
+}
+
+static void upload_too_large(struct dd_http_req *r, long long max)
+{
+	dd_http_error(r, 413, "too_large",
+		      "the upload is larger than the limit of %lld bytes "
+		      "('drydock serve --max-artifact-size')",
+		      max);
+}
+
+/* The first call of a streamed request: check its length, then begin. */
+static enum MHD_Result upload_start(struct dd_http_server *s, struct conn *c,
+				    const struct dd_http_stream_route *sr)
+{
+	const char *len = MHD_lookup_connection_value(
+		c->mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	struct upload *u;
+
+	c->stream = sr;
+	c->lane = LANE_STORE;
+	answering_begin(s, c);
+	if (len && strtoull(len, NULL, 10) > (unsigned long long)s->max_upload) {
+		/* Refuse before reading a byte of the body. */
+		c->too_large = true;
+		upload_too_large(&c->req, s->max_upload);
+		return send_answer(c->mc, c);
+	}
+	u = dd_calloc(1, sizeof(*u));
+	if (!u)
+		return MHD_NO;
+	pthread_mutex_init(&u->mu, NULL);
+	c->up = u;
+	u->step = UP_BEGIN;
+	u->busy = true;
+	/* the request is whole as far as the reaper goes: the body may
+	   take longer than the request timeout */
+	track_busy(s, c->mc, true);
+	MHD_suspend_connection(c->mc);
+	job_push(s, c);
+	return MHD_YES;
+}
+
+/* Body bytes, on libmicrohttpd's thread: fill, hand over, or stall. */
+static enum MHD_Result upload_piece(struct dd_http_server *s, struct conn *c,
+				   const char *data, size_t *size)
+{
+	struct upload *u = c->up;
+	const struct dd_http_stream *ops = c->stream->stream;
+	size_t n = *size;
+	bool push = false;
+
+	if ((unsigned long long)u->total + n >
+	    (unsigned long long)s->max_upload) {
+		/*
+		 * A chunked body past the limit.  libmicrohttpd 0.9 cannot
+		 * answer in the middle of a body: the connection is closed,
+		 * and abort deletes what was stored.
+		 */
+		c->too_large = true;
+		c->req.status = 413;
+		snprintf(c->req.error_code, sizeof(c->req.error_code),
+			 "too_large");
+		return MHD_NO;
+	}
+	pthread_mutex_lock(&u->mu);
+	while (n > 0 && !u->stalled) {
+		int f = u->filling;
+		size_t take = DD_HTTP_PIECE - u->fill[f];
+
+		u->first_again = false; /* the body is coming */
+		if (u->failed) { /* answered already: drop the rest */
+			u->total += (long long)n;
+			n = 0;
+			break;
+		}
+		if (take > n)
+			take = n;
+		memcpy(u->buf[f] + u->fill[f], data, take);
+		if (ops->scan)
+			ops->scan(u->state, data, take);
+		u->fill[f] += take;
+		u->total += (long long)take;
+		data += take;
+		n -= take;
+		if (u->fill[f] < DD_HTTP_PIECE)
+			break;
+		if (!u->busy) {
+			u->busy = push = true;
+			u->step = UP_WRITE;
+			u->filling = !f;
+		} else {
+			/* both full: wait for the write (upload_run resumes) */
+			u->stalled = true;
+			MHD_suspend_connection(c->mc);
+		}
+	}
+	*size = n;
+	pthread_mutex_unlock(&u->mu);
+	if (push)
+		job_push(s, c);
+	return MHD_YES;
+}
+
+/* The body's end, on libmicrohttpd's thread: end once the writes are done. */
+static enum MHD_Result upload_body_end(struct dd_http_server *s,
+				       struct conn *c)
+{
+	struct upload *u = c->up;
+	bool push = false;
+
+	if (u->first_again) {
+		/* the first call again, after begin: now read the body */
+		u->first_again = false;
+		return MHD_YES;
+	}
+	pthread_mutex_lock(&u->mu);
+	u->ended = true;
+	MHD_suspend_connection(c->mc);
+	if (!u->busy) {
+		u->busy = push = true;
+		u->step = UP_END;
+	}
+	pthread_mutex_unlock(&u->mu);
+	if (push)
+		job_push(s, c);
+	return MHD_YES;
+}
+
+/*
+ * A step of an upload, on a handler thread with r->store lent (NULL when
+ * the store cannot be opened: then the request fails, and what was
+ * stored is left for artifact_prune).
+ */
+static void upload_step(struct conn *c, enum upload_step step)
+{
+	struct dd_http_req *r = &c->req;
+	const struct dd_http_stream *ops = c->stream->stream;
+	struct upload *u = c->up;
+	void *state = u->state;
+	int w = !u->filling;
+	bool failed;
+
+	pthread_mutex_lock(&u->mu);
+	failed = u->failed;
+	pthread_mutex_unlock(&u->mu);
+	switch (step) {
+	case UP_BEGIN:
+		if (!r->store || !dd_http_authorize(r, c->stream->auth) ||
+		    !ops->begin(r, &state))
+			return;
+		u->buf[0] = dd_malloc(DD_HTTP_PIECE);
+		u->buf[1] = dd_malloc(DD_HTTP_PIECE);
+		if (!u->buf[0] || !u->buf[1]) {
+			ops->abort(r, state);
+			dd_http_error(r, 500, "out_of_memory", "out of memory");
+			return;
+		}
+		pthread_mutex_lock(&u->mu);
+		u->state = state;
+		u->begun = true;
+		pthread_mutex_unlock(&u->mu);
+		return;
+	case UP_WRITE:
+		failed = failed || !r->store ||
+			 !ops->write(r, state, u->buf[w], u->fill[w]);
+		break;
+	case UP_END:
+		w = u->filling; /* the last piece, maybe not full */
+		if (!failed && u->fill[w])
+			failed = !r->store ||
+				 !ops->write(r, state, u->buf[w], u->fill[w]);
+		if (failed || !r->store)
+			ops->abort(r, state);
+		else
+			ops->end(r, state);
+		break;
+	case UP_ABORT:
+		ops->abort(r, state);
+		break;
+	}
+	pthread_mutex_lock(&u->mu);
+	u->fill[w] = 0;
+	u->failed = failed;
+	if (step == UP_END || step == UP_ABORT)
+		u->state = NULL;
+	pthread_mutex_unlock(&u->mu);
+	if (failed && !r->status)
+		dd_http_error(r, 503, "store_unavailable",
+			      "the store cannot be opened");
+}
+
+/* Run an upload's jobs until none is due; see "streamed bodies". */
+static void upload_run(struct dd_http_server *s, struct conn *c)
+{
+	struct dd_http_req *r = &c->req;
+	struct upload *u = c->up;
+	struct dd_error err = DD_ERROR_INIT;
+	enum upload_step step;
+
+	pthread_mutex_lock(&u->mu);
+	step = u->step;
+	pthread_mutex_unlock(&u->mu);
+	for (;;) {
+		r->store = borrow_store(s, &err);
+		upload_step(c, step);
+		return_store(s, r->store);
+		r->store = NULL;
+		if (step == UP_ABORT && u->cut) {
+			/* the connection is gone: its request is ours */
+			answering_end(s, c);
+			upload_free(u);
+			dd_buf_release(&r->out);
+			dd_free(c);
+			return;
+		}
+		pthread_mutex_lock(&u->mu);
+		if (step == UP_WRITE && u->cut) {
+			step = UP_ABORT;
+		} else if (step == UP_WRITE && u->stalled) {
+			/* the other buffer is full: write it, read on */
+			u->stalled = false;
+			u->filling = !u->filling;
+			MHD_resume_connection(c->mc);
+		} else if (step == UP_WRITE && u->ended) {
+			step = UP_END;
+		} else {
+			u->busy = false;
+			if (step == UP_BEGIN)
+				u->first_again = u->begun;
+			if (step != UP_WRITE)
+				c->ready = !u->first_again;
+			u->step = step;
+			pthread_mutex_unlock(&u->mu);
+			if (step != UP_WRITE)
+				MHD_resume_connection(c->mc); /* the last touch */
+			return;
+		}
+		u->step = step;
+		pthread_mutex_unlock(&u->mu);
+	}
+}
+
+/*
+ * The connection of an upload ended (on_completed).  True when a job
+ * now owns the request, to abort it and free it: one is running, or the
+ * upload has begun and not ended.
+ */
+static bool upload_cut(struct dd_http_server *s, struct conn *c)
+{
+	struct upload *u = c->up;
+	bool push = false, owned;
+
+	if (!u)
+		return false;
+	pthread_mutex_lock(&u->mu);
+	if (!u->busy && u->state) {
+		u->busy = push = true;
+		u->step = UP_ABORT;
+	}
+	owned = u->busy;
+	u->cut = owned;
+	pthread_mutex_unlock(&u->mu);
+	if (push)
+		job_push(s, c);
+	return owned;
 }
 
 static void too_large(struct dd_http_req *r)
@@ -736,6 +1123,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
 {
 	struct dd_http_server *s = cls;
 	struct conn *c = *con_cls;
+	const struct dd_http_stream_route *sr;
 
 	(void)version;
 	if (!c || *con_cls == &bad_target) {
@@ -764,6 +1152,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
 				      refusal);
 			return send_answer(mc, c);
 		}
+		sr = dd_http_route_streaming(&c->req);
+		if (sr)
+			return upload_start(s, c, sr);
 		len = MHD_lookup_connection_value(
 			mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (len && strtoull(len, NULL, 10) > DD_HTTP_MAX_BODY) {
@@ -775,6 +1166,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
 		}
 		return MHD_YES;
 	}
+	if (*upload_data_size && c->up)
+		return upload_piece(s, c, upload_data, upload_data_size);
 	if (*upload_data_size) {
 		if (c->body.len + *upload_data_size > DD_HTTP_MAX_BODY) {
 			/*
@@ -797,6 +1190,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
 		return MHD_YES;
 	if (c->ready) /* resumed: a handler thread built the answer */
 		return send_answer(mc, c);
+	if (c->up)
+		return upload_body_end(s, c);
 	c->req.body = c->body.buf ? c->body.buf : "";
 	c->req.body_len = c->body.len;
 	track_busy(s, mc, true);
@@ -856,11 +1251,17 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 				? ""
 				: " aborted=1");
 	}
-	dd_buf_release(&r->out);
+	*con_cls = NULL;
+	if (r->reader.free) /* built, never sent */
+		r->reader.free(r->reader.arg);
+	memset(&r->reader, 0, sizeof(r->reader));
 	dd_buf_release(&c->body);
+	if (upload_cut(s, c))
+		return; /* its abort frees it */
+	upload_free(c->up);
+	dd_buf_release(&r->out);
 	answering_end(s, c);
 	dd_free(c);
-	*con_cls = NULL;
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -1065,6 +1466,8 @@ int dd_http_start(const struct dd_http_options *o, struct dd_http_server **out,
 	s->long_max = o->threads > 1 ? o->threads * 3 / 4 : 48;
 	snprintf(s->store_path, sizeof(s->store_path), "%s", o->store_path);
 	s->quiet = o->quiet;
+	s->max_upload = o->max_upload > 0 ? o->max_upload
+					  : 1024LL * 1024 * 1024;
 	if (!start_lane(s, LANE_STORE, o->threads > 0 ? o->threads : 64) ||
 	    !start_lane(s, LANE_PROBE, 1)) {
 		server_free(s);

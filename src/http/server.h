@@ -13,7 +13,9 @@
  * idle or half-open clients cannot hold the server's connections.  Long
  * polls may take at most seven eighths of the connections and commands
  * (exec) three quarters of the threads.  Bodies larger than
- * DD_HTTP_MAX_BODY are refused with 413 before they are read.  Handlers
+ * DD_HTTP_MAX_BODY are refused with 413 before they are read, except on
+ * a route that streams its body (a file artifact's upload), whose limit
+ * is max_upload and which never holds the body whole.  Handlers
  * borrow store handles from a pool; the handles join the process's group
  * commit.
  */
@@ -31,6 +33,8 @@ struct dd_http_options {
 	int request_timeout;	/* seconds a client has to send a whole
 				   request (default 5) */
 	int quiet;		/* no request log lines */
+	long long max_upload;	/* the largest streamed body, in bytes: a
+				   file artifact (default 1 GiB) */
 };
 
 struct dd_http_server;
