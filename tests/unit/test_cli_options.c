@@ -250,6 +250,49 @@ static void test_help(void **state)
 		"--help=x");
 }
 
+/* An option with a short name takes "-X ARG" too, listed as "-X, --x" */
+static void test_short_name(void **state)
+{
+	static const char *out;
+	static bool quick;
+	static const struct cli_option shorts[] = {
+		{.kind = CLI_OPT_STRING, .name = "output", .short_name = 'o',
+		 .argh = "PATH", .value = &out, .help = "where to"},
+		{.kind = CLI_OPT_FLAG, .name = "quick", .short_name = 'q',
+		 .value = &quick, .help = "fast"},
+		CLI_END,
+	};
+	static const struct cli_spec s = {.name = "test",
+					  .usage = "usage: drydock test\n",
+					  .options = shorts,
+					  .positional = true};
+	struct dd_error err = DD_ERROR_INIT;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	bool help;
+
+	(void)state;
+	assert_int_equal(PARSE(&s, &err, &help, "a", "-o", "-", "-q"), 1);
+	assert_string_equal(out, "-");
+	assert_true(quick);
+	assert_string_equal(args[0], "a");
+	assert_int_equal(PARSE(&s, &err, &help, "--output", "x"), 0);
+	assert_string_equal(out, "x");
+	REFUSED(&s, DD_ERR_INVALID, "-o needs a value", "-o");
+	REFUSED(&s, DD_ERR_INVALID, "'test' takes no option '-x'", "-x", "1");
+	/* no short name on the spec's other options */
+	REFUSED(&spec, DD_ERR_INVALID, "'test' takes no option '-o'", "-o",
+		"x");
+	f = open_memstream(&text, &len);
+	assert_non_null(f);
+	cli_print_usage(f, &s);
+	fclose(f);
+	assert_non_null(strstr(text, "\n  -o, --output PATH    where to\n"));
+	assert_non_null(strstr(text, "\n  -q, --quick"));
+	free(text);
+}
+
 static void test_db(void **state)
 {
 	struct dd_error err = DD_ERROR_INIT;
@@ -373,6 +416,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_db, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_short_name, setup,
+						teardown),
 		cmocka_unit_test(test_generated_help),
 		cmocka_unit_test(test_help_long_name),
 		cmocka_unit_test(test_verbs),
