@@ -11,7 +11,9 @@
  * and release->destroyed latencies, lifecycles per second, the daemon's
  * peak RSS, the store's raw commit rate (its ceiling) and how many commits
  * one lifecycle costs, and checks that every lease was released and
- * destroyed exactly once.
+ * destroyed exactly once.  The `files` scenario instead sends one file
+ * artifact through serve's API and back (1 GiB; 128 MiB with --quick),
+ * reporting MB/s each way and how far serve's peak RSS grew.
  *
  * usage: bench [--quick | --check] [--only SCENARIO] [--mode MODE] [--clients C]
  *              [--backlog N] [--workers N] [--keep] [--drydock PATH]
@@ -19,6 +21,7 @@
  */
 #include "api/api.h"
 #include "core/metrics.h"
+#include "core/sha256.h"
 #include "core/util.h"
 #include "queue/wake.h"
 #include "store/store.h"
@@ -82,6 +85,10 @@ struct result {
 	long long long_polls_parked;
 	long rss_parked_kb, threads;
 	double livez_p50, livez_p99, api_p50, api_p99;
+	/* files only: one file up and down through the API */
+	long long file_bytes;
+	double up_mbs, down_mbs;
+	long rss_before_kb, rss_growth_kb;
 };
 
 static const char *drydock_bin = "build/std/drydock";
@@ -1290,6 +1297,191 @@ static struct result run_long_polls(int polls, int samples)
 	return r;
 }
 
+/* ---- files: one file artifact up and down through serve --------------- */
+
+/* A process's peak resident set (VmHWM), in kB. */
+static long peak_rss(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		sscanf(line, "VmHWM: %ld", &kb);
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+static int send_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int connect_to(const struct sockaddr_in *addr)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || connect(fd, (const struct sockaddr *)addr, sizeof(*addr)))
+		die("connect to serve", NULL);
+	return fd;
+}
+
+/* Read an answer to its end (Connection: close) into buf; its length. */
+static size_t read_answer(int fd, char *buf, size_t cap)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got + 1 < cap &&
+	       (n = recv(fd, buf + got, cap - 1 - got, 0)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	return got;
+}
+
+#define PATTERN (1024 * 1024)
+
+static struct result run_files(long long size)
+{
+	struct result r = {0};
+	struct bench b;
+	struct http_conn ctl;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_target t = {.owner = (char *)"bench",
+			      .status = DD_TARGET_BUILDING};
+	struct dd_sha256_ctx sha;
+	struct dd_store *s;
+	char *pattern = malloc(PATTERN), *buf = malloc(PATTERN);
+	char hex[65], head[1024], answer[4096];
+	const char *p;
+	long long id = 0, got = 0;
+	bool same = true;
+	uint32_t x = 1;
+	double t0;
+	int fd, n;
+
+	if (!pattern || !buf)
+		die("out of memory", NULL);
+	for (size_t i = 0; i < PATTERN; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		pattern[i] = (char)x;
+	}
+	/* the file is the pattern over and over; its hash, beforehand */
+	dd_sha256_init(&sha);
+	for (long long at = 0; at < size; at += PATTERN)
+		dd_sha256_update(&sha, pattern,
+				 (size_t)(size - at < PATTERN ? size - at
+							      : PATTERN));
+	dd_sha256_final_hex(&sha, hex);
+	bench_open(&b, MODE_HTTP, 1, 1);
+	if (dd_store_open_ready(b.path, NULL, &s, &err) ||
+	    dd_store_target_insert(s, &t, &err))
+		die("make a target", &err);
+	dd_store_close(s);
+	bench_start(&b, workers);
+	if (http_conn_init(&ctl, b.http_addr, b.http_token))
+		die("bad serve address", NULL);
+	r.rss_before_kb = peak_rss(b.daemon);
+
+	fd = connect_to(&ctl.addr);
+	n = snprintf(head, sizeof(head),
+		     "POST /api/v1/targets/%lld/artifacts?key=bench HTTP/1.1\r\n"
+		     "Host: bench\r\nAuthorization: Bearer %s\r\n"
+		     "Content-Type: application/octet-stream\r\n"
+		     "Content-Length: %lld\r\nConnection: close\r\n\r\n",
+		     t.id, b.http_token, size);
+	t0 = dd_monotonic();
+	if (send_all(fd, head, (size_t)n))
+		die("send the upload's headers", NULL);
+	for (long long at = 0; at < size; at += PATTERN)
+		if (send_all(fd, pattern,
+			     (size_t)(size - at < PATTERN ? size - at
+							  : PATTERN)))
+			die("send the file", NULL);
+	read_answer(fd, answer, sizeof(answer));
+	r.up_mbs = (double)size / 1e6 / (dd_monotonic() - t0);
+	close(fd);
+	if (strncmp(answer, "HTTP/1.1 201", 12) ||
+	    !(p = strstr(answer, "\"id\":")))
+		die("the upload was refused", NULL);
+	id = atoll(p + 5);
+	same = strstr(answer, hex) != NULL;
+
+	fd = connect_to(&ctl.addr);
+	n = snprintf(head, sizeof(head),
+		     "GET /api/v1/artifacts/%lld/content HTTP/1.1\r\n"
+		     "Host: bench\r\nAuthorization: Bearer %s\r\n"
+		     "Connection: close\r\n\r\n",
+		     id, b.http_token);
+	t0 = dd_monotonic();
+	if (send_all(fd, head, (size_t)n))
+		die("send the download's request", NULL);
+	/* the headers, then the bytes, each compared with the pattern */
+	answer[0] = '\0';
+	for (size_t hl = 0; !strstr(answer, "\r\n\r\n");) {
+		ssize_t k = recv(fd, answer + hl, 1, 0);
+
+		if (k <= 0 || ++hl + 1 >= sizeof(answer))
+			die("read the download's headers", NULL);
+		answer[hl] = '\0';
+	}
+	if (strncmp(answer, "HTTP/1.1 200", 12))
+		die("the download was refused", NULL);
+	for (;;) {
+		size_t off = (size_t)(got % PATTERN);
+		ssize_t k = recv(fd, buf, PATTERN - off, 0);
+
+		if (k <= 0)
+			break;
+		same = same && !memcmp(buf, pattern + off, (size_t)k);
+		got += k;
+	}
+	r.down_mbs = (double)size / 1e6 / (dd_monotonic() - t0);
+	close(fd);
+	r.peak_rss_kb = peak_rss(b.daemon);
+	r.rss_growth_kb = r.peak_rss_kb - r.rss_before_kb;
+	http_conn_close(&ctl);
+	bench_stop(&b);
+	r.scenario = "files";
+	r.mode = mode_names[MODE_HTTP];
+	r.clients = 1;
+	r.resources = 1;
+	r.file_bytes = size;
+	r.p50 = r.p95 = r.p99 = r.rel_p50 = r.rel_p99 = NAN;
+	r.ceiling = NAN;
+	r.exactly_once = same && got == size;
+	bench_remove(&b);
+	free(pattern);
+	free(buf);
+	return r;
+}
+
+static void print_files(const struct result *r)
+{
+	printf("files: %lld MB up %.0f MB/s, down %.0f MB/s; serve's peak RSS "
+	       "%ld -> %ld MB (+%.1f MB)%s\n",
+	       r->file_bytes / 1000000, r->up_mbs, r->down_mbs,
+	       r->rss_before_kb / 1024, r->peak_rss_kb / 1024,
+	       r->rss_growth_kb / 1024.0,
+	       r->exactly_once ? "" : "  FAILED: the bytes differ");
+	fflush(stdout);
+}
+
 static void print_long_polls(const struct result *r)
 {
 	printf("long-polls: %d parked in %.1f s; serve %ld MB resident "
@@ -1371,6 +1563,16 @@ static json_t *result_json(const struct result *r, const char *durability)
 				  "livez_p99_ms", num(r->livez_p99),
 				  "api_p50_ms", num(r->api_p50), "api_p99_ms",
 				  num(r->api_p99)));
+	if (r->file_bytes)
+		json_object_set_new(
+			o, "files",
+			json_pack("{s:I, s:o, s:o, s:I, s:I}", "bytes",
+				  (json_int_t)r->file_bytes, "upload_mb_s",
+				  num(r->up_mbs), "download_mb_s",
+				  num(r->down_mbs), "serve_peak_rss_before_kb",
+				  (json_int_t)r->rss_before_kb,
+				  "serve_peak_rss_growth_kb",
+				  (json_int_t)r->rss_growth_kb));
 	if (r->vs_library_p50 > 0)
 		json_object_set_new(
 			o, "vs_library",
@@ -1507,6 +1709,8 @@ int main(int argc, char **argv)
 		n += run_backlogs((const int[]){20}, 1, rs + n);
 		rs[n] = run_long_polls(100, 20);
 		print_long_polls(&rs[n++]);
+		rs[n] = run_files(20LL * 1024 * 1024 + 17);
+		print_files(&rs[n++]);
 	} else {
 		/*
 		 * `make bench-quick` must finish within 30 s on a loaded
@@ -1599,6 +1803,10 @@ int main(int argc, char **argv)
 			rs[n] = run_long_polls(quick ? 1000 : 10000,
 					       quick ? 200 : 1000);
 			print_long_polls(&rs[n++]);
+		}
+		if (WANT("files")) {
+			rs[n] = run_files(quick ? 128LL << 20 : 1LL << 30);
+			print_files(&rs[n++]);
 		}
 		if (!quick && WANT("scale")) {
 			rs[n] = run_pool("scale", MODE_PROCESS, 16, 16, false,
