@@ -11,6 +11,7 @@
 #include "worker/pool.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -158,6 +159,16 @@ int cmd_serve(int argc, char **argv)
 	int sig, rc;
 
 	cli_parse(&spec, argc, argv);
+	/*
+	 * Blocks of 128 KiB and more (a file artifact's chunk as SQLite
+	 * builds its record, a download's piece) are mapped for each use and
+	 * given back at once.  glibc would otherwise raise that threshold
+	 * after the first such block is freed and serve them from the arena
+	 * of whichever of the many handler threads ran the request, each
+	 * arena then keeping its own: a 128 MiB upload took serve's peak RSS
+	 * up 11 MB, 4.5 MB with the threshold fixed.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	ho.quiet = pt.o.quiet = quiet;
 	s = cli_open_store(); /* fail early with a clear message */
 	ho.store_path = pt.o.store_path = cli_store_path();

@@ -108,6 +108,21 @@ call 200 "$CI" GET "/api/v1/targets/$t?wait=finished&timeout=30"
 expect_eq "finished target" "$(j .status)" passed
 call 200 "$VIEW" GET "/api/v1/targets/$t/log?limit=2"
 rejects 409 conflict "$CI" POST "/api/v1/targets/$t/finish" '{"result": "failed"}'
+# a file artifact's bytes, up and down
+call 201 "$CI" POST /api/v1/targets '{"name": "build 2"}'
+t=$(j .id)
+printf 'hello' >"$T/hello"
+call 201 "$CI" POST "/api/v1/targets/$t/artifacts?key=hello&name=hello.txt" "" \
+	-H 'Content-Type: application/octet-stream' --data-binary "@$T/hello"
+art=$(j .id)
+call 200 "$VIEW" GET "/api/v1/artifacts/$art/content"
+etag=$(header ETag)
+call 206 "$CI" GET "/api/v1/artifacts/$art/content" "" -H 'Range: bytes=1-2'
+call 304 "$CI" GET "/api/v1/artifacts/$art/content" "" -H "If-None-Match: $etag"
+rejects 416 range_not_satisfiable "$CI" GET "/api/v1/artifacts/$art/content" "" \
+	-H 'Range: bytes=9-'
+rejects 409 exists "$CI" POST "/api/v1/targets/$t/artifacts?key=hello" "" \
+	-H 'Content-Type: application/octet-stream' --data-binary "@$T/hello"
 
 # paths and methods the API lacks answer an Error
 rejects 404 not_found "$VIEW" GET /api/v1/nope
