@@ -1,16 +1,18 @@
 /*
  * api_files.c - file artifacts' bytes over the API: the streamed upload
- * (POST /api/v1/targets/{id}/artifacts with a body that is not JSON) and
+ * (POST /api/v1/targets/{id}/artifacts?key=K with the file as the body)
+ * and
  * GET /api/v1/artifacts/{id}/content, with ETag and Range.
  *
  * The upload is a stream route (http.h) on the path where a JSON body
- * adds a uri or host artifact (api_targets.c): the server hands it a
- * body that is not JSON a piece at a time, and api/file.h stores each
- * piece as a chunk, hashing it, so no file is whole in memory.  The key and the optional name come
- * in the query (?key=K&name=N), since the body is the file itself.  The
- * download reads a chunk at a time as the client takes the bytes.  A
- * client may add to and read only its own targets; a viewer reads all;
- * an admin does anything.
+ * adds a uri or host artifact (api_targets.c): a request with ?key= (or
+ * Content-Type: application/octet-stream) is a file's.  The server hands
+ * it the body a piece at a time, and api/file.h stores each piece as a
+ * chunk, hashing it, so no file is whole in memory.  The key and the
+ * optional name come in the query (?key=K&name=N), since the body is the
+ * file itself.  The download reads a chunk at a time as the client takes
+ * the bytes.  A client may add to and read only its own targets; a
+ * viewer reads all; an admin does anything.
  */
 #include "api/file.h"
 #include "core/target.h"
@@ -268,6 +270,6 @@ const struct dd_http_route dd_v1_file_routes[] = {
 
 const struct dd_http_stream_route dd_v1_file_streams[] = {
 	{"POST", "/api/v1/targets/{id}/artifacts", DD_HTTP_BEARER,
-	 &file_upload},
-	{NULL, NULL, 0, NULL},
+	 &file_upload, "key"},
+	{NULL, NULL, 0, NULL, NULL},
 };

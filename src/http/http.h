@@ -212,16 +212,20 @@ struct dd_http_route {
 };
 
 /*
- * A route that takes a body that is not JSON as a stream: a request to
- * its method and pattern whose Content-Type is not application/json goes
- * to `stream`; any other, to the route of the same method and pattern
- * in the route tables (which takes JSON), if there is one.
+ * A route that takes a body as a stream: a request to its method and
+ * pattern goes to `stream` when its Content-Type is
+ * application/octet-stream or its query has the argument `query_key`
+ * (whatever its Content-Type: curl --data-binary sends a form's);
+ * any other, to the route of the same method and pattern in the route
+ * tables (which takes JSON, with or without its Content-Type), if there
+ * is one.
  */
 struct dd_http_stream_route {
 	const char *method;
 	const char *pattern;
 	enum dd_http_auth auth;
 	const struct dd_http_stream *stream;
+	const char *query_key;
 };
 
 /*

@@ -3,7 +3,7 @@
  *
  * The routes are the tables each part of the server contributes (the
  * API's resources, the probes and metrics, sign-in, the web UI's pages);
- * a request whose body is not JSON may go to a stream route instead
+ * a request with a body of bytes may go to a stream route instead
  * (file uploads); a path that fits none is answered 404 (as JSON under /api, as a page
  * elsewhere) and a method the path lacks 405.  A route that needs a
  * caller gets it from a bearer token or from the web UI's session
@@ -183,10 +183,10 @@ const struct dd_http_stream_route *
 dd_http_route_streaming(struct dd_http_req *r)
 {
 	const char *type = dd_http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+	bool octets = type && !strncasecmp(type, "application/octet-stream",
+					   24) &&
+		      (!type[24] || type[24] == ';' || type[24] == ' ');
 
-	if (type && !strncasecmp(type, "application/json", 16) &&
-	    (!type[16] || type[16] == ';' || type[16] == ' '))
-		return NULL;
 	for (size_t t = 0; t < sizeof(stream_tables) / sizeof(*stream_tables);
 	     t++) {
 		for (const struct dd_http_stream_route *sr = stream_tables[t];
@@ -196,6 +196,9 @@ dd_http_route_streaming(struct dd_http_req *r)
 			if (strcmp(sr->method, r->method) ||
 			    !dd_http_match(sr->pattern, r->path, params))
 				continue;
+			if (!octets && !(sr->query_key &&
+					 dd_http_query(r, sr->query_key)))
+				return NULL;
 			memcpy(r->params, params, sizeof(params));
 			return sr;
 		}

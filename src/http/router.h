@@ -21,8 +21,9 @@ const struct dd_http_route *dd_http_route_find(struct dd_http_req *r);
 /*
  * The stream route (http.h) for the request if it takes its body as a
  * stream: one fits its method and path, with r->params filled, and its
- * Content-Type is not application/json.  NULL otherwise, answering
- * nothing: the request then goes the usual way, its body read whole.
+ * Content-Type is application/octet-stream or its query has the route's
+ * `query_key`.  NULL otherwise, answering nothing: the request then goes
+ * the usual way, its body read whole.
  */
 const struct dd_http_stream_route *
 dd_http_route_streaming(struct dd_http_req *r);

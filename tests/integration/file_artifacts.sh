@@ -9,10 +9,10 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../lib_http.sh"
 
-# new_target OWNER: a building target of OWNER; prints its id.
+# new_target TOKEN: a building target of that token; prints its id.
 new_target() {
-	sql "INSERT INTO target(name, owner, status, created, modified)
-	     VALUES('build', '$1', 0, 1, 1); SELECT last_insert_rowid();"
+	call 201 "$1" POST /api/v1/targets '{"name": "build"}' >&2
+	j .id
 }
 
 # upload TOKEN TARGET QUERY FILE [CURL OPTIONS...]: POST FILE's bytes.
@@ -39,7 +39,7 @@ start_server --max-artifact-size 1M --timeout 3
 client=$(token ci client)
 other=$(token other client)
 viewer=$(token look viewer)
-t=$(new_target token:ci)
+t=$(new_target "$client")
 head -c 300000 /dev/urandom >"$T/small"
 head -c 1048577 /dev/zero >"$T/over"
 
@@ -102,6 +102,16 @@ expect_eq "small's name" "$(j .data.name)" small.bin
 expect_eq "small's location" "$(header Location)" "/api/v1/artifacts/$small"
 upload "$client" "$t" key=small "$T/small"
 expect_error 409 exists
+# with ?key= a body is a file's whatever its Content-Type (curl
+# --data-binary sends a form's); without, the same path takes JSON
+req "$client" POST "/api/v1/targets/$t/artifacts?key=form" "" \
+	--data-binary "@$T/small"
+[ "$(cat "$T/code")" = 201 ] || fail "form-typed upload: $(cat "$T/body")"
+expect_eq "form-typed upload's hash" "$(j .sha256)" "$(sha256sum <"$T/small" | cut -c1-64)"
+req "$client" POST "/api/v1/targets/$t/artifacts" "" \
+	--data '{"key": "docs", "type": "uri", "data": {"uri": "https://example.org/"}}'
+[ "$(cat "$T/code")" = 201 ] || fail "JSON without its Content-Type: $(cat "$T/body")"
+expect_eq "a uri artifact" "$(j .type)" uri
 
 # ---- reading: ETag, If-None-Match, Range ----------------------------------
 sum=$(sha256sum <"$T/small" | cut -c1-64)

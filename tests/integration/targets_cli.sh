@@ -65,8 +65,8 @@ refuses 2 "scheme 'javascript' is not allowed" dd artifact add "$t" --key bad --
 refuses 2 "scheme 'file' is not allowed" dd artifact add "$t" --key bad --uri file:///etc/passwd
 refuses 2 "unknown field 'name'" dd artifact add "$t" --key bad --lease "$me" --name x
 refuses 2 "unknown field 'external'" dd artifact add "$t" --key bad --lease "$me" --external
-refuses 2 "needs --uri URL or --lease ID" dd artifact add "$t" --key bad
-refuses 2 "needs --uri URL or --lease ID" dd artifact add "$t" --key bad --uri https://x/ --lease "$me"
+refuses 2 "needs one of --uri URL, --lease ID and --file PATH" dd artifact add "$t" --key bad
+refuses 2 "needs one of --uri URL, --lease ID and --file PATH" dd artifact add "$t" --key bad --uri https://x/ --lease "$me"
 refuses 2 "needs --key" dd artifact add "$t" --uri https://x/
 refuses 2 "artifact key is empty" dd artifact add "$t" --key "" --uri https://x/
 refuses 2 "lease 999 does not exist" dd artifact add "$t" --key bad --lease 999
