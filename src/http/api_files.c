@@ -2,7 +2,9 @@
  * api_files.c - file artifacts' bytes over the API: the streamed upload
  * (POST /api/v1/targets/{id}/artifacts?key=K with the file as the body)
  * and
- * GET /api/v1/artifacts/{id}/content, with ETag and Range.
+ * GET /api/v1/artifacts/{id}/content, with ETag and Range (also at
+ * /artifacts/{id}/content, the web UI's download link, for a signed-in
+ * browser).
  *
  * The upload is a stream route (http.h) on the path where a JSON body
  * adds a uri or host artifact (api_targets.c): a request with ?key= (or
@@ -264,6 +266,12 @@ out:
 
 const struct dd_http_route dd_v1_file_routes[] = {
 	{"GET", "/api/v1/artifacts/{id}/content", DD_HTTP_BEARER, content_get,
+	 false},
+	/*
+	 * The web UI's download link (web_targets.c): the same answer to a
+	 * signed-in browser, whose session says who it is, as a token does.
+	 */
+	{"GET", "/artifacts/{id}/content", DD_HTTP_SESSION, content_get,
 	 false},
 	{NULL, NULL, 0, NULL, false},
 };

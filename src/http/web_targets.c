@@ -505,7 +505,8 @@ static void properties(struct dd_buf *b, const struct dd_target *t)
  * The artifacts table: ARTIFACTS_SHOWN at a time, oldest first (the order
  * the build recorded them in), after ?after=.  A host artifact shows its
  * lease's status.  Returns the refresh delay: soon while a lease it holds
- * is still changing (released, on its way to destroyed).
+ * is still changing, or is released by the target's finish but not yet
+ * destroyed.
  */
 static int artifacts(struct dd_http_req *r, const struct dd_target *t,
 		     long long after)
@@ -548,8 +549,14 @@ static int artifacts(struct dd_http_req *r, const struct dd_target *t,
 
 		if (id && !dd_store_lease_get(r->store, id, &lease, NULL)) {
 			st = dd_lease_status_name(lease.status);
-			if (dd_web_lease_changing(lease.status) &&
-			    lease.status != DD_LEASE_PENDING)
+			/*
+			 * A released artifact's lease has a release queued
+			 * (it may still show active) until it is destroyed.
+			 */
+			if ((a->released &&
+			     lease.status != DD_LEASE_DESTROYED) ||
+			    (dd_web_lease_changing(lease.status) &&
+			     lease.status != DD_LEASE_PENDING))
 				refresh = DD_WEB_REFRESH;
 			dd_lease_release(&lease);
 		}

@@ -7,15 +7,18 @@
 //   DRYDOCK_CLIENT_TOKEN  the secret of the client token owning the target
 //   DRYDOCK_TARGET        the id of its target, building
 //   DRYDOCK_TARGET_LEASE  the id of the active lease its host artifact names
+//   DRYDOCK_TARGET_FILE   the id of its file artifact, and
+//   DRYDOCK_TARGET_FILE_SHA256  the SHA-256 of its bytes
 //   DRYDOCK_TEST_OUT      where screenshots go (under browser/)
 //
 // The client opens the Targets page, then its target, sees the artifacts
-// with the right links, clicks Abort, confirms, and waits (the pages
+// with the right links, downloads the file (its bytes checked), clicks Abort, confirms, and waits (the pages
 // reload themselves, no sleeps) until the target shows aborted and its
 // lease destroyed.  At 375 px wide the pages do not scroll sideways, and
 // no page logs a console error (where a CSP violation would show).
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 function need(name) {
@@ -33,6 +36,8 @@ const url = need('DRYDOCK_URL');
 const clientToken = need('DRYDOCK_CLIENT_TOKEN');
 const target = need('DRYDOCK_TARGET');
 const lease = need('DRYDOCK_TARGET_LEASE');
+const file = need('DRYDOCK_TARGET_FILE');
+const fileSha = need('DRYDOCK_TARGET_FILE_SHA256');
 const out = path.join(process.env.DRYDOCK_TEST_OUT || '.', 'browser');
 mkdirSync(out, { recursive: true });
 const shot = (name) => path.join(out, name);
@@ -81,6 +86,14 @@ try {
 		'a javascript: URI is no link');
 	check((await page.locator('#artifacts').textContent()).includes('javascript:alert(1)'),
 		'it shows as text');
+	const link = page.locator(`#artifacts a[href="/artifacts/${file}/content"]`);
+	check((await link.textContent()) === '<b>out".bin', 'the file artifact is a link with its name as text');
+	check((await page.locator(`#artifact-${file} .sha256`).textContent()) === fileSha, 'it shows its SHA-256');
+	const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+	check(download.suggestedFilename() === '<b>out".bin' || download.suggestedFilename().endsWith('.bin'),
+		`the download is named after the file (${download.suggestedFilename()})`);
+	const got = createHash('sha256').update(readFileSync(await download.path())).digest('hex');
+	check(got === fileSha, 'the downloaded bytes are the file\'s');
 	check((await page.locator('#log').textContent()).includes('artifact.added'), 'the log shows the artifacts added');
 	check((await page.locator('script').count()) === 0, 'the page has no script element');
 	await page.screenshot({ path: shot('target-building.png'), fullPage: true });

@@ -199,6 +199,12 @@ for a in '{"key": "host", "type": "host", "data": {"lease": '"$lid"'}}' \
 	api "$client" POST "/api/v1/targets/$tid/artifacts" "$a" | jq -e .id >/dev/null ||
 		fail "artifact not added: $a"
 done
+# a file artifact, whose name would be markup and breaks out of quotes
+head -c 300000 /dev/urandom >"$T/upload.bin"
+fsha=$(sha256sum "$T/upload.bin" | cut -d' ' -f1)
+fid=$(curl -sS -H "Authorization: Bearer $client" -H 'Content-Type: application/octet-stream' \
+	--data-binary "@$T/upload.bin" "$url/api/v1/targets/$tid/artifacts?key=out.bin&name=%3Cb%3Eout%22.bin" | jq -r .id)
+[ "$fid" -gt 0 ] 2>/dev/null || fail "file artifact not uploaded"
 otid=$(api "$other" POST /api/v1/targets '{"name": "other build"}' | jq -r .id)
 sign_in "$T/client.jar" "$client"
 sign_in "$T/other.jar" "$other"
@@ -230,6 +236,14 @@ grep -q '<a href="https://example.org/r?a=1&amp;b=&quot;x&quot;" rel="noopener n
 	fail "uri artifact link: $(grep -o '<table id="artifacts">.*</table>' "$T/target.html")"
 grep -q "<a href=\"/leases/$lid\">lease $lid</a> <span class=\"badge s-active\">active</span>" "$T/target.html" ||
 	fail "host artifact link: $(grep -o '<table id="artifacts">.*</table>' "$T/target.html")"
+grep -q "<a href=\"/artifacts/$fid/content\" download=\"&lt;b&gt;out&quot;.bin\">&lt;b&gt;out&quot;.bin</a> <span class=\"size\" title=\"300000 bytes\">293.0 KiB</span><br><code class=\"sha256\" title=\"SHA-256\">$fsha</code>" "$T/target.html" ||
+	fail "file artifact: $(grep -o '<table id="artifacts">.*</table>' "$T/target.html")"
+# the download link gives the bytes to the owner's session, to nobody else's
+curl -sS -o "$T/download.bin" -b "$T/client.jar" "$url/artifacts/$fid/content"
+expect_eq "downloaded through the web UI" "$(sha256sum <"$T/download.bin" | cut -d' ' -f1)" "$fsha"
+expect_eq "another client's download" "$(code "/artifacts/$fid/content" -b "$T/other.jar")" 403
+expect_eq "download without a session" "$(redir "/artifacts/$fid/content")" \
+	"303 $url/login?next=$(jq -rn --arg p "/artifacts/$fid/content" '$p | @uri')"
 if grep -qi 'href="javascript' "$T/target.html"; then fail "a javascript: URI became a link"; fi
 grep -q '<code>javascript:alert(1)</code>' "$T/target.html" || fail "the javascript: URI is not shown as text"
 grep -q 'artifact.added' "$T/target.html" || fail "target page lacks its log"
@@ -255,6 +269,7 @@ expect_eq "target after refusals" "$(api "$client" GET "/api/v1/targets/$tid" | 
 
 # in a real browser: the client aborts its target and its lease is released
 DRYDOCK_URL=$url DRYDOCK_CLIENT_TOKEN=$client DRYDOCK_TARGET=$tid DRYDOCK_TARGET_LEASE=$lid \
+	DRYDOCK_TARGET_FILE=$fid DRYDOCK_TARGET_FILE_SHA256=$fsha \
 	node "$browser/targets.mjs" || fail "browser test of targets failed"
 expect_eq "target after Abort" "$(api "$client" GET "/api/v1/targets/$tid" | jq -r .status)" aborted
 expect_eq "its lease" "$(lease_status "$lid")" destroyed
