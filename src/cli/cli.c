@@ -135,6 +135,22 @@ bool cli_parse_count(const char *arg, long long min, long long max, int *out)
 	return true;
 }
 
+int cli_opt_attr(const struct cli_option *o, const char *kv,
+		 struct dd_error *err)
+{
+	const char *eq = strchr(kv, '=');
+	char key[256];
+
+	if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(key))
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "--attr takes KEY=VALUE, not '%s'", kv);
+	snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
+	if (json_object_set_new(o->value, key, json_string(eq + 1)))
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "--attr %s: not valid UTF-8", key);
+	return 0;
+}
+
 int cli_opt_expiry(const struct cli_option *o, const char *arg,
 		   struct dd_error *err)
 {

@@ -15,6 +15,7 @@
 #define DD_CLI_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdbool.h>
 
 #include "api/idem.h"
@@ -72,6 +73,12 @@ long long cli_parse_id(const char *s);
 /* A whole number from min to max (min >= 1) into *out; false if not. */
 bool cli_parse_count(const char *arg, long long min, long long max, int *out);
 /*
+ * --attr KEY=VALUE: a string attribute set in the JSON object o->value;
+ * a missing '=' or an empty or over-long key is a usage error.
+ */
+int cli_opt_attr(const struct cli_option *o, const char *kv,
+		 struct dd_error *err);
+/*
  * An expiry from `--until TIME` or `--ttl DURATION`, as core/input.h
  * reads them, taking `now` as the present.  The options refuse a second
  * expiry, a bad one, and one in the past or more than ten years away.
@@ -109,6 +116,20 @@ json_t *cli_parse_json_arg(const char *arg, const char *what,
  */
 int cli_idem(struct dd_idem *k, const char *key, const char *request,
 	     json_t *params, struct dd_idem **out);
+
+struct dd_wake;
+/*
+ * Wait until lease `id` is active, showing its progress on stderr: on a
+ * terminal one line with a spinner and the newest log entry (cleared at
+ * the end), otherwise each log entry as a line.  `wake` must have been
+ * listening since before the lease was queued, so no change is missed.
+ * Returns 0 once the lease is active; DD_ERR_BROKEN when it ended broken
+ * or destroyed instead ("lease 12 is destroyed: REASON"); and
+ * DD_ERR_INTERRUPTED once *interrupted is set (by a signal handler),
+ * leaving the lease as it is for the caller to release.
+ */
+int cli_lease_wait(struct dd_store *s, struct dd_wake *wake, long long id,
+		   volatile sig_atomic_t *interrupted, struct dd_error *err);
 
 /* Print `v` as indented JSON on stdout and take ownership of it. */
 void cli_print_json(json_t *v);

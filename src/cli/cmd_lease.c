@@ -38,125 +38,38 @@ static void on_signal(int sig)
 	interrupted = 1;
 }
 
-/* Print log entries newer than *after; returns the last reason seen. */
-static void stream_log(struct dd_store *s, long long id, long long *after,
-		       char *reason, size_t n)
-{
-	struct dd_filter f = {0};
-	struct dd_log_entry_list l = {0};
-
-	f.lease = id;
-	f.after_id = *after;
-	if (dd_store_log_list(s, &f, &l, NULL))
-		return;
-	for (size_t i = 0; i < l.n; i++) {
-		json_t *r = json_object_get(l.items[i].data, "reason");
-
-		cli_print_log_entry(stderr, &l.items[i]);
-		if (json_is_string(r))
-			snprintf(reason, n, "%s", json_string_value(r));
-		*after = l.items[i].id;
-	}
-	dd_log_entry_list_release(&l);
-}
-
+/*
+ * Wait for lease `id` (cli_lease_wait) and print it once active.  A
+ * lease that ends instead is reported (with --json, as it ended) with
+ * exit status 12; an interrupted wait releases the lease and exits 130.
+ */
 static int wait_active(struct dd_store *s, struct dd_wake *wake, long long id,
 		       bool json)
 {
 	struct dd_error err = DD_ERROR_INIT;
-	char reason[600] = "";
-	char what[48];
-	long long after = 0;
-	bool warned = false;
-	double settle = 0; /* when we stop waiting for a broken lease's end */
+	struct dd_lease l = {0};
+	int rc = cli_lease_wait(s, wake, id, &interrupted, &err);
 
-	snprintf(what, sizeof(what), "lease:%lld", id);
-	/* before the first look: only this lease's changes wake us */
-	dd_wake_watch(wake, what);
-	for (;;) {
-		struct dd_lease l = {0};
-		int rc;
+	if (rc == DD_ERR_INTERRUPTED) {
+		char who[128];
 
-		stream_log(s, id, &after, reason, sizeof(reason));
-		rc = dd_store_lease_get(s, id, &l, &err);
-		if (rc && rc != DD_ERR_BUSY)
-			return cli_fail(&err);
-		if (!rc && l.status == DD_LEASE_ACTIVE) {
-			if (json)
-				cli_print_json(cli_lease_json(s, &l, NULL));
-			else
-				printf("%lld\n", l.id);
-			dd_lease_release(&l);
-			return 0;
-		}
-		/*
-		 * A broken lease is destroyed by the same worker pass, a
-		 * moment later: report where it ends, not the step between
-		 * (but do not hang if destroying it fails and is retried).
-		 */
-		if (!rc && l.status == DD_LEASE_BROKEN && !settle)
-			settle = dd_monotonic() + 2.0;
-		if (!rc && !dd_lease_status_live(l.status) &&
-		    !(l.status == DD_LEASE_BROKEN && dd_monotonic() < settle)) {
-			enum dd_lease_status st = l.status;
-
-			dd_lease_release(&l);
-			if (json) {
-				struct dd_lease again = {0};
-
-				if (!dd_store_lease_get(s, id, &again, NULL))
-					cli_print_json(
-						cli_lease_json(s, &again, NULL));
-				dd_lease_release(&again);
-			}
-			return cli_error(dd_err_exit_status(DD_ERR_BROKEN),
-					 "lease %lld is %s%s%s", id,
-					 dd_lease_status_name(st),
-					 reason[0] ? ": " : "", reason);
-		}
-		dd_lease_release(&l);
-		if (interrupted) {
-			char who[128];
-
-			dd_api_cli_identity(who, sizeof(who));
-			fprintf(stderr,
-				"drydock: interrupted; releasing lease %lld\n",
-				id);
-			if (dd_api_send(s, (struct dd_ref){DD_OBJ_LEASE, id},
-					"release", who, NULL, NULL, &err))
-				cli_fail(&err);
-			return 130;
-		}
-		if (!warned && dd_wake_count(cli_store_path(),
-					     DD_WAKE_DAEMON) == 0) {
-			fprintf(stderr,
-				"drydock: no daemon is running for store "
-				"'%s'; lease %lld waits until one starts "
-				"('drydock daemon')\n",
-				cli_store_path(), id);
-			warned = true;
-		}
-		/*
-		 * Woken by each worker pass on this lease; the timeout only
-		 * bounds the damage of a lost wake-up.
-		 */
-		dd_wake_wait_for(wake, what,
-				 settle ? settle - dd_monotonic() + 0.001 : 2.0);
+		dd_api_cli_identity(who, sizeof(who));
+		fprintf(stderr, "drydock: interrupted; releasing lease %lld\n",
+			id);
+		dd_error_clear(&err);
+		if (dd_api_send(s, (struct dd_ref){DD_OBJ_LEASE, id},
+				"release", who, NULL, NULL, &err))
+			cli_fail(&err);
+		return 130;
 	}
-}
-
-static int add_attr(const struct cli_option *o, const char *kv,
-		    struct dd_error *err)
-{
-	const char *eq = strchr(kv, '=');
-	char key[256];
-
-	if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(key))
-		return dd_error_set(err, DD_ERR_INVALID,
-				    "--attr takes KEY=VALUE, not '%s'", kv);
-	snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
-	json_object_set_new(o->value, key, json_string(eq + 1));
-	return 0;
+	if (rc && rc != DD_ERR_BROKEN)
+		return cli_fail(&err);
+	if (json && !dd_store_lease_get(s, id, &l, NULL))
+		cli_print_json(cli_lease_json(s, &l, NULL));
+	else if (!rc)
+		printf("%lld\n", id);
+	dd_lease_release(&l);
+	return rc ? cli_fail(&err) : 0;
 }
 
 /* --attributes: a later one replaces an earlier one, as for any option */
@@ -186,7 +99,7 @@ int cmd_lease(int argc, char **argv)
 	const struct cli_option options[] = {
 		CLI_STRING("type", "TYPE", &req.type,
 			   "the type of resource to lease (required)"),
-		CLI_CALLBACK("attr", "KEY=VALUE", add_attr, attrs,
+		CLI_CALLBACK("attr", "KEY=VALUE", cli_opt_attr, attrs,
 			     "a string attribute (repeatable), e.g. --attr "
 			     "host=a"),
 		CLI_CALLBACK("attributes", "JSON", set_attributes, &extra,
