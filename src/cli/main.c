@@ -25,6 +25,8 @@ static const struct cli_command commands[] = {
 	{"reclaim", cmd_reclaim, "ask every idle resource to go away"},
 	{"release-lease", cmd_release_lease, "release leases"},
 	{"release-resource", cmd_release_resource, "release resources"},
+	{"run", cmd_run,
+	 "run a command as a build on a new lease, and release it"},
 	{"serve", cmd_serve,
 	 "serve the HTTP API and web UI, and run the workers"},
 	{"show", cmd_show, "show one lease, resource or blueprint in full"},
@@ -58,7 +60,8 @@ static void usage(FILE *f)
 		"input/output error, 12 lease ended broken or destroyed,\n14 "
 		"idempotency key reused for another request, 15 store damaged,\n"
 		"130 interrupted; "
-		"'exec' passes the command's own status through.\n");
+		"'exec' and 'run' pass the command's own status through\n"
+		"('run' exits 125 when drydock fails).\n");
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,563 @@
+/*
+ * cmd_run.c - "drydock run": a build in one command, for a CI job.
+ *
+ * Starts a build target holding a new lease (api/run.h: one transaction,
+ * so no ending can orphan the lease), waits for the lease, runs the
+ * command on it with its stdout and stderr streamed live and apart while
+ * their combined output is kept as the `output.log` artifact, uploads the
+ * files matching each --artifact glob, and finishes the target passed or
+ * failed, which releases the lease.  It exits with the command's status.
+ *
+ * A signal (Ctrl-C, SIGTERM, SIGHUP) stops the command's process group,
+ * TERM then KILL, finishes the target aborted and exits 128+N.  If this
+ * process dies without finishing (kill -9), the target's deadline (--ttl)
+ * makes the daemon abort it, releasing the lease.
+ */
+#include "api/run.h"
+#include "cli/cli.h"
+#include "core/exec.h"
+#include "core/input.h"
+#include "core/util.h"
+#include "queue/wake.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <glob.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/*
+ * drydock's own failures, as opposed to the command's: a refused input,
+ * a lease that breaks, a store that fails, an upload that fails (usage
+ * errors are 2, as for every command, caught before anything).  125, as
+ * `docker run` and `git bisect run` use it, so that a CI job can tell
+ * them from any status a build commonly exits with.
+ */
+#define RUN_FAILED 125
+
+static const char usage[] =
+	"usage: drydock run --type TYPE [--attr KEY=VALUE]... [--blueprint "
+	"ID]...\n"
+	"                   [--ttl DURATION] [--name NAME] [--artifact "
+	"GLOB]...\n"
+	"                   [--uri NAME=URL]... [--db PATH] -- COMMAND "
+	"[ARGS...]\n"
+	"\n"
+	"Run COMMAND as a build: create a build target holding a new lease "
+	"on a\nresource of TYPE, wait for the lease (its progress on "
+	"stderr), run COMMAND\nin the lease's working directory with its "
+	"stdout and stderr streamed here\nas they come, keep its combined "
+	"output as the target's artifact "
+	"'output.log',\nupload the files matching each GLOB (relative to the "
+	"lease's directory) as\nfile artifacts, record each URI, and finish "
+	"the target passed or failed,\nwhich releases the lease.  COMMAND's "
+	"standard input is /dev/null.\n";
+
+static const char epilog[] =
+	"exit status: COMMAND's own (128+N if signal N ended it); 2 for bad "
+	"usage;\n125 when drydock fails (input refused, the lease ends broken, "
+	"the store or\nan upload fails, the target's deadline passes: the "
+	"target is then failed\nor aborted, never passed); 128+N when signal N (SIGINT, "
+	"SIGTERM, SIGHUP) interrupts the run:\nCOMMAND and its children get "
+	"SIGTERM, and SIGKILL 5 s later, and the\ntarget is aborted.  If "
+	"drydock itself is killed, the daemon aborts the\ntarget at its "
+	"deadline (--ttl, default 1h) and releases the lease.\n";
+
+/* Signals stop the run: the wait sees the flag, the command the pipe. */
+static int cancel_fd = -1;
+static volatile sig_atomic_t interrupted;
+static volatile sig_atomic_t stopped_by;
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+
+	if (!stopped_by)
+		stopped_by = sig;
+	interrupted = 1;
+	if (write(cancel_fd, "", 1) < 0) {
+		/* the pipe holds a byte already: the run is stopping */
+	}
+	errno = saved;
+}
+
+static int catch_signals(int *cancel, struct dd_error *err)
+{
+	struct sigaction sa = {0};
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK))
+		return dd_error_set(err, DD_ERR_IO, "cannot make a pipe: %s",
+				    strerror(errno));
+	cancel_fd = p[1];
+	*cancel = p[0];
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	/* a reader of our output that goes away must not kill the run */
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	return 0;
+}
+
+/* The repeatable string options: --artifact and --uri. */
+struct run_opts {
+	const char **globs;
+	size_t n_globs;
+	struct dd_run_uri *uris;
+	size_t n_uris;
+	double ttl;
+};
+
+static int grow(void *pp, size_t n, size_t size, struct dd_error *err)
+{
+	void **p = pp;
+	void *q = dd_realloc(*p, (n + 1) * size);
+
+	if (!q)
+		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	*p = q;
+	return 0;
+}
+
+/*
+ * --artifact GLOB: relative to the lease's directory and inside it, so
+ * that its matches are keys that say where the file was.
+ */
+static int add_glob(const struct cli_option *o, const char *arg,
+		    struct dd_error *err)
+{
+	struct run_opts *r = o->value;
+	size_t len = strlen(arg);
+
+	if (!*arg || arg[0] == '/')
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "--artifact takes a glob relative to the "
+				    "lease's directory, not '%s'",
+				    arg);
+	for (const char *p = arg; (p = strstr(p, "..")); p += 2)
+		if ((p == arg || p[-1] == '/') &&
+		    (p + 2 == arg + len || p[2] == '/'))
+			return dd_error_set(err, DD_ERR_INVALID,
+					    "--artifact '%s' leaves the "
+					    "lease's directory ('..')",
+					    arg);
+	if (grow(&r->globs, r->n_globs, sizeof(*r->globs), err))
+		return err->code;
+	r->globs[r->n_globs++] = arg;
+	return 0;
+}
+
+/* --uri NAME=URL; the URL is checked with the other artifacts' data. */
+static int add_uri(const struct cli_option *o, const char *arg,
+		   struct dd_error *err)
+{
+	struct run_opts *r = o->value;
+	const char *eq = strchr(arg, '=');
+
+	if (!eq || eq == arg || !eq[1])
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "--uri takes NAME=URL, not '%s'", arg);
+	if (grow(&r->uris, r->n_uris, sizeof(*r->uris), err))
+		return err->code;
+	/* the NAME is cut out of argv in place: argv outlives the run */
+	((char *)eq)[0] = '\0';
+	r->uris[r->n_uris].name = arg;
+	r->uris[r->n_uris++].uri = eq + 1;
+	return 0;
+}
+
+static int set_ttl(const struct cli_option *o, const char *arg,
+		   struct dd_error *err)
+{
+	struct run_opts *r = o->value;
+
+	return dd_duration_parse(arg, &r->ttl, err);
+}
+
+/* Write all of buf to fd; a reader that went away gets no more. */
+static void write_all(int fd, const char *buf, size_t n, bool *gone)
+{
+	while (n && !*gone) {
+		ssize_t w = write(fd, buf, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			*gone = true;
+			return;
+		}
+		buf += w;
+		n -= (size_t)w;
+	}
+}
+
+/* The command's streams: passed through apart, and kept together. */
+struct run_sink {
+	struct dd_store *s;
+	struct dd_run_output out;
+	bool gone[3];
+};
+
+static void sink(void *arg, int stream, const char *buf, size_t n)
+{
+	struct run_sink *k = arg;
+
+	write_all(stream == 1 ? STDOUT_FILENO : STDERR_FILENO, buf, n,
+		  &k->gone[stream]);
+	dd_run_output_add(k->s, &k->out, buf, n);
+}
+
+/* What a run has done so far, for the finish and the exit status. */
+struct run {
+	struct dd_store *s;
+	long long target, lease;
+	char who[128];
+	bool own_failure; /* drydock failed after the command ran */
+	char reason[600];
+};
+
+static void note_failure(struct run *r, const struct dd_error *err)
+{
+	cli_fail(err);
+	if (!r->own_failure)
+		snprintf(r->reason, sizeof(r->reason), "%s", err->msg);
+	r->own_failure = true;
+}
+
+/*
+ * Finish the target.  A target already finishing (its deadline came
+ * first) is not our failure: the daemon aborts it either way.
+ */
+static void finish(struct run *r, const char *result, const char *reason)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	int rc = dd_run_finish(r->s, r->target, result, reason, r->who, &err);
+
+	if (rc == DD_ERR_STATE)
+		fprintf(stderr, "drydock: target %lld: %s\n", r->target,
+			err.msg);
+	else if (rc)
+		note_failure(r, &err);
+	else
+		fprintf(stderr, "drydock: target %lld %s%s%s\n", r->target,
+			result, reason ? ": " : "", reason ? reason : "");
+}
+
+/* The run was interrupted by a signal: abort the target, exit 128+N. */
+static int abort_run(struct run *r, const char *while_doing)
+{
+	char reason[128];
+
+	snprintf(reason, sizeof(reason), "interrupted by %s %s",
+		 stopped_by == SIGINT	 ? "SIGINT"
+		 : stopped_by == SIGTERM ? "SIGTERM"
+					 : "SIGHUP",
+		 while_doing);
+	finish(r, "aborted", reason);
+	return 128 + stopped_by;
+}
+
+/* Upload one match of a glob, open in the current (lease) directory. */
+static void upload_match(struct run *r, const char *path)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_artifact a = {0};
+	struct stat st = {0};
+	/* O_NONBLOCK: a FIFO among the matches must not hang the run */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0) {
+		dd_error_set(&err, DD_ERR_IO, "cannot open '%s': %s", path,
+			     strerror(errno));
+		note_failure(r, &err);
+		return;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "drydock: skipping '%s': %s\n", path,
+			S_ISDIR(st.st_mode) ? "a directory, not a file"
+					    : "not a regular file");
+		close(fd);
+		return;
+	}
+	if (dd_run_upload_file(r->s, r->target, fd, path, &a, &err)) {
+		note_failure(r, &err);
+	} else {
+		fprintf(stderr,
+			"drydock: uploaded '%s' (%lld bytes, sha256 %s)\n",
+			path, a.size, a.sha256);
+	}
+	dd_artifact_release(&a);
+	close(fd);
+}
+
+/* Did a glob before the i-th match `path` (and so upload it)? */
+static bool matched_before(const struct run_opts *o, size_t i,
+			   const char *path)
+{
+	for (size_t j = 0; j < i; j++)
+		if (!fnmatch(o->globs[j], path, FNM_PATHNAME | FNM_PERIOD))
+			return true;
+	return false;
+}
+
+/*
+ * Upload every file the globs match in `dir`, which the process enters
+ * for glob(3) to match relative names; a glob matching nothing is worth
+ * a warning, not a failed build.
+ */
+static void upload_globs(struct run *r, const char *dir,
+			 const struct run_opts *o)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	int back = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (back < 0 || chdir(dir)) {
+		dd_error_set(&err, DD_ERR_IO,
+			     "cannot enter lease %lld's directory '%s': %s",
+			     r->lease, dir, strerror(errno));
+		note_failure(r, &err);
+		if (back >= 0)
+			close(back);
+		return;
+	}
+	for (size_t i = 0; i < o->n_globs && !interrupted; i++) {
+		glob_t g = {0};
+		int rc = glob(o->globs[i], 0, NULL, &g);
+
+		if (rc == GLOB_NOMATCH)
+			fprintf(stderr,
+				"drydock: warning: --artifact '%s' matched "
+				"no file\n",
+				o->globs[i]);
+		else if (rc)
+			fprintf(stderr,
+				"drydock: warning: --artifact '%s': cannot "
+				"read the directory\n",
+				o->globs[i]);
+		for (size_t k = 0; !rc && k < g.gl_pathc && !interrupted; k++)
+			if (!matched_before(o, i, g.gl_pathv[k]))
+				upload_match(r, g.gl_pathv[k]);
+		globfree(&g);
+	}
+	if (fchdir(back)) {
+		/* nothing below uses the working directory */
+	}
+	close(back);
+}
+
+/* The lease's working directory: its "path" attribute (host leases). */
+static char *lease_dir(struct dd_store *s, long long id, struct dd_error *err)
+{
+	struct dd_lease l = {0};
+	char *dir = NULL;
+	json_t *p;
+
+	if (dd_store_lease_get(s, id, &l, err))
+		return NULL;
+	p = json_object_get(l.attributes, "path");
+	if (json_is_string(p))
+		dir = dd_strdup(json_string_value(p));
+	else
+		dd_error_set(err, DD_ERR_STATE,
+			     "lease %lld has no working directory to take "
+			     "artifacts from",
+			     id);
+	dd_lease_release(&l);
+	return dir;
+}
+
+/* Everything after the target and lease exist; returns the exit status. */
+static int run_build(struct run *r, struct dd_wake *wake, int cancel,
+		     const struct run_opts *o, char **argv)
+{
+	struct dd_exec_options eo = {.cancel_fd = cancel,
+				     .grace = DD_EXEC_GRACE,
+				     .null_input = true,
+				     .out = DD_EXEC_STREAM,
+				     .err = DD_EXEC_STREAM,
+				     .sink = sink};
+	struct run_sink k = {.s = r->s};
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_exec_result res = {0};
+	struct dd_target t = {0};
+	char reason[600];
+	char *dir;
+	int rc;
+
+	rc = cli_lease_wait(r->s, wake, r->lease, &interrupted, &err);
+	if (rc == DD_ERR_INTERRUPTED)
+		return abort_run(r, "while waiting for the lease");
+	if (rc) {
+		cli_fail(&err);
+		finish(r, "aborted", err.msg);
+		return RUN_FAILED;
+	}
+	fprintf(stderr, "drydock: lease %lld is active; running '%s'\n",
+		r->lease, argv[0]);
+	if (dd_store_target_get(r->s, r->target, &t, &err) ||
+	    dd_run_output_begin(r->s, r->target, &k.out, &err)) {
+		cli_fail(&err);
+		dd_target_release(&t);
+		finish(r, "aborted", err.msg);
+		return RUN_FAILED;
+	}
+	/* the command stops where the target's deadline would abort it */
+	eo.timeout = t.deadline - dd_now();
+	if (eo.timeout <= 0)
+		eo.timeout = 0.001;
+	dd_target_release(&t);
+	eo.sink_arg = &k;
+	rc = dd_api_exec(r->s, r->lease, argv, &eo, &res, &err);
+	dd_exec_result_release(&res);
+	if (rc) {
+		struct dd_error ignored = DD_ERROR_INIT;
+
+		dd_run_output_end(r->s, &k.out, &ignored);
+		cli_fail(&err);
+		finish(r, "failed", err.msg);
+		return RUN_FAILED;
+	}
+	if (dd_run_output_end(r->s, &k.out, &err))
+		note_failure(r, &err);
+	if (res.cancelled)
+		return abort_run(r, "while the command ran");
+	if (res.timed_out) {
+		snprintf(reason, sizeof(reason),
+			 "'%s' ran past the target's deadline: stopped it",
+			 argv[0]);
+		cli_error(RUN_FAILED, "target %lld: %s", r->target, reason);
+		finish(r, "aborted", reason);
+		return RUN_FAILED;
+	}
+	if (o->n_globs) {
+		dir = lease_dir(r->s, r->lease, &err);
+		if (dir)
+			upload_globs(r, dir, o);
+		else
+			note_failure(r, &err);
+		dd_free(dir);
+		if (interrupted)
+			return abort_run(r, "while uploading artifacts");
+	}
+	if (res.exit_status) {
+		snprintf(reason, sizeof(reason), "'%s' exited with status %d",
+			 argv[0], res.exit_status);
+		finish(r, "failed", reason);
+		return res.exit_status;
+	}
+	if (r->own_failure) {
+		finish(r, "failed", r->reason);
+		return RUN_FAILED;
+	}
+	finish(r, "passed", NULL);
+	return r->own_failure ? RUN_FAILED : 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct dd_lease_request lreq = {0};
+	struct run_opts o = {.ttl = DD_RUN_TTL_DEFAULT};
+	struct cli_ids blueprints = {0};
+	const char *name = NULL;
+	json_t *attrs = json_object(), *bps = NULL;
+	const struct cli_option options[] = {
+		CLI_STRING("type", "TYPE", &lreq.type,
+			   "the type of resource to lease (required)"),
+		CLI_CALLBACK("attr", "KEY=VALUE", cli_opt_attr, attrs,
+			     "a string attribute of the lease (repeatable)"),
+		CLI_IDS("blueprint", &blueprints,
+			"only these blueprints may serve it (repeatable)"),
+		CLI_CALLBACK("ttl", "DURATION", set_ttl, &o,
+			     "the target's deadline, from now (default 1h): "
+			     "then the command is stopped and the target "
+			     "aborted, by the daemon if drydock is gone"),
+		CLI_STRING("name", "NAME", &name, "the target's name"),
+		CLI_CALLBACK("artifact", "GLOB", add_glob, &o,
+			     "upload the files matching GLOB in the lease's "
+			     "directory once COMMAND ends (repeatable; "
+			     "quote it)"),
+		CLI_CALLBACK("uri", "NAME=URL", add_uri, &o,
+			     "record URL as the target's artifact NAME "
+			     "(repeatable)"),
+		CLI_END,
+	};
+	const struct cli_spec spec = {.name = "run",
+				      .usage = usage,
+				      .options = options,
+				      .epilog = epilog,
+				      .positional = true,
+				      .flags = CLI_STOP_AT_ARG};
+	struct dd_artifact_rules rules;
+	struct dd_run_request req = {0};
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_wake *wake = NULL;
+	struct run r = {0};
+	int cancel = -1;
+	int n, rc;
+
+	/* usage errors exit 2, as for every command */
+	n = cli_parse(&spec, argc, argv);
+	rc = 2;
+	if (!lreq.type) {
+		cli_usage_error(usage, "--type is required");
+		goto out;
+	}
+	if (!n) {
+		cli_usage_error(usage, "no command to run");
+		goto out;
+	}
+	rc = RUN_FAILED;
+	for (size_t i = 0; i < blueprints.n; i++) {
+		if (!bps)
+			bps = json_array();
+		json_array_append_new(bps, json_integer(blueprints.v[i]));
+	}
+	dd_api_cli_identity(r.who, sizeof(r.who));
+	dd_artifact_rules_from_env(&rules);
+	lreq.attributes = attrs;
+	lreq.blueprints = bps;
+	req.name = name;
+	req.ttl = o.ttl;
+	req.owner = r.who;
+	req.lease = lreq;
+	req.uris = o.uris;
+	req.n_uris = o.n_uris;
+	req.rules = &rules;
+	/* refused before the store is opened: nothing is created */
+	if (dd_run_check(&req, &err)) {
+		cli_fail(&err);
+		goto out;
+	}
+	if (dd_store_open_ready(cli_store_path(), NULL, &r.s, &err) ||
+	    dd_wake_listen(cli_store_path(), DD_WAKE_WATCHER, &wake, &err) ||
+	    catch_signals(&cancel, &err) ||
+	    dd_run_start(r.s, &req, &r.target, &r.lease, &err)) {
+		/* listening before the lease is queued: no wake-up missed */
+		cli_fail(&err);
+		goto out;
+	}
+	fprintf(stderr, "drydock: target %lld: queued lease %lld\n", r.target,
+		r.lease);
+	rc = interrupted ? abort_run(&r, "before the lease was queued")
+			 : run_build(&r, wake, cancel, &o, argv);
+out:
+	dd_wake_close(wake);
+	dd_store_close(r.s);
+	if (cancel >= 0) {
+		close(cancel);
+		close(cancel_fd);
+	}
+	cli_ids_release(&blueprints);
+	json_decref(attrs);
+	json_decref(bps);
+	dd_free(o.globs);
+	dd_free(o.uris);
+	return rc;
+}
