@@ -15,6 +15,12 @@
  * artifact through serve's API and back (1 GiB; 128 MiB with --quick),
  * reporting MB/s each way and how far serve's peak RSS grew.
  *
+ * The `run` scenario times whole commands instead: `drydock run --type
+ * host -- true` end to end on a hot pool, next to `true` by itself and to
+ * `drydock lease`, `exec` and `release-lease` run one after another, as a
+ * CI job would without `run`; the three alternate, so a change of the
+ * machine's load meets each alike.
+ *
  * usage: bench [--quick | --check] [--only SCENARIO] [--mode MODE] [--clients C]
  *              [--backlog N] [--workers N] [--keep] [--drydock PATH]
  *              [--out FILE]
@@ -89,6 +95,8 @@ struct result {
 	long long file_bytes;
 	double up_mbs, down_mbs;
 	long rss_before_kb, rss_growth_kb;
+	/* run only: `true` by itself, and lease + exec + release-lease */
+	double true_p50, true_p99, hand_p50, hand_p99;
 };
 
 static const char *drydock_bin = "build/std/drydock";
@@ -622,6 +630,137 @@ static bool exactly_once(const char *path)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return ok;
+}
+
+/* ---- run: whole commands, timed from fork to exit ----------------------- */
+
+/*
+ * Run argv (drydock's or, by PATH, any program) on the scenario's store
+ * with stdin and stderr on /dev/null and stdout in `out` (up to cap - 1
+ * bytes; NULL: to /dev/null).  Returns seconds from fork to reaping;
+ * *status is the exit status.
+ */
+static double time_command(const struct bench *b, char *const argv[],
+			   char *out, size_t cap, int *status)
+{
+	int p[2] = {-1, -1}, ws;
+	size_t got = 0;
+	double t0;
+	pid_t pid;
+
+	if (out && pipe(p))
+		die("pipe", NULL);
+	t0 = dd_monotonic();
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		setenv("DRYDOCK_DB", b->path, 1);
+		dup2(null, 0);
+		dup2(out ? p[1] : null, 1);
+		dup2(null, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (out) {
+		ssize_t n;
+
+		close(p[1]);
+		while ((n = read(p[0], out + got, cap - 1 - got)) > 0)
+			got += (size_t)n;
+		out[got] = '\0';
+		close(p[0]);
+	}
+	if (pid < 0 || waitpid(pid, &ws, 0) != pid)
+		die("fork or wait", NULL);
+	*status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	return dd_monotonic() - t0;
+}
+
+static void must_pass(const char *what, int status)
+{
+	if (status) {
+		fprintf(stderr, "bench: run: %s exited %d\n", what, status);
+		exit(1);
+	}
+}
+
+static struct result run_run(int n)
+{
+	struct result r = {0};
+	struct samples run = {0}, bare = {0}, hand = {0};
+	struct bench b;
+	char *drydock = (char *)drydock_bin;
+	char *run_argv[] = {drydock, "run", "--type", "host", "--", "true",
+			    NULL};
+	char *true_argv[] = {"true", NULL};
+	char *lease_argv[] = {drydock, "lease", "--type", "host", NULL};
+	char id[64], *exec_argv[] = {drydock, "exec", "--lease", id, "--",
+				     "true", NULL};
+	char *release_argv[] = {drydock, "release-lease", "--id", id, NULL};
+	double t0;
+	int st;
+
+	pthread_mutex_init(&run.mu, NULL);
+	pthread_mutex_init(&bare.mu, NULL);
+	pthread_mutex_init(&hand.mu, NULL);
+	bench_open(&b, MODE_PROCESS, 1, 16);
+	bench_start(&b, workers);
+	/* the resource is built by the first run: the pool is hot after */
+	time_command(&b, run_argv, NULL, 0, &st);
+	must_pass("the first drydock run", st);
+	t0 = dd_monotonic();
+	for (int i = 0; i < n; i++) {
+		double secs;
+
+		samples_add(&bare, time_command(&b, true_argv, NULL, 0, &st));
+		must_pass("true", st);
+		samples_add(&run, time_command(&b, run_argv, NULL, 0, &st));
+		must_pass("drydock run", st);
+		secs = time_command(&b, lease_argv, id, sizeof(id), &st);
+		must_pass("drydock lease", st);
+		id[strcspn(id, "\n")] = '\0';
+		secs += time_command(&b, exec_argv, NULL, 0, &st);
+		must_pass("drydock exec", st);
+		secs += time_command(&b, release_argv, NULL, 0, &st);
+		must_pass("drydock release-lease", st);
+		samples_add(&hand, secs);
+	}
+	r.seconds = dd_monotonic() - t0;
+	wait_queue_empty(b.path);
+	bench_stop(&b);
+	r.scenario = "run";
+	r.mode = mode_names[MODE_PROCESS];
+	r.clients = 1;
+	r.resources = 16;
+	r.lifecycles = n;
+	r.p50 = pct(&run, 0.50);
+	r.p95 = pct(&run, 0.95);
+	r.p99 = pct(&run, 0.99);
+	r.true_p50 = pct(&bare, 0.50);
+	r.true_p99 = pct(&bare, 0.99);
+	r.hand_p50 = pct(&hand, 0.50);
+	r.hand_p99 = pct(&hand, 0.99);
+	r.rel_p50 = r.rel_p99 = NAN;
+	r.peak_rss_kb = b.daemon_rss_kb;
+	r.exactly_once = exactly_once(b.path);
+	bench_remove(&b);
+	free(run.v);
+	free(bare.v);
+	free(hand.v);
+	return r;
+}
+
+static void print_run(const struct result *r)
+{
+	printf("run: drydock run -- true p50 %.2f ms, p99 %.2f ms; true "
+	       "itself p50 %.2f ms, p99 %.2f ms (run's p50 %.2f ms more); "
+	       "lease + exec + release-lease p50 %.2f ms, p99 %.2f ms; "
+	       "%lld runs, exactly once: %s\n",
+	       r->p50, r->p99, r->true_p50, r->true_p99, r->p50 - r->true_p50,
+	       r->hand_p50, r->hand_p99, r->lifecycles,
+	       r->exactly_once ? "yes" : "NO");
+	fflush(stdout);
 }
 
 /* Leases, resources, logs and commands of a long past, added in bulk. */
@@ -1573,6 +1712,15 @@ static json_t *result_json(const struct result *r, const char *durability)
 				  (json_int_t)r->rss_before_kb,
 				  "serve_peak_rss_growth_kb",
 				  (json_int_t)r->rss_growth_kb));
+	if (!strcmp(r->scenario, "run"))
+		json_object_set_new(
+			o, "run",
+			json_pack("{s:o, s:o, s:o, s:o, s:o}", "true_p50_ms",
+				  num(r->true_p50), "true_p99_ms",
+				  num(r->true_p99), "over_true_p50_ms",
+				  num(r->p50 - r->true_p50), "by_hand_p50_ms",
+				  num(r->hand_p50), "by_hand_p99_ms",
+				  num(r->hand_p99)));
 	if (r->vs_library_p50 > 0)
 		json_object_set_new(
 			o, "vs_library",
@@ -1711,6 +1859,8 @@ int main(int argc, char **argv)
 		print_long_polls(&rs[n++]);
 		rs[n] = run_files(20LL * 1024 * 1024 + 17);
 		print_files(&rs[n++]);
+		rs[n] = run_run(3);
+		print_run(&rs[n++]);
 	} else {
 		/*
 		 * `make bench-quick` must finish within 30 s on a loaded
@@ -1807,6 +1957,10 @@ int main(int argc, char **argv)
 		if (WANT("files")) {
 			rs[n] = run_files(quick ? 128LL << 20 : 1LL << 30);
 			print_files(&rs[n++]);
+		}
+		if (WANT("run")) {
+			rs[n] = run_run(quick ? 30 : 200);
+			print_run(&rs[n++]);
 		}
 		if (!quick && WANT("scale")) {
 			rs[n] = run_pool("scale", MODE_PROCESS, 16, 16, false,
