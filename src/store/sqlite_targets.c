@@ -5,8 +5,8 @@
  *
  * A file's bytes are rows of the `chunk` table, one per append, keyed by
  * (artifact, pos) where pos is the offset of the chunk's first byte.  An
- * append writes the chunk and adds its length to the artifact's size in
- * one savepoint, so the size always equals the bytes stored and the next
+ * append writes the chunk (its row made, then filled with incremental
+ * blob I/O) and adds its length to the artifact's size in one savepoint, so the size always equals the bytes stored and the next
  * chunk's offset is read from the artifact row, not from the chunks.  A
  * read finds the one chunk holding an offset through the index and copies
  * from it with SQLite's incremental blob I/O, which reads only the pages
@@ -386,15 +386,33 @@ int dd_sq_artifact_append(struct dd_store *s, long long id, const void *data,
 	rc = savepoint(q, err);
 	if (rc)
 		return rc;
+	/*
+	 * The row is made with a zeroblob and filled through incremental
+	 * blob I/O: bound as a blob, SQLite would first copy the chunk into
+	 * a record of its own, a fresh 256 KiB allocation per chunk (a 1 GiB
+	 * upload: 4096 of them, each page faulted in and cleared).
+	 */
 	rc = prep(q,
 		  "INSERT INTO chunk(artifact, pos, data)"
-		  " VALUES(?1, ?2, ?3)",
+		  " VALUES(?1, ?2, zeroblob(?3))",
 		  &st, err);
 	if (!rc) {
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_int64(st, 2, size);
-		sqlite3_bind_blob(st, 3, data, (int)n, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, (long long)n);
 		rc = step_done(q, st, err, "append chunk");
+	}
+	if (!rc) {
+		sqlite3_blob *blob = NULL;
+		int brc = sqlite3_blob_open(q->db, "main", "chunk", "data",
+					    sqlite3_last_insert_rowid(q->db), 1,
+					    &blob);
+
+		if (brc == SQLITE_OK)
+			brc = sqlite3_blob_write(blob, data, (int)n, 0);
+		if (brc != SQLITE_OK)
+			rc = dd_sq_fail(q, brc, err, "write chunk");
+		sqlite3_blob_close(blob);
 	}
 	if (!rc)
 		rc = prep(q,
