@@ -238,7 +238,16 @@ static void *worker_main(void *p)
  * reads the file, not a cache.  Damage found is recorded for the process
  * (see dd_store_health()), so /readyz reports it from then on, and said
  * once on stderr.  Stopping the pool stops a check in progress.
+ *
+ * The same pass deletes file uploads whose writer died (a server killed
+ * in the middle of one): incomplete file artifacts not written to for
+ * STALE_UPLOAD seconds, with their chunks.  A live upload writes a chunk
+ * at least every --timeout seconds (at most an hour), or its connection
+ * is closed and the upload aborted by the server itself.
  */
+#define STALE_UPLOAD 3600.0
+#define PRUNE_MAX 100
+
 static pthread_mutex_t check_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t check_cv = PTHREAD_COND_INITIALIZER;
 
@@ -290,6 +299,12 @@ static void *checker_main(void *arg)
 		rc = dd_store_open_ready(o->store_path, &opt, &s, &err);
 		if (!rc)
 			rc = dd_store_check(s, &c, &err);
+		if (!rc) {
+			int pruned = 0;
+
+			dd_store_artifact_prune(s, dd_now() - STALE_UPLOAD,
+						PRUNE_MAX, &pruned, &err);
+		}
 		dd_store_close(s);
 		if (rc == DD_ERR_DAMAGED && !told) {
 			fprintf(stderr, "drydock: %s\n", err.msg);

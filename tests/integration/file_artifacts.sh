@@ -35,7 +35,9 @@ hwm() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$SERVER/status";
 # --timeout 3: libmicrohttpd 0.9.75 on epoll may miss a client's close
 # that comes with the last bytes it sent; the idle timeout then ends the
 # connection, and the upload is aborted all the same
-start_server --max-artifact-size 1M --timeout 3
+# DRYDOCK_CHECK_INTERVAL=1: the pool's periodic pass, which also prunes
+# uploads whose writer died, every second
+DRYDOCK_CHECK_INTERVAL=1 start_server --max-artifact-size 1M --timeout 3
 client=$(token ci client)
 other=$(token other client)
 viewer=$(token look viewer)
@@ -163,6 +165,15 @@ upload "$client" "$t" key=empty "$T/empty"
 [ "$(cat "$T/code")" = 201 ] || fail "empty upload: $(cat "$T/body")"
 call 200 "$client" GET "/api/v1/artifacts/$(j .id)/content"
 [ ! -s "$T/body" ] || fail "an empty file has bytes"
+
+# ---- an upload whose server died: pruned once stale -------------------------
+# (a row as a serve killed mid-upload leaves it: incomplete, written to
+# long ago, a chunk stored)
+sql "INSERT INTO artifact(target, key, type, data, complete, size, created,
+	modified) VALUES($t, 'stale', 'file', '{}', 0, 3, 1, 1);
+	INSERT INTO chunk(artifact, pos, data) VALUES(last_insert_rowid(), 0, x'010203');"
+stale_gone() { [ "$(sql "SELECT count(*) FROM artifact WHERE key = 'stale'")" = 0 ] && no_orphans; }
+wait_until 20 stale_gone || fail "a stale incomplete upload was not pruned"
 
 # ---- an upload cut off halfway --------------------------------------------
 python3 - "$PORT" "$client" "$t" <<'EOF'
