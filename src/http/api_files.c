@@ -1,8 +1,7 @@
 /*
  * api_files.c - file artifacts' bytes over the API: the streamed upload
  * (POST /api/v1/targets/{id}/artifacts?key=K with the file as the body)
- * and
- * GET /api/v1/artifacts/{id}/content, with ETag and Range (also at
+ * and GET /api/v1/artifacts/{id}/content, with ETag and Range (also at
  * /artifacts/{id}/content, the web UI's download link, for a signed-in
  * browser).
  *
