@@ -11,7 +11,9 @@
  * A signal (Ctrl-C, SIGTERM, SIGHUP) stops the command's process group,
  * TERM then KILL, finishes the target aborted and exits 128+N.  If this
  * process dies without finishing (kill -9), the target's deadline (--ttl)
- * makes the daemon abort it, releasing the lease.
+ * makes the daemon abort it, releasing the lease.  A target finished or
+ * a lease released elsewhere while the command runs stops the command
+ * the same way (the watch below) and exits 125.
  */
 #include "api/run.h"
 #include "cli/cli.h"
@@ -24,6 +26,8 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <glob.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -64,8 +68,10 @@ static const char epilog[] =
 	"target is then failed\nor aborted, never passed); 128+N when signal N (SIGINT, "
 	"SIGTERM, SIGHUP) interrupts the run:\nCOMMAND and its children get "
 	"SIGTERM, and SIGKILL 5 s later, and the\ntarget is aborted.  If "
-	"drydock itself is killed, the daemon aborts the\ntarget at its "
-	"deadline (--ttl, default 1h) and releases the lease.\n";
+	"the target is finished or the lease released\nelsewhere while "
+	"COMMAND runs, COMMAND is stopped the same way and the exit\nstatus "
+	"is 125.  If drydock itself is killed, the daemon aborts the\ntarget "
+	"at its deadline (--ttl, default 1h) and releases the lease.\n";
 
 /* Signals stop the run: the wait sees the flag, the command the pipe. */
 static int cancel_fd = -1;
@@ -264,6 +270,183 @@ static int abort_run(struct run *r, const char *while_doing)
 	return 128 + stopped_by;
 }
 
+/*
+ * While the command runs, a thread watches the run's target and lease
+ * and stops the command (through the cancel pipe, as a signal does) once
+ * someone else ends either: the target finished (an abort in the web UI,
+ * `target finish`, its deadline) or the lease released or broken.  It is
+ * woken by the workers' wake-ups about the two objects, one socket named
+ * after each, with a store connection of its own (the main thread writes
+ * the output meanwhile); nothing is re-read on a timer.  A lost wake-up
+ * leaves the command running until the target's deadline stops it.
+ */
+struct watch {
+	long long target, lease;
+	int cancel;	/* the cancel pipe's write end */
+	int stop[2];	/* the command ended: the watch ends */
+	pthread_t thread;
+	bool started;
+	bool fired;	/* it stopped the command; `why` says why */
+	bool lease_ended; /* the lease, not the target: that still builds */
+	char why[700];
+};
+
+/* The newest log entry of the target or lease, of `type` if given. */
+static json_t *last_log(struct dd_store *s, long long target,
+			long long lease, const char *type)
+{
+	struct dd_filter f = {.target_id = target, .lease = lease,
+			      .type = type, .descending = true, .limit = 1};
+	struct dd_log_entry_list l = {0};
+	json_t *data = NULL;
+
+	if (!dd_store_log_list(s, &f, &l, NULL) && l.n && l.items[0].data)
+		data = json_incref(l.items[0].data);
+	dd_log_entry_list_release(&l);
+	return data;
+}
+
+/* " by WHO (REASON)", as far as the log entry says. */
+static void by_whom(const json_t *data, char *buf, size_t size)
+{
+	const char *who = json_string_value(json_object_get(data, "author"));
+	const char *why = json_string_value(json_object_get(data, "reason"));
+
+	snprintf(buf, size, "%s%s%s%s%s", who ? " by " : "", who ? who : "",
+		 why ? " (" : "", why ? why : "", why ? ")" : "");
+}
+
+/*
+ * Is the run still on?  0 and *over = false while the target builds and
+ * the lease is active; *over = true with w->why set once either ended.
+ */
+static int watch_look(struct dd_store *s, struct watch *w, bool *over,
+		      struct dd_error *err)
+{
+	struct dd_target t = {0};
+	struct dd_lease l = {0};
+	char by[400] = "";
+	json_t *data = NULL;
+	int rc = dd_store_target_get(s, w->target, &t, err);
+
+	if (!rc && t.status != DD_TARGET_BUILDING) {
+		data = last_log(s, w->target, 0, "target.finished");
+		by_whom(data, by, sizeof(by));
+		snprintf(w->why, sizeof(w->why),
+			 "target %lld was %s%s while the command ran; "
+			 "stopped it",
+			 w->target, dd_target_status_name(t.status), by);
+	} else if (!rc && !(rc = dd_store_lease_get(s, w->lease, &l, err)) &&
+		   l.status != DD_LEASE_ACTIVE) {
+		/* released by someone, or broken: whichever says more */
+		const char *how = "released";
+
+		w->lease_ended = true;
+		data = last_log(s, 0, w->lease, "lease.released");
+		if (!data) {
+			how = dd_lease_status_name(l.status);
+			data = last_log(s, 0, w->lease, NULL);
+		}
+		by_whom(data, by, sizeof(by));
+		snprintf(w->why, sizeof(w->why),
+			 "lease %lld was %s%s while the command ran; "
+			 "stopped it",
+			 w->lease, how, by);
+	}
+	*over = w->why[0] != '\0';
+	json_decref(data);
+	dd_target_release(&t);
+	dd_lease_release(&l);
+	return rc;
+}
+
+static void *watch_main(void *arg)
+{
+	struct watch *w = arg;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_wake *wake[2] = {NULL, NULL};
+	struct dd_store *s = NULL;
+	char name[2][48];
+	bool over = false;
+	int rc;
+
+	snprintf(name[0], sizeof(name[0]), "target:%lld", w->target);
+	snprintf(name[1], sizeof(name[1]), "lease:%lld", w->lease);
+	rc = dd_store_open_ready(cli_store_path(), NULL, &s, &err);
+	/* named before the first look: no change after it is missed */
+	for (int i = 0; !rc && i < 2; i++)
+		rc = dd_wake_listen(cli_store_path(), DD_WAKE_WATCHER,
+				    &wake[i], &err);
+	for (int i = 0; !rc && i < 2; i++)
+		dd_wake_watch(wake[i], name[i]);
+	while (!rc || rc == DD_ERR_BUSY) {
+		struct pollfd p[3] = {{w->stop[0], POLLIN, 0},
+				      {dd_wake_fd(wake[0]), POLLIN, 0},
+				      {dd_wake_fd(wake[1]), POLLIN, 0}};
+
+		rc = watch_look(s, w, &over, &err);
+		if (over) {
+			w->fired = true;
+			if (write(w->cancel, "", 1) < 0) {
+				/* the pipe holds a byte already */
+			}
+			break;
+		}
+		/* a busy store is looked at again soon, not at a wake-up */
+		if (poll(p, 3, rc == DD_ERR_BUSY ? 100 : -1) < 0 &&
+		    errno != EINTR)
+			break;
+		if (p[0].revents)
+			break;
+		dd_wake_drain(wake[0]);
+		dd_wake_drain(wake[1]);
+	}
+	if (rc && rc != DD_ERR_BUSY && !w->fired)
+		fprintf(stderr,
+			"drydock: warning: cannot watch target %lld: %s\n",
+			w->target, err.msg);
+	dd_wake_close(wake[0]);
+	dd_wake_close(wake[1]);
+	dd_store_close(s);
+	return NULL;
+}
+
+/* Start watching; a watch that cannot start is only a warning. */
+static void watch_start(struct watch *w)
+{
+	sigset_t all, old;
+
+	if (pipe2(w->stop, O_CLOEXEC)) {
+		fprintf(stderr, "drydock: warning: cannot watch target %lld: "
+				"%s\n",
+			w->target, strerror(errno));
+		return;
+	}
+	/* the signals stay the main thread's, whose wait they interrupt */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	w->started = !pthread_create(&w->thread, NULL, watch_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!w->started) {
+		fprintf(stderr,
+			"drydock: warning: cannot watch target %lld: cannot "
+			"start a thread\n",
+			w->target);
+		close(w->stop[0]);
+		close(w->stop[1]);
+	}
+}
+
+static void watch_stop(struct watch *w)
+{
+	if (!w->started)
+		return;
+	close(w->stop[1]);
+	pthread_join(w->thread, NULL);
+	close(w->stop[0]);
+	w->started = false;
+}
+
 /* Upload one match of a glob, open in the current (lease) directory. */
 static void upload_match(struct run *r, const char *path)
 {
@@ -384,6 +567,9 @@ static int run_build(struct run *r, struct dd_wake *wake, int cancel,
 				     .err = DD_EXEC_STREAM,
 				     .sink = sink};
 	struct run_sink k = {.s = r->s};
+	struct watch w = {.target = r->target,
+			  .lease = r->lease,
+			  .cancel = cancel_fd};
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_exec_result res = {0};
 	struct dd_target t = {0};
@@ -414,7 +600,9 @@ static int run_build(struct run *r, struct dd_wake *wake, int cancel,
 		eo.timeout = 0.001;
 	dd_target_release(&t);
 	eo.sink_arg = &k;
+	watch_start(&w);
 	rc = dd_api_exec(r->s, r->lease, argv, &eo, &res, &err);
+	watch_stop(&w);
 	dd_exec_result_release(&res);
 	if (rc) {
 		struct dd_error ignored = DD_ERROR_INIT;
@@ -424,8 +612,20 @@ static int run_build(struct run *r, struct dd_wake *wake, int cancel,
 		finish(r, "failed", err.msg);
 		return RUN_FAILED;
 	}
+	/*
+	 * Ended elsewhere: output.log is still completed (a finished
+	 * target's file can be, though it takes no new artifact), nothing
+	 * more is uploaded, and a target finished already is left alone;
+	 * one whose lease went is aborted, as it cannot go on.
+	 */
 	if (dd_run_output_end(r->s, &k.out, &err))
 		note_failure(r, &err);
+	if (w.fired) {
+		cli_error(RUN_FAILED, "%s", w.why);
+		if (w.lease_ended)
+			finish(r, "aborted", w.why);
+		return RUN_FAILED;
+	}
 	if (res.cancelled)
 		return abort_run(r, "while the command ran");
 	if (res.timed_out) {

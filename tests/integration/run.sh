@@ -4,7 +4,8 @@
 # and the endings that do not go to plan: a signal to the command, the
 # target's deadline, Ctrl-C
 # to drydock, kill -9 of drydock (the target's deadline cleans up), bad
-# input (nothing created; 2 or 125) and a lease that breaks (exit 125).
+# input (nothing created; 2 or 125), a lease that breaks (exit 125), and
+# a target aborted or a lease released elsewhere while the command runs.
 . "$(dirname "$0")/../lib.sh"
 
 host_pool local '[{"name": "a", "slots": 4}]'
@@ -163,7 +164,54 @@ wait_until 30 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM target WHE
 wait_until 20 lease_destroyed "$l" || fail "the deadline did not release lease $l: $(lease_status "$l")"
 expect_eq "release hooks" "$(hooks release_lease "$l")" 1
 
+# --- ended elsewhere while the command runs (the target finished, the
+# lease released): the command's group (a grandchild too) stopped at
+# once, output.log completed, exit 125, the lease destroyed once
+# ended_elsewhere NAME TARGET HOW...: start a run as target TARGET, end
+# it with HOW (LEASE in it is the run's lease), check the aftermath
+ended_elsewhere() {
+	name=$1 tid=$2
+	shift 2
+	"$DD" run --type host -- sh -c "sleep 1000 & echo \$! >'$T/$name.gc'; echo started;
+		echo \$\$ >'$T/$name.child'; sleep 1000" >/dev/null 2>"$T/$name.err" &
+	run=$!
+	track "$run"
+	wait_until 20 test -s "$T/$name.child" || fail "$name: command did not start: $(cat "$T/$name.err")"
+	child=$(cat "$T/$name.child") grandchild=$(cat "$T/$name.gc")
+	track "$child"
+	track "$grandchild"
+	l=$(lease_of "$tid")
+	for arg; do
+		shift
+		[ "$arg" = LEASE ] && arg=$l
+		set -- "$@" "$arg"
+	done
+	"$@" >/dev/null
+	wait_until 20 gone "$run" || fail "$name: drydock run did not stop: $(cat "$T/$name.err")"
+	set +e
+	wait "$run"
+	rc=$?
+	set -e
+	expect_eq "$name: status" "$rc" 125
+	wait_until 10 gone "$child" || fail "$name: the command survived"
+	wait_until 10 gone "$grandchild" || fail "$name: the command's child survived"
+	expect_target "$name: target" "$tid" aborted
+	wait_until 20 lease_destroyed "$l" || fail "$name: lease $l: $(lease_status "$l")"
+	expect_eq "$name: release hooks" "$(hooks release_lease "$l")" 1
+	expect_eq "$name: destroy hooks" "$(hooks destroy_lease "$l")" 1
+	a=$(artifact_id "$tid" output.log)
+	expect_eq "$name: output.log" "$(artifact_bytes "$a")" started
+	expect_eq "$name: incomplete artifacts" "$(sql "SELECT count(*) FROM artifact WHERE target = $tid AND complete = 0")" 0
+}
+ended_elsewhere aborted 9 dd target finish 9 --result aborted --reason "no more"
+grep -q "drydock: target 9 was aborted by .* (no more) while the command ran; stopped it" "$T/aborted.err" ||
+	fail "no message about the abort: $(cat "$T/aborted.err")"
+expect_eq "finishes of an aborted run" "$(sql "SELECT count(*) FROM command WHERE target_kind = 4 AND target = 9 AND kind = 'finish'")" 1
+ended_elsewhere released 10 dd release-lease --id LEASE
+grep -q "drydock: lease $(lease_of 10) was released by .* while the command ran; stopped it" "$T/released.err" ||
+	fail "no message about the release: $(cat "$T/released.err")"
+
 # every run's lease is gone, once each
 wait_until 20 all_leases_destroyed || fail "leases left: $(sql 'SELECT id, status FROM lease WHERE status != 5')"
-expect_eq "leases" "$(sql 'SELECT count(*) FROM lease')" 8
+expect_eq "leases" "$(sql 'SELECT count(*) FROM lease')" 10
 echo ok
