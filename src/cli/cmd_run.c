@@ -366,19 +366,19 @@ static void *watch_main(void *arg)
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_wake *wake[2] = {NULL, NULL};
 	struct dd_store *s = NULL;
-	char name[2][48];
+	struct dd_lock_grant name[2]; /* what the workers' wake-ups name */
 	bool over = false;
 	int rc;
 
-	snprintf(name[0], sizeof(name[0]), "target:%lld", w->target);
-	snprintf(name[1], sizeof(name[1]), "lease:%lld", w->lease);
+	dd_task_lock_name((struct dd_ref){DD_OBJ_TARGET, w->target}, &name[0]);
+	dd_task_lock_name((struct dd_ref){DD_OBJ_LEASE, w->lease}, &name[1]);
 	rc = dd_store_open_ready(cli_store_path(), NULL, &s, &err);
 	/* named before the first look: no change after it is missed */
 	for (int i = 0; !rc && i < 2; i++)
 		rc = dd_wake_listen(cli_store_path(), DD_WAKE_WATCHER,
 				    &wake[i], &err);
 	for (int i = 0; !rc && i < 2; i++)
-		dd_wake_watch(wake[i], name[i]);
+		dd_wake_watch(wake[i], name[i].name);
 	while (!rc || rc == DD_ERR_BUSY) {
 		struct pollfd p[3] = {{w->stop[0], POLLIN, 0},
 				      {dd_wake_fd(wake[0]), POLLIN, 0},
