@@ -40,6 +40,17 @@ as() {
 		env -i PATH=/usr/bin:/bin HOME=/ "$@"
 }
 victim() { as "$V" DRYDOCK_DB="$VDB" "$T/bin/drydock" "$@"; }
+# victim_daemon LOG ARGS: V's daemon in the background, tracked by its own
+# pid (setpriv and env exec it), so that cleanup stops it; `victim daemon &`
+# would track a subshell whose child outlives the test
+victim_daemon() {
+	log=$1
+	shift
+	setpriv --reuid="$V" --regid="$V" --clear-groups \
+		env -i PATH=/usr/bin:/bin HOME=/ DRYDOCK_DB="$VDB" \
+		"$T/bin/drydock" daemon "$@" 2>>"$log" &
+	track $!
+}
 attacker() { as "$A" "$@"; }
 mode() { stat -c '%a %u' "$1"; }
 
@@ -65,8 +76,7 @@ victim blueprint create --type host --name pool \
 # A makes V's old wake directory before V first runs drydock
 attacker mkdir -m 777 "/tmp/drydock-$V"
 
-victim daemon --workers 2 2>>"$T/daemon.log" &
-track $!
+victim_daemon "$T/daemon.log" --workers 2
 wait_until 20 sh -c "ls '$VDB-wake' /tmp/drydock-$V/* 2>/dev/null | grep -q '^d-'" ||
 	fail "the daemon did not start: $(cat "$T/daemon.log")"
 # A swaps whatever it finds in its directory for a link into V's files
@@ -113,8 +123,7 @@ expect_eq "leases queued" "$(sqlite3 "$VDB" 'SELECT count(*) FROM lease')" 0
 
 # once A's directory is gone, V's daemon makes its own, which A cannot use
 attacker rmdir "$VDB-wake"
-victim daemon --workers 1 2>>"$T/daemon2.log" &
-track $!
+victim_daemon "$T/daemon2.log" --workers 1
 wait_until 20 sh -c "ls '$VDB-wake' 2>/dev/null | grep -q '^d-'" ||
 	fail "the daemon did not start: $(cat "$T/daemon2.log")"
 expect_eq "wake directory" "$(mode "$VDB-wake")" "700 $V"
