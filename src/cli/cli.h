@@ -132,6 +132,22 @@ struct dd_wake;
 int cli_lease_wait(struct dd_store *s, struct dd_wake *wake, long long id,
 		   volatile sig_atomic_t *interrupted, struct dd_error *err);
 
+/*
+ * Stopping a running command on SIGINT, SIGTERM or SIGHUP (stop.c): the
+ * first such signal goes into cli_stop_signal, and each writes a byte to
+ * `notify`, whose other end `cancel` is what core/exec.h's cancel_fd
+ * watches; others may write to `notify` to stop the command the same way.
+ */
+struct cli_stop {
+	int cancel; /* read end, for dd_exec_options.cancel_fd */
+	int notify; /* write end */
+};
+#define CLI_STOP_INIT {-1, -1}
+extern volatile sig_atomic_t cli_stop_signal;
+int cli_stop_on_signals(struct cli_stop *st, struct dd_error *err);
+/* Restore the signals' default actions and close the pipe; idempotent. */
+void cli_stop_close(struct cli_stop *st);
+
 /* Print `v` as indented JSON on stdout and take ownership of it. */
 void cli_print_json(json_t *v);
 

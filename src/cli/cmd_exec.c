@@ -29,40 +29,6 @@ static const char usage[] =
 	"124.  Ctrl-C (SIGINT),\nSIGTERM and SIGHUP stop it the same way, "
 	"and drydock exits 128+N.\n";
 
-/* With --timeout: a signal to drydock stops the command (core/exec.h). */
-static int cancel_fd = -1;
-static volatile sig_atomic_t stopped_by;
-
-static void on_signal(int sig)
-{
-	int saved = errno;
-
-	stopped_by = sig;
-	if (write(cancel_fd, "", 1) < 0) {
-		/* the pipe holds a byte already: the command is stopping */
-	}
-	errno = saved;
-}
-
-/* Make SIGINT, SIGTERM and SIGHUP cancel the command through a pipe. */
-static int catch_signals(int *cancel, struct dd_error *err)
-{
-	struct sigaction sa = {0};
-	int p[2];
-
-	if (pipe2(p, O_CLOEXEC | O_NONBLOCK))
-		return dd_error_set(err, DD_ERR_IO, "cannot make a pipe: %s",
-				    strerror(errno));
-	cancel_fd = p[1];
-	*cancel = p[0];
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	return 0;
-}
-
 /* --timeout DURATION, as core/input.c reads durations. */
 static int set_timeout(const struct cli_option *o, const char *arg,
 		       struct dd_error *err)
@@ -88,6 +54,7 @@ int cmd_exec(int argc, char **argv)
 				      .flags = CLI_STOP_AT_ARG};
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_exec_result res;
+	struct cli_stop stop = CLI_STOP_INIT;
 	struct dd_store *s;
 	int n, rc;
 
@@ -96,11 +63,16 @@ int cmd_exec(int argc, char **argv)
 		return cli_usage_error(usage, "--lease is required");
 	if (!n)
 		return cli_usage_error(usage, "no command to run");
-	if (o.timeout > 0 && catch_signals(&o.cancel_fd, &err))
-		return cli_fail(&err);
+	/* with --timeout: a signal to drydock stops the command */
+	if (o.timeout > 0) {
+		if (cli_stop_on_signals(&stop, &err))
+			return cli_fail(&err);
+		o.cancel_fd = stop.cancel;
+	}
 	s = cli_open_store();
 	rc = dd_api_exec(s, id, argv, &o, &res, &err);
 	dd_store_close(s);
+	cli_stop_close(&stop);
 	if (rc)
 		return cli_fail(&err);
 	dd_exec_result_release(&res);
@@ -112,6 +84,6 @@ int cmd_exec(int argc, char **argv)
 		return 124;
 	}
 	if (res.cancelled)
-		return 128 + stopped_by;
+		return 128 + cli_stop_signal;
 	return res.exit_status;
 }

@@ -73,45 +73,6 @@ static const char epilog[] =
 	"is 125.  If drydock itself is killed, the daemon aborts the\ntarget "
 	"at its deadline (--ttl, default 1h) and releases the lease.\n";
 
-/* Signals stop the run: the wait sees the flag, the command the pipe. */
-static int cancel_fd = -1;
-static volatile sig_atomic_t interrupted;
-static volatile sig_atomic_t stopped_by;
-
-static void on_signal(int sig)
-{
-	int saved = errno;
-
-	if (!stopped_by)
-		stopped_by = sig;
-	interrupted = 1;
-	if (write(cancel_fd, "", 1) < 0) {
-		/* the pipe holds a byte already: the run is stopping */
-	}
-	errno = saved;
-}
-
-static int catch_signals(int *cancel, struct dd_error *err)
-{
-	struct sigaction sa = {0};
-	int p[2];
-
-	if (pipe2(p, O_CLOEXEC | O_NONBLOCK))
-		return dd_error_set(err, DD_ERR_IO, "cannot make a pipe: %s",
-				    strerror(errno));
-	cancel_fd = p[1];
-	*cancel = p[0];
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	/* a reader of our output that goes away must not kill the run */
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	return 0;
-}
-
 /* The repeatable string options: --artifact and --uri. */
 struct run_opts {
 	const char **globs;
@@ -262,12 +223,12 @@ static int abort_run(struct run *r, const char *while_doing)
 	char reason[128];
 
 	snprintf(reason, sizeof(reason), "interrupted by %s %s",
-		 stopped_by == SIGINT	 ? "SIGINT"
-		 : stopped_by == SIGTERM ? "SIGTERM"
+		 cli_stop_signal == SIGINT	 ? "SIGINT"
+		 : cli_stop_signal == SIGTERM ? "SIGTERM"
 					 : "SIGHUP",
 		 while_doing);
 	finish(r, "aborted", reason);
-	return 128 + stopped_by;
+	return 128 + cli_stop_signal;
 }
 
 /*
@@ -510,7 +471,7 @@ static void upload_globs(struct run *r, const char *dir,
 			close(back);
 		return;
 	}
-	for (size_t i = 0; i < o->n_globs && !interrupted; i++) {
+	for (size_t i = 0; i < o->n_globs && !cli_stop_signal; i++) {
 		glob_t g = {0};
 		int rc = glob(o->globs[i], 0, NULL, &g);
 
@@ -524,7 +485,7 @@ static void upload_globs(struct run *r, const char *dir,
 				"drydock: warning: --artifact '%s': cannot "
 				"read the directory\n",
 				o->globs[i]);
-		for (size_t k = 0; !rc && k < g.gl_pathc && !interrupted; k++)
+		for (size_t k = 0; !rc && k < g.gl_pathc && !cli_stop_signal; k++)
 			if (!matched_before(o, i, g.gl_pathv[k]))
 				upload_match(r, g.gl_pathv[k]);
 		globfree(&g);
@@ -557,10 +518,11 @@ static char *lease_dir(struct dd_store *s, long long id, struct dd_error *err)
 }
 
 /* Everything after the target and lease exist; returns the exit status. */
-static int run_build(struct run *r, struct dd_wake *wake, int cancel,
+static int run_build(struct run *r, struct dd_wake *wake,
+		     const struct cli_stop *stop,
 		     const struct run_opts *o, char **argv)
 {
-	struct dd_exec_options eo = {.cancel_fd = cancel,
+	struct dd_exec_options eo = {.cancel_fd = stop->cancel,
 				     .grace = DD_EXEC_GRACE,
 				     .null_input = true,
 				     .out = DD_EXEC_STREAM,
@@ -569,7 +531,7 @@ static int run_build(struct run *r, struct dd_wake *wake, int cancel,
 	struct run_sink k = {.s = r->s};
 	struct watch w = {.target = r->target,
 			  .lease = r->lease,
-			  .cancel = cancel_fd};
+			  .cancel = stop->notify};
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_exec_result res = {0};
 	struct dd_target t = {0};
@@ -577,7 +539,7 @@ static int run_build(struct run *r, struct dd_wake *wake, int cancel,
 	char *dir;
 	int rc;
 
-	rc = cli_lease_wait(r->s, wake, r->lease, &interrupted, &err);
+	rc = cli_lease_wait(r->s, wake, r->lease, &cli_stop_signal, &err);
 	if (rc == DD_ERR_INTERRUPTED)
 		return abort_run(r, "while waiting for the lease");
 	if (rc) {
@@ -643,7 +605,7 @@ static int run_build(struct run *r, struct dd_wake *wake, int cancel,
 		else
 			note_failure(r, &err);
 		dd_free(dir);
-		if (interrupted)
+		if (cli_stop_signal)
 			return abort_run(r, "while uploading artifacts");
 	}
 	if (res.exit_status) {
@@ -699,7 +661,7 @@ int cmd_run(int argc, char **argv)
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_wake *wake = NULL;
 	struct run r = {0};
-	int cancel = -1;
+	struct cli_stop stop = CLI_STOP_INIT;
 	int n, rc;
 
 	/* usage errors exit 2, as for every command */
@@ -735,9 +697,11 @@ int cmd_run(int argc, char **argv)
 		cli_fail(&err);
 		goto out;
 	}
+	/* a reader of our output that goes away must not kill the run */
+	signal(SIGPIPE, SIG_IGN);
 	if (dd_store_open_ready(cli_store_path(), NULL, &r.s, &err) ||
 	    dd_wake_listen(cli_store_path(), DD_WAKE_WATCHER, &wake, &err) ||
-	    catch_signals(&cancel, &err) ||
+	    cli_stop_on_signals(&stop, &err) ||
 	    dd_run_start(r.s, &req, &r.target, &r.lease, &err)) {
 		/* listening before the lease is queued: no wake-up missed */
 		cli_fail(&err);
@@ -745,15 +709,12 @@ int cmd_run(int argc, char **argv)
 	}
 	fprintf(stderr, "drydock: target %lld: queued lease %lld\n", r.target,
 		r.lease);
-	rc = interrupted ? abort_run(&r, "before the lease was queued")
-			 : run_build(&r, wake, cancel, &o, argv);
+	rc = cli_stop_signal ? abort_run(&r, "before the lease was queued")
+			 : run_build(&r, wake, &stop, &o, argv);
 out:
 	dd_wake_close(wake);
 	dd_store_close(r.s);
-	if (cancel >= 0) {
-		close(cancel);
-		close(cancel_fd);
-	}
+	cli_stop_close(&stop);
 	cli_ids_release(&blueprints);
 	json_decref(attrs);
 	json_decref(bps);
