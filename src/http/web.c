@@ -769,3 +769,67 @@ const struct dd_http_route dd_web_routes[] = {
 	{"GET", "/tasks", DD_HTTP_SESSION, dd_web_tasks, false},
 	{NULL, NULL, 0, NULL, false},
 };
+
+/* ---- lists filtered by status and owner (leases, targets) ------------ */
+
+void dd_web_owner_list_url(struct dd_buf *u, const char *base,
+			   const char *status, const char *owner)
+{
+	dd_buf_addstr(u, base);
+	if (status) {
+		dd_buf_addstr(u, "?status=");
+		dd_html_urlenc(u, status);
+	}
+	if (owner) {
+		dd_buf_addstr(u, status ? "&owner=" : "?owner=");
+		dd_html_urlenc(u, owner);
+	}
+}
+
+void dd_web_owner_filters(struct dd_buf *b, const char *base,
+			  const char *(*name_of)(int), int count,
+			  const char *status, const char *owner)
+{
+	dd_buf_addstr(b, "<nav class=\"filters\" aria-label=\"status\">");
+	for (int s = -1; s < count; s++) {
+		const char *name = s < 0 ? NULL : name_of(s);
+		struct dd_buf u = DD_BUF_INIT;
+		bool on = name ? status && !strcmp(status, name) : !status;
+
+		dd_web_owner_list_url(&u, base, name, owner);
+		dd_buf_addstr(b, "<a href=\"");
+		dd_html_esc(b, u.buf);
+		dd_buf_addf(b, "\"%s>%s</a>", on ? " class=\"on\"" : "",
+			    name ? name : "all");
+		dd_buf_release(&u);
+	}
+	dd_buf_addstr(b, "</nav>");
+	if (owner) {
+		struct dd_buf u = DD_BUF_INIT;
+
+		dd_web_owner_list_url(&u, base, status, NULL);
+		dd_buf_addstr(b, "<p>Owned by <strong>");
+		dd_html_esc(b, owner);
+		dd_buf_addstr(b, "</strong> (<a href=\"");
+		dd_html_esc(b, u.buf);
+		dd_buf_addstr(b, "\">anybody</a>)</p>");
+		dd_buf_release(&u);
+	}
+}
+
+void dd_web_owner_link(struct dd_buf *b, const char *base, const char *owner)
+{
+	struct dd_buf u = DD_BUF_INIT;
+
+	if (!owner) {
+		dd_buf_addstr(b, "<span class=\"muted\">-</span>");
+		return;
+	}
+	dd_web_owner_list_url(&u, base, NULL, owner);
+	dd_buf_addstr(b, "<a href=\"");
+	dd_html_esc(b, u.buf);
+	dd_buf_addstr(b, "\">");
+	dd_html_esc(b, owner);
+	dd_buf_addstr(b, "</a>");
+	dd_buf_release(&u);
+}

@@ -92,6 +92,19 @@ bool dd_web_lease_changing(enum dd_lease_status s);
 bool dd_web_resource_changing(enum dd_resource_status s);
 
 /*
+ * Lists filtered by status and owner (leases, targets): the list's URL at
+ * `base` with `status` and `owner` (NULL: no filter), the status links
+ * (names from name_of(0 .. count-1), "all" first) with the "Owned by"
+ * line, and an owner as a link to the list of that owner's objects.
+ */
+void dd_web_owner_list_url(struct dd_buf *u, const char *base,
+			   const char *status, const char *owner);
+void dd_web_owner_filters(struct dd_buf *b, const char *base,
+			  const char *(*name_of)(int), int count,
+			  const char *status, const char *owner);
+void dd_web_owner_link(struct dd_buf *b, const char *base, const char *owner);
+
+/*
  * The sections detail pages share: the slot locks `owner` holds, the
  * command queue of `target` with outcomes, and the log entries matching
  * `f` (newest first, before f->before_id when set).  Each renders "none"

@@ -75,62 +75,24 @@ static int refresh_for(const struct dd_lease *l, bool releasing, double now)
 /* The list's URL with `status` (NULL: all) and the owner filter. */
 static void list_url(struct dd_buf *u, const char *status, const char *owner)
 {
-	dd_buf_addstr(u, "/leases");
-	if (status) {
-		dd_buf_addstr(u, "?status=");
-		dd_html_urlenc(u, status);
-	}
-	if (owner) {
-		dd_buf_addstr(u, status ? "&owner=" : "?owner=");
-		dd_html_urlenc(u, owner);
-	}
+	dd_web_owner_list_url(u, "/leases", status, owner);
+}
+
+static const char *status_name(int s)
+{
+	return dd_lease_status_name(s);
 }
 
 static void filter_links(struct dd_buf *b, const char *status,
 			 const char *owner)
 {
-	dd_buf_addstr(b, "<nav class=\"filters\" aria-label=\"status\">");
-	for (int s = -1; s < DD_LEASE_STATUS_COUNT; s++) {
-		const char *name = s < 0 ? NULL : dd_lease_status_name(s);
-		struct dd_buf u = DD_BUF_INIT;
-		bool on = name ? status && !strcmp(status, name) : !status;
-
-		list_url(&u, name, owner);
-		dd_buf_addstr(b, "<a href=\"");
-		dd_html_esc(b, u.buf);
-		dd_buf_addf(b, "\"%s>%s</a>", on ? " class=\"on\"" : "",
-			    name ? name : "all");
-		dd_buf_release(&u);
-	}
-	dd_buf_addstr(b, "</nav>");
-	if (owner) {
-		struct dd_buf u = DD_BUF_INIT;
-
-		list_url(&u, status, NULL);
-		dd_buf_addstr(b, "<p>Owned by <strong>");
-		dd_html_esc(b, owner);
-		dd_buf_addstr(b, "</strong> (<a href=\"");
-		dd_html_esc(b, u.buf);
-		dd_buf_addstr(b, "\">anybody</a>)</p>");
-		dd_buf_release(&u);
-	}
+	dd_web_owner_filters(b, "/leases", status_name, DD_LEASE_STATUS_COUNT, status,
+			     owner);
 }
 
 static void owner_link(struct dd_buf *b, const char *owner)
 {
-	struct dd_buf u = DD_BUF_INIT;
-
-	if (!owner) {
-		dd_buf_addstr(b, "<span class=\"muted\">-</span>");
-		return;
-	}
-	list_url(&u, NULL, owner);
-	dd_buf_addstr(b, "<a href=\"");
-	dd_html_esc(b, u.buf);
-	dd_buf_addstr(b, "\">");
-	dd_html_esc(b, owner);
-	dd_buf_addstr(b, "</a>");
-	dd_buf_release(&u);
+	dd_web_owner_link(b, "/leases", owner);
 }
 
 void dd_web_leases(struct dd_http_req *r)
