@@ -133,6 +133,32 @@ int cli_lease_wait(struct dd_store *s, struct dd_wake *wake, long long id,
 		   volatile sig_atomic_t *interrupted, struct dd_error *err);
 
 /*
+ * A list being printed, a row at a time: as a table, or as the API's
+ * page object ({"items": [...], "next_cursor": ...}) with one item a
+ * line.  The query asks for one row more than the page, so that
+ * `more` tells whether a next page starts below (or above) `last`.
+ */
+struct cli_listing {
+	bool json;
+	size_t limit; /* rows to print; 0 for all */
+	size_t n;     /* printed so far */
+	long long last;
+	bool more;
+};
+void cli_listing_start(struct cli_listing *ls, const char *header);
+/* Whether to print the row `id`: false for the row past the page. */
+bool cli_listing_row(struct cli_listing *ls, long long id);
+/* Print one JSON item, taking ownership of it. */
+int cli_listing_item(json_t *o, struct dd_error *err);
+/*
+ * Close the list; `rc` is how the walk ended (< 0: failed, with `err`);
+ * `what` names the rows in the "more" hint on stderr.  Returns the exit
+ * status.
+ */
+int cli_listing_end(struct cli_listing *ls, int rc, struct dd_error *err,
+		    const char *what);
+
+/*
  * Stopping a running command on SIGINT, SIGTERM or SIGHUP (stop.c): the
  * first such signal goes into cli_stop_signal, and each writes a byte to
  * `notify`, whose other end `cancel` is what core/exec.h's cancel_fd

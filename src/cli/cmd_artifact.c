@@ -355,35 +355,14 @@ static int artifact_add(int argc, char **argv)
 	return 0;
 }
 
-struct listing {
-	bool json;
-	size_t limit, n;
-	long long last;
-	bool more;
-};
-
 static int print_row(void *arg, struct dd_artifact *a, struct dd_error *err)
 {
-	struct listing *ls = arg;
+	struct cli_listing *ls = arg;
 
-	if (ls->limit && ls->n == ls->limit) {
-		ls->more = true;
+	if (!cli_listing_row(ls, a->id))
 		return 1;
-	}
-	if (ls->json && ls->n)
-		fputs(",\n", stdout);
-	ls->n++;
-	ls->last = a->id;
-	if (ls->json) {
-		json_t *o = dd_artifact_to_json(a);
-		int rc = o ? json_dumpf(o, stdout,
-					 JSON_COMPACT | JSON_SORT_KEYS)
-			   : -1;
-
-		json_decref(o);
-		return rc ? dd_error_set(err, DD_ERR_NOMEM, "out of memory")
-			  : 0;
-	}
+	if (ls->json)
+		return cli_listing_item(dd_artifact_to_json(a), err);
 	cli_print_artifact_row(a);
 	return 0;
 }
@@ -404,7 +383,7 @@ static int artifact_list(int argc, char **argv)
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_target t = {0};
 	struct dd_filter f = {0};
-	struct listing ls = {.json = json};
+	struct cli_listing ls = {.json = json};
 	struct dd_store *s;
 	int rc;
 
@@ -423,29 +402,11 @@ static int artifact_list(int argc, char **argv)
 		dd_store_close(s);
 		return cli_fail(&err);
 	}
-	if (json)
-		fputs("{\"items\":[\n", stdout);
-	else
-		printf("%-6s %-6s %-24s %-9s %s\n", "ID", "TYPE", "KEY",
-		       "RELEASED", "DATA");
+	cli_listing_start(&ls, "ID     TYPE   KEY                      "
+			       "RELEASED  DATA\n");
 	rc = dd_store_artifact_each(s, &f, print_row, &ls, &err);
 	dd_store_close(s);
-	if (rc < 0)
-		return cli_fail(&err);
-	if (json) {
-		json_t *next = cli_cursor_json(ls.more ? ls.last : 0);
-		char *n = json_dumps(next, JSON_ENCODE_ANY);
-
-		printf("%s],\"next_cursor\":%s}\n", ls.n ? "\n" : "",
-		       n ? n : "null");
-		free(n);
-		json_decref(next);
-	} else if (ls.more) {
-		fprintf(stderr,
-			"drydock: more artifacts: repeat with --cursor %lld\n",
-			ls.last);
-	}
-	return 0;
+	return cli_listing_end(&ls, rc, &err, "artifacts");
 }
 
 static int artifact_show(int argc, char **argv)

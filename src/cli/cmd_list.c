@@ -36,94 +36,15 @@ static const char epilog[] =
 	"first, with their errors (retry one with\nupdate-lease or "
 	"update-resource once the cause is fixed).\n";
 
-/*
- * A list being printed, a row at a time: as a table, or as the API's
- * page object ({"items": [...], "next_cursor": ...}) with one item a
- * line.  The query asks for one row more than the page, so that
- * `more` tells whether a next page starts below (or above) `last`.
- */
-struct listing {
-	bool json;
-	size_t limit; /* rows to print; 0 for all */
-	size_t n;     /* printed so far */
-	long long last;
-	bool more;
-};
-
-static void listing_start(struct listing *ls, const char *header)
-{
-	if (ls->json)
-		fputs("{\"items\":[\n", stdout);
-	else
-		fputs(header, stdout);
-}
-
-/* Whether to print the row `id`: false for the row past the page. */
-static bool listing_row(struct listing *ls, long long id)
-{
-	if (ls->limit && ls->n == ls->limit) {
-		ls->more = true;
-		return false;
-	}
-	if (ls->json && ls->n)
-		fputs(",\n", stdout);
-	ls->n++;
-	ls->last = id;
-	return true;
-}
-
-/* Print one JSON item, taking ownership of it. */
-static int listing_item(json_t *o, struct dd_error *err)
-{
-	int rc = o ? json_dumpf(o, stdout, JSON_COMPACT | JSON_SORT_KEYS) : -1;
-
-	json_decref(o);
-	if (rc)
-		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
-	return 0;
-}
-
-/*
- * Close the list; `rc` is how the walk ended.  A table's next page is
- * told on stderr, so that stdout stays the rows alone.
- */
-static int listing_end(struct listing *ls, int rc, struct dd_error *err,
-		       const char *what)
-{
-	if (rc < 0) {
-		if (ls->json)
-			fputs("\n", stdout);
-		fflush(stdout);
-		return cli_fail(err);
-	}
-	if (ls->json) {
-		json_t *next = cli_cursor_json(ls->more ? ls->last : 0);
-		char *s = json_dumps(next, JSON_ENCODE_ANY);
-
-		printf("%s],\"next_cursor\":%s}\n", ls->n ? "\n" : "",
-		       s ? s : "null");
-		free(s);
-		json_decref(next);
-	}
-	if (fflush(stdout) || ferror(stdout))
-		return cli_error(dd_err_exit_status(DD_ERR_IO),
-				 "cannot write the list: %s", strerror(errno));
-	if (!ls->json && ls->more)
-		fprintf(stderr,
-			"drydock: more %s: repeat with --cursor %lld\n", what,
-			ls->last);
-	return 0;
-}
-
 static int print_lease(void *arg, struct dd_lease *l, struct dd_error *err)
 {
-	struct listing *ls = arg;
+	struct cli_listing *ls = arg;
 	char res[24] = "-";
 
-	if (!listing_row(ls, l->id))
+	if (!cli_listing_row(ls, l->id))
 		return 1;
 	if (ls->json)
-		return listing_item(dd_lease_to_json(l), err);
+		return cli_listing_item(dd_lease_to_json(l), err);
 	if (l->resource)
 		snprintf(res, sizeof(res), "%lld", l->resource);
 	printf("%-6lld %-10s %-8s %-8s %s\n", l->id,
@@ -135,13 +56,13 @@ static int print_lease(void *arg, struct dd_lease *l, struct dd_error *err)
 static int print_resource(void *arg, struct dd_resource *r,
 			  struct dd_error *err)
 {
-	struct listing *ls = arg;
+	struct cli_listing *ls = arg;
 	char *a;
 
-	if (!listing_row(ls, r->id))
+	if (!cli_listing_row(ls, r->id))
 		return 1;
 	if (ls->json)
-		return listing_item(dd_resource_to_json(r), err);
+		return cli_listing_item(dd_resource_to_json(r), err);
 	a = json_dumps(r->attributes, JSON_COMPACT);
 	printf("%-6lld %-10s %-8s %-9lld %s\n", r->id,
 	       dd_resource_status_name(r->status), r->type, r->blueprint,
@@ -151,13 +72,13 @@ static int print_resource(void *arg, struct dd_resource *r,
 }
 
 static int walk_leases(struct dd_store *s, const struct dd_filter *f,
-		       struct listing *ls, struct dd_error *err)
+		       struct cli_listing *ls, struct dd_error *err)
 {
 	return dd_store_lease_each(s, f, print_lease, ls, err);
 }
 
 static int walk_resources(struct dd_store *s, const struct dd_filter *f,
-			  struct listing *ls, struct dd_error *err)
+			  struct cli_listing *ls, struct dd_error *err)
 {
 	return dd_store_resource_each(s, f, print_resource, ls, err);
 }
@@ -191,7 +112,7 @@ static const struct listable {
 	bool (*finished)(int status);
 	const char *owner_option; /* the filter by owning object */
 	int (*walk)(struct dd_store *s, const struct dd_filter *f,
-		    struct listing *ls, struct dd_error *err);
+		    struct cli_listing *ls, struct dd_error *err);
 } listables[] = {
 	{"leases", "ID     STATUS     TYPE     RESOURCE OWNER\n",
 	 DD_LEASE_STATUS_COUNT, lease_status, lease_finished, "--resource",
@@ -206,24 +127,24 @@ static int list_objects(struct dd_store *s, const struct listable *k,
 			bool json)
 {
 	struct dd_error err = DD_ERROR_INIT;
-	struct listing ls = {.json = json, .limit = p->limit};
+	struct cli_listing ls = {.json = json, .limit = p->limit};
 	int rc;
 
 	cli_page_filter(f, p);
-	listing_start(&ls, k->header);
+	cli_listing_start(&ls, k->header);
 	rc = k->walk(s, f, &ls, &err);
-	return listing_end(&ls, rc, &err, k->name);
+	return cli_listing_end(&ls, rc, &err, k->name);
 }
 
-static int print_task(struct listing *ls, const struct dd_task *x)
+static int print_task(struct cli_listing *ls, const struct dd_task *x)
 {
 	struct dd_error err = DD_ERROR_INIT;
 	char obj[40], t[32];
 
-	if (!listing_row(ls, x->id))
+	if (!cli_listing_row(ls, x->id))
 		return 1;
 	if (ls->json)
-		return listing_item(dd_task_to_json(x), &err);
+		return cli_listing_item(dd_task_to_json(x), &err);
 	snprintf(obj, sizeof(obj), "%s %lld", dd_obj_kind_name(x->object.kind),
 		 x->object.id);
 	dd_time_format(x->not_before, t);
@@ -232,13 +153,13 @@ static int print_task(struct listing *ls, const struct dd_task *x)
 	return 0;
 }
 
-static int print_archived(struct listing *ls, const struct dd_task_archive *x)
+static int print_archived(struct cli_listing *ls, const struct dd_task_archive *x)
 {
 	struct dd_error err = DD_ERROR_INIT;
 	char obj[40], t[32];
 	json_t *o;
 
-	if (!listing_row(ls, x->id))
+	if (!cli_listing_row(ls, x->id))
 		return 1;
 	if (ls->json) {
 		o = json_pack("{s:I, s:s, s:s, s:I, s:s, s:i, s:f, s:s?}",
@@ -248,7 +169,7 @@ static int print_archived(struct listing *ls, const struct dd_task_archive *x)
 			      "failures", x->failures, "duration",
 			      x->duration, "error", x->error);
 		dd_json_set_time(o, "finished", x->finished);
-		return listing_item(o, &err);
+		return cli_listing_item(o, &err);
 	}
 	snprintf(obj, sizeof(obj), "%s %lld", dd_obj_kind_name(x->object.kind),
 		 x->object.id);
@@ -267,7 +188,7 @@ static int list_tasks(struct dd_store *s, const struct cli_page *p,
 		      bool failed, bool json)
 {
 	struct dd_error err = DD_ERROR_INIT;
-	struct listing ls = {.json = json, .limit = p->limit};
+	struct cli_listing ls = {.json = json, .limit = p->limit};
 	struct dd_filter f = {0};
 	int rc;
 
@@ -279,7 +200,7 @@ static int list_tasks(struct dd_store *s, const struct cli_page *p,
 		f.descending = true;
 		f.before_id = p->cursor;
 		rc = dd_store_task_archive_list(s, &f, &l, &err);
-		listing_start(&ls, "ID     KIND             OBJECT         "
+		cli_listing_start(&ls, "ID     KIND             OBJECT         "
 				   "FAILURES FINISHED                 ERROR\n");
 		for (size_t i = 0; !rc && i < l.n; i++)
 			if (print_archived(&ls, &l.items[i]))
@@ -290,7 +211,7 @@ static int list_tasks(struct dd_store *s, const struct cli_page *p,
 
 		f.after_id = p->cursor;
 		rc = dd_store_task_list(s, &f, &l, &err);
-		listing_start(&ls, "ID     KIND             OBJECT         "
+		cli_listing_start(&ls, "ID     KIND             OBJECT         "
 				   "DUE                      FAILURES CLAIMED "
 				   "BY\n");
 		for (size_t i = 0; !rc && i < l.n; i++)
@@ -298,7 +219,7 @@ static int list_tasks(struct dd_store *s, const struct cli_page *p,
 				break;
 		dd_task_list_release(&l);
 	}
-	return listing_end(&ls, rc, &err, "tasks");
+	return cli_listing_end(&ls, rc, &err, "tasks");
 }
 
 /* The --status names, checked once the kind of object is known. */

@@ -117,37 +117,15 @@ static int target_create(int argc, char **argv)
 	return rc;
 }
 
-/* A list printed as the store yields it, as `drydock list` does. */
-struct listing {
-	bool json;
-	size_t limit, n;
-	long long last;
-	bool more;
-};
-
 static int print_row(void *arg, struct dd_target *t, struct dd_error *err)
 {
-	struct listing *ls = arg;
+	struct cli_listing *ls = arg;
 	char when[32];
 
-	if (ls->limit && ls->n == ls->limit) {
-		ls->more = true;
+	if (!cli_listing_row(ls, t->id))
 		return 1;
-	}
-	if (ls->json && ls->n)
-		fputs(",\n", stdout);
-	ls->n++;
-	ls->last = t->id;
-	if (ls->json) {
-		json_t *o = dd_target_to_json(t);
-		int rc = o ? json_dumpf(o, stdout,
-					 JSON_COMPACT | JSON_SORT_KEYS)
-			   : -1;
-
-		json_decref(o);
-		return rc ? dd_error_set(err, DD_ERR_NOMEM, "out of memory")
-			  : 0;
-	}
+	if (ls->json)
+		return cli_listing_item(dd_target_to_json(t), err);
 	dd_time_format(t->created, when);
 	printf("%-6lld %-9s %-24s %-24s %s\n", t->id,
 	       dd_target_status_name(t->status), when,
@@ -191,7 +169,7 @@ static int target_list(int argc, char **argv)
 	};
 	const struct cli_spec spec = VERB_SPEC("list", options, &json);
 	struct dd_error err = DD_ERROR_INIT;
-	struct listing ls = {0};
+	struct cli_listing ls = {0};
 	struct dd_store *s;
 	int rc;
 
@@ -208,29 +186,11 @@ static int target_list(int argc, char **argv)
 	ls.json = json;
 	ls.limit = page.limit;
 	s = cli_open_store();
-	if (json)
-		fputs("{\"items\":[\n", stdout);
-	else
-		printf("%-6s %-9s %-24s %-24s %s\n", "ID", "STATUS", "CREATED",
-		       "OWNER", "NAME");
+	cli_listing_start(&ls, "ID     STATUS    CREATED                  "
+			       "OWNER                    NAME\n");
 	rc = dd_store_target_each(s, &f, print_row, &ls, &err);
 	dd_store_close(s);
-	if (rc < 0)
-		return cli_fail(&err);
-	if (json) {
-		json_t *next = cli_cursor_json(ls.more ? ls.last : 0);
-		char *n = json_dumps(next, JSON_ENCODE_ANY);
-
-		printf("%s],\"next_cursor\":%s}\n", ls.n ? "\n" : "",
-		       n ? n : "null");
-		free(n);
-		json_decref(next);
-	} else if (ls.more) {
-		fprintf(stderr,
-			"drydock: more targets: repeat with --cursor %lld\n",
-			ls.last);
-	}
-	return 0;
+	return cli_listing_end(&ls, rc, &err, "targets");
 }
 
 /* The target with its artifacts and a page of its log, as JSON. */
