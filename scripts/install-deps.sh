@@ -16,8 +16,13 @@ libmicrohttpd-dev"
 # and read the JSON answers), python3 (the HTTP tests' raw-socket
 # clients: idle, half-open and slow connections), chromium (the web UI
 # test, driven by playwright-core from npm; see tests/browser).
+# The host blueprint reaches remote hosts with the OpenSSH client; the
+# tests start their own sshd (openssh-server), and the example sandbox
+# provider (examples/providers) isolates its sandboxes with bubblewrap.
+packages="$packages openssh-client"
 if [ "$what" = check ]; then
-	packages="$packages libcmocka-dev sqlite3 procps curl jq python3 chromium"
+	packages="$packages libcmocka-dev sqlite3 procps curl jq python3 chromium
+openssh-server bubblewrap"
 fi
 
 missing=""
