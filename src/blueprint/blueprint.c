@@ -24,6 +24,14 @@ const struct dd_blueprint_type *const dd_blueprint_types[] = {
 	NULL,
 };
 
+/*
+ * To give every type a new config key, add its row here: the key is then
+ * checked once, here, and accepted by every type's table.
+ */
+const struct dd_schema_field dd_bp_common_fields[] = {
+	{.name = NULL},
+};
+
 const struct dd_blueprint_type *dd_blueprint_type_find(const char *name)
 {
 	for (size_t i = 0; dd_blueprint_types[i]; i++)
@@ -80,11 +88,20 @@ static void trace(const char *hook, const char *kind, long long id)
 int dd_bp_validate(const struct dd_blueprint_type *t, const json_t *config,
 		   struct dd_error *err)
 {
+	static const struct dd_schema_field none[] = {{.name = NULL}};
+	const struct dd_schema_field *const tables[] = {
+		dd_bp_common_fields, t->config_fields ? t->config_fields : none,
+		NULL};
+	int rc;
+
 	CHECK(t);
 	if (!json_is_object(config))
 		return dd_error_set(err, DD_ERR_INVALID,
 				    "blueprint config must be a JSON object");
-	return t->validate ? t->validate(config, err) : 0;
+	rc = dd_schema_check_tables(config, tables, "config", err);
+	if (!rc && t->validate)
+		rc = t->validate(config, err);
+	return rc;
 }
 
 bool dd_bp_can_ever_allocate(const struct dd_blueprint_type *t,

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "blueprint/schema.h"
 #include "core/exec.h"
 #include "core/model.h"
 
@@ -46,7 +47,11 @@ struct dd_bp_ctx {
 	const char *state_dir; /* directory holding the store */
 };
 
-/* Check a configuration; fill `err` with what is wrong. */
+/*
+ * Check what a configuration's field table (config_fields) cannot say
+ * about the whole of it; called only once the table's checks passed.
+ * Fill `err` with what is wrong.
+ */
 typedef int dd_bp_validate_fn(const json_t *config, struct dd_error *err);
 /* Could this blueprint ever serve `lease` (its attributes)? No side effects. */
 typedef bool dd_bp_can_ever_allocate_fn(const struct dd_bp_ctx *ctx,
@@ -111,7 +116,12 @@ struct dd_blueprint_type {
 	const char *name;
 	const char *resource_type;
 	const char *summary;
-	dd_bp_validate_fn *validate;
+	/*
+	 * The keys of the type's config (schema.h), besides the common ones
+	 * every type accepts (dd_bp_common_fields); NULL: none.
+	 */
+	const struct dd_schema_field *config_fields;
+	dd_bp_validate_fn *validate; /* NULL: the table says it all */
 	dd_bp_can_ever_allocate_fn *can_ever_allocate;
 	dd_bp_allocate_fn *allocate;
 	dd_bp_activate_resource_fn *activate_resource;
@@ -126,6 +136,12 @@ struct dd_blueprint_type {
 
 extern const struct dd_blueprint_type dd_host_blueprint_type;
 
+/*
+ * The config keys every blueprint accepts whatever its type (those the
+ * core reads itself), checked by dd_bp_validate() before the type's own.
+ */
+extern const struct dd_schema_field dd_bp_common_fields[];
+
 /* All registered types, NULL-terminated. */
 extern const struct dd_blueprint_type *const dd_blueprint_types[];
 const struct dd_blueprint_type *dd_blueprint_type_find(const char *name);
@@ -133,6 +149,11 @@ const struct dd_blueprint_type *dd_blueprint_type_find(const char *name);
 bool dd_resource_type_known(const char *resource_type);
 
 /* Wrappers: every call into a blueprint goes through these. */
+/*
+ * Check a config: an object whose keys are the common fields and the
+ * type's config_fields, then the type's validate; messages name the
+ * JSON path ("config: hosts[2].slots: must be ...").
+ */
 int dd_bp_validate(const struct dd_blueprint_type *t, const json_t *config,
 		   struct dd_error *err);
 bool dd_bp_can_ever_allocate(const struct dd_blueprint_type *t,

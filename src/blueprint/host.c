@@ -47,7 +47,6 @@
 #define MAX_SLOTS 1024
 #define MAX_GROUPS 64
 
-static const char *const config_keys[] = {"hosts", "root", "run_as"};
 
 /* The user lease commands run as (config "run_as"), looked up. */
 struct run_as {
@@ -61,42 +60,34 @@ struct run_as {
 };
 
 /*
- * Look the config's "run_as" up: `*ra` is filled and 1 returned if it is
- * set, 0 if not.  Refuses an unknown user, root, and drydock's own user
- * (who can read the store: no protection at all).
+ * Look the user `name` up into `*ra`.  Refuses an unknown user, root,
+ * and drydock's own user (who can read the store: no protection at all);
+ * the message says why, without saying it is about "run_as".
  */
-static int run_as_find(const json_t *config, struct run_as *ra,
-		       struct dd_error *err)
+static int run_as_lookup(const char *name, struct run_as *ra,
+			 struct dd_error *err)
 {
-	json_t *v = json_object_get(config, "run_as");
 	struct passwd pw, *found = NULL;
 	char buf[4096];
 	int rc;
 
-	if (!v)
-		return 0;
-	if (!json_is_string(v) || !json_string_value(v)[0] ||
-	    strlen(json_string_value(v)) >= sizeof(ra->name))
-		return dd_error_set(err, DD_ERR_INVALID,
-				    "host blueprint: 'run_as' must be a user "
-				    "name");
-	snprintf(ra->name, sizeof(ra->name), "%s", json_string_value(v));
+	if (!*name || strlen(name) >= sizeof(ra->name))
+		return dd_error_set(err, DD_ERR_INVALID, "must be a user name");
+	snprintf(ra->name, sizeof(ra->name), "%s", name);
 	rc = getpwnam_r(ra->name, &pw, buf, sizeof(buf), &found);
 	if (!found)
-		return dd_error_set(err, DD_ERR_INVALID,
-				    "host blueprint: 'run_as': %s '%s'",
+		return dd_error_set(err, DD_ERR_INVALID, "%s '%s'",
 				    rc ? strerror(rc) : "no such user",
 				    ra->name);
 	if (pw.pw_uid == 0)
 		return dd_error_set(err, DD_ERR_INVALID,
-				    "host blueprint: 'run_as' user '%s' is "
-				    "root; name an unprivileged user",
+				    "user '%s' is root; name an unprivileged "
+				    "user",
 				    ra->name);
 	if (pw.pw_uid == geteuid())
 		return dd_error_set(err, DD_ERR_INVALID,
-				    "host blueprint: 'run_as' user '%s' is "
-				    "drydock's own user, who can read the "
-				    "store; name another",
+				    "user '%s' is drydock's own user, who can "
+				    "read the store; name another",
 				    ra->name);
 	ra->uid = pw.pw_uid;
 	ra->gid = pw.pw_gid;
@@ -105,9 +96,30 @@ static int run_as_find(const json_t *config, struct run_as *ra,
 	ra->ngroups = MAX_GROUPS;
 	if (getgrouplist(ra->name, ra->gid, ra->groups, &ra->ngroups) < 0)
 		return dd_error_set(err, DD_ERR_INVALID,
-				    "host blueprint: 'run_as' user '%s' is in "
-				    "more than %d groups",
+				    "user '%s' is in more than %d groups",
 				    ra->name, MAX_GROUPS);
+	return 0;
+}
+
+/*
+ * Look the config's "run_as" up when a lease or a command needs it (the
+ * user may have changed since the config was checked): `*ra` is filled
+ * and 1 returned if it is set, 0 if not.
+ */
+static int run_as_find(const json_t *config, struct run_as *ra,
+		       struct dd_error *err)
+{
+	json_t *v = json_object_get(config, "run_as");
+	struct dd_error why = DD_ERROR_INIT;
+	int rc;
+
+	if (!v)
+		return 0;
+	rc = run_as_lookup(json_is_string(v) ? json_string_value(v) : "", ra,
+			   &why);
+	if (rc)
+		return dd_error_set(err, rc, "host blueprint: 'run_as': %s",
+				    why.msg);
 	return 1;
 }
 
@@ -162,115 +174,85 @@ static int store_closed_to(const struct dd_bp_ctx *ctx,
 	return 0;
 }
 
-static bool valid_name(const char *s)
+static int check_absolute(const json_t *v, const json_t *parent,
+			  struct dd_error *err)
 {
-	if (!*s || strlen(s) > 64)
-		return false;
-	for (; *s; s++)
-		if (!(('a' <= *s && *s <= 'z') || ('A' <= *s && *s <= 'Z') ||
-		      ('0' <= *s && *s <= '9') || *s == '-' || *s == '_' ||
-		      *s == '.'))
-			return false;
-	return true;
-}
-
-static int host_validate(const json_t *config, struct dd_error *err)
-{
-	const char *key;
-	json_t *v, *hosts = json_object_get(config, "hosts");
-	struct run_as ra;
-	size_t i, j;
-	int rc;
-
-	json_object_foreach((json_t *)config, key, v)
-	{
-		for (i = 0; i < sizeof(config_keys) / sizeof(*config_keys); i++)
-			if (!strcmp(key, config_keys[i]))
-				break;
-		if (i == sizeof(config_keys) / sizeof(*config_keys))
-			return dd_error_set(err, DD_ERR_INVALID,
-					    "host blueprint: unknown config "
-					    "key '%s' (known: hosts, root, "
-					    "run_as)",
-					    key);
-	}
-	v = json_object_get(config, "root");
-	if (v && (!json_is_string(v) || json_string_value(v)[0] != '/'))
+	(void)parent;
+	if (json_string_value(v)[0] != '/')
 		return dd_error_set(err, DD_ERR_INVALID,
-				    "host blueprint: 'root' must be an "
-				    "absolute path");
-	rc = run_as_find(config, &ra, err);
-	if (rc < 0)
-		return rc;
-	/* the default root is inside the store's directory, closed to it */
-	if (rc && !v)
-		return dd_error_set(err, DD_ERR_INVALID,
-				    "host blueprint: 'run_as' needs a 'root' "
-				    "outside the store's directory");
-	if (rc && !can_switch_users())
-		return dd_error_set(err, DD_ERR_INVALID,
-				    "host blueprint: 'run_as' needs drydock to "
-				    "run as root (or with CAP_SETUID, "
-				    "CAP_SETGID, CAP_CHOWN, CAP_DAC_OVERRIDE "
-				    "and CAP_FOWNER) to run commands as '%s'",
-				    ra.name);
-	if (!json_is_array(hosts) || json_array_size(hosts) == 0)
-		return dd_error_set(err, DD_ERR_INVALID,
-				    "host blueprint: 'hosts' must be a "
-				    "non-empty array of {\"name\": ...}");
-	json_array_foreach(hosts, i, v)
-	{
-		json_t *name = json_object_get(v, "name");
-		json_t *slots = json_object_get(v, "slots");
-		const char *hk;
-		json_t *hv;
-
-		if (!json_is_object(v) || !json_is_string(name) ||
-		    !valid_name(json_string_value(name)))
-			return dd_error_set(err, DD_ERR_INVALID,
-					    "host blueprint: host %zu needs a "
-					    "'name' of letters, digits, '.', "
-					    "'-' or '_'",
-					    i);
-		json_object_foreach(v, hk, hv)
-		{
-			if (!strcmp(hk, "address"))
-				return dd_error_set(
-					err, DD_ERR_INVALID,
-					"host blueprint: host '%s' has an "
-					"address; remote (SSH) hosts are not "
-					"supported yet, only this machine",
-					json_string_value(name));
-			if (strcmp(hk, "name") && strcmp(hk, "slots"))
-				return dd_error_set(
-					err, DD_ERR_INVALID,
-					"host blueprint: host '%s': unknown "
-					"key '%s' (known: name, slots)",
-					json_string_value(name), hk);
-		}
-		if (slots && (!json_is_integer(slots) ||
-			      json_integer_value(slots) < 1 ||
-			      json_integer_value(slots) > MAX_SLOTS))
-			return dd_error_set(err, DD_ERR_INVALID,
-					    "host blueprint: host '%s': "
-					    "'slots' must be an integer from "
-					    "1 to %d",
-					    json_string_value(name), MAX_SLOTS);
-		for (j = 0; j < i; j++) {
-			json_t *other = json_array_get(hosts, j);
-
-			if (!strcmp(json_string_value(json_object_get(
-					    other, "name")),
-				    json_string_value(name)))
-				return dd_error_set(
-					err, DD_ERR_INVALID,
-					"host blueprint: host '%s' is named "
-					"twice",
-					json_string_value(name));
-		}
-	}
+				    "must be an absolute path");
 	return 0;
 }
+
+static int check_run_as(const json_t *v, const json_t *parent,
+			struct dd_error *err)
+{
+	struct run_as ra;
+	int rc = run_as_lookup(json_string_value(v), &ra, err);
+
+	if (rc)
+		return rc;
+	/* the default root is inside the store's directory, closed to it */
+	if (!json_object_get(parent, "root"))
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "needs a 'root' outside the store's "
+				    "directory");
+	if (!can_switch_users())
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "needs drydock to run as root (or with "
+				    "CAP_SETUID, CAP_SETGID, CAP_CHOWN, "
+				    "CAP_DAC_OVERRIDE and CAP_FOWNER) to run "
+				    "commands as '%s'",
+				    ra.name);
+	return 0;
+}
+
+static int refuse_remote(const json_t *v, const json_t *parent,
+			 struct dd_error *err)
+{
+	(void)v;
+	(void)parent;
+	return dd_error_set(err, DD_ERR_INVALID,
+			    "remote (SSH) hosts are not supported yet, only "
+			    "this machine");
+}
+
+static const struct dd_schema_field host_fields[] = {
+	{.name = "name",
+	 .type = DD_SCHEMA_STRING,
+	 .required = true,
+	 .what = "1 to 64 letters, digits, '.', '-' or '_'",
+	 .min_len = 1,
+	 .max_len = 64,
+	 .charset = "A-Za-z0-9._-",
+	 .unique = true},
+	{.name = "slots", .type = DD_SCHEMA_INTEGER, .min = 1, .max = MAX_SLOTS},
+	{.name = "address", .type = DD_SCHEMA_STRING, .check = refuse_remote},
+	{.name = NULL},
+};
+
+static const struct dd_schema_field host = {
+	.type = DD_SCHEMA_OBJECT,
+	.fields = host_fields,
+};
+
+/* Rows in the order the checks ran before the table: the cheap ones first. */
+static const struct dd_schema_field host_config_fields[] = {
+	{.name = "root",
+	 .type = DD_SCHEMA_STRING,
+	 .what = "an absolute path",
+	 .check = check_absolute},
+	{.name = "run_as",
+	 .type = DD_SCHEMA_STRING,
+	 .what = "a user name",
+	 .check = check_run_as},
+	{.name = "hosts",
+	 .type = DD_SCHEMA_ARRAY,
+	 .required = true,
+	 .min_items = 1,
+	 .items = &host},
+	{.name = NULL},
+};
 
 /* The lease's requested host name, or NULL for any. */
 static const char *wanted_host(const struct dd_lease *lease)
@@ -715,7 +697,7 @@ const struct dd_blueprint_type dd_host_blueprint_type = {
 	.name = "host",
 	.resource_type = "host",
 	.summary = "a pool of hosts; hosts without an address are this machine",
-	.validate = host_validate,
+	.config_fields = host_config_fields,
 	.can_ever_allocate = host_can_ever_allocate,
 	.allocate = host_allocate,
 	.activate_resource = host_activate_resource,

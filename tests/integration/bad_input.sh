@@ -19,9 +19,12 @@ expect_refused 3 "no such lease: 9" dd exec --lease 9 -- true
 expect_refused 2 "bad id" dd release-lease --id abc
 expect_refused 2 "unknown blueprint type 'vm'" dd blueprint create --type vm --name x
 expect_refused 2 "malformed JSON" dd blueprint create --type host --name x --config '{'
-expect_refused 2 "'hosts' must be a non-empty array" dd blueprint create --type host --name x --config '{}'
-expect_refused 2 "unknown config key 'hostz'" dd blueprint create --type host --name x --config '{"hostz": []}'
-expect_refused 2 "remote (SSH) hosts are not supported" dd blueprint create --type host --name x --config '{"hosts":[{"name":"r","address":"10.0.0.1"}]}'
+expect_refused 2 "config: missing 'hosts' (a non-empty array of objects)" dd blueprint create --type host --name x --config '{}'
+expect_refused 2 "config: unknown key 'hostz' (known: root, run_as, hosts)" dd blueprint create --type host --name x --config '{"hostz": []}'
+expect_refused 2 "config: hosts\[0\].address: remote (SSH) hosts are not supported" dd blueprint create --type host --name x --config '{"hosts":[{"name":"r","address":"10.0.0.1"}]}'
+expect_refused 2 "config: hosts: must be a non-empty array of objects" dd blueprint create --type host --name x --config '{"hosts": []}'
+expect_refused 2 "config: hosts\[1\].slots: must be an integer from 1 to 1024" dd blueprint create --type host --name x --config '{"hosts":[{"name":"a"},{"name":"b","slots":0}]}'
+expect_refused 2 "config: hosts\[1\].name: 'a' is also the name of hosts\[0\]" dd blueprint create --type host --name x --config '{"hosts":[{"name":"a"},{"name":"a"}]}'
 expect_refused 5 "already taken" dd blueprint create --type host --name local --config '{"hosts":[{"name":"b"}]}'
 expect_refused 2 "is not a drydock command" dd frobnicate
 expect_refused 2 "unknown status" dd list leases --status happy

@@ -29,15 +29,15 @@ cfg() { echo "{\"root\": \"$T/hosts\", \"hosts\": [{\"name\": \"a\", \"slots\": 
 bp_create() { dd blueprint create --type host --name "$1" --config "$2"; }
 
 # ---- a config that cannot work is refused, and nothing is stored -----------
-expect_refused 2 "host blueprint: 'run_as': no such user 'no-such-user-dd'" \
+expect_refused 2 "config: run_as: no such user 'no-such-user-dd'" \
 	bp_create bad "$(cfg ', "run_as": "no-such-user-dd"')"
-expect_refused 2 "'run_as' user 'root' is root; name an unprivileged user" \
+expect_refused 2 "config: run_as: user 'root' is root; name an unprivileged user" \
 	bp_create bad "$(cfg ', "run_as": "root"')"
-expect_refused 2 "host blueprint: 'run_as' must be a user name" \
+expect_refused 2 "config: run_as: must be a user name" \
 	bp_create bad "$(cfg ', "run_as": 65534')"
-expect_refused 2 "host blueprint: 'run_as' must be a user name" \
+expect_refused 2 "config: run_as: must be a user name" \
 	bp_create bad "$(cfg ', "run_as": ""')"
-expect_refused 2 "'run_as' needs a 'root' outside the store's directory" \
+expect_refused 2 "config: run_as: needs a 'root' outside the store's directory" \
 	bp_create bad '{"hosts": [{"name": "a"}], "run_as": "nobody"}'
 # drydock without the privilege to switch users refuses it too (uid 61003,
 # with a store of its own)
@@ -52,7 +52,7 @@ if as_user "$T/bin/drydock" blueprint create --type host --name p \
 	--config "$(cfg ', "run_as": "nobody"')" >"$T/out" 2>"$T/err"; then
 	fail "an unprivileged drydock took run_as"
 fi
-grep -q "'run_as' needs drydock to run as root (or with CAP_SETUID, CAP_SETGID, CAP_CHOWN, CAP_DAC_OVERRIDE and CAP_FOWNER) to run commands as 'nobody'" "$T/err" ||
+grep -q "config: run_as: needs drydock to run as root (or with CAP_SETUID, CAP_SETGID, CAP_CHOWN, CAP_DAC_OVERRIDE and CAP_FOWNER) to run commands as 'nobody'" "$T/err" ||
 	fail "unclear refusal: $(cat "$T/err")"
 expect_eq "blueprints after refusals" "$(sql 'SELECT count(*) FROM blueprint')" 0
 
