@@ -145,7 +145,8 @@ int dd_api_lease_create(struct dd_store *s, const struct dd_lease_request *req,
 	return rc;
 }
 
-int dd_api_exec_spawn(struct dd_store *s, long long id, char *const argv[],
+/* Start argv on lease `id` through its blueprint's command interface. */
+static int exec_spawn(struct dd_store *s, long long id, char *const argv[],
 		      const struct dd_exec_io *io, pid_t *pid,
 		      struct dd_error *err)
 {
@@ -228,7 +229,7 @@ static int exec_start(void *arg, const struct dd_exec_io *io, pid_t *pid,
 {
 	const struct exec_start *x = arg;
 
-	return dd_api_exec_spawn(x->s, x->id, x->argv, io, pid, err);
+	return exec_spawn(x->s, x->id, x->argv, io, pid, err);
 }
 
 int dd_api_exec(struct dd_store *s, long long id, char *const argv[],

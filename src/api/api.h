@@ -82,17 +82,11 @@ int dd_api_blueprint_edit(struct dd_store *s, long long id, const char *name,
 			  struct dd_blueprint *out, struct dd_error *err);
 
 /*
- * Start argv on the resource that lease `id` holds, through its blueprint
- * type's command interface, in the lease's working directory.  The lease
- * must be active.  Wait for it with dd_exec_wait().
- */
-int dd_api_exec_spawn(struct dd_store *s, long long id, char *const argv[],
-		      const struct dd_exec_io *io, pid_t *pid,
-		      struct dd_error *err);
-/*
- * Run argv on lease `id` as dd_api_exec_spawn() starts it, and see it
+ * Run argv on the resource that lease `id` holds, through its blueprint
+ * type's command interface, in the lease's working directory, and see it
  * through with dd_exec_run() (core/exec.h): output, deadline, cancel.
- * The store is read only before the command starts.
+ * The lease must be active.  The store is read only before the command
+ * starts.
  */
 int dd_api_exec(struct dd_store *s, long long id, char *const argv[],
 		const struct dd_exec_options *o, struct dd_exec_result *res,

@@ -29,19 +29,15 @@
 #include "store/store.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <linux/capability.h>
 #include <pwd.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define MAX_SLOTS 1024
@@ -459,128 +455,57 @@ static int host_destroy_lease(const struct dd_bp_ctx *ctx,
 }
 
 /*
- * The child's environment: ours plus the lease's id and directory, which
- * the caller formats into `id` and `dir` (borrowed, not copied).
+ * Switch to the run_as user in the child (exec.h's setup: only
+ * async-signal-safe calls).  Groups first, then the group, then the user,
+ * since after setresuid() nothing else may be changed.
  */
-static char **lease_environ(char *id, char *dir)
+static int switch_user(const void *arg)
 {
-	extern char **environ;
-	size_t n = 0, k = 0;
-	char **env;
+	const struct run_as *ra = arg;
 
-	while (environ[n])
-		n++;
-	env = dd_calloc(n + 3, sizeof(*env));
-	if (!env)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "DRYDOCK_LEASE=", 14) &&
-		    strncmp(environ[i], "DRYDOCK_LEASE_PATH=", 19))
-			env[k++] = environ[i];
-	env[k++] = id;
-	env[k] = dir;
-	return env;
-}
-
-/* Where run_as_child() failed, told to the parent through a pipe. */
-enum child_step { STEP_STREAMS, STEP_SWITCH, STEP_ENTER, STEP_EXEC };
-
-/*
- * In the child of fork(), in a threaded process: only async-signal-safe
- * calls (what posix_spawn does, plus the switch of user).  Groups first,
- * then the group, then the user, since after setresuid() nothing else
- * may be changed.  The directory is entered as the user, so a directory
- * the user cannot reach fails here, clearly, and not in the command.
- */
-static void run_as_child(const struct run_as *ra, const char *path,
-			 char *const argv[], char **env,
-			 const struct dd_exec_io *io, int report)
-{
-	extern char **environ;
-	struct sigaction dfl;
-	sigset_t none;
-	int msg[2] = {STEP_STREAMS, 0};
-
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	for (int sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &dfl, NULL); /* some refuse; that is fine */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if ((io->own_group && setpgid(0, 0)) ||
-	    (io->in >= 0 && dup2(io->in, 0) < 0) ||
-	    (io->out >= 0 && dup2(io->out, 1) < 0) ||
-	    (io->err >= 0 && dup2(io->err, 2) < 0))
-		goto fail;
-	msg[0] = STEP_SWITCH;
 	if (setgroups((size_t)ra->ngroups, ra->groups) ||
 	    setresgid(ra->gid, ra->gid, ra->gid) ||
 	    setresuid(ra->uid, ra->uid, ra->uid))
-		goto fail;
-	msg[0] = STEP_ENTER;
-	if (chdir(path))
-		goto fail;
-	msg[0] = STEP_EXEC;
-	environ = env; /* execvp() searches the user's PATH */
-	execvp(argv[0], argv);
-fail:
-	msg[1] = errno;
-	if (write(report, msg, sizeof(msg)) != (ssize_t)sizeof(msg))
-		_exit(126); /* the parent then sees the command start and fail */
-	_exit(127);
+		return -1;
+	return 0;
 }
 
 /*
- * Start the command as the run_as user.  posix_spawn cannot switch
- * users, so this forks, and the child does only what run_as_child()
- * says.  The child reports a failure before exec through a
- * close-on-exec pipe: nothing read means the command started.
+ * Start the command as the run_as user, in the lease directory, which it
+ * enters as that user: a directory the user cannot reach fails here,
+ * clearly, and not in the command.  posix_spawn cannot switch users, so
+ * exec.c forks for it.
  */
 static int run_as_spawn(const struct run_as *ra, const struct dd_lease *lease,
 			const char *path, char *const argv[], char **env,
 			const struct dd_exec_io *io, pid_t *pid,
 			struct dd_error *err)
 {
-	int report[2], msg[2];
-	ssize_t got;
+	const struct dd_exec_spec sp = {argv, env, path, switch_user, ra};
+	struct dd_exec_failure why;
+	int rc = dd_exec_spawn(&sp, io, pid, &why, err);
 
-	if (pipe2(report, O_CLOEXEC))
-		return dd_error_set(err, DD_ERR_IO,
-				    "cannot run '%s' on lease %lld: %s",
-				    argv[0], lease->id, strerror(errno));
-	fflush(NULL);
-	*pid = fork();
-	if (*pid == 0)
-		run_as_child(ra, path, argv, env, io, report[1]);
-	close(report[1]);
-	if (*pid < 0) {
-		close(report[0]);
-		return dd_error_set(err, DD_ERR_IO,
-				    "cannot run '%s' on lease %lld: %s",
-				    argv[0], lease->id, strerror(errno));
-	}
-	while ((got = read(report[0], msg, sizeof(msg))) < 0 && errno == EINTR)
-		;
-	close(report[0]);
-	if (got != (ssize_t)sizeof(msg))
+	if (!rc)
 		return 0;
-	while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
-		;
-	if (msg[0] == STEP_SWITCH)
+	if (why.step == DD_EXEC_STEP_SETUP)
 		return dd_error_set(err, DD_ERR_IO,
 				    "cannot switch to user '%s' to run '%s' "
 				    "on lease %lld: %s",
 				    ra->name, argv[0], lease->id,
-				    strerror(msg[1]));
-	if (msg[0] == STEP_ENTER)
+				    strerror(why.errnum));
+	if (why.step == DD_EXEC_STEP_DIR)
 		return dd_error_set(err, DD_ERR_IO,
 				    "user '%s' cannot enter lease %lld's "
 				    "directory '%s': %s",
 				    ra->name, lease->id, path,
-				    strerror(msg[1]));
-	return dd_error_set(err, msg[1] == ENOENT ? DD_ERR_INVALID : DD_ERR_IO,
-			    "cannot run '%s' on lease %lld as '%s': %s",
-			    argv[0], lease->id, ra->name, strerror(msg[1]));
+				    strerror(why.errnum));
+	if (why.step == DD_EXEC_STEP_START)
+		return dd_error_set(err, DD_ERR_IO,
+				    "cannot run '%s' on lease %lld: %s",
+				    argv[0], lease->id, strerror(why.errnum));
+	return dd_error_set(err, rc, "cannot run '%s' on lease %lld as '%s': %s",
+			    argv[0], lease->id, ra->name,
+			    strerror(why.errnum));
 }
 
 /*
@@ -613,9 +538,8 @@ static char **run_as_environ(const struct run_as *ra, char *id, char *dir)
 }
 
 /*
- * Start the command with posix_spawn, which is safe in drydock's threaded
- * server where fork() followed by setenv() or printf() is not; as the
- * run_as user with run_as_spawn().
+ * Start the command in the lease directory with drydock's environment
+ * plus the lease's; as the run_as user with run_as_spawn().
  */
 static int host_spawn(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
 		      const struct dd_lease *lease, char *const argv[],
@@ -623,10 +547,10 @@ static int host_spawn(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
 		      struct dd_error *err)
 {
 	const char *path = attr_str(lease->attributes, "path");
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
 	char id[48], dir[PATH_MAX + 32];
-	sigset_t all, none;
+	char *vars[] = {id, dir, NULL};
+	struct dd_exec_spec sp = {.argv = argv, .dir = path};
+	struct dd_exec_failure why;
 	struct run_as ra;
 	char **env;
 	int rc;
@@ -654,37 +578,15 @@ static int host_spawn(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
 	}
 	if (rc < 0)
 		return rc;
-	env = lease_environ(id, dir);
+	env = dd_exec_environ(vars);
 	if (!env)
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	/* Signals start as a fresh process would have them. */
-	sigfillset(&all);
-	sigemptyset(&none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setflags(
-		&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
-			       (io->own_group ? POSIX_SPAWN_SETPGROUP : 0));
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawn_file_actions_addchdir_np(&fa, path);
-	if (io->in >= 0)
-		posix_spawn_file_actions_adddup2(&fa, io->in, 0);
-	if (io->out >= 0)
-		posix_spawn_file_actions_adddup2(&fa, io->out, 1);
-	if (io->err >= 0)
-		posix_spawn_file_actions_adddup2(&fa, io->err, 2);
-	fflush(NULL);
-	rc = posix_spawnp(pid, argv[0], &fa, &attr, argv, env);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	sp.env = env;
+	rc = dd_exec_spawn(&sp, io, pid, &why, err);
 	dd_free(env);
 	if (rc)
-		return dd_error_set(err, rc == ENOENT ? DD_ERR_INVALID
-						      : DD_ERR_IO,
-				    "cannot run '%s' on lease %lld: %s",
-				    argv[0], lease->id, strerror(rc));
+		return dd_error_set(err, rc, "cannot run '%s' on lease %lld: %s",
+				    argv[0], lease->id, strerror(why.errnum));
 	return 0;
 }
 

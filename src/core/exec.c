@@ -1,8 +1,11 @@
 /*
- * exec.c - running a program and seeing it through (exec.h): its output
- * read from pipes, its end seen through a pidfd, its deadline and cancel
- * turned into SIGTERM and then SIGKILL for its whole process group, all
- * in one poll loop on the caller's thread.
+ * exec.c - starting a program and seeing it through (exec.h): the only
+ * file in drydock that forks, spawns or reaps.  A start is posix_spawn(),
+ * or fork() when the child must do more than it can (switch users), with
+ * a close-on-exec pipe telling the parent which step failed; the run is
+ * its output read from pipes, its end seen through a pidfd, its deadline
+ * and cancel turned into SIGTERM and then SIGKILL for its whole process
+ * group, all in one poll loop on the caller's thread.
  */
 #include "core/exec.h"
 
@@ -10,10 +13,190 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+extern char **environ;
+
+char **dd_exec_environ(char *const vars[])
+{
+	size_t n = 0, k = 0, extra = 0;
+	char **env;
+
+	while (environ[n])
+		n++;
+	while (vars[extra])
+		extra++;
+	env = dd_calloc(n + extra + 1, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		bool replaced = false;
+
+		for (size_t j = 0; j < extra && !replaced; j++) {
+			size_t len = strcspn(vars[j], "=") + 1;
+
+			replaced = !strncmp(environ[i], vars[j], len);
+		}
+		if (!replaced)
+			env[k++] = environ[i];
+	}
+	for (size_t j = 0; j < extra; j++)
+		env[k++] = vars[j];
+	return env;
+}
+
+/* Wait for a started program: its exit status, or 128+N for signal N. */
+static int reap(pid_t pid, int *exit_status, struct dd_error *err)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return dd_error_set(err, DD_ERR_IO,
+					    "cannot wait for process %d: %s",
+					    (int)pid, strerror(errno));
+	}
+	if (WIFEXITED(status))
+		*exit_status = WEXITSTATUS(status);
+	else
+		*exit_status = 128 + WTERMSIG(status);
+	return 0;
+}
+
+static int spawn_failed(const struct dd_exec_spec *sp,
+			struct dd_exec_failure *why, enum dd_exec_step step,
+			int errnum, struct dd_error *err)
+{
+	static const char *const doing[] = {
+		[DD_EXEC_STEP_START] = "start",
+		[DD_EXEC_STEP_SETUP] = "prepare",
+		[DD_EXEC_STEP_DIR] = "enter the directory of",
+		[DD_EXEC_STEP_EXEC] = "run",
+	};
+
+	if (why)
+		*why = (struct dd_exec_failure){step, errnum};
+	return dd_error_set(err,
+			    step == DD_EXEC_STEP_EXEC && errnum == ENOENT
+				    ? DD_ERR_INVALID
+				    : DD_ERR_IO,
+			    "cannot %s '%s': %s", doing[step], sp->argv[0],
+			    strerror(errnum));
+}
+
+/*
+ * In the child of fork(), in a threaded process: only async-signal-safe
+ * calls, what posix_spawn() does plus the spec's setup, then the
+ * directory, then exec.  A failure is reported as {step, errno} on
+ * `report` (close-on-exec: the parent reads nothing once exec worked).
+ */
+static void child(const struct dd_exec_spec *sp, const struct dd_exec_io *io,
+		  int report)
+{
+	struct sigaction dfl;
+	sigset_t none;
+	int msg[2] = {DD_EXEC_STEP_START, 0};
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &dfl, NULL); /* some refuse; that is fine */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if ((io->own_group && setpgid(0, 0)) ||
+	    (io->in >= 0 && dup2(io->in, 0) < 0) ||
+	    (io->out >= 0 && dup2(io->out, 1) < 0) ||
+	    (io->err >= 0 && dup2(io->err, 2) < 0))
+		goto fail;
+	msg[0] = DD_EXEC_STEP_SETUP;
+	if (sp->setup(sp->setup_arg))
+		goto fail;
+	msg[0] = DD_EXEC_STEP_DIR;
+	if (sp->dir && chdir(sp->dir))
+		goto fail;
+	msg[0] = DD_EXEC_STEP_EXEC;
+	if (sp->env)
+		environ = (char **)sp->env; /* execvp() searches its PATH */
+	execvp(sp->argv[0], sp->argv);
+fail:
+	msg[1] = errno;
+	if (write(report, msg, sizeof(msg)) != (ssize_t)sizeof(msg))
+		_exit(126); /* the parent then sees the command start and fail */
+	_exit(127);
+}
+
+static int fork_spawn(const struct dd_exec_spec *sp,
+		      const struct dd_exec_io *io, pid_t *pid,
+		      struct dd_exec_failure *why, struct dd_error *err)
+{
+	int report[2], msg[2], ignored;
+	ssize_t got;
+
+	if (pipe2(report, O_CLOEXEC))
+		return spawn_failed(sp, why, DD_EXEC_STEP_START, errno, err);
+	fflush(NULL);
+	*pid = fork();
+	if (*pid == 0)
+		child(sp, io, report[1]);
+	close(report[1]);
+	if (*pid < 0) {
+		msg[1] = errno;
+		close(report[0]);
+		return spawn_failed(sp, why, DD_EXEC_STEP_START, msg[1], err);
+	}
+	while ((got = read(report[0], msg, sizeof(msg))) < 0 && errno == EINTR)
+		;
+	close(report[0]);
+	if (got != (ssize_t)sizeof(msg))
+		return 0;
+	reap(*pid, &ignored, NULL);
+	return spawn_failed(sp, why, (enum dd_exec_step)msg[0], msg[1], err);
+}
+
+int dd_exec_spawn(const struct dd_exec_spec *sp, const struct dd_exec_io *io,
+		  pid_t *pid, struct dd_exec_failure *why,
+		  struct dd_error *err)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t all, none;
+	int rc;
+
+	if (sp->setup)
+		return fork_spawn(sp, io, pid, why, err);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	/* Signals start as a fresh process would have them. */
+	sigfillset(&all);
+	sigemptyset(&none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setflags(
+		&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
+			       (io->own_group ? POSIX_SPAWN_SETPGROUP : 0));
+	posix_spawnattr_setpgroup(&attr, 0);
+	if (sp->dir)
+		posix_spawn_file_actions_addchdir_np(&fa, sp->dir);
+	if (io->in >= 0)
+		posix_spawn_file_actions_adddup2(&fa, io->in, 0);
+	if (io->out >= 0)
+		posix_spawn_file_actions_adddup2(&fa, io->out, 1);
+	if (io->err >= 0)
+		posix_spawn_file_actions_adddup2(&fa, io->err, 2);
+	fflush(NULL);
+	rc = posix_spawnp(pid, sp->argv[0], &fa, &attr, sp->argv,
+			  sp->env ? sp->env : environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (rc)
+		return spawn_failed(sp, why, DD_EXEC_STEP_EXEC, rc, err);
+	return 0;
+}
 
 /*
  * How long to wait, once the group got SIGKILL, for output that is still
@@ -221,7 +404,7 @@ int dd_exec_run(dd_exec_start_fn *start, void *arg,
 	}
 	if (!ended && !give_up_at) /* the loop failed: do not wait for ever */
 		stop(pid, io.own_group, SIGKILL);
-	rc = dd_exec_wait(pid, &res->exit_status, err);
+	rc = reap(pid, &res->exit_status, err);
 	res->duration = dd_monotonic() - began;
 	goto out;
 io_failed:
@@ -248,21 +431,4 @@ void dd_exec_result_release(struct dd_exec_result *res)
 {
 	dd_buf_release(&res->out);
 	dd_buf_release(&res->err);
-}
-
-int dd_exec_wait(pid_t pid, int *exit_status, struct dd_error *err)
-{
-	int status;
-
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return dd_error_set(err, DD_ERR_IO,
-					    "cannot wait for process %d: %s",
-					    (int)pid, strerror(errno));
-	}
-	if (WIFEXITED(status))
-		*exit_status = WEXITSTATUS(status);
-	else
-		*exit_status = 128 + WTERMSIG(status);
-	return 0;
 }

@@ -5,8 +5,11 @@
  * run commands through dd_exec_run(); a lease's command interface
  * (blueprint.h) only starts them, with the streams it is given.
  *
- * The program is started from an argv, never through a shell, by the
- * caller's start function.  Its stdout and stderr are each either the
+ * Programs are started from an argv, never through a shell, by
+ * dd_exec_spawn(), which every part of drydock that starts a program
+ * uses (a blueprint's command interface with the streams it is given,
+ * and whatever else runs a helper program), and seen through by
+ * dd_exec_run(), through the caller's start function.  Its stdout and stderr are each either the
  * caller's own (or a given descriptor), captured (the first
  * DD_EXEC_MAX_OUTPUT bytes kept, the rest read and dropped, and the
  * result says it was truncated), or streamed to a sink as they come;
@@ -42,6 +45,60 @@ struct dd_exec_io {
 	int in, out, err;
 	bool own_group;
 };
+
+/*
+ * How dd_exec_spawn() starts a program.  Without `setup` it is started
+ * with posix_spawn(), which is safe in a threaded process; with it, by
+ * fork(), and the child runs `setup` after its streams and its group are
+ * set and before it enters `dir` (a user switch, so that the directory is
+ * entered as that user).  The child of a threaded process may only make
+ * async-signal-safe calls: `setup` must not allocate, lock or print.
+ */
+struct dd_exec_spec {
+	/*
+	 * argv[0], without a slash, is looked up in drydock's PATH; with
+	 * `setup`, in the PATH of `env` (the user's, after a switch).
+	 */
+	char *const *argv;
+	char *const *env;  /* the environment; NULL: drydock's own */
+	const char *dir;   /* the working directory; NULL: drydock's */
+	int (*setup)(const void *arg); /* 0, or -1 with errno set */
+	const void *setup_arg;
+};
+
+/* What failed when dd_exec_spawn() could not start a program. */
+enum dd_exec_step {
+	DD_EXEC_STEP_START, /* a pipe, fork, the streams or the group */
+	DD_EXEC_STEP_SETUP, /* the spec's setup */
+	DD_EXEC_STEP_DIR,   /* entering `dir` (without setup: a failure
+			       there is reported as the exec's) */
+	DD_EXEC_STEP_EXEC,  /* finding or executing the program */
+};
+
+struct dd_exec_failure {
+	enum dd_exec_step step;
+	int errnum; /* the errno of the failed step */
+};
+
+/*
+ * Start sp->argv with the streams `io` names (its signals as a new
+ * process has them: default actions, none blocked) and hand back its pid.
+ * 0, or an error code (DD_ERR_INVALID when the program is not found,
+ * else DD_ERR_IO) with a message in `err` and, if `why` is not NULL, the
+ * failed step for callers that word it their own way; nothing is left
+ * running then.  The caller sees the program through, with dd_exec_run().
+ */
+int dd_exec_spawn(const struct dd_exec_spec *sp, const struct dd_exec_io *io,
+		  pid_t *pid, struct dd_exec_failure *why,
+		  struct dd_error *err);
+
+/*
+ * drydock's environment with `vars` ("NAME=value", NULL-terminated) set in
+ * it, replacing variables of the same names: a NULL-terminated array of
+ * borrowed strings in one allocation (dd_free() it), or NULL when out of
+ * memory.
+ */
+char **dd_exec_environ(char *const vars[]);
 
 /*
  * Start the program with the streams `io` names and hand back its pid;
@@ -94,11 +151,5 @@ int dd_exec_run(dd_exec_start_fn *start, void *arg,
 		const struct dd_exec_options *o, struct dd_exec_result *res,
 		struct dd_error *err);
 void dd_exec_result_release(struct dd_exec_result *res);
-
-/*
- * Wait for a started command; *exit_status is its exit status, or 128+N
- * when signal N ended it, as a shell reports it.
- */
-int dd_exec_wait(pid_t pid, int *exit_status, struct dd_error *err);
 
 #endif

@@ -3,7 +3,9 @@
  * dd_api_exec() as the API and the CLI do): captured output, its bounds,
  * streams kept apart when streamed, the deadline and a cancel stopping
  * the whole process group (SIGTERM, then SIGKILL after the grace period),
- * refusals, and output that is not UTF-8.
+ * refusals, and output that is not UTF-8; and dd_exec_spawn() itself, on
+ * both of its ways (posix_spawn, and fork with a setup): environment,
+ * directory, signals as a new process has them, and each failed step.
  */
 #include "testutil.h"
 
@@ -11,8 +13,11 @@
 #include "core/exec.h"
 #include "core/input.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 struct fx {
@@ -309,6 +314,187 @@ static void test_missing_program_is_refused(void **state)
 	assert_non_null(strstr(err.msg, "no-such-program-here"));
 }
 
+/* ---- dd_exec_spawn() on its own ---------------------------------------- */
+
+/* dd_exec_run()'s start function for a spec. */
+struct spawn_arg {
+	const struct dd_exec_spec *sp;
+	struct dd_exec_failure why;
+};
+
+static int spawn_start(void *arg, const struct dd_exec_io *io, pid_t *pid,
+		       struct dd_error *err)
+{
+	struct spawn_arg *a = arg;
+
+	return dd_exec_spawn(a->sp, io, pid, &a->why, err);
+}
+
+/* Run `sp` to its end with stdout kept; its exit status. */
+static int spawn_run(const struct dd_exec_spec *sp, struct dd_buf *out)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct spawn_arg a = {sp, {0, 0}};
+	struct dd_exec_result res;
+	int status;
+
+	assert_ok(dd_exec_run(spawn_start, &a, &captured, &res, &err), &err);
+	status = res.exit_status;
+	dd_buf_add(out, res.out.buf ? res.out.buf : "", res.out.len);
+	dd_buf_add(out, "", 1);
+	dd_exec_result_release(&res);
+	return status;
+}
+
+static int no_setup(const void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+/* An async-signal-safe change the program can show: its umask. */
+static int set_umask(const void *arg)
+{
+	umask(*(const mode_t *)arg);
+	return 0;
+}
+
+static int refuse_setup(const void *arg)
+{
+	(void)arg;
+	errno = EPERM;
+	return -1;
+}
+
+/* Nothing a failed start made is left for anyone to reap. */
+static void assert_no_children(void)
+{
+	errno = 0;
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+}
+
+static void test_spawn_environment_and_directory(void **state)
+{
+	char *vars[] = {"DD_SPAWN_A=new", "DD_SPAWN_B=added", NULL};
+	char *argv[] = {"sh", "-c",
+			"pwd; echo $DD_SPAWN_A $DD_SPAWN_B $DD_SPAWN_C; umask",
+			NULL};
+	struct dd_exec_spec sp = {.argv = argv, .dir = "/"};
+	mode_t mask = 027;
+	char **env;
+
+	(void)state;
+	setenv("DD_SPAWN_A", "old", 1);
+	setenv("DD_SPAWN_C", "kept", 1);
+	env = dd_exec_environ(vars);
+	assert_non_null(env);
+	sp.env = env;
+	/* posix_spawn, then fork with a setup that runs in the child only */
+	for (int way = 0; way < 2; way++) {
+		struct dd_buf out = {0};
+		mode_t before = umask(022);
+
+		umask(before);
+		sp.setup = way ? set_umask : NULL;
+		sp.setup_arg = &mask;
+		assert_int_equal(spawn_run(&sp, &out), 0);
+		assert_string_equal(out.buf, way ? "/\nnew added kept\n0027\n"
+						  : "/\nnew added kept\n0022\n");
+		/* the setup changed the child's umask, not ours */
+		assert_int_equal(umask(before), before);
+		dd_buf_release(&out);
+	}
+	dd_free(env);
+	unsetenv("DD_SPAWN_A");
+	unsetenv("DD_SPAWN_C");
+	assert_no_children();
+}
+
+/*
+ * A program starts with default signal actions and nothing blocked, even
+ * when drydock ignores or blocks signals (a daemon does: SIGPIPE, and the
+ * signals its stop thread waits for).  Signals 1 to 31 are looked at:
+ * glibc's posix_spawn leaves its two internal ones (32 and 33, below
+ * SIGRTMIN) ignored, and no sigset_t can name them.
+ */
+static void test_spawn_signals_start_fresh(void **state)
+{
+	char *argv[] = {"grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status",
+			NULL};
+	struct dd_exec_spec sp = {.argv = argv};
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old_int;
+	sigset_t usr1, old_mask;
+
+	(void)state;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigaction(SIGINT, &ign, &old_int);
+	pthread_sigmask(SIG_BLOCK, &usr1, &old_mask);
+	for (int way = 0; way < 2; way++) {
+		struct dd_buf out = {0};
+		unsigned long long blocked = ~0ULL, ignored = ~0ULL;
+
+		sp.setup = way ? no_setup : NULL;
+		assert_int_equal(spawn_run(&sp, &out), 0);
+		assert_int_equal(sscanf(out.buf, "SigBlk: %llx SigIgn: %llx",
+					&blocked, &ignored),
+				 2);
+		assert_int_equal(blocked & 0x7fffffffULL, 0);
+		assert_int_equal(ignored & 0x7fffffffULL, 0);
+		dd_buf_release(&out);
+	}
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	sigaction(SIGINT, &old_int, NULL);
+}
+
+/* Each step that can fail says which, with its errno; nothing is left. */
+static void test_spawn_failures(void **state)
+{
+	static const struct dd_exec_io io = {-1, -1, -1, false};
+	static const struct {
+		const char *prog, *dir;
+		int (*setup)(const void *arg);
+		int code;
+		enum dd_exec_step step;
+		int errnum;
+		const char *msg;
+	} cases[] = {
+		{"no-such-program-dd", NULL, NULL, DD_ERR_INVALID,
+		 DD_EXEC_STEP_EXEC, ENOENT,
+		 "cannot run 'no-such-program-dd': No such file or directory"},
+		{"no-such-program-dd", NULL, no_setup, DD_ERR_INVALID,
+		 DD_EXEC_STEP_EXEC, ENOENT,
+		 "cannot run 'no-such-program-dd': No such file or directory"},
+		{"/dev/null", NULL, no_setup, DD_ERR_IO, DD_EXEC_STEP_EXEC,
+		 EACCES, "cannot run '/dev/null': Permission denied"},
+		{"true", NULL, refuse_setup, DD_ERR_IO, DD_EXEC_STEP_SETUP,
+		 EPERM, "cannot prepare 'true': Operation not permitted"},
+		{"true", "/no/such/dir", no_setup, DD_ERR_IO, DD_EXEC_STEP_DIR,
+		 ENOENT,
+		 "cannot enter the directory of 'true': No such file or "
+		 "directory"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		char *argv[] = {(char *)cases[i].prog, NULL};
+		struct dd_exec_spec sp = {.argv = argv,
+					  .dir = cases[i].dir,
+					  .setup = cases[i].setup};
+		struct dd_error err = DD_ERROR_INIT;
+		struct dd_exec_failure why = {0, 0};
+		pid_t pid = 0;
+
+		assert_int_equal(dd_exec_spawn(&sp, &io, &pid, &why, &err),
+				 cases[i].code);
+		assert_int_equal(why.step, cases[i].step);
+		assert_int_equal(why.errnum, cases[i].errnum);
+		assert_string_equal(err.msg, cases[i].msg);
+		assert_no_children();
+	}
+}
+
 static void test_lossy_strings_are_valid_utf8(void **state)
 {
 	static const struct {
@@ -362,6 +548,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_missing_program_is_refused, setup, teardown),
 		cmocka_unit_test(test_lossy_strings_are_valid_utf8),
+		cmocka_unit_test(test_spawn_environment_and_directory),
+		cmocka_unit_test(test_spawn_signals_start_fresh),
+		cmocka_unit_test(test_spawn_failures),
 	};
 
 	dd_alloc_init();
