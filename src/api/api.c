@@ -177,6 +177,8 @@ static int exec_spawn(struct dd_store *s, long long id, char *const argv[],
 		ctx.store = s;
 		ctx.blueprint = &bp;
 		ctx.state_dir = dir;
+		ctx.deadline = 0; /* the caller's dd_exec_run() has its own */
+		ctx.cancel_fd = -1;
 		rc = dd_bp_spawn(t, &ctx, &r, &l, argv, io, pid, err);
 	}
 	dd_blueprint_release(&bp);

@@ -28,16 +28,53 @@ const struct dd_blueprint_type *const dd_blueprint_types[] = {
  * To give every type a new config key, add its row here: the key is then
  * checked once, here, and accepted by every type's table.
  */
-const struct dd_schema_field dd_bp_common_fields[] = {
+/* "timeouts": seconds each operation hook may take (DD_BP_HOOK_MAP). */
+static const struct dd_schema_field timeout_fields[] = {
+#define DD_BP_TIMEOUT_ROW(hook, text)                                          \
+	{.name = text,                                                         \
+	 .type = DD_SCHEMA_NUMBER,                                             \
+	 .what = "a number of seconds from 0.001 to 604800",                   \
+	 .min_number = 0.001,                                                  \
+	 .max_number = 604800},
+	DD_BP_HOOK_MAP(DD_BP_TIMEOUT_ROW)
+#undef DD_BP_TIMEOUT_ROW
 	{.name = NULL},
 };
+
+const struct dd_schema_field dd_bp_common_fields[] = {
+	{.name = "timeouts",
+	 .type = DD_SCHEMA_OBJECT,
+	 .what = "an object of seconds per hook",
+	 .fields = timeout_fields},
+	{.name = NULL},
+};
+
+/* Fakes a test registered (dd_blueprint_type_add_for_tests), NULL-ended. */
+static const struct dd_blueprint_type *test_types[4];
 
 const struct dd_blueprint_type *dd_blueprint_type_find(const char *name)
 {
 	for (size_t i = 0; dd_blueprint_types[i]; i++)
 		if (!strcmp(dd_blueprint_types[i]->name, name))
 			return dd_blueprint_types[i];
+	for (size_t i = 0; test_types[i]; i++)
+		if (!strcmp(test_types[i]->name, name))
+			return test_types[i];
 	return NULL;
+}
+
+int dd_blueprint_type_add_for_tests(const struct dd_blueprint_type *t)
+{
+	size_t i = 0;
+
+	if (dd_blueprint_type_find(t->name))
+		return DD_ERR_EXISTS;
+	while (test_types[i])
+		i++;
+	if (i + 1 >= sizeof(test_types) / sizeof(*test_types))
+		return DD_ERR_INVALID;
+	test_types[i] = t;
+	return 0;
 }
 
 bool dd_resource_type_known(const char *resource_type)
@@ -46,7 +83,81 @@ bool dd_resource_type_known(const char *resource_type)
 		if (!strcmp(dd_blueprint_types[i]->resource_type,
 			    resource_type))
 			return true;
+	for (size_t i = 0; test_types[i]; i++)
+		if (!strcmp(test_types[i]->resource_type, resource_type))
+			return true;
 	return false;
+}
+
+static const char *const hook_names[] = {
+#define DD_BP_HOOK_NAME(name, text) text,
+	DD_BP_HOOK_MAP(DD_BP_HOOK_NAME)
+#undef DD_BP_HOOK_NAME
+};
+
+const char *dd_bp_hook_name(enum dd_bp_hook h)
+{
+	return (unsigned)h < DD_BP_HOOK_COUNT ? hook_names[h] : "?";
+}
+
+/* Seconds hook `h` of blueprint ctx->blueprint of type `t` may take. */
+static double hook_timeout(const struct dd_blueprint_type *t,
+			   const struct dd_bp_ctx *ctx, enum dd_bp_hook h)
+{
+	const json_t *timeouts =
+		ctx->blueprint ? json_object_get(ctx->blueprint->config,
+						 "timeouts")
+			       : NULL;
+	json_t *v = json_object_get(timeouts, hook_names[h]);
+
+	if (json_is_number(v) && json_number_value(v) > 0)
+		return json_number_value(v);
+	return t->timeouts[h] > 0 ? t->timeouts[h] : DD_BP_TIMEOUT;
+}
+
+/* The context of one call of hook `h`: the caller's, with its deadline. */
+static struct dd_bp_ctx call_ctx(const struct dd_blueprint_type *t,
+				 const struct dd_bp_ctx *ctx,
+				 enum dd_bp_hook h, double *timeout)
+{
+	struct dd_bp_ctx c = *ctx;
+
+	*timeout = hook_timeout(t, ctx, h);
+	c.deadline = dd_now() + *timeout;
+	return c;
+}
+
+/* A decision hook's context: a short deadline, for form's sake. */
+static struct dd_bp_ctx decide_ctx(const struct dd_bp_ctx *ctx)
+{
+	struct dd_bp_ctx c = *ctx;
+
+	c.deadline = dd_now() + DD_BP_DECIDE_TIMEOUT;
+	return c;
+}
+
+/*
+ * What hook `h` returned, `rc`, unless it returned at or after its
+ * deadline: then it failed, whatever it says, since the operation it was
+ * given time for is late (its programs were stopped at the deadline).
+ */
+static int hook_result(const struct dd_bp_ctx *c, enum dd_bp_hook h,
+		       double timeout, int rc, struct dd_error *err)
+{
+	if (dd_now() < c->deadline)
+		return rc;
+	return dd_error_set(err, DD_ERR_TIMEOUT, "%s timed out after %g s",
+			    hook_names[h], timeout);
+}
+
+void dd_bp_exec_options(const struct dd_bp_ctx *ctx, struct dd_exec_options *o)
+{
+	double left = ctx->deadline > 0 ? ctx->deadline - dd_now() : 0;
+
+	o->timeout = ctx->deadline <= 0 ? 0 : left > 0.001 ? left : 0.001;
+	o->grace = DD_EXEC_GRACE;
+	o->cancel_fd = ctx->cancel_fd;
+	o->null_input = true;
 }
 
 int dd_slot_keys_add(struct dd_slot_keys *k, const char *fmt, ...)
@@ -108,8 +219,10 @@ bool dd_bp_can_ever_allocate(const struct dd_blueprint_type *t,
 			     const struct dd_bp_ctx *ctx,
 			     const struct dd_lease *lease)
 {
+	struct dd_bp_ctx c = decide_ctx(ctx);
+
 	CHECK(t);
-	return t->can_ever_allocate ? t->can_ever_allocate(ctx, lease) : true;
+	return t->can_ever_allocate ? t->can_ever_allocate(&c, lease) : true;
 }
 
 int dd_bp_allocate(const struct dd_blueprint_type *t,
@@ -117,36 +230,54 @@ int dd_bp_allocate(const struct dd_blueprint_type *t,
 		   size_t n, struct dd_resource *r, struct dd_slot_keys *keys,
 		   struct dd_error *err)
 {
+	struct dd_bp_ctx c = decide_ctx(ctx);
+
 	CHECK(t);
 	keys->n = 0;
-	return t->allocate(ctx, lease, n, r, keys, err);
+	return t->allocate(&c, lease, n, r, keys, err);
 }
 
 int dd_bp_activate_resource(const struct dd_blueprint_type *t,
 			    const struct dd_bp_ctx *ctx, struct dd_resource *r,
 			    struct dd_error *err)
 {
+	double timeout;
+	struct dd_bp_ctx c =
+		call_ctx(t, ctx, DD_BP_HOOK_ACTIVATE_RESOURCE, &timeout);
+
 	CHECK(t);
 	trace("activate_resource", "resource", r->id);
-	return t->activate_resource ? t->activate_resource(ctx, r, err) : 0;
+	if (!t->activate_resource)
+		return 0;
+	return hook_result(&c, DD_BP_HOOK_ACTIVATE_RESOURCE, timeout,
+			   t->activate_resource(&c, r, err), err);
 }
 
 int dd_bp_destroy_resource(const struct dd_blueprint_type *t,
 			   const struct dd_bp_ctx *ctx,
 			   const struct dd_resource *r, struct dd_error *err)
 {
+	double timeout;
+	struct dd_bp_ctx c;
+
 	CHECK(t);
 	DD_CHAOS_POINT("destroy_resource");
 	trace("destroy_resource", "resource", r->id);
-	return t->destroy_resource ? t->destroy_resource(ctx, r, err) : 0;
+	if (!t->destroy_resource)
+		return 0;
+	c = call_ctx(t, ctx, DD_BP_HOOK_DESTROY_RESOURCE, &timeout);
+	return hook_result(&c, DD_BP_HOOK_DESTROY_RESOURCE, timeout,
+			   t->destroy_resource(&c, r, err), err);
 }
 
 bool dd_bp_can_acquire(const struct dd_blueprint_type *t,
 		       const struct dd_bp_ctx *ctx, const struct dd_resource *r,
 		       const struct dd_lease *lease)
 {
+	struct dd_bp_ctx c = decide_ctx(ctx);
+
 	CHECK(t);
-	return t->can_acquire ? t->can_acquire(ctx, r, lease) : true;
+	return t->can_acquire ? t->can_acquire(&c, r, lease) : true;
 }
 
 int dd_bp_acquire(const struct dd_blueprint_type *t,
@@ -154,9 +285,11 @@ int dd_bp_acquire(const struct dd_blueprint_type *t,
 		  struct dd_lease *lease, size_t n, struct dd_slot_keys *keys,
 		  struct dd_error *err)
 {
+	struct dd_bp_ctx c = decide_ctx(ctx);
+
 	CHECK(t);
 	keys->n = 0;
-	return t->acquire(ctx, r, lease, n, keys, err);
+	return t->acquire(&c, r, lease, n, keys, err);
 }
 
 int dd_bp_activate_lease(const struct dd_blueprint_type *t,
@@ -164,9 +297,16 @@ int dd_bp_activate_lease(const struct dd_blueprint_type *t,
 			 const struct dd_resource *r, struct dd_lease *lease,
 			 struct dd_error *err)
 {
+	double timeout;
+	struct dd_bp_ctx c;
+
 	CHECK(t);
 	trace("activate_lease", "lease", lease->id);
-	return t->activate_lease ? t->activate_lease(ctx, r, lease, err) : 0;
+	if (!t->activate_lease)
+		return 0;
+	c = call_ctx(t, ctx, DD_BP_HOOK_ACTIVATE_LEASE, &timeout);
+	return hook_result(&c, DD_BP_HOOK_ACTIVATE_LEASE, timeout,
+			   t->activate_lease(&c, r, lease, err), err);
 }
 
 int dd_bp_release_lease(const struct dd_blueprint_type *t,
@@ -174,10 +314,17 @@ int dd_bp_release_lease(const struct dd_blueprint_type *t,
 			const struct dd_resource *r, struct dd_lease *lease,
 			struct dd_error *err)
 {
+	double timeout;
+	struct dd_bp_ctx c;
+
 	CHECK(t);
 	DD_CHAOS_POINT("release_lease");
 	trace("release_lease", "lease", lease->id);
-	return t->release_lease ? t->release_lease(ctx, r, lease, err) : 0;
+	if (!t->release_lease)
+		return 0;
+	c = call_ctx(t, ctx, DD_BP_HOOK_RELEASE_LEASE, &timeout);
+	return hook_result(&c, DD_BP_HOOK_RELEASE_LEASE, timeout,
+			   t->release_lease(&c, r, lease, err), err);
 }
 
 int dd_bp_destroy_lease(const struct dd_blueprint_type *t,
@@ -185,10 +332,17 @@ int dd_bp_destroy_lease(const struct dd_blueprint_type *t,
 			const struct dd_resource *r, struct dd_lease *lease,
 			struct dd_error *err)
 {
+	double timeout;
+	struct dd_bp_ctx c;
+
 	CHECK(t);
 	DD_CHAOS_POINT("destroy_lease");
 	trace("destroy_lease", "lease", lease->id);
-	return t->destroy_lease ? t->destroy_lease(ctx, r, lease, err) : 0;
+	if (!t->destroy_lease)
+		return 0;
+	c = call_ctx(t, ctx, DD_BP_HOOK_DESTROY_LEASE, &timeout);
+	return hook_result(&c, DD_BP_HOOK_DESTROY_LEASE, timeout,
+			   t->destroy_lease(&c, r, lease, err), err);
 }
 
 int dd_bp_spawn(const struct dd_blueprint_type *t, const struct dd_bp_ctx *ctx,

@@ -13,7 +13,8 @@
  *
  * Hooks return 0, DD_ERR_AGAIN (not ready: the worker yields and retries
  * later, not a failure), or another negative code (the operation failed;
- * the worker breaks the object).
+ * the worker breaks the object).  Each call has a deadline and a cancel
+ * descriptor in its context (below).
  */
 #ifndef DD_BLUEPRINT_H
 #define DD_BLUEPRINT_H
@@ -40,12 +41,67 @@ struct dd_slot_keys {
 int dd_slot_keys_add(struct dd_slot_keys *k, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* What a hook can see: the store (read only), the blueprint, a state dir. */
+/*
+ * The hooks that do an operation's work, by the names their timeouts go
+ * by.  Each call of one has a deadline: the blueprint config's
+ * "timeouts" entry for the hook (seconds) if it has one, else the type's
+ * default (dd_blueprint_type.timeouts), else DD_BP_TIMEOUT.  A hook that
+ * returns at or after its deadline fails, whatever it returns, with
+ * DD_ERR_TIMEOUT "HOOK timed out after N s"; one that runs programs
+ * passes the deadline and ctx->cancel_fd to dd_exec_run()
+ * (dd_bp_exec_options()), so they are stopped in time.
+ */
+#define DD_BP_HOOK_MAP(X)                                                      \
+	X(ACTIVATE_RESOURCE, "activate_resource")                              \
+	X(DESTROY_RESOURCE, "destroy_resource")                                \
+	X(ACTIVATE_LEASE, "activate_lease")                                    \
+	X(RELEASE_LEASE, "release_lease")                                      \
+	X(DESTROY_LEASE, "destroy_lease")
+
+enum dd_bp_hook {
+#define DD_BP_HOOK_ENUM(name, text) DD_BP_HOOK_##name,
+	DD_BP_HOOK_MAP(DD_BP_HOOK_ENUM)
+#undef DD_BP_HOOK_ENUM
+	DD_BP_HOOK_COUNT
+};
+
+const char *dd_bp_hook_name(enum dd_bp_hook h);
+
+/* An operation hook's deadline when neither config nor type sets one. */
+#define DD_BP_TIMEOUT 600.0
+/* The deadline of the hooks that only decide (allocate, acquire, can_*). */
+#define DD_BP_DECIDE_TIMEOUT 10.0
+
+/*
+ * What a hook can see: the store (read only), the blueprint, a state dir,
+ * when it must be done, and whether it must stop now.
+ */
 struct dd_bp_ctx {
 	struct dd_store *store;
 	const struct dd_blueprint *blueprint;
 	const char *state_dir; /* directory holding the store */
+	/*
+	 * The wall-clock time (dd_now()) by which the hook must have
+	 * returned; the wrappers set it for each call.
+	 */
+	double deadline;
+	/*
+	 * Readable once the hook must stop at once, because the worker lost
+	 * its claim on the object (its renewal failed): its writes will be
+	 * refused, and whatever it still does may be done again by the next
+	 * holder.  -1 outside a worker.  Never read from it: poll it, or
+	 * hand it to dd_exec_run().
+	 */
+	int cancel_fd;
 };
+
+/*
+ * Options for dd_exec_run() for a program a hook runs: stopped at the
+ * hook's deadline and when cancel_fd turns readable, its process group
+ * killed (SIGTERM, then SIGKILL after DD_EXEC_GRACE).  The caller sets
+ * the output modes.
+ */
+void dd_bp_exec_options(const struct dd_bp_ctx *ctx, struct dd_exec_options *o);
 
 /*
  * Check what a configuration's field table (config_fields) cannot say
@@ -132,6 +188,8 @@ struct dd_blueprint_type {
 	dd_bp_lease_hook_fn *release_lease;
 	dd_bp_lease_hook_fn *destroy_lease;
 	const struct dd_command_interface *command; /* NULL: not offered */
+	/* Default deadlines of the operation hooks in seconds; 0: DD_BP_TIMEOUT */
+	double timeouts[DD_BP_HOOK_COUNT];
 };
 
 extern const struct dd_blueprint_type dd_host_blueprint_type;
@@ -144,7 +202,14 @@ extern const struct dd_schema_field dd_bp_common_fields[];
 
 /* All registered types, NULL-terminated. */
 extern const struct dd_blueprint_type *const dd_blueprint_types[];
+/* A registered type by name: one of dd_blueprint_types, or a test's. */
 const struct dd_blueprint_type *dd_blueprint_type_find(const char *name);
+/*
+ * For tests only: register one more type (a fake), found by name like
+ * the built-in ones from then on.  Call it before any worker runs;
+ * DD_ERR_EXISTS for a name taken, DD_ERR_INVALID when no room is left.
+ */
+int dd_blueprint_type_add_for_tests(const struct dd_blueprint_type *t);
 /* Is some registered type able to build resources of `resource_type`? */
 bool dd_resource_type_known(const char *resource_type);
 

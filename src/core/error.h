@@ -35,7 +35,8 @@
 	X(INTERRUPTED, -13, 130, 503, "interrupted", "interrupted")          \
 	X(KEY_REUSED, -14, 14, 422, "idempotency_key_reused",                  \
 	  "idempotency key reused for another request")                       \
-	X(DAMAGED, -15, 15, 503, "store_damaged", "store is damaged")
+	X(DAMAGED, -15, 15, 503, "store_damaged", "store is damaged")         \
+	X(TIMEOUT, -16, 16, 504, "timeout", "timed out")
 
 enum dd_err {
 	DD_OK = 0,

@@ -1838,6 +1838,82 @@ static int count_by_status(struct sq *q, const char *sql, long long *counts,
  * index's range below 'destroyed', the last status of both machines, so
  * a scrape costs the same with a million finished leases as with none.
  */
+/* Extend grant `g` to now + ttl while it is current (inside a transaction). */
+static int renew_lock(struct sq *q, const struct dd_lock_grant *g, double now,
+		      double ttl, struct dd_error *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(q,
+		      "UPDATE lock SET expires = ?4 WHERE token = ?1"
+		      " AND name = ?2 AND expires > ?3",
+		      &st, err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, g->token);
+	sqlite3_bind_text(st, 2, g->name, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 3, now);
+	sqlite3_bind_double(st, 4, now + ttl);
+	rc = step_done(q, st, err, "renew lock");
+	if (!rc && sqlite3_changes(q->db) == 0)
+		rc = dd_error_set(err, DD_ERR_FENCED,
+				  "lock '%s' grant %lld expired or was taken "
+				  "over",
+				  g->name, g->token);
+	return rc;
+}
+
+static int sq_lock_renew(struct dd_store *s, const struct dd_lock_grant *g,
+			 double now, double ttl, struct dd_error *err)
+{
+	int rc = dd_store_begin(s, err);
+
+	if (rc)
+		return rc;
+	rc = renew_lock(SQ(s), g, now, ttl, err);
+	if (rc) {
+		dd_store_rollback(s);
+		return rc;
+	}
+	return dd_store_commit(s, err);
+}
+
+static int sq_task_renew(struct dd_store *s, const struct dd_task *t,
+			 double now, double ttl, struct dd_error *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st;
+	int rc = dd_store_begin(s, err);
+
+	if (rc)
+		return rc;
+	/* a task handed back keeps its claim_token: claimed_by tells */
+	rc = prep(q,
+		  "UPDATE task SET claim_expires = ?4 WHERE id = ?1"
+		  " AND claim_token = ?2 AND claimed_by IS NOT NULL"
+		  " AND claim_expires > ?3",
+		  &st, err);
+	if (!rc) {
+		sqlite3_bind_int64(st, 1, t->id);
+		sqlite3_bind_int64(st, 2, t->claim_token);
+		sqlite3_bind_double(st, 3, now);
+		sqlite3_bind_double(st, 4, now + ttl);
+		rc = step_done(q, st, err, "renew task claim");
+	}
+	if (!rc && sqlite3_changes(q->db) == 0)
+		rc = dd_error_set(err, DD_ERR_FENCED,
+				  "task %lld's claim expired or was taken "
+				  "over",
+				  t->id);
+	if (!rc)
+		rc = renew_lock(q, &t->lock, now, ttl, err);
+	if (rc) {
+		dd_store_rollback(s);
+		return rc;
+	}
+	return dd_store_commit(s, err);
+}
+
 static int sq_counter_get(struct dd_store *s, const char *name,
 			  long long *out, struct dd_error *err);
 
@@ -3145,6 +3221,8 @@ const struct dd_store_ops dd_sqlite_store_ops = {
 	.task_archive_list = sq_task_archive_list,
 	.lock_acquire = sq_lock_acquire,
 	.lock_release = sq_lock_release,
+	.lock_renew = sq_lock_renew,
+	.task_renew = sq_task_renew,
 	.counter_get = sq_counter_get,
 	.counter_bump = sq_counter_bump,
 	.token_insert = sq_token_insert,

@@ -693,6 +693,18 @@ int dd_store_lock_release(struct dd_store *s, const struct dd_lock_grant *grant,
 	CALL(s, lock_release, grant, err);
 }
 
+int dd_store_lock_renew(struct dd_store *s, const struct dd_lock_grant *grant,
+			double now, double ttl, struct dd_error *err)
+{
+	CALL(s, lock_renew, grant, now, ttl, err);
+}
+
+int dd_store_task_renew(struct dd_store *s, const struct dd_task *t,
+			double now, double ttl, struct dd_error *err)
+{
+	CALL(s, task_renew, t, now, ttl, err);
+}
+
 int dd_store_counter_get(struct dd_store *s, const char *name, long long *out,
 			 struct dd_error *err)
 {

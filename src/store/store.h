@@ -25,7 +25,7 @@
 #include "core/error.h"
 #include "core/model.h"
 
-#define DD_STORE_OPS_VERSION 7
+#define DD_STORE_OPS_VERSION 8
 
 enum dd_durability {
 	DD_DURABILITY_FULL = 0,	  /* every commit reaches the disk */
@@ -434,6 +434,22 @@ typedef int dd_store_lock_acquire_fn(struct dd_store *s, const char *owner,
 typedef int dd_store_lock_release_fn(struct dd_store *s,
 				     const struct dd_lock_grant *grant,
 				     struct dd_error *err);
+/*
+ * Renewal, for a holder still at work: lock_renew makes `grant` last
+ * until now + ttl, keeping its token; task_renew does the same for a
+ * task's claim and, in the same transaction, for its object's lock
+ * (t->lock).  Both refuse with DD_ERR_FENCED, changing nothing, once the
+ * grant (or the claim) is no longer the holder's: released, expired, or
+ * taken over.  An expired grant is never revived, even if nobody took it
+ * since: its holder may already have been fenced off.
+ */
+typedef int dd_store_lock_renew_fn(struct dd_store *s,
+				   const struct dd_lock_grant *grant,
+				   double now, double ttl,
+				   struct dd_error *err);
+typedef int dd_store_task_renew_fn(struct dd_store *s, const struct dd_task *t,
+				   double now, double ttl,
+				   struct dd_error *err);
 
 /*
  * API tokens.  insert sets ->id and ->created and refuses a taken name
@@ -544,6 +560,8 @@ struct dd_store_ops {
 	dd_store_task_archive_list_fn *task_archive_list;
 	dd_store_lock_acquire_fn *lock_acquire;
 	dd_store_lock_release_fn *lock_release;
+	dd_store_lock_renew_fn *lock_renew;
+	dd_store_task_renew_fn *task_renew;
 	dd_store_counter_get_fn *counter_get;
 	dd_store_counter_bump_fn *counter_bump;
 	dd_store_token_insert_fn *token_insert;
@@ -752,6 +770,10 @@ int dd_store_lock_acquire(struct dd_store *s, const char *owner, double now,
 			  struct dd_error *err);
 int dd_store_lock_release(struct dd_store *s, const struct dd_lock_grant *grant,
 			  struct dd_error *err);
+int dd_store_lock_renew(struct dd_store *s, const struct dd_lock_grant *grant,
+			double now, double ttl, struct dd_error *err);
+int dd_store_task_renew(struct dd_store *s, const struct dd_task *t,
+			double now, double ttl, struct dd_error *err);
 
 int dd_store_counter_get(struct dd_store *s, const char *name, long long *out,
 			 struct dd_error *err);

@@ -96,6 +96,7 @@ static int find_candidates(struct dd_worker *w, const struct dd_lease *l,
 		h->ctx.store = w->store;
 		h->ctx.blueprint = &h->bp;
 		h->ctx.state_dir = w->state_dir;
+		h->ctx.cancel_fd = dd_worker_cancel_fd(w);
 		if (!dd_bp_can_ever_allocate(t, &h->ctx, l)) {
 			dd_bp_handle_release(h);
 			continue;

@@ -70,6 +70,27 @@ int dd_pass_schedule(struct dd_worker *w, struct dd_ref obj, double when,
 int dd_pass_wake_waiting(struct dd_worker *w, const char *type,
 			 struct dd_error *err);
 
+/*
+ * The claim keeper (keeper.c): a thread with a store handle of its own
+ * that renews what the worker holds, every third of `ttl`, from arm to
+ * disarm: a task's claim and its object's lock (arm with the task), or
+ * a lock taken directly (arm with the grant and no task).  `expires` is
+ * when what is held runs out now.  If a renewal fails (the grant is gone,
+ * or the store refuses until it runs out), the cancel descriptor turns
+ * readable until the next arm.
+ */
+struct dd_keeper;
+int dd_keeper_new(const char *store_path, double ttl, struct dd_keeper **out,
+		  struct dd_error *err);
+void dd_keeper_free(struct dd_keeper *k);
+void dd_keeper_arm(struct dd_keeper *k, const struct dd_task *t,
+		   const struct dd_lock_grant *g, double expires);
+void dd_keeper_disarm(struct dd_keeper *k);
+int dd_keeper_cancel_fd(const struct dd_keeper *k);
+
+/* The hooks' cancel_fd: the keeper's, or -1 before it started. */
+int dd_worker_cancel_fd(const struct dd_worker *w);
+
 /* Load a blueprint and its type, and fill a hook context. */
 struct dd_bp_handle {
 	struct dd_blueprint bp;

@@ -54,6 +54,7 @@ void dd_worker_release(struct dd_worker *w)
 {
 	/* a task claimed but not run goes back to the queue, due now */
 	dd_task_hand_back(w->store, &w->next, NULL);
+	dd_keeper_free(w->keeper);
 	dd_store_close(w->store);
 	dd_free(w->store_path);
 	memset(w, 0, sizeof(*w));
@@ -76,20 +77,55 @@ static int settle(struct dd_worker *w, int rc, struct dd_error *err)
 	return rc;
 }
 
+int dd_worker_cancel_fd(const struct dd_worker *w)
+{
+	return w->keeper ? dd_keeper_cancel_fd(w->keeper) : -1;
+}
+
+/*
+ * Have the keeper renew what the pass holds (a task's claim with its
+ * object's lock, or a lock taken directly) until keep_end().
+ */
+static int keep(struct dd_worker *w, const struct dd_task *t,
+		const struct dd_lock_grant *g, double expires,
+		struct dd_error *err)
+{
+	if (!w->keeper) {
+		int rc = dd_keeper_new(w->store_path, w->lock_ttl, &w->keeper,
+				       err);
+
+		if (rc)
+			return rc;
+	}
+	dd_keeper_arm(w->keeper, t, g, expires);
+	return 0;
+}
+
+static void keep_end(struct dd_worker *w)
+{
+	dd_keeper_disarm(w->keeper);
+}
+
 /* Take the lease's lock, run its pass, drop the lock. */
 int dd_lease_update(struct dd_worker *w, long long id, double *retry_at,
 		    struct dd_error *err)
 {
 	struct dd_lock_grant g;
+	double now;
 	int rc;
 
 	w->ended = false;
 	dd_task_lock_name((struct dd_ref){DD_OBJ_LEASE, id}, &g);
-	rc = dd_store_lock_acquire(w->store, w->name, dd_now(), w->lock_ttl,
-				   &g, err);
+	now = dd_now();
+	rc = dd_store_lock_acquire(w->store, w->name, now, w->lock_ttl, &g,
+				   err);
 	if (rc)
 		return rc;
-	rc = dd_lease_update_locked(w, &g, id, retry_at, err);
+	rc = keep(w, NULL, &g, now + w->lock_ttl, err);
+	if (!rc) {
+		rc = dd_lease_update_locked(w, &g, id, retry_at, err);
+		keep_end(w);
+	}
 	rc = settle(w, rc, err);
 	dd_worker_unlock(w, &g);
 	return rc;
@@ -99,16 +135,21 @@ int dd_lease_update(struct dd_worker *w, long long id, double *retry_at,
 int dd_target_update(struct dd_worker *w, long long id, struct dd_error *err)
 {
 	struct dd_lock_grant g;
-	double retry_at = 0;
+	double retry_at = 0, now;
 	int rc;
 
 	w->ended = false;
 	dd_task_lock_name((struct dd_ref){DD_OBJ_TARGET, id}, &g);
-	rc = dd_store_lock_acquire(w->store, w->name, dd_now(), w->lock_ttl,
-				   &g, err);
+	now = dd_now();
+	rc = dd_store_lock_acquire(w->store, w->name, now, w->lock_ttl, &g,
+				   err);
 	if (rc)
 		return rc;
-	rc = dd_target_update_locked(w, &g, id, &retry_at, err);
+	rc = keep(w, NULL, &g, now + w->lock_ttl, err);
+	if (!rc) {
+		rc = dd_target_update_locked(w, &g, id, &retry_at, err);
+		keep_end(w);
+	}
 	rc = settle(w, rc, err);
 	dd_worker_unlock(w, &g);
 	return rc;
@@ -141,10 +182,15 @@ static int run_update(void *arg, struct dd_task_run *run, double *retry_at,
 	w->object = t->object;
 	w->run = run;
 	w->ended = false;
-	for (size_t i = 0; i < sizeof(passes) / sizeof(passes[0]); i++)
-		if (passes[i].object == t->object.kind)
-			rc = passes[i].pass(w, &t->lock, t->object.id,
-					    retry_at, err);
+	for (size_t i = 0; i < sizeof(passes) / sizeof(passes[0]); i++) {
+		if (passes[i].object != t->object.kind)
+			continue;
+		rc = keep(w, t, NULL, t->claim_expires, err);
+		if (rc)
+			break;
+		rc = passes[i].pass(w, &t->lock, t->object.id, retry_at, err);
+		keep_end(w);
+	}
 	w->run = NULL;
 	return rc;
 }
@@ -359,6 +405,7 @@ int dd_bp_handle_load(struct dd_worker *w, long long id,
 	h->ctx.store = w->store;
 	h->ctx.blueprint = &h->bp;
 	h->ctx.state_dir = w->state_dir;
+	h->ctx.cancel_fd = dd_worker_cancel_fd(w);
 	return 0;
 }
 

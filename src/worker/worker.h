@@ -44,6 +44,12 @@ struct dd_worker {
 	 */
 	struct dd_task_run *run;
 	bool ended;
+	/*
+	 * Renews the claim (or lock) of the task run now while the pass
+	 * works, and gives the hooks their cancel_fd (worker/keeper.c);
+	 * started with the first task.
+	 */
+	struct dd_keeper *keeper;
 };
 
 /* Open the store at `store_path` for this worker. */

@@ -498,6 +498,7 @@ static void test_error_codes(void **state)
 		{DD_ERR_KEY_REUSED, "KEY_REUSED",
 		 "idempotency key reused for another request", 14},
 		{DD_ERR_DAMAGED, "DAMAGED", "store is damaged", 15},
+		{DD_ERR_TIMEOUT, "TIMEOUT", "timed out", 16},
 	};
 
 	(void)state;

@@ -1,0 +1,443 @@
+/*
+ * test_longops.c - blueprint operations that take long, through a fake
+ * blueprint type ("fake", resource type "fake") registered by this test
+ * alone (dd_blueprint_type_add_for_tests).  Its activate_resource hook
+ * does what the test asks of it: run a program (`sleep`) through
+ * dd_exec_run() with the hook's deadline and cancel descriptor, and
+ * count how often it ran and how its program ended.
+ *
+ *   - a hook that outlasts the claim's lifetime (DRYDOCK_CLAIM_TTL is
+ *     0.5 s here) runs once, not twice, with two workers racing for the
+ *     task: the claim keeper renews the claim while it runs;
+ *   - a hook whose lock is stolen (its row deleted behind the worker's
+ *     back) has its program killed through ctx->cancel_fd;
+ *   - a hook past its deadline (config "timeouts") fails the operation:
+ *     the resource is broken with "activate_resource timed out after
+ *     0.5 s".
+ *
+ * The hooks' programs are the work that takes long; nothing in the test
+ * sleeps to wait for something to happen, it polls for it with a
+ * generous deadline.
+ */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <spawn.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "blueprint/blueprint.h"
+#include "core/exec.h"
+#include "queue/task.h"
+
+/* ---- the fake type ------------------------------------------------------ */
+
+/* What activate_resource runs: argv for sleep, set by each test. */
+static const char *sleep_for = "0";
+/* Calls after the first fail at once, without a program (see steal). */
+static bool only_once;
+
+static atomic_int activations;	 /* activate_resource calls */
+static atomic_int programs_started;
+static atomic_int programs_ended;
+static atomic_int programs_cancelled; /* stopped through cancel_fd */
+
+static int spawn_argv(void *arg, const struct dd_exec_io *io, pid_t *pid,
+		      struct dd_error *err)
+{
+	char *const *argv = arg;
+	posix_spawnattr_t attr;
+	int rc;
+
+	posix_spawnattr_init(&attr);
+	if (io->own_group) {
+		posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+		posix_spawnattr_setpgroup(&attr, 0);
+	}
+	rc = posix_spawnp(pid, argv[0], NULL, &attr, argv, NULL);
+	posix_spawnattr_destroy(&attr);
+	return rc ? dd_error_set(err, DD_ERR_IO, "cannot run '%s'", argv[0])
+		  : 0;
+}
+
+static int fake_activate_resource(const struct dd_bp_ctx *ctx,
+				  struct dd_resource *r, struct dd_error *err)
+{
+	char *argv[] = {"sleep", (char *)sleep_for, NULL};
+	struct dd_exec_options o = {0};
+	struct dd_exec_result res = {0};
+	int rc;
+
+	(void)r;
+	if (atomic_fetch_add(&activations, 1) > 0 && only_once)
+		return dd_error_set(err, DD_ERR_IO, "only once");
+	dd_bp_exec_options(ctx, &o);
+	o.out = o.err = DD_EXEC_CAPTURE;
+	atomic_fetch_add(&programs_started, 1);
+	rc = dd_exec_run(spawn_argv, argv, &o, &res, err);
+	if (res.cancelled)
+		atomic_fetch_add(&programs_cancelled, 1);
+	atomic_fetch_add(&programs_ended, 1);
+	if (!rc && res.exit_status)
+		rc = dd_error_set(err, DD_ERR_IO, "sleep exited with %d",
+				  res.exit_status);
+	dd_exec_result_release(&res);
+	return rc;
+}
+
+static int fake_allocate(const struct dd_bp_ctx *ctx,
+			 const struct dd_lease *lease, size_t n,
+			 struct dd_resource *r, struct dd_slot_keys *keys,
+			 struct dd_error *err)
+{
+	(void)ctx;
+	(void)err;
+	if (n > 0)
+		return DD_ERR_NOTFOUND;
+	r->attributes = json_object();
+	return dd_slot_keys_add(keys, "fake:for-lease:%lld", lease->id);
+}
+
+static int fake_acquire(const struct dd_bp_ctx *ctx,
+			const struct dd_resource *r, struct dd_lease *lease,
+			size_t n, struct dd_slot_keys *keys,
+			struct dd_error *err)
+{
+	(void)ctx;
+	(void)lease;
+	(void)err;
+	if (n > 0)
+		return DD_ERR_NOTFOUND;
+	return dd_slot_keys_add(keys, "resource:%lld:slot:0", r->id);
+}
+
+static const struct dd_blueprint_type fake_type = {
+	.version = DD_BLUEPRINT_TYPE_VERSION,
+	.name = "fake",
+	.resource_type = "fake",
+	.summary = "a test's fake",
+	.allocate = fake_allocate,
+	.activate_resource = fake_activate_resource,
+	.acquire = fake_acquire,
+};
+
+/* ---- fixture ------------------------------------------------------------ */
+
+struct fx {
+	struct test_env env;
+	long long bp;
+};
+
+static int setup(void **state)
+{
+	struct fx *x = calloc(1, sizeof(*x));
+
+	if (!x)
+		return -1;
+	test_env_init(&x->env);
+	atomic_store(&activations, 0);
+	atomic_store(&programs_started, 0);
+	atomic_store(&programs_ended, 0);
+	atomic_store(&programs_cancelled, 0);
+	only_once = false;
+	*state = x;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *x = *state;
+
+	test_env_release(&x->env);
+	free(x);
+	return 0;
+}
+
+static void make_blueprint(struct fx *x, const char *config)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_blueprint bp = {0};
+	json_t *cfg = json_loads(config, 0, NULL);
+
+	assert_non_null(cfg);
+	assert_ok(dd_api_blueprint_create(x->env.store, "fake", "f", cfg, true,
+					  &bp, &err),
+		  &err);
+	x->bp = bp.id;
+	dd_blueprint_release(&bp);
+	json_decref(cfg);
+}
+
+static long long lease_new(struct fx *x)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_lease_request req = {.type = "fake", .owner = "test:unit"};
+	struct dd_lease out = {0};
+	long long id;
+
+	assert_ok(dd_api_lease_create(x->env.store, &req, &out, &err), &err);
+	id = out.id;
+	dd_lease_release(&out);
+	return id;
+}
+
+static int lease_status(struct fx *x, long long id)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_lease l = {0};
+	int status;
+
+	assert_ok(dd_store_lease_get(x->env.store, id, &l, &err), &err);
+	status = (int)l.status;
+	dd_lease_release(&l);
+	return status;
+}
+
+static int resource_status(struct fx *x, long long id)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_resource r = {0};
+	int status;
+
+	assert_ok(dd_store_resource_get(x->env.store, id, &r, &err), &err);
+	status = (int)r.status;
+	dd_resource_release(&r);
+	return status;
+}
+
+static void nap(void)
+{
+	struct timespec ts = {0, 10 * 1000 * 1000};
+
+	nanosleep(&ts, NULL);
+}
+
+/* A worker in a thread of its own, running tasks until told to stop. */
+struct runner {
+	pthread_t thread;
+	struct dd_worker w;
+	atomic_bool stop;
+	int failures; /* store errors met */
+};
+
+static void *runner_main(void *arg)
+{
+	struct runner *r = arg;
+
+	while (!atomic_load(&r->stop)) {
+		struct dd_error err = DD_ERROR_INIT;
+		bool ran = false;
+
+		if (dd_worker_run_one(&r->w, &ran, &err))
+			r->failures++;
+		if (!ran)
+			nap(); /* polls the queue, as a pool thread would */
+	}
+	return NULL;
+}
+
+static void runner_start(struct runner *r, struct fx *x, const char *name)
+{
+	struct dd_error err = DD_ERROR_INIT;
+
+	atomic_store(&r->stop, false);
+	r->failures = 0;
+	assert_ok(dd_worker_init(&r->w, x->env.path, name, &err), &err);
+	assert_int_equal(pthread_create(&r->thread, NULL, runner_main, r), 0);
+}
+
+static void runner_stop(struct runner *r)
+{
+	atomic_store(&r->stop, true);
+	pthread_join(r->thread, NULL);
+	dd_worker_release(&r->w);
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+/*
+ * The race: worker A runs activate_resource for 1.6 s, over three
+ * lifetimes of its claim (0.5 s).  Unrenewed, the claim and the lock
+ * expire at 0.5 s, worker B claims the expired task and runs the hook a
+ * second time beside the first.  Renewed, B never gets the task.
+ */
+static void test_renewal_keeps_hook_single(void **state)
+{
+	struct fx *x = *state;
+	struct runner a, b;
+	double give_up;
+	long long id;
+
+	sleep_for = "1.6";
+	make_blueprint(x, "{}");
+	id = lease_new(x);
+	runner_start(&a, x, "a");
+	runner_start(&b, x, "b");
+	give_up = dd_monotonic() + 60;
+	while (lease_status(x, id) != DD_LEASE_ACTIVE &&
+	       atomic_load(&activations) < 2 && dd_monotonic() < give_up)
+		nap();
+	runner_stop(&a);
+	runner_stop(&b);
+	assert_int_equal(atomic_load(&activations), 1);
+	assert_int_equal(lease_status(x, id), DD_LEASE_ACTIVE);
+	assert_int_equal(resource_status(x, 1), DD_RESOURCE_ACTIVE);
+	assert_int_equal(a.failures + b.failures, 0);
+}
+
+/* Take the lock of "resource:1" over, as a second holder would. */
+static void steal_lock(struct fx *x)
+{
+	sqlite3 *db;
+	char *msg = NULL;
+
+	assert_int_equal(sqlite3_open(x->env.path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db,
+			 "UPDATE lock SET owner = 'thief', token = token + "
+			 "1000000 WHERE name = 'resource:1'",
+			 NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("cannot steal the lock: %s", msg);
+	assert_int_equal(sqlite3_changes(db), 1);
+	sqlite3_close(db);
+}
+
+/*
+ * A hook's claim lost mid-way (the lock taken over): its renewal fails,
+ * the keeper makes cancel_fd readable, and dd_exec_run() stops the
+ * hook's program at once instead of letting it run its 30 s.
+ */
+static void test_lost_claim_cancels_hook(void **state)
+{
+	struct fx *x = *state;
+	struct runner a;
+	double give_up;
+
+	sleep_for = "30";
+	only_once = true;
+	make_blueprint(x, "{}");
+	lease_new(x);
+	runner_start(&a, x, "a");
+	give_up = dd_monotonic() + 30;
+	while (!atomic_load(&programs_started) && dd_monotonic() < give_up)
+		nap();
+	assert_int_equal(atomic_load(&programs_started), 1);
+	steal_lock(x);
+	give_up = dd_monotonic() + 60;
+	while (!atomic_load(&programs_ended) && dd_monotonic() < give_up)
+		nap();
+	runner_stop(&a);
+	assert_int_equal(atomic_load(&programs_ended), 1);
+	assert_int_equal(atomic_load(&programs_cancelled), 1);
+}
+
+/* Is there a log entry of `type` about resource `id` whose reason has `s`? */
+static bool logged(struct fx *x, long long id, const char *type,
+		   const char *s)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_filter f = {0};
+	struct dd_log_entry_list l = {0};
+	bool found = false;
+
+	f.resource = id;
+	f.type = type;
+	assert_ok(dd_store_log_list(x->env.store, &f, &l, &err), &err);
+	for (size_t i = 0; i < l.n; i++) {
+		json_t *why = json_object_get(l.items[i].data, "reason");
+
+		if (json_is_string(why) && strstr(json_string_value(why), s))
+			found = true;
+	}
+	dd_log_entry_list_release(&l);
+	return found;
+}
+
+/*
+ * A hook past its deadline: its program is stopped at the deadline and
+ * the operation fails with "timed out", breaking the resource.
+ */
+static void test_deadline_breaks_resource(void **state)
+{
+	struct fx *x = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_worker w;
+
+	sleep_for = "30";
+	only_once = true;
+	make_blueprint(x, "{\"timeouts\": {\"activate_resource\": 0.5}}");
+	lease_new(x);
+	assert_ok(dd_worker_init(&w, x->env.path, "t", &err), &err);
+	assert_ok(dd_worker_drain(&w, 4, &err), &err);
+	dd_worker_release(&w);
+	assert_int_equal(atomic_load(&programs_ended), 1);
+	/* broken, then destroyed on the same pass */
+	assert_int_equal(resource_status(x, 1), DD_RESOURCE_DESTROYED);
+	assert_true(logged(x, 1, "resource.broken",
+			   "activate_resource timed out after 0.5 s"));
+}
+
+/* "timeouts" is a key of every type's config, checked once for all. */
+static void test_timeouts_config(void **state)
+{
+	static const struct {
+		const char *config, *msg;
+	} bad[] = {
+		{"{\"timeouts\": {\"activate_lease\": 0}}",
+		 "config: timeouts.activate_lease: must be a number of seconds "
+		 "from 0.001 to 604800"},
+		{"{\"timeouts\": {\"destroy_lease\": \"1m\"}}",
+		 "config: timeouts.destroy_lease: must be a number of seconds "
+		 "from 0.001 to 604800"},
+		{"{\"timeouts\": {\"boot\": 5}}",
+		 "config: timeouts: unknown key 'boot' (known: "
+		 "activate_resource, destroy_resource, activate_lease, "
+		 "release_lease, destroy_lease)"},
+		{"{\"timeouts\": 5}",
+		 "config: timeouts: must be an object of seconds per hook"},
+	};
+	const struct dd_blueprint_type *host = dd_blueprint_type_find("host");
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		struct dd_error err = DD_ERROR_INIT;
+		json_t *cfg = json_loads(bad[i].config, 0, NULL);
+
+		assert_non_null(cfg);
+		assert_int_equal(dd_bp_validate(&fake_type, cfg, &err),
+				 DD_ERR_INVALID);
+		assert_string_equal(err.msg, bad[i].msg);
+		json_decref(cfg);
+	}
+	{
+		struct dd_error err = DD_ERROR_INIT;
+		json_t *cfg = json_pack("{s:[{s:s}], s:{s:f, s:i}}", "hosts",
+					"name", "a", "timeouts",
+					"activate_resource", 0.5,
+					"destroy_lease", 604800);
+
+		assert_ok(dd_bp_validate(host, cfg, &err), &err);
+		json_decref(cfg);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_renewal_keeps_hook_single,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_claim_cancels_hook,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deadline_breaks_resource,
+						setup, teardown),
+		cmocka_unit_test(test_timeouts_config),
+	};
+
+	/* claims last half a second, so a hook of 1.6 s outlasts three */
+	setenv("DRYDOCK_CLAIM_TTL", "0.5", 1);
+	if (dd_blueprint_type_add_for_tests(&fake_type))
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
