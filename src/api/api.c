@@ -145,45 +145,59 @@ int dd_api_lease_create(struct dd_store *s, const struct dd_lease_request *req,
 	return rc;
 }
 
-/* Start argv on lease `id` through its blueprint's command interface. */
-static int exec_spawn(struct dd_store *s, long long id, char *const argv[],
-		      const struct dd_exec_io *io, pid_t *pid,
-		      struct dd_error *err)
+int dd_api_lease_open(struct dd_store *s, long long id, const char *doing,
+		      struct dd_api_lease *h, struct dd_error *err)
 {
-	struct dd_lease l = {0};
-	struct dd_resource r = {0};
-	struct dd_blueprint bp = {0};
-	const struct dd_blueprint_type *t = NULL;
-	struct dd_bp_ctx ctx;
-	char dir[PATH_MAX];
 	int rc;
 
-	rc = dd_store_lease_get(s, id, &l, err);
-	if (!rc && l.status != DD_LEASE_ACTIVE)
+	memset(h, 0, sizeof(*h));
+	rc = dd_store_lease_get(s, id, &h->lease, err);
+	if (!rc && h->lease.status != DD_LEASE_ACTIVE)
 		rc = dd_error_set(err, DD_ERR_STATE,
-				  "cannot run a command on lease %lld: it is "
-				  "%s, not active",
-				  id, dd_lease_status_name(l.status));
+				  "cannot %s lease %lld: it is %s, not active",
+				  doing, id,
+				  dd_lease_status_name(h->lease.status));
 	if (!rc)
-		rc = dd_store_resource_get(s, l.resource, &r, err);
+		rc = dd_store_resource_get(s, h->lease.resource, &h->resource,
+					   err);
 	if (!rc)
-		rc = dd_store_blueprint_get(s, r.blueprint, &bp, err);
-	if (!rc && !(t = dd_blueprint_type_find(bp.type)))
+		rc = dd_store_blueprint_get(s, h->resource.blueprint,
+					    &h->blueprint, err);
+	if (!rc && !(h->type = dd_blueprint_type_find(h->blueprint.type)))
 		rc = dd_error_set(err, DD_ERR_INVALID,
 				  "blueprint %lld has unknown type '%s'",
-				  bp.id, bp.type);
-	if (!rc) {
-		dd_store_dir(s->path, dir, sizeof(dir));
-		ctx.store = s;
-		ctx.blueprint = &bp;
-		ctx.state_dir = dir;
-		ctx.deadline = 0; /* the caller's dd_exec_run() has its own */
-		ctx.cancel_fd = -1;
-		rc = dd_bp_spawn(t, &ctx, &r, &l, argv, io, pid, err);
-	}
-	dd_blueprint_release(&bp);
-	dd_resource_release(&r);
-	dd_lease_release(&l);
+				  h->blueprint.id, h->blueprint.type);
+	if (rc)
+		return rc;
+	dd_store_dir(s->path, h->state_dir, sizeof(h->state_dir));
+	h->ctx.store = s;
+	h->ctx.blueprint = &h->blueprint;
+	h->ctx.state_dir = h->state_dir;
+	h->ctx.deadline = 0; /* the caller's dd_exec_run() has its own */
+	h->ctx.cancel_fd = -1;
+	return 0;
+}
+
+void dd_api_lease_close(struct dd_api_lease *h)
+{
+	dd_blueprint_release(&h->blueprint);
+	dd_resource_release(&h->resource);
+	dd_lease_release(&h->lease);
+}
+
+/* Start argv on lease `id` through its blueprint's command interface. */
+static int exec_spawn(struct dd_store *s, long long id, char *const argv[],
+		      char *const env[], const struct dd_exec_io *io,
+		      pid_t *pid, struct dd_error *err)
+{
+	struct dd_api_lease h;
+	int rc;
+
+	rc = dd_api_lease_open(s, id, "run a command on", &h, err);
+	if (!rc)
+		rc = dd_bp_spawn(h.type, &h.ctx, &h.resource, &h.lease, argv,
+				 env, io, pid, err);
+	dd_api_lease_close(&h);
 	return rc;
 }
 
@@ -224,6 +238,7 @@ struct exec_start {
 	struct dd_store *s;
 	long long id;
 	char *const *argv;
+	char *const *env;
 };
 
 static int exec_start(void *arg, const struct dd_exec_io *io, pid_t *pid,
@@ -231,14 +246,14 @@ static int exec_start(void *arg, const struct dd_exec_io *io, pid_t *pid,
 {
 	const struct exec_start *x = arg;
 
-	return exec_spawn(x->s, x->id, x->argv, io, pid, err);
+	return exec_spawn(x->s, x->id, x->argv, x->env, io, pid, err);
 }
 
 int dd_api_exec(struct dd_store *s, long long id, char *const argv[],
-		const struct dd_exec_options *o, struct dd_exec_result *res,
-		struct dd_error *err)
+		char *const env[], const struct dd_exec_options *o,
+		struct dd_exec_result *res, struct dd_error *err)
 {
-	struct exec_start x = {s, id, argv};
+	struct exec_start x = {s, id, argv, env};
 
 	return dd_exec_run(exec_start, &x, o, res, err);
 }

@@ -17,6 +17,8 @@
 #include "core/target.h"
 #include "store/store.h"
 
+#include <limits.h>
+
 struct dd_lease_request {
 	const char *type;	/* resource type, e.g. "host" */
 	json_t *attributes;	/* object, or NULL for {} */
@@ -82,15 +84,43 @@ int dd_api_blueprint_edit(struct dd_store *s, long long id, const char *name,
 			  struct dd_blueprint *out, struct dd_error *err);
 
 /*
- * Run argv on the resource that lease `id` holds, through its blueprint
- * type's command interface, in the lease's working directory, and see it
- * through with dd_exec_run() (core/exec.h): output, deadline, cancel.
- * The lease must be active.  The store is read only before the command
- * starts.
+ * A lease opened for its interfaces (blueprint.h): the lease, its
+ * resource, blueprint and type, and the context their hooks get.  The
+ * context points into the struct: it must not be moved once open.
+ */
+struct dd_api_lease {
+	struct dd_lease lease;
+	struct dd_resource resource;
+	struct dd_blueprint blueprint;
+	const struct dd_blueprint_type *type;
+	struct dd_bp_ctx ctx;
+	char state_dir[PATH_MAX];
+};
+
+/*
+ * Load lease `id` and what its interfaces need; it must be active
+ * (DD_ERR_STATE: "cannot DOING lease 12: it is released, not active").
+ * The store is only read, here and never after: a command or a copy may
+ * run for long on what this loaded.  ctx.store is `s`; a caller that
+ * uses the interfaces after giving `s` back (another thread) sets it to
+ * NULL first, and the hooks then go by ctx.state_dir.  Close it also
+ * after an error.
+ */
+int dd_api_lease_open(struct dd_store *s, long long id, const char *doing,
+		      struct dd_api_lease *h, struct dd_error *err);
+void dd_api_lease_close(struct dd_api_lease *h);
+
+/*
+ * Run argv, with the NAME=VALUE pairs `env` (may be NULL) added to its
+ * environment, on the resource that lease `id` holds, through its
+ * blueprint type's command interface, in the lease's working directory,
+ * and see it through with dd_exec_run() (core/exec.h): output, deadline,
+ * cancel.  The lease must be active.  The store is read only before the
+ * command starts.
  */
 int dd_api_exec(struct dd_store *s, long long id, char *const argv[],
-		const struct dd_exec_options *o, struct dd_exec_result *res,
-		struct dd_error *err);
+		char *const env[], const struct dd_exec_options *o,
+		struct dd_exec_result *res, struct dd_error *err);
 
 struct dd_target_request {
 	const char *name;	/* what the build calls itself, or NULL */

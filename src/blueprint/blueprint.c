@@ -8,6 +8,7 @@
  * crash tests use it to count that each hook ran exactly once.
  */
 #include "blueprint/blueprint.h"
+#include "blueprint/files_posix.h"
 #include "core/util.h"
 
 #include <assert.h>
@@ -347,8 +348,8 @@ int dd_bp_destroy_lease(const struct dd_blueprint_type *t,
 
 int dd_bp_spawn(const struct dd_blueprint_type *t, const struct dd_bp_ctx *ctx,
 		const struct dd_resource *r, const struct dd_lease *lease,
-		char *const argv[], const struct dd_exec_io *io, pid_t *pid,
-		struct dd_error *err)
+		char *const argv[], char *const env[],
+		const struct dd_exec_io *io, pid_t *pid, struct dd_error *err)
 {
 	static const struct dd_exec_io inherit = {-1, -1, -1, false};
 
@@ -360,6 +361,95 @@ int dd_bp_spawn(const struct dd_blueprint_type *t, const struct dd_bp_ctx *ctx,
 				    t->name);
 	if (!argv || !argv[0] || !argv[0][0])
 		return dd_error_set(err, DD_ERR_INVALID, "no command to run");
-	return t->command->spawn(ctx, r, lease, argv, io ? io : &inherit, pid,
-				 err);
+	if (dd_exec_env_check(env, err))
+		return err->code;
+	return t->command->spawn(ctx, r, lease, argv, env,
+				 io ? io : &inherit, pid, err);
+}
+
+void dd_file_list_release(struct dd_file_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		dd_free(l->entries[i].name);
+	dd_free(l->entries);
+	l->entries = NULL;
+	l->n = 0;
+}
+
+/* The wrappers' check of a path, common to every files method. */
+static int file_path_check(const struct dd_blueprint_type *t, const char *path,
+			   struct dd_error *err)
+{
+	CHECK(t);
+	if (!path || !path[0])
+		return dd_error_set(err, DD_ERR_INVALID, "no path given");
+	if (strlen(path) > DD_FILE_PATH_MAX)
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "path '%.64s...' is longer than %d bytes",
+				    path, DD_FILE_PATH_MAX);
+	return 0;
+}
+
+/* The type's own method if it has one, else the generic POSIX one. */
+#define FILES_CALL(method, ...)                                               \
+	(t->files && t->files->method ? t->files->method(__VA_ARGS__)         \
+				      : dd_files_posix_##method(t, __VA_ARGS__))
+
+int dd_bp_file_read(const struct dd_blueprint_type *t,
+		    const struct dd_bp_ctx *ctx, const struct dd_resource *r,
+		    const struct dd_lease *lease, const char *path, int out,
+		    const struct dd_file_options *o, struct dd_error *err)
+{
+	if (file_path_check(t, path, err))
+		return err->code;
+	return FILES_CALL(read, ctx, r, lease, path, out, o, err);
+}
+
+int dd_bp_file_write(const struct dd_blueprint_type *t,
+		     const struct dd_bp_ctx *ctx, const struct dd_resource *r,
+		     const struct dd_lease *lease, const char *path,
+		     unsigned mode, int in, const struct dd_file_options *o,
+		     struct dd_error *err)
+{
+	if (file_path_check(t, path, err))
+		return err->code;
+	return FILES_CALL(write, ctx, r, lease, path, mode & 07777, in, o,
+			  err);
+}
+
+int dd_bp_file_read_tree(const struct dd_blueprint_type *t,
+			 const struct dd_bp_ctx *ctx,
+			 const struct dd_resource *r,
+			 const struct dd_lease *lease, const char *path,
+			 int out, const struct dd_file_options *o,
+			 struct dd_error *err)
+{
+	if (file_path_check(t, path, err))
+		return err->code;
+	return FILES_CALL(read_tree, ctx, r, lease, path, out, o, err);
+}
+
+int dd_bp_file_write_tree(const struct dd_blueprint_type *t,
+			  const struct dd_bp_ctx *ctx,
+			  const struct dd_resource *r,
+			  const struct dd_lease *lease, const char *path,
+			  int in, const struct dd_file_options *o,
+			  struct dd_error *err)
+{
+	if (file_path_check(t, path, err))
+		return err->code;
+	return FILES_CALL(write_tree, ctx, r, lease, path, in, o, err);
+}
+
+int dd_bp_file_list(const struct dd_blueprint_type *t,
+		    const struct dd_bp_ctx *ctx, const struct dd_resource *r,
+		    const struct dd_lease *lease, const char *path,
+		    struct dd_file_list *out, const struct dd_file_options *o,
+		    struct dd_error *err)
+{
+	if (file_path_check(t, path, err))
+		return err->code;
+	out->entries = NULL;
+	out->n = 0;
+	return FILES_CALL(list, ctx, r, lease, path, out, o, err);
 }

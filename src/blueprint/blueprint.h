@@ -155,16 +155,124 @@ typedef int dd_bp_lease_hook_fn(const struct dd_bp_ctx *ctx,
 				struct dd_lease *lease, struct dd_error *err);
 
 /*
- * The "command" interface a lease offers: start argv (never through a
- * shell) on the leased thing with the streams `io` names, and hand back
- * its pid.  It only starts the command: dd_exec_run() (core/exec.h)
- * waits for it, reads its output and stops it.
+ * The interfaces a lease offers.  Every caller (the CLI's exec, cp and
+ * run, the API, the web UI) reaches them through the dd_bp_spawn() and
+ * dd_bp_file_*() wrappers, never knowing the type.
+ *
+ * "command": start argv (never through a shell) on the leased thing, in
+ * the lease's working directory, with the environment the type gives
+ * commands plus `env` (NAME=VALUE pairs, NULL-terminated, may be NULL:
+ * each replaces the variable of its name or is added; the wrapper has
+ * checked them with dd_exec_env_check()), with the streams `io` names
+ * (io->in, io->out, io->err: a descriptor to make the command's stdin,
+ * stdout, stderr, or -1 for drydock's own), and hand back the pid of a
+ * local process that stands for the command.  With io->own_group that
+ * process leads a new process group, and signalling the group must stop
+ * the whole command, wherever it runs (for a remote one: its whole
+ * process tree there).  It only starts the command: dd_exec_run()
+ * (core/exec.h) waits for it, reads its output, enforces its deadline
+ * and stops it.  Errors: DD_ERR_INVALID when argv[0] cannot be found,
+ * DD_ERR_STATE when the lease has nothing to run it in, DD_ERR_IO
+ * otherwise; nothing is left running after an error.
  */
 struct dd_command_interface {
 	int (*spawn)(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
 		     const struct dd_lease *lease, char *const argv[],
-		     const struct dd_exec_io *io, pid_t *pid,
+		     char *const env[], const struct dd_exec_io *io,
+		     pid_t *pid, struct dd_error *err);
+};
+
+/*
+ * One entry of a listing (the files interface's list): the listed path
+ * itself (name "") or an entry of the directory it is.
+ */
+struct dd_file_entry {
+	char *name;
+	char type;	/* 'f' file, 'd' directory, 'l' symbolic link,
+			   'o' anything else */
+	long long size; /* bytes (a link's: of its target's name) */
+	unsigned mode;	/* permission bits, 07777 */
+	double mtime;	/* seconds since the epoch */
+};
+
+/*
+ * A listing: entries[0] is the path itself (a directory, through a
+ * symbolic link if the path is one); when it is a directory, its entries
+ * follow, sorted by name, without "." and "..".
+ */
+struct dd_file_list {
+	struct dd_file_entry *entries;
+	size_t n;
+};
+void dd_file_list_release(struct dd_file_list *l);
+
+/* How long a files operation may take, and how to stop it early. */
+struct dd_file_options {
+	double timeout; /* seconds; 0: none */
+	int cancel_fd;	/* readable (a byte, or closed): stop; -1: none */
+};
+
+/*
+ * The "files" interface a lease offers: copy files and directories into
+ * and out of the leased thing, as streams (nothing is ever whole in
+ * memory), and list a directory.  `path` is relative to the lease's
+ * working directory, or absolute: the interface is not a sandbox, it may
+ * touch what the lease's commands may (as the user they run as, run_as),
+ * no more, so it needs no rules of its own about where a path leads.
+ * The wrappers have checked that `path` is not empty nor longer than
+ * DD_FILE_PATH_MAX.
+ *
+ *   read        write the regular file `path` (a link to one is followed)
+ *               to `out`, from its first byte to its last.
+ *   write       make `path` a regular file with permission bits `mode`
+ *               holding what `in` gives until its end; it appears whole
+ *               or not at all (written beside it, then renamed over it:
+ *               on a failure or a cancel the old file, if any, is left
+ *               as it was), and missing parent directories are made.
+ *   read_tree   write the directory `path` to `out` as a tar stream
+ *               (POSIX ustar/pax, members relative to `path`: "./a").
+ *   write_tree  unpack the tar stream `in` gives into the directory
+ *               `path`, made (with its parents) if missing; members are
+ *               owned by the user commands run as.  Not atomic: what
+ *               was unpacked before a failure stays.
+ *   list        fill *out with the listing of `path` (see above).
+ *
+ * Descriptors are the caller's (close-on-exec; a pipe's end, a file).
+ * Each returns 0, or: DD_ERR_NOTFOUND when `path` does not exist (read,
+ * read_tree, list; write makes what is missing); DD_ERR_INVALID when it is
+ * of the wrong kind (read or write of a directory, read_tree or list of
+ * something that is not one); DD_ERR_INTERRUPTED when o->cancel_fd
+ * stopped it; DD_ERR_IO otherwise (also past o->timeout), with the
+ * reason the leased thing gave.
+ *
+ * A type that leaves `files` NULL, or one of its methods NULL, gets the
+ * generic POSIX implementation (files_posix.h) for it, built on its
+ * command interface: cat, mktemp and mv, tar, find, run as commands are,
+ * so permissions are the same as for commands.
+ */
+#define DD_FILE_PATH_MAX 4096
+struct dd_files_interface {
+	int (*read)(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
+		    const struct dd_lease *lease, const char *path, int out,
+		    const struct dd_file_options *o, struct dd_error *err);
+	int (*write)(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
+		     const struct dd_lease *lease, const char *path,
+		     unsigned mode, int in, const struct dd_file_options *o,
 		     struct dd_error *err);
+	int (*read_tree)(const struct dd_bp_ctx *ctx,
+			 const struct dd_resource *r,
+			 const struct dd_lease *lease, const char *path,
+			 int out, const struct dd_file_options *o,
+			 struct dd_error *err);
+	int (*write_tree)(const struct dd_bp_ctx *ctx,
+			  const struct dd_resource *r,
+			  const struct dd_lease *lease, const char *path,
+			  int in, const struct dd_file_options *o,
+			  struct dd_error *err);
+	int (*list)(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
+		    const struct dd_lease *lease, const char *path,
+		    struct dd_file_list *out, const struct dd_file_options *o,
+		    struct dd_error *err);
 };
 
 struct dd_blueprint_type {
@@ -190,6 +298,8 @@ struct dd_blueprint_type {
 	const struct dd_command_interface *command; /* NULL: not offered */
 	/* Default deadlines of the operation hooks in seconds; 0: DD_BP_TIMEOUT */
 	double timeouts[DD_BP_HOOK_COUNT];
+	/* NULL (or a NULL method): the POSIX one over `command` */
+	const struct dd_files_interface *files;
 };
 
 extern const struct dd_blueprint_type dd_host_blueprint_type;
@@ -255,7 +365,33 @@ int dd_bp_destroy_lease(const struct dd_blueprint_type *t,
 			struct dd_error *err);
 int dd_bp_spawn(const struct dd_blueprint_type *t, const struct dd_bp_ctx *ctx,
 		const struct dd_resource *r, const struct dd_lease *lease,
-		char *const argv[], const struct dd_exec_io *io, pid_t *pid,
-		struct dd_error *err);
+		char *const argv[], char *const env[],
+		const struct dd_exec_io *io, pid_t *pid, struct dd_error *err);
+int dd_bp_file_read(const struct dd_blueprint_type *t,
+		    const struct dd_bp_ctx *ctx, const struct dd_resource *r,
+		    const struct dd_lease *lease, const char *path, int out,
+		    const struct dd_file_options *o, struct dd_error *err);
+int dd_bp_file_write(const struct dd_blueprint_type *t,
+		     const struct dd_bp_ctx *ctx, const struct dd_resource *r,
+		     const struct dd_lease *lease, const char *path,
+		     unsigned mode, int in, const struct dd_file_options *o,
+		     struct dd_error *err);
+int dd_bp_file_read_tree(const struct dd_blueprint_type *t,
+			 const struct dd_bp_ctx *ctx,
+			 const struct dd_resource *r,
+			 const struct dd_lease *lease, const char *path,
+			 int out, const struct dd_file_options *o,
+			 struct dd_error *err);
+int dd_bp_file_write_tree(const struct dd_blueprint_type *t,
+			  const struct dd_bp_ctx *ctx,
+			  const struct dd_resource *r,
+			  const struct dd_lease *lease, const char *path,
+			  int in, const struct dd_file_options *o,
+			  struct dd_error *err);
+int dd_bp_file_list(const struct dd_blueprint_type *t,
+		    const struct dd_bp_ctx *ctx, const struct dd_resource *r,
+		    const struct dd_lease *lease, const char *path,
+		    struct dd_file_list *out, const struct dd_file_options *o,
+		    struct dd_error *err);
 
 #endif

@@ -539,20 +539,21 @@ static char **run_as_environ(const struct run_as *ra, char *id, char *dir)
 
 /*
  * Start the command in the lease directory with drydock's environment
- * plus the lease's; as the run_as user with run_as_spawn().
+ * plus the lease's and the caller's `add`; as the run_as user, with the
+ * user's clean environment plus the same, with run_as_spawn().
  */
 static int host_spawn(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
 		      const struct dd_lease *lease, char *const argv[],
-		      const struct dd_exec_io *io, pid_t *pid,
-		      struct dd_error *err)
+		      char *const add[], const struct dd_exec_io *io,
+		      pid_t *pid, struct dd_error *err)
 {
 	const char *path = attr_str(lease->attributes, "path");
 	char id[48], dir[PATH_MAX + 32];
 	char *vars[] = {id, dir, NULL};
 	struct dd_exec_spec sp = {.argv = argv, .dir = path};
 	struct dd_exec_failure why;
-	struct run_as ra;
-	char **env;
+	struct run_as ra = {.name = ""};
+	char **base, **env;
 	int rc;
 
 	(void)r;
@@ -568,26 +569,28 @@ static int host_spawn(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
 	snprintf(id, sizeof(id), "DRYDOCK_LEASE=%lld", lease->id);
 	snprintf(dir, sizeof(dir), "DRYDOCK_LEASE_PATH=%s", path);
 	rc = run_as_find(ctx->blueprint->config, &ra, err);
-	if (rc > 0 && !(rc = store_closed_to(ctx, &ra, err))) {
-		env = run_as_environ(&ra, id, dir);
-		if (!env)
-			return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
-		rc = run_as_spawn(&ra, lease, path, argv, env, io, pid, err);
-		dd_free(env);
+	if (rc < 0 || (rc > 0 && (rc = store_closed_to(ctx, &ra, err))))
 		return rc;
-	}
-	if (rc < 0)
-		return rc;
-	env = dd_exec_environ(vars);
-	if (!env)
+	base = ra.name[0] ? run_as_environ(&ra, id, dir)
+			  : dd_exec_environ(NULL, vars);
+	/* the caller's variables over the lease's own */
+	env = base ? dd_exec_environ(base, add) : NULL;
+	if (!env) {
+		dd_free(base);
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
-	sp.env = env;
-	rc = dd_exec_spawn(&sp, io, pid, &why, err);
+	}
+	if (ra.name[0]) {
+		rc = run_as_spawn(&ra, lease, path, argv, env, io, pid, err);
+	} else {
+		sp.env = env;
+		rc = dd_exec_spawn(&sp, io, pid, &why, err);
+		if (rc)
+			dd_error_set(err, rc, "cannot run '%s' on lease %lld: %s",
+				     argv[0], lease->id, strerror(why.errnum));
+	}
 	dd_free(env);
-	if (rc)
-		return dd_error_set(err, rc, "cannot run '%s' on lease %lld: %s",
-				    argv[0], lease->id, strerror(why.errnum));
-	return 0;
+	dd_free(base);
+	return rc;
 }
 
 static const struct dd_command_interface host_command = {

@@ -563,7 +563,7 @@ static int run_build(struct run *r, struct dd_wake *wake,
 	dd_target_release(&t);
 	eo.sink_arg = &k;
 	watch_start(&w);
-	rc = dd_api_exec(r->s, r->lease, argv, &eo, &res, &err);
+	rc = dd_api_exec(r->s, r->lease, argv, NULL, &eo, &res, &err);
 	watch_stop(&w);
 	dd_exec_result_release(&res);
 	if (rc) {

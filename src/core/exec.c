@@ -22,31 +22,74 @@
 
 extern char **environ;
 
-char **dd_exec_environ(char *const vars[])
+/* The length of an environment entry's name: up to '=', or all of it. */
+static size_t env_name_len(const char *entry)
+{
+	return strcspn(entry, "=");
+}
+
+int dd_exec_env_check(char *const env[], struct dd_error *err)
+{
+	for (size_t i = 0; env && env[i]; i++) {
+		const char *e = env[i];
+		size_t n = env_name_len(e);
+
+		if (i == DD_EXEC_MAX_ENV)
+			return dd_error_set(err, DD_ERR_INVALID,
+					    "more than %d environment "
+					    "variables",
+					    DD_EXEC_MAX_ENV);
+		if (!e[n] || n == 0 || (e[0] >= '0' && e[0] <= '9'))
+			goto bad;
+		for (size_t k = 0; k < n; k++)
+			if (!(e[k] == '_' || (e[k] >= '0' && e[k] <= '9') ||
+			      (e[k] >= 'a' && e[k] <= 'z') ||
+			      (e[k] >= 'A' && e[k] <= 'Z')))
+				goto bad;
+		continue;
+bad:
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "bad environment variable '%.64s': "
+				    "expected NAME=VALUE, NAME of letters, "
+				    "digits and '_', not starting with a digit",
+				    e);
+	}
+	return 0;
+}
+
+/* Does `vars` (its first `n`) set the variable `entry` sets? */
+static bool env_has(char *const vars[], size_t n, const char *entry)
+{
+	size_t len = env_name_len(entry);
+
+	for (size_t i = 0; i < n; i++)
+		if (env_name_len(vars[i]) == len &&
+		    !strncmp(vars[i], entry, len))
+			return true;
+	return false;
+}
+
+char **dd_exec_environ(char *const base[], char *const vars[])
 {
 	size_t n = 0, k = 0, extra = 0;
 	char **env;
 
-	while (environ[n])
+	if (!base)
+		base = environ;
+	while (base[n])
 		n++;
-	while (vars[extra])
+	while (vars && vars[extra])
 		extra++;
 	env = dd_calloc(n + extra + 1, sizeof(*env));
 	if (!env)
 		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		bool replaced = false;
-
-		for (size_t j = 0; j < extra && !replaced; j++) {
-			size_t len = strcspn(vars[j], "=") + 1;
-
-			replaced = !strncmp(environ[i], vars[j], len);
-		}
-		if (!replaced)
-			env[k++] = environ[i];
-	}
+	for (size_t i = 0; i < n; i++)
+		if (!env_has(vars, extra, base[i]))
+			env[k++] = base[i];
+	/* a name given twice: the last one counts, as with env(1) */
 	for (size_t j = 0; j < extra; j++)
-		env[k++] = vars[j];
+		if (!env_has(vars + j + 1, extra - j - 1, vars[j]))
+			env[k++] = vars[j];
 	return env;
 }
 
@@ -310,7 +353,8 @@ int dd_exec_run(dd_exec_start_fn *start, void *arg,
 	for (int i = 0; i < 2; i++) {
 		int p[2];
 
-		if (st[i].mode == DD_EXEC_INHERIT)
+		if (st[i].mode == DD_EXEC_INHERIT ||
+		    st[i].mode == DD_EXEC_TO_FD)
 			continue;
 		if (pipe2(p, O_CLOEXEC))
 			goto io_failed;
@@ -320,9 +364,9 @@ int dd_exec_run(dd_exec_start_fn *start, void *arg,
 	if (o->null_input &&
 	    (null = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
 		goto io_failed;
-	io.in = null;
-	io.out = wr[0];
-	io.err = wr[1];
+	io.in = o->null_input ? null : o->in_fd > 0 ? o->in_fd : -1;
+	io.out = o->out == DD_EXEC_TO_FD ? o->out_fd : wr[0];
+	io.err = o->err == DD_EXEC_TO_FD ? o->err_fd : wr[1];
 	rc = start(arg, &io, &pid, err);
 	for (int i = 0; i < 2; i++) {
 		if (wr[i] >= 0)

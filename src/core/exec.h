@@ -9,11 +9,14 @@
  * dd_exec_spawn(), which every part of drydock that starts a program
  * uses (a blueprint's command interface with the streams it is given,
  * and whatever else runs a helper program), and seen through by
- * dd_exec_run(), through the caller's start function.  Its stdout and stderr are each either the
- * caller's own (or a given descriptor), captured (the first
- * DD_EXEC_MAX_OUTPUT bytes kept, the rest read and dropped, and the
- * result says it was truncated), or streamed to a sink as they come;
- * the two streams never mix.  A command with a deadline, a cancel, or
+ * dd_exec_run(), through the caller's start function.  Its stdin is
+ * drydock's own, /dev/null, or a descriptor the caller gives (a file or
+ * a pipe it feeds: an upload).  Its stdout and stderr are each either
+ * drydock's own, a descriptor the caller gives (a download written
+ * straight to its file or pipe), captured (the first DD_EXEC_MAX_OUTPUT
+ * bytes kept, the rest read and dropped, and the result says it was
+ * truncated), or streamed to a sink as they come; the two streams never
+ * mix.  A command with a deadline, a cancel, or
  * output drydock reads runs in a process group of its own: at the
  * deadline or on cancel the whole group (its children too) gets SIGTERM
  * and, if anything of it is left after the grace period, SIGKILL; or
@@ -34,6 +37,8 @@
 #define DD_EXEC_MAX_OUTPUT (1024 * 1024)
 /* Seconds between SIGTERM and SIGKILL that `drydock exec` gives. */
 #define DD_EXEC_GRACE 5.0
+/* The most NAME=VALUE pairs a command may be given. */
+#define DD_EXEC_MAX_ENV 256
 
 /*
  * Where a started command's standard input, output and error go: a file
@@ -93,12 +98,20 @@ int dd_exec_spawn(const struct dd_exec_spec *sp, const struct dd_exec_io *io,
 		  struct dd_error *err);
 
 /*
- * drydock's environment with `vars` ("NAME=value", NULL-terminated) set in
- * it, replacing variables of the same names: a NULL-terminated array of
- * borrowed strings in one allocation (dd_free() it), or NULL when out of
- * memory.
+ * Is every entry of `env` (NULL-terminated; NULL is none) a NAME=VALUE
+ * pair with a NAME of letters, digits and '_' not starting with a digit,
+ * and are there at most DD_EXEC_MAX_ENV?  DD_ERR_INVALID naming the
+ * first that is not.
  */
-char **dd_exec_environ(char *const vars[]);
+int dd_exec_env_check(char *const env[], struct dd_error *err);
+/*
+ * `base` (NULL: drydock's own environment) with `vars` ("NAME=value",
+ * NULL-terminated, may be NULL) set in it, replacing variables of the
+ * same names; of a name given twice in `vars` the last counts, as with
+ * env(1).  A NULL-terminated array of borrowed strings in one allocation
+ * (dd_free() it), or NULL when out of memory.
+ */
+char **dd_exec_environ(char *const base[], char *const vars[]);
 
 /*
  * Start the program with the streams `io` names and hand back its pid;
@@ -111,7 +124,8 @@ typedef int dd_exec_start_fn(void *arg, const struct dd_exec_io *io,
 enum dd_exec_output {
 	DD_EXEC_INHERIT = 0, /* drydock's own stdout or stderr */
 	DD_EXEC_CAPTURE,     /* kept in the result, up to the limit */
-	DD_EXEC_STREAM	     /* handed to the sink as it comes */
+	DD_EXEC_STREAM,	     /* handed to the sink as it comes */
+	DD_EXEC_TO_FD	     /* written to out_fd or err_fd */
 };
 
 struct dd_exec_options {
@@ -121,7 +135,15 @@ struct dd_exec_options {
 	int cancel_fd;	   /* readable (a byte, or closed): stop the
 			      command; -1: none */
 	bool null_input;   /* /dev/null as stdin, not drydock's */
+	/*
+	 * The command's stdin when not null_input: this descriptor, which
+	 * the caller keeps (close-on-exec, or other commands inherit it
+	 * too: a pipe's end would then never see its end); 0, the
+	 * default, is drydock's own stdin.
+	 */
+	int in_fd;
 	enum dd_exec_output out, err;
+	int out_fd, err_fd; /* for DD_EXEC_TO_FD; the caller keeps them */
 	/*
 	 * For DD_EXEC_STREAM: each chunk read from stdout (stream 1) or
 	 * stderr (stream 2), in the order read from each.

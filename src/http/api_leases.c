@@ -411,7 +411,7 @@ static void lease_exec(struct dd_http_req *r)
 	if (!dd_http_long_running(r))
 		goto out;
 	/* /dev/null as input, its own group, both streams captured */
-	if (dd_api_exec(r->store, r->params[0], argv,
+	if (dd_api_exec(r->store, r->params[0], argv, NULL,
 			&(struct dd_exec_options){.timeout = timeout,
 						  .cancel_fd = -1,
 						  .null_input = true,

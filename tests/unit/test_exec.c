@@ -5,7 +5,9 @@
  * the whole process group (SIGTERM, then SIGKILL after the grace period),
  * refusals, and output that is not UTF-8; and dd_exec_spawn() itself, on
  * both of its ways (posix_spawn, and fork with a setup): environment,
- * directory, signals as a new process has them, and each failed step.
+ * directory, signals as a new process has them, and each failed step;
+ * the environment a command on a lease is given, and its stdin fed from
+ * a descriptor and its stdout written to one (how copies feed them).
  */
 #include "testutil.h"
 
@@ -80,7 +82,7 @@ static void run_with(struct fx *x, const char *script,
 	struct dd_error err = DD_ERROR_INIT;
 	char *argv[] = {"sh", "-c", (char *)script, NULL};
 
-	assert_ok(dd_api_exec(x->env.store, x->lease, argv, o, res, &err),
+	assert_ok(dd_api_exec(x->env.store, x->lease, argv, NULL, o, res, &err),
 		  &err);
 }
 
@@ -287,7 +289,7 @@ static void test_refuses_lease_that_is_not_active(void **state)
 	struct dd_exec_result res;
 	char *argv[] = {"true", NULL};
 
-	assert_int_equal(dd_api_exec(x->env.store, 999, argv, &captured, &res,
+	assert_int_equal(dd_api_exec(x->env.store, 999, argv, NULL, &captured, &res,
 				     &err),
 			 DD_ERR_NOTFOUND);
 	assert_ok(dd_api_send(x->env.store,
@@ -295,7 +297,7 @@ static void test_refuses_lease_that_is_not_active(void **state)
 			      "release", "test", NULL, NULL, &err),
 		  &err);
 	assert_ok(dd_worker_drain(&x->w, 100, &err), &err);
-	assert_int_equal(dd_api_exec(x->env.store, x->lease, argv, &captured,
+	assert_int_equal(dd_api_exec(x->env.store, x->lease, argv, NULL, &captured,
 				     &res, &err),
 			 DD_ERR_STATE);
 	assert_non_null(strstr(err.msg, "not active"));
@@ -308,7 +310,7 @@ static void test_missing_program_is_refused(void **state)
 	struct dd_exec_result res;
 	char *argv[] = {"no-such-program-here", NULL};
 
-	assert_int_equal(dd_api_exec(x->env.store, x->lease, argv, &captured,
+	assert_int_equal(dd_api_exec(x->env.store, x->lease, argv, NULL, &captured,
 				     &res, &err),
 			 DD_ERR_INVALID);
 	assert_non_null(strstr(err.msg, "no-such-program-here"));
@@ -387,7 +389,7 @@ static void test_spawn_environment_and_directory(void **state)
 	(void)state;
 	setenv("DD_SPAWN_A", "old", 1);
 	setenv("DD_SPAWN_C", "kept", 1);
-	env = dd_exec_environ(vars);
+	env = dd_exec_environ(NULL, vars);
 	assert_non_null(env);
 	sp.env = env;
 	/* posix_spawn, then fork with a setup that runs in the child only */
@@ -495,6 +497,91 @@ static void test_spawn_failures(void **state)
 	}
 }
 
+static void test_environment_is_added(void **state)
+{
+	struct fx *x = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_exec_result res;
+	char *argv[] = {"sh", "-c",
+			"echo \"$GREETING|$DRYDOCK_LEASE|$EMPTY|${UNSET-u}\"",
+			NULL};
+	char id[64];
+	char *env[] = {"GREETING=first", "EMPTY=", "GREETING=hello world",
+		       NULL};
+
+	/* added to the lease's own; the last of a name given twice wins */
+	assert_ok(dd_api_exec(x->env.store, x->lease, argv, env, &captured,
+			      &res, &err),
+		  &err);
+	snprintf(id, sizeof(id), "hello world|%lld||u\n", x->lease);
+	assert_string_equal(res.out.buf, id);
+	dd_exec_result_release(&res);
+}
+
+static void test_bad_environment_is_refused(void **state)
+{
+	struct fx *x = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_exec_result res;
+	char *argv[] = {"true", NULL};
+	char *bad[][2] = {{"NOVALUE", NULL}, {"=x", NULL}, {"1A=x", NULL},
+			  {"A-B=x", NULL}, {"A B=x", NULL}};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(dd_api_exec(x->env.store, x->lease, argv,
+					     bad[i], &captured, &res, &err),
+				 DD_ERR_INVALID);
+		assert_non_null(strstr(err.msg, "environment variable"));
+	}
+}
+
+/* What a pipe gives the command on stdin comes back on its stdout. */
+static void test_stdin_from_a_descriptor(void **state)
+{
+	struct fx *x = *state;
+	struct dd_exec_options o = captured;
+	struct dd_exec_result res;
+	int p[2];
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(write(p[1], "fed\n", 4), 4);
+	close(p[1]);
+	o.null_input = false;
+	o.in_fd = p[0];
+	run_with(x, "cat; echo end", &o, &res);
+	close(p[0]);
+	assert_int_equal(res.exit_status, 0);
+	assert_string_equal(res.out.buf, "fed\nend\n");
+	dd_exec_result_release(&res);
+}
+
+/* Output to a descriptor goes there, not through drydock. */
+static void test_stdout_to_a_descriptor(void **state)
+{
+	struct fx *x = *state;
+	struct dd_exec_options o = captured;
+	struct dd_exec_result res;
+	char path[PATH_MAX + 16], got[64] = "";
+	int fd;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/out", x->env.dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	o.out = DD_EXEC_TO_FD;
+	o.out_fd = fd;
+	run_with(x, "echo to-file; echo err >&2", &o, &res);
+	close(fd);
+	assert_int_equal(res.out.len, 0);
+	assert_string_equal(res.err.buf, "err\n");
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(got, sizeof(got), f));
+	fclose(f);
+	assert_string_equal(got, "to-file\n");
+	dd_exec_result_release(&res);
+}
+
 static void test_lossy_strings_are_valid_utf8(void **state)
 {
 	static const struct {
@@ -547,6 +634,14 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_missing_program_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_environment_is_added,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_bad_environment_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stdin_from_a_descriptor,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stdout_to_a_descriptor,
+						setup, teardown),
 		cmocka_unit_test(test_lossy_strings_are_valid_utf8),
 		cmocka_unit_test(test_spawn_environment_and_directory),
 		cmocka_unit_test(test_spawn_signals_start_fresh),
