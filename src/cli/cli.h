@@ -33,6 +33,7 @@ struct cli_command {
 int cmd_artifact(int argc, char **argv);
 int cmd_blueprint(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_cp(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_extend_lease(int argc, char **argv);

@@ -16,6 +16,7 @@ static const struct cli_command commands[] = {
 	{"blueprint", cmd_blueprint,
 	 "create, list, show, edit, enable or disable blueprints"},
 	{"check", cmd_check, "check the whole store for damage"},
+	{"cp", cmd_cp, "copy files and directories into or out of a lease"},
 	{"daemon", cmd_daemon, "run the update workers"},
 	{"exec", cmd_exec, "run a command on a leased resource"},
 	{"extend-lease", cmd_extend_lease, "move a lease's expiry"},
