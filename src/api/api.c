@@ -6,6 +6,7 @@
  */
 #include "api/api.h"
 #include "blueprint/blueprint.h"
+#include "blueprint/prewarm.h"
 #include "core/input.h"
 #include "core/util.h"
 #include "queue/task.h"
@@ -392,6 +393,21 @@ static int wake_waiting(struct dd_store *s, const char *type,
 	return dd_task_wake_waiting(s, type, 0, &woken, err);
 }
 
+/*
+ * A pooled blueprint made or changed: queue its maintenance pass, which
+ * builds or lets go what the new settings say (blueprint/prewarm.h).
+ */
+static int schedule_pool(struct dd_store *s, const struct dd_blueprint *bp,
+			 struct dd_error *err)
+{
+	struct dd_prewarm_settings ps;
+
+	if (!dd_prewarm_settings_get(bp->config, &ps))
+		return 0;
+	return dd_task_schedule_update(
+		s, (struct dd_ref){DD_OBJ_BLUEPRINT, bp->id}, 0, err);
+}
+
 static int check_name(const char *name, struct dd_error *err)
 {
 	if (!name || !*name || strlen(name) > 200)
@@ -470,6 +486,8 @@ int dd_api_blueprint_create_idem(struct dd_store *s, const char *type,
 				  err);
 	if (!rc && !replay && enabled)
 		rc = wake_waiting(s, t->resource_type, err);
+	if (!rc && !replay)
+		rc = schedule_pool(s, &bp, err);
 	if (!rc && !replay && idem)
 		rc = dd_idem_record(s, idem, "blueprint", bp.id, err);
 	if (rc) {
@@ -533,6 +551,8 @@ int dd_api_blueprint_edit(struct dd_store *s, long long id, const char *name,
 				  json_incref(changes), err);
 	if (!rc && bp.enabled)
 		rc = wake_waiting(s, t->resource_type, err);
+	if (!rc)
+		rc = schedule_pool(s, &bp, err);
 	json_decref(changes);
 	dd_blueprint_release(&bp);
 	if (rc) {

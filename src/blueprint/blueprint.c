@@ -9,6 +9,7 @@
  */
 #include "blueprint/blueprint.h"
 #include "blueprint/files_posix.h"
+#include "blueprint/prewarm.h"
 #include "core/util.h"
 
 #include <assert.h>
@@ -47,6 +48,21 @@ const struct dd_schema_field dd_bp_common_fields[] = {
 	 .type = DD_SCHEMA_OBJECT,
 	 .what = "an object of seconds per hook",
 	 .fields = timeout_fields},
+	/* pre-warmed pools (blueprint/prewarm.h) */
+	{.name = "min_ready",
+	 .type = DD_SCHEMA_INTEGER,
+	 .min = 0,
+	 .max = DD_PREWARM_MAX},
+	{.name = "max_idle",
+	 .type = DD_SCHEMA_INTEGER,
+	 .min = 0,
+	 .max = DD_PREWARM_MAX,
+	 .check = dd_prewarm_check_max_idle},
+	{.name = "idle_ttl",
+	 .type = DD_SCHEMA_INTEGER,
+	 .what = "a number of seconds from 1 to 315360000 (ten years)",
+	 .min = 1,
+	 .max = DD_PREWARM_TTL_MAX},
 	{.name = NULL},
 };
 

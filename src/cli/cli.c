@@ -6,6 +6,7 @@
  */
 #include "cli/cli.h"
 #include "api/api.h"
+#include "blueprint/prewarm.h"
 #include "core/input.h"
 #include "core/util.h"
 
@@ -485,7 +486,7 @@ json_t *cli_blueprint_json(struct dd_store *s, const struct dd_blueprint *b,
 	struct dd_filter f = {0};
 	struct dd_resource_list rs = {0};
 	struct cli_page newest;
-	json_t *ids = json_array();
+	json_t *ids = json_array(), *pool;
 	long long next = 0;
 
 	p = p ? p : &default_page;
@@ -503,6 +504,8 @@ json_t *cli_blueprint_json(struct dd_store *s, const struct dd_blueprint *b,
 	json_object_set_new(o, "resources", ids);
 	json_object_set_new(o, "resources_next_cursor",
 			    cli_cursor_json(next));
+	if (!dd_prewarm_status(s, b, &pool, NULL))
+		json_object_set_new(o, "pool", pool);
 	memset(&f, 0, sizeof(f));
 	f.blueprint = b->id;
 	log_json(s, o, &f, p);

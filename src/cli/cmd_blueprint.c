@@ -3,6 +3,7 @@
  */
 #include "api/api.h"
 #include "blueprint/blueprint.h"
+#include "blueprint/prewarm.h"
 #include "cli/cli.h"
 
 #include <stdio.h>
@@ -30,6 +31,13 @@ static const char usage[] =
 	"store); slots is how\n"
 	"         many leases a host takes at once (default 1)\n"
 	"\n"
+	"Every type also takes a pool of resources built ahead of demand:\n"
+	"  \"min_ready\": N     keep N resources built and idle (within "
+	"its limit)\n"
+	"  \"max_idle\": N      keep at most N idle (at least min_ready)\n"
+	"  \"idle_ttl\": SECS   an idle one beyond min_ready goes after "
+	"SECS\n"
+	"\n"
 	"A disabled blueprint builds no new resources; existing ones are "
 	"left alone.\nEnabling a blueprint or changing its config wakes "
 	"leases waiting for resources.\n"
@@ -41,6 +49,48 @@ static const char usage[] =
 	"'blueprint show' prints the newest 50 (--limit N; 0 for all) of its "
 	"resources\nand log entries; --cursor C shows the log entries older "
 	"than C.\n";
+
+/* A pool setting as shown: its value, or "-" when not set. */
+static const char *setting(json_t *pool, const char *key, char *buf,
+			   size_t n)
+{
+	json_t *v = json_object_get(pool, key);
+
+	if (json_is_integer(v))
+		snprintf(buf, n, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	else
+		snprintf(buf, n, "-");
+	return buf;
+}
+
+/*
+ * The blueprint's pool (blueprint/prewarm.h): its ready (idle), in use,
+ * building and releasing resources, its settings and its counters.
+ */
+static void print_pool(struct dd_store *s, const struct dd_blueprint *b)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	char v[4][24];
+	json_t *pool;
+
+	if (dd_prewarm_status(s, b, &pool, &err)) {
+		printf("%-12s ? (%s)\n", "pool", err.msg);
+		return;
+	}
+	printf("%-12s %s ready, %s in use, %s building, %s releasing\n",
+	       "pool", setting(pool, "ready", v[0], sizeof(v[0])),
+	       setting(pool, "in_use", v[1], sizeof(v[1])),
+	       setting(pool, "building", v[2], sizeof(v[2])),
+	       setting(pool, "releasing", v[3], sizeof(v[3])));
+	printf("%-12s min_ready %s, max_idle %s, idle_ttl %s\n", "",
+	       setting(pool, "min_ready", v[0], sizeof(v[0])),
+	       setting(pool, "max_idle", v[1], sizeof(v[1])),
+	       setting(pool, "idle_ttl", v[2], sizeof(v[2])));
+	printf("%-12s %s built ahead of demand, %s idle destroyed\n", "",
+	       setting(pool, "built", v[0], sizeof(v[0])),
+	       setting(pool, "destroyed", v[1], sizeof(v[1])));
+	json_decref(pool);
+}
 
 static void print_blueprint(struct dd_store *s, const struct dd_blueprint *b,
 			    bool json, const struct cli_page *p)
@@ -60,6 +110,7 @@ static void print_blueprint(struct dd_store *s, const struct dd_blueprint *b,
 	cli_print_time(stdout, "created", b->created);
 	cli_print_time(stdout, "modified", b->modified);
 	free(cfg);
+	print_pool(s, b);
 }
 
 int cli_blueprint_show(struct dd_store *s, long long id, bool json,

@@ -3,7 +3,9 @@
  * /metrics (Prometheus text format 0.0.4).  None of them needs a token:
  * they say nothing about who owns what, and probes rarely carry secrets.
  */
+#include "blueprint/prewarm.h"
 #include "core/metrics.h"
+#include "core/util.h"
 #include "http/http.h"
 #include "http/watch.h"
 
@@ -80,6 +82,73 @@ static const char *help_for(const char *name)
 	return "Commands consumed, by outcome.";
 }
 
+/* A label's value, with backslash, quote and newline escaped. */
+static void label_value(struct dd_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			dd_buf_addf(b, "\\%c", *s);
+		else if (*s == '\n')
+			dd_buf_addstr(b, "\\n");
+		else
+			dd_buf_addf(b, "%c", *s);
+	}
+}
+
+/*
+ * Each blueprint's pool (blueprint/prewarm.h): its ready resources and
+ * min_ready as gauges, what its pool built and let go as counters.  Each
+ * family's samples together, as the text format wants them.
+ */
+static int blueprint_pools(struct dd_http_req *r, struct dd_error *err)
+{
+	static const struct {
+		const char *name, *type, *key, *help;
+	} families[] = {
+		{"blueprint_ready_resources", "gauge", "ready",
+		 "Resources of a blueprint that are active with no lease on "
+		 "them: its pool's ready ones."},
+		{"blueprint_min_ready", "gauge", "min_ready",
+		 "Ready resources a blueprint keeps built ahead of demand."},
+		{"blueprint_prewarmed_total", "counter", "built",
+		 "Resources a blueprint's pool built ahead of demand."},
+		{"blueprint_idle_destroyed_total", "counter", "destroyed",
+		 "Idle resources a blueprint's pool let go (max_idle, "
+		 "idle_ttl)."},
+	};
+	struct dd_filter f = {0};
+	struct dd_blueprint_list l = {0};
+	json_t **pools;
+	int rc = dd_store_blueprint_list(r->store, &f, &l, err);
+
+	if (rc)
+		return rc;
+	pools = dd_calloc(l.n ? l.n : 1, sizeof(*pools));
+	if (!pools)
+		rc = dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; !rc && i < l.n; i++)
+		rc = dd_prewarm_status(r->store, &l.items[i], &pools[i], err);
+	for (size_t k = 0; !rc && k < sizeof(families) / sizeof(*families);
+	     k++) {
+		header(&r->out, families[k].name, families[k].type,
+		       families[k].help);
+		for (size_t i = 0; i < l.n; i++) {
+			dd_buf_addf(&r->out,
+				    "drydock_%s{blueprint=\"%lld\",name=\"",
+				    families[k].name, l.items[i].id);
+			label_value(&r->out, l.items[i].name);
+			dd_buf_addf(&r->out, "\"} %" JSON_INTEGER_FORMAT "\n",
+				    json_integer_value(json_object_get(
+					    pools[i], families[k].key)));
+		}
+	}
+	for (size_t i = 0; pools && i < l.n; i++)
+		json_decref(pools[i]);
+	dd_free(pools);
+	dd_blueprint_list_release(&l);
+	return rc;
+}
+
 static void metrics(struct dd_http_req *r)
 {
 	struct dd_error err = DD_ERROR_INIT;
@@ -101,6 +170,11 @@ static void metrics(struct dd_http_req *r)
 	for (int i = 0; i < DD_RESOURCE_STATUS_COUNT; i++)
 		dd_buf_addf(b, "drydock_resources{status=\"%s\"} %lld\n",
 			    dd_resource_status_name(i), st.resources[i]);
+	/* a failure drops what is written so far (dd_http_json()) */
+	if (blueprint_pools(r, &err)) {
+		dd_http_fail(r, &err);
+		return;
+	}
 	header(b, "targets", "gauge", "Build targets in the store, by status.");
 	for (int i = 0; i < DD_TARGET_STATUS_COUNT; i++)
 		dd_buf_addf(b, "drydock_targets{status=\"%s\"} %lld\n",

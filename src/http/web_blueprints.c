@@ -2,6 +2,7 @@
  * web_blueprints.c - the blueprint pages: the list, and one blueprint
  * with its configuration, the resources built from it and its log.
  */
+#include "blueprint/prewarm.h"
 #include "http/web.h"
 
 #include <stdio.h>
@@ -82,6 +83,64 @@ void dd_web_blueprints(struct dd_http_req *r)
 		dd_buf_addstr(b, "</table></div>");
 	dd_blueprint_list_release(&l);
 	dd_web_finish(r, 200, "Blueprints", "blueprints", 0);
+}
+
+/* A count or setting of the pool: its number, or `none` when null. */
+static void pool_value(struct dd_buf *b, json_t *pool, const char *key,
+		       const char *none)
+{
+	json_t *v = json_object_get(pool, key);
+
+	if (json_is_integer(v))
+		dd_buf_addf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	else
+		dd_buf_addstr(b, none);
+}
+
+/*
+ * The blueprint's pool (blueprint/prewarm.h): its resources ready (idle),
+ * in use, building and releasing, its settings and its counters; true
+ * while one is building or releasing, so the page keeps reloading.
+ */
+static bool pool_of(struct dd_http_req *r, const struct dd_blueprint *bp)
+{
+	static const struct {
+		const char *key, *label, *none;
+	} rows[] = {
+		{"ready", "Ready (idle)", "0"},
+		{"in_use", "In use", "0"},
+		{"building", "Building", "0"},
+		{"releasing", "Releasing", "0"},
+		{"min_ready", "min_ready", "0"},
+		{"max_idle", "max_idle", "no limit"},
+		{"idle_ttl", "idle_ttl (seconds)", "none"},
+		{"built", "Built ahead of demand", "0"},
+		{"destroyed", "Idle ones destroyed", "0"},
+	};
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_buf *b = &r->out;
+	json_t *pool;
+	bool changing;
+
+	dd_buf_addstr(b, "<h2>Pool</h2>");
+	if (dd_prewarm_status(r->store, bp, &pool, &err)) {
+		dd_buf_addstr(b, "<p class=\"error\">");
+		dd_html_esc(b, err.msg);
+		dd_buf_addstr(b, "</p>");
+		return false;
+	}
+	dd_buf_addstr(b, "<dl class=\"props\" id=\"pool\">");
+	for (size_t i = 0; i < sizeof(rows) / sizeof(*rows); i++) {
+		dd_buf_addf(b, "<dt>%s</dt><dd id=\"pool-%s\">", rows[i].label,
+			    rows[i].key);
+		pool_value(b, pool, rows[i].key, rows[i].none);
+		dd_buf_addstr(b, "</dd>");
+	}
+	dd_buf_addstr(b, "</dl>");
+	changing = json_integer_value(json_object_get(pool, "building")) ||
+		   json_integer_value(json_object_get(pool, "releasing"));
+	json_decref(pool);
+	return changing;
 }
 
 /* The newest resources built from `id`; true if one is changing. */
@@ -169,7 +228,8 @@ void dd_web_blueprint(struct dd_http_req *r)
 	dd_buf_addstr(b, "</dd></dl><h2>Configuration</h2><pre id=\"config\">");
 	dd_html_json(b, bp.config, true);
 	dd_buf_addstr(b, "</pre>");
-	changing = resources_from(r, bp.id);
+	changing = pool_of(r, &bp);
+	changing |= resources_from(r, bp.id);
 	logf.blueprint = bp.id;
 	dd_web_log(r, &logf, (struct dd_ref){DD_OBJ_BLUEPRINT, bp.id}, NULL);
 	dd_web_finish(r, 200, title, "blueprints",

@@ -44,7 +44,9 @@ int dd_task_schedule_update(struct dd_store *s, struct dd_ref object,
 {
 	const char *kind = object.kind == DD_OBJ_LEASE	? DD_TASK_LEASE_UPDATE
 			   : object.kind == DD_OBJ_TARGET ? DD_TASK_TARGET_UPDATE
-							  : DD_TASK_RESOURCE_UPDATE;
+			   : object.kind == DD_OBJ_BLUEPRINT
+				   ? DD_TASK_BLUEPRINT_UPDATE
+				   : DD_TASK_RESOURCE_UPDATE;
 
 	return dd_store_task_schedule(s, kind, object, when > 0 ? when : dd_now(),
 				      err);

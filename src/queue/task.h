@@ -24,6 +24,7 @@
 #define DD_TASK_LEASE_UPDATE "lease.update"
 #define DD_TASK_RESOURCE_UPDATE "resource.update"
 #define DD_TASK_TARGET_UPDATE "target.update"
+#define DD_TASK_BLUEPRINT_UPDATE "blueprint.update"
 
 struct dd_task_options {
 	const char *worker;	 /* claimant name, e.g. "host:pid:thread" */

@@ -295,6 +295,9 @@ static int try_acquire(struct dd_worker *w, const struct dd_lock_grant *g,
 			asked.attributes = saved;
 			rc = dd_lease_hand_on(w, &asked, err);
 		}
+		/* a ready resource taken: its pool may want another */
+		if (!rc)
+			rc = dd_pass_pool_event(w, &h->bp, err);
 		if (!rc)
 			rc = dd_store_log(w->store, h->bp.id, r->id, l->id,
 					  "lease.acquired",

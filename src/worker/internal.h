@@ -25,6 +25,10 @@ int dd_resource_update_locked(struct dd_worker *w,
 int dd_target_update_locked(struct dd_worker *w,
 			    const struct dd_lock_grant *g, long long id,
 			    double *retry_at, struct dd_error *err);
+/* A blueprint's maintenance: its pool of pre-warmed resources. */
+int dd_blueprint_update_locked(struct dd_worker *w,
+			       const struct dd_lock_grant *g, long long id,
+			       double *retry_at, struct dd_error *err);
 
 /* Start a write transaction fenced by `g`, waiting out a busy store. */
 int dd_pass_begin(struct dd_worker *w, const struct dd_lock_grant *g,
@@ -90,6 +94,16 @@ int dd_keeper_cancel_fd(const struct dd_keeper *k);
 
 /* The hooks' cancel_fd: the keeper's, or -1 before it started. */
 int dd_worker_cancel_fd(const struct dd_worker *w);
+
+/*
+ * Something that changes blueprint `bp`'s pool happened (a resource of it
+ * was acquired, activated, freed by its last lease or destroyed): if the
+ * blueprint is pooled, queue its maintenance pass (inside the caller's
+ * transaction).  Nothing for a blueprint without pool settings, so
+ * leases on other blueprints pay nothing.
+ */
+int dd_pass_pool_event(struct dd_worker *w, const struct dd_blueprint *bp,
+		       struct dd_error *err);
 
 /* Load a blueprint and its type, and fill a hook context. */
 struct dd_bp_handle {

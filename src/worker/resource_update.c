@@ -15,9 +15,11 @@
  * original forgot to do.
  */
 #include "worker/internal.h"
+#include "blueprint/prewarm.h"
 #include "core/util.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static int wake_allocators(struct dd_worker *w, long long rid,
 			   struct dd_error *err)
@@ -103,8 +105,9 @@ static int release(struct dd_apply *a, bool reclaim, struct dd_error *err)
 		rc = dd_store_log(a->w->store, r->blueprint, r->id, 0,
 				  reclaim ? "resource.reclaimed"
 					  : "resource.released",
-				  json_pack("{s:I, s:s?}", "command", c->id,
-					    "author", c->author),
+				  json_pack("{s:I, s:s?, s:O?}", "command", c->id,
+					    "author", c->author, "reason",
+					    json_object_get(c->data, "reason")),
 				  err);
 	if (!rc && reclaim)
 		rc = dd_store_log(a->w->store, r->blueprint, r->id, 0,
@@ -122,6 +125,7 @@ int dd_resource_apply_release(struct dd_apply *a, struct dd_error *err)
 
 int dd_resource_apply_reclaim(struct dd_apply *a, struct dd_error *err)
 {
+	char pool[48], counter[48];
 	long long n = 0;
 	int rc = live_leases(a->w, a->resource->id, &n, err);
 
@@ -134,7 +138,17 @@ int dd_resource_apply_reclaim(struct dd_apply *a, struct dd_error *err)
 			 n == 1 ? "" : "s");
 		return 0;
 	}
-	return release(a, true, err);
+	rc = release(a, true, err);
+	/* its own blueprint's pool let it go: counted for /metrics */
+	snprintf(pool, sizeof(pool), "blueprint:%lld",
+		 a->resource->blueprint);
+	if (!rc && a->c->author && !strcmp(a->c->author, pool))
+		rc = dd_store_counter_bump(
+			a->w->store,
+			dd_prewarm_counter_destroyed(a->resource->blueprint,
+						     counter, sizeof(counter)),
+			err);
+	return rc;
 }
 
 /* Consume one command in the transaction that applies it. */
@@ -202,19 +216,23 @@ static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
 	if (rc)
 		return rc;
 	rc = dd_bp_activate_resource(h.type, &h.ctx, r, &herr);
-	dd_bp_handle_release(&h);
 	if (rc == DD_ERR_AGAIN) {
+		dd_bp_handle_release(&h);
 		*retry_at = dd_now() + 1;
 		return 0;
 	}
-	if (rc)
+	if (rc) {
+		dd_bp_handle_release(&h);
 		return break_resource(w, g, r, herr.msg, err);
+	}
 	rc = dd_resource_transition(r->id, &r->status, DD_RESOURCE_ACTIVE,
 				    err);
 	if (!rc)
 		rc = dd_pass_begin(w, g, err);
-	if (rc)
+	if (rc) {
+		dd_bp_handle_release(&h);
 		return rc;
+	}
 	rc = dd_store_resource_update(w->store, r, err);
 	if (!rc)
 		rc = dd_store_log(w->store, r->blueprint, r->id, 0,
@@ -224,6 +242,10 @@ static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
 	/* a new resource is capacity for whoever waits */
 	if (!rc)
 		rc = dd_pass_wake_waiting(w, r->type, err);
+	/* and ready in its pool, idle until a lease takes it */
+	if (!rc)
+		rc = dd_pass_pool_event(w, &h.bp, err);
+	dd_bp_handle_release(&h);
 	if (rc) {
 		dd_store_rollback(w->store);
 		r->status = DD_RESOURCE_PENDING;
@@ -247,7 +269,6 @@ static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 	if (rc)
 		return rc;
 	rc = dd_bp_destroy_resource(h.type, &h.ctx, r, err);
-	dd_bp_handle_release(&h);
 	if (!rc)
 		rc = dd_resource_transition(r->id, &r->status,
 					    DD_RESOURCE_DESTROYED, err);
@@ -255,6 +276,7 @@ static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 	if (!rc)
 		rc = dd_pass_begin(w, g, err);
 	if (rc) {
+		dd_bp_handle_release(&h);
 		r->status = old;
 		return rc;
 	}
@@ -267,6 +289,10 @@ static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 				  "resource.destroyed", NULL, err);
 	if (!rc)
 		rc = dd_pass_wake_waiting(w, r->type, err);
+	/* its pool has one fewer */
+	if (!rc)
+		rc = dd_pass_pool_event(w, &h.bp, err);
+	dd_bp_handle_release(&h);
 	if (rc) {
 		dd_store_rollback(w->store);
 		r->status = old;

@@ -167,6 +167,7 @@ static const struct {
 	{DD_OBJ_LEASE, dd_lease_update_locked},
 	{DD_OBJ_RESOURCE, dd_resource_update_locked},
 	{DD_OBJ_TARGET, dd_target_update_locked},
+	{DD_OBJ_BLUEPRINT, dd_blueprint_update_locked},
 };
 
 /* Every task kind: the update pass of the task's object, under its lock. */
@@ -199,6 +200,7 @@ static const struct dd_task_kind kinds[] = {
 	{DD_TASK_LEASE_UPDATE, run_update},
 	{DD_TASK_RESOURCE_UPDATE, run_update},
 	{DD_TASK_TARGET_UPDATE, run_update},
+	{DD_TASK_BLUEPRINT_UPDATE, run_update},
 	{NULL, NULL},
 };
 
