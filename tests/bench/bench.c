@@ -97,6 +97,8 @@ struct result {
 	long rss_before_kb, rss_growth_kb;
 	/* run only: `true` by itself, and lease + exec + release-lease */
 	double true_p50, true_p99, hand_p50, hand_p99;
+	/* prewarm: the blueprint's min_ready */
+	int min_ready;
 };
 
 static const char *drydock_bin = "build/std/drydock";
@@ -838,14 +840,40 @@ static void build_pool(struct bench *b, int n)
 }
 
 /*
+ * Give the scenario's blueprint a pre-warmed pool of `min_ready`
+ * resources (before its workers start: they fill it first).
+ */
+static void set_min_ready(struct bench *b, int min_ready)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_blueprint bp = {0};
+	struct dd_store *s;
+	json_t *cfg;
+
+	if (dd_store_open_ready(b->path, NULL, &s, &err) ||
+	    dd_store_blueprint_get(s, 1, &bp, &err))
+		die("pool settings", &err);
+	cfg = json_deep_copy(bp.config);
+	json_object_set_new(cfg, "min_ready", json_integer(min_ready));
+	if (dd_api_blueprint_edit(s, bp.id, NULL, cfg, -1, NULL, &err))
+		die("pool settings", &err);
+	json_decref(cfg);
+	dd_blueprint_release(&bp);
+	dd_store_close(s);
+}
+
+/*
  * Hot pool (`cold` false): R resources already built, C clients looping
  * request -> active -> release -> destroyed.  Cold: each lifecycle also
- * releases its resource, so every lease waits for a new one.
+ * releases its resource, so every lease waits for a new one, unless the
+ * blueprint keeps `min_ready` resources built ahead (prewarm), which
+ * the workers build before the clients start.
  */
 static struct result run_pool(const char *scenario, enum mode mode, int clients,
 			      int resources, bool cold, double secs,
 			      long long history_resources,
-			      long long history_leases, long long max_each)
+			      long long history_leases, long long max_each,
+			      int min_ready)
 {
 	struct result r = {0};
 	struct bench b;
@@ -860,9 +888,13 @@ static struct result run_pool(const char *scenario, enum mode mode, int clients,
 	bench_open(&b, mode, resources, 1);
 	if (history_resources || history_leases)
 		add_history(b.path, history_resources, history_leases);
+	if (min_ready)
+		set_min_ready(&b, min_ready);
 	bench_start(&b, workers);
 	if (!cold)
 		build_pool(&b, resources);
+	if (min_ready)
+		wait_queue_empty(b.path); /* the pool is full */
 	commits0 = dd_store_commit_count();
 	cpu0 = self_cpu_seconds();
 	start = dd_monotonic();
@@ -907,6 +939,7 @@ static struct result run_pool(const char *scenario, enum mode mode, int clients,
 	r.resources = resources;
 	r.existing_resources = history_resources + resources;
 	r.finished_leases = history_leases;
+	r.min_ready = min_ready;
 	r.p50 = pct(&active, 0.50);
 	r.p95 = pct(&active, 0.95);
 	r.p99 = pct(&active, 0.99);
@@ -1712,6 +1745,8 @@ static json_t *result_json(const struct result *r, const char *durability)
 				  (json_int_t)r->rss_before_kb,
 				  "serve_peak_rss_growth_kb",
 				  (json_int_t)r->rss_growth_kb));
+	if (!strcmp(r->scenario, "prewarm"))
+		json_object_set_new(o, "min_ready", json_integer(r->min_ready));
 	if (!strcmp(r->scenario, "run"))
 		json_object_set_new(
 			o, "run",
@@ -1848,11 +1883,11 @@ int main(int argc, char **argv)
 	if (check) {
 		/* keep the benchmark from rotting: correctness only */
 		rs[n] = run_pool("hot-pool", MODE_LIBRARY, 4, 4, false, 30, 0,
-				 0, 5);
+				 0, 5, 0);
 		print_row(&rs[n++]);
 		rs[n] = run_contention(MODE_LIBRARY, 10, 5);
 		print_row(&rs[n++]);
-		rs[n] = run_pool("api", MODE_HTTP, 2, 2, false, 30, 0, 0, 3);
+		rs[n] = run_pool("api", MODE_HTTP, 2, 2, false, 30, 0, 0, 3, 0);
 		print_row(&rs[n++]);
 		n += run_backlogs((const int[]){20}, 1, rs + n);
 		rs[n] = run_long_polls(100, 20);
@@ -1861,6 +1896,9 @@ int main(int argc, char **argv)
 		print_files(&rs[n++]);
 		rs[n] = run_run(3);
 		print_run(&rs[n++]);
+		rs[n] = run_pool("prewarm", MODE_LIBRARY, 1, 4, true, 30, 0, 0,
+				 5, 2);
+		print_row(&rs[n++]);
 	} else {
 		/*
 		 * `make bench-quick` must finish within 30 s on a loaded
@@ -1875,13 +1913,13 @@ int main(int argc, char **argv)
 		if (WANT("hot-pool") && WANT_MODE("library")) {
 			rs[n] = run_pool("hot-pool", MODE_LIBRARY, hot_clients, 16,
 					 false, secs,
-				 0, 0, 0);
+				 0, 0, 0, 0);
 			print_row(&rs[n++]);
 		}
 		if (WANT("hot-pool") && WANT_MODE("process")) {
 			rs[n] = run_pool("hot-pool", MODE_PROCESS, hot_clients, 16,
 					 false, secs,
-				 0, 0, 0);
+				 0, 0, 0, 0);
 			print_row(&rs[n++]);
 		}
 		if (WANT("api")) {
@@ -1892,11 +1930,11 @@ int main(int argc, char **argv)
 			 */
 			struct result lib = run_pool("api", MODE_LIBRARY,
 						     hot_clients, 16, false,
-						     secs, 0, 0, 0);
+						     secs, 0, 0, 0, 0);
 
 			struct result api = run_pool("api", MODE_HTTP,
 						     hot_clients, 16, false,
-						     secs, 0, 0, 0);
+						     secs, 0, 0, 0, 0);
 
 			if (lib.p50 > 0)
 				api.vs_library_p50 = api.p50 / lib.p50;
@@ -1915,13 +1953,38 @@ int main(int argc, char **argv)
 		}
 		if (WANT("cold") && WANT_MODE("library")) {
 			rs[n] = run_pool("cold", MODE_LIBRARY, 16, 64, true, secs, 0, 0,
-				 0);
+				 0, 0);
 			print_row(&rs[n++]);
 		}
 		if (WANT("cold") && WANT_MODE("process")) {
 			rs[n] = run_pool("cold", MODE_PROCESS, 16, 64, true, secs, 0, 0,
-				 0);
+				 0, 0);
 			print_row(&rs[n++]);
+		}
+		if (WANT("prewarm")) {
+			/*
+			 * Single-use resources (each lease releases its own,
+			 * as a VM destroyed after every job), one client:
+			 * without a pool every lease waits for a build; with
+			 * min_ready 2 the workers build the next while the
+			 * client holds its lease.
+			 */
+			struct result cold = run_pool("prewarm", MODE_PROCESS,
+						      1, 4, true, secs, 0, 0,
+						      0, 0);
+			struct result warm = run_pool("prewarm", MODE_PROCESS,
+						      1, 4, true, secs, 0, 0,
+						      0, 2);
+
+			rs[n] = cold;
+			rs[n + 1] = warm;
+			print_row(&rs[n]);
+			print_row(&rs[n + 1]);
+			printf("prewarm: lease to active p50 %.2f ms, p99 %.2f "
+			       "ms with min_ready 2; %.2f ms, %.2f ms "
+			       "without\n",
+			       warm.p50, warm.p99, cold.p50, cold.p99);
+			n += 2;
 		}
 		if (WANT("contention")) {
 			rs[n] = run_contention(MODE_PROCESS, quick ? 20 : 50,
@@ -1940,13 +2003,13 @@ int main(int argc, char **argv)
 		}
 		if (WANT("scale")) {
 			rs[n] = run_pool("scale", MODE_PROCESS, 16, 16, false, secs, 84,
-				 0, 0);
+				 0, 0, 0);
 			print_row(&rs[n++]);
 		}
 		if (WANT("scale")) {
 			rs[n] = run_pool("scale", MODE_PROCESS, 16, 16, false, secs,
 				 quick ? 1000 : 10000 - 16,
-				 quick ? 10000 : 100000, 0);
+				 quick ? 10000 : 100000, 0, 0);
 			print_row(&rs[n++]);
 		}
 		if (WANT("long-polls")) {
@@ -1964,7 +2027,7 @@ int main(int argc, char **argv)
 		}
 		if (!quick && WANT("scale")) {
 			rs[n] = run_pool("scale", MODE_PROCESS, 16, 16, false,
-					 secs, 100000 - 16, 1000000, 0);
+					 secs, 100000 - 16, 1000000, 0, 0);
 			print_row(&rs[n++]);
 		}
 	}
