@@ -11,6 +11,9 @@
 #include "api/api.h"
 #include "blueprint/blueprint.h"
 #include "blueprint/prewarm.h"
+#include "queue/task.h"
+
+#include <sqlite3.h>
 
 static const struct dd_prewarm_settings none = {0, -1, 0};
 
@@ -433,6 +436,93 @@ static void test_pool_leaves_a_lease_its_build(void **state)
 	dd_resource_list_release(&rs);
 }
 
+/* Seconds from now until blueprint `bp`'s queued pass; -1: none queued. */
+static double next_pass_in(struct fx *x, long long bp)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_filter f = {0};
+	struct dd_task_list l = {0};
+	double in = -1;
+
+	f.target = (struct dd_ref){DD_OBJ_BLUEPRINT, bp};
+	assert_ok(dd_store_task_list(x->env.store, &f, &l, &err), &err);
+	for (size_t i = 0; i < l.n; i++)
+		if (!l.items[i].claimed_by)
+			in = l.items[i].not_before - dd_now();
+	dd_task_list_release(&l);
+	return in;
+}
+
+static size_t built(struct fx *x, long long bp, long long *attempt)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_filter f = {0};
+	struct dd_log_entry_list l = {0};
+	size_t n;
+
+	f.blueprint = bp;
+	f.type = "resource.allocated";
+	f.descending = true;
+	assert_ok(dd_store_log_list(x->env.store, &f, &l, &err), &err);
+	n = l.n;
+	if (n)
+		*attempt = json_integer_value(
+			json_object_get(l.items[0].data, "attempt"));
+	dd_log_entry_list_release(&l);
+	return n;
+}
+
+/*
+ * Resources that cannot be built (their root is a file) break one after
+ * another: the pool waits 2 s after the first, 4 s after the second,
+ * instead of building again at once.  The wait is skipped by moving the
+ * break into the past, not by sleeping.
+ */
+static void test_pool_waits_after_broken_builds(void **state)
+{
+	struct fx *x = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	FILE *f = fopen(x->root, "w");
+	long long bp, attempt = -1;
+	struct dd_ref ref;
+	sqlite3 *db;
+	double in;
+
+	assert_non_null(f);
+	fclose(f);
+	bp = pool(x, 3, "{\"min_ready\": 1}", true);
+	ref = (struct dd_ref){DD_OBJ_BLUEPRINT, bp};
+	drain(x);
+	assert_int_equal(built(x, bp, &attempt), 1);
+	assert_int_equal(attempt, 0);
+	in = next_pass_in(x, bp);
+	assert_true(in > 1 && in <= 2.01);
+	/* a pass before then builds nothing, and looks again then */
+	assert_ok(dd_store_task_schedule(x->env.store, DD_TASK_BLUEPRINT_UPDATE,
+					 ref, dd_now(), &err),
+		  &err);
+	drain(x);
+	assert_int_equal(built(x, bp, &attempt), 1);
+	in = next_pass_in(x, bp);
+	assert_true(in > 1 && in <= 2.01);
+	/* the wait over: attempt 1 breaks too, and the next wait is 4 s */
+	assert_int_equal(sqlite3_open(x->env.path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "UPDATE log SET time = time - 10 WHERE "
+				      "type = 'resource.broken'",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_ok(dd_store_task_schedule(x->env.store, DD_TASK_BLUEPRINT_UPDATE,
+					 ref, dd_now(), &err),
+		  &err);
+	drain(x);
+	assert_int_equal(built(x, bp, &attempt), 2);
+	assert_int_equal(attempt, 1);
+	in = next_pass_in(x, bp);
+	assert_true(in > 3 && in <= 4.01);
+}
+
 static void test_config_refusals(void **state)
 {
 	struct fx *x = *state;
@@ -478,6 +568,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_pool_leaves_a_lease_its_build, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_pool_waits_after_broken_builds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_refusals, setup,
 						teardown),
 	};
