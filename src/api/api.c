@@ -161,27 +161,17 @@ int dd_api_lease_open(struct dd_store *s, long long id, const char *doing,
 	if (!rc)
 		rc = dd_store_resource_get(s, h->lease.resource, &h->resource,
 					   err);
-	if (!rc)
-		rc = dd_store_blueprint_get(s, h->resource.blueprint,
-					    &h->blueprint, err);
-	if (!rc && !(h->type = dd_blueprint_type_find(h->blueprint.type)))
-		rc = dd_error_set(err, DD_ERR_INVALID,
-				  "blueprint %lld has unknown type '%s'",
-				  h->blueprint.id, h->blueprint.type);
 	if (rc)
 		return rc;
+	/* the caller's dd_exec_run() has its own deadline; no cancel_fd */
 	dd_store_dir(s->path, h->state_dir, sizeof(h->state_dir));
-	h->ctx.store = s;
-	h->ctx.blueprint = &h->blueprint;
-	h->ctx.state_dir = h->state_dir;
-	h->ctx.deadline = 0; /* the caller's dd_exec_run() has its own */
-	h->ctx.cancel_fd = -1;
-	return 0;
+	return dd_bp_handle_load(&h->bp, s, h->state_dir,
+				 h->resource.blueprint, err);
 }
 
 void dd_api_lease_close(struct dd_api_lease *h)
 {
-	dd_blueprint_release(&h->blueprint);
+	dd_bp_handle_release(&h->bp);
 	dd_resource_release(&h->resource);
 	dd_lease_release(&h->lease);
 }
@@ -196,8 +186,8 @@ static int exec_spawn(struct dd_store *s, long long id, char *const argv[],
 
 	rc = dd_api_lease_open(s, id, "run a command on", &h, err);
 	if (!rc)
-		rc = dd_bp_spawn(h.type, &h.ctx, &h.resource, &h.lease, argv,
-				 env, io, pid, err);
+		rc = dd_bp_spawn(h.bp.type, &h.bp.ctx, &h.resource, &h.lease,
+				 argv, env, io, pid, err);
 	dd_api_lease_close(&h);
 	return rc;
 }

@@ -85,15 +85,14 @@ int dd_api_blueprint_edit(struct dd_store *s, long long id, const char *name,
 
 /*
  * A lease opened for its interfaces (blueprint.h): the lease, its
- * resource, blueprint and type, and the context their hooks get.  The
- * context points into the struct: it must not be moved once open.
+ * resource, and its blueprint's handle (the blueprint, its type and the
+ * context their hooks get, loaded by dd_bp_handle_load()).  The context
+ * points into the struct: it must not be moved once open.
  */
 struct dd_api_lease {
 	struct dd_lease lease;
 	struct dd_resource resource;
-	struct dd_blueprint blueprint;
-	const struct dd_blueprint_type *type;
-	struct dd_bp_ctx ctx;
+	struct dd_bp_handle bp;
 	char state_dir[PATH_MAX];
 };
 
@@ -101,9 +100,9 @@ struct dd_api_lease {
  * Load lease `id` and what its interfaces need; it must be active
  * (DD_ERR_STATE: "cannot DOING lease 12: it is released, not active").
  * The store is only read, here and never after: a command or a copy may
- * run for long on what this loaded.  ctx.store is `s`; a caller that
+ * run for long on what this loaded.  bp.ctx.store is `s`; a caller that
  * uses the interfaces after giving `s` back (another thread) sets it to
- * NULL first, and the hooks then go by ctx.state_dir.  Close it also
+ * NULL first, and the hooks then go by bp.ctx.state_dir.  Close it also
  * after an error.
  */
 int dd_api_lease_open(struct dd_store *s, long long id, const char *doing,

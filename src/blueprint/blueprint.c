@@ -11,6 +11,7 @@
 #include "blueprint/files_posix.h"
 #include "blueprint/prewarm.h"
 #include "core/util.h"
+#include "store/store.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -175,6 +176,50 @@ void dd_bp_exec_options(const struct dd_bp_ctx *ctx, struct dd_exec_options *o)
 	o->grace = DD_EXEC_GRACE;
 	o->cancel_fd = ctx->cancel_fd;
 	o->null_input = true;
+}
+
+int dd_bp_handle_init(struct dd_bp_handle *h, struct dd_blueprint *bp,
+		      struct dd_store *store, const char *state_dir,
+		      struct dd_error *err)
+{
+	memset(h, 0, sizeof(*h));
+	h->bp = *bp;
+	memset(bp, 0, sizeof(*bp));
+	h->type = dd_blueprint_type_find(h->bp.type);
+	if (!h->type) {
+		int rc = dd_error_set(err, DD_ERR_INVALID,
+				      "blueprint %lld has unknown type '%s'",
+				      h->bp.id, h->bp.type);
+
+		dd_blueprint_release(&h->bp);
+		return rc;
+	}
+	h->ctx.store = store;
+	h->ctx.blueprint = &h->bp;
+	h->ctx.state_dir = state_dir;
+	h->ctx.cancel_fd = -1; /* a worker sets its own */
+	return 0;
+}
+
+int dd_bp_handle_load(struct dd_bp_handle *h, struct dd_store *store,
+		      const char *state_dir, long long id,
+		      struct dd_error *err)
+{
+	struct dd_blueprint bp = {0};
+	int rc;
+
+	memset(h, 0, sizeof(*h));
+	rc = dd_store_blueprint_get(store, id, &bp, err);
+	if (rc) {
+		dd_blueprint_release(&bp);
+		return rc;
+	}
+	return dd_bp_handle_init(h, &bp, store, state_dir, err);
+}
+
+void dd_bp_handle_release(struct dd_bp_handle *h)
+{
+	dd_blueprint_release(&h->bp);
 }
 
 int dd_slot_keys_add(struct dd_slot_keys *k, const char *fmt, ...)

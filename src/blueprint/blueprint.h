@@ -323,6 +323,32 @@ int dd_blueprint_type_add_for_tests(const struct dd_blueprint_type *t);
 /* Is some registered type able to build resources of `resource_type`? */
 bool dd_resource_type_known(const char *resource_type);
 
+/*
+ * A blueprint with its type and the context its hooks are called with:
+ * how the workers and the API's exec reach a blueprint.  ctx points into
+ * the handle, so a handle is not copied, and its state_dir is borrowed.
+ */
+struct dd_bp_handle {
+	struct dd_blueprint bp;
+	const struct dd_blueprint_type *type;
+	struct dd_bp_ctx ctx;
+};
+/*
+ * Fill `h` from `bp`, whose contents it takes over (*bp is left empty,
+ * also on failure, when they are released), for hooks that read `store`
+ * and whose state directory is `state_dir`, with no deadline and no
+ * cancel_fd (-1; a worker sets its own).  DD_ERR_INVALID when no
+ * registered type has the blueprint's type.
+ */
+int dd_bp_handle_init(struct dd_bp_handle *h, struct dd_blueprint *bp,
+		      struct dd_store *store, const char *state_dir,
+		      struct dd_error *err);
+/* Read blueprint `id` from `store` and fill `h` as dd_bp_handle_init(). */
+int dd_bp_handle_load(struct dd_bp_handle *h, struct dd_store *store,
+		      const char *state_dir, long long id,
+		      struct dd_error *err);
+void dd_bp_handle_release(struct dd_bp_handle *h);
+
 /* Wrappers: every call into a blueprint goes through these. */
 /*
  * Check a config: an object whose keys are the common fields and the

@@ -234,7 +234,7 @@ static int remote_kind(struct copy *c, const char *path, char *kind,
 	int rc;
 
 	*kind = 0;
-	rc = dd_bp_file_list(c->h.type, &c->h.ctx, &c->h.resource,
+	rc = dd_bp_file_list(c->h.bp.type, &c->h.bp.ctx, &c->h.resource,
 			     &c->h.lease, path, &l, &c->o, err);
 	if (rc == DD_ERR_NOTFOUND)
 		return 0;
@@ -288,7 +288,7 @@ static int upload(struct copy *c, const char *local, const char *remote,
 			return dd_error_set(err, DD_ERR_IO,
 					    "cannot open '%s': %s", local,
 					    strerror(errno));
-		rc = dd_bp_file_write(c->h.type, &c->h.ctx, &c->h.resource,
+		rc = dd_bp_file_write(c->h.bp.type, &c->h.bp.ctx, &c->h.resource,
 				      &c->h.lease, dest, st.st_mode & 07777,
 				      fd, &c->o, err);
 		if (fd > 0)
@@ -307,7 +307,7 @@ static int upload(struct copy *c, const char *local, const char *remote,
 		t.out = p[1];
 		rc = tar_begin(&t, err);
 		if (!rc) {
-			rc = dd_bp_file_write_tree(c->h.type, &c->h.ctx,
+			rc = dd_bp_file_write_tree(c->h.bp.type, &c->h.bp.ctx,
 						   &c->h.resource, &c->h.lease,
 						   dest, p[0], &c->o, err);
 			rc = tar_end(&t, rc, "reading it", err);
@@ -329,7 +329,7 @@ static int download_file(struct copy *c, const char *remote, const char *dest,
 	int fd, rc;
 
 	if (!strcmp(dest, "-"))
-		return dd_bp_file_read(c->h.type, &c->h.ctx, &c->h.resource,
+		return dd_bp_file_read(c->h.bp.type, &c->h.bp.ctx, &c->h.resource,
 				       &c->h.lease, remote, 1, &c->o, err);
 	snprintf(dir, sizeof(dir), "%.*s",
 		 slash ? (int)(slash - dest) + 1 : 1, slash ? dest : ".");
@@ -348,7 +348,7 @@ static int download_file(struct copy *c, const char *remote, const char *dest,
 		rc = dd_error_set(err, DD_ERR_IO, "cannot write '%s': %s", tmp,
 				  strerror(errno));
 	else
-		rc = dd_bp_file_read(c->h.type, &c->h.ctx, &c->h.resource,
+		rc = dd_bp_file_read(c->h.bp.type, &c->h.bp.ctx, &c->h.resource,
 				     &c->h.lease, remote, fd, &c->o, err);
 	if (close(fd) && !rc)
 		rc = dd_error_set(err, DD_ERR_IO, "cannot write '%s': %s", tmp,
@@ -413,7 +413,7 @@ static int download(struct copy *c, const char *remote, const char *local,
 		t.in = p[0];
 		rc = tar_begin(&t, err);
 		if (!rc) {
-			rc = dd_bp_file_read_tree(c->h.type, &c->h.ctx,
+			rc = dd_bp_file_read_tree(c->h.bp.type, &c->h.bp.ctx,
 						  &c->h.resource, &c->h.lease,
 						  remote, p[1], &c->o, err);
 			/* the end of the stream, for the local tar */

@@ -90,12 +90,8 @@ static int find_candidates(struct dd_worker *w, const struct dd_lease *l,
 		if (!allowed(l, bp->id))
 			continue;
 		listed++;
-		h->bp = *bp;
-		memset(bp, 0, sizeof(*bp));
-		h->type = t;
-		h->ctx.store = w->store;
-		h->ctx.blueprint = &h->bp;
-		h->ctx.state_dir = w->state_dir;
+		if (dd_bp_handle_init(h, bp, w->store, w->state_dir, NULL))
+			continue; /* cannot be: its type was found above */
 		h->ctx.cancel_fd = dd_worker_cancel_fd(w);
 		if (!dd_bp_can_ever_allocate(t, &h->ctx, l)) {
 			dd_bp_handle_release(h);

@@ -295,7 +295,7 @@ int dd_blueprint_update_locked(struct dd_worker *w,
 	int rc;
 
 	*retry_at = 0;
-	rc = dd_bp_handle_load(w, id, &h, err);
+	rc = dd_pass_blueprint(w, id, &h, err);
 	if (rc == DD_ERR_NOTFOUND)
 		return 0;
 	if (rc)

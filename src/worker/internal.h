@@ -105,15 +105,12 @@ int dd_worker_cancel_fd(const struct dd_worker *w);
 int dd_pass_pool_event(struct dd_worker *w, const struct dd_blueprint *bp,
 		       struct dd_error *err);
 
-/* Load a blueprint and its type, and fill a hook context. */
-struct dd_bp_handle {
-	struct dd_blueprint bp;
-	const struct dd_blueprint_type *type;
-	struct dd_bp_ctx ctx;
-};
-int dd_bp_handle_load(struct dd_worker *w, long long id,
+/*
+ * Load blueprint `id` for a pass's hooks (dd_bp_handle_load()), their
+ * cancel descriptor the worker's.
+ */
+int dd_pass_blueprint(struct dd_worker *w, long long id,
 		      struct dd_bp_handle *h, struct dd_error *err);
-void dd_bp_handle_release(struct dd_bp_handle *h);
 
 /* The allocator: move a pending lease towards acquired, or wait. */
 int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,

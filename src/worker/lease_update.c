@@ -262,7 +262,7 @@ static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
 		dd_resource_release(&r);
 		return reacquire(w, g, l, why, err);
 	}
-	rc = dd_bp_handle_load(w, r.blueprint, &h, err);
+	rc = dd_pass_blueprint(w, r.blueprint, &h, err);
 	if (rc) {
 		dd_resource_release(&r);
 		return rc;
@@ -322,7 +322,7 @@ static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 		rc = 0;
 	}
 	if (have_resource) {
-		rc = dd_bp_handle_load(w, r.blueprint, &h, err);
+		rc = dd_pass_blueprint(w, r.blueprint, &h, err);
 		have_bp = rc == 0;
 		if (rc == DD_ERR_NOTFOUND)
 			rc = 0;

@@ -211,7 +211,7 @@ static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
 {
 	struct dd_bp_handle h;
 	struct dd_error herr = DD_ERROR_INIT;
-	int rc = dd_bp_handle_load(w, r->blueprint, &h, err);
+	int rc = dd_pass_blueprint(w, r->blueprint, &h, err);
 
 	if (rc)
 		return rc;
@@ -265,7 +265,7 @@ static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 	rc = live_leases(w, r->id, &n, err);
 	if (rc || n > 0)
 		return rc; /* each lease's destruction queues this pass */
-	rc = dd_bp_handle_load(w, r->blueprint, &h, err);
+	rc = dd_pass_blueprint(w, r->blueprint, &h, err);
 	if (rc)
 		return rc;
 	rc = dd_bp_destroy_resource(h.type, &h.ctx, r, err);

@@ -387,31 +387,12 @@ int dd_pass_wake_waiting(struct dd_worker *w, const char *type,
 	return rc;
 }
 
-int dd_bp_handle_load(struct dd_worker *w, long long id,
+int dd_pass_blueprint(struct dd_worker *w, long long id,
 		      struct dd_bp_handle *h, struct dd_error *err)
 {
-	int rc;
+	int rc = dd_bp_handle_load(h, w->store, w->state_dir, id, err);
 
-	memset(h, 0, sizeof(*h));
-	rc = dd_store_blueprint_get(w->store, id, &h->bp, err);
-	if (rc)
-		return rc;
-	h->type = dd_blueprint_type_find(h->bp.type);
-	if (!h->type) {
-		rc = dd_error_set(err, DD_ERR_INVALID,
-				  "blueprint %lld has unknown type '%s'", id,
-				  h->bp.type);
-		dd_blueprint_release(&h->bp);
-		return rc;
-	}
-	h->ctx.store = w->store;
-	h->ctx.blueprint = &h->bp;
-	h->ctx.state_dir = w->state_dir;
-	h->ctx.cancel_fd = dd_worker_cancel_fd(w);
-	return 0;
-}
-
-void dd_bp_handle_release(struct dd_bp_handle *h)
-{
-	dd_blueprint_release(&h->bp);
+	if (!rc)
+		h->ctx.cancel_fd = dd_worker_cancel_fd(w);
+	return rc;
 }

@@ -65,7 +65,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-#define H(x) (x)->h.type, &(x)->h.ctx, &(x)->h.resource, &(x)->h.lease
+#define H(x) (x)->h.bp.type, &(x)->h.bp.ctx, &(x)->h.resource, &(x)->h.lease
 
 static const struct dd_file_options no_limit = {0, -1};
 
