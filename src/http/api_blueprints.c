@@ -4,6 +4,7 @@
  * blueprint-write action (admins).
  */
 #include "api/api.h"
+#include "blueprint/prewarm.h"
 #include "http/api_v1.h"
 
 #include <stdio.h>
@@ -30,16 +31,24 @@ static void blueprint_list(struct dd_http_req *r)
 	dd_blueprint_list_release(&l);
 }
 
+/* One blueprint, with its pool (blueprint/prewarm.h); lists leave it out. */
 static void blueprint_show(struct dd_http_req *r)
 {
 	struct dd_blueprint bp = {0};
 	struct dd_error err = DD_ERROR_INIT;
+	json_t *o, *pool;
 
 	if (!dd_http_query_known(r, dd_v1_no_args))
 		return;
 	if (dd_store_blueprint_get(r->store, r->params[0], &bp, &err))
 		return dd_http_fail(r, &err);
-	dd_http_json(r, 200, dd_blueprint_to_json(&bp));
+	if (dd_prewarm_status(r->store, &bp, &pool, &err)) {
+		dd_blueprint_release(&bp);
+		return dd_http_fail(r, &err);
+	}
+	o = dd_blueprint_to_json(&bp);
+	json_object_set_new(o, "pool", pool);
+	dd_http_json(r, 200, o);
 	dd_blueprint_release(&bp);
 }
 

@@ -5,7 +5,7 @@
 # beyond min_ready go, by itself (the pass queues itself at the next
 # expiry); editing the config grows the pool and, with max_idle, shrinks
 # it; a disabled blueprint builds nothing until enabled.  The pool shows
-# in 'show blueprint', the web UI and /metrics.  Every wait is a poll
+# in 'show blueprint', the API, the web UI and /metrics.  Every wait is a poll
 # with a deadline; nothing sleeps for the pool.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../lib_http.sh"
@@ -108,6 +108,12 @@ expect_eq "disabled ready gauge" "$(metric 'drydock_blueprint_ready_resources{bl
 for f in blueprint_ready_resources blueprint_min_ready blueprint_prewarmed_total blueprint_idle_destroyed_total; do
 	grep -q "^# TYPE drydock_$f " "$T/metrics" || fail "no metric family drydock_$f"
 done
+
+# the API's blueprint, with its pool (lists leave it out)
+call 200 "$ADMIN" GET /api/v1/blueprints/1
+expect_eq "API pool" "$(j '[.pool.ready, .pool.in_use, .pool.min_ready, .pool.max_idle, .pool.idle_ttl, .pool.destroyed] | map(tostring) | join(" ")')" "1 0 1 1 null 4"
+call 200 "$ADMIN" GET /api/v1/blueprints
+expect_eq "API list without pools" "$(j '[.items[] | has("pool")] | any')" false
 
 # the web UI's blueprint page
 curl -sS -o /dev/null -c "$T/jar" --data-urlencode "token=$ADMIN" "$URL/login"
