@@ -277,6 +277,6 @@ const struct dd_http_route dd_v1_file_routes[] = {
 
 const struct dd_http_stream_route dd_v1_file_streams[] = {
 	{"POST", "/api/v1/targets/{id}/artifacts", DD_HTTP_BEARER,
-	 &file_upload, "key"},
-	{NULL, NULL, 0, NULL, NULL},
+	 &file_upload, "key", false},
+	{NULL, NULL, 0, NULL, NULL, false},
 };

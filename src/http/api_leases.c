@@ -273,9 +273,8 @@ static void lease_show(struct dd_http_req *r)
 	dd_lease_release(&l);
 }
 
-/* The lease, if the caller may `a` it; answers and returns false if not. */
-static bool lease_for(struct dd_http_req *r, enum dd_action a,
-		      const char *what, struct dd_lease *l)
+bool dd_v1_lease_for(struct dd_http_req *r, enum dd_action a,
+		     const char *what, struct dd_lease *l)
 {
 	struct dd_error err = DD_ERROR_INIT;
 	char msg[96];
@@ -301,7 +300,7 @@ static void lease_release(struct dd_http_req *r)
 
 	if (!dd_http_query_known(r, dd_v1_no_args))
 		return;
-	if (!lease_for(r, DD_ACTION_LEASE_RELEASE, "release", &l))
+	if (!dd_v1_lease_for(r, DD_ACTION_LEASE_RELEASE, "release", &l))
 		return;
 	dd_lease_release(&l);
 	b = dd_http_body_object(r, fields);
@@ -321,7 +320,7 @@ static void lease_extend(struct dd_http_req *r)
 
 	if (!dd_http_query_known(r, dd_v1_no_args))
 		return;
-	if (!lease_for(r, DD_ACTION_LEASE_EXTEND, "extend", &l))
+	if (!dd_v1_lease_for(r, DD_ACTION_LEASE_EXTEND, "extend", &l))
 		return;
 	dd_lease_release(&l);
 	b = dd_http_body_object(r, fields);
@@ -353,18 +352,22 @@ static json_t *exec_result_json(const struct dd_exec_result *res)
 
 static void lease_exec(struct dd_http_req *r)
 {
-	static const char *const fields[] = {"argv", "timeout", NULL};
+	static const char *const fields[] = {"argv", "env", "timeout",
+						   NULL};
 	struct dd_lease l = {0};
 	struct dd_exec_result res = {0};
 	struct dd_error err = DD_ERROR_INIT;
 	char *argv[DD_EXEC_MAX_ARGS + 1];
-	json_t *b, *a, *t, *v;
+	char *env[DD_EXEC_MAX_ENV + 1] = {NULL};
+	json_t *b, *a, *t, *v, *e;
 	double timeout = DD_EXEC_DEFAULT_TIMEOUT;
-	size_t i;
+	const char *name;
+	struct dd_buf env_buf = DD_BUF_INIT;
+	size_t i, n_env = 0;
 
 	if (!dd_http_query_known(r, dd_v1_no_args))
 		return;
-	if (!lease_for(r, DD_ACTION_LEASE_EXEC, "run commands on", &l))
+	if (!dd_v1_lease_for(r, DD_ACTION_LEASE_EXEC, "run commands on", &l))
 		return;
 	dd_lease_release(&l);
 	b = dd_http_body_object(r, fields);
@@ -396,6 +399,47 @@ static void lease_exec(struct dd_http_req *r)
 		dd_http_error(r, 400, "invalid", "'argv[0]' is empty");
 		goto out;
 	}
+	/* "env": {"NAME": "VALUE"}, added to the command's environment */
+	e = json_object_get(b, "env");
+	if (e && (!json_is_object(e) ||
+		  json_object_size(e) > DD_EXEC_MAX_ENV)) {
+		dd_http_error(r, 400, "invalid",
+			      "'env' must be an object of at most %d "
+			      "\"NAME\": \"VALUE\" strings",
+			      DD_EXEC_MAX_ENV);
+		goto out;
+	}
+	json_object_foreach(e, name, v)
+	{
+		if (strchr(name, '=')) {
+			dd_http_error(r, 400, "invalid",
+				      "'env': bad variable name '%.64s'", name);
+			goto out;
+		}
+		if (!json_is_string(v) ||
+		    strlen(json_string_value(v)) != json_string_length(v)) {
+			dd_http_error(r, 400, "invalid",
+				      "'env': the value of '%.64s' must be a "
+				      "string without NUL characters",
+				      name);
+			goto out;
+		}
+		if (dd_buf_addf(&env_buf, "%s=%s", name,
+				json_string_value(v)) ||
+		    dd_buf_add(&env_buf, "", 1)) {
+			dd_http_error(r, 500, "out_of_memory", "out of memory");
+			goto out;
+		}
+		n_env++;
+	}
+	for (size_t k = 0, at = 0; k < n_env; k++) {
+		env[k] = env_buf.buf + at;
+		at += strlen(env[k]) + 1;
+	}
+	if (dd_exec_env_check(env, &err)) {
+		dd_http_fail(r, &err);
+		goto out;
+	}
 	if (t) {
 		timeout = json_number_value(t);
 		if (!json_is_number(t) || !isfinite(timeout) || timeout <= 0 ||
@@ -411,7 +455,7 @@ static void lease_exec(struct dd_http_req *r)
 	if (!dd_http_long_running(r))
 		goto out;
 	/* /dev/null as input, its own group, both streams captured */
-	if (dd_api_exec(r->store, r->params[0], argv, NULL,
+	if (dd_api_exec(r->store, r->params[0], argv, env,
 			&(struct dd_exec_options){.timeout = timeout,
 						  .cancel_fd = -1,
 						  .null_input = true,
@@ -424,6 +468,7 @@ static void lease_exec(struct dd_http_req *r)
 	dd_http_json(r, 200, exec_result_json(&res));
 	dd_exec_result_release(&res);
 out:
+	dd_buf_release(&env_buf);
 	json_decref(b);
 }
 

@@ -32,6 +32,13 @@ extern const char *const dd_v1_page_only_args[];
 bool dd_v1_allowed(struct dd_http_req *r, enum dd_action a, const char *owner,
 		   const char *what);
 
+/*
+ * Lease r->params[0] into *l, if the caller may `a` it ("run commands
+ * on" is `what` in the refusal); answers and returns false if not.
+ */
+bool dd_v1_lease_for(struct dd_http_req *r, enum dd_action a,
+		     const char *what, struct dd_lease *l);
+
 /* A positive integer argument; 0 when absent, -1 (answered) when bad. */
 long long dd_v1_arg_id(struct dd_http_req *r, const char *key);
 /*

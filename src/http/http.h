@@ -41,7 +41,12 @@ struct dd_http_req;
  * (the connection is then closed: the client sees a short body).  It runs
  * on the server's I/O thread, as the client takes the bytes: it must not
  * wait for anything but the store's read.  `free` releases `arg` once the
- * answer is sent or dropped.
+ * answer is sent or dropped (also on the I/O thread: it must not wait).
+ *
+ * A body that a program writes as it runs (a lease's file, read through
+ * a pipe) sets `waits`: `read` is then lent no store, and may return 0
+ * when nothing has come yet; the server then waits, holding no thread,
+ * until `wait_fd` (the reader's) turns readable, and asks again.
  */
 struct dd_http_reader {
 	long long size; /* the body's length */
@@ -49,6 +54,8 @@ struct dd_http_reader {
 		     size_t cap);
 	void (*free)(void *arg);
 	void *arg;
+	bool waits;
+	int wait_fd;
 };
 
 /*
@@ -72,6 +79,7 @@ struct dd_http_req {
 	const char *body; /* NUL-terminated; "" when there is none */
 	size_t body_len;
 	long long params[DD_HTTP_MAX_PARAMS]; /* the route's {id}s */
+	const char *tail; /* what a route's trailing {path} took, or NULL */
 	struct dd_store *store;		     /* lent for this request */
 	const char *store_path;
 	/* Who is asking: set for authenticated routes. */
@@ -218,7 +226,8 @@ struct dd_http_route {
  * (whatever its Content-Type: curl --data-binary sends a form's);
  * any other, to the route of the same method and pattern in the route
  * tables (which takes JSON, with or without its Content-Type), if there
- * is one.
+ * is one.  A route marked `always` (a method that only ever takes bytes:
+ * PUT of a lease's file) takes every request whatever its Content-Type.
  */
 struct dd_http_stream_route {
 	const char *method;
@@ -226,12 +235,14 @@ struct dd_http_stream_route {
 	enum dd_http_auth auth;
 	const struct dd_http_stream *stream;
 	const char *query_key;
+	bool always; /* every request to it streams, whatever it says */
 };
 
 /*
  * The routes each part of the server contributes, ending in {NULL}: the
  * API's resources (api_whoami.c, api_blueprints.c, api_resources.c,
- * api_leases.c, api_tasks.c, api_targets.c, api_files.c) and its
+ * api_leases.c, api_lease_files.c, api_tasks.c, api_targets.c,
+ * api_files.c) and its
  * description (api_openapi.c), the probes and metrics (ops.c), sign-in
  * (session.c) and the web UI's pages (web.c).
  */
@@ -243,8 +254,17 @@ extern const struct dd_http_route dd_v1_lease_routes[];
 extern const struct dd_http_route dd_v1_task_routes[];
 extern const struct dd_http_route dd_v1_target_routes[];
 extern const struct dd_http_route dd_v1_file_routes[];
-/* The stream routes, ending in {NULL}: file uploads (api_files.c). */
+/*
+ * A lease's files (api_lease_files.c): listing and download routes, and
+ * the upload's stream route.
+ */
+extern const struct dd_http_route dd_v1_lease_file_routes[];
+/*
+ * The stream routes, ending in {NULL}: file artifact uploads
+ * (api_files.c) and uploads to a lease (api_lease_files.c).
+ */
 extern const struct dd_http_stream_route dd_v1_file_streams[];
+extern const struct dd_http_stream_route dd_v1_lease_file_streams[];
 extern const struct dd_http_route dd_ops_routes[];
 extern const struct dd_http_route dd_session_routes[];
 extern const struct dd_http_route dd_web_routes[];

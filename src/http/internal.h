@@ -19,10 +19,12 @@
 /*
  * Does `path` fit `pattern` ("/api/v1/leases/{id}/log")?  Each {id} takes
  * a positive decimal without sign or leading zeros, at most 2^53, into
- * params in order; anything else does not fit.
+ * params in order; anything else does not fit.  A pattern ending in
+ * "{path}" takes the rest of the path, slashes and all, maybe empty, into
+ * *tail (a pointer into `path`; tail may be NULL for other patterns).
  */
 bool dd_http_match(const char *pattern, const char *path,
-		   long long params[DD_HTTP_MAX_PARAMS]);
+		   long long params[DD_HTTP_MAX_PARAMS], const char **tail);
 
 /*
  * Parse a listen address, "HOST:PORT" (numeric IPv4, or "localhost") or

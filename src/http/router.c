@@ -28,6 +28,7 @@ static const struct dd_http_route *const route_tables[] = {
 	dd_v1_task_routes,
 	dd_v1_target_routes,
 	dd_v1_file_routes,
+	dd_v1_lease_file_routes,
 	dd_ops_routes,
 	dd_session_routes,
 	dd_web_routes,
@@ -56,11 +57,18 @@ static long long parse_id(const char *s, size_t n)
 
 /* Does `path` fit `pattern`?  Fills params with its {id}s. */
 bool dd_http_match(const char *pattern, const char *path,
-		   long long params[DD_HTTP_MAX_PARAMS])
+		   long long params[DD_HTTP_MAX_PARAMS], const char **tail)
 {
 	int np = 0;
 
-	while (*pattern && *path) {
+	for (;;) {
+		/* the rest of the path, whatever it is */
+		if (!strcmp(pattern, "{path}") && tail) {
+			*tail = path;
+			return true;
+		}
+		if (!*pattern || !*path)
+			break;
 		const char *pe = strchr(pattern, '/');
 		const char *se = strchr(path, '/');
 		size_t pl = pe ? (size_t)(pe - pattern) : strlen(pattern);
@@ -101,8 +109,9 @@ static const struct dd_http_route *route_find(struct dd_http_req *r,
 		for (const struct dd_http_route *rt = route_tables[t];
 		     rt->method; rt++) {
 			long long params[DD_HTTP_MAX_PARAMS] = {0};
+			const char *tail = NULL;
 
-			if (!dd_http_match(rt->pattern, r->path, params))
+			if (!dd_http_match(rt->pattern, r->path, params, &tail))
 				continue;
 			*path_known = true;
 			dd_buf_addf(allow, "%s%s", allow->len ? ", " : "",
@@ -113,6 +122,7 @@ static const struct dd_http_route *route_find(struct dd_http_req *r,
 			     strcmp(rt->method, "GET")))
 				continue;
 			memcpy(r->params, params, sizeof(params));
+			r->tail = tail;
 			return rt;
 		}
 	}
@@ -177,7 +187,15 @@ const struct dd_http_route *dd_http_route_find(struct dd_http_req *r)
 
 static const struct dd_http_stream_route *const stream_tables[] = {
 	dd_v1_file_streams,
+	dd_v1_lease_file_streams,
 };
+
+const struct dd_http_stream_route *const *
+dd_http_stream_route_tables(size_t *n)
+{
+	*n = sizeof(stream_tables) / sizeof(*stream_tables);
+	return stream_tables;
+}
 
 const struct dd_http_stream_route *
 dd_http_route_streaming(struct dd_http_req *r)
@@ -192,14 +210,17 @@ dd_http_route_streaming(struct dd_http_req *r)
 		for (const struct dd_http_stream_route *sr = stream_tables[t];
 		     sr->method; sr++) {
 			long long params[DD_HTTP_MAX_PARAMS] = {0};
+			const char *tail = NULL;
 
 			if (strcmp(sr->method, r->method) ||
-			    !dd_http_match(sr->pattern, r->path, params))
+			    !dd_http_match(sr->pattern, r->path, params, &tail))
 				continue;
-			if (!octets && !(sr->query_key &&
-					 dd_http_query(r, sr->query_key)))
+			if (!octets && !sr->always &&
+			    !(sr->query_key &&
+			      dd_http_query(r, sr->query_key)))
 				return NULL;
 			memcpy(r->params, params, sizeof(params));
+			r->tail = tail;
 			return sr;
 		}
 	}

@@ -39,5 +39,8 @@ bool dd_http_authorize(struct dd_http_req *r, enum dd_http_auth auth);
  * against docs/openapi.json with them.
  */
 const struct dd_http_route *const *dd_http_route_tables(size_t *n);
+/* The same for the stream routes. */
+const struct dd_http_stream_route *const *
+dd_http_stream_route_tables(size_t *n);
 
 #endif

@@ -24,9 +24,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define POOL_MAX 64
 /*
@@ -96,6 +99,15 @@ struct dd_http_server {
 	bool reaper_stop;
 	pthread_t reaper;
 	long long max_upload; /* the largest streamed body */
+	/*
+	 * Bodies a program writes as it runs (dd_http_reader.waits): their
+	 * connections suspended until their descriptor turns readable, which
+	 * the resumer thread waits for in one epoll set (see "bodies that
+	 * wait").  `resume_stop` is an eventfd that ends the thread.
+	 */
+	int resume_ep, resume_stop;
+	pthread_t resumer;
+	bool resumer_started;
 };
 
 struct track {
@@ -453,13 +465,72 @@ struct body {
 	struct dd_http_server *s;
 	struct dd_store *store;
 	struct dd_http_reader reader;
+	struct MHD_Connection *mc;
+	bool armed; /* its wait_fd is in the resumer's epoll set */
 };
+
+/*
+ * Bodies that wait.  A body a program writes as it runs has nothing to
+ * give until the program writes, and the I/O thread, which serves many
+ * connections, must not wait for it.  So when its reader has nothing
+ * yet, the connection is suspended (allowed from a content reader) and
+ * its descriptor put in the resumer's epoll set, one-shot; the resumer
+ * thread resumes the connection once the descriptor turns readable (data
+ * or the end), and libmicrohttpd asks the reader again.  A suspended
+ * connection is never freed, so the event cannot outlive its body; once
+ * fired, a one-shot entry stays disarmed until armed again, and it is
+ * removed before the body is freed.
+ */
+static bool body_wait(struct body *b)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT,
+				 .data.ptr = b};
+
+	MHD_suspend_connection(b->mc);
+	if (epoll_ctl(b->s->resume_ep, b->armed ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+		      b->reader.wait_fd, &ev)) {
+		MHD_resume_connection(b->mc);
+		return false;
+	}
+	b->armed = true;
+	return true;
+}
+
+static void *resumer(void *arg)
+{
+	struct dd_http_server *s = arg;
+	struct epoll_event ev[32];
+
+	for (;;) {
+		int n = epoll_wait(s->resume_ep, ev, 32, -1);
+
+		for (int i = 0; i < n; i++) {
+			struct body *b = ev[i].data.ptr;
+
+			if (!b)
+				return NULL; /* resume_stop */
+			MHD_resume_connection(b->mc);
+		}
+		if (n < 0 && errno != EINTR)
+			return NULL;
+	}
+}
 
 static ssize_t body_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct body *b = cls;
 	struct dd_error err = DD_ERROR_INIT;
 	long n;
+
+	if (b->reader.waits) {
+		n = b->reader.read(b->reader.arg, NULL, (long long)pos, buf,
+				   max);
+		if (n > 0)
+			return (ssize_t)n;
+		if (n == 0 && body_wait(b))
+			return 0;
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
 
 	if (!b->store)
 		b->store = borrow_store(b->s, &err);
@@ -473,6 +544,9 @@ static void body_free(void *cls)
 {
 	struct body *b = cls;
 
+	if (b->armed)
+		epoll_ctl(b->s->resume_ep, EPOLL_CTL_DEL, b->reader.wait_fd,
+			  NULL);
 	return_store(b->s, b->store);
 	if (b->reader.free)
 		b->reader.free(b->reader.arg);
@@ -493,7 +567,9 @@ static struct MHD_Response *response_new(struct conn *c)
 		return NULL;
 	b->s = r->server;
 	b->reader = r->reader;
+	b->mc = c->mc;
 	memset(&r->reader, 0, sizeof(r->reader)); /* the body's now */
+	/* a size of -1 is MHD_SIZE_UNKNOWN: sent chunked */
 	return MHD_create_response_from_callback((uint64_t)b->reader.size,
 						 DD_HTTP_PIECE, body_read, b,
 						 body_free);
@@ -1383,6 +1459,18 @@ static void server_free(struct dd_http_server *s)
 	}
 	for (int i = 0; i < s->pool_n; i++)
 		dd_store_close(s->pool[i]);
+	if (s->resumer_started) {
+		uint64_t one = 1;
+
+		if (write(s->resume_stop, &one, sizeof(one)) < 0) {
+			/* an eventfd's counter does not fill up with one */
+		}
+		pthread_join(s->resumer, NULL);
+	}
+	if (s->resume_ep >= 0)
+		close(s->resume_ep);
+	if (s->resume_stop >= 0)
+		close(s->resume_stop);
 	pthread_mutex_destroy(&s->count_mu);
 	pthread_cond_destroy(&s->track_cv);
 	pthread_mutex_destroy(&s->track_mu);
@@ -1390,6 +1478,26 @@ static void server_free(struct dd_http_server *s)
 	pthread_mutex_destroy(&s->busy_mu);
 	pthread_mutex_destroy(&s->pool_mu);
 	dd_free(s);
+}
+
+/* The epoll set, its stop and its thread for bodies that wait. */
+static bool start_resumer(struct dd_http_server *s)
+{
+	struct epoll_event stop = {.events = EPOLLIN, .data.ptr = NULL};
+	int rc;
+
+	s->resume_ep = epoll_create1(EPOLL_CLOEXEC);
+	s->resume_stop = eventfd(0, EFD_CLOEXEC);
+	if (s->resume_ep < 0 || s->resume_stop < 0 ||
+	    epoll_ctl(s->resume_ep, EPOLL_CTL_ADD, s->resume_stop, &stop))
+		return false;
+	rc = pthread_create(&s->resumer, NULL, resumer, s);
+	if (rc) {
+		errno = rc;
+		return false;
+	}
+	s->resumer_started = true;
+	return true;
 }
 
 /* Start lane `i`'s `n` threads, with 1 MiB stacks; false if none. */
@@ -1468,6 +1576,13 @@ int dd_http_start(const struct dd_http_options *o, struct dd_http_server **out,
 	s->quiet = o->quiet;
 	s->max_upload = o->max_upload > 0 ? o->max_upload
 					  : 1024LL * 1024 * 1024;
+	s->resume_ep = s->resume_stop = -1;
+	if (!start_resumer(s)) {
+		server_free(s);
+		return dd_error_set(err, DD_ERR_IO,
+				    "cannot start the HTTP resumer thread: %s",
+				    strerror(errno));
+	}
 	if (!start_lane(s, LANE_STORE, o->threads > 0 ? o->threads : 64) ||
 	    !start_lane(s, LANE_PROBE, 1)) {
 		server_free(s);

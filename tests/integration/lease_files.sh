@@ -3,8 +3,12 @@
 # existing directory, stdin and stdout, a missing path, a directory
 # without -r, an absolute path and '..', which the interface allows:
 # it reaches what the lease's commands reach), `drydock exec --env`, and
-# nothing left half-written when a copy is stopped.
+# nothing left half-written when a copy is stopped; then the same through
+# the API of a real `drydock serve`: upload (PUT, streamed), download
+# (GET, streamed), listing, exec's env, the refusals, and an upload cut
+# off halfway leaving the old file.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib_http.sh"
 
 host_pool local '[{"name": "a", "slots": 2}]'
 start_daemon
@@ -25,12 +29,12 @@ expect_refused 2 "bad environment variable 'NOVALUE'" \
 # ---- a 100 MB file in and out, hash-checked -----------------------------------
 head -c 100000000 /dev/urandom >"$T/big"
 chmod 640 "$T/big"
-want=$(sha256sum <"$T/big" | cut -d' ' -f1)
+sum=$(sha256sum <"$T/big" | cut -d' ' -f1)
 dd cp "$T/big" "$lease:in/big.bin"
-expect_eq "uploaded bytes" "$(sha256sum <"$dir/in/big.bin" | cut -d' ' -f1)" "$want"
+expect_eq "uploaded bytes" "$(sha256sum <"$dir/in/big.bin" | cut -d' ' -f1)" "$sum"
 expect_eq "uploaded mode" "$(stat -c %a "$dir/in/big.bin")" 640
 dd cp "$lease:in/big.bin" "$T/big.back"
-expect_eq "downloaded bytes" "$(sha256sum <"$T/big.back" | cut -d' ' -f1)" "$want"
+expect_eq "downloaded bytes" "$(sha256sum <"$T/big.back" | cut -d' ' -f1)" "$sum"
 rm -f "$T/big" "$T/big.back" "$dir/in/big.bin"
 
 # ---- into an existing directory, stdin and stdout ----------------------------
@@ -115,4 +119,110 @@ expect_refused 4 "cannot copy files to lease $lease: it is destroyed, not active
 	dd cp "$T/one.txt" "$lease:x"
 expect_refused 4 "cannot copy files from lease $lease: it is destroyed, not active" \
 	dd cp "$lease:x" "$T/x"
+stop_daemon "$DAEMON"
+
+# ==== the API ======================================================================
+start_server
+CI=$(token ci client)
+OTHER=$(token other client)
+VIEW=$(token dash viewer)
+call 201 "$CI" POST /api/v1/leases '{"type": "host"}'
+api=$(j .id)
+call 200 "$CI" GET "/api/v1/leases/$api?wait=active&timeout=20"
+expect_eq "API lease active" "$(j .status)" active
+adir=$(sql "SELECT json_extract(attributes, '$.path') FROM lease WHERE id = $api")
+F=/api/v1/leases/$api/files
+
+# ---- exec's env -----------------------------------------------------------------
+call 200 "$CI" POST "/api/v1/leases/$api/exec" \
+	'{"argv": ["sh", "-c", "echo \"$A|$B\""], "env": {"A": "one", "B": "t w o"}}'
+expect_eq "exec env" "$(j .stdout)" "one|t w o"
+rejects 400 invalid "$CI" POST "/api/v1/leases/$api/exec" '{"argv": ["true"], "env": {"1A": "x"}}'
+rejects 400 invalid "$CI" POST "/api/v1/leases/$api/exec" '{"argv": ["true"], "env": {"A=B": "x"}}'
+rejects 400 invalid "$CI" POST "/api/v1/leases/$api/exec" '{"argv": ["true"], "env": {"A": 1}}'
+rejects 400 invalid "$CI" POST "/api/v1/leases/$api/exec" '{"argv": ["true"], "env": ["A=1"]}'
+
+# ---- upload and download, streamed, 100 MB hash-checked -------------------------
+head -c 100000000 /dev/urandom >"$T/big"
+sum=$(sha256sum <"$T/big" | cut -d' ' -f1)
+call 201 "$CI" PUT "$F/up/big.bin?mode=0600" "" --data-binary "@$T/big" \
+	-H 'Content-Type: application/octet-stream'
+expect_eq "upload size" "$(j .size)" 100000000
+expect_eq "upload mode" "$(j .mode)" 0600
+expect_eq "uploaded bytes" "$(sha256sum <"$adir/up/big.bin" | cut -d' ' -f1)" "$sum"
+expect_eq "uploaded mode" "$(stat -c %a "$adir/up/big.bin")" 600
+rm -f "$T/big"
+call 200 "$CI" GET "$F/up/big.bin"
+expect_eq "download type" "$(header Content-Type)" application/octet-stream
+expect_eq "download length" "$(header Content-Length)" 100000000
+expect_eq "downloaded bytes" "$(sha256sum <"$T/body" | cut -d' ' -f1)" "$sum"
+: >"$T/body"
+# curl -T sends no Content-Type: a PUT is bytes whatever it says
+printf 'small\n' >"$T/small"
+call 201 "$CI" PUT "$F/small.txt" "" -T "$T/small"
+expect_eq "default mode" "$(stat -c %a "$adir/small.txt")" 644
+call 201 "$CI" PUT "$F/empty" "" --data-binary ""
+call 200 "$CI" GET "$F/empty"
+expect_eq "empty file" "$(stat -c %s "$T/body")" 0
+# an absolute path: what follows files/ starts with '/'
+call 200 "$CI" GET "$F/$adir/small.txt"
+expect_eq "absolute path" "$(cat "$T/body")" small
+
+# ---- listing -----------------------------------------------------------------------
+call 200 "$CI" GET "$F"
+expect_eq "listing of the lease's directory" "$(j '.path + " " + .type')" ". directory"
+expect_eq "listed names" "$(j '[.entries[].name] | join(",")')" "empty,small.txt,up"
+expect_eq "a file's entry" "$(j '.entries[1] | .type + " " + (.size|tostring) + " " + .mode')" "file 6 0644"
+call 200 "$CI" GET "$F?path=up"
+expect_eq "a subdirectory" "$(j '.entries[0].name + " " + (.entries[0].size|tostring) + " " + .entries[0].mode')" "big.bin 100000000 0600"
+call 200 "$CI" GET "$F?path=small.txt"
+expect_eq "a file listed" "$(j '.type + " " + (.entries|length|tostring)')" "file 0"
+
+# ---- refusals, each changing nothing ------------------------------------------------
+rejects 404 not_found "$CI" GET "$F/nope"
+rejects 404 not_found "$CI" GET "$F?path=nope"
+rejects 400 invalid "$CI" GET "$F/up"
+rejects 400 invalid "$CI" GET "$F/"
+rejects 400 invalid "$CI" PUT "$F/up" "" --data-binary x -H 'Content-Type: application/octet-stream'
+rejects 400 invalid "$CI" PUT "$F/x?mode=999" "" --data-binary x -H 'Content-Type: application/octet-stream'
+rejects 400 invalid "$CI" PUT "$F/x?size=1" "" --data-binary x -H 'Content-Type: application/octet-stream'
+rejects 403 forbidden "$OTHER" GET "$F/small.txt"
+rejects 403 forbidden "$VIEW" GET "$F"
+rejects 403 forbidden "$OTHER" PUT "$F/small.txt" "" --data-binary x -H 'Content-Type: application/octet-stream'
+rejects 401 unauthorized "" GET "$F/small.txt"
+rejects 404 not_found "$CI" GET "/api/v1/leases/999/files/x"
+expect_eq "refused writes changed nothing" "$(cat "$adir/small.txt")" small
+[ ! -e "$adir/x" ] || fail "a refused upload wrote '$adir/x'"
+
+# ---- an upload cut off halfway leaves the old file -----------------------------------
+# a client that announces 10 MB, sends 1 MB and goes away
+python3 - "$PORT" "$CI" "$F/small.txt" <<'PY'
+import socket, sys
+port, tok, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall((f"PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tok}\r\n"
+           "Content-Type: application/octet-stream\r\nContent-Length: 10000000\r\n\r\n").encode())
+s.sendall(b"y" * 1000000)
+s.close()
+PY
+upload_gone() { ! ls -A "$adir" | grep -q '^\.drydock-upload\.'; }
+wait_until 20 upload_gone || fail "a cut-off upload left its temporary file"
+expect_eq "the old file after a cut-off upload" "$(cat "$adir/small.txt")" small
+
+# ---- a download the client leaves halfway stops its command -------------------------
+head -c 50000000 /dev/zero >"$adir/zeros"
+python3 - "$PORT" "$CI" "$F/zeros" <<'PY'
+import socket, sys
+port, tok, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall((f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tok}\r\n\r\n").encode())
+s.recv(65536)
+s.close()
+PY
+no_cat() { ! pgrep -f "cat -- ./zeros" >/dev/null; }
+wait_until 20 no_cat || fail "the command of a dropped download still runs"
+call 200 "$CI" GET "$F/small.txt"
+expect_eq "the server still serves" "$(cat "$T/body")" small
+
+stop_server
 echo "ok"

@@ -74,6 +74,14 @@ expect_eq "last page" "$(j .next_cursor)" null
 call 202 "$CI" POST "/api/v1/leases/$l1/extend" '{"ttl": 7200}'
 call 200 "$CI" POST "/api/v1/leases/$l1/exec" '{"argv": ["sh", "-c", "echo hi; echo oops >&2; exit 3"], "timeout": 30}'
 expect_eq "exec" "$(j '[.exit_status, .stdout, .stderr] | @json')" '[3,"hi\n","oops\n"]'
+call 200 "$CI" POST "/api/v1/leases/$l1/exec" '{"argv": ["sh", "-c", "echo $X"], "env": {"X": "y"}}'
+printf 'hello\n' >"$T/hello"
+call 201 "$CI" PUT "/api/v1/leases/$l1/files/dir/hello.txt?mode=0640" "" -T "$T/hello"
+call 200 "$CI" GET "/api/v1/leases/$l1/files/dir/hello.txt"
+expect_eq "file" "$(cat "$T/body")" hello
+call 200 "$CI" GET "/api/v1/leases/$l1/files?path=dir"
+rejects 404 not_found "$CI" GET "/api/v1/leases/$l1/files/dir/nope"
+rejects 400 invalid "$CI" GET "/api/v1/leases/$l1/files/dir"
 call 200 "$VIEW" GET "/api/v1/leases/$l1/log?limit=2"
 call 200 "$VIEW" GET "/api/v1/leases/$l1/commands"
 call 200 "$VIEW" GET /api/v1/tasks

@@ -36,12 +36,16 @@ function matchers(spec) {
 		.map((path) => ({
 			path,
 			params: (path.match(/\{[^}]+\}/g) || []).length,
+			// a trailing {path} is the rest of the path, slashes and all,
+			// as the router's; any other {param} is one segment
 			re: new RegExp(
 				"^" +
 					path
+						.replace(/\{path\}$/, "\u0000")
 						.split(/\{[^}]+\}/)
 						.map((s) => s.replace(/[.*+?^$()|[\]\\]/g, "\\$&"))
-						.join("[^/]+") +
+						.join("[^/]+")
+						.replace("\u0000", ".*") +
 					"$",
 			),
 		}))

@@ -17,13 +17,46 @@ static bool fits(const char *pattern, const char *path, long long *p0,
 		 long long *p1)
 {
 	long long params[DD_HTTP_MAX_PARAMS] = {0};
-	bool ok = dd_http_match(pattern, path, params);
+	bool ok = dd_http_match(pattern, path, params, NULL);
 
 	if (p0)
 		*p0 = params[0];
 	if (p1)
 		*p1 = params[1];
 	return ok;
+}
+
+/* A pattern's trailing {path} takes the rest, slashes and all. */
+static void test_match_path_tail(void **state)
+{
+	static const char pat[] = "/api/v1/leases/{id}/files/{path}";
+	long long params[DD_HTTP_MAX_PARAMS] = {0};
+	const char *tail = NULL;
+
+	(void)state;
+	assert_true(dd_http_match(pat, "/api/v1/leases/3/files/a/b.txt", params,
+				  &tail));
+	assert_int_equal(params[0], 3);
+	assert_string_equal(tail, "a/b.txt");
+	assert_true(dd_http_match(pat, "/api/v1/leases/3/files//etc/x", params,
+				  &tail));
+	assert_string_equal(tail, "/etc/x");
+	assert_true(dd_http_match(pat, "/api/v1/leases/3/files/", params,
+				  &tail));
+	assert_string_equal(tail, "");
+	assert_true(dd_http_match(pat, "/api/v1/leases/3/files/d/", params,
+				  &tail));
+	assert_string_equal(tail, "d/");
+	/* the part before it must still fit */
+	assert_false(dd_http_match(pat, "/api/v1/leases/3/files", params,
+				   &tail));
+	assert_false(dd_http_match(pat, "/api/v1/leases/x/files/a", params,
+				   &tail));
+	assert_false(dd_http_match(pat, "/api/v1/leases/3/file/a", params,
+				   &tail));
+	/* without a place for it, {path} is a literal segment */
+	assert_false(dd_http_match(pat, "/api/v1/leases/3/files/a", params,
+				   NULL));
 }
 
 static void test_match_routes(void **state)
@@ -374,6 +407,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_match_routes),
+		cmocka_unit_test(test_match_path_tail),
 		cmocka_unit_test(test_match_ids),
 		cmocka_unit_test(test_parse_listen),
 		cmocka_unit_test(test_log_path),
