@@ -116,8 +116,13 @@ grep -Eq "^drydock: $pattern\$" "$T/err" ||
 python3 - "$top/scripts/install-deps.sh" "$docs/operator-guide.md" <<'EOF' || fail "package lists disagree"
 import re, sys
 script, guide = open(sys.argv[1]).read(), open(sys.argv[2]).read()
-run = re.search(r'^packages="([^"$]*)"', script, re.M).group(1).split()
-check = re.search(r'packages="\$packages ([^"]*)"', script).group(1).split()
+# the packages set before the check branch are run's, those in it check's
+before, _, inside = script.partition('if [ "$what" = check ]; then')
+inside = inside.split("\nfi\n")[0]
+run = re.search(r'^packages="([^"$]*)"', before, re.M).group(1).split()
+for more in re.findall(r'packages="\$packages ([^"]*)"', before):
+    run += more.split()
+check = re.search(r'packages="\$packages ([^"]*)"', inside).group(1).split()
 said_run = re.search(r"install-deps\.sh run` \(`([^`]*)`\)", guide).group(1).split()
 said_check = re.search(r"install-deps\.sh check`, which adds `([^`]*)`", guide, re.S).group(1).split()
 ok = sorted(run) == sorted(said_run) and sorted(check) == sorted(said_check)
@@ -126,6 +131,15 @@ if not ok:
     print("install-deps.sh check adds:", check, "guide:", said_check)
 sys.exit(0 if ok else 1)
 EOF
+
+# ---- processes: core/exec.c is the only file that starts or reaps one ----------
+# (architecture.md, core/exec.h): a program started or waited for anywhere
+# else would escape the deadline and the process-group kill of
+# dd_exec_run(); start it with dd_exec_spawn() instead
+others=$(grep -rnE '(^|[^>.[:alnum:]_])(fork|vfork|clone|posix_spawnp?|waitpid|waitid|wait|wait3|wait4|execvp?e?|execl[ep]?|system|popen)\(' \
+	"$top/src" --include='*.c' | grep -v "^$top/src/core/exec.c:" |
+	grep -vE '^[^:]+:[0-9]+:[[:space:]]*(/?\*|//)' || true)
+[ -z "$others" ] || fail "processes started or reaped outside core/exec.c: $others"
 
 # ---- environment: every DRYDOCK_* variable read is documented -----------------------
 # in cli.md's Environment table, or, read only by test builds, in testing.md
