@@ -141,7 +141,12 @@ static struct dd_bp_ctx call_ctx(const struct dd_blueprint_type *t,
 	struct dd_bp_ctx c = *ctx;
 
 	*timeout = hook_timeout(t, ctx, h);
-	c.deadline = dd_now() + *timeout;
+	c.deadline = (ctx->started > 0 ? ctx->started : dd_now()) + *timeout;
+	if (c.resume) {
+		c.resume->at = 0;
+		c.resume->on = (struct dd_ref){DD_OBJ_NONE, 0};
+		c.resume->deadline = c.deadline;
+	}
 	return c;
 }
 
@@ -167,6 +172,16 @@ static int hook_result(const struct dd_bp_ctx *c, enum dd_bp_hook h,
 	return dd_error_set(err, DD_ERR_TIMEOUT, "%s timed out after %g s",
 			    hook_names[h], timeout);
 }
+
+/*
+ * An operation resumed at or after its deadline (it was "in progress"
+ * until then) has timed out already: its hook is not called again.
+ */
+#define LATE(c, h, timeout, err)                                               \
+	do {                                                                   \
+		if (dd_now() >= (c).deadline)                                  \
+			return hook_result(&(c), h, timeout, 0, err);          \
+	} while (0)
 
 void dd_bp_exec_options(const struct dd_bp_ctx *ctx, struct dd_exec_options *o)
 {
@@ -311,6 +326,7 @@ int dd_bp_activate_resource(const struct dd_blueprint_type *t,
 	trace("activate_resource", "resource", r->id);
 	if (!t->activate_resource)
 		return 0;
+	LATE(c, DD_BP_HOOK_ACTIVATE_RESOURCE, timeout, err);
 	return hook_result(&c, DD_BP_HOOK_ACTIVATE_RESOURCE, timeout,
 			   t->activate_resource(&c, r, err), err);
 }
@@ -328,6 +344,7 @@ int dd_bp_destroy_resource(const struct dd_blueprint_type *t,
 	if (!t->destroy_resource)
 		return 0;
 	c = call_ctx(t, ctx, DD_BP_HOOK_DESTROY_RESOURCE, &timeout);
+	LATE(c, DD_BP_HOOK_DESTROY_RESOURCE, timeout, err);
 	return hook_result(&c, DD_BP_HOOK_DESTROY_RESOURCE, timeout,
 			   t->destroy_resource(&c, r, err), err);
 }
@@ -367,6 +384,7 @@ int dd_bp_activate_lease(const struct dd_blueprint_type *t,
 	if (!t->activate_lease)
 		return 0;
 	c = call_ctx(t, ctx, DD_BP_HOOK_ACTIVATE_LEASE, &timeout);
+	LATE(c, DD_BP_HOOK_ACTIVATE_LEASE, timeout, err);
 	return hook_result(&c, DD_BP_HOOK_ACTIVATE_LEASE, timeout,
 			   t->activate_lease(&c, r, lease, err), err);
 }
@@ -385,6 +403,7 @@ int dd_bp_release_lease(const struct dd_blueprint_type *t,
 	if (!t->release_lease)
 		return 0;
 	c = call_ctx(t, ctx, DD_BP_HOOK_RELEASE_LEASE, &timeout);
+	LATE(c, DD_BP_HOOK_RELEASE_LEASE, timeout, err);
 	return hook_result(&c, DD_BP_HOOK_RELEASE_LEASE, timeout,
 			   t->release_lease(&c, r, lease, err), err);
 }
@@ -403,6 +422,7 @@ int dd_bp_destroy_lease(const struct dd_blueprint_type *t,
 	if (!t->destroy_lease)
 		return 0;
 	c = call_ctx(t, ctx, DD_BP_HOOK_DESTROY_LEASE, &timeout);
+	LATE(c, DD_BP_HOOK_DESTROY_LEASE, timeout, err);
 	return hook_result(&c, DD_BP_HOOK_DESTROY_LEASE, timeout,
 			   t->destroy_lease(&c, r, lease, err), err);
 }

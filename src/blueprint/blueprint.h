@@ -73,6 +73,22 @@ const char *dd_bp_hook_name(enum dd_bp_hook h);
 #define DD_BP_DECIDE_TIMEOUT 10.0
 
 /*
+ * A hook's answer "in progress" (DD_ERR_AGAIN): resume me at `at` (a
+ * dd_now() time; 0: no time), or when object `on` changes status (a
+ * lease or resource; DD_OBJ_NONE: no object), whichever comes first, and
+ * in any case at the hook's deadline, which counts from the first call
+ * of the operation.  Whatever the hook changed in the object's
+ * attributes is saved with the answer, in the same fenced transaction,
+ * and is what it finds when resumed: its state.  A hook that names
+ * neither is resumed a second later.
+ */
+struct dd_bp_resume {
+	double at;
+	struct dd_ref on;
+	double deadline; /* set by the wrapper: the operation's deadline */
+};
+
+/*
  * What a hook can see: the store (read only), the blueprint, a state dir,
  * when it must be done, and whether it must stop now.
  */
@@ -93,6 +109,17 @@ struct dd_bp_ctx {
 	 * hand it to dd_exec_run().
 	 */
 	int cancel_fd;
+	/*
+	 * When the operation began: the time of this call, or of the first
+	 * call of an operation resumed after "in progress"; the deadline
+	 * counts from it (0: from this call).  Set by the worker.
+	 */
+	double started;
+	/*
+	 * Where an operation hook answering DD_ERR_AGAIN says when to
+	 * resume it; NULL where "in progress" cannot be answered.
+	 */
+	struct dd_bp_resume *resume;
 };
 
 /*

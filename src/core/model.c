@@ -6,7 +6,9 @@
 #include "core/model.h"
 #include "core/util.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const kind_names[] = {
@@ -23,6 +25,28 @@ const char *dd_obj_kind_name(enum dd_obj_kind kind)
 	if ((unsigned)kind > DD_OBJ_ARTIFACT)
 		return "unknown";
 	return kind_names[kind];
+}
+
+int dd_ref_parse(const char *text, struct dd_ref *out)
+{
+	for (int k = DD_OBJ_BLUEPRINT; k <= DD_OBJ_ARTIFACT; k++) {
+		size_t n = strlen(kind_names[k]);
+		const char *id = text + n + 1;
+		char *end;
+		long long v;
+
+		if (strncmp(text, kind_names[k], n) || text[n] != ':' ||
+		    *id < '1' || *id > '9')
+			continue;
+		errno = 0;
+		v = strtoll(id, &end, 10);
+		if (*end || errno)
+			return DD_ERR_INVALID;
+		out->kind = (enum dd_obj_kind)k;
+		out->id = v;
+		return 0;
+	}
+	return DD_ERR_INVALID;
 }
 
 void dd_task_lock_name(struct dd_ref object, struct dd_lock_grant *g)

@@ -35,6 +35,13 @@ struct dd_ref {
 	long long id;
 };
 
+/*
+ * Read "KIND:ID" ("resource:5", as dd_task_lock_name() writes it) into
+ * *out: 0, or DD_ERR_INVALID for anything else (an owner such as
+ * "cli:alice@build1" is no object).
+ */
+int dd_ref_parse(const char *text, struct dd_ref *out);
+
 struct dd_blueprint {
 	long long id;
 	char *type;	  /* a registered blueprint type, e.g. "host" */
@@ -44,6 +51,18 @@ struct dd_blueprint {
 	double created, modified;
 };
 
+/*
+ * An operation on a resource or lease whose hook answered "in progress"
+ * (DD_ERR_AGAIN): which hook, since when (its deadline counts from
+ * then, across resumes), and the object whose next change resumes it
+ * ("lease:7"; empty for none).  All empty while no hook is in progress.
+ */
+struct dd_progress {
+	char hook[24];
+	double since;
+	char resume_on[48];
+};
+
 struct dd_resource {
 	long long id;
 	long long blueprint;
@@ -51,6 +70,7 @@ struct dd_resource {
 	enum dd_resource_status status;
 	json_t *attributes; /* the blueprint's state, e.g. host name, root */
 	double created, modified;
+	struct dd_progress progress;
 };
 
 struct dd_lease {
@@ -67,6 +87,7 @@ struct dd_lease {
 	bool behind;		/* and waiting behind an older lease that
 				   asks for the same (see allocator.c) */
 	double acquired, activated, created, modified;
+	struct dd_progress progress;
 };
 
 /*
@@ -249,6 +270,8 @@ struct dd_filter {
 	 * attributes and allow-list, compared as stored (JSON text)
 	 */
 	const struct dd_lease *same_request;
+	const char *resume_on;	/* leases, resources: resumed by this
+				   object's change ("lease:7") */
 	long long after_id;	/* rows with id > after_id */
 	long long before_id;	/* rows with id < before_id */
 	size_t limit;		/* 0: no limit */

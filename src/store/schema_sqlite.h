@@ -210,6 +210,21 @@ static const char *const dd_sqlite_migrations[] = {
 	" WHERE name = 'artifacts.' || OLD.type;"
 	" UPDATE counter SET value = value - OLD.size"
 	" WHERE name = 'artifact_bytes'; END;",
+	/*
+	 * 7: an operation in progress on a resource or lease (a hook that
+	 * answered "in progress"): its hook, since when, and the object
+	 * whose change resumes it, found through the partial indexes
+	 */
+	"ALTER TABLE resource ADD COLUMN progress_hook TEXT;"
+	"ALTER TABLE resource ADD COLUMN progress_since REAL;"
+	"ALTER TABLE resource ADD COLUMN resume_on TEXT;"
+	"CREATE INDEX resource_resume_on ON resource(resume_on)"
+	" WHERE resume_on IS NOT NULL;"
+	"ALTER TABLE lease ADD COLUMN progress_hook TEXT;"
+	"ALTER TABLE lease ADD COLUMN progress_since REAL;"
+	"ALTER TABLE lease ADD COLUMN resume_on TEXT;"
+	"CREATE INDEX lease_resume_on ON lease(resume_on)"
+	" WHERE resume_on IS NOT NULL;",
 };
 
 #define DD_SQLITE_SCHEMA_VERSION                                               \

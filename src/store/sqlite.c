@@ -1475,7 +1475,28 @@ static int sq_blueprint_list(struct dd_store *s, const struct dd_filter *f,
 /* ---- resources --------------------------------------------------------- */
 
 #define RESOURCE_COLS                                                          \
-	"id, blueprint, type, status, attributes, created, modified"
+	"id, blueprint, type, status, attributes, created, modified,"          \
+	" progress_hook, progress_since, resume_on"
+
+/* An operation in progress, from columns i (hook), i+1 and i+2. */
+static void progress_row(sqlite3_stmt *st, int i, struct dd_progress *p)
+{
+	const unsigned char *hook = sqlite3_column_text(st, i);
+	const unsigned char *on = sqlite3_column_text(st, i + 2);
+
+	snprintf(p->hook, sizeof(p->hook), "%s", hook ? (const char *)hook : "");
+	p->since = sqlite3_column_double(st, i + 1);
+	snprintf(p->resume_on, sizeof(p->resume_on), "%s",
+		 on ? (const char *)on : "");
+}
+
+/* Bind an operation in progress to parameters i, i+1 and i+2. */
+static void progress_bind(sqlite3_stmt *st, int i, const struct dd_progress *p)
+{
+	bind_text_or_null(st, i, p->hook[0] ? p->hook : NULL);
+	bind_time_or_null(st, i + 1, p->hook[0] ? p->since : 0);
+	bind_text_or_null(st, i + 2, p->resume_on[0] ? p->resume_on : NULL);
+}
 
 static void resource_row(sqlite3_stmt *st, struct dd_resource *r)
 {
@@ -1486,6 +1507,7 @@ static void resource_row(sqlite3_stmt *st, struct dd_resource *r)
 	r->attributes = col_json(st, 4);
 	r->created = sqlite3_column_double(st, 5);
 	r->modified = sqlite3_column_double(st, 6);
+	progress_row(st, 7, &r->progress);
 }
 
 static int sq_resource_insert(struct dd_store *s, struct dd_resource *r,
@@ -1521,7 +1543,8 @@ static int sq_resource_update(struct dd_store *s, const struct dd_resource *r,
 	sqlite3_stmt *st;
 	int rc = prep(q,
 		      "UPDATE resource SET status = ?2, attributes = ?3,"
-		      " modified = ?4 WHERE id = ?1",
+		      " modified = ?4, progress_hook = ?5, progress_since = ?6,"
+		      " resume_on = ?7 WHERE id = ?1",
 		      &st, err);
 
 	if (rc)
@@ -1530,6 +1553,7 @@ static int sq_resource_update(struct dd_store *s, const struct dd_resource *r,
 	sqlite3_bind_int(st, 2, (int)r->status);
 	bind_json(st, 3, r->attributes);
 	sqlite3_bind_double(st, 4, dd_now());
+	progress_bind(st, 5, &r->progress);
 	rc = step_done(q, st, err, "update resource");
 	if (!rc && sqlite3_changes(q->db) == 0)
 		return dd_error_set(err, DD_ERR_NOTFOUND,
@@ -1576,6 +1600,8 @@ static int sq_resource_each(struct dd_store *s, const struct dd_filter *f,
 		q_int(&qq, "blueprint = ?", f->blueprint);
 	if (f->type)
 		q_text(&qq, "type = ?", f->type);
+	if (f->resume_on)
+		q_text(&qq, "resume_on = ?", f->resume_on);
 	q_range(&qq, f);
 	q_tail(&qq, f);
 	rc = q_prepare(q, &qq, &st, err);
@@ -1595,7 +1621,8 @@ static int sq_resource_each(struct dd_store *s, const struct dd_filter *f,
 
 #define LEASE_COLS                                                             \
 	"id, type, status, resource, owner, attributes, blueprints, until,"    \
-	" allocating, acquired, activated, created, modified, waiting"
+	" allocating, acquired, activated, created, modified, waiting,"       \
+	" progress_hook, progress_since, resume_on"
 
 static void lease_row(sqlite3_stmt *st, struct dd_lease *l)
 {
@@ -1615,6 +1642,7 @@ static void lease_row(sqlite3_stmt *st, struct dd_lease *l)
 	/* 0: not waiting, 1: for capacity, 2: behind an equal request */
 	l->waiting = sqlite3_column_int(st, 13) != 0;
 	l->behind = sqlite3_column_int(st, 13) == 2;
+	progress_row(st, 14, &l->progress);
 }
 
 static void lease_bind(sqlite3_stmt *st, const struct dd_lease *l)
@@ -1631,6 +1659,7 @@ static void lease_bind(sqlite3_stmt *st, const struct dd_lease *l)
 	bind_time_or_null(st, 11, l->activated);
 	sqlite3_bind_double(st, 12, dd_now());
 	sqlite3_bind_int(st, 13, l->waiting ? (l->behind ? 2 : 1) : 0);
+	progress_bind(st, 14, &l->progress);
 }
 
 static int sq_lease_insert(struct dd_store *s, struct dd_lease *l,
@@ -1641,8 +1670,9 @@ static int sq_lease_insert(struct dd_store *s, struct dd_lease *l,
 	int rc = prep(q,
 		      "INSERT INTO lease(type, status, resource, owner,"
 		      " attributes, blueprints, until, allocating, acquired,"
-		      " activated, created, modified, waiting) VALUES(?2, ?3,"
-		      " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)",
+		      " activated, created, modified, waiting, progress_hook,"
+		      " progress_since, resume_on) VALUES(?2, ?3, ?4, ?5, ?6,"
+		      " ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, ?15, ?16)",
 		      &st, err);
 
 	if (rc)
@@ -1667,8 +1697,9 @@ static int sq_lease_update(struct dd_store *s, const struct dd_lease *l,
 		      "UPDATE lease SET type = ?2, status = ?3, resource = ?4,"
 		      " owner = ?5, attributes = ?6, blueprints = ?7,"
 		      " until = ?8, allocating = ?9, acquired = ?10,"
-		      " activated = ?11, modified = ?12, waiting = ?13"
-		      " WHERE id = ?1",
+		      " activated = ?11, modified = ?12, waiting = ?13,"
+		      " progress_hook = ?14, progress_since = ?15,"
+		      " resume_on = ?16 WHERE id = ?1",
 		      &st, err);
 
 	if (rc)
@@ -1728,6 +1759,8 @@ static int lease_where(struct query *qq, const struct dd_filter *f,
 		q_where(qq, "waiting = 1");
 	if (f->waiting_any)
 		q_where(qq, "waiting != 0");
+	if (f->resume_on)
+		q_text(qq, "resume_on = ?", f->resume_on);
 	if (r) {
 		/* stored as bind_json() writes it: {} for no attributes */
 		text[0] = r->attributes ? json_dumps(r->attributes,

@@ -281,6 +281,8 @@ static int try_acquire(struct dd_worker *w, const struct dd_lock_grant *g,
 		}
 		if (!rc)
 			rc = dd_store_lease_update(w->store, l, err);
+		if (!rc)
+			rc = dd_lease_changed(w, l, err);
 		/*
 		 * The next equal lease queued behind this one goes next;
 		 * compared with the request, not what the hook added.

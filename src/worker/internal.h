@@ -112,6 +112,39 @@ int dd_pass_pool_event(struct dd_worker *w, const struct dd_blueprint *bp,
 int dd_pass_blueprint(struct dd_worker *w, long long id,
 		      struct dd_bp_handle *h, struct dd_error *err);
 
+/*
+ * Operations in progress.  Before calling operation hook `hook` on an
+ * object whose progress is `p`, dd_pass_progress_ctx() tells the hook's
+ * context when the operation began (now, unless `p` is this hook's) and
+ * where to answer "in progress".  When the hook answered DD_ERR_AGAIN,
+ * dd_pass_progress_note() records the answer in `p` (the caller saves
+ * the object, attributes and all, in its fenced transaction) and sets
+ * *retry_at: the time asked for, or the deadline, whichever comes first
+ * (an object to wait for schedules the pass when it changes: see
+ * dd_pass_tell_resumers()).  It returns true for an operation that was
+ * not in progress before (worth a log entry).  Any other answer ends the
+ * operation: dd_pass_progress_clear().
+ */
+void dd_pass_progress_ctx(struct dd_bp_ctx *ctx, const struct dd_progress *p,
+			  enum dd_bp_hook hook, struct dd_bp_resume *resume);
+bool dd_pass_progress_note(struct dd_progress *p, enum dd_bp_hook hook,
+			   const struct dd_bp_ctx *ctx, double *retry_at);
+void dd_pass_progress_clear(struct dd_progress *p);
+
+/*
+ * Object `obj` changed status (inside the caller's transaction): queue
+ * the update of every lease and resource waiting for it to change (its
+ * hook answered "in progress" naming it), and that of its owner when
+ * `owner` names a lease or resource ("resource:5": a lease requested by
+ * a hook, see blueprint/services.h).
+ */
+int dd_pass_tell_resumers(struct dd_worker *w, struct dd_ref obj,
+			  const char *owner, struct dd_error *err);
+
+/* Lease `l` changed status: dd_pass_tell_resumers() for it. */
+int dd_lease_changed(struct dd_worker *w, const struct dd_lease *l,
+		     struct dd_error *err);
+
 /* The allocator: move a pending lease towards acquired, or wait. */
 int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 		struct dd_lease *lease, double *retry_at,

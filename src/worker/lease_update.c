@@ -34,6 +34,13 @@ static int schedule_expiry(struct dd_worker *w, const struct dd_lease *l,
 				l->until, err);
 }
 
+int dd_lease_changed(struct dd_worker *w, const struct dd_lease *l,
+		     struct dd_error *err)
+{
+	return dd_pass_tell_resumers(w, (struct dd_ref){DD_OBJ_LEASE, l->id},
+				     l->owner, err);
+}
+
 /*
  * Write the lease and a log entry in one fenced transaction, the pass's
  * last (dd_pass_commit_final): whatever it leads to, the pass ends here.
@@ -54,6 +61,8 @@ static int save_final(struct dd_worker *w, const struct dd_lock_grant *g,
 				  data, err);
 	else
 		json_decref(data);
+	if (!rc)
+		rc = dd_lease_changed(w, l, err);
 	if (!rc)
 		rc = schedule_expiry(w, l, err);
 	if (rc) {
@@ -85,6 +94,8 @@ int dd_lease_break(struct dd_worker *w, const struct dd_lock_grant *g,
 		rc = dd_store_log(w->store, 0, lease->resource, lease->id,
 				  "lease.broken", str_data("reason", reason),
 				  err);
+	if (!rc)
+		rc = dd_lease_changed(w, lease, err);
 	if (rc) {
 		dd_store_rollback(w->store);
 		lease->status = old;
@@ -109,6 +120,8 @@ int dd_lease_apply_release(struct dd_apply *a, struct dd_error *err)
 				  json_pack("{s:I, s:s?}", "command", a->c->id,
 					    "author", a->c->author),
 				  err);
+	if (!rc)
+		rc = dd_lease_changed(a->w, l, err);
 	return rc;
 }
 
@@ -233,11 +246,51 @@ static int reacquire(struct dd_worker *w, const struct dd_lock_grant *g,
 				  json_pack("{s:I, s:s}", "resource",
 					    old_resource, "reason", why),
 				  err);
+	if (!rc)
+		rc = dd_lease_changed(w, l, err);
 	if (rc) {
 		dd_store_rollback(w->store);
 		return rc;
 	}
 	return dd_pass_commit(w, err);
+}
+
+/*
+ * The activate hook answered "in progress": save the lease with what the
+ * hook put in its attributes and when to resume it, in one fenced
+ * transaction (as resource_update.c does for resources).
+ */
+static int in_progress(struct dd_worker *w, const struct dd_lock_grant *g,
+		       struct dd_lease *l, const struct dd_bp_ctx *ctx,
+		       double *retry_at, struct dd_error *err)
+{
+	struct dd_progress before = l->progress;
+	double at = 0;
+	bool fresh = dd_pass_progress_note(&l->progress,
+					   DD_BP_HOOK_ACTIVATE_LEASE, ctx,
+					   &at);
+	int rc = dd_pass_begin(w, g, err);
+
+	if (!rc)
+		rc = dd_store_lease_update(w->store, l, err);
+	if (!rc && fresh)
+		rc = dd_store_log(w->store, 0, l->resource, l->id,
+				  "lease.in-progress",
+				  json_pack("{s:s, s:s?}", "hook",
+					    l->progress.hook, "resume_on",
+					    l->progress.resume_on[0]
+						    ? l->progress.resume_on
+						    : NULL),
+				  err);
+	if (rc) {
+		dd_store_rollback(w->store);
+		l->progress = before;
+		return rc;
+	}
+	rc = dd_pass_commit(w, err);
+	if (!rc)
+		*retry_at = at;
+	return rc;
 }
 
 static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
@@ -246,6 +299,7 @@ static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
 {
 	struct dd_resource r = {0};
 	struct dd_bp_handle h;
+	struct dd_bp_resume resume;
 	struct dd_error herr = DD_ERROR_INIT;
 	int rc;
 
@@ -267,9 +321,13 @@ static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
 		dd_resource_release(&r);
 		return rc;
 	}
+	dd_pass_progress_ctx(&h.ctx, &l->progress, DD_BP_HOOK_ACTIVATE_LEASE,
+			     &resume);
 	rc = dd_bp_activate_lease(h.type, &h.ctx, &r, l, &herr);
+	if (rc != DD_ERR_AGAIN)
+		dd_pass_progress_clear(&l->progress);
 	if (rc == DD_ERR_AGAIN) {
-		*retry_at = dd_now() + 1;
+		rc = in_progress(w, g, l, &h.ctx, retry_at, err);
 	} else if (rc) {
 		rc = dd_lease_break(w, g, l, "lease.activation-failure",
 				    herr.msg, err);
@@ -345,6 +403,8 @@ static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 		if (!rc)
 			rc = dd_store_log(w->store, 0, l->resource, l->id,
 					  "lease.destroyed", NULL, err);
+		if (!rc)
+			rc = dd_lease_changed(w, l, err);
 		/*
 		 * A released or broken resource waits for its last lease to
 		 * go: wake it.  Read inside this transaction, so either we

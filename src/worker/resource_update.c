@@ -21,6 +21,14 @@
 #include <stdio.h>
 #include <string.h>
 
+/* `r` changed status: wake whoever waits for it (inside the transaction). */
+static int changed(struct dd_worker *w, const struct dd_resource *r,
+		   struct dd_error *err)
+{
+	return dd_pass_tell_resumers(w, (struct dd_ref){DD_OBJ_RESOURCE, r->id},
+				     NULL, err);
+}
+
 static int wake_allocators(struct dd_worker *w, long long rid,
 			   struct dd_error *err)
 {
@@ -115,6 +123,8 @@ static int release(struct dd_apply *a, bool reclaim, struct dd_error *err)
 				  json_pack("{s:I}", "command", c->id), err);
 	if (!rc)
 		rc = cascade(a->w, r, false, err);
+	if (!rc)
+		rc = changed(a->w, r, err);
 	return rc;
 }
 
@@ -196,6 +206,8 @@ static int break_resource(struct dd_worker *w, const struct dd_lock_grant *g,
 				  "resource.broken",
 				  json_pack("{s:s}", "reason", reason), err);
 	if (!rc)
+		rc = changed(w, r, err);
+	if (!rc)
 		rc = cascade(w, r, true, err);
 	if (rc) {
 		dd_store_rollback(w->store);
@@ -205,22 +217,64 @@ static int break_resource(struct dd_worker *w, const struct dd_lock_grant *g,
 	return dd_pass_commit(w, err);
 }
 
+/*
+ * The activate hook answered "in progress": save the resource with what
+ * the hook put in its attributes and when to resume it, in one fenced
+ * transaction, and have the task retried then (an object it waits for
+ * queues the pass sooner when it changes).
+ */
+static int in_progress(struct dd_worker *w, const struct dd_lock_grant *g,
+		       struct dd_resource *r, const struct dd_bp_ctx *ctx,
+		       double *retry_at, struct dd_error *err)
+{
+	struct dd_progress before = r->progress;
+	double at = 0;
+	bool fresh = dd_pass_progress_note(&r->progress,
+					   DD_BP_HOOK_ACTIVATE_RESOURCE, ctx,
+					   &at);
+	int rc = dd_pass_begin(w, g, err);
+
+	if (!rc)
+		rc = dd_store_resource_update(w->store, r, err);
+	if (!rc && fresh)
+		rc = dd_store_log(w->store, r->blueprint, r->id, 0,
+				  "resource.in-progress",
+				  json_pack("{s:s, s:s?}", "hook",
+					    r->progress.hook, "resume_on",
+					    r->progress.resume_on[0]
+						    ? r->progress.resume_on
+						    : NULL),
+				  err);
+	if (rc) {
+		dd_store_rollback(w->store);
+		r->progress = before;
+		return rc;
+	}
+	rc = dd_pass_commit(w, err);
+	if (!rc)
+		*retry_at = at;
+	return rc;
+}
+
 static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
 		    struct dd_resource *r, double *retry_at,
 		    struct dd_error *err)
 {
 	struct dd_bp_handle h;
+	struct dd_bp_resume resume;
 	struct dd_error herr = DD_ERROR_INIT;
 	int rc = dd_pass_blueprint(w, r->blueprint, &h, err);
 
 	if (rc)
 		return rc;
+	dd_pass_progress_ctx(&h.ctx, &r->progress,
+			     DD_BP_HOOK_ACTIVATE_RESOURCE, &resume);
 	rc = dd_bp_activate_resource(h.type, &h.ctx, r, &herr);
 	if (rc == DD_ERR_AGAIN) {
 		dd_bp_handle_release(&h);
-		*retry_at = dd_now() + 1;
-		return 0;
+		return in_progress(w, g, r, &h.ctx, retry_at, err);
 	}
+	dd_pass_progress_clear(&r->progress);
 	if (rc) {
 		dd_bp_handle_release(&h);
 		return break_resource(w, g, r, herr.msg, err);
@@ -237,6 +291,8 @@ static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
 	if (!rc)
 		rc = dd_store_log(w->store, r->blueprint, r->id, 0,
 				  "resource.activated", NULL, err);
+	if (!rc)
+		rc = changed(w, r, err);
 	if (!rc)
 		rc = wake_allocators(w, r->id, err);
 	/* a new resource is capacity for whoever waits */
@@ -269,6 +325,7 @@ static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 	if (rc)
 		return rc;
 	rc = dd_bp_destroy_resource(h.type, &h.ctx, r, err);
+	dd_pass_progress_clear(&r->progress); /* nothing is resumed now */
 	if (!rc)
 		rc = dd_resource_transition(r->id, &r->status,
 					    DD_RESOURCE_DESTROYED, err);
@@ -287,6 +344,8 @@ static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 	if (!rc)
 		rc = dd_store_log(w->store, r->blueprint, r->id, 0,
 				  "resource.destroyed", NULL, err);
+	if (!rc)
+		rc = changed(w, r, err);
 	if (!rc)
 		rc = dd_pass_wake_waiting(w, r->type, err);
 	/* its pool has one fewer */

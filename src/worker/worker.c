@@ -387,6 +387,86 @@ int dd_pass_wake_waiting(struct dd_worker *w, const char *type,
 	return rc;
 }
 
+void dd_pass_progress_ctx(struct dd_bp_ctx *ctx, const struct dd_progress *p,
+			  enum dd_bp_hook hook, struct dd_bp_resume *resume)
+{
+	ctx->started = !strcmp(p->hook, dd_bp_hook_name(hook)) ? p->since
+							       : dd_now();
+	ctx->resume = resume;
+}
+
+bool dd_pass_progress_note(struct dd_progress *p, enum dd_bp_hook hook,
+			   const struct dd_bp_ctx *ctx, double *retry_at)
+{
+	const struct dd_bp_resume *resume = ctx->resume;
+	const char *name = dd_bp_hook_name(hook);
+	bool fresh = strcmp(p->hook, name) != 0;
+	double at = resume->deadline;
+
+	if (fresh) {
+		snprintf(p->hook, sizeof(p->hook), "%s", name);
+		p->since = ctx->started;
+	}
+	p->resume_on[0] = 0;
+	if (resume->on.kind != DD_OBJ_NONE) {
+		snprintf(p->resume_on, sizeof(p->resume_on), "%s:%lld",
+			 dd_obj_kind_name(resume->on.kind), resume->on.id);
+	} else if (resume->at <= 0) {
+		at = dd_now() + 1; /* a hook that named nothing polls */
+	}
+	if (resume->at > 0 && resume->at < at)
+		at = resume->at;
+	*retry_at = at;
+	return fresh;
+}
+
+void dd_pass_progress_clear(struct dd_progress *p)
+{
+	memset(p, 0, sizeof(*p));
+}
+
+/* dd_pass_tell_resumers()'s visitors: queue the waiter's update. */
+static int resume_lease(void *arg, struct dd_lease *l, struct dd_error *err)
+{
+	return dd_pass_schedule(arg, (struct dd_ref){DD_OBJ_LEASE, l->id}, 0,
+				err);
+}
+
+static int resume_resource(void *arg, struct dd_resource *r,
+			   struct dd_error *err)
+{
+	return dd_pass_schedule(arg, (struct dd_ref){DD_OBJ_RESOURCE, r->id},
+				0, err);
+}
+
+int dd_pass_tell_resumers(struct dd_worker *w, struct dd_ref obj,
+			  const char *owner, struct dd_error *err)
+{
+	struct dd_lease_list leases = {0};
+	struct dd_resource_list resources = {0};
+	struct dd_filter f = {0};
+	struct dd_lock_grant name;
+	struct dd_ref o = {DD_OBJ_NONE, 0};
+	int rc;
+
+	dd_task_lock_name(obj, &name);
+	f.resume_on = name.name;
+	/* collected first: a visitor may not use the store while it walks */
+	rc = dd_store_lease_list(w->store, &f, &leases, err);
+	if (!rc)
+		rc = dd_store_resource_list(w->store, &f, &resources, err);
+	for (size_t i = 0; !rc && i < leases.n; i++)
+		rc = resume_lease(w, &leases.items[i], err);
+	for (size_t i = 0; !rc && i < resources.n; i++)
+		rc = resume_resource(w, &resources.items[i], err);
+	dd_lease_list_release(&leases);
+	dd_resource_list_release(&resources);
+	if (!rc && owner && dd_ref_parse(owner, &o) == 0 &&
+	    (o.kind == DD_OBJ_LEASE || o.kind == DD_OBJ_RESOURCE))
+		rc = dd_pass_schedule(w, o, 0, err);
+	return rc;
+}
+
 int dd_pass_blueprint(struct dd_worker *w, long long id,
 		      struct dd_bp_handle *h, struct dd_error *err)
 {

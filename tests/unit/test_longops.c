@@ -34,8 +34,14 @@
 
 /* ---- the fake type ------------------------------------------------------ */
 
-/* What activate_resource runs: argv for sleep, set by each test. */
+/* What activate_resource does, set by each test. */
+static enum {
+	RUN_SLEEP,	 /* run `sleep sleep_for` */
+	YIELD_FOR_EVENT, /* "in progress" until lease `watched` changes */
+	YIELD_FOREVER,	 /* "in progress" for ever, waiting for `watched` */
+} mode;
 static const char *sleep_for = "0";
+static long long watched;
 /* Calls after the first fail at once, without a program (see steal). */
 static bool only_once;
 
@@ -70,9 +76,17 @@ static int fake_activate_resource(const struct dd_bp_ctx *ctx,
 	struct dd_exec_result res = {0};
 	int rc;
 
-	(void)r;
 	if (atomic_fetch_add(&activations, 1) > 0 && only_once)
 		return dd_error_set(err, DD_ERR_IO, "only once");
+	if (mode != RUN_SLEEP) {
+		/* its state lives in the resource's attributes */
+		if (mode == YIELD_FOR_EVENT &&
+		    json_object_get(r->attributes, "step"))
+			return 0;
+		json_object_set_new(r->attributes, "step", json_integer(1));
+		ctx->resume->on = (struct dd_ref){DD_OBJ_LEASE, watched};
+		return DD_ERR_AGAIN;
+	}
 	dd_bp_exec_options(ctx, &o);
 	o.out = o.err = DD_EXEC_CAPTURE;
 	atomic_fetch_add(&programs_started, 1);
@@ -142,6 +156,7 @@ static int setup(void **state)
 	atomic_store(&programs_ended, 0);
 	atomic_store(&programs_cancelled, 0);
 	only_once = false;
+	mode = RUN_SLEEP;
 	*state = x;
 	return 0;
 }
@@ -379,6 +394,142 @@ static void test_deadline_breaks_resource(void **state)
 			   "activate_resource timed out after 0.5 s"));
 }
 
+/* A host blueprint and an active lease on it, for a hook to wait for. */
+static long long host_lease(struct fx *x, struct dd_worker *w)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_blueprint bp = {0};
+	struct dd_lease_request req = {.type = "host", .owner = "test:unit"};
+	struct dd_lease out = {0};
+	char root[PATH_MAX + 16];
+	json_t *cfg;
+	long long id;
+
+	snprintf(root, sizeof(root), "%s/hosts", x->env.dir);
+	cfg = json_pack("{s:[{s:s}], s:s}", "hosts", "name", "a", "root",
+			root);
+	assert_ok(dd_api_blueprint_create(x->env.store, "host", "h", cfg, true,
+					  &bp, &err),
+		  &err);
+	json_decref(cfg);
+	dd_blueprint_release(&bp);
+	assert_ok(dd_api_lease_create(x->env.store, &req, &out, &err), &err);
+	id = out.id;
+	dd_lease_release(&out);
+	assert_ok(dd_worker_drain(w, 100, &err), &err);
+	assert_int_equal(lease_status(x, id), DD_LEASE_ACTIVE);
+	return id;
+}
+
+/* The resource the fake lease `id` is built on (or being built). */
+static long long resource_of(struct fx *x, long long id)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_lease l = {0};
+	long long r;
+
+	assert_ok(dd_store_lease_get(x->env.store, id, &l, &err), &err);
+	r = l.resource ? l.resource : l.allocating;
+	dd_lease_release(&l);
+	return r;
+}
+
+/* Is the update of `obj` queued and due now? */
+static bool due_now(struct fx *x, struct dd_ref obj)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_filter f = {.target = obj};
+	struct dd_task_list tl = {0};
+	bool due = false;
+
+	assert_ok(dd_store_task_list(x->env.store, &f, &tl, &err), &err);
+	for (size_t i = 0; i < tl.n; i++)
+		due = due || tl.items[i].not_before <= dd_now();
+	dd_task_list_release(&tl);
+	return due;
+}
+
+/*
+ * "In progress, resume me when lease W changes": the hook's state (its
+ * attributes) is saved with the answer, nothing polls, and W's release
+ * resumes the hook, which finds its state and finishes.
+ */
+static void test_in_progress_resumed_by_event(void **state)
+{
+	struct fx *x = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_resource r = {0};
+	struct dd_worker w;
+	long long id, rid;
+
+	assert_ok(dd_worker_init(&w, x->env.path, "t", &err), &err);
+	watched = host_lease(x, &w);
+	mode = YIELD_FOR_EVENT;
+	make_blueprint(x, "{}");
+	id = lease_new(x);
+	assert_ok(dd_worker_drain(&w, 100, &err), &err);
+	rid = resource_of(x, id);
+	assert_int_equal(atomic_load(&activations), 1);
+	assert_int_equal(resource_status(x, rid), DD_RESOURCE_PENDING);
+	assert_int_equal(lease_status(x, id), DD_LEASE_PENDING);
+	/* saved with the answer: the hook's state and what resumes it */
+	assert_ok(dd_store_resource_get(x->env.store, rid, &r, &err), &err);
+	assert_int_equal(json_integer_value(json_object_get(r.attributes,
+							    "step")),
+			 1);
+	assert_string_equal(r.progress.hook, "activate_resource");
+	assert_true(r.progress.since > 0);
+	dd_resource_release(&r);
+	/* waiting for the event, not a timer */
+	assert_false(due_now(x, (struct dd_ref){DD_OBJ_RESOURCE, rid}));
+
+	assert_ok(dd_api_send(x->env.store,
+			      (struct dd_ref){DD_OBJ_LEASE, watched},
+			      "release", "test", NULL, NULL, &err),
+		  &err);
+	assert_ok(dd_worker_drain(&w, 100, &err), &err);
+	dd_worker_release(&w);
+	assert_int_equal(lease_status(x, watched), DD_LEASE_DESTROYED);
+	assert_int_equal(atomic_load(&activations), 2);
+	assert_int_equal(resource_status(x, rid), DD_RESOURCE_ACTIVE);
+	assert_int_equal(lease_status(x, id), DD_LEASE_ACTIVE);
+	assert_ok(dd_store_resource_get(x->env.store, rid, &r, &err), &err);
+	assert_string_equal(r.progress.hook, "");
+	assert_string_equal(r.progress.resume_on, "");
+	dd_resource_release(&r);
+}
+
+/*
+ * "In progress" cannot last for ever: an operation whose event never
+ * comes is resumed at its deadline, which counts from its first call,
+ * and times out there.
+ */
+static void test_in_progress_times_out(void **state)
+{
+	struct fx *x = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_worker w;
+	struct runner a;
+	double give_up;
+	long long rid;
+
+	assert_ok(dd_worker_init(&w, x->env.path, "t", &err), &err);
+	watched = host_lease(x, &w);
+	dd_worker_release(&w);
+	mode = YIELD_FOREVER;
+	make_blueprint(x, "{\"timeouts\": {\"activate_resource\": 0.3}}");
+	rid = resource_of(x, lease_new(x));
+	assert_int_equal(rid, 0); /* not built yet */
+	runner_start(&a, x, "a");
+	give_up = dd_monotonic() + 30;
+	while (dd_monotonic() < give_up &&
+	       !logged(x, 2, "resource.broken", "timed out"))
+		nap();
+	runner_stop(&a);
+	assert_true(logged(x, 2, "resource.broken",
+			   "activate_resource timed out after 0.3 s"));
+}
+
 /* "timeouts" is a key of every type's config, checked once for all. */
 static void test_timeouts_config(void **state)
 {
@@ -431,6 +582,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lost_claim_cancels_hook,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadline_breaks_resource,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_in_progress_resumed_by_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_in_progress_times_out,
 						setup, teardown),
 		cmocka_unit_test(test_timeouts_config),
 	};
