@@ -28,16 +28,39 @@ void dd_api_cli_identity(char *buf, size_t n)
 	snprintf(buf, n, "cli:%s@%s", pw ? pw->pw_name : "unknown", host);
 }
 
-static int known_types(char *buf, size_t n)
+/* The resource types leases may ask for: the types' own and the configs'. */
+static void known_types(struct dd_store *s, char *buf, size_t n)
 {
+	struct dd_blueprint_list all = {0};
+	struct dd_filter f = {0};
 	size_t used = 0;
 
 	buf[0] = '\0';
 	for (size_t i = 0; dd_blueprint_types[i] && used < n; i++)
+		if (dd_blueprint_types[i]->resource_type)
+			used += (size_t)snprintf(
+				buf + used, n - used, "%s%s", used ? ", " : "",
+				dd_blueprint_types[i]->resource_type);
+	if (dd_store_blueprint_list(s, &f, &all, NULL))
+		return;
+	for (size_t i = 0; i < all.n && used < n; i++) {
+		const struct dd_blueprint_type *t =
+			dd_blueprint_type_find(all.items[i].type);
+		const char *type = t ? dd_bp_resource_type(t, all.items[i].config)
+				     : "";
+		size_t len = strlen(type);
+		const char *at = strstr(buf, type);
+
+		/* each type once: a match must be a whole entry */
+		while (at && !((at == buf || at[-1] == ' ') &&
+			       (at[len] == ',' || at[len] == '\0')))
+			at = strstr(at + 1, type);
+		if (!t || t->resource_type || !*type || at)
+			continue;
 		used += (size_t)snprintf(buf + used, n - used, "%s%s",
-					 i ? ", " : "",
-					 dd_blueprint_types[i]->resource_type);
-	return 0;
+					 used ? ", " : "", type);
+	}
+	dd_blueprint_list_release(&all);
 }
 
 int dd_api_lease_create(struct dd_store *s, const struct dd_lease_request *req,
@@ -60,10 +83,10 @@ int dd_api_lease_create(struct dd_store *s, const struct dd_lease_request *req,
 	if (!req->type || !*req->type)
 		return dd_error_set(err, DD_ERR_INVALID,
 				    "a lease needs a resource type");
-	if (!dd_resource_type_known(req->type)) {
+	if (!dd_resource_type_known(s, req->type)) {
 		char types[256];
 
-		known_types(types, sizeof(types));
+		known_types(s, types, sizeof(types));
 		return dd_error_set(err, DD_ERR_INVALID,
 				    "unknown resource type '%s' (known: %s)",
 				    req->type, types);
@@ -92,8 +115,9 @@ int dd_api_lease_create(struct dd_store *s, const struct dd_lease_request *req,
 		if (rc)
 			return rc;
 		rc = strcmp(dd_blueprint_type_find(bp.type)
-				    ? dd_blueprint_type_find(bp.type)
-					      ->resource_type
+				    ? dd_bp_resource_type(
+					      dd_blueprint_type_find(bp.type),
+					      bp.config)
 				    : "",
 			    req->type);
 		dd_blueprint_release(&bp);
@@ -475,7 +499,7 @@ int dd_api_blueprint_create_idem(struct dd_store *s, const char *type,
 					    "enabled", enabled),
 				  err);
 	if (!rc && !replay && enabled)
-		rc = wake_waiting(s, t->resource_type, err);
+		rc = wake_waiting(s, dd_bp_resource_type(t, config), err);
 	if (!rc && !replay)
 		rc = schedule_pool(s, &bp, err);
 	if (!rc && !replay && idem)
@@ -498,9 +522,36 @@ int dd_api_blueprint_edit(struct dd_store *s, long long id, const char *name,
 {
 	struct dd_blueprint bp = {0};
 	const struct dd_blueprint_type *t;
-	json_t *changes = json_object();
+	json_t *changes;
 	int rc;
 
+	/*
+	 * A config is checked before the transaction: checking may run a
+	 * program (an exec blueprint's provider), which must not hold the
+	 * store's write lock.  The type of a blueprint never changes.
+	 */
+	if (config) {
+		rc = dd_store_blueprint_get(s, id, &bp, err);
+		t = rc ? NULL : dd_blueprint_type_find(bp.type);
+		if (!rc && t)
+			rc = dd_json_value_check(config, "blueprint config",
+						 err);
+		if (!rc && t)
+			rc = dd_bp_validate(t, config, err);
+		if (!rc && t &&
+		    strcmp(dd_bp_resource_type(t, bp.config),
+			   dd_bp_resource_type(t, config)))
+			rc = dd_error_set(err, DD_ERR_INVALID,
+					  "blueprint %lld builds '%s' "
+					  "resources, which cannot change; "
+					  "create another blueprint",
+					  id, dd_bp_resource_type(t, bp.config));
+		dd_blueprint_release(&bp);
+		memset(&bp, 0, sizeof(bp));
+		if (rc)
+			return rc;
+	}
+	changes = json_object();
 	rc = dd_store_begin(s, err);
 	if (rc) {
 		json_decref(changes);
@@ -521,10 +572,7 @@ int dd_api_blueprint_edit(struct dd_store *s, long long id, const char *name,
 		}
 	}
 	if (!rc && config) {
-		rc = dd_json_value_check(config, "blueprint config", err);
-		if (!rc)
-			rc = dd_bp_validate(t, config, err);
-		if (!rc) {
+		{
 			json_decref(bp.config);
 			bp.config = json_incref(config);
 			json_object_set_new(changes, "config", json_true());
@@ -540,7 +588,7 @@ int dd_api_blueprint_edit(struct dd_store *s, long long id, const char *name,
 		rc = dd_store_log(s, bp.id, 0, 0, "blueprint.edited",
 				  json_incref(changes), err);
 	if (!rc && bp.enabled)
-		rc = wake_waiting(s, t->resource_type, err);
+		rc = wake_waiting(s, dd_bp_resource_type(t, bp.config), err);
 	if (!rc)
 		rc = schedule_pool(s, &bp, err);
 	json_decref(changes);

@@ -22,8 +22,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#define CHECK(t) assert((t)->version == DD_BLUEPRINT_TYPE_VERSION)
+
 const struct dd_blueprint_type *const dd_blueprint_types[] = {
 	&dd_host_blueprint_type,
+	&dd_exec_blueprint_type,
 	NULL,
 };
 
@@ -95,16 +98,45 @@ int dd_blueprint_type_add_for_tests(const struct dd_blueprint_type *t)
 	return 0;
 }
 
-bool dd_resource_type_known(const char *resource_type)
+const char *dd_bp_resource_type(const struct dd_blueprint_type *t,
+				const json_t *config)
 {
+	const char *type;
+
+	CHECK(t);
+	if (t->resource_type)
+		return t->resource_type;
+	type = t->resource_type_of ? t->resource_type_of(config) : NULL;
+	return type ? type : "";
+}
+
+bool dd_resource_type_known(struct dd_store *s, const char *resource_type)
+{
+	struct dd_blueprint_list all = {0};
+	struct dd_filter f = {0};
+	bool known = false;
+
 	for (size_t i = 0; dd_blueprint_types[i]; i++)
-		if (!strcmp(dd_blueprint_types[i]->resource_type,
+		if (dd_blueprint_types[i]->resource_type &&
+		    !strcmp(dd_blueprint_types[i]->resource_type,
 			    resource_type))
 			return true;
 	for (size_t i = 0; test_types[i]; i++)
-		if (!strcmp(test_types[i]->resource_type, resource_type))
+		if (test_types[i]->resource_type &&
+		    !strcmp(test_types[i]->resource_type, resource_type))
 			return true;
-	return false;
+	/* a type named by configs: is there a blueprint that names it? */
+	if (dd_store_blueprint_list(s, &f, &all, NULL))
+		return false;
+	for (size_t i = 0; i < all.n && !known; i++) {
+		const struct dd_blueprint_type *t =
+			dd_blueprint_type_find(all.items[i].type);
+
+		known = t && !strcmp(dd_bp_resource_type(t, all.items[i].config),
+				     resource_type);
+	}
+	dd_blueprint_list_release(&all);
+	return known;
 }
 
 static const char *const hook_names[] = {
@@ -270,8 +302,6 @@ static void trace(const char *hook, const char *kind, long long id)
 	}
 	close(fd);
 }
-
-#define CHECK(t) assert((t)->version == DD_BLUEPRINT_TYPE_VERSION)
 
 int dd_bp_validate(const struct dd_blueprint_type *t, const json_t *config,
 		   struct dd_error *err)

@@ -136,6 +136,11 @@ void dd_bp_exec_options(const struct dd_bp_ctx *ctx, struct dd_exec_options *o);
  * Fill `err` with what is wrong.
  */
 typedef int dd_bp_validate_fn(const json_t *config, struct dd_error *err);
+/*
+ * The resource type a blueprint with this (valid) config builds, for a
+ * type whose config names it (exec); NULL in the type: the type's own.
+ */
+typedef const char *dd_bp_resource_type_fn(const json_t *config);
 /* Could this blueprint ever serve `lease` (its attributes)? No side effects. */
 typedef bool dd_bp_can_ever_allocate_fn(const struct dd_bp_ctx *ctx,
 					const struct dd_lease *lease);
@@ -305,7 +310,7 @@ struct dd_files_interface {
 struct dd_blueprint_type {
 	int version; /* DD_BLUEPRINT_TYPE_VERSION */
 	const char *name;
-	const char *resource_type;
+	const char *resource_type; /* NULL: resource_type_of() says */
 	const char *summary;
 	/*
 	 * The keys of the type's config (schema.h), besides the common ones
@@ -313,6 +318,7 @@ struct dd_blueprint_type {
 	 */
 	const struct dd_schema_field *config_fields;
 	dd_bp_validate_fn *validate; /* NULL: the table says it all */
+	dd_bp_resource_type_fn *resource_type_of;
 	dd_bp_can_ever_allocate_fn *can_ever_allocate;
 	dd_bp_allocate_fn *allocate;
 	dd_bp_activate_resource_fn *activate_resource;
@@ -330,6 +336,7 @@ struct dd_blueprint_type {
 };
 
 extern const struct dd_blueprint_type dd_host_blueprint_type;
+extern const struct dd_blueprint_type dd_exec_blueprint_type;
 
 /*
  * The config keys every blueprint accepts whatever its type (those the
@@ -347,8 +354,16 @@ const struct dd_blueprint_type *dd_blueprint_type_find(const char *name);
  * DD_ERR_EXISTS for a name taken, DD_ERR_INVALID when no room is left.
  */
 int dd_blueprint_type_add_for_tests(const struct dd_blueprint_type *t);
-/* Is some registered type able to build resources of `resource_type`? */
-bool dd_resource_type_known(const char *resource_type);
+/*
+ * Is some blueprint able to build resources of `resource_type`: a
+ * registered type that builds it, or a blueprint in store `s` whose
+ * config names it?
+ */
+bool dd_resource_type_known(struct dd_store *s, const char *resource_type);
+/* The resource type a blueprint of type `t` with `config` builds ("" if
+ * its config names none). */
+const char *dd_bp_resource_type(const struct dd_blueprint_type *t,
+				const json_t *config);
 
 /*
  * A blueprint with its type and the context its hooks are called with:

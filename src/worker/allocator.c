@@ -81,7 +81,7 @@ static int find_candidates(struct dd_worker *w, const struct dd_lease *l,
 			dd_blueprint_type_find(bp->type);
 		struct dd_bp_handle *h = &c->h[c->n];
 
-		if (!t || strcmp(t->resource_type, l->type))
+		if (!t || strcmp(dd_bp_resource_type(t, bp->config), l->type))
 			continue;
 		of_type++;
 		if (!bp->enabled)
@@ -370,7 +370,8 @@ static int allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 			int rc;
 
 			r.blueprint = h->bp.id;
-			r.type = (char *)h->type->resource_type;
+			r.type = (char *)dd_bp_resource_type(h->type,
+							    h->bp.config);
 			r.status = DD_RESOURCE_PENDING;
 			rc = dd_bp_allocate(h->type, &h->ctx, l, n, &r, &keys,
 					    &herr);

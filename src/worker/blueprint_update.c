@@ -164,7 +164,7 @@ static int build_one(struct dd_worker *w, const struct dd_lock_grant *g,
 	int rc;
 
 	r.blueprint = h->bp.id;
-	r.type = (char *)h->type->resource_type;
+	r.type = (char *)dd_bp_resource_type(h->type, h->bp.config);
 	r.status = DD_RESOURCE_PENDING;
 	rc = dd_bp_allocate(h->type, &h->ctx, req, n, &r, &keys, &herr);
 	if (rc == DD_ERR_NOTFOUND) {
@@ -249,7 +249,7 @@ static int build(struct dd_worker *w, const struct dd_lock_grant *g,
 		}
 	}
 	/* the type's default: an empty request, from no lease */
-	req.type = (char *)h->type->resource_type;
+	req.type = (char *)dd_bp_resource_type(h->type, h->bp.config);
 	req.status = DD_LEASE_PENDING;
 	req.attributes = json_object();
 	if (!req.attributes)

@@ -1,0 +1,210 @@
+# The exec blueprint type (docs/providers.md) with real providers, through
+# the CLI against a real daemon:
+#   1. examples/providers/sandbox.py end to end: lease, exec in a bubblewrap
+#      sandbox (streams apart, exit status), release, destroyed once;
+#   2. broken providers (crash, hang past its timeout, garbage output,
+#      non-zero exit, an error reply) on resource.allocate: the reason and
+#      the provider's stderr in the logs, the lease broken, and every key
+#      the provider was asked to build destroyed, once;
+#   3. lease.activate failing breaks the lease; resource.destroy failing
+#      once is retried, and the resource is destroyed only after it
+#      succeeded;
+#   4. bad configs and a provider speaking another protocol version are
+#      refused at blueprint create, changing nothing;
+#   5. destroy exactly once across kill -9 of the daemon: stopped right
+#      after the provider answered resource.allocate, and again right
+#      after it answered resource.destroy, before drydock recorded either.
+. "$(dirname "$0")/../lib.sh"
+CHAOS_BIN=${DRYDOCK_CHAOS_BIN:-$DD}
+top=$(cd "$(dirname "$0")/../.." && pwd)
+SANDBOX=$top/examples/providers/sandbox.py
+BROKEN=$top/tests/providers/broken.py
+mkdir -p "$T/sb"
+
+# sandbox_bp NAME TYPE RECORD: a blueprint of sandbox.py
+sandbox_bp() {
+	dd blueprint create --type exec --name "$1" --config "{
+		\"resource_type\": \"$2\", \"limit\": 2, \"slots\": 2,
+		\"command\": [\"$SANDBOX\", \"--root\", \"$T/sb\"],
+		\"env\": {\"SANDBOX_RECORD\": \"$3\"}}" >/dev/null
+}
+
+# broken_bp NAME MODE OP [TIMEOUTS]: a blueprint of broken.py, recording
+# to $T/rec-NAME, building resources of type NAME
+broken_bp() {
+	dd blueprint create --type exec --name "$1" --config "{
+		\"resource_type\": \"$1\", \"grace\": 1,
+		\"timeouts\": {${4:-}},
+		\"command\": [\"$BROKEN\", \"--record\", \"$T/rec-$1\",
+		             \"--mode\", \"$2\", \"--op\", \"$3\"]}" >/dev/null
+}
+
+# once_each RECORD: every key the provider was asked about was destroyed,
+# and what it built for a key (if the call got that far) was built once
+# and removed once
+once_each() {
+	[ -s "$1" ] || fail "$1: the provider recorded nothing"
+	for key in $(awk '{print $2}' "$1" | sort -u); do
+		created=$(grep -c "^allocate $key created$" "$1" || true)
+		[ "$created" -le 1 ] || fail "$1: $key created $created times"
+		expect_eq "$1: $key removed" "$(grep -c "^destroy $key removed$" "$1" || true)" "$created"
+		grep -q "^destroy $key " "$1" || fail "$1: $key never destroyed"
+	done
+}
+
+log_of() { sql "SELECT type || ' ' || data FROM log WHERE $1 ORDER BY id"; }
+
+# --- 1. the sandbox provider, end to end ---------------------------------
+sandbox_bp sandboxes sandbox "$T/rec-sandbox"
+start_daemon
+id=$(dd lease --type sandbox 2>"$T/lease.err") || fail "sandbox lease: $(cat "$T/lease.err")"
+expect_eq "status" "$(lease_status "$id")" active
+dd exec --lease "$id" -- sh -c 'echo out; echo err >&2; echo data > f; pwd; exit 7' \
+	>"$T/out" 2>"$T/err" && fail "exit status lost"
+rc=$?
+expect_eq "exec status" "$rc" 7
+expect_eq "stdout" "$(head -1 "$T/out")" out
+grep -q '^err$' "$T/err" || fail "stderr lost: $(cat "$T/err")"
+grep -q '^out$' "$T/err" && fail "stdout went to stderr"
+expect_eq "stdin" "$(echo piped | dd exec --lease "$id" -- cat)" piped
+expect_eq "env" "$(dd exec --lease "$id" --env GREETING=hi -- sh -c 'echo $GREETING')" hi
+# files go through the command interface (files_posix.c over exec)
+head -c 300000 /dev/urandom >"$T/blob"
+dd cp "$T/blob" "$id:sub/blob" || fail "cp into the sandbox"
+dd cp "$id:sub/blob" "$T/blob.back" || fail "cp out of the sandbox"
+cmp -s "$T/blob" "$T/blob.back" || fail "the file came back changed"
+dir=$(tail -1 "$T/out")
+case "$dir" in "$T/sb/dd-1-"*"/lease-$id") ;; *) fail "command ran in '$dir'" ;; esac
+expect_eq "file written" "$(cat "$dir/f")" data
+# the sandbox: the rest of the file system is read-only, /tmp its own,
+# pids its own
+esc=/var/tmp/dd-escaped-$$
+dd exec --lease "$id" -- touch "$esc" 2>/dev/null && fail "wrote outside the sandbox"
+[ ! -e "$esc" ] || { rm -f "$esc"; fail "a file escaped the sandbox"; }
+dd exec --lease "$id" -- touch "$T/escaped" || fail "cannot write the sandbox's /tmp"
+[ ! -e "$T/escaped" ] || fail "the sandbox's /tmp is the machine's"
+expect_eq "pid in the sandbox" "$(dd exec --lease "$id" -- sh -c 'echo $$')" 2
+dd show resource 1 --json | grep -q '"provider_id": "sandbox-dd-1-' || fail "resource lacks the provider's id"
+dd release-lease --id "$id" >/dev/null
+wait_until 30 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM lease WHERE id=$id')\" = 5 ]" ||
+	fail "lease not destroyed: $(lease_status "$id")"
+[ ! -e "$dir" ] || fail "lease.destroy left $dir"
+dd release-resource --id 1 >/dev/null
+wait_until 30 all_resources_destroyed || fail "resource not destroyed: $(resource_status 1)"
+[ -z "$(ls -A "$T/sb")" ] || fail "sandboxes left: $(ls "$T/sb")"
+once_each "$T/rec-sandbox"
+
+# --- 2. providers that fail resource.allocate ----------------------------
+broken_bp crash crash resource.allocate
+broken_bp hang hang resource.allocate '"activate_resource": 2'
+broken_bp garbage garbage resource.allocate
+broken_bp exit exit resource.allocate
+broken_bp error error resource.allocate
+for mode in crash hang garbage exit error; do
+	dd lease --type "$mode" --no-wait >"$T/id-$mode"
+done
+for mode in crash hang garbage exit error; do
+	l=$(cat "$T/id-$mode")
+	wait_until 90 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM lease WHERE id=$l')\" = 5 ]" ||
+		fail "$mode: lease $l not destroyed: $(lease_status "$l")"
+done
+wait_until 60 all_resources_destroyed || fail "resources left: $(sql 'SELECT id, type, status FROM resource WHERE status != 4')"
+check_reason() { # MODE REASON: on the lease's log and its resources'
+	l=$(cat "$T/id-$1")
+	log_of "lease = $l AND type = 'lease.broken'" | grep -q "$2" ||
+		fail "$1: lease.broken lacks '$2': $(log_of "lease = $l")"
+	log_of "resource IN (SELECT id FROM resource WHERE type = '$1') AND type = 'resource.broken'" |
+		grep -q "$2" ||
+		fail "$1: resource.broken lacks '$2': $(log_of "resource IN (SELECT id FROM resource WHERE type = '$1')")"
+	once_each "$T/rec-$1"
+}
+check_reason crash "provider '$BROKEN' failed on resource.allocate: killed by signal 11; stderr: broken.py: about to crash"
+check_reason hang 'activate_resource timed out after 2 s'
+check_reason garbage "provider '$BROKEN' failed on resource.allocate: its reply is not a JSON object: 'this is not JSON {"
+check_reason exit "provider '$BROKEN' failed on resource.allocate: exit status 3; stderr: broken.py: exploded on resource.allocate"
+check_reason error "provider '$BROKEN' failed on resource.allocate: the lab is closed"
+log_of "type = 'provider.stderr'" | grep -q '"stderr":"broken.py: exploded on resource.allocate"' ||
+	fail "no provider.stderr entry: $(log_of "type = 'provider.stderr'")"
+# the hanging provider ignored SIGTERM: SIGKILL after the grace ended it
+pgrep -f "$BROKEN.*--mode hang" >/dev/null && fail "a hanging provider survived its timeout"
+expect_eq "slot locks left" "$(sql 'SELECT count(*) FROM slot_lock')" 0
+
+# --- 3. lease.activate fails; resource.destroy fails once -----------------
+broken_bp lactivate exit lease.activate
+broken_bp dfail once resource.destroy
+dd lease --type lactivate 2>"$T/la.err" && fail "a lease whose activation failed was handed out"
+grep -q "provider '$BROKEN' failed on lease.activate: exit status 3" "$T/la.err" ||
+	fail "lease.activate's failure not reported: $(cat "$T/la.err")"
+id=$(dd lease --type dfail 2>/dev/null) || fail "dfail lease"
+r=$(sql "SELECT resource FROM lease WHERE id = $id")
+dd release-lease --id "$id" >/dev/null
+dd release-resource --id "$r" >/dev/null
+wait_until 60 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM resource WHERE id=$r')\" = 4 ]" ||
+	fail "resource $r not destroyed after a failed destroy: $(resource_status "$r")"
+# the first call failed (after removing it), the retry found it gone
+expect_eq "destroy calls" "$(grep -c '^destroy ' "$T/rec-dfail")" 2
+once_each "$T/rec-dfail"
+[ -e "$T/rec-dfail.once" ] || fail "resource.destroy never failed"
+grep -q "provider '$BROKEN' failed on resource.destroy: exit status 3" "$T/daemon.log" ||
+	fail "the failed destroy was not reported: $(cat "$T/daemon.log")"
+dd release-resource --all >/dev/null 2>&1 || true
+wait_until 60 all_resources_destroyed || fail "resources left"
+once_each "$T/rec-lactivate"
+stop_daemon "$DAEMON"
+
+# --- 4. refused at blueprint create ---------------------------------------
+expect_refused 2 "config: command: must start with the provider's absolute path" \
+	dd blueprint create --type exec --name bad --config '{"resource_type": "x", "command": ["sandbox.py"]}'
+expect_refused 2 "config: unknown key 'comand' (known: timeouts, min_ready, max_idle, idle_ttl, resource_type, command," \
+	dd blueprint create --type exec --name bad --config '{"resource_type": "x", "comand": ["/bin/true"]}'
+expect_refused 2 "config: timeouts: unknown key 'allocate' (known: activate_resource," \
+	dd blueprint create --type exec --name bad --config "{\"resource_type\": \"x\", \"command\": [\"$SANDBOX\"], \"timeouts\": {\"allocate\": 5}}"
+expect_refused 2 "config: env: '1A' is not a variable name" \
+	dd blueprint create --type exec --name bad --config "{\"resource_type\": \"x\", \"command\": [\"$SANDBOX\"], \"env\": {\"1A\": \"x\"}}"
+expect_refused 2 "cannot run provider '$T/nothing': No such file or directory" \
+	dd blueprint create --type exec --name bad --config "{\"resource_type\": \"x\", \"command\": [\"$T/nothing\"]}"
+expect_refused 2 "provider '$BROKEN' speaks protocol versions 7; drydock speaks 1" \
+	dd blueprint create --type exec --name bad --config "{\"resource_type\": \"x\", \"command\": [\"$BROKEN\", \"--record\", \"$T/r\", \"--mode\", \"version\", \"--op\", \"describe\"]}"
+expect_refused 2 "failed on describe: exit status 3" \
+	dd blueprint create --type exec --name bad --config "{\"resource_type\": \"x\", \"command\": [\"$BROKEN\", \"--record\", \"$T/r\", \"--mode\", \"exit\", \"--op\", \"describe\"]}"
+expect_refused 2 "builds 'sandbox' resources, which cannot change" \
+	dd blueprint edit 1 --config "{\"resource_type\": \"other\", \"command\": [\"$SANDBOX\", \"--root\", \"$T/sb\"]}"
+expect_refused 2 "unknown resource type 'nosuch' (known: host, sandbox, crash," dd lease --type nosuch
+
+# --- 5. destroy exactly once across kill -9 -------------------------------
+# a dead daemon's claims, and with them the objects' locks, expire after 1 s
+export DRYDOCK_CLAIM_TTL=1
+sandbox_bp crashy crashy "$T/rec-crashy"
+# stop_at POINT: run a chaos daemon that stops itself at POINT, wait
+# until it has, kill -9 it
+stop_at() {
+	DRYDOCK_CHAOS_STOP=$1 "$CHAOS_BIN" daemon --workers 2 2>>"$T/daemon.log" &
+	victim=$!
+	track "$victim"
+	wait_until 60 sh -c "grep -q '^State:.*stopped' /proc/$victim/status" ||
+		fail "the daemon never stopped at $1"
+	kill -9 "$victim"
+	wait "$victim" 2>/dev/null || true
+}
+id=$(dd lease --type crashy --no-wait)
+stop_at exec_allocated
+grep -q "^allocate .* created$" "$T/rec-crashy" || fail "the provider was not asked to allocate"
+start_daemon
+wait_until 60 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM lease WHERE id=$id')\" = 2 ]" ||
+	fail "lease $id not active after the crash: $(lease_status "$id")"
+grep -q "^allocate .* existing$" "$T/rec-crashy" || fail "allocate was not asked again with the same key"
+dd exec --lease "$id" -- true || fail "exec after the crash"
+stop_daemon "$DAEMON"
+r=$(sql "SELECT resource FROM lease WHERE id = $id")
+dd release-lease --id "$id" >/dev/null
+dd release-resource --id "$r" >/dev/null
+stop_at exec_destroyed
+grep -q "^destroy .* removed$" "$T/rec-crashy" || fail "the provider was not asked to destroy"
+expect_eq "resource after the crash" "$(resource_status "$r")" released
+start_daemon
+wait_until 60 all_resources_destroyed || fail "resource $r not destroyed: $(resource_status "$r")"
+grep -q "^destroy .* absent$" "$T/rec-crashy" || fail "destroy was not asked again"
+expect_eq "resource.destroyed entries" "$(sql "SELECT count(*) FROM log WHERE resource = $r AND lease IS NULL AND type = 'resource.destroyed'")" 1
+once_each "$T/rec-crashy"
+expect_eq "resources allocated by the crashy blueprint" "$(sql "SELECT count(*) FROM resource WHERE type = 'crashy'")" 1
+echo "providers: sandbox end to end; 5 broken providers; destroy once across 2 kill -9"

@@ -1,0 +1,457 @@
+/*
+ * test_provider.c - the exec blueprint type (blueprint/exec.c) against a
+ * provider written in sh whose every answer the test chooses: describe at
+ * blueprint create (versions, operations, each way of failing), the
+ * requests a lease's life sends (protocol, key, settings, the provider's
+ * id and attributes handed back), an allocate that fails or hangs past
+ * its hook's deadline breaking the resource with the reason (the failure
+ * with its stderr) and destroy still called with the key, and exec with
+ * its request on descriptor 3 (argv and env) and stdin the command's.
+ */
+#include "testutil.h"
+
+#include "api/api.h"
+#include "blueprint/blueprint.h"
+#include "core/exec.h"
+#include "core/input.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+/*
+ * The provider: saves its request as req-OP.json, then, as files in its
+ * directory say, sleeps (sleep-OP), fails (exit-OP holds the status), or
+ * answers reply-OP (else a default).  exec runs `cat`.
+ */
+static const char provider[] =
+	"#!/bin/sh\n"
+	"d=$(dirname \"$0\")\n"
+	"op=$DRYDOCK_OPERATION\n"
+	"if [ \"$op\" = exec ]; then cat <&3 >\"$d/req-exec.json\";"
+	" exec 3<&-; exec cat; fi\n"
+	"cat >\"$d/req-$op.json\"\n"
+	"[ -f \"$d/sleep-$op\" ] && sleep 30\n"
+	"if [ -f \"$d/exit-$op\" ]; then echo \"it went wrong\" >&2;"
+	" exit \"$(cat \"$d/exit-$op\")\"; fi\n"
+	"if [ -f \"$d/reply-$op\" ]; then cat \"$d/reply-$op\"; exit 0; fi\n"
+	"case $op in\n"
+	"describe) echo '{\"versions\": [1], \"operations\": "
+	"[\"resource.allocate\", \"resource.destroy\", \"exec\"]}' ;;\n"
+	"resource.allocate) echo '{\"id\": \"thing\", \"attributes\": "
+	"{\"size\": 3}}' ;;\n"
+	"*) echo '{}' ;;\n"
+	"esac\n";
+
+struct fx {
+	struct test_env env;
+	char prog[PATH_MAX + 16];
+};
+
+static void put(struct fx *x, const char *name, const char *text)
+{
+	char path[PATH_MAX + 64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", x->env.dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The request the provider saved for `op` (a new reference). */
+static json_t *request_of(struct fx *x, const char *op)
+{
+	char path[PATH_MAX + 64];
+	json_t *j;
+
+	snprintf(path, sizeof(path), "%s/req-%s.json", x->env.dir, op);
+	j = json_load_file(path, 0, NULL);
+	assert_non_null(j);
+	return j;
+}
+
+static int setup(void **state)
+{
+	struct fx *x = calloc(1, sizeof(*x));
+
+	test_env_init(&x->env);
+	snprintf(x->prog, sizeof(x->prog), "%s/p.sh", x->env.dir);
+	put(x, "p.sh", provider);
+	assert_int_equal(chmod(x->prog, 0700), 0);
+	*state = x;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *x = *state;
+
+	test_env_release(&x->env);
+	free(x);
+	return 0;
+}
+
+static json_t *config(struct fx *x)
+{
+	return json_pack("{s:s, s:[s], s:{s:s}, s:{s:f}, s:i}",
+			 "resource_type", "thing", "command", x->prog,
+			 "settings", "image", "debian", "timeouts",
+			 "activate_resource", 0.5, "grace", 0);
+}
+
+/* Validate with the provider answering describe with `reply`. */
+static int validate(struct fx *x, const char *reply, struct dd_error *err)
+{
+	json_t *c = config(x);
+	int rc;
+
+	if (reply)
+		put(x, "reply-describe", reply);
+	rc = dd_bp_validate(&dd_exec_blueprint_type, c, err);
+	json_decref(c);
+	return rc;
+}
+
+static void test_describe(void **state)
+{
+	struct fx *x = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	char path[PATH_MAX + 32];
+	json_t *req;
+
+	assert_ok(validate(x, NULL, &err), &err);
+	req = request_of(x, "describe");
+	assert_string_equal(json_string_value(json_object_get(req, "operation")),
+			    "describe");
+	assert_int_equal(json_integer_value(json_array_get(
+				 json_object_get(req, "versions"), 0)),
+			 1);
+	json_decref(req);
+	/* the highest version both speak is taken */
+	assert_ok(validate(x,
+			   "{\"versions\": [0, 1, 2], \"operations\": "
+			   "[\"resource.allocate\", \"resource.destroy\"]}",
+			   &err),
+		  &err);
+
+	assert_int_equal(validate(x,
+				  "{\"versions\": [2, 3], \"operations\": "
+				  "[\"resource.allocate\", "
+				  "\"resource.destroy\"]}",
+				  &err),
+			 DD_ERR_INVALID);
+	assert_non_null(strstr(err.msg, "speaks protocol versions 2, 3; "
+					"drydock speaks 1"));
+	assert_int_equal(validate(x,
+				  "{\"versions\": [1], \"operations\": "
+				  "[\"resource.allocate\"]}",
+				  &err),
+			 DD_ERR_INVALID);
+	assert_non_null(strstr(err.msg, "does not implement "
+					"resource.destroy, which every "
+					"provider must"));
+	assert_int_equal(validate(x, "{\"versions\": 1}", &err),
+			 DD_ERR_INVALID);
+	assert_non_null(strstr(err.msg, "needs 'versions' and 'operations'"));
+	assert_int_equal(validate(x, "not json", &err), DD_ERR_INVALID);
+	assert_non_null(strstr(err.msg, "failed on describe: its reply is "
+					"not a JSON object: 'not json"));
+	assert_int_equal(validate(x, "{} {}", &err), DD_ERR_INVALID);
+	assert_int_equal(validate(x, "{\"error\": \"no licence\"}", &err),
+			 DD_ERR_INVALID);
+	assert_non_null(strstr(err.msg, "failed on describe: no licence"));
+
+	put(x, "exit-describe", "3");
+	assert_int_equal(validate(x, NULL, &err), DD_ERR_INVALID);
+	assert_non_null(strstr(err.msg, "failed on describe: exit status 3; "
+					"stderr: it went wrong"));
+	snprintf(path, sizeof(path), "%s/exit-describe", x->env.dir);
+	assert_int_equal(unlink(path), 0);
+	assert_ok(validate(x, "{\"versions\": [1], \"operations\": "
+			      "[\"resource.allocate\", "
+			      "\"resource.destroy\"]}",
+			   &err),
+		  &err);
+}
+
+static void test_missing_program(void **state)
+{
+	struct fx *x = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	json_t *c = config(x);
+
+	json_array_set_new(json_object_get(c, "command"), 0,
+			   json_string("/nonexistent/provider"));
+	assert_int_equal(dd_bp_validate(&dd_exec_blueprint_type, c, &err),
+			 DD_ERR_INVALID);
+	assert_non_null(strstr(err.msg, "cannot run provider "
+					"'/nonexistent/provider': No such "
+					"file or directory"));
+	json_decref(c);
+}
+
+/* A blueprint, a lease on it driven to its end by a worker: the lease id. */
+static long long lease_on(struct fx *x, struct dd_worker *w)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_lease_request req = {.type = "thing", .owner = "test"};
+	struct dd_lease l = {0};
+	json_t *c = config(x);
+	long long id;
+
+	assert_ok(dd_api_blueprint_create(x->env.store, "exec", "things", c,
+					  true, NULL, &err),
+		  &err);
+	json_decref(c);
+	assert_ok(dd_worker_init(w, x->env.path, "t", &err), &err);
+	assert_ok(dd_api_lease_create(x->env.store, &req, &l, &err), &err);
+	id = l.id;
+	dd_lease_release(&l);
+	assert_ok(dd_worker_drain(w, 100, &err), &err);
+	return id;
+}
+
+static void test_lifecycle(void **state)
+{
+	struct fx *x = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_worker w;
+	struct dd_lease l = {0};
+	struct dd_resource r = {0};
+	json_t *req, *res;
+	char key[64];
+
+	assert_ok(dd_store_lease_get(x->env.store, lease_on(x, &w), &l, &err),
+		  &err);
+	assert_int_equal(l.status, DD_LEASE_ACTIVE);
+	assert_ok(dd_store_resource_get(x->env.store, l.resource, &r, &err),
+		  &err);
+	assert_string_equal(r.type, "thing");
+	assert_non_null(json_string_value(json_object_get(r.attributes, "key")));
+	snprintf(key, sizeof(key), "%s",
+		 json_string_value(json_object_get(r.attributes, "key")));
+	/* dd-BLUEPRINT- and 16 hex digits */
+	assert_int_equal(strlen(key), strlen("dd-1-") + 16);
+	assert_int_equal(strncmp(key, "dd-1-", 5), 0);
+	assert_int_equal(strspn(key + 5, "0123456789abcdef"), 16);
+	assert_string_equal(json_string_value(json_object_get(r.attributes,
+							      "provider_id")),
+			    "thing");
+	assert_int_equal(json_integer_value(json_object_get(r.attributes,
+							    "protocol")),
+			 1);
+
+	req = request_of(x, "resource.allocate");
+	assert_int_equal(json_integer_value(json_object_get(req, "protocol")),
+			 1);
+	res = json_object_get(req, "resource");
+	assert_string_equal(json_string_value(json_object_get(res, "key")),
+			    key);
+	assert_true(json_is_null(json_object_get(res, "provider_id")));
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(json_object_get(req, "blueprint"),
+					"settings"),
+			"image")),
+		"debian");
+	json_decref(req);
+
+	assert_ok(dd_api_send(x->env.store,
+			      (struct dd_ref){DD_OBJ_RESOURCE, r.id},
+			      "release", "test", NULL, NULL, &err),
+		  &err);
+	assert_ok(dd_worker_drain(&w, 100, &err), &err);
+	dd_resource_release(&r);
+	assert_ok(dd_store_resource_get(x->env.store, l.resource, &r, &err),
+		  &err);
+	assert_int_equal(r.status, DD_RESOURCE_DESTROYED);
+	/* destroy gets back the key, the id and the attributes */
+	req = request_of(x, "resource.destroy");
+	res = json_object_get(req, "resource");
+	assert_string_equal(json_string_value(json_object_get(res, "key")),
+			    key);
+	assert_string_equal(
+		json_string_value(json_object_get(res, "provider_id")),
+		"thing");
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(res, "attributes"), "size")),
+			 3);
+	json_decref(req);
+	dd_resource_release(&r);
+	dd_lease_release(&l);
+	dd_worker_release(&w);
+}
+
+static void test_allocate_fails(void **state)
+{
+	struct fx *x = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_worker w;
+	struct dd_resource r = {0};
+	struct dd_log_entry_list logs = {0};
+	struct dd_filter f = {0};
+	bool found = false;
+	json_t *req;
+
+	put(x, "exit-resource.allocate", "4");
+	lease_on(x, &w);
+	assert_ok(dd_store_resource_get(x->env.store, 1, &r, &err), &err);
+	assert_int_equal(r.status, DD_RESOURCE_DESTROYED);
+	f.resource = 1;
+	assert_ok(dd_store_log_list(x->env.store, &f, &logs, &err), &err);
+	for (size_t i = 0; i < logs.n; i++) {
+		const char *reason = json_string_value(
+			json_object_get(logs.items[i].data, "reason"));
+
+		if (!strcmp(logs.items[i].type, "resource.broken") &&
+		    strstr(reason, "failed on resource.allocate: exit status "
+				   "4; stderr: it went wrong"))
+			found = true;
+	}
+	assert_true(found);
+	/* destroyed, with the key, although allocate never answered */
+	req = request_of(x, "resource.destroy");
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(req, "resource"), "key")),
+		json_string_value(json_object_get(r.attributes, "key")));
+	assert_true(json_is_null(json_object_get(
+		json_object_get(req, "resource"), "provider_id")));
+	json_decref(req);
+	dd_log_entry_list_release(&logs);
+	dd_resource_release(&r);
+	dd_worker_release(&w);
+}
+
+static void test_allocate_hangs(void **state)
+{
+	struct fx *x = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_worker w;
+	struct dd_resource r = {0};
+	struct dd_log_entry_list logs = {0};
+	struct dd_filter f = {0};
+	bool found = false;
+	json_t *req;
+
+	put(x, "sleep-resource.allocate", "");
+	lease_on(x, &w);
+	assert_ok(dd_store_resource_get(x->env.store, 1, &r, &err), &err);
+	assert_int_equal(r.status, DD_RESOURCE_DESTROYED);
+	f.resource = 1;
+	assert_ok(dd_store_log_list(x->env.store, &f, &logs, &err), &err);
+	for (size_t i = 0; i < logs.n; i++)
+		if (!strcmp(logs.items[i].type, "resource.broken") &&
+		    !strcmp(json_string_value(json_object_get(
+				    logs.items[i].data, "reason")),
+			    "activate_resource timed out after 0.5 s"))
+			found = true;
+	assert_true(found);
+	req = request_of(x, "resource.destroy");
+	json_decref(req);
+	dd_log_entry_list_release(&logs);
+	dd_resource_release(&r);
+	dd_worker_release(&w);
+}
+
+/* Start `cat` on the lease with stdin a file holding "hello". */
+struct spawn_arg {
+	struct dd_store *store;
+	long long lease;
+	int in;
+};
+
+static int start_cat(void *arg, const struct dd_exec_io *io, pid_t *pid,
+		     struct dd_error *err)
+{
+	struct spawn_arg *a = arg;
+	struct dd_lease l = {0};
+	struct dd_resource r = {0};
+	struct dd_blueprint bp = {0};
+	struct dd_bp_ctx ctx = {0};
+	struct dd_exec_io with = *io;
+	char *argv[] = {"cat", NULL};
+	char *env[] = {"GREETING=hi there", NULL};
+	int rc;
+
+	assert_ok(dd_store_lease_get(a->store, a->lease, &l, err), err);
+	assert_ok(dd_store_resource_get(a->store, l.resource, &r, err), err);
+	assert_ok(dd_store_blueprint_get(a->store, r.blueprint, &bp, err),
+		  err);
+	ctx.store = a->store;
+	ctx.cancel_fd = -1;
+	ctx.blueprint = &bp;
+	with.in = a->in;
+	rc = dd_bp_spawn(&dd_exec_blueprint_type, &ctx, &r, &l, argv, env,
+			 &with, pid, err);
+	dd_blueprint_release(&bp);
+	dd_resource_release(&r);
+	dd_lease_release(&l);
+	return rc;
+}
+
+static void test_exec(void **state)
+{
+	struct fx *x = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_worker w;
+	struct dd_exec_options o = {0};
+	struct dd_exec_result res;
+	struct spawn_arg a = {x->env.store, 0, -1};
+	char path[PATH_MAX + 16];
+	json_t *req;
+
+	a.lease = lease_on(x, &w);
+	put(x, "stdin", "hello");
+	snprintf(path, sizeof(path), "%s/stdin", x->env.dir);
+	a.in = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(a.in >= 0);
+	o.cancel_fd = -1;
+	o.out = DD_EXEC_CAPTURE;
+	o.err = DD_EXEC_CAPTURE;
+	o.timeout = 30;
+	o.grace = 1;
+	assert_ok(dd_exec_run(start_cat, &a, &o, &res, &err), &err);
+	assert_int_equal(res.exit_status, 0);
+	assert_int_equal(res.out.len, 5);
+	assert_memory_equal(res.out.buf, "hello", 5);
+	dd_exec_result_release(&res);
+	close(a.in);
+	req = request_of(x, "exec");
+	assert_string_equal(json_string_value(json_array_get(
+				    json_object_get(json_object_get(req,
+								    "command"),
+						    "argv"),
+				    0)),
+			    "cat");
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(req, "lease"), "id")),
+			 a.lease);
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(json_object_get(req, "command"), "env"),
+			"GREETING")),
+		"hi there");
+	json_decref(req);
+	dd_worker_release(&w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_describe, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_missing_program, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_lifecycle, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_allocate_fails, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_allocate_hangs, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_exec, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
