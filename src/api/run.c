@@ -9,6 +9,11 @@
 #include "queue/wake.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -188,9 +193,15 @@ int dd_run_output_end(struct dd_store *s, struct dd_run_output *o,
 	return rc;
 }
 
-int dd_run_upload_file(struct dd_store *s, long long target, int fd,
-		       const char *key, struct dd_artifact *out,
-		       struct dd_error *err)
+/*
+ * Store what `fd` gives until its end as file artifact `key`; before
+ * completing it, `source_ok` (may be NULL) says whether that end was
+ * the whole file, and if not, what was stored is deleted.
+ */
+static int upload_fd(struct dd_store *s, long long target, int fd,
+		     const char *key,
+		     int (*source_ok)(void *arg, struct dd_error *err),
+		     void *arg, struct dd_artifact *out, struct dd_error *err)
 {
 	struct dd_file_upload u;
 	char *buf;
@@ -215,7 +226,9 @@ int dd_run_upload_file(struct dd_store *s, long long target, int fd,
 			break;
 		}
 		if (n == 0) {
-			rc = dd_file_end(s, &u, out, err);
+			rc = source_ok ? source_ok(arg, err) : 0;
+			if (!rc)
+				rc = dd_file_end(s, &u, out, err);
 			break;
 		}
 		dd_file_hash(&u, buf, (size_t)n);
@@ -227,6 +240,161 @@ int dd_run_upload_file(struct dd_store *s, long long target, int fd,
 	if (rc)
 		dd_file_abort(s, &u, NULL);
 	return rc;
+}
+
+int dd_run_upload_file(struct dd_store *s, long long target, int fd,
+		       const char *key, struct dd_artifact *out,
+		       struct dd_error *err)
+{
+	return upload_fd(s, target, fd, key, NULL, NULL, out, err);
+}
+
+/* A lease's file read into a pipe by a thread of its own. */
+struct lease_read {
+	const struct dd_api_lease *h;
+	const char *path;
+	struct dd_file_options o;
+	int out; /* the pipe's write end, closed when the read is done */
+	pthread_t thread;
+	bool joined;
+	int rc;
+	struct dd_error err;
+};
+
+static void *lease_read_run(void *arg)
+{
+	struct lease_read *x = arg;
+
+	x->rc = dd_bp_file_read(x->h->bp.type, &x->h->bp.ctx, &x->h->resource,
+				&x->h->lease, x->path, x->out, &x->o, &x->err);
+	close(x->out);
+	return NULL;
+}
+
+/* At the end of the pipe: was it the whole file? */
+static int lease_read_ok(void *arg, struct dd_error *err)
+{
+	struct lease_read *x = arg;
+
+	pthread_join(x->thread, NULL);
+	x->joined = true;
+	if (x->rc)
+		*err = x->err;
+	return x->rc;
+}
+
+int dd_run_upload_lease_file(struct dd_store *s, long long target,
+			     const struct dd_api_lease *h, const char *path,
+			     const struct dd_file_options *o,
+			     struct dd_artifact *out, struct dd_error *err)
+{
+	struct lease_read x = {.h = h, .path = path, .o = *o};
+	int p[2], rc;
+
+	if (pipe2(p, O_CLOEXEC))
+		return dd_error_set(err, DD_ERR_IO, "cannot make a pipe: %s",
+				    strerror(errno));
+	x.out = p[1];
+	rc = pthread_create(&x.thread, NULL, lease_read_run, &x);
+	if (rc) {
+		close(p[0]);
+		close(p[1]);
+		return dd_error_set(err, DD_ERR_IO,
+				    "cannot start a thread: %s", strerror(rc));
+	}
+	rc = upload_fd(s, target, p[0], path, lease_read_ok, &x, out, err);
+	/* stored no further (a failed write): the read ends on EPIPE */
+	close(p[0]);
+	if (!x.joined)
+		pthread_join(x.thread, NULL);
+	return rc;
+}
+
+/* Is there a glob character in the first `n` bytes of `s`? */
+static bool has_magic(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '*' || s[i] == '?' || s[i] == '[')
+			return true;
+	return false;
+}
+
+/*
+ * Match the rest of the glob, `rest` (components separated by '/'), in
+ * the directory `dir` ("" for the lease's own), one component at a time:
+ * a literal one is taken as it is, one with a glob character matched
+ * against the directory's listing.
+ */
+static int glob_walk(const struct dd_api_lease *h, const char *dir,
+		     const char *rest, const struct dd_file_options *o,
+		     int (*each)(void *arg, const char *path, char type),
+		     void *arg, size_t *matches, struct dd_error *err)
+{
+	size_t n = strcspn(rest, "/");
+	bool last = !rest[n];
+	struct dd_file_list l = {NULL, 0};
+	char path[DD_FILE_PATH_MAX + 1];
+	int rc;
+
+	if (!n) /* "a//b": an empty component is none */
+		return last ? 0
+			    : glob_walk(h, dir, rest + 1, o, each, arg,
+					matches, err);
+	if (!has_magic(rest, n)) {
+		if (snprintf(path, sizeof(path), "%s%s%.*s", dir,
+			     *dir ? "/" : "", (int)n, rest) >= (int)sizeof(path))
+			return 0;
+		if (!last)
+			return glob_walk(h, path, rest + n + 1, o, each, arg,
+					 matches, err);
+		/* a literal name matches only if it is there */
+		rc = dd_bp_file_list(h->bp.type, &h->bp.ctx, &h->resource, &h->lease,
+				     path, &l, o, err);
+		if (rc == DD_ERR_NOTFOUND)
+			return 0;
+		if (!rc) {
+			(*matches)++;
+			rc = each(arg, path, l.entries[0].type);
+		}
+		dd_file_list_release(&l);
+		return rc;
+	}
+	rc = dd_bp_file_list(h->bp.type, &h->bp.ctx, &h->resource, &h->lease,
+			     *dir ? dir : ".", &l, o, err);
+	if (rc == DD_ERR_NOTFOUND || (!rc && l.entries[0].type != 'd')) {
+		dd_file_list_release(&l);
+		return 0;
+	}
+	for (size_t i = 1; !rc && i < l.n; i++) {
+		char pat[NAME_MAX + 1];
+		const struct dd_file_entry *e = &l.entries[i];
+
+		snprintf(pat, sizeof(pat), "%.*s", (int)n, rest);
+		if (fnmatch(pat, e->name, FNM_PERIOD) ||
+		    snprintf(path, sizeof(path), "%s%s%s", dir,
+			     *dir ? "/" : "", e->name) >= (int)sizeof(path))
+			continue;
+		if (!last) {
+			/* a link may lead to a directory: its listing says */
+			if (e->type == 'd' || e->type == 'l')
+				rc = glob_walk(h, path, rest + n + 1, o, each,
+					       arg, matches, err);
+			continue;
+		}
+		(*matches)++;
+		rc = each(arg, path, e->type);
+	}
+	dd_file_list_release(&l);
+	return rc;
+}
+
+int dd_run_glob(const struct dd_api_lease *h, const char *pattern,
+		const struct dd_file_options *o,
+		int (*each)(void *arg, const char *path, char type),
+		void *arg, size_t *matches, struct dd_error *err)
+{
+	*matches = 0;
+	return glob_walk(h, "", pattern, o, each, arg, matches, err);
 }
 
 int dd_run_finish(struct dd_store *s, long long target, const char *result,

@@ -17,8 +17,9 @@
  * Then the caller waits for the lease, runs its command with
  * dd_api_exec(), keeps the command's output in a `file` artifact as it
  * comes (dd_run_output_*: a bounded buffer, never the whole output),
- * uploads files (dd_run_upload_file) and finishes the target with
- * dd_run_finish(), a "finish" command that the target's update worker
+ * uploads the lease's files matching its globs through the lease's files
+ * interface (dd_run_glob, dd_run_upload_lease_file) and finishes the
+ * target with dd_run_finish(), a "finish" command that the target's update worker
  * applies, releasing the lease.  Nothing here releases the lease itself.
  */
 #ifndef DD_API_RUN_H
@@ -102,6 +103,32 @@ int dd_run_output_end(struct dd_store *s, struct dd_run_output *o,
 int dd_run_upload_file(struct dd_store *s, long long target, int fd,
 		       const char *key, struct dd_artifact *out,
 		       struct dd_error *err);
+
+/*
+ * Upload the file `path` of lease `h` (dd_api_lease_open()) as file
+ * artifact `path` of `target`, read through the lease's files interface
+ * (so from any blueprint type) into a pipe by a thread of its own and
+ * stored a chunk at a time as it comes; the artifact is completed only
+ * when the whole file was read, else what was stored is deleted.
+ */
+int dd_run_upload_lease_file(struct dd_store *s, long long target,
+			     const struct dd_api_lease *h, const char *path,
+			     const struct dd_file_options *o,
+			     struct dd_artifact *out, struct dd_error *err);
+
+/*
+ * Match the glob `pattern` (relative, components separated by '/', each
+ * as fnmatch(3) reads it, a leading '.' matched only by a '.') against
+ * lease `h`'s files through its files interface, in name order as
+ * glob(3) gives them: `each` gets every match's path and kind ('f', 'd',
+ * 'l' for a link, 'o'), and its nonzero return stops the walk and is
+ * returned.  *matches counts them.  A directory that is missing matches
+ * nothing; a listing that fails is the error returned.
+ */
+int dd_run_glob(const struct dd_api_lease *h, const char *pattern,
+		const struct dd_file_options *o,
+		int (*each)(void *arg, const char *path, char type),
+		void *arg, size_t *matches, struct dd_error *err);
 
 /*
  * Finish `target` as `result` ("passed", "failed" or "aborted") with an

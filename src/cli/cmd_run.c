@@ -25,7 +25,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <glob.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -408,38 +407,14 @@ static void watch_stop(struct watch *w)
 	w->started = false;
 }
 
-/* Upload one match of a glob, open in the current (lease) directory. */
-static void upload_match(struct run *r, const char *path)
-{
-	struct dd_error err = DD_ERROR_INIT;
-	struct dd_artifact a = {0};
-	struct stat st = {0};
-	/* O_NONBLOCK: a FIFO among the matches must not hang the run */
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-
-	if (fd < 0) {
-		dd_error_set(&err, DD_ERR_IO, "cannot open '%s': %s", path,
-			     strerror(errno));
-		note_failure(r, &err);
-		return;
-	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		fprintf(stderr, "drydock: skipping '%s': %s\n", path,
-			S_ISDIR(st.st_mode) ? "a directory, not a file"
-					    : "not a regular file");
-		close(fd);
-		return;
-	}
-	if (dd_run_upload_file(r->s, r->target, fd, path, &a, &err)) {
-		note_failure(r, &err);
-	} else {
-		fprintf(stderr,
-			"drydock: uploaded '%s' (%lld bytes, sha256 %s)\n",
-			path, a.size, a.sha256);
-	}
-	dd_artifact_release(&a);
-	close(fd);
-}
+/* What uploading the globs' matches needs, for each match. */
+struct upload_ctx {
+	struct run *r;
+	const struct run_opts *o;
+	size_t i; /* the glob being matched */
+	struct dd_api_lease h;
+	struct dd_file_options fo;
+};
 
 /* Did a glob before the i-th match `path` (and so upload it)? */
 static bool matched_before(const struct run_opts *o, size_t i,
@@ -452,69 +427,80 @@ static bool matched_before(const struct run_opts *o, size_t i,
 }
 
 /*
- * Upload every file the globs match in `dir`, which the process enters
- * for glob(3) to match relative names; a glob matching nothing is worth
- * a warning, not a failed build.
+ * Upload one match of a glob, a file on the lease read through its files
+ * interface; a directory or anything but a file is skipped, saying so.
  */
-static void upload_globs(struct run *r, const char *dir,
-			 const struct run_opts *o)
+static int upload_match(void *arg, const char *path, char type)
 {
+	struct upload_ctx *u = arg;
 	struct dd_error err = DD_ERROR_INIT;
-	int back = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dd_artifact a = {0};
+	struct dd_file_list l = {NULL, 0};
 
-	if (back < 0 || chdir(dir)) {
-		dd_error_set(&err, DD_ERR_IO,
-			     "cannot enter lease %lld's directory '%s': %s",
-			     r->lease, dir, strerror(errno));
+	if (cli_stop_signal)
+		return DD_ERR_INTERRUPTED;
+	if (matched_before(u->o, u->i, path))
+		return 0;
+	/* a link: what it leads to decides */
+	if (type == 'l' && !dd_bp_file_list(u->h.bp.type, &u->h.bp.ctx,
+					    &u->h.resource, &u->h.lease, path,
+					    &l, &u->fo, &err))
+		type = l.entries[0].type;
+	dd_file_list_release(&l);
+	if (type != 'f') {
+		fprintf(stderr, "drydock: skipping '%s': %s\n", path,
+			type == 'd' ? "a directory, not a file"
+				    : "not a regular file");
+		return 0;
+	}
+	if (dd_run_upload_lease_file(u->r->s, u->r->target, &u->h, path,
+				     &u->fo, &a, &err)) {
+		note_failure(u->r, &err);
+	} else {
+		fprintf(stderr,
+			"drydock: uploaded '%s' (%lld bytes, sha256 %s)\n",
+			path, a.size, a.sha256);
+	}
+	dd_artifact_release(&a);
+	return 0;
+}
+
+/*
+ * Upload every file the globs match on the lease, through its files
+ * interface, so that it works on every blueprint type; a glob matching
+ * nothing is worth a warning, not a failed build.  Ctrl-C stops the
+ * command reading a file (the stop pipe is its cancel).
+ */
+static void upload_globs(struct run *r, const struct run_opts *o,
+			 int cancel_fd)
+{
+	struct upload_ctx u = {.r = r, .o = o, .fo = {0, cancel_fd}};
+	struct dd_error err = DD_ERROR_INIT;
+
+	if (dd_api_lease_open(r->s, r->lease, "take artifacts from", &u.h,
+			      &err)) {
 		note_failure(r, &err);
-		if (back >= 0)
-			close(back);
+		dd_api_lease_close(&u.h);
 		return;
 	}
-	for (size_t i = 0; i < o->n_globs && !cli_stop_signal; i++) {
-		glob_t g = {0};
-		int rc = glob(o->globs[i], 0, NULL, &g);
+	for (u.i = 0; u.i < o->n_globs && !cli_stop_signal; u.i++) {
+		size_t matches = 0;
+		int rc = dd_run_glob(&u.h, o->globs[u.i], &u.fo, upload_match,
+				     &u, &matches, &err);
 
-		if (rc == GLOB_NOMATCH)
+		if (rc == DD_ERR_INTERRUPTED)
+			break;
+		if (rc)
+			fprintf(stderr,
+				"drydock: warning: --artifact '%s': %s\n",
+				o->globs[u.i], err.msg);
+		else if (!matches)
 			fprintf(stderr,
 				"drydock: warning: --artifact '%s' matched "
 				"no file\n",
-				o->globs[i]);
-		else if (rc)
-			fprintf(stderr,
-				"drydock: warning: --artifact '%s': cannot "
-				"read the directory\n",
-				o->globs[i]);
-		for (size_t k = 0; !rc && k < g.gl_pathc && !cli_stop_signal; k++)
-			if (!matched_before(o, i, g.gl_pathv[k]))
-				upload_match(r, g.gl_pathv[k]);
-		globfree(&g);
+				o->globs[u.i]);
 	}
-	if (fchdir(back)) {
-		/* nothing below uses the working directory */
-	}
-	close(back);
-}
-
-/* The lease's working directory: its "path" attribute (host leases). */
-static char *lease_dir(struct dd_store *s, long long id, struct dd_error *err)
-{
-	struct dd_lease l = {0};
-	char *dir = NULL;
-	json_t *p;
-
-	if (dd_store_lease_get(s, id, &l, err))
-		return NULL;
-	p = json_object_get(l.attributes, "path");
-	if (json_is_string(p))
-		dir = dd_strdup(json_string_value(p));
-	else
-		dd_error_set(err, DD_ERR_STATE,
-			     "lease %lld has no working directory to take "
-			     "artifacts from",
-			     id);
-	dd_lease_release(&l);
-	return dir;
+	dd_api_lease_close(&u.h);
 }
 
 /* Everything after the target and lease exist; returns the exit status. */
@@ -536,7 +522,6 @@ static int run_build(struct run *r, struct dd_wake *wake,
 	struct dd_exec_result res = {0};
 	struct dd_target t = {0};
 	char reason[600];
-	char *dir;
 	int rc;
 
 	rc = cli_lease_wait(r->s, wake, r->lease, &cli_stop_signal, &err);
@@ -599,12 +584,7 @@ static int run_build(struct run *r, struct dd_wake *wake,
 		return RUN_FAILED;
 	}
 	if (o->n_globs) {
-		dir = lease_dir(r->s, r->lease, &err);
-		if (dir)
-			upload_globs(r, dir, o);
-		else
-			note_failure(r, &err);
-		dd_free(dir);
+		upload_globs(r, o, stop->cancel);
 		if (cli_stop_signal)
 			return abort_run(r, "while uploading artifacts");
 	}

@@ -1,7 +1,9 @@
 /*
  * test_run.c - the library behind `drydock run` (api/run.h): the one
  * transaction that starts a run, the output kept a chunk at a time, a
- * file uploaded, and the finish that releases the lease.
+ * file uploaded, and the finish that releases the lease; the globs of
+ * --artifact matched and their files uploaded through a lease's files
+ * interface, on a type whose leases have no directory here.
  *
  * Each test gets a temp directory, a migrated store, a worker drained in
  * this thread and a host blueprint with one host of two slots.
@@ -11,7 +13,9 @@
 #include "api/run.h"
 #include "core/sha256.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #define OWNER "cli:ci@build1"
 
@@ -364,6 +368,178 @@ static void test_upload_and_finish(void **state)
 	assert_int_equal(lease_status(x, lease), DD_LEASE_DESTROYED);
 }
 
+/*
+ * "box": a type whose leases have no "path" attribute; its commands run
+ * in a directory only its spawn knows, as on a remote machine.  Its
+ * files interface is the generic one, over that spawn.
+ */
+static void box_dir(const struct dd_bp_ctx *ctx, long long lease, char *buf,
+		    size_t n)
+{
+	snprintf(buf, n, "%s/box-%lld", ctx->state_dir, lease);
+}
+
+static int box_allocate(const struct dd_bp_ctx *ctx,
+			const struct dd_lease *lease, size_t n,
+			struct dd_resource *r, struct dd_slot_keys *keys,
+			struct dd_error *err)
+{
+	(void)ctx;
+	(void)err;
+	if (n > 0)
+		return DD_ERR_NOTFOUND;
+	r->attributes = json_object();
+	return dd_slot_keys_add(keys, "box:for-lease:%lld", lease->id);
+}
+
+static int box_acquire(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
+		       struct dd_lease *lease, size_t n,
+		       struct dd_slot_keys *keys, struct dd_error *err)
+{
+	(void)ctx;
+	(void)lease;
+	(void)err;
+	if (n > 0)
+		return DD_ERR_NOTFOUND;
+	return dd_slot_keys_add(keys, "resource:%lld:slot:0", r->id);
+}
+
+static int box_activate_lease(const struct dd_bp_ctx *ctx,
+			      const struct dd_resource *r,
+			      struct dd_lease *lease, struct dd_error *err)
+{
+	char dir[PATH_MAX + 32];
+
+	(void)r;
+	box_dir(ctx, lease->id, dir, sizeof(dir));
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return dd_error_set(err, DD_ERR_IO, "mkdir '%s'", dir);
+	return 0;
+}
+
+static int box_spawn(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
+		     const struct dd_lease *lease, char *const argv[],
+		     char *const env[], const struct dd_exec_io *io,
+		     pid_t *pid, struct dd_error *err)
+{
+	char dir[PATH_MAX + 32];
+	char **e = dd_exec_environ(NULL, env);
+	struct dd_exec_spec sp = {.argv = argv, .env = e, .dir = dir};
+	int rc;
+
+	(void)r;
+	box_dir(ctx, lease->id, dir, sizeof(dir));
+	rc = dd_exec_spawn(&sp, io, pid, NULL, err);
+	dd_free(e);
+	return rc;
+}
+
+static const struct dd_command_interface box_command = {box_spawn};
+
+static const struct dd_blueprint_type box_type = {
+	.version = DD_BLUEPRINT_TYPE_VERSION,
+	.name = "box",
+	.resource_type = "box",
+	.summary = "a test's type without a local directory",
+	.allocate = box_allocate,
+	.acquire = box_acquire,
+	.activate_lease = box_activate_lease,
+	.command = &box_command,
+};
+
+/* dd_run_glob()'s matches, as "path:kind;" each. */
+static int collect(void *arg, const char *path, char type)
+{
+	return dd_buf_addf(arg, "%s:%c;", path, type);
+}
+
+static void glob_is(const struct dd_api_lease *h, const char *pattern,
+		    const char *want)
+{
+	struct dd_file_options o = {0, -1};
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_buf got = DD_BUF_INIT;
+	size_t n;
+
+	assert_ok(dd_run_glob(h, pattern, &o, collect, &got, &n, &err), &err);
+	assert_string_equal(got.buf ? got.buf : "", want);
+	dd_buf_release(&got);
+}
+
+static void test_artifacts_through_files(void **state)
+{
+	struct fx *x = *state;
+	struct dd_run_request r = request();
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_exec_options eo = {.cancel_fd = -1,
+				     .null_input = true,
+				     .out = DD_EXEC_CAPTURE,
+				     .err = DD_EXEC_CAPTURE};
+	struct dd_file_options o = {0, -1};
+	struct dd_exec_result res;
+	struct dd_artifact a = {0};
+	struct dd_api_lease h;
+	long long target, lease;
+	char *argv[] = {"sh", "-c",
+			"mkdir -p dist/sub dist/d.bin && printf abc >dist/a.bin "
+			"&& head -c 700000 /dev/zero >dist/big.bin && "
+			"echo x >dist/.hidden.bin && echo t >dist/c.txt && "
+			"ln -s a.bin dist/link.bin && printf s >dist/sub/s.bin",
+			NULL};
+	json_t *cfg = json_object();
+	char zeros[65];
+	int before;
+
+	assert_ok(dd_api_blueprint_create(x->env.store, "box", "boxes", cfg,
+					  true, NULL, &err),
+		  &err);
+	json_decref(cfg);
+	r.lease.type = "box";
+	assert_ok(dd_run_start(x->env.store, &r, &target, &lease, &err), &err);
+	drain(x);
+	assert_int_equal(lease_status(x, lease), DD_LEASE_ACTIVE);
+	assert_ok(dd_api_exec(x->env.store, lease, argv, NULL, &eo, &res, &err),
+		  &err);
+	assert_int_equal(res.exit_status, 0);
+	dd_exec_result_release(&res);
+	assert_ok(dd_api_lease_open(x->env.store, lease, "take artifacts from",
+				    &h, &err),
+		  &err);
+	/* no directory here to glob in: only the files interface knows */
+	assert_null(json_object_get(h.lease.attributes, "path"));
+	/* in name order; a leading '.' only for a '.'; kinds as listed */
+	glob_is(&h, "dist/*.bin", "dist/a.bin:f;dist/big.bin:f;dist/d.bin:d;"
+				  "dist/link.bin:l;");
+	glob_is(&h, "*/sub/?.bin", "dist/sub/s.bin:f;");
+	glob_is(&h, "dist/c.txt", "dist/c.txt:f;");
+	glob_is(&h, "dist/.*.bin", "dist/.hidden.bin:f;");
+	glob_is(&h, "nothing/*", "");
+	glob_is(&h, "dist/nope", "");
+	/* a file read through the interface, stored as it comes */
+	assert_ok(dd_run_upload_lease_file(x->env.store, target, &h,
+					   "dist/big.bin", &o, &a, &err),
+		  &err);
+	assert_int_equal(a.size, 700000);
+	{
+		char *z = calloc(1, 700000);
+
+		dd_sha256_hex(z, 700000, zeros);
+		free(z);
+	}
+	assert_string_equal(a.sha256, zeros);
+	dd_artifact_release(&a);
+	/* a read that fails leaves no artifact, complete or not */
+	before = artifacts(x, target);
+	assert_int_equal(dd_run_upload_lease_file(x->env.store, target, &h,
+						  "dist/nope", &o, &a, &err),
+			 DD_ERR_NOTFOUND);
+	assert_int_equal(dd_run_upload_lease_file(x->env.store, target, &h,
+						  "dist/sub", &o, &a, &err),
+			 DD_ERR_INVALID);
+	assert_int_equal(artifacts(x, target), before);
+	dd_api_lease_close(&h);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -373,7 +549,10 @@ int main(void)
 		T(test_start_refusals),
 		T(test_output_kept),
 		T(test_upload_and_finish),
+		T(test_artifacts_through_files),
 	};
 
+	if (dd_blueprint_type_add_for_tests(&box_type))
+		return 1;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
