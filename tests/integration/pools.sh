@@ -4,8 +4,9 @@
 # blueprint's hosts; idle_ttl (a short one) lets the idle resources
 # beyond min_ready go, by itself (the pass queues itself at the next
 # expiry); editing the config grows the pool and, with max_idle, shrinks
-# it; a disabled blueprint builds nothing until enabled.  The pool shows
-# in 'show blueprint', the API, the web UI and /metrics.  Every wait is a poll
+# it; a disabled blueprint builds nothing until enabled; an exec
+# blueprint (another type) takes the same keys.  The pool shows in 'show
+# blueprint', the API, the web UI and /metrics.  Every wait is a poll
 # with a deadline; nothing sleeps for the pool.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../lib_http.sh"
@@ -125,6 +126,23 @@ grep -q '<dd id="pool-idle_ttl">none</dd>' "$T/page" || fail "web: no idle_ttl"
 # enabling the disabled blueprint fills its pool
 dd blueprint enable 2 >/dev/null
 wait_until 30 pool_is 2 "2 0 0 0" || fail "enabled pool: $(pool_state 2)"
+
+# any type takes the keys: an exec blueprint of the example sandbox
+# provider keeps one sandbox ready, and lets it go when max_idle drops to
+# 0; the provider built it once and removed it once
+top=$(cd "$(dirname "$0")/../.." && pwd)
+mkdir -p "$T/sb"
+sandboxes() {
+	echo "{\"resource_type\": \"sandbox\", \"limit\": 2, \"env\": {\"SANDBOX_RECORD\": \"$T/rec\"},
+	       \"command\": [\"$top/examples/providers/sandbox.py\", \"--root\", \"$T/sb\"], $1}"
+}
+dd blueprint create --type exec --name sandboxes --config "$(sandboxes '"min_ready": 1')" >/dev/null
+wait_until 30 pool_is 3 "1 0 0 0" || fail "sandbox pool: $(pool_state 3)"
+dd blueprint edit 3 --config "$(sandboxes '"max_idle": 0')" >/dev/null
+sandboxes_gone() { [ "$(sql 'SELECT count(*) FROM resource WHERE blueprint = 3 AND status != 4')" = 0 ]; }
+wait_until 30 sandboxes_gone || fail "sandboxes left: $(pool_state 3)"
+expect_eq "sandboxes built" "$(grep -c '^allocate .* created$' "$T/rec")" 1
+expect_eq "sandboxes removed" "$(grep -c '^destroy .* removed$' "$T/rec")" 1
 
 expect_eq "failed tasks" "$(sql "SELECT count(*) FROM task_archive WHERE outcome = 'failed'")" 0
 expect_eq "unconsumed commands" "$(sql 'SELECT count(*) FROM command WHERE consumed = 0')" 0
