@@ -32,6 +32,36 @@ static void enabled_badge(struct dd_buf *b, bool enabled)
 	dd_web_badge(b, enabled ? "enabled" : "disabled", NULL);
 }
 
+/* A count or setting of the pool: its number, or `none` when null. */
+static void pool_value(struct dd_buf *b, json_t *pool, const char *key,
+		       const char *none)
+{
+	json_t *v = json_object_get(pool, key);
+
+	if (json_is_integer(v))
+		dd_buf_addf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	else
+		dd_buf_addstr(b, none);
+}
+
+/* Its pool's ready resources, against min_ready when it keeps some. */
+static void ready_cell(struct dd_http_req *r, const struct dd_blueprint *bp)
+{
+	json_t *pool;
+
+	if (dd_prewarm_status(r->store, bp, &pool, NULL)) {
+		dd_buf_addstr(&r->out, "?");
+		return;
+	}
+	pool_value(&r->out, pool, "ready", "0");
+	if (json_integer_value(json_object_get(pool, "min_ready")) > 0) {
+		dd_buf_addstr(&r->out, " (min_ready ");
+		pool_value(&r->out, pool, "min_ready", "0");
+		dd_buf_addstr(&r->out, ")");
+	}
+	json_decref(pool);
+}
+
 void dd_web_blueprints(struct dd_http_req *r)
 {
 	struct dd_filter f = {0};
@@ -52,7 +82,7 @@ void dd_web_blueprints(struct dd_http_req *r)
 		dd_buf_addstr(b, "<div class=\"scroll\"><table "
 				 "id=\"blueprints\"><tr><th>ID</th>"
 				 "<th>Name</th><th>Type</th><th>State</th>"
-				 "<th>Resources</th><th>Created</th>"
+				 "<th>Resources</th><th>Ready</th><th>Created</th>"
 				 "<th>Changed</th></tr>");
 	for (size_t i = 0; i < l.n; i++) {
 		struct dd_blueprint *x = &l.items[i];
@@ -74,6 +104,8 @@ void dd_web_blueprints(struct dd_http_req *r)
 		else
 			dd_buf_addstr(b, "list");
 		dd_buf_addstr(b, "</a></td><td>");
+		ready_cell(r, x);
+		dd_buf_addstr(b, "</td><td>");
 		dd_html_time(b, x->created, now, NULL);
 		dd_buf_addstr(b, "</td><td>");
 		dd_html_time(b, x->modified, now, NULL);
@@ -83,18 +115,6 @@ void dd_web_blueprints(struct dd_http_req *r)
 		dd_buf_addstr(b, "</table></div>");
 	dd_blueprint_list_release(&l);
 	dd_web_finish(r, 200, "Blueprints", "blueprints", 0);
-}
-
-/* A count or setting of the pool: its number, or `none` when null. */
-static void pool_value(struct dd_buf *b, json_t *pool, const char *key,
-		       const char *none)
-{
-	json_t *v = json_object_get(pool, key);
-
-	if (json_is_integer(v))
-		dd_buf_addf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-	else
-		dd_buf_addstr(b, none);
 }
 
 /*

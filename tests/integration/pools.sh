@@ -122,6 +122,8 @@ curl -sS -b "$T/jar" -o "$T/page" "$URL/blueprints/1"
 grep -q '<dd id="pool-ready">1</dd>' "$T/page" || fail "web: no ready count: $(grep -o '<dl class="props" id="pool">.*</dl>' "$T/page")"
 grep -q '<dd id="pool-min_ready">1</dd>' "$T/page" || fail "web: no min_ready"
 grep -q '<dd id="pool-idle_ttl">none</dd>' "$T/page" || fail "web: no idle_ttl"
+curl -sS -b "$T/jar" -o "$T/page" "$URL/blueprints"
+grep -q '<td>1 (min_ready 1)</td>' "$T/page" || fail "web: the list has no ready count: $(cat "$T/page")"
 
 # enabling the disabled blueprint fills its pool
 dd blueprint enable 2 >/dev/null
