@@ -120,6 +120,12 @@ struct dd_bp_ctx {
 	 * resume it; NULL where "in progress" cannot be answered.
 	 */
 	struct dd_bp_resume *resume;
+	/*
+	 * The lease or resource the hook works on (set by the worker for
+	 * the hooks of its passes; DD_OBJ_NONE elsewhere): the owner of the
+	 * leases it requests (blueprint/services.h).
+	 */
+	struct dd_ref object;
 };
 
 /*

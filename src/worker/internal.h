@@ -113,10 +113,10 @@ int dd_pass_blueprint(struct dd_worker *w, long long id,
 		      struct dd_bp_handle *h, struct dd_error *err);
 
 /*
- * Operations in progress.  Before calling operation hook `hook` on an
- * object whose progress is `p`, dd_pass_progress_ctx() tells the hook's
- * context when the operation began (now, unless `p` is this hook's) and
- * where to answer "in progress".  When the hook answered DD_ERR_AGAIN,
+ * Operations in progress.  Before calling operation hook `hook` on
+ * object `obj`, whose progress is `p`, dd_pass_progress_ctx() tells the
+ * hook's context which object it works on, when the operation began
+ * (now, unless `p` is this hook's) and where to answer "in progress".  When the hook answered DD_ERR_AGAIN,
  * dd_pass_progress_note() records the answer in `p` (the caller saves
  * the object, attributes and all, in its fenced transaction) and sets
  * *retry_at: the time asked for, or the deadline, whichever comes first
@@ -125,8 +125,9 @@ int dd_pass_blueprint(struct dd_worker *w, long long id,
  * not in progress before (worth a log entry).  Any other answer ends the
  * operation: dd_pass_progress_clear().
  */
-void dd_pass_progress_ctx(struct dd_bp_ctx *ctx, const struct dd_progress *p,
-			  enum dd_bp_hook hook, struct dd_bp_resume *resume);
+void dd_pass_progress_ctx(struct dd_bp_ctx *ctx, struct dd_ref obj,
+			  const struct dd_progress *p, enum dd_bp_hook hook,
+			  struct dd_bp_resume *resume);
 bool dd_pass_progress_note(struct dd_progress *p, enum dd_bp_hook hook,
 			   const struct dd_bp_ctx *ctx, double *retry_at);
 void dd_pass_progress_clear(struct dd_progress *p);
@@ -140,6 +141,14 @@ void dd_pass_progress_clear(struct dd_progress *p);
  */
 int dd_pass_tell_resumers(struct dd_worker *w, struct dd_ref obj,
 			  const char *owner, struct dd_error *err);
+
+/*
+ * `owner` goes away (inside the caller's transaction, the one that
+ * destroys it): send "release" to every lease it still owns that is
+ * pending, acquired or active (leases a hook asked for, services.h).
+ */
+int dd_pass_release_owned(struct dd_worker *w, struct dd_ref owner,
+			  struct dd_error *err);
 
 /* Lease `l` changed status: dd_pass_tell_resumers() for it. */
 int dd_lease_changed(struct dd_worker *w, const struct dd_lease *l,

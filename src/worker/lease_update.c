@@ -321,8 +321,8 @@ static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
 		dd_resource_release(&r);
 		return rc;
 	}
-	dd_pass_progress_ctx(&h.ctx, &l->progress, DD_BP_HOOK_ACTIVATE_LEASE,
-			     &resume);
+	dd_pass_progress_ctx(&h.ctx, (struct dd_ref){DD_OBJ_LEASE, l->id},
+			     &l->progress, DD_BP_HOOK_ACTIVATE_LEASE, &resume);
 	rc = dd_bp_activate_lease(h.type, &h.ctx, &r, l, &herr);
 	if (rc != DD_ERR_AGAIN)
 		dd_pass_progress_clear(&l->progress);
@@ -405,6 +405,10 @@ static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 					  "lease.destroyed", NULL, err);
 		if (!rc)
 			rc = dd_lease_changed(w, l, err);
+		/* the leases its hooks asked for go with it */
+		if (!rc)
+			rc = dd_pass_release_owned(
+				w, (struct dd_ref){DD_OBJ_LEASE, l->id}, err);
 		/*
 		 * A released or broken resource waits for its last lease to
 		 * go: wake it.  Read inside this transaction, so either we

@@ -267,8 +267,9 @@ static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
 
 	if (rc)
 		return rc;
-	dd_pass_progress_ctx(&h.ctx, &r->progress,
-			     DD_BP_HOOK_ACTIVATE_RESOURCE, &resume);
+	dd_pass_progress_ctx(&h.ctx, (struct dd_ref){DD_OBJ_RESOURCE, r->id},
+			     &r->progress, DD_BP_HOOK_ACTIVATE_RESOURCE,
+			     &resume);
 	rc = dd_bp_activate_resource(h.type, &h.ctx, r, &herr);
 	if (rc == DD_ERR_AGAIN) {
 		dd_bp_handle_release(&h);
@@ -346,6 +347,10 @@ static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 				  "resource.destroyed", NULL, err);
 	if (!rc)
 		rc = changed(w, r, err);
+	/* the leases its hooks asked for go with it */
+	if (!rc)
+		rc = dd_pass_release_owned(
+			w, (struct dd_ref){DD_OBJ_RESOURCE, r->id}, err);
 	if (!rc)
 		rc = dd_pass_wake_waiting(w, r->type, err);
 	/* its pool has one fewer */

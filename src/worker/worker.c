@@ -387,9 +387,11 @@ int dd_pass_wake_waiting(struct dd_worker *w, const char *type,
 	return rc;
 }
 
-void dd_pass_progress_ctx(struct dd_bp_ctx *ctx, const struct dd_progress *p,
-			  enum dd_bp_hook hook, struct dd_bp_resume *resume)
+void dd_pass_progress_ctx(struct dd_bp_ctx *ctx, struct dd_ref obj,
+			  const struct dd_progress *p, enum dd_bp_hook hook,
+			  struct dd_bp_resume *resume)
 {
+	ctx->object = obj;
 	ctx->started = !strcmp(p->hook, dd_bp_hook_name(hook)) ? p->since
 							       : dd_now();
 	ctx->resume = resume;
@@ -464,6 +466,34 @@ int dd_pass_tell_resumers(struct dd_worker *w, struct dd_ref obj,
 	if (!rc && owner && dd_ref_parse(owner, &o) == 0 &&
 	    (o.kind == DD_OBJ_LEASE || o.kind == DD_OBJ_RESOURCE))
 		rc = dd_pass_schedule(w, o, 0, err);
+	return rc;
+}
+
+int dd_pass_release_owned(struct dd_worker *w, struct dd_ref owner,
+			  struct dd_error *err)
+{
+	struct dd_lease_list l = {0};
+	struct dd_filter f = {0};
+	char name[64];
+	int rc;
+
+	snprintf(name, sizeof(name), "%s:%lld", dd_obj_kind_name(owner.kind),
+		 owner.id);
+	f.owner = name;
+	f.status_mask = (1u << DD_LEASE_PENDING) | (1u << DD_LEASE_ACQUIRED) |
+			(1u << DD_LEASE_ACTIVE);
+	rc = dd_store_lease_list(w->store, &f, &l, err);
+	for (size_t i = 0; !rc && i < l.n; i++) {
+		struct dd_command c = {0};
+
+		c.target = (struct dd_ref){DD_OBJ_LEASE, l.items[i].id};
+		c.kind = (char *)dd_command_kind_name(DD_CMD_RELEASE);
+		c.author = name;
+		rc = dd_store_command_insert(w->store, &c, err);
+		if (!rc)
+			rc = dd_pass_schedule(w, c.target, 0, err);
+	}
+	dd_lease_list_release(&l);
 	return rc;
 }
 

@@ -29,6 +29,7 @@
 
 #include "api/api.h"
 #include "blueprint/blueprint.h"
+#include "blueprint/services.h"
 #include "core/exec.h"
 #include "queue/task.h"
 
@@ -39,6 +40,7 @@ static enum {
 	RUN_SLEEP,	 /* run `sleep sleep_for` */
 	YIELD_FOR_EVENT, /* "in progress" until lease `watched` changes */
 	YIELD_FOREVER,	 /* "in progress" for ever, waiting for `watched` */
+	USE_SUBLEASE,	 /* lease a host, wait for it, run a command on it */
 } mode;
 static const char *sleep_for = "0";
 static long long watched;
@@ -68,6 +70,36 @@ static int spawn_argv(void *arg, const struct dd_exec_io *io, pid_t *pid,
 		  : 0;
 }
 
+/*
+ * Build on a lease of its own (blueprint/services.h): ask for a host,
+ * wait for it by event, run a command on it.  The first call forgets
+ * what it asked for, as a crash before its attributes were saved would:
+ * the next call must find the same lease again, not ask for a second.
+ */
+static int use_sublease(const struct dd_bp_ctx *ctx, struct dd_resource *r,
+			struct dd_error *err)
+{
+	struct dd_bp_lease_want want = {.name = "host", .type = "host"};
+	char *argv[] = {"touch", "built-by-hook", NULL};
+	struct dd_exec_result res = {0};
+	long long id;
+	int rc = dd_bp_lease_request(ctx, r->attributes, &want, &id, err);
+
+	if (rc)
+		return rc;
+	if (atomic_load(&activations) == 1)
+		json_object_del(r->attributes, "leases");
+	rc = dd_bp_lease_await(ctx, id, err);
+	if (rc)
+		return rc; /* DD_ERR_AGAIN: in progress until the host is */
+	rc = dd_bp_lease_exec(ctx, id, argv, &res, err);
+	if (!rc && res.exit_status)
+		rc = dd_error_set(err, DD_ERR_IO, "touch exited with %d",
+				  res.exit_status);
+	dd_exec_result_release(&res);
+	return rc;
+}
+
 static int fake_activate_resource(const struct dd_bp_ctx *ctx,
 				  struct dd_resource *r, struct dd_error *err)
 {
@@ -78,6 +110,8 @@ static int fake_activate_resource(const struct dd_bp_ctx *ctx,
 
 	if (atomic_fetch_add(&activations, 1) > 0 && only_once)
 		return dd_error_set(err, DD_ERR_IO, "only once");
+	if (mode == USE_SUBLEASE)
+		return use_sublease(ctx, r, err);
 	if (mode != RUN_SLEEP) {
 		/* its state lives in the resource's attributes */
 		if (mode == YIELD_FOR_EVENT &&
@@ -394,16 +428,13 @@ static void test_deadline_breaks_resource(void **state)
 			   "activate_resource timed out after 0.5 s"));
 }
 
-/* A host blueprint and an active lease on it, for a hook to wait for. */
-static long long host_lease(struct fx *x, struct dd_worker *w)
+/* A host blueprint "h" with one host, under the test's directory. */
+static void host_blueprint(struct fx *x)
 {
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_blueprint bp = {0};
-	struct dd_lease_request req = {.type = "host", .owner = "test:unit"};
-	struct dd_lease out = {0};
 	char root[PATH_MAX + 16];
 	json_t *cfg;
-	long long id;
 
 	snprintf(root, sizeof(root), "%s/hosts", x->env.dir);
 	cfg = json_pack("{s:[{s:s}], s:s}", "hosts", "name", "a", "root",
@@ -413,6 +444,17 @@ static long long host_lease(struct fx *x, struct dd_worker *w)
 		  &err);
 	json_decref(cfg);
 	dd_blueprint_release(&bp);
+}
+
+/* A host blueprint and an active lease on it, for a hook to wait for. */
+static long long host_lease(struct fx *x, struct dd_worker *w)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_lease_request req = {.type = "host", .owner = "test:unit"};
+	struct dd_lease out = {0};
+	long long id;
+
+	host_blueprint(x);
 	assert_ok(dd_api_lease_create(x->env.store, &req, &out, &err), &err);
 	id = out.id;
 	dd_lease_release(&out);
@@ -530,6 +572,65 @@ static void test_in_progress_times_out(void **state)
 			   "activate_resource timed out after 0.3 s"));
 }
 
+/* The leases `owner` holds ("resource:2"), into *l. */
+static void owned(struct fx *x, const char *owner, struct dd_lease_list *l)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_filter f = {.owner = owner};
+
+	assert_ok(dd_store_lease_list(x->env.store, &f, l, &err), &err);
+}
+
+/*
+ * A hook builds on a lease of its own: it asks for a host (owned by its
+ * resource), is resumed by the host lease's changes until it is active,
+ * runs a command on it, and finishes; one host lease, even though the
+ * hook's first call lost the record of it.  Destroying the resource
+ * releases the host lease.
+ */
+static void test_hook_uses_a_lease_of_its_own(void **state)
+{
+	struct fx *x = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_lease_list l = {0};
+	struct dd_worker w;
+	char owner[64], marker[PATH_MAX + 64];
+	long long id, rid, host;
+
+	host_blueprint(x);
+	mode = USE_SUBLEASE;
+	make_blueprint(x, "{}");
+	id = lease_new(x);
+	assert_ok(dd_worker_init(&w, x->env.path, "t", &err), &err);
+	assert_ok(dd_worker_drain(&w, 100, &err), &err);
+	rid = resource_of(x, id);
+	assert_int_equal(lease_status(x, id), DD_LEASE_ACTIVE);
+	assert_int_equal(resource_status(x, rid), DD_RESOURCE_ACTIVE);
+	assert_true(atomic_load(&activations) >= 2);
+
+	snprintf(owner, sizeof(owner), "resource:%lld", rid);
+	owned(x, owner, &l);
+	assert_int_equal(l.n, 1);
+	host = l.items[0].id;
+	assert_string_equal(l.items[0].type, "host");
+	assert_int_equal(l.items[0].status, DD_LEASE_ACTIVE);
+	snprintf(marker, sizeof(marker), "%s/built-by-hook",
+		 json_string_value(json_object_get(l.items[0].attributes,
+						   "path")));
+	assert_int_equal(access(marker, F_OK), 0);
+	dd_lease_list_release(&l);
+
+	/* the resource goes, and its host lease with it */
+	assert_ok(dd_api_send(x->env.store,
+			      (struct dd_ref){DD_OBJ_RESOURCE, rid}, "release",
+			      "test", NULL, NULL, &err),
+		  &err);
+	assert_ok(dd_worker_drain(&w, 100, &err), &err);
+	dd_worker_release(&w);
+	assert_int_equal(resource_status(x, rid), DD_RESOURCE_DESTROYED);
+	assert_int_equal(lease_status(x, host), DD_LEASE_DESTROYED);
+}
+
 /* "timeouts" is a key of every type's config, checked once for all. */
 static void test_timeouts_config(void **state)
 {
@@ -587,6 +688,8 @@ int main(void)
 			test_in_progress_resumed_by_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_in_progress_times_out,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_hook_uses_a_lease_of_its_own, setup, teardown),
 		cmocka_unit_test(test_timeouts_config),
 	};
 
