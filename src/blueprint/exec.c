@@ -704,23 +704,17 @@ static struct log_to about(const struct dd_bp_ctx *ctx,
 }
 
 /*
- * describe, then allocate (with the key), then activate if the provider
- * has it.  What they answer lands in r->attributes, saved with the
- * resource's activation, or with its breaking if a step fails, so that
- * destroy has the provider's id.  Run again after a crash, allocate is
- * asked again with the same key.
+ * describe and allocate (with the key): what they answer lands in
+ * r->attributes.
  */
-static int exec_activate_resource(const struct dd_bp_ctx *ctx,
-				  struct dd_resource *r, struct dd_error *err)
+static int allocate(const struct dd_bp_ctx *ctx, struct dd_resource *r,
+		    struct dd_error *err)
 {
 	const json_t *config = ctx->blueprint->config;
 	struct log_to to = about(ctx, r, NULL);
 	json_t *operations = NULL, *req, *reply = NULL, *v;
 	int version, rc;
 
-	if (!json_is_string(json_object_get(r->attributes, "key")))
-		return dd_error_set(err, DD_ERR_BROKEN,
-				    "resource %lld has no key", r->id);
 	rc = describe(ctx, config, &version, &operations, err);
 	if (rc)
 		return rc;
@@ -749,15 +743,30 @@ static int exec_activate_resource(const struct dd_bp_ctx *ctx,
 				  "its 'attributes' must be an object",
 				  program(config));
 	if (!rc)
-		json_object_set(r->attributes, "provider",
-				v ? v : json_object());
+		json_object_set_new(r->attributes, "provider",
+				    v ? json_incref(v) : json_object());
 	if (!rc)
 		rc = take_ssh(config, OP_RESOURCE_ALLOCATE,
 			      json_object_get(reply, "ssh"), r, err);
 	json_decref(reply);
-	DD_CHAOS_STOP("exec_allocated");
-	if (rc || !implements(r, OP_RESOURCE_ACTIVATE))
-		return rc;
+	return rc;
+}
+
+/* The most a provider may ask to wait before resource.activate again. */
+#define MAX_RETRY_AFTER 3600.0
+
+/*
+ * resource.activate: ready, or (DD_ERR_AGAIN, with ctx->resume set) not
+ * yet: "retry_after" seconds.  Its attributes land in r->attributes.
+ */
+static int activate(const struct dd_bp_ctx *ctx, struct dd_resource *r,
+		    struct dd_error *err)
+{
+	const json_t *config = ctx->blueprint->config;
+	struct log_to to = about(ctx, r, NULL);
+	json_t *req, *reply = NULL, *v, *later;
+	int rc;
+
 	req = request(ctx, OP_RESOURCE_ACTIVATE, r, NULL);
 	if (!req)
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
@@ -766,18 +775,74 @@ static int exec_activate_resource(const struct dd_bp_ctx *ctx,
 	if (rc)
 		return rc;
 	v = json_object_get(reply, "attributes");
+	later = json_object_get(reply, "retry_after");
 	if (v && !json_is_object(v))
 		rc = dd_error_set(err, DD_ERR_INVALID,
 				  "provider '%s' failed on resource.activate: "
 				  "its 'attributes' must be an object",
 				  program(config));
+	else if (later && (!json_is_number(later) ||
+			   json_number_value(later) <= 0 ||
+			   json_number_value(later) > MAX_RETRY_AFTER))
+		rc = dd_error_set(err, DD_ERR_INVALID,
+				  "provider '%s' failed on resource.activate: "
+				  "its 'retry_after' must be from 0 to %g "
+				  "seconds",
+				  program(config), MAX_RETRY_AFTER);
 	else if (v)
 		json_object_set(r->attributes, "provider", v);
 	if (!rc)
 		rc = take_ssh(config, OP_RESOURCE_ACTIVATE,
 			      json_object_get(reply, "ssh"), r, err);
+	if (!rc && later && !ctx->resume)
+		rc = dd_error_set(err, DD_ERR_STATE,
+				  "provider '%s' is not ready on "
+				  "resource.activate, and this call cannot wait",
+				  program(config));
+	else if (!rc && later) {
+		ctx->resume->at = dd_now() + json_number_value(later);
+		rc = DD_ERR_AGAIN;
+	}
 	json_decref(reply);
 	return rc;
+}
+
+/*
+ * Allocate, then activate if the provider has it.  What they answer lands
+ * in r->attributes, saved with the resource's activation, or with its
+ * breaking if a step fails, so that destroy has the provider's id.
+ *
+ * Between the two, the allocate's answer is saved: the hook answers "in
+ * progress" (ctx->resume), which saves the attributes durably in a fenced
+ * transaction, and is called again at once; it then finds the provider's
+ * id and goes on to activate.  So a crash after that save never asks for
+ * the resource twice; a crash while allocate runs, or before its answer
+ * is saved, asks again with the same key, which the provider answers
+ * with the same resource.  A provider not ready yet on activate
+ * ("retry_after") is asked again later the same way, within the hook's
+ * deadline, which counts from the first call.
+ */
+static int exec_activate_resource(const struct dd_bp_ctx *ctx,
+				  struct dd_resource *r, struct dd_error *err)
+{
+	int rc;
+
+	if (!json_is_string(json_object_get(r->attributes, "key")))
+		return dd_error_set(err, DD_ERR_BROKEN,
+				    "resource %lld has no key", r->id);
+	if (!json_is_string(json_object_get(r->attributes, "provider_id"))) {
+		rc = allocate(ctx, r, err);
+		DD_CHAOS_STOP("exec_allocated");
+		if (rc || !implements(r, OP_RESOURCE_ACTIVATE))
+			return rc;
+		if (ctx->resume) {
+			ctx->resume->at = dd_now(); /* saved, then at once */
+			return DD_ERR_AGAIN;
+		}
+	}
+	if (!implements(r, OP_RESOURCE_ACTIVATE))
+		return 0;
+	return activate(ctx, r, err);
 }
 
 static int exec_destroy_resource(const struct dd_bp_ctx *ctx,

@@ -19,8 +19,10 @@
 #include <sys/stat.h>
 
 /*
- * The provider: saves its request as req-OP.json, then, as files in its
- * directory say, sleeps (sleep-OP), fails (exit-OP holds the status), or
+ * The provider: saves its request as req-OP.json and counts its calls
+ * (lines of count-OP; resource.activate also notes the resource's
+ * attributes in the store, in seen), then, as files in its directory say, answers
+ * once-OP once, sleeps (sleep-OP), fails (exit-OP holds the status), or
  * answers reply-OP (else a default).  exec runs `cat`.
  */
 static const char provider[] =
@@ -30,6 +32,11 @@ static const char provider[] =
 	"if [ \"$op\" = exec ]; then cat <&3 >\"$d/req-exec.json\";"
 	" exec 3<&-; exec cat; fi\n"
 	"cat >\"$d/req-$op.json\"\n"
+	"echo >>\"$d/count-$op\"\n"
+	"[ \"$op\" = resource.activate ] && sqlite3 \"$d/dd.db\""
+	" 'SELECT attributes FROM resource WHERE id = 1' >>\"$d/seen\"\n"
+	"if [ -f \"$d/once-$op\" ]; then cat \"$d/once-$op\";"
+	" rm \"$d/once-$op\"; exit 0; fi\n"
 	"[ -f \"$d/sleep-$op\" ] && sleep 30\n"
 	"if [ -f \"$d/exit-$op\" ]; then echo \"it went wrong\" >&2;"
 	" exit \"$(cat \"$d/exit-$op\")\"; fi\n"
@@ -355,6 +362,91 @@ static void test_allocate_hangs(void **state)
 	dd_worker_release(&w);
 }
 
+/* Lines in the file `name` of the provider's directory. */
+static int lines(struct fx *x, const char *name)
+{
+	char path[PATH_MAX + 64], buf[256];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", x->env.dir, name);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(buf, sizeof(buf), f))
+		n++;
+	fclose(f);
+	return n;
+}
+
+/*
+ * A provider with resource.activate: the allocate's answer is saved
+ * before activate is called (so it is asked once), and "retry_after"
+ * makes drydock ask again later, keeping the attributes meanwhile.
+ */
+static void test_activate_later(void **state)
+{
+	struct fx *x = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_worker w;
+	struct dd_resource r = {0};
+	struct dd_log_entry_list logs = {0};
+	struct dd_filter f = {0};
+	double give_up = dd_monotonic() + 30;
+	bool waited = false;
+	json_t *req;
+
+	put(x, "reply-describe",
+	    "{\"versions\": [1], \"operations\": [\"resource.allocate\", "
+	    "\"resource.activate\", \"resource.destroy\"]}");
+	put(x, "once-resource.activate",
+	    "{\"retry_after\": 0.2, \"attributes\": {\"booting\": true}}");
+	lease_on(x, &w);
+	for (;;) {
+		assert_ok(dd_store_resource_get(x->env.store, 1, &r, &err),
+			  &err);
+		if (r.status != DD_RESOURCE_PENDING)
+			break;
+		/* while it waits, what the provider said is stored */
+		if (json_is_true(json_object_get(
+			    json_object_get(r.attributes, "provider"),
+			    "booting")))
+			waited = true;
+		dd_resource_release(&r);
+		assert_true(dd_monotonic() < give_up);
+		usleep(50000);
+		assert_ok(dd_worker_drain(&w, 100, &err), &err);
+	}
+	assert_int_equal(r.status, DD_RESOURCE_ACTIVE);
+	assert_true(waited);
+	assert_int_equal(lines(x, "count-resource.allocate"), 1);
+	/* the allocate's answer was in the store before activate ran */
+	{
+		char path[PATH_MAX + 16], seen[4096] = "";
+		FILE *fs;
+
+		snprintf(path, sizeof(path), "%s/seen", x->env.dir);
+		fs = fopen(path, "r");
+		assert_non_null(fs);
+		assert_non_null(fgets(seen, sizeof(seen), fs));
+		fclose(fs);
+		assert_non_null(strstr(seen, "\"provider_id\":\"thing\""));
+	}
+	assert_int_equal(lines(x, "count-resource.activate"), 2);
+	/* the second activate was handed what the first answered */
+	req = request_of(x, "resource.activate");
+	assert_true(json_is_true(json_object_get(
+		json_object_get(json_object_get(req, "resource"), "attributes"),
+		"booting")));
+	json_decref(req);
+	f.resource = 1;
+	assert_ok(dd_store_log_list(x->env.store, &f, &logs, &err), &err);
+	assert_true(logs.n > 0);
+	dd_log_entry_list_release(&logs);
+	dd_resource_release(&r);
+	dd_worker_release(&w);
+}
+
 /* Start `cat` on the lease with stdin a file holding "hello". */
 struct spawn_arg {
 	struct dd_store *store;
@@ -449,6 +541,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_allocate_fails, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_allocate_hangs, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_activate_later, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_exec, setup, teardown),
 	};
