@@ -9,6 +9,7 @@
 #include "blueprint/schema.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -156,7 +157,13 @@ static void describe(const struct dd_schema_field *f, char *buf, size_t n)
 		return;
 	case DD_SCHEMA_NUMBER:
 		append(buf, n, "a number");
-		if (f->min_number != f->max_number)
+		if (f->min_number == f->max_number)
+			return;
+		if (f->max_number == INFINITY)
+			append(buf, n, " of at least %g", f->min_number);
+		else if (f->min_number == -INFINITY)
+			append(buf, n, " of at most %g", f->max_number);
+		else
 			append(buf, n, " from %g to %g", f->min_number,
 			       f->max_number);
 		return;

@@ -62,9 +62,15 @@ struct dd_schema_field {
 	 * path"; NULL: said from the row ("an integer from 1 to 1024").
 	 */
 	const char *what;
-	/* INTEGER: from min to max; no range when min == max. */
+	/*
+	 * INTEGER: from min to max; no range when min == max.  One bound
+	 * only: the other LLONG_MIN or LLONG_MAX.
+	 */
 	long long min, max;
-	/* NUMBER: from min_number to max_number; none when they are equal. */
+	/*
+	 * NUMBER: from min_number to max_number; none when they are equal.
+	 * One bound only: the other -INFINITY or INFINITY.
+	 */
 	double min_number, max_number;
 	/* STRING: its length in bytes, at least min_len, at most max_len. */
 	size_t min_len, max_len;

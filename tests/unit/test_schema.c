@@ -7,6 +7,8 @@
  */
 #include "testutil.h"
 
+#include <math.h>
+
 #include "blueprint/blueprint.h"
 #include "blueprint/schema.h"
 
@@ -85,6 +87,10 @@ static const struct dd_schema_field fields[] = {
 	 .type = DD_SCHEMA_NUMBER,
 	 .min_number = 0,
 	 .max_number = 1},
+	{.name = "wait",
+	 .type = DD_SCHEMA_NUMBER,
+	 .min_number = 0.5,
+	 .max_number = INFINITY},
 	{.name = "flag", .type = DD_SCHEMA_BOOLEAN},
 	{.name = "colour", .type = DD_SCHEMA_STRING, .values = colours},
 	{.name = "label", .type = DD_SCHEMA_STRING, .min_len = 1},
@@ -178,6 +184,9 @@ static void test_scalars_refused(void **state)
 	       "config: ratio: must be a number from 0 to 1");
 	expect("{\"ratio\": \"0.5\"}", DD_ERR_INVALID,
 	       "config: ratio: must be a number from 0 to 1");
+	expect("{\"wait\": 0.25}", DD_ERR_INVALID,
+	       "config: wait: must be a number of at least 0.5");
+	expect("{\"wait\": 1e300}", 0, NULL);
 	expect("{\"flag\": 1}", DD_ERR_INVALID,
 	       "config: flag: must be true or false");
 	expect("{\"colour\": \"blue\"}", DD_ERR_INVALID,
