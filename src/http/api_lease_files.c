@@ -18,21 +18,16 @@
  * a pipe that the server reads as the client takes the bytes (a body
  * that waits, http.h); an upload's body is written into a pipe, a piece
  * at a time, that the command reads.  Each command runs on a thread of
- * its own (struct transfer), since dd_exec_run() waits for it; whichever
- * of the request and the thread finishes last frees the transfer, so a
- * client that goes away stops the command (its cancel) without waiting
- * for it.  An upload is bounded by `drydock serve --max-artifact-size`,
+ * its own (transfer.h), since dd_exec_run() waits for it; a client that
+ * goes away stops it without waiting for it.  An upload is bounded by `drydock serve --max-artifact-size`,
  * as a file artifact's is.
  */
-#include "api/api.h"
 #include "http/api_v1.h"
+#include "http/transfer.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 /*
  * How long a command of the files interface may run for the API: an
@@ -40,111 +35,43 @@
  */
 #define FILES_TIMEOUT 3600.0
 
-/* ---- a command on its own thread ----------------------------------- */
+/* ---- the job -------------------------------------------------------- */
 
-struct transfer {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int refs; /* the request and the thread */
-	bool done;
-	int rc;
-	struct dd_error err;
-	struct dd_api_lease h;
+/* What a file's transfer (transfer.h) carries for its job. */
+struct file_job {
 	char path[DD_FILE_PATH_MAX + 1];
-	bool upload;
 	unsigned mode;
-	/* download: the command writes data[1], the server reads data[0];
-	   upload: the server writes data[1], the command reads data[0] */
-	int data[2];
-	int cancel[2];
-	long long size;
+	long long size; /* an upload's bytes so far */
 };
 
-static void transfer_put(struct transfer *t)
+/* Read or write the file, on the transfer's thread. */
+static int file_run(struct dd_transfer *t, int fd, int cancel_fd,
+		    struct dd_error *err)
 {
-	bool last;
-
-	pthread_mutex_lock(&t->mu);
-	last = --t->refs == 0;
-	pthread_mutex_unlock(&t->mu);
-	if (!last)
-		return;
-	for (int i = 0; i < 2; i++) {
-		if (t->data[i] >= 0)
-			close(t->data[i]);
-		if (t->cancel[i] >= 0)
-			close(t->cancel[i]);
-	}
-	dd_api_lease_close(&t->h);
-	pthread_cond_destroy(&t->cv);
-	pthread_mutex_destroy(&t->mu);
-	dd_free(t);
-}
-
-static void *transfer_run(void *arg)
-{
-	struct transfer *t = arg;
-	struct dd_file_options o = {FILES_TIMEOUT, t->cancel[0]};
+	const struct file_job *f = t->arg;
 	const struct dd_bp_handle *bp = &t->h.bp;
-	struct dd_error err = DD_ERROR_INIT;
-	int rc, mine = t->upload ? 0 : 1;
+	struct dd_file_options o = {FILES_TIMEOUT, cancel_fd};
 
 	if (t->upload)
-		rc = dd_bp_file_write(bp->type, &bp->ctx, &t->h.resource,
-				      &t->h.lease, t->path, t->mode,
-				      t->data[0], &o, &err);
-	else
-		rc = dd_bp_file_read(bp->type, &bp->ctx, &t->h.resource,
-				     &t->h.lease, t->path, t->data[1], &o,
-				     &err);
-	pthread_mutex_lock(&t->mu);
-	/* the command's end of the pipe: the other side sees its end */
-	close(t->data[mine]);
-	t->data[mine] = -1;
-	t->done = true;
-	t->rc = rc;
-	t->err = err;
-	pthread_cond_broadcast(&t->cv);
-	pthread_mutex_unlock(&t->mu);
-	transfer_put(t);
-	return NULL;
-}
-
-/* Stop the command, if it still runs (a byte on its cancel). */
-static void transfer_cancel(struct transfer *t)
-{
-	if (write(t->cancel[1], "x", 1) < 0) {
-		/* the pipe is ours and open: a stop always gets through */
-	}
-}
-
-/* Wait for the command to end; its result, with `err` filled. */
-static int transfer_wait(struct transfer *t, struct dd_error *err)
-{
-	int rc;
-
-	pthread_mutex_lock(&t->mu);
-	while (!t->done)
-		pthread_cond_wait(&t->cv, &t->mu);
-	rc = t->rc;
-	if (rc)
-		*err = t->err;
-	pthread_mutex_unlock(&t->mu);
-	return rc;
+		return dd_bp_file_write(bp->type, &bp->ctx, &t->h.resource,
+					&t->h.lease, f->path, f->mode, fd, &o,
+					err);
+	return dd_bp_file_read(bp->type, &bp->ctx, &t->h.resource,
+			       &t->h.lease, f->path, fd, &o, err);
 }
 
 /*
- * A transfer for lease r->params[0] and r->tail, the lease opened and
- * the pipes made, but not started; NULL after answering.
+ * A transfer of the file r->tail on lease r->params[0], if the caller
+ * may run commands on it; not started.  NULL after answering.
  */
-static struct transfer *transfer_new(struct dd_http_req *r, bool upload)
+static struct dd_transfer *file_transfer(struct dd_http_req *r, bool upload)
 {
-	struct dd_error err = DD_ERROR_INIT;
+	const char *doing = upload ? "write files on" : "read files of";
 	struct dd_lease l = {0};
-	struct transfer *t;
+	struct dd_transfer *t;
+	struct file_job *f;
 
-	if (!dd_v1_lease_for(r, DD_ACTION_LEASE_EXEC,
-			     upload ? "write files on" : "read files of", &l))
+	if (!dd_v1_lease_for(r, DD_ACTION_LEASE_EXEC, doing, &l))
 		return NULL;
 	dd_lease_release(&l);
 	if (!r->tail || !r->tail[0]) {
@@ -162,54 +89,20 @@ static struct transfer *transfer_new(struct dd_http_req *r, bool upload)
 			      DD_FILE_PATH_MAX);
 		return NULL;
 	}
-	t = dd_calloc(1, sizeof(*t));
-	if (!t) {
+	f = dd_calloc(1, sizeof(*f));
+	if (!f) {
 		dd_http_error(r, 500, "out_of_memory", "out of memory");
 		return NULL;
 	}
-	pthread_mutex_init(&t->mu, NULL);
-	pthread_cond_init(&t->cv, NULL);
-	t->refs = 1;
-	t->upload = upload;
-	t->data[0] = t->data[1] = t->cancel[0] = t->cancel[1] = -1;
-	snprintf(t->path, sizeof(t->path), "%s", r->tail);
-	if (dd_api_lease_open(r->store, r->params[0],
-			      upload ? "write files on" : "read files of",
-			      &t->h, &err)) {
-		dd_http_fail(r, &err);
-		transfer_put(t);
+	snprintf(f->path, sizeof(f->path), "%s", r->tail);
+	t = dd_transfer_new(r, doing, upload);
+	if (!t) {
+		dd_free(f);
 		return NULL;
 	}
-	/* the store is the request's: the thread runs without it */
-	t->h.bp.ctx.store = NULL;
-	if (pipe2(t->data, O_CLOEXEC) || pipe2(t->cancel, O_CLOEXEC)) {
-		dd_http_error(r, 500, "io_error", "cannot make a pipe: %s",
-			      strerror(errno));
-		transfer_put(t);
-		return NULL;
-	}
+	t->arg = f;
+	t->arg_free = dd_free;
 	return t;
-}
-
-/* Run the transfer's command on its thread; false after answering. */
-static bool transfer_start(struct dd_http_req *r, struct transfer *t)
-{
-	pthread_attr_t a;
-	pthread_t th;
-	int rc;
-
-	t->refs++;
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(&th, &a, transfer_run, t);
-	pthread_attr_destroy(&a);
-	if (rc) {
-		t->refs--;
-		dd_http_error(r, 503, "busy", "cannot start a thread: %s",
-			      strerror(rc));
-		return false;
-	}
-	return true;
 }
 
 /* ---- listing ------------------------------------------------------- */
@@ -288,50 +181,24 @@ static void files_list(struct dd_http_req *r)
 
 /* ---- download ------------------------------------------------------ */
 
-/* The next bytes the command wrote, on the server's I/O thread. */
-static long download_read(void *arg, struct dd_store *st, long long pos,
-			  char *buf, size_t cap)
-{
-	struct transfer *t = arg;
-	ssize_t n;
-
-	(void)st;
-	(void)pos;
-	n = read(t->data[0], buf, cap);
-	if (n > 0)
-		return (long)n;
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return 0; /* nothing yet: the server waits for data[0] */
-	return -1; /* the end before `size` bytes: the file shrank, or the
-		      command failed */
-}
-
-/* The answer is sent or dropped: stop the command if it still runs. */
-static void download_free(void *arg)
-{
-	struct transfer *t = arg;
-
-	transfer_cancel(t);
-	transfer_put(t);
-}
-
 static void file_get(struct dd_http_req *r)
 {
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_file_list l = {NULL, 0};
-	struct dd_http_reader reader = {0};
-	struct transfer *t;
+	struct dd_transfer *t;
+	struct file_job *f;
 
 	if (!dd_http_query_known(r, dd_v1_no_args))
 		return;
-	t = transfer_new(r, false);
+	t = file_transfer(r, false);
 	if (!t)
 		return;
+	f = t->arg;
 	if (!dd_http_long_running(r))
 		goto out;
 	/* what it is and how large: a 404 or 400 before any byte is sent */
 	if (dd_bp_file_list(t->h.bp.type, &t->h.bp.ctx, &t->h.resource,
-			    &t->h.lease, t->path, &l,
+			    &t->h.lease, f->path, &l,
 			    &(struct dd_file_options){FILES_TIMEOUT, -1},
 			    &err)) {
 		dd_http_fail(r, &err);
@@ -340,34 +207,22 @@ static void file_get(struct dd_http_req *r)
 	if (l.entries[0].type != 'f') {
 		dd_http_error(r, 400, "invalid",
 			      "'%s' on lease %lld is a %s, not a file%s",
-			      t->path, r->params[0],
+			      f->path, r->params[0],
 			      kind_name(l.entries[0].type),
 			      l.entries[0].type == 'd'
 				      ? ": list it with GET .../files?path=DIR"
 				      : "");
 		goto out;
 	}
-	t->size = l.entries[0].size;
-	/* the server's end never waits; the command's end does */
-	if (fcntl(t->data[0], F_SETFL, O_NONBLOCK) || !transfer_start(r, t)) {
-		if (!r->status)
-			dd_http_error(r, 500, "io_error",
-				      "cannot set up the pipe: %s",
-				      strerror(errno));
-		goto out;
+	if (dd_transfer_start(r, t, file_run)) {
+		dd_transfer_answer(r, t, 200, "application/octet-stream",
+				   l.entries[0].size);
+		t = NULL; /* the answer's now */
 	}
-	reader.size = t->size;
-	reader.read = download_read;
-	reader.free = download_free;
-	reader.arg = t;
-	reader.waits = true;
-	reader.wait_fd = t->data[0];
-	dd_http_stream(r, 200, "application/octet-stream", &reader);
-	t = NULL; /* the answer's now */
 out:
 	dd_file_list_release(&l);
 	if (t)
-		transfer_put(t);
+		dd_transfer_put(t);
 }
 
 /* ---- upload -------------------------------------------------------- */
@@ -399,95 +254,80 @@ static bool mode_arg(struct dd_http_req *r, unsigned *mode)
 
 static bool upload_begin(struct dd_http_req *r, void **state)
 {
-	struct transfer *t;
+	struct dd_transfer *t;
 	unsigned mode;
 
 	if (!dd_http_query_known(r, upload_args) || !mode_arg(r, &mode))
 		return false;
-	t = transfer_new(r, true);
+	t = file_transfer(r, true);
 	if (!t)
 		return false;
-	t->mode = mode;
-	if (!transfer_start(r, t)) {
-		transfer_put(t);
+	((struct file_job *)t->arg)->mode = mode;
+	if (!dd_transfer_start(r, t, file_run)) {
+		dd_transfer_put(t);
 		return false;
 	}
 	*state = t;
 	return true;
 }
 
-/* The command's failure, or why the pipe took no more. */
-static void upload_failed(struct dd_http_req *r, struct transfer *t,
-			  int wr_errno)
-{
-	struct dd_error err = DD_ERROR_INIT;
-
-	close(t->data[1]);
-	t->data[1] = -1;
-	if (transfer_wait(t, &err))
-		dd_http_fail(r, &err);
-	else
-		dd_http_error(r, 500, "io_error",
-			      "cannot write '%s' on lease %lld: %s", t->path,
-			      r->params[0], strerror(wr_errno));
-}
-
 static bool upload_write(struct dd_http_req *r, void *state, const void *data,
 			 size_t n)
 {
-	struct transfer *t = state;
-	const char *p = data;
+	struct dd_transfer *t = state;
+	struct file_job *f = t->arg;
+	struct dd_error err = DD_ERROR_INIT;
+	int why;
 
 	/* blocks while the command reads: the body's pace is the lease's */
-	while (n > 0) {
-		ssize_t w = write(t->data[1], p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			/* the command ended early (EPIPE): say why */
-			upload_failed(r, t, errno);
-			return false;
-		}
-		p += w;
-		n -= (size_t)w;
-		t->size += w;
+	if (dd_transfer_write(t, data, n)) {
+		f->size += (long long)n;
+		return true;
 	}
-	return true;
+	/* the command ended early (EPIPE): say why */
+	why = errno;
+	dd_transfer_close(t);
+	if (dd_transfer_wait(t, &err))
+		dd_http_fail(r, &err);
+	else
+		dd_http_error(r, 500, "io_error",
+			      "cannot write '%s' on lease %lld: %s", f->path,
+			      r->params[0], strerror(why));
+	return false;
 }
 
 static void upload_abort(struct dd_http_req *r, void *state)
 {
-	struct transfer *t = state;
+	struct dd_transfer *t = state;
 	struct dd_error ignored = DD_ERROR_INIT;
 
 	(void)r;
-	/* stopped before the end of the body, so nothing is renamed */
-	transfer_cancel(t);
-	transfer_wait(t, &ignored);
-	transfer_put(t);
+	/* stopped before the end of its input, so nothing is renamed */
+	dd_transfer_cancel(t);
+	dd_transfer_wait(t, &ignored);
+	dd_transfer_put(t);
 }
 
 static void upload_end(struct dd_http_req *r, void *state)
 {
-	struct transfer *t = state;
+	struct dd_transfer *t = state;
+	const struct file_job *f = t->arg;
 	struct dd_error err = DD_ERROR_INIT;
 	char mode[8];
 
-	close(t->data[1]);
-	t->data[1] = -1;
-	if (transfer_wait(t, &err)) {
+	dd_transfer_close(t);
+	if (dd_transfer_wait(t, &err)) {
 		dd_http_fail(r, &err);
 	} else {
-		snprintf(mode, sizeof(mode), "%04o", t->mode);
+		snprintf(mode, sizeof(mode), "%04o", f->mode);
 		dd_http_json(r, 201,
 			     json_pack("{s:o,s:I,s:s}", "path",
-				       dd_json_string_lossy(t->path,
-							    strlen(t->path)),
-				       "size", (json_int_t)t->size, "mode",
+				       dd_json_string_lossy(f->path,
+							    strlen(f->path)),
+				       "size", (json_int_t)f->size, "mode",
 				       mode));
 	}
-	transfer_put(t);
+	dd_transfer_put(t);
 }
 
 static const struct dd_http_stream file_put = {

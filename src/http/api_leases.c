@@ -11,12 +11,14 @@
 #include "http/api_v1.h"
 #include "http/internal.h"
 #include "http/objects.h"
+#include "http/transfer.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const lease_list_args[] = {
 	"status", "owner", "type", "resource", "limit", "cursor", NULL};
@@ -350,16 +352,188 @@ static json_t *exec_result_json(const struct dd_exec_result *res)
 			 res->duration);
 }
 
+/*
+ * An exec whose output is streamed (`"stream": true`): the program runs
+ * on a transfer's thread (transfer.h), and each piece of its stdout and
+ * stderr becomes a line of JSON in the answer as it comes,
+ * {"stdout": "..."} or {"stderr": "..."}, the last line its end,
+ * {"exit_status": N, "timed_out": B, "duration": S}.  The answer starts
+ * once the program has started (a program not found is still a 400),
+ * and a client that goes away stops the program.
+ */
+struct exec_job {
+	json_t *body; /* holds argv's strings */
+	char *argv[DD_EXEC_MAX_ARGS + 1];
+	char *env[DD_EXEC_MAX_ENV + 1];
+	struct dd_buf env_buf; /* holds env's strings */
+	double timeout;
+	int fd;
+	/* a UTF-8 character cut between two reads, for the next line */
+	char carry[2][4];
+	size_t ncarry[2];
+};
+
+static void exec_job_free(void *arg)
+{
+	struct exec_job *x = arg;
+
+	json_decref(x->body);
+	dd_buf_release(&x->env_buf);
+	dd_free(x);
+}
+
+/* The end of `s` up to which no UTF-8 character is cut short. */
+static size_t utf8_whole(const char *s, size_t n)
+{
+	for (size_t k = 1; k <= 3 && k <= n; k++) {
+		unsigned char c = (unsigned char)s[n - k];
+		size_t len;
+
+		if ((c & 0xc0) == 0x80)
+			continue; /* a continuation byte: look further back */
+		len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+		return len > k ? n - k : n;
+	}
+	return n;
+}
+
+/* One line of the answer; a client gone makes the write fail, and then
+   its cancel stops the program. */
+static void exec_line(struct exec_job *x, json_t *o)
+{
+	char *line = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	json_decref(o);
+	if (!line)
+		return;
+	for (size_t n = strlen(line), off = 0; off <= n;) {
+		ssize_t w;
+
+		line[n] = '\n'; /* the NUL's place: one write per line */
+		w = write(x->fd, line + off, n + 1 - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	dd_free(line);
+}
+
+static void exec_sink(void *arg, int stream, const char *buf, size_t n)
+{
+	struct exec_job *x = arg;
+	int i = stream == 2;
+	size_t have = x->ncarry[i] + n, whole;
+	char *all = dd_malloc(have);
+
+	if (!all)
+		return;
+	memcpy(all, x->carry[i], x->ncarry[i]);
+	memcpy(all + x->ncarry[i], buf, n);
+	whole = utf8_whole(all, have);
+	x->ncarry[i] = have - whole;
+	memcpy(x->carry[i], all + whole, x->ncarry[i]);
+	if (whole)
+		exec_line(x, json_pack("{s:o}", i ? "stderr" : "stdout",
+				       dd_json_string_lossy(all, whole)));
+	dd_free(all);
+}
+
+/* dd_exec_run()'s start: the lease's command interface; tells the
+   request whether the program started. */
+static int exec_job_start(void *arg, const struct dd_exec_io *io, pid_t *pid,
+			  struct dd_error *err)
+{
+	struct dd_transfer *t = arg;
+	struct exec_job *x = t->arg;
+	int rc = dd_bp_spawn(t->h.bp.type, &t->h.bp.ctx, &t->h.resource,
+			     &t->h.lease, x->argv, x->env, io, pid, err);
+
+	dd_transfer_ready(t, rc, err);
+	return rc;
+}
+
+static int exec_job_run(struct dd_transfer *t, int fd, int cancel_fd,
+			struct dd_error *err)
+{
+	struct exec_job *x = t->arg;
+	struct dd_exec_options o = {.timeout = x->timeout,
+				    .cancel_fd = cancel_fd,
+				    .null_input = true,
+				    .out = DD_EXEC_STREAM,
+				    .err = DD_EXEC_STREAM,
+				    .sink = exec_sink,
+				    .sink_arg = x};
+	struct dd_exec_result res;
+	int rc;
+
+	x->fd = fd;
+	rc = dd_exec_run(exec_job_start, t, &o, &res, err);
+	if (rc)
+		return rc;
+	for (int i = 0; i < 2; i++)
+		if (x->ncarry[i])
+			exec_line(x, json_pack("{s:o}", i ? "stderr" : "stdout",
+					       dd_json_string_lossy(
+						       x->carry[i],
+						       x->ncarry[i])));
+	exec_line(x, json_pack("{s:i,s:b,s:f}", "exit_status",
+			       res.exit_status, "timed_out", res.timed_out,
+			       "duration", res.duration));
+	dd_exec_result_release(&res);
+	return 0;
+}
+
+static void exec_stream(struct dd_http_req *r, json_t *body, char *argv[],
+			char *env[], struct dd_buf *env_buf, double timeout)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_transfer *t;
+	struct exec_job *x = dd_calloc(1, sizeof(*x));
+
+	if (!x) {
+		dd_http_error(r, 500, "out_of_memory", "out of memory");
+		return;
+	}
+	x->body = json_incref(body);
+	for (size_t i = 0; argv[i]; i++)
+		x->argv[i] = argv[i];
+	/* env's strings are in env_buf, which the job takes over */
+	for (size_t i = 0; env[i]; i++)
+		x->env[i] = env[i];
+	x->env_buf = *env_buf;
+	*env_buf = (struct dd_buf)DD_BUF_INIT;
+	x->timeout = timeout;
+	t = dd_transfer_new(r, "run a command on", false);
+	if (!t) {
+		exec_job_free(x);
+		return;
+	}
+	t->arg = x;
+	t->arg_free = exec_job_free;
+	if (!dd_transfer_start(r, t, exec_job_run)) {
+		dd_transfer_put(t);
+		return;
+	}
+	if (dd_transfer_wait_ready(t, &err)) {
+		dd_http_fail(r, &err);
+		dd_transfer_put(t);
+		return;
+	}
+	dd_transfer_answer(r, t, 200, "application/x-ndjson", -1);
+}
+
 static void lease_exec(struct dd_http_req *r)
 {
 	static const char *const fields[] = {"argv", "env", "timeout",
-						   NULL};
+					     "stream", NULL};
 	struct dd_lease l = {0};
 	struct dd_exec_result res = {0};
 	struct dd_error err = DD_ERROR_INIT;
 	char *argv[DD_EXEC_MAX_ARGS + 1];
 	char *env[DD_EXEC_MAX_ENV + 1] = {NULL};
-	json_t *b, *a, *t, *v, *e;
+	json_t *b, *a, *t, *v, *e, *stream;
 	double timeout = DD_EXEC_DEFAULT_TIMEOUT;
 	const char *name;
 	struct dd_buf env_buf = DD_BUF_INIT;
@@ -451,9 +625,18 @@ static void lease_exec(struct dd_http_req *r)
 			goto out;
 		}
 	}
+	stream = json_object_get(b, "stream");
+	if (stream && !json_is_boolean(stream)) {
+		dd_http_error(r, 400, "invalid", "'stream' must be true or false");
+		goto out;
+	}
 	/* the command may run for an hour: on a thread it may hold */
 	if (!dd_http_long_running(r))
 		goto out;
+	if (json_is_true(stream)) {
+		exec_stream(r, b, argv, env, &env_buf, timeout);
+		goto out;
+	}
 	/* /dev/null as input, its own group, both streams captured */
 	if (dd_api_exec(r->store, r->params[0], argv, env,
 			&(struct dd_exec_options){.timeout = timeout,

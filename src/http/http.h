@@ -46,10 +46,13 @@ struct dd_http_req;
  * A body that a program writes as it runs (a lease's file, read through
  * a pipe) sets `waits`: `read` is then lent no store, and may return 0
  * when nothing has come yet; the server then waits, holding no thread,
- * until `wait_fd` (the reader's) turns readable, and asks again.
+ * until `wait_fd` (the reader's) turns readable, and asks again.  A body
+ * whose length is not known (`size` -1, sent chunked) ends when `read`
+ * returns DD_HTTP_READ_END.
  */
+#define DD_HTTP_READ_END (-2)
 struct dd_http_reader {
-	long long size; /* the body's length */
+	long long size; /* the body's length; -1: not known */
 	long (*read)(void *arg, struct dd_store *st, long long pos, char *buf,
 		     size_t cap);
 	void (*free)(void *arg);

@@ -467,6 +467,15 @@ struct body {
 	struct dd_http_reader reader;
 	struct MHD_Connection *mc;
 	bool armed; /* its wait_fd is in the resumer's epoll set */
+	/* suspended for its wait_fd: the resumer resumes it once */
+	atomic_bool waiting;
+	atomic_bool gone; /* the client hung up while it waited */
+	int sock;	  /* the client's socket, watched while waiting */
+	/* the two things a waiting body is woken by, for the resumer */
+	struct wake_tag {
+		struct body *b;
+		bool hangup;
+	} on_data, on_hangup;
 };
 
 /*
@@ -476,20 +485,43 @@ struct body {
  * yet, the connection is suspended (allowed from a content reader) and
  * its descriptor put in the resumer's epoll set, one-shot; the resumer
  * thread resumes the connection once the descriptor turns readable (data
- * or the end), and libmicrohttpd asks the reader again.  A suspended
- * connection is never freed, so the event cannot outlive its body; once
- * fired, a one-shot entry stays disarmed until armed again, and it is
+ * or the end), and libmicrohttpd asks the reader again.
+ *
+ * libmicrohttpd does not notice a client that hangs up on a suspended
+ * connection, so the client's socket is watched too, for the time of
+ * the wait (EPOLLRDHUP): a hang-up resumes the connection with the body
+ * marked gone, and the next read ends it, which frees the body (and so
+ * stops the program).  Whichever of the two comes first resumes
+ * (`waiting`), and the socket leaves the set before the connection is
+ * resumed.  A suspended connection is never freed, so no event can
+ * outlive its body; the pipe's one-shot entry, disarmed once fired, is
  * removed before the body is freed.
  */
 static bool body_wait(struct body *b)
 {
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT,
-				 .data.ptr = b};
+				 .data.ptr = &b->on_data};
+	struct epoll_event hup = {.events = EPOLLRDHUP | EPOLLONESHOT,
+				  .data.ptr = &b->on_hangup};
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		b->mc, MHD_CONNECTION_INFO_CONNECTION_FD);
 
+	b->on_data = (struct wake_tag){b, false};
+	b->on_hangup = (struct wake_tag){b, true};
+	b->sock = ci ? ci->connect_fd : -1;
+	atomic_store(&b->waiting, true);
 	MHD_suspend_connection(b->mc);
+	if (b->sock >= 0 &&
+	    epoll_ctl(b->s->resume_ep, EPOLL_CTL_ADD, b->sock, &hup))
+		b->sock = -1; /* then only the program's end frees it */
 	if (epoll_ctl(b->s->resume_ep, b->armed ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
 		      b->reader.wait_fd, &ev)) {
-		MHD_resume_connection(b->mc);
+		if (atomic_exchange(&b->waiting, false)) {
+			if (b->sock >= 0)
+				epoll_ctl(b->s->resume_ep, EPOLL_CTL_DEL,
+					  b->sock, NULL);
+			MHD_resume_connection(b->mc);
+		}
 		return false;
 	}
 	b->armed = true;
@@ -505,10 +537,20 @@ static void *resumer(void *arg)
 		int n = epoll_wait(s->resume_ep, ev, 32, -1);
 
 		for (int i = 0; i < n; i++) {
-			struct body *b = ev[i].data.ptr;
+			struct wake_tag *w = ev[i].data.ptr;
+			struct body *b;
 
-			if (!b)
+			if (!w)
 				return NULL; /* resume_stop */
+			b = w->b;
+			/* the other of the two may have come first */
+			if (!atomic_exchange(&b->waiting, false))
+				continue;
+			if (b->sock >= 0)
+				epoll_ctl(s->resume_ep, EPOLL_CTL_DEL, b->sock,
+					  NULL);
+			if (w->hangup)
+				atomic_store(&b->gone, true);
 			MHD_resume_connection(b->mc);
 		}
 		if (n < 0 && errno != EINTR)
@@ -523,12 +565,16 @@ static ssize_t body_read(void *cls, uint64_t pos, char *buf, size_t max)
 	long n;
 
 	if (b->reader.waits) {
+		if (atomic_load(&b->gone))
+			return MHD_CONTENT_READER_END_WITH_ERROR;
 		n = b->reader.read(b->reader.arg, NULL, (long long)pos, buf,
 				   max);
 		if (n > 0)
 			return (ssize_t)n;
 		if (n == 0 && body_wait(b))
 			return 0;
+		if (n == DD_HTTP_READ_END)
+			return MHD_CONTENT_READER_END_OF_STREAM;
 		return MHD_CONTENT_READER_END_WITH_ERROR;
 	}
 

@@ -142,6 +142,35 @@ rejects 400 invalid "$CI" POST "/api/v1/leases/$api/exec" '{"argv": ["true"], "e
 rejects 400 invalid "$CI" POST "/api/v1/leases/$api/exec" '{"argv": ["true"], "env": {"A": 1}}'
 rejects 400 invalid "$CI" POST "/api/v1/leases/$api/exec" '{"argv": ["true"], "env": ["A=1"]}'
 
+# ---- exec with its output streamed, a line of JSON per piece --------------------
+call 200 "$CI" POST "/api/v1/leases/$api/exec" \
+	'{"argv": ["sh", "-c", "echo one; echo two >&2; printf caf; printf \"\\303\"; sleep 0.2; printf \"\\251\\n\"; exit 4"], "stream": true, "env": {"A": "b"}}'
+expect_eq "stream type" "$(header Content-Type)" application/x-ndjson
+expect_eq "streamed stdout" "$(jq -rsj '[.[] | .stdout // empty] | join("")' "$T/body")" "$(printf 'one\ncaf\303\251\n')"
+expect_eq "streamed stderr" "$(jq -rsj '[.[] | .stderr // empty] | join("")' "$T/body")" "two"
+expect_eq "stream end" "$(tail -1 "$T/body" | jq -c '[.exit_status, .timed_out]')" '[4,false]'
+rejects 400 invalid "$CI" POST "/api/v1/leases/$api/exec" '{"argv": ["no-such-program-x"], "stream": true}'
+rejects 400 invalid "$CI" POST "/api/v1/leases/$api/exec" '{"argv": ["true"], "stream": "yes"}'
+# the first line comes while the program runs; a client that goes away
+# stops it (here: reads "first", then closes)
+python3 - "$PORT" "$CI" "/api/v1/leases/$api/exec" "$T/streamer.pid" <<'PY'
+import json, socket, sys, time
+port, tok, path, pidfile = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+body = json.dumps({"argv": ["sh", "-c", "echo $$ >" + pidfile + "; echo first; exec sleep 300"],
+                   "stream": True, "timeout": 600}).encode()
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall((f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tok}\r\n"
+           f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body)
+got, deadline = b"", time.time() + 30
+while b'"stdout":"first\\n"' not in got:
+    if time.time() > deadline:
+        sys.exit("no first line while the program runs: %r" % got)
+    got += s.recv(4096)
+s.close()
+PY
+streamer_gone() { ! kill -0 "$(cat "$T/streamer.pid")" 2>/dev/null; }
+wait_until 20 streamer_gone || fail "a streamed exec's program outlived its client"
+
 # ---- upload and download, streamed, 100 MB hash-checked -------------------------
 head -c 100000000 /dev/urandom >"$T/big"
 sum=$(sha256sum <"$T/big" | cut -d' ' -f1)
