@@ -43,6 +43,20 @@ int dd_prewarm_check_max_idle(const json_t *value, const json_t *config,
 	return 0;
 }
 
+bool dd_prewarm_wants(const struct dd_prewarm_settings *s,
+		      enum dd_prewarm_event e)
+{
+	switch (e) {
+	case DD_PREWARM_TAKEN:
+	case DD_PREWARM_GONE:
+		return s->min_ready > 0;
+	case DD_PREWARM_FREED:
+	case DD_PREWARM_READY:
+		return s->max_idle >= 0 || s->idle_ttl > 0;
+	}
+	return true;
+}
+
 /* Newest idle first; equal times by id, newest first. */
 static int newest_first(const void *a, const void *b)
 {
@@ -123,7 +137,7 @@ static int idle_since(struct dd_store *s, const struct dd_resource *r,
 
 /* Classify one active resource into the survey. */
 static int survey_active(struct dd_store *s, const struct dd_resource *r,
-			 struct dd_prewarm_survey *v, size_t cap,
+			 bool since, struct dd_prewarm_survey *v, size_t cap,
 			 struct dd_error *err)
 {
 	struct dd_filter f = {0};
@@ -165,14 +179,15 @@ static int survey_active(struct dd_store *s, const struct dd_resource *r,
 		return 0; /* cannot happen: cap is the number listed */
 	x = &v->idle[v->n_idle];
 	x->id = r->id;
+	x->since = 0;
 	x->verdict = DD_PREWARM_KEEP;
-	rc = idle_since(s, r, &x->since, err);
+	rc = since ? idle_since(s, r, &x->since, err) : 0;
 	if (!rc)
 		v->n_idle++;
 	return rc;
 }
 
-int dd_prewarm_survey(struct dd_store *s, long long id,
+int dd_prewarm_survey(struct dd_store *s, long long id, bool since,
 		      struct dd_prewarm_survey *out, struct dd_error *err)
 {
 	struct dd_filter f = {0};
@@ -195,7 +210,8 @@ int dd_prewarm_survey(struct dd_store *s, long long id,
 		if (l.items[i].status == DD_RESOURCE_PENDING)
 			out->building++;
 		else
-			rc = survey_active(s, &l.items[i], out, l.n, err);
+			rc = survey_active(s, &l.items[i], since, out, l.n,
+					   err);
 	}
 	dd_resource_list_release(&l);
 	if (rc)
@@ -225,7 +241,7 @@ int dd_prewarm_status(struct dd_store *s, const struct dd_blueprint *bp,
 
 	*out = NULL;
 	dd_prewarm_settings_get(bp->config, &ps);
-	rc = dd_prewarm_survey(s, bp->id, &v, err);
+	rc = dd_prewarm_survey(s, bp->id, false, &v, err);
 	if (!rc)
 		rc = dd_store_counter_get(
 			s, dd_prewarm_counter_built(bp->id, name, sizeof(name)),

@@ -64,6 +64,27 @@ bool dd_prewarm_settings_get(const json_t *config,
 int dd_prewarm_check_max_idle(const json_t *value, const json_t *config,
 			      struct dd_error *err);
 
+/*
+ * What happened to one of a pooled blueprint's resources, as its pass
+ * hears of it.  Each can change the plan only under some settings:
+ */
+enum dd_prewarm_event {
+	DD_PREWARM_TAKEN, /* a lease acquired it: fewer ready (min_ready) */
+	DD_PREWARM_GONE,  /* it was destroyed: fewer ready or building
+			     (min_ready) */
+	DD_PREWARM_FREED, /* its last lease was destroyed: one more idle
+			     (max_idle), whose idle_ttl starts */
+	DD_PREWARM_READY, /* it became active: likewise */
+};
+
+/*
+ * Does `e` call for a pass of a blueprint with settings `s`?  So that a
+ * hot pool with only min_ready runs no pass when a lease goes, and one
+ * with only idle_ttl none when a lease comes.
+ */
+bool dd_prewarm_wants(const struct dd_prewarm_settings *s,
+		      enum dd_prewarm_event e);
+
 enum dd_prewarm_verdict {
 	DD_PREWARM_KEEP = 0,
 	DD_PREWARM_TOO_MANY, /* beyond max_idle */
@@ -106,8 +127,12 @@ struct dd_prewarm_survey {
 	size_t n_idle;
 };
 
-/* Read blueprint `id`'s resources (a reader: in any transaction or none). */
-int dd_prewarm_survey(struct dd_store *s, long long id,
+/*
+ * Read blueprint `id`'s resources (a reader: in any transaction or none),
+ * with the time each idle one went idle if `since` (two log look-ups
+ * each: only max_idle and idle_ttl need it; else `since` is 0).
+ */
+int dd_prewarm_survey(struct dd_store *s, long long id, bool since,
 		      struct dd_prewarm_survey *out, struct dd_error *err);
 void dd_prewarm_survey_release(struct dd_prewarm_survey *v);
 

@@ -295,7 +295,8 @@ static int try_acquire(struct dd_worker *w, const struct dd_lock_grant *g,
 		}
 		/* a ready resource taken: its pool may want another */
 		if (!rc)
-			rc = dd_pass_pool_event(w, &h->bp, err);
+			rc = dd_pass_pool_event(w, &h->bp, DD_PREWARM_TAKEN,
+						err);
 		if (!rc)
 			rc = dd_store_log(w->store, h->bp.id, r->id, l->id,
 					  "lease.acquired",

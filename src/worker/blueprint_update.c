@@ -302,7 +302,9 @@ int dd_blueprint_update_locked(struct dd_worker *w,
 		return rc;
 	if (!dd_prewarm_settings_get(h.bp.config, &s))
 		goto out; /* not pooled: nothing to keep */
-	rc = dd_prewarm_survey(w->store, id, &v, err);
+	/* when each went idle matters only to max_idle and idle_ttl */
+	rc = dd_prewarm_survey(w->store, id, s.max_idle >= 0 || s.idle_ttl > 0,
+			       &v, err);
 	if (rc)
 		goto out;
 	dd_prewarm_plan(&s, h.bp.enabled, now, v.idle, v.n_idle, v.building,
@@ -324,11 +326,12 @@ out:
 }
 
 int dd_pass_pool_event(struct dd_worker *w, const struct dd_blueprint *bp,
-		       struct dd_error *err)
+		       enum dd_prewarm_event e, struct dd_error *err)
 {
 	struct dd_prewarm_settings s;
 
-	if (!bp || !dd_prewarm_settings_get(bp->config, &s))
+	if (!bp || !dd_prewarm_settings_get(bp->config, &s) ||
+	    !dd_prewarm_wants(&s, e))
 		return 0;
 	return dd_pass_schedule(w, (struct dd_ref){DD_OBJ_BLUEPRINT, bp->id},
 				0, err);

@@ -5,6 +5,7 @@
 #define DD_WORKER_INTERNAL_H
 
 #include "blueprint/blueprint.h"
+#include "blueprint/prewarm.h"
 #include "core/command.h"
 #include "worker/worker.h"
 
@@ -96,14 +97,15 @@ int dd_keeper_cancel_fd(const struct dd_keeper *k);
 int dd_worker_cancel_fd(const struct dd_worker *w);
 
 /*
- * Something that changes blueprint `bp`'s pool happened (a resource of it
- * was acquired, activated, freed by its last lease or destroyed): if the
- * blueprint is pooled, queue its maintenance pass (inside the caller's
- * transaction).  Nothing for a blueprint without pool settings, so
- * leases on other blueprints pay nothing.
+ * `e` happened to a resource of blueprint `bp` (it was acquired,
+ * activated, freed by its last lease or destroyed): if the blueprint is
+ * pooled and its settings make `e` matter (dd_prewarm_wants()), queue
+ * its maintenance pass (inside the caller's transaction).  Nothing for a
+ * blueprint without pool settings, so leases on other blueprints pay
+ * nothing.
  */
 int dd_pass_pool_event(struct dd_worker *w, const struct dd_blueprint *bp,
-		       struct dd_error *err);
+		       enum dd_prewarm_event e, struct dd_error *err);
 
 /*
  * Load blueprint `id` for a pass's hooks (dd_bp_handle_load()), their

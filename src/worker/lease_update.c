@@ -419,7 +419,8 @@ static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 			rc = wake_resource_if_going(w, l->resource, err);
 		/* its resource may be idle now: its pool looks */
 		if (!rc && have_bp)
-			rc = dd_pass_pool_event(w, &h.bp, err);
+			rc = dd_pass_pool_event(w, &h.bp, DD_PREWARM_FREED,
+						err);
 		/*
 		 * Capacity was freed for whoever waits; and a lease that goes
 		 * away without ever holding a resource may have had equal

@@ -301,7 +301,7 @@ static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
 		rc = dd_pass_wake_waiting(w, r->type, err);
 	/* and ready in its pool, idle until a lease takes it */
 	if (!rc)
-		rc = dd_pass_pool_event(w, &h.bp, err);
+		rc = dd_pass_pool_event(w, &h.bp, DD_PREWARM_READY, err);
 	dd_bp_handle_release(&h);
 	if (rc) {
 		dd_store_rollback(w->store);
@@ -355,7 +355,7 @@ static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 		rc = dd_pass_wake_waiting(w, r->type, err);
 	/* its pool has one fewer */
 	if (!rc)
-		rc = dd_pass_pool_event(w, &h.bp, err);
+		rc = dd_pass_pool_event(w, &h.bp, DD_PREWARM_GONE, err);
 	dd_bp_handle_release(&h);
 	if (rc) {
 		dd_store_rollback(w->store);

@@ -22,8 +22,8 @@
  * machine's load meets each alike.
  *
  * usage: bench [--quick | --check] [--only SCENARIO] [--mode MODE] [--clients C]
- *              [--backlog N] [--workers N] [--keep] [--drydock PATH]
- *              [--out FILE]
+ *              [--backlog N] [--workers N] [--min-ready N] [--keep]
+ *              [--drydock PATH] [--out FILE]
  */
 #include "api/api.h"
 #include "core/metrics.h"
@@ -395,6 +395,7 @@ static int workers = 8;  /* --workers N, as the daemon's default */
 static const char *only_mode; /* --mode library|process */
 static int hot_clients = 16;  /* --clients C, for the hot pool */
 static int backlog_size;      /* --backlog N: that size only */
+static int any_min_ready;     /* --min-ready N: every pool run's blueprint */
 
 static void bench_remove(struct bench *b)
 {
@@ -888,6 +889,8 @@ static struct result run_pool(const char *scenario, enum mode mode, int clients,
 	bench_open(&b, mode, resources, 1);
 	if (history_resources || history_leases)
 		add_history(b.path, history_resources, history_leases);
+	if (!min_ready)
+		min_ready = any_min_ready;
 	if (min_ready)
 		set_min_ready(&b, min_ready);
 	bench_start(&b, workers);
@@ -1745,7 +1748,7 @@ static json_t *result_json(const struct result *r, const char *durability)
 				  (json_int_t)r->rss_before_kb,
 				  "serve_peak_rss_growth_kb",
 				  (json_int_t)r->rss_growth_kb));
-	if (!strcmp(r->scenario, "prewarm"))
+	if (!strcmp(r->scenario, "prewarm") || r->min_ready)
 		json_object_set_new(o, "min_ready", json_integer(r->min_ready));
 	if (!strcmp(r->scenario, "run"))
 		json_object_set_new(
@@ -1857,6 +1860,8 @@ int main(int argc, char **argv)
 			only_mode = argv[++i];
 		else if (!strcmp(argv[i], "--workers") && i + 1 < argc)
 			workers = atoi(argv[++i]) > 0 ? atoi(argv[i]) : 4;
+		else if (!strcmp(argv[i], "--min-ready") && i + 1 < argc)
+			any_min_ready = atoi(argv[++i]) > 0 ? atoi(argv[i]) : 0;
 		else if (!strcmp(argv[i], "--drydock") && i + 1 < argc)
 			drydock_bin = argv[++i];
 		else if (!strcmp(argv[i], "--out") && i + 1 < argc)
@@ -1865,7 +1870,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "usage: bench [--quick | --check] [--only "
 					"SCENARIO] [--mode library|process|http] [--clients C] "
 					"[--backlog N] "
-					"[--workers N] [--keep] "
+					"[--workers N] [--min-ready N] [--keep] "
 					"[--drydock PATH] [--out FILE]\n");
 			return 2;
 		}

@@ -202,6 +202,24 @@ static void test_settings_and_check(void **state)
 	assert_string_equal(err.msg, "must be at least min_ready (3)");
 	json_object_set_new(c, "max_idle", json_integer(3));
 	assert_int_equal(dd_prewarm_check_max_idle(NULL, c, NULL), 0);
+	/* which events call for a pass: a lease coming or a resource going
+	 * only for min_ready, a lease going or a resource coming only for
+	 * max_idle and idle_ttl */
+	{
+		const struct dd_prewarm_settings min = {2, -1, 0},
+						 idle = {0, 3, 0}, ttl = {0, -1, 60};
+
+		assert_true(dd_prewarm_wants(&min, DD_PREWARM_TAKEN));
+		assert_true(dd_prewarm_wants(&min, DD_PREWARM_GONE));
+		assert_false(dd_prewarm_wants(&min, DD_PREWARM_FREED));
+		assert_false(dd_prewarm_wants(&min, DD_PREWARM_READY));
+		assert_false(dd_prewarm_wants(&idle, DD_PREWARM_TAKEN));
+		assert_false(dd_prewarm_wants(&idle, DD_PREWARM_GONE));
+		assert_true(dd_prewarm_wants(&idle, DD_PREWARM_FREED));
+		assert_true(dd_prewarm_wants(&ttl, DD_PREWARM_READY));
+		assert_false(dd_prewarm_wants(&none, DD_PREWARM_TAKEN));
+		assert_false(dd_prewarm_wants(&none, DD_PREWARM_FREED));
+	}
 	json_decref(c);
 }
 
@@ -278,7 +296,7 @@ static struct dd_prewarm_survey look(struct fx *x, long long bp)
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_prewarm_survey v;
 
-	assert_ok(dd_prewarm_survey(x->env.store, bp, &v, &err), &err);
+	assert_ok(dd_prewarm_survey(x->env.store, bp, true, &v, &err), &err);
 	return v;
 }
 
