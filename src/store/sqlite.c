@@ -2360,11 +2360,14 @@ static int claim_first(struct sq *q, const char *sql, double now,
 	return 0;
 }
 
-/* The task's object has no live lock (see dd_task_lock_name). */
+/*
+ * The task's object has no live lock: its name as dd_task_lock_name()
+ * makes it, one WHEN per object kind that has an update task.
+ */
 #define OBJECT_UNLOCKED                                                        \
 	"NOT EXISTS (SELECT 1 FROM lock WHERE name = (CASE task.object_kind"   \
-	" WHEN 3 THEN 'lease:' WHEN 2 THEN 'resource:' ELSE 'blueprint:' END"  \
-	" || task.object) AND expires > ?1)"
+	" WHEN 3 THEN 'lease:' WHEN 2 THEN 'resource:' WHEN 4 THEN 'target:'"  \
+	" ELSE 'blueprint:' END || task.object) AND expires > ?1)"
 
 static int take_lock(struct sq *q, struct dd_lock_grant *g, const char *owner,
 		     double now, double ttl, struct dd_error *err);

@@ -213,6 +213,46 @@ static void test_claim_takes_due_tasks_only(void **state)
 	}
 }
 
+/*
+ * A task whose object's lock is held (a direct update pass has it) waits
+ * its turn, whatever the object's kind: it is neither claimed nor due
+ * until the lock goes.  The claim must name each kind's lock as
+ * dd_task_lock_name() does ("target:7", not "blueprint:7").
+ */
+static void test_claim_skips_locked_object_of_every_kind(void **state)
+{
+	static const struct dd_ref objs[] = {
+		{DD_OBJ_LEASE, 7},
+		{DD_OBJ_RESOURCE, 7},
+		{DD_OBJ_TARGET, 7},
+		{DD_OBJ_BLUEPRINT, 7},
+	};
+	struct test_env *e = *state;
+
+	for (size_t i = 0; i < sizeof(objs) / sizeof(*objs); i++) {
+		struct dd_error err = DD_ERROR_INIT;
+		struct dd_lock_grant g;
+		struct dd_task t;
+		double now = dd_now(), due = 0;
+
+		dd_task_lock_name(objs[i], &g);
+		assert_ok(dd_store_lock_acquire(e->store, "direct", now, 60, &g,
+						&err),
+			  &err);
+		schedule(e->store, "x.update", objs[i], now - 1);
+		claim_none(e->store, now);
+		assert_ok(dd_store_task_next_due(e->store, &due, &err), &err);
+		assert_float_equal(due, 0, 0);
+		assert_ok(dd_store_lock_release(e->store, &g, &err), &err);
+		claim(e->store, "w", now, 60, &t);
+		assert_int_equal(t.object.kind, objs[i].kind);
+		assert_ok(dd_store_task_finish(e->store, &t, "done", 0, now,
+					       NULL, &err),
+			  &err);
+		dd_task_release(&t);
+	}
+}
+
 static void test_schedule_while_claimed_queues_one_more(void **state)
 {
 	struct test_env *e = *state;
@@ -1390,6 +1430,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_schedule_dedupes),
 		T(test_claim_takes_due_tasks_only),
+		T(test_claim_skips_locked_object_of_every_kind),
 		T(test_schedule_while_claimed_queues_one_more),
 		T(test_expired_claim_is_taken_over),
 		T(test_stale_retry_does_not_touch_queued_task),
