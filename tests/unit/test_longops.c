@@ -631,6 +631,62 @@ static void test_hook_uses_a_lease_of_its_own(void **state)
 	assert_int_equal(lease_status(x, host), DD_LEASE_DESTROYED);
 }
 
+/* How many resource.update tasks for `rid` ran to their end. */
+static size_t resource_passes(struct fx *x, long long rid)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_filter f = {.target = {DD_OBJ_RESOURCE, rid}};
+	struct dd_task_archive_list arch = {0};
+	size_t n;
+
+	assert_ok(dd_store_task_archive_list(x->env.store, &f, &arch, &err),
+		  &err);
+	n = arch.n;
+	dd_task_archive_list_release(&arch);
+	return n;
+}
+
+/*
+ * A lease owned by an object tells its owner of every status change: the
+ * host lease of an active resource released by somebody else queues the
+ * resource's update, though no hook waits for it.
+ */
+static void test_owned_lease_wakes_owner(void **state)
+{
+	struct fx *x = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_lease_list l = {0};
+	struct dd_worker w;
+	char owner[64];
+	long long id, rid, host;
+	size_t before;
+
+	host_blueprint(x);
+	mode = USE_SUBLEASE;
+	make_blueprint(x, "{}");
+	id = lease_new(x);
+	assert_ok(dd_worker_init(&w, x->env.path, "t", &err), &err);
+	assert_ok(dd_worker_drain(&w, 100, &err), &err);
+	rid = resource_of(x, id);
+	assert_int_equal(resource_status(x, rid), DD_RESOURCE_ACTIVE);
+	snprintf(owner, sizeof(owner), "resource:%lld", rid);
+	owned(x, owner, &l);
+	assert_int_equal(l.n, 1);
+	host = l.items[0].id;
+	dd_lease_list_release(&l);
+	before = resource_passes(x, rid);
+
+	assert_ok(dd_api_send(x->env.store,
+			      (struct dd_ref){DD_OBJ_LEASE, host}, "release",
+			      "test", NULL, NULL, &err),
+		  &err);
+	assert_ok(dd_worker_drain(&w, 100, &err), &err);
+	dd_worker_release(&w);
+	assert_int_equal(lease_status(x, host), DD_LEASE_DESTROYED);
+	/* released, then destroyed: each change queued the owner's pass */
+	assert_true(resource_passes(x, rid) > before);
+}
+
 /* "timeouts" is a key of every type's config, checked once for all. */
 static void test_timeouts_config(void **state)
 {
@@ -690,6 +746,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_hook_uses_a_lease_of_its_own, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_owned_lease_wakes_owner,
+						setup, teardown),
 		cmocka_unit_test(test_timeouts_config),
 	};
 
