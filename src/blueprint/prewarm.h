@@ -15,9 +15,10 @@
  * A blueprint with any of them set is *pooled*: its maintenance pass
  * (worker/blueprint_update.c, task kind blueprint.update) builds what is
  * missing and sends the idle resources it lets go a `reclaim`.  It is
- * queued by events (the config changing, a resource of the blueprint
- * acquired, activated, freed by its last lease or destroyed) and by
- * itself at the next idle_ttl expiry; nothing polls.
+ * queued by events (the config changing; a resource of the blueprint
+ * acquired, activated, freed by its last lease or destroyed, each when
+ * the settings make it matter: dd_prewarm_wants()) and by itself at the
+ * next idle_ttl expiry; nothing polls.
  *
  * An idle resource is an active one with no lease left undestroyed and
  * no command waiting; it has been idle since its last lease was destroyed
@@ -26,8 +27,9 @@
  *
  * dd_prewarm_plan() is the decision, a pure function of the settings,
  * the idle resources and the number being built; dd_prewarm_survey()
- * reads them from the store, for the pass and for whoever shows the pool
- * (the CLI, the web UI, /metrics).
+ * reads them from the store, for the pass and, through
+ * dd_prewarm_status(), for whoever shows the pool (the CLI, the API, the
+ * web UI, /metrics).
  */
 #ifndef DD_PREWARM_H
 #define DD_PREWARM_H
