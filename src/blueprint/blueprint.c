@@ -361,6 +361,23 @@ int dd_bp_activate_resource(const struct dd_blueprint_type *t,
 			   t->activate_resource(&c, r, err), err);
 }
 
+int dd_bp_check_resource(const struct dd_blueprint_type *t,
+			 const struct dd_bp_ctx *ctx,
+			 const struct dd_resource *r, double *next,
+			 struct dd_error *err)
+{
+	double timeout;
+	struct dd_bp_ctx c =
+		call_ctx(t, ctx, DD_BP_HOOK_CHECK_RESOURCE, &timeout);
+
+	CHECK(t);
+	*next = 0;
+	if (!t->check_resource)
+		return 0;
+	return hook_result(&c, DD_BP_HOOK_CHECK_RESOURCE, timeout,
+			   t->check_resource(&c, r, next, err), err);
+}
+
 int dd_bp_destroy_resource(const struct dd_blueprint_type *t,
 			   const struct dd_bp_ctx *ctx,
 			   const struct dd_resource *r, struct dd_error *err)

@@ -56,7 +56,8 @@ int dd_slot_keys_add(struct dd_slot_keys *k, const char *fmt, ...)
 	X(DESTROY_RESOURCE, "destroy_resource")                                \
 	X(ACTIVATE_LEASE, "activate_lease")                                    \
 	X(RELEASE_LEASE, "release_lease")                                      \
-	X(DESTROY_LEASE, "destroy_lease")
+	X(DESTROY_LEASE, "destroy_lease")                                      \
+	X(CHECK_RESOURCE, "check_resource")
 
 enum dd_bp_hook {
 #define DD_BP_HOOK_ENUM(name, text) DD_BP_HOOK_##name,
@@ -164,6 +165,16 @@ typedef int dd_bp_allocate_fn(const struct dd_bp_ctx *ctx,
 typedef int dd_bp_activate_resource_fn(const struct dd_bp_ctx *ctx,
 				       struct dd_resource *r,
 				       struct dd_error *err);
+/*
+ * Is an active resource still usable (a remote host still answering)?
+ * 0, with *next the seconds until it should be checked again (0: never
+ * again unless something else runs its pass); or an error saying what is
+ * wrong, and the resource breaks with that reason.  Called by every pass
+ * of an active resource.
+ */
+typedef int dd_bp_check_resource_fn(const struct dd_bp_ctx *ctx,
+				    const struct dd_resource *r, double *next,
+				    struct dd_error *err);
 /* Tear a resource down.  Must be idempotent: a crash may repeat it. */
 typedef int dd_bp_destroy_resource_fn(const struct dd_bp_ctx *ctx,
 				      const struct dd_resource *r,
@@ -329,6 +340,7 @@ struct dd_blueprint_type {
 	dd_bp_allocate_fn *allocate;
 	dd_bp_activate_resource_fn *activate_resource;
 	dd_bp_destroy_resource_fn *destroy_resource;
+	dd_bp_check_resource_fn *check_resource; /* NULL: never checked */
 	dd_bp_can_acquire_fn *can_acquire;
 	dd_bp_acquire_fn *acquire;
 	dd_bp_lease_hook_fn *activate_lease;
@@ -415,6 +427,10 @@ int dd_bp_allocate(const struct dd_blueprint_type *t,
 int dd_bp_activate_resource(const struct dd_blueprint_type *t,
 			    const struct dd_bp_ctx *ctx, struct dd_resource *r,
 			    struct dd_error *err);
+int dd_bp_check_resource(const struct dd_blueprint_type *t,
+			 const struct dd_bp_ctx *ctx,
+			 const struct dd_resource *r, double *next,
+			 struct dd_error *err);
 int dd_bp_destroy_resource(const struct dd_blueprint_type *t,
 			   const struct dd_bp_ctx *ctx,
 			   const struct dd_resource *r, struct dd_error *err);

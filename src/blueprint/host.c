@@ -9,12 +9,17 @@
  * once (slot locks "resource:R:slot:K").  A host without an `address` is
  * this machine: the resource gets a directory under `root` (default: a
  * "hosts" directory beside the store), each lease its own directory inside
- * it, removed when the lease is destroyed; commands run there.  Hosts with
- * an address (reached over SSH) are refused until SSH support lands; the
- * interface already has what they need (the exec hook gets the resource's
- * attributes).
+ * it, removed when the lease is destroyed; commands run there.  A host
+ * with an `address` is another machine, reached over SSH as `user` with
+ * the private `key` (host_ssh.c does the remote work, the same on the
+ * host, under its `root`):
  *
- * A lease may ask for one host by name with the attribute "host".
+ *   {"name": "b1", "address": "10.0.0.5", "port": 22, "user": "ci",
+ *    "key": "/etc/drydock/id_ed25519", "root": "/var/tmp/drydock",
+ *    "slots": 4, "labels": ["linux", "x86_64"]}
+ *
+ * A lease may ask for one host by name with the attribute "host", and for
+ * hosts that have all of some labels with "labels" (an array of strings).
  *
  * Commands run as drydock's own user unless the config names another in
  * "run_as".  drydock's user can read and write the store, so without
@@ -25,6 +30,7 @@
  * handed to it; the store's directory must stay closed to it.
  */
 #include "blueprint/blueprint.h"
+#include "blueprint/host_ssh.h"
 #include "core/util.h"
 #include "store/store.h"
 
@@ -42,6 +48,8 @@
 
 #define MAX_SLOTS 1024
 #define MAX_GROUPS 64
+/* Seconds between checks that a remote host still answers. */
+#define CHECK_INTERVAL 60
 
 
 /* The user lease commands run as (config "run_as"), looked up. */
@@ -203,15 +211,32 @@ static int check_run_as(const json_t *v, const json_t *parent,
 	return 0;
 }
 
-static int refuse_remote(const json_t *v, const json_t *parent,
-			 struct dd_error *err)
+/* Connection fields belong to hosts with an address only. */
+static int check_host(const json_t *v, const json_t *parent,
+		      struct dd_error *err)
 {
-	(void)v;
+	static const char *const remote_only[] = {"port", "user", "key",
+						  "root", "host_key"};
+
 	(void)parent;
-	return dd_error_set(err, DD_ERR_INVALID,
-			    "remote (SSH) hosts are not supported yet, only "
-			    "this machine");
+	if (json_object_get(v, "address"))
+		return dd_host_ssh_check_host(v, err);
+	for (size_t i = 0; i < sizeof(remote_only) / sizeof(*remote_only); i++)
+		if (json_object_get(v, remote_only[i]))
+			return dd_error_set(err, DD_ERR_INVALID,
+					    "'%s' needs an 'address': a host "
+					    "without one is this machine",
+					    remote_only[i]);
+	return 0;
 }
+
+static const struct dd_schema_field label = {
+	.type = DD_SCHEMA_STRING,
+	.what = "1 to 64 letters, digits, '.', '-', '_', ':' or '='",
+	.min_len = 1,
+	.max_len = 64,
+	.charset = "A-Za-z0-9._:=-",
+};
 
 static const struct dd_schema_field host_fields[] = {
 	{.name = "name",
@@ -223,13 +248,40 @@ static const struct dd_schema_field host_fields[] = {
 	 .charset = "A-Za-z0-9._-",
 	 .unique = true},
 	{.name = "slots", .type = DD_SCHEMA_INTEGER, .min = 1, .max = MAX_SLOTS},
-	{.name = "address", .type = DD_SCHEMA_STRING, .check = refuse_remote},
+	{.name = "labels", .type = DD_SCHEMA_ARRAY, .max_items = 64,
+	 .items = &label},
+	{.name = "address",
+	 .type = DD_SCHEMA_STRING,
+	 .what = "a host name or IP address",
+	 .min_len = 1,
+	 .max_len = 253,
+	 .charset = "A-Za-z0-9.:_-"},
+	{.name = "port", .type = DD_SCHEMA_INTEGER, .min = 1, .max = 65535},
+	{.name = "user",
+	 .type = DD_SCHEMA_STRING,
+	 .what = "a user name",
+	 .min_len = 1,
+	 .max_len = 64,
+	 .charset = "A-Za-z0-9._-"},
+	{.name = "key",
+	 .type = DD_SCHEMA_STRING,
+	 .what = "the absolute path of a private key file",
+	 .check = check_absolute},
+	{.name = "root", .type = DD_SCHEMA_STRING, .min_len = 1,
+	 .max_len = 1024},
+	{.name = "host_key",
+	 .type = DD_SCHEMA_STRING,
+	 .what = "'TYPE BASE64', a public key without its comment",
+	 .min_len = 16,
+	 .max_len = 16384,
+	 .charset = "A-Za-z0-9+/= @.-"},
 	{.name = NULL},
 };
 
 static const struct dd_schema_field host = {
 	.type = DD_SCHEMA_OBJECT,
 	.fields = host_fields,
+	.check = check_host,
 };
 
 /* Rows in the order the checks ran before the table: the cheap ones first. */
@@ -242,6 +294,16 @@ static const struct dd_schema_field host_config_fields[] = {
 	 .type = DD_SCHEMA_STRING,
 	 .what = "a user name",
 	 .check = check_run_as},
+	{.name = "check_interval",
+	 .type = DD_SCHEMA_NUMBER,
+	 .what = "seconds from 0 (never) to 86400",
+	 .min_number = 0,
+	 .max_number = 86400},
+	{.name = "known_hosts",
+	 .type = DD_SCHEMA_STRING,
+	 .what = "the absolute path of the remote hosts' known_hosts file",
+	 .check = check_absolute},
+
 	{.name = "hosts",
 	 .type = DD_SCHEMA_ARRAY,
 	 .required = true,
@@ -258,26 +320,53 @@ static const char *wanted_host(const struct dd_lease *lease)
 	return json_is_string(h) ? json_string_value(h) : NULL;
 }
 
-static json_t *find_host(const json_t *config, const char *name)
+/* Has `labels` (a host's, or a resource's copy) every label asked for? */
+static bool has_labels(const json_t *labels, const struct dd_lease *lease)
 {
-	size_t i;
-	json_t *h;
+	json_t *want = json_object_get(lease->attributes, "labels");
+	size_t i, j;
+	json_t *w, *l;
 
-	json_array_foreach(json_object_get(config, "hosts"), i, h)
+	if (!json_is_array(want))
+		return true;
+	json_array_foreach(want, i, w)
 	{
-		if (!strcmp(json_string_value(json_object_get(h, "name")),
-			    name))
-			return h;
+		bool found = false;
+
+		json_array_foreach(labels, j, l)
+		{
+			if (json_equal(w, l))
+				found = true;
+		}
+		if (!found)
+			return false;
 	}
-	return NULL;
+	return true;
+}
+
+/* Would host `h` (a config entry) do for the lease? */
+static bool host_fits(const json_t *h, const struct dd_lease *lease)
+{
+	const char *want = wanted_host(lease);
+
+	return (!want ||
+		!strcmp(json_string_value(json_object_get(h, "name")), want)) &&
+	       has_labels(json_object_get(h, "labels"), lease);
 }
 
 static bool host_can_ever_allocate(const struct dd_bp_ctx *ctx,
 				   const struct dd_lease *lease)
 {
-	const char *want = wanted_host(lease);
+	size_t i;
+	json_t *h;
 
-	return !want || find_host(ctx->blueprint->config, want);
+	json_array_foreach(json_object_get(ctx->blueprint->config, "hosts"), i,
+			   h)
+	{
+		if (host_fits(h, lease))
+			return true;
+	}
+	return false;
 }
 
 static void host_root(const struct dd_bp_ctx *ctx, char *buf, size_t n)
@@ -296,24 +385,32 @@ static int host_allocate(const struct dd_bp_ctx *ctx,
 			 struct dd_error *err)
 {
 	json_t *hosts = json_object_get(ctx->blueprint->config, "hosts");
-	const char *want = wanted_host(lease);
-	json_t *h, *slots;
+	json_t *h = NULL, *slots, *labels;
 	const char *name;
+	size_t i, fit = 0;
+	int rc;
 
-	if (want) {
-		if (n > 0 || !(h = find_host(ctx->blueprint->config, want)))
-			return DD_ERR_NOTFOUND;
-	} else {
-		h = json_array_get(hosts, n);
-		if (!h)
-			return DD_ERR_NOTFOUND;
+	/* the nth host that fits */
+	json_array_foreach(hosts, i, h)
+	{
+		if (host_fits(h, lease) && fit++ == n)
+			break;
 	}
+	if (i == json_array_size(hosts))
+		return DD_ERR_NOTFOUND;
 	name = json_string_value(json_object_get(h, "name"));
 	slots = json_object_get(h, "slots");
-	r->attributes = json_pack("{s:s, s:I}", "host", name, "slots",
-				  slots ? json_integer_value(slots) : 1);
+	labels = json_object_get(h, "labels");
+	r->attributes = json_pack("{s:s, s:I, s:O?}", "host", name, "slots",
+				  slots ? json_integer_value(slots) : 1,
+				  "labels", labels);
 	if (!r->attributes)
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	if (json_object_get(h, "address")) {
+		rc = dd_host_ssh_allocate(h, r->attributes, err);
+		if (rc)
+			return rc;
+	}
 	return dd_slot_keys_add(keys, "blueprint:%lld:host:%s",
 				ctx->blueprint->id, name);
 }
@@ -348,6 +445,8 @@ static int host_activate_resource(const struct dd_bp_ctx *ctx,
 	struct run_as ra;
 	int rc;
 
+	if (dd_host_ssh_is_remote(r))
+		return dd_host_ssh_activate_resource(ctx, r, err);
 	host_root(ctx, root, sizeof(root));
 	snprintf(path, sizeof(path), "%s/resource-%lld", root, r->id);
 	if (dd_mkdir_p(path))
@@ -370,12 +469,31 @@ static int host_destroy_resource(const struct dd_bp_ctx *ctx,
 {
 	const char *path = attr_str(r->attributes, "path");
 
-	(void)ctx;
+	if (dd_host_ssh_is_remote(r))
+		return dd_host_ssh_destroy_resource(ctx, r, err);
 	if (path && dd_remove_tree(path))
 		return dd_error_set(err, DD_ERR_IO,
 				    "cannot remove host directory '%s': %s",
 				    path, strerror(errno));
 	return 0;
+}
+
+/*
+ * A remote host is checked every "check_interval" seconds (default
+ * CHECK_INTERVAL; 0: never); this machine never.
+ */
+static int host_check_resource(const struct dd_bp_ctx *ctx,
+			       const struct dd_resource *r, double *next,
+			       struct dd_error *err)
+{
+	json_t *every = json_object_get(ctx->blueprint->config,
+					"check_interval");
+
+	if (!dd_host_ssh_is_remote(r))
+		return 0;
+	*next = json_is_number(every) ? json_number_value(every)
+				      : CHECK_INTERVAL;
+	return dd_host_ssh_check_resource(ctx, r, err);
 }
 
 static bool host_can_acquire(const struct dd_bp_ctx *ctx,
@@ -386,7 +504,8 @@ static bool host_can_acquire(const struct dd_bp_ctx *ctx,
 	const char *have = attr_str(r->attributes, "host");
 
 	(void)ctx;
-	return !want || (have && !strcmp(want, have));
+	return (!want || (have && !strcmp(want, have))) &&
+	       has_labels(json_object_get(r->attributes, "labels"), lease);
 }
 
 static int host_acquire(const struct dd_bp_ctx *ctx,
@@ -414,6 +533,8 @@ static int host_activate_lease(const struct dd_bp_ctx *ctx,
 	struct run_as ra = {.name = ""};
 	int rc;
 
+	if (dd_host_ssh_is_remote(r))
+		return dd_host_ssh_activate_lease(ctx, r, lease, err);
 	if (!base)
 		return dd_error_set(err, DD_ERR_BROKEN,
 				    "resource %lld has no directory", r->id);
@@ -445,8 +566,8 @@ static int host_destroy_lease(const struct dd_bp_ctx *ctx,
 {
 	const char *path = attr_str(lease->attributes, "path");
 
-	(void)ctx;
-	(void)r;
+	if (dd_host_ssh_is_remote(r))
+		return dd_host_ssh_destroy_lease(ctx, r, lease, err);
 	if (path && dd_remove_tree(path))
 		return dd_error_set(err, DD_ERR_IO,
 				    "cannot remove lease directory '%s': %s",
@@ -556,7 +677,9 @@ static int host_spawn(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
 	char **base, **env;
 	int rc;
 
-	(void)r;
+	if (dd_host_ssh_is_remote(r))
+		return dd_host_ssh_spawn(ctx, r, lease, argv, add, io, pid,
+					 err);
 	if (!path)
 		return dd_error_set(err, DD_ERR_STATE,
 				    "lease %lld has no working directory",
@@ -601,16 +724,19 @@ const struct dd_blueprint_type dd_host_blueprint_type = {
 	.version = DD_BLUEPRINT_TYPE_VERSION,
 	.name = "host",
 	.resource_type = "host",
-	.summary = "a pool of hosts; hosts without an address are this machine",
+	.summary = "a pool of hosts: this machine, or others reached over SSH",
 	.config_fields = host_config_fields,
 	.can_ever_allocate = host_can_ever_allocate,
 	.allocate = host_allocate,
 	.activate_resource = host_activate_resource,
 	.destroy_resource = host_destroy_resource,
+	.check_resource = host_check_resource,
 	.can_acquire = host_can_acquire,
 	.acquire = host_acquire,
 	.activate_lease = host_activate_lease,
 	.release_lease = NULL,
 	.destroy_lease = host_destroy_lease,
 	.command = &host_command,
+	/* a host that takes longer to say it is there is not usable */
+	.timeouts = {[DD_BP_HOOK_CHECK_RESOURCE] = 30},
 };

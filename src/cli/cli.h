@@ -43,6 +43,7 @@ int cmd_list(int argc, char **argv);
 int cmd_reclaim(int argc, char **argv);
 int cmd_release_lease(int argc, char **argv);
 int cmd_release_resource(int argc, char **argv);
+int cmd_resource(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_show(int argc, char **argv);

@@ -111,6 +111,9 @@ static int show_resource(struct dd_store *s, long long id, bool json,
 	}
 	printf("resource %lld\n", r.id);
 	printf("%-12s %s\n", "status", dd_resource_status_name(r.status));
+	if (r.draining)
+		printf("%-12s %s\n", "draining",
+		       "yes: it keeps its leases and takes no new one");
 	printf("%-12s %s\n", "type", r.type);
 	printf("%-12s %lld\n", "blueprint", r.blueprint);
 	print_attrs("attributes", r.attributes);

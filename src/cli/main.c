@@ -26,6 +26,7 @@ static const struct cli_command commands[] = {
 	{"reclaim", cmd_reclaim, "ask every idle resource to go away"},
 	{"release-lease", cmd_release_lease, "release leases"},
 	{"release-resource", cmd_release_resource, "release resources"},
+	{"resource", cmd_resource, "drain a resource: no new leases"},
 	{"run", cmd_run,
 	 "run a command as a build on a new lease, and release it"},
 	{"serve", cmd_serve,

@@ -16,7 +16,8 @@
 	X(RELEASE, "release")                                                  \
 	X(EXTEND, "extend")                                                    \
 	X(RECLAIM, "reclaim")                                                  \
-	X(FINISH, "finish")
+	X(FINISH, "finish")                                                    \
+	X(DRAIN, "drain")
 
 enum dd_command_kind {
 #define DD_COMMAND_ENUM(name, word) DD_CMD_##name,

@@ -36,7 +36,8 @@
 	X(KEY_REUSED, -14, 14, 422, "idempotency_key_reused",                  \
 	  "idempotency key reused for another request")                       \
 	X(DAMAGED, -15, 15, 503, "store_damaged", "store is damaged")         \
-	X(TIMEOUT, -16, 16, 504, "timeout", "timed out")
+	X(TIMEOUT, -16, 16, 504, "timeout", "timed out")                      \
+	X(REMOTE, -17, 17, 502, "remote_failed", "remote host failed")
 
 enum dd_err {
 	DD_OK = 0,

@@ -228,6 +228,7 @@ json_t *dd_resource_to_json(const struct dd_resource *r)
 			    json_string(dd_resource_status_name(r->status)));
 	json_object_set_new(o, "blueprint", json_integer(r->blueprint));
 	json_object_set_new(o, "attributes", copy_or_null(r->attributes));
+	json_object_set_new(o, "draining", json_boolean(r->draining));
 	dd_json_set_time(o, "created", r->created);
 	dd_json_set_time(o, "modified", r->modified);
 	return o;

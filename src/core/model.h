@@ -69,6 +69,7 @@ struct dd_resource {
 	char *type;
 	enum dd_resource_status status;
 	json_t *attributes; /* the blueprint's state, e.g. host name, root */
+	bool draining;	    /* takes no new lease (a "drain" command) */
 	double created, modified;
 	struct dd_progress progress;
 };

@@ -91,6 +91,24 @@ static void resource_release(struct dd_http_req *r)
 			   "release", NULL);
 }
 
+static void resource_drain(struct dd_http_req *r)
+{
+	static const char *const fields[] = {NULL};
+	json_t *b;
+
+	if (!dd_http_query_known(r, dd_v1_no_args))
+		return;
+	if (!dd_v1_allowed(r, DD_ACTION_RESOURCE_RELEASE, NULL,
+			   "drain resources"))
+		return;
+	b = dd_http_body_object(r, fields);
+	if (!b)
+		return;
+	json_decref(b);
+	dd_v1_send_command(r, (struct dd_ref){DD_OBJ_RESOURCE, r->params[0]},
+			   dd_command_kind_name(DD_CMD_DRAIN), NULL);
+}
+
 static void resource_log(struct dd_http_req *r)
 {
 	if (!dd_http_query_known(r, dd_v1_page_only_args))
@@ -112,6 +130,8 @@ const struct dd_http_route dd_v1_resource_routes[] = {
 	{"GET", "/api/v1/resources/{id}", DD_HTTP_BEARER, resource_show, false},
 	{"POST", "/api/v1/resources/{id}/release", DD_HTTP_BEARER,
 	 resource_release, false},
+	{"POST", "/api/v1/resources/{id}/drain", DD_HTTP_BEARER,
+	 resource_drain, false},
 	{"GET", "/api/v1/resources/{id}/log", DD_HTTP_BEARER, resource_log, false},
 	{"GET", "/api/v1/resources/{id}/commands", DD_HTTP_BEARER,
 	 resource_commands, false},

@@ -354,6 +354,13 @@ void dd_web_releasing_badge(struct dd_buf *b)
 			 "Releasing</span>");
 }
 
+void dd_web_draining_badge(struct dd_buf *b)
+{
+	dd_buf_addstr(b, "<span class=\"badge s-releasing\" id=\"draining\" "
+			 "title=\"draining: it keeps its leases and takes no "
+			 "new one\">Draining</span>");
+}
+
 void dd_web_path(char *buf, size_t n, struct dd_ref ref)
 {
 	snprintf(buf, n, "/%ss/%lld", dd_obj_kind_name(ref.kind), ref.id);

@@ -79,6 +79,8 @@ void dd_web_pager(struct dd_buf *b, const char *base, long long cursor,
  */
 void dd_web_badge(struct dd_buf *b, const char *status, const char *id);
 void dd_web_releasing_badge(struct dd_buf *b);
+/* "Draining": a resource that takes no new lease (drain command). */
+void dd_web_draining_badge(struct dd_buf *b);
 /* The page of an object ("/leases/12") and a link to it ("lease 12"). */
 void dd_web_path(char *buf, size_t n, struct dd_ref ref);
 void dd_web_link(struct dd_buf *b, struct dd_ref ref);

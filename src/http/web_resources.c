@@ -191,6 +191,10 @@ void dd_web_resources(struct dd_http_req *r)
 			dd_buf_addstr(b, " ");
 			dd_web_releasing_badge(b);
 		}
+		if (x->draining && x->status == DD_RESOURCE_ACTIVE) {
+			dd_buf_addstr(b, " ");
+			dd_web_draining_badge(b);
+		}
 		dd_buf_addstr(b, "</td><td>");
 		dd_html_esc(b, x->type);
 		dd_buf_addstr(b, "</td><td>");
@@ -294,6 +298,8 @@ void dd_web_resource(struct dd_http_req *r)
 	dd_web_badge(b, dd_resource_status_name(x.status), "status");
 	if (rel.releasing)
 		dd_web_releasing_badge(b);
+	if (x.draining && x.status == DD_RESOURCE_ACTIVE)
+		dd_web_draining_badge(b);
 	dd_buf_addstr(b, "</h1><div class=\"actions\">");
 	dd_web_release_button(r, &rel);
 	dd_buf_addstr(b, "</div><dl class=\"props\"><dt>Status</dt><dd>");

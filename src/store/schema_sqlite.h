@@ -230,6 +230,11 @@ static const char *const dd_sqlite_migrations[] = {
 	 * its hooks asked for without reading every live lease
 	 */
 	"CREATE INDEX lease_by_owner ON lease(owner) WHERE owner IS NOT NULL;",
+	/*
+	 * 9: a resource can be draining: it keeps its leases and takes no
+	 * new one (the "drain" command).
+	 */
+	"ALTER TABLE resource ADD COLUMN draining INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define DD_SQLITE_SCHEMA_VERSION                                               \

@@ -1476,7 +1476,7 @@ static int sq_blueprint_list(struct dd_store *s, const struct dd_filter *f,
 
 #define RESOURCE_COLS                                                          \
 	"id, blueprint, type, status, attributes, created, modified,"          \
-	" progress_hook, progress_since, resume_on"
+	" progress_hook, progress_since, resume_on, draining"
 
 /* An operation in progress, from columns i (hook), i+1 and i+2. */
 static void progress_row(sqlite3_stmt *st, int i, struct dd_progress *p)
@@ -1508,6 +1508,7 @@ static void resource_row(sqlite3_stmt *st, struct dd_resource *r)
 	r->created = sqlite3_column_double(st, 5);
 	r->modified = sqlite3_column_double(st, 6);
 	progress_row(st, 7, &r->progress);
+	r->draining = sqlite3_column_int(st, 10) != 0;
 }
 
 static int sq_resource_insert(struct dd_store *s, struct dd_resource *r,
@@ -1517,7 +1518,8 @@ static int sq_resource_insert(struct dd_store *s, struct dd_resource *r,
 	sqlite3_stmt *st;
 	int rc = prep(q,
 		      "INSERT INTO resource(blueprint, type, status, attributes,"
-		      " created, modified) VALUES(?1, ?2, ?3, ?4, ?5, ?5)",
+		      " created, modified, draining)"
+		      " VALUES(?1, ?2, ?3, ?4, ?5, ?5, ?6)",
 		      &st, err);
 
 	if (rc)
@@ -1530,6 +1532,7 @@ static int sq_resource_insert(struct dd_store *s, struct dd_resource *r,
 	sqlite3_bind_int(st, 3, (int)r->status);
 	bind_json(st, 4, r->attributes);
 	sqlite3_bind_double(st, 5, r->created);
+	sqlite3_bind_int(st, 6, r->draining);
 	rc = step_done(q, st, err, "insert resource");
 	if (!rc)
 		r->id = sqlite3_last_insert_rowid(q->db);
@@ -1544,7 +1547,7 @@ static int sq_resource_update(struct dd_store *s, const struct dd_resource *r,
 	int rc = prep(q,
 		      "UPDATE resource SET status = ?2, attributes = ?3,"
 		      " modified = ?4, progress_hook = ?5, progress_since = ?6,"
-		      " resume_on = ?7 WHERE id = ?1",
+		      " resume_on = ?7, draining = ?8 WHERE id = ?1",
 		      &st, err);
 
 	if (rc)
@@ -1554,6 +1557,7 @@ static int sq_resource_update(struct dd_store *s, const struct dd_resource *r,
 	bind_json(st, 3, r->attributes);
 	sqlite3_bind_double(st, 4, dd_now());
 	progress_bind(st, 5, &r->progress);
+	sqlite3_bind_int(st, 8, r->draining);
 	rc = step_done(q, st, err, "update resource");
 	if (!rc && sqlite3_changes(q->db) == 0)
 		return dd_error_set(err, DD_ERR_NOTFOUND,

@@ -260,7 +260,7 @@ static int try_acquire(struct dd_worker *w, const struct dd_lock_grant *g,
 		 * it released here, or its cascade sees our lease.
 		 */
 		rc = dd_store_resource_get(w->store, r->id, &now, err);
-		if (!rc && now.status != DD_RESOURCE_ACTIVE)
+		if (!rc && (now.status != DD_RESOURCE_ACTIVE || now.draining))
 			rc = DD_ERR_NOTFOUND;
 		dd_resource_release(&now);
 		if (!rc)
@@ -342,6 +342,8 @@ static int reuse(struct dd_worker *w, const struct dd_lock_grant *g,
 			return rc;
 		rc = DD_ERR_NOTFOUND;
 		for (size_t j = 0; j < rs.n && rc == DD_ERR_NOTFOUND; j++) {
+			if (rs.items[j].draining)
+				continue; /* takes no new lease */
 			if (!dd_bp_can_acquire(c->h[i].type, &c->h[i].ctx,
 					       &rs.items[j], l)) {
 				dd_resource_list_push(refused, &rs.items[j]);

@@ -117,6 +117,9 @@ static const struct command_rule rules[] = {
 	 NULL, dd_resource_apply_release, NULL},
 	{DD_CMD_RECLAIM, DD_OBJ_RESOURCE, BIT(DD_RESOURCE_ACTIVE), "it is",
 	 NULL, dd_resource_apply_reclaim, NULL},
+	{DD_CMD_DRAIN, DD_OBJ_RESOURCE,
+	 BIT(DD_RESOURCE_PENDING) | BIT(DD_RESOURCE_ACTIVE), "it is already",
+	 NULL, dd_resource_apply_drain, "draining"},
 	{DD_CMD_FINISH, DD_OBJ_TARGET, BIT(DD_TARGET_BUILDING), "it is already",
 	 check_finish, dd_target_apply_finish, "finishing"},
 };

@@ -203,6 +203,7 @@ int dd_lease_apply_release(struct dd_apply *a, struct dd_error *err);
 int dd_lease_apply_extend(struct dd_apply *a, struct dd_error *err);
 int dd_resource_apply_release(struct dd_apply *a, struct dd_error *err);
 int dd_resource_apply_reclaim(struct dd_apply *a, struct dd_error *err);
+int dd_resource_apply_drain(struct dd_apply *a, struct dd_error *err);
 int dd_target_apply_finish(struct dd_apply *a, struct dd_error *err);
 
 /* Break a lease with `reason` (it is destroyed on the same pass). */

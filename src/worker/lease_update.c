@@ -9,8 +9,9 @@
  *      command the lease can no longer take is consumed as "ignored: ..."
  *      and never left pending;
  *   3. the state handler: pending -> allocate (allocator.c); acquired ->
- *      activate; released -> release and destroy hooks -> destroyed;
- *      broken -> destroy hook -> destroyed.
+ *      activate; active on a broken resource -> broken, with the
+ *      resource's reason; released -> release and destroy hooks ->
+ *      destroyed; broken -> destroy hook -> destroyed.
  * Release and destroy hooks run once per lease: only the lock holder runs
  * them, and the state change that follows is fenced by the lock grant.
  */
@@ -18,6 +19,7 @@
 #include "core/util.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static json_t *str_data(const char *key, const char *value)
 {
@@ -362,6 +364,50 @@ static int wake_resource_if_going(struct dd_worker *w, long long rid,
 	return rc;
 }
 
+/*
+ * An active lease whose resource broke (its host stopped answering) breaks
+ * too, saying why the resource did: the resource's newest
+ * "resource.broken" entry.
+ */
+static int follow_resource(struct dd_worker *w, const struct dd_lock_grant *g,
+			   struct dd_lease *l, struct dd_error *err)
+{
+	struct dd_resource r = {0};
+	struct dd_filter f = {0};
+	struct dd_log_entry_list log = {0};
+	char reason[512];
+	int rc;
+
+	if (!l->resource)
+		return 0;
+	rc = dd_store_resource_get(w->store, l->resource, &r, err);
+	if (rc == DD_ERR_NOTFOUND)
+		return 0;
+	if (rc || r.status != DD_RESOURCE_BROKEN) {
+		dd_resource_release(&r);
+		return rc;
+	}
+	snprintf(reason, sizeof(reason), "resource %lld broke", r.id);
+	f.resource = r.id;
+	f.descending = true;
+	f.limit = 20;
+	rc = dd_store_log_list(w->store, &f, &log, err);
+	for (size_t i = 0; !rc && i < log.n; i++) {
+		json_t *why = json_object_get(log.items[i].data, "reason");
+
+		if (!strcmp(log.items[i].type, "resource.broken") &&
+		    json_is_string(why)) {
+			snprintf(reason, sizeof(reason),
+				 "resource %lld broke: %s", r.id,
+				 json_string_value(why));
+			break;
+		}
+	}
+	dd_log_entry_list_release(&log);
+	dd_resource_release(&r);
+	return rc ? rc : dd_lease_break(w, g, l, NULL, reason, err);
+}
+
 /* Run the release (if released) and destroy hooks, then destroy. */
 static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 		   struct dd_lease *l, struct dd_error *err)
@@ -473,6 +519,8 @@ static int lease_pass(struct dd_worker *w, const struct dd_lock_grant *g,
 			rc = destroy(w, g, &l, err);
 			break;
 		case DD_LEASE_ACTIVE:
+			rc = follow_resource(w, g, &l, err);
+			break;
 		case DD_LEASE_DESTROYED:
 		case DD_LEASE_STATUS_COUNT:
 			break;

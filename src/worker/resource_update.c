@@ -7,12 +7,14 @@
  *      table says (worker/command.c; "release" and "reclaim" are applied
  *      below; anything the resource can no longer take is "ignored");
  *   2. pending -> activate hook -> active, waking the lease that built it;
+ *      active -> the check hook (is it still usable?), again when the
+ *      hook says; a failed check breaks it;
  *   3. released or broken -> once no lease on it is left undestroyed, the
  *      destroy hook, its slot locks dropped -> destroyed.
  * Releasing a resource sends "release" to every live lease on it.  Breaking
- * one does the same for active leases and sends acquired ones back to
- * pending (their update sees the broken resource and reacquires), which the
- * original forgot to do.
+ * one wakes its leases: active ones see the broken resource and break with
+ * its reason, acquired ones go back to pending and reacquire elsewhere,
+ * which the original forgot to do.
  */
 #include "worker/internal.h"
 #include "blueprint/prewarm.h"
@@ -67,7 +69,8 @@ static int cascade(struct dd_worker *w, const struct dd_resource *r,
 	for (size_t i = 0; !rc && i < l.n; i++) {
 		struct dd_ref ref = {DD_OBJ_LEASE, l.items[i].id};
 
-		if (!broken || l.items[i].status == DD_LEASE_ACTIVE) {
+		/* broken: the lease's own pass breaks it, with the reason */
+		if (!broken) {
 			struct dd_command c = {0};
 
 			c.target = ref;
@@ -158,6 +161,34 @@ int dd_resource_apply_reclaim(struct dd_apply *a, struct dd_error *err)
 			dd_prewarm_counter_destroyed(a->resource->blueprint,
 						     counter, sizeof(counter)),
 			err);
+	return rc;
+}
+
+/*
+ * Drain: the resource keeps its leases, takes no new one, and stays
+ * until released (a host stays out of use, its slot held).  The
+ * allocator reads the flag in the transaction that would place a lease.
+ */
+int dd_resource_apply_drain(struct dd_apply *a, struct dd_error *err)
+{
+	struct dd_resource *r = a->resource;
+	int rc;
+
+	if (r->draining) {
+		snprintf(a->outcome, sizeof(a->outcome),
+			 "ignored: resource is already draining");
+		return 0;
+	}
+	r->draining = true;
+	rc = dd_store_resource_update(a->w->store, r, err);
+	if (!rc)
+		rc = dd_store_log(a->w->store, r->blueprint, r->id, 0,
+				  "resource.draining",
+				  json_pack("{s:I, s:s?}", "command", a->c->id,
+					    "author", a->c->author),
+				  err);
+	if (rc)
+		r->draining = false;
 	return rc;
 }
 
@@ -311,6 +342,29 @@ static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
 	return dd_pass_commit(w, err);
 }
 
+/*
+ * An active resource: is it still usable?  A failed check breaks it; a
+ * good one asks for the next pass when the hook says.
+ */
+static int check(struct dd_worker *w, const struct dd_lock_grant *g,
+		 struct dd_resource *r, double *retry_at, struct dd_error *err)
+{
+	struct dd_error herr = DD_ERROR_INIT;
+	struct dd_bp_handle h;
+	double next = 0;
+	int rc = dd_pass_blueprint(w, r->blueprint, &h, err);
+
+	if (rc)
+		return rc;
+	rc = dd_bp_check_resource(h.type, &h.ctx, r, &next, &herr);
+	dd_bp_handle_release(&h);
+	if (rc)
+		return break_resource(w, g, r, herr.msg, err);
+	if (next > 0)
+		*retry_at = dd_now() + next;
+	return 0;
+}
+
 static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 		   struct dd_resource *r, struct dd_error *err)
 {
@@ -400,6 +454,8 @@ static int resource_pass(struct dd_worker *w, const struct dd_lock_grant *g,
 			rc = destroy(w, g, &r, err);
 			break;
 		case DD_RESOURCE_ACTIVE:
+			rc = check(w, g, &r, retry_at, err);
+			break;
 		case DD_RESOURCE_DESTROYED:
 		case DD_RESOURCE_STATUS_COUNT:
 			break;

@@ -10,7 +10,7 @@ call 200 "" GET /livez
 expect_eq "livez" "$(cat "$T/body")" ok
 expect_eq "livez type" "$(header Content-Type)" "text/plain; charset=utf-8"
 call 200 "" GET /readyz
-expect_eq "readyz" "$(cat "$T/body")" "ok: store reachable, schema version 8"
+expect_eq "readyz" "$(cat "$T/body")" "ok: store reachable, schema version 9"
 
 # a second server on the port taken: exit 11, and both lines name the
 # port asked for (libmicrohttpd's own said "port 0")

@@ -18,8 +18,8 @@
 enum { REFUSED = 0, ACCEPTED = 1, NOT_TAKEN = 2 };
 
 static const char *const kinds[] = {"release", "extend", "reclaim",
-				    "finish"};
-#define KINDS 4
+				    "finish", "drain"};
+#define KINDS 5
 
 /* lease_expected[kind][status] */
 static const int lease_expected[KINDS][DD_LEASE_STATUS_COUNT] = {
@@ -30,6 +30,8 @@ static const int lease_expected[KINDS][DD_LEASE_STATUS_COUNT] = {
 	 NOT_TAKEN}, /* reclaim */
 	{NOT_TAKEN, NOT_TAKEN, NOT_TAKEN, NOT_TAKEN, NOT_TAKEN,
 	 NOT_TAKEN}, /* finish */
+	{NOT_TAKEN, NOT_TAKEN, NOT_TAKEN, NOT_TAKEN, NOT_TAKEN,
+	 NOT_TAKEN}, /* drain */
 };
 
 /* resource_expected[kind][status] */
@@ -39,6 +41,7 @@ static const int resource_expected[KINDS][DD_RESOURCE_STATUS_COUNT] = {
 	{NOT_TAKEN, NOT_TAKEN, NOT_TAKEN, NOT_TAKEN, NOT_TAKEN}, /* extend */
 	{REFUSED, ACCEPTED, REFUSED, REFUSED, REFUSED}, /* reclaim */
 	{NOT_TAKEN, NOT_TAKEN, NOT_TAKEN, NOT_TAKEN, NOT_TAKEN}, /* finish */
+	{ACCEPTED, ACCEPTED, REFUSED, REFUSED, REFUSED},	    /* drain */
 };
 
 /* target_expected[kind][status] */
@@ -48,6 +51,7 @@ static const int target_expected[KINDS][DD_TARGET_STATUS_COUNT] = {
 	{NOT_TAKEN, NOT_TAKEN, NOT_TAKEN, NOT_TAKEN}, /* extend */
 	{NOT_TAKEN, NOT_TAKEN, NOT_TAKEN, NOT_TAKEN}, /* reclaim */
 	{ACCEPTED, REFUSED, REFUSED, REFUSED},	      /* finish */
+	{NOT_TAKEN, NOT_TAKEN, NOT_TAKEN, NOT_TAKEN}, /* drain */
 };
 
 /* {"until": now + 1 hour}: what a valid extend carries */
@@ -202,6 +206,13 @@ static void test_accept_another(void **state)
 			 DD_ERR_STATE);
 	assert_string_equal(err.msg,
 			    "cannot finish target 9: it is already finishing");
+	/* so is a drain */
+	assert_int_equal(dd_command_accept_another(
+				 "drain", (struct dd_ref){DD_OBJ_RESOURCE, 4},
+				 1, &err),
+			 DD_ERR_STATE);
+	assert_string_equal(err.msg,
+			    "cannot drain resource 4: it is already draining");
 	/* releases and extends may queue up: the worker ignores extras */
 	assert_int_equal(dd_command_accept_another(
 				 "release", (struct dd_ref){DD_OBJ_LEASE, 3},

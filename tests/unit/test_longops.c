@@ -702,7 +702,7 @@ static void test_timeouts_config(void **state)
 		{"{\"timeouts\": {\"boot\": 5}}",
 		 "config: timeouts: unknown key 'boot' (known: "
 		 "activate_resource, destroy_resource, activate_lease, "
-		 "release_lease, destroy_lease)"},
+		 "release_lease, destroy_lease, check_resource)"},
 		{"{\"timeouts\": 5}",
 		 "config: timeouts: must be an object of seconds per hook"},
 	};

@@ -380,7 +380,7 @@ static void test_host_config(void **state)
 		{"{\"hosts\": []}",
 		 "config: hosts: must be a non-empty array of objects"},
 		{"{\"hostz\": []}",
-		 "config: unknown key 'hostz' (known: timeouts, min_ready, max_idle, idle_ttl, root, run_as, hosts)"},
+		 "config: unknown key 'hostz' (known: timeouts, min_ready, max_idle, idle_ttl, root, run_as, check_interval, known_hosts, hosts)"},
 		{"{\"hosts\": [{\"name\": \"a\"}], \"root\": \"r\"}",
 		 "config: root: must be an absolute path"},
 		{"{\"hosts\": [{\"name\": \"a\"}], \"root\": 1}",
@@ -405,10 +405,12 @@ static void test_host_config(void **state)
 		 "config: hosts[1].name: 'a' is also the name of hosts[0]"},
 		{"{\"hosts\": [{\"name\": \"a\", \"size\": 1}]}",
 		 "config: hosts[0]: unknown key 'size' (known: name, slots, "
-		 "address)"},
+		 "labels, address, port, user, key, root, host_key)"},
 		{"{\"hosts\": [{\"name\": \"a\", \"address\": \"h\"}]}",
-		 "config: hosts[0].address: remote (SSH) hosts are not "
-		 "supported yet, only this machine"},
+		 "config: hosts[0]: a host with an 'address' needs a 'user'"},
+		{"{\"hosts\": [{\"name\": \"a\", \"user\": \"u\"}]}",
+		 "config: hosts[0]: 'user' needs an 'address': a host without "
+		 "one is this machine"},
 	};
 
 	(void)state;

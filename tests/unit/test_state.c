@@ -499,6 +499,7 @@ static void test_error_codes(void **state)
 		 "idempotency key reused for another request", 14},
 		{DD_ERR_DAMAGED, "DAMAGED", "store is damaged", 15},
 		{DD_ERR_TIMEOUT, "TIMEOUT", "timed out", 16},
+		{DD_ERR_REMOTE, "REMOTE", "remote host failed", 17},
 	};
 
 	(void)state;

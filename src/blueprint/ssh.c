@@ -1,0 +1,784 @@
+/*
+ * ssh.c - the OpenSSH transport (ssh.h): the client's argv with options
+ * that make it safe and quiet, the remote wrapper, quoting, and reading
+ * ssh's own failures off its exit status and standard error.
+ */
+#include "blueprint/ssh.h"
+#include "core/sha256.h"
+#include "core/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/*
+ * The remote wrapper, run as
+ * `sh -c WRAPPER drydock-run MODE DIR N ENV... ARGV...`.  It sets the N
+ * variables and enters DIR (when not empty).  sshd has already made it
+ * the leader of a session of its own.  In mode "i" the command is given
+ * the channel as its input and runs in the wrapper's place.  In mode "w"
+ * the command starts in a session of its own (setsid) with /dev/null as
+ * input, and a watcher in the background reads the wrapper's input, the
+ * channel, which reaches its end only when the channel closes (drydock
+ * never writes to it nor closes it while ssh lives): then the command's
+ * whole session gets SIGTERM and, if anything of it is left after the
+ * grace, SIGKILL.  After a normal end the channel closes too, and the
+ * watcher finds the group gone.  The status is the command's (128+N for
+ * signal N); 125 is the wrapper's own failure (bad directory, no setsid),
+ * 126 and 127 that of starting the program, as in a shell.  dash's kill
+ * takes no "--", so a group is "-PID".
+ */
+#define STR(x) #x
+#define XSTR(x) STR(x)
+static const char wrapper[] =
+	"m=$1 d=$2 n=$3; shift 3\n"
+	"while [ \"$n\" -gt 0 ]; do export -- \"$1\" || exit 125; "
+	"shift; n=$((n - 1)); done\n"
+	"if [ -n \"$d\" ]; then cd -- \"$d\" || exit 125; fi\n"
+	"[ \"$m\" = i ] && exec \"$@\"\n"
+	"command -v setsid >/dev/null || "
+	"{ echo \"drydock: this host has no 'setsid' (util-linux)\" >&2; "
+	"exit 125; }\n"
+	"exec 3<&0\n"
+	"setsid \"$@\" </dev/null 3<&- &\n"
+	"c=$!\n"
+	"{ while read -r _; do :; done\n"
+	"if kill -TERM -$c; then n=" XSTR(DD_SSH_GRACE) "\n"
+	"while [ $n -gt 0 ] && kill -0 -$c; do sleep 1; n=$((n - 1)); done\n"
+	"kill -KILL -$c; fi; } <&3 >/dev/null 2>&1 &\n"
+	"exec 3<&-\n"
+	"wait $c\n";
+
+/* Longest control directory: its sockets, and ssh's temporary names for
+ * them (".XXXXXXXXXXXXXXXX"), must fit a Unix socket's 108 bytes. */
+#define CONTROL_DIR_MAX 70
+
+const char *dd_ssh_failure_name(enum dd_ssh_failure f)
+{
+	switch (f) {
+	case DD_SSH_OK:
+		return "ok";
+	case DD_SSH_UNREACHABLE:
+		return "unreachable";
+	case DD_SSH_KEY_REFUSED:
+		return "key refused";
+	case DD_SSH_HOST_KEY_CHANGED:
+		return "host key changed";
+	case DD_SSH_HOST_KEY_UNKNOWN:
+		return "host key unknown";
+	case DD_SSH_LOCAL:
+		return "local";
+	case DD_SSH_OTHER:
+		break;
+	}
+	return "failed";
+}
+
+/* No control characters, and not empty. */
+static bool printable(const char *s)
+{
+	if (!s || !*s)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+/* A word ssh could take for an option, or split, or that is empty. */
+static bool bad_word(const char *s)
+{
+	return !printable(s) || s[0] == '-' || strpbrk(s, " \t\"'\\@");
+}
+
+/* ssh's config parser splits on blanks and takes quotes and '%' specially. */
+static bool bad_path(const char *s)
+{
+	return !printable(s) || s[0] != '/' || strpbrk(s, "\"\\%");
+}
+
+static int port_of(const struct dd_ssh_endpoint *ep)
+{
+	return ep->port ? ep->port : 22;
+}
+
+int dd_ssh_endpoint_check(const struct dd_ssh_endpoint *ep,
+			  struct dd_error *err)
+{
+	if (bad_word(ep->address))
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "ssh: bad address '%s'",
+				    ep->address ? ep->address : "");
+	if (ep->port < 0 || ep->port > 65535)
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "ssh: port %d of '%s' is not from 1 to "
+				    "65535",
+				    ep->port, ep->address);
+	if (bad_word(ep->user))
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "ssh: bad user name '%s' for '%s'",
+				    ep->user ? ep->user : "", ep->address);
+	if (bad_path(ep->key))
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "ssh: the key of '%s' must be an absolute "
+				    "path without quotes, '\\' or '%%'",
+				    ep->address);
+	if (bad_path(ep->known_hosts))
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "ssh: the known_hosts file of '%s' must be "
+				    "an absolute path without quotes, '\\' or "
+				    "'%%'",
+				    ep->address);
+	if (ep->control_dir && bad_path(ep->control_dir))
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "ssh: bad control directory '%s'",
+				    ep->control_dir);
+	if (ep->host_key) {
+		const char *sp = strchr(ep->host_key, ' ');
+
+		if (!printable(ep->host_key) || !sp || sp == ep->host_key ||
+		    !sp[1] || strchr(sp + 1, ' '))
+			return dd_error_set(err, DD_ERR_INVALID,
+					    "ssh: the host key of '%s' must be "
+					    "'TYPE BASE64', as in a .pub file "
+					    "without its comment",
+					    ep->address);
+	}
+	if (ep->connect_timeout < 0)
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "ssh: negative connect timeout");
+	return 0;
+}
+
+int dd_ssh_key_check(const char *path, const char *what, struct dd_error *err)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return dd_error_set(err, DD_ERR_INVALID, "%s '%s': %s", what,
+				    path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "%s '%s' is not a regular file", what,
+				    path);
+	if (st.st_uid != geteuid() || (st.st_mode & 077))
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "%s '%s' can be read by others than "
+				    "drydock's user (owner uid %u, mode %04o): "
+				    "make it drydock's and 0600",
+				    what, path, (unsigned)st.st_uid,
+				    (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
+int dd_ssh_private_dir(const char *dir, struct dd_error *err)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return dd_error_set(err, DD_ERR_IO,
+				    "cannot create ssh directory '%s': %s", dir,
+				    strerror(errno));
+	if (lstat(dir, &st))
+		return dd_error_set(err, DD_ERR_IO, "ssh directory '%s': %s",
+				    dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+		return dd_error_set(err, DD_ERR_IO,
+				    "ssh directory '%s' is not a directory of "
+				    "drydock's user",
+				    dir);
+	if ((st.st_mode & 077) && chmod(dir, 0700))
+		return dd_error_set(err, DD_ERR_IO,
+				    "cannot close ssh directory '%s' to "
+				    "others: %s",
+				    dir, strerror(errno));
+	return 0;
+}
+
+int dd_ssh_control_dir(const char *state_dir, char *buf, size_t n,
+		       struct dd_error *err)
+{
+	int len = snprintf(buf, n, "%s/ssh", state_dir);
+
+	if (len < 0 || (size_t)len >= n || len > CONTROL_DIR_MAX ||
+	    bad_path(buf))
+		len = snprintf(buf, n, "/tmp/drydock-ssh-%u",
+			       (unsigned)geteuid());
+	if (len < 0 || (size_t)len >= n)
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "no room for the ssh control directory");
+	return dd_ssh_private_dir(buf, err);
+}
+
+/* "addr" for port 22, else "[addr]:port", as known_hosts names hosts. */
+static void host_pattern(const struct dd_ssh_endpoint *ep, char *buf,
+			 size_t n)
+{
+	if (port_of(ep) == 22)
+		snprintf(buf, n, "%s", ep->address);
+	else
+		snprintf(buf, n, "[%s]:%d", ep->address, port_of(ep));
+}
+
+int dd_ssh_prepare(const struct dd_ssh_endpoint *ep, struct dd_error *err)
+{
+	char pat[300], tmp[PATH_MAX];
+	FILE *f;
+	int fd;
+
+	if (!ep->host_key) {
+		if (ep->known_hosts_given)
+			return 0;
+		fd = open(ep->known_hosts, O_WRONLY | O_CREAT | O_CLOEXEC,
+			  0600);
+		if (fd < 0)
+			return dd_error_set(err, DD_ERR_IO,
+					    "cannot create known_hosts file "
+					    "'%s': %s",
+					    ep->known_hosts, strerror(errno));
+		close(fd);
+		return 0;
+	}
+	/* a given key: the file holds it alone, written whole, then renamed */
+	host_pattern(ep, pat, sizeof(pat));
+	if (snprintf(tmp, sizeof(tmp), "%s.%d.tmp", ep->known_hosts,
+		     (int)getpid()) >= (int)sizeof(tmp))
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "known_hosts path '%s' is too long",
+				    ep->known_hosts);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	f = fd < 0 ? NULL : fdopen(fd, "w");
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		return dd_error_set(err, DD_ERR_IO,
+				    "cannot write known_hosts file '%s': %s",
+				    tmp, strerror(errno));
+	}
+	fprintf(f, "%s %s\n", pat, ep->host_key);
+	if (fclose(f) || rename(tmp, ep->known_hosts)) {
+		int e = errno;
+
+		unlink(tmp);
+		return dd_error_set(err, DD_ERR_IO,
+				    "cannot write known_hosts file '%s': %s",
+				    ep->known_hosts, strerror(e));
+	}
+	return 0;
+}
+
+int dd_ssh_quote(struct dd_buf *b, const char *word)
+{
+	const char *q;
+	int rc = dd_buf_addstr(b, "'");
+
+	while (!rc && (q = strchr(word, '\''))) {
+		rc = dd_buf_add(b, word, (size_t)(q - word));
+		if (!rc)
+			rc = dd_buf_addstr(b, "'\\''");
+		word = q + 1;
+	}
+	if (!rc)
+		rc = dd_buf_addstr(b, word);
+	if (!rc)
+		rc = dd_buf_addstr(b, "'");
+	return rc;
+}
+
+/* NAME=VALUE with NAME a shell variable's name. */
+static bool env_entry(const char *s)
+{
+	const char *eq = strchr(s, '=');
+
+	if (!eq || eq == s || ('0' <= s[0] && s[0] <= '9'))
+		return false;
+	for (; s < eq; s++)
+		if (!(('a' <= *s && *s <= 'z') || ('A' <= *s && *s <= 'Z') ||
+		      ('0' <= *s && *s <= '9') || *s == '_'))
+			return false;
+	return true;
+}
+
+int dd_ssh_remote_command(const struct dd_ssh_command *cmd, struct dd_buf *b,
+			  struct dd_error *err)
+{
+	size_t nenv = 0;
+	int rc;
+
+	if (!cmd->argv || !cmd->argv[0] || !cmd->argv[0][0])
+		return dd_error_set(err, DD_ERR_INVALID, "no command to run");
+	for (; cmd->env && cmd->env[nenv]; nenv++)
+		if (!env_entry(cmd->env[nenv]))
+			return dd_error_set(err, DD_ERR_INVALID,
+					    "bad environment entry '%s': "
+					    "want NAME=VALUE",
+					    cmd->env[nenv]);
+	rc = dd_buf_addstr(b, "exec sh -c ");
+	if (!rc)
+		rc = dd_ssh_quote(b, wrapper);
+	if (!rc)
+		rc = dd_buf_addstr(b, cmd->input ? " drydock-run i "
+						 : " drydock-run w ");
+	if (!rc)
+		rc = dd_ssh_quote(b, cmd->cwd ? cmd->cwd : "");
+	if (!rc)
+		rc = dd_buf_addf(b, " %zu", nenv);
+	for (size_t i = 0; !rc && i < nenv; i++) {
+		rc = dd_buf_addstr(b, " ");
+		if (!rc)
+			rc = dd_ssh_quote(b, cmd->env[i]);
+	}
+	for (size_t i = 0; !rc && cmd->argv[i]; i++) {
+		rc = dd_buf_addstr(b, " ");
+		if (!rc)
+			rc = dd_ssh_quote(b, cmd->argv[i]);
+	}
+	if (rc)
+		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+static int args_add(struct dd_ssh_args *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int args_add(struct dd_ssh_args *a, const char *fmt, ...)
+{
+	struct dd_buf b = {0};
+	va_list ap;
+	int n;
+
+	if (a->n + 2 > a->alloc) {
+		size_t alloc = a->alloc ? a->alloc * 2 : 64;
+		char **p = dd_realloc(a->argv, alloc * sizeof(*p));
+
+		if (!p)
+			return DD_ERR_NOMEM;
+		a->argv = p;
+		a->alloc = alloc;
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !(b.buf = dd_malloc((size_t)n + 1)))
+		return DD_ERR_NOMEM;
+	va_start(ap, fmt);
+	vsnprintf(b.buf, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	a->argv[a->n++] = b.buf;
+	a->argv[a->n] = NULL;
+	return 0;
+}
+
+void dd_ssh_args_release(struct dd_ssh_args *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		dd_free(a->argv[i]);
+	dd_free(a->argv);
+	memset(a, 0, sizeof(*a));
+}
+
+/*
+ * The master socket's name: a hash of everything that makes a connection
+ * different (who, where, with which key, trusting which known_hosts), so
+ * two blueprints reaching one host with different keys share nothing.
+ */
+static void control_name(const struct dd_ssh_endpoint *ep, char out[17])
+{
+	struct dd_sha256_ctx c;
+	char hex[65], port[16];
+
+	snprintf(port, sizeof(port), "%d", port_of(ep));
+	dd_sha256_init(&c);
+	dd_sha256_update(&c, ep->user, strlen(ep->user) + 1);
+	dd_sha256_update(&c, ep->address, strlen(ep->address) + 1);
+	dd_sha256_update(&c, port, strlen(port) + 1);
+	dd_sha256_update(&c, ep->key, strlen(ep->key) + 1);
+	dd_sha256_update(&c, ep->known_hosts, strlen(ep->known_hosts) + 1);
+	dd_sha256_final_hex(&c, hex);
+	memcpy(out, hex, 16);
+	out[16] = 0;
+}
+
+int dd_ssh_args_build(const struct dd_ssh_endpoint *ep,
+		      const struct dd_ssh_command *cmd, struct dd_ssh_args *a,
+		      struct dd_error *err)
+{
+	static const char *const fixed[] = {
+		"BatchMode=yes",
+		"IdentitiesOnly=yes",
+		"IdentityAgent=none",
+		"PreferredAuthentications=publickey",
+		"PasswordAuthentication=no",
+		"KbdInteractiveAuthentication=no",
+		"GlobalKnownHostsFile=/dev/null",
+		"CheckHostIP=no",
+		"HashKnownHosts=no",
+		"UpdateHostKeys=no",
+		"VerifyHostKeyDNS=no",
+		"ConnectionAttempts=1",
+		"ServerAliveInterval=5",
+		"ServerAliveCountMax=3",
+		"ForwardAgent=no",
+		"ForwardX11=no",
+		"ClearAllForwardings=yes",
+		"PermitLocalCommand=no",
+		"Tunnel=no",
+		"AddKeysToAgent=no",
+		"EscapeChar=none",
+		"RequestTTY=no",
+		"LogLevel=ERROR",
+	};
+	struct dd_buf remote = {0};
+	char name[17];
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	rc = dd_ssh_endpoint_check(ep, err);
+	if (!rc)
+		rc = dd_ssh_remote_command(cmd, &remote, err);
+	if (rc)
+		return rc;
+	/* -F /dev/null: neither ~/.ssh/config nor /etc/ssh/ssh_config */
+	rc = args_add(a, "ssh");
+	if (!rc)
+		rc = args_add(a, "-F");
+	if (!rc)
+		rc = args_add(a, "/dev/null");
+	for (size_t i = 0; !rc && i < sizeof(fixed) / sizeof(*fixed); i++) {
+		rc = args_add(a, "-o");
+		if (!rc)
+			rc = args_add(a, "%s", fixed[i]);
+	}
+	if (!rc)
+		rc = args_add(a, "-o");
+	if (!rc)
+		rc = args_add(a, "StrictHostKeyChecking=%s",
+			      ep->known_hosts_given || ep->host_key
+				      ? "yes"
+				      : "accept-new");
+	if (!rc)
+		rc = args_add(a, "-o");
+	if (!rc)
+		rc = args_add(a, "UserKnownHostsFile=\"%s\"", ep->known_hosts);
+	if (!rc)
+		rc = args_add(a, "-o");
+	if (!rc)
+		rc = args_add(a, "IdentityFile=\"%s\"", ep->key);
+	if (!rc)
+		rc = args_add(a, "-o");
+	if (!rc)
+		rc = args_add(a, "ConnectTimeout=%d",
+			      ep->connect_timeout ? ep->connect_timeout
+						  : DD_SSH_CONNECT_TIMEOUT);
+	if (ep->control_dir) {
+		control_name(ep, name);
+		if (!rc)
+			rc = args_add(a, "-o");
+		if (!rc)
+			rc = args_add(a, "ControlMaster=auto");
+		if (!rc)
+			rc = args_add(a, "-o");
+		if (!rc)
+			rc = args_add(a, "ControlPersist=%d", DD_SSH_PERSIST);
+		if (!rc)
+			rc = args_add(a, "-o");
+		if (!rc)
+			rc = args_add(a, "ControlPath=\"%s/%s\"",
+				      ep->control_dir, name);
+	} else {
+		if (!rc)
+			rc = args_add(a, "-o");
+		if (!rc)
+			rc = args_add(a, "ControlMaster=no");
+		if (!rc)
+			rc = args_add(a, "-o");
+		if (!rc)
+			rc = args_add(a, "ControlPath=none");
+	}
+	if (!rc)
+		rc = args_add(a, "-p");
+	if (!rc)
+		rc = args_add(a, "%d", port_of(ep));
+	if (!rc)
+		rc = args_add(a, "-l");
+	if (!rc)
+		rc = args_add(a, "%s", ep->user);
+	if (!rc)
+		rc = args_add(a, "--");
+	if (!rc)
+		rc = args_add(a, "%s", ep->address);
+	if (!rc)
+		rc = args_add(a, "%s", remote.buf);
+	dd_buf_release(&remote);
+	if (rc) {
+		dd_ssh_args_release(a);
+		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/*
+ * A standard input that never ends while ssh lives: a pipe opened again
+ * through /proc for reading and writing, so this one descriptor is its
+ * only reader and its only writer.  ssh reads nothing from it and never
+ * sees its end; the remote side sees the channel's end when ssh ends.
+ */
+static int endless_input(void)
+{
+	char path[64];
+	int p[2], fd;
+
+	if (pipe2(p, O_CLOEXEC))
+		return -1;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", p[0]);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	close(p[0]);
+	close(p[1]);
+	return fd;
+}
+
+/* Is `fd` /dev/null (or some other character device giving nothing)? */
+static bool null_device(int fd)
+{
+	struct stat st, null;
+
+	return !fstat(fd, &st) && S_ISCHR(st.st_mode) &&
+	       !stat("/dev/null", &null) && st.st_rdev == null.st_rdev;
+}
+
+int dd_ssh_spawn(const struct dd_ssh_endpoint *ep,
+		 const struct dd_ssh_command *cmd, const struct dd_exec_io *io,
+		 pid_t *pid, struct dd_error *err)
+{
+	struct dd_ssh_command mine = *cmd;
+	struct dd_exec_io own = *io;
+	struct dd_exec_spec sp = {0};
+	struct dd_ssh_args a;
+	int rc;
+
+	/* input to give the command: the channel carries it */
+	mine.input = io->in >= 0 && !null_device(io->in);
+	rc = dd_ssh_args_build(ep, &mine, &a, err);
+	if (!rc)
+		rc = dd_ssh_prepare(ep, err);
+	if (rc) {
+		dd_ssh_args_release(&a);
+		return rc;
+	}
+	own.in = mine.input ? io->in : endless_input();
+	if (own.in < 0) {
+		dd_ssh_args_release(&a);
+		return dd_error_set(err, DD_ERR_IO,
+				    "cannot make ssh's input: %s",
+				    strerror(errno));
+	}
+	sp.argv = a.argv;
+	rc = dd_exec_spawn(&sp, &own, pid, NULL, err);
+	if (!mine.input)
+		close(own.in);
+	dd_ssh_args_release(&a);
+	if (rc == DD_ERR_INVALID)
+		return dd_error_set(err, DD_ERR_IO,
+				    "cannot run ssh: it is not installed "
+				    "(openssh-client)");
+	return rc;
+}
+
+int dd_ssh_start(void *call, const struct dd_exec_io *io, pid_t *pid,
+		 struct dd_error *err)
+{
+	const struct dd_ssh_call *c = call;
+
+	return dd_ssh_spawn(c->ep, c->cmd, io, pid, err);
+}
+
+/* Does `text` (not NUL-terminated, `len` bytes) contain `s`? */
+static const char *find(const char *text, size_t len, const char *s)
+{
+	return memmem(text, len, s, strlen(s));
+}
+
+/*
+ * ssh's messages at LogLevel ERROR, by what they mean.  The first table
+ * whose pattern appears wins, so the changed key (whose banner also says
+ * "verification failed") comes before the unknown one.
+ */
+static const struct {
+	enum dd_ssh_failure f;
+	const char *pattern;
+} patterns[] = {
+	{DD_SSH_HOST_KEY_CHANGED, "REMOTE HOST IDENTIFICATION HAS CHANGED"},
+	{DD_SSH_HOST_KEY_CHANGED, "has changed and you have requested strict"},
+	{DD_SSH_HOST_KEY_UNKNOWN, "Host key verification failed"},
+	{DD_SSH_HOST_KEY_UNKNOWN, "No matching host key"},
+	{DD_SSH_KEY_REFUSED, "Permission denied ("},
+	{DD_SSH_KEY_REFUSED, "Too many authentication failures"},
+	{DD_SSH_LOCAL, "UNPROTECTED PRIVATE KEY FILE"},
+	{DD_SSH_LOCAL, "Load key "},
+	{DD_SSH_LOCAL, "no such identity"},
+	{DD_SSH_LOCAL, "Bad owner or permissions"},
+	{DD_SSH_LOCAL, "ControlPath too long"},
+	{DD_SSH_LOCAL, "too long for Unix domain socket"},
+	{DD_SSH_UNREACHABLE, "Connection refused"},
+	{DD_SSH_UNREACHABLE, "Connection timed out"},
+	{DD_SSH_UNREACHABLE, "Operation timed out"},
+	{DD_SSH_UNREACHABLE, "No route to host"},
+	{DD_SSH_UNREACHABLE, "Network is unreachable"},
+	{DD_SSH_UNREACHABLE, "Host is down"},
+	{DD_SSH_UNREACHABLE, "Could not resolve hostname"},
+	{DD_SSH_UNREACHABLE, "Name or service not known"},
+	{DD_SSH_UNREACHABLE, "Connection closed by"},
+	{DD_SSH_UNREACHABLE, "Connection reset by"},
+	{DD_SSH_UNREACHABLE, "Connection to "},
+	{DD_SSH_UNREACHABLE, "kex_exchange_identification"},
+	{DD_SSH_UNREACHABLE, "banner exchange"},
+	{DD_SSH_UNREACHABLE, "not responding"},
+	{DD_SSH_UNREACHABLE, "Broken pipe"},
+	{DD_SSH_UNREACHABLE, "mux_client_"},
+	{DD_SSH_UNREACHABLE, "client_loop: send disconnect"},
+};
+
+/* The pattern's line in `text`, or NULL. */
+static const char *match(const char *text, size_t len,
+			 enum dd_ssh_failure *f)
+{
+	for (size_t i = 0; i < sizeof(patterns) / sizeof(*patterns); i++) {
+		const char *at = find(text, len, patterns[i].pattern);
+
+		if (at) {
+			*f = patterns[i].f;
+			return at;
+		}
+	}
+	*f = DD_SSH_OK;
+	return NULL;
+}
+
+enum dd_ssh_failure dd_ssh_classify(int exit_status, const char *err_text,
+				    size_t len)
+{
+	enum dd_ssh_failure f;
+
+	if (exit_status != DD_SSH_FAILED)
+		return DD_SSH_OK;
+	/* a remote command may exit 255 too: only ssh's words tell */
+	match(err_text ? err_text : "", err_text ? len : 0, &f);
+	if (f == DD_SSH_OK && err_text && find(err_text, len, "ssh: "))
+		f = DD_SSH_OTHER;
+	return f;
+}
+
+/* The line of `text` around `at`, trimmed, into buf ("ssh: " dropped). */
+static void line_at(const char *text, size_t len, const char *at, char *buf,
+		    size_t n)
+{
+	const char *b = at, *e = at, *end = text + len;
+
+	while (b > text && b[-1] != '\n')
+		b--;
+	while (e < end && *e != '\n' && *e != '\r')
+		e++;
+	while (b < e && (*b == ' ' || *b == '@'))
+		b++;
+	if (e - b > 5 && !strncmp(b, "ssh: ", 5))
+		b += 5;
+	while (e > b && (e[-1] == ' ' || e[-1] == '.' || e[-1] == '@'))
+		e--;
+	snprintf(buf, n, "%.*s", (int)(e - b), b);
+}
+
+int dd_ssh_failure_error(const struct dd_ssh_endpoint *ep,
+			 enum dd_ssh_failure f, const char *err_text,
+			 size_t len, struct dd_error *err)
+{
+	const char *text = err_text ? err_text : "";
+	char line[256] = "", fp[128] = "", who[300];
+	enum dd_ssh_failure found;
+	const char *at;
+
+	if (!err_text)
+		len = 0;
+	snprintf(who, sizeof(who), "%s:%d", ep->address, port_of(ep));
+	at = match(text, len, &found);
+	if (!at && len)
+		at = text;
+	if (at)
+		line_at(text, len, at, line, sizeof(line));
+	switch (f) {
+	case DD_SSH_HOST_KEY_CHANGED:
+		/* "The fingerprint for the ED25519 key sent ... is\nSHA256:..." */
+		at = find(text, len, "SHA256:");
+		if (at)
+			line_at(text, len, at, fp, sizeof(fp));
+		return dd_error_set(err, DD_ERR_REMOTE,
+				    "host key for '%s' changed; drydock "
+				    "refuses it: the host presents %s, not "
+				    "the key in '%s' (if the change is "
+				    "expected, remove the host's line there)",
+				    who, fp[0] ? fp : "another key",
+				    ep->known_hosts);
+	case DD_SSH_HOST_KEY_UNKNOWN:
+		return dd_error_set(err, DD_ERR_REMOTE,
+				    "host key for '%s' is not the one "
+				    "given in '%s'; drydock refuses it: %s",
+				    who, ep->known_hosts, line);
+	case DD_SSH_KEY_REFUSED:
+		return dd_error_set(err, DD_ERR_REMOTE,
+				    "'%s' refused the key '%s' for user "
+				    "'%s': %s",
+				    who, ep->key, ep->user, line);
+	case DD_SSH_UNREACHABLE:
+		return dd_error_set(err, DD_ERR_REMOTE,
+				    "cannot reach '%s': %s", who, line);
+	case DD_SSH_LOCAL:
+		return dd_error_set(err, DD_ERR_REMOTE,
+				    "ssh cannot connect to '%s' from here: %s",
+				    who, line);
+	case DD_SSH_OK:
+	case DD_SSH_OTHER:
+		break;
+	}
+	return dd_error_set(err, DD_ERR_REMOTE, "ssh to '%s' failed: %s", who,
+			    line[0] ? line : "exit status 255");
+}
+
+int dd_ssh_run(const struct dd_ssh_endpoint *ep,
+	       const struct dd_ssh_command *cmd,
+	       const struct dd_exec_options *opt, struct dd_exec_result *res,
+	       enum dd_ssh_failure *failure, struct dd_error *err)
+{
+	struct dd_ssh_call call = {ep, cmd};
+	struct dd_exec_options o = *opt;
+	enum dd_ssh_failure f = DD_SSH_OK;
+	int rc;
+
+	o.out = DD_EXEC_CAPTURE;
+	o.err = DD_EXEC_CAPTURE;
+	o.grace = 0; /* the remote wrapper gives the command its grace */
+	rc = dd_exec_run(dd_ssh_start, &call, &o, res, err);
+	if (!rc && res->timed_out) {
+		f = DD_SSH_UNREACHABLE;
+		rc = dd_error_set(err, DD_ERR_REMOTE,
+				  "'%s:%d' did not finish '%s' within %g s",
+				  ep->address, port_of(ep), cmd->argv[0],
+				  o.timeout);
+	} else if (!rc && res->cancelled) {
+		rc = dd_error_set(err, DD_ERR_INTERRUPTED,
+				  "'%s' on '%s:%d' was cancelled",
+				  cmd->argv[0], ep->address, port_of(ep));
+	} else if (!rc) {
+		f = dd_ssh_classify(res->exit_status, res->err.buf,
+				    res->err.len);
+		if (f != DD_SSH_OK)
+			rc = dd_ssh_failure_error(ep, f, res->err.buf,
+						  res->err.len, err);
+	}
+	if (failure)
+		*failure = f;
+	return rc;
+}

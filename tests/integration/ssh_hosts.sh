@@ -1,0 +1,186 @@
+# Remote hosts of the host blueprint, reached over SSH, against a real
+# sshd (tests/lib_sshd.sh) that plays the remote machine: configs that
+# cannot work are refused; a lease's directory is made on the host and
+# removed with it; exec streams stdout and stderr apart, passes exit
+# statuses, sets the lease's directory and variables, honours --timeout
+# and Ctrl-C, and in both cases the remote command and what it left in
+# the background are gone from the host (without a pty nothing would stop
+# them); a key the host does not accept and a host key that changed each
+# break the resource with a clear reason, and the changed key is never
+# accepted.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib_sshd.sh"
+sshd_require
+sshd_start
+
+ROOT=$SSHD_HOME/drydock
+host_json() { # NAME [KEY]
+	echo "{\"name\": \"$1\", \"address\": \"127.0.0.1\", \"port\": $SSHD_PORT, \"user\": \"$SSHD_USER\", \"key\": \"${2:-$SSHD_KEY}\", \"root\": \"$ROOT\", \"slots\": 2}"
+}
+bp() { dd blueprint create --type host --name "$1" --config "{\"hosts\": [$2]}"; }
+
+# ---- configs that cannot work are refused, nothing stored -------------------
+cp "$SSHD_KEY" "$T/open_key"
+chmod 644 "$T/open_key"
+expect_refused 2 "can be read by others than drydock's user" bp bad "$(host_json a "$T/open_key")"
+expect_refused 2 "No such file or directory" bp bad "$(host_json a "$T/no_such_key")"
+expect_refused 2 "hosts\[0\]: a host with an 'address' needs a 'user'" \
+	bp bad '{"name": "a", "address": "127.0.0.1", "key": "'"$SSHD_KEY"'"}'
+expect_refused 2 "hosts\[0\]: 'port' needs an 'address'" bp bad '{"name": "a", "port": 22}'
+expect_refused 2 "hosts\[0\].address: must be a host name or IP address" \
+	bp bad '{"name": "a", "address": "-oProxyCommand=x", "user": "u", "key": "'"$SSHD_KEY"'"}'
+expect_refused 2 "hosts\[0\].user: must be a user name" \
+	bp bad '{"name": "a", "address": "h", "user": "a b", "key": "'"$SSHD_KEY"'"}'
+
+bp remote "$(host_json r1)" >/dev/null
+start_daemon
+
+# ---- a lease: its directory on the host --------------------------------------
+lease=$(dd lease --type host 2>"$T/lease.err") || fail "lease: $(cat "$T/lease.err")"
+expect_eq "lease active" "$(lease_status "$lease")" active
+lpath=$(dd show lease "$lease" --json | jq -r .attributes.path)
+case "$lpath" in "$ROOT"/resource-*/lease-"$lease") ;; *) fail "lease path '$lpath'" ;; esac
+sshd_run test -d "$lpath" || fail "no lease directory on the host"
+
+# ---- exec: output, streams, statuses, directory, variables -------------------
+out=$(dd exec --lease "$lease" -- sh -c 'echo out; echo err >&2; pwd; echo "$DRYDOCK_LEASE $DRYDOCK_LEASE_PATH"' 2>"$T/err")
+expect_eq "stdout" "$out" "out
+$lpath
+$lease $lpath"
+expect_eq "stderr" "$(cat "$T/err")" "err"
+set +e
+dd exec --lease "$lease" -- sh -c 'exit 7'
+rc=$?
+dd exec --lease "$lease" -- no-such-program-dd 2>/dev/null
+rc2=$?
+set -e
+expect_eq "exit status" "$rc" 7
+expect_eq "missing program" "$rc2" 127
+# arguments arrive as they were given, none interpreted by a shell
+out=$(dd exec --lease "$lease" -- printf '[%s]' "a b" "it's" '$(touch pwned)' '*' '')
+expect_eq "arguments" "$out" "[a b][it's][\$(touch pwned)][*][]"
+sshd_run test ! -e "$lpath/pwned" || fail "a shell ran an argument"
+# streamed: the first line arrives while the command still runs
+dd exec --lease "$lease" -- sh -c 'echo first; while [ ! -e done ]; do sleep 0.05; done; echo second' \
+	>"$T/stream.out" &
+ex=$!
+track "$ex"
+wait_until 20 grep -q first "$T/stream.out" || fail "output was not streamed"
+grep -q second "$T/stream.out" && fail "output arrived out of time"
+sshd_run touch "$lpath/done"
+wait "$ex"
+expect_eq "streamed output" "$(cat "$T/stream.out")" "first
+second"
+
+# Is a process whose command line has $1 gone from the host?  (Seen from
+# here: the host's processes are this machine's, in their own namespace.)
+remote_gone() { ! pgrep -f -- "$1" >/dev/null; }
+
+# ---- timeout: the remote command and its background child are stopped -------
+set +e
+dd exec --lease "$lease" --timeout 1 -- sh -c 'sleep 1001.5 & sleep 1002.5; echo never' 2>"$T/timeout.err"
+rc=$?
+set -e
+expect_eq "status past the timeout" "$rc" 124
+wait_until 20 remote_gone "sleep 1001.5" || fail "the command's child survived its timeout on the host"
+wait_until 20 remote_gone "sleep 1002.5" || fail "the command survived its timeout on the host"
+
+# ---- Ctrl-C: the same ---------------------------------------------------------
+"$DD" exec --lease "$lease" --timeout 1h -- sh -c 'sleep 1003.5 & sleep 1004.5' 2>"$T/int.err" &
+ex=$!
+track "$ex"
+wait_until 20 pgrep -f "sleep 1004.5" || fail "the command did not start"
+kill -INT "$ex"
+set +e
+wait "$ex"
+rc=$?
+set -e
+expect_eq "status after SIGINT" "$rc" 130
+wait_until 20 remote_gone "sleep 1003.5" || fail "SIGINT left the command's child on the host"
+wait_until 20 remote_gone "sleep 1004.5" || fail "SIGINT left the command on the host"
+
+# ---- release: the lease's directory goes, then the resource's ------------------
+dd release-lease --id "$lease" >/dev/null
+wait_until 20 all_leases_destroyed || fail "lease not destroyed"
+sshd_run test ! -e "$lpath" || fail "lease directory left on the host"
+rid=$(sql "SELECT id FROM resource WHERE status = 1")
+rpath=$(dirname "$lpath")
+dd release-resource --id "$rid" >/dev/null
+wait_until 20 all_resources_destroyed || fail "resource not destroyed"
+sshd_run test ! -e "$rpath" || fail "host directory left on the host"
+
+# reason_of RESOURCE: why it broke, from its log
+reason_of() { sql "SELECT json_extract(data, '$.reason') FROM log WHERE resource = $1 AND type = 'resource.broken'"; }
+broken_with() { # PATTERN: some resource broke saying PATTERN
+	sql "SELECT json_extract(data, '$.reason') FROM log WHERE type = 'resource.broken'" | grep -q -- "$1"
+}
+
+# ---- a key the host does not take ------------------------------------------------
+ssh-keygen -q -t ed25519 -N '' -f "$T/other_key"
+bp wrongkey "$(host_json w1 "$T/other_key")" >/dev/null
+wbp=$(sql "SELECT id FROM blueprint WHERE name = 'wrongkey'")
+set +e
+dd lease --type host --blueprint "$wbp" >/dev/null 2>"$T/wrong.err"
+rc=$?
+set -e
+expect_eq "lease with a refused key" "$rc" 12
+broken_with "'127.0.0.1:$SSHD_PORT' refused the key '$T/other_key' for user '$SSHD_USER': .*Permission denied (publickey)" ||
+	fail "no clear reason for the refused key: $(sql "SELECT data FROM log WHERE type = 'resource.broken'")"
+grep -q "refused the key" "$T/wrong.err" || fail "the lease did not say why: $(cat "$T/wrong.err")"
+
+# ---- the host's key changes: refused, never accepted -----------------------------
+kh=$(dirname "$DRYDOCK_DB")/ssh/known_hosts-$(sql "SELECT id FROM blueprint WHERE name = 'remote'")
+grep -q "^\[127.0.0.1\]:$SSHD_PORT ssh-ed25519 " "$kh" || fail "first contact did not record the host key in $kh"
+before=$(md5sum <"$kh")
+sshd_stop
+sshd_new_host_key
+sshd_start "$SSHD_PORT"
+rbp=$(sql "SELECT id FROM blueprint WHERE name = 'remote'")
+set +e
+dd lease --type host --blueprint "$rbp" >/dev/null 2>"$T/changed.err"
+rc=$?
+set -e
+expect_eq "lease on a host whose key changed" "$rc" 12
+broken_with "host key for '127.0.0.1:$SSHD_PORT' changed; drydock refuses it: the host presents SHA256:" ||
+	fail "no clear reason for the changed key: $(sql "SELECT data FROM log WHERE type = 'resource.broken'")"
+expect_eq "known_hosts unchanged" "$(md5sum <"$kh")" "$before"
+[ "$(sshd_run ls "$ROOT")" = "" ] || fail "something was made on the host with a changed key: $(sshd_run ls "$ROOT")"
+
+# ---- the host dies mid-lease: resource and lease broken, nothing hangs ----------
+# (its own blueprint: the host's new key is first met here; checked every
+# second, so the death is noticed by the check, not by a command)
+dd blueprint create --type host --name dying \
+	--config "{\"check_interval\": 1, \"hosts\": [$(host_json d1)]}" >/dev/null
+dbp=$(sql "SELECT id FROM blueprint WHERE name = 'dying'")
+lease=$(dd lease --type host --blueprint "$dbp" 2>"$T/lease.err") || fail "lease: $(cat "$T/lease.err")"
+rid=$(sql "SELECT resource FROM lease WHERE id = $lease")
+"$DD" exec --lease "$lease" -- sh -c 'echo started; sleep 1005.5' >"$T/dying.out" 2>"$T/dying.err" &
+ex=$!
+track "$ex"
+wait_until 20 grep -q started "$T/dying.out" || fail "the command did not start"
+sshd_kill
+exec_done() { ! kill -0 "$ex" 2>/dev/null; }
+wait_until 60 exec_done || fail "exec still waits for a dead host"
+set +e
+wait "$ex"
+rc=$?
+set -e
+[ "$rc" != 0 ] || fail "exec on a dead host exited 0"
+resource_is() { [ "$(resource_status "$1")" = "$2" ]; }
+lease_is() { [ "$(lease_status "$1")" = "$2" ]; }
+wait_until 60 resource_is "$rid" broken ||
+	fail "resource of the dead host is $(resource_status "$rid")"
+reason_of "$rid" | grep -q "cannot reach '127.0.0.1:$SSHD_PORT'" ||
+	fail "unclear reason for the dead host: $(reason_of "$rid")"
+# broken, then destroyed at once: its directory goes with the resource's
+lease_broke() { [ -n "$(sql "SELECT 1 FROM log WHERE lease = $lease AND type = 'lease.broken'")" ]; }
+wait_until 60 lease_broke || fail "lease on the dead host is $(lease_status "$lease")"
+wait_until 60 lease_is "$lease" destroyed || fail "lease on the dead host is $(lease_status "$lease")"
+sql "SELECT json_extract(data, '$.reason') FROM log WHERE lease = $lease AND type = 'lease.broken'" |
+	grep -q "resource $rid broke: cannot reach" || fail "the lease does not say why it broke"
+# the host comes back: the broken resource's directory goes, and so does it
+sshd_start "$SSHD_PORT"
+wait_until 120 resource_is "$rid" destroyed ||
+	fail "the broken resource was not destroyed once its host came back"
+
+echo "ssh_hosts: ok"
