@@ -401,10 +401,10 @@ static int host_allocate(const struct dd_bp_ctx *ctx,
 	name = json_string_value(json_object_get(h, "name"));
 	slots = json_object_get(h, "slots");
 	labels = json_object_get(h, "labels");
-	r->attributes = json_pack("{s:s, s:I, s:O?}", "host", name, "slots",
-				  slots ? json_integer_value(slots) : 1,
-				  "labels", labels);
-	if (!r->attributes)
+	r->attributes = json_pack("{s:s, s:I}", "host", name, "slots",
+				  slots ? json_integer_value(slots) : 1);
+	if (!r->attributes ||
+	    (labels && json_object_set(r->attributes, "labels", labels)))
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
 	if (json_object_get(h, "address")) {
 		rc = dd_host_ssh_allocate(h, r->attributes, err);

@@ -151,7 +151,7 @@ static int remote_run(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
 /*
  * The resource's directory: made under the host's root (relative to the
  * login's home when not absolute), and reported back as the host resolves
- * it.  The wrapper has also checked that the host has setsid.
+ * it.
  */
 int dd_host_ssh_activate_resource(const struct dd_bp_ctx *ctx,
 				  struct dd_resource *r, struct dd_error *err)

@@ -19,19 +19,21 @@
 /*
  * The remote wrapper, run as
  * `sh -c WRAPPER drydock-run MODE DIR N ENV... ARGV...`.  It sets the N
- * variables and enters DIR (when not empty).  sshd has already made it
- * the leader of a session of its own.  In mode "i" the command is given
- * the channel as its input and runs in the wrapper's place.  In mode "w"
- * the command starts in a session of its own (setsid) with /dev/null as
- * input, and a watcher in the background reads the wrapper's input, the
- * channel, which reaches its end only when the channel closes (drydock
- * never writes to it nor closes it while ssh lives): then the command's
- * whole session gets SIGTERM and, if anything of it is left after the
- * grace, SIGKILL.  After a normal end the channel closes too, and the
- * watcher finds the group gone.  The status is the command's (128+N for
- * signal N); 125 is the wrapper's own failure (bad directory, no setsid),
- * 126 and 127 that of starting the program, as in a shell.  dash's kill
- * takes no "--", so a group is "-PID".
+ * variables and enters DIR (when not empty).  sshd has made it the leader
+ * of a session and process group of its own (OpenSSH's does for every
+ * command without a terminal; the wrapper checks).  In mode "i" the
+ * command is given the channel as its input and runs in the wrapper's
+ * place.  In mode "w" the command runs with /dev/null as input, and a
+ * watcher in the background reads the wrapper's input, the channel, which
+ * reaches its end only when the channel closes (drydock never writes to
+ * it nor closes it while ssh lives): then the whole group (the command,
+ * what it started, the wrapper) gets SIGTERM and, once the wrapper is gone
+ * or after the grace, SIGKILL.  The wrapper traps SIGTERM (a handler, so
+ * the command still gets the default) to outlive the command.  After a
+ * normal end the wrapper stops the watcher and exits with the command's
+ * status (128+N for signal N); 125 is the wrapper's own failure (bad
+ * directory, no process group of its own), 126 and 127 that of starting
+ * the program, as in a shell.
  */
 #define STR(x) #x
 #define XSTR(x) STR(x)
@@ -41,18 +43,21 @@ static const char wrapper[] =
 	"shift; n=$((n - 1)); done\n"
 	"if [ -n \"$d\" ]; then cd -- \"$d\" || exit 125; fi\n"
 	"[ \"$m\" = i ] && exec \"$@\"\n"
-	"command -v setsid >/dev/null || "
-	"{ echo \"drydock: this host has no 'setsid' (util-linux)\" >&2; "
-	"exit 125; }\n"
+	"kill -0 -$$ 2>/dev/null || { echo \"drydock: the command does not "
+	"lead a process group of its own (is the server OpenSSH's sshd?)\" "
+	">&2; exit 125; }\n"
 	"exec 3<&0\n"
-	"setsid \"$@\" </dev/null 3<&- &\n"
-	"c=$!\n"
 	"{ while read -r _; do :; done\n"
-	"if kill -TERM -$c; then n=" XSTR(DD_SSH_GRACE) "\n"
-	"while [ $n -gt 0 ] && kill -0 -$c; do sleep 1; n=$((n - 1)); done\n"
-	"kill -KILL -$c; fi; } <&3 >/dev/null 2>&1 &\n"
+	"trap '' TERM; kill -TERM 0; n=" XSTR(DD_SSH_GRACE) "\n"
+	"while [ $n -gt 0 ] && kill -0 $$; do sleep 1; n=$((n - 1)); done\n"
+	"kill -KILL 0; } <&3 >/dev/null 2>&1 &\n"
+	"w=$!\n"
 	"exec 3<&-\n"
-	"wait $c\n";
+	"trap : TERM\n"
+	"\"$@\" </dev/null\n"
+	"s=$?\n"
+	"kill $w 2>/dev/null\n"
+	"exit $s\n";
 
 /* Longest control directory: its sockets, and ssh's temporary names for
  * them (".XXXXXXXXXXXXXXXX"), must fit a Unix socket's 108 bytes. */

@@ -28,15 +28,15 @@
  *     by a shell.
  *   - Killing the local ssh stops the remote command and everything it
  *     started.  Without a terminal the remote side gets no SIGHUP, so the
- *     command runs under a small fixed wrapper (sh) that starts it in a
- *     session of its own (setsid, which the host must have) and, when the
- *     channel closes (its standard input, which drydock never closes
- *     while ssh lives, reaches its end), sends that whole group SIGTERM
- *     and, after DD_SSH_GRACE seconds, SIGKILL.  The remote command's
- *     standard input is then /dev/null.  A command given input (a file
- *     written through the files interface) reads it from the channel
- *     instead, and is not watched: it sees a cancel as the end of its
- *     input.  stdout and stderr stay apart.
+ *     command runs under a small fixed wrapper (sh), which OpenSSH's sshd
+ *     starts as the leader of a process group of its own, and in which a
+ *     watcher sends that whole group SIGTERM and, after DD_SSH_GRACE
+ *     seconds, SIGKILL when the channel closes (its standard input, which
+ *     drydock never closes while ssh lives, reaches its end).  The remote
+ *     command's standard input is then /dev/null.  A command given input
+ *     (a file written through the files interface) reads it from the
+ *     channel instead, and is not watched: it sees a cancel as the end of
+ *     its input.  stdout and stderr stay apart.
  *   - A failure of ssh itself (exit status 255 with ssh's own message on
  *     stderr) is told apart from the command's: the host cannot be
  *     reached, refused the key, presented a changed host key, or ssh

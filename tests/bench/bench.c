@@ -15,6 +15,11 @@
  * artifact through serve's API and back (1 GiB; 128 MiB with --quick),
  * reporting MB/s each way and how far serve's peak RSS grew.
  *
+ * The `ssh` scenario times `drydock exec --lease L -- true` on a lease of
+ * a remote host (tests/lib_sshd.sh's sshd, started by tests/bench/
+ * sshd.sh) against plain `ssh HOST true`, with a fresh connection and
+ * over a warm ControlMaster, alternating, and `drydock lease` to active
+ * on the warm host.
  * The `run` scenario times whole commands instead: `drydock run --type
  * host -- true` end to end on a hot pool, next to `true` by itself and to
  * `drydock lease`, `exec` and `release-lease` run one after another, as a
@@ -99,6 +104,13 @@ struct result {
 	double true_p50, true_p99, hand_p50, hand_p99;
 	/* prewarm: the blueprint's min_ready */
 	int min_ready;
+	/*
+	 * ssh only: p50/p99 is drydock exec on a lease of a remote host;
+	 * plain ssh with a fresh connection and over a warm ControlMaster,
+	 * and drydock lease to active on the warm host
+	 */
+	double fresh_p50, fresh_p99, warm_p50, warm_p99, lease_p50, lease_p99;
+	bool skipped;
 };
 
 static const char *drydock_bin = "build/std/drydock";
@@ -763,6 +775,210 @@ static void print_run(const struct result *r)
 	       r->p50, r->p99, r->true_p50, r->true_p99, r->p50 - r->true_p50,
 	       r->hand_p50, r->hand_p99, r->lifecycles,
 	       r->exactly_once ? "yes" : "NO");
+	fflush(stdout);
+}
+
+/* ---- ssh: a command on a lease of a remote host ------------------------ */
+
+/* The benchmark's SSH host (tests/bench/sshd.sh), while its input is open. */
+struct sshd {
+	pid_t pid;
+	int in;
+	int port;
+	char user[64];
+	char key[4096];
+};
+
+/* The repository's top, from this program's path (TOP/build/X/bench). */
+static void repo_top(char *buf, size_t n)
+{
+	ssize_t got = readlink("/proc/self/exe", buf, n - 1);
+
+	if (got <= 0)
+		die("readlink /proc/self/exe", NULL);
+	buf[got] = '\0';
+	for (int i = 0; i < 3; i++) {
+		char *slash = strrchr(buf, '/');
+
+		if (!slash)
+			die("where is the repository?", NULL);
+		*slash = '\0';
+	}
+}
+
+/* Start the host; false (and why, on stderr) where no sshd can run. */
+static bool sshd_open(struct sshd *h)
+{
+	char top[4096], script[4200], line[4400];
+	int in[2], out[2];
+	FILE *f;
+	bool ok;
+
+	repo_top(top, sizeof(top));
+	snprintf(script, sizeof(script), "%s/tests/bench/sshd.sh", top);
+	if (pipe(in) || pipe(out))
+		die("pipe", NULL);
+	h->pid = fork();
+	if (h->pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		dup2(null, 2);
+		close(in[1]);
+		close(out[0]);
+		execl("/bin/bash", "bash", script, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	h->in = in[1];
+	f = fdopen(out[0], "r");
+	ok = f && fgets(line, sizeof(line), f) &&
+	     sscanf(line, "%d %63s %4095s", &h->port, h->user, h->key) == 3;
+	if (!ok)
+		fprintf(stderr, "bench: ssh: no sshd: %s",
+			f && line[0] ? line : "it did not start\n");
+	if (f)
+		fclose(f);
+	else
+		close(out[0]);
+	return ok;
+}
+
+static void sshd_close(struct sshd *h)
+{
+	close(h->in);
+	waitpid(h->pid, NULL, 0);
+}
+
+static struct result run_ssh(int n)
+{
+	struct result r = {0};
+	struct samples exec = {0}, fresh = {0}, warm = {0}, lease = {0};
+	struct dd_error err = DD_ERROR_INIT;
+	struct sshd h;
+	struct bench b;
+	struct dd_store *s;
+	char *drydock = (char *)drydock_bin;
+	char port[16], master[4400], cm[4500], id[64];
+	char *lease_argv[] = {drydock, "lease", "--type", "host", "--attr",
+			      "host=r1", NULL};
+	char *exec_argv[] = {drydock, "exec", "--lease", id, "--", "true",
+			     NULL};
+	char *release_argv[] = {drydock, "release-lease", "--id", id, NULL};
+	/* as close to drydock's own ssh as a plain one gets */
+#define SSH_ARGV(ctl_master, ctl_path)                                         \
+	{"ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o",                \
+	 "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-i", h.key, "-o",  \
+	 "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no",     \
+	 "-o", "LogLevel=ERROR", "-o", ctl_master, "-o", "ControlPersist=120", \
+	 "-o", ctl_path, "-p", port, "-l", h.user, "127.0.0.1", "true", NULL}
+	char *fresh_argv[] = SSH_ARGV("ControlMaster=no", "ControlPath=none");
+	char *warm_argv[] = SSH_ARGV("ControlMaster=auto", cm);
+	char *exit_argv[] = {"ssh", "-F", "/dev/null", "-o", cm, "-O", "exit",
+			     "127.0.0.1", NULL};
+	json_t *cfg;
+	double t0;
+	int st;
+
+	r.scenario = "ssh";
+	r.mode = mode_names[MODE_PROCESS];
+	if (!sshd_open(&h)) {
+		r.skipped = true;
+		r.exactly_once = true;
+		return r;
+	}
+	snprintf(port, sizeof(port), "%d", h.port);
+	pthread_mutex_init(&exec.mu, NULL);
+	pthread_mutex_init(&fresh.mu, NULL);
+	pthread_mutex_init(&warm.mu, NULL);
+	pthread_mutex_init(&lease.mu, NULL);
+	bench_open(&b, MODE_PROCESS, 1, 16);
+	snprintf(master, sizeof(master), "%s/cm", b.dir);
+	snprintf(cm, sizeof(cm), "ControlPath=%s", master);
+	cfg = json_pack("{s:[{s:s, s:s, s:i, s:s, s:s, s:s, s:i}]}", "hosts",
+			"name", "r1", "address", "127.0.0.1", "port", h.port,
+			"user", h.user, "key", h.key, "root", ".drydock-bench",
+			"slots", 16);
+	if (dd_store_open(b.path, NULL, &s, &err) ||
+	    dd_api_blueprint_create(s, "host", "bench-ssh", cfg, true, NULL,
+				    &err))
+		die("create the ssh blueprint", &err);
+	json_decref(cfg);
+	dd_store_close(s);
+	bench_start(&b, workers);
+	/* the host's resource is built, and the masters started, first */
+	time_command(&b, lease_argv, id, sizeof(id), &st);
+	must_pass("the first drydock lease", st);
+	id[strcspn(id, "\n")] = '\0';
+	time_command(&b, exec_argv, NULL, 0, &st);
+	must_pass("the first drydock exec", st);
+	time_command(&b, warm_argv, NULL, 0, &st);
+	must_pass("ssh starting its master", st);
+	t0 = dd_monotonic();
+	for (int i = 0; i < n; i++) {
+		samples_add(&exec, time_command(&b, exec_argv, NULL, 0, &st));
+		must_pass("drydock exec", st);
+		samples_add(&warm, time_command(&b, warm_argv, NULL, 0, &st));
+		must_pass("ssh over the master", st);
+		samples_add(&fresh, time_command(&b, fresh_argv, NULL, 0, &st));
+		must_pass("ssh with a fresh connection", st);
+	}
+	r.seconds = dd_monotonic() - t0;
+	time_command(&b, release_argv, NULL, 0, &st);
+	must_pass("drydock release-lease", st);
+	/* lease to active on the warm host: its directory, one round trip */
+	for (int i = 0; i < n; i++) {
+		samples_add(&lease, time_command(&b, lease_argv, id, sizeof(id),
+						 &st));
+		must_pass("drydock lease", st);
+		id[strcspn(id, "\n")] = '\0';
+		time_command(&b, release_argv, NULL, 0, &st);
+		must_pass("drydock release-lease", st);
+	}
+	time_command(&b, exit_argv, NULL, 0, &st);
+	wait_queue_empty(b.path);
+	bench_stop(&b);
+	sshd_close(&h);
+	r.clients = 1;
+	r.resources = 16;
+	r.lifecycles = n;
+	r.p50 = pct(&exec, 0.50);
+	r.p95 = pct(&exec, 0.95);
+	r.p99 = pct(&exec, 0.99);
+	r.fresh_p50 = pct(&fresh, 0.50);
+	r.fresh_p99 = pct(&fresh, 0.99);
+	r.warm_p50 = pct(&warm, 0.50);
+	r.warm_p99 = pct(&warm, 0.99);
+	r.lease_p50 = pct(&lease, 0.50);
+	r.lease_p99 = pct(&lease, 0.99);
+	r.rel_p50 = r.rel_p99 = NAN;
+	r.peak_rss_kb = b.daemon_rss_kb;
+	r.exactly_once = exactly_once(b.path);
+	bench_remove(&b);
+	free(exec.v);
+	free(fresh.v);
+	free(warm.v);
+	free(lease.v);
+	return r;
+#undef SSH_ARGV
+}
+
+static void print_ssh(const struct result *r)
+{
+	if (r->skipped) {
+		printf("ssh: skipped (no sshd)\n");
+		return;
+	}
+	printf("ssh: drydock exec -- true on a remote host p50 %.2f ms, p99 "
+	       "%.2f ms; plain ssh over a warm master p50 %.2f ms, p99 %.2f "
+	       "ms (exec %.2fx); fresh connection p50 %.2f ms, p99 %.2f ms "
+	       "(%.1fx exec); lease to active on the warm host p50 %.2f ms, "
+	       "p99 %.2f ms; %lld each, exactly once: %s\n",
+	       r->p50, r->p99, r->warm_p50, r->warm_p99, r->p50 / r->warm_p50,
+	       r->fresh_p50, r->fresh_p99, r->fresh_p50 / r->p50, r->lease_p50,
+	       r->lease_p99, r->lifecycles, r->exactly_once ? "yes" : "NO");
 	fflush(stdout);
 }
 
@@ -1750,6 +1966,20 @@ static json_t *result_json(const struct result *r, const char *durability)
 				  (json_int_t)r->rss_growth_kb));
 	if (!strcmp(r->scenario, "prewarm") || r->min_ready)
 		json_object_set_new(o, "min_ready", json_integer(r->min_ready));
+	if (!strcmp(r->scenario, "ssh") && !r->skipped)
+		json_object_set_new(
+			o, "ssh",
+			json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+				  "warm_master_p50_ms", num(r->warm_p50),
+				  "warm_master_p99_ms", num(r->warm_p99),
+				  "fresh_p50_ms", num(r->fresh_p50),
+				  "fresh_p99_ms", num(r->fresh_p99),
+				  "exec_vs_warm_p50", num(r->p50 / r->warm_p50),
+				  "fresh_vs_exec_p50",
+				  num(r->fresh_p50 / r->p50),
+				  "lease_to_active_p50_ms", num(r->lease_p50),
+				  "lease_to_active_p99_ms",
+				  num(r->lease_p99)));
 	if (!strcmp(r->scenario, "run"))
 		json_object_set_new(
 			o, "run",
@@ -1901,6 +2131,8 @@ int main(int argc, char **argv)
 		print_files(&rs[n++]);
 		rs[n] = run_run(3);
 		print_run(&rs[n++]);
+		rs[n] = run_ssh(3);
+		print_ssh(&rs[n++]);
 		rs[n] = run_pool("prewarm", MODE_LIBRARY, 1, 4, true, 30, 0, 0,
 				 5, 2);
 		print_row(&rs[n++]);
@@ -2029,6 +2261,10 @@ int main(int argc, char **argv)
 		if (WANT("run")) {
 			rs[n] = run_run(quick ? 30 : 200);
 			print_run(&rs[n++]);
+		}
+		if (WANT("ssh")) {
+			rs[n] = run_ssh(quick ? 30 : 200);
+			print_ssh(&rs[n++]);
 		}
 		if (!quick && WANT("scale")) {
 			rs[n] = run_pool("scale", MODE_PROCESS, 16, 16, false,

@@ -94,6 +94,7 @@ rejects 404 not_found "$VIEW" GET /api/v1/leases/999
 call 200 "$VIEW" GET "/api/v1/resources?status=active&blueprint=$bp&type=host"
 call 200 "$VIEW" GET "/api/v1/resources/$res"
 call 200 "$VIEW" GET "/api/v1/resources/$res/log"
+call 202 "$ADMIN" POST "/api/v1/resources/$res/drain"
 call 202 "$ADMIN" POST "/api/v1/resources/$res/release"
 call 200 "$VIEW" GET "/api/v1/resources/$res/commands"
 call 200 "$CI" GET "/api/v1/leases/$l2?wait=destroyed&timeout=30"

@@ -74,30 +74,49 @@ second"
 
 # Is a process whose command line has $1 gone from the host?  (Seen from
 # here: the host's processes are this machine's, in their own namespace.)
+# Each sleep has this run's own tag: another run's host is in this
+# machine's process list too.
+tag=$$
 remote_gone() { ! pgrep -f -- "$1" >/dev/null; }
 
 # ---- timeout: the remote command and its background child are stopped -------
 set +e
-dd exec --lease "$lease" --timeout 1 -- sh -c 'sleep 1001.5 & sleep 1002.5; echo never' 2>"$T/timeout.err"
+dd exec --lease "$lease" --timeout 1 -- sh -c "sleep 1001.$tag & sleep 1002.$tag; echo never" 2>"$T/timeout.err"
 rc=$?
 set -e
 expect_eq "status past the timeout" "$rc" 124
-wait_until 20 remote_gone "sleep 1001.5" || fail "the command's child survived its timeout on the host"
-wait_until 20 remote_gone "sleep 1002.5" || fail "the command survived its timeout on the host"
+wait_until 20 remote_gone "sleep 1001.$tag" || fail "the command's child survived its timeout on the host"
+wait_until 20 remote_gone "sleep 1002.$tag" || fail "the command survived its timeout on the host"
 
 # ---- Ctrl-C: the same ---------------------------------------------------------
-"$DD" exec --lease "$lease" --timeout 1h -- sh -c 'sleep 1003.5 & sleep 1004.5' 2>"$T/int.err" &
+"$DD" exec --lease "$lease" --timeout 1h -- sh -c "sleep 1003.$tag & sleep 1004.$tag" 2>"$T/int.err" &
 ex=$!
 track "$ex"
-wait_until 20 pgrep -f "sleep 1004.5" || fail "the command did not start"
+wait_until 20 pgrep -f "sleep 1004.$tag" || fail "the command did not start"
 kill -INT "$ex"
 set +e
 wait "$ex"
 rc=$?
 set -e
 expect_eq "status after SIGINT" "$rc" 130
-wait_until 20 remote_gone "sleep 1003.5" || fail "SIGINT left the command's child on the host"
-wait_until 20 remote_gone "sleep 1004.5" || fail "SIGINT left the command on the host"
+wait_until 20 remote_gone "sleep 1003.$tag" || fail "SIGINT left the command's child on the host"
+wait_until 20 remote_gone "sleep 1004.$tag" || fail "SIGINT left the command on the host"
+
+# ---- files both ways: 100 MB hash-checked, a directory --------------------------
+head -c 100000000 /dev/urandom >"$T/big"
+want=$(sha256sum <"$T/big" | cut -d' ' -f1)
+dd cp "$T/big" "$lease:in/big" || fail "cp to the host"
+expect_eq "on the host" "$(sshd_run sha256sum "$lpath/in/big" | cut -d' ' -f1)" "$want"
+dd cp "$lease:in/big" "$T/big.back" || fail "cp from the host"
+expect_eq "back here" "$(sha256sum <"$T/big.back" | cut -d' ' -f1)" "$want"
+rm -f "$T/big" "$T/big.back"
+mkdir -p "$T/tree/sub"
+echo one >"$T/tree/a"
+echo "two it's" >"$T/tree/sub/b c"
+dd cp -r "$T/tree" "$lease:." || fail "cp -r to the host"
+expect_eq "tree on the host" "$(sshd_run cat "'$lpath/tree/sub/b c'")" "two it's"
+dd cp -r "$lease:tree" "$T/back" || fail "cp -r from the host"
+diff -r "$T/tree" "$T/back/tree" >/dev/null 2>&1 || diff -r "$T/tree" "$T/back" || fail "tree changed on the way"
 
 # ---- release: the lease's directory goes, then the resource's ------------------
 dd release-lease --id "$lease" >/dev/null
@@ -154,7 +173,7 @@ dd blueprint create --type host --name dying \
 dbp=$(sql "SELECT id FROM blueprint WHERE name = 'dying'")
 lease=$(dd lease --type host --blueprint "$dbp" 2>"$T/lease.err") || fail "lease: $(cat "$T/lease.err")"
 rid=$(sql "SELECT resource FROM lease WHERE id = $lease")
-"$DD" exec --lease "$lease" -- sh -c 'echo started; sleep 1005.5' >"$T/dying.out" 2>"$T/dying.err" &
+"$DD" exec --lease "$lease" -- sh -c "echo started; sleep 1005.$tag" >"$T/dying.out" 2>"$T/dying.err" &
 ex=$!
 track "$ex"
 wait_until 20 grep -q started "$T/dying.out" || fail "the command did not start"
