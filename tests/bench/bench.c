@@ -2263,7 +2263,7 @@ int main(int argc, char **argv)
 			print_run(&rs[n++]);
 		}
 		if (WANT("ssh")) {
-			rs[n] = run_ssh(quick ? 30 : 200);
+			rs[n] = run_ssh(quick ? 10 : 200);
 			print_ssh(&rs[n++]);
 		}
 		if (!quick && WANT("scale")) {
