@@ -169,9 +169,9 @@ expect_eq "known_hosts unchanged" "$(md5sum <"$kh")" "$before"
 # (its own blueprint: the host's new key is first met here; checked every
 # second, so the death is noticed by the check, not by a command)
 dd blueprint create --type host --name dying \
-	--config "{\"check_interval\": 1, \"hosts\": [$(host_json d1)]}" >/dev/null
+	--config "{\"check_interval\": 1, \"root\": \"$T/hosts\", \"hosts\": [$(host_json d1), {\"name\": \"l1\"}]}" >/dev/null
 dbp=$(sql "SELECT id FROM blueprint WHERE name = 'dying'")
-lease=$(dd lease --type host --blueprint "$dbp" 2>"$T/lease.err") || fail "lease: $(cat "$T/lease.err")"
+lease=$(dd lease --type host --blueprint "$dbp" --attr host=d1 2>"$T/lease.err") || fail "lease: $(cat "$T/lease.err")"
 rid=$(sql "SELECT resource FROM lease WHERE id = $lease")
 "$DD" exec --lease "$lease" -- sh -c "echo started; sleep 1005.$tag" >"$T/dying.out" 2>"$T/dying.err" &
 ex=$!
@@ -197,6 +197,9 @@ wait_until 60 lease_broke || fail "lease on the dead host is $(lease_status "$le
 wait_until 60 lease_is "$lease" destroyed || fail "lease on the dead host is $(lease_status "$lease")"
 sql "SELECT json_extract(data, '$.reason') FROM log WHERE lease = $lease AND type = 'lease.broken'" |
 	grep -q "resource $rid broke: cannot reach" || fail "the lease does not say why it broke"
+# a new lease of the blueprint goes to its other host, at once
+other=$(dd lease --type host --blueprint "$dbp" 2>"$T/other.err") || fail "lease on the other host: $(cat "$T/other.err")"
+expect_eq "the other lease's host" "$(dd show lease "$other" --json | jq -r .attributes.host)" l1
 # the host comes back: the broken resource's directory goes, and so does it
 sshd_start "$SSHD_PORT"
 wait_until 120 resource_is "$rid" destroyed ||
