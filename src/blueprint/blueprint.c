@@ -165,21 +165,46 @@ static double hook_timeout(const struct dd_blueprint_type *t,
 	return t->timeouts[h] > 0 ? t->timeouts[h] : DD_BP_TIMEOUT;
 }
 
-/* The context of one call of hook `h`: the caller's, with its deadline. */
-static struct dd_bp_ctx call_ctx(const struct dd_blueprint_type *t,
-				 const struct dd_bp_ctx *ctx,
-				 enum dd_bp_hook h, double *timeout)
-{
-	struct dd_bp_ctx c = *ctx;
+/* One call of operation hook `hook`: its context, with its deadline. */
+struct op {
+	enum dd_bp_hook hook;
+	double timeout;
+	struct dd_bp_ctx ctx;
+};
 
-	*timeout = hook_timeout(t, ctx, h);
-	c.deadline = (ctx->started > 0 ? ctx->started : dd_now()) + *timeout;
-	if (c.resume) {
-		c.resume->at = 0;
-		c.resume->on = (struct dd_ref){DD_OBJ_NONE, 0};
-		c.resume->deadline = c.deadline;
+/*
+ * Set up the call: the caller's context with the hook's deadline, which
+ * counts from the operation's start (ctx->started, across resumes), and
+ * a blank answer to "in progress".  False when the deadline has passed
+ * already: an operation resumed at its deadline is not called again.
+ */
+static bool op_begin(struct op *o, const struct dd_blueprint_type *t,
+		     const struct dd_bp_ctx *ctx, enum dd_bp_hook hook)
+{
+	o->hook = hook;
+	o->timeout = hook_timeout(t, ctx, hook);
+	o->ctx = *ctx;
+	o->ctx.deadline =
+		(ctx->started > 0 ? ctx->started : dd_now()) + o->timeout;
+	if (o->ctx.resume) {
+		o->ctx.resume->at = 0;
+		o->ctx.resume->on = (struct dd_ref){DD_OBJ_NONE, 0};
+		o->ctx.resume->deadline = o->ctx.deadline;
 	}
-	return c;
+	return dd_now() < o->ctx.deadline;
+}
+
+/*
+ * What the hook returned, `rc`, unless it returned at or after its
+ * deadline: then it failed, whatever it says, since the operation it was
+ * given time for is late (its programs were stopped at the deadline).
+ */
+static int op_end(const struct op *o, int rc, struct dd_error *err)
+{
+	if (dd_now() < o->ctx.deadline)
+		return rc;
+	return dd_error_set(err, DD_ERR_TIMEOUT, "%s timed out after %g s",
+			    hook_names[o->hook], o->timeout);
 }
 
 /* A decision hook's context: a short deadline, for form's sake. */
@@ -190,30 +215,6 @@ static struct dd_bp_ctx decide_ctx(const struct dd_bp_ctx *ctx)
 	c.deadline = dd_now() + DD_BP_DECIDE_TIMEOUT;
 	return c;
 }
-
-/*
- * What hook `h` returned, `rc`, unless it returned at or after its
- * deadline: then it failed, whatever it says, since the operation it was
- * given time for is late (its programs were stopped at the deadline).
- */
-static int hook_result(const struct dd_bp_ctx *c, enum dd_bp_hook h,
-		       double timeout, int rc, struct dd_error *err)
-{
-	if (dd_now() < c->deadline)
-		return rc;
-	return dd_error_set(err, DD_ERR_TIMEOUT, "%s timed out after %g s",
-			    hook_names[h], timeout);
-}
-
-/*
- * An operation resumed at or after its deadline (it was "in progress"
- * until then) has timed out already: its hook is not called again.
- */
-#define LATE(c, h, timeout, err)                                               \
-	do {                                                                   \
-		if (dd_now() >= (c).deadline)                                  \
-			return hook_result(&(c), h, timeout, 0, err);          \
-	} while (0)
 
 void dd_bp_exec_options(const struct dd_bp_ctx *ctx, struct dd_exec_options *o)
 {
@@ -348,17 +349,15 @@ int dd_bp_activate_resource(const struct dd_blueprint_type *t,
 			    const struct dd_bp_ctx *ctx, struct dd_resource *r,
 			    struct dd_error *err)
 {
-	double timeout;
-	struct dd_bp_ctx c =
-		call_ctx(t, ctx, DD_BP_HOOK_ACTIVATE_RESOURCE, &timeout);
+	struct op o;
 
 	CHECK(t);
 	trace("activate_resource", "resource", r->id);
 	if (!t->activate_resource)
 		return 0;
-	LATE(c, DD_BP_HOOK_ACTIVATE_RESOURCE, timeout, err);
-	return hook_result(&c, DD_BP_HOOK_ACTIVATE_RESOURCE, timeout,
-			   t->activate_resource(&c, r, err), err);
+	if (!op_begin(&o, t, ctx, DD_BP_HOOK_ACTIVATE_RESOURCE))
+		return op_end(&o, 0, err);
+	return op_end(&o, t->activate_resource(&o.ctx, r, err), err);
 }
 
 int dd_bp_check_resource(const struct dd_blueprint_type *t,
@@ -366,34 +365,31 @@ int dd_bp_check_resource(const struct dd_blueprint_type *t,
 			 const struct dd_resource *r, double *next,
 			 struct dd_error *err)
 {
-	double timeout;
-	struct dd_bp_ctx c =
-		call_ctx(t, ctx, DD_BP_HOOK_CHECK_RESOURCE, &timeout);
+	struct op o;
 
 	CHECK(t);
 	*next = 0;
 	if (!t->check_resource)
 		return 0;
-	return hook_result(&c, DD_BP_HOOK_CHECK_RESOURCE, timeout,
-			   t->check_resource(&c, r, next, err), err);
+	if (!op_begin(&o, t, ctx, DD_BP_HOOK_CHECK_RESOURCE))
+		return op_end(&o, 0, err);
+	return op_end(&o, t->check_resource(&o.ctx, r, next, err), err);
 }
 
 int dd_bp_destroy_resource(const struct dd_blueprint_type *t,
 			   const struct dd_bp_ctx *ctx,
 			   const struct dd_resource *r, struct dd_error *err)
 {
-	double timeout;
-	struct dd_bp_ctx c;
+	struct op o;
 
 	CHECK(t);
 	DD_CHAOS_POINT("destroy_resource");
 	trace("destroy_resource", "resource", r->id);
 	if (!t->destroy_resource)
 		return 0;
-	c = call_ctx(t, ctx, DD_BP_HOOK_DESTROY_RESOURCE, &timeout);
-	LATE(c, DD_BP_HOOK_DESTROY_RESOURCE, timeout, err);
-	return hook_result(&c, DD_BP_HOOK_DESTROY_RESOURCE, timeout,
-			   t->destroy_resource(&c, r, err), err);
+	if (!op_begin(&o, t, ctx, DD_BP_HOOK_DESTROY_RESOURCE))
+		return op_end(&o, 0, err);
+	return op_end(&o, t->destroy_resource(&o.ctx, r, err), err);
 }
 
 bool dd_bp_can_acquire(const struct dd_blueprint_type *t,
@@ -423,17 +419,15 @@ int dd_bp_activate_lease(const struct dd_blueprint_type *t,
 			 const struct dd_resource *r, struct dd_lease *lease,
 			 struct dd_error *err)
 {
-	double timeout;
-	struct dd_bp_ctx c;
+	struct op o;
 
 	CHECK(t);
 	trace("activate_lease", "lease", lease->id);
 	if (!t->activate_lease)
 		return 0;
-	c = call_ctx(t, ctx, DD_BP_HOOK_ACTIVATE_LEASE, &timeout);
-	LATE(c, DD_BP_HOOK_ACTIVATE_LEASE, timeout, err);
-	return hook_result(&c, DD_BP_HOOK_ACTIVATE_LEASE, timeout,
-			   t->activate_lease(&c, r, lease, err), err);
+	if (!op_begin(&o, t, ctx, DD_BP_HOOK_ACTIVATE_LEASE))
+		return op_end(&o, 0, err);
+	return op_end(&o, t->activate_lease(&o.ctx, r, lease, err), err);
 }
 
 int dd_bp_release_lease(const struct dd_blueprint_type *t,
@@ -441,18 +435,16 @@ int dd_bp_release_lease(const struct dd_blueprint_type *t,
 			const struct dd_resource *r, struct dd_lease *lease,
 			struct dd_error *err)
 {
-	double timeout;
-	struct dd_bp_ctx c;
+	struct op o;
 
 	CHECK(t);
 	DD_CHAOS_POINT("release_lease");
 	trace("release_lease", "lease", lease->id);
 	if (!t->release_lease)
 		return 0;
-	c = call_ctx(t, ctx, DD_BP_HOOK_RELEASE_LEASE, &timeout);
-	LATE(c, DD_BP_HOOK_RELEASE_LEASE, timeout, err);
-	return hook_result(&c, DD_BP_HOOK_RELEASE_LEASE, timeout,
-			   t->release_lease(&c, r, lease, err), err);
+	if (!op_begin(&o, t, ctx, DD_BP_HOOK_RELEASE_LEASE))
+		return op_end(&o, 0, err);
+	return op_end(&o, t->release_lease(&o.ctx, r, lease, err), err);
 }
 
 int dd_bp_destroy_lease(const struct dd_blueprint_type *t,
@@ -460,18 +452,16 @@ int dd_bp_destroy_lease(const struct dd_blueprint_type *t,
 			const struct dd_resource *r, struct dd_lease *lease,
 			struct dd_error *err)
 {
-	double timeout;
-	struct dd_bp_ctx c;
+	struct op o;
 
 	CHECK(t);
 	DD_CHAOS_POINT("destroy_lease");
 	trace("destroy_lease", "lease", lease->id);
 	if (!t->destroy_lease)
 		return 0;
-	c = call_ctx(t, ctx, DD_BP_HOOK_DESTROY_LEASE, &timeout);
-	LATE(c, DD_BP_HOOK_DESTROY_LEASE, timeout, err);
-	return hook_result(&c, DD_BP_HOOK_DESTROY_LEASE, timeout,
-			   t->destroy_lease(&c, r, lease, err), err);
+	if (!op_begin(&o, t, ctx, DD_BP_HOOK_DESTROY_LEASE))
+		return op_end(&o, 0, err);
+	return op_end(&o, t->destroy_lease(&o.ctx, r, lease, err), err);
 }
 
 int dd_bp_spawn(const struct dd_blueprint_type *t, const struct dd_bp_ctx *ctx,
