@@ -216,6 +216,25 @@ json_t *dd_blueprint_to_json(const struct dd_blueprint *bp)
 	return o;
 }
 
+/*
+ * An operation in progress, for the renderings below: only while one is,
+ * so an object no hook is busy with renders as before.
+ */
+static void progress_to_json(json_t *o, const struct dd_progress *p)
+{
+	json_t *v;
+
+	if (!p->hook[0])
+		return;
+	v = json_pack("{s:s, s:o}", "hook", p->hook, "resume_on",
+		      p->resume_on[0] ? json_string(p->resume_on)
+				      : json_null());
+	if (!v)
+		return;
+	dd_json_set_time(v, "since", p->since);
+	json_object_set_new(o, "progress", v);
+}
+
 json_t *dd_resource_to_json(const struct dd_resource *r)
 {
 	json_t *o = json_object();
@@ -231,6 +250,7 @@ json_t *dd_resource_to_json(const struct dd_resource *r)
 	json_object_set_new(o, "draining", json_boolean(r->draining));
 	dd_json_set_time(o, "created", r->created);
 	dd_json_set_time(o, "modified", r->modified);
+	progress_to_json(o, &r->progress);
 	return o;
 }
 
@@ -256,6 +276,7 @@ json_t *dd_lease_to_json(const struct dd_lease *l)
 	dd_json_set_time(o, "activated", l->activated);
 	dd_json_set_time(o, "created", l->created);
 	dd_json_set_time(o, "modified", l->modified);
+	progress_to_json(o, &l->progress);
 	return o;
 }
 

@@ -521,6 +521,21 @@ static void test_in_progress_resumed_by_event(void **state)
 			 1);
 	assert_string_equal(r.progress.hook, "activate_resource");
 	assert_true(r.progress.since > 0);
+	{
+		json_t *j = dd_resource_to_json(&r);
+		json_t *p = json_object_get(j, "progress");
+		char on[64];
+
+		snprintf(on, sizeof(on), "lease:%lld", watched);
+		assert_string_equal(json_string_value(json_object_get(p,
+								      "hook")),
+				    "activate_resource");
+		assert_string_equal(json_string_value(json_object_get(
+					    p, "resume_on")),
+				    on);
+		assert_true(json_is_string(json_object_get(p, "since")));
+		json_decref(j);
+	}
 	dd_resource_release(&r);
 	/* waiting for the event, not a timer */
 	assert_false(due_now(x, (struct dd_ref){DD_OBJ_RESOURCE, rid}));
@@ -538,6 +553,12 @@ static void test_in_progress_resumed_by_event(void **state)
 	assert_ok(dd_store_resource_get(x->env.store, rid, &r, &err), &err);
 	assert_string_equal(r.progress.hook, "");
 	assert_string_equal(r.progress.resume_on, "");
+	{
+		json_t *j = dd_resource_to_json(&r);
+
+		assert_null(json_object_get(j, "progress"));
+		json_decref(j);
+	}
 	dd_resource_release(&r);
 }
 
