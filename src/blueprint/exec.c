@@ -26,6 +26,8 @@
  * kept as "provider" in the lease's attributes.
  */
 #include "blueprint/blueprint.h"
+#include "blueprint/host_ssh.h"
+#include "blueprint/ssh.h"
 #include "blueprint/schema.h"
 #include "core/input.h"
 #include "core/util.h"
@@ -33,8 +35,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -635,6 +635,8 @@ static int take_ssh(const json_t *config, enum op op, json_t *ssh,
 					      "host_key"};
 	json_t *port = json_object_get(ssh, "port");
 	json_t *dir = json_object_get(ssh, "dir");
+	struct dd_ssh_endpoint ep = {0};
+	struct dd_error cerr = DD_ERROR_INIT;
 
 	if (!ssh)
 		return 0;
@@ -651,6 +653,18 @@ static int take_ssh(const json_t *config, enum op op, json_t *ssh,
 		goto bad;
 	if (dir && !json_is_string(dir))
 		goto bad;
+	/* what ssh would take for an option, or a shell would read */
+	ep.address = json_string_value(json_object_get(ssh, "address"));
+	ep.port = port ? (int)json_integer_value(port) : 0;
+	ep.user = json_string_value(json_object_get(ssh, "user"));
+	ep.key = json_string_value(json_object_get(ssh, "key"));
+	ep.host_key = json_string_value(json_object_get(ssh, "host_key"));
+	ep.known_hosts = "/"; /* drydock's own, made later */
+	if (dd_ssh_endpoint_check(&ep, &cerr))
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "provider '%s' failed on %s: its 'ssh' "
+				    "endpoint: %s",
+				    program(config), ops[op].name, cerr.msg);
 	json_object_set(r->attributes, "ssh", ssh);
 	return 0;
 bad:
@@ -660,6 +674,34 @@ bad:
 			    "and may have a 'port' from 1 to 65535 and a "
 			    "'dir'",
 			    program(config), ops[op].name);
+}
+
+/*
+ * A resource the provider described as an SSH endpoint, seen as the host
+ * blueprint keeps a remote host's resource (host_ssh.h), so that the same
+ * code reaches it: its directory ("path") is the endpoint's "dir", else
+ * the login's own; its known_hosts file holds just the endpoint's host
+ * key.  Fills *view (its attributes a new reference; release them with
+ * json_decref()) and returns true, or false when `r` is no endpoint.
+ */
+static bool ssh_view(const struct dd_resource *r, struct dd_resource *view)
+{
+	json_t *ssh = json_object_get(r->attributes, "ssh");
+	json_t *dir = json_object_get(ssh, "dir");
+	char name[48];
+
+	if (!json_is_object(ssh))
+		return false;
+	*view = *r;
+	view->attributes = json_deep_copy(ssh);
+	if (!view->attributes)
+		view->attributes = json_object();
+	snprintf(name, sizeof(name), "resource-%lld", r->id);
+	json_object_del(view->attributes, "dir");
+	json_object_set_new(view->attributes, "host", json_string(name));
+	json_object_set_new(view->attributes, "path",
+			    dir ? json_incref(dir) : json_string("."));
+	return true;
 }
 
 /* ---- resources ---------------------------------------------------------- */
@@ -808,6 +850,24 @@ static int activate(const struct dd_bp_ctx *ctx, struct dd_resource *r,
 }
 
 /*
+ * An SSH endpoint is reached once before the resource is active: the
+ * host key checked, the key taken, its directory there.  What fails
+ * breaks the resource with ssh's reason.
+ */
+static int check_endpoint(const struct dd_bp_ctx *ctx,
+			  const struct dd_resource *r, struct dd_error *err)
+{
+	struct dd_resource view;
+	int rc;
+
+	if (!ssh_view(r, &view))
+		return 0;
+	rc = dd_host_ssh_check_resource(ctx, &view, err);
+	json_decref(view.attributes);
+	return rc;
+}
+
+/*
  * Allocate, then activate if the provider has it.  What they answer lands
  * in r->attributes, saved with the resource's activation, or with its
  * breaking if a step fails, so that destroy has the provider's id.
@@ -833,16 +893,19 @@ static int exec_activate_resource(const struct dd_bp_ctx *ctx,
 	if (!json_is_string(json_object_get(r->attributes, "provider_id"))) {
 		rc = allocate(ctx, r, err);
 		DD_CHAOS_STOP("exec_allocated");
-		if (rc || !implements(r, OP_RESOURCE_ACTIVATE))
+		if (rc)
 			return rc;
-		if (ctx->resume) {
+		if (implements(r, OP_RESOURCE_ACTIVATE) && ctx->resume) {
 			ctx->resume->at = dd_now(); /* saved, then at once */
 			return DD_ERR_AGAIN;
 		}
 	}
-	if (!implements(r, OP_RESOURCE_ACTIVATE))
-		return 0;
-	return activate(ctx, r, err);
+	if (implements(r, OP_RESOURCE_ACTIVATE)) {
+		rc = activate(ctx, r, err);
+		if (rc)
+			return rc;
+	}
+	return check_endpoint(ctx, r, err);
 }
 
 static int exec_destroy_resource(const struct dd_bp_ctx *ctx,
@@ -942,11 +1005,23 @@ static int lease_op(const struct dd_bp_ctx *ctx, enum op op,
 	return rc;
 }
 
+/*
+ * On an SSH endpoint, drydock gives each lease a directory there itself
+ * (as for a remote host), before the provider's own lease.activate, and
+ * removes it after the provider's lease.destroy.
+ */
 static int exec_activate_lease(const struct dd_bp_ctx *ctx,
 			       const struct dd_resource *r,
 			       struct dd_lease *lease, struct dd_error *err)
 {
-	return lease_op(ctx, OP_LEASE_ACTIVATE, r, lease, err);
+	struct dd_resource view;
+	int rc = 0;
+
+	if (ssh_view(r, &view)) {
+		rc = dd_host_ssh_activate_lease(ctx, &view, lease, err);
+		json_decref(view.attributes);
+	}
+	return rc ? rc : lease_op(ctx, OP_LEASE_ACTIVATE, r, lease, err);
 }
 
 static int exec_release_lease(const struct dd_bp_ctx *ctx,
@@ -960,7 +1035,14 @@ static int exec_destroy_lease(const struct dd_bp_ctx *ctx,
 			      const struct dd_resource *r,
 			      struct dd_lease *lease, struct dd_error *err)
 {
-	return lease_op(ctx, OP_LEASE_DESTROY, r, lease, err);
+	struct dd_resource view;
+	int rc = lease_op(ctx, OP_LEASE_DESTROY, r, lease, err);
+
+	if (!rc && ssh_view(r, &view)) {
+		rc = dd_host_ssh_destroy_lease(ctx, &view, lease, err);
+		json_decref(view.attributes);
+	}
+	return rc;
 }
 
 /* ---- commands ----------------------------------------------------------- */
@@ -969,6 +1051,8 @@ static int exec_destroy_lease(const struct dd_bp_ctx *ctx,
  * exec: the provider is the command.  Its stdin, stdout and stderr are
  * the streams `io` names and its exit status the command's (the request
  * is on descriptor 3); dd_exec_run() waits for it and stops its group.
+ * On an SSH endpoint the command is ssh's (host_ssh.h), through the
+ * endpoint's shared master connection.
  */
 static int exec_spawn(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
 		      const struct dd_lease *lease, char *const argv[],
@@ -976,15 +1060,18 @@ static int exec_spawn(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
 		      pid_t *pid, struct dd_error *err)
 {
 	const json_t *config = ctx->blueprint->config;
+	struct dd_resource view;
 	struct provider_run p;
 	json_t *req, *args, *vars;
 	int rc;
 
-	if (json_is_object(json_object_get(r->attributes, "ssh")))
-		return dd_error_set(err, DD_ERR_INVALID,
-				    "resource %lld is an SSH endpoint, which "
-				    "this drydock cannot reach yet",
-				    r->id);
+	/* an SSH endpoint: drydock runs the command there itself */
+	if (ssh_view(r, &view)) {
+		rc = dd_host_ssh_spawn(ctx, &view, lease, argv, env, io, pid,
+				       err);
+		json_decref(view.attributes);
+		return rc;
+	}
 	if (!implements(r, OP_EXEC))
 		return dd_error_set(err, DD_ERR_INVALID,
 				    "provider '%s' does not implement exec, "

@@ -13,7 +13,11 @@
 #      refused at blueprint create, changing nothing;
 #   5. destroy exactly once across kill -9 of the daemon: stopped right
 #      after the provider answered resource.allocate, and again right
-#      after it answered resource.destroy, before drydock recorded either.
+#      after it answered resource.destroy, before drydock recorded either;
+#   6. examples/providers/ssh_accounts.py against the test sshd
+#      (tests/lib_sshd.sh): drydock runs commands and copies files over
+#      SSH itself, refuses a changed host key, and the resource is
+#      destroyed once the provider can reach the host again.
 . "$(dirname "$0")/../lib.sh"
 CHAOS_BIN=${DRYDOCK_CHAOS_BIN:-$DD}
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -207,4 +211,68 @@ grep -q "^destroy .* absent$" "$T/rec-crashy" || fail "destroy was not asked aga
 expect_eq "resource.destroyed entries" "$(sql "SELECT count(*) FROM log WHERE resource = $r AND lease IS NULL AND type = 'resource.destroyed'")" 1
 once_each "$T/rec-crashy"
 expect_eq "resources allocated by the crashy blueprint" "$(sql "SELECT count(*) FROM resource WHERE type = 'crashy'")" 1
-echo "providers: sandbox end to end; 5 broken providers; destroy once across 2 kill -9"
+stop_daemon "$DAEMON"
+unset DRYDOCK_CLAIM_TTL
+
+# --- 6. an SSH endpoint: examples/providers/ssh_accounts.py ---------------
+. "$top/tests/lib_sshd.sh"
+if [ -n "$(sshd_require 2>/dev/null)" ]; then
+	echo "SKIPPED the SSH endpoint: $(sshd_require 2>&1 >/dev/null)"
+	echo "providers: sandbox end to end; 5 broken providers; destroy once across 2 kill -9"
+	exit 0
+fi
+sshd_start
+cp "$SSHD_DIR/etc/host_key" "$T/old_host_key"
+cp "$SSHD_DIR/etc/host_key.pub" "$T/old_host_key.pub"
+ACCOUNTS=$SSHD_HOME/accounts
+sshd_run mkdir -p "$ACCOUNTS"
+dd blueprint create --type exec --name accounts --config "{
+	\"resource_type\": \"account\", \"slots\": 2,
+	\"command\": [\"$top/examples/providers/ssh_accounts.py\",
+	              \"--address\", \"127.0.0.1\", \"--port\", \"$SSHD_PORT\",
+	              \"--user\", \"$SSHD_USER\", \"--key\", \"$SSHD_KEY\",
+	              \"--host-key\", \"$SSHD_HOST_KEY\", \"--base\", \"$ACCOUNTS\"],
+	\"env\": {\"SSH_RECORD\": \"$T/rec-ssh\"}}" >/dev/null
+start_daemon
+id=$(dd lease --type account 2>"$T/ssh.err") || fail "ssh lease: $(cat "$T/ssh.err")"
+r=$(sql "SELECT resource FROM lease WHERE id = $id")
+key=$(sql "SELECT json_extract(attributes, '\$.key') FROM resource WHERE id = $r")
+# drydock runs the command over SSH itself, in the lease's directory there
+dd exec --lease "$id" -- sh -c 'pwd; echo out; echo err >&2; exit 5' >"$T/out" 2>"$T/err" &&
+	fail "ssh exit status lost"
+rc=$?
+expect_eq "ssh exec status" "$rc" 5
+expect_eq "ssh exec dir" "$(head -1 "$T/out")" "$ACCOUNTS/$key/lease-$id"
+grep -q '^err$' "$T/err" || fail "ssh stderr lost: $(cat "$T/err")"
+expect_eq "ssh user" "$(dd exec --lease "$id" -- id -un)" "$SSHD_USER"
+head -c 300000 /dev/urandom >"$T/sblob"
+dd cp "$T/sblob" "$id:blob" || fail "cp over ssh"
+dd cp "$id:blob" "$T/sblob.back" || fail "cp back over ssh"
+cmp -s "$T/sblob" "$T/sblob.back" || fail "the file came back changed over ssh"
+sshd_run test -f "$ACCOUNTS/$key/lease-$id/blob" || fail "the file is not on the host"
+# the host key is checked: a host that now shows another key is refused
+sshd_stop
+sshd_new_host_key
+sshd_start "$SSHD_PORT"
+dd exec --lease "$id" -- true 2>"$T/hk.err" && fail "a changed host key was accepted"
+grep -qi "host key" "$T/hk.err" || fail "no word of the host key: $(cat "$T/hk.err")"
+dd release-lease --id "$id" >/dev/null
+dd release-resource --id "$r" >/dev/null
+# nothing is torn down on a host drydock cannot trust: the lease's
+# directory cannot be removed, the update is retried, the resource stays
+wait_until 60 sh -c "grep -qi 'host key' '$T/daemon.log'" ||
+	fail "the lease's teardown did not fail on the changed host key"
+expect_eq "resource while its host is refused" "$(resource_status "$r")" released
+sshd_stop
+SSHD_HOST_KEY=$(cut -d' ' -f1,2 "$T/old_host_key.pub")
+cp "$T/old_host_key" "$SSHD_DIR/etc/host_key"
+cp "$T/old_host_key.pub" "$SSHD_DIR/etc/host_key.pub"
+[ "$(id -u)" != 0 ] || chown "$SSHD_UID:$SSHD_UID" "$SSHD_DIR/etc/host_key"
+sshd_start "$SSHD_PORT"
+dd update-lease --id "$id" >/dev/null
+dd update-resource --id "$r" >/dev/null
+wait_until 90 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM resource WHERE id=$r')\" = 4 ]" ||
+	fail "ssh resource not destroyed: $(resource_status "$r")"
+sshd_run test -e "$ACCOUNTS/$key" && fail "the account's directory survived"
+once_each "$T/rec-ssh"
+echo "providers: sandbox end to end; 5 broken providers; destroy once across 2 kill -9; an SSH endpoint"
