@@ -22,8 +22,9 @@
  * The provider: saves its request as req-OP.json and counts its calls
  * (lines of count-OP; resource.activate also notes the resource's
  * attributes in the store, in seen), then, as files in its directory say, answers
- * once-OP once, sleeps (sleep-OP), fails (exit-OP holds the status), or
- * answers reply-OP (else a default).  exec runs `cat`.
+ * once-OP once, refuses (a request holding the text of refuse-OP),
+ * sleeps (sleep-OP), fails (exit-OP holds the status), or answers
+ * reply-OP (else a default).  exec runs `cat`.
  */
 static const char provider[] =
 	"#!/bin/sh\n"
@@ -37,6 +38,8 @@ static const char provider[] =
 	" 'SELECT attributes FROM resource WHERE id = 1' >>\"$d/seen\"\n"
 	"if [ -f \"$d/once-$op\" ]; then cat \"$d/once-$op\";"
 	" rm \"$d/once-$op\"; exit 0; fi\n"
+	"if [ -f \"$d/refuse-$op\" ] && grep -qF \"$(cat \"$d/refuse-$op\")\""
+	" \"$d/req-$op.json\"; then echo '{\"accept\": false}'; exit 0; fi\n"
 	"[ -f \"$d/sleep-$op\" ] && sleep 30\n"
 	"if [ -f \"$d/exit-$op\" ]; then echo \"it went wrong\" >&2;"
 	" exit \"$(cat \"$d/exit-$op\")\"; fi\n"
@@ -101,10 +104,10 @@ static int teardown(void **state)
 
 static json_t *config(struct fx *x)
 {
-	return json_pack("{s:s, s:[s], s:{s:s}, s:{s:f}, s:i}",
+	return json_pack("{s:s, s:[s], s:{s:s}, s:{s:f}, s:i, s:i}",
 			 "resource_type", "thing", "command", x->prog,
 			 "settings", "image", "debian", "timeouts",
-			 "activate_resource", 0.5, "grace", 0);
+			 "activate_resource", 0.5, "grace", 0, "limit", 2);
 }
 
 /* Validate with the provider answering describe with `reply`. */
@@ -447,6 +450,56 @@ static void test_activate_later(void **state)
 	dd_worker_release(&w);
 }
 
+/*
+ * lease.acquire refusing the lease on resource 1: the lease is not placed
+ * there, another resource is built and takes it, and the provider is
+ * handed the lease.
+ */
+static void test_acquire_refused(void **state)
+{
+	struct fx *x = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_worker w;
+	struct dd_lease l = {0};
+	struct dd_filter f = {0};
+	struct dd_resource_list rs = {0};
+	long long id;
+	double give_up = dd_monotonic() + 30;
+	json_t *req;
+
+	put(x, "reply-describe",
+	    "{\"versions\": [1], \"operations\": [\"resource.allocate\", "
+	    "\"resource.destroy\", \"lease.acquire\"]}");
+	put(x, "reply-lease.acquire", "{\"accept\": true}");
+	put(x, "refuse-lease.acquire", "\"resource\":{\"id\":1,");
+	id = lease_on(x, &w);
+	for (;;) {
+		assert_ok(dd_store_lease_get(x->env.store, id, &l, &err), &err);
+		if (l.status == DD_LEASE_ACTIVE)
+			break;
+		dd_lease_release(&l);
+		assert_true(dd_monotonic() < give_up);
+		usleep(50000);
+		assert_ok(dd_worker_drain(&w, 100, &err), &err);
+	}
+	assert_true(lines(x, "count-lease.acquire") >= 2);
+	assert_int_equal(l.resource, 2);
+	/* refused on the first resource, so a second one was built */
+	assert_ok(dd_store_resource_list(x->env.store, &f, &rs, &err), &err);
+	assert_int_equal(rs.n, 2);
+	dd_resource_list_release(&rs);
+	req = request_of(x, "lease.acquire");
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(req, "lease"), "id")),
+			 id);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(req, "lease"), "owner")),
+			    "test");
+	json_decref(req);
+	dd_lease_release(&l);
+	dd_worker_release(&w);
+}
+
 /* Start `cat` on the lease with stdin a file holding "hello". */
 struct spawn_arg {
 	struct dd_store *store;
@@ -543,6 +596,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_allocate_hangs, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_activate_later, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_acquire_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_exec, setup, teardown),
 	};
