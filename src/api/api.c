@@ -200,10 +200,14 @@ void dd_api_lease_close(struct dd_api_lease *h)
 	dd_lease_release(&h->lease);
 }
 
-/* Start argv on lease `id` through its blueprint's command interface. */
+/*
+ * Start argv on lease `id` through its blueprint's command interface;
+ * *checked is the lease's resource when its type checks its resources
+ * (check_resource), else 0.
+ */
 static int exec_spawn(struct dd_store *s, long long id, char *const argv[],
 		      char *const env[], const struct dd_exec_io *io,
-		      pid_t *pid, struct dd_error *err)
+		      pid_t *pid, long long *checked, struct dd_error *err)
 {
 	struct dd_api_lease h;
 	int rc;
@@ -212,6 +216,8 @@ static int exec_spawn(struct dd_store *s, long long id, char *const argv[],
 	if (!rc)
 		rc = dd_bp_spawn(h.bp.type, &h.bp.ctx, &h.resource, &h.lease,
 				 argv, env, io, pid, err);
+	if (!rc && h.bp.type->check_resource)
+		*checked = h.resource.id;
 	dd_api_lease_close(&h);
 	return rc;
 }
@@ -254,23 +260,35 @@ struct exec_start {
 	long long id;
 	char *const *argv;
 	char *const *env;
+	long long checked; /* out: the resource, if its type checks it */
 };
 
 static int exec_start(void *arg, const struct dd_exec_io *io, pid_t *pid,
 		      struct dd_error *err)
 {
-	const struct exec_start *x = arg;
+	struct exec_start *x = arg;
 
-	return exec_spawn(x->s, x->id, x->argv, x->env, io, pid, err);
+	return exec_spawn(x->s, x->id, x->argv, x->env, io, pid, &x->checked,
+			  err);
 }
 
 int dd_api_exec(struct dd_store *s, long long id, char *const argv[],
 		char *const env[], const struct dd_exec_options *o,
 		struct dd_exec_result *res, struct dd_error *err)
 {
-	struct exec_start x = {s, id, argv, env};
+	struct exec_start x = {s, id, argv, env, 0};
+	int rc = dd_exec_run(exec_start, &x, o, res, err);
 
-	return dd_exec_run(exec_start, &x, o, res, err);
+	/*
+	 * 255 is how ssh says it lost its host: a resource its type can
+	 * check is checked now, rather than at its next periodic check.
+	 * Best effort: the command's outcome stands either way.
+	 */
+	if (!rc && x.checked && res->exit_status == 255)
+		dd_api_schedule_update(s, (struct dd_ref){DD_OBJ_RESOURCE,
+							   x.checked},
+				       NULL);
+	return rc;
 }
 
 /* How many commands of `kind` wait in `target`'s queue. */

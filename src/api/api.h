@@ -115,7 +115,9 @@ void dd_api_lease_close(struct dd_api_lease *h);
  * blueprint type's command interface, in the lease's working directory,
  * and see it through with dd_exec_run() (core/exec.h): output, deadline,
  * cancel.  The lease must be active.  The store is read only before the
- * command starts.
+ * command starts; after, a command that ended with status 255 (ssh's own
+ * failure) on a resource whose type checks its resources queues that
+ * resource's update, so that a host that stopped answering is found now.
  */
 int dd_api_exec(struct dd_store *s, long long id, char *const argv[],
 		char *const env[], const struct dd_exec_options *o,

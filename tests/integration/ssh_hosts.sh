@@ -165,14 +165,21 @@ broken_with "host key for '127.0.0.1:$SSHD_PORT' changed; drydock refuses it: th
 expect_eq "known_hosts unchanged" "$(md5sum <"$kh")" "$before"
 [ "$(sshd_run ls "$ROOT")" = "" ] || fail "something was made on the host with a changed key: $(sshd_run ls "$ROOT")"
 
-# ---- the host dies mid-lease: resource and lease broken, nothing hangs ----------
-# (its own blueprint: the host's new key is first met here; checked every
-# second, so the death is noticed by the check, not by a command)
+# ---- the host dies mid-lease: resources and leases broken, nothing hangs ---------
+# Two blueprints of their own (the host's new key is first met here):
+# "dying" is never checked on a timer (check_interval 0), so its death is
+# noticed by the command that fails (ssh's 255 queues the check);
+# "watched" is checked every second and has no command running.
 dd blueprint create --type host --name dying \
-	--config "{\"check_interval\": 1, \"root\": \"$T/hosts\", \"hosts\": [$(host_json d1), {\"name\": \"l1\"}]}" >/dev/null
+	--config "{\"check_interval\": 0, \"root\": \"$T/hosts\", \"hosts\": [$(host_json d1), {\"name\": \"l1\"}]}" >/dev/null
+dd blueprint create --type host --name watched \
+	--config "{\"check_interval\": 1, \"hosts\": [$(host_json w1)]}" >/dev/null
 dbp=$(sql "SELECT id FROM blueprint WHERE name = 'dying'")
+wbp=$(sql "SELECT id FROM blueprint WHERE name = 'watched'")
 lease=$(dd lease --type host --blueprint "$dbp" --attr host=d1 2>"$T/lease.err") || fail "lease: $(cat "$T/lease.err")"
 rid=$(sql "SELECT resource FROM lease WHERE id = $lease")
+wlease=$(dd lease --type host --blueprint "$wbp" 2>"$T/lease.err") || fail "lease: $(cat "$T/lease.err")"
+wrid=$(sql "SELECT resource FROM lease WHERE id = $wlease")
 "$DD" exec --lease "$lease" -- sh -c "echo started; sleep 1005.$tag" >"$T/dying.out" 2>"$T/dying.err" &
 ex=$!
 track "$ex"
@@ -184,25 +191,30 @@ set +e
 wait "$ex"
 rc=$?
 set -e
-[ "$rc" != 0 ] || fail "exec on a dead host exited 0"
+expect_eq "exec on a dead host" "$rc" 255
 resource_is() { [ "$(resource_status "$1")" = "$2" ]; }
 lease_is() { [ "$(lease_status "$1")" = "$2" ]; }
-wait_until 60 resource_is "$rid" broken ||
-	fail "resource of the dead host is $(resource_status "$rid")"
-reason_of "$rid" | grep -q "cannot reach '127.0.0.1:$SSHD_PORT'" ||
-	fail "unclear reason for the dead host: $(reason_of "$rid")"
-# broken, then destroyed at once: its directory goes with the resource's
-lease_broke() { [ -n "$(sql "SELECT 1 FROM log WHERE lease = $lease AND type = 'lease.broken'")" ]; }
-wait_until 60 lease_broke || fail "lease on the dead host is $(lease_status "$lease")"
-wait_until 60 lease_is "$lease" destroyed || fail "lease on the dead host is $(lease_status "$lease")"
-sql "SELECT json_extract(data, '$.reason') FROM log WHERE lease = $lease AND type = 'lease.broken'" |
-	grep -q "resource $rid broke: cannot reach" || fail "the lease does not say why it broke"
+lease_broke() { [ -n "$(sql "SELECT 1 FROM log WHERE lease = $1 AND type = 'lease.broken'")" ]; }
+for pair in "$rid:$lease" "$wrid:$wlease"; do
+	r=${pair%:*} l=${pair#*:}
+	wait_until 60 resource_is "$r" broken ||
+		fail "resource $r of the dead host is $(resource_status "$r")"
+	reason_of "$r" | grep -q "cannot reach '127.0.0.1:$SSHD_PORT'" ||
+		fail "unclear reason for the dead host: $(reason_of "$r")"
+	# broken, then destroyed at once: its directory goes with the resource's
+	wait_until 60 lease_broke "$l" || fail "lease $l on the dead host is $(lease_status "$l")"
+	wait_until 60 lease_is "$l" destroyed || fail "lease $l on the dead host is $(lease_status "$l")"
+	sql "SELECT json_extract(data, '$.reason') FROM log WHERE lease = $l AND type = 'lease.broken'" |
+		grep -q "resource $r broke: cannot reach" || fail "lease $l does not say why it broke"
+done
 # a new lease of the blueprint goes to its other host, at once
 other=$(dd lease --type host --blueprint "$dbp" 2>"$T/other.err") || fail "lease on the other host: $(cat "$T/other.err")"
 expect_eq "the other lease's host" "$(dd show lease "$other" --json | jq -r .attributes.host)" l1
-# the host comes back: the broken resource's directory goes, and so does it
+# the host comes back: the broken resources' directories go, and so do they
 sshd_start "$SSHD_PORT"
 wait_until 120 resource_is "$rid" destroyed ||
+	fail "the broken resource was not destroyed once its host came back"
+wait_until 120 resource_is "$wrid" destroyed ||
 	fail "the broken resource was not destroyed once its host came back"
 
 echo "ssh_hosts: ok"
