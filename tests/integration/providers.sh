@@ -72,6 +72,13 @@ grep -q '^err$' "$T/err" || fail "stderr lost: $(cat "$T/err")"
 grep -q '^out$' "$T/err" && fail "stdout went to stderr"
 expect_eq "stdin" "$(echo piped | dd exec --lease "$id" -- cat)" piped
 expect_eq "env" "$(dd exec --lease "$id" --env GREETING=hi -- sh -c 'echo $GREETING')" hi
+# a command past its --timeout is stopped with what it left behind in
+# the sandbox (the provider exec'd bwrap, in the group drydock stops)
+dd exec --lease "$id" --timeout 1 -- sh -c 'sleep 317 & sleep 318' 2>/dev/null &&
+	fail "a command past its timeout ended well"
+rc=$?
+expect_eq "exec past its timeout" "$rc" 124
+wait_until 10 sh -c '! pgrep -f "sleep 31[78]"' || fail "the sandbox's commands survived: $(pgrep -af 'sleep 31[78]')"
 # files go through the command interface (files_posix.c over exec)
 head -c 300000 /dev/urandom >"$T/blob"
 dd cp "$T/blob" "$id:sub/blob" || fail "cp into the sandbox"
