@@ -708,6 +708,58 @@ static void test_owned_lease_wakes_owner(void **state)
 	assert_true(resource_passes(x, rid) > before);
 }
 
+/*
+ * The services called from outside a pass, as a hook would: a request
+ * refused for a bad name or without an owning object, and a lease given
+ * back (a release, forgotten in the state; again: nothing to do, also
+ * once the lease is gone).
+ */
+static void test_lease_services_request_and_release(void **state)
+{
+	struct fx *x = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_bp_ctx ctx = {.store = x->env.store, .cancel_fd = -1};
+	struct dd_bp_lease_want want = {.name = "host", .type = "host"};
+	struct dd_bp_lease_want bad = {.name = "a b", .type = "host"};
+	struct dd_worker w;
+	json_t *st = json_object();
+	long long id, again;
+
+	host_blueprint(x);
+	/* only a lease's or a resource's hook may hold leases */
+	assert_int_equal(dd_bp_lease_request(&ctx, st, &want, &id, &err),
+			 DD_ERR_INVALID);
+	ctx.object = (struct dd_ref){DD_OBJ_RESOURCE, 99};
+	assert_int_equal(dd_bp_lease_request(&ctx, st, &bad, &id, &err),
+			 DD_ERR_INVALID);
+	assert_ok(dd_bp_lease_request(&ctx, st, &want, &id, &err), &err);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(st, "leases"), "host")),
+			 id);
+	/* asked again: the same lease */
+	assert_ok(dd_bp_lease_request(&ctx, st, &want, &again, &err), &err);
+	assert_int_equal(again, id);
+	assert_int_equal(dd_bp_lease_await(&ctx, id, &err), DD_ERR_AGAIN);
+
+	assert_ok(dd_worker_init(&w, x->env.path, "t", &err), &err);
+	assert_ok(dd_worker_drain(&w, 100, &err), &err);
+	assert_ok(dd_bp_lease_await(&ctx, id, &err), &err);
+	assert_ok(dd_bp_lease_release(&ctx, st, "host", &err), &err);
+	assert_null(json_object_get(json_object_get(st, "leases"), "host"));
+	assert_ok(dd_worker_drain(&w, 100, &err), &err);
+	dd_worker_release(&w);
+	assert_int_equal(lease_status(x, id), DD_LEASE_DESTROYED);
+	assert_int_equal(dd_bp_lease_await(&ctx, id, &err), DD_ERR_BROKEN);
+	assert_non_null(strstr(err.msg, "is destroyed"));
+	/* nothing remembered: nothing to do */
+	assert_ok(dd_bp_lease_release(&ctx, st, "host", &err), &err);
+	/* remembered but gone already: given back all the same */
+	json_object_set_new(json_object_get(st, "leases"), "host",
+			    json_integer(id));
+	assert_ok(dd_bp_lease_release(&ctx, st, "host", &err), &err);
+	json_decref(st);
+}
+
 /* "timeouts" is a key of every type's config, checked once for all. */
 static void test_timeouts_config(void **state)
 {
@@ -769,6 +821,9 @@ int main(void)
 			test_hook_uses_a_lease_of_its_own, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_owned_lease_wakes_owner,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_lease_services_request_and_release, setup,
+			teardown),
 		cmocka_unit_test(test_timeouts_config),
 	};
 
