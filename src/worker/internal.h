@@ -118,7 +118,8 @@ int dd_pass_blueprint(struct dd_worker *w, long long id,
  * Operations in progress.  Before calling operation hook `hook` on
  * object `obj`, whose progress is `p`, dd_pass_progress_ctx() tells the
  * hook's context which object it works on, when the operation began
- * (now, unless `p` is this hook's) and where to answer "in progress".  When the hook answered DD_ERR_AGAIN,
+ * (now, unless `p` is this hook's) and where to answer "in progress".
+ * When the hook answered DD_ERR_AGAIN,
  * dd_pass_progress_note() records the answer in `p` (the caller saves
  * the object, attributes and all, in its fenced transaction) and sets
  * *retry_at: the time asked for, or the deadline, whichever comes first
