@@ -159,7 +159,9 @@ static int survey_active(struct dd_store *s, const struct dd_resource *r,
 	}
 	if (rc)
 		return rc;
-	if (leases) {
+	/* a draining resource takes no lease: not ready, and not the
+	   pool's to let go (it stays until released) */
+	if (leases || r->draining) {
 		v->busy++;
 		return 0;
 	}

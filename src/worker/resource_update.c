@@ -168,10 +168,12 @@ int dd_resource_apply_reclaim(struct dd_apply *a, struct dd_error *err)
  * Drain: the resource keeps its leases, takes no new one, and stays
  * until released (a host stays out of use, its slot held).  The
  * allocator reads the flag in the transaction that would place a lease.
+ * For its blueprint's pool it is one ready resource fewer, as if taken.
  */
 int dd_resource_apply_drain(struct dd_apply *a, struct dd_error *err)
 {
 	struct dd_resource *r = a->resource;
+	struct dd_blueprint bp = {0};
 	int rc;
 
 	if (r->draining) {
@@ -187,6 +189,12 @@ int dd_resource_apply_drain(struct dd_apply *a, struct dd_error *err)
 				  json_pack("{s:I, s:s?}", "command", a->c->id,
 					    "author", a->c->author),
 				  err);
+	if (!rc)
+		rc = dd_store_blueprint_get(a->w->store, r->blueprint, &bp,
+					    err);
+	if (!rc)
+		rc = dd_pass_pool_event(a->w, &bp, DD_PREWARM_TAKEN, err);
+	dd_blueprint_release(&bp);
 	if (rc)
 		r->draining = false;
 	return rc;

@@ -364,6 +364,47 @@ static void test_pool_refills_after_lease_within_limit(void **state)
 	dd_lease_release(&l3);
 }
 
+/*
+ * A drained resource takes no lease: it is not one of the ready ones
+ * (the pool builds another) and not the pool's to let go, even past
+ * max_idle: it stays until released.
+ */
+static void test_pool_drained_resource_is_not_ready(void **state)
+{
+	struct fx *x = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	long long bp = pool(x, 3, "{\"min_ready\": 1, \"max_idle\": 1}",
+			    true);
+	struct dd_prewarm_survey v;
+	long long drained;
+
+	drain(x);
+	v = look(x, bp);
+	assert_int_equal(v.n_idle, 1);
+	drained = v.idle[0].id;
+	dd_prewarm_survey_release(&v);
+	assert_ok(dd_api_send(x->env.store,
+			      (struct dd_ref){DD_OBJ_RESOURCE, drained},
+			      "drain", "test", NULL, NULL, &err),
+		  &err);
+	drain(x);
+	v = look(x, bp);
+	assert_int_equal(v.n_idle, 1);
+	assert_true(v.idle[0].id != drained);
+	assert_int_equal(v.busy, 1);
+	dd_prewarm_survey_release(&v);
+	{
+		struct dd_resource r = {0};
+
+		assert_ok(dd_store_resource_get(x->env.store, drained, &r,
+						&err),
+			  &err);
+		assert_int_equal(r.status, DD_RESOURCE_ACTIVE);
+		assert_true(r.draining);
+		dd_resource_release(&r);
+	}
+}
+
 static void test_pool_disabled_builds_nothing(void **state)
 {
 	struct fx *x = *state;
@@ -582,6 +623,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_pool_disabled_builds_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_pool_drained_resource_is_not_ready, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(test_pool_max_idle_on_edit,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
