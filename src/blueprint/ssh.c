@@ -729,8 +729,9 @@ int dd_ssh_failure_error(const struct dd_ssh_endpoint *ep,
 				    ep->known_hosts);
 	case DD_SSH_HOST_KEY_UNKNOWN:
 		return dd_error_set(err, DD_ERR_REMOTE,
-				    "host key for '%s' is not the one "
-				    "given in '%s'; drydock refuses it: %s",
+				    "host key for '%s' is not in '%s'; "
+				    "drydock refuses a key it does not know: "
+				    "%s",
 				    who, ep->known_hosts, line);
 	case DD_SSH_KEY_REFUSED:
 		return dd_error_set(err, DD_ERR_REMOTE,

@@ -217,4 +217,38 @@ wait_until 120 resource_is "$rid" destroyed ||
 wait_until 120 resource_is "$wrid" destroyed ||
 	fail "the broken resource was not destroyed once its host came back"
 
+# ---- host keys the operator gives: only those are taken --------------------------
+pin() { # NAME HOST_KEY: a blueprint whose host must present HOST_KEY
+	dd blueprint create --type host --name "$1" --config "{\"hosts\": [$(host_json "$1" | sed "s|}\$|, \"host_key\": \"$2\"}|")]}" >/dev/null
+	sql "SELECT id FROM blueprint WHERE name = '$1'"
+}
+lease_on() { dd lease --type host --blueprint "$1" 2>"$T/pin.err"; }
+pinned=$(pin pinned "$SSHD_HOST_KEY")
+lease_on "$pinned" >/dev/null || fail "the host's own key was refused: $(cat "$T/pin.err")"
+ssh-keygen -q -t ed25519 -N '' -f "$T/not_the_host"
+wrongpin=$(pin wrongpin "$(cut -d' ' -f1,2 "$T/not_the_host.pub")")
+set +e
+lease_on "$wrongpin" >/dev/null
+rc=$?
+set -e
+expect_eq "lease on a host presenting another key than given" "$rc" 12
+broken_with "host key for '127.0.0.1:$SSHD_PORT' changed; drydock refuses it" ||
+	fail "a host key other than the given one: $(sql "SELECT data FROM log WHERE type = 'resource.broken'" | tail -1)"
+# the operator's known_hosts file, which does not know the host: refused
+: >"$T/operator_known_hosts"
+dd blueprint create --type host --name operatorkh \
+	--config "{\"known_hosts\": \"$T/operator_known_hosts\", \"hosts\": [$(host_json k1)]}" >/dev/null
+set +e
+lease_on "$(sql "SELECT id FROM blueprint WHERE name = 'operatorkh'")" >/dev/null
+rc=$?
+set -e
+expect_eq "lease on a host the operator's known_hosts lacks" "$rc" 12
+broken_with "host key for '127.0.0.1:$SSHD_PORT' is not in '$T/operator_known_hosts'; drydock refuses a key it does not know" ||
+	fail "an unknown host key: $(sql "SELECT data FROM log WHERE type = 'resource.broken'" | tail -1)"
+[ ! -s "$T/operator_known_hosts" ] || fail "drydock wrote into the operator's known_hosts"
+# and once the operator adds the host, it is taken
+echo "[127.0.0.1]:$SSHD_PORT $SSHD_HOST_KEY" >"$T/operator_known_hosts"
+lease_on "$(sql "SELECT id FROM blueprint WHERE name = 'operatorkh'")" >/dev/null ||
+	fail "the host the operator's known_hosts knows was refused: $(cat "$T/pin.err")"
+
 echo "ssh_hosts: ok"
