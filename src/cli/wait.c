@@ -91,8 +91,15 @@ int cli_lease_wait(struct dd_store *s, struct dd_wake *wake, long long id,
 		double timeout;
 		int rc;
 
-		show_log(s, &p);
+		/*
+		 * The lease first, then its log: a worker writes a state and
+		 * its log entry in one commit, so every entry up to the state
+		 * read is shown (the other way round, an activation committed
+		 * between the two looks ended the wait without its entry).
+		 */
 		rc = dd_store_lease_get(s, id, &l, err);
+		show_log(s, &p);
+		DD_CHAOS_STOP("lease_wait_shown");
 		if (rc && rc != DD_ERR_BUSY) {
 			clear_line(&p);
 			return rc;

@@ -259,9 +259,12 @@ void dd_chaos_point(const char *where)
 
 void dd_chaos_stop(const char *where)
 {
+	static atomic_bool stopped;
 	const char *at = getenv("DRYDOCK_CHAOS_STOP");
 
-	if (at && !strcmp(at, where))
+	/* once: a test that lets the process go on (SIGCONT) is not
+	 * stopped again at the same point a moment later */
+	if (at && !strcmp(at, where) && !atomic_exchange(&stopped, true))
 		raise(SIGSTOP);
 }
 #endif

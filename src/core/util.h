@@ -79,11 +79,11 @@ void dd_chaos_point(const char *where);
 #endif
 
 /*
- * Stop points, for crash tests: in a CHAOS=1 build, the process stops
- * itself (SIGSTOP, every thread) at the point named by
- * $DRYDOCK_CHAOS_STOP, so a test can kill -9 it at exactly that moment
- * (after a commit, before the answer).  In a normal build they compile
- * away.
+ * Stop points, for crash and race tests: in a CHAOS=1 build, the process
+ * stops itself (SIGSTOP, every thread) the first time it reaches the
+ * point named by $DRYDOCK_CHAOS_STOP, so a test can kill -9 it at exactly
+ * that moment (after a commit, before the answer), or change the store
+ * and let it go on (SIGCONT).  In a normal build they compile away.
  */
 #ifdef DD_CHAOS
 void dd_chaos_stop(const char *where);
