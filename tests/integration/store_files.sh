@@ -6,10 +6,10 @@
 
 mode() { stat -c '%a' "$1"; }
 
-# read_modes DB: the modes of DB, DB-wal and DB-shm into $modes, read at
-# once; fails while one of them is missing
+# read_modes DB: the modes of DB, DB-wal, DB-shm and the wake directory
+# DB-wake into $modes, read at once; fails while one of them is missing
 read_modes() {
-	m=$(stat -c '%a' "$1" "$1-wal" "$1-shm") || return 1
+	m=$(stat -c '%a' "$1" "$1-wal" "$1-shm" "$1-wake") || return 1
 	modes=$(echo $m)
 }
 
@@ -19,13 +19,14 @@ files_private() {
 	DRYDOCK_DB="$db" "$DD" daemon --workers 1 2>>"$T/daemon.log" &
 	pid=$!
 	track "$pid"
-	# one stat of all three: SQLite removes -wal and -shm whenever the
+	# one stat of all four: SQLite removes -wal and -shm whenever the
 	# process's last connection closes (the daemon opens and closes one
-	# before its workers start), so they may come and go meanwhile
+	# before its workers start), so they may come and go meanwhile, and
+	# the wake directory is made only after that first close, when the
+	# daemon starts listening: all four exist once its workers run
 	wait_until 20 read_modes "$db" ||
-		fail "no -wal and -shm beside '$db': $(cat "$T/daemon.log")"
-	expect_eq "modes of $db, -wal and -shm" "$modes" "600 600 600"
-	expect_eq "mode of $db-wake" "$(mode "$db-wake")" 700
+		fail "no -wal, -shm and -wake beside '$db': $(cat "$T/daemon.log")"
+	expect_eq "modes of $db, -wal, -shm and -wake" "$modes" "600 600 600 700"
 	stop_daemon "$pid"
 }
 
