@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* The scripts' own exit statuses: what went wrong, for the error code. */
 #define EXIT_NOT_FOUND 90
@@ -28,7 +30,10 @@ static const char read_script[] = "[ -e \"$1\" ] || exit 90\n"
 /*
  * Written beside the file under a name of mktemp's, then renamed over
  * it: a reader sees the old file or the whole new one.  A stop (TERM)
- * or a failure removes the temporary file.
+ * or a failure removes the temporary file.  $3, when given, is the size
+ * the file must have: a command that reads its input over a connection
+ * (a remote host's) sees a cancelled copy as an early end of its input,
+ * and must not take the part it got for the file.
  */
 static const char write_script[] =
 	"p=$1\n"
@@ -38,7 +43,10 @@ static const char write_script[] =
 	"t=$(mktemp \"$d/.drydock-upload.XXXXXX\") || exit 1\n"
 	"trap 'rm -f \"$t\"' EXIT\n"
 	"trap 'exit 143' HUP INT TERM\n"
-	"cat >\"$t\" && chmod \"$2\" \"$t\" && mv -f \"$t\" \"$p\" || exit 1\n"
+	"cat >\"$t\" || exit 1\n"
+	"if [ -n \"$3\" ] && [ \"$(wc -c <\"$t\")\" -ne \"$3\" ]; then\n"
+	"echo \"got $(wc -c <\"$t\") of $3 bytes\" >&2; exit 1; fi\n"
+	"chmod \"$2\" \"$t\" && mv -f \"$t\" \"$p\" || exit 1\n"
 	"trap - EXIT\n";
 
 static const char read_tree_script[] = "[ -e \"$1\" ] || exit 90\n"
@@ -68,7 +76,7 @@ struct op {
 	const struct dd_lease *lease;
 	const char *doing; /* "read", "write", ... */
 	const char *path;  /* as the caller gave it */
-	char *argv[7];
+	char *argv[8];
 	char arg[DD_FILE_PATH_MAX + 3];
 	char mode[8];
 };
@@ -211,11 +219,22 @@ int dd_files_posix_write(const struct dd_blueprint_type *t,
 			 struct dd_error *err)
 {
 	struct op op;
+	struct stat st;
+	off_t at;
+	char size[32];
 
 	op_init(&op, t, ctx, r, lease, "write", path, write_script);
 	snprintf(op.mode, sizeof(op.mode), "%04o", mode & 07777);
 	op.argv[5] = op.mode;
 	op.argv[6] = NULL;
+	/* from a regular file, the bytes that must arrive */
+	if (in >= 0 && !fstat(in, &st) && S_ISREG(st.st_mode) &&
+	    (at = lseek(in, 0, SEEK_CUR)) >= 0 && at <= st.st_size) {
+		snprintf(size, sizeof(size), "%lld",
+			 (long long)(st.st_size - at));
+		op.argv[6] = size;
+		op.argv[7] = NULL;
+	}
 	return op_run(&op, in, -1, NULL, NULL, o, err);
 }
 

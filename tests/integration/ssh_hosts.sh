@@ -110,6 +110,23 @@ expect_eq "on the host" "$(sshd_run sha256sum "$lpath/in/big" | cut -d' ' -f1)" 
 dd cp "$lease:in/big" "$T/big.back" || fail "cp from the host"
 expect_eq "back here" "$(sha256sum <"$T/big.back" | cut -d' ' -f1)" "$want"
 rm -f "$T/big" "$T/big.back"
+# a copy cut short (its --timeout) leaves the old file, not a part of the
+# new one: the host sees the cut as an early end of its input
+echo old >"$T/small"
+dd cp "$T/small" "$lease:in/cut"
+truncate -s 2G "$T/huge" # sparse: read at once here, seconds over ssh
+set +e
+dd cp --timeout 1 "$T/huge" "$lease:in/cut" 2>"$T/cut.err"
+rc=$?
+set -e
+rm -f "$T/huge"
+if [ "$rc" = 0 ]; then # this machine was quick: then the file is whole
+	expect_eq "copied size" "$(sshd_run stat -c %s "$lpath/in/cut")" 2147483648
+else
+	expect_eq "the file after a cut copy" "$(sshd_run cat "$lpath/in/cut")" old
+fi
+no_upload_left() { [ -z "$(sshd_run ls -A "$lpath/in" | grep drydock-upload)" ]; }
+wait_until 20 no_upload_left || fail "a cut copy left its part on the host: $(sshd_run ls -A "$lpath/in")"
 mkdir -p "$T/tree/sub"
 echo one >"$T/tree/a"
 echo "two it's" >"$T/tree/sub/b c"
