@@ -198,6 +198,10 @@ sshd_tree() {
 # is all gone.
 sshd_kill() {
 	sig=${1:-KILL}
+	# started, but its pid not yet known: unshare's child, if any
+	if [ -z "$SSHD_PID" ] && [ -n "${SSHD_NS:-}" ]; then
+		SSHD_PID=$(sshd_ns_child) || SSHD_PID=""
+	fi
 	[ -n "$SSHD_PID" ] || return 0
 	if [ -n "${SSHD_NS:-}" ]; then
 		# init of its PID namespace: its death takes the rest with it
