@@ -26,6 +26,7 @@
 #include "http/transfer.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -181,6 +182,16 @@ static void files_list(struct dd_http_req *r)
 
 /* ---- download ------------------------------------------------------ */
 
+/* Has the command written bytes (true), or ended without (false)? */
+static bool first_bytes(struct dd_transfer *t)
+{
+	struct pollfd p = {t->data[0], POLLIN, 0};
+
+	while (poll(&p, 1, -1) < 0 && errno == EINTR)
+		;
+	return p.revents & POLLIN;
+}
+
 static void file_get(struct dd_http_req *r)
 {
 	struct dd_error err = DD_ERROR_INIT;
@@ -214,11 +225,20 @@ static void file_get(struct dd_http_req *r)
 				      : "");
 		goto out;
 	}
-	if (dd_transfer_start(r, t, file_run)) {
-		dd_transfer_answer(r, t, 200, "application/octet-stream",
-				   l.entries[0].size);
-		t = NULL; /* the answer's now */
+	if (!dd_transfer_start(r, t, file_run))
+		goto out;
+	/*
+	 * A read that fails before its first byte (the file cannot be read
+	 * by the user commands run as) is an error, not a short 200: wait
+	 * for the first bytes, or the command's end.
+	 */
+	if (!first_bytes(t) && dd_transfer_wait(t, &err)) {
+		dd_http_fail(r, &err);
+		goto out;
 	}
+	dd_transfer_answer(r, t, 200, "application/octet-stream",
+			   l.entries[0].size);
+	t = NULL; /* the answer's now */
 out:
 	dd_file_list_release(&l);
 	if (t)

@@ -92,6 +92,29 @@ call 200 "$CI" POST "/api/v1/leases/$l1/exec" \
 expect_eq "tokens named evil" "$(sql "SELECT count(*) FROM token WHERE name = 'evil'")" 0
 # `drydock exec` from the CLI goes the same way
 expect_eq "CLI exec uid" "$(dd exec --lease "$l1" -- id -u)" "$NOBODY"
+# ---- files go through the same user: written as nobody, the store out of reach -----
+printf 'up\n' >"$T/up.txt"
+dd cp "$T/up.txt" "$l1:cp/up.txt"
+expect_eq "cp upload owner" "$(stat -c %u "$lpath/cp/up.txt")" "$NOBODY"
+expect_eq "cp upload" "$(cat "$lpath/cp/up.txt")" up
+call 201 "$CI" PUT "/api/v1/leases/$l1/files/api.txt" "" -T "$T/up.txt"
+expect_eq "API upload owner" "$(stat -c %u "$lpath/api.txt")" "$NOBODY"
+mkdir -p "$T/tree/sub" && echo t >"$T/tree/sub/t"
+dd cp -r "$T/tree" "$l1:tree"
+expect_eq "cp -r owner" "$(stat -c %u "$lpath/tree/sub/t")" "$NOBODY"
+dd cp "$l1:cp/up.txt" "$T/down.txt"
+expect_eq "cp download" "$(cat "$T/down.txt")" up
+# the store is out of nobody's sight; a root-only file in the lease, of its reading
+expect_refused 3 "no such file or directory" dd cp "$l1:$DRYDOCK_DB" "$T/stolen.db"
+[ ! -e "$T/stolen.db" ] || fail "nobody copied the store out"
+rejects 404 not_found "$CI" GET "/api/v1/leases/$l1/files/$DRYDOCK_DB"
+echo secret >"$lpath/secret" && chmod 600 "$lpath/secret"
+expect_refused 11 "cannot read 'secret' on lease $l1: .*Permission denied" \
+	dd cp "$l1:secret" "$T/secret"
+rejects 500 io_error "$CI" GET "/api/v1/leases/$l1/files/secret"
+rejects 500 io_error "$CI" PUT "/api/v1/leases/$l1/files/$T/state/x" "" --data-binary x \
+	-H 'Content-Type: application/octet-stream'
+[ ! -e "$T/state/x" ] || fail "nobody wrote into the store's directory"
 # a missing program is reported as before
 call 400 "$CI" POST "/api/v1/leases/$l1/exec" '{"argv": ["no-such-program-dd"]}'
 j .error.message | grep -q "cannot run 'no-such-program-dd' on lease $l1 as 'nobody': No such file or directory" ||
