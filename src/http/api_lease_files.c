@@ -359,6 +359,12 @@ const struct dd_http_route dd_v1_lease_file_routes[] = {
 	 false},
 	{"GET", "/api/v1/leases/{id}/files/{path}", DD_HTTP_BEARER, file_get,
 	 false},
+	/*
+	 * The web UI's download link (web_leases.c): the same answer to a
+	 * signed-in browser, whose session says who it is, as a token does.
+	 */
+	{"GET", "/leases/{id}/files/{path}", DD_HTTP_SESSION, file_get,
+	 false},
 	{NULL, NULL, 0, NULL, false},
 };
 

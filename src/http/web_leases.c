@@ -1,7 +1,9 @@
 /*
  * web_leases.c - the lease pages: the list with its status filter, one
- * lease with everything known about it, and its release.
+ * lease with everything known about it (its files too), and its release.
  */
+#include "api/api.h"
+#include "http/html.h"
 #include "http/objects.h"
 #include "http/web.h"
 
@@ -11,6 +13,8 @@
 
 #define LEASE_STATES "pending, acquired, active, released, broken, destroyed"
 #define OWNER_MAX 200
+/* How long a page waits for the listing of a lease's directory. */
+#define FILES_PAGE_TIMEOUT 30.0
 
 static int lease_status_parse(const char *s)
 {
@@ -248,6 +252,114 @@ static void properties(struct dd_http_req *r, const struct dd_lease *l)
 	dd_buf_addstr(b, "</pre>");
 }
 
+/* The part of `path` before its last '/': "." for a name alone. */
+static void parent_dir(const char *path, struct dd_buf *out)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		dd_buf_addstr(out, ".");
+	else if (slash == path)
+		dd_buf_addstr(out, "/");
+	else
+		dd_buf_add(out, path, (size_t)(slash - path));
+}
+
+/*
+ * The lease's files, read through its files interface as `drydock cp`
+ * and the API read them: the directory ?path= names (the lease's own by
+ * default), its directories linking to their listing and its files to
+ * their download (/leases/ID/files/PATH, the API's download answering a
+ * signed-in browser).  Shown while the lease is active, to whoever may
+ * run commands on it: the listing reaches what its commands reach.
+ */
+static void files_section(struct dd_http_req *r, const struct dd_lease *l)
+{
+	const char *dir = dd_http_query(r, "path");
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_file_list fl = {NULL, 0};
+	struct dd_buf *b = &r->out;
+	struct dd_api_lease h;
+	double now = dd_now();
+
+	if (l->status != DD_LEASE_ACTIVE ||
+	    !dd_principal_can(&r->who, DD_ACTION_LEASE_EXEC, l->owner))
+		return;
+	if (!dir || !*dir)
+		dir = ".";
+	dd_buf_addstr(b, "<h2 id=\"files\">Files in <code>");
+	dd_html_esc(b, dir);
+	dd_buf_addstr(b, "</code></h2>");
+	if (dd_api_lease_open(r->store, l->id, "read files of", &h, &err) ||
+	    dd_bp_file_list(h.bp.type, &h.bp.ctx, &h.resource, &h.lease, dir,
+			    &fl, &(struct dd_file_options){FILES_PAGE_TIMEOUT, -1},
+			    &err)) {
+		dd_buf_addstr(b, "<p class=\"error\">");
+		dd_html_esc(b, err.msg);
+		dd_buf_addstr(b, "</p>");
+		dd_api_lease_close(&h);
+		return;
+	}
+	dd_api_lease_close(&h);
+	if (fl.entries[0].type != 'd') {
+		dd_buf_addstr(b, "<p class=\"muted\">not a directory</p>");
+		dd_file_list_release(&fl);
+		return;
+	}
+	if (fl.n == 1 && !strcmp(dir, ".")) {
+		dd_buf_addstr(b, "<p class=\"muted\">empty</p>");
+		dd_file_list_release(&fl);
+		return;
+	}
+	dd_buf_addstr(b, "<div class=\"scroll\"><table id=\"file-list\"><tr>"
+			 "<th>Name</th><th>Size</th><th>Mode</th>"
+			 "<th>Modified</th></tr>");
+	if (strcmp(dir, ".")) {
+		struct dd_buf up = DD_BUF_INIT;
+
+		parent_dir(dir, &up);
+		dd_buf_addf(b, "<tr><td><a href=\"/leases/%lld?path=", l->id);
+		dd_html_urlenc(b, up.buf ? up.buf : ".");
+		dd_buf_addstr(b, "#files\">..</a></td><td></td><td></td><td>"
+				 "</td></tr>");
+		dd_buf_release(&up);
+	}
+	for (size_t i = 1; i < fl.n; i++) {
+		const struct dd_file_entry *e = &fl.entries[i];
+		struct dd_buf path = DD_BUF_INIT;
+		char size[32];
+
+		if (strcmp(dir, "."))
+			dd_buf_addf(&path, "%s%s", dir,
+				    dir[strlen(dir) - 1] == '/' ? "" : "/");
+		dd_buf_addstr(&path, e->name);
+		dd_buf_addstr(b, "<tr><td>");
+		if (e->type == 'd') {
+			dd_buf_addf(b, "<a href=\"/leases/%lld?path=", l->id);
+			dd_html_urlenc(b, path.buf);
+			dd_buf_addstr(b, "#files\">");
+		} else if (e->type == 'f') {
+			dd_buf_addf(b, "<a href=\"/leases/%lld/files/", l->id);
+			dd_html_urlenc(b, path.buf);
+			dd_buf_addstr(b, "\" download>");
+		}
+		dd_html_esc(b, e->name);
+		dd_buf_addstr(b, e->type == 'd' ? "/</a>"
+				 : e->type == 'f' ? "</a>"
+				 : e->type == 'l' ? " (link)"
+						  : "");
+		dd_html_size(e->size, size, sizeof(size));
+		dd_buf_addf(b, "</td><td title=\"%lld bytes\">%s</td>"
+			       "<td><code>%04o</code></td><td>",
+			    e->size, size, e->mode);
+		dd_html_time(b, e->mtime, now, NULL);
+		dd_buf_addstr(b, "</td></tr>");
+		dd_buf_release(&path);
+	}
+	dd_buf_addstr(b, "</table></div>");
+	dd_file_list_release(&fl);
+}
+
 void dd_web_lease(struct dd_http_req *r)
 {
 	struct dd_lease l = {0};
@@ -269,6 +381,7 @@ void dd_web_lease(struct dd_http_req *r)
 	dd_web_release_button(r, &rel);
 	dd_buf_addstr(b, "</div>");
 	properties(r, &l);
+	files_section(r, &l);
 	dd_web_locks(r, rel.target);
 	dd_web_commands(r, rel.target);
 	logf.lease = l.id;

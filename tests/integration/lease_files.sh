@@ -207,6 +207,27 @@ expect_eq "a subdirectory" "$(j '.entries[0].name + " " + (.entries[0].size|tost
 call 200 "$CI" GET "$F?path=small.txt"
 expect_eq "a file listed" "$(j '.type + " " + (.entries|length|tostring)')" "file 0"
 
+# ---- the web UI: the lease page lists its files, with download links -------------
+sign_in() { # JAR TOKEN
+	curl -sS -o /dev/null -D "$T/headers" -c "$1" --data-urlencode "token=$2" "$URL/login"
+	grep -q '^HTTP/1.1 303' "$T/headers" || fail "sign-in: $(cat "$T/headers")"
+}
+sign_in "$T/ci.jar" "$CI"
+curl -sS -b "$T/ci.jar" "$URL/leases/$api" >"$T/page"
+grep -qF "<a href=\"/leases/$api/files/small.txt\" download>small.txt</a>" "$T/page" ||
+	fail "no download link on the lease page: $(grep -A3 'id="files"' "$T/page")"
+grep -qF "<a href=\"/leases/$api?path=up#files\">up/</a>" "$T/page" ||
+	fail "no directory link on the lease page"
+curl -sS -b "$T/ci.jar" "$URL/leases/$api?path=up" >"$T/page"
+grep -qF "<a href=\"/leases/$api/files/up%2Fbig.bin\" download>big.bin</a>" "$T/page" ||
+	fail "no download link in a subdirectory"
+grep -qF "<a href=\"/leases/$api?path=.#files\">..</a>" "$T/page" || fail "no way up"
+expect_eq "download from the page" "$(curl -sS -b "$T/ci.jar" "$URL/leases/$api/files/small.txt")" small
+sign_in "$T/view.jar" "$VIEW"
+curl -sS -b "$T/view.jar" "$URL/leases/$api" >"$T/page"
+grep -q 'id="files"' "$T/page" && fail "a viewer was shown the lease's files"
+expect_eq "a viewer's download" "$(curl -sS -o /dev/null -w '%{http_code}' -b "$T/view.jar" "$URL/leases/$api/files/small.txt")" 403
+
 # ---- refusals, each changing nothing ------------------------------------------------
 rejects 404 not_found "$CI" GET "$F/nope"
 rejects 404 not_found "$CI" GET "$F?path=nope"
