@@ -296,7 +296,7 @@ struct dd_file_options {
  *
  * A type that leaves `files` NULL, or one of its methods NULL, gets the
  * generic POSIX implementation (files_posix.h) for it, built on its
- * command interface: cat, mktemp and mv, tar, find, run as commands are,
+ * command interface: cat, mv, tar, find, run as commands are,
  * so permissions are the same as for commands.
  */
 #define DD_FILE_PATH_MAX 4096

@@ -28,22 +28,40 @@ static const char read_script[] = "[ -e \"$1\" ] || exit 90\n"
 				  "exec cat -- \"$1\"\n";
 
 /*
- * Written beside the file under a name of mktemp's, then renamed over
- * it: a reader sees the old file or the whole new one.  A stop (TERM)
- * or a failure removes the temporary file.  $3, when given, is the size
- * the file must have: a command that reads its input over a connection
- * (a remote host's) sees a cancelled copy as an early end of its input,
- * and must not take the part it got for the file.
+ * Written beside the file under a temporary name, then renamed over it:
+ * a reader sees the old file or the whole new one.  A stop (TERM) at any
+ * point removes the temporary file: the traps are set before it is made
+ * (with noclobber, so it is ours: an O_EXCL create, kept open as fd 4),
+ * and cat runs in the background, writing to fd 4, with the shell in
+ * `wait`, which a trapped signal ends at once.  Had the shell waited for
+ * cat in the foreground, a TERM that came while cat was being started
+ * would stay pending until cat ends, which it never does while its input
+ * stays open (an upload cut off), and the SIGKILL after the grace period
+ * would leave the file behind; had cat opened the file by its name, it
+ * could make it again after the trap removed it.
+ *
+ * $3, when given, is the size the file must have: a command that reads
+ * its input over a connection (a remote host's) sees a cancelled copy
+ * as an early end of its input, and must not take the part it got for
+ * the file.
  */
 static const char write_script[] =
 	"p=$1\n"
 	"[ -d \"$p\" ] && exit 91\n"
-	"d=$(dirname \"$p\")\n"
-	"[ -d \"$d\" ] || mkdir -p \"$d\" || exit 1\n"
-	"t=$(mktemp \"$d/.drydock-upload.XXXXXX\") || exit 1\n"
+	"d=${p%/*}\n"
+	"[ -n \"$d\" ] || d=/\n"
+	"t=$d/.drydock-upload.$$\n"
+	"c=\n"
 	"trap 'rm -f \"$t\"' EXIT\n"
-	"trap 'exit 143' HUP INT TERM\n"
-	"cat >\"$t\" || exit 1\n"
+	"trap '[ -n \"$c\" ] && kill \"$c\" 2>/dev/null; exit 143' HUP INT TERM\n"
+	"[ -d \"$d\" ] || mkdir -p \"$d\" || exit 1\n"
+	"set -C\n"
+	"exec 4>\"$t\"\n"
+	"set +C\n"
+	"exec 3<&0\n"
+	"cat <&3 >&4 &\n"
+	"c=$!\n"
+	"wait \"$c\" || exit 1\n"
 	"if [ -n \"$3\" ] && [ \"$(wc -c <\"$t\")\" -ne \"$3\" ]; then\n"
 	"echo \"got $(wc -c <\"$t\") of $3 bytes\" >&2; exit 1; fi\n"
 	"chmod \"$2\" \"$t\" && mv -f \"$t\" \"$p\" || exit 1\n"

@@ -8,8 +8,8 @@
  *
  * The commands are fixed POSIX sh scripts run as `sh -c SCRIPT drydock
  * PATH [MODE]`: the path is an argument, never part of a script, so no
- * name can inject anything.  They need sh, cat, mkdir, mktemp, chmod, mv,
- * tar and GNU find (its -printf) on the leased thing.  Relative paths
+ * name can inject anything.  They need sh, cat, mkdir, chmod, mv, tar
+ * and GNU find (its -printf) on the leased thing.  Relative paths
  * are given to them as "./PATH", so no argument starts with '-'.  The
  * scripts tell what went wrong through exit statuses of their own (90:
  * no such file, 91: a directory, 92: not a directory), and anything else
