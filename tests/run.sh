@@ -49,7 +49,7 @@ for t in "$top"/tests/integration/*.sh; do
 	name=$(basename "$t" .sh)
 	log="$out/$name.log"
 	start=$(date +%s)
-	bash "$t" >"$log" 2>&1
+	bash "$t" >"$log" 2>&1 </dev/null
 	rc=$?
 	secs=$(($(date +%s) - start))
 	if [ "$rc" -eq 0 ]; then

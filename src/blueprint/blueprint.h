@@ -214,7 +214,9 @@ typedef int dd_bp_lease_hook_fn(const struct dd_bp_ctx *ctx,
  * each replaces the variable of its name or is added; the wrapper has
  * checked them with dd_exec_env_check()), with the streams `io` names
  * (io->in, io->out, io->err: a descriptor to make the command's stdin,
- * stdout, stderr, or -1 for drydock's own), and hand back the pid of a
+ * stdout, stderr, or -1 for drydock's own; a remote command, which
+ * cannot have drydock's, gets no input for -1 and io->in forwarded
+ * otherwise, 0 included), and hand back the pid of a
  * local process that stands for the command.  With io->own_group that
  * process leads a new process group, and signalling the group must stop
  * the whole command, wherever it runs (for a remote one: its whole

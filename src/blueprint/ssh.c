@@ -547,13 +547,23 @@ static int endless_input(void)
 	return fd;
 }
 
-/* Is `fd` /dev/null (or some other character device giving nothing)? */
-static bool null_device(int fd)
+/*
+ * Is `fd` input to forward: not /dev/null, which gives nothing, and not
+ * a terminal?  ssh reads its input whether or not the command does: from
+ * a terminal that would take the user's typing from drydock's shell, stop
+ * ssh when drydock runs it in a group of its own (SIGTTIN), and leave the
+ * command unwatched (ssh.h) for every interactive exec.
+ */
+static bool forwarded_input(int fd)
 {
 	struct stat st, null;
 
-	return !fstat(fd, &st) && S_ISCHR(st.st_mode) &&
-	       !stat("/dev/null", &null) && st.st_rdev == null.st_rdev;
+	if (fd < 0 || fstat(fd, &st))
+		return false;
+	if (S_ISCHR(st.st_mode) && !stat("/dev/null", &null) &&
+	    st.st_rdev == null.st_rdev)
+		return false;
+	return !isatty(fd);
 }
 
 int dd_ssh_spawn(const struct dd_ssh_endpoint *ep,
@@ -567,7 +577,7 @@ int dd_ssh_spawn(const struct dd_ssh_endpoint *ep,
 	int rc;
 
 	/* input to give the command: the channel carries it */
-	mine.input = io->in >= 0 && !null_device(io->in);
+	mine.input = forwarded_input(io->in);
 	rc = dd_ssh_args_build(ep, &mine, &a, err);
 	if (!rc)
 		rc = dd_ssh_prepare(ep, err);

@@ -34,9 +34,10 @@
  *     seconds, SIGKILL when the channel closes (its standard input, which
  *     drydock never closes while ssh lives, reaches its end).  The remote
  *     command's standard input is then /dev/null.  A command given input
- *     (a file written through the files interface) reads it from the
- *     channel instead, and is not watched: it sees a cancel as the end of
- *     its input.  stdout and stderr stay apart.
+ *     (a file written through the files interface, exec's standard input
+ *     when it is a pipe or a file) reads it from the channel instead, and
+ *     is not watched: it sees a cancel as the end of its input.  stdout
+ *     and stderr stay apart.
  *   - A failure of ssh itself (exit status 255 with ssh's own message on
  *     stderr) is told apart from the command's: the host cannot be
  *     reached, refused the key, presented a changed host key, or ssh
@@ -183,7 +184,8 @@ void dd_ssh_args_release(struct dd_ssh_args *a);
 
 /*
  * Start ssh running `cmd` on `ep` with the streams `io` names.  io->in,
- * unless -1 or /dev/null, is the command's input (cmd->input); otherwise
+ * unless -1, /dev/null or a terminal, is the command's input
+ * (cmd->input; 0 is drydock's own standard input); otherwise
  * ssh's standard input is a pipe nobody writes to or closes, so the remote
  * side sees the channel's end only when ssh ends.  Calls
  * dd_ssh_prepare().  A dd_exec_start_fn for dd_exec_run() is

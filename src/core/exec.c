@@ -364,7 +364,7 @@ int dd_exec_run(dd_exec_start_fn *start, void *arg,
 	if (o->null_input &&
 	    (null = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
 		goto io_failed;
-	io.in = o->null_input ? null : o->in_fd > 0 ? o->in_fd : -1;
+	io.in = o->null_input ? null : o->in_fd;
 	io.out = o->out == DD_EXEC_TO_FD ? o->out_fd : wr[0];
 	io.err = o->err == DD_EXEC_TO_FD ? o->err_fd : wr[1];
 	rc = start(arg, &io, &pid, err);

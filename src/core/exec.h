@@ -139,7 +139,9 @@ struct dd_exec_options {
 	 * The command's stdin when not null_input: this descriptor, which
 	 * the caller keeps (close-on-exec, or other commands inherit it
 	 * too: a pipe's end would then never see its end); 0, the
-	 * default, is drydock's own stdin.
+	 * default, is drydock's own stdin, handed on as a descriptor like
+	 * any other (a remote command gets it too); -1: none given (a
+	 * local command keeps drydock's, a remote one reads nothing).
 	 */
 	int in_fd;
 	enum dd_exec_output out, err;
