@@ -7,6 +7,10 @@
  * its hook's deadline breaking the resource with the reason (the failure
  * with its stderr) and destroy still called with the key, and exec with
  * its request on descriptor 3 (argv and env) and stdin the command's.
+ * Each call failing each way (exit status, crash, not JSON, past its
+ * deadline): the reason and the stderr on the object's log, the state
+ * it leaves, and the provider's call log showing every resource it was
+ * told about destroyed exactly once.
  */
 #include "testutil.h"
 
@@ -19,42 +23,58 @@
 #include <sys/stat.h>
 
 /*
- * The provider: saves its request as req-OP.json and counts its calls
+ * The provider: saves its request as req-OP.json, counts its calls
  * (lines of count-OP; resource.activate also notes the resource's
- * attributes in the store, in seen), then, as files in its directory say, answers
- * once-OP once, refuses (a request holding the text of refuse-OP),
- * sleeps (sleep-OP), fails (exit-OP holds the status), or answers
- * reply-OP (else a default).  exec runs `cat`.
+ * attributes in the store, in seen) and notes "OP KEY" in calls, then, as
+ * files in its directory say, answers once-OP once, refuses (a request
+ * holding the text of refuse-OP), sleeps (sleep-OP), fails (exit-OP holds
+ * the status), crashes (crash-OP: SIGSEGV), prints what is not JSON
+ * (garbage-OP), or answers reply-OP (else a default), noting "ok OP KEY"
+ * in calls.  Each failure writes to stderr first.  exec runs `cat`, or
+ * fails as its files say.
  */
 static const char provider[] =
 	"#!/bin/sh\n"
 	"d=$(dirname \"$0\")\n"
 	"op=$DRYDOCK_OPERATION\n"
+	"crash() { echo \"about to crash\" >&2; kill -SEGV $$; }\n"
+	"garbage() { echo \"this is not JSON {\"; exit 0; }\n"
 	"if [ \"$op\" = exec ]; then cat <&3 >\"$d/req-exec.json\";"
-	" exec 3<&-; exec cat; fi\n"
+	" exec 3<&-;"
+	" [ -f \"$d/crash-exec\" ] && crash;"
+	" [ -f \"$d/garbage-exec\" ] && garbage;"
+	" [ -f \"$d/sleep-exec\" ] && exec sleep 30;"
+	" exec cat; fi\n"
 	"cat >\"$d/req-$op.json\"\n"
 	"echo >>\"$d/count-$op\"\n"
+	"key=$(grep -o '\"key\":\"[^\"]*\"' \"$d/req-$op.json\" | head -n 1"
+	" | cut -d '\"' -f 4)\n"
+	"echo \"$op $key\" >>\"$d/calls\"\n"
 	"[ \"$op\" = resource.activate ] && sqlite3 \"$d/dd.db\""
 	" 'SELECT attributes FROM resource WHERE id = 1' >>\"$d/seen\"\n"
 	"if [ -f \"$d/once-$op\" ]; then cat \"$d/once-$op\";"
 	" rm \"$d/once-$op\"; exit 0; fi\n"
 	"if [ -f \"$d/refuse-$op\" ] && grep -qF \"$(cat \"$d/refuse-$op\")\""
 	" \"$d/req-$op.json\"; then echo '{\"accept\": false}'; exit 0; fi\n"
-	"[ -f \"$d/sleep-$op\" ] && sleep 30\n"
+	"[ -f \"$d/sleep-$op\" ] && { echo \"sleeping\" >&2; sleep 30; }\n"
 	"if [ -f \"$d/exit-$op\" ]; then echo \"it went wrong\" >&2;"
 	" exit \"$(cat \"$d/exit-$op\")\"; fi\n"
-	"if [ -f \"$d/reply-$op\" ]; then cat \"$d/reply-$op\"; exit 0; fi\n"
+	"[ -f \"$d/crash-$op\" ] && crash\n"
+	"[ -f \"$d/garbage-$op\" ] && garbage\n"
+	"if [ -f \"$d/reply-$op\" ]; then cat \"$d/reply-$op\"; else\n"
 	"case $op in\n"
 	"describe) echo '{\"versions\": [1], \"operations\": "
 	"[\"resource.allocate\", \"resource.destroy\", \"exec\"]}' ;;\n"
 	"resource.allocate) echo '{\"id\": \"thing\", \"attributes\": "
 	"{\"size\": 3}}' ;;\n"
 	"*) echo '{}' ;;\n"
-	"esac\n";
+	"esac; fi\n"
+	"echo \"ok $op $key\" >>\"$d/calls\"\n";
 
 struct fx {
 	struct test_env env;
 	char prog[PATH_MAX + 16];
+	const char *slow_hook; /* a hook whose deadline is 0.5 s too */
 };
 
 static void put(struct fx *x, const char *name, const char *text)
@@ -104,10 +124,16 @@ static int teardown(void **state)
 
 static json_t *config(struct fx *x)
 {
-	return json_pack("{s:s, s:[s], s:{s:s}, s:{s:f}, s:i, s:i}",
-			 "resource_type", "thing", "command", x->prog,
-			 "settings", "image", "debian", "timeouts",
-			 "activate_resource", 0.5, "grace", 0, "limit", 2);
+	json_t *c = json_pack("{s:s, s:[s], s:{s:s}, s:{s:f}, s:i, s:i}",
+			      "resource_type", "thing", "command", x->prog,
+			      "settings", "image", "debian", "timeouts",
+			      "activate_resource", 0.5, "grace", 0, "limit",
+			      2);
+
+	if (x->slow_hook)
+		json_object_set_new(json_object_get(c, "timeouts"),
+				    x->slow_hook, json_real(0.5));
+	return c;
 }
 
 /* Validate with the provider answering describe with `reply`. */
@@ -177,6 +203,12 @@ static void test_describe(void **state)
 	assert_non_null(strstr(err.msg, "failed on describe: exit status 3; "
 					"stderr: it went wrong"));
 	snprintf(path, sizeof(path), "%s/exit-describe", x->env.dir);
+	assert_int_equal(unlink(path), 0);
+	put(x, "crash-describe", "");
+	assert_int_equal(validate(x, NULL, &err), DD_ERR_INVALID);
+	assert_non_null(strstr(err.msg, "failed on describe: killed by "
+					"signal 11; stderr: about to crash"));
+	snprintf(path, sizeof(path), "%s/crash-describe", x->env.dir);
 	assert_int_equal(unlink(path), 0);
 	assert_ok(validate(x, "{\"versions\": [1], \"operations\": "
 			      "[\"resource.allocate\", "
@@ -500,6 +532,275 @@ static void test_acquire_refused(void **state)
 	dd_worker_release(&w);
 }
 
+/*
+ * Is there a log entry of `type` about the object (resource or lease
+ * `id`) whose data, as JSON text, holds `text`?
+ */
+static bool logged(struct fx *x, bool lease, long long id, const char *type,
+		   const char *text)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_log_entry_list logs = {0};
+	struct dd_filter f = {0};
+	bool found = false;
+
+	if (lease)
+		f.lease = id;
+	else
+		f.resource = id;
+	assert_ok(dd_store_log_list(x->env.store, &f, &logs, &err), &err);
+	for (size_t i = 0; i < logs.n && !found; i++) {
+		char *data = json_dumps(logs.items[i].data, JSON_COMPACT);
+
+		if (!strcmp(logs.items[i].type, type) && data &&
+		    strstr(data, text))
+			found = true;
+		free(data);
+	}
+	if (!found)
+		for (size_t i = 0; i < logs.n; i++) {
+			char *data = json_dumps(logs.items[i].data, 0);
+
+			print_message("  log: %s %s\n", logs.items[i].type,
+				      data ? data : "");
+			free(data);
+		}
+	dd_log_entry_list_release(&logs);
+	return found;
+}
+
+/* Lines of the provider's call log that are exactly `line`. */
+static int calls(struct fx *x, const char *line)
+{
+	char path[PATH_MAX + 16], buf[256];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/calls", x->env.dir);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(buf, sizeof(buf), f)) {
+		buf[strcspn(buf, "\n")] = '\0';
+		n += !strcmp(buf, line);
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * Nothing leaked: every resource the store has that is destroyed was
+ * destroyed by the provider exactly once (a success on its key), and
+ * every other one not at all; and every key the provider was told about
+ * is a resource the store has.
+ */
+static void assert_no_leak(struct fx *x)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_resource_list rs = {0};
+	struct dd_filter f = {0};
+	char path[PATH_MAX + 16], buf[256];
+	FILE *fp;
+
+	assert_ok(dd_store_resource_list(x->env.store, &f, &rs, &err), &err);
+	for (size_t i = 0; i < rs.n; i++) {
+		const char *key = json_string_value(
+			json_object_get(rs.items[i].attributes, "key"));
+		char line[128];
+
+		assert_non_null(key);
+		snprintf(line, sizeof(line), "ok resource.destroy %s", key);
+		assert_int_equal(calls(x, line),
+				 rs.items[i].status == DD_RESOURCE_DESTROYED);
+	}
+	snprintf(path, sizeof(path), "%s/calls", x->env.dir);
+	fp = fopen(path, "r");
+	while (fp && fgets(buf, sizeof(buf), fp)) {
+		const char *key = strrchr(buf, ' ') + 1;
+		bool known = false;
+
+		buf[strcspn(buf, "\n")] = '\0';
+		if (!strncmp(buf, "describe", 8) ||
+		    !strncmp(buf, "ok describe", 11))
+			continue;
+		for (size_t i = 0; i < rs.n; i++)
+			if (!strcmp(key, json_string_value(json_object_get(
+						 rs.items[i].attributes, "key"))))
+				known = true;
+		if (!known)
+			print_message("a key no resource has: %s\n", buf);
+		assert_true(known);
+	}
+	if (fp)
+		fclose(fp);
+	dd_resource_list_release(&rs);
+}
+
+/* Drain `w` until `done` says so (a generous deadline). */
+static void drain_until(struct fx *x, struct dd_worker *w,
+			bool (*done)(struct fx *x, void *arg), void *arg)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	double give_up = dd_monotonic() + 60;
+
+	while (!done(x, arg)) {
+		if (dd_monotonic() > give_up) {
+			logged(x, true, 1, "-", "-");
+			logged(x, false, 1, "-", "-");
+		}
+		assert_true(dd_monotonic() < give_up);
+		usleep(20000);
+		assert_ok(dd_worker_drain(w, 100, &err), &err);
+	}
+}
+
+static bool resource_is(struct fx *x, void *arg)
+{
+	const long long *want = arg; /* {id, status} */
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_resource r = {0};
+	bool is;
+
+	assert_ok(dd_store_resource_get(x->env.store, want[0], &r, &err),
+		  &err);
+	is = (long long)r.status == want[1];
+	dd_resource_release(&r);
+	return is;
+}
+
+static bool lease_is(struct fx *x, void *arg)
+{
+	const long long *want = arg; /* {id, status} */
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_lease l = {0};
+	bool is;
+
+	assert_ok(dd_store_lease_get(x->env.store, want[0], &l, &err), &err);
+	is = (long long)l.status == want[1];
+	dd_lease_release(&l);
+	return is;
+}
+
+/* Each way a provider fails an operation, and the reason that says so. */
+static const struct {
+	const char *file; /* its file, before "-OPERATION" */
+	const char *content;
+	const char *reason; /* after "failed on OPERATION: " */
+} failures[] = {
+	{"exit", "4", "exit status 4; stderr: it went wrong"},
+	{"crash", "", "killed by signal 11; stderr: about to crash"},
+	{"garbage", "", "its reply is not a JSON object: 'this is not JSON {"},
+};
+#define NFAILURES (sizeof(failures) / sizeof(*failures))
+
+/* Make the provider fail `op` the i-th way (or hang, for i == NFAILURES). */
+static void fail_op(struct fx *x, size_t i, const char *op)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "%s-%s",
+		 i < NFAILURES ? failures[i].file : "sleep", op);
+	put(x, name, i < NFAILURES ? failures[i].content : "");
+}
+
+/* The reason a failure of `op` the i-th way gives (hook: its deadline). */
+static void reason_of(size_t i, const char *op, const char *hook, char *buf,
+		      size_t size)
+{
+	if (i < NFAILURES)
+		snprintf(buf, size, "failed on %s: %s", op,
+			 failures[i].reason);
+	else
+		snprintf(buf, size, "%s timed out after 0.5 s", hook);
+}
+
+/* A fresh store and provider (a test that loops over ways of failing). */
+static void renew(void **state)
+{
+	teardown(state);
+	setup(state);
+}
+
+static const char all_ops[] =
+	"{\"versions\": [1], \"operations\": [\"resource.allocate\", "
+	"\"resource.activate\", \"resource.destroy\", \"lease.acquire\", "
+	"\"lease.activate\", \"lease.release\", \"lease.destroy\", "
+	"\"exec\"]}";
+
+/*
+ * resource.activate failing each way (and hanging past its deadline): the
+ * resource is broken with the reason, its stderr is in its log, and it
+ * is destroyed once, as every resource built for the lease.
+ */
+static void test_resource_activate_fails(void **state)
+{
+	for (size_t i = 0; i <= NFAILURES; i++) {
+		struct fx *x = *state;
+		struct dd_worker w;
+		long long destroyed[] = {1, DD_RESOURCE_DESTROYED};
+		char reason[256];
+
+		put(x, "reply-describe", all_ops);
+		fail_op(x, i, "resource.activate");
+		lease_on(x, &w);
+		drain_until(x, &w, resource_is, destroyed);
+		reason_of(i, "resource.activate", "activate_resource", reason,
+			  sizeof(reason));
+		assert_true(logged(x, false, 1, "resource.broken", reason));
+		/* a hang's stderr is logged all the same */
+		if (i == NFAILURES)
+			assert_true(logged(x, false, 1, "provider.stderr",
+					   "sleeping"));
+		assert_no_leak(x);
+		dd_worker_release(&w);
+		renew(state);
+	}
+}
+
+/*
+ * lease.activate failing each way: the lease is broken with the reason
+ * (its stderr in the log), lease.destroy still runs for it, and the
+ * resource stays active, with nothing leaked once it is released.
+ */
+static void test_lease_activate_fails(void **state)
+{
+	for (size_t i = 0; i <= NFAILURES; i++) {
+		struct fx *x = *state;
+		struct dd_error err = DD_ERROR_INIT;
+		struct dd_worker w;
+		long long id, gone[] = {1, DD_RESOURCE_DESTROYED};
+		long long destroyed[] = {0, DD_LEASE_DESTROYED};
+		char reason[256];
+
+		x->slow_hook = "activate_lease";
+		put(x, "reply-describe", all_ops);
+		put(x, "reply-lease.acquire", "{\"accept\": true}");
+		fail_op(x, i, "lease.activate");
+		id = lease_on(x, &w);
+		destroyed[0] = id;
+		drain_until(x, &w, lease_is, destroyed);
+		reason_of(i, "lease.activate", "activate_lease", reason,
+			  sizeof(reason));
+		assert_true(logged(x, true, id, "lease.activation-failure",
+				   reason));
+		if (i == NFAILURES)
+			assert_true(logged(x, true, id, "provider.stderr",
+					   "sleeping"));
+		assert_true(resource_is(x, (long long[]){1,
+							 DD_RESOURCE_ACTIVE}));
+		/* the broken lease was destroyed, with the provider's help */
+		assert_int_equal(lines(x, "count-lease.destroy"), 1);
+		assert_ok(dd_api_send(x->env.store,
+				      (struct dd_ref){DD_OBJ_RESOURCE, 1},
+				      "release", "test", NULL, NULL, &err),
+			  &err);
+		drain_until(x, &w, resource_is, gone);
+		assert_no_leak(x);
+		dd_worker_release(&w);
+		renew(state);
+	}
+}
+
 /* Start `cat` on the lease with stdin a file holding "hello". */
 struct spawn_arg {
 	struct dd_store *store;
@@ -582,6 +883,55 @@ static void test_exec(void **state)
 	dd_worker_release(&w);
 }
 
+/*
+ * The provider's exec crashing, printing what is not JSON, or hanging:
+ * the command ends (killed by its signal, with its stderr; the output
+ * is the command's own, passed through as it is; stopped at its
+ * timeout), never waits for ever.
+ */
+static void test_exec_fails(void **state)
+{
+	struct fx *x = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_worker w;
+	struct dd_exec_options o = {0};
+	struct dd_exec_result res;
+	struct spawn_arg a = {x->env.store, 0, -1};
+	char path[PATH_MAX + 16];
+
+	a.lease = lease_on(x, &w);
+	o.cancel_fd = -1;
+	o.out = DD_EXEC_CAPTURE;
+	o.err = DD_EXEC_CAPTURE;
+	o.timeout = 30;
+	o.grace = 1;
+
+	put(x, "crash-exec", "");
+	assert_ok(dd_exec_run(start_cat, &a, &o, &res, &err), &err);
+	assert_int_equal(res.exit_status, 128 + 11);
+	assert_false(res.timed_out);
+	assert_non_null(strstr(res.err.buf, "about to crash"));
+	dd_exec_result_release(&res);
+	snprintf(path, sizeof(path), "%s/crash-exec", x->env.dir);
+	assert_int_equal(unlink(path), 0);
+
+	put(x, "garbage-exec", "");
+	assert_ok(dd_exec_run(start_cat, &a, &o, &res, &err), &err);
+	assert_int_equal(res.exit_status, 0);
+	assert_string_equal(res.out.buf, "this is not JSON {\n");
+	dd_exec_result_release(&res);
+	snprintf(path, sizeof(path), "%s/garbage-exec", x->env.dir);
+	assert_int_equal(unlink(path), 0);
+
+	put(x, "sleep-exec", "");
+	o.timeout = 0.5;
+	o.grace = 0.5;
+	assert_ok(dd_exec_run(start_cat, &a, &o, &res, &err), &err);
+	assert_true(res.timed_out);
+	dd_exec_result_release(&res);
+	dd_worker_release(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -600,6 +950,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_acquire_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_exec, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_fails, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_resource_activate_fails,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lease_activate_fails,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
