@@ -326,7 +326,7 @@ int dd_task_run_chained(struct dd_store *s, const struct dd_task_kind *kinds,
 		if (!herr.msg[0])
 			dd_error_set(&herr, rc, "%s", dd_strerror(rc));
 		dd_metric_inc(DD_METRIC_TASKS_FAILED);
-		if (t.failures + 1 >= o->max_failures) {
+		if (t.failures + 1 >= o->max_failures && !run.keep_trying) {
 			if (o->report)
 				o->report(&t, herr.msg, -1);
 			t.failures++; /* the archive counts this one too */

@@ -11,7 +11,9 @@
  *   DD_ERR_FENCED the object's lock was lost mid-pass: its writes were
  *                 refused, and the task is handed back to run again soon;
  *   other         a failure: retried with exponential backoff and jitter,
- *                 and archived as failed, reason kept, after max_failures.
+ *                 and archived as failed, reason kept, after max_failures,
+ *                 unless the handler set run->keep_trying: then retried
+ *                 for as long as it fails, at most backoff_max apart.
  */
 #ifndef DD_TASK_H
 #define DD_TASK_H
@@ -67,6 +69,12 @@ struct dd_task_run {
 	struct dd_task claimed; /* claimed in the handler's transaction */
 	bool ending;		/* dd_task_end_within() wrote the end */
 	bool ended;		/* and the handler's commit made it so */
+	/*
+	 * Set by the handler before it fails: this failure must never be
+	 * given up on (something outside drydock still exists and only
+	 * this task will tear it down), so max_failures does not apply.
+	 */
+	bool keep_trying;
 };
 
 /*

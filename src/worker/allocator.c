@@ -247,6 +247,10 @@ static int try_acquire(struct dd_worker *w, const struct dd_lock_grant *g,
 		json_decref(l->attributes);
 		l->attributes = json_deep_copy(saved);
 		rc = dd_bp_acquire(h->type, &h->ctx, r, l, n, &keys, err);
+		if (rc && rc != DD_ERR_NOTFOUND)
+			rc = dd_pass_hook_failed(w, g, h->bp.id, r->id, l->id,
+						 "lease.acquire-failure", rc,
+						 err);
 		if (rc)
 			break;
 		if (!keys_free(w, &keys, NULL))

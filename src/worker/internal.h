@@ -35,6 +35,26 @@ int dd_blueprint_update_locked(struct dd_worker *w,
 int dd_pass_begin(struct dd_worker *w, const struct dd_lock_grant *g,
 		  struct dd_error *err);
 /*
+ * A hook failed with `rc`, its message in *err, and the pass fails with
+ * it (its task retried with backoff): the failure goes on the log of the
+ * objects named as `type` with its reason, in a transaction of its own
+ * (best effort), so its owner sees why.  Returns rc.  A yield, a busy
+ * lock or a lost fence is no failure: those are returned untouched.
+ */
+int dd_pass_hook_failed(struct dd_worker *w, const struct dd_lock_grant *g,
+			long long blueprint, long long resource, long long lease,
+			const char *type, int rc, struct dd_error *err);
+/*
+ * The same for a teardown hook (destroy_resource, release_lease,
+ * destroy_lease): what it was to remove may still exist outside drydock,
+ * and only this object's update will ever remove it, so its task is
+ * retried for as long as it fails, never given up (run->keep_trying).
+ */
+int dd_pass_teardown_failed(struct dd_worker *w, const struct dd_lock_grant *g,
+			    long long blueprint, long long resource,
+			    long long lease, const char *type, int rc,
+			    struct dd_error *err);
+/*
  * Commit and note that watchers should be woken.  dd_pass_commit() returns
  * once the commit is durable.  dd_pass_commit_lazy() returns once it is
  * committed and visible; the pass's next durable commit covers it.  A

@@ -435,6 +435,9 @@ static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 		rc = dd_bp_release_lease(h.type, &h.ctx, &r, l, err);
 	if (!rc && have_bp)
 		rc = dd_bp_destroy_lease(h.type, &h.ctx, &r, l, err);
+	if (rc && have_bp)
+		rc = dd_pass_teardown_failed(w, g, r.blueprint, r.id, l->id,
+					     "lease.destroy-failure", rc, err);
 	if (!rc)
 		rc = dd_lease_transition(l->id, &l->status, DD_LEASE_DESTROYED,
 					 err);

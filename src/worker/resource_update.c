@@ -388,6 +388,10 @@ static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 	if (rc)
 		return rc;
 	rc = dd_bp_destroy_resource(h.type, &h.ctx, r, err);
+	if (rc)
+		rc = dd_pass_teardown_failed(w, g, r->blueprint, r->id, 0,
+					     "resource.destroy-failure", rc,
+					     err);
 	dd_pass_progress_clear(&r->progress); /* nothing is resumed now */
 	if (!rc)
 		rc = dd_resource_transition(r->id, &r->status,

@@ -314,6 +314,37 @@ int dd_pass_begin(struct dd_worker *w, const struct dd_lock_grant *g,
 	return rc;
 }
 
+int dd_pass_hook_failed(struct dd_worker *w, const struct dd_lock_grant *g,
+			long long blueprint, long long resource, long long lease,
+			const char *type, int rc, struct dd_error *err)
+{
+	if (rc == DD_ERR_AGAIN || rc == DD_ERR_BUSY || rc == DD_ERR_FENCED)
+		return rc;
+	if (dd_pass_begin(w, g, NULL))
+		return rc;
+	if (dd_store_log(w->store, blueprint, resource, lease, type,
+			 json_pack("{s:s}", "reason",
+				   err && err->msg[0] ? err->msg
+						      : dd_strerror(rc)),
+			 NULL))
+		dd_store_rollback(w->store);
+	else
+		dd_pass_commit(w, NULL);
+	return rc;
+}
+
+int dd_pass_teardown_failed(struct dd_worker *w, const struct dd_lock_grant *g,
+			    long long blueprint, long long resource,
+			    long long lease, const char *type, int rc,
+			    struct dd_error *err)
+{
+	if (rc != DD_ERR_AGAIN && rc != DD_ERR_BUSY && rc != DD_ERR_FENCED &&
+	    w->run)
+		w->run->keep_trying = true;
+	return dd_pass_hook_failed(w, g, blueprint, resource, lease, type, rc,
+				   err);
+}
+
 void dd_worker_unlock(struct dd_worker *w, const struct dd_lock_grant *g)
 {
 	for (int i = 0; i < 20; i++) {

@@ -801,6 +801,154 @@ static void test_lease_activate_fails(void **state)
 	}
 }
 
+/* Stop failing `op` the i-th way. */
+static void unfail_op(struct fx *x, size_t i, const char *op)
+{
+	char path[PATH_MAX + 64];
+
+	snprintf(path, sizeof(path), "%s/%s-%s", x->env.dir,
+		 i < NFAILURES ? failures[i].file : "sleep", op);
+	assert_int_equal(unlink(path), 0);
+}
+
+static bool called_4_times(struct fx *x, void *arg)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "count-%s", (const char *)arg);
+	return lines(x, name) >= 4;
+}
+
+/*
+ * A teardown call (resource.destroy, lease.release, lease.destroy) that
+ * keeps failing, each way: the object stays released, each failure is
+ * on its log with the reason, and it is retried with backoff past the
+ * task queue's max_failures (here 2: a task that failed for good would
+ * never be tried again), never dropped; once the provider works again
+ * it is destroyed, and every resource exactly once.
+ */
+static void test_teardown_fails(void **state)
+{
+	static const struct {
+		const char *op, *hook, *log;
+		bool lease;
+	} calls_[] = {
+		{"resource.destroy", "destroy_resource",
+		 "resource.destroy-failure", false},
+		{"lease.release", "release_lease", "lease.destroy-failure",
+		 true},
+		{"lease.destroy", "destroy_lease", "lease.destroy-failure",
+		 true},
+	};
+
+	for (size_t c = 0; c < sizeof(calls_) / sizeof(*calls_); c++)
+		for (size_t i = 0; i <= NFAILURES; i++) {
+			struct fx *x = *state;
+			struct dd_error err = DD_ERROR_INIT;
+			struct dd_worker w;
+			struct dd_resource r = {0};
+			long long id, rgone[] = {1, DD_RESOURCE_DESTROYED};
+			long long lgone[] = {0, DD_LEASE_DESTROYED};
+			char reason[256], line[128];
+			const char *op = calls_[c].op;
+
+			x->slow_hook = calls_[c].hook;
+			put(x, "reply-describe", all_ops);
+			put(x, "reply-lease.acquire", "{\"accept\": true}");
+			id = lease_on(x, &w);
+			w.topt.max_failures = 2;
+			w.topt.backoff_base = 0.01;
+			w.topt.backoff_max = 0.05;
+			fail_op(x, i, op);
+			assert_ok(dd_api_send(x->env.store,
+					      (struct dd_ref){
+						      calls_[c].lease
+							      ? DD_OBJ_LEASE
+							      : DD_OBJ_RESOURCE,
+						      calls_[c].lease ? id : 1},
+					      "release", "test", NULL, NULL,
+					      &err),
+				  &err);
+			drain_until(x, &w, called_4_times, (void *)op);
+			if (calls_[c].lease)
+				assert_true(lease_is(
+					x, (long long[]){id, DD_LEASE_RELEASED}));
+			else
+				assert_true(resource_is(
+					x, (long long[]){1,
+							 DD_RESOURCE_RELEASED}));
+			reason_of(i, op, calls_[c].hook, reason,
+				  sizeof(reason));
+			assert_true(logged(x, calls_[c].lease,
+					   calls_[c].lease ? id : 1,
+					   calls_[c].log, reason));
+			unfail_op(x, i, op);
+			if (calls_[c].lease) {
+				lgone[0] = id;
+				drain_until(x, &w, lease_is, lgone);
+				assert_ok(dd_api_send(
+						  x->env.store,
+						  (struct dd_ref){
+							  DD_OBJ_RESOURCE, 1},
+						  "release", "test", NULL,
+						  NULL, &err),
+					  &err);
+			}
+			drain_until(x, &w, resource_is, rgone);
+			assert_ok(dd_store_resource_get(x->env.store, 1, &r,
+							&err),
+				  &err);
+			snprintf(line, sizeof(line), "ok %s %s", op,
+				 json_string_value(json_object_get(
+					 r.attributes, "key")));
+			assert_int_equal(calls(x, line), 1);
+			dd_resource_release(&r);
+			assert_no_leak(x);
+			dd_worker_release(&w);
+			renew(state);
+		}
+}
+
+/*
+ * lease.acquire failing each way: the lease stays pending with the
+ * reason on its log, its update is retried with backoff, and once the
+ * provider answers the lease goes on the resource; nothing leaked.
+ */
+static void test_acquire_fails(void **state)
+{
+	for (size_t i = 0; i < NFAILURES; i++) {
+		struct fx *x = *state;
+		struct dd_error err = DD_ERROR_INIT;
+		struct dd_worker w;
+		long long id, active[] = {0, DD_LEASE_ACTIVE};
+		long long gone[] = {1, DD_RESOURCE_DESTROYED};
+		char reason[256];
+
+		put(x, "reply-describe", all_ops);
+		put(x, "reply-lease.acquire", "{\"accept\": true}");
+		fail_op(x, i, "lease.acquire");
+		id = lease_on(x, &w);
+		w.topt.backoff_base = 0.01;
+		w.topt.backoff_max = 0.05;
+		drain_until(x, &w, called_4_times, (void *)"lease.acquire");
+		assert_true(lease_is(x, (long long[]){id, DD_LEASE_PENDING}));
+		reason_of(i, "lease.acquire", NULL, reason, sizeof(reason));
+		assert_true(logged(x, true, id, "lease.acquire-failure",
+				   reason));
+		unfail_op(x, i, "lease.acquire");
+		active[0] = id;
+		drain_until(x, &w, lease_is, active);
+		assert_ok(dd_api_send(x->env.store,
+				      (struct dd_ref){DD_OBJ_RESOURCE, 1},
+				      "release", "test", NULL, NULL, &err),
+			  &err);
+		drain_until(x, &w, resource_is, gone);
+		assert_no_leak(x);
+		dd_worker_release(&w);
+		renew(state);
+	}
+}
+
 /* Start `cat` on the lease with stdin a file holding "hello". */
 struct spawn_arg {
 	struct dd_store *store;
@@ -956,6 +1104,10 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lease_activate_fails,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_teardown_fails, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_acquire_fails, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
