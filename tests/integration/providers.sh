@@ -7,8 +7,9 @@
 #      the provider's stderr in the logs, the lease broken, and every key
 #      the provider was asked to build destroyed, once;
 #   3. lease.activate failing breaks the lease; resource.destroy failing
-#      once is retried, and the resource is destroyed only after it
-#      succeeded;
+#      once is logged on the resource and retried, and the resource is
+#      destroyed only after it succeeded; the provider's exec crashing
+#      or hanging ends `drydock exec` (its signal; its --timeout);
 #   4. bad configs and a provider speaking another protocol version are
 #      refused at blueprint create, changing nothing;
 #   5. destroy exactly once across kill -9 of the daemon: stopped right
@@ -140,7 +141,7 @@ log_of "type = 'provider.stderr'" | grep -q '"stderr":"broken.py: exploded on re
 pgrep -f "$BROKEN.*--mode hang" >/dev/null && fail "a hanging provider survived its timeout"
 expect_eq "slot locks left" "$(sql 'SELECT count(*) FROM slot_lock')" 0
 
-# --- 3. lease.activate fails; resource.destroy fails once -----------------
+# --- 3. lease.activate fails; resource.destroy fails once; exec fails -----
 broken_bp lactivate exit lease.activate
 broken_bp dfail once resource.destroy
 dd lease --type lactivate 2>"$T/la.err" && fail "a lease whose activation failed was handed out"
@@ -158,9 +159,34 @@ once_each "$T/rec-dfail"
 [ -e "$T/rec-dfail.once" ] || fail "resource.destroy never failed"
 grep -q "provider '$BROKEN' failed on resource.destroy: exit status 3" "$T/daemon.log" ||
 	fail "the failed destroy was not reported: $(cat "$T/daemon.log")"
+log_of "resource = $r AND type = 'resource.destroy-failure'" |
+	grep -q "failed on resource.destroy: exit status 3; stderr: broken.py: failing once" ||
+	fail "the failed destroy is not on the resource's log: $(log_of "resource = $r")"
+# the provider's exec crashing, or hanging (deaf to SIGTERM): the
+# command ends with the signal's status, or is stopped at its timeout
+broken_bp xcrash crash exec
+broken_bp xhang hang exec
+id=$(dd lease --type xcrash 2>/dev/null) || fail "xcrash lease"
+rc=0
+dd exec --lease "$id" -- true 2>"$T/xcrash.err" || rc=$?
+expect_eq "exec whose provider crashed" "$rc" 139
+grep -q "broken.py: about to crash" "$T/xcrash.err" ||
+	fail "the crash's stderr was not passed on: $(cat "$T/xcrash.err")"
+id=$(dd lease --type xhang 2>/dev/null) || fail "xhang lease"
+rc=0
+dd exec --timeout 1 --lease "$id" -- true 2>"$T/xhang.err" || rc=$?
+expect_eq "exec whose provider hung" "$rc" 124
+grep -q "ran longer than 1 s: stopped it" "$T/xhang.err" ||
+	fail "the hang was not reported: $(cat "$T/xhang.err")"
+# exec returns once the provider is gone, killed after the grace
+pgrep -f "[b]roken.py .*--mode hang --op exec" >/dev/null &&
+	fail "a hanging provider exec survived its timeout"
+dd release-lease --all >/dev/null 2>&1 || true
 dd release-resource --all >/dev/null 2>&1 || true
 wait_until 60 all_resources_destroyed || fail "resources left"
 once_each "$T/rec-lactivate"
+once_each "$T/rec-xcrash"
+once_each "$T/rec-xhang"
 stop_daemon "$DAEMON"
 
 # --- 4. refused at blueprint create ---------------------------------------
