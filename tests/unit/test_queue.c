@@ -585,6 +585,7 @@ struct fake {
 	/* end the task in the handler's own transaction, on this store */
 	struct dd_store *end_within;
 	bool rollback;	  /* ... and then roll that transaction back */
+	bool keep_trying; /* set run->keep_trying */
 };
 
 static int fake_run(void *arg, struct dd_task_run *run, double *retry_at,
@@ -595,6 +596,7 @@ static int fake_run(void *arg, struct dd_task_run *run, double *retry_at,
 
 	f->calls++;
 	f->token = t->claim_token;
+	run->keep_trying = f->keep_trying;
 	snprintf(f->worker, sizeof(f->worker), "%s",
 		 t->claimed_by ? t->claimed_by : "");
 	if (f->end_within) {
@@ -876,6 +878,47 @@ static void test_run_one_gives_up_after_max_failures(void **state)
 	assert_int_equal(arch.items[0].object.id, 1);
 	dd_task_archive_list_release(&arch);
 	run_one(e, &o, &f, false);
+}
+
+/*
+ * A handler that sets run->keep_trying (a teardown that failed) is never
+ * given up on: past max_failures it is retried, its failures counted,
+ * the backoff at most backoff_max; done once it succeeds.
+ */
+static void test_run_one_keep_trying(void **state)
+{
+	struct test_env *e = *state;
+	struct dd_task_options o;
+	struct fake f = {0};
+	struct dd_task_archive_list arch;
+	struct dd_task_list l;
+
+	options(&o);
+	f.rc = DD_ERR_IO;
+	f.msg = "cannot destroy 'x'";
+	f.keep_trying = true;
+	schedule(e->store, KIND, obj1, dd_now());
+	for (int i = 1; i <= 2 * o.max_failures; i++) {
+		double before = dd_now();
+
+		run_one(e, &o, &f, true);
+		tasks(e->store, &l);
+		assert_int_equal(l.n, 1);
+		assert_int_equal(l.items[0].failures, i);
+		assert_true(l.items[0].not_before < before + o.backoff_max + 1);
+		dd_task_list_release(&l);
+		make_due(e);
+	}
+	archive(e->store, &arch);
+	assert_int_equal(arch.n, 0);
+	dd_task_archive_list_release(&arch);
+	f.rc = 0;
+	run_one(e, &o, &f, true);
+	assert_int_equal(task_count(e->store), 0);
+	archive(e->store, &arch);
+	assert_int_equal(arch.n, 1);
+	assert_string_equal(arch.items[0].outcome, "done");
+	dd_task_archive_list_release(&arch);
 }
 
 /*
@@ -1450,6 +1493,7 @@ int main(void)
 		T(test_run_one_failure_backoff),
 		T(test_yield_keeps_last_error),
 		T(test_run_one_gives_up_after_max_failures),
+		T(test_run_one_keep_trying),
 		T(test_run_one_failed_archive_counts_every_failure),
 		T(test_run_one_done_after_failures_keeps_count),
 		T(test_run_one_fenced_handler),
