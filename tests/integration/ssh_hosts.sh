@@ -92,7 +92,10 @@ wait_until 20 remote_gone "sleep 1002.$tag" || fail "the command survived its ti
 "$DD" exec --lease "$lease" --timeout 1h -- sh -c "sleep 1003.$tag & sleep 1004.$tag" 2>"$T/int.err" &
 ex=$!
 track "$ex"
-wait_until 20 pgrep -f "sleep 1004.$tag" || fail "the command did not start"
+# "^sleep": the pattern must not match drydock exec's own command line,
+# which is there before exec has its SIGINT handler (a background job of
+# a script starts with SIGINT ignored, so an early SIGINT would be lost)
+wait_until 20 pgrep -f "^sleep 1004.$tag" || fail "the command did not start"
 kill -INT "$ex"
 set +e
 wait "$ex"
