@@ -8,13 +8,16 @@
 #include "api/api.h"
 #include "core/exec.h"
 #include "core/input.h"
+#include "core/util.h"
 #include "http/api_v1.h"
 #include "http/internal.h"
 #include "http/objects.h"
 #include "http/transfer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,7 +370,9 @@ struct exec_job {
 	char *env[DD_EXEC_MAX_ENV + 1];
 	struct dd_buf env_buf; /* holds env's strings */
 	double timeout;
-	int fd;
+	int fd, cancel_fd;
+	double deadline; /* the program's, on dd_monotonic(); 0: none */
+	bool stalled;	 /* the client took nothing in time: lines dropped */
 	/* a UTF-8 character cut between two reads, for the next line */
 	char carry[2][4];
 	size_t ncarry[2];
@@ -397,8 +402,41 @@ static size_t utf8_whole(const char *s, size_t n)
 	return n;
 }
 
-/* One line of the answer; a client gone makes the write fail, and then
-   its cancel stops the program. */
+/*
+ * Wait for room in the pipe to the answer: false once the program's
+ * deadline has passed or the job is cancelled (the client went away).
+ */
+static bool exec_room(struct exec_job *x)
+{
+	for (;;) {
+		struct pollfd p[2] = {{x->fd, POLLOUT, 0},
+				      {x->cancel_fd, POLLIN, 0}};
+		int ms = -1, n;
+
+		if (x->deadline) {
+			double left = x->deadline - dd_monotonic();
+
+			if (left <= 0)
+				return false;
+			ms = (int)(left * 1000) + 1;
+		}
+		n = poll(p, 2, ms);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || p[1].revents)
+			return false;
+		if (p[0].revents)
+			return true; /* room, or an error the write will see */
+	}
+}
+
+/*
+ * One line of the answer.  The pipe does not block (exec_job_run()): this
+ * runs inside dd_exec_run()'s loop, which must get back to its deadline
+ * and its cancel however slowly the client reads.  So a line waits for
+ * room only until either, and then it and every later line are dropped:
+ * the loop stops the program, and the answer ends cut short.
+ */
 static void exec_line(struct exec_job *x, json_t *o)
 {
 	char *line = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -406,15 +444,21 @@ static void exec_line(struct exec_job *x, json_t *o)
 	json_decref(o);
 	if (!line)
 		return;
-	for (size_t n = strlen(line), off = 0; off <= n;) {
+	for (size_t n = strlen(line), off = 0; off <= n && !x->stalled;) {
 		ssize_t w;
 
 		line[n] = '\n'; /* the NUL's place: one write per line */
 		w = write(x->fd, line + off, n + 1 - off);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
+		if (w < 0 && errno == EAGAIN) {
+			x->stalled = !exec_room(x);
+			continue;
+		}
+		if (w <= 0) {
+			x->stalled = true; /* EPIPE: nobody reads any more */
 			break;
+		}
 		off += (size_t)w;
 	}
 	dd_free(line);
@@ -469,6 +513,12 @@ static int exec_job_run(struct dd_transfer *t, int fd, int cancel_fd,
 	int rc;
 
 	x->fd = fd;
+	x->cancel_fd = cancel_fd;
+	x->deadline = x->timeout > 0 ? dd_monotonic() + x->timeout : 0;
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK))
+		return dd_error_set(err, DD_ERR_IO,
+				    "cannot set up the answer's pipe: %s",
+				    strerror(errno));
 	rc = dd_exec_run(exec_job_start, t, &o, &res, err);
 	if (rc)
 		return rc;
