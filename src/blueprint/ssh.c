@@ -230,11 +230,44 @@ static void host_pattern(const struct dd_ssh_endpoint *ep, char *buf,
 		snprintf(buf, n, "[%s]:%d", ep->address, port_of(ep));
 }
 
+/* Write all `n` bytes of `buf`; 0, or -1 with errno. */
+static int write_all(int fd, const char *buf, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, buf, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		buf += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Does the file at `path` hold exactly `want`? */
+static bool file_holds(const char *path, const char *want)
+{
+	size_t n = strlen(want);
+	char buf[1024];
+	ssize_t got;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0 || n >= sizeof(buf)) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	got = read(fd, buf, sizeof(buf));
+	close(fd);
+	return got == (ssize_t)n && !memcmp(buf, want, n);
+}
+
 int dd_ssh_prepare(const struct dd_ssh_endpoint *ep, struct dd_error *err)
 {
-	char pat[300], tmp[PATH_MAX];
-	FILE *f;
-	int fd;
+	char pat[300], line[900], tmp[PATH_MAX];
+	int fd, n;
 
 	if (!ep->host_key) {
 		if (ep->known_hosts_given)
@@ -249,24 +282,34 @@ int dd_ssh_prepare(const struct dd_ssh_endpoint *ep, struct dd_error *err)
 		close(fd);
 		return 0;
 	}
-	/* a given key: the file holds it alone, written whole, then renamed */
+	/*
+	 * A given key: the file holds it alone.  Every spawn comes here, from
+	 * any thread of the process, so the file is left alone when it
+	 * already says this, and otherwise written whole under a name of
+	 * this call's own (mkstemp) and renamed over it: a reader (ssh) sees
+	 * the old file or the new one, never a part, and two writers never
+	 * share a temporary file.
+	 */
 	host_pattern(ep, pat, sizeof(pat));
-	if (snprintf(tmp, sizeof(tmp), "%s.%d.tmp", ep->known_hosts,
-		     (int)getpid()) >= (int)sizeof(tmp))
+	n = snprintf(line, sizeof(line), "%s %s\n", pat, ep->host_key);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "host key for '%s' is too long",
+				    ep->address);
+	if (file_holds(ep->known_hosts, line))
+		return 0;
+	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", ep->known_hosts) >=
+	    (int)sizeof(tmp))
 		return dd_error_set(err, DD_ERR_INVALID,
 				    "known_hosts path '%s' is too long",
 				    ep->known_hosts);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	f = fd < 0 ? NULL : fdopen(fd, "w");
-	if (!f) {
-		if (fd >= 0)
-			close(fd);
+	fd = mkostemp(tmp, O_CLOEXEC); /* 0600 */
+	if (fd < 0)
 		return dd_error_set(err, DD_ERR_IO,
 				    "cannot write known_hosts file '%s': %s",
-				    tmp, strerror(errno));
-	}
-	fprintf(f, "%s %s\n", pat, ep->host_key);
-	if (fclose(f) || rename(tmp, ep->known_hosts)) {
+				    ep->known_hosts, strerror(errno));
+	if (write_all(fd, line, (size_t)n) || fsync(fd) || close(fd) ||
+	    rename(tmp, ep->known_hosts)) {
 		int e = errno;
 
 		unlink(tmp);

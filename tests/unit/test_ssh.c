@@ -528,6 +528,69 @@ static void test_given_host_key_is_written(void **state)
 	dd_remove_tree(dir);
 }
 
+/*
+ * Every spawn prepares its endpoint, from any thread of the daemon or of
+ * serve at once.  Writers that shared one temporary file (named by the
+ * pid) renamed it into place while another had just truncated it: ssh
+ * then read an empty known_hosts and refused the host, and the other
+ * writer's rename failed.  Many threads preparing the same endpoint must
+ * neither fail nor ever leave the file without its key.
+ */
+struct prepare_race {
+	const struct dd_ssh_endpoint *ep;
+	int failures;
+};
+
+static void *prepare_many(void *arg)
+{
+	struct prepare_race *r = arg;
+
+	for (int i = 0; i < 400; i++) {
+		struct dd_error err = DD_ERROR_INIT;
+
+		if (dd_ssh_prepare(r->ep, &err))
+			r->failures++;
+	}
+	return NULL;
+}
+
+static void test_prepare_from_many_threads(void **state)
+{
+	char dir[] = "/tmp/dd-ssh-XXXXXX", kh[PATH_MAX], line[512];
+	struct dd_ssh_endpoint ep = good, other = good;
+	struct prepare_race r[4];
+	pthread_t t[4];
+	int short_reads = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(kh, sizeof(kh), "%s/known", dir);
+	ep.known_hosts = other.known_hosts = kh;
+	ep.host_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFake";
+	/* half the threads want another key: the file keeps changing */
+	other.host_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOther";
+	for (int i = 0; i < 4; i++) {
+		r[i] = (struct prepare_race){i % 2 ? &other : &ep, 0};
+		assert_int_equal(pthread_create(&t[i], NULL, prepare_many,
+						&r[i]), 0);
+	}
+	for (int i = 0; i < 2000; i++) {
+		FILE *f = fopen(kh, "r");
+
+		if (!f)
+			continue; /* not written yet */
+		if (!fgets(line, sizeof(line), f) || !strchr(line, '\n'))
+			short_reads++;
+		fclose(f);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(r[i].failures, 0);
+	}
+	assert_int_equal(short_reads, 0);
+	dd_remove_tree(dir);
+}
+
 /* What ssh 9.2 prints at LogLevel ERROR, as the integration test saw it. */
 static const char changed[] =
 	"@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\r\n"
@@ -650,6 +713,7 @@ int main(void)
 		cmocka_unit_test(test_key_check),
 		cmocka_unit_test(test_control_dir),
 		cmocka_unit_test(test_given_host_key_is_written),
+		cmocka_unit_test(test_prepare_from_many_threads),
 		cmocka_unit_test(test_failures_are_classified),
 		cmocka_unit_test(test_failure_messages),
 	};
