@@ -311,8 +311,10 @@ static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
 			     &resume);
 	rc = dd_bp_activate_resource(h.type, &h.ctx, r, &herr);
 	if (rc == DD_ERR_AGAIN) {
+		/* h.ctx holds what the hook asked for until it is noted */
+		rc = in_progress(w, g, r, &h.ctx, retry_at, err);
 		dd_bp_handle_release(&h);
-		return in_progress(w, g, r, &h.ctx, retry_at, err);
+		return rc;
 	}
 	dd_pass_progress_clear(&r->progress);
 	if (rc) {
