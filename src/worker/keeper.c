@@ -94,10 +94,20 @@ static void *keeper_main(void *arg)
 	struct dd_keeper *k = arg;
 	struct dd_store *s = NULL;
 	struct dd_store_options opt;
+	struct dd_error err = DD_ERROR_INIT;
 	int orc;
 
 	dd_store_options_from_env(&opt);
-	orc = dd_store_open_ready(k->store_path, &opt, &s, NULL);
+	orc = dd_store_open_ready(k->store_path, &opt, &s, &err);
+	/*
+	 * Without a store nothing is renewed and every hook that outlives
+	 * its claim is cancelled: say why once here, and per cancel below.
+	 */
+	if (orc)
+		fprintf(stderr,
+			"drydock: claim keeper: cannot open store "
+			"error=\"%s\"\n",
+			err.msg);
 	pthread_mutex_lock(&k->mu);
 	while (!k->stop) {
 		struct dd_task t;
@@ -122,6 +132,16 @@ static void *keeper_main(void *arg)
 			continue;
 		}
 		if (orc) {
+			if (k->has_task)
+				fprintf(stderr,
+					"drydock: task=%lld claim not renewed, "
+					"its hooks are cancelled error=\"%s\"\n",
+					k->task.id, err.msg);
+			else
+				fprintf(stderr,
+					"drydock: lock not renewed, its hooks "
+					"are cancelled error=\"%s\"\n",
+					err.msg);
 			lose(k);
 			continue;
 		}
