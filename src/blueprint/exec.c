@@ -913,6 +913,7 @@ static int exec_destroy_resource(const struct dd_bp_ctx *ctx,
 				 struct dd_error *err)
 {
 	struct log_to to = about(ctx, r, NULL);
+	struct dd_resource view;
 	json_t *req, *reply = NULL;
 	int rc;
 
@@ -927,6 +928,11 @@ static int exec_destroy_resource(const struct dd_bp_ctx *ctx,
 	json_decref(req);
 	json_decref(reply);
 	DD_CHAOS_STOP("exec_destroyed");
+	/* an endpoint's host key file is named after the resource alone */
+	if (!rc && ssh_view(r, &view)) {
+		rc = dd_host_ssh_forget(ctx, &view, err);
+		json_decref(view.attributes);
+	}
 	return rc;
 }
 

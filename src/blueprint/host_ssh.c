@@ -11,9 +11,11 @@
 #include "blueprint/ssh.h"
 #include "core/util.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* An endpoint and the paths it borrows. */
 struct remote {
@@ -64,6 +66,30 @@ int dd_host_ssh_allocate(const json_t *host, json_t *attributes,
 	return 0;
 }
 
+/* The known_hosts file of its own that a host with a "host_key" has. */
+static void own_known_hosts(const struct dd_bp_ctx *ctx,
+			    const struct dd_resource *r, char *path,
+			    size_t size)
+{
+	snprintf(path, size, "%s/ssh/known_hosts-%lld-%s", ctx->state_dir,
+		 ctx->blueprint->id, attr_str(r->attributes, "host"));
+}
+
+int dd_host_ssh_forget(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
+		       struct dd_error *err)
+{
+	char path[PATH_MAX + 160];
+
+	if (!attr_str(r->attributes, "host_key") ||
+	    !attr_str(r->attributes, "host"))
+		return 0;
+	own_known_hosts(ctx, r, path, sizeof(path));
+	if (unlink(path) && errno != ENOENT)
+		return dd_error_set(err, DD_ERR_IO, "cannot remove '%s': %s",
+				    path, strerror(errno));
+	return 0;
+}
+
 /* The endpoint of resource `r`, its files made ready. */
 static int remote_get(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
 		      struct remote *rm, struct dd_error *err)
@@ -88,9 +114,8 @@ static int remote_get(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
 	snprintf(dir, sizeof(dir), "%s/ssh", ctx->state_dir);
 	rc = dd_ssh_private_dir(dir, err);
 	if (!rc && rm->ep.host_key)
-		snprintf(rm->known_hosts, sizeof(rm->known_hosts),
-			 "%s/known_hosts-%lld-%s", dir, ctx->blueprint->id,
-			 attr_str(r->attributes, "host"));
+		own_known_hosts(ctx, r, rm->known_hosts,
+				sizeof(rm->known_hosts));
 	else if (!rc && given)
 		snprintf(rm->known_hosts, sizeof(rm->known_hosts), "%s", given);
 	else if (!rc)

@@ -33,6 +33,13 @@ int dd_host_ssh_activate_resource(const struct dd_bp_ctx *ctx,
 int dd_host_ssh_destroy_resource(const struct dd_bp_ctx *ctx,
 				 const struct dd_resource *r,
 				 struct dd_error *err);
+/*
+ * Remove the known_hosts file of its own that resource `r`'s host has
+ * (one with a "host_key"), for a resource whose host goes with it;
+ * a file already gone is fine.
+ */
+int dd_host_ssh_forget(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
+		       struct dd_error *err);
 int dd_host_ssh_check_resource(const struct dd_bp_ctx *ctx,
 			       const struct dd_resource *r,
 			       struct dd_error *err);

@@ -283,6 +283,10 @@ dd cp "$T/sblob" "$id:blob" || fail "cp over ssh"
 dd cp "$id:blob" "$T/sblob.back" || fail "cp back over ssh"
 cmp -s "$T/sblob" "$T/sblob.back" || fail "the file came back changed over ssh"
 sshd_run test -f "$ACCOUNTS/$key/lease-$id/blob" || fail "the file is not on the host"
+# the endpoint's host key has a known_hosts file of the resource's own
+ssh_known=$(dirname "$DRYDOCK_DB")/ssh
+ls "$ssh_known"/known_hosts-*-resource-"$r" >/dev/null 2>&1 ||
+	fail "no known_hosts file for resource $r: $(ls "$ssh_known")"
 # the host key is checked: a host that now shows another key is refused
 sshd_stop
 sshd_new_host_key
@@ -307,5 +311,7 @@ dd update-resource --id "$r" >/dev/null
 wait_until 90 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM resource WHERE id=$r')\" = 4 ]" ||
 	fail "ssh resource not destroyed: $(resource_status "$r")"
 sshd_run test -e "$ACCOUNTS/$key" && fail "the account's directory survived"
+ls "$ssh_known"/known_hosts-*-resource-"$r" >/dev/null 2>&1 &&
+	fail "the destroyed resource's known_hosts file is left"
 once_each "$T/rec-ssh"
 echo "providers: sandbox end to end; 5 broken providers; destroy once across 2 kill -9; an SSH endpoint"
