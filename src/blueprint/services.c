@@ -13,6 +13,12 @@
 
 /* The attribute under which an object remembers the leases it asked for. */
 #define LEASES_KEY "leases"
+/*
+ * ... and how many it gave back under each name: a request after a
+ * release is a new one, so its idempotency key must not find the lease
+ * released before.
+ */
+#define ROUNDS_KEY "lease_rounds"
 
 static bool valid_name(const char *s)
 {
@@ -50,19 +56,28 @@ static long long remembered(const json_t *state, const char *name)
 	return json_is_integer(v) ? json_integer_value(v) : 0;
 }
 
-static int remember(json_t *state, const char *name, long long id,
-		    struct dd_error *err)
+/* Set state[key][name] to `n`, making state[key] an object if need be. */
+static int remember(json_t *state, const char *key, const char *name,
+		    long long n, struct dd_error *err)
 {
-	json_t *leases = json_object_get(state, LEASES_KEY);
+	json_t *map = json_object_get(state, key);
 
-	if (!json_is_object(leases)) {
-		leases = json_object();
-		if (!leases || json_object_set_new(state, LEASES_KEY, leases))
+	if (!json_is_object(map)) {
+		map = json_object();
+		if (!map || json_object_set_new(state, key, map))
 			return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
 	}
-	if (json_object_set_new(leases, name, json_integer(id)))
+	if (json_object_set_new(map, name, json_integer(n)))
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
 	return 0;
+}
+
+/* How many leases `state` gave back under `name`. */
+static long long rounds(const json_t *state, const char *name)
+{
+	json_t *v = json_object_get(json_object_get(state, ROUNDS_KEY), name);
+
+	return json_is_integer(v) ? json_integer_value(v) : 0;
 }
 
 int dd_bp_lease_request(const struct dd_bp_ctx *ctx, json_t *state,
@@ -72,7 +87,8 @@ int dd_bp_lease_request(const struct dd_bp_ctx *ctx, json_t *state,
 	struct dd_lease_request req = {0};
 	struct dd_lease out = {0};
 	struct dd_idem idem;
-	char owner[64];
+	char owner[64], key[96];
+	long long round;
 	json_t *params;
 	int rc;
 
@@ -99,8 +115,13 @@ int dd_bp_lease_request(const struct dd_bp_ctx *ctx, json_t *state,
 			   want->blueprints);
 	if (!params)
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
-	rc = dd_idem_init(&idem, want->name, owner, "blueprint lease", params,
-			  err);
+	/* the first under a name keyed by the name, later ones by round */
+	round = rounds(state, want->name);
+	if (round)
+		snprintf(key, sizeof(key), "%s#%lld", want->name, round);
+	else
+		snprintf(key, sizeof(key), "%s", want->name);
+	rc = dd_idem_init(&idem, key, owner, "blueprint lease", params, err);
 	json_decref(params);
 	if (rc)
 		return rc;
@@ -114,7 +135,7 @@ int dd_bp_lease_request(const struct dd_bp_ctx *ctx, json_t *state,
 		return rc;
 	*id = out.id;
 	dd_lease_release(&out);
-	return remember(state, want->name, *id, err);
+	return remember(state, LEASES_KEY, want->name, *id, err);
 }
 
 int dd_bp_lease_await(const struct dd_bp_ctx *ctx, long long id,
@@ -175,7 +196,7 @@ int dd_bp_lease_release(const struct dd_bp_ctx *ctx, json_t *state,
 		rc = 0;
 	else if (rc)
 		return dd_error_set(err, rc, "%s", serr.msg);
-	if (!rc)
-		json_object_del(json_object_get(state, LEASES_KEY), name);
-	return rc;
+	json_object_del(json_object_get(state, LEASES_KEY), name);
+	return remember(state, ROUNDS_KEY, name, rounds(state, name) + 1,
+			err);
 }

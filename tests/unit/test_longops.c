@@ -712,7 +712,7 @@ static void test_owned_lease_wakes_owner(void **state)
  * The services called from outside a pass, as a hook would: a request
  * refused for a bad name or without an owning object, and a lease given
  * back (a release, forgotten in the state; again: nothing to do, also
- * once the lease is gone).
+ * once the lease is gone); asked for again after that, a new lease.
  */
 static void test_lease_services_request_and_release(void **state)
 {
@@ -757,6 +757,13 @@ static void test_lease_services_request_and_release(void **state)
 	json_object_set_new(json_object_get(st, "leases"), "host",
 			    json_integer(id));
 	assert_ok(dd_bp_lease_release(&ctx, st, "host", &err), &err);
+	/* asked for again after a release: a new lease, not the old one */
+	assert_ok(dd_bp_lease_request(&ctx, st, &want, &again, &err), &err);
+	assert_int_not_equal(again, id);
+	assert_int_equal(dd_bp_lease_await(&ctx, again, &err), DD_ERR_AGAIN);
+	/* and asked again before its release: that same new lease */
+	assert_ok(dd_bp_lease_request(&ctx, st, &want, &id, &err), &err);
+	assert_int_equal(id, again);
 	json_decref(st);
 }
 
