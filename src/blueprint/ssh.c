@@ -230,22 +230,6 @@ static void host_pattern(const struct dd_ssh_endpoint *ep, char *buf,
 		snprintf(buf, n, "[%s]:%d", ep->address, port_of(ep));
 }
 
-/* Write all `n` bytes of `buf`; 0, or -1 with errno. */
-static int write_all(int fd, const char *buf, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, buf, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		buf += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Does the file at `path` hold exactly `want`? */
 static bool file_holds(const char *path, const char *want)
 {
@@ -308,7 +292,7 @@ int dd_ssh_prepare(const struct dd_ssh_endpoint *ep, struct dd_error *err)
 		return dd_error_set(err, DD_ERR_IO,
 				    "cannot write known_hosts file '%s': %s",
 				    ep->known_hosts, strerror(errno));
-	if (write_all(fd, line, (size_t)n) || fsync(fd) || close(fd) ||
+	if (dd_write_full(fd, line, (size_t)n) || fsync(fd) || close(fd) ||
 	    rename(tmp, ep->known_hosts)) {
 		int e = errno;
 

@@ -103,21 +103,6 @@ static ssize_t read_full(int fd, char *buf, size_t n)
 	return (ssize_t)got;
 }
 
-static int write_full(int fd, const char *buf, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, buf, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		buf += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int file_add(long long target, const char *key, const char *path,
 		    const char *name, bool json)
 {
@@ -207,7 +192,7 @@ static int copy_out(struct dd_store *s, const struct dd_artifact *a, int fd,
 					  "artifact %lld ends at byte %lld of "
 					  "%lld",
 					  a->id, pos, a->size);
-		if (!rc && write_full(fd, buf, n))
+		if (!rc && dd_write_full(fd, buf, n))
 			rc = dd_error_set(err, DD_ERR_IO,
 					  "cannot write to %s: %s", where,
 					  strerror(errno));

@@ -269,6 +269,23 @@ void dd_chaos_stop(const char *where)
 }
 #endif
 
+int dd_write_full(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 int dd_mkdir_p(const char *path)
 {
 	char tmp[4096];

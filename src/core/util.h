@@ -92,6 +92,12 @@ void dd_chaos_stop(const char *where);
 #define DD_CHAOS_STOP(where) ((void)0)
 #endif
 
+/*
+ * Write all `n` bytes of `buf` to `fd`, again after a short write or an
+ * interrupted one; 0, or -1 with errno set.
+ */
+int dd_write_full(int fd, const void *buf, size_t n);
+
 /* Create `path` and its parents with mode 0700 where missing. */
 int dd_mkdir_p(const char *path);
 /*
