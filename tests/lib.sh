@@ -77,7 +77,18 @@ expect_eq() {
 	[ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
 }
 
-snapshot() { sql .dump | md5sum; }
+# snapshot: a hash of the whole store; the dump it hashed is kept as
+# $T/dump.HASH so that store_diff can show what a refused call changed.
+snapshot() {
+	sql .dump >"$T/dump.tmp"
+	h=$(md5sum <"$T/dump.tmp" | cut -d' ' -f1)
+	mv "$T/dump.tmp" "$T/dump.$h"
+	# keep the newest few: a dump of a store holding files is large
+	ls -t "$T"/dump.* | tail -n +5 | xargs -r rm -f
+	echo "$h"
+}
+# store_diff BEFORE AFTER: the lines that differ between two snapshots.
+store_diff() { diff "$T/dump.$1" "$T/dump.$2" | head -20 || true; }
 
 # expect_refused STATUS PATTERN CMD...: CMD fails with STATUS, says PATTERN
 # on stderr (one line, or two for a usage error), prints nothing on
@@ -94,7 +105,9 @@ expect_refused() {
 	grep -q -- "$pattern" "$T/err" || fail "'$*': '$(cat "$T/err")' lacks '$pattern'"
 	[ "$(grep -c . "$T/err")" -le 2 ] || fail "'$*': error is not short: $(cat "$T/err")"
 	[ ! -s "$T/out" ] || fail "'$*' printed on stdout: $(cat "$T/out")"
-	[ "$(snapshot)" = "$before" ] || fail "'$*' changed the store"
+	after=$(snapshot)
+	[ "$after" = "$before" ] ||
+		fail "'$*' changed the store: $(store_diff "$before" "$after")"
 }
 
 # host_pool NAME HOSTS_JSON: create a local host blueprint rooted in $T.

@@ -105,7 +105,11 @@ rejects() {
 
 # mark, then unchanged WHAT: the store is exactly as it was at the mark.
 mark() { MARK=$(snapshot); }
-unchanged() { [ "$(snapshot)" = "$MARK" ] || fail "$1 changed the store"; }
+unchanged() {
+	after=$(snapshot)
+	[ "$after" = "$MARK" ] ||
+		fail "$1 changed the store: $(store_diff "$MARK" "$after")"
+}
 
 # refused STATUS CODE TOKEN METHOD PATH [BODY ...]: the request is refused
 # with that error, and the store is exactly as it was.
@@ -115,7 +119,9 @@ refused() {
 	before=$(snapshot)
 	req "$@"
 	expect_error "$want" "$ecode" || exit 1
-	[ "$(snapshot)" = "$before" ] || fail "refused $2 $3 changed the store"
+	after=$(snapshot)
+	[ "$after" = "$before" ] ||
+		fail "refused $2 $3 changed the store: $(store_diff "$before" "$after")"
 }
 
 # lease_get ID: GET the lease as admin; its JSON goes to $T/body.
