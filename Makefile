@@ -22,6 +22,11 @@ WARN := -Wall -Wextra -Wformat=2 -Wstrict-prototypes -Wshadow -Werror
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Isrc -MMD -MP -pthread
 LDLIBS := -lsqlite3 -ljansson -lmicrohttpd -lm -pthread
+# libpq (Debian's libpq-dev): the PostgreSQL schema and its migrations;
+# only what uses them links it
+PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null)
+PQ_LIBS := $(or $(shell pkg-config --libs libpq 2>/dev/null),-lpq)
+ALL_CFLAGS += $(PQ_CFLAGS)
 ifneq ($(SANITIZE),)
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
@@ -41,6 +46,9 @@ GEN_OBJ := $(B)/gen/openapi_json.o
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(GEN_OBJ)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+# programs the integration tests run (not tests themselves)
+TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%)
 
 BIN := $(B)/drydock
 
@@ -74,6 +82,11 @@ $(B)/gen/openapi_json.o: $(B)/gen/openapi_json.c
 $(B)/tests/%: tests/unit/%.c $(B)/libdrydock.a tests/unit/testutil.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(B)/libdrydock.a $(LDLIBS) -lcmocka
+
+$(B)/tests/tools/%: tests/tools/%.c $(B)/libdrydock.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libdrydock.a $(LDLIBS) \
+		$(PQ_LIBS)
 
 # The CLI's own library code (cli/options.c, cli/cli.c), for the unit
 # tests of the CLI: every CLI object but main.o, in an archive of its own
@@ -112,7 +125,7 @@ deps-run:
 run: deps-run all
 	@scripts/run.sh
 
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) $(TOOL_BIN)
 
 check: deps
 	@$(MAKE) --no-print-directory all unit $(B)/bench

@@ -8,21 +8,23 @@
 set -eu
 what=${1:-check}
 
-# build and run: compiler, make, libraries (libmicrohttpd serves HTTP),
-# the OpenSSH client (the host blueprint reaches remote hosts with it).
+# build and run: compiler, make, libraries (libmicrohttpd serves HTTP,
+# libpq reaches PostgreSQL), the OpenSSH client (the host blueprint
+# reaches remote hosts with it).
 packages="gcc make libc6-dev pkg-config libsqlite3-dev libjansson-dev
-libmicrohttpd-dev openssh-client"
+libmicrohttpd-dev libpq-dev openssh-client"
 # tests: cmocka, the sqlite3 shell (integration tests inspect the store
 # with it), procps (ps, pkill), curl and jq (the HTTP tests send requests
 # and read the JSON answers), python3 (the HTTP tests' raw-socket
 # clients: idle, half-open and slow connections), chromium (the web UI
 # test, driven by playwright-core from npm; see tests/browser).
-# The SSH tests start their own sshd (openssh-server), and the example
-# sandbox provider (examples/providers) isolates its sandboxes with
-# bubblewrap.
+# The SSH tests start their own sshd (openssh-server), the PostgreSQL
+# tests and the benchmark's ceiling their own server (postgresql: initdb,
+# pg_ctl, psql, pgbench), and the example sandbox provider
+# (examples/providers) isolates its sandboxes with bubblewrap.
 if [ "$what" = check ]; then
 	packages="$packages libcmocka-dev sqlite3 procps curl jq python3 chromium
-openssh-server bubblewrap"
+openssh-server postgresql bubblewrap"
 fi
 
 missing=""
