@@ -158,8 +158,8 @@ static int store_closed_to(const struct dd_bp_ctx *ctx,
 	char real[PATH_MAX], dir[PATH_MAX];
 	struct stat st;
 
-	if (ctx->store && realpath(ctx->store->path, real))
-		dd_store_dir(real, dir, sizeof(dir));
+	if (ctx->store && realpath(ctx->store->location, real))
+		dd_store_local_dir(real, dir, sizeof(dir));
 	else
 		snprintf(dir, sizeof(dir), "%s", ctx->state_dir);
 	if (stat(dir, &st))

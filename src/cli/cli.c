@@ -36,13 +36,15 @@ void cli_set_store_path(const char *path)
 
 /*
  * Relative paths are made absolute, so that directories recorded in the
- * store (a host's root beside it) mean the same to every process.
+ * store (a host's root beside it) mean the same to every process.  A
+ * location that is no file path (a PostgreSQL URI) is left as it is.
  */
 static const char *absolute(const char *path)
 {
 	char cwd[2048];
 
-	if (path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+	if (path[0] == '/' || !dd_store_local_dir(path, NULL, 0) ||
+	    !getcwd(cwd, sizeof(cwd)))
 		return path;
 	snprintf(absolute_path, sizeof(absolute_path), "%s/%s", cwd, path);
 	return absolute_path;

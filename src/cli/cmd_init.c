@@ -24,8 +24,8 @@ int cmd_init(int argc, char **argv)
 	int rc, before = 0, after = 0, newest;
 
 	cli_parse(&spec, argc, argv);
-	dd_store_dir(cli_store_path(), dir, sizeof(dir));
-	if (dd_mkdir_p(dir))
+	if (dd_store_local_dir(cli_store_path(), dir, sizeof(dir)) &&
+	    dd_mkdir_p(dir))
 		return cli_error(7, "cannot create directory '%s'", dir);
 	rc = dd_store_open(cli_store_path(), NULL, &s, &err);
 	if (!rc)

@@ -13,7 +13,7 @@
  * with fixed SQL are prepared once per handle and cached; list queries
  * build their WHERE clause from the filter with bound parameters only.
  */
-#include "store/store.h"
+#include "store/sqlite.h"
 #include "store/schema_sqlite.h"
 #include "store/sqlite_vfs.h"
 #include "store/sqlite_internal.h"
@@ -49,7 +49,7 @@ static int count_commit(void *arg)
 
 static atomic_bool fail_syncs;
 
-void dd_store_fail_syncs(bool fail)
+void dd_sqlite_fail_syncs(bool fail)
 {
 	atomic_store(&fail_syncs, fail);
 }
@@ -190,7 +190,7 @@ static int identity_check(struct sq *q, struct dd_error *err)
 {
 	struct stat st;
 
-	if (!stat(q->base.path, &st)) {
+	if (!stat(q->base.location, &st)) {
 		if (st.st_dev == q->dev && st.st_ino == q->ino)
 			return 0;
 	} else if (errno != ENOENT && errno != ENOTDIR) {
@@ -199,7 +199,7 @@ static int identity_check(struct sq *q, struct dd_error *err)
 	return dd_error_set(err, DD_ERR_STORE,
 			    "store '%s' was deleted or replaced while in use: "
 			    "the write is refused; restart drydock",
-			    q->base.path);
+			    q->base.location);
 }
 
 /* Translate a SQLite failure into a drydock error. */
@@ -208,15 +208,15 @@ static int fail(struct sq *q, int rc, struct dd_error *err, const char *what)
 	int prim = rc & 0xff;
 
 	if (is_damage(rc))
-		return damaged(q->base.path, err, true, "%s (%s)",
+		return damaged(q->base.location, err, true, "%s (%s)",
 			       sqlite3_errmsg(q->db), what);
 	if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
 		return dd_error_set(err, DD_ERR_BUSY,
-				    "store '%s' is locked (%s)", q->base.path,
+				    "store '%s' is locked (%s)", q->base.location,
 				    what);
 	if (prim == SQLITE_FULL)
 		return dd_error_set(err, DD_ERR_STORE,
-				    "store '%s' is full (%s)", q->base.path,
+				    "store '%s' is full (%s)", q->base.location,
 				    what);
 	if (prim == SQLITE_NOMEM)
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory (%s)",
@@ -225,7 +225,7 @@ static int fail(struct sq *q, int rc, struct dd_error *err, const char *what)
 		return dd_error_set(err, DD_ERR_EXISTS, "%s: %s", what,
 				    sqlite3_errmsg(q->db));
 	return dd_error_set(err, DD_ERR_STORE, "store '%s': %s: %s",
-			    q->base.path, what, sqlite3_errmsg(q->db));
+			    q->base.location, what, sqlite3_errmsg(q->db));
 }
 
 /* fail(), for the helpers in sqlite_internal.h and sqlite_targets.c. */
@@ -268,7 +268,7 @@ static int exec_sql(struct sq *q, const char *sql, struct dd_error *err)
 			sqlite3_free(msg);
 			return fail_locked(q, rc, err, sql);
 		}
-		dd_error_set(err, DD_ERR_STORE, "store '%s': %s", q->base.path,
+		dd_error_set(err, DD_ERR_STORE, "store '%s': %s", q->base.location,
 			     msg ? msg : sqlite3_errstr(rc));
 		sqlite3_free(msg);
 		return DD_ERR_STORE;
@@ -295,7 +295,7 @@ static int exec_stmt(struct sq *q, const char *sql, struct dd_error *err)
 			    is_damage(rc))
 				   ? fail_locked(q, rc, err, sql)
 				   : dd_error_set(err, DD_ERR_STORE,
-						  "store '%s': %s", q->base.path,
+						  "store '%s': %s", q->base.location,
 						  sqlite3_errmsg(q->db));
 
 		sqlite3_reset(st);
@@ -320,7 +320,7 @@ static int exec_stmt(struct sq *q, const char *sql, struct dd_error *err)
  * see a commit before it is synced: after a power loss such a commit may
  * be missing, but it was never reported done to its writer.
  */
-/* fdatasync(), or EIO while a test says so (dd_store_fail_syncs). */
+/* fdatasync(), or EIO while a test says so (dd_sqlite_fail_syncs). */
 static int wal_fdatasync(int fd)
 {
 	if (atomic_load(&fail_syncs)) {
@@ -337,7 +337,7 @@ static int sync_wal(struct sq *q, struct dd_error *err)
 				    "store '%s' failed to sync earlier (%s); "
 				    "the outcome of commits since is unknown: "
 				    "restart drydock",
-				    q->base.path, q->sync_error);
+				    q->base.location, q->sync_error);
 	if (q->wal_fd < 0) {
 		/* SQLite's own name for it: a symlinked store's WAL is
 		 * beside the real file */
@@ -349,7 +349,7 @@ static int sync_wal(struct sq *q, struct dd_error *err)
 			return dd_error_set(err, DD_ERR_IO,
 					    "cannot open the WAL of store "
 					    "'%s': %s",
-					    q->base.path, strerror(errno));
+					    q->base.location, strerror(errno));
 	}
 	/*
 	 * One descriptor for the connection's life, so that a write-back
@@ -364,7 +364,7 @@ static int sync_wal(struct sq *q, struct dd_error *err)
 		return dd_error_set(err, DD_ERR_IO,
 				    "cannot sync store '%s': %s; the outcome "
 				    "of this commit is unknown",
-				    q->base.path, strerror(errno));
+				    q->base.location, strerror(errno));
 	}
 	return 0;
 }
@@ -386,7 +386,7 @@ static int check_lost(struct sq *q, struct dd_error *err)
 	return dd_error_set(err, DD_ERR_IO,
 			    "cannot write store '%s': %s; the outcome of this "
 			    "commit is unknown",
-			    q->base.path, sqlite3_errstr(lost));
+			    q->base.location, sqlite3_errstr(lost));
 }
 
 static void group_put(struct group *g);
@@ -414,7 +414,7 @@ static void sq_close(struct dd_store *s)
 	sqlite3_close(q->own_db ? q->own_db : q->db);
 	if (q->group)
 		group_put(q->group);
-	dd_free(q->base.path);
+	dd_free(q->base.location);
 	dd_free(q);
 }
 
@@ -944,7 +944,7 @@ static int group_begin(struct sq *q, struct dd_error *err)
 	if (rc)
 		return dd_error_set(err, DD_ERR_BUSY,
 				    "store '%s' is locked (begin)",
-				    q->base.path);
+				    q->base.location);
 	if (g->conn->sync_failed) {
 		rc = sync_wal(g->conn, err); /* refuses, with the reason */
 		/* the open batch cannot be made durable: end it, failed */
@@ -1060,7 +1060,7 @@ static void keep_private(const char *path)
 	}
 	if (atomic_exchange(&warned, true))
 		return;
-	dd_store_dir(path, file, sizeof(file));
+	dd_store_local_dir(path, file, sizeof(file));
 	if (!stat(file, &st) && (st.st_mode & 077))
 		fprintf(stderr,
 			"drydock: warning: the store's directory '%s' is "
@@ -1092,8 +1092,8 @@ static int sq_open(const char *path, const struct dd_store_options *opt,
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
 	q->wal_fd = -1;
 	q->base.ops = &dd_sqlite_store_ops;
-	q->base.path = dd_strdup(path);
-	if (!q->base.path) {
+	q->base.location = dd_strdup(path);
+	if (!q->base.location) {
 		dd_free(q);
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
 	}
@@ -1195,7 +1195,7 @@ static int sq_migrate(struct dd_store *s, struct dd_error *err)
 		rc = dd_error_set(err, DD_ERR_STORE,
 				  "store '%s' has schema version %d, newer "
 				  "than this drydock's %d",
-				  q->base.path, v, DD_SQLITE_SCHEMA_VERSION);
+				  q->base.location, v, DD_SQLITE_SCHEMA_VERSION);
 	for (; !rc && v < DD_SQLITE_SCHEMA_VERSION; v++) {
 		rc = exec_sql(q, dd_sqlite_migrations[v], err);
 		if (!rc) {
@@ -1247,7 +1247,7 @@ static int sq_begin(struct dd_store *s, struct dd_error *err)
 	if (lock_write_mu(SQ(s)))
 		return dd_error_set(err, DD_ERR_BUSY,
 				    "store '%s' is locked (begin)",
-				    s->path);
+				    s->location);
 	rc = exec_stmt(SQ(s), "BEGIN IMMEDIATE", err);
 	if (rc)
 		pthread_mutex_unlock(&write_mu);
@@ -3049,7 +3049,7 @@ static int sq_idem_get(struct dd_store *s, const char *caller,
 			return dd_error_set(err, DD_ERR_STORE,
 					    "store '%s': idempotency record "
 					    "of key '%s' is malformed",
-					    q->base.path, key);
+					    q->base.location, key);
 		return 0;
 	}
 	done(q, st);
@@ -3128,18 +3128,18 @@ static int sq_health(struct dd_store *s, struct dd_error *err)
 	struct sq *q = SQ(s);
 	char msg[384];
 	struct group *g;
-	int rc = header_check(q->base.path, q->own_db, err);
+	int rc = header_check(q->base.location, q->own_db, err);
 
 	if (!rc)
 		rc = identity_check(q, err);
 	pthread_mutex_lock(&groups_mu);
-	for (g = groups; g && strcmp(g->path, q->base.path); g = g->next)
+	for (g = groups; g && strcmp(g->path, q->base.location); g = g->next)
 		;
 	if (!rc && g)
 		rc = g->conn->sync_failed ? sync_wal(g->conn, err)
 					  : identity_check(g->conn, err);
 	pthread_mutex_unlock(&groups_mu);
-	if (!rc && damage_find(q->base.path, msg, sizeof(msg)))
+	if (!rc && damage_find(q->base.location, msg, sizeof(msg)))
 		rc = dd_error_set(err, DD_ERR_DAMAGED, "%s", msg);
 	return rc;
 }
@@ -3189,13 +3189,13 @@ static int sq_check(struct dd_store *s, struct dd_store_check *c,
 		sqlite3_finalize(st);
 		return dd_error_set(err, DD_ERR_INTERRUPTED,
 				    "the %s of store '%s' was stopped", what,
-				    q->base.path);
+				    q->base.location);
 	}
 	/* SQLite may give up on a page after listing some problems */
 	rc = rc == SQLITE_DONE || c->problems ? 0 : fail(q, rc, err, what);
 	sqlite3_finalize(st);
 	if (!rc && c->problems)
-		rc = damaged(q->base.path, err, true, "%s found %lld problem%s: %s",
+		rc = damaged(q->base.location, err, true, "%s found %lld problem%s: %s",
 			     what, c->problems, c->problems == 1 ? "" : "s",
 			     first);
 	return rc;

@@ -1,10 +1,13 @@
 /*
  * store.c - the thin wrappers every caller uses to reach a store backend.
  *
- * They keep transaction nesting, assert the ops version, and hold the fault
- * injection switch that unit tests use to make the Nth store call fail.
+ * dd_store_open() picks the backend by the form of the store's location
+ * (the table of backends below).  The wrappers keep transaction nesting,
+ * assert the ops version, and hold the fault injection switch that unit
+ * tests use to make the Nth store call fail.
  */
 #include "store/store.h"
+#include "store/sqlite.h"
 #include "core/util.h"
 
 #include <assert.h>
@@ -12,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static atomic_long fault_countdown = -1;
 static atomic_int fault_code = DD_ERR_STORE;
@@ -85,37 +87,104 @@ void dd_store_options_from_env(struct dd_store_options *opt)
 		opt->busy_timeout_ms = atoi(b);
 }
 
-int dd_store_open(const char *path, const struct dd_store_options *opt,
+/*
+ * A store's location names its backend by its form.  PostgreSQL's are a
+ * URI and libpq's "keyword=value ..." string; any other location is the
+ * path of an SQLite file.  A keyword string is told from a file path by
+ * its first keyword, one libpq knows followed by '=' (a file whose name
+ * starts so is written "./dbname=x").
+ */
+static bool is_postgres(const char *location)
+{
+	static const char *const schemes[] = {"postgres://", "postgresql://"};
+	static const char *const keywords[] = {
+		"host",	   "hostaddr", "port",	  "dbname",  "user",
+		"password", "passfile", "service", "sslmode", "options",
+		"application_name",    "connect_timeout",    "target_session_attrs",
+	};
+	size_t len = strspn(location, "abcdefghijklmnopqrstuvwxyz_");
+	const char *after = location + len + strspn(location + len, " \t");
+
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(*schemes); i++)
+		if (!strncmp(location, schemes[i], strlen(schemes[i])))
+			return true;
+	if (*after != '=')
+		return false;
+	for (size_t i = 0; i < sizeof(keywords) / sizeof(*keywords); i++)
+		if (strlen(keywords[i]) == len &&
+		    !strncmp(location, keywords[i], len))
+			return true;
+	return false;
+}
+
+static bool is_path(const char *location)
+{
+	return !is_postgres(location);
+}
+
+/*
+ * The backends, by the form of location each claims, the first that
+ * claims it winning.  One this build lacks has no ops: a location of its
+ * form is refused, never taken for a file path.
+ */
+static const struct store_backend {
+	const char *name;
+	bool (*claims)(const char *location);
+	const struct dd_store_ops *ops; /* NULL: not in this build */
+	bool files;			/* kept in a file of this machine */
+} backends[] = {
+	{"PostgreSQL", is_postgres, NULL, false},
+	{"SQLite", is_path, &dd_sqlite_store_ops, true},
+};
+
+static const struct store_backend *backend_of(const char *location)
+{
+	for (size_t i = 0; i < sizeof(backends) / sizeof(*backends); i++)
+		if (backends[i].claims(location))
+			return &backends[i];
+	return NULL;
+}
+
+int dd_store_open(const char *location, const struct dd_store_options *opt,
 		  struct dd_store **out, struct dd_error *err)
 {
+	const struct store_backend *b = location ? backend_of(location) : NULL;
 	struct dd_store_options def;
 
+	*out = NULL;
+	if (!location || !*location)
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "no store given: an empty location");
+	if (!b)
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "no store backend takes the location '%s'",
+				    location);
+	if (!b->ops)
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "store '%.200s' is a %s database, and this "
+				    "build of drydock has no %s backend yet",
+				    location, b->name, b->name);
 	if (!opt) {
 		dd_store_options_from_env(&def);
 		opt = &def;
 	}
-	return dd_sqlite_store_ops.open(path, opt, out, err);
+	return b->ops->open(location, opt, out, err);
 }
 
-int dd_store_open_ready(const char *path, const struct dd_store_options *opt,
+int dd_store_open_ready(const char *location,
+			const struct dd_store_options *opt,
 			struct dd_store **out, struct dd_error *err)
 {
 	struct dd_store_options existing;
 	int current, newest, rc;
-	struct stat st;
 
-	if (stat(path, &st))
-		return dd_error_set(err, DD_ERR_STORE,
-				    "store '%s' does not exist: run 'drydock "
-				    "init' first",
-				    path);
 	if (!opt) {
 		dd_store_options_from_env(&existing);
 	} else {
 		existing = *opt;
 	}
 	existing.must_exist = true;
-	rc = dd_store_open(path, &existing, out, err);
+	rc = dd_store_open(location, &existing, out, err);
 	if (rc)
 		return rc;
 	rc = dd_store_schema_version(*out, &current, &newest, err);
@@ -127,7 +196,7 @@ int dd_store_open_ready(const char *path, const struct dd_store_options *opt,
 					    "'drydock init'"
 					  : "store '%s' has schema version %d, "
 					    "newer than this drydock's %d",
-				  path, current, newest);
+				  location, current, newest);
 	if (rc) {
 		dd_store_close(*out);
 		*out = NULL;
@@ -811,14 +880,21 @@ int dd_store_target_log(struct dd_store *s, long long target,
 	return rc;
 }
 
-void dd_store_dir(const char *path, char *buf, size_t n)
+bool dd_store_local_dir(const char *location, char *buf, size_t n)
 {
-	const char *slash = strrchr(path, '/');
+	const struct store_backend *b = backend_of(location);
+	const char *slash = strrchr(location, '/');
 
+	if (!b || !b->files) {
+		if (n)
+			buf[0] = '\0';
+		return false;
+	}
 	if (!slash)
 		snprintf(buf, n, ".");
-	else if (slash == path)
+	else if (slash == location)
 		snprintf(buf, n, "/");
 	else
-		snprintf(buf, n, "%.*s", (int)(slash - path), path);
+		snprintf(buf, n, "%.*s", (int)(slash - location), location);
+	return true;
 }

@@ -27,6 +27,11 @@
 
 #define DD_STORE_OPS_VERSION 8
 
+/*
+ * How a handle is opened.  Every field means the same to every backend;
+ * what is peculiar to one backend (SQLite's test hooks) is in its own
+ * header (store/sqlite.h).
+ */
 enum dd_durability {
 	DD_DURABILITY_FULL = 0,	  /* every commit reaches the disk */
 	DD_DURABILITY_NORMAL = 1, /* survives a crash of drydock, not of the OS */
@@ -36,27 +41,30 @@ struct dd_store_options {
 	enum dd_durability durability;
 	int busy_timeout_ms; /* how long to wait for a locked store */
 	/*
-	 * Group commit: this handle's write transactions share one
-	 * connection with every other group-commit handle on the same store
-	 * in this process, and transactions that overlap are made durable by
-	 * one commit (one fsync).  A transaction still returns only once it
-	 * is durable (except the task queue's claim, finish and retry).
-	 * The daemon's workers use it; it pays off when several threads
-	 * write at once.
+	 * The handle is one of several threads of this process writing at
+	 * once (the daemon's workers): the backend may make transactions
+	 * that overlap durable together, by one commit.  A transaction
+	 * still returns only once it is durable (except the task queue's
+	 * claim, finish and retry).  SQLite does it by group commit: these
+	 * handles share one connection and one fsync.  A backend with no
+	 * such thing ignores it.
 	 */
 	bool group_commit;
 	/*
-	 * Open an existing store only: a missing file is refused, and so is
-	 * one that is empty or does not start like a store (DD_ERR_DAMAGED),
-	 * without touching it.  dd_store_open_ready() sets it.
+	 * Open an existing store only: a missing store is refused, and so
+	 * is one that does not look like a store (DD_ERR_DAMAGED), without
+	 * touching it.  dd_store_open_ready() sets it.
 	 */
 	bool must_exist;
 };
 
 struct dd_store;
 
-/* Open the store at `path`.  Does not create tables: see migrate. */
-typedef int dd_store_open_fn(const char *path,
+/*
+ * Open the store at `location` (a form the backend claims: see
+ * dd_store_open).  Does not create tables: see migrate.
+ */
+typedef int dd_store_open_fn(const char *location,
 			     const struct dd_store_options *opt,
 			     struct dd_store **out, struct dd_error *err);
 typedef void dd_store_close_fn(struct dd_store *s);
@@ -598,24 +606,29 @@ void dd_store_set_event_hook(void (*fn)(const struct dd_store_event *ev));
 
 struct dd_store {
 	const struct dd_store_ops *ops;
-	char *path;
+	char *location; /* as given to dd_store_open(); the backend's */
 	int depth;	    /* open dd_store_begin() levels */
 	bool failed;	    /* an inner level rolled back */
 	struct dd_store_event *events; /* this transaction's, uncommitted */
 	size_t n_events, alloc_events;
 };
 
-extern const struct dd_store_ops dd_sqlite_store_ops;
-
 /*
- * Open the store at `path` with the default backend.  Callers that want the
- * schema created call dd_store_migrate(); others get DD_ERR_STORE with a
- * hint to run "drydock init" when the store is missing or too old.
+ * Open the store at `location` with the backend that claims its form
+ * (store.c's table of backends):
+ *   postgres://... or postgresql://...  a PostgreSQL URI, and
+ *   KEY=VALUE ...  (host=, dbname=, ...)  libpq's keyword form:
+ *                                        PostgreSQL (not in this build yet:
+ *                                        refused with DD_ERR_INVALID)
+ *   anything else                        the path of an SQLite file
+ * Callers that want the schema created call dd_store_migrate(); others
+ * get DD_ERR_STORE with a hint to run "drydock init" when the store is
+ * missing or too old.  `opt` NULL: dd_store_options_from_env().
  */
-int dd_store_open(const char *path, const struct dd_store_options *opt,
+int dd_store_open(const char *location, const struct dd_store_options *opt,
 		  struct dd_store **out, struct dd_error *err);
 /* Open an existing, current store: the usual way for commands and workers. */
-int dd_store_open_ready(const char *path, const struct dd_store_options *opt,
+int dd_store_open_ready(const char *location, const struct dd_store_options *opt,
 			struct dd_store **out, struct dd_error *err);
 void dd_store_close(struct dd_store *s);
 int dd_store_migrate(struct dd_store *s, struct dd_error *err);
@@ -626,12 +639,6 @@ int dd_store_check(struct dd_store *s, struct dd_store_check *c,
 		   struct dd_error *err);
 /* For tests: make the (n+1)th store call from now fail with `code`. */
 void dd_store_fail_after(long n, int code);
-/*
- * For tests: make every WAL sync of the SQLite backend fail with EIO from
- * now on (true), or work again (false; handles that saw a failure keep
- * refusing, as they must).
- */
-void dd_store_fail_syncs(bool fail);
 /* How many transactions this process has committed, on any handle. */
 long long dd_store_commit_count(void);
 /* Read the durability and busy timeout from DRYDOCK_DURABILITY etc. */
@@ -815,7 +822,12 @@ int dd_store_log(struct dd_store *s, long long blueprint, long long resource,
 int dd_store_target_log(struct dd_store *s, long long target,
 			const char *type, json_t *data, struct dd_error *err);
 
-/* The directory holding the store at `path` (for default paths). */
-void dd_store_dir(const char *path, char *buf, size_t n);
+/*
+ * Whether `location` names a store kept in a file of this machine's file
+ * system (SQLite), and if so the directory holding it (as written in
+ * `location`, not resolved), in buf.  False, with buf empty, for a store
+ * served by a database server, which has no directory here.
+ */
+bool dd_store_local_dir(const char *location, char *buf, size_t n);
 
 #endif

@@ -40,7 +40,7 @@ int dd_worker_init(struct dd_worker *w, const char *store_path,
 		dd_store_close(w->store);
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
 	}
-	dd_store_dir(store_path, w->state_dir, sizeof(w->state_dir));
+	dd_store_local_dir(store_path, w->state_dir, sizeof(w->state_dir));
 	snprintf(w->name, sizeof(w->name), "%s", name);
 	dd_task_options_default(&w->topt);
 	w->topt.worker = w->name;

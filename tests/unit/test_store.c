@@ -7,6 +7,7 @@
  * testutil.h; nothing here depends on another test's rows.
  */
 #include "testutil.h"
+#include "store/sqlite.h"
 #include "store/sqlite_vfs.h"
 
 #include <pthread.h>
@@ -38,7 +39,7 @@ static int teardown(void **state)
 
 	/* a failing test must not leave a fault armed for the next one */
 	dd_store_fail_after(-1, 0);
-	dd_store_fail_syncs(false);
+	dd_sqlite_fail_syncs(false);
 	test_env_release(e);
 	free(e);
 	return 0;
@@ -248,6 +249,53 @@ static void test_open_ready_missing_store(void **state)
 	assert_non_null(strstr(err.msg, path));
 	/* refusing must not create the file as a side effect */
 	assert_int_not_equal(stat(path, &st), 0);
+}
+
+/*
+ * A location names its backend by its form: PostgreSQL's URI and
+ * keyword forms are refused by this build, clearly and without making a
+ * file of that name; a file path, even one with '=' in it, is SQLite.
+ */
+static void test_open_location_forms(void **state)
+{
+	static const char *const postgres[] = {
+		"postgres://drydock@db1/drydock",
+		"postgresql:///drydock?host=/run/postgresql",
+		"host=db1 dbname=drydock",
+		"dbname = drydock",
+	};
+	struct test_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store *s = NULL;
+	char path[PATH_MAX + 32], dir[PATH_MAX + 32];
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(postgres) / sizeof(*postgres); i++) {
+		err = (struct dd_error)DD_ERROR_INIT;
+		assert_int_equal(dd_store_open(postgres[i], NULL, &s, &err),
+				 DD_ERR_INVALID);
+		assert_null(s);
+		assert_non_null(strstr(err.msg, "no PostgreSQL backend"));
+		assert_int_equal(dd_store_open_ready(postgres[i], NULL, &s,
+						     &err),
+				 DD_ERR_INVALID);
+		assert_false(dd_store_local_dir(postgres[i], dir, sizeof(dir)));
+		assert_string_equal(dir, "");
+		assert_int_not_equal(stat(postgres[i], &st), 0);
+	}
+	assert_int_equal(dd_store_open("", NULL, &s, &err), DD_ERR_INVALID);
+	assert_null(s);
+
+	snprintf(path, sizeof(path), "%s/dbname=x.db", e->dir);
+	assert_ok(dd_store_open(path, NULL, &s, &err), &err);
+	assert_string_equal(s->location, path);
+	dd_store_close(s);
+	assert_true(dd_store_local_dir(path, dir, sizeof(dir)));
+	assert_string_equal(dir, e->dir);
+	assert_true(dd_store_local_dir("dd.db", dir, sizeof(dir)));
+	assert_string_equal(dir, ".");
+	assert_true(dd_store_local_dir("/dd.db", dir, sizeof(dir)));
+	assert_string_equal(dir, "/");
 }
 
 static void test_open_ready_unmigrated_store(void **state)
@@ -1714,7 +1762,7 @@ static void *sync_failer_main(void *arg)
 		int rc;
 
 		if (sf->index == 0 && i == FAIL_BUMPS / 3)
-			dd_store_fail_syncs(true);
+			dd_sqlite_fail_syncs(true);
 		rc = dd_store_begin(s, &err);
 		if (!rc) {
 			rc = dd_store_counter_bump(s, "bumps", &err);
@@ -1761,7 +1809,7 @@ static void test_group_commit_sync_failure(void **state)
 		assert_non_null(strstr(sf[i].msg, "sync"));
 		ok += sf[i].ok;
 	}
-	dd_store_fail_syncs(false);
+	dd_sqlite_fail_syncs(false);
 	assert_true(ok >= FAIL_BUMPS / 3);
 	assert_ok(dd_store_counter_get(e->store, "bumps", &n, &err), &err);
 	assert_true(n >= ok);
@@ -2013,10 +2061,10 @@ static void test_sync_then_failed_sync(void **state)
 	assert_ok(dd_store_open(e->path, &group, &g, &err), &err);
 	told_init(&t);
 	lazy_bump(g, "then");
-	dd_store_fail_syncs(true);
+	dd_sqlite_fail_syncs(true);
 	dd_store_sync_then(g, told_fn, &t);
 	assert_int_equal(told_wait(&t), 1);
-	dd_store_fail_syncs(false);
+	dd_sqlite_fail_syncs(false);
 	assert_int_equal(t.rc, DD_ERR_IO);
 	assert_non_null(strstr(t.msg, "sync"));
 	/* the handle refuses what follows, and so does the next call */
@@ -2346,6 +2394,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_migrate_idempotent),
 		T(test_open_ready_missing_store),
+		T(test_open_location_forms),
 		T(test_open_ready_unmigrated_store),
 		T(test_open_ready_newer_store),
 		T(test_open_ready_current_store),
