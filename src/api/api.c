@@ -173,6 +173,7 @@ int dd_api_lease_create(struct dd_store *s, const struct dd_lease_request *req,
 int dd_api_lease_open(struct dd_store *s, long long id, const char *doing,
 		      struct dd_api_lease *h, struct dd_error *err)
 {
+	const char *state_dir;
 	int rc;
 
 	memset(h, 0, sizeof(*h));
@@ -188,7 +189,10 @@ int dd_api_lease_open(struct dd_store *s, long long id, const char *doing,
 	if (rc)
 		return rc;
 	/* the caller's dd_exec_run() has its own deadline; no cancel_fd */
-	dd_store_local_dir(s->location, h->state_dir, sizeof(h->state_dir));
+	state_dir = dd_store_state_dir(s, err);
+	if (!state_dir)
+		return DD_ERR_INVALID;
+	snprintf(h->state_dir, sizeof(h->state_dir), "%s", state_dir);
 	return dd_bp_handle_load(&h->bp, s, h->state_dir,
 				 h->resource.blueprint, err);
 }

@@ -149,8 +149,9 @@ static bool can_switch_users(void)
 }
 
 /*
- * With run_as, the user must not be able to open the store: the store's
- * real directory must not be the user's and must let nobody else in.
+ * With run_as, the user must not be able to open the store: the real
+ * directory of a store kept in a file here (or else the state directory)
+ * must not be the user's and must let nobody else in.
  */
 static int store_closed_to(const struct dd_bp_ctx *ctx,
 			   const struct run_as *ra, struct dd_error *err)
@@ -158,7 +159,9 @@ static int store_closed_to(const struct dd_bp_ctx *ctx,
 	char real[PATH_MAX], dir[PATH_MAX];
 	struct stat st;
 
-	if (ctx->store && realpath(ctx->store->location, real))
+	if (ctx->store && dd_store_local_dir(ctx->store->location, dir,
+					     sizeof(dir)) &&
+	    realpath(ctx->store->location, real))
 		dd_store_local_dir(real, dir, sizeof(dir));
 	else
 		snprintf(dir, sizeof(dir), "%s", ctx->state_dir);

@@ -50,6 +50,21 @@ static const char *absolute(const char *path)
 	return absolute_path;
 }
 
+void cli_set_state_dir(const char *dir)
+{
+	char cwd[2048], abs[4096];
+
+	if (!*dir)
+		exit(cli_error(2, "--state-dir needs a directory, not an empty "
+				  "string"));
+	if (dir[0] != '/' && getcwd(cwd, sizeof(cwd))) {
+		snprintf(abs, sizeof(abs), "%s/%s", cwd, dir);
+		dir = abs;
+	}
+	if (setenv("DRYDOCK_STATE_DIR", dir, 1))
+		exit(cli_error(1, "out of memory"));
+}
+
 const char *cli_store_path(void)
 {
 	const char *env = getenv("DRYDOCK_DB");

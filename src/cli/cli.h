@@ -58,6 +58,12 @@ int cmd_update_resource(int argc, char **argv);
  */
 const char *cli_store_path(void);
 void cli_set_store_path(const char *path);
+/*
+ * --state-dir DIR: the store's state directory (store.h) for every store
+ * this process opens, made absolute, as DRYDOCK_STATE_DIR, which it sets
+ * (so that it holds for the whole process).  Exits 2 on an empty DIR.
+ */
+void cli_set_state_dir(const char *dir);
 
 /* Open the store, or print why not and exit. */
 struct dd_store *cli_open_store(void);

@@ -9,11 +9,11 @@
 #include <stdio.h>
 
 static const char usage[] =
-	"usage: drydock init [--db PATH]\n"
+	"usage: drydock init [--db PATH] [--state-dir DIR]\n"
 	"\n"
-	"Create the store (and its directory) if it is missing, and bring "
-	"its schema\nto the newest version.  Safe to run again: an up-to-date "
-	"store is left as it is.\n";
+	"Create the store (and its directory, and the state directory) if "
+	"missing, and\nbring its schema to the newest version.  Safe to run "
+	"again: an up-to-date store\nis left as it is.\n";
 
 int cmd_init(int argc, char **argv)
 {
@@ -28,6 +28,12 @@ int cmd_init(int argc, char **argv)
 	    dd_mkdir_p(dir))
 		return cli_error(7, "cannot create directory '%s'", dir);
 	rc = dd_store_open(cli_store_path(), NULL, &s, &err);
+	/* a state directory given apart from the store's is made too */
+	if (!rc && s->state_dir && dd_mkdir_p(s->state_dir)) {
+		rc = cli_error(7, "cannot create directory '%s'", s->state_dir);
+		dd_store_close(s);
+		return rc;
+	}
 	if (!rc)
 		rc = dd_store_schema_version(s, &before, &newest, &err);
 	if (!rc)

@@ -41,7 +41,7 @@ static const struct cli_command commands[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: drydock [--db PATH] COMMAND [ARGS]\n\n"
+	fprintf(f, "usage: drydock [--db PATH] [--state-dir DIR] COMMAND [ARGS]\n\n"
 		   "drydock leases build and test resources: it hands them "
 		   "out, runs commands on\nthem, and reliably takes them "
 		   "back.\n\ncommands:\n");
@@ -53,6 +53,10 @@ static void usage(FILE *f)
 		"  --db PATH          the store (default: $DRYDOCK_DB, else "
 		"$XDG_DATA_HOME/drydock/drydock.db,\n"
 		"                     else ~/.local/share/drydock/drydock.db)\n"
+		"  --state-dir DIR    where ssh sockets, known_hosts files "
+		"and host directories\n"
+		"                     go (default: $DRYDOCK_STATE_DIR, else "
+		"the store's directory)\n"
 		"  --help             this text; 'drydock COMMAND --help' "
 		"for one command\n"
 		"  --version          print the version\n"
@@ -76,7 +80,8 @@ int main(int argc, char **argv)
 	/* the command ends the global options; the rest are its own */
 	const struct cli_spec spec = {.name = "drydock",
 				      .usage = "usage: drydock [--db PATH] "
-					       "COMMAND [ARGS]\n",
+					       "[--state-dir DIR] COMMAND "
+					       "[ARGS]\n",
 				      .options = options,
 				      .positional = true,
 				      .flags = CLI_STOP_AT_ARG};

@@ -75,9 +75,29 @@ static int take(const struct cli_option *o, const char *arg,
 	return dd_error_set(err, DD_ERR_INVALID, "bad option table");
 }
 
-/* What every command takes besides its own table. */
-static const struct cli_option db_option =
-	CLI_STRING("db", "PATH", NULL, NULL);
+/*
+ * What every command takes besides its own table: where the store is and
+ * where this machine's state that goes with it is kept.  An empty value
+ * is refused (see cli_set_store_path()).
+ */
+static const struct global_option {
+	struct cli_option opt;
+	const char *what; /* what the value must be, for the error */
+	void (*set)(const char *arg);
+} globals[] = {
+	{CLI_STRING("db", "PATH", NULL, NULL), "a path", cli_set_store_path},
+	{CLI_STRING("state-dir", "DIR", NULL, NULL), "a directory",
+	 cli_set_state_dir},
+};
+
+static const struct global_option *find_global(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(globals) / sizeof(*globals); i++)
+		if (strlen(globals[i].opt.name) == len &&
+		    !strncmp(name, globals[i].opt.name, len))
+			return &globals[i];
+	return NULL;
+}
 
 /*
  * One "--name[=value]" at argv[*i]; the value may be the next argument.
@@ -91,16 +111,14 @@ static int long_option(const struct cli_spec *spec, int argc, char **argv,
 	const struct cli_option *o = find(spec->options, name, len);
 	struct cli_option json;
 	const char *arg = eq ? eq + 1 : NULL;
-	bool is_db = false;
+	const struct global_option *g = NULL;
 
 	if (!o && len == 4 && !strncmp(name, "help", 4) && !eq) {
 		*help = true;
 		return 0;
 	}
-	if (!o && len == 2 && !strncmp(name, "db", 2)) {
-		o = &db_option;
-		is_db = true;
-	}
+	if (!o && (g = find_global(name, len)))
+		o = &g->opt;
 	if (!o && spec->json && len == 4 && !strncmp(name, "json", 4)) {
 		json = (struct cli_option)CLI_FLAG("json", spec->json, NULL);
 		o = &json;
@@ -121,12 +139,12 @@ static int long_option(const struct cli_spec *spec, int argc, char **argv,
 					    "--%s needs a value", o->name);
 		arg = argv[++*i];
 	}
-	if (is_db) {
+	if (g) {
 		if (!*arg)
 			return dd_error_set(err, DD_ERR_INVALID,
-					    "--db needs a path, not an empty "
-					    "string");
-		cli_set_store_path(arg);
+					    "--%s needs %s, not an empty string",
+					    g->opt.name, g->what);
+		g->set(arg);
 		return 0;
 	}
 	return take(o, arg, err);
@@ -296,7 +314,8 @@ int cli_run_verb(const struct cli_spec *spec, const struct cli_verb *verbs,
 	struct cli_spec lead = *spec;
 	int n;
 
-	/* --db and --help may come before the verb; its options follow it */
+	/* --db, --state-dir and --help may come before the verb; its options
+	   follow it */
 	lead.options = NULL;
 	lead.json = NULL;
 	lead.flags |= CLI_STOP_AT_ARG;

@@ -11,6 +11,7 @@
 #include "core/util.h"
 
 #include <assert.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +86,9 @@ void dd_store_options_from_env(struct dd_store_options *opt)
 	opt->must_exist = false;
 	if (b && atoi(b) > 0)
 		opt->busy_timeout_ms = atoi(b);
+	opt->state_dir = getenv("DRYDOCK_STATE_DIR");
+	if (opt->state_dir && !*opt->state_dir)
+		opt->state_dir = NULL;
 }
 
 /*
@@ -137,6 +141,51 @@ static const struct store_backend {
 	{"SQLite", is_path, &dd_sqlite_store_ops, true},
 };
 
+/*
+ * `location` as it may be shown in a message: a PostgreSQL location's
+ * password (postgres://user:PASSWORD@host/..., password=PASSWORD) is
+ * written as "***".
+ */
+static const char *shown(const char *location, char *buf, size_t n)
+{
+	const char *scheme = strstr(location, "://"), *at, *colon, *pw;
+	size_t len;
+
+	if (!is_postgres(location))
+		return location;
+	if (scheme) {
+		scheme += 3;
+		len = strcspn(scheme, "/?");
+		at = memrchr(scheme, '@', len);
+		colon = at ? memchr(scheme, ':', (size_t)(at - scheme)) : NULL;
+		if (!colon)
+			return location;
+		snprintf(buf, n, "%.*s***%s", (int)(colon + 1 - location),
+			 location, at);
+		return buf;
+	}
+	pw = strstr(location, "password");
+	if (!pw || (pw != location && pw[-1] != ' ' && pw[-1] != '\t'))
+		return location;
+	pw += strlen("password");
+	pw += strspn(pw, " \t");
+	if (*pw != '=')
+		return location;
+	pw++;
+	pw += strspn(pw, " \t");
+	if (*pw == '\'') {
+		/* a quoted value: up to the closing quote, \' inside it */
+		for (at = pw + 1; *at && *at != '\''; at++)
+			if (*at == '\\' && at[1])
+				at++;
+		at += *at == '\'';
+	} else {
+		at = pw + strcspn(pw, " \t");
+	}
+	snprintf(buf, n, "%.*s***%s", (int)(pw - location), location, at);
+	return buf;
+}
+
 static const struct store_backend *backend_of(const char *location)
 {
 	for (size_t i = 0; i < sizeof(backends) / sizeof(*backends); i++)
@@ -150,6 +199,8 @@ int dd_store_open(const char *location, const struct dd_store_options *opt,
 {
 	const struct store_backend *b = location ? backend_of(location) : NULL;
 	struct dd_store_options def;
+	char dir[PATH_MAX];
+	int rc;
 
 	*out = NULL;
 	if (!location || !*location)
@@ -163,12 +214,25 @@ int dd_store_open(const char *location, const struct dd_store_options *opt,
 		return dd_error_set(err, DD_ERR_INVALID,
 				    "store '%.200s' is a %s database, and this "
 				    "build of drydock has no %s backend yet",
-				    location, b->name, b->name);
+				    shown(location, dir, sizeof(dir)), b->name,
+				    b->name);
 	if (!opt) {
 		dd_store_options_from_env(&def);
 		opt = &def;
 	}
-	return b->ops->open(location, opt, out, err);
+	rc = b->ops->open(location, opt, out, err);
+	if (rc)
+		return rc;
+	if (opt->state_dir && *opt->state_dir)
+		snprintf(dir, sizeof(dir), "%s", opt->state_dir);
+	else
+		dd_store_local_dir(location, dir, sizeof(dir));
+	if (dir[0] && !((*out)->state_dir = dd_strdup(dir))) {
+		dd_store_close(*out);
+		*out = NULL;
+		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	}
+	return 0;
 }
 
 int dd_store_open_ready(const char *location,
@@ -264,6 +328,8 @@ void dd_store_close(struct dd_store *s)
 		return;
 	dd_free(s->events);
 	s->events = NULL;
+	dd_free(s->state_dir);
+	s->state_dir = NULL;
 	s->ops->close(s);
 }
 
@@ -897,4 +963,18 @@ bool dd_store_local_dir(const char *location, char *buf, size_t n)
 	else
 		snprintf(buf, n, "%.*s", (int)(slash - location), location);
 	return true;
+}
+
+const char *dd_store_state_dir(const struct dd_store *s, struct dd_error *err)
+{
+	char buf[PATH_MAX];
+
+	if (!s->state_dir)
+		dd_error_set(err, DD_ERR_INVALID,
+			     "store '%.200s' has no directory on this machine "
+			     "for drydock's state (ssh control sockets, "
+			     "known_hosts files, host directories): give one "
+			     "with --state-dir DIR or DRYDOCK_STATE_DIR",
+			     shown(s->location, buf, sizeof(buf)));
+	return s->state_dir;
 }

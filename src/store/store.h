@@ -56,6 +56,15 @@ struct dd_store_options {
 	 * touching it.  dd_store_open_ready() sets it.
 	 */
 	bool must_exist;
+	/*
+	 * The directory of this machine's state that goes with the store
+	 * (ssh control sockets and known_hosts files, the local host
+	 * type's directories), or NULL for the store's default: the
+	 * directory holding an SQLite store's file.  A store that is no
+	 * file has none, so it must be given (DRYDOCK_STATE_DIR, the CLI's
+	 * --state-dir); see dd_store_state_dir().
+	 */
+	const char *state_dir;
 };
 
 struct dd_store;
@@ -607,6 +616,7 @@ void dd_store_set_event_hook(void (*fn)(const struct dd_store_event *ev));
 struct dd_store {
 	const struct dd_store_ops *ops;
 	char *location; /* as given to dd_store_open(); the backend's */
+	char *state_dir; /* from the options, or the default; NULL: none */
 	int depth;	    /* open dd_store_begin() levels */
 	bool failed;	    /* an inner level rolled back */
 	struct dd_store_event *events; /* this transaction's, uncommitted */
@@ -641,7 +651,11 @@ int dd_store_check(struct dd_store *s, struct dd_store_check *c,
 void dd_store_fail_after(long n, int code);
 /* How many transactions this process has committed, on any handle. */
 long long dd_store_commit_count(void);
-/* Read the durability and busy timeout from DRYDOCK_DURABILITY etc. */
+/*
+ * Read the durability, the busy timeout and the state directory from
+ * DRYDOCK_DURABILITY, DRYDOCK_BUSY_TIMEOUT_MS and DRYDOCK_STATE_DIR (the
+ * options then point into the environment).
+ */
 void dd_store_options_from_env(struct dd_store_options *opt);
 
 /*
@@ -829,5 +843,11 @@ int dd_store_target_log(struct dd_store *s, long long target,
  * served by a database server, which has no directory here.
  */
 bool dd_store_local_dir(const char *location, char *buf, size_t n);
+/*
+ * The state directory of the store open as `s` (see struct
+ * dd_store_options), or NULL with DD_ERR_INVALID in `err` saying to give
+ * one, for a store that has no default.
+ */
+const char *dd_store_state_dir(const struct dd_store *s, struct dd_error *err);
 
 #endif

@@ -26,6 +26,7 @@ int dd_worker_init(struct dd_worker *w, const char *store_path,
 {
 	int rc;
 	struct dd_store_options opt;
+	const char *state_dir;
 
 	memset(w, 0, sizeof(*w));
 	dd_store_options_from_env(&opt);
@@ -40,7 +41,18 @@ int dd_worker_init(struct dd_worker *w, const char *store_path,
 		dd_store_close(w->store);
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
 	}
-	dd_store_local_dir(store_path, w->state_dir, sizeof(w->state_dir));
+	/* made 0700 where missing, as init does */
+	state_dir = dd_store_state_dir(w->store, err);
+	if (!state_dir || dd_mkdir_p(state_dir)) {
+		rc = state_dir ? dd_error_set(err, DD_ERR_IO,
+					      "cannot create the state "
+					      "directory '%s'",
+					      state_dir)
+			       : DD_ERR_INVALID;
+		dd_worker_release(w);
+		return rc;
+	}
+	snprintf(w->state_dir, sizeof(w->state_dir), "%s", state_dir);
 	snprintf(w->name, sizeof(w->name), "%s", name);
 	dd_task_options_default(&w->topt);
 	w->topt.worker = w->name;

@@ -223,6 +223,9 @@ static void test_refused(void **state)
 	REFUSED(&spec, DD_ERR_NOTFOUND, "no such thing", "--call", "missing");
 	REFUSED(&spec, DD_ERR_INVALID,
 		"--db needs a path, not an empty string", "--db=");
+	REFUSED(&spec, DD_ERR_INVALID,
+		"--state-dir needs a directory, not an empty string",
+		"--state-dir=");
 	/* --json only where the command asks for it */
 	s.json = NULL;
 	REFUSED(&s, DD_ERR_INVALID, "'test' takes no option '--json'",
@@ -303,6 +306,28 @@ static void test_db(void **state)
 	assert_string_equal(cli_store_path(), "/x/one.db");
 	assert_int_equal(PARSE(&spec, &err, &help, "--db=/x/two.db", "a"), 1);
 	assert_string_equal(cli_store_path(), "/x/two.db");
+}
+
+/*
+ * --state-dir, taken by every command like --db, sets DRYDOCK_STATE_DIR
+ * for the whole process, made absolute.
+ */
+static void test_state_dir(void **state)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	char cwd[2048], want[4096];
+	bool help;
+
+	(void)state;
+	unsetenv("DRYDOCK_STATE_DIR");
+	assert_int_equal(PARSE(&spec, &err, &help, "--state-dir", "/x/state"),
+			 0);
+	assert_string_equal(getenv("DRYDOCK_STATE_DIR"), "/x/state");
+	assert_int_equal(PARSE(&spec, &err, &help, "a", "--state-dir=st"), 1);
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(want, sizeof(want), "%s/st", cwd);
+	assert_string_equal(getenv("DRYDOCK_STATE_DIR"), want);
+	unsetenv("DRYDOCK_STATE_DIR");
 }
 
 /* The help is the usage, every option with help from the table, the epilog. */
@@ -416,6 +441,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_db, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_state_dir, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_short_name, setup,
 						teardown),
 		cmocka_unit_test(test_generated_help),

@@ -200,6 +200,34 @@ static void test_open_ready_current_store(void **state)
 	dd_store_close(NULL);
 }
 
+/*
+ * The state directory given in the options is the handle's, whatever the
+ * backend; the environment's (DRYDOCK_STATE_DIR) when the options come
+ * from it.
+ */
+static void test_state_dir_given(void **state)
+{
+	struct store_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store_options opt;
+	struct dd_store *s = NULL;
+	char dir[PATH_MAX + 32];
+
+	snprintf(dir, sizeof(dir), "%s/state", e->dir);
+	dd_store_options_from_env(&opt);
+	opt.state_dir = dir;
+	assert_ok(dd_store_open_ready(e->location, &opt, &s, &err), &err);
+	assert_string_equal(dd_store_state_dir(s, &err), dir);
+	dd_store_close(s);
+
+	assert_int_equal(setenv("DRYDOCK_STATE_DIR", "/elsewhere", 1), 0);
+	s = NULL;
+	assert_ok(dd_store_open_ready(e->location, NULL, &s, &err), &err);
+	assert_string_equal(dd_store_state_dir(s, &err), "/elsewhere");
+	dd_store_close(s);
+	unsetenv("DRYDOCK_STATE_DIR");
+}
+
 /* ---- blueprints ------------------------------------------------------- */
 
 static void test_blueprint_round_trip(void **state)
@@ -1436,7 +1464,11 @@ static void *group_bumper(void *arg)
 {
 	struct group_worker *gw = arg;
 	struct dd_error err = DD_ERROR_INIT;
-	struct dd_store_options opt = {DD_DURABILITY_FULL, 5000, true, false};
+	struct dd_store_options opt = {
+		.durability = DD_DURABILITY_FULL,
+		.busy_timeout_ms = 5000,
+		.group_commit = true,
+	};
 	struct dd_store *s = NULL;
 
 	if (dd_store_open(gw->path, &opt, &s, &err)) {
@@ -1591,7 +1623,11 @@ static void test_sync_then(void **state)
 {
 	struct store_env *e = *state;
 	struct dd_error err = DD_ERROR_INIT;
-	struct dd_store_options group = {DD_DURABILITY_FULL, 1000, true, false};
+	struct dd_store_options group = {
+		.durability = DD_DURABILITY_FULL,
+		.busy_timeout_ms = 1000,
+		.group_commit = true,
+	};
 	struct dd_store *g = NULL;
 	struct told t;
 
@@ -1632,7 +1668,11 @@ static void test_sync_after_lazy_commits(void **state)
 {
 	struct store_env *e = *state;
 	struct dd_error err = DD_ERROR_INIT;
-	struct dd_store_options group = {DD_DURABILITY_FULL, 1000, true, false};
+	struct dd_store_options group = {
+		.durability = DD_DURABILITY_FULL,
+		.busy_timeout_ms = 1000,
+		.group_commit = true,
+	};
 	struct dd_store *g = NULL;
 	struct dd_store *handles[2];
 	long long n = 0;
@@ -1662,6 +1702,7 @@ static void test_sync_after_lazy_commits(void **state)
 	X(test_open_ready_missing_store) \
 	X(test_open_ready_unmigrated_store) \
 	X(test_open_ready_current_store) \
+	X(test_state_dir_given) \
 	X(test_blueprint_round_trip) \
 	X(test_blueprint_notfound_and_exists) \
 	X(test_blueprint_list_filters) \

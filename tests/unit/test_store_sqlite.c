@@ -77,6 +77,44 @@ static void test_open_location_forms(void **state)
 	assert_string_equal(dir, ".");
 	assert_true(dd_store_local_dir("/dd.db", dir, sizeof(dir)));
 	assert_string_equal(dir, "/");
+
+	/* a password in a location is not repeated in a message */
+	assert_int_equal(dd_store_open("postgres://dd:s3cret@db1/drydock",
+				       NULL, &s, &err),
+			 DD_ERR_INVALID);
+	assert_null(strstr(err.msg, "s3cret"));
+	assert_non_null(strstr(err.msg, "'postgres://dd:***@db1/drydock'"));
+	assert_int_equal(dd_store_open("host=db1 password='s3 cr\\'et' "
+				       "dbname=drydock",
+				       NULL, &s, &err),
+			 DD_ERR_INVALID);
+	assert_null(strstr(err.msg, "s3"));
+	assert_non_null(strstr(err.msg, "'host=db1 password=*** "
+					"dbname=drydock'"));
+}
+
+/*
+ * An SQLite store's state directory is the directory holding its file,
+ * unless one is given.
+ */
+static void test_state_dir_default(void **state)
+{
+	struct store_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store_options opt;
+	struct dd_store *s = NULL;
+
+	unsetenv("DRYDOCK_STATE_DIR");
+	assert_string_equal(dd_store_state_dir(e->store, &err), e->dir);
+	dd_store_options_from_env(&opt);
+	assert_null(opt.state_dir);
+	assert_int_equal(setenv("DRYDOCK_STATE_DIR", "", 1), 0);
+	dd_store_options_from_env(&opt);
+	assert_null(opt.state_dir); /* empty: the default */
+	assert_ok(dd_store_open_ready(e->location, &opt, &s, &err), &err);
+	assert_string_equal(dd_store_state_dir(s, &err), e->dir);
+	dd_store_close(s);
+	unsetenv("DRYDOCK_STATE_DIR");
 }
 
 static void test_open_ready_newer_store(void **state)
@@ -151,7 +189,11 @@ static void test_group_second_transaction_busy(void **state)
 {
 	struct store_env *e = *state;
 	struct dd_error err = DD_ERROR_INIT;
-	struct dd_store_options opt = {DD_DURABILITY_FULL, 50, true, false};
+	struct dd_store_options opt = {
+		.durability = DD_DURABILITY_FULL,
+		.busy_timeout_ms = 50,
+		.group_commit = true,
+	};
 	struct dd_store *a = NULL, *b = NULL;
 	struct dd_blueprint bp = {0};
 
@@ -194,7 +236,11 @@ struct sync_failer {
 static void *sync_failer_main(void *arg)
 {
 	struct sync_failer *sf = arg;
-	struct dd_store_options opt = {DD_DURABILITY_FULL, 5000, true, false};
+	struct dd_store_options opt = {
+		.durability = DD_DURABILITY_FULL,
+		.busy_timeout_ms = 5000,
+		.group_commit = true,
+	};
 	struct dd_store *s = NULL;
 	struct dd_error err = DD_ERROR_INIT;
 
@@ -261,7 +307,11 @@ static void test_second_writer_waits_then_busy(void **state)
 {
 	struct store_env *e = *state;
 	struct dd_error err = DD_ERROR_INIT;
-	struct dd_store_options opt = {DD_DURABILITY_NORMAL, 50, false, false};
+	struct dd_store_options opt = {
+		.durability = DD_DURABILITY_NORMAL,
+		.busy_timeout_ms = 50,
+		.group_commit = false,
+	};
 	struct dd_store *other = NULL;
 
 	/* a write transaction holds the store's write lock at once */
@@ -283,7 +333,11 @@ static void test_sync_then_failed_sync(void **state)
 {
 	struct store_env *e = *state;
 	struct dd_error err = DD_ERROR_INIT;
-	struct dd_store_options group = {DD_DURABILITY_FULL, 1000, true, false};
+	struct dd_store_options group = {
+		.durability = DD_DURABILITY_FULL,
+		.busy_timeout_ms = 1000,
+		.group_commit = true,
+	};
 	struct dd_store *g = NULL;
 	struct told t;
 
@@ -383,7 +437,11 @@ static void test_deleted_store_refuses_commits(void **state)
 {
 	struct store_env *e = *state;
 	struct dd_error err = DD_ERROR_INIT;
-	struct dd_store_options group = {DD_DURABILITY_FULL, 1000, true, false};
+	struct dd_store_options group = {
+		.durability = DD_DURABILITY_FULL,
+		.busy_timeout_ms = 1000,
+		.group_commit = true,
+	};
 	struct dd_store *g = NULL, *fresh = NULL;
 	char away[PATH_MAX + 64];
 
@@ -592,6 +650,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_open_location_forms),
+		T(test_state_dir_default),
 		T(test_open_ready_newer_store),
 		T(test_upgrade_from_version_1),
 		T(test_group_second_transaction_busy),
