@@ -13,8 +13,10 @@
  *
  * Hooks return 0, DD_ERR_AGAIN (not ready: the worker yields and retries
  * later, not a failure), or another negative code (the operation failed;
- * the worker breaks the object).  Each call has a deadline and a cancel
- * descriptor in its context (below).
+ * the worker breaks the object).  One code says more: DD_ERR_REMOTE from
+ * a lease's activate_lease says that the resource under the lease failed,
+ * not the lease (see dd_bp_lease_hook_fn).  Each call has a deadline and
+ * a cancel descriptor in its context (below).
  */
 #ifndef DD_BLUEPRINT_H
 #define DD_BLUEPRINT_H
@@ -198,6 +200,17 @@ typedef int dd_bp_acquire_fn(const struct dd_bp_ctx *ctx,
  * destroy_resource removes): it runs once the lease's acquire is committed
  * but perhaps before it is durable, so after a power cut the lease may be
  * acquired again, on this resource or another (see worker/internal.h).
+ *
+ * An activate that fails because the resource failed, whatever the lease
+ * asked (its host did not answer, refused drydock's key, presented
+ * another host key: any failure of the way there), returns DD_ERR_REMOTE,
+ * leaving the lease's attributes as they were.  The lease is then not
+ * broken: it goes back to pending and is placed on another resource
+ * (never again on this one), and the resource's update is queued at
+ * once, so that its check_resource finds out whether it is dead and, if
+ * so, breaks it and its other leases.  Any other error is the lease's
+ * own (a command that ran and failed, a provider's refusal) and breaks
+ * it.
  */
 typedef int dd_bp_lease_hook_fn(const struct dd_bp_ctx *ctx,
 				const struct dd_resource *r,

@@ -868,6 +868,20 @@ static int check_endpoint(const struct dd_bp_ctx *ctx,
 }
 
 /*
+ * An active SSH endpoint is reached again whenever its resource's pass
+ * runs: when a lease's activation could not reach it, or a command on
+ * one of its leases ended with ssh's 255 (never on a timer: the provider
+ * knows best what it built).  Anything else has nothing to check.
+ */
+static int exec_check_resource(const struct dd_bp_ctx *ctx,
+			       const struct dd_resource *r, double *next,
+			       struct dd_error *err)
+{
+	*next = 0;
+	return check_endpoint(ctx, r, err);
+}
+
+/*
  * Allocate, then activate if the provider has it.  What they answer lands
  * in r->attributes, saved with the resource's activation, or with its
  * breaking if a step fails, so that destroy has the provider's id.
@@ -1134,6 +1148,7 @@ const struct dd_blueprint_type dd_exec_blueprint_type = {
 	.allocate = exec_allocate,
 	.activate_resource = exec_activate_resource,
 	.destroy_resource = exec_destroy_resource,
+	.check_resource = exec_check_resource,
 	.can_acquire = NULL,
 	.acquire = exec_acquire,
 	.activate_lease = exec_activate_lease,

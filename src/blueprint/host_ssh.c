@@ -135,7 +135,10 @@ static int remote_get(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
 /*
  * Run `argv` on the resource's host for a hook; its stdout in *out (may
  * be NULL).  A failure of ssh, or of the command (its stderr quoted), is
- * an error saying `what` failed.
+ * an error saying `what` failed: DD_ERR_REMOTE when the host could not
+ * be reached or would not let us in (any failure of ssh itself, or no
+ * answer in time), the host's failure (blueprint.h); DD_ERR_IO when the
+ * command ran there and failed.
  */
 static int remote_run(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
 		      char *const argv[], const char *what, struct dd_buf *out,
@@ -157,7 +160,7 @@ static int remote_run(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
 		while (n && (res.err.buf[n - 1] == '\n' ||
 			     res.err.buf[n - 1] == '\r'))
 			n--;
-		rc = dd_error_set(err, DD_ERR_REMOTE,
+		rc = dd_error_set(err, DD_ERR_IO,
 				  "cannot %s on host '%s' (%s:%d): exit "
 				  "status %d: %.*s",
 				  what, attr_str(r->attributes, "host"),

@@ -8,11 +8,12 @@
  *   2. one allocation in flight: if the lease is building a resource that
  *      is still pending, wait for it (its activation wakes the lease);
  *   3. reuse: place the lease on an active resource whose blueprint accepts
- *      it and whose slot locks are free;
+ *      it and whose slot locks are free, but never on one that failed
+ *      under it before (its host stopped answering: lease_update.c);
  *   4. allocate: ask each blueprint for a new resource whose slot locks
  *      are free; insert it pending and wait for its activation;
  *   5. reclaim: ask an idle active resource that could not take this lease
- *      to go away, freeing capacity;
+ *      (or failed under it) to go away, freeing capacity;
  *   6. else wait.  Nothing polls: a destroyed lease or resource, or a new
  *      or re-enabled blueprint, queues the updates of the leases waiting
  *      for capacity; a lease waiting behind an equal older one is woken
@@ -328,9 +329,47 @@ static int try_acquire(struct dd_worker *w, const struct dd_lock_grant *g,
 	return rc;
 }
 
-/* Returns 0 when acquired, DD_ERR_NOTFOUND when nothing had room. */
+int dd_lease_resource_failures(struct dd_worker *w, const struct dd_lease *l,
+			       struct dd_resource_failures *out,
+			       struct dd_error *err)
+{
+	struct dd_filter f = {0};
+	struct dd_log_entry_list log = {0};
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	f.lease = l->id;
+	f.type = "lease.resource-failure";
+	rc = dd_store_log_list(w->store, &f, &log, err);
+	for (size_t i = 0; !rc && i < log.n; i++) {
+		json_t *r = json_object_get(log.items[i].data, "resource");
+
+		if (out->n < DD_RESOURCE_FAILURES)
+			out->id[out->n] = json_integer_value(r);
+		out->n++;
+	}
+	dd_log_entry_list_release(&log);
+	return rc;
+}
+
+static bool failed_under(const struct dd_resource_failures *failed,
+			 long long id)
+{
+	for (size_t i = 0; i < failed->n && i < DD_RESOURCE_FAILURES; i++)
+		if (failed->id[i] == id)
+			return true;
+	return false;
+}
+
+/*
+ * Returns 0 when acquired, DD_ERR_NOTFOUND when nothing had room.  A
+ * resource that failed under the lease is passed over like one that
+ * refuses it: if it is idle and in the way, reclaim() asks it to go, and
+ * its blueprint may build the lease a new one.
+ */
 static int reuse(struct dd_worker *w, const struct dd_lock_grant *g,
 		 struct dd_lease *l, struct candidates *c,
+		 const struct dd_resource_failures *failed,
 		 struct dd_resource_list *refused, struct dd_error *err)
 {
 	int rc = DD_ERR_NOTFOUND;
@@ -348,7 +387,8 @@ static int reuse(struct dd_worker *w, const struct dd_lock_grant *g,
 		for (size_t j = 0; j < rs.n && rc == DD_ERR_NOTFOUND; j++) {
 			if (rs.items[j].draining)
 				continue; /* takes no new lease */
-			if (!dd_bp_can_acquire(c->h[i].type, &c->h[i].ctx,
+			if (failed_under(failed, rs.items[j].id) ||
+			    !dd_bp_can_acquire(c->h[i].type, &c->h[i].ctx,
 					       &rs.items[j], l)) {
 				dd_resource_list_push(refused, &rs.items[j]);
 				continue;
@@ -698,6 +738,7 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 	struct dd_resource_list refused = {0};
 	struct dd_buf why = DD_BUF_INIT;
 	struct blockers blockers = {{0}, 0};
+	struct dd_resource_failures failed;
 	char reason[512] = "";
 	double last_failure = 0;
 	size_t failures = 0;
@@ -771,7 +812,10 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 		rc = wait_for_capacity(w, g, l, capacity, ahead, retry_at, err);
 		goto out;
 	}
-	rc = reuse(w, g, l, &c, &refused, err);
+	rc = dd_lease_resource_failures(w, l, &failed, err);
+	if (rc)
+		goto out;
+	rc = reuse(w, g, l, &c, &failed, &refused, err);
 	if (rc != DD_ERR_NOTFOUND)
 		goto out;
 	rc = allocation_failures(w, l, &failures, &last_failure, reason,

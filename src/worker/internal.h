@@ -183,6 +183,25 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 		struct dd_error *err);
 
 /*
+ * A lease breaks once this many resources have failed under its
+ * activation (lease_update.c: the activate_lease hook answered
+ * DD_ERR_REMOTE); until then the allocator places it on none of them
+ * again.
+ */
+#define DD_RESOURCE_FAILURES 3
+
+/* The resources that failed under a lease, oldest first. */
+struct dd_resource_failures {
+	long long id[DD_RESOURCE_FAILURES];
+	size_t n; /* how many failed (ids beyond the array are not kept) */
+};
+
+/* Read them from the lease's "lease.resource-failure" log entries. */
+int dd_lease_resource_failures(struct dd_worker *w, const struct dd_lease *l,
+			       struct dd_resource_failures *out,
+			       struct dd_error *err);
+
+/*
  * `l` stops waiting, or never will (it acquired, started building a
  * resource, or goes away): queue the update of the oldest waiting lease
  * newer than `l` that asks for the same, so that a lease queued behind

@@ -9,9 +9,10 @@
  *      command the lease can no longer take is consumed as "ignored: ..."
  *      and never left pending;
  *   3. the state handler: pending -> allocate (allocator.c); acquired ->
- *      activate; active on a broken resource -> broken, with the
- *      resource's reason; released -> release and destroy hooks ->
- *      destroyed; broken -> destroy hook -> destroyed.
+ *      activate (or, when the resource failed under it, back to pending
+ *      and its resource checked at once); active on a broken resource ->
+ *      broken, with the resource's reason; released -> release and
+ *      destroy hooks -> destroyed; broken -> destroy hook -> destroyed.
  * Release and destroy hooks run once per lease: only the lock holder runs
  * them, and the state change that follows is fenced by the lock grant.
  */
@@ -223,12 +224,22 @@ static int consume_commands(struct dd_worker *w,
 	return rc;
 }
 
-/* The resource went away under an acquired lease: back to pending. */
+/*
+ * Back to pending, off the lease's resource, in one fenced transaction:
+ * its slot locks dropped, `resource` and `acquired` cleared.  Either the
+ * resource went away (`failed` NULL: logs lease.reacquire), or it failed
+ * under the lease's activation (`failed`, the resource: logs
+ * lease.resource-failure, about the lease and the resource, and queues
+ * the resource's update now, whose check finds out whether it is dead).
+ * The allocator then places the lease elsewhere: never again on a
+ * resource it failed on (allocator.c).
+ */
 static int reacquire(struct dd_worker *w, const struct dd_lock_grant *g,
-		     struct dd_lease *l, const char *why,
-		     struct dd_error *err)
+		     struct dd_lease *l, const struct dd_resource *failed,
+		     const char *why, struct dd_error *err)
 {
 	long long old_resource = l->resource;
+	double old_acquired = l->acquired;
 	int rc;
 
 	rc = dd_lease_transition(l->id, &l->status, DD_LEASE_PENDING, err);
@@ -243,18 +254,63 @@ static int reacquire(struct dd_worker *w, const struct dd_lock_grant *g,
 	if (!rc)
 		rc = dd_store_lease_update(w->store, l, err);
 	if (!rc)
-		rc = dd_store_log(w->store, 0, old_resource, l->id,
-				  "lease.reacquire",
+		rc = dd_store_log(w->store, failed ? failed->blueprint : 0,
+				  old_resource, l->id,
+				  failed ? "lease.resource-failure"
+					 : "lease.reacquire",
 				  json_pack("{s:I, s:s}", "resource",
 					    old_resource, "reason", why),
 				  err);
+	if (!rc && failed)
+		rc = dd_pass_schedule(
+			w, (struct dd_ref){DD_OBJ_RESOURCE, old_resource}, 0,
+			err);
 	if (!rc)
 		rc = dd_lease_changed(w, l, err);
 	if (rc) {
 		dd_store_rollback(w->store);
+		l->status = DD_LEASE_ACQUIRED;
+		l->resource = old_resource;
+		l->acquired = old_acquired;
 		return rc;
 	}
 	return dd_pass_commit(w, err);
+}
+
+/*
+ * The resource failed under the lease's activation (the hook answered
+ * DD_ERR_REMOTE, blueprint.h): the lease goes back to be placed
+ * elsewhere, unless DD_RESOURCE_FAILURES resources have now failed under
+ * it, when it breaks saying so, instead of going from host to host for
+ * ever.
+ */
+static int resource_failed(struct dd_worker *w, const struct dd_lock_grant *g,
+			   struct dd_lease *l, const struct dd_resource *r,
+			   const char *why, struct dd_error *err)
+{
+	struct dd_resource_failures before = {0};
+	char msg[700];
+	int rc = dd_lease_resource_failures(w, l, &before, err);
+
+	if (rc)
+		return rc;
+	if (before.n + 1 < DD_RESOURCE_FAILURES)
+		return reacquire(w, g, l, r, why, err);
+	/* its resource is checked all the same */
+	rc = dd_pass_begin(w, g, err);
+	if (rc)
+		return rc;
+	rc = dd_pass_schedule(w, (struct dd_ref){DD_OBJ_RESOURCE, r->id}, 0,
+			      err);
+	if (rc) {
+		dd_store_rollback(w->store);
+		return rc;
+	}
+	rc = dd_pass_commit(w, err);
+	snprintf(msg, sizeof(msg),
+		 "%zu resources failed under it; the last, resource %lld: %s",
+		 before.n + 1, r->id, why);
+	return rc ? rc : dd_lease_break(w, g, l, NULL, msg, err);
 }
 
 /*
@@ -307,7 +363,7 @@ static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
 
 	rc = dd_store_resource_get(w->store, l->resource, &r, err);
 	if (rc == DD_ERR_NOTFOUND)
-		return reacquire(w, g, l, "resource is gone", err);
+		return reacquire(w, g, l, NULL, "resource is gone", err);
 	if (rc)
 		return rc;
 	if (r.status != DD_RESOURCE_ACTIVE) {
@@ -316,7 +372,7 @@ static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
 		snprintf(why, sizeof(why), "resource is %s",
 			 dd_resource_status_name(r.status));
 		dd_resource_release(&r);
-		return reacquire(w, g, l, why, err);
+		return reacquire(w, g, l, NULL, why, err);
 	}
 	rc = dd_pass_blueprint(w, r.blueprint, &h, err);
 	if (rc) {
@@ -330,6 +386,8 @@ static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
 		dd_pass_progress_clear(&l->progress);
 	if (rc == DD_ERR_AGAIN) {
 		rc = in_progress(w, g, l, &h.ctx, retry_at, err);
+	} else if (rc == DD_ERR_REMOTE) {
+		rc = resource_failed(w, g, l, &r, herr.msg, err);
 	} else if (rc) {
 		rc = dd_lease_break(w, g, l, "lease.activation-failure",
 				    herr.msg, err);

@@ -17,7 +17,8 @@
 #      after it answered resource.destroy, before drydock recorded either;
 #   6. examples/providers/ssh_accounts.py against the test sshd
 #      (tests/lib_sshd.sh): drydock runs commands and copies files over
-#      SSH itself, refuses a changed host key, and the resource is
+#      SSH itself, refuses a changed host key (which breaks the resource
+#      at once, as it does a remote host's), and the resource is
 #      destroyed once the provider can reach the host again.
 . "$(dirname "$0")/../lib.sh"
 CHAOS_BIN=${DRYDOCK_CHAOS_BIN:-$DD}
@@ -287,26 +288,29 @@ sshd_run test -f "$ACCOUNTS/$key/lease-$id/blob" || fail "the file is not on the
 ssh_known=$(dirname "$DRYDOCK_DB")/ssh
 ls "$ssh_known"/known_hosts-*-resource-"$r" >/dev/null 2>&1 ||
 	fail "no known_hosts file for resource $r: $(ls "$ssh_known")"
-# the host key is checked: a host that now shows another key is refused
+# the host key is checked: a host that now shows another key is refused,
+# and ssh's failure (255) has the endpoint checked at once, which breaks
+# the resource, and its lease, with the reason
 sshd_stop
 sshd_new_host_key
 sshd_start "$SSHD_PORT"
 dd exec --lease "$id" -- true 2>"$T/hk.err" && fail "a changed host key was accepted"
 grep -qi "host key" "$T/hk.err" || fail "no word of the host key: $(cat "$T/hk.err")"
-dd release-lease --id "$id" >/dev/null
-dd release-resource --id "$r" >/dev/null
-# nothing is torn down on a host drydock cannot trust: the lease's
-# directory cannot be removed, the update is retried, the resource stays
-wait_until 60 sh -c "grep -qi 'host key' '$T/daemon.log'" ||
-	fail "the lease's teardown did not fail on the changed host key"
-expect_eq "resource while its host is refused" "$(resource_status "$r")" released
+wait_until 60 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM lease WHERE id=$id')\" = 5 ]" ||
+	fail "the lease on an endpoint with a changed host key is $(lease_status "$id")"
+log_of "resource = $r AND type = 'resource.broken'" | grep -q "host key for '127.0.0.1:$SSHD_PORT' changed" ||
+	fail "the endpoint did not break on its changed host key: $(log_of "resource = $r")"
+# nothing is torn down on a host drydock cannot trust: the provider's
+# resource.destroy cannot reach it either, is retried, the resource stays
+wait_until 60 sh -c "sqlite3 '$DRYDOCK_DB' \"SELECT data FROM log WHERE resource = $r AND type = 'resource.destroy-failure'\" | grep -qi 'host key'" ||
+	fail "the resource's teardown did not fail on the changed host key: $(log_of "resource = $r")"
+expect_eq "resource while its host is refused" "$(resource_status "$r")" broken
 sshd_stop
 SSHD_HOST_KEY=$(cut -d' ' -f1,2 "$T/old_host_key.pub")
 cp "$T/old_host_key" "$SSHD_DIR/etc/host_key"
 cp "$T/old_host_key.pub" "$SSHD_DIR/etc/host_key.pub"
 [ "$(id -u)" != 0 ] || chown "$SSHD_UID:$SSHD_UID" "$SSHD_DIR/etc/host_key"
 sshd_start "$SSHD_PORT"
-dd update-lease --id "$id" >/dev/null
 dd update-resource --id "$r" >/dev/null
 wait_until 90 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM resource WHERE id=$r')\" = 4 ]" ||
 	fail "ssh resource not destroyed: $(resource_status "$r")"
