@@ -21,7 +21,8 @@ B := build/$(VARIANT)
 WARN := -Wall -Wextra -Wformat=2 -Wstrict-prototypes -Wshadow -Werror
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Isrc -MMD -MP -pthread
-LDLIBS := -lsqlite3 -ljansson -lmicrohttpd -lm -pthread
+# libmicrohttpd is not linked: src/http/mhd.c loads it when serve starts
+LDLIBS := -lsqlite3 -ljansson -lm -pthread
 # libpq (Debian's libpq-dev): the PostgreSQL schema and its migrations;
 # only what uses them links it
 PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null)

@@ -11,6 +11,7 @@
 #include "http/server.h"
 #include "http/http.h"
 #include "http/internal.h"
+#include "http/mhd.h"
 #include "http/router.h"
 #include "http/watch.h"
 
@@ -1587,7 +1588,9 @@ int dd_http_start(const struct dd_http_options *o, struct dd_http_server **out,
 	char host[64] = "";
 	int rc;
 
-	rc = dd_http_parse_listen(o->listen, &ss, &sl, err);
+	rc = dd_mhd_load(err);
+	if (!rc)
+		rc = dd_http_parse_listen(o->listen, &ss, &sl, err);
 	if (rc)
 		return rc;
 	if (ss.ss_family == AF_INET6)

@@ -1,0 +1,36 @@
+# libmicrohttpd, and the TLS libraries it brings (GnuTLS and eight more),
+# are loaded by `drydock serve` alone (src/http/mhd.c): every other
+# command starts without them, which was most of the cost of a short
+# command (docs/performance.md).  A command's own process has neither
+# mapped; a serve that cannot load the library says why, exits, and
+# leaves the store as it was (no admin token made).
+. "$(dirname "$0")/../lib.sh"
+
+host_pool pool '[{"name": "a"}]'
+start_daemon
+lease=$(dd lease --type host 2>/dev/null)
+
+# ---- a command does not load them --------------------------------------------
+# the command's parent is drydock exec's own process
+dd exec --lease "$lease" -- sh -c 'cat /proc/$PPID/maps' >"$T/maps"
+grep -q 'libsqlite3' "$T/maps" || fail "these are not drydock's maps: $(head -5 "$T/maps")"
+if grep -E 'libmicrohttpd|libgnutls' "$T/maps"; then
+	fail "drydock exec loaded the HTTP library"
+fi
+
+# ---- serve without the library: a clear error, nothing changed -------------------
+# The library's files (every one the loader knows) are hidden, /dev/null
+# bound over each, in a mount namespace of serve's own; a serve that
+# starts all the same is stopped by timeout (exit 124, the test fails).
+# Needs root and namespaces; skipped without.
+libs=$(ldconfig -p | sed -n 's/^[[:space:]]*libmicrohttpd\.so\.12 .*=> //p')
+[ -n "$libs" ] || fail "ldconfig knows no libmicrohttpd.so.12"
+if [ "$(id -u)" = 0 ] && unshare --mount true 2>/dev/null; then
+	expect_refused 11 "^drydock: cannot load the HTTP library: .*libmicrohttpd\.so\.12: .* (install libmicrohttpd12)$" \
+		timeout 60 unshare --mount sh -c 'd=$1; shift
+			for l in "$@"; do mount --bind /dev/null "$l" || exit 1; done
+			exec "$d" serve --listen 127.0.0.1:0' sh "$DD" $libs
+	expect_eq "tokens" "$(sql 'SELECT count(*) FROM token')" 0
+else
+	echo "SKIPPED: serve without the library (needs root and unshare)"
+fi
