@@ -19,7 +19,10 @@
  * a remote host (tests/lib_sshd.sh's sshd, started by tests/bench/
  * sshd.sh) against plain `ssh HOST true`, with a fresh connection and
  * over a warm ControlMaster, alternating, and `drydock lease` to active
- * on the warm host.
+ * on the warm host.  What exec adds to the warm ssh is split by three
+ * more commands in the same rotation: the plain ssh running drydock's
+ * remote wrapper around `true` (what the wrapper costs), `drydock
+ * --version` and `true` (what starting drydock's process costs).
  * The `run` scenario times whole commands instead: `drydock run --type
  * host -- true` end to end on a hot pool, next to `true` by itself and to
  * `drydock lease`, `exec` and `release-lease` run one after another, as a
@@ -31,6 +34,7 @@
  *              [--drydock PATH] [--out FILE]
  */
 #include "api/api.h"
+#include "blueprint/ssh.h"
 #include "core/metrics.h"
 #include "core/sha256.h"
 #include "core/util.h"
@@ -107,9 +111,12 @@ struct result {
 	/*
 	 * ssh only: p50/p99 is drydock exec on a lease of a remote host;
 	 * plain ssh with a fresh connection and over a warm ControlMaster,
-	 * and drydock lease to active on the warm host
+	 * and drydock lease to active on the warm host; the plain ssh over
+	 * the master running drydock's remote wrapper, `drydock --version`
+	 * (and true_p50/true_p99: `true`)
 	 */
 	double fresh_p50, fresh_p99, warm_p50, warm_p99, lease_p50, lease_p99;
+	double wrapper_p50, wrapper_p99, version_p50, version_p99;
 	bool skipped;
 };
 
@@ -655,8 +662,12 @@ static bool exactly_once(const char *path)
  * bytes; NULL: to /dev/null).  Returns seconds from fork to reaping;
  * *status is the exit status.
  */
-static double time_command(const struct bench *b, char *const argv[],
-			   char *out, size_t cap, int *status)
+/*
+ * Run argv with `in` as its standard input (-1: /dev/null); the seconds
+ * from fork to exit.  With `out`, its standard output is read into it.
+ */
+static double time_command_in(const struct bench *b, char *const argv[],
+			      int in, char *out, size_t cap, int *status)
 {
 	int p[2] = {-1, -1}, ws;
 	size_t got = 0;
@@ -671,7 +682,7 @@ static double time_command(const struct bench *b, char *const argv[],
 		int null = open("/dev/null", O_RDWR);
 
 		setenv("DRYDOCK_DB", b->path, 1);
-		dup2(null, 0);
+		dup2(in >= 0 ? in : null, 0);
 		dup2(out ? p[1] : null, 1);
 		dup2(null, 2);
 		execvp(argv[0], argv);
@@ -690,6 +701,12 @@ static double time_command(const struct bench *b, char *const argv[],
 		die("fork or wait", NULL);
 	*status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 	return dd_monotonic() - t0;
+}
+
+static double time_command(const struct bench *b, char *const argv[],
+			   char *out, size_t cap, int *status)
+{
+	return time_command_in(b, argv, -1, out, cap, status);
 }
 
 static void must_pass(const char *what, int status)
@@ -856,7 +873,10 @@ static struct result run_ssh(int n)
 {
 	struct result r = {0};
 	struct samples exec = {0}, fresh = {0}, warm = {0}, lease = {0};
+	struct samples wrapped = {0}, version = {0}, bare = {0};
 	struct dd_error err = DD_ERROR_INIT;
+	struct dd_buf remote = {0};
+	struct dd_lease l = {0};
 	struct sshd h;
 	struct bench b;
 	struct dd_store *s;
@@ -867,6 +887,11 @@ static struct result run_ssh(int n)
 	char *exec_argv[] = {drydock, "exec", "--lease", id, "--", "true",
 			     NULL};
 	char *release_argv[] = {drydock, "release-lease", "--id", id, NULL};
+	char *version_argv[] = {drydock, "--version", NULL};
+	char *true_argv[] = {"true", NULL};
+	char lease_env[64], path_env[4200];
+	char *env[] = {lease_env, path_env, NULL};
+	int endless[2];
 	/* as close to drydock's own ssh as a plain one gets */
 #define SSH_ARGV(ctl_master, ctl_path)                                         \
 	{"ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o",                \
@@ -876,6 +901,8 @@ static struct result run_ssh(int n)
 	 "-o", ctl_path, "-p", port, "-l", h.user, "127.0.0.1", "true", NULL}
 	char *fresh_argv[] = SSH_ARGV("ControlMaster=no", "ControlPath=none");
 	char *warm_argv[] = SSH_ARGV("ControlMaster=auto", cm);
+	char *wrapped_argv[] = SSH_ARGV("ControlMaster=auto", cm);
+	size_t last = sizeof(wrapped_argv) / sizeof(*wrapped_argv) - 2;
 	char *exit_argv[] = {"ssh", "-F", "/dev/null", "-o", cm, "-O", "exit",
 			     "127.0.0.1", NULL};
 	json_t *cfg;
@@ -894,6 +921,9 @@ static struct result run_ssh(int n)
 	pthread_mutex_init(&fresh.mu, NULL);
 	pthread_mutex_init(&warm.mu, NULL);
 	pthread_mutex_init(&lease.mu, NULL);
+	pthread_mutex_init(&wrapped.mu, NULL);
+	pthread_mutex_init(&version.mu, NULL);
+	pthread_mutex_init(&bare.mu, NULL);
 	bench_open(&b, MODE_PROCESS, 1, 16);
 	snprintf(master, sizeof(master), "%s/cm", b.dir);
 	snprintf(cm, sizeof(cm), "ControlPath=%s", master);
@@ -916,16 +946,55 @@ static struct result run_ssh(int n)
 	must_pass("the first drydock exec", st);
 	time_command(&b, warm_argv, NULL, 0, &st);
 	must_pass("ssh starting its master", st);
+	/*
+	 * drydock's remote command for this lease, as host_ssh.c builds it
+	 * (its directory, its two variables, `true` under the wrapper), run
+	 * by the plain ssh; its input a pipe that never ends, as drydock
+	 * gives its ssh, so that the wrapper's watcher waits
+	 */
+	if (dd_store_open(b.path, NULL, &s, &err) ||
+	    dd_store_lease_get(s, atoll(id), &l, &err))
+		die("read the lease", &err);
+	dd_store_close(s);
+	if (!json_is_string(json_object_get(l.attributes, "path")))
+		die("the lease has no path", NULL);
+	snprintf(lease_env, sizeof(lease_env), "DRYDOCK_LEASE=%lld", l.id);
+	snprintf(path_env, sizeof(path_env), "DRYDOCK_LEASE_PATH=%s",
+		 json_string_value(json_object_get(l.attributes, "path")));
+	{
+		struct dd_ssh_command cmd = {
+			json_string_value(json_object_get(l.attributes, "path")),
+			env, true_argv, false};
+
+		if (dd_ssh_remote_command(&cmd, &remote, &err))
+			die("drydock's remote command", &err);
+	}
+	wrapped_argv[last] = remote.buf;
+	if (pipe2(endless, O_CLOEXEC))
+		die("pipe", NULL);
 	t0 = dd_monotonic();
 	for (int i = 0; i < n; i++) {
 		samples_add(&exec, time_command(&b, exec_argv, NULL, 0, &st));
 		must_pass("drydock exec", st);
 		samples_add(&warm, time_command(&b, warm_argv, NULL, 0, &st));
 		must_pass("ssh over the master", st);
+		samples_add(&wrapped, time_command_in(&b, wrapped_argv,
+						      endless[0], NULL, 0,
+						      &st));
+		must_pass("ssh over the master, drydock's wrapper", st);
+		samples_add(&version,
+			    time_command(&b, version_argv, NULL, 0, &st));
+		must_pass("drydock --version", st);
+		samples_add(&bare, time_command(&b, true_argv, NULL, 0, &st));
+		must_pass("true", st);
 		samples_add(&fresh, time_command(&b, fresh_argv, NULL, 0, &st));
 		must_pass("ssh with a fresh connection", st);
 	}
 	r.seconds = dd_monotonic() - t0;
+	close(endless[0]);
+	close(endless[1]);
+	dd_buf_release(&remote);
+	dd_lease_release(&l);
 	time_command(&b, release_argv, NULL, 0, &st);
 	must_pass("drydock release-lease", st);
 	/* lease to active on the warm host: its directory, one round trip */
@@ -953,6 +1022,12 @@ static struct result run_ssh(int n)
 	r.warm_p99 = pct(&warm, 0.99);
 	r.lease_p50 = pct(&lease, 0.50);
 	r.lease_p99 = pct(&lease, 0.99);
+	r.wrapper_p50 = pct(&wrapped, 0.50);
+	r.wrapper_p99 = pct(&wrapped, 0.99);
+	r.version_p50 = pct(&version, 0.50);
+	r.version_p99 = pct(&version, 0.99);
+	r.true_p50 = pct(&bare, 0.50);
+	r.true_p99 = pct(&bare, 0.99);
 	r.rel_p50 = r.rel_p99 = NAN;
 	r.peak_rss_kb = b.daemon_rss_kb;
 	r.exactly_once = exactly_once(b.path);
@@ -961,6 +1036,9 @@ static struct result run_ssh(int n)
 	free(fresh.v);
 	free(warm.v);
 	free(lease.v);
+	free(wrapped.v);
+	free(version.v);
+	free(bare.v);
 	return r;
 #undef SSH_ARGV
 }
@@ -979,6 +1057,13 @@ static void print_ssh(const struct result *r)
 	       r->p50, r->p99, r->warm_p50, r->warm_p99, r->p50 / r->warm_p50,
 	       r->fresh_p50, r->fresh_p99, r->fresh_p50 / r->p50, r->lease_p50,
 	       r->lease_p99, r->lifecycles, r->exactly_once ? "yes" : "NO");
+	printf("ssh: exec over the warm ssh, p50: the remote wrapper %.2f ms "
+	       "(plain ssh running it p50 %.2f, p99 %.2f ms), drydock here "
+	       "%.2f ms (of which starting its process: drydock --version "
+	       "p50 %.2f, p99 %.2f ms, true p50 %.2f, p99 %.2f ms)\n",
+	       r->wrapper_p50 - r->warm_p50, r->wrapper_p50, r->wrapper_p99,
+	       r->p50 - r->wrapper_p50, r->version_p50, r->version_p99,
+	       r->true_p50, r->true_p99);
 	fflush(stdout);
 }
 
@@ -1969,7 +2054,8 @@ static json_t *result_json(const struct result *r, const char *durability)
 	if (!strcmp(r->scenario, "ssh") && !r->skipped)
 		json_object_set_new(
 			o, "ssh",
-			json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+			json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+				  "s:o, s:o, s:o, s:o, s:o, s:o}",
 				  "warm_master_p50_ms", num(r->warm_p50),
 				  "warm_master_p99_ms", num(r->warm_p99),
 				  "fresh_p50_ms", num(r->fresh_p50),
@@ -1978,8 +2064,13 @@ static json_t *result_json(const struct result *r, const char *durability)
 				  "fresh_vs_exec_p50",
 				  num(r->fresh_p50 / r->p50),
 				  "lease_to_active_p50_ms", num(r->lease_p50),
-				  "lease_to_active_p99_ms",
-				  num(r->lease_p99)));
+				  "lease_to_active_p99_ms", num(r->lease_p99),
+				  "wrapper_p50_ms", num(r->wrapper_p50),
+				  "wrapper_p99_ms", num(r->wrapper_p99),
+				  "version_p50_ms", num(r->version_p50),
+				  "version_p99_ms", num(r->version_p99),
+				  "true_p50_ms", num(r->true_p50),
+				  "true_p99_ms", num(r->true_p99)));
 	if (!strcmp(r->scenario, "run"))
 		json_object_set_new(
 			o, "run",
