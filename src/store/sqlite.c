@@ -1,11 +1,13 @@
 /*
  * sqlite.c - the embedded store: one SQLite file in WAL mode.
  *
- * This file opens and migrates the store, runs transactions and group
- * commit, and holds the core machines' objects, the task queue, locks,
- * tokens and idempotency records; build targets, artifacts and their
- * bytes are in sqlite_targets.c, and the helpers both use in
- * sqlite_internal.h.
+ * This file is what the SQLite backend does its own way: it opens,
+ * checks and migrates the store, runs transactions, group commit and the
+ * background syncer, takes object locks, checks fences and claims tasks
+ * (what SQLite's single writer makes safe), and answers health and
+ * check.  The objects' data access is shared SQL (sql_*.c over the
+ * driver in sqlite_driver.c), the bytes of file artifacts are in
+ * sqlite_chunks.c, and the helpers all of them use in sqlite_internal.h.
  *
  * Write transactions start with BEGIN IMMEDIATE so that two writers never
  * deadlock on a lock upgrade; a busy store is waited for up to the
@@ -17,6 +19,7 @@
 #include "store/schema_sqlite.h"
 #include "store/sqlite_vfs.h"
 #include "store/sqlite_internal.h"
+#include "store/sql_ops.h"
 #include "core/util.h"
 
 #include <ctype.h>
@@ -228,7 +231,7 @@ static int fail(struct sq *q, int rc, struct dd_error *err, const char *what)
 			    q->base.location, what, sqlite3_errmsg(q->db));
 }
 
-/* fail(), for the helpers in sqlite_internal.h and sqlite_targets.c. */
+/* fail(), for the helpers in sqlite_internal.h, the driver and the chunks. */
 int dd_sq_fail(struct sq *q, int rc, struct dd_error *err, const char *what)
 {
 	return fail(q, rc, err, what);
@@ -1092,6 +1095,7 @@ static int sq_open(const char *path, const struct dd_store_options *opt,
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
 	q->wal_fd = -1;
 	q->base.ops = &dd_sqlite_store_ops;
+	q->sql.drv = &dd_sqlite_sql_driver;
 	q->base.location = dd_strdup(path);
 	if (!q->base.location) {
 		dd_free(q);
@@ -1214,7 +1218,7 @@ static int sq_migrate(struct dd_store *s, struct dd_error *err)
 	return rc;
 }
 
-/* ---- transactions and fencing ----------------------------------------- */
+/* ---- transactions -------------------------------------------------------- */
 
 /*
  * Writers in one process queue on this mutex rather than on SQLite's write
@@ -1312,6 +1316,19 @@ static int sq_sync(struct dd_store *s, struct dd_error *err)
 	return q->sync_wal ? sync_wal(q, err) : 0;
 }
 
+/* ---- what a single writer makes safe: locks, fences, the claim ---------
+ *
+ * These are this backend's, not shared SQL (sql_*.c), because they are
+ * sound only because SQLite has one writer at a time (BEGIN IMMEDIATE):
+ * take_lock() reads a lock row, then deletes and inserts it; the fence
+ * check reads the grant without locking its row, relying on nobody
+ * being able to take the lock over before this transaction commits; and
+ * the claim looks for a task before it takes the write lock, then looks
+ * again inside it.  docs/architecture.md (Store) says how each must work
+ * on a backend with concurrent writers.
+ */
+
+/* Is grant `g` still current?  Inside the write transaction it fences. */
 static int sq_fence_check(struct dd_store *s, const struct dd_lock_grant *g,
 			  double now, struct dd_error *err)
 {
@@ -1338,1069 +1355,91 @@ static int sq_fence_check(struct dd_store *s, const struct dd_lock_grant *g,
 			    g->name, g->token);
 }
 
-/* ---- blueprints -------------------------------------------------------- */
-
-#define BLUEPRINT_COLS "id, type, name, config, enabled, created, modified"
-
-static void blueprint_row(sqlite3_stmt *st, struct dd_blueprint *bp)
-{
-	bp->id = sqlite3_column_int64(st, 0);
-	bp->type = col_text(st, 1);
-	bp->name = col_text(st, 2);
-	bp->config = col_json(st, 3);
-	bp->enabled = sqlite3_column_int(st, 4) != 0;
-	bp->created = sqlite3_column_double(st, 5);
-	bp->modified = sqlite3_column_double(st, 6);
-}
-
-static int blueprint_push(sqlite3_stmt *st, void *list)
-{
-	struct dd_blueprint bp = {0};
-	int rc;
-
-	blueprint_row(st, &bp);
-	rc = dd_blueprint_list_push(list, &bp);
-	if (rc)
-		dd_blueprint_release(&bp);
-	return rc;
-}
-
-static int sq_blueprint_insert(struct dd_store *s, struct dd_blueprint *bp,
-			       struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc = prep(q,
-		      "INSERT INTO blueprint(type, name, config, enabled,"
-		      " created, modified) VALUES(?1, ?2, ?3, ?4, ?5, ?5)",
-		      &st, err);
-
-	if (rc)
-		return rc;
-	bp->created = bp->modified = dd_now();
-	sqlite3_bind_text(st, 1, bp->type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, bp->name, -1, SQLITE_STATIC);
-	bind_json(st, 3, bp->config);
-	sqlite3_bind_int(st, 4, bp->enabled);
-	sqlite3_bind_double(st, 5, bp->created);
-	rc = sqlite3_step(st);
-	done(q, st);
-	if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		return dd_error_set(err, DD_ERR_EXISTS,
-				    "blueprint name '%s' is already taken",
-				    bp->name);
-	if (rc != SQLITE_DONE)
-		return fail(q, rc, err, "insert blueprint");
-	bp->id = sqlite3_last_insert_rowid(q->db);
-	return 0;
-}
-
-static int sq_blueprint_update(struct dd_store *s, const struct dd_blueprint *bp,
-			       struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc = prep(q,
-		      "UPDATE blueprint SET name = ?2, config = ?3,"
-		      " enabled = ?4, modified = ?5 WHERE id = ?1",
-		      &st, err);
-
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, bp->id);
-	sqlite3_bind_text(st, 2, bp->name, -1, SQLITE_STATIC);
-	bind_json(st, 3, bp->config);
-	sqlite3_bind_int(st, 4, bp->enabled);
-	sqlite3_bind_double(st, 5, dd_now());
-	rc = sqlite3_step(st);
-	done(q, st);
-	if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		return dd_error_set(err, DD_ERR_EXISTS,
-				    "blueprint name '%s' is already taken",
-				    bp->name);
-	if (rc != SQLITE_DONE)
-		return fail(q, rc, err, "update blueprint");
-	if (sqlite3_changes(q->db) == 0)
-		return dd_error_set(err, DD_ERR_NOTFOUND,
-				    "no such blueprint: %lld", bp->id);
-	return 0;
-}
-
-static int sq_blueprint_get(struct dd_store *s, long long id,
-			    struct dd_blueprint *out, struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc = prep(q, "SELECT " BLUEPRINT_COLS " FROM blueprint WHERE id = ?1",
-		      &st, err);
-
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		blueprint_row(st, out);
-		done(q, st);
-		return 0;
-	}
-	done(q, st);
-	if (rc != SQLITE_DONE)
-		return fail(q, rc, err, "get blueprint");
-	return dd_error_set(err, DD_ERR_NOTFOUND, "no such blueprint: %lld",
-			    id);
-}
-
-static int sq_blueprint_list(struct dd_store *s, const struct dd_filter *f,
-			     struct dd_blueprint_list *out,
-			     struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	struct query qq = {0};
-	sqlite3_stmt *st;
-	int rc;
-
-	dd_buf_addstr(&qq.sql, "SELECT " BLUEPRINT_COLS " FROM blueprint");
-	if (f->type)
-		q_text(&qq, "type = ?", f->type);
-	if (f->blueprint)
-		q_int(&qq, "id = ?", f->blueprint);
-	q_range(&qq, f);
-	q_tail(&qq, f);
-	rc = q_prepare(q, &qq, &st, err);
-	if (rc)
-		return rc;
-	return run_list(q, st, blueprint_push, out, err);
-}
-
-/* ---- resources --------------------------------------------------------- */
-
-#define RESOURCE_COLS                                                          \
-	"id, blueprint, type, status, attributes, created, modified,"          \
-	" progress_hook, progress_since, resume_on, draining"
-
-/* An operation in progress, from columns i (hook), i+1 and i+2. */
-static void progress_row(sqlite3_stmt *st, int i, struct dd_progress *p)
-{
-	const unsigned char *hook = sqlite3_column_text(st, i);
-	const unsigned char *on = sqlite3_column_text(st, i + 2);
-
-	snprintf(p->hook, sizeof(p->hook), "%s", hook ? (const char *)hook : "");
-	p->since = sqlite3_column_double(st, i + 1);
-	snprintf(p->resume_on, sizeof(p->resume_on), "%s",
-		 on ? (const char *)on : "");
-}
-
-/* Bind an operation in progress to parameters i, i+1 and i+2. */
-static void progress_bind(sqlite3_stmt *st, int i, const struct dd_progress *p)
-{
-	bind_text_or_null(st, i, p->hook[0] ? p->hook : NULL);
-	bind_time_or_null(st, i + 1, p->hook[0] ? p->since : 0);
-	bind_text_or_null(st, i + 2, p->resume_on[0] ? p->resume_on : NULL);
-}
-
-static void resource_row(sqlite3_stmt *st, struct dd_resource *r)
-{
-	r->id = sqlite3_column_int64(st, 0);
-	r->blueprint = sqlite3_column_int64(st, 1);
-	r->type = col_text(st, 2);
-	r->status = (enum dd_resource_status)sqlite3_column_int(st, 3);
-	r->attributes = col_json(st, 4);
-	r->created = sqlite3_column_double(st, 5);
-	r->modified = sqlite3_column_double(st, 6);
-	progress_row(st, 7, &r->progress);
-	r->draining = sqlite3_column_int(st, 10) != 0;
-}
-
-static int sq_resource_insert(struct dd_store *s, struct dd_resource *r,
-			      struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc = prep(q,
-		      "INSERT INTO resource(blueprint, type, status, attributes,"
-		      " created, modified, draining)"
-		      " VALUES(?1, ?2, ?3, ?4, ?5, ?5, ?6)",
-		      &st, err);
-
-	if (rc)
-		return rc;
-	r->created = r->modified = dd_now();
-	sqlite3_bind_int64(st, 1, r->blueprint);
-	if (!r->attributes)
-		r->attributes = json_object();
-	sqlite3_bind_text(st, 2, r->type, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, (int)r->status);
-	bind_json(st, 4, r->attributes);
-	sqlite3_bind_double(st, 5, r->created);
-	sqlite3_bind_int(st, 6, r->draining);
-	rc = step_done(q, st, err, "insert resource");
-	if (!rc)
-		r->id = sqlite3_last_insert_rowid(q->db);
-	return rc;
-}
-
-static int sq_resource_update(struct dd_store *s, const struct dd_resource *r,
-			      struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc = prep(q,
-		      "UPDATE resource SET status = ?2, attributes = ?3,"
-		      " modified = ?4, progress_hook = ?5, progress_since = ?6,"
-		      " resume_on = ?7, draining = ?8 WHERE id = ?1",
-		      &st, err);
-
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, r->id);
-	sqlite3_bind_int(st, 2, (int)r->status);
-	bind_json(st, 3, r->attributes);
-	sqlite3_bind_double(st, 4, dd_now());
-	progress_bind(st, 5, &r->progress);
-	sqlite3_bind_int(st, 8, r->draining);
-	rc = step_done(q, st, err, "update resource");
-	if (!rc && sqlite3_changes(q->db) == 0)
-		return dd_error_set(err, DD_ERR_NOTFOUND,
-				    "no such resource: %lld", r->id);
-	return rc;
-}
-
-static int sq_resource_get(struct dd_store *s, long long id,
-			   struct dd_resource *out, struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc = prep(q, "SELECT " RESOURCE_COLS " FROM resource WHERE id = ?1",
-		      &st, err);
-
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		resource_row(st, out);
-		done(q, st);
-		return 0;
-	}
-	done(q, st);
-	if (rc != SQLITE_DONE)
-		return fail(q, rc, err, "get resource");
-	return dd_error_set(err, DD_ERR_NOTFOUND, "no such resource: %lld",
-			    id);
-}
-
-static int sq_resource_each(struct dd_store *s, const struct dd_filter *f,
-			    dd_resource_visit_fn *fn, void *arg,
-			    struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	struct query qq = {0};
-	sqlite3_stmt *st;
-	int rc, stop = 0;
-
-	dd_buf_addstr(&qq.sql, "SELECT " RESOURCE_COLS " FROM resource");
-	q_status(&qq, f->status_mask);
-	if (f->blueprint)
-		q_int(&qq, "blueprint = ?", f->blueprint);
-	if (f->type)
-		q_text(&qq, "type = ?", f->type);
-	if (f->resume_on)
-		q_text(&qq, "resume_on = ?", f->resume_on);
-	q_range(&qq, f);
-	q_tail(&qq, f);
-	rc = q_prepare(q, &qq, &st, err);
-	if (rc)
-		return rc;
-	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct dd_resource r = {0};
-
-		resource_row(st, &r);
-		stop = fn(arg, &r, err);
-		dd_resource_release(&r);
-	}
-	return each_end(q, st, rc, stop, err);
-}
-
-/* ---- leases ------------------------------------------------------------ */
-
-#define LEASE_COLS                                                             \
-	"id, type, status, resource, owner, attributes, blueprints, until,"    \
-	" allocating, acquired, activated, created, modified, waiting,"       \
-	" progress_hook, progress_since, resume_on"
-
-static void lease_row(sqlite3_stmt *st, struct dd_lease *l)
-{
-	l->id = sqlite3_column_int64(st, 0);
-	l->type = col_text(st, 1);
-	l->status = (enum dd_lease_status)sqlite3_column_int(st, 2);
-	l->resource = sqlite3_column_int64(st, 3);
-	l->owner = col_text(st, 4);
-	l->attributes = col_json(st, 5);
-	l->blueprints = col_json(st, 6);
-	l->until = sqlite3_column_double(st, 7);
-	l->allocating = sqlite3_column_int64(st, 8);
-	l->acquired = sqlite3_column_double(st, 9);
-	l->activated = sqlite3_column_double(st, 10);
-	l->created = sqlite3_column_double(st, 11);
-	l->modified = sqlite3_column_double(st, 12);
-	/* 0: not waiting, 1: for capacity, 2: behind an equal request */
-	l->waiting = sqlite3_column_int(st, 13) != 0;
-	l->behind = sqlite3_column_int(st, 13) == 2;
-	progress_row(st, 14, &l->progress);
-}
-
-static void lease_bind(sqlite3_stmt *st, const struct dd_lease *l)
-{
-	sqlite3_bind_text(st, 2, l->type, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, (int)l->status);
-	bind_id_or_null(st, 4, l->resource);
-	bind_text_or_null(st, 5, l->owner);
-	bind_json(st, 6, l->attributes);
-	bind_json(st, 7, l->blueprints);
-	bind_time_or_null(st, 8, l->until);
-	bind_id_or_null(st, 9, l->allocating);
-	bind_time_or_null(st, 10, l->acquired);
-	bind_time_or_null(st, 11, l->activated);
-	sqlite3_bind_double(st, 12, dd_now());
-	sqlite3_bind_int(st, 13, l->waiting ? (l->behind ? 2 : 1) : 0);
-	progress_bind(st, 14, &l->progress);
-}
-
-static int sq_lease_insert(struct dd_store *s, struct dd_lease *l,
-			   struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc = prep(q,
-		      "INSERT INTO lease(type, status, resource, owner,"
-		      " attributes, blueprints, until, allocating, acquired,"
-		      " activated, created, modified, waiting, progress_hook,"
-		      " progress_since, resume_on) VALUES(?2, ?3, ?4, ?5, ?6,"
-		      " ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, ?15, ?16)",
-		      &st, err);
-
-	if (rc)
-		return rc;
-	if (!l->attributes)
-		l->attributes = json_object();
-	lease_bind(st, l);
-	rc = step_done(q, st, err, "insert lease");
-	if (!rc) {
-		l->id = sqlite3_last_insert_rowid(q->db);
-		l->created = l->modified = dd_now();
-	}
-	return rc;
-}
-
-static int sq_lease_update(struct dd_store *s, const struct dd_lease *l,
-			   struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc = prep(q,
-		      "UPDATE lease SET type = ?2, status = ?3, resource = ?4,"
-		      " owner = ?5, attributes = ?6, blueprints = ?7,"
-		      " until = ?8, allocating = ?9, acquired = ?10,"
-		      " activated = ?11, modified = ?12, waiting = ?13,"
-		      " progress_hook = ?14, progress_since = ?15,"
-		      " resume_on = ?16 WHERE id = ?1",
-		      &st, err);
-
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, l->id);
-	lease_bind(st, l);
-	rc = step_done(q, st, err, "update lease");
-	if (!rc && sqlite3_changes(q->db) == 0)
-		return dd_error_set(err, DD_ERR_NOTFOUND, "no such lease: %lld",
-				    l->id);
-	return rc;
-}
-
-static int sq_lease_get(struct dd_store *s, long long id, struct dd_lease *out,
-			struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc = prep(q, "SELECT " LEASE_COLS " FROM lease WHERE id = ?1", &st,
-		      err);
-
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		lease_row(st, out);
-		done(q, st);
-		return 0;
-	}
-	done(q, st);
-	if (rc != SQLITE_DONE)
-		return fail(q, rc, err, "get lease");
-	return dd_error_set(err, DD_ERR_NOTFOUND, "no such lease: %lld", id);
-}
-
 /*
- * The lease filter.  same_request compares JSON text: its two dumps go to
- * text[0] and text[1], which the caller frees once the query is prepared.
+ * Take lock `g->name` for `owner` unless it is held (in a transaction):
+ * an expired holder's row is deleted and a new row, with a new token,
+ * inserted.
  */
-static int lease_where(struct query *qq, const struct dd_filter *f,
-		       char *text[2], struct dd_error *err)
+static int take_lock(struct sq *q, struct dd_lock_grant *g, const char *owner,
+		     double now, double ttl, struct dd_error *err)
 {
-	const struct dd_lease *r = f->same_request;
-
-	text[0] = text[1] = NULL;
-	q_status(qq, f->status_mask);
-	if (f->resource)
-		q_int(qq, "resource = ?", f->resource);
-	if (f->allocating)
-		q_int(qq, "allocating = ?", f->allocating);
-	if (f->type)
-		q_text(qq, "type = ?", f->type);
-	if (f->owner)
-		q_text(qq, "owner = ?", f->owner);
-	if (f->waiting_only)
-		q_where(qq, "waiting = 1");
-	if (f->waiting_any)
-		q_where(qq, "waiting != 0");
-	if (f->resume_on)
-		q_text(qq, "resume_on = ?", f->resume_on);
-	if (r) {
-		/* stored as bind_json() writes it: {} for no attributes */
-		text[0] = r->attributes ? json_dumps(r->attributes,
-						     JSON_COMPACT |
-							     JSON_ENCODE_ANY)
-					: dd_strdup("{}");
-		if (r->blueprints)
-			text[1] = json_dumps(r->blueprints,
-					     JSON_COMPACT | JSON_ENCODE_ANY);
-		if (!text[0] || (r->blueprints && !text[1]))
-			return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
-		q_text(qq, "attributes = ?", text[0]);
-		if (text[1])
-			q_text(qq, "blueprints = ?", text[1]);
-		else
-			q_where(qq, "blueprints IS NULL");
-	}
-	q_range(qq, f);
-	return 0;
-}
-
-static void lease_where_release(struct query *qq, char *text[2])
-{
-	dd_free(text[0]);
-	dd_free(text[1]);
-	dd_buf_release(&qq->sql);
-}
-
-static int sq_lease_each(struct dd_store *s, const struct dd_filter *f,
-			 dd_lease_visit_fn *fn, void *arg,
-			 struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	struct query qq = {0};
 	sqlite3_stmt *st;
-	char *text[2];
-	int rc, stop = 0;
-
-	dd_buf_addstr(&qq.sql, "SELECT " LEASE_COLS " FROM lease");
-	rc = lease_where(&qq, f, text, err);
-	if (!rc) {
-		q_tail(&qq, f);
-		rc = q_prepare(q, &qq, &st, err);
-	}
-	lease_where_release(&qq, text);
-	if (rc)
-		return rc;
-	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct dd_lease l = {0};
-
-		lease_row(st, &l);
-		stop = fn(arg, &l, err);
-		dd_lease_release(&l);
-	}
-	return each_end(q, st, rc, stop, err);
-}
-
-static int sq_lease_count(struct dd_store *s, const struct dd_filter *f,
-			  long long *out, struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	struct query qq = {0};
-	sqlite3_stmt *st;
-	char *text[2];
+	bool held = false;
 	int rc;
 
-	dd_buf_addstr(&qq.sql, "SELECT count(*) FROM lease");
-	rc = lease_where(&qq, f, text, err);
-	if (!rc)
-		rc = q_prepare(q, &qq, &st, err);
-	lease_where_release(&qq, text);
-	if (rc)
-		return rc;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*out = sqlite3_column_int64(st, 0);
-	done(q, st);
-	if (rc != SQLITE_ROW)
-		return fail(q, rc, err, "count leases");
-	return 0;
-}
-
-/* Count rows of `table` by status into counts[0..n). */
-static int count_by_status(struct sq *q, const char *sql, long long *counts,
-			   int n, struct dd_error *err)
-{
-	sqlite3_stmt *st;
-	int rc = prep(q, sql, &st, err);
-
-	if (rc)
-		return rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int status = sqlite3_column_int(st, 0);
-
-		if (status >= 0 && status < n)
-			counts[status] = sqlite3_column_int64(st, 1);
+	rc = prep(q, "SELECT expires FROM lock WHERE name = ?1", &st, err);
+	if (!rc) {
+		sqlite3_bind_text(st, 1, g->name, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		held = rc == SQLITE_ROW && sqlite3_column_double(st, 0) > now;
+		done(q, st);
+		rc = (rc == SQLITE_ROW || rc == SQLITE_DONE)
+			     ? 0
+			     : fail(q, rc, err, "read lock");
 	}
-	done(q, st);
-	if (rc != SQLITE_DONE)
-		return fail(q, rc, err, "count by status");
-	return 0;
-}
-
-/*
- * Finished rows are most of a store that has run a while, and their
- * number only grows: they are not counted but read from the counters
- * migration 5's triggers keep.  The live statuses come from the status
- * index's range below 'destroyed', the last status of both machines, so
- * a scrape costs the same with a million finished leases as with none.
- */
-/* Extend grant `g` to now + ttl while it is current (inside a transaction). */
-static int renew_lock(struct sq *q, const struct dd_lock_grant *g, double now,
-		      double ttl, struct dd_error *err)
-{
-	sqlite3_stmt *st;
-	int rc = prep(q,
-		      "UPDATE lock SET expires = ?4 WHERE token = ?1"
-		      " AND name = ?2 AND expires > ?3",
-		      &st, err);
-
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, g->token);
-	sqlite3_bind_text(st, 2, g->name, -1, SQLITE_STATIC);
-	sqlite3_bind_double(st, 3, now);
-	sqlite3_bind_double(st, 4, now + ttl);
-	rc = step_done(q, st, err, "renew lock");
-	if (!rc && sqlite3_changes(q->db) == 0)
-		rc = dd_error_set(err, DD_ERR_FENCED,
-				  "lock '%s' grant %lld expired or was taken "
-				  "over",
-				  g->name, g->token);
+	if (!rc && held)
+		rc = dd_error_set(err, DD_ERR_BUSY, "lock '%s' is held",
+				  g->name);
+	if (!rc)
+		rc = prep(q, "DELETE FROM lock WHERE name = ?1", &st, err);
+	if (!rc) {
+		sqlite3_bind_text(st, 1, g->name, -1, SQLITE_STATIC);
+		rc = step_done(q, st, err, "take over lock");
+	}
+	if (!rc)
+		rc = prep(q,
+			  "INSERT INTO lock(name, owner, expires)"
+			  " VALUES(?1, ?2, ?3)",
+			  &st, err);
+	if (!rc) {
+		sqlite3_bind_text(st, 1, g->name, -1, SQLITE_STATIC);
+		if (owner)
+			sqlite3_bind_text(st, 2, owner, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_double(st, 3, now + ttl);
+		rc = step_done(q, st, err, "acquire lock");
+	}
+	if (!rc)
+		g->token = sqlite3_last_insert_rowid(q->db);
 	return rc;
 }
 
-static int sq_lock_renew(struct dd_store *s, const struct dd_lock_grant *g,
-			 double now, double ttl, struct dd_error *err)
+static int sq_lock_acquire(struct dd_store *s, const char *owner, double now,
+			   double ttl, struct dd_lock_grant *grant,
+			   struct dd_error *err)
 {
 	int rc = dd_store_begin(s, err);
 
 	if (rc)
 		return rc;
-	rc = renew_lock(SQ(s), g, now, ttl, err);
+	rc = take_lock(SQ(s), grant, owner, now, ttl, err);
 	if (rc) {
 		dd_store_rollback(s);
 		return rc;
 	}
 	return dd_store_commit(s, err);
-}
-
-static int sq_task_renew(struct dd_store *s, const struct dd_task *t,
-			 double now, double ttl, struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc = dd_store_begin(s, err);
-
-	if (rc)
-		return rc;
-	/* a task handed back keeps its claim_token: claimed_by tells */
-	rc = prep(q,
-		  "UPDATE task SET claim_expires = ?4 WHERE id = ?1"
-		  " AND claim_token = ?2 AND claimed_by IS NOT NULL"
-		  " AND claim_expires > ?3",
-		  &st, err);
-	if (!rc) {
-		sqlite3_bind_int64(st, 1, t->id);
-		sqlite3_bind_int64(st, 2, t->claim_token);
-		sqlite3_bind_double(st, 3, now);
-		sqlite3_bind_double(st, 4, now + ttl);
-		rc = step_done(q, st, err, "renew task claim");
-	}
-	if (!rc && sqlite3_changes(q->db) == 0)
-		rc = dd_error_set(err, DD_ERR_FENCED,
-				  "task %lld's claim expired or was taken "
-				  "over",
-				  t->id);
-	if (!rc)
-		rc = renew_lock(q, &t->lock, now, ttl, err);
-	if (rc) {
-		dd_store_rollback(s);
-		return rc;
-	}
-	return dd_store_commit(s, err);
-}
-
-static int sq_counter_get(struct dd_store *s, const char *name,
-			  long long *out, struct dd_error *err);
-
-_Static_assert(DD_LEASE_DESTROYED == 5 &&
-		       DD_LEASE_DESTROYED == DD_LEASE_STATUS_COUNT - 1 &&
-		       DD_RESOURCE_DESTROYED == 4 &&
-		       DD_RESOURCE_DESTROYED == DD_RESOURCE_STATUS_COUNT - 1,
-	       "sq_stats() and migration 5 count 'destroyed' apart");
-
-static int sq_stats(struct dd_store *s, double now, struct dd_store_stats *out,
-		    struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	rc = count_by_status(q,
-			     "SELECT status, count(*) FROM lease"
-			     " WHERE status < 5 GROUP BY status",
-			     out->leases, DD_LEASE_STATUS_COUNT, err);
-	if (!rc)
-		rc = count_by_status(q,
-				     "SELECT status, count(*) FROM resource"
-				     " WHERE status < 4 GROUP BY status",
-				     out->resources, DD_RESOURCE_STATUS_COUNT,
-				     err);
-	if (!rc)
-		rc = sq_counter_get(s, "leases.destroyed",
-				    &out->leases[DD_LEASE_DESTROYED], err);
-	if (!rc)
-		rc = sq_counter_get(s, "resources.destroyed",
-				    &out->resources[DD_RESOURCE_DESTROYED],
-				    err);
-	if (!rc)
-		rc = prep(q,
-			  "SELECT count(*), count(claimed_by),"
-			  " min(CASE WHEN claimed_by IS NULL AND"
-			  " not_before <= ?1 THEN created END) FROM task",
-			  &st, err);
-	if (rc)
-		return rc;
-	sqlite3_bind_double(st, 1, now);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		out->tasks_claimed = sqlite3_column_int64(st, 1);
-		out->tasks_queued =
-			sqlite3_column_int64(st, 0) - out->tasks_claimed;
-		out->oldest_due = sqlite3_column_double(st, 2);
-	}
-	done(q, st);
-	if (rc != SQLITE_ROW)
-		return fail(q, rc, err, "count tasks");
-	return dd_sq_target_stats(q, out, err);
-}
-
-/* ---- commands ---------------------------------------------------------- */
-
-#define COMMAND_COLS                                                           \
-	"id, target_kind, target, kind, author, data, consumed, outcome,"      \
-	" created, consumed_at"
-
-static int command_push(sqlite3_stmt *st, void *list)
-{
-	struct dd_command c = {0};
-	int rc;
-
-	c.id = sqlite3_column_int64(st, 0);
-	c.target.kind = (enum dd_obj_kind)sqlite3_column_int(st, 1);
-	c.target.id = sqlite3_column_int64(st, 2);
-	c.kind = col_text(st, 3);
-	c.author = col_text(st, 4);
-	c.data = col_json(st, 5);
-	c.consumed = sqlite3_column_int(st, 6) != 0;
-	c.outcome = col_text(st, 7);
-	c.created = sqlite3_column_double(st, 8);
-	c.consumed_at = sqlite3_column_double(st, 9);
-	rc = dd_command_list_push(list, &c);
-	if (rc)
-		dd_command_release(&c);
-	return rc;
-}
-
-static int sq_command_insert(struct dd_store *s, struct dd_command *c,
-			     struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc = prep(q,
-		      "INSERT INTO command(target_kind, target, kind, author,"
-		      " data, created) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-		      &st, err);
-
-	if (rc)
-		return rc;
-	c->created = dd_now();
-	sqlite3_bind_int(st, 1, (int)c->target.kind);
-	sqlite3_bind_int64(st, 2, c->target.id);
-	sqlite3_bind_text(st, 3, c->kind, -1, SQLITE_STATIC);
-	bind_text_or_null(st, 4, c->author);
-	bind_json(st, 5, c->data);
-	sqlite3_bind_double(st, 6, c->created);
-	rc = step_done(q, st, err, "insert command");
-	if (!rc)
-		c->id = sqlite3_last_insert_rowid(q->db);
-	return rc;
-}
-
-static int sq_command_list(struct dd_store *s, const struct dd_filter *f,
-			   struct dd_command_list *out, struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	struct query qq = {0};
-	sqlite3_stmt *st;
-	int rc;
-
-	dd_buf_addstr(&qq.sql, "SELECT " COMMAND_COLS " FROM command");
-	if (f->target.kind) {
-		q_int(&qq, "target_kind = ?", f->target.kind);
-		q_int(&qq, "target = ?", f->target.id);
-	}
-	if (f->pending_only)
-		q_where(&qq, "consumed = 0");
-	q_range(&qq, f);
-	q_tail(&qq, f);
-	rc = q_prepare(q, &qq, &st, err);
-	if (rc)
-		return rc;
-	return run_list(q, st, command_push, out, err);
-}
-
-static int sq_command_consume(struct dd_store *s, long long id,
-			      const char *outcome, double now,
-			      struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc = prep(q,
-		      "UPDATE command SET consumed = 1, outcome = ?2,"
-		      " consumed_at = ?3 WHERE id = ?1 AND consumed = 0",
-		      &st, err);
-
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, outcome, -1, SQLITE_STATIC);
-	sqlite3_bind_double(st, 3, now);
-	rc = step_done(q, st, err, "consume command");
-	if (!rc && sqlite3_changes(q->db) == 0)
-		return dd_error_set(err, DD_ERR_STATE,
-				    "command %lld is already consumed", id);
-	return rc;
-}
-
-/* ---- logs -------------------------------------------------------------- */
-
-static int log_push(sqlite3_stmt *st, void *list)
-{
-	struct dd_log_entry e = {0};
-	int rc;
-
-	e.id = sqlite3_column_int64(st, 0);
-	e.blueprint = sqlite3_column_int64(st, 1);
-	e.resource = sqlite3_column_int64(st, 2);
-	e.lease = sqlite3_column_int64(st, 3);
-	e.type = col_text(st, 4);
-	e.time = sqlite3_column_double(st, 5);
-	e.data = col_json(st, 6);
-	e.target = sqlite3_column_int64(st, 7);
-	rc = dd_log_entry_list_push(list, &e);
-	if (rc)
-		dd_log_entry_release(&e);
-	return rc;
-}
-
-static int sq_log_append(struct dd_store *s, struct dd_log_entry *e,
-			 struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc = prep(q,
-		      "INSERT INTO log(blueprint, resource, lease, type, time,"
-		      " data, target) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-		      &st, err);
-
-	if (rc)
-		return rc;
-	bind_id_or_null(st, 1, e->blueprint);
-	bind_id_or_null(st, 2, e->resource);
-	bind_id_or_null(st, 3, e->lease);
-	sqlite3_bind_text(st, 4, e->type, -1, SQLITE_STATIC);
-	sqlite3_bind_double(st, 5, e->time);
-	bind_json(st, 6, e->data);
-	bind_id_or_null(st, 7, e->target);
-	rc = step_done(q, st, err, "append log");
-	if (!rc)
-		e->id = sqlite3_last_insert_rowid(q->db);
-	return rc;
-}
-
-static int sq_log_list(struct dd_store *s, const struct dd_filter *f,
-		       struct dd_log_entry_list *out, struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	struct query qq = {0};
-	sqlite3_stmt *st;
-	int rc;
-
-	dd_buf_addstr(&qq.sql, "SELECT id, blueprint, resource, lease, type,"
-			       " time, data, target FROM log");
-	if (f->lease)
-		q_int(&qq, "lease = ?", f->lease);
-	if (f->resource)
-		q_int(&qq, "resource = ?", f->resource);
-	if (f->blueprint)
-		q_int(&qq, "blueprint = ?", f->blueprint);
-	if (f->target_id)
-		q_int(&qq, "target = ?", f->target_id);
-	if (f->type)
-		q_text(&qq, "type = ?", f->type);
-	q_range(&qq, f);
-	q_tail(&qq, f);
-	rc = q_prepare(q, &qq, &st, err);
-	if (rc)
-		return rc;
-	return run_list(q, st, log_push, out, err);
-}
-
-/* ---- slot locks -------------------------------------------------------- */
-
-static int sq_slot_acquire(struct dd_store *s, const char *const *keys,
-			   size_t n, struct dd_ref owner, struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = exec_stmt(q, "SAVEPOINT slot", err);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < n && !rc; i++) {
-		rc = prep(q,
-			  "INSERT INTO slot_lock(key, owner_kind, owner)"
-			  " VALUES(?1, ?2, ?3) ON CONFLICT(key) DO NOTHING",
-			  &st, err);
-		if (rc)
-			break;
-		sqlite3_bind_text(st, 1, keys[i], -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 2, (int)owner.kind);
-		sqlite3_bind_int64(st, 3, owner.id);
-		rc = step_done(q, st, err, "acquire slot lock");
-		if (!rc && sqlite3_changes(q->db) == 0) {
-			sqlite3_stmt *who;
-			char holder[64] = "another object";
-
-			if (!prep(q,
-				  "SELECT owner_kind, owner FROM slot_lock"
-				  " WHERE key = ?1",
-				  &who, NULL)) {
-				sqlite3_bind_text(who, 1, keys[i], -1,
-						  SQLITE_STATIC);
-				if (sqlite3_step(who) == SQLITE_ROW)
-					snprintf(holder, sizeof(holder),
-						 "%s %lld",
-						 dd_obj_kind_name(
-							 sqlite3_column_int(
-								 who, 0)),
-						 sqlite3_column_int64(who, 1));
-				done(q, who);
-			}
-			rc = dd_error_set(err, DD_ERR_SLOT,
-					  "slot lock '%s' is held by %s",
-					  keys[i], holder);
-		}
-	}
-	if (rc) {
-		exec_sql(q, "ROLLBACK TO slot; RELEASE slot", NULL);
-		return rc;
-	}
-	return exec_stmt(q, "RELEASE slot", err);
-}
-
-static int sq_slot_release(struct dd_store *s, struct dd_ref owner,
-			   struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc = prep(q,
-		      "DELETE FROM slot_lock WHERE owner_kind = ?1 AND owner = ?2",
-		      &st, err);
-
-	if (rc)
-		return rc;
-	sqlite3_bind_int(st, 1, (int)owner.kind);
-	sqlite3_bind_int64(st, 2, owner.id);
-	return step_done(q, st, err, "release slot locks");
-}
-
-static int slot_push(sqlite3_stmt *st, void *list)
-{
-	struct dd_slot_lock l = {0};
-	int rc;
-
-	l.key = col_text(st, 0);
-	l.owner.kind = (enum dd_obj_kind)sqlite3_column_int(st, 1);
-	l.owner.id = sqlite3_column_int64(st, 2);
-	rc = dd_slot_lock_list_push(list, &l);
-	if (rc)
-		dd_slot_lock_release(&l);
-	return rc;
-}
-
-static int sq_slot_list(struct dd_store *s, const struct dd_filter *f,
-			struct dd_slot_lock_list *out, struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	struct query qq = {0};
-	sqlite3_stmt *st;
-	int rc;
-
-	dd_buf_addstr(&qq.sql, "SELECT key, owner_kind, owner FROM slot_lock");
-	if (f->target.kind) {
-		q_int(&qq, "owner_kind = ?", f->target.kind);
-		q_int(&qq, "owner = ?", f->target.id);
-	}
-	if (f->key)
-		q_text(&qq, "key = ?", f->key);
-	dd_buf_addstr(&qq.sql, " ORDER BY key");
-	if (f->limit)
-		dd_buf_addf(&qq.sql, " LIMIT %zu", f->limit);
-	rc = q_prepare(q, &qq, &st, err);
-	if (rc)
-		return rc;
-	return run_list(q, st, slot_push, out, err);
-}
-
-/* ---- tasks ------------------------------------------------------------- */
-
-#define TASK_COLS                                                              \
-	"id, kind, object_kind, object, not_before, claimed_by, claim_token,"  \
-	" claim_expires, failures, last_error, created"
-
-static void task_row(sqlite3_stmt *st, struct dd_task *t)
-{
-	t->id = sqlite3_column_int64(st, 0);
-	t->kind = col_text(st, 1);
-	t->object.kind = (enum dd_obj_kind)sqlite3_column_int(st, 2);
-	t->object.id = sqlite3_column_int64(st, 3);
-	t->not_before = sqlite3_column_double(st, 4);
-	t->claimed_by = col_text(st, 5);
-	t->claim_token = sqlite3_column_int64(st, 6);
-	t->claim_expires = sqlite3_column_double(st, 7);
-	t->failures = sqlite3_column_int(st, 8);
-	t->last_error = col_text(st, 9);
-	t->created = sqlite3_column_double(st, 10);
-}
-
-static int task_push(sqlite3_stmt *st, void *list)
-{
-	struct dd_task t = {0};
-	int rc;
-
-	task_row(st, &t);
-	rc = dd_task_list_push(list, &t);
-	if (rc)
-		dd_task_release(&t);
-	return rc;
-}
-
-static int sq_task_schedule(struct dd_store *s, const char *kind,
-			    struct dd_ref object, double not_before,
-			    struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc = prep(q,
-		      "INSERT INTO task(kind, object_kind, object, not_before,"
-		      " created) VALUES(?1, ?2, ?3, ?4, ?5)"
-		      " ON CONFLICT(kind, object_kind, object)"
-		      " WHERE claimed_by IS NULL DO UPDATE SET"
-		      " not_before = min(not_before, excluded.not_before)",
-		      &st, err);
-
-	if (rc)
-		return rc;
-	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, (int)object.kind);
-	sqlite3_bind_int64(st, 3, object.id);
-	sqlite3_bind_double(st, 4, not_before);
-	sqlite3_bind_double(st, 5, dd_now());
-	return step_done(q, st, err, "schedule task");
 }
 
 static int claim_first(struct sq *q, const char *sql, double now,
 		       struct dd_task *out, bool *found, struct dd_error *err)
 {
-	sqlite3_stmt *st;
-	int rc = prep(q, sql, &st, err);
+	struct dd_sql_stmt *st;
+	int rc = dd_sql_prepare(&q->sql, sql, &st, err);
 
 	if (rc)
 		return rc;
-	sqlite3_bind_double(st, 1, now);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		task_row(st, out);
-		*found = true;
-	}
-	done(q, st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return fail(q, rc, err, "claim task");
-	return 0;
-}
-
-/*
- * The task's object has no live lock: its name as dd_task_lock_name()
- * makes it, one WHEN per object kind that has an update task.
- */
-#define OBJECT_UNLOCKED                                                        \
-	"NOT EXISTS (SELECT 1 FROM lock WHERE name = (CASE task.object_kind"   \
-	" WHEN 3 THEN 'lease:' WHEN 2 THEN 'resource:' WHEN 4 THEN 'target:'"  \
-	" ELSE 'blueprint:' END || task.object) AND expires > ?1)"
-
-static int take_lock(struct sq *q, struct dd_lock_grant *g, const char *owner,
-		     double now, double ttl, struct dd_error *err);
-
-/* Drop lock grant `g` if it is still current (inside a transaction). */
-static int drop_lock(struct sq *q, const struct dd_lock_grant *g,
-		     struct dd_error *err)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if (!g->token)
-		return 0;
-	rc = prep(q, "DELETE FROM lock WHERE token = ?1 AND name = ?2", &st,
-		  err);
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, g->token);
-	sqlite3_bind_text(st, 2, g->name, -1, SQLITE_STATIC);
-	return step_done(q, st, err, "release lock");
+	dd_sql_double(&q->sql, st, 1, now);
+	rc = dd_sql_get(&q->sql, st, dd_sql_task_row, out, err, "claim task");
+	*found = !rc;
+	return rc == DD_ERR_NOTFOUND ? 0 : rc;
 }
 
 #define CLAIM_QUEUED                                                           \
-	"SELECT " TASK_COLS " FROM task WHERE claimed_by IS NULL"              \
-	" AND not_before <= ?1 AND " OBJECT_UNLOCKED                           \
+	"SELECT " DD_SQL_TASK_COLS " FROM task WHERE claimed_by IS NULL"       \
+	" AND not_before <= ?1 AND " DD_SQL_OBJECT_UNLOCKED                    \
 	" ORDER BY not_before, id LIMIT 1"
 #define CLAIM_EXPIRED                                                          \
-	"SELECT " TASK_COLS " FROM task WHERE claimed_by IS NOT NULL"          \
-	" AND claim_expires <= ?1 AND " OBJECT_UNLOCKED                        \
+	"SELECT " DD_SQL_TASK_COLS " FROM task WHERE claimed_by IS NOT NULL"   \
+	" AND claim_expires <= ?1 AND " DD_SQL_OBJECT_UNLOCKED                 \
 	" ORDER BY claim_expires, id LIMIT 1"
 
 static int sq_task_claim(struct dd_store *s, const char *worker, double now,
@@ -2486,632 +1525,6 @@ static int sq_task_claim(struct dd_store *s, const char *worker, double now,
 		return rc;
 	}
 	return 0;
-}
-
-static int sq_task_finish(struct dd_store *s, const struct dd_task *t,
-			  const char *outcome, double duration, double now,
-			  const char *error, struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = dd_store_begin(s, err);
-	if (rc)
-		return rc;
-	rc = prep(q, "DELETE FROM task WHERE id = ?1 AND claim_token = ?2",
-		  &st, err);
-	if (!rc) {
-		sqlite3_bind_int64(st, 1, t->id);
-		sqlite3_bind_int64(st, 2, t->claim_token);
-		rc = step_done(q, st, err, "finish task");
-	}
-	if (!rc && sqlite3_changes(q->db) == 0)
-		rc = dd_error_set(err, DD_ERR_FENCED,
-				  "task %lld was claimed by another worker",
-				  t->id);
-	if (!rc)
-		rc = drop_lock(q, &t->lock, err);
-	if (!rc)
-		rc = prep(q,
-			  "INSERT INTO task_archive(id, kind, object_kind,"
-			  " object, outcome, failures, duration, finished,"
-			  " error) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-			  &st, err);
-	if (!rc) {
-		sqlite3_bind_int64(st, 1, t->id);
-		sqlite3_bind_text(st, 2, t->kind, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 3, (int)t->object.kind);
-		sqlite3_bind_int64(st, 4, t->object.id);
-		sqlite3_bind_text(st, 5, outcome, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 6, t->failures);
-		sqlite3_bind_double(st, 7, duration);
-		sqlite3_bind_double(st, 8, now);
-		bind_text_or_null(st, 9, error);
-		rc = step_done(q, st, err, "archive task");
-	}
-	if (rc) {
-		dd_store_rollback(s);
-		return rc;
-	}
-	return dd_store_commit_lazy(s, err);
-}
-
-static int sq_task_retry(struct dd_store *s, const struct dd_task *t,
-			 double not_before, int failures, const char *error,
-			 struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc, merged = 0;
-
-	rc = dd_store_begin(s, err);
-	if (rc)
-		return rc;
-	/*
-	 * If somebody queued this object again while we held the task, fold
-	 * ours into theirs so there is still at most one queued task.
-	 */
-	rc = prep(q,
-		  "UPDATE task SET not_before = min(not_before, ?4),"
-		  " failures = max(failures, ?5)"
-		  " WHERE kind = ?1 AND object_kind = ?2 AND object = ?3"
-		  " AND claimed_by IS NULL",
-		  &st, err);
-	if (!rc) {
-		sqlite3_bind_text(st, 1, t->kind, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 2, (int)t->object.kind);
-		sqlite3_bind_int64(st, 3, t->object.id);
-		sqlite3_bind_double(st, 4, not_before);
-		sqlite3_bind_int(st, 5, failures);
-		rc = step_done(q, st, err, "retry task");
-		merged = sqlite3_changes(q->db);
-	}
-	if (!rc && merged)
-		rc = prep(q,
-			  "DELETE FROM task WHERE id = ?1 AND claim_token = ?2",
-			  &st, err);
-	else if (!rc)
-		rc = prep(q,
-			  "UPDATE task SET claimed_by = NULL, claim_expires ="
-			  " NULL, not_before = ?3, failures = ?4,"
-			  " last_error = coalesce(?5, last_error)"
-			  " WHERE id = ?1 AND claim_token = ?2",
-			  &st, err);
-	if (!rc) {
-		sqlite3_bind_int64(st, 1, t->id);
-		sqlite3_bind_int64(st, 2, t->claim_token);
-		if (!merged) {
-			sqlite3_bind_double(st, 3, not_before);
-			sqlite3_bind_int(st, 4, failures);
-			bind_text_or_null(st, 5, error);
-		}
-		rc = step_done(q, st, err, "retry task");
-	}
-	if (!rc && sqlite3_changes(q->db) == 0)
-		rc = dd_error_set(err, DD_ERR_FENCED,
-				  "task %lld was claimed by another worker",
-				  t->id);
-	if (!rc)
-		rc = drop_lock(q, &t->lock, err);
-	if (rc) {
-		dd_store_rollback(s);
-		return rc;
-	}
-	return dd_store_commit_lazy(s, err);
-}
-
-static int sq_task_next_due(struct dd_store *s, double *out,
-			    struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	/*
-	 * A queued task whose object is locked is not due: its claimant's
-	 * claim (and lock) expiry, or the claimant finishing, frees it.
-	 */
-	int rc = prep(q,
-		      "SELECT min(t) FROM ("
-		      " SELECT min(not_before) AS t FROM task"
-		      "  WHERE claimed_by IS NULL AND " OBJECT_UNLOCKED
-		      " UNION ALL SELECT min(claim_expires) FROM task"
-		      "  WHERE claimed_by IS NOT NULL)",
-		      &st, err);
-
-	if (rc)
-		return rc;
-	sqlite3_bind_double(st, 1, dd_now());
-	rc = sqlite3_step(st);
-	*out = rc == SQLITE_ROW ? sqlite3_column_double(st, 0) : 0;
-	done(q, st);
-	if (rc != SQLITE_ROW)
-		return fail(q, rc, err, "next due task");
-	return 0;
-}
-
-static int sq_task_list(struct dd_store *s, const struct dd_filter *f,
-			struct dd_task_list *out, struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	struct query qq = {0};
-	sqlite3_stmt *st;
-	int rc;
-
-	dd_buf_addstr(&qq.sql, "SELECT " TASK_COLS " FROM task");
-	if (f->target.kind) {
-		q_int(&qq, "object_kind = ?", f->target.kind);
-		q_int(&qq, "object = ?", f->target.id);
-	}
-	if (f->type)
-		q_text(&qq, "kind = ?", f->type);
-	q_range(&qq, f);
-	q_tail(&qq, f);
-	rc = q_prepare(q, &qq, &st, err);
-	if (rc)
-		return rc;
-	return run_list(q, st, task_push, out, err);
-}
-
-static int archive_push(sqlite3_stmt *st, void *list)
-{
-	struct dd_task_archive a = {0};
-	int rc;
-
-	a.id = sqlite3_column_int64(st, 0);
-	a.kind = col_text(st, 1);
-	a.object.kind = (enum dd_obj_kind)sqlite3_column_int(st, 2);
-	a.object.id = sqlite3_column_int64(st, 3);
-	a.outcome = col_text(st, 4);
-	a.failures = sqlite3_column_int(st, 5);
-	a.duration = sqlite3_column_double(st, 6);
-	a.finished = sqlite3_column_double(st, 7);
-	a.error = col_text(st, 8);
-	rc = dd_task_archive_list_push(list, &a);
-	if (rc)
-		dd_task_archive_release(&a);
-	return rc;
-}
-
-static int sq_task_archive_list(struct dd_store *s, const struct dd_filter *f,
-				struct dd_task_archive_list *out,
-				struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	struct query qq = {0};
-	sqlite3_stmt *st;
-	int rc;
-
-	dd_buf_addstr(&qq.sql, "SELECT id, kind, object_kind, object, outcome,"
-			       " failures, duration, finished, error"
-			       " FROM task_archive");
-	if (f->target.kind) {
-		q_int(&qq, "object_kind = ?", f->target.kind);
-		q_int(&qq, "object = ?", f->target.id);
-	}
-	if (f->type)
-		q_text(&qq, "outcome = ?", f->type);
-	q_tail(&qq, f);
-	rc = q_prepare(q, &qq, &st, err);
-	if (rc)
-		return rc;
-	return run_list(q, st, archive_push, out, err);
-}
-
-/* ---- named locks ------------------------------------------------------- */
-
-/* Take lock `g->name` for `owner` unless it is held (in a transaction). */
-static int take_lock(struct sq *q, struct dd_lock_grant *g, const char *owner,
-		     double now, double ttl, struct dd_error *err)
-{
-	sqlite3_stmt *st;
-	bool held = false;
-	int rc;
-
-	rc = prep(q, "SELECT expires FROM lock WHERE name = ?1", &st, err);
-	if (!rc) {
-		sqlite3_bind_text(st, 1, g->name, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		held = rc == SQLITE_ROW && sqlite3_column_double(st, 0) > now;
-		done(q, st);
-		rc = (rc == SQLITE_ROW || rc == SQLITE_DONE)
-			     ? 0
-			     : fail(q, rc, err, "read lock");
-	}
-	if (!rc && held)
-		rc = dd_error_set(err, DD_ERR_BUSY, "lock '%s' is held",
-				  g->name);
-	if (!rc)
-		rc = prep(q, "DELETE FROM lock WHERE name = ?1", &st, err);
-	if (!rc) {
-		sqlite3_bind_text(st, 1, g->name, -1, SQLITE_STATIC);
-		rc = step_done(q, st, err, "take over lock");
-	}
-	if (!rc)
-		rc = prep(q,
-			  "INSERT INTO lock(name, owner, expires)"
-			  " VALUES(?1, ?2, ?3)",
-			  &st, err);
-	if (!rc) {
-		sqlite3_bind_text(st, 1, g->name, -1, SQLITE_STATIC);
-		bind_text_or_null(st, 2, owner);
-		sqlite3_bind_double(st, 3, now + ttl);
-		rc = step_done(q, st, err, "acquire lock");
-	}
-	if (!rc)
-		g->token = sqlite3_last_insert_rowid(q->db);
-	return rc;
-}
-
-static int sq_lock_acquire(struct dd_store *s, const char *owner, double now,
-			   double ttl, struct dd_lock_grant *grant,
-			   struct dd_error *err)
-{
-	int rc = dd_store_begin(s, err);
-
-	if (rc)
-		return rc;
-	rc = take_lock(SQ(s), grant, owner, now, ttl, err);
-	if (rc) {
-		dd_store_rollback(s);
-		return rc;
-	}
-	return dd_store_commit(s, err);
-}
-
-static int sq_lock_release(struct dd_store *s, const struct dd_lock_grant *g,
-			   struct dd_error *err)
-{
-	/* a transaction, so that a group-commit handle joins its batch */
-	int rc = dd_store_begin(s, err);
-
-	if (rc)
-		return rc;
-	rc = drop_lock(SQ(s), g, err);
-	if (rc) {
-		dd_store_rollback(s);
-		return rc;
-	}
-	return dd_store_commit(s, err);
-}
-
-static int sq_counter_get(struct dd_store *s, const char *name,
-			  long long *out, struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc = prep(q, "SELECT value FROM counter WHERE name = ?1", &st, err);
-
-	if (rc)
-		return rc;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	*out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	done(q, st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return fail(q, rc, err, "read counter");
-	return 0;
-}
-
-static int sq_counter_bump(struct dd_store *s, const char *name,
-			   struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc = prep(q,
-		      "INSERT INTO counter(name, value) VALUES(?1, 1)"
-		      " ON CONFLICT(name) DO UPDATE SET value = value + 1",
-		      &st, err);
-
-	if (rc)
-		return rc;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	return step_done(q, st, err, "bump counter");
-}
-
-/* ---- API tokens -------------------------------------------------------- */
-
-#define TOKEN_COLS "id, name, role, hash, created, last_used, revoked"
-
-static int token_row(sqlite3_stmt *st, struct dd_token *t)
-{
-	const unsigned char *hash = sqlite3_column_text(st, 3);
-
-	t->id = sqlite3_column_int64(st, 0);
-	t->name = col_text(st, 1);
-	t->role = col_text(st, 2);
-	snprintf(t->hash, sizeof(t->hash), "%s",
-		 hash ? (const char *)hash : "");
-	t->created = sqlite3_column_double(st, 4);
-	t->last_used = sqlite3_column_double(st, 5);
-	t->revoked = sqlite3_column_double(st, 6);
-	if (!t->name || !t->role) {
-		dd_token_release(t);
-		return DD_ERR_NOMEM;
-	}
-	return 0;
-}
-
-static int token_push(sqlite3_stmt *st, void *list)
-{
-	struct dd_token t = {0};
-	int rc = token_row(st, &t);
-
-	if (!rc)
-		rc = dd_token_list_push(list, &t);
-	if (rc)
-		dd_token_release(&t);
-	return rc;
-}
-
-/*
- * Get the one token that `sql` selects by ?1: `text` when it is not NULL,
- * else `id`.  Returns DD_ERR_NOTFOUND without touching err when there is
- * none, so the caller can say what it looked for.
- */
-static int token_one(struct sq *q, const char *sql, long long id,
-		     const char *text, struct dd_token *out,
-		     struct dd_error *err)
-{
-	sqlite3_stmt *st;
-	int rc = prep(q, sql, &st, err);
-
-	if (rc)
-		return rc;
-	if (text)
-		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		rc = token_row(st, out);
-		done(q, st);
-		if (rc)
-			return dd_error_set(err, rc, "out of memory");
-		return 0;
-	}
-	done(q, st);
-	if (rc != SQLITE_DONE)
-		return fail(q, rc, err, "get token");
-	return DD_ERR_NOTFOUND;
-}
-
-static int sq_token_insert(struct dd_store *s, struct dd_token *t,
-			   struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	bool name_taken;
-	int rc = prep(q,
-		      "INSERT INTO token(name, role, hash, created, last_used,"
-		      " revoked) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-		      &st, err);
-
-	if (rc)
-		return rc;
-	t->created = dd_now();
-	sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, t->role, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, t->hash, -1, SQLITE_STATIC);
-	sqlite3_bind_double(st, 4, t->created);
-	sqlite3_bind_double(st, 5, t->last_used);
-	sqlite3_bind_double(st, 6, t->revoked);
-	rc = sqlite3_step(st);
-	name_taken = (rc & 0xff) == SQLITE_CONSTRAINT &&
-		     strstr(sqlite3_errmsg(q->db), "token.name");
-	done(q, st);
-	if (name_taken)
-		return dd_error_set(err, DD_ERR_EXISTS,
-				    "token name '%s' is already taken",
-				    t->name);
-	if (rc != SQLITE_DONE)
-		return fail(q, rc, err, "insert token");
-	t->id = sqlite3_last_insert_rowid(q->db);
-	return 0;
-}
-
-static int sq_token_get(struct dd_store *s, long long id,
-			struct dd_token *out, struct dd_error *err)
-{
-	int rc = token_one(SQ(s),
-			   "SELECT " TOKEN_COLS " FROM token WHERE id = ?1",
-			   id, NULL, out, err);
-
-	if (rc == DD_ERR_NOTFOUND)
-		return dd_error_set(err, rc, "no such token: %lld", id);
-	return rc;
-}
-
-static int sq_token_get_by_name(struct dd_store *s, const char *name,
-				struct dd_token *out, struct dd_error *err)
-{
-	int rc = token_one(SQ(s),
-			   "SELECT " TOKEN_COLS " FROM token WHERE name = ?1",
-			   0, name, out, err);
-
-	if (rc == DD_ERR_NOTFOUND)
-		return dd_error_set(err, rc, "no such token: '%s'", name);
-	return rc;
-}
-
-static int sq_token_get_by_hash(struct dd_store *s, const char *hash,
-				struct dd_token *out, struct dd_error *err)
-{
-	int rc = token_one(SQ(s),
-			   "SELECT " TOKEN_COLS " FROM token WHERE hash = ?1",
-			   0, hash, out, err);
-
-	if (rc == DD_ERR_NOTFOUND)
-		return dd_error_set(err, rc, "no token has that hash");
-	return rc;
-}
-
-static int sq_token_list(struct dd_store *s, const struct dd_filter *f,
-			 struct dd_token_list *out, struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	struct query qq = {0};
-	sqlite3_stmt *st;
-	int rc;
-
-	dd_buf_addstr(&qq.sql, "SELECT " TOKEN_COLS " FROM token");
-	if (f->after_id)
-		q_int(&qq, "id > ?", f->after_id);
-	q_tail(&qq, f);
-	rc = q_prepare(q, &qq, &st, err);
-	if (rc)
-		return rc;
-	return run_list(q, st, token_push, out, err);
-}
-
-/* Run `sql`, an UPDATE of token ?1 with time ?2; no such token: NOTFOUND. */
-static int token_set_time(struct sq *q, const char *sql, long long id,
-			  double now, struct dd_error *err, const char *what)
-{
-	sqlite3_stmt *st;
-	int rc = prep(q, sql, &st, err);
-
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_double(st, 2, now);
-	rc = step_done(q, st, err, what);
-	if (!rc && sqlite3_changes(q->db) == 0)
-		return dd_error_set(err, DD_ERR_NOTFOUND, "no such token: %lld",
-				    id);
-	return rc;
-}
-
-static int sq_token_revoke(struct dd_store *s, long long id, double now,
-			   struct dd_error *err)
-{
-	return token_set_time(SQ(s),
-			      "UPDATE token SET revoked = CASE WHEN revoked = 0"
-			      " THEN ?2 ELSE revoked END WHERE id = ?1",
-			      id, now, err, "revoke token");
-}
-
-static int sq_token_touch(struct dd_store *s, long long id, double now,
-			  struct dd_error *err)
-{
-	return token_set_time(SQ(s),
-			      "UPDATE token SET last_used = ?2 WHERE id = ?1",
-			      id, now, err, "touch token");
-}
-
-/* ---- idempotency records ----------------------------------------------
- *
- * One row per (caller, key), written in the transaction that creates the
- * object it names.  Write transactions here are serialised (BEGIN
- * IMMEDIATE, or one group's connection), so a create that looks its key
- * up inside its transaction sees any earlier create's record; the primary
- * key is what still keeps a second record out on a backend that is not.
- */
-
-static int copy_text(char *dst, size_t n, sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	return snprintf(dst, n, "%s", t ? (const char *)t : "") >= (int)n;
-}
-
-static int sq_idem_get(struct dd_store *s, const char *caller,
-		       const char *key, double since,
-		       struct dd_idem_record *out, struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc = prep(q,
-		      "SELECT caller, key, request, hash, object_kind, object,"
-		      " created FROM idempotency"
-		      " WHERE caller = ?1 AND key = ?2 AND created >= ?3",
-		      &st, err);
-
-	if (rc)
-		return rc;
-	sqlite3_bind_text(st, 1, caller, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-	sqlite3_bind_double(st, 3, since);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		bool cut = false;
-
-		memset(out, 0, sizeof(*out));
-		cut |= copy_text(out->caller, sizeof(out->caller), st, 0);
-		cut |= copy_text(out->key, sizeof(out->key), st, 1);
-		cut |= copy_text(out->request, sizeof(out->request), st, 2);
-		cut |= copy_text(out->hash, sizeof(out->hash), st, 3);
-		cut |= copy_text(out->object_kind, sizeof(out->object_kind),
-				 st, 4);
-		out->object = sqlite3_column_int64(st, 5);
-		out->created = sqlite3_column_double(st, 6);
-		done(q, st);
-		if (cut)
-			return dd_error_set(err, DD_ERR_STORE,
-					    "store '%s': idempotency record "
-					    "of key '%s' is malformed",
-					    q->base.location, key);
-		return 0;
-	}
-	done(q, st);
-	if (rc != SQLITE_DONE)
-		return fail(q, rc, err, "get idempotency record");
-	return DD_ERR_NOTFOUND;
-}
-
-static int sq_idem_insert(struct dd_store *s, const struct dd_idem_record *rec,
-			  double since, struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc = prep(q,
-		      "INSERT INTO idempotency(caller, key, request, hash,"
-		      " object_kind, object, created)"
-		      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-		      " ON CONFLICT(caller, key) DO UPDATE SET"
-		      " request = excluded.request, hash = excluded.hash,"
-		      " object_kind = excluded.object_kind,"
-		      " object = excluded.object, created = excluded.created"
-		      " WHERE idempotency.created < ?8",
-		      &st, err);
-
-	if (rc)
-		return rc;
-	sqlite3_bind_text(st, 1, rec->caller, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, rec->key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, rec->request, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, rec->hash, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, rec->object_kind, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, rec->object);
-	sqlite3_bind_double(st, 7, rec->created);
-	sqlite3_bind_double(st, 8, since);
-	rc = step_done(q, st, err, "insert idempotency record");
-	if (!rc && sqlite3_changes(q->db) == 0)
-		return dd_error_set(err, DD_ERR_EXISTS,
-				    "idempotency key '%s' is already in use",
-				    rec->key);
-	return rc;
-}
-
-static int sq_idem_prune(struct dd_store *s, double before, int max, int *n,
-			 struct dd_error *err)
-{
-	struct sq *q = SQ(s);
-	sqlite3_stmt *st;
-	int rc = prep(q,
-		      "DELETE FROM idempotency WHERE (caller, key) IN"
-		      " (SELECT caller, key FROM idempotency"
-		      " WHERE created < ?1 ORDER BY created LIMIT ?2)",
-		      &st, err);
-
-	*n = 0;
-	if (rc)
-		return rc;
-	sqlite3_bind_double(st, 1, before);
-	sqlite3_bind_int(st, 2, max);
-	rc = step_done(q, st, err, "prune idempotency records");
-	if (!rc)
-		*n = sqlite3_changes(q->db);
-	return rc;
 }
 
 /* ---- health and integrity ---------------------------------------------- */
@@ -3217,62 +1630,62 @@ const struct dd_store_ops dd_sqlite_store_ops = {
 	.sync_then = sq_sync_then,
 	.rollback = sq_rollback,
 	.fence_check = sq_fence_check,
-	.blueprint_insert = sq_blueprint_insert,
-	.blueprint_update = sq_blueprint_update,
-	.blueprint_get = sq_blueprint_get,
-	.blueprint_list = sq_blueprint_list,
-	.resource_insert = sq_resource_insert,
-	.resource_update = sq_resource_update,
-	.resource_get = sq_resource_get,
-	.resource_each = sq_resource_each,
-	.lease_insert = sq_lease_insert,
-	.lease_update = sq_lease_update,
-	.lease_get = sq_lease_get,
-	.lease_each = sq_lease_each,
-	.lease_count = sq_lease_count,
-	.stats = sq_stats,
-	.target_insert = dd_sq_target_insert,
-	.target_update = dd_sq_target_update,
-	.target_get = dd_sq_target_get,
-	.target_each = dd_sq_target_each,
-	.artifact_insert = dd_sq_artifact_insert,
-	.artifact_get = dd_sq_artifact_get,
-	.artifact_each = dd_sq_artifact_each,
-	.artifact_release_all = dd_sq_artifact_release_all,
+	.blueprint_insert = dd_sql_blueprint_insert,
+	.blueprint_update = dd_sql_blueprint_update,
+	.blueprint_get = dd_sql_blueprint_get,
+	.blueprint_list = dd_sql_blueprint_list,
+	.resource_insert = dd_sql_resource_insert,
+	.resource_update = dd_sql_resource_update,
+	.resource_get = dd_sql_resource_get,
+	.resource_each = dd_sql_resource_each,
+	.lease_insert = dd_sql_lease_insert,
+	.lease_update = dd_sql_lease_update,
+	.lease_get = dd_sql_lease_get,
+	.lease_each = dd_sql_lease_each,
+	.lease_count = dd_sql_lease_count,
+	.stats = dd_sql_stats,
+	.target_insert = dd_sql_target_insert,
+	.target_update = dd_sql_target_update,
+	.target_get = dd_sql_target_get,
+	.target_each = dd_sql_target_each,
+	.artifact_insert = dd_sql_artifact_insert,
+	.artifact_get = dd_sql_artifact_get,
+	.artifact_each = dd_sql_artifact_each,
+	.artifact_release_all = dd_sql_artifact_release_all,
 	.artifact_append = dd_sq_artifact_append,
 	.artifact_complete = dd_sq_artifact_complete,
 	.artifact_read = dd_sq_artifact_read,
 	.artifact_delete = dd_sq_artifact_delete,
 	.artifact_prune = dd_sq_artifact_prune,
-	.command_insert = sq_command_insert,
-	.command_list = sq_command_list,
-	.command_consume = sq_command_consume,
-	.log_append = sq_log_append,
-	.log_list = sq_log_list,
-	.slot_acquire = sq_slot_acquire,
-	.slot_release = sq_slot_release,
-	.slot_list = sq_slot_list,
-	.task_schedule = sq_task_schedule,
+	.command_insert = dd_sql_command_insert,
+	.command_list = dd_sql_command_list,
+	.command_consume = dd_sql_command_consume,
+	.log_append = dd_sql_log_append,
+	.log_list = dd_sql_log_list,
+	.slot_acquire = dd_sql_slot_acquire,
+	.slot_release = dd_sql_slot_release,
+	.slot_list = dd_sql_slot_list,
+	.task_schedule = dd_sql_task_schedule,
 	.task_claim = sq_task_claim,
-	.task_finish = sq_task_finish,
-	.task_retry = sq_task_retry,
-	.task_next_due = sq_task_next_due,
-	.task_list = sq_task_list,
-	.task_archive_list = sq_task_archive_list,
+	.task_finish = dd_sql_task_finish,
+	.task_retry = dd_sql_task_retry,
+	.task_next_due = dd_sql_task_next_due,
+	.task_list = dd_sql_task_list,
+	.task_archive_list = dd_sql_task_archive_list,
 	.lock_acquire = sq_lock_acquire,
-	.lock_release = sq_lock_release,
-	.lock_renew = sq_lock_renew,
-	.task_renew = sq_task_renew,
-	.counter_get = sq_counter_get,
-	.counter_bump = sq_counter_bump,
-	.token_insert = sq_token_insert,
-	.token_get = sq_token_get,
-	.token_get_by_name = sq_token_get_by_name,
-	.token_get_by_hash = sq_token_get_by_hash,
-	.token_list = sq_token_list,
-	.token_revoke = sq_token_revoke,
-	.token_touch = sq_token_touch,
-	.idem_get = sq_idem_get,
-	.idem_insert = sq_idem_insert,
-	.idem_prune = sq_idem_prune,
+	.lock_release = dd_sql_lock_release,
+	.lock_renew = dd_sql_lock_renew,
+	.task_renew = dd_sql_task_renew,
+	.counter_get = dd_sql_counter_get,
+	.counter_bump = dd_sql_counter_bump,
+	.token_insert = dd_sql_token_insert,
+	.token_get = dd_sql_token_get,
+	.token_get_by_name = dd_sql_token_get_by_name,
+	.token_get_by_hash = dd_sql_token_get_by_hash,
+	.token_list = dd_sql_token_list,
+	.token_revoke = dd_sql_token_revoke,
+	.token_touch = dd_sql_token_touch,
+	.idem_get = dd_sql_idem_get,
+	.idem_insert = dd_sql_idem_insert,
+	.idem_prune = dd_sql_idem_prune,
 };

@@ -1,11 +1,12 @@
 /*
  * test_store_targets.c - build targets, artifacts and file chunks in the
- * store (store/store.h, store/sqlite_targets.c): every operation, paging
- * newest first with filters, a target's log and commands, unique keys,
- * no artifact added to a finished target, releasing in the caller's
- * transaction, a few MB written and read back in chunks with the SHA-256
- * checked and reads at any offset, uploads cut off leaving nothing, the
- * figures for /metrics, and injected store faults.
+ * store (store/store.h, store/sql_targets.c, store/sqlite_chunks.c):
+ * every operation, paging newest first with filters, a target's log
+ * and commands, unique keys, no artifact added to a finished target,
+ * releasing in the caller's transaction, a few MB written and read back
+ * in chunks with the SHA-256 checked and reads at any offset, uploads
+ * cut off leaving nothing, the figures for /metrics, and injected store
+ * faults.
  *
  * Each test gets its own temp directory and migrated store (testutil.h).
  */
