@@ -11,12 +11,14 @@
 #include "http/server.h"
 #include "http/http.h"
 #include "http/internal.h"
+#include "http/linger.h"
 #include "http/mhd.h"
 #include "http/router.h"
 #include "http/watch.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -48,8 +50,11 @@
  * long polls parked on one thread, every answer paid about a millisecond.
  */
 #define IO_THREADS 4
-/* File descriptors kept for the store, wake sockets and exec's pipes. */
-#define FD_RESERVE 512
+/*
+ * File descriptors kept for the store, wake sockets, exec's pipes and
+ * the sockets of lingering closes.
+ */
+#define FD_RESERVE (512 + DD_HTTP_LINGER_MAX)
 
 struct dd_http_server {
 	struct MHD_Daemon *mhd;
@@ -109,6 +114,8 @@ struct dd_http_server {
 	int resume_ep, resume_stop;
 	pthread_t resumer;
 	bool resumer_started;
+	/* closes connections answered before their body was read */
+	struct dd_http_linger *linger;
 };
 
 struct track {
@@ -116,6 +123,7 @@ struct track {
 	double since; /* waiting for a whole request since (monotonic) */
 	bool idle;    /* in the idle list: no whole request yet */
 	bool cut;
+	bool linger; /* answered before its body was read: linger.h */
 	struct track *prev, *next; /* in the idle list */
 };
 
@@ -358,6 +366,7 @@ static void on_connection(void *cls, struct MHD_Connection *mc,
 {
 	struct dd_http_server *s = cls;
 	struct track *t = *socket_context;
+	bool linger;
 
 	(void)mc;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
@@ -392,7 +401,19 @@ static void on_connection(void *cls, struct MHD_Connection *mc,
 	pthread_mutex_lock(&s->track_mu);
 	idle_remove(s, t);
 	s->open--;
+	linger = t->linger && !t->cut; /* a cut one is shut down already */
 	pthread_mutex_unlock(&s->track_mu);
+	if (linger) {
+		/*
+		 * libmicrohttpd closes its descriptor after this (and takes
+		 * it out of its epoll set first): a copy keeps the socket
+		 * open for the lingering close.
+		 */
+		int fd = fcntl(t->fd, F_DUPFD_CLOEXEC, 0);
+
+		if (fd >= 0)
+			dd_http_linger_close(s->linger, fd);
+	}
 	dd_free(t);
 	*socket_context = NULL;
 }
@@ -674,6 +695,44 @@ static enum MHD_Result send_answer(struct MHD_Connection *mc, struct conn *c)
 	return ret;
 }
 
+/* Is a body on its way after the request's headers? */
+static bool body_coming(struct MHD_Connection *mc)
+{
+	const char *len = MHD_lookup_connection_value(
+		mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return (len && strtoull(len, NULL, 10) > 0) ||
+	       MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+					   MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
+/*
+ * Answer a request before its body is read: a refusal.  libmicrohttpd
+ * then reads no more of it and closes the connection once the answer is
+ * sent.  The client may still be sending the body, and a socket closed
+ * with bytes unread is reset, which can cost the client the answer
+ * ("broken pipe", status 000): so the close lingers (linger.h).  A
+ * refusal that closes the connection in any case (c->close: the body's
+ * length cannot be trusted) lingers too.
+ */
+static enum MHD_Result answer_before_body(struct dd_http_server *s,
+					  struct MHD_Connection *mc,
+					  struct conn *c)
+{
+	if (c->close || body_coming(mc)) {
+		const union MHD_ConnectionInfo *i = MHD_get_connection_info(
+			mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		struct track *t = i ? i->socket_context : NULL;
+
+		if (t) {
+			pthread_mutex_lock(&s->track_mu);
+			t->linger = true;
+			pthread_mutex_unlock(&s->track_mu);
+		}
+	}
+	return send_answer(mc, c);
+}
+
 /* ---- handler threads ----------------------------------------------- */
 
 /*
@@ -894,7 +953,7 @@ static enum MHD_Result upload_start(struct dd_http_server *s, struct conn *c,
 		/* Refuse before reading a byte of the body. */
 		c->too_large = true;
 		upload_too_large(&c->req, s->max_upload);
-		return send_answer(c->mc, c);
+		return answer_before_body(s, c->mc, c);
 	}
 	u = dd_calloc(1, sizeof(*u));
 	if (!u)
@@ -1273,7 +1332,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
 			answering_begin(s, c);
 			dd_http_error(&c->req, 400, "malformed", "%s",
 				      refusal);
-			return send_answer(mc, c);
+			return answer_before_body(s, mc, c);
 		}
 		sr = dd_http_route_streaming(&c->req);
 		if (sr)
@@ -1285,7 +1344,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
 			c->too_large = true;
 			answering_begin(s, c);
 			too_large(&c->req);
-			return send_answer(mc, c);
+			return answer_before_body(s, mc, c);
 		}
 		return MHD_YES;
 	}
@@ -1311,6 +1370,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
 	}
 	if (c->answered)
 		return MHD_YES;
+	if (c->ready && c->up && !c->up->begun) /* a stream's begin refused */
+		return answer_before_body(s, mc, c);
 	if (c->ready) /* resumed: a handler thread built the answer */
 		return send_answer(mc, c);
 	if (c->up)
@@ -1518,6 +1579,7 @@ static void server_free(struct dd_http_server *s)
 		close(s->resume_ep);
 	if (s->resume_stop >= 0)
 		close(s->resume_stop);
+	dd_http_linger_stop(s->linger);
 	pthread_mutex_destroy(&s->count_mu);
 	pthread_cond_destroy(&s->track_cv);
 	pthread_mutex_destroy(&s->track_mu);
@@ -1631,6 +1693,15 @@ int dd_http_start(const struct dd_http_options *o, struct dd_http_server **out,
 		return dd_error_set(err, DD_ERR_IO,
 				    "cannot start the HTTP resumer thread: %s",
 				    strerror(errno));
+	}
+	s->linger = dd_http_linger_start();
+	if (!s->linger) {
+		int e = errno;
+
+		server_free(s);
+		return dd_error_set(err, DD_ERR_IO,
+				    "cannot start the HTTP lingering thread: %s",
+				    strerror(e));
 	}
 	if (!start_lane(s, LANE_STORE, o->threads > 0 ? o->threads : 64) ||
 	    !start_lane(s, LANE_PROBE, 1)) {

@@ -15,7 +15,9 @@
  * (exec) three quarters of the threads.  Bodies larger than
  * DD_HTTP_MAX_BODY are refused with 413 before they are read, except on
  * a route that streams its body (a file artifact's upload), whose limit
- * is max_upload and which never holds the body whole.  Handlers
+ * is max_upload and which never holds the body whole.  A connection
+ * answered before its body is read closes lingering (linger.h), so a
+ * client still sending the body gets the answer, not a reset.  Handlers
  * borrow store handles from a pool; the handles join the process's group
  * commit.
  */
