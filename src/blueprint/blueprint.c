@@ -377,8 +377,8 @@ int dd_bp_check_resource(const struct dd_blueprint_type *t,
 }
 
 int dd_bp_destroy_resource(const struct dd_blueprint_type *t,
-			   const struct dd_bp_ctx *ctx,
-			   const struct dd_resource *r, struct dd_error *err)
+			   const struct dd_bp_ctx *ctx, struct dd_resource *r,
+			   struct dd_error *err)
 {
 	struct op o;
 

@@ -11,12 +11,13 @@
  * may fill in fields the core then saves (attributes, slot-lock keys) in the
  * same transaction as the state change; the update worker is the writer.
  *
- * Hooks return 0, DD_ERR_AGAIN (not ready: the worker yields and retries
- * later, not a failure), or another negative code (the operation failed;
- * the worker breaks the object).  One code says more: DD_ERR_REMOTE from
- * a lease's activate_lease says that the resource under the lease failed,
- * not the lease (see dd_bp_lease_hook_fn).  Each call has a deadline and
- * a cancel descriptor in its context (below).
+ * Hooks return 0, DD_ERR_AGAIN (the operation hooks: "in progress", see
+ * struct dd_bp_resume; not a failure), or another negative code (the
+ * operation failed: an activate breaks the object, a teardown hook is
+ * tried again with backoff until it succeeds).  One code says more:
+ * DD_ERR_REMOTE from a lease's activate_lease says that the resource
+ * under the lease failed, not the lease (see dd_bp_lease_hook_fn).  Each
+ * call has a deadline and a cancel descriptor in its context (below).
  */
 #ifndef DD_BLUEPRINT_H
 #define DD_BLUEPRINT_H
@@ -76,14 +77,21 @@ const char *dd_bp_hook_name(enum dd_bp_hook h);
 #define DD_BP_DECIDE_TIMEOUT 10.0
 
 /*
- * A hook's answer "in progress" (DD_ERR_AGAIN): resume me at `at` (a
- * dd_now() time; 0: no time), or when object `on` changes status (a
- * lease or resource; DD_OBJ_NONE: no object), whichever comes first, and
- * in any case at the hook's deadline, which counts from the first call
- * of the operation.  Whatever the hook changed in the object's
- * attributes is saved with the answer, in the same fenced transaction,
- * and is what it finds when resumed: its state.  A hook that names
- * neither is resumed a second later.
+ * An operation hook's answer "in progress" (DD_ERR_AGAIN): the activate
+ * hooks and the teardown hooks (destroy_resource, release_lease,
+ * destroy_lease) alike.  Resume me at `at` (a dd_now() time; 0: no
+ * time), or when object `on` changes status (a lease or resource;
+ * DD_OBJ_NONE: no object), whichever comes first, and in any case at the
+ * hook's deadline, which counts from the first call of the operation:
+ * resumed there, it fails with DD_ERR_TIMEOUT without being called.
+ * Whatever the hook changed in the object's attributes (the lease's for
+ * the lease hooks) is saved with the answer, in the same fenced
+ * transaction, and is what it finds when resumed: its state.  A hook
+ * that names neither is called again after as long as it has been in
+ * progress (at least 1 s, at most 300 s: a backoff, not a poll).  A
+ * release_lease in progress is resumed, and destroy_lease called only
+ * once it is done; release_lease is not called again once destroy_lease
+ * is in progress.
  */
 struct dd_bp_resume {
 	double at;
@@ -177,9 +185,13 @@ typedef int dd_bp_activate_resource_fn(const struct dd_bp_ctx *ctx,
 typedef int dd_bp_check_resource_fn(const struct dd_bp_ctx *ctx,
 				    const struct dd_resource *r, double *next,
 				    struct dd_error *err);
-/* Tear a resource down.  Must be idempotent: a crash may repeat it. */
+/*
+ * Tear a resource down.  Must be idempotent: a crash may repeat it.  It
+ * may answer "in progress" as activate_resource does (struct
+ * dd_bp_resume), keeping its state in r->attributes.
+ */
 typedef int dd_bp_destroy_resource_fn(const struct dd_bp_ctx *ctx,
-				      const struct dd_resource *r,
+				      struct dd_resource *r,
 				      struct dd_error *err);
 /* May `lease` ever go on this resource (attributes match)? */
 typedef bool dd_bp_can_acquire_fn(const struct dd_bp_ctx *ctx,
@@ -447,8 +459,8 @@ int dd_bp_check_resource(const struct dd_blueprint_type *t,
 			 const struct dd_resource *r, double *next,
 			 struct dd_error *err);
 int dd_bp_destroy_resource(const struct dd_blueprint_type *t,
-			   const struct dd_bp_ctx *ctx,
-			   const struct dd_resource *r, struct dd_error *err);
+			   const struct dd_bp_ctx *ctx, struct dd_resource *r,
+			   struct dd_error *err);
 bool dd_bp_can_acquire(const struct dd_blueprint_type *t,
 		       const struct dd_bp_ctx *ctx, const struct dd_resource *r,
 		       const struct dd_lease *lease);

@@ -923,8 +923,7 @@ static int exec_activate_resource(const struct dd_bp_ctx *ctx,
 }
 
 static int exec_destroy_resource(const struct dd_bp_ctx *ctx,
-				 const struct dd_resource *r,
-				 struct dd_error *err)
+				 struct dd_resource *r, struct dd_error *err)
 {
 	struct log_to to = about(ctx, r, NULL);
 	struct dd_resource view;

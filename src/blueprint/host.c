@@ -467,8 +467,7 @@ static int host_activate_resource(const struct dd_bp_ctx *ctx,
 }
 
 static int host_destroy_resource(const struct dd_bp_ctx *ctx,
-				 const struct dd_resource *r,
-				 struct dd_error *err)
+				 struct dd_resource *r, struct dd_error *err)
 {
 	const char *path = attr_str(r->attributes, "path");
 

@@ -19,6 +19,8 @@
  * released before.
  */
 #define ROUNDS_KEY "lease_rounds"
+/* ... and the leases it gave back that are not destroyed yet */
+#define RETURNING_KEY "leases_returning"
 
 static bool valid_name(const char *s)
 {
@@ -48,10 +50,11 @@ static int owner_name(const struct dd_bp_ctx *ctx, char *buf, size_t n,
 	return 0;
 }
 
-/* The id `state` remembers for `name`, or 0. */
-static long long remembered(const json_t *state, const char *name)
+/* The id `state` remembers for `name` under `key`, or 0. */
+static long long remembered(const json_t *state, const char *key,
+			    const char *name)
 {
-	json_t *v = json_object_get(json_object_get(state, LEASES_KEY), name);
+	json_t *v = json_object_get(json_object_get(state, key), name);
 
 	return json_is_integer(v) ? json_integer_value(v) : 0;
 }
@@ -103,7 +106,7 @@ int dd_bp_lease_request(const struct dd_bp_ctx *ctx, json_t *state,
 	rc = owner_name(ctx, owner, sizeof(owner), err);
 	if (rc)
 		return rc;
-	*id = remembered(state, want->name);
+	*id = remembered(state, LEASES_KEY, want->name);
 	if (*id)
 		return 0;
 	/*
@@ -180,23 +183,43 @@ int dd_bp_lease_release(const struct dd_bp_ctx *ctx, json_t *state,
 			const char *name, struct dd_error *err)
 {
 	struct dd_error serr = DD_ERROR_INIT;
-	long long id = remembered(state, name);
+	struct dd_lease l = {0};
+	long long id = remembered(state, LEASES_KEY, name);
+	bool going = false;
 	char owner[64];
 	int rc;
 
+	if (id) {
+		rc = owner_name(ctx, owner, sizeof(owner), err);
+		if (rc)
+			return rc;
+		rc = dd_api_send(ctx->store, (struct dd_ref){DD_OBJ_LEASE, id},
+				 "release", owner, NULL, NULL, &serr);
+		/* already on its way out, or gone: given back all the same */
+		if (rc && rc != DD_ERR_STATE && rc != DD_ERR_NOTFOUND)
+			return dd_error_set(err, rc, "%s", serr.msg);
+		/* given back: a later request under the name is a new one */
+		json_object_del(json_object_get(state, LEASES_KEY), name);
+		rc = remember(state, RETURNING_KEY, name, id, err);
+		if (!rc)
+			rc = remember(state, ROUNDS_KEY, name,
+				      rounds(state, name) + 1, err);
+		if (rc)
+			return rc;
+	}
+	id = remembered(state, RETURNING_KEY, name);
 	if (!id)
 		return 0;
-	rc = owner_name(ctx, owner, sizeof(owner), err);
-	if (rc)
+	rc = dd_store_lease_get(ctx->store, id, &l, err);
+	if (rc && rc != DD_ERR_NOTFOUND)
 		return rc;
-	rc = dd_api_send(ctx->store, (struct dd_ref){DD_OBJ_LEASE, id},
-			 "release", owner, NULL, NULL, &serr);
-	/* already on its way out, or gone: given back all the same */
-	if (rc == DD_ERR_STATE || rc == DD_ERR_NOTFOUND)
-		rc = 0;
-	else if (rc)
-		return dd_error_set(err, rc, "%s", serr.msg);
-	json_object_del(json_object_get(state, LEASES_KEY), name);
-	return remember(state, ROUNDS_KEY, name, rounds(state, name) + 1,
-			err);
+	going = !rc && l.status != DD_LEASE_DESTROYED;
+	dd_lease_release(&l);
+	if (going) {
+		if (ctx->resume)
+			ctx->resume->on = (struct dd_ref){DD_OBJ_LEASE, id};
+		return DD_ERR_AGAIN;
+	}
+	json_object_del(json_object_get(state, RETURNING_KEY), name);
+	return 0;
 }

@@ -10,7 +10,9 @@
  *     (worker/internal.h, dd_pass_tell_resumers()), so a hook that waits
  *     for it answers "in progress" and is resumed by the change, never
  *     by a poll;
- *   - destroying the owner releases every lease it still owns.
+ *   - destroying the owner releases every lease it still owns; a
+ *     teardown hook that must see its lease gone first gives it back
+ *     with dd_bp_lease_release() and waits for it the same way.
  *
  * Requesting is idempotent across a crash and a re-run of the hook: a
  * lease is requested under a name of the hook's choosing, remembered in
@@ -70,9 +72,15 @@ int dd_bp_lease_exec(const struct dd_bp_ctx *ctx, long long id,
 		     struct dd_error *err);
 
 /*
- * Give back the lease `state` remembers as `name` (a release command)
- * and forget it there.  Nothing to do for a name not remembered, or a
- * lease already released, broken, destroyed or gone.
+ * Give back the lease `state` remembers as `name` (a release command) and
+ * wait for it to be destroyed: until then DD_ERR_AGAIN, with ctx->resume
+ * set to resume the hook when the lease changes (the hook returns that:
+ * it is "in progress"; a destroy hook that must not leave before the
+ * lease is gone, for instance), then 0.  The lease moves from "leases" to
+ * "leases_returning" in `state` when the release is sent, so a call
+ * resumed later only waits, and is forgotten once destroyed or gone; a
+ * later request under the name is a new lease.  0 at once for a name not
+ * remembered.  A caller that need not wait ignores DD_ERR_AGAIN.
  */
 int dd_bp_lease_release(const struct dd_bp_ctx *ctx, json_t *state,
 			const char *name, struct dd_error *err);

@@ -45,14 +45,30 @@ int dd_pass_hook_failed(struct dd_worker *w, const struct dd_lock_grant *g,
 			long long blueprint, long long resource, long long lease,
 			const char *type, int rc, struct dd_error *err);
 /*
- * The same for a teardown hook (destroy_resource, release_lease,
- * destroy_lease): what it was to remove may still exist outside drydock,
- * and only this object's update will ever remove it, so its task is
- * retried for as long as it fails, never given up (run->keep_trying).
+ * The lease or resource a pass works on, for what is done alike to both
+ * (an operation in progress, a teardown hook's failure): `lease` when it
+ * is a lease, with its resource (NULL when it has none loaded) for the
+ * log; else `resource`.  The object saved is the lease if there is one.
+ */
+struct dd_pass_obj {
+	struct dd_lease *lease;
+	struct dd_resource *resource;
+};
+
+/*
+ * A teardown hook (destroy_resource, release_lease, destroy_lease)
+ * failed with `rc`, its message in *err: what it was to remove may still
+ * exist outside drydock, and only this object's update will ever remove
+ * it, so its task is retried for as long as it fails, with backoff, never
+ * given up (run->keep_trying).  The failure goes on the object's log as
+ * `type` with its reason, and the object is saved with its operation no
+ * longer in progress (what the hook put in its attributes kept), so the
+ * next try is a new operation with a deadline of its own; in a
+ * transaction of its own, best effort.  Returns rc.  A busy lock or a
+ * lost fence is no failure: those are returned untouched.
  */
 int dd_pass_teardown_failed(struct dd_worker *w, const struct dd_lock_grant *g,
-			    long long blueprint, long long resource,
-			    long long lease, const char *type, int rc,
+			    struct dd_pass_obj o, const char *type, int rc,
 			    struct dd_error *err);
 /*
  * Commit and note that watchers should be woken.  dd_pass_commit() returns
@@ -139,20 +155,27 @@ int dd_pass_blueprint(struct dd_worker *w, long long id,
  * object `obj`, whose progress is `p`, dd_pass_progress_ctx() tells the
  * hook's context which object it works on, when the operation began
  * (now, unless `p` is this hook's) and where to answer "in progress".
- * When the hook answered DD_ERR_AGAIN,
- * dd_pass_progress_note() records the answer in `p` (the caller saves
- * the object, attributes and all, in its fenced transaction) and sets
- * *retry_at: the time asked for, or the deadline, whichever comes first
- * (an object to wait for schedules the pass when it changes: see
- * dd_pass_tell_resumers()).  It returns true for an operation that was
- * not in progress before (worth a log entry).  Any other answer ends the
- * operation: dd_pass_progress_clear().
+ * When the hook answered DD_ERR_AGAIN, dd_pass_in_progress() records the
+ * answer in the object's progress and saves the object, attributes and
+ * all, with a log entry when the operation was not in progress before
+ * ("lease.in-progress", "resource.in-progress"), in one fenced
+ * transaction, and sets *retry_at: the time the hook asked for, or its
+ * deadline, whichever comes first; an object to wait for schedules the
+ * pass sooner when it changes (dd_pass_tell_resumers()).  A hook that
+ * named neither is called again after as long as its operation has been
+ * in progress, at least topt.backoff_base and at most topt.backoff_max
+ * seconds (1, 1, 2, 4, 8, ... up to 300 by default): a backoff, not a
+ * poll, never past the deadline.  Any other answer ends the operation:
+ * dd_pass_progress_clear().  Activate hooks and teardown hooks
+ * (release_lease, destroy_lease, destroy_resource) alike.
  */
 void dd_pass_progress_ctx(struct dd_bp_ctx *ctx, struct dd_ref obj,
 			  const struct dd_progress *p, enum dd_bp_hook hook,
 			  struct dd_bp_resume *resume);
-bool dd_pass_progress_note(struct dd_progress *p, enum dd_bp_hook hook,
-			   const struct dd_bp_ctx *ctx, double *retry_at);
+int dd_pass_in_progress(struct dd_worker *w, const struct dd_lock_grant *g,
+			struct dd_pass_obj o, enum dd_bp_hook hook,
+			const struct dd_bp_ctx *ctx, double *retry_at,
+			struct dd_error *err);
 void dd_pass_progress_clear(struct dd_progress *p);
 
 /*

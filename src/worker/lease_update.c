@@ -313,44 +313,6 @@ static int resource_failed(struct dd_worker *w, const struct dd_lock_grant *g,
 	return rc ? rc : dd_lease_break(w, g, l, NULL, msg, err);
 }
 
-/*
- * The activate hook answered "in progress": save the lease with what the
- * hook put in its attributes and when to resume it, in one fenced
- * transaction (as resource_update.c does for resources).
- */
-static int in_progress(struct dd_worker *w, const struct dd_lock_grant *g,
-		       struct dd_lease *l, const struct dd_bp_ctx *ctx,
-		       double *retry_at, struct dd_error *err)
-{
-	struct dd_progress before = l->progress;
-	double at = 0;
-	bool fresh = dd_pass_progress_note(&l->progress,
-					   DD_BP_HOOK_ACTIVATE_LEASE, ctx,
-					   &at);
-	int rc = dd_pass_begin(w, g, err);
-
-	if (!rc)
-		rc = dd_store_lease_update(w->store, l, err);
-	if (!rc && fresh)
-		rc = dd_store_log(w->store, 0, l->resource, l->id,
-				  "lease.in-progress",
-				  json_pack("{s:s, s:s?}", "hook",
-					    l->progress.hook, "resume_on",
-					    l->progress.resume_on[0]
-						    ? l->progress.resume_on
-						    : NULL),
-				  err);
-	if (rc) {
-		dd_store_rollback(w->store);
-		l->progress = before;
-		return rc;
-	}
-	rc = dd_pass_commit(w, err);
-	if (!rc)
-		*retry_at = at;
-	return rc;
-}
-
 static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
 		    struct dd_lease *l, double *retry_at,
 		    struct dd_error *err)
@@ -385,7 +347,10 @@ static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
 	if (rc != DD_ERR_AGAIN)
 		dd_pass_progress_clear(&l->progress);
 	if (rc == DD_ERR_AGAIN) {
-		rc = in_progress(w, g, l, &h.ctx, retry_at, err);
+		rc = dd_pass_in_progress(w, g,
+					 (struct dd_pass_obj){l, &r},
+					 DD_BP_HOOK_ACTIVATE_LEASE, &h.ctx,
+					 retry_at, err);
 	} else if (rc == DD_ERR_REMOTE) {
 		rc = resource_failed(w, g, l, &r, herr.msg, err);
 	} else if (rc) {
@@ -466,14 +431,50 @@ static int follow_resource(struct dd_worker *w, const struct dd_lock_grant *g,
 	return rc ? rc : dd_lease_break(w, g, l, NULL, reason, err);
 }
 
-/* Run the release (if released) and destroy hooks, then destroy. */
+/*
+ * Call teardown hook `hook` (release_lease or destroy_lease) of lease `l`
+ * on `r`: 0 once it is done; an answer "in progress" saved as such
+ * (*retry_at set: the pass waits); or its failure, logged, the lease's
+ * task retried with backoff for as long as it fails.
+ */
+static int teardown_hook(struct dd_worker *w, const struct dd_lock_grant *g,
+			 struct dd_lease *l, struct dd_resource *r,
+			 struct dd_bp_handle *h, enum dd_bp_hook hook,
+			 double *retry_at, struct dd_error *err)
+{
+	struct dd_pass_obj o = {l, r};
+	struct dd_bp_resume resume;
+	int rc;
+
+	dd_pass_progress_ctx(&h->ctx, (struct dd_ref){DD_OBJ_LEASE, l->id},
+			     &l->progress, hook, &resume);
+	rc = hook == DD_BP_HOOK_RELEASE_LEASE
+		     ? dd_bp_release_lease(h->type, &h->ctx, r, l, err)
+		     : dd_bp_destroy_lease(h->type, &h->ctx, r, l, err);
+	if (rc == DD_ERR_AGAIN)
+		return dd_pass_in_progress(w, g, o, hook, &h->ctx, retry_at,
+					   err);
+	dd_pass_progress_clear(&l->progress);
+	if (rc)
+		return dd_pass_teardown_failed(w, g, o, "lease.destroy-failure",
+					       rc, err);
+	return 0;
+}
+
+/*
+ * The release hook (if released), then the destroy hook, then destroyed.
+ * A release hook is not called again once the destroy hook is in
+ * progress; either may answer "in progress" (teardown_hook()).
+ */
 static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
-		   struct dd_lease *l, struct dd_error *err)
+		   struct dd_lease *l, double *retry_at, struct dd_error *err)
 {
 	struct dd_resource r = {0};
 	struct dd_bp_handle h;
 	enum dd_lease_status old = l->status;
 	bool have_resource = false, have_bp = false;
+	bool destroying = !strcmp(l->progress.hook,
+				  dd_bp_hook_name(DD_BP_HOOK_DESTROY_LEASE));
 	int rc = 0;
 
 	if (l->resource) {
@@ -489,16 +490,17 @@ static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 		if (rc == DD_ERR_NOTFOUND)
 			rc = 0;
 	}
-	if (!rc && have_bp && l->status == DD_LEASE_RELEASED)
-		rc = dd_bp_release_lease(h.type, &h.ctx, &r, l, err);
-	if (!rc && have_bp)
-		rc = dd_bp_destroy_lease(h.type, &h.ctx, &r, l, err);
-	if (rc && have_bp)
-		rc = dd_pass_teardown_failed(w, g, r.blueprint, r.id, l->id,
-					     "lease.destroy-failure", rc, err);
-	if (!rc)
-		rc = dd_lease_transition(l->id, &l->status, DD_LEASE_DESTROYED,
-					 err);
+	if (!rc && have_bp && l->status == DD_LEASE_RELEASED && !destroying)
+		rc = teardown_hook(w, g, l, &r, &h, DD_BP_HOOK_RELEASE_LEASE,
+				   retry_at, err);
+	if (!rc && have_bp && !*retry_at)
+		rc = teardown_hook(w, g, l, &r, &h, DD_BP_HOOK_DESTROY_LEASE,
+				   retry_at, err);
+	if (rc || *retry_at)
+		goto out;
+	/* an activation in progress when it was released is not resumed */
+	dd_pass_progress_clear(&l->progress);
+	rc = dd_lease_transition(l->id, &l->status, DD_LEASE_DESTROYED, err);
 	DD_CHAOS_POINT("lease_destroy_commit");
 	if (!rc)
 		rc = dd_pass_begin(w, g, err);
@@ -544,6 +546,7 @@ static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 		if (rc)
 			l->status = old;
 	}
+out:
 	if (have_bp)
 		dd_bp_handle_release(&h);
 	if (have_resource)
@@ -577,7 +580,7 @@ static int lease_pass(struct dd_worker *w, const struct dd_lock_grant *g,
 			break;
 		case DD_LEASE_RELEASED:
 		case DD_LEASE_BROKEN:
-			rc = destroy(w, g, &l, err);
+			rc = destroy(w, g, &l, retry_at, err);
 			break;
 		case DD_LEASE_ACTIVE:
 			rc = follow_resource(w, g, &l, err);

@@ -256,45 +256,6 @@ static int break_resource(struct dd_worker *w, const struct dd_lock_grant *g,
 	return dd_pass_commit(w, err);
 }
 
-/*
- * The activate hook answered "in progress": save the resource with what
- * the hook put in its attributes and when to resume it, in one fenced
- * transaction, and have the task retried then (an object it waits for
- * queues the pass sooner when it changes).
- */
-static int in_progress(struct dd_worker *w, const struct dd_lock_grant *g,
-		       struct dd_resource *r, const struct dd_bp_ctx *ctx,
-		       double *retry_at, struct dd_error *err)
-{
-	struct dd_progress before = r->progress;
-	double at = 0;
-	bool fresh = dd_pass_progress_note(&r->progress,
-					   DD_BP_HOOK_ACTIVATE_RESOURCE, ctx,
-					   &at);
-	int rc = dd_pass_begin(w, g, err);
-
-	if (!rc)
-		rc = dd_store_resource_update(w->store, r, err);
-	if (!rc && fresh)
-		rc = dd_store_log(w->store, r->blueprint, r->id, 0,
-				  "resource.in-progress",
-				  json_pack("{s:s, s:s?}", "hook",
-					    r->progress.hook, "resume_on",
-					    r->progress.resume_on[0]
-						    ? r->progress.resume_on
-						    : NULL),
-				  err);
-	if (rc) {
-		dd_store_rollback(w->store);
-		r->progress = before;
-		return rc;
-	}
-	rc = dd_pass_commit(w, err);
-	if (!rc)
-		*retry_at = at;
-	return rc;
-}
-
 static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
 		    struct dd_resource *r, double *retry_at,
 		    struct dd_error *err)
@@ -312,7 +273,10 @@ static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
 	rc = dd_bp_activate_resource(h.type, &h.ctx, r, &herr);
 	if (rc == DD_ERR_AGAIN) {
 		/* h.ctx holds what the hook asked for until it is noted */
-		rc = in_progress(w, g, r, &h.ctx, retry_at, err);
+		rc = dd_pass_in_progress(w, g,
+					 (struct dd_pass_obj){.resource = r},
+					 DD_BP_HOOK_ACTIVATE_RESOURCE, &h.ctx,
+					 retry_at, err);
 		dd_bp_handle_release(&h);
 		return rc;
 	}
@@ -375,10 +339,19 @@ static int check(struct dd_worker *w, const struct dd_lock_grant *g,
 	return 0;
 }
 
+/*
+ * Once no lease on it is left, the destroy hook, then destroyed.  A hook
+ * that answers "in progress" is saved as such and resumed as it asked
+ * (*retry_at), its deadline counting from its first call; one that fails
+ * is logged and tried again with backoff for as long as it fails.
+ */
 static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
-		   struct dd_resource *r, struct dd_error *err)
+		   struct dd_resource *r, double *retry_at,
+		   struct dd_error *err)
 {
 	enum dd_resource_status old = r->status;
+	struct dd_pass_obj o = {.resource = r};
+	struct dd_bp_resume resume;
 	struct dd_bp_handle h;
 	long long n = 0;
 	int rc;
@@ -389,12 +362,22 @@ static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 	rc = dd_pass_blueprint(w, r->blueprint, &h, err);
 	if (rc)
 		return rc;
+	/* an activation in progress when it was released is not resumed */
+	dd_pass_progress_ctx(&h.ctx, (struct dd_ref){DD_OBJ_RESOURCE, r->id},
+			     &r->progress, DD_BP_HOOK_DESTROY_RESOURCE,
+			     &resume);
 	rc = dd_bp_destroy_resource(h.type, &h.ctx, r, err);
+	if (rc == DD_ERR_AGAIN) {
+		rc = dd_pass_in_progress(w, g, o, DD_BP_HOOK_DESTROY_RESOURCE,
+					 &h.ctx, retry_at, err);
+		dd_bp_handle_release(&h);
+		return rc;
+	}
+	dd_pass_progress_clear(&r->progress);
 	if (rc)
-		rc = dd_pass_teardown_failed(w, g, r->blueprint, r->id, 0,
+		rc = dd_pass_teardown_failed(w, g, o,
 					     "resource.destroy-failure", rc,
 					     err);
-	dd_pass_progress_clear(&r->progress); /* nothing is resumed now */
 	if (!rc)
 		rc = dd_resource_transition(r->id, &r->status,
 					    DD_RESOURCE_DESTROYED, err);
@@ -465,7 +448,7 @@ static int resource_pass(struct dd_worker *w, const struct dd_lock_grant *g,
 			break;
 		case DD_RESOURCE_RELEASED:
 		case DD_RESOURCE_BROKEN:
-			rc = destroy(w, g, &r, err);
+			rc = destroy(w, g, &r, retry_at, err);
 			break;
 		case DD_RESOURCE_ACTIVE:
 			rc = check(w, g, &r, retry_at, err);

@@ -326,15 +326,41 @@ int dd_pass_begin(struct dd_worker *w, const struct dd_lock_grant *g,
 	return rc;
 }
 
-int dd_pass_hook_failed(struct dd_worker *w, const struct dd_lock_grant *g,
-			long long blueprint, long long resource, long long lease,
-			const char *type, int rc, struct dd_error *err)
+/* What `o` is, for its log entries: (blueprint, resource, lease). */
+static void obj_ids(struct dd_pass_obj o, long long *blueprint,
+		    long long *resource, long long *lease)
 {
-	if (rc == DD_ERR_AGAIN || rc == DD_ERR_BUSY || rc == DD_ERR_FENCED)
-		return rc;
+	*blueprint = o.resource ? o.resource->blueprint : 0;
+	*resource = o.resource ? o.resource->id : o.lease->resource;
+	*lease = o.lease ? o.lease->id : 0;
+}
+
+static struct dd_progress *obj_progress(struct dd_pass_obj o)
+{
+	return o.lease ? &o.lease->progress : &o.resource->progress;
+}
+
+/* Save `o` (inside the caller's transaction). */
+static int obj_save(struct dd_worker *w, struct dd_pass_obj o,
+		    struct dd_error *err)
+{
+	return o.lease ? dd_store_lease_update(w->store, o.lease, err)
+		       : dd_store_resource_update(w->store, o.resource, err);
+}
+
+/*
+ * Log the failure `rc` of a hook as `type` on the objects named, saving
+ * `o` first when given, in a transaction of its own (best effort).
+ */
+static void log_failure(struct dd_worker *w, const struct dd_lock_grant *g,
+			const struct dd_pass_obj *o, long long blueprint,
+			long long resource, long long lease, const char *type,
+			int rc, const struct dd_error *err)
+{
 	if (dd_pass_begin(w, g, NULL))
-		return rc;
-	if (dd_store_log(w->store, blueprint, resource, lease, type,
+		return;
+	if ((o && obj_save(w, *o, NULL)) ||
+	    dd_store_log(w->store, blueprint, resource, lease, type,
 			 json_pack("{s:s}", "reason",
 				   err && err->msg[0] ? err->msg
 						      : dd_strerror(rc)),
@@ -342,19 +368,32 @@ int dd_pass_hook_failed(struct dd_worker *w, const struct dd_lock_grant *g,
 		dd_store_rollback(w->store);
 	else
 		dd_pass_commit(w, NULL);
+}
+
+int dd_pass_hook_failed(struct dd_worker *w, const struct dd_lock_grant *g,
+			long long blueprint, long long resource, long long lease,
+			const char *type, int rc, struct dd_error *err)
+{
+	if (rc == DD_ERR_AGAIN || rc == DD_ERR_BUSY || rc == DD_ERR_FENCED)
+		return rc;
+	log_failure(w, g, NULL, blueprint, resource, lease, type, rc, err);
 	return rc;
 }
 
 int dd_pass_teardown_failed(struct dd_worker *w, const struct dd_lock_grant *g,
-			    long long blueprint, long long resource,
-			    long long lease, const char *type, int rc,
+			    struct dd_pass_obj o, const char *type, int rc,
 			    struct dd_error *err)
 {
-	if (rc != DD_ERR_AGAIN && rc != DD_ERR_BUSY && rc != DD_ERR_FENCED &&
-	    w->run)
+	long long bp, resource, lease;
+
+	if (rc == DD_ERR_BUSY || rc == DD_ERR_FENCED)
+		return rc;
+	if (w->run)
 		w->run->keep_trying = true;
-	return dd_pass_hook_failed(w, g, blueprint, resource, lease, type, rc,
-				   err);
+	dd_pass_progress_clear(obj_progress(o));
+	obj_ids(o, &bp, &resource, &lease);
+	log_failure(w, g, &o, bp, resource, lease, type, rc, err);
+	return rc;
 }
 
 void dd_worker_unlock(struct dd_worker *w, const struct dd_lock_grant *g)
@@ -440,13 +479,19 @@ void dd_pass_progress_ctx(struct dd_bp_ctx *ctx, struct dd_ref obj,
 	ctx->resume = resume;
 }
 
-bool dd_pass_progress_note(struct dd_progress *p, enum dd_bp_hook hook,
-			   const struct dd_bp_ctx *ctx, double *retry_at)
+/*
+ * Record in `p` that `hook` answered "in progress" as ctx->resume says,
+ * and set *retry_at to when to call it again (dd_pass_in_progress()).
+ * True for an operation that was not in progress before.
+ */
+static bool progress_note(const struct dd_worker *w, struct dd_progress *p,
+			  enum dd_bp_hook hook, const struct dd_bp_ctx *ctx,
+			  double *retry_at)
 {
 	const struct dd_bp_resume *resume = ctx->resume;
 	const char *name = dd_bp_hook_name(hook);
 	bool fresh = strcmp(p->hook, name) != 0;
-	double at = resume->deadline;
+	double now = dd_now(), at = resume->deadline;
 
 	if (fresh) {
 		snprintf(p->hook, sizeof(p->hook), "%s", name);
@@ -457,12 +502,61 @@ bool dd_pass_progress_note(struct dd_progress *p, enum dd_bp_hook hook,
 		snprintf(p->resume_on, sizeof(p->resume_on), "%s:%lld",
 			 dd_obj_kind_name(resume->on.kind), resume->on.id);
 	} else if (resume->at <= 0) {
-		at = dd_now() + 1; /* a hook that named nothing polls */
+		/*
+		 * A hook that named nothing: back off, waiting as long as
+		 * it has been in progress, within the task queue's bounds.
+		 */
+		double wait = now - p->since;
+
+		if (wait < w->topt.backoff_base)
+			wait = w->topt.backoff_base;
+		if (wait > w->topt.backoff_max)
+			wait = w->topt.backoff_max;
+		if (now + wait < at)
+			at = now + wait;
 	}
 	if (resume->at > 0 && resume->at < at)
 		at = resume->at;
 	*retry_at = at;
 	return fresh;
+}
+
+int dd_pass_in_progress(struct dd_worker *w, const struct dd_lock_grant *g,
+			struct dd_pass_obj o, enum dd_bp_hook hook,
+			const struct dd_bp_ctx *ctx, double *retry_at,
+			struct dd_error *err)
+{
+	struct dd_progress *p = obj_progress(o);
+	struct dd_progress before = *p;
+	long long bp, resource, lease;
+	double at = 0;
+	bool fresh = progress_note(w, p, hook, ctx, &at);
+	int rc = dd_pass_begin(w, g, err);
+
+	if (rc) {
+		*p = before;
+		return rc;
+	}
+	obj_ids(o, &bp, &resource, &lease);
+	rc = obj_save(w, o, err);
+	if (!rc && fresh)
+		rc = dd_store_log(w->store, bp, resource, lease,
+				  o.lease ? "lease.in-progress"
+					  : "resource.in-progress",
+				  json_pack("{s:s, s:s?}", "hook", p->hook,
+					    "resume_on",
+					    p->resume_on[0] ? p->resume_on
+							    : NULL),
+				  err);
+	if (rc) {
+		dd_store_rollback(w->store);
+		*p = before;
+		return rc;
+	}
+	rc = dd_pass_commit(w, err);
+	if (!rc)
+		*retry_at = at;
+	return rc;
 }
 
 void dd_pass_progress_clear(struct dd_progress *p)

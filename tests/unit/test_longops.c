@@ -13,7 +13,14 @@
  *     back) has its program killed through ctx->cancel_fd;
  *   - a hook past its deadline (config "timeouts") fails the operation:
  *     the resource is broken with "activate_resource timed out after
- *     0.5 s".
+ *     0.5 s";
+ *   - a hook answers "in progress" (activate and teardown hooks alike):
+ *     resumed at the time or on the event it asked for, not before and
+ *     not by a poll, with the state it saved in the object's attributes,
+ *     failed at its deadline counting from its first call; one that
+ *     names neither backs off;
+ *   - a hook builds on a lease of its own, and gives it back in its
+ *     destroy hook, waiting for it to go.
  *
  * The hooks' programs are the work that takes long; nothing in the test
  * sleeps to wait for something to happen, it polls for it with a
@@ -135,6 +142,93 @@ static int fake_activate_resource(const struct dd_bp_ctx *ctx,
 	return rc;
 }
 
+/*
+ * What the teardown hook under test (`torn`) does, set by each test; the
+ * other teardown hooks are done at once.
+ */
+static enum dd_bp_hook torn;
+static enum {
+	TD_RESUME_AT,	 /* "in progress" once, resume at TD_LATER s on */
+	TD_RESUME_ON,	 /* "in progress" once, until lease `watched` changes */
+	TD_FOREVER,	 /* "in progress" for ever, waiting for `watched` */
+	TD_NAME_NOTHING, /* "in progress" for ever, naming nothing */
+	TD_GIVE_BACK,	 /* give its host lease back and wait for it to go */
+} td_mode;
+/* Later than the one-second poll "in progress" used to be. */
+#define TD_LATER 1.5
+#define TD_MAX_CALLS 16
+static atomic_int td_calls;
+static double td_call_at[TD_MAX_CALLS]; /* when each call came */
+static long long td_seen[TD_MAX_CALLS]; /* the "step" each call found */
+static double td_resume_at;		/* what TD_RESUME_AT asked for */
+
+/* A teardown hook: its state is `*state` (the object's attributes). */
+static int fake_teardown(enum dd_bp_hook hook, const struct dd_bp_ctx *ctx,
+			 json_t **state, struct dd_error *err)
+{
+	int n;
+
+	if (hook != torn)
+		return 0;
+	if (!ctx->resume)
+		return dd_error_set(err, DD_ERR_STATE,
+				    "%s cannot answer in progress here",
+				    dd_bp_hook_name(hook));
+	if (!*state)
+		*state = json_object();
+	n = atomic_fetch_add(&td_calls, 1);
+	if (n < TD_MAX_CALLS) {
+		td_call_at[n] = dd_now();
+		td_seen[n] = json_integer_value(json_object_get(*state, "step"));
+	}
+	if (td_mode == TD_GIVE_BACK)
+		return dd_bp_lease_release(ctx, *state, "host", err);
+	json_object_set_new(*state, "step", json_integer(n + 1));
+	switch (td_mode) {
+	case TD_RESUME_AT:
+		if (n > 0)
+			return 0;
+		td_resume_at = ctx->resume->at = dd_now() + TD_LATER;
+		return DD_ERR_AGAIN;
+	case TD_RESUME_ON:
+		if (n > 0)
+			return 0;
+		/* fall through */
+	case TD_FOREVER:
+		ctx->resume->on = (struct dd_ref){DD_OBJ_LEASE, watched};
+		return DD_ERR_AGAIN;
+	case TD_NAME_NOTHING:
+	case TD_GIVE_BACK:
+		break;
+	}
+	return DD_ERR_AGAIN;
+}
+
+static int fake_destroy_resource(const struct dd_bp_ctx *ctx,
+				 struct dd_resource *r, struct dd_error *err)
+{
+	return fake_teardown(DD_BP_HOOK_DESTROY_RESOURCE, ctx, &r->attributes,
+			     err);
+}
+
+static int fake_release_lease(const struct dd_bp_ctx *ctx,
+			      const struct dd_resource *r,
+			      struct dd_lease *lease, struct dd_error *err)
+{
+	(void)r;
+	return fake_teardown(DD_BP_HOOK_RELEASE_LEASE, ctx, &lease->attributes,
+			     err);
+}
+
+static int fake_destroy_lease(const struct dd_bp_ctx *ctx,
+			      const struct dd_resource *r,
+			      struct dd_lease *lease, struct dd_error *err)
+{
+	(void)r;
+	return fake_teardown(DD_BP_HOOK_DESTROY_LEASE, ctx, &lease->attributes,
+			     err);
+}
+
 static int fake_allocate(const struct dd_bp_ctx *ctx,
 			 const struct dd_lease *lease, size_t n,
 			 struct dd_resource *r, struct dd_slot_keys *keys,
@@ -168,7 +262,10 @@ static const struct dd_blueprint_type fake_type = {
 	.summary = "a test's fake",
 	.allocate = fake_allocate,
 	.activate_resource = fake_activate_resource,
+	.destroy_resource = fake_destroy_resource,
 	.acquire = fake_acquire,
+	.release_lease = fake_release_lease,
+	.destroy_lease = fake_destroy_lease,
 };
 
 /* ---- fixture ------------------------------------------------------------ */
@@ -176,6 +273,14 @@ static const struct dd_blueprint_type fake_type = {
 struct fx {
 	struct test_env env;
 	long long bp;
+	enum dd_bp_hook hook; /* the teardown hook a test is run for */
+};
+
+/* The teardown hooks, each a test's initial state (TEARDOWN_TESTS). */
+static enum dd_bp_hook teardown_hooks[] = {
+	DD_BP_HOOK_DESTROY_RESOURCE,
+	DD_BP_HOOK_RELEASE_LEASE,
+	DD_BP_HOOK_DESTROY_LEASE,
 };
 
 static int setup(void **state)
@@ -184,6 +289,8 @@ static int setup(void **state)
 
 	if (!x)
 		return -1;
+	/* a test run for each teardown hook starts with that hook */
+	x->hook = *state ? *(enum dd_bp_hook *)*state : DD_BP_HOOK_COUNT;
 	test_env_init(&x->env);
 	atomic_store(&activations, 0);
 	atomic_store(&programs_started, 0);
@@ -191,6 +298,11 @@ static int setup(void **state)
 	atomic_store(&programs_cancelled, 0);
 	only_once = false;
 	mode = RUN_SLEEP;
+	sleep_for = "0";
+	torn = DD_BP_HOOK_COUNT; /* none */
+	td_mode = TD_RESUME_AT;
+	atomic_store(&td_calls, 0);
+	td_resume_at = 0;
 	*state = x;
 	return 0;
 }
@@ -744,11 +856,23 @@ static void test_lease_services_request_and_release(void **state)
 	assert_ok(dd_worker_init(&w, x->env.path, "t", &err), &err);
 	assert_ok(dd_worker_drain(&w, 100, &err), &err);
 	assert_ok(dd_bp_lease_await(&ctx, id, &err), &err);
-	assert_ok(dd_bp_lease_release(&ctx, st, "host", &err), &err);
+	/* given back: in progress until it is destroyed */
+	assert_int_equal(dd_bp_lease_release(&ctx, st, "host", &err),
+			 DD_ERR_AGAIN);
 	assert_null(json_object_get(json_object_get(st, "leases"), "host"));
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(st, "leases_returning"),
+				 "host")),
+			 id);
+	/* asked again before it went: still waiting, nothing sent twice */
+	assert_int_equal(dd_bp_lease_release(&ctx, st, "host", &err),
+			 DD_ERR_AGAIN);
 	assert_ok(dd_worker_drain(&w, 100, &err), &err);
 	dd_worker_release(&w);
 	assert_int_equal(lease_status(x, id), DD_LEASE_DESTROYED);
+	assert_ok(dd_bp_lease_release(&ctx, st, "host", &err), &err);
+	assert_null(json_object_get(json_object_get(st, "leases_returning"),
+				    "host"));
 	assert_int_equal(dd_bp_lease_await(&ctx, id, &err), DD_ERR_BROKEN);
 	assert_non_null(strstr(err.msg, "is destroyed"));
 	/* nothing remembered: nothing to do */
@@ -765,6 +889,316 @@ static void test_lease_services_request_and_release(void **state)
 	assert_ok(dd_bp_lease_request(&ctx, st, &want, &id, &err), &err);
 	assert_int_equal(id, again);
 	json_decref(st);
+}
+
+static bool object_destroyed(struct fx *x, struct dd_ref ref)
+{
+	return ref.kind == DD_OBJ_LEASE
+		       ? lease_status(x, ref.id) == DD_LEASE_DESTROYED
+		       : resource_status(x, ref.id) == DD_RESOURCE_DESTROYED;
+}
+
+/* When the update of `obj` is next due (0: none queued). */
+static double due_at(struct fx *x, struct dd_ref obj)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_filter f = {.target = obj};
+	struct dd_task_list tl = {0};
+	double at = 0;
+
+	assert_ok(dd_store_task_list(x->env.store, &f, &tl, &err), &err);
+	for (size_t i = 0; i < tl.n; i++)
+		if (!at || tl.items[i].not_before < at)
+			at = tl.items[i].not_before;
+	dd_task_list_release(&tl);
+	return at;
+}
+
+/*
+ * A fake lease, active, then the teardown of the object whose hook
+ * `hook` is under test begun: the lease released (release_lease,
+ * destroy_lease) or its resource (destroy_resource).  Returns that
+ * object.  With `w`, the worker has run until nothing is due.
+ */
+static struct dd_ref start_teardown(struct fx *x, struct dd_worker *w,
+				    enum dd_bp_hook hook, const char *config)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_worker own;
+	struct dd_ref ref;
+	long long id;
+
+	torn = hook;
+	make_blueprint(x, config);
+	id = lease_new(x);
+	assert_ok(dd_worker_init(&own, x->env.path, "setup", &err), &err);
+	assert_ok(dd_worker_drain(&own, 100, &err), &err);
+	dd_worker_release(&own);
+	assert_int_equal(lease_status(x, id), DD_LEASE_ACTIVE);
+	ref = hook == DD_BP_HOOK_DESTROY_RESOURCE
+		      ? (struct dd_ref){DD_OBJ_RESOURCE, resource_of(x, id)}
+		      : (struct dd_ref){DD_OBJ_LEASE, id};
+	assert_ok(dd_api_send(x->env.store, ref, "release", "test", NULL,
+			      NULL, &err),
+		  &err);
+	if (w)
+		assert_ok(dd_worker_drain(w, 100, &err), &err);
+	return ref;
+}
+
+/*
+ * "In progress, resume me at T" from a teardown hook: called again at
+ * or after T (1.5 s on), not before (the one-second poll it used to
+ * be), finding the state it saved; then the object is destroyed.
+ */
+static void test_teardown_resumed_at(void **state)
+{
+	struct fx *x = *state;
+	enum dd_bp_hook hook = x->hook;
+	struct runner a;
+	struct dd_ref ref;
+	double give_up;
+
+	td_mode = TD_RESUME_AT;
+	ref = start_teardown(x, NULL, hook, "{}");
+	runner_start(&a, x, "a");
+	give_up = dd_monotonic() + 30;
+	while (!object_destroyed(x, ref) && dd_monotonic() < give_up)
+		nap();
+	runner_stop(&a);
+	assert_true(object_destroyed(x, ref));
+	assert_int_equal(atomic_load(&td_calls), 2);
+	assert_true(td_call_at[1] >= td_resume_at);
+	assert_int_equal(td_seen[0], 0);
+	assert_int_equal(td_seen[1], 1); /* its state reached the next call */
+	assert_int_equal(a.failures, 0);
+}
+
+/*
+ * "In progress, resume me when lease W changes" from a teardown hook:
+ * nothing is due meanwhile (its deadline, ten minutes on, is the only
+ * time queued), W's release resumes it, it finds its state and the
+ * object is destroyed.
+ */
+static void test_teardown_resumed_on(void **state)
+{
+	struct fx *x = *state;
+	enum dd_bp_hook hook = x->hook;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_worker w;
+	struct dd_ref ref;
+	char on[64];
+
+	assert_ok(dd_worker_init(&w, x->env.path, "t", &err), &err);
+	watched = host_lease(x, &w);
+	td_mode = TD_RESUME_ON;
+	ref = start_teardown(x, &w, hook, "{}");
+	assert_int_equal(atomic_load(&td_calls), 1);
+	assert_false(object_destroyed(x, ref));
+	assert_true(due_at(x, ref) > dd_now() + 60);
+	/* saved with the answer: what resumes it */
+	snprintf(on, sizeof(on), "lease:%lld", watched);
+	if (ref.kind == DD_OBJ_LEASE) {
+		struct dd_lease l = {0};
+
+		assert_ok(dd_store_lease_get(x->env.store, ref.id, &l, &err),
+			  &err);
+		assert_string_equal(l.progress.hook, dd_bp_hook_name(hook));
+		assert_string_equal(l.progress.resume_on, on);
+		dd_lease_release(&l);
+	} else {
+		struct dd_resource r = {0};
+
+		assert_ok(dd_store_resource_get(x->env.store, ref.id, &r,
+						&err),
+			  &err);
+		assert_string_equal(r.progress.hook, dd_bp_hook_name(hook));
+		assert_string_equal(r.progress.resume_on, on);
+		dd_resource_release(&r);
+	}
+
+	assert_ok(dd_api_send(x->env.store,
+			      (struct dd_ref){DD_OBJ_LEASE, watched},
+			      "release", "test", NULL, NULL, &err),
+		  &err);
+	assert_ok(dd_worker_drain(&w, 100, &err), &err);
+	dd_worker_release(&w);
+	assert_int_equal(atomic_load(&td_calls), 2);
+	assert_int_equal(td_seen[1], 1);
+	assert_true(object_destroyed(x, ref));
+}
+
+/*
+ * The time of the first entry of `type` on the log of `ref` whose reason
+ * has `s`, or 0.
+ */
+static double logged_at(struct fx *x, struct dd_ref ref, const char *type,
+			const char *s)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_filter f = {0};
+	struct dd_log_entry_list l = {0};
+	double at = 0;
+
+	if (ref.kind == DD_OBJ_LEASE)
+		f.lease = ref.id;
+	else
+		f.resource = ref.id;
+	f.type = type;
+	assert_ok(dd_store_log_list(x->env.store, &f, &l, &err), &err);
+	for (size_t i = 0; i < l.n && !at; i++) {
+		json_t *why = json_object_get(l.items[i].data, "reason");
+
+		if (json_is_string(why) && strstr(json_string_value(why), s))
+			at = l.items[i].time;
+	}
+	dd_log_entry_list_release(&l);
+	return at;
+}
+
+/*
+ * A teardown hook in progress for ever fails at its deadline, counting
+ * from its first call: resumed there, it is not called again, and the
+ * failure is logged (its task then retried with backoff, a new
+ * operation).  Before, each one-second poll was a new call with a new
+ * deadline, and it never timed out.
+ */
+static void test_teardown_times_out(void **state)
+{
+	struct fx *x = *state;
+	enum dd_bp_hook hook = x->hook;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_worker w;
+	struct runner a;
+	struct dd_ref ref;
+	char config[96], reason[64];
+	double give_up, failed = 0;
+	int before = 0;
+
+	assert_ok(dd_worker_init(&w, x->env.path, "t", &err), &err);
+	watched = host_lease(x, &w);
+	dd_worker_release(&w);
+	td_mode = TD_FOREVER;
+	snprintf(config, sizeof(config), "{\"timeouts\": {\"%s\": 0.3}}",
+		 dd_bp_hook_name(hook));
+	snprintf(reason, sizeof(reason), "%s timed out after 0.3 s",
+		 dd_bp_hook_name(hook));
+	ref = start_teardown(x, NULL, hook, config);
+	runner_start(&a, x, "a");
+	give_up = dd_monotonic() + 30;
+	while (dd_monotonic() < give_up &&
+	       !(failed = logged_at(x, ref,
+				    ref.kind == DD_OBJ_LEASE
+					    ? "lease.destroy-failure"
+					    : "resource.destroy-failure",
+				    reason)))
+		nap();
+	runner_stop(&a);
+	assert_true(failed > 0);
+	for (int i = 0; i < atomic_load(&td_calls) && i < TD_MAX_CALLS; i++)
+		before += td_call_at[i] < failed;
+	assert_int_equal(before, 1);
+	assert_true(failed - td_call_at[0] >= 0.3);
+	assert_false(object_destroyed(x, ref));
+}
+
+/*
+ * A teardown hook in progress that names neither a time nor an event is
+ * called again after as long as it has been in progress: a backoff, not
+ * a one-second poll.  Its operation made to look 100 s old, the next
+ * call after it is queued about 100 s on.
+ */
+static void test_teardown_naming_nothing_backs_off(void **state)
+{
+	struct fx *x = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_resource r = {0};
+	struct dd_worker w;
+	struct dd_ref ref;
+	double at;
+
+	td_mode = TD_NAME_NOTHING;
+	assert_ok(dd_worker_init(&w, x->env.path, "t", &err), &err);
+	ref = start_teardown(x, &w, DD_BP_HOOK_DESTROY_RESOURCE, "{}");
+	assert_int_equal(atomic_load(&td_calls), 1);
+	at = due_at(x, ref);
+	assert_true(at > dd_now() && at <= dd_now() + 1.5);
+
+	assert_ok(dd_store_resource_get(x->env.store, ref.id, &r, &err), &err);
+	assert_string_equal(r.progress.hook, "destroy_resource");
+	r.progress.since -= 100;
+	assert_ok(dd_store_resource_update(x->env.store, &r, &err), &err);
+	dd_resource_release(&r);
+	assert_ok(dd_api_schedule_update(x->env.store, ref, &err), &err);
+	assert_ok(dd_worker_drain(&w, 100, &err), &err);
+	dd_worker_release(&w);
+	assert_int_equal(atomic_load(&td_calls), 2);
+	assert_int_equal(td_seen[1], 1);
+	assert_true(due_at(x, ref) >= dd_now() + 90);
+}
+
+/*
+ * A destroy hook gives back the host lease its activate asked for and
+ * waits for it to go (dd_bp_lease_release()): in progress, resumed by
+ * the host lease's changes, done once it is destroyed; the resource is
+ * destroyed after its host lease, never before.
+ */
+static void test_destroy_waits_for_its_lease(void **state)
+{
+	struct fx *x = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_lease_list l = {0};
+	struct dd_filter f = {0};
+	struct dd_log_entry_list log = {0};
+	struct dd_worker w;
+	char owner[64], on[64];
+	long long id, rid, host;
+	double host_gone = 0, gone = 0;
+
+	host_blueprint(x);
+	mode = USE_SUBLEASE;
+	torn = DD_BP_HOOK_DESTROY_RESOURCE;
+	td_mode = TD_GIVE_BACK;
+	make_blueprint(x, "{}");
+	id = lease_new(x);
+	assert_ok(dd_worker_init(&w, x->env.path, "t", &err), &err);
+	assert_ok(dd_worker_drain(&w, 100, &err), &err);
+	rid = resource_of(x, id);
+	assert_int_equal(resource_status(x, rid), DD_RESOURCE_ACTIVE);
+	snprintf(owner, sizeof(owner), "resource:%lld", rid);
+	owned(x, owner, &l);
+	assert_int_equal(l.n, 1);
+	host = l.items[0].id;
+	dd_lease_list_release(&l);
+
+	assert_ok(dd_api_send(x->env.store,
+			      (struct dd_ref){DD_OBJ_RESOURCE, rid}, "release",
+			      "test", NULL, NULL, &err),
+		  &err);
+	assert_ok(dd_worker_drain(&w, 100, &err), &err);
+	dd_worker_release(&w);
+	assert_int_equal(lease_status(x, host), DD_LEASE_DESTROYED);
+	assert_int_equal(resource_status(x, rid), DD_RESOURCE_DESTROYED);
+	assert_true(atomic_load(&td_calls) >= 2);
+	/* waited for it by event, and went after it */
+	snprintf(on, sizeof(on), "lease:%lld", host);
+	f.descending = false;
+	assert_ok(dd_store_log_list(x->env.store, &f, &log, &err), &err);
+	for (size_t i = 0; i < log.n; i++) {
+		const struct dd_log_entry *e = &log.items[i];
+
+		if (e->resource == rid && !strcmp(e->type, "resource.in-progress"))
+			assert_string_equal(json_string_value(json_object_get(
+						    e->data, "resume_on")),
+					    on);
+		if (e->lease == host && !strcmp(e->type, "lease.destroyed"))
+			host_gone = e->time;
+		if (e->resource == rid && !e->lease &&
+		    !strcmp(e->type, "resource.destroyed"))
+			gone = e->time;
+	}
+	dd_log_entry_list_release(&log);
+	assert_true(host_gone > 0 && gone >= host_gone);
 }
 
 /* "timeouts" is a key of every type's config, checked once for all. */
@@ -811,6 +1245,14 @@ static void test_timeouts_config(void **state)
 	}
 }
 
+/* Test `f` once for each teardown hook, named "f(hook)". */
+#define TEARDOWN_TEST(f, i, hook)                                              \
+	{#f "(" hook ")", f, setup, teardown, &teardown_hooks[i]}
+#define TEARDOWN_TESTS(f)                                                      \
+	TEARDOWN_TEST(f, 0, "destroy_resource"),                               \
+		TEARDOWN_TEST(f, 1, "release_lease"),                          \
+		TEARDOWN_TEST(f, 2, "destroy_lease")
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -831,6 +1273,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_lease_services_request_and_release, setup,
 			teardown),
+		TEARDOWN_TESTS(test_teardown_resumed_at),
+		TEARDOWN_TESTS(test_teardown_resumed_on),
+		TEARDOWN_TESTS(test_teardown_times_out),
+		cmocka_unit_test_setup_teardown(test_teardown_naming_nothing_backs_off, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_destroy_waits_for_its_lease, setup,
+						teardown),
 		cmocka_unit_test(test_timeouts_config),
 	};
 

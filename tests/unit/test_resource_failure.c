@@ -83,8 +83,7 @@ static int flaky_check_resource(const struct dd_bp_ctx *ctx,
 }
 
 static int flaky_destroy_resource(const struct dd_bp_ctx *ctx,
-				  const struct dd_resource *r,
-				  struct dd_error *err)
+				  struct dd_resource *r, struct dd_error *err)
 {
 	long long host = host_of(r->attributes);
 
