@@ -1,39 +1,20 @@
 /*
- * wake.c - wake-ups between processes over Unix datagram sockets in the
- * store's wake directory (see wake.h for what is promised, and
- * open_wake_dir() for who may touch the directory).
+ * wake.c - wake-ups between processes that share one store (wake.h):
+ * what is the same whatever carries them.  The store's backend brings the
+ * transport (store/wake_transport.h, picked by dd_store_wake_transport()
+ * from the location); this file finds it for each call and keeps the
+ * in-process shortcuts: a daemon's own workers and a process's own
+ * watcher are told by a direct call, and the transport leaves their
+ * listeners out.
  */
 #include "queue/wake.h"
-#include "core/util.h"
+#include "store/store.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
-#define NAME_MAX_LEN 96 /* a socket's name: "w-PID-N@lease:ID" */
-
-struct dd_wake {
-	int fd;
-	int dirfd;	   /* the wake directory, checked when opened */
-	char dir[PATH_MAX]; /* its path, which tells stores apart */
-	char name[NAME_MAX_LEN];
-	enum dd_wake_role role;
-	size_t base_len;   /* length of name without "@OBJECT" */
-	char watching[48]; /* the object named in the name, or "" */
-};
-
-static const char *const role_prefix[] = {"d-", "w-"};
 static _Atomic(void (*)(void)) local_wake;
 
 void dd_wake_set_local(void (*fn)(void))
@@ -45,8 +26,8 @@ void dd_wake_set_local(void (*fn)(void))
 static struct {
 	pthread_mutex_t mu;
 	void (*fn)(const char *object);
-	char dir[PATH_MAX];
-	char name[NAME_MAX_LEN];
+	const struct dd_wake *w;
+	char id[128]; /* w's, as its transport names it */
 } local_watcher = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 void dd_wake_set_local_watcher(const struct dd_wake *w,
@@ -54,584 +35,99 @@ void dd_wake_set_local_watcher(const struct dd_wake *w,
 {
 	pthread_mutex_lock(&local_watcher.mu);
 	local_watcher.fn = w && fn ? fn : NULL;
-	if (local_watcher.fn) {
-		snprintf(local_watcher.dir, sizeof(local_watcher.dir), "%s",
-			 w->dir);
-		snprintf(local_watcher.name, sizeof(local_watcher.name), "%s",
-			 w->name);
-	}
+	local_watcher.w = local_watcher.fn ? w : NULL;
+	if (local_watcher.w)
+		w->t->id(w, local_watcher.id, sizeof(local_watcher.id));
 	pthread_mutex_unlock(&local_watcher.mu);
 }
 
-/*
- * The wake directory of a store: its real path with "-wake" appended,
- * beside SQLite's "-wal" and "-shm" (the path as given if it cannot be
- * resolved).  realpath() costs a readlink per path component, and every
- * notification needs the directory, so the last answer is remembered (a
- * store's real path does not change under a running process in any way
- * drydock supports).
- */
-static void wake_dir(const char *store_path, char *buf, size_t n)
-{
-	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-	static char last_path[PATH_MAX], last_dir[PATH_MAX];
-	char real[PATH_MAX];
-	const char *p = store_path;
-
-	pthread_mutex_lock(&mu);
-	if (last_dir[0] && !strcmp(last_path, store_path)) {
-		snprintf(buf, n, "%s", last_dir);
-		pthread_mutex_unlock(&mu);
-		return;
-	}
-	pthread_mutex_unlock(&mu);
-	if (realpath(store_path, real))
-		p = real;
-	if ((size_t)snprintf(buf, n, "%s-wake", p) >= n) {
-		buf[0] = '\0'; /* no directory: nothing is sent or heard */
-		return;
-	}
-	if (strlen(store_path) < sizeof(last_path)) {
-		pthread_mutex_lock(&mu);
-		snprintf(last_path, sizeof(last_path), "%s", store_path);
-		snprintf(last_dir, sizeof(last_dir), "%s", buf);
-		pthread_mutex_unlock(&mu);
-	}
-}
-
-/*
- * Open the wake directory `dir` (making it first if `create`) and make
- * sure that nobody but this user can create, remove or bind anything in
- * it: it must be a directory itself, not a symbolic link to one, owned by
- * this process's user, with no permission for group or others.  Anyone
- * else who could write there could take the wake-ups over: put a socket
- * that hears them, remove the daemons' sockets, or (with a symbolic link)
- * make the sweep of dead sockets delete this user's files elsewhere.  A
- * directory that fails the check is refused, never repaired: its owner
- * must look at it.  Everything afterwards goes through the returned
- * descriptor, never the path again, so it cannot be swapped underneath.
- */
-static int open_wake_dir(const char *dir, bool create, struct dd_error *err)
-{
-	struct stat st;
-	bool made = false;
-	int fd;
-
-	if (!dir[0])
-		return dd_error_set(err, DD_ERR_IO,
-				    "the store's path is too long for a wake "
-				    "directory");
-	if (create) {
-		made = !mkdir(dir, 0700);
-		if (!made && errno != EEXIST)
-			return dd_error_set(err, DD_ERR_IO,
-					    "cannot create wake directory "
-					    "'%s': %s",
-					    dir, strerror(errno));
-	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		int e = errno;
-
-		if (!lstat(dir, &st) && S_ISLNK(st.st_mode))
-			return dd_error_set(err, DD_ERR_IO,
-					    "refusing wake directory '%s': it "
-					    "is a symbolic link; remove it",
-					    dir);
-		return dd_error_set(err, DD_ERR_IO,
-				    "cannot open wake directory '%s': %s", dir,
-				    strerror(e));
-	}
-	/* exactly 0700 whatever the umask */
-	if (made)
-		fchmod(fd, 0700);
-	if (fstat(fd, &st)) {
-		dd_error_set(err, DD_ERR_IO, "cannot stat wake directory "
-			     "'%s': %s", dir, strerror(errno));
-	} else if (st.st_uid != geteuid()) {
-		dd_error_set(err, DD_ERR_IO,
-			     "refusing wake directory '%s': it belongs to uid "
-			     "%u, not to uid %u running drydock; remove it",
-			     dir, (unsigned)st.st_uid, (unsigned)geteuid());
-	} else if (st.st_mode & 077) {
-		dd_error_set(err, DD_ERR_IO,
-			     "refusing wake directory '%s': its mode %04o "
-			     "lets other users in; it must be 0700",
-			     dir, (unsigned)(st.st_mode & 07777));
-	} else {
-		return fd;
-	}
-	close(fd);
-	return DD_ERR_IO;
-}
-
-/*
- * The address of `name` in the directory open as `dirfd`.  It goes
- * through /proc/self/fd, so that it is short whatever the store's path
- * (a socket address holds 107 bytes) and names the very directory that
- * open_wake_dir() checked.
- */
-static bool wake_addr(int dirfd, const char *name, struct sockaddr_un *a)
-{
-	*a = (struct sockaddr_un){.sun_family = AF_UNIX};
-	return (size_t)snprintf(a->sun_path, sizeof(a->sun_path),
-				"/proc/self/fd/%d/%s", dirfd,
-				name) < sizeof(a->sun_path);
-}
-
-static int each_listener(const char *store_path, enum dd_wake_role role,
-			 const char *msg, const char *object, const char *skip,
-			 const char *skip_name, bool send);
-
-/*
- * The first time this process listens for a store, probe every socket in
- * its wake directory and remove the dead ones: a watcher killed with
- * kill -9 leaves a socket named after its object, which only a wake-up
- * about that same object would otherwise find.
- */
-static void sweep_once(const char *store_path)
-{
-	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-	static char swept[PATH_MAX];
-	bool sweep;
-
-	pthread_mutex_lock(&mu);
-	sweep = strcmp(swept, store_path) != 0;
-	if (sweep)
-		snprintf(swept, sizeof(swept), "%s", store_path);
-	pthread_mutex_unlock(&mu);
-	if (sweep) {
-		each_listener(store_path, DD_WAKE_DAEMON, "", NULL, NULL, NULL,
-			      false);
-		each_listener(store_path, DD_WAKE_WATCHER, "", NULL, NULL, NULL,
-			      false);
-	}
-}
-
-int dd_wake_listen(const char *store_path, enum dd_wake_role role,
+int dd_wake_listen(const char *location, enum dd_wake_role role,
 		   struct dd_wake **out, struct dd_error *err)
 {
-	static atomic_int seq;
-	struct sockaddr_un addr;
-	struct dd_wake *w = dd_calloc(1, sizeof(*w));
+	const struct dd_wake_transport *t =
+		dd_store_wake_transport(location, err);
 
-	if (!w)
-		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
-	wake_dir(store_path, w->dir, sizeof(w->dir));
-	w->dirfd = open_wake_dir(w->dir, true, err);
-	if (w->dirfd < 0) {
-		dd_free(w);
-		return DD_ERR_IO;
-	}
-	sweep_once(store_path);
-	snprintf(w->name, sizeof(w->name), "%s%d-%d", role_prefix[role],
-		 (int)getpid(), atomic_fetch_add(&seq, 1));
-	w->base_len = strlen(w->name);
-	w->role = role;
-	wake_addr(w->dirfd, w->name, &addr);
-	unlinkat(w->dirfd, w->name, 0);
-	w->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (w->fd < 0 ||
-	    bind(w->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		dd_error_set(err, DD_ERR_IO, "cannot listen on '%s/%s': %s",
-			     w->dir, w->name, strerror(errno));
-		if (w->fd >= 0)
-			close(w->fd);
-		close(w->dirfd);
-		dd_free(w);
-		return DD_ERR_IO;
-	}
-	*out = w;
-	return 0;
+	*out = NULL;
+	if (!t)
+		return err->code;
+	return t->listen(location, role, out, err);
 }
 
 int dd_wake_fd(const struct dd_wake *w)
 {
-	return w->fd;
+	return w->t->fd(w);
 }
 
 int dd_wake_drain(struct dd_wake *w)
 {
-	char buf[64];
-	int n = 0;
-
-	while (recv(w->fd, buf, sizeof(buf), 0) > 0)
-		n++;
-	return n;
+	return w->t->drain(w);
 }
 
 void dd_wake_close(struct dd_wake *w)
 {
-	if (!w)
-		return;
-	close(w->fd);
-	unlinkat(w->dirfd, w->name, 0);
-	close(w->dirfd);
-	dd_free(w);
+	if (w)
+		w->t->close(w);
 }
 
-/*
- * Name the socket after `object` ("w-PID-N@lease:12"), so that senders of
- * targeted wake-ups skip it for every other object.  Returns true if the
- * name changed: a wake-up about `object` sent before the rename may have
- * been missed.  Daemon sockets are never renamed.
- */
 bool dd_wake_watch(struct dd_wake *w, const char *object)
 {
-	char name[sizeof(w->name)];
-
-	if (w->role != DD_WAKE_WATCHER || !strcmp(w->watching, object))
-		return false;
-	if (strlen(object) >= sizeof(w->watching) ||
-	    (size_t)snprintf(name, sizeof(name), "%.*s@%s", (int)w->base_len,
-			     w->name, object) >= sizeof(name) ||
-	    renameat(w->dirfd, w->name, w->dirfd, name))
-		return false;
-	memcpy(w->name, name, sizeof(name));
-	snprintf(w->watching, sizeof(w->watching), "%s", object);
-	return true;
+	return w->t->watch(w, object);
 }
 
 int dd_wake_wait_for(struct dd_wake *w, const char *object, double timeout)
 {
-	double deadline = dd_monotonic() + timeout;
-	size_t n = strlen(object);
-
-	/* a caller that did not call dd_wake_watch() first looks again */
-	if (dd_wake_watch(w, object))
-		return 1;
-	for (;;) {
-		struct pollfd p = {.fd = w->fd, .events = POLLIN};
-		double left = deadline - dd_monotonic();
-		char buf[64];
-		ssize_t got;
-		bool hit = false;
-
-		if (left <= 0)
-			return 0;
-		if (poll(&p, 1, (int)(left * 1000.0) + 1) <= 0)
-			return 0;
-		while ((got = recv(w->fd, buf, sizeof(buf), 0)) >= 0) {
-			/* one byte is an untargeted wake-up */
-			if (got <= 1 ||
-			    ((size_t)got == n && !memcmp(buf, object, n)))
-				hit = true;
-		}
-		if (hit)
-			return 1;
-	}
+	return w->t->wait_for(w, object, timeout);
 }
 
-/*
- * What a process needs to reach the listeners of one wake directory: the
- * directory, open, and a socket to send from.  A notification used to
- * open both and close them again (opendir() also mallocs 32 KiB), which
- * cost 7 % of the daemon's CPU in the hot-pool benchmark.  Now the
- * process keeps one of each: the socket is shared (sendto() on a datagram
- * socket is safe from many threads), and the directory, whose read
- * position all threads share, is rewound and read under `mu`, which is
- * held for nothing else.  Two descriptors for the whole process, however
- * many threads send (`drydock serve` runs one per connection).
- */
-static struct {
-	pthread_mutex_t mu;
-	char dir[PATH_MAX]; /* "" until `dirfd` is open and current */
-	int dirfd;
-	int sendfd;
-} lister = {.mu = PTHREAD_MUTEX_INITIALIZER, .dirfd = -1, .sendfd = -1};
-static pthread_once_t lister_once = PTHREAD_ONCE_INIT;
-
-/*
- * fork() copies `mu` as it is, perhaps held by a thread the child does
- * not have, and the child would share the parent's read position: hold
- * `mu` across fork(), and let the child open its own directory.
- */
-static void lister_before_fork(void)
+void dd_wake_notify(const char *location, enum dd_wake_role role)
 {
-	pthread_mutex_lock(&lister.mu);
-}
-
-static void lister_after_fork_parent(void)
-{
-	pthread_mutex_unlock(&lister.mu);
-}
-
-static void lister_after_fork_child(void)
-{
-	if (lister.dirfd >= 0)
-		close(lister.dirfd);
-	lister.dirfd = -1;
-	lister.dir[0] = '\0';
-	pthread_mutex_unlock(&lister.mu);
-}
-
-static void lister_init(void)
-{
-	pthread_atfork(lister_before_fork, lister_after_fork_parent,
-		       lister_after_fork_child);
-}
-
-/* Names that one listing collected: inline, or on the heap if many. */
-struct names {
-	char inline_buf[4096];
-	char *buf;
-	size_t len, cap;
-};
-
-static bool names_add(struct names *n, const char *name)
-{
-	size_t k = strlen(name) + 1;
-
-	if (n->len + k > n->cap) {
-		size_t cap = n->cap * 2 > n->len + k ? n->cap * 2 : n->len + k;
-		char *b = n->buf == n->inline_buf ? dd_malloc(cap)
-						  : dd_realloc(n->buf, cap);
-
-		if (!b)
-			return false;
-		if (n->buf == n->inline_buf)
-			memcpy(b, n->inline_buf, n->len);
-		n->buf = b;
-		n->cap = cap;
-	}
-	memcpy(n->buf + n->len, name, k);
-	n->len += k;
-	return true;
-}
-
-/*
- * Collect the names in `dir` that `keep` accepts, and say where the
- * directory is open (`*dirfd`, for wake_addr()).  The directory stays
- * open between calls; one removed since it was opened (it then has no
- * links) is opened again, so a new one at the same path is seen.  Other
- * threads may be sending through the descriptor's number at that moment,
- * so a new directory takes the old one's number (dup3()): the number
- * only ever names a wake directory that open_wake_dir() accepted.
- * Returns the send socket, or -1 if the directory or a socket cannot be
- * had.
- */
-static int list_dir(const char *dir, struct names *out,
-		    bool (*keep)(const char *name, const void *arg),
-		    const void *arg, int *dirfd)
-{
-	union {
-		char bytes[4096];
-		struct dirent64 aligned;
-	} buf;
-	struct stat st;
-	ssize_t got;
-	int sendfd;
-
-	pthread_once(&lister_once, lister_init);
-	pthread_mutex_lock(&lister.mu);
-	if (lister.dir[0] &&
-	    (strcmp(lister.dir, dir) || fstat(lister.dirfd, &st) ||
-	     st.st_nlink == 0 || lseek(lister.dirfd, 0, SEEK_SET) < 0))
-		lister.dir[0] = '\0';
-	if (lister.sendfd < 0)
-		lister.sendfd = socket(
-			AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (!lister.dir[0]) {
-		int fd = open_wake_dir(dir, false, NULL);
-
-		if (fd >= 0 && lister.dirfd >= 0) {
-			dup3(fd, lister.dirfd, O_CLOEXEC);
-			close(fd);
-		} else if (fd >= 0) {
-			lister.dirfd = fd;
-		}
-		if (fd >= 0)
-			snprintf(lister.dir, sizeof(lister.dir), "%s", dir);
-	}
-	if (!lister.dir[0] || lister.sendfd < 0) {
-		pthread_mutex_unlock(&lister.mu);
-		return -1;
-	}
-	while ((got = getdents64(lister.dirfd, buf.bytes, sizeof(buf.bytes))) >
-	       0) {
-		for (ssize_t off = 0; off < got;) {
-			struct dirent64 *e = (void *)(buf.bytes + off);
-
-			off += e->d_reclen;
-			if (keep(e->d_name, arg) && !names_add(out, e->d_name))
-				break;
-		}
-	}
-	sendfd = lister.sendfd;
-	*dirfd = lister.dirfd;
-	pthread_mutex_unlock(&lister.mu);
-	return sendfd;
-}
-
-/*
- * Send `msg` to `addr` from the shared socket.  A datagram counts against
- * its sender's buffer until the listener reads it, so listeners that do
- * not read (stopped, or slow) can fill the shared socket's buffer and
- * make every send fail with EAGAIN, to listeners that would read too.
- * EAGAIN is also a listener's queue being full, when it has wake-ups
- * waiting anyway, so try once more from a new socket: if that goes
- * through, the shared one was full, and the new one takes its place
- * (dup2() swaps it under the same number, which other threads may be
- * using at that moment).
- */
-static ssize_t send_one(int sendfd, const char *msg,
-			const struct sockaddr_un *addr)
-{
-	ssize_t rc = sendto(sendfd, msg, strlen(msg), MSG_DONTWAIT,
-			    (const struct sockaddr *)addr, sizeof(*addr));
-	int fresh, saved;
-
-	if (rc >= 0 || errno != EAGAIN)
-		return rc;
-	fresh = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fresh < 0) {
-		errno = EAGAIN;
-		return -1;
-	}
-	rc = sendto(fresh, msg, strlen(msg), MSG_DONTWAIT,
-		    (const struct sockaddr *)addr, sizeof(*addr));
-	if (rc >= 0) {
-		pthread_mutex_lock(&lister.mu);
-		if (lister.sendfd == sendfd)
-			dup3(fresh, sendfd, O_CLOEXEC);
-		pthread_mutex_unlock(&lister.mu);
-	}
-	saved = errno;
-	close(fresh);
-	errno = saved;
-	return rc;
-}
-
-/* Which listeners one notification is for. */
-struct audience {
-	enum dd_wake_role role;
-	const char *object;    /* a targeted message: skip other objects' */
-	const char *skip;      /* a name prefix to leave out */
-	size_t skip_len;
-	const char *skip_name; /* one socket's name to leave out */
-};
-
-static bool in_audience(const char *name, const void *arg)
-{
-	const struct audience *a = arg;
-	const char *at;
-
-	if (strncmp(name, role_prefix[a->role], 2))
-		return false;
-	if (a->skip_len && !strncmp(name, a->skip, a->skip_len))
-		return false;
-	if (a->skip_name && !strcmp(name, a->skip_name))
-		return false;
-	if (a->object && (at = strchr(name, '@')) && strcmp(at + 1, a->object))
-		return false;
-	return true;
-}
-
-/*
- * Send to (or just count) every listener of `role`; drop dead sockets.
- * A targeted message (`object` set) skips watchers named after another
- * object; `skip` is a name prefix to leave out (this daemon's own
- * sockets), `skip_name` one socket's name (this process's watcher, told
- * directly).
- */
-static int each_listener(const char *store_path, enum dd_wake_role role,
-			 const char *msg, const char *object, const char *skip,
-			 const char *skip_name, bool send)
-{
-	struct audience a = {role, object, skip, skip ? strlen(skip) : 0,
-			     skip_name};
-	struct names n = {.len = 0};
-	char dir[PATH_MAX];
-	int sendfd, dirfd = -1, probe = -1, live = 0;
-
-	n.buf = n.inline_buf;
-	n.cap = sizeof(n.inline_buf);
-	wake_dir(store_path, dir, sizeof(dir));
-	sendfd = list_dir(dir, &n, in_audience, &a, &dirfd);
-	/* a socket of its own: a connected one could not sendto() others */
-	if (sendfd >= 0 && !send)
-		probe = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	for (size_t off = 0; sendfd >= 0 && (send || probe >= 0) && off < n.len;
-	     off += strlen(n.buf + off) + 1) {
-		struct sockaddr_un addr;
-		ssize_t rc;
-
-		if (!wake_addr(dirfd, n.buf + off, &addr))
-			continue;
-		/* connect() probes a datagram socket without waking it */
-		if (send)
-			rc = send_one(sendfd, msg, &addr);
-		else
-			rc = connect(probe, (struct sockaddr *)&addr,
-				     sizeof(addr));
-		if (rc < 0 && (errno == ECONNREFUSED || errno == ENOENT)) {
-			/* ENOENT: renamed meanwhile (a watcher's new object) */
-			if (errno == ECONNREFUSED)
-				unlinkat(dirfd, n.buf + off, 0);
-			continue;
-		}
-		live++;
-	}
-	if (probe >= 0)
-		close(probe);
-	if (n.buf != n.inline_buf)
-		dd_free(n.buf);
-	return live;
-}
-
-void dd_wake_notify(const char *store_path, enum dd_wake_role role)
-{
+	const struct dd_wake_transport *t =
+		dd_store_wake_transport(location, NULL);
 	void (*fn)(void) = atomic_load(&local_wake);
-	char own[32];
+	struct dd_wake_skip skip = {0};
 
-	if (role == DD_WAKE_DAEMON && fn) {
-		/* our own threads directly, not through our own socket */
-		fn();
-		snprintf(own, sizeof(own), "%s%d-", role_prefix[role],
-			 (int)getpid());
-		each_listener(store_path, role, "w", NULL, own, NULL, true);
+	if (!t)
 		return;
-	}
 	if (role == DD_WAKE_WATCHER) {
-		dd_wake_notify_about(store_path, NULL);
+		dd_wake_notify_about(location, NULL);
 		return;
 	}
-	each_listener(store_path, role, "w", NULL, NULL, NULL, true);
+	if (fn) {
+		/* our own threads directly, not through our own listener */
+		fn();
+		skip.own_daemons = true;
+	}
+	t->notify(location, role, NULL, &skip);
 }
 
-/*
- * Tell this process's registered watcher directly, if it watches this
- * store; then its socket is skipped.  Returns whether it was told, with
- * its socket's name in `name`.
- */
-static bool tell_local_watcher(const char *store_path, const char *object,
-			       char *name, size_t n)
+void dd_wake_notify_about(const char *location, const char *object)
 {
+	const struct dd_wake_transport *t =
+		dd_store_wake_transport(location, NULL);
+	struct dd_wake_skip skip = {0};
 	void (*fn)(const char *) = NULL;
-	char dir[PATH_MAX];
+	char id[sizeof(local_watcher.id)];
 
-	wake_dir(store_path, dir, sizeof(dir));
+	if (!t)
+		return;
+	/* this process's watcher of this store directly; its listener not */
 	pthread_mutex_lock(&local_watcher.mu);
-	if (local_watcher.fn && !strcmp(local_watcher.dir, dir)) {
+	if (local_watcher.fn && local_watcher.w->t == t &&
+	    t->hears(local_watcher.w, location)) {
 		fn = local_watcher.fn;
-		snprintf(name, n, "%s", local_watcher.name);
+		snprintf(id, sizeof(id), "%s", local_watcher.id);
+		skip.listener = id;
 	}
 	pthread_mutex_unlock(&local_watcher.mu);
 	if (fn)
 		fn(object);
-	return fn != NULL;
+	t->notify(location, DD_WAKE_WATCHER, object, &skip);
 }
 
-void dd_wake_notify_about(const char *store_path, const char *object)
+int dd_wake_count(const char *location, enum dd_wake_role role)
 {
-	char name[sizeof(local_watcher.name)];
-	bool told = tell_local_watcher(store_path, object, name, sizeof(name));
+	const struct dd_wake_transport *t =
+		dd_store_wake_transport(location, NULL);
 
-	each_listener(store_path, DD_WAKE_WATCHER, object ? object : "w",
-		      object, NULL, told ? name : NULL, true);
-}
-
-int dd_wake_count(const char *store_path, enum dd_wake_role role)
-{
-	return each_listener(store_path, role, "", NULL, NULL, NULL, false);
+	return t ? t->count(location, role) : 0;
 }

@@ -136,9 +136,10 @@ static const struct store_backend {
 	bool (*claims)(const char *location);
 	const struct dd_store_ops *ops; /* NULL: not in this build */
 	bool files;			/* kept in a file of this machine */
+	const struct dd_wake_transport *wake;
 } backends[] = {
-	{"PostgreSQL", is_postgres, NULL, false},
-	{"SQLite", is_path, &dd_sqlite_store_ops, true},
+	{"PostgreSQL", is_postgres, NULL, false, NULL},
+	{"SQLite", is_path, &dd_sqlite_store_ops, true, &dd_sqlite_wake},
 };
 
 /*
@@ -194,6 +195,39 @@ static const struct store_backend *backend_of(const char *location)
 	return NULL;
 }
 
+/* Why a location cannot be opened by this build, in err; DD_ERR_INVALID. */
+static int refuse(const char *location, const struct store_backend *b,
+		  struct dd_error *err)
+{
+	char buf[PATH_MAX];
+
+	if (!location || !*location)
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "no store given: an empty location");
+	if (!b)
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "no store backend takes the location '%s'",
+				    location);
+	return dd_error_set(err, DD_ERR_INVALID,
+			    "store '%.200s' is a %s database, and this build "
+			    "of drydock has no %s backend yet",
+			    shown(location, buf, sizeof(buf)), b->name,
+			    b->name);
+}
+
+const struct dd_wake_transport *dd_store_wake_transport(const char *location,
+							struct dd_error *err)
+{
+	const struct store_backend *b =
+		location && *location ? backend_of(location) : NULL;
+
+	if (b && b->wake)
+		return b->wake;
+	if (err)
+		refuse(location, b, err);
+	return NULL;
+}
+
 int dd_store_open(const char *location, const struct dd_store_options *opt,
 		  struct dd_store **out, struct dd_error *err)
 {
@@ -203,19 +237,8 @@ int dd_store_open(const char *location, const struct dd_store_options *opt,
 	int rc;
 
 	*out = NULL;
-	if (!location || !*location)
-		return dd_error_set(err, DD_ERR_INVALID,
-				    "no store given: an empty location");
-	if (!b)
-		return dd_error_set(err, DD_ERR_INVALID,
-				    "no store backend takes the location '%s'",
-				    location);
-	if (!b->ops)
-		return dd_error_set(err, DD_ERR_INVALID,
-				    "store '%.200s' is a %s database, and this "
-				    "build of drydock has no %s backend yet",
-				    shown(location, dir, sizeof(dir)), b->name,
-				    b->name);
+	if (!location || !*location || !b || !b->ops)
+		return refuse(location, b, err);
 	if (!opt) {
 		dd_store_options_from_env(&def);
 		opt = &def;

@@ -86,8 +86,8 @@ typedef int dd_store_schema_version_fn(struct dd_store *s, int *current,
 /*
  * Is the store fit to serve, as far as a look that costs no more than a
  * few system calls can tell?  For a readiness probe.  Refused, with the
- * reason: a file at the path that no longer looks like a store, or is
- * no longer the file the process's writers have open (deleted or
+ * reason: (SQLite) a file at the path that no longer looks like a store,
+ * or is no longer the file the process's writers have open (deleted or
  * replaced: DD_ERR_STORE), a process that refuses writes (a failed sync),
  * and damage met by anyone in the process (DD_ERR_DAMAGED).  It does not
  * read the whole store: see check.
@@ -843,6 +843,15 @@ int dd_store_target_log(struct dd_store *s, long long target,
  * served by a database server, which has no directory here.
  */
 bool dd_store_local_dir(const char *location, char *buf, size_t n);
+/*
+ * The wake-up transport of the backend that takes `location`
+ * (store/wake_transport.h; queue/wake.h uses it), or NULL, with the
+ * reason in `err` (may be NULL), for a location no backend of this build
+ * takes.
+ */
+struct dd_wake_transport;
+const struct dd_wake_transport *dd_store_wake_transport(const char *location,
+							struct dd_error *err);
 /*
  * The state directory of the store open as `s` (see struct
  * dd_store_options), or NULL with DD_ERR_INVALID in `err` saying to give

@@ -1,7 +1,10 @@
 /*
- * test_wake.c - wake-ups between processes (queue/wake.c): targeted
+ * test_wake.c - wake-ups between processes (queue/wake.c, on the SQLite
+ * backend's Unix sockets, store/sqlite_wake.c): a location with no
+ * backend refused, targeted
  * wake-ups reach their own watcher only, untargeted ones reach all, a
- * watcher told by direct calls in its own process, counting listeners,
+ * watcher told by direct calls in its own process (and left out by its
+ * transport's name for it, renamed or not), counting listeners,
  * many listeners at once, listeners that never read, a sender that
  * follows a wake directory made anew, the sweep of sockets left by a
  * killed watcher, and the wake directories refused (a symbolic link, open
@@ -109,6 +112,64 @@ static void test_local_watcher_is_called_directly(void **state)
 	assert_int_equal(dd_wake_drain(other), 1);
 	dd_wake_close(local);
 	dd_wake_close(other);
+}
+
+/*
+ * The local watcher is left out by its transport's name for it, whatever
+ * object it watches since it registered: it is told once, directly, not
+ * again through its socket.
+ */
+static void test_local_watcher_renamed_is_still_left_out(void **state)
+{
+	struct fx *x = *state;
+	struct dd_wake *local = listen_or_fail(x, DD_WAKE_WATCHER);
+
+	ntold = 0;
+	dd_wake_set_local_watcher(local, local_fn);
+	assert_true(dd_wake_watch(local, "lease:7"));
+	dd_wake_notify_about(x->env.path, "lease:7");
+	dd_wake_notify(x->env.path, DD_WAKE_WATCHER);
+	assert_int_equal(ntold, 2);
+	assert_int_equal(dd_wake_drain(local), 0);
+	dd_wake_set_local_watcher(NULL, NULL);
+	dd_wake_close(local);
+}
+
+/*
+ * Wake-ups go by the store's backend: a location no backend of this
+ * build takes (a PostgreSQL one) cannot be listened to, with the reason,
+ * and notifying or counting its listeners does nothing, making nothing.
+ */
+static void test_location_without_backend(void **state)
+{
+	static const char loc[] = "postgres://db1/drydock";
+	struct fx *x = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_wake *w = (struct dd_wake *)&err;
+	char cwd[PATH_MAX];
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(x->env.dir), 0);
+	assert_int_equal(dd_wake_listen(loc, DD_WAKE_WATCHER, &w, &err),
+			 DD_ERR_INVALID);
+	assert_null(w);
+	assert_non_null(strstr(err.msg, "no PostgreSQL backend"));
+	dd_wake_notify(loc, DD_WAKE_DAEMON);
+	dd_wake_notify(loc, DD_WAKE_WATCHER);
+	dd_wake_notify_about(loc, "lease:1");
+	assert_int_equal(dd_wake_count(loc, DD_WAKE_WATCHER), 0);
+	/* only the test's store and its files are in its directory */
+	assert_non_null(d = opendir("."));
+	while ((e = readdir(d)))
+		if (strncmp(e->d_name, "dd.db", 5) && strcmp(e->d_name, ".") &&
+		    strcmp(e->d_name, ".."))
+			n++;
+	closedir(d);
+	assert_int_equal(chdir(cwd), 0);
+	assert_int_equal(n, 0);
 }
 
 static void test_count_sees_live_listeners(void **state)
@@ -368,6 +429,11 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_local_watcher_is_called_directly, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_local_watcher_renamed_is_still_left_out, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_location_without_backend,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_count_sees_live_listeners,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
