@@ -94,6 +94,26 @@ static void test_open_location_forms(void **state)
 }
 
 /*
+ * A store that is no file here has no state directory unless one is
+ * given: asking for it says how to give one (and no password).
+ */
+static void test_state_dir_of_a_server_store(void **state)
+{
+	struct dd_store fake = {.location = "postgres://dd:s3cret@db1/x"};
+	struct dd_error err = DD_ERROR_INIT;
+
+	(void)state;
+	assert_null(dd_store_state_dir(&fake, &err));
+	assert_int_equal(err.code, DD_ERR_INVALID);
+	assert_non_null(strstr(err.msg, "--state-dir DIR or "
+					"DRYDOCK_STATE_DIR"));
+	assert_null(strstr(err.msg, "s3cret"));
+	fake.state_dir = "/var/lib/drydock";
+	assert_string_equal(dd_store_state_dir(&fake, &err),
+			    "/var/lib/drydock");
+}
+
+/*
  * An SQLite store's state directory is the directory holding its file,
  * unless one is given.
  */
@@ -651,6 +671,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_open_location_forms),
 		T(test_state_dir_default),
+		T(test_state_dir_of_a_server_store),
 		T(test_open_ready_newer_store),
 		T(test_upgrade_from_version_1),
 		T(test_group_second_transaction_busy),
