@@ -118,6 +118,11 @@ struct result {
 	double fresh_p50, fresh_p99, warm_p50, warm_p99, lease_p50, lease_p99;
 	double wrapper_p50, wrapper_p99, version_p50, version_p99;
 	bool skipped;
+	/* the store it ran on: NULL for SQLite */
+	const char *backend;
+	/* pg-ceiling only: the server's version ("15.18"), pgbench's count */
+	char pg_version[32];
+	long long pg_transactions;
 };
 
 static const char *drydock_bin = "build/std/drydock";
@@ -658,7 +663,7 @@ static bool exactly_once(const char *path)
 
 /*
  * Run argv (drydock's or, by PATH, any program) on the scenario's store
- * with stdin and stderr on /dev/null and stdout in `out` (up to cap - 1
+ * (b; NULL: none) with stdin and stderr on /dev/null and stdout in `out` (up to cap - 1
  * bytes; NULL: to /dev/null).  Returns seconds from fork to reaping;
  * *status is the exit status.
  */
@@ -681,7 +686,8 @@ static double time_command_in(const struct bench *b, char *const argv[],
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDWR);
 
-		setenv("DRYDOCK_DB", b->path, 1);
+		if (b)
+			setenv("DRYDOCK_DB", b->path, 1);
 		dup2(in >= 0 ? in : null, 0);
 		dup2(out ? p[1] : null, 1);
 		dup2(null, 2);
@@ -795,15 +801,16 @@ static void print_run(const struct result *r)
 	fflush(stdout);
 }
 
-/* ---- ssh: a command on a lease of a remote host ------------------------ */
+/* ---- helper scripts: servers the tests start ----------------------------- */
 
-/* The benchmark's SSH host (tests/bench/sshd.sh), while its input is open. */
-struct sshd {
+/*
+ * A script of tests/ that starts a server, prints one line saying where it
+ * is (or why it cannot), and keeps it until its standard input ends
+ * (tests/bench/sshd.sh, tests/pg_server.sh).
+ */
+struct helper {
 	pid_t pid;
 	int in;
-	int port;
-	char user[64];
-	char key[4096];
 };
 
 /* The repository's top, from this program's path (TOP/build/X/bench). */
@@ -823,16 +830,21 @@ static void repo_top(char *buf, size_t n)
 	}
 }
 
-/* Start the host; false (and why, on stderr) where no sshd can run. */
-static bool sshd_open(struct sshd *h)
+/*
+ * Start TOP/tests/NAME with ARG (NULL: none), its stderr ours or, when
+ * `quiet`, /dev/null; its first line in `line` (empty when it printed
+ * none).  False when it printed none.
+ */
+static bool helper_open(struct helper *h, const char *name, const char *arg,
+			bool quiet, char *line, int n)
 {
-	char top[4096], script[4200], line[4400];
+	char top[4096], script[4200];
 	int in[2], out[2];
 	FILE *f;
 	bool ok;
 
 	repo_top(top, sizeof(top));
-	snprintf(script, sizeof(script), "%s/tests/bench/sshd.sh", top);
+	snprintf(script, sizeof(script), "%s/tests/%s", top, name);
 	if (pipe(in) || pipe(out))
 		die("pipe", NULL);
 	h->pid = fork();
@@ -841,21 +853,19 @@ static bool sshd_open(struct sshd *h)
 
 		dup2(in[0], 0);
 		dup2(out[1], 1);
-		dup2(null, 2);
+		if (quiet)
+			dup2(null, 2);
 		close(in[1]);
 		close(out[0]);
-		execl("/bin/bash", "bash", script, (char *)NULL);
+		execl("/bin/bash", "bash", script, arg, (char *)NULL);
 		_exit(127);
 	}
 	close(in[0]);
 	close(out[1]);
 	h->in = in[1];
+	line[0] = '\0';
 	f = fdopen(out[0], "r");
-	ok = f && fgets(line, sizeof(line), f) &&
-	     sscanf(line, "%d %63s %4095s", &h->port, h->user, h->key) == 3;
-	if (!ok)
-		fprintf(stderr, "bench: ssh: no sshd: %s",
-			f && line[0] ? line : "it did not start\n");
+	ok = f && fgets(line, n, f);
 	if (f)
 		fclose(f);
 	else
@@ -863,10 +873,39 @@ static bool sshd_open(struct sshd *h)
 	return ok;
 }
 
-static void sshd_close(struct sshd *h)
+static void helper_close(struct helper *h)
 {
 	close(h->in);
 	waitpid(h->pid, NULL, 0);
+}
+
+/* ---- ssh: a command on a lease of a remote host ------------------------ */
+
+/* The benchmark's SSH host (tests/bench/sshd.sh), while its input is open. */
+struct sshd {
+	struct helper helper;
+	int port;
+	char user[64];
+	char key[4096];
+};
+
+/* Start the host; false (and why, on stderr) where no sshd can run. */
+static bool sshd_open(struct sshd *h)
+{
+	char line[4400];
+	bool ok = helper_open(&h->helper, "bench/sshd.sh", NULL, true, line,
+			      sizeof(line)) &&
+		  sscanf(line, "%d %63s %4095s", &h->port, h->user, h->key) == 3;
+
+	if (!ok)
+		fprintf(stderr, "bench: ssh: no sshd: %s",
+			line[0] ? line : "it did not start\n");
+	return ok;
+}
+
+static void sshd_close(struct sshd *h)
+{
+	helper_close(&h->helper);
 }
 
 static struct result run_ssh(int n)
@@ -1064,6 +1103,86 @@ static void print_ssh(const struct result *r)
 	       r->wrapper_p50 - r->warm_p50, r->wrapper_p50, r->wrapper_p99,
 	       r->p50 - r->wrapper_p50, r->version_p50, r->version_p99,
 	       r->true_p50, r->true_p99);
+	fflush(stdout);
+}
+
+/* ---- pg-ceiling: pgbench -N on a throwaway PostgreSQL server ----------- */
+
+/*
+ * The most a PostgreSQL server on this machine commits: pgbench's
+ * simple-update transactions (-N: one UPDATE, one SELECT and one INSERT
+ * each) from `clients` connections for `secs` seconds, on the server the
+ * tests use (tests/pg_server.sh) with fsync on, at scale 1.  The ceiling
+ * for drydock on PostgreSQL, as store_ceiling() is SQLite's.  Skipped
+ * where the server's programs are not installed.
+ */
+static struct result run_pg_ceiling(double secs, int clients)
+{
+	struct result r = {0};
+	struct helper h;
+	char line[8400], conninfo[4096], bin[1024], pgbench[1100];
+	char out[16384], c[16], t[16];
+	char *init_argv[] = {pgbench, "-i", "-q", "-s", "1", conninfo, NULL};
+	char *run_argv[] = {pgbench, "-N", "-c", c, "-j", "2", "-T",
+			    t, conninfo, NULL};
+	char *version_argv[] = {pgbench, "--version", NULL};
+	const char *tps, *done;
+	int st;
+
+	r.scenario = "pg-ceiling";
+	r.mode = "pgbench";
+	r.backend = "postgresql";
+	r.clients = clients;
+	r.exactly_once = true;
+	if (!helper_open(&h, "pg_server.sh", "--fsync", false, line,
+			 sizeof(line)) ||
+	    !strncmp(line, "SKIPPED", 7)) {
+		fprintf(stderr, "bench: pg-ceiling: %s",
+			line[0] ? line : "no PostgreSQL server\n");
+		if (strncmp(line, "SKIPPED", 7))
+			exit(1);
+		helper_close(&h);
+		r.skipped = true;
+		return r;
+	}
+	/* "URL<tab>CONNINFO<tab>BINDIR" */
+	if (sscanf(line, "%*[^\t]\t%4095[^\t]\t%1023[^\n]", conninfo, bin) !=
+	    2)
+		die("pg-ceiling: tests/pg_server.sh's line", NULL);
+	snprintf(pgbench, sizeof(pgbench), "%s/pgbench", bin);
+	snprintf(c, sizeof(c), "%d", clients);
+	snprintf(t, sizeof(t), "%d", (int)ceil(secs));
+	time_command(NULL, version_argv, out, sizeof(out), &st);
+	must_pass("pgbench --version", st);
+	/* "pgbench (PostgreSQL) 15.18" */
+	sscanf(out, "%*s %*s %31s", r.pg_version);
+	time_command(NULL, init_argv, NULL, 0, &st);
+	must_pass("pgbench -i", st);
+	time_command(NULL, run_argv, out, sizeof(out), &st);
+	must_pass("pgbench -N", st);
+	r.seconds = ceil(secs);
+	helper_close(&h);
+	tps = strstr(out, "tps = ");
+	done = strstr(out, "actually processed: ");
+	if (!tps || !done) {
+		fprintf(stderr, "bench: pg-ceiling: pgbench said: %s\n", out);
+		exit(1);
+	}
+	r.ceiling = strtod(tps + 6, NULL);
+	r.pg_transactions = strtoll(done + 20, NULL, 10);
+	return r;
+}
+
+static void print_pg_ceiling(const struct result *r)
+{
+	if (r->skipped) {
+		printf("pg-ceiling: skipped (no PostgreSQL server)\n");
+		return;
+	}
+	printf("pg-ceiling: pgbench -N on PostgreSQL %s, fsync on, %d "
+	       "clients: %.0f transactions/s (%lld in %.0f s)\n",
+	       r->pg_version, r->clients, r->ceiling, r->pg_transactions,
+	       r->seconds);
 	fflush(stdout);
 }
 
@@ -1984,7 +2103,8 @@ static json_t *result_json(const struct result *r, const char *durability)
 
 	json_object_set_new(o, "scenario", json_string(r->scenario));
 	json_object_set_new(o, "mode", json_string(r->mode));
-	json_object_set_new(o, "backend", json_string("sqlite"));
+	json_object_set_new(o, "backend",
+			    json_string(r->backend ? r->backend : "sqlite"));
 	json_object_set_new(o, "durability", json_string(durability));
 	json_object_set_new(o, "clients", json_integer(r->clients));
 	json_object_set_new(o, "resources", json_integer(r->resources));
@@ -2071,6 +2191,13 @@ static json_t *result_json(const struct result *r, const char *durability)
 				  "version_p99_ms", num(r->version_p99),
 				  "true_p50_ms", num(r->true_p50),
 				  "true_p99_ms", num(r->true_p99)));
+	if (!strcmp(r->scenario, "pg-ceiling") && !r->skipped)
+		json_object_set_new(
+			o, "pgbench",
+			json_pack("{s:s, s:s, s:o, s:I}", "postgresql",
+				  r->pg_version, "fsync", "on",
+				  "transactions_per_s", num(r->ceiling),
+				  "transactions", (json_int_t)r->pg_transactions));
 	if (!strcmp(r->scenario, "run"))
 		json_object_set_new(
 			o, "run",
@@ -2224,6 +2351,8 @@ int main(int argc, char **argv)
 		print_run(&rs[n++]);
 		rs[n] = run_ssh(3);
 		print_ssh(&rs[n++]);
+		rs[n] = run_pg_ceiling(1, 2);
+		print_pg_ceiling(&rs[n++]);
 		rs[n] = run_pool("prewarm", MODE_LIBRARY, 1, 4, true, 30, 0, 0,
 				 5, 2);
 		print_row(&rs[n++]);
@@ -2356,6 +2485,10 @@ int main(int argc, char **argv)
 		if (WANT("ssh")) {
 			rs[n] = run_ssh(quick ? 10 : 200);
 			print_ssh(&rs[n++]);
+		}
+		if (WANT("pg-ceiling")) {
+			rs[n] = run_pg_ceiling(secs, hot_clients);
+			print_pg_ceiling(&rs[n++]);
 		}
 		if (!quick && WANT("scale")) {
 			rs[n] = run_pool("scale", MODE_PROCESS, 16, 16, false,
