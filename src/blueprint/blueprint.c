@@ -469,7 +469,7 @@ int dd_bp_spawn(const struct dd_blueprint_type *t, const struct dd_bp_ctx *ctx,
 		char *const argv[], char *const env[],
 		const struct dd_exec_io *io, pid_t *pid, struct dd_error *err)
 {
-	static const struct dd_exec_io inherit = {-1, -1, -1, false};
+	static const struct dd_exec_io inherit = {-1, -1, -1, false, NULL};
 
 	CHECK(t);
 	if (!t->command)

@@ -144,7 +144,7 @@ static int remote_run(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
 		      char *const argv[], const char *what, struct dd_buf *out,
 		      struct dd_error *err)
 {
-	struct dd_ssh_command cmd = {NULL, NULL, argv, false};
+	struct dd_ssh_command cmd = {NULL, NULL, argv, false, false};
 	struct dd_exec_options o = {0};
 	struct dd_exec_result res;
 	struct remote rm;
@@ -290,7 +290,7 @@ int dd_host_ssh_spawn(const struct dd_bp_ctx *ctx, const struct dd_resource *r,
 {
 	const char *path = attr_str(lease->attributes, "path");
 	char id[48], dir[PATH_MAX + 32];
-	struct dd_ssh_command cmd = {path, NULL, argv, false};
+	struct dd_ssh_command cmd = {path, NULL, argv, false, false};
 	struct remote rm;
 	size_t n = 0;
 	char **env;

@@ -1,6 +1,7 @@
 /*
  * ssh.c - the OpenSSH transport (ssh.h): the client's argv with options
- * that make it safe and quiet, the remote wrapper, quoting, and reading
+ * that make it safe and quiet, the remote wrapper, quoting, stopping a
+ * remote command's process group when drydock stops its ssh, and reading
  * ssh's own failures off its exit status and standard error.
  */
 #include "blueprint/ssh.h"
@@ -10,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,47 +19,99 @@
 #include <unistd.h>
 
 /*
+ * The start time of process $1 into t (the 22nd field of /proc/PID/stat,
+ * counted after the command's name, which may hold blanks), or "-" where
+ * there is no such process or no /proc.  With the pid it names a
+ * process for good: a pid comes back, a pid and its start time do not.
+ */
+#define START_TIME                                                             \
+	"st() { t=-; if [ -r /proc/$1/stat ] && read -r l </proc/$1/stat; "    \
+	"then l=${l##*') '}; set -- $l; t=${20:--}; fi; }\n"
+
+/*
  * The remote wrapper, run as
- * `sh -c WRAPPER drydock-run MODE DIR N ENV... ARGV...`.  It sets the N
- * variables and enters DIR (when not empty).  sshd has made it the leader
- * of a session and process group of its own (OpenSSH's does for every
- * command without a terminal; the wrapper checks).  In mode "i" the
- * command is given the channel as its input and runs in the wrapper's
- * place.  In mode "w" the command runs with /dev/null as input, and a
- * watcher in the background reads the wrapper's input, the channel, which
- * reaches its end only when the channel closes (drydock never writes to
- * it nor closes it while ssh lives): then the whole group (the command,
- * what it started, the wrapper) gets SIGTERM and, once the wrapper is gone
- * or after the grace, SIGKILL.  The wrapper traps SIGTERM (a handler, so
- * the command still gets the default) to outlive the command.  After a
- * normal end the wrapper stops the watcher and exits with the command's
- * status (128+N for signal N); 125 is the wrapper's own failure (bad
- * directory, no process group of its own), 126 and 127 that of starting
- * the program, as in a shell.
+ * `sh -c WRAPPER drydock-run MODE DIR ENV... -- ARGV...`.  It enters DIR
+ * (when not empty), then, in a subshell, sets the ENV variables and runs
+ * ARGV in the subshell's place: so none of the wrapper's own variables
+ * is one of the command's, nor one of the command's the wrapper's.
+ * sshd has made it the leader of a session and process group of its
+ * own (OpenSSH's does for every command without a terminal).
+ *
+ * MODE "w": the command's input is /dev/null, and a watcher in the
+ * background reads the wrapper's input, the channel, which reaches its
+ * end only when the channel closes (drydock never writes to it nor
+ * closes it while ssh lives): then the whole group (the command, what it
+ * started, the wrapper) gets SIGTERM and, once the wrapper is gone or
+ * after the grace, SIGKILL.  This needs the group, so the wrapper checks
+ * that it leads one.  MODE "i": the command reads the channel, and
+ * nothing watches it.  MODE "wr" or "ir": the same, and the wrapper
+ * first reports its group on stderr, one line
+ * `drydock-run: group PGID START` (START: its start time, START_TIME),
+ * which drydock's reader takes out of the stream (struct dd_exec_far):
+ * when drydock stops the command, it stops that group through the
+ * master connection (the stopper, below), which also reaches a
+ * command that reads the channel, and what the command left running
+ * once the wrapper was gone.
+ *
+ * The wrapper traps SIGTERM (a handler, so the command still gets the
+ * default) to outlive the command, and says nothing once the command
+ * runs (a shell tells of a command a signal ended, "Terminated", which
+ * is not the command's to say); at the end it stops the watcher and
+ * exits with the command's status (128+N for signal N); 125 is the
+ * wrapper's own failure (bad directory or environment entry, no process
+ * group of its own), 126 and 127 that of starting the program, as in a
+ * shell.
  */
 #define STR(x) #x
 #define XSTR(x) STR(x)
+#define REPORT "drydock-run: group "
 static const char wrapper[] =
-	"m=$1 d=$2 n=$3; shift 3\n"
-	"while [ \"$n\" -gt 0 ]; do export -- \"$1\" || exit 125; "
-	"shift; n=$((n - 1)); done\n"
+	"m=$1 d=$2 w=; shift 2\n"
 	"if [ -n \"$d\" ]; then cd -- \"$d\" || exit 125; fi\n"
-	"[ \"$m\" = i ] && exec \"$@\"\n"
-	"kill -0 -$$ 2>/dev/null || { echo \"drydock: the command does not "
+	START_TIME
+	"if kill -0 -$$ 2>/dev/null; then\n"
+	"[ \"${m%r}\" = \"$m\" ] || { st $$; echo \"" REPORT "$$ $t\" >&2; }\n"
+	"elif [ \"${m%r}\" = w ]; then echo \"drydock: the command does not "
 	"lead a process group of its own (is the server OpenSSH's sshd?)\" "
-	">&2; exit 125; }\n"
+	">&2; exit 125; fi\n"
+	"if [ \"${m%r}\" = w ]; then\n"
 	"exec 3<&0\n"
 	"{ while read -r _; do :; done\n"
 	"trap '' TERM; kill -TERM 0; n=" XSTR(DD_SSH_GRACE) "\n"
 	"while [ $n -gt 0 ] && kill -0 $$; do sleep 1; n=$((n - 1)); done\n"
 	"kill -KILL 0; } <&3 >/dev/null 2>&1 &\n"
 	"w=$!\n"
-	"exec 3<&-\n"
+	"exec 3<&- </dev/null\n"
+	"fi\n"
 	"trap : TERM\n"
-	"\"$@\" </dev/null\n"
+	"exec 4>&2 2>/dev/null\n"
+	"(exec 2>&4 4>&-\n"
+	"while [ \"$1\" != -- ]; do export -- \"$1\" || exit 125; shift; done\n"
+	"shift; exec \"$@\")\n"
 	"s=$?\n"
-	"kill $w 2>/dev/null\n"
+	"[ -z \"$w\" ] || kill $w 2>/dev/null\n"
 	"exit $s\n";
+
+/*
+ * Stopping a reported group, run through the master connection as
+ * `sh -c STOPPER drydock-stop PGID START SIGNAL`: SIGNAL (TERM or KILL)
+ * to the group, if it is still the command's: its leader, while it
+ * lives, must have started at START (a group outlives its leader, and
+ * its id is then no process's until the group is empty).  After TERM,
+ * in the background so that the call returns at once, KILL once the
+ * grace has passed and something of the group is left.
+ */
+static const char stopper[] =
+	"p=$1 w=$2 s=$3\n" START_TIME
+	"ours() { st $p; [ \"$t\" = - ] || [ \"$w\" = - ] || "
+	"[ \"$t\" = \"$w\" ]; }\n"
+	"ours || exit 0\n"
+	"kill -$s -$p 2>/dev/null || exit 0\n"
+	"[ \"$s\" = TERM ] || exit 0\n"
+	"{ n=" XSTR(DD_SSH_GRACE) "\n"
+	"while [ $n -gt 0 ] && kill -0 -$p 2>/dev/null; do sleep 1; "
+	"n=$((n - 1)); done\n"
+	"ours && kill -KILL -$p; } </dev/null >/dev/null 2>&1 &\n";
 
 /* Longest control directory: its sockets, and ssh's temporary names for
  * them (".XXXXXXXXXXXXXXXX"), must fit a Unix socket's 108 bytes. */
@@ -354,17 +408,17 @@ int dd_ssh_remote_command(const struct dd_ssh_command *cmd, struct dd_buf *b,
 	if (!rc)
 		rc = dd_ssh_quote(b, wrapper);
 	if (!rc)
-		rc = dd_buf_addstr(b, cmd->input ? " drydock-run i "
-						 : " drydock-run w ");
+		rc = dd_buf_addf(b, " drydock-run %s%s ", cmd->input ? "i" : "w",
+				 cmd->report ? "r" : "");
 	if (!rc)
 		rc = dd_ssh_quote(b, cmd->cwd ? cmd->cwd : "");
-	if (!rc)
-		rc = dd_buf_addf(b, " %zu", nenv);
 	for (size_t i = 0; !rc && i < nenv; i++) {
 		rc = dd_buf_addstr(b, " ");
 		if (!rc)
 			rc = dd_ssh_quote(b, cmd->env[i]);
 	}
+	if (!rc)
+		rc = dd_buf_addstr(b, " --");
 	for (size_t i = 0; !rc && cmd->argv[i]; i++) {
 		rc = dd_buf_addstr(b, " ");
 		if (!rc)
@@ -436,9 +490,9 @@ static void control_name(const struct dd_ssh_endpoint *ep, char out[17])
 	out[16] = 0;
 }
 
-int dd_ssh_args_build(const struct dd_ssh_endpoint *ep,
-		      const struct dd_ssh_command *cmd, struct dd_ssh_args *a,
-		      struct dd_error *err)
+/* The ssh client's argv for running the string `remote` on `ep`. */
+static int args_build(const struct dd_ssh_endpoint *ep, const char *remote,
+		      struct dd_ssh_args *a, struct dd_error *err)
 {
 	static const char *const fixed[] = {
 		"BatchMode=yes",
@@ -465,16 +519,10 @@ int dd_ssh_args_build(const struct dd_ssh_endpoint *ep,
 		"RequestTTY=no",
 		"LogLevel=ERROR",
 	};
-	struct dd_buf remote = {0};
 	char name[17];
 	int rc;
 
 	memset(a, 0, sizeof(*a));
-	rc = dd_ssh_endpoint_check(ep, err);
-	if (!rc)
-		rc = dd_ssh_remote_command(cmd, &remote, err);
-	if (rc)
-		return rc;
 	/* -F /dev/null: neither ~/.ssh/config nor /etc/ssh/ssh_config */
 	rc = args_add(a, "ssh");
 	if (!rc)
@@ -545,13 +593,29 @@ int dd_ssh_args_build(const struct dd_ssh_endpoint *ep,
 	if (!rc)
 		rc = args_add(a, "%s", ep->address);
 	if (!rc)
-		rc = args_add(a, "%s", remote.buf);
-	dd_buf_release(&remote);
+		rc = args_add(a, "%s", remote);
 	if (rc) {
 		dd_ssh_args_release(a);
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
 	}
 	return 0;
+}
+
+int dd_ssh_args_build(const struct dd_ssh_endpoint *ep,
+		      const struct dd_ssh_command *cmd, struct dd_ssh_args *a,
+		      struct dd_error *err)
+{
+	struct dd_buf remote = DD_BUF_INIT;
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	rc = dd_ssh_endpoint_check(ep, err);
+	if (!rc)
+		rc = dd_ssh_remote_command(cmd, &remote, err);
+	if (!rc)
+		rc = args_build(ep, remote.buf, a, err);
+	dd_buf_release(&remote);
+	return rc;
 }
 
 /*
@@ -593,6 +657,142 @@ static bool forwarded_input(int fd)
 	return !isatty(fd);
 }
 
+/*
+ * A command seen through by dd_exec_run(), whose wrapper reports its
+ * process group (struct dd_exec_far): what stopping that group over
+ * there takes, for the length of the run.  The endpoint is a copy: the
+ * caller's is borrowed only for the spawn.
+ */
+struct far {
+	struct dd_ssh_endpoint ep;
+	char *copies[6];
+	long pgid;     /* 0 until reported */
+	char start[24]; /* its leader's start time, "-": unknown */
+	int sent;      /* the last signal sent there, 0: none */
+};
+
+static void far_release(void *arg)
+{
+	struct far *f = arg;
+
+	if (!f)
+		return;
+	for (size_t i = 0; i < sizeof(f->copies) / sizeof(*f->copies); i++)
+		dd_free(f->copies[i]);
+	dd_free(f);
+}
+
+/* A copy of `s` (NULL stays NULL) into the next of f->copies. */
+static bool far_copy(struct far *f, size_t *n, const char *s,
+		     const char **to)
+{
+	*to = NULL;
+	if (!s)
+		return true;
+	f->copies[*n] = dd_strdup(s);
+	*to = f->copies[*n];
+	return f->copies[(*n)++] != NULL;
+}
+
+static struct far *far_new(const struct dd_ssh_endpoint *ep)
+{
+	struct far *f = dd_calloc(1, sizeof(*f));
+	size_t n = 0;
+
+	if (!f)
+		return NULL;
+	f->ep = *ep;
+	if (!far_copy(f, &n, ep->address, &f->ep.address) ||
+	    !far_copy(f, &n, ep->user, &f->ep.user) ||
+	    !far_copy(f, &n, ep->key, &f->ep.key) ||
+	    !far_copy(f, &n, ep->known_hosts, &f->ep.known_hosts) ||
+	    !far_copy(f, &n, ep->host_key, &f->ep.host_key) ||
+	    !far_copy(f, &n, ep->control_dir, &f->ep.control_dir)) {
+		far_release(f);
+		return NULL;
+	}
+	return f;
+}
+
+/* The wrapper's report, `drydock-run: group PGID START`. */
+static void far_report(void *arg, const char *line, size_t n)
+{
+	struct far *f = arg;
+	size_t skip = strlen(REPORT);
+	char buf[64], *end;
+	long pgid;
+
+	if (n <= skip || n - skip >= sizeof(buf))
+		return;
+	memcpy(buf, line + skip, n - skip);
+	buf[n - skip] = 0;
+	pgid = strtol(buf, &end, 10);
+	if (pgid <= 1 || *end != ' ' || strlen(end + 1) >= sizeof(f->start) ||
+	    (strcmp(end + 1, "-") &&
+	     (!end[1] || strspn(end + 1, "0123456789") != strlen(end + 1))))
+		return;
+	f->pgid = pgid;
+	strcpy(f->start, end + 1);
+}
+
+int dd_ssh_stop_command(long pgid, const char *start, int sig,
+			struct dd_buf *b)
+{
+	int rc = dd_buf_addstr(b, "exec sh -c ");
+
+	if (!rc)
+		rc = dd_ssh_quote(b, stopper);
+	if (!rc)
+		rc = dd_buf_addf(b, " drydock-stop %ld ", pgid);
+	if (!rc)
+		rc = dd_ssh_quote(b, start);
+	if (!rc)
+		rc = dd_buf_addstr(b, sig == SIGKILL ? " KILL" : " TERM");
+	return rc ? DD_ERR_NOMEM : 0;
+}
+
+static int argv_start(void *arg, const struct dd_exec_io *io, pid_t *pid,
+		      struct dd_error *err)
+{
+	const struct dd_ssh_args *a = arg;
+	struct dd_exec_spec sp = {.argv = a->argv};
+
+	return dd_exec_spawn(&sp, io, pid, NULL, err);
+}
+
+/*
+ * dd_exec_run() stopped the local ssh: stop the reported group over
+ * there the same way, through the master connection (the stopper).
+ * Best effort, within DD_SSH_STOP_TIMEOUT: a host that cannot be
+ * reached now could not be stopped any other way either; the watcher
+ * of a command that does not read the channel still sees it close.
+ */
+static void far_stop(void *arg, int sig)
+{
+	struct far *f = arg;
+	struct dd_exec_options o = {.timeout = DD_SSH_STOP_TIMEOUT,
+				    .cancel_fd = -1,
+				    .null_input = true,
+				    .out = DD_EXEC_CAPTURE,
+				    .err = DD_EXEC_CAPTURE};
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_buf remote = DD_BUF_INIT;
+	struct dd_exec_result res;
+	struct dd_ssh_args a;
+	int rc;
+
+	if (!f->pgid || f->sent == SIGKILL || f->sent == sig)
+		return;
+	f->sent = sig;
+	rc = dd_ssh_stop_command(f->pgid, f->start, sig, &remote);
+	if (!rc && !args_build(&f->ep, remote.buf, &a, &err)) {
+		if (!dd_exec_run(argv_start, &a, &o, &res, &err))
+			dd_exec_result_release(&res);
+		dd_ssh_args_release(&a);
+	}
+	dd_buf_release(&remote);
+}
+
 int dd_ssh_spawn(const struct dd_ssh_endpoint *ep,
 		 const struct dd_ssh_command *cmd, const struct dd_exec_io *io,
 		 pid_t *pid, struct dd_error *err)
@@ -601,10 +801,14 @@ int dd_ssh_spawn(const struct dd_ssh_endpoint *ep,
 	struct dd_exec_io own = *io;
 	struct dd_exec_spec sp = {0};
 	struct dd_ssh_args a;
+	struct far *f = NULL;
+	int rep[2] = {-1, -1};
 	int rc;
 
 	/* input to give the command: the channel carries it */
 	mine.input = forwarded_input(io->in);
+	/* seen through by dd_exec_run(): the group is reported to it */
+	mine.report = io->far != NULL;
 	rc = dd_ssh_args_build(ep, &mine, &a, err);
 	if (!rc)
 		rc = dd_ssh_prepare(ep, err);
@@ -612,18 +816,45 @@ int dd_ssh_spawn(const struct dd_ssh_endpoint *ep,
 		dd_ssh_args_release(&a);
 		return rc;
 	}
+	if (mine.report && !(f = far_new(ep))) {
+		dd_ssh_args_release(&a);
+		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	}
 	own.in = mine.input ? io->in : endless_input();
-	if (own.in < 0) {
+	if (own.in < 0 || (f && pipe2(rep, O_CLOEXEC))) {
+		int e = errno;
+
+		if (!mine.input && own.in >= 0)
+			close(own.in);
+		far_release(f);
 		dd_ssh_args_release(&a);
 		return dd_error_set(err, DD_ERR_IO,
-				    "cannot make ssh's input: %s",
-				    strerror(errno));
+				    "cannot make ssh's streams: %s",
+				    strerror(e));
 	}
+	if (f)
+		own.err = rep[1];
 	sp.argv = a.argv;
 	rc = dd_exec_spawn(&sp, &own, pid, NULL, err);
 	if (!mine.input)
 		close(own.in);
 	dd_ssh_args_release(&a);
+	if (f) {
+		close(rep[1]);
+		if (rc) {
+			close(rep[0]);
+			far_release(f);
+		} else {
+			*io->far = (struct dd_exec_far){
+				.err_fd = rep[0],
+				.report = REPORT,
+				.on_report = far_report,
+				.stop = far_stop,
+				.release = far_release,
+				.arg = f,
+			};
+		}
+	}
 	if (rc == DD_ERR_INVALID)
 		return dd_error_set(err, DD_ERR_IO,
 				    "cannot run ssh: it is not installed "
@@ -802,7 +1033,6 @@ int dd_ssh_run(const struct dd_ssh_endpoint *ep,
 
 	o.out = DD_EXEC_CAPTURE;
 	o.err = DD_EXEC_CAPTURE;
-	o.grace = 0; /* the remote wrapper gives the command its grace */
 	rc = dd_exec_run(dd_ssh_start, &call, &o, res, err);
 	if (!rc && res->timed_out) {
 		f = DD_SSH_UNREACHABLE;

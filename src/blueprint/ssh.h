@@ -26,18 +26,27 @@
  *     shell (which must be a POSIX shell), so every word is quoted with
  *     single quotes here; nothing the caller passes is ever interpreted
  *     by a shell.
- *   - Killing the local ssh stops the remote command and everything it
+ *   - Stopping a command stops it on the host, with everything it
  *     started.  Without a terminal the remote side gets no SIGHUP, so the
  *     command runs under a small fixed wrapper (sh), which OpenSSH's sshd
- *     starts as the leader of a process group of its own, and in which a
- *     watcher sends that whole group SIGTERM and, after DD_SSH_GRACE
- *     seconds, SIGKILL when the channel closes (its standard input, which
- *     drydock never closes while ssh lives, reaches its end).  The remote
- *     command's standard input is then /dev/null.  A command given input
- *     (a file written through the files interface, exec's standard input
- *     when it is a pipe or a file) reads it from the channel instead, and
- *     is not watched: it sees a cancel as the end of its input.  stdout
- *     and stderr stay apart.
+ *     starts as the leader of a process group of its own.  Seen through
+ *     by dd_exec_run() (every caller), the wrapper first reports that
+ *     group on stderr, a line dd_exec_run() takes out of the stream
+ *     (struct dd_exec_far, core/exec.h), and when dd_exec_run() stops
+ *     the local ssh (the deadline, a cancel) the group gets the same
+ *     signal on the host, through the master connection, if it is still
+ *     the command's: SIGTERM and, after DD_SSH_GRACE seconds, SIGKILL to
+ *     what is left, or SIGKILL at once.  This reaches a command given
+ *     input (a file written through the files interface, exec's
+ *     standard input when it is a pipe or a file), which reads it from
+ *     the channel and would see a stopped ssh only as the end of its
+ *     input, and what a command left behind holding its output once it
+ *     and the wrapper ended.  A command given no input runs with
+ *     /dev/null as its input, and a watcher in the wrapper also sends
+ *     the group SIGTERM and then SIGKILL when the channel closes (its
+ *     standard input, which drydock never closes while ssh lives,
+ *     reaches its end): the local ssh died without a stop (drydock was
+ *     killed).  stdout and stderr stay apart.
  *   - A failure of ssh itself (exit status 255 with ssh's own message on
  *     stderr) is told apart from the command's: the host cannot be
  *     reached, refused the key, presented a changed host key, or ssh
@@ -53,8 +62,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Seconds from SIGTERM to SIGKILL for a remote command whose ssh died. */
+/* Seconds from SIGTERM to SIGKILL for a remote command that is stopped. */
 #define DD_SSH_GRACE 5
+/* Seconds the call that stops a remote command's group may take. */
+#define DD_SSH_STOP_TIMEOUT 5
 /* Seconds a master connection stays after its last command. */
 #define DD_SSH_PERSIST 300
 /* ConnectTimeout when an endpoint gives none. */
@@ -97,10 +108,15 @@ struct dd_ssh_command {
 	/*
 	 * The command reads the channel as its input (dd_ssh_spawn() sets
 	 * it when given input): then nothing watches for the channel's
-	 * end, and a cancel reaches the command only as the end of its
-	 * input or a failed write.
+	 * end, and only the stop through the report below reaches it.
 	 */
 	bool input;
+	/*
+	 * The wrapper reports its process group first thing on stderr
+	 * (dd_ssh_spawn() sets it when dd_exec_run() sees the command
+	 * through and takes the report out: struct dd_exec_far).
+	 */
+	bool report;
 };
 
 /* A built ssh argv (dd_ssh_args_build()); argv[n] is NULL. */
@@ -175,6 +191,17 @@ int dd_ssh_quote(struct dd_buf *b, const char *word);
  */
 int dd_ssh_remote_command(const struct dd_ssh_command *cmd, struct dd_buf *b,
 			  struct dd_error *err);
+
+/*
+ * The string the remote login shell gets to stop a group that a wrapper
+ * reported (`drydock-run: group PGID START`, see ssh.c): SIGKILL for
+ * `sig` SIGKILL, else SIGTERM and, in the background, SIGKILL after
+ * DD_SSH_GRACE seconds to what is left; only while the group is still
+ * the command's (its leader, while it lives, started at START; "-":
+ * unknown).  0 or DD_ERR_NOMEM.
+ */
+int dd_ssh_stop_command(long pgid, const char *start, int sig,
+			struct dd_buf *b);
 
 /* The ssh client's argv for running `cmd` on `ep` ("ssh", options, ...). */
 int dd_ssh_args_build(const struct dd_ssh_endpoint *ep,

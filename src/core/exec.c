@@ -5,7 +5,9 @@
  * a close-on-exec pipe telling the parent which step failed; the run is
  * its output read from pipes, its end seen through a pidfd, its deadline
  * and cancel turned into SIGTERM and then SIGKILL for its whole process
- * group, all in one poll loop on the caller's thread.
+ * group (and, for a command that runs elsewhere, into its start
+ * function's stop, with the report line it sent taken out of its
+ * stderr), all in one poll loop on the caller's thread.
  */
 #include "core/exec.h"
 
@@ -256,7 +258,91 @@ struct stream {
 	enum dd_exec_output mode;
 	struct dd_buf *keep;
 	bool *truncated;
+	/*
+	 * A far command's stderr (struct dd_exec_far), read by drydock
+	 * whatever the mode: `to` is where it goes for DD_EXEC_INHERIT and
+	 * DD_EXEC_TO_FD (-1 otherwise); while `far` is set, the report line
+	 * is looked for, and `head` holds a line not yet whole.
+	 */
+	int to;
+	const struct dd_exec_far *far;
+	struct dd_buf head;
+	size_t looked; /* bytes looked at for the report */
 };
+
+/* Hand bytes of the stream on, as its mode says. */
+static void deliver(struct stream *st, const struct dd_exec_options *o,
+		    const char *buf, size_t n)
+{
+	if (!n)
+		return;
+	if (st->to >= 0) {
+		/* like the program's own write: a failed one loses the bytes */
+		dd_write_full(st->to, buf, n);
+		return;
+	}
+	if (st->mode == DD_EXEC_STREAM) {
+		o->sink(o->sink_arg, st->which, buf, n);
+		return;
+	}
+	if (st->keep->len < DD_EXEC_MAX_OUTPUT) {
+		size_t keep = DD_EXEC_MAX_OUTPUT - st->keep->len;
+
+		if (n < keep)
+			keep = n;
+		dd_buf_add(st->keep, buf, keep);
+		if (keep < n)
+			*st->truncated = true;
+	} else {
+		*st->truncated = true;
+	}
+}
+
+/*
+ * Look for a far command's report line in what came (at its end: n 0):
+ * whole lines before it are handed on, it goes to on_report(), and so
+ * does nothing else once it was found or DD_EXEC_REPORT_MAX bytes came
+ * without it.
+ */
+static void look(struct stream *st, const struct dd_exec_options *o,
+		 const char *buf, size_t n)
+{
+	const struct dd_exec_far *far = st->far;
+	size_t len = strlen(far->report), at = 0;
+	char *nl;
+
+	if (dd_buf_add(&st->head, buf, n)) {
+		/* out of memory: no report, and nothing lost */
+		st->far = NULL;
+		deliver(st, o, st->head.buf, st->head.len);
+		deliver(st, o, buf, n);
+		dd_buf_release(&st->head);
+		return;
+	}
+	st->looked += n;
+	while (st->far && (nl = memchr(st->head.buf + at, '\n',
+				       st->head.len - at))) {
+		size_t line = (size_t)(nl - (st->head.buf + at));
+
+		if (line >= len && !memcmp(st->head.buf + at, far->report, len)) {
+			far->on_report(far->arg, st->head.buf + at, line);
+			st->far = NULL;
+		} else {
+			deliver(st, o, st->head.buf + at, line + 1);
+		}
+		at += line + 1;
+	}
+	if (!n || st->looked >= DD_EXEC_REPORT_MAX)
+		st->far = NULL;
+	if (!st->far) {
+		deliver(st, o, st->head.buf + at, st->head.len - at);
+		dd_buf_release(&st->head);
+	} else if (at) {
+		memmove(st->head.buf, st->head.buf + at, st->head.len - at);
+		st->head.len -= at;
+		st->head.buf[st->head.len] = 0;
+	}
+}
 
 /* Read what the stream has; false at its end. */
 static bool drain(struct stream *st, const struct dd_exec_options *o)
@@ -266,24 +352,11 @@ static bool drain(struct stream *st, const struct dd_exec_options *o)
 
 	if (got < 0)
 		return errno == EINTR || errno == EAGAIN;
-	if (got == 0)
-		return false;
-	if (st->mode == DD_EXEC_STREAM) {
-		o->sink(o->sink_arg, st->which, chunk, (size_t)got);
-		return true;
-	}
-	if (st->keep->len < DD_EXEC_MAX_OUTPUT) {
-		size_t keep = DD_EXEC_MAX_OUTPUT - st->keep->len;
-
-		if ((size_t)got < keep)
-			keep = (size_t)got;
-		dd_buf_add(st->keep, chunk, keep);
-		if (keep < (size_t)got)
-			*st->truncated = true;
-	} else {
-		*st->truncated = true;
-	}
-	return true;
+	if (got > 0 && !st->far)
+		deliver(st, o, chunk, (size_t)got);
+	else if (st->far)
+		look(st, o, chunk, (size_t)got);
+	return got > 0;
 }
 
 /*
@@ -319,10 +392,22 @@ static bool has_ended(pid_t pid)
 	return si.si_pid == pid;
 }
 
-/* Send `sig` to the command, and to its whole group if it has one. */
-static void stop(pid_t pid, bool group, int sig)
+/*
+ * Send `sig` to the command, and to its whole group if it has one, and
+ * to the part of it that runs elsewhere, if any: SIGTERM there first,
+ * while the local program still carries its input and output, so that
+ * what the command does on SIGTERM (remove a file it was writing) is not
+ * raced by the end of its input; SIGKILL, which nothing handles, here
+ * first, so that the local program's status says it was killed.
+ */
+static void stop(pid_t pid, bool group, const struct dd_exec_far *far,
+		 int sig)
 {
+	if (far->stop && sig != SIGKILL)
+		far->stop(far->arg, sig);
 	kill(group ? -pid : pid, sig);
+	if (far->stop && sig == SIGKILL)
+		far->stop(far->arg, sig);
 }
 
 int dd_exec_run(dd_exec_start_fn *start, void *arg,
@@ -330,10 +415,13 @@ int dd_exec_run(dd_exec_start_fn *start, void *arg,
 		struct dd_error *err)
 {
 	struct stream st[2] = {
-		{-1, 1, o->out, &res->out, &res->out_truncated},
-		{-1, 2, o->err, &res->err, &res->err_truncated},
+		{-1, 1, o->out, &res->out, &res->out_truncated, -1, NULL,
+		 DD_BUF_INIT, 0},
+		{-1, 2, o->err, &res->err, &res->err_truncated, -1, NULL,
+		 DD_BUF_INIT, 0},
 	};
-	struct dd_exec_io io = {-1, -1, -1, false};
+	struct dd_exec_far far = {.err_fd = -1};
+	struct dd_exec_io io = {-1, -1, -1, false, &far};
 	int wr[2] = {-1, -1}, null = -1, pidfd = -1;
 	double began = dd_monotonic();
 	double term_at = o->timeout > 0 ? began + o->timeout : 0;
@@ -375,6 +463,18 @@ int dd_exec_run(dd_exec_start_fn *start, void *arg,
 	}
 	if (rc)
 		goto out;
+	if (far.err_fd >= 0) {
+		/* the program's stderr is the far pipe: read that instead */
+		if (st[1].fd >= 0)
+			close(st[1].fd);
+		st[1].fd = far.err_fd;
+		if (o->err == DD_EXEC_INHERIT)
+			st[1].to = 2;
+		else if (o->err == DD_EXEC_TO_FD)
+			st[1].to = o->err_fd;
+		if (far.report && far.on_report)
+			st[1].far = &far;
+	}
 	pidfd = pid_watch(pid);
 	for (;;) {
 		struct pollfd p[4];
@@ -395,7 +495,7 @@ int dd_exec_run(dd_exec_start_fn *start, void *arg,
 		if (kill_at && now >= kill_at)
 			sig = SIGKILL;
 		if (sig) {
-			stop(pid, io.own_group, sig);
+			stop(pid, io.own_group, &far, sig);
 			term_at = 0;
 			kill_at = sig == SIGTERM ? now + o->grace : 0;
 			give_up_at = sig == SIGKILL ? now + KILL_WAIT : 0;
@@ -447,7 +547,7 @@ int dd_exec_run(dd_exec_start_fn *start, void *arg,
 		}
 	}
 	if (!ended && !give_up_at) /* the loop failed: do not wait for ever */
-		stop(pid, io.own_group, SIGKILL);
+		stop(pid, io.own_group, &far, SIGKILL);
 	rc = reap(pid, &res->exit_status, err);
 	res->duration = dd_monotonic() - began;
 	goto out;
@@ -461,7 +561,10 @@ out:
 			close(st[i].fd);
 		if (wr[i] >= 0)
 			close(wr[i]);
+		dd_buf_release(&st[i].head);
 	}
+	if (far.release)
+		far.release(far.arg);
 	if (null >= 0)
 		close(null);
 	if (pidfd >= 0)

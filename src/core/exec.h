@@ -21,7 +21,9 @@
  * deadline or on cancel the whole group (its children too) gets SIGTERM
  * and, if anything of it is left after the grace period, SIGKILL; or
  * SIGKILL at once without a grace period (the API's exec, whose answer
- * promises the deadline).
+ * promises the deadline).  A command that runs elsewhere, which the
+ * local program's group does not hold, is stopped there too by the
+ * start function's own means (struct dd_exec_far).
  */
 #ifndef DD_EXEC_H
 #define DD_EXEC_H
@@ -41,14 +43,48 @@
 #define DD_EXEC_MAX_ENV 256
 
 /*
+ * A command that runs elsewhere (on a remote host, ssh.h), which
+ * signalling the group of the local program that stands for it cannot
+ * stop whole.  dd_exec_run() hands its start function one in io->far,
+ * zeroed but for err_fd (-1), and a start function whose program has
+ * started may fill it in:
+ *   - err_fd: the read end (close-on-exec) of a pipe whose write end it
+ *     gave the program as its standard error instead of io->err.
+ *     dd_exec_run() reads it, closes it, and sends what it reads where
+ *     io->err would have taken it (o->err: drydock's own, a descriptor,
+ *     captured or streamed), except one report line: the first line
+ *     that starts with `report`, looked for in the first
+ *     DD_EXEC_REPORT_MAX bytes, goes to on_report() (without its
+ *     newline), say how to reach the command over there.
+ *   - stop(arg, sig): called each time dd_exec_run() sends the local
+ *     program's group SIGTERM (just before) or SIGKILL (just after), at
+ *     the deadline or on a cancel; stops the command over there the
+ *     same way.  May block, for a bounded time.
+ *   - release(arg): called once, when the run is over.
+ * A start function that fails leaves it as it was.
+ */
+#define DD_EXEC_REPORT_MAX 4096
+struct dd_exec_far {
+	int err_fd;
+	const char *report;
+	void (*on_report)(void *arg, const char *line, size_t n);
+	void (*stop)(void *arg, int sig);
+	void (*release)(void *arg);
+	void *arg;
+};
+
+/*
  * Where a started command's standard input, output and error go: a file
  * descriptor each, or -1 to share drydock's own.  With own_group the
  * command leads a new process group, so a caller can kill it and its
- * children together.
+ * children together.  `far` is dd_exec_run()'s (above), handed on
+ * unchanged by every start function to the command interface; NULL
+ * where nothing sees the command through.
  */
 struct dd_exec_io {
 	int in, out, err;
 	bool own_group;
+	struct dd_exec_far *far;
 };
 
 /*

@@ -105,6 +105,40 @@ expect_eq "status after SIGINT" "$rc" 130
 wait_until 20 remote_gone "sleep 1003.$tag" || fail "SIGINT left the command's child on the host"
 wait_until 20 remote_gone "sleep 1004.$tag" || fail "SIGINT left the command on the host"
 
+# ---- what the command left behind after it ended is stopped too --------------
+# The command ends at once (`exec true`), leaving a child that holds its
+# output, so the exec goes on.  The wrapper on the host, whose watcher
+# stops the group when the channel closes, has ended with it: only the
+# group the wrapper reported, stopped by drydock through the master
+# connection, reaches the child, at the timeout and on Ctrl-C to exec and
+# to run.  (The wrapper's command line has the command's words, which
+# the local ssh's has quoted.)
+wrapper_gone() { ! pgrep -f "drydock-run .* -- sh -c sleep $1" >/dev/null; }
+set +e
+dd exec --lease "$lease" --timeout 2 -- sh -c "sleep 1011.$tag & exec true" 2>"$T/left.err"
+rc=$?
+set -e
+expect_eq "status past the timeout, the command ended" "$rc" 124
+wait_until 20 remote_gone "sleep 1011.$tag" || fail "the timeout left the ended command's child on the host"
+left_behind() { # NAME TAGGED CMD...: Ctrl-C to CMD once its command ended
+	name=$1 what=$2
+	shift 2
+	"$@" 2>"$T/left.err" &
+	ex=$!
+	track "$ex"
+	wait_until 20 pgrep -f "^sleep $what" >/dev/null || fail "$name: the command did not start: $(cat "$T/left.err")"
+	wait_until 20 wrapper_gone "$what" || fail "$name: the command did not end"
+	kill -INT "$ex"
+	set +e
+	wait "$ex"
+	rc=$?
+	set -e
+	expect_eq "$name: status after SIGINT" "$rc" 130
+	wait_until 20 remote_gone "sleep $what" || fail "$name: SIGINT left the ended command's child on the host"
+}
+left_behind exec "1012.$tag" "$DD" exec --lease "$lease" --timeout 1h -- sh -c "sleep 1012.$tag & exec true"
+left_behind run "1013.$tag" "$DD" run --type host -- sh -c "sleep 1013.$tag & exec true"
+
 # ---- files both ways: 100 MB hash-checked, a directory --------------------------
 head -c 100000000 /dev/urandom >"$T/big"
 want=$(sha256sum <"$T/big" | cut -d' ' -f1)

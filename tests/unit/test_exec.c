@@ -453,7 +453,7 @@ static void test_spawn_signals_start_fresh(void **state)
 /* Each step that can fail says which, with its errno; nothing is left. */
 static void test_spawn_failures(void **state)
 {
-	static const struct dd_exec_io io = {-1, -1, -1, false};
+	static const struct dd_exec_io io = {-1, -1, -1, false, NULL};
 	static const struct {
 		const char *prog, *dir;
 		int (*setup)(const void *arg);

@@ -3,9 +3,12 @@
  * the remote command string run by local shells as a login shell would
  * run it (hostile words come out unchanged, the directory and environment
  * are set, the command's status comes back), the wrapper stopping the
- * command's whole tree when its input (the channel) ends, endpoint and key
- * checks, the ssh argv's safety options, and ssh's failures read off its
- * messages.  tests/integration/ssh_hosts.sh runs it against a real sshd.
+ * command's whole tree when its input (the channel) ends, the wrapper's
+ * report of its group and the stop of that group (checked against its
+ * leader's start time), the whole way with a stand-in ssh, endpoint and
+ * key checks, the ssh argv's safety options, and ssh's failures read off
+ * its messages.  tests/integration/ssh_hosts.sh runs it against a real
+ * sshd.
  */
 #include "testutil.h"
 
@@ -120,7 +123,7 @@ static void test_hostile_words_arrive_unchanged(void **state)
 	env[NHOSTILE] = NULL;
 	for (size_t s = 0; s < sizeof(shells) / sizeof(*shells); s++) {
 		struct dd_ssh_command cmd = {cwd, env, (char *const *)argv,
-					     false};
+					     false, false};
 		struct dd_exec_result res;
 		const char *at, *end;
 
@@ -160,7 +163,7 @@ static void test_status_and_streams(void **state)
 			NULL};
 	char *missing[] = {"no-such-program-dd", NULL};
 	char *env[] = {"X=1", NULL};
-	struct dd_ssh_command cmd = {NULL, env, argv, false};
+	struct dd_ssh_command cmd = {NULL, env, argv, false, false};
 	struct dd_exec_result res;
 
 	(void)state;
@@ -212,6 +215,16 @@ static pid_t read_pid(const char *path)
 	return (pid_t)pid;
 }
 
+/* Is `pid` gone within 30 s (a bound on the test, not a wait it needs)? */
+static bool gone_soon(pid_t pid)
+{
+	double end = dd_monotonic() + 30;
+
+	while (!gone(pid) && dd_monotonic() < end)
+		usleep(20000);
+	return gone(pid);
+}
+
 struct cancel_run {
 	struct shell_run s;
 	int hold; /* the write end of the wrapper's input */
@@ -242,7 +255,7 @@ static void test_channel_end_stops_the_tree(void **state)
 			">/tmp/dd-ssh-cancel.sh; touch "
 			"/tmp/dd-ssh-cancel.ready; wait",
 			NULL};
-	struct dd_ssh_command cmd = {NULL, NULL, argv, false};
+	struct dd_ssh_command cmd = {NULL, NULL, argv, false, false};
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_buf remote = DD_BUF_INIT;
 	struct dd_exec_options o = {.cancel_fd = -1,
@@ -284,6 +297,339 @@ static void test_channel_end_stops_the_tree(void **state)
 	dd_buf_release(&remote);
 }
 
+/* The start time of `pid` (/proc/PID/stat's 22nd field), or 0. */
+static unsigned long long start_time(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long t = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	p = p ? strrchr(buf, ')') : NULL;
+	/* after ") ": state is field 3, the start time field 22 */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+			 "%*u %*u %*d %*d %*d %*d %*d %*d %llu",
+			 &t) != 1)
+		return 0;
+	return t;
+}
+
+/* Start the shell as shell_start() does, and note its pid. */
+struct report_run {
+	struct shell_run s;
+	pid_t pid;
+};
+
+static int report_start(void *arg, const struct dd_exec_io *io, pid_t *pid,
+			struct dd_error *err)
+{
+	struct report_run *r = arg;
+	int rc = shell_start(&r->s, io, pid, err);
+
+	r->pid = *pid;
+	return rc;
+}
+
+/*
+ * With `report`, the wrapper's first line on stderr names its process
+ * group and its start time (sshd makes it a group leader: here its own
+ * group, which a deadline gives it); then come the command's own.
+ */
+static void test_wrapper_reports_its_group(void **state)
+{
+	static const char *const shells[] = {"/bin/sh", "/bin/bash"};
+	char *argv[] = {"/bin/sh", "-c", "echo out; echo err >&2; exit 3",
+			NULL};
+	struct dd_ssh_command cmd = {NULL, NULL, argv, false, true};
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_exec_options o = {.cancel_fd = -1,
+				    .timeout = 60,
+				    .out = DD_EXEC_CAPTURE,
+				    .err = DD_EXEC_CAPTURE};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(shells) / sizeof(*shells); i++) {
+		struct dd_buf remote = DD_BUF_INIT;
+		struct report_run r = {{shells[i], NULL, -1}, 0};
+		struct dd_exec_result res;
+		char want[128];
+		int p[2];
+
+		if (access(shells[i], X_OK))
+			continue;
+		for (int input = 0; input < 2; input++) {
+			cmd.input = input;
+			dd_buf_release(&remote);
+			assert_ok(dd_ssh_remote_command(&cmd, &remote, &err),
+				  &err);
+			assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+			r.s.remote = remote.buf;
+			r.s.in = p[0];
+			assert_ok(dd_exec_run(report_start, &r, &o, &res, &err),
+				  &err);
+			close(p[0]);
+			close(p[1]);
+			assert_int_equal(res.exit_status, 3);
+			assert_string_equal(res.out.buf, "out\n");
+			assert_non_null(res.err.buf);
+			/* the start time: the wrapper's, now gone; digits */
+			snprintf(want, sizeof(want), "drydock-run: group %d ",
+				 (int)r.pid);
+			if (strncmp(res.err.buf, want, strlen(want)))
+				fail_msg("%s: stderr '%s', want '%s...'",
+					 shells[i], res.err.buf, want);
+			assert_true(strspn(res.err.buf + strlen(want),
+					   "0123456789") > 0);
+			assert_string_equal(strchr(res.err.buf, '\n') + 1,
+					    "err\n");
+			dd_exec_result_release(&res);
+		}
+		dd_buf_release(&remote);
+	}
+}
+
+/*
+ * dd_ssh_stop_command() run by a shell, as the host's login shell would:
+ * a group whose leader started at the time given is stopped, also when
+ * it ignores SIGTERM (SIGKILL after the grace); one whose leader started
+ * at another time (the pid is someone else's now) is left alone; and a
+ * group whose leader is gone is stopped whatever time is given.
+ */
+struct stop_group {
+	pid_t leader;
+	pid_t child; /* in the group, left by the leader */
+};
+
+/* A group of its own: `script` run by sh as its leader. */
+static int group_start(void *arg, const struct dd_exec_io *io, pid_t *pid,
+		       struct dd_error *err)
+{
+	char *argv[] = {"/bin/sh", "-c", arg, NULL};
+	struct dd_exec_spec sp = {.argv = argv};
+	struct dd_exec_io own = *io;
+
+	own.own_group = true;
+	return dd_exec_spawn(&sp, &own, pid, NULL, err);
+}
+
+/* Run dd_ssh_stop_command()'s string with sh, as a login shell would. */
+static void run_stopper(long pgid, const char *start, int sig)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_buf b = DD_BUF_INIT;
+	struct dd_exec_options o = {.cancel_fd = -1,
+				    .timeout = 30,
+				    .null_input = true,
+				    .out = DD_EXEC_CAPTURE,
+				    .err = DD_EXEC_CAPTURE};
+	struct dd_exec_result res;
+
+	assert_ok(dd_ssh_stop_command(pgid, start, sig, &b), &err);
+	assert_ok(dd_exec_run(group_start, b.buf, &o, &res, &err), &err);
+	assert_int_equal(res.exit_status, 0);
+	dd_exec_result_release(&res);
+	dd_buf_release(&b);
+}
+
+static void *run_group(void *arg)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_exec_options o = {.cancel_fd = -1,
+				    .timeout = 60,
+				    .out = DD_EXEC_CAPTURE,
+				    .err = DD_EXEC_CAPTURE};
+	struct dd_exec_result *res = dd_calloc(1, sizeof(*res));
+
+	dd_exec_run(group_start, arg, &o, res, &err);
+	return res;
+}
+
+static void test_stopper_checks_the_group(void **state)
+{
+	char dir[] = "/tmp/dd-ssh-stop-XXXXXX", script[512], path[600];
+	char start[32];
+	pthread_t t;
+	void *res;
+	pid_t leader, child;
+	double end;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	/* a leader that ignores TERM and waits, with a child that does too */
+	snprintf(script, sizeof(script),
+		 "trap '' TERM; sleep 1000 & echo $! >%s/child; "
+		 "echo $$ >%s/leader; wait",
+		 dir, dir);
+	assert_int_equal(pthread_create(&t, NULL, run_group, script), 0);
+	snprintf(path, sizeof(path), "%s/leader", dir);
+	end = dd_monotonic() + 30;
+	while (!read_pid(path) && dd_monotonic() < end)
+		usleep(10000);
+	leader = read_pid(path);
+	snprintf(path, sizeof(path), "%s/child", dir);
+	child = read_pid(path);
+	assert_true(leader > 0 && child > 0);
+	/* another start time: someone else's group, left alone */
+	snprintf(start, sizeof(start), "%llu", start_time(leader) + 1);
+	run_stopper(leader, start, SIGKILL);
+	assert_false(gone(leader));
+	assert_false(gone(child));
+	/* its own: SIGTERM, ignored, then SIGKILL after the grace */
+	snprintf(start, sizeof(start), "%llu", start_time(leader));
+	run_stopper(leader, start, SIGTERM);
+	pthread_join(t, &res);
+	assert_int_equal(((struct dd_exec_result *)res)->exit_status,
+			 128 + SIGKILL);
+	dd_exec_result_release(res);
+	dd_free(res);
+	assert_true(gone_soon(child));
+
+	/* the leader gone, its child left in the group: stopped */
+	snprintf(script, sizeof(script),
+		 "sleep 1000 >/dev/null 2>&1 & echo $! >%s/child2", dir);
+	res = run_group(script);
+	assert_int_equal(((struct dd_exec_result *)res)->exit_status, 0);
+	dd_exec_result_release(res);
+	dd_free(res);
+	snprintf(path, sizeof(path), "%s/child2", dir);
+	child = read_pid(path);
+	assert_true(child > 0 && !gone(child));
+	run_stopper(getpgid(child), "12345", SIGTERM);
+	assert_true(gone_soon(child));
+	dd_remove_tree(dir);
+}
+
+/*
+ * The whole way, with an "ssh" of the test's own first in PATH that runs
+ * the remote string in a session of its own (setsid, as sshd does),
+ * which no signal to the local ssh's group reaches: a host.  Through
+ * dd_ssh_run() (dd_exec_run() sees it through): the report is taken
+ * out of stderr, and at the deadline the group it named is stopped
+ * through a second "ssh" call; so the child that a command which already
+ * ended left holding its output is gone (SIGKILL: no grace), and so are a
+ * command that reads its input (which never ends) and its child
+ * (SIGTERM).  Nothing here closes the
+ * wrapper's input, so no watcher helps.
+ */
+static void test_stop_reaches_the_host_side(void **state)
+{
+	char dir[] = "/tmp/dd-ssh-far-XXXXXX", path[600], kh[600], key[600];
+	char left[700], reads[700], *old_path = getenv("PATH");
+	char *path_env, *left_argv[] = {"/bin/sh", "-c", left, NULL};
+	char *reads_argv[] = {"/bin/sh", "-c", reads, NULL};
+	char *ok_argv[] = {"/bin/sh", "-c", "echo out; echo err >&2; exit 3",
+			   NULL};
+	struct dd_ssh_endpoint ep = {.address = "host.invalid",
+				     .user = "ci",
+				     .key = key,
+				     .known_hosts = kh};
+	struct dd_ssh_command cmd = {NULL, NULL, ok_argv, false, false};
+	struct dd_exec_options o = {.cancel_fd = -1,
+				    .null_input = true,
+				    .out = DD_EXEC_CAPTURE,
+				    .err = DD_EXEC_CAPTURE};
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_exec_result res;
+	FILE *f;
+	pid_t child, cmd_pid;
+	int in[2];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/ssh", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	/* a line before the report, as a login shell may say something */
+	fputs("#!/bin/sh\nfor a; do r=$a; done\necho motd >&2\n"
+	      "exec setsid -w sh -c \"$r\"\n",
+	      f);
+	fclose(f);
+	assert_int_equal(chmod(path, 0700), 0);
+	snprintf(kh, sizeof(kh), "%s/known_hosts", dir);
+	snprintf(key, sizeof(key), "%s/key", dir);
+	path_env = dd_malloc(strlen(dir) + strlen(old_path) + 2);
+	sprintf(path_env, "%s:%s", dir, old_path);
+	old_path = dd_strdup(old_path);
+	setenv("PATH", path_env, 1);
+
+	/* an ordinary command: status and streams, the report taken out */
+	o.timeout = 60;
+	assert_ok(dd_ssh_run(&ep, &cmd, &o, &res, NULL, &err), &err);
+	assert_int_equal(res.exit_status, 3);
+	assert_string_equal(res.out.buf, "out\n");
+	assert_string_equal(res.err.buf, "motd\nerr\n");
+	dd_exec_result_release(&res);
+	/* stderr to a descriptor: the same, taken out on the way */
+	{
+		struct dd_ssh_call call = {&ep, &cmd};
+		struct dd_exec_options to = o;
+		char got[64] = "";
+
+		snprintf(path, sizeof(path), "%s/err", dir);
+		to.err = DD_EXEC_TO_FD;
+		to.err_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		assert_true(to.err_fd >= 0);
+		assert_ok(dd_exec_run(dd_ssh_start, &call, &to, &res, &err),
+			  &err);
+		assert_int_equal(res.exit_status, 3);
+		dd_exec_result_release(&res);
+		close(to.err_fd);
+		f = fopen(path, "r");
+		assert_non_null(f);
+		assert_int_equal(fread(got, 1, sizeof(got) - 1, f), 9);
+		fclose(f);
+		assert_string_equal(got, "motd\nerr\n");
+	}
+
+	/* ended at once, its child holding its output: the deadline */
+	snprintf(left, sizeof(left),
+		 "sleep 1000 & echo $! >%s/left.child; exec true", dir);
+	cmd.argv = left_argv;
+	o.timeout = 1;
+	assert_int_equal(dd_ssh_run(&ep, &cmd, &o, &res, NULL, &err),
+			 DD_ERR_REMOTE);
+	assert_true(res.timed_out);
+	dd_exec_result_release(&res);
+	snprintf(path, sizeof(path), "%s/left.child", dir);
+	child = read_pid(path);
+	assert_true(child > 0);
+	assert_true(gone_soon(child));
+
+	/* reading its input, which never ends: the deadline */
+	snprintf(reads, sizeof(reads),
+		 "sleep 1000 & echo $! >%s/reads.child; echo $$ "
+		 ">%s/reads.cmd; cat >/dev/null",
+		 dir, dir);
+	cmd.argv = reads_argv;
+	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+	o.null_input = false;
+	o.in_fd = in[0];
+	o.grace = DD_EXEC_GRACE; /* SIGTERM this time, SIGKILL above */
+	assert_int_equal(dd_ssh_run(&ep, &cmd, &o, &res, NULL, &err),
+			 DD_ERR_REMOTE);
+	assert_true(res.timed_out);
+	dd_exec_result_release(&res);
+	snprintf(path, sizeof(path), "%s/reads.child", dir);
+	child = read_pid(path);
+	snprintf(path, sizeof(path), "%s/reads.cmd", dir);
+	cmd_pid = read_pid(path);
+	assert_true(child > 0 && cmd_pid > 0);
+	assert_true(gone_soon(child));
+	assert_true(gone_soon(cmd_pid));
+	close(in[0]);
+	close(in[1]);
+
+	setenv("PATH", old_path, 1);
+	dd_free(old_path);
+	dd_free(path_env);
+	dd_remove_tree(dir);
+}
+
 static void test_bad_commands_are_refused(void **state)
 {
 	char *argv[] = {"true", NULL}, *none[] = {NULL}, *empty[] = {"", NULL};
@@ -292,7 +638,7 @@ static void test_bad_commands_are_refused(void **state)
 			      {"A B=c", NULL},	  {"$(x)=y", NULL}};
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_buf b = DD_BUF_INIT;
-	struct dd_ssh_command cmd = {NULL, NULL, none, false};
+	struct dd_ssh_command cmd = {NULL, NULL, none, false, false};
 
 	(void)state;
 	assert_int_equal(dd_ssh_remote_command(&cmd, &b, &err),
@@ -338,7 +684,7 @@ static size_t arg_index(const struct dd_ssh_args *a, const char *s)
 static void test_argv_is_safe(void **state)
 {
 	char *argv[] = {"make", "-j2", NULL};
-	struct dd_ssh_command cmd = {"/work", NULL, argv, false};
+	struct dd_ssh_command cmd = {"/work", NULL, argv, false, false};
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_ssh_endpoint ep = good;
 	struct dd_ssh_args a;
@@ -412,7 +758,7 @@ static void test_bad_endpoints_are_refused(void **state)
 		{"host_key", "ssh-ed25519 AAAA comment", "'TYPE BASE64'"},
 	};
 	char *argv[] = {"true", NULL};
-	struct dd_ssh_command cmd = {NULL, NULL, argv, false};
+	struct dd_ssh_command cmd = {NULL, NULL, argv, false, false};
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_ssh_args a;
 
@@ -707,6 +1053,9 @@ int main(void)
 		cmocka_unit_test(test_hostile_words_arrive_unchanged),
 		cmocka_unit_test(test_status_and_streams),
 		cmocka_unit_test(test_channel_end_stops_the_tree),
+		cmocka_unit_test(test_wrapper_reports_its_group),
+		cmocka_unit_test(test_stopper_checks_the_group),
+		cmocka_unit_test(test_stop_reaches_the_host_side),
 		cmocka_unit_test(test_bad_commands_are_refused),
 		cmocka_unit_test(test_argv_is_safe),
 		cmocka_unit_test(test_bad_endpoints_are_refused),
