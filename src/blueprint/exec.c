@@ -794,19 +794,61 @@ static int allocate(const struct dd_bp_ctx *ctx, struct dd_resource *r,
 	return rc;
 }
 
-/* The most a provider may ask to wait before resource.activate again. */
+/* The most a provider may ask to wait before asking again. */
 #define MAX_RETRY_AFTER 3600.0
 
 /*
+ * What an answer to resource.activate or resource.destroy may say besides
+ * "done": "attributes", the provider's own (kept in r->attributes as
+ * "provider", handed back with the next request), and "retry_after":
+ * not done yet, ask again in that many seconds.  Then DD_ERR_AGAIN, with
+ * ctx->resume set: the hook is "in progress", and its attributes are
+ * saved with that answer.
+ */
+static int take_answer(const struct dd_bp_ctx *ctx, enum op op,
+		       json_t *reply, struct dd_resource *r,
+		       struct dd_error *err)
+{
+	const json_t *config = ctx->blueprint->config;
+	json_t *v = json_object_get(reply, "attributes");
+	json_t *later = json_object_get(reply, "retry_after");
+
+	if (v && !json_is_object(v))
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "provider '%s' failed on %s: its "
+				    "'attributes' must be an object",
+				    program(config), ops[op].name);
+	if (later && (!json_is_number(later) ||
+		      json_number_value(later) <= 0 ||
+		      json_number_value(later) > MAX_RETRY_AFTER))
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "provider '%s' failed on %s: its "
+				    "'retry_after' must be from 0 to %g seconds",
+				    program(config), ops[op].name,
+				    MAX_RETRY_AFTER);
+	if (v)
+		json_object_set(r->attributes, "provider", v);
+	if (!later)
+		return 0;
+	if (!ctx->resume)
+		return dd_error_set(err, DD_ERR_STATE,
+				    "provider '%s' is not ready on %s, and "
+				    "this call cannot wait",
+				    program(config), ops[op].name);
+	ctx->resume->at = dd_now() + json_number_value(later);
+	return DD_ERR_AGAIN;
+}
+
+/*
  * resource.activate: ready, or (DD_ERR_AGAIN, with ctx->resume set) not
- * yet: "retry_after" seconds.  Its attributes land in r->attributes.
+ * yet (take_answer()).  Its attributes land in r->attributes.
  */
 static int activate(const struct dd_bp_ctx *ctx, struct dd_resource *r,
 		    struct dd_error *err)
 {
 	const json_t *config = ctx->blueprint->config;
 	struct log_to to = about(ctx, r, NULL);
-	json_t *req, *reply = NULL, *v, *later;
+	json_t *req, *reply = NULL;
 	int rc;
 
 	req = request(ctx, OP_RESOURCE_ACTIVATE, r, NULL);
@@ -816,34 +858,13 @@ static int activate(const struct dd_bp_ctx *ctx, struct dd_resource *r,
 	json_decref(req);
 	if (rc)
 		return rc;
-	v = json_object_get(reply, "attributes");
-	later = json_object_get(reply, "retry_after");
-	if (v && !json_is_object(v))
-		rc = dd_error_set(err, DD_ERR_INVALID,
-				  "provider '%s' failed on resource.activate: "
-				  "its 'attributes' must be an object",
-				  program(config));
-	else if (later && (!json_is_number(later) ||
-			   json_number_value(later) <= 0 ||
-			   json_number_value(later) > MAX_RETRY_AFTER))
-		rc = dd_error_set(err, DD_ERR_INVALID,
-				  "provider '%s' failed on resource.activate: "
-				  "its 'retry_after' must be from 0 to %g "
-				  "seconds",
-				  program(config), MAX_RETRY_AFTER);
-	else if (v)
-		json_object_set(r->attributes, "provider", v);
-	if (!rc)
-		rc = take_ssh(config, OP_RESOURCE_ACTIVATE,
-			      json_object_get(reply, "ssh"), r, err);
-	if (!rc && later && !ctx->resume)
-		rc = dd_error_set(err, DD_ERR_STATE,
-				  "provider '%s' is not ready on "
-				  "resource.activate, and this call cannot wait",
-				  program(config));
-	else if (!rc && later) {
-		ctx->resume->at = dd_now() + json_number_value(later);
-		rc = DD_ERR_AGAIN;
+	rc = take_answer(ctx, OP_RESOURCE_ACTIVATE, reply, r, err);
+	if (!rc || rc == DD_ERR_AGAIN) {
+		int src = take_ssh(config, OP_RESOURCE_ACTIVATE,
+				   json_object_get(reply, "ssh"), r, err);
+
+		if (src)
+			rc = src;
 	}
 	json_decref(reply);
 	return rc;
@@ -922,6 +943,11 @@ static int exec_activate_resource(const struct dd_bp_ctx *ctx,
 	return check_endpoint(ctx, r, err);
 }
 
+/*
+ * resource.destroy: done, or not yet (its answer's "retry_after", as for
+ * activate: take_answer()), when the hook is "in progress" and asks
+ * again then, its deadline counting from the first call.
+ */
 static int exec_destroy_resource(const struct dd_bp_ctx *ctx,
 				 struct dd_resource *r, struct dd_error *err)
 {
@@ -939,10 +965,14 @@ static int exec_destroy_resource(const struct dd_bp_ctx *ctx,
 	rc = call(ctx, ctx->blueprint->config, OP_RESOURCE_DESTROY, req, &to,
 		  &reply, err);
 	json_decref(req);
+	if (!rc)
+		rc = take_answer(ctx, OP_RESOURCE_DESTROY, reply, r, err);
 	json_decref(reply);
+	if (rc)
+		return rc;
 	DD_CHAOS_STOP("exec_destroyed");
 	/* an endpoint's host key file is named after the resource alone */
-	if (!rc && ssh_view(r, &view)) {
+	if (ssh_view(r, &view)) {
 		rc = dd_host_ssh_forget(ctx, &view, err);
 		json_decref(view.attributes);
 	}

@@ -569,6 +569,58 @@ static bool logged(struct fx *x, bool lease, long long id, const char *type,
 	return found;
 }
 
+/*
+ * resource.destroy answering "not yet, ask again in 0.2 s": the resource
+ * stays released, in progress (its destroy_resource, logged once) with
+ * what the provider said, and is destroyed by the next call, which is
+ * handed those attributes back.
+ */
+static void test_destroy_later(void **state)
+{
+	struct fx *x = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_worker w;
+	struct dd_resource r = {0};
+	double give_up = dd_monotonic() + 30;
+	bool waited = false;
+	json_t *req;
+
+	put(x, "once-resource.destroy",
+	    "{\"retry_after\": 0.2, \"attributes\": {\"stopping\": true}}");
+	lease_on(x, &w);
+	assert_ok(dd_api_send(x->env.store, (struct dd_ref){DD_OBJ_RESOURCE, 1},
+			      "release", "test", NULL, NULL, &err),
+		  &err);
+	for (;;) {
+		assert_ok(dd_worker_drain(&w, 100, &err), &err);
+		assert_ok(dd_store_resource_get(x->env.store, 1, &r, &err),
+			  &err);
+		if (r.status == DD_RESOURCE_DESTROYED)
+			break;
+		/* while it waits, what the provider said is stored */
+		if (!strcmp(r.progress.hook, "destroy_resource") &&
+		    json_is_true(json_object_get(
+			    json_object_get(r.attributes, "provider"),
+			    "stopping")))
+			waited = true;
+		dd_resource_release(&r);
+		assert_true(dd_monotonic() < give_up);
+		usleep(50000);
+	}
+	dd_resource_release(&r);
+	dd_worker_release(&w);
+	assert_true(waited);
+	assert_int_equal(lines(x, "count-resource.destroy"), 2);
+	req = request_of(x, "resource.destroy");
+	assert_true(json_is_true(json_object_get(
+		json_object_get(json_object_get(req, "resource"), "attributes"),
+		"stopping")));
+	json_decref(req);
+	assert_true(logged(x, false, 1, "resource.in-progress",
+			   "\"hook\":\"destroy_resource\""));
+	assert_false(logged(x, false, 1, "resource.destroy-failure", ""));
+}
+
 /* Lines of the provider's call log that are exactly `line`. */
 static int calls(struct fx *x, const char *line)
 {
@@ -1094,6 +1146,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_allocate_hangs, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_activate_later, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_destroy_later, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_acquire_refused, setup,
 						teardown),
