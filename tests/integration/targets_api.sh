@@ -164,9 +164,10 @@ call 200 "$CI" GET "/api/v1/targets?status=building"
 expect_eq "building only" "$(j '[.items[].id] | join(" ")')" "$ti"
 
 # ---- a deadline nobody meets ------------------------------------------------
+# the lease first: getting it active can take longer than the deadline
+late_lease=$(lease "$CI")
 call 201 "$CI" POST /api/v1/targets '{"name": "forgotten", "ttl": 2}'
 late=$(j .id)
-late_lease=$(lease "$CI")
 call 201 "$CI" POST "/api/v1/targets/$late/artifacts" "{\"key\": \"host\", \"type\": \"host\", \"data\": {\"lease\": $late_lease}}"
 call 200 "$CI" GET "/api/v1/targets/$late?wait=finished&timeout=60"
 expect_eq "deadline aborted it" "$(j .status)" aborted
