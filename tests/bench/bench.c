@@ -1001,9 +1001,14 @@ static struct result run_ssh(int n)
 	snprintf(path_env, sizeof(path_env), "DRYDOCK_LEASE_PATH=%s",
 		 json_string_value(json_object_get(l.attributes, "path")));
 	{
+		/* as drydock exec runs it: with the process group report */
 		struct dd_ssh_command cmd = {
-			json_string_value(json_object_get(l.attributes, "path")),
-			env, true_argv, false};
+			.cwd = json_string_value(
+				json_object_get(l.attributes, "path")),
+			.env = env,
+			.argv = true_argv,
+			.report = true,
+		};
 
 		if (dd_ssh_remote_command(&cmd, &remote, &err))
 			die("drydock's remote command", &err);
