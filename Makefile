@@ -23,11 +23,11 @@ CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Isrc -MMD -MP -pthread
 # libmicrohttpd is not linked: src/http/mhd.c loads it when serve starts
 LDLIBS := -lsqlite3 -ljansson -lm -pthread
-# libpq (Debian's libpq-dev): the PostgreSQL schema and its migrations;
-# only what uses them links it
+# libpq (Debian's libpq-dev): the PostgreSQL store
 PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null)
 PQ_LIBS := $(or $(shell pkg-config --libs libpq 2>/dev/null),-lpq)
 ALL_CFLAGS += $(PQ_CFLAGS)
+LDLIBS += $(PQ_LIBS)
 ifneq ($(SANITIZE),)
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)

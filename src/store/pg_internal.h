@@ -32,19 +32,23 @@
 #include "store/store.h"
 
 #define PG_STMT_CACHE 128
-#define PG_MAX_PARAMS 16
+#define PG_MAX_PARAMS 24
 
 /* A prepared statement of the shared dialect, with its bindings. */
 struct dd_sql_stmt {
 	const char *key;	/* the SQL literal's address, or NULL */
-	char *text;		/* run-time text (list queries), owned */
-	char name[16];		/* the server-side statement, "" if unnamed */
-	bool returning;		/* ends with RETURNING */
+	const char *src;	/* the shared dialect's text (owned if !key) */
+	char *text;		/* PostgreSQL's ($N), owned */
+	char name[16];		/* the server-side statement, "" if none yet */
+	bool cached;		/* in the handle's cache (else freed at done) */
+	bool returning;		/* ends with RETURNING id */
 	int nparams;		/* highest ?N in the text */
+	unsigned used;		/* bit N-1: the text uses ?N */
 	char *values[PG_MAX_PARAMS];
 	bool own[PG_MAX_PARAMS]; /* values[i] is ours to free */
+	unsigned types[PG_MAX_PARAMS]; /* type oids of the bindings, 0: infer */
 	char num[PG_MAX_PARAMS][32]; /* numbers bound, as text */
-	PGresult *res;		/* the last execution's, or NULL */
+	PGresult *res;		/* the running execution's, or NULL */
 	int row;		/* the current row in res, -1 before */
 	bool ran;		/* executed since the last done() */
 	struct pg *owner;
@@ -61,9 +65,12 @@ struct pg {
 	double retry_at;	/* monotonic: no reconnect before */
 	double backoff;		/* seconds, doubling to PG_BACKOFF_MAX */
 	bool in_txn;		/* a transaction is open on the server */
-	bool lazy;		/* commit without waiting for the WAL flush */
+	bool unsynced;		/* a lazy commit since the last sync */
 	long long changes;	/* rows the last statement changed */
-	PGresult *last_error;	/* the last failed statement's result */
+	char constraint[64];	/* the last failure's constraint, or "" */
+	bool durable;		/* commits wait for the WAL flush */
+	char shown[256];	/* the location, its password hidden */
+	char why[256];		/* why the last connect failed */
 	double lock_timeout;	/* seconds a statement may wait for a row */
 	struct dd_sql_stmt *cache[PG_STMT_CACHE];
 	size_t ncache;
@@ -77,6 +84,14 @@ static inline struct pg *PG(struct dd_store *s)
 {
 	return (struct pg *)s;
 }
+
+/*
+ * Have a working connection, or say why not: reconnects a lost one,
+ * unless the last try was too recent (the backoff grows from
+ * PG_BACKOFF_MIN to PG_BACKOFF_MAX, with jitter), and then the
+ * statements are prepared again.  Never inside a transaction.
+ */
+int dd_pg_ready(struct pg *p, struct dd_error *err);
 
 /* The SQL driver (sql.h) over this backend (pg_driver.c). */
 extern const struct dd_sql_driver dd_pg_sql_driver;

@@ -120,6 +120,7 @@ struct dd_sql_driver {
 struct dd_sql {
 	struct dd_store base;
 	const struct dd_sql_driver *drv;
+	const char *name; /* the store as messages name it; NULL: location */
 };
 
 static inline struct dd_sql *dd_sql(struct dd_store *s)
@@ -130,7 +131,7 @@ static inline struct dd_sql *dd_sql(struct dd_store *s)
 /* The store's name, for messages. */
 static inline const char *dd_sql_name(struct dd_sql *h)
 {
-	return h->base.location;
+	return h->name ? h->name : h->base.location;
 }
 
 /* ---- the driver's methods, called through the handle ------------------ */

@@ -7,6 +7,7 @@
  * tests use to make the Nth store call fail.
  */
 #include "store/store.h"
+#include "store/pg.h"
 #include "store/sqlite.h"
 #include "core/util.h"
 
@@ -16,6 +17,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Every commit any handle in this process made, for the benchmarks. */
+static atomic_llong commits;
+
+void dd_store_count_commit(void)
+{
+	atomic_fetch_add(&commits, 1);
+}
+
+long long dd_store_commit_count(void)
+{
+	return atomic_load(&commits);
+}
 
 static atomic_long fault_countdown = -1;
 static atomic_int fault_code = DD_ERR_STORE;
@@ -138,7 +152,7 @@ static const struct store_backend {
 	bool files;			/* kept in a file of this machine */
 	const struct dd_wake_transport *wake;
 } backends[] = {
-	{"PostgreSQL", is_postgres, NULL, false, NULL},
+	{"PostgreSQL", is_postgres, &dd_pg_store_ops, false, NULL},
 	{"SQLite", is_path, &dd_sqlite_store_ops, true, &dd_sqlite_wake},
 };
 
@@ -185,6 +199,14 @@ static const char *shown(const char *location, char *buf, size_t n)
 	}
 	snprintf(buf, n, "%.*s***%s", (int)(pw - location), location, at);
 	return buf;
+}
+
+void dd_store_location_shown(const char *location, char *buf, size_t n)
+{
+	const char *s = shown(location, buf, n);
+
+	if (s != buf)
+		snprintf(buf, n, "%s", s);
 }
 
 static const struct store_backend *backend_of(const char *location)
@@ -776,7 +798,7 @@ int dd_store_log_list(struct dd_store *s, const struct dd_filter *f,
 int dd_store_slot_acquire(struct dd_store *s, const char *const *keys,
 			  size_t n, struct dd_ref owner, struct dd_error *err)
 {
-	CALL(s, slot_acquire, keys, n, owner, err);
+	CALL_IN_TXN(s, slot_acquire, keys, n, owner, err);
 }
 
 int dd_store_slot_release(struct dd_store *s, struct dd_ref owner,

@@ -628,8 +628,7 @@ struct dd_store {
  * (store.c's table of backends):
  *   postgres://... or postgresql://...  a PostgreSQL URI, and
  *   KEY=VALUE ...  (host=, dbname=, ...)  libpq's keyword form:
- *                                        PostgreSQL (not in this build yet:
- *                                        refused with DD_ERR_INVALID)
+ *                                        PostgreSQL (pg.c)
  *   anything else                        the path of an SQLite file
  * Callers that want the schema created call dd_store_migrate(); others
  * get DD_ERR_STORE with a hint to run "drydock init" when the store is
@@ -651,6 +650,13 @@ int dd_store_check(struct dd_store *s, struct dd_store_check *c,
 void dd_store_fail_after(long n, int code);
 /* How many transactions this process has committed, on any handle. */
 long long dd_store_commit_count(void);
+/* For backends: count one commit. */
+void dd_store_count_commit(void);
+/*
+ * `location` as a message may show it: a PostgreSQL location's password
+ * (postgres://user:PASSWORD@..., password=...) written as "***".
+ */
+void dd_store_location_shown(const char *location, char *buf, size_t n);
 /*
  * Read the durability, the busy timeout and the state directory from
  * DRYDOCK_DURABILITY, DRYDOCK_BUSY_TIMEOUT_MS and DRYDOCK_STATE_DIR (the

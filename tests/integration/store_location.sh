@@ -1,24 +1,29 @@
 # The store is named by a location, whose form picks the backend: a
-# PostgreSQL URI or libpq keyword string is refused by a build without
-# that backend (exit 2, a clear message, nothing made, not even a file of
-# that name), from --db and from DRYDOCK_DB alike; any other location is
-# an SQLite file, whatever characters its name has.
+# PostgreSQL URI or libpq keyword string goes to PostgreSQL, and one no
+# server answers at is refused (exit 7, one clear line that hides the
+# password, nothing made, not even a file of that name), from --db and
+# from DRYDOCK_DB alike; any other location is an SQLite file, whatever
+# characters its name has.
 . "$(dirname "$0")/../lib.sh"
 
 cd "$T"
 before=$(ls -A "$T" | grep -v '^out$\|^err$')
-for loc in "postgres://drydock@db1:5432/drydock" \
-	"postgresql:///drydock?host=/run/postgresql" \
-	"host=db1 dbname=drydock" "dbname=drydock"; do
+for loc in "postgres://drydock:s3cret@db1.invalid:5432/drydock" \
+	"postgresql:///drydock?host=$T/nosock" \
+	"host=127.0.0.1 port=1 dbname=drydock password=s3cret" \
+	"dbname=drydock host=$T/nosock"; do
 	for cmd in init "list leases" daemon serve; do
 		set +e
 		# shellcheck disable=SC2086 # the command's words
 		timeout 10 "$DD" $cmd --db "$loc" >"$T/out" 2>"$T/err"
 		rc=$?
 		set -e
-		expect_eq "exit of '$cmd --db $loc'" "$rc" 2
-		grep -q "this build of drydock has no PostgreSQL backend yet" "$T/err" ||
+		expect_eq "exit of '$cmd --db $loc'" "$rc" 7
+		grep -q "cannot connect to store '" "$T/err" ||
 			fail "'$cmd --db $loc' said: $(cat "$T/err")"
+		if grep -q s3cret "$T/err"; then
+			fail "'$cmd --db $loc' showed the password: $(cat "$T/err")"
+		fi
 		[ "$(grep -c . "$T/err")" = 1 ] ||
 			fail "'$cmd --db $loc': error is not one line: $(cat "$T/err")"
 	done
@@ -26,8 +31,8 @@ for loc in "postgres://drydock@db1:5432/drydock" \
 	DRYDOCK_DB="$loc" "$DD" list leases >"$T/out" 2>"$T/err"
 	rc=$?
 	set -e
-	expect_eq "exit of 'list leases' with DRYDOCK_DB='$loc'" "$rc" 2
-	grep -q "no PostgreSQL backend" "$T/err" ||
+	expect_eq "exit of 'list leases' with DRYDOCK_DB='$loc'" "$rc" 7
+	grep -q "cannot connect to store" "$T/err" ||
 		fail "DRYDOCK_DB='$loc' said: $(cat "$T/err")"
 done
 expect_eq "files in the working directory" "$(ls -A "$T" | grep -v '^out$\|^err$')" "$before"

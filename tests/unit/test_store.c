@@ -1637,7 +1637,9 @@ static void test_sync_then(void **state)
 	dd_store_sync_then(g, told_fn, &t);
 	assert_int_equal(told_wait(&t), 1);
 	assert_int_equal(t.rc, 0);
-	assert_false(pthread_equal(t.thread, pthread_self()));
+	/* SQLite's group has a syncer; PostgreSQL's commit flushes itself */
+	if (!strcmp(e->backend->name, "sqlite"))
+		assert_false(pthread_equal(t.thread, pthread_self()));
 	/* nothing new: in the caller's thread, before returning */
 	told_reset(&t);
 	dd_store_sync_then(g, told_fn, &t);
