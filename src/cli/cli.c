@@ -65,6 +65,14 @@ void cli_set_state_dir(const char *dir)
 		exit(cli_error(1, "out of memory"));
 }
 
+const char *cli_store_shown(void)
+{
+	static char shown[PATH_MAX + 64];
+
+	dd_store_location_shown(cli_store_path(), shown, sizeof(shown));
+	return shown;
+}
+
 const char *cli_store_path(void)
 {
 	const char *env = getenv("DRYDOCK_DB");

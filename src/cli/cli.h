@@ -40,6 +40,7 @@ int cmd_extend_lease(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_lease(int argc, char **argv);
 int cmd_list(int argc, char **argv);
+int cmd_migrate_store(int argc, char **argv);
 int cmd_reclaim(int argc, char **argv);
 int cmd_release_lease(int argc, char **argv);
 int cmd_release_resource(int argc, char **argv);
@@ -57,6 +58,8 @@ int cmd_update_resource(int argc, char **argv);
  * default.  cli_set_store_path() exits 2 on an empty --db.
  */
 const char *cli_store_path(void);
+/* The same as messages show it: a PostgreSQL password hidden. */
+const char *cli_store_shown(void);
 void cli_set_store_path(const char *path);
 /*
  * --state-dir DIR: the store's state directory (store.h) for every store

@@ -12,13 +12,14 @@
 static const char usage[] =
 	"usage: drydock check [--quick] [--db PATH]\n"
 	"\n"
-	"Check the whole store for damage with SQLite's integrity_check: "
-	"every page is\nread and every index is checked against its table.  "
-	"It only reads, so it may\nrun while drydock serves the store; on a "
-	"big store it takes a while (about 3 s\nof CPU per million finished "
-	"leases).  Prints each problem found (at most 100)\nand exits 0 when "
-	"there is none, 15 when the store is damaged, 7 when it is\nmissing "
-	"or cannot be read.\n";
+	"Check the whole store for damage.  SQLite's integrity_check reads "
+	"every page and\nchecks every index against its table; on PostgreSQL, "
+	"which checks its own\npages, the schema version and every reference "
+	"between rows are checked.  It\nonly reads, so it may run while "
+	"drydock serves the store; on a big store it\ntakes a while (about 3 s "
+	"of CPU per million finished leases).  Prints each\nproblem found "
+	"(at most 100) and exits 0 when there is none, 15 when the store\nis "
+	"damaged, 7 when it is missing or cannot be read.\n";
 
 static void print_problem(void *arg, const char *text)
 {
@@ -52,7 +53,7 @@ int cmd_check(int argc, char **argv)
 		return cli_fail(&err);
 	printf("store '%s' is intact: %s found no problems (schema version "
 	       "%d)\n",
-	       cli_store_path(), c.quick ? "quick_check" : "integrity_check",
+	       cli_store_shown(), c.what,
 	       current);
 	return 0;
 }

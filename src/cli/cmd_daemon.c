@@ -66,7 +66,7 @@ int cmd_daemon(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	fprintf(stderr, "drydock: daemon %d serving store '%s' with %d "
 			"workers\n",
-		(int)getpid(), o.store_path, o.workers);
+		(int)getpid(), cli_store_shown(), o.workers);
 	if (dd_pool_run(&o, &err))
 		return cli_fail(&err);
 	fprintf(stderr, "drydock: daemon %d stopped: %llu tasks run, %lld "

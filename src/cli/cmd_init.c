@@ -45,12 +45,12 @@ int cmd_init(int argc, char **argv)
 	dd_store_close(s);
 	if (before == after)
 		printf("store '%s' is up to date (schema version %d)\n",
-		       cli_store_path(), after);
+		       cli_store_shown(), after);
 	else if (before == 0)
 		printf("created store '%s' (schema version %d)\n",
-		       cli_store_path(), after);
+		       cli_store_shown(), after);
 	else
 		printf("upgraded store '%s' from schema version %d to %d\n",
-		       cli_store_path(), before, after);
+		       cli_store_shown(), before, after);
 	return 0;
 }

@@ -23,6 +23,8 @@ static const struct cli_command commands[] = {
 	{"init", cmd_init, "create or upgrade the store"},
 	{"lease", cmd_lease, "ask for a lease and wait until it is active"},
 	{"list", cmd_list, "list leases, resources, blueprints or tasks"},
+	{"migrate-store", cmd_migrate_store,
+	 "copy an SQLite store into a PostgreSQL database"},
 	{"reclaim", cmd_reclaim, "ask every idle resource to go away"},
 	{"release-lease", cmd_release_lease, "release leases"},
 	{"release-resource", cmd_release_resource, "release resources"},

@@ -644,6 +644,7 @@ static int pg_check(struct dd_store *s, struct dd_store_check *c,
 	char line[160];
 
 	c->problems = 0;
+	c->what = "the reference check";
 	rc = pg_schema_version(s, &current, &newest, err);
 	if (!rc && current != newest)
 		rc = dd_error_set(err, DD_ERR_STORE,

@@ -1573,6 +1573,7 @@ static int sq_check(struct dd_store *s, struct dd_store_check *c,
 	int rc;
 
 	c->problems = 0;
+	c->what = what;
 	rc = sqlite3_prepare_v2(q->own_db,
 				c->quick ? "PRAGMA quick_check(100)"
 					 : "PRAGMA integrity_check(100)",

@@ -106,6 +106,7 @@ struct dd_store_check {
 	bool (*cancelled)(void *arg);
 	void *arg;
 	long long problems; /* out: how many were found */
+	const char *what;   /* out: the check that ran, for messages */
 };
 typedef int dd_store_check_fn(struct dd_store *s, struct dd_store_check *c,
 			      struct dd_error *err);
