@@ -23,11 +23,10 @@ CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Isrc -MMD -MP -pthread
 # libmicrohttpd is not linked: src/http/mhd.c loads it when serve starts
 LDLIBS := -lsqlite3 -ljansson -lm -pthread
-# libpq (Debian's libpq-dev): the PostgreSQL store
+# libpq (Debian's libpq-dev) for its header: src/store/pq.c loads the
+# library when a PostgreSQL store is first opened
 PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null)
-PQ_LIBS := $(or $(shell pkg-config --libs libpq 2>/dev/null),-lpq)
 ALL_CFLAGS += $(PQ_CFLAGS)
-LDLIBS += $(PQ_LIBS)
 ifneq ($(SANITIZE),)
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
@@ -86,8 +85,7 @@ $(B)/tests/%: tests/unit/%.c $(B)/libdrydock.a tests/unit/testutil.h
 
 $(B)/tests/tools/%: tests/tools/%.c $(B)/libdrydock.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libdrydock.a $(LDLIBS) \
-		$(PQ_LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libdrydock.a $(LDLIBS)
 
 # The CLI's own library code (cli/options.c, cli/cli.c), for the unit
 # tests of the CLI: every CLI object but main.o, in an archive of its own

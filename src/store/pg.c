@@ -37,6 +37,7 @@
 #include "store/pg.h"
 #include "store/pg_internal.h"
 #include "store/pg_migrate.h"
+#include "store/pq.h"
 #include "store/schema_pg.h"
 #include "store/sql_ops.h"
 
@@ -237,9 +238,12 @@ static void pg_close(struct dd_store *s)
 static int pg_open(const char *location, const struct dd_store_options *opt,
 		   struct dd_store **out, struct dd_error *err)
 {
-	struct pg *p = dd_calloc(1, sizeof(*p));
-	int rc;
+	struct pg *p;
+	int rc = dd_pq_load(err);
 
+	if (rc)
+		return rc;
+	p = dd_calloc(1, sizeof(*p));
 	if (!p)
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
 	p->base.ops = &dd_pg_store_ops;

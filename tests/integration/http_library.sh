@@ -1,6 +1,7 @@
 # libmicrohttpd, and the TLS libraries it brings (GnuTLS and eight more),
-# are loaded by `drydock serve` alone (src/http/mhd.c): every other
-# command starts without them, which was most of the cost of a short
+# are loaded by `drydock serve` alone (src/http/mhd.c), and libpq only on
+# a PostgreSQL store (src/store/pq.c): every other command starts without
+# them, which was most of the cost of a short
 # command (docs/performance.md).  A command's own process has neither
 # mapped; a serve that cannot load the library says why, exits, and
 # leaves the store as it was (no admin token made).
@@ -16,6 +17,10 @@ dd exec --lease "$lease" -- sh -c 'cat /proc/$PPID/maps' >"$T/maps"
 grep -q 'libsqlite3' "$T/maps" || fail "these are not drydock's maps: $(head -5 "$T/maps")"
 if grep -E 'libmicrohttpd|libgnutls' "$T/maps"; then
 	fail "drydock exec loaded the HTTP library"
+fi
+# nor libpq, on an SQLite store (src/store/pq.c loads it for PostgreSQL)
+if grep -E 'libpq|libssl|libkrb5|libldap' "$T/maps"; then
+	fail "drydock exec on an SQLite store loaded the PostgreSQL library"
 fi
 
 # ---- serve without the library: a clear error, nothing changed -------------------
