@@ -297,7 +297,9 @@ int dd_store_open_ready(const char *location,
 	if (rc)
 		return rc;
 	rc = dd_store_schema_version(*out, &current, &newest, err);
-	if (!rc && current != newest)
+	if (!rc && current != newest) {
+		char buf[PATH_MAX];
+
 		rc = dd_error_set(err, DD_ERR_STORE,
 				  current < newest
 					  ? "store '%s' has schema version %d, "
@@ -305,7 +307,9 @@ int dd_store_open_ready(const char *location,
 					    "'drydock init'"
 					  : "store '%s' has schema version %d, "
 					    "newer than this drydock's %d",
-				  location, current, newest);
+				  shown(location, buf, sizeof(buf)), current,
+				  newest);
+	}
 	if (rc) {
 		dd_store_close(*out);
 		*out = NULL;
