@@ -79,7 +79,10 @@ $(B)/gen/openapi_json.c: docs/openapi.json scripts/embed.sh
 $(B)/gen/openapi_json.o: $(B)/gen/openapi_json.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(B)/tests/%: tests/unit/%.c $(B)/libdrydock.a tests/unit/testutil.h
+# the tests' own headers (tests/unit/*.h): a test is rebuilt when one changes
+UNIT_H := $(wildcard tests/unit/*.h)
+
+$(B)/tests/%: tests/unit/%.c $(B)/libdrydock.a $(UNIT_H)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(B)/libdrydock.a $(LDLIBS) -lcmocka
 
@@ -96,7 +99,7 @@ $(B)/libdrydock-cli.a: $(filter-out $(B)/src/cli/main.o,$(CLI_OBJ))
 	$(AR) rcs $@ $^
 
 $(B)/tests/test_cli_%: tests/unit/test_cli_%.c $(B)/libdrydock-cli.a \
-		$(B)/libdrydock.a tests/unit/testutil.h
+		$(B)/libdrydock.a $(UNIT_H)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< \
 		$(B)/libdrydock-cli.a $(B)/libdrydock.a $(LDLIBS) -lcmocka

@@ -2,6 +2,11 @@
 # Run every test: unit test binaries, then integration scripts.
 # usage: tests/run.sh BUILD_DIR CHAOS_BUILD_DIR
 # Prints each test's result and ends with one line "N passed, N failed".
+#
+# One throwaway PostgreSQL server serves the whole run (tests/lib_pg.sh,
+# kept by tests/pg_server.sh until this script ends, however it ends):
+# DRYDOCK_TEST_PG, its superuser's conninfo on the maintenance database,
+# is where the unit tests make their databases (tests/unit/pg_test.h).
 set -u
 build=${1:?build dir}
 chaos=${2:?chaos build dir}
@@ -19,6 +24,30 @@ export DRYDOCK_TEST_OUT="$out"
 # every answer an HTTP test gets through lib_http.sh's req() is kept here,
 # then held against the API's description after the last script
 export DRYDOCK_HTTP_RECORD="$out/http-record"
+
+# The server: pg_server.sh prints "URL<tab>CONNINFO<tab>BINDIR" once it
+# runs, and stops it and removes its directory when its input ends.  Its
+# input is a pipe only this script holds (bash marks a coprocess's
+# descriptors close-on-exec, so no test inherits it).  A server that
+# does not start is a failure, and the runs on PostgreSQL are not made.
+pg_log="$out/pg-server.log"
+coproc PG_SERVER { exec bash "$top/tests/pg_server.sh" 2>"$pg_log"; }
+pg_server_pid=$PG_SERVER_PID
+pg_server_in=${PG_SERVER[1]}
+pg_line=""
+read -r -u "${PG_SERVER[0]}" pg_line || true
+IFS=$'\t' read -r _ pg_conninfo pg_bin <<<"$pg_line"
+if [ -n "${pg_bin:-}" ] && [ -x "$pg_bin/psql" ]; then
+	# the same server's maintenance database, not pg_server.sh's "drydock"
+	export DRYDOCK_TEST_PG="${pg_conninfo% dbname=*} dbname=postgres"
+	passed=$((passed + 1))
+	echo "ok    postgresql/server ($DRYDOCK_TEST_PG)"
+else
+	failed=$((failed + 1))
+	failures+=("postgresql-server")
+	echo "FAIL  postgresql/server: the tests' PostgreSQL server did not start (see $pg_log)"
+	{ echo "$pg_line"; tail -5 "$pg_log"; } | sed '/^$/d; s/^/      /'
+fi
 
 for t in "$top/$build"/tests/test_*; do
 	[ -x "$t" ] || continue
@@ -90,6 +119,10 @@ if [ -x "$top/$build/bench" ]; then
 		tail -10 "$log" | sed 's/^/      /'
 	fi
 fi
+
+# the server stops once its input ends; wait for it to be gone
+exec {pg_server_in}>&-
+wait "$pg_server_pid" 2>/dev/null
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
