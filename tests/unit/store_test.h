@@ -254,4 +254,56 @@ static inline void lazy_bump(struct dd_store *s, const char *name)
 	assert_ok(dd_store_commit_lazy(s, &err), &err);
 }
 
+/* ---- running a suite -------------------------------------------------- */
+
+/*
+ * Run each of the n tests of `suite` against every backend, named
+ * "BACKEND: test" (names[i] is suite[i]'s), each with a store of its own
+ * (store_env_setup); cmocka's count of failures.  A suite's file lists
+ * its tests as SUITE(X), X(test_a) X(test_b)..., and ends with
+ * STORE_SUITE_MAIN("group", SUITE), its main().
+ */
+static inline int store_run_suite(const char *group,
+				  void (*const *suite)(void **state),
+				  const char *const *names, size_t n_suite)
+{
+	size_t n = N_STORE_BACKENDS * n_suite, k = 0;
+	struct CMUnitTest *tests = calloc(n, sizeof(*tests));
+	char (*label)[96] = calloc(n, sizeof(*label));
+	int failed;
+
+	if (!tests || !label)
+		return 1;
+	for (size_t b = 0; b < N_STORE_BACKENDS; b++) {
+		for (size_t i = 0; i < n_suite; i++, k++) {
+			snprintf(label[k], sizeof(label[k]), "%s: %s",
+				 store_backends[b]->name, names[i]);
+			tests[k] = (struct CMUnitTest){
+				.name = label[k],
+				.test_func = suite[i],
+				.setup_func = store_env_setup,
+				.teardown_func = store_env_teardown,
+				.initial_state = (void *)store_backends[b],
+			};
+		}
+	}
+	failed = _cmocka_run_group_tests(group, tests, n, NULL, NULL);
+	free(label);
+	free(tests);
+	return failed;
+}
+
+#define STORE_SUITE_FN(name) name,
+#define STORE_SUITE_NAME(name) #name,
+#define STORE_SUITE_MAIN(group, SUITE)                                         \
+	static void (*const suite_tests_[])(void **state) = {                  \
+		SUITE(STORE_SUITE_FN)};                                        \
+	static const char *const suite_names_[] = {SUITE(STORE_SUITE_NAME)};   \
+	int main(void)                                                         \
+	{                                                                      \
+		return store_run_suite(group, suite_tests_, suite_names_,      \
+				       sizeof(suite_tests_) /                  \
+					       sizeof(*suite_tests_));         \
+	}
+
 #endif

@@ -1736,39 +1736,4 @@ static void test_sync_after_lazy_commits(void **state)
 	X(test_sync_after_lazy_commits) \
 	X(test_sync_then)
 
-#define FN(name) name,
-#define NAME(name) #name,
-static void (*const suite[])(void **state) = {SUITE(FN)};
-static const char *const suite_names[] = {SUITE(NAME)};
-#undef FN
-#undef NAME
-
-int main(void)
-{
-	size_t n_suite = sizeof(suite) / sizeof(*suite);
-	size_t n = N_STORE_BACKENDS * n_suite, k = 0;
-	struct CMUnitTest *tests = calloc(n, sizeof(*tests));
-	char (*names)[96] = calloc(n, sizeof(*names));
-	int failed;
-
-	if (!tests || !names)
-		return 1;
-	for (size_t b = 0; b < N_STORE_BACKENDS; b++) {
-		for (size_t i = 0; i < n_suite; i++, k++) {
-			snprintf(names[k], sizeof(names[k]), "%s: %s",
-				 store_backends[b]->name, suite_names[i]);
-			tests[k] = (struct CMUnitTest){
-				.name = names[k],
-				.test_func = suite[i],
-				.setup_func = store_env_setup,
-				.teardown_func = store_env_teardown,
-				.initial_state = (void *)store_backends[b],
-			};
-		}
-	}
-	failed = _cmocka_run_group_tests("store conformance", tests, n, NULL,
-					 NULL);
-	free(names);
-	free(tests);
-	return failed;
-}
+STORE_SUITE_MAIN("store conformance", SUITE)

@@ -6,7 +6,8 @@
  * releasing in the caller's transaction, a few MB written and read back
  * in chunks with the SHA-256 checked and reads at any offset, uploads
  * cut off leaving nothing, the figures for /metrics, and injected store
- * faults.
+ * faults.  What every backend must do with file chunks is also in the
+ * conformance suite's test_store_chunks.c.
  *
  * Each test gets its own temp directory and migrated store (testutil.h).
  */
@@ -933,66 +934,6 @@ static void test_stats(void **state)
 /* ---- faults ----------------------------------------------------------- */
 
 /*
- * A whole upload in one transaction with the store failing at each call
- * in turn: whatever call fails, the rollback leaves no artifact and no
- * chunk; with no fault, it is all there.
- */
-static void test_fault_during_upload_leaves_nothing(void **state)
-{
-	struct test_env *e = *state;
-	unsigned char data[3 * 1000];
-	long long t = add_target(e->store, "t", NULL);
-	bool finished = false;
-
-	fill(data, sizeof(data), 4);
-	for (long n = 0; !finished && n < 20; n++) {
-		struct dd_error err = DD_ERROR_INIT;
-		struct dd_sha256_ctx c;
-		long long id = 0;
-		char hex[65];
-		int rc;
-
-		dd_store_fail_after(n, DD_ERR_STORE);
-		rc = dd_store_begin(e->store, &err);
-		if (!rc)
-			rc = try_artifact(e->store, t, "f", "file", NULL, &id,
-					  &err);
-		dd_sha256_init(&c);
-		for (int i = 0; !rc && i < 3; i++) {
-			rc = dd_store_artifact_append(e->store, id,
-						      data + i * 1000, 1000,
-						      &err);
-			dd_sha256_update(&c, data + i * 1000, 1000);
-		}
-		dd_sha256_final_hex(&c, hex);
-		if (!rc)
-			rc = dd_store_artifact_complete(e->store, id,
-							sizeof(data), hex,
-							&err);
-		if (!rc)
-			rc = dd_store_commit(e->store, &err);
-		else
-			dd_store_rollback(e->store);
-		dd_store_fail_after(-1, 0);
-		if (rc) {
-			assert_int_equal(rc, DD_ERR_STORE);
-			assert_string_equal(err.msg, "injected store fault");
-			assert_int_equal(
-				count_rows(e, "SELECT count(*) FROM artifact"),
-				0);
-			assert_int_equal(
-				count_rows(e, "SELECT count(*) FROM chunk"), 0);
-			continue;
-		}
-		finished = true;
-		assert_true(n >= 5); /* begin, insert, 3 appends, complete */
-		assert_int_equal(count_rows(e, "SELECT count(*) FROM chunk"),
-				 3);
-	}
-	assert_true(finished);
-}
-
-/*
  * An append on its own is its own transaction: a fault at its begin
  * writes nothing.  Inside the caller's transaction, a refused append
  * (complete artifact) does not fail the caller's other writes.
@@ -1077,7 +1018,6 @@ int main(void)
 		T(test_upload_cut_off_leaves_nothing),
 		T(test_prune_stale_uploads),
 		T(test_stats),
-		T(test_fault_during_upload_leaves_nothing),
 		T(test_append_alone_and_refusal_inside),
 		T(test_upgrade_keeps_log),
 	};
