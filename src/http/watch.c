@@ -1,7 +1,7 @@
 /*
  * watch.c - long polls parked until an object changes (see watch.h): a
  * hash table of armed watches by object, a heap of parked ones by
- * deadline, and one listener thread for the store's wake socket and the
+ * deadline, and one listener thread for the store's wake-ups and the
  * deadlines.
  */
 #include "http/watch.h"
@@ -14,7 +14,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define BUCKETS 4096
@@ -268,7 +267,7 @@ static int fire_due(void)
 	return ms;
 }
 
-/* Turns datagrams into notifications, and deadlines into answers. */
+/* Turns wake-ups into notifications, and deadlines into answers. */
 static void *listener(void *arg)
 {
 	(void)arg;
@@ -278,7 +277,6 @@ static void *listener(void *arg)
 			{.fd = watch.kick[0], .events = POLLIN},
 		};
 		char buf[64];
-		ssize_t got;
 		bool stopping;
 
 		if (poll(p, 2, fire_due()) < 0 && errno != EINTR)
@@ -290,12 +288,8 @@ static void *listener(void *arg)
 		pthread_mutex_unlock(&watch.mu);
 		if (stopping)
 			break;
-		while ((got = recv(dd_wake_fd(watch.wake), buf,
-				   sizeof(buf) - 1, 0)) >= 0) {
-			buf[got] = '\0';
-			/* one byte is an untargeted wake-up */
-			dd_watch_notify(got <= 1 ? NULL : buf);
-		}
+		while (dd_wake_next(watch.wake, buf, sizeof(buf)))
+			dd_watch_notify(buf[0] ? buf : NULL);
 	}
 	return NULL;
 }
@@ -322,7 +316,7 @@ int dd_watch_start(const char *store_path, struct dd_error *err)
 		return rc;
 	}
 	watch.running = true;
-	/* notifications made in this process skip the socket */
+	/* notifications made in this process skip its listener */
 	dd_wake_set_local_watcher(watch.wake, dd_watch_notify);
 	return 0;
 }

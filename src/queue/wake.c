@@ -63,6 +63,11 @@ int dd_wake_drain(struct dd_wake *w)
 	return w->t->drain(w);
 }
 
+int dd_wake_next(struct dd_wake *w, char *object, size_t n)
+{
+	return w->t->next(w, object, n);
+}
+
 void dd_wake_close(struct dd_wake *w)
 {
 	if (w)

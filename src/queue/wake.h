@@ -34,6 +34,13 @@ int dd_wake_listen(const char *location, enum dd_wake_role role,
 int dd_wake_fd(const struct dd_wake *w);
 /* Read every pending wake-up; returns how many there were. */
 int dd_wake_drain(struct dd_wake *w);
+/*
+ * Read one pending wake-up: returns 1 with the object it is about in
+ * `object` ("" for an untargeted one), or 0 when none is left.  For a
+ * watcher that serves several objects (drydock serve's long polls); the
+ * descriptor is no socket to read from directly.
+ */
+int dd_wake_next(struct dd_wake *w, char *object, size_t n);
 void dd_wake_close(struct dd_wake *w);
 
 /* Wake every listener of `role` for the store at `location`.  Best effort. */

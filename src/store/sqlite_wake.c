@@ -252,6 +252,20 @@ static int unix_drain(struct dd_wake *base)
 	return n;
 }
 
+/* One datagram: one byte is an untargeted wake-up, else the object. */
+static int unix_next(struct dd_wake *base, char *object, size_t n)
+{
+	struct unix_wake *w = (struct unix_wake *)base;
+	char buf[NAME_MAX_LEN];
+	ssize_t got = recv(w->fd, buf, sizeof(buf) - 1, 0);
+
+	if (got < 0)
+		return 0;
+	buf[got <= 1 ? 0 : got] = '\0';
+	snprintf(object, n, "%s", buf);
+	return 1;
+}
+
 static void unix_close(struct dd_wake *base)
 {
 	struct unix_wake *w = (struct unix_wake *)base;
@@ -618,6 +632,7 @@ const struct dd_wake_transport dd_sqlite_wake = {
 	.listen = unix_listen,
 	.fd = unix_fd,
 	.drain = unix_drain,
+	.next = unix_next,
 	.close = unix_close,
 	.watch = unix_watch,
 	.wait_for = unix_wait_for,

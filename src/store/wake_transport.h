@@ -52,6 +52,11 @@ struct dd_wake_transport {
 	int (*fd)(const struct dd_wake *w);
 	/* read every pending wake-up; how many there were */
 	int (*drain)(struct dd_wake *w);
+	/*
+	 * read one pending wake-up: 1 with its object in `object` ("" for
+	 * an untargeted one), or 0 when none is left
+	 */
+	int (*next)(struct dd_wake *w, char *object, size_t n);
 	void (*close)(struct dd_wake *w);
 	/* as dd_wake_watch() and dd_wake_wait_for() (queue/wake.h) */
 	bool (*watch)(struct dd_wake *w, const char *object);
