@@ -8,6 +8,7 @@
  */
 #include "store/store.h"
 #include "store/pg.h"
+#include "store/pg_wake.h"
 #include "store/sqlite.h"
 #include "core/util.h"
 
@@ -152,7 +153,7 @@ static const struct store_backend {
 	bool files;			/* kept in a file of this machine */
 	const struct dd_wake_transport *wake;
 } backends[] = {
-	{"PostgreSQL", is_postgres, &dd_pg_store_ops, false, NULL},
+	{"PostgreSQL", is_postgres, &dd_pg_store_ops, false, &dd_pg_wake},
 	{"SQLite", is_path, &dd_sqlite_store_ops, true, &dd_sqlite_wake},
 };
 

@@ -1,7 +1,7 @@
 /*
  * test_wake.c - wake-ups between processes (queue/wake.c, on the SQLite
- * backend's Unix sockets, store/sqlite_wake.c): a location with no
- * backend refused, targeted
+ * backend's Unix sockets, store/sqlite_wake.c): an empty location
+ * refused and a PostgreSQL one left to its own transport, targeted
  * wake-ups reach their own watcher only, untargeted ones reach all, a
  * watcher told by direct calls in its own process (and left out by its
  * transport's name for it, renamed or not), counting listeners,
@@ -140,9 +140,17 @@ static void test_local_watcher_renamed_is_still_left_out(void **state)
  * build takes (a PostgreSQL one) cannot be listened to, with the reason,
  * and notifying or counting its listeners does nothing, making nothing.
  */
-static void test_location_without_backend(void **state)
+/*
+ * A location takes its backend's transport: an empty one is refused; a
+ * PostgreSQL one is PostgreSQL's (LISTEN/NOTIFY, store/pg_wake.c), so a
+ * server that is not there fails listening with the reason, and
+ * notifying and counting it do nothing and make no file of its name
+ * (before the PostgreSQL transport, they made a wake directory name of
+ * it).
+ */
+static void test_location_of_each_backend(void **state)
 {
-	static const char loc[] = "postgres://db1/drydock";
+	static const char loc[] = "postgres://127.0.0.1:1/drydock";
 	struct fx *x = *state;
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_wake *w = (struct dd_wake *)&err;
@@ -151,12 +159,18 @@ static void test_location_without_backend(void **state)
 	struct dirent *e;
 	int n = 0;
 
-	assert_non_null(getcwd(cwd, sizeof(cwd)));
-	assert_int_equal(chdir(x->env.dir), 0);
-	assert_int_equal(dd_wake_listen(loc, DD_WAKE_WATCHER, &w, &err),
+	assert_int_equal(dd_wake_listen("", DD_WAKE_WATCHER, &w, &err),
 			 DD_ERR_INVALID);
 	assert_null(w);
-	assert_non_null(strstr(err.msg, "no PostgreSQL backend"));
+	assert_non_null(strstr(err.msg, "no store given"));
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(x->env.dir), 0);
+	w = (struct dd_wake *)&err;
+	assert_int_equal(dd_wake_listen(loc, DD_WAKE_WATCHER, &w, &err),
+			 DD_ERR_STORE);
+	assert_null(w);
+	assert_non_null(strstr(err.msg, "cannot listen for wake-ups on the "
+				       "PostgreSQL store: "));
 	dd_wake_notify(loc, DD_WAKE_DAEMON);
 	dd_wake_notify(loc, DD_WAKE_WATCHER);
 	dd_wake_notify_about(loc, "lease:1");
@@ -432,7 +446,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_local_watcher_renamed_is_still_left_out, setup,
 			teardown),
-		cmocka_unit_test_setup_teardown(test_location_without_backend,
+		cmocka_unit_test_setup_teardown(test_location_of_each_backend,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_count_sees_live_listeners,
 						setup, teardown),
