@@ -1,11 +1,24 @@
 # Shared by the integration tests: a fresh store in a temp directory, a
 # real daemon on it, and helpers to drive drydock like a user would.
 # Every daemon a test starts is stopped on exit.
+#
+# The store is SQLite's (a file, $T/dd.db), or with
+# DRYDOCK_TEST_STORE=postgres a fresh database of its own on the run's
+# PostgreSQL server (DRYDOCK_TEST_PG, which tests/run.sh exports), or on a
+# server of the script's own (tests/lib_pg.sh) when that is unset, so
+# that a script still runs alone.  DRYDOCK_DB is then the database's
+# libpq key=value location, and the state directory (DRYDOCK_STATE_DIR)
+# $T/state.  $STATE_DIR is the state directory on either.  sql, snapshot
+# and the helpers below take SQLite's dialect on both (see "the store").
 set -eu
 
 DD=${DRYDOCK_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/drydock}
 T=$(mktemp -d "${TMPDIR:-/tmp}/dd-int-XXXXXX")
-export DRYDOCK_DB="$T/dd.db"
+export DRYDOCK_TEST_STORE=${DRYDOCK_TEST_STORE:-sqlite}
+STATE_DIR=$T
+if [ "$DRYDOCK_TEST_STORE" = sqlite ]; then
+	export DRYDOCK_DB="$T/dd.db"
+fi
 export DRYDOCK_HOOK_TRACE="$T/hooks.trace"
 PIDS="$T/pids" # every process a test starts in the background
 touch "$PIDS"
@@ -52,7 +65,72 @@ stop_daemon() {
 	wait "$1" 2>/dev/null || true
 }
 
-sql() { sqlite3 -cmd '.timeout 10000' "$DRYDOCK_DB" "$@"; }
+# ---- the store ----------------------------------------------------------------
+# A script's SQL is SQLite's.  On PostgreSQL, sql runs it through psql,
+# with the few SQLite functions scripts use (json_extract, json_object,
+# group_concat, ifnull, hex, zeroblob) defined in a schema of the test
+# database's own, dd_sqlite, made after `drydock init` and on the search
+# path of sql's sessions only (drydock's own connections never see it);
+# `sql .dump` is the dump snapshot takes.  Output as sqlite3's: fields
+# split by |, NULL empty.  What differs and is not covered (a
+# comparison's value is t or f, not 1 or 0) a script writes in SQL both
+# take.
+case $DRYDOCK_TEST_STORE in
+sqlite)
+	sql() { sqlite3 -cmd '.timeout 10000' "$DRYDOCK_DB" "$@"; }
+	store_dump() { sql .dump; }
+	;;
+postgres)
+	if [ -z "${DRYDOCK_TEST_PG:-}" ]; then
+		. "$(dirname "${BASH_SOURCE[0]}")/lib_pg.sh"
+		pg_start
+		DRYDOCK_TEST_PG=$(pg_conninfo postgres)
+	fi
+	export DRYDOCK_TEST_PG
+	PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
+	[ -x "$PG_BIN/psql" ] || fail "no /usr/lib/postgresql/*/bin/psql: install Debian's postgresql"
+	# pg_psql CONNINFO ARGS...: psql printing as sqlite3 does, stopping
+	# at the first error
+	pg_psql() {
+		local ci=$1
+		shift
+		PGOPTIONS='-c search_path=public,dd_sqlite' "$PG_BIN/psql" -X -q -A -t \
+			-F'|' -v ON_ERROR_STOP=1 -d "$ci" "$@"
+	}
+	PG_TEST_DB="$(basename "$0" .sh)_$$"
+	pg_psql "$DRYDOCK_TEST_PG" -c "CREATE DATABASE \"$PG_TEST_DB\" STRATEGY file_copy" ||
+		fail "cannot create database '$PG_TEST_DB' on '$DRYDOCK_TEST_PG'"
+	case $DRYDOCK_TEST_PG in
+	*dbname=*) DRYDOCK_DB=$(echo "$DRYDOCK_TEST_PG" | sed "s/dbname=[^ ]*/dbname=$PG_TEST_DB/") ;;
+	*) DRYDOCK_DB="$DRYDOCK_TEST_PG dbname=$PG_TEST_DB" ;;
+	esac
+	export DRYDOCK_DB
+	STATE_DIR=$T/state
+	export DRYDOCK_STATE_DIR=$STATE_DIR
+	sql() {
+		if [ "$#" = 1 ] && [ "$1" = .dump ]; then
+			store_dump
+		elif [ "$#" = 0 ]; then
+			pg_psql "$DRYDOCK_DB" -f -
+		else
+			pg_psql "$DRYDOCK_DB" -c "$*"
+		fi
+	}
+	# pg_dump's rows, sorted (an update moves a row in its table),
+	# without the identities' next values (a sequence is not
+	# transactional: an insert rolled back has still used its id)
+	store_dump() {
+		"$PG_BIN/pg_dump" --data-only --inserts -d "$DRYDOCK_DB" |
+			grep '^INSERT INTO ' | sort
+	}
+	;;
+*)
+	fail "DRYDOCK_TEST_STORE is '$DRYDOCK_TEST_STORE': it is sqlite or postgres"
+	;;
+esac
+
+# sql_is WANT QUERY: whether QUERY gives WANT (for wait_until)
+sql_is() { [ "$(sql "$2")" = "$1" ]; }
 
 # wait_until TIMEOUT_S CMD...: run CMD until it succeeds or time is up.
 # This bounds a test; it is not a sleep the system needs.
@@ -82,7 +160,8 @@ expect_eq() {
 # A token's last_used is left out: an authenticated call that is then
 # refused has still used its token (refreshed at most once a minute).
 snapshot() {
-	sql .dump | sed "s/^\(INSERT INTO token VALUES([0-9]*,'[^']*','[^']*','[^']*',[^,]*,\)[^,]*/\1-/" >"$T/dump.tmp"
+	store_dump | sed -e "s/^\(INSERT INTO token VALUES([0-9]*,'[^']*','[^']*','[^']*',[^,]*,\)[^,]*/\1-/" \
+		-e "s/^\(INSERT INTO public\.token VALUES ([0-9]*, '[^']*', '[^']*', '[^']*', [^,]*, \)[^,]*/\1-/" >"$T/dump.tmp"
 	h=$(md5sum <"$T/dump.tmp" | cut -d' ' -f1)
 	mv "$T/dump.tmp" "$T/dump.$h"
 	# keep the newest few: a dump of a store holding files is large
@@ -119,3 +198,31 @@ host_pool() {
 }
 
 dd init >/dev/null
+if [ "$DRYDOCK_TEST_STORE" = postgres ]; then
+	sql <<'EOF'
+CREATE SCHEMA dd_sqlite;
+CREATE FUNCTION dd_sqlite.json_extract(j text, path text) RETURNS text
+	LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE WHEN path = '$' THEN j
+		ELSE (j::jsonb) #>> string_to_array(substr(path, 3), '.') END $$;
+CREATE FUNCTION dd_sqlite.ifnull(a anycompatible, b anycompatible)
+	RETURNS anycompatible LANGUAGE sql IMMUTABLE AS $$ SELECT coalesce(a, b) $$;
+CREATE FUNCTION dd_sqlite.json_object(k text, v text) RETURNS text
+	LANGUAGE sql IMMUTABLE AS $$ SELECT json_build_object(k, v)::text $$;
+CREATE FUNCTION dd_sqlite.hex(b bytea) RETURNS text LANGUAGE sql IMMUTABLE
+	AS $$ SELECT upper(encode(b, 'hex')) $$;
+CREATE FUNCTION dd_sqlite.zeroblob(n integer) RETURNS bytea LANGUAGE sql
+	IMMUTABLE AS $$ SELECT decode(repeat('00', n), 'hex') $$;
+CREATE FUNCTION dd_sqlite.group_concat_step(acc text, v anyelement, sep text)
+	RETURNS text LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE WHEN v IS NULL THEN acc WHEN acc IS NULL THEN v::text
+		ELSE acc || sep || v::text END $$;
+CREATE FUNCTION dd_sqlite.group_concat_step(acc text, v anyelement)
+	RETURNS text LANGUAGE sql IMMUTABLE AS $$
+	SELECT dd_sqlite.group_concat_step(acc, v, ',') $$;
+CREATE AGGREGATE dd_sqlite.group_concat(anyelement, text)
+	(SFUNC = dd_sqlite.group_concat_step, STYPE = text);
+CREATE AGGREGATE dd_sqlite.group_concat(anyelement)
+	(SFUNC = dd_sqlite.group_concat_step, STYPE = text);
+EOF
+fi

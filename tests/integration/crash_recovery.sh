@@ -66,7 +66,7 @@ wait_until 30 queue_empty || fail "tasks left: $(sql 'SELECT * FROM task')"
 for i in $(seq "$N"); do
 	expect_eq "lease.destroyed logs of $i" "$(sql "SELECT count(*) FROM log WHERE lease = $i AND type = 'lease.destroyed'")" 1
 	expect_eq "lease.released logs of $i" "$(sql "SELECT count(*) FROM log WHERE lease = $i AND type = 'lease.released'")" 1
-	if [ "$(sql "SELECT resource IS NOT NULL FROM lease WHERE id = $i")" = 1 ]; then
+	if [ "$(sql "SELECT count(*) FROM lease WHERE id = $i AND resource IS NOT NULL")" = 1 ]; then
 		grep -q "^destroy_lease lease $i\$" "$DRYDOCK_HOOK_TRACE" || fail "destroy hook of lease $i never ran"
 	fi
 done

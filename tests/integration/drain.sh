@@ -48,7 +48,7 @@ expect_eq "new lease's resource" "$(sql "SELECT ifnull(resource, 0) FROM lease W
 
 # the old lease ends; the resource stays, draining, and still takes none
 dd release-lease --id "$l1" >/dev/null
-wait_until 20 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM lease WHERE id = $l1')\" = 5 ]" ||
+wait_until 20 sql_is 5 "SELECT status FROM lease WHERE id = $l1" ||
 	fail "lease $l1 was not destroyed"
 expect_eq "drained resource" "$(resource_status "$rid")" active
 expect_eq "waiting lease" "$(lease_status "$l2")" pending
@@ -60,7 +60,7 @@ wait_until 20 ignored || fail "second drain: $(sql "SELECT outcome FROM command 
 
 # released, it goes; the waiting lease gets the host on a new resource
 dd release-resource --id "$rid" >/dev/null
-wait_until 30 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM lease WHERE id = $l2')\" = 2 ]" ||
+wait_until 30 sql_is 2 "SELECT status FROM lease WHERE id = $l2" ||
 	fail "waiting lease is $(lease_status "$l2") after the drained resource went"
 new=$(sql "SELECT resource FROM lease WHERE id = $l2")
 [ "$new" != "$rid" ] || fail "the lease got the drained resource"

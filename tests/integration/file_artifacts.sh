@@ -25,8 +25,8 @@ upload() {
 }
 
 no_orphans() {
-	[ "$(sql 'SELECT count(*) FROM chunk WHERE artifact NOT IN
-		(SELECT id FROM artifact WHERE type = "file")')" = 0 ]
+	[ "$(sql "SELECT count(*) FROM chunk WHERE artifact NOT IN
+		(SELECT id FROM artifact WHERE type = 'file')")" = 0 ]
 }
 
 hwm() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$SERVER/status"; }
@@ -171,7 +171,8 @@ call 200 "$client" GET "/api/v1/artifacts/$(j .id)/content"
 # long ago, a chunk stored)
 sql "INSERT INTO artifact(target, key, type, data, complete, size, created,
 	modified) VALUES($t, 'stale', 'file', '{}', 0, 3, 1, 1);
-	INSERT INTO chunk(artifact, pos, data) VALUES(last_insert_rowid(), 0, x'010203');"
+	INSERT INTO chunk(artifact, pos, data)
+	SELECT id, 0, zeroblob(3) FROM artifact WHERE key = 'stale';"
 stale_gone() { [ "$(sql "SELECT count(*) FROM artifact WHERE key = 'stale'")" = 0 ] && no_orphans; }
 wait_until 20 stale_gone || fail "a stale incomplete upload was not pruned"
 

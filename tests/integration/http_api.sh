@@ -13,7 +13,7 @@ VIEW=$(token dash viewer)
 # hold_lock OBJECT / drop_lock OBJECT: while an object's named lock is
 # held, no worker claims its update, so a queued command stays visible.
 # (A worker may hold it for a moment: try until the row goes in.)
-hold_lock() { wait_until 20 sql "INSERT INTO lock(name, owner, expires) VALUES ('$1', 'test', strftime('%s', 'now') + 3600)" || fail "cannot take lock $1"; }
+hold_lock() { wait_until 20 sql "INSERT INTO lock(name, owner, expires) VALUES ('$1', 'test', $(date +%s) + 3600)" || fail "cannot take lock $1"; }
 drop_lock() { sql "DELETE FROM lock WHERE name = '$1'"; }
 
 # ---- who am I -------------------------------------------------------------
@@ -203,7 +203,7 @@ call 201 "$ADMIN" POST /api/v1/leases "{\"type\": \"host\", \"blueprints\": [$bp
 l3=$(j .id)
 call 200 "$ADMIN" GET "/api/v1/leases/$l3?wait=active&timeout=30"
 expect_eq "third lease active" "$(j .status)" active
-all=$(sql 'SELECT group_concat(id) FROM (SELECT id FROM lease ORDER BY id DESC)')
+all=$(sql 'SELECT group_concat(id) FROM (SELECT id FROM lease ORDER BY id DESC) AS s')
 seen="" cursor="" pages=0
 while :; do
 	call 200 "$VIEW" GET "/api/v1/leases?limit=3${cursor:+&cursor=$cursor}"
@@ -222,13 +222,13 @@ expect_eq "one big page" "$(j '[.items[].id] | join(",")'),$(j .next_cursor)" "$
 
 call 200 "$VIEW" GET "/api/v1/leases?owner=token:ci&limit=500"
 expect_eq "leases by owner" "$(j '[.items[].id] | join(",")')" \
-	"$(sql "SELECT group_concat(id) FROM (SELECT id FROM lease WHERE owner = 'token:ci' ORDER BY id DESC)")"
+	"$(sql "SELECT group_concat(id) FROM (SELECT id FROM lease WHERE owner = 'token:ci' ORDER BY id DESC) AS s")"
 expect_eq "owner filter" "$(j '[.items[].owner] | unique | join(",")')" token:ci
 call 200 "$VIEW" GET "/api/v1/leases?owner=token:nobody"
 expect_eq "unknown owner" "$(j '.items | length')" 0
 # the released leases end destroyed; wait for the last one (a long poll)
 call 200 "$VIEW" GET "/api/v1/leases/$((l3 - 1))?wait=destroyed&timeout=30"
-wait_until 30 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT count(*) FROM lease WHERE status != 5')\" = 1 ]" ||
+wait_until 30 sql_is 1 "SELECT count(*) FROM lease WHERE status != 5" ||
 	fail "released leases not destroyed"
 call 200 "$VIEW" GET "/api/v1/leases?status=active"
 expect_eq "active leases" "$(j '[.items[].id] | join(",")')" "$l3"

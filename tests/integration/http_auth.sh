@@ -37,7 +37,7 @@ grep -q "token:ci2" "$T/list" || fail "drydock list leases lacks the owner: $(ca
 # Let every token be used once, so that the refusals below find nothing
 # left to record (a token's last use is written at most once a minute).
 for t in "$ADMIN" "$CI" "$CI2" "$VIEW" "$TEMP"; do call 200 "$t" GET /api/v1/whoami; done
-queue_settled() { [ "$(sql 'SELECT count(*) FROM task WHERE not_before <= strftime("%s", "now") + 60')" = 0 ]; }
+queue_settled() { [ "$(sql "SELECT count(*) FROM task WHERE not_before <= $(date +%s) + 60")" = 0 ]; }
 wait_until 20 queue_settled || fail "tasks still queued: $(sql 'SELECT * FROM task')"
 
 # ---- 401: no token, a bad one --------------------------------------------

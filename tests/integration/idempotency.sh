@@ -32,7 +32,7 @@ expect_eq "queued logs" "$(sql "SELECT count(*) FROM log WHERE lease = $id AND t
 expect_eq "records" "$(sql "SELECT caller, key, request, object_kind, object FROM idempotency")" \
 	"token:ci|run-1|POST /api/v1/leases|lease|$id"
 # a retry answers with the lease as it is now
-wait_until 30 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM lease WHERE id = $id')\" = 2 ]" ||
+wait_until 30 sql_is 2 "SELECT status FROM lease WHERE id = $id" ||
 	fail "lease $id never became active"
 call 201 "$CI" POST /api/v1/leases "$body" -H "$(key run-1)"
 expect_eq "replay shows it active" "$(j '[.id, .status] | join(" ")')" "$id active"

@@ -18,8 +18,8 @@ rc=$?
 set -e
 expect_eq "interrupted lease exit" "$rc" 130
 grep -q 'interrupted; releasing lease 2' "$T/err" || fail "no release message: $(cat "$T/err")"
-wait_until 10 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM lease WHERE id=2')\" = 5 ]" || fail "interrupted lease not destroyed: $(lease_status 2)"
-expect_eq "interrupted lease never acquired" "$(sql 'SELECT acquired IS NULL FROM lease WHERE id=2')" 1
+wait_until 10 sql_is 5 "SELECT status FROM lease WHERE id=2" || fail "interrupted lease not destroyed: $(lease_status 2)"
+expect_eq "interrupted lease never acquired" "$(sql 'SELECT count(*) FROM lease WHERE id=2 AND acquired IS NULL')" 1
 
 # a third lease waits and is served as soon as the first is released
 "$DD" lease --type host >"$T/out3" 2>"$T/err3" &
@@ -34,7 +34,7 @@ expect_eq "third lease status" "$(lease_status 3)" active
 # expiry: a lease with a 1 s ttl is released by the daemon on time
 dd release-lease --id 3 >/dev/null
 id=$(dd lease --type host --ttl 1 2>/dev/null)
-wait_until 10 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM lease WHERE id=$id')\" = 5 ]" || fail "expiring lease not destroyed: $(lease_status "$id")"
+wait_until 10 sql_is 5 "SELECT status FROM lease WHERE id=$id" || fail "expiring lease not destroyed: $(lease_status "$id")"
 expect_eq "expired log" "$(sql "SELECT count(*) FROM log WHERE lease=$id AND type='lease.expired'")" 1
 dd show lease "$id" | grep -q 'drydock:expiry' || fail "expiry command not shown"
 echo ok

@@ -29,7 +29,7 @@ dd show resource 1 --json | grep -q '"blueprint": 1' || fail "resource JSON lack
 
 # release: queue a command; the daemon performs it
 dd release-lease --id 1 | grep -q 'queued release of lease 1' || fail "release output"
-wait_until 10 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM lease WHERE id=1')\" = 5 ]" ||
+wait_until 10 sql_is 5 "SELECT status FROM lease WHERE id=1" ||
 	fail "lease did not reach destroyed: $(lease_status 1)"
 [ ! -e "$dir" ] || fail "lease directory $dir survived its lease"
 dd show lease 1 --json | grep -q '"outcome": "done"' || fail "command outcome not shown"

@@ -40,11 +40,12 @@ add_history 1500 history
 live2=$(dd lease --type host --no-wait)
 live3=$(dd lease --type host --no-wait)
 sql "INSERT INTO lease(type, status, resource, owner, attributes, created, modified) VALUES ('host', 3, $res, 'x', '{}', 1, 1), ('host', 4, NULL, 'x', '{}', 1, 1)"
-unfinished=$(sql "SELECT group_concat(id, ' ') FROM (SELECT id FROM lease WHERE status != 5 ORDER BY id DESC)")
+unfinished=$(sql "SELECT group_concat(id, ' ') FROM (SELECT id FROM lease WHERE status != 5 ORDER BY id DESC) AS s")
 [ "$(wc -w <<<"$unfinished")" = 5 ] || fail "setup: unfinished leases $unfinished"
 
 ids() { awk 'NR > 1 { print $1 }' | paste -sd' '; }
-newest() { sql "SELECT group_concat(id, ' ') FROM (SELECT id FROM $1 ORDER BY id DESC LIMIT $2)"; }
+# newest TABLE [N]: the ids of TABLE's newest N rows (all without N)
+newest() { sql "SELECT group_concat(id, ' ') FROM (SELECT id FROM $1 ORDER BY id DESC${2:+ LIMIT $2}) AS s"; }
 
 # ---- list: unfinished by default, newest first ---------------------------
 dd list leases >"$T/out" 2>"$T/err"
@@ -61,7 +62,7 @@ last=$(newest lease 50 | awk '{ print $NF }')
 expect_eq "list --all says how to page on" "$(cat "$T/err")" "drydock: more leases: repeat with --cursor $last"
 dd list leases --all --cursor "$last" --limit 3 >"$T/out" 2>/dev/null
 expect_eq "the next page" "$(ids <"$T/out")" \
-	"$(sql "SELECT group_concat(id, ' ') FROM (SELECT id FROM lease WHERE id < $last ORDER BY id DESC LIMIT 3)")"
+	"$(sql "SELECT group_concat(id, ' ') FROM (SELECT id FROM lease WHERE id < $last ORDER BY id DESC LIMIT 3) AS s")"
 
 # --json: the API's page object; following next_cursor visits every lease once
 dd list leases --json >"$T/page"
@@ -77,17 +78,17 @@ while :; do
 	cursor=$(jq -r '.next_cursor // empty' "$T/page")
 	[ -n "$cursor" ] || break
 done
-expect_eq "pages cover every lease once, newest first" "$(echo $seen)" "$(newest lease -1)"
+expect_eq "pages cover every lease once, newest first" "$(echo $seen)" "$(newest lease)"
 expect_eq "pages" "$pages" 4
 
 dd list leases --all --limit 0 --json >"$T/page"
 expect_eq "--limit 0 lists all" "$(jq '.items | length' "$T/page")" "$(sql 'SELECT count(*) FROM lease')"
 dd list leases --status destroyed --limit 2 >"$T/out" 2>/dev/null
 expect_eq "--status destroyed" "$(ids <"$T/out")" \
-	"$(sql "SELECT group_concat(id, ' ') FROM (SELECT id FROM lease WHERE status = 5 ORDER BY id DESC LIMIT 2)")"
+	"$(sql "SELECT group_concat(id, ' ') FROM (SELECT id FROM lease WHERE status = 5 ORDER BY id DESC LIMIT 2) AS s")"
 dd list leases --resource "$res" --json >"$T/page"
 expect_eq "--resource: its unfinished leases" "$(jq -r '[.items[].id] | join(" ")' "$T/page")" \
-	"$(sql "SELECT group_concat(id, ' ') FROM (SELECT id FROM lease WHERE resource = $res AND status != 5 ORDER BY id DESC)")"
+	"$(sql "SELECT group_concat(id, ' ') FROM (SELECT id FROM lease WHERE resource = $res AND status != 5 ORDER BY id DESC) AS s")"
 
 # resources: destroyed ones only with --all
 sql "INSERT INTO resource(blueprint, type, status, attributes, created, modified) VALUES (1, 'host', 4, '{}', 1, 1)"
@@ -101,7 +102,7 @@ t1=$(jq -r '.items[0].id' "$T/page")
 expect_eq "tasks: first page" "$(jq -r '[(.items | length), .next_cursor] | join(" ")' "$T/page")" "1 $t1"
 dd list tasks --cursor "$t1" --json >"$T/page"
 expect_eq "tasks: after the cursor" "$(jq -r '[.items[].id] | join(" ")' "$T/page")" \
-	"$(sql "SELECT group_concat(id, ' ') FROM (SELECT id FROM task WHERE id > $t1 ORDER BY id)")"
+	"$(sql "SELECT group_concat(id, ' ') FROM (SELECT id FROM task WHERE id > $t1 ORDER BY id) AS s")"
 
 expect_refused 2 "give --all or --status, not both" dd list leases --all --status active
 expect_refused 2 "bad limit '-1'" dd list leases --limit -1
@@ -114,14 +115,14 @@ expect_refused 2 "'list tasks' takes no --all" dd list tasks --all
 expect_refused 2 "bad cursor '0'" dd show lease "$live1" --cursor 0
 
 # ---- show: the newest log entries and leases, and cursors to the rest -----
-log_desc=$(sql "SELECT group_concat(id, ' ') FROM (SELECT id FROM log WHERE resource = $res ORDER BY id DESC)")
+log_desc=$(sql "SELECT group_concat(id, ' ') FROM (SELECT id FROM log WHERE resource = $res ORDER BY id DESC) AS s")
 dd show resource "$res" --json >"$T/show"
 size=$(stat -c %s "$T/show")
 [ "$size" -lt 40000 ] || fail "show resource --json is $size bytes after 1,500 leases"
 expect_eq "show: the newest 50 log entries" "$(jq -r '[.log[].id] | join(" ")' "$T/show")" \
 	"$(echo $log_desc | cut -d' ' -f1-50)"
 expect_eq "show: the newest 50 leases" "$(jq -r '[.leases[].id] | join(" ")' "$T/show")" \
-	"$(sql "SELECT group_concat(id, ' ') FROM (SELECT id FROM lease WHERE resource = $res ORDER BY id DESC LIMIT 50)")"
+	"$(sql "SELECT group_concat(id, ' ') FROM (SELECT id FROM lease WHERE resource = $res ORDER BY id DESC LIMIT 50) AS s")"
 expect_eq "show: leases cursor" "$(jq -r .leases_next_cursor "$T/show")" "$(jq -r '.leases[49].id' "$T/show")"
 seen="$(jq -r '[.log[].id] | join(" ")' "$T/show")"
 cursor=$(jq -r .log_next_cursor "$T/show")
@@ -191,7 +192,7 @@ while :; do
 	cursor=$(j '.next_cursor // empty')
 	[ -n "$cursor" ] || break
 done
-expect_eq "pages of big leases cover every lease once" "$(echo $seen)" "$(newest lease -1)"
+expect_eq "pages of big leases cover every lease once" "$(echo $seen)" "$(newest lease)"
 [ "$pages" -ge 6 ] || fail "$pages pages: big leases 3, then the other 1,545 at 500 a page"
 sql "DELETE FROM lease WHERE owner = 'big'"
 stop_server

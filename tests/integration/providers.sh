@@ -99,7 +99,7 @@ dd exec --lease "$id" -- touch "$T/escaped" || fail "cannot write the sandbox's 
 expect_eq "pid in the sandbox" "$(dd exec --lease "$id" -- sh -c 'echo $$')" 2
 dd show resource 1 --json | grep -q '"provider_id": "sandbox-dd-1-' || fail "resource lacks the provider's id"
 dd release-lease --id "$id" >/dev/null
-wait_until 30 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM lease WHERE id=$id')\" = 5 ]" ||
+wait_until 30 sql_is 5 "SELECT status FROM lease WHERE id=$id" ||
 	fail "lease not destroyed: $(lease_status "$id")"
 [ ! -e "$dir" ] || fail "lease.destroy left $dir"
 dd release-resource --id 1 >/dev/null
@@ -118,7 +118,7 @@ for mode in crash hang garbage exit error; do
 done
 for mode in crash hang garbage exit error; do
 	l=$(cat "$T/id-$mode")
-	wait_until 90 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM lease WHERE id=$l')\" = 5 ]" ||
+	wait_until 90 sql_is 5 "SELECT status FROM lease WHERE id=$l" ||
 		fail "$mode: lease $l not destroyed: $(lease_status "$l")"
 done
 wait_until 60 all_resources_destroyed || fail "resources left: $(sql 'SELECT id, type, status FROM resource WHERE status != 4')"
@@ -152,7 +152,7 @@ id=$(dd lease --type dfail 2>/dev/null) || fail "dfail lease"
 r=$(sql "SELECT resource FROM lease WHERE id = $id")
 dd release-lease --id "$id" >/dev/null
 dd release-resource --id "$r" >/dev/null
-wait_until 60 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM resource WHERE id=$r')\" = 4 ]" ||
+wait_until 60 sql_is 4 "SELECT status FROM resource WHERE id=$r" ||
 	fail "resource $r not destroyed after a failed destroy: $(resource_status "$r")"
 # the first call failed (after removing it), the retry found it gone
 expect_eq "destroy calls" "$(grep -c '^destroy ' "$T/rec-dfail")" 2
@@ -228,7 +228,7 @@ id=$(dd lease --type crashy --no-wait)
 stop_at exec_allocated
 grep -q "^allocate .* created$" "$T/rec-crashy" || fail "the provider was not asked to allocate"
 start_daemon
-wait_until 60 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM lease WHERE id=$id')\" = 2 ]" ||
+wait_until 60 sql_is 2 "SELECT status FROM lease WHERE id=$id" ||
 	fail "lease $id not active after the crash: $(lease_status "$id")"
 grep -q "^allocate .* existing$" "$T/rec-crashy" || fail "allocate was not asked again with the same key"
 dd exec --lease "$id" -- true || fail "exec after the crash"
@@ -285,7 +285,7 @@ dd cp "$id:blob" "$T/sblob.back" || fail "cp back over ssh"
 cmp -s "$T/sblob" "$T/sblob.back" || fail "the file came back changed over ssh"
 sshd_run test -f "$ACCOUNTS/$key/lease-$id/blob" || fail "the file is not on the host"
 # the endpoint's host key has a known_hosts file of the resource's own
-ssh_known=$(dirname "$DRYDOCK_DB")/ssh
+ssh_known=$STATE_DIR/ssh
 ls "$ssh_known"/known_hosts-*-resource-"$r" >/dev/null 2>&1 ||
 	fail "no known_hosts file for resource $r: $(ls "$ssh_known")"
 # the host key is checked: a host that now shows another key is refused,
@@ -296,13 +296,14 @@ sshd_new_host_key
 sshd_start "$SSHD_PORT"
 dd exec --lease "$id" -- true 2>"$T/hk.err" && fail "a changed host key was accepted"
 grep -qi "host key" "$T/hk.err" || fail "no word of the host key: $(cat "$T/hk.err")"
-wait_until 60 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM lease WHERE id=$id')\" = 5 ]" ||
+wait_until 60 sql_is 5 "SELECT status FROM lease WHERE id=$id" ||
 	fail "the lease on an endpoint with a changed host key is $(lease_status "$id")"
 log_of "resource = $r AND type = 'resource.broken'" | grep -q "host key for '127.0.0.1:$SSHD_PORT' changed" ||
 	fail "the endpoint did not break on its changed host key: $(log_of "resource = $r")"
 # nothing is torn down on a host drydock cannot trust: the provider's
 # resource.destroy cannot reach it either, is retried, the resource stays
-wait_until 60 sh -c "sqlite3 '$DRYDOCK_DB' \"SELECT data FROM log WHERE resource = $r AND type = 'resource.destroy-failure'\" | grep -qi 'host key'" ||
+destroy_failed_on_key() { sql "SELECT data FROM log WHERE resource = $r AND type = 'resource.destroy-failure'" | grep -qi 'host key'; }
+wait_until 60 destroy_failed_on_key ||
 	fail "the resource's teardown did not fail on the changed host key: $(log_of "resource = $r")"
 expect_eq "resource while its host is refused" "$(resource_status "$r")" broken
 sshd_stop
@@ -312,7 +313,7 @@ cp "$T/old_host_key.pub" "$SSHD_DIR/etc/host_key.pub"
 [ "$(id -u)" != 0 ] || chown "$SSHD_UID:$SSHD_UID" "$SSHD_DIR/etc/host_key"
 sshd_start "$SSHD_PORT"
 dd update-resource --id "$r" >/dev/null
-wait_until 90 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM resource WHERE id=$r')\" = 4 ]" ||
+wait_until 90 sql_is 4 "SELECT status FROM resource WHERE id=$r" ||
 	fail "ssh resource not destroyed: $(resource_status "$r")"
 sshd_run test -e "$ACCOUNTS/$key" && fail "the account's directory survived"
 ls "$ssh_known"/known_hosts-*-resource-"$r" >/dev/null 2>&1 &&

@@ -18,7 +18,7 @@ start_daemon "$CHAOS_BIN" 4
 for i in $(seq "$N"); do
 	dd lease --type host --no-wait >/dev/null
 done
-wait_until 60 sh -c "[ \"\$(sqlite3 -cmd '.timeout 5000' '$DRYDOCK_DB' 'SELECT count(*) FROM lease WHERE status = 2')\" = $N ]" ||
+wait_until 60 sql_is $N "SELECT count(*) FROM lease WHERE status = 2" ||
 	fail "leases did not all activate: $(sql 'SELECT status, count(*) FROM lease GROUP BY status')"
 expect_eq "resources" "$(sql 'SELECT count(*) FROM resource WHERE status = 1')" "$N"
 

@@ -19,6 +19,9 @@ lease_of() { sql "SELECT json_extract(data, '$.lease') FROM artifact WHERE targe
 # the finish is a command the daemon applies after run exits: wait for it
 target_is() { [ "$(target_status "$1")" = "$2" ]; }
 expect_target() { wait_until 20 target_is "$2" "$3" || fail "$1: target $2 is $(target_status "$2"), want $3"; }
+# the newest target: a run refused inside its transaction may still have
+# used up an id (PostgreSQL's identities are not rolled back)
+newest_target() { sql "SELECT max(id) FROM target"; }
 lease_destroyed() { [ "$(lease_status "$1")" = destroyed ]; }
 hooks() { grep -c "^$1 lease $2\$" "$DRYDOCK_HOOK_TRACE" || true; }
 
@@ -82,7 +85,7 @@ dd run --type host --artifact 'dist/*.bin' --artifact 'nothing/*' --artifact 'di
 	sh -c "mkdir -p dist/d.bin && printf abc >dist/a.bin &&
 		head -c 600000 /dev/urandom >dist/big.bin && cp dist/big.bin '$T/big' &&
 		echo not-me >dist/c.txt" >/dev/null 2>"$T/err" || fail "artifact run: $(cat "$T/err")"
-expect_eq "file artifacts" "$(sql "SELECT group_concat(key, ' ') FROM (SELECT key FROM artifact WHERE target = 4 AND type = 'file' ORDER BY key)")" \
+expect_eq "file artifacts" "$(sql "SELECT group_concat(key, ' ') FROM (SELECT key FROM artifact WHERE target = 4 AND type = 'file' ORDER BY key) AS s")" \
 	"dist/a.bin dist/big.bin output.log"
 a=$(artifact_id 4 dist/a.bin)
 expect_eq "a.bin" "$(artifact_bytes "$a")" abc
@@ -120,7 +123,7 @@ dd run --type host --attr host=nowhere -- true >/dev/null 2>"$T/err"
 rc=$?
 set -e
 expect_eq "broken lease status" "$rc" 125
-expect_target "broken lease target" 5 aborted
+expect_target "broken lease target" "$(newest_target)" aborted
 grep -q 'no allowed blueprint' "$T/err" || fail "why the lease broke: $(cat "$T/err")"
 
 # --- past the target's deadline: the command stopped, target aborted, 125
@@ -129,8 +132,9 @@ dd run --type host --ttl 2 -- sleep 300 >/dev/null 2>"$T/err"
 rc=$?
 set -e
 expect_eq "deadline status" "$rc" 125
-expect_target "deadline target" 6 aborted
-wait_until 20 lease_destroyed "$(lease_of 6)" || fail "lease of a run past its deadline not destroyed"
+t=$(newest_target)
+expect_target "deadline target" "$t" aborted
+wait_until 20 lease_destroyed "$(lease_of "$t")" || fail "lease of a run past its deadline not destroyed"
 
 # --- Ctrl-C: the command's group (a grandchild too) stopped, target
 # aborted, lease destroyed, exit 130
@@ -142,6 +146,7 @@ wait_until 20 test -s "$T/grandchild" || fail "command did not start: $(cat "$T/
 wait_until 5 test -s "$T/child" || fail "no child pid"
 child=$(cat "$T/child") grandchild=$(cat "$T/grandchild")
 track "$grandchild"
+t=$(newest_target)
 kill -INT "$run"
 set +e
 wait "$run"
@@ -151,11 +156,11 @@ expect_eq "interrupted status" "$rc" 130
 gone() { ! kill -0 "$1" 2>/dev/null; }
 wait_until 10 gone "$child" || fail "the command survived Ctrl-C"
 wait_until 10 gone "$grandchild" || fail "the command's child survived Ctrl-C"
-expect_target "interrupted target" 7 aborted
-sql "SELECT data FROM log WHERE target = 7 AND type = 'target.finished'" | grep -q 'interrupted by SIGINT' ||
+expect_target "interrupted target" "$t" aborted
+sql "SELECT data FROM log WHERE target = $t AND type = 'target.finished'" | grep -q 'interrupted by SIGINT' ||
 	fail "no reason for the abort in the target's log"
-wait_until 20 lease_destroyed "$(lease_of 7)" || fail "lease of an interrupted run not destroyed"
-expect_eq "release hooks" "$(hooks release_lease "$(lease_of 7)")" 1
+wait_until 20 lease_destroyed "$(lease_of "$t")" || fail "lease of an interrupted run not destroyed"
+expect_eq "release hooks" "$(hooks release_lease "$(lease_of "$t")")" 1
 
 # --- kill -9 of drydock run: the daemon aborts the target at its deadline
 "$DD" run --type host --ttl 5 -- sh -c "echo \$\$ >'$T/orphan'; exec sleep 300" \
@@ -166,20 +171,22 @@ wait_until 20 test -s "$T/orphan" || fail "command did not start: $(cat "$T/k9.e
 track "$(cat "$T/orphan")"
 kill -KILL "$run"
 wait "$run" 2>/dev/null || true
-l=$(lease_of 8)
-wait_until 30 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM target WHERE id = 8')\" = 3 ]" ||
-	fail "the deadline did not abort the target: $(target_status 8)"
+t=$(newest_target)
+l=$(lease_of "$t")
+wait_until 30 sql_is 3 "SELECT status FROM target WHERE id = $t" ||
+	fail "the deadline did not abort the target: $(target_status "$t")"
 wait_until 20 lease_destroyed "$l" || fail "the deadline did not release lease $l: $(lease_status "$l")"
 expect_eq "release hooks" "$(hooks release_lease "$l")" 1
 
 # --- ended elsewhere while the command runs (the target finished, the
 # lease released): the command's group (a grandchild too) stopped at
 # once, output.log completed, exit 125, the lease destroyed once
-# ended_elsewhere NAME TARGET HOW...: start a run as target TARGET, end
-# it with HOW (LEASE in it is the run's lease), check the aftermath
+# ended_elsewhere NAME HOW...: start a run, its target $tid, end it with
+# HOW (LEASE in it is the run's lease, TARGET its target), check the
+# aftermath
 ended_elsewhere() {
-	name=$1 tid=$2
-	shift 2
+	name=$1
+	shift
 	"$DD" run --type host -- sh -c "sleep 1000 & echo \$! >'$T/$name.gc'; echo started;
 		echo \$\$ >'$T/$name.child'; sleep 1000" >/dev/null 2>"$T/$name.err" &
 	run=$!
@@ -188,10 +195,12 @@ ended_elsewhere() {
 	child=$(cat "$T/$name.child") grandchild=$(cat "$T/$name.gc")
 	track "$child"
 	track "$grandchild"
+	tid=$(newest_target)
 	l=$(lease_of "$tid")
 	for arg; do
 		shift
 		[ "$arg" = LEASE ] && arg=$l
+		[ "$arg" = TARGET ] && arg=$tid
 		set -- "$@" "$arg"
 	done
 	"$@" >/dev/null
@@ -211,12 +220,12 @@ ended_elsewhere() {
 	expect_eq "$name: output.log" "$(artifact_bytes "$a")" started
 	expect_eq "$name: incomplete artifacts" "$(sql "SELECT count(*) FROM artifact WHERE target = $tid AND complete = 0")" 0
 }
-ended_elsewhere aborted 9 dd target finish 9 --result aborted --reason "no more"
-grep -q "drydock: target 9 was aborted by .* (no more) while the command ran; stopped it" "$T/aborted.err" ||
+ended_elsewhere aborted dd target finish TARGET --result aborted --reason "no more"
+grep -q "drydock: target $tid was aborted by .* (no more) while the command ran; stopped it" "$T/aborted.err" ||
 	fail "no message about the abort: $(cat "$T/aborted.err")"
-expect_eq "finishes of an aborted run" "$(sql "SELECT count(*) FROM command WHERE target_kind = 4 AND target = 9 AND kind = 'finish'")" 1
-ended_elsewhere released 10 dd release-lease --id LEASE
-grep -q "drydock: lease $(lease_of 10) was released by .* while the command ran; stopped it" "$T/released.err" ||
+expect_eq "finishes of an aborted run" "$(sql "SELECT count(*) FROM command WHERE target_kind = 4 AND target = $tid AND kind = 'finish'")" 1
+ended_elsewhere released dd release-lease --id LEASE
+grep -q "drydock: lease $(lease_of "$tid") was released by .* while the command ran; stopped it" "$T/released.err" ||
 	fail "no message about the release: $(cat "$T/released.err")"
 
 # every run's lease is gone, once each

@@ -202,7 +202,7 @@ broken_with "'127.0.0.1:$SSHD_PORT' refused the key '$T/other_key' for user '$SS
 grep -q "refused the key" "$T/wrong.err" || fail "the lease did not say why: $(cat "$T/wrong.err")"
 
 # ---- the host's key changes: refused, never accepted -----------------------------
-kh=$(dirname "$DRYDOCK_DB")/ssh/known_hosts-$(sql "SELECT id FROM blueprint WHERE name = 'remote'")
+kh=$STATE_DIR/ssh/known_hosts-$(sql "SELECT id FROM blueprint WHERE name = 'remote'")
 grep -q "^\[127.0.0.1\]:$SSHD_PORT ssh-ed25519 " "$kh" || fail "first contact did not record the host key in $kh"
 before=$(md5sum <"$kh")
 sshd_stop

@@ -145,7 +145,7 @@ expect_eq "finish calls refused 409" "$conflicts" 19
 wait "$waiter" || fail "the long poll failed"
 expect_eq "long poll answered finished" "$(jq -r .status "$T/waited")" passed
 for l in $mine $other_lease $third; do
-	wait_until 30 sh -c "[ \"\$(sqlite3 -cmd '.timeout 5000' '$DRYDOCK_DB' 'SELECT status FROM lease WHERE id = $l')\" = 5 ]" ||
+	wait_until 30 sql_is 5 "SELECT status FROM lease WHERE id = $l" ||
 		fail "lease $l not destroyed: $(lease_status "$l")"
 	expect_eq "lease.released logs of lease $l" "$(sql "SELECT count(*) FROM log WHERE lease = $l AND type = 'lease.released'")" 1
 	expect_eq "lease.released events of lease $l" "$(grep -c "event=lease.released .*lease=$l\b" "$T/serve.log" || true)" 1
@@ -174,7 +174,7 @@ expect_eq "deadline aborted it" "$(j .status)" aborted
 j '.log[] | select(.type == "target.finished") | .data.reason' | grep -q "deadline .* passed" ||
 	fail "no deadline reason in the log: $(jq -c .log "$T/body")"
 expect_eq "aborted by" "$(j '.log[] | select(.type == "target.finished") | .data.author')" drydock:deadline
-wait_until 30 sh -c "[ \"\$(sqlite3 -cmd '.timeout 5000' '$DRYDOCK_DB' 'SELECT status FROM lease WHERE id = $late_lease')\" = 5 ]" ||
+wait_until 30 sql_is 5 "SELECT status FROM lease WHERE id = $late_lease" ||
 	fail "lease $late_lease not destroyed: $(lease_status "$late_lease")"
 
 stop_server

@@ -106,7 +106,7 @@ expect_eq "queued, not applied without a daemon" "$(jq -r .status "$T/show.json"
 start_daemon
 finished() { [ "$(sql "SELECT status FROM target WHERE id = $t")" = 1 ]; }
 wait_until 30 finished || fail "target $t not passed: $(sql "SELECT status FROM target WHERE id = $t")"
-wait_until 30 sh -c "[ \"\$(sqlite3 -cmd '.timeout 5000' '$DRYDOCK_DB' 'SELECT status FROM lease WHERE id = $me')\" = 5 ]" ||
+wait_until 30 sql_is 5 "SELECT status FROM lease WHERE id = $me" ||
 	fail "lease $me not destroyed: $(lease_status "$me")"
 expect_eq "lease.released of lease $me" "$(sql "SELECT count(*) FROM log WHERE lease = $me AND type = 'lease.released'")" 1
 expect_eq "artifacts released" "$(sql "SELECT count(*) FROM artifact WHERE target = $t AND released = 1")" 3
@@ -138,7 +138,7 @@ wait_until 30 aborted || fail "target $late not aborted: $(sql "SELECT status FR
 dd target show "$late" --json >"$T/late.json"
 jq -r '.log[] | select(.type == "target.finished") | .data.reason' "$T/late.json" | grep -q '^deadline .* passed$' ||
 	fail "no deadline reason: $(jq -c .log "$T/late.json")"
-wait_until 30 sh -c "[ \"\$(sqlite3 -cmd '.timeout 5000' '$DRYDOCK_DB' 'SELECT status FROM lease WHERE id = $l2')\" = 5 ]" ||
+wait_until 30 sql_is 5 "SELECT status FROM lease WHERE id = $l2" ||
 	fail "lease $l2 not destroyed: $(lease_status "$l2")"
 dd target finish "$t2" --result failed --reason "3 tests failed" >/dev/null
 failed() { [ "$(sql "SELECT status FROM target WHERE id = $t2")" = 2 ]; }

@@ -46,7 +46,7 @@ dd token revoke ci-01 >"$T/out"
 expect_eq "revoke output" "$(cat "$T/out")" "revoked token 2 'ci-01' (client)"
 dd token revoke 3 --json >"$T/out"
 grep -q '"revoked": "20' "$T/out" || fail "revoke --json: $(cat "$T/out")"
-expect_eq "revoked rows" "$(sql 'SELECT group_concat(name) FROM (SELECT name FROM token WHERE revoked > 0 ORDER BY id)')" "ci-01,dash@example.org"
+expect_eq "revoked rows" "$(sql 'SELECT group_concat(name) FROM (SELECT name FROM token WHERE revoked > 0 ORDER BY id) AS s')" "ci-01,dash@example.org"
 expect_eq "live rows" "$(sql 'SELECT name FROM token WHERE revoked = 0')" root
 dd token list | grep -Eq "^2 +client +[0-9TZ:.-]+ +- +20[0-9TZ:.-]+ +ci-01$" || fail "revoked in list: $(dd token list)"
 

@@ -156,7 +156,7 @@ kill "$drain"
 wait "$drain" 2>/dev/null || true
 curl -sS -H "Authorization: Bearer $admin" -X POST "$url/api/v1/leases" -d '{"type": "host"}' >"$T/lease2.json"
 id2=$(grep -o '"id":[0-9]*' "$T/lease2.json" | cut -d: -f2)
-wait_until 20 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM lease WHERE id = $id2')\" = 1 ]" ||
+wait_until 20 sql_is 1 "SELECT status FROM lease WHERE id = $id2" ||
 	fail "lease $id2 is $(lease_status "$id2"), not acquired"
 
 # in a real browser: release through the confirmation page; once it has
@@ -173,7 +173,7 @@ if [ -e "$T/releasing-seen" ]; then
 	track $!
 fi
 wait "$node" || fail "browser test failed"
-wait_until 20 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM lease WHERE id = $id2')\" = 2 ]" ||
+wait_until 20 sql_is 2 "SELECT status FROM lease WHERE id = $id2" ||
 	fail "lease $id2 is $(lease_status "$id2") after the worker went on"
 
 # one release command, by the admin's identity, performed by the worker

@@ -20,6 +20,8 @@
 #include "core/model.h"
 #include "store/store.h"
 
+#include "pg_test.h"
+
 struct store_env;
 
 struct store_backend {
@@ -55,9 +57,33 @@ static inline void sqlite_location(const struct store_env *e,
 static const struct store_backend sqlite_backend = {"sqlite",
 						    sqlite_location, NULL};
 
+/*
+ * PostgreSQL: a fresh, empty database on the run's server
+ * (DRYDOCK_TEST_PG, pg_test.h) for every name, dropped at teardown.  A
+ * store that "does not exist yet" is such a database: PostgreSQL's
+ * stores are made by `drydock init` in a database someone made.
+ */
+static inline void postgres_location(const struct store_env *e,
+				     const char *name, char *buf, size_t n)
+{
+	(void)e;
+	(void)name;
+	pg_test_newdb(buf, n);
+}
+
+static inline void postgres_release(const struct store_env *e)
+{
+	(void)e;
+	pg_test_drop_all();
+}
+
+static const struct store_backend postgres_backend = {
+	"postgres", postgres_location, postgres_release};
+
 /* The backends the conformance suite runs against. */
 static const struct store_backend *const store_backends[] = {
 	&sqlite_backend,
+	&postgres_backend,
 };
 
 #define N_STORE_BACKENDS (sizeof(store_backends) / sizeof(*store_backends))
