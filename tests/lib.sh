@@ -40,7 +40,12 @@ cleanup() {
 	done
 	for p in $alive; do kill -KILL "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
-	if [ "${KEEP:-}" = "" ]; then rm -rf "$T"; fi
+	if [ "${KEEP:-}" = "" ]; then
+		rm -rf "$T"
+		# a PostgreSQL store's database (its server may be gone already)
+		[ -z "${PG_TEST_DB:-}" ] || pg_psql "$DRYDOCK_TEST_PG" \
+			-c "DROP DATABASE IF EXISTS \"$PG_TEST_DB\" WITH (FORCE)" >/dev/null 2>&1 || true
+	fi
 }
 trap cleanup EXIT
 
