@@ -45,7 +45,7 @@ if [ -n "${pg_bin:-}" ] && [ -x "$pg_bin/psql" ]; then
 else
 	failed=$((failed + 1))
 	failures+=("postgresql-server")
-	echo "FAIL  postgresql/server: the tests' PostgreSQL server did not start (see $pg_log)"
+	echo "FAIL  postgresql/server: the tests' PostgreSQL server did not start; the integration scripts do not run on PostgreSQL (see $pg_log)"
 	{ echo "$pg_line"; tail -5 "$pg_log"; } | sed '/^$/d; s/^/      /'
 fi
 
@@ -73,24 +73,59 @@ for t in "$top/$build"/tests/test_*; do
 	fi
 done
 
-for t in "$top"/tests/integration/*.sh; do
-	[ -f "$t" ] || continue
+# run_script KIND PREFIX SCRIPT [ENV...]: run one integration script
+# with ENV (NAME=VALUE...) added, shown as KIND/NAME, its output in
+# tests/out/PREFIXNAME.log
+run_script() {
+	local kind=$1 prefix=$2 t=$3 name log start rc secs
+	shift 3
 	name=$(basename "$t" .sh)
-	log="$out/$name.log"
+	log="$out/$prefix$name.log"
 	start=$(date +%s)
-	bash "$t" >"$log" 2>&1 </dev/null
+	env "$@" bash "$t" >"$log" 2>&1 </dev/null
 	rc=$?
 	secs=$(($(date +%s) - start))
 	if [ "$rc" -eq 0 ]; then
 		passed=$((passed + 1))
-		echo "ok    integration/$name (${secs}s)"
+		echo "ok    $kind/$name (${secs}s)"
 	else
 		failed=$((failed + 1))
-		failures+=("$name")
-		echo "FAIL  integration/$name (exit $rc, ${secs}s; see $log)"
+		failures+=("$kind/$name")
+		echo "FAIL  $kind/$name (exit $rc, ${secs}s; see $log)"
 		tail -25 "$log" | sed 's/^/      /'
 	fi
+}
+
+for t in "$top"/tests/integration/*.sh; do
+	[ -f "$t" ] || continue
+	run_script integration "" "$t" DRYDOCK_TEST_STORE=sqlite
 done
+
+# The integration scripts again on PostgreSQL (tests/lib.sh: each its own
+# database on the run's server), as integration-pg/NAME, but for those
+# below: what they test is SQLite's own, or they make their stores
+# themselves whatever the run's store is.  One line each: NAME, why.
+not_on_pg="
+store_faults	an SQLite file damaged, emptied, deleted and checked (integrity_check)
+store_files	the SQLite file's and its wake directory's modes
+store_location	the location's forms, with stores it names itself
+state_dir	the state directory's default: an SQLite store's own directory
+run_as	the SQLite file out of a lease command's reach, a store it makes itself
+wake_two_users	the SQLite store's Unix-socket wake directory between two users
+pg_schema	PostgreSQL already: the schema on servers of its own
+docs_agree	the docs against the code; its concurrent writer is Python's sqlite3
+"
+if [ -n "${DRYDOCK_TEST_PG:-}" ]; then
+	for t in "$top"/tests/integration/*.sh; do
+		[ -f "$t" ] || continue
+		name=$(basename "$t" .sh)
+		if printf '%s\n' "$not_on_pg" | cut -f1 | grep -qx "$name"; then
+			continue
+		fi
+		run_script integration-pg pg- "$t" DRYDOCK_TEST_STORE=postgres
+	done
+	echo "      not run on PostgreSQL (tests/run.sh says why): $(printf '%s\n' "$not_on_pg" | sed '/^$/d' | cut -f1 | paste -sd' ')"
+fi
 
 # the answers the integration scripts got from the API, whichever script
 # got them, fit docs/openapi.json (tests/openapi/check.mjs)
