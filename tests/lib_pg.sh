@@ -9,7 +9,10 @@
 # both.  Its superuser is "drydock": trusted on the socket (a directory
 # only the server's user and root can enter), a password over TCP.  fsync
 # is off unless PG_FSYNC=on (the benchmark's ceiling wants the real cost).
-# PG_CONF, when set, is added to postgresql.conf (one setting a line).
+# PG_CONF, when set, is added to postgresql.conf (one setting a line);
+# PG_HBA, to pg_hba.conf (a test that listens on more addresses than
+# loopback lets clients in from them: "host all all 10.213.0.0/16
+# scram-sha-256").
 #
 # Who the server runs as: initdb and postgres refuse to run as root.  As
 # root (CI, this machine) the cluster belongs to the "postgres" user that
@@ -32,6 +35,12 @@
 #   pg_restart [MODE]   stop and start again on the same port
 #   pg_newdb [NAME]     a fresh, empty database (named NAME, else db1, db2...);
 #                       sets PG_DB, PG_URL and PG_CONNINFO for it
+#   pg_store [socket]   a fresh database as an integration test's store
+#                       (after lib.sh): DRYDOCK_DB is its URL (TCP), or its
+#                       conninfo over the socket with "socket" (no password
+#                       exchange: cheaper for a test that starts thousands
+#                       of processes); DRYDOCK_STATE_DIR is $T/state; lib.sh's
+#                       sql() then queries it; and `drydock init` made it
 #   pg_url NAME         postgres://drydock:PASSWORD@127.0.0.1:PORT/NAME (TCP)
 #   pg_conninfo NAME    "host=SOCKET_DIR port=PORT user=drydock dbname=NAME"
 #                       (libpq's key=value form, over the Unix socket)
@@ -126,6 +135,7 @@ pg_initdb() {
 		echo "log_min_messages = warning"
 		[ -z "${PG_CONF:-}" ] || echo "$PG_CONF"
 	} >>"$PG_DIR/data/postgresql.conf"
+	[ -z "${PG_HBA:-}" ] || echo "$PG_HBA" >>"$PG_DIR/data/pg_hba.conf"
 }
 
 pg_free_port() {
@@ -208,6 +218,18 @@ pg_newdb() {
 		pg_fail "cannot create database '$PG_DB'"
 	PG_URL=$(pg_url "$PG_DB")
 	PG_CONNINFO=$(pg_conninfo "$PG_DB")
+}
+
+pg_store() {
+	pg_newdb
+	if [ "${1:-}" = socket ]; then
+		export DRYDOCK_DB=$PG_CONNINFO
+	else
+		export DRYDOCK_DB=$PG_URL
+	fi
+	export DRYDOCK_STATE_DIR=$T/state
+	sql() { pg_sql "$PG_DB" "$@"; }
+	"$DD" init >/dev/null || pg_fail "drydock init on database '$PG_DB' failed"
 }
 
 pg_terminate() {
