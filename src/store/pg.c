@@ -11,11 +11,15 @@
  *
  * Transactions run at READ COMMITTED, PostgreSQL's default, and what
  * SQLite's single writer made safe is made safe with row locks instead:
- *  - The fence check reads the lock grant FOR SHARE: the row stays locked
- *    until the transaction ends, so nobody can take the lock over (which
- *    deletes the row) between the check and the commit.  A worker that
- *    stalled past its lock's expiry finds the grant gone and writes
+ *  - The fence check reads the lock grant FOR KEY SHARE: the row stays
+ *    locked until the transaction ends, so nobody can take the lock over
+ *    (which deletes the row) between the check and the commit.  A worker
+ *    that stalled past its lock's expiry finds the grant gone and writes
  *    nothing; one that checked in time commits before the takeover can.
+ *    KEY SHARE, not SHARE: the claim keeper's renewal (an UPDATE of the
+ *    expiry alone) must not wait for the pass, which may be waiting for
+ *    the keeper's renewal of the task's claim: under SHARE the two
+ *    deadlocked, and the pass, the victim, ran its hooks again.
  *  - A lock is taken by deleting its row only if expired, then inserting
  *    a new one ON CONFLICT DO NOTHING: two takers of one lock meet at the
  *    row (the second waits for the first to commit) and exactly one gets
@@ -414,7 +418,7 @@ static int pg_fence_check(struct dd_store *s, const struct dd_lock_grant *g,
 	struct dd_sql_stmt *st;
 	int rc = dd_sql_prepare(h,
 				"SELECT 1 FROM lock WHERE token = ?1"
-				" AND name = ?2 AND expires > ?3 FOR SHARE",
+				" AND name = ?2 AND expires > ?3 FOR KEY SHARE",
 				&st, err);
 
 	if (rc)
