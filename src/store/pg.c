@@ -45,6 +45,7 @@
 #include "store/schema_pg.h"
 #include "store/sql_ops.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,11 +199,36 @@ static int connect_db(struct pg *p, struct dd_error *err)
 	return run(p, sql, err, "set up the session");
 }
 
+/*
+ * Did the server end this connection while it was idle between
+ * transactions (a restart, pg_terminate_backend)?  Its last words and
+ * the end of the stream are then waiting on the socket, which is
+ * otherwise quiet between transactions: read them without blocking (the
+ * words come first, the end after), so that the connection is replaced
+ * before anything is sent on it, rather than the caller's first
+ * statement failing.  Marks the handle broken if so.
+ */
+static bool ended_while_idle(struct pg *p)
+{
+	struct pollfd f = {.fd = PQsocket(p->conn), .events = POLLIN};
+
+	for (int i = 0; i < 4 && poll(&f, 1, 0) == 1; i++) {
+		if (!PQconsumeInput(p->conn) ||
+		    PQstatus(p->conn) != CONNECTION_OK) {
+			p->broken = true;
+			return true;
+		}
+	}
+	return false;
+}
+
 int dd_pg_ready(struct pg *p, struct dd_error *err)
 {
 	double now = dd_monotonic();
 	int rc;
 
+	if (p->conn && !p->broken && !p->in_txn && ended_while_idle(p))
+		p->retry_at = 0;
 	if (p->conn && !p->broken)
 		return 0;
 	if (now < p->retry_at)

@@ -242,6 +242,9 @@ static int run(struct pg *p, struct dd_sql_stmt *st, struct dd_error *err,
 	Oid types[PG_MAX_PARAMS];
 	int rc;
 
+	/* a statement of its own reconnects a lost connection first */
+	if (!p->in_txn && (rc = dd_pg_ready(p, err)))
+		return rc;
 	if (!p->conn || p->broken)
 		return dd_pg_fail(p, NULL, err, what);
 	rc = server_prepare(p, st, err);

@@ -13,9 +13,12 @@
  *
  * A connection that drops is noticed by whichever call meets it: the
  * call fails with DD_ERR_STORE ("lost its connection"), the handle is
- * marked broken, and the next transaction it begins reconnects (with
- * backoff and jitter, never more often than the backoff allows), so a
- * worker carries on once the database is back.  Nothing is retried
+ * marked broken, and the next transaction it begins, or statement it
+ * runs outside one, reconnects (with backoff and jitter, never more
+ * often than the backoff allows), so a worker or an API server carries
+ * on once the database is back.  One the server ended while it was idle
+ * (a restart, pg_terminate_backend) is noticed before anything is sent
+ * on it (dd_pg_ready()), and replaced at once.  Nothing is retried
  * behind the caller's back: a write whose transaction may or may not have
  * committed is reported failed, and the fence and claim tokens make the
  * caller's retry safe.
@@ -86,7 +89,9 @@ static inline struct pg *PG(struct dd_store *s)
 }
 
 /*
- * Have a working connection, or say why not: reconnects a lost one,
+ * Have a working connection, or say why not: outside a transaction,
+ * first reads without blocking whether the server ended it while idle;
+ * reconnects a lost one,
  * unless the last try was too recent (the backoff grows from
  * PG_BACKOFF_MIN to PG_BACKOFF_MAX, with jitter), and then the
  * statements are prepared again.  Never inside a transaction.
