@@ -23,7 +23,7 @@
 # wake-up's) and so a server backend's start: on this 2-core machine,
 # shared with other builds (load 15-50), 30 leases took 98-185 s, 10
 # took 47 s of releases alone, about 5 processes a second; 500 would take
-# about 40 minutes.  N is 20 (PG_RACE_LEASES to change it); the 20
+# about 40 minutes.  N is 16 (PG_RACE_LEASES to change it); the 20
 # concurrent releases per lease stay.  The calls go out W leases at a
 # time, each lease's all at once, so that the server's 200 connections
 # are never all taken.
@@ -31,7 +31,7 @@
 . "$(dirname "$0")/../lib_pg.sh"
 . "$(dirname "$0")/../lib_converge.sh"
 CHAOS_BIN=${DRYDOCK_CHAOS_BIN:-$DD}
-N=${PG_RACE_LEASES:-20}
+N=${PG_RACE_LEASES:-16}
 K=${PG_RACE_CALLS:-20}
 W=4
 # a killed daemon's claims, and with them the objects' locks, expire after a second
