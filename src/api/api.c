@@ -173,6 +173,7 @@ int dd_api_lease_create(struct dd_store *s, const struct dd_lease_request *req,
 int dd_api_lease_open(struct dd_store *s, long long id, const char *doing,
 		      struct dd_api_lease *h, struct dd_error *err)
 {
+	char here[DD_MACHINE_MAX + 1];
 	const char *state_dir;
 	int rc;
 
@@ -186,6 +187,15 @@ int dd_api_lease_open(struct dd_store *s, long long id, const char *doing,
 	if (!rc)
 		rc = dd_store_resource_get(s, h->lease.resource, &h->resource,
 					   err);
+	if (!rc && h->resource.machine[0])
+		rc = dd_machine(here, err);
+	if (!rc && h->resource.machine[0] && strcmp(h->resource.machine, here))
+		rc = dd_error_set(err, DD_ERR_STATE,
+				  "cannot %s lease %lld: its resource %lld "
+				  "lives on machine '%s', not this one ('%s'); "
+				  "run this there",
+				  doing, id, h->resource.id,
+				  h->resource.machine, here);
 	if (rc)
 		return rc;
 	/* the caller's dd_exec_run() has its own deadline; no cancel_fd */

@@ -98,7 +98,9 @@ struct dd_api_lease {
 
 /*
  * Load lease `id` and what its interfaces need; it must be active
- * (DD_ERR_STATE: "cannot DOING lease 12: it is released, not active").
+ * (DD_ERR_STATE: "cannot DOING lease 12: it is released, not active"),
+ * and its resource must not live on another machine (DD_ERR_STATE: its
+ * directories are not here; core/machine.h).
  * The store is only read, here and never after: a command or a copy may
  * run for long on what this loaded.  bp.ctx.store is `s`; a caller that
  * uses the interfaces after giving `s` back (another thread) sets it to

@@ -392,6 +392,16 @@ int dd_bp_destroy_resource(const struct dd_blueprint_type *t,
 	return op_end(&o, t->destroy_resource(&o.ctx, r, err), err);
 }
 
+bool dd_bp_machine_bound(const struct dd_blueprint_type *t,
+			 const struct dd_bp_ctx *ctx,
+			 const struct dd_resource *r)
+{
+	struct dd_bp_ctx c = decide_ctx(ctx);
+
+	CHECK(t);
+	return t->machine_bound ? t->machine_bound(&c, r) : false;
+}
+
 bool dd_bp_can_acquire(const struct dd_blueprint_type *t,
 		       const struct dd_bp_ctx *ctx, const struct dd_resource *r,
 		       const struct dd_lease *lease)

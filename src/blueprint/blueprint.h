@@ -171,6 +171,14 @@ typedef int dd_bp_allocate_fn(const struct dd_bp_ctx *ctx,
 			      const struct dd_lease *lease, size_t n,
 			      struct dd_resource *r, struct dd_slot_keys *keys,
 			      struct dd_error *err);
+/*
+ * Does resource `r`, as the allocate hook proposed it, exist only on the
+ * machine that builds it (a directory there)?  The core then records
+ * that machine in r->machine, and only daemons there run its hooks and
+ * its leases' (core/machine.h).  No side effects.
+ */
+typedef bool dd_bp_machine_bound_fn(const struct dd_bp_ctx *ctx,
+				    const struct dd_resource *r);
 /* Make a pending resource usable (create directories, clone, boot). */
 typedef int dd_bp_activate_resource_fn(const struct dd_bp_ctx *ctx,
 				       struct dd_resource *r,
@@ -365,6 +373,7 @@ struct dd_blueprint_type {
 	dd_bp_resource_type_fn *resource_type_of;
 	dd_bp_can_ever_allocate_fn *can_ever_allocate;
 	dd_bp_allocate_fn *allocate;
+	dd_bp_machine_bound_fn *machine_bound; /* NULL: reachable anywhere */
 	dd_bp_activate_resource_fn *activate_resource;
 	dd_bp_destroy_resource_fn *destroy_resource;
 	dd_bp_check_resource_fn *check_resource; /* NULL: never checked */
@@ -451,6 +460,9 @@ int dd_bp_allocate(const struct dd_blueprint_type *t,
 		   const struct dd_bp_ctx *ctx, const struct dd_lease *lease,
 		   size_t n, struct dd_resource *r, struct dd_slot_keys *keys,
 		   struct dd_error *err);
+bool dd_bp_machine_bound(const struct dd_blueprint_type *t,
+			 const struct dd_bp_ctx *ctx,
+			 const struct dd_resource *r);
 int dd_bp_activate_resource(const struct dd_blueprint_type *t,
 			    const struct dd_bp_ctx *ctx, struct dd_resource *r,
 			    struct dd_error *err);

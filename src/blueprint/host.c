@@ -418,6 +418,14 @@ static int host_allocate(const struct dd_bp_ctx *ctx,
 				ctx->blueprint->id, name);
 }
 
+/* A host without an address is a directory on the machine that built it. */
+static bool host_machine_bound(const struct dd_bp_ctx *ctx,
+			       const struct dd_resource *r)
+{
+	(void)ctx;
+	return !dd_host_ssh_is_remote(r);
+}
+
 static const char *attr_str(const json_t *attrs, const char *key)
 {
 	json_t *v = json_object_get(attrs, key);
@@ -730,6 +738,7 @@ const struct dd_blueprint_type dd_host_blueprint_type = {
 	.config_fields = host_config_fields,
 	.can_ever_allocate = host_can_ever_allocate,
 	.allocate = host_allocate,
+	.machine_bound = host_machine_bound,
 	.activate_resource = host_activate_resource,
 	.destroy_resource = host_destroy_resource,
 	.check_resource = host_check_resource,

@@ -2,6 +2,7 @@
  * cmd_daemon.c - "drydock daemon": run the update workers.
  */
 #include "cli/cli.h"
+#include "core/machine.h"
 #include "core/metrics.h"
 #include "store/store.h"
 #include "worker/pool.h"
@@ -20,6 +21,12 @@ static const char usage[] =
 	"gracefully: each worker finishes the task\nit is running; tasks "
 	"left claimed by a crash are taken again when their claim\nexpires "
 	"(DRYDOCK_CLAIM_TTL seconds, default 60).\n"
+	"\n"
+	"Resources that exist on one machine only (a host blueprint's hosts "
+	"without an\naddress: directories here) are built, run and torn down "
+	"by daemons on that\nmachine only; leases from anywhere may use them.  "
+	"This machine is named by\nDRYDOCK_MACHINE, else /etc/machine-id, else "
+	"its host name.\n"
 	;
 
 static const char epilog[] =
@@ -52,10 +59,13 @@ int cmd_daemon(int argc, char **argv)
 				      .epilog = epilog};
 	struct dd_error err = DD_ERROR_INIT;
 	struct sigaction sa = {0};
+	char machine[DD_MACHINE_MAX + 1];
 	struct dd_store *s;
 
 	cli_parse(&spec, argc, argv);
 	o.quiet = quiet;
+	if (dd_machine(machine, &err))
+		return cli_fail(&err);
 	s = cli_open_store(); /* fail early with a clear message */
 	dd_store_close(s);
 	o.store_path = cli_store_path();
@@ -64,9 +74,9 @@ int cmd_daemon(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	fprintf(stderr, "drydock: daemon %d serving store '%s' with %d "
-			"workers\n",
-		(int)getpid(), cli_store_shown(), o.workers);
+	fprintf(stderr, "drydock: daemon %d on machine '%s' serving store "
+			"'%s' with %d workers\n",
+		(int)getpid(), machine, cli_store_shown(), o.workers);
 	if (dd_pool_run(&o, &err))
 		return cli_fail(&err);
 	fprintf(stderr, "drydock: daemon %d stopped: %llu tasks run, %lld "

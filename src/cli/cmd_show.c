@@ -116,6 +116,8 @@ static int show_resource(struct dd_store *s, long long id, bool json,
 		       "yes: it keeps its leases and takes no new one");
 	printf("%-12s %s\n", "type", r.type);
 	printf("%-12s %lld\n", "blueprint", r.blueprint);
+	printf("%-12s %s\n", "machine",
+	       r.machine[0] ? r.machine : "any (reachable from anywhere)");
 	print_attrs("attributes", r.attributes);
 	cli_print_time(stdout, "created", r.created);
 	cli_print_time(stdout, "modified", r.modified);

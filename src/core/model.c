@@ -248,6 +248,9 @@ json_t *dd_resource_to_json(const struct dd_resource *r)
 	json_object_set_new(o, "blueprint", json_integer(r->blueprint));
 	json_object_set_new(o, "attributes", copy_or_null(r->attributes));
 	json_object_set_new(o, "draining", json_boolean(r->draining));
+	json_object_set_new(o, "machine", r->machine[0]
+						  ? json_string(r->machine)
+						  : json_null());
 	dd_json_set_time(o, "created", r->created);
 	dd_json_set_time(o, "modified", r->modified);
 	progress_to_json(o, &r->progress);

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/machine.h"
 #include "core/state.h"
 
 enum dd_obj_kind {
@@ -72,6 +73,13 @@ struct dd_resource {
 	bool draining;	    /* takes no new lease (a "drain" command) */
 	double created, modified;
 	struct dd_progress progress;
+	/*
+	 * The machine it lives on (core/machine.h), whose daemons alone run
+	 * its hooks and its leases'; "" when it is reachable from anywhere
+	 * (an SSH host, a provider's).  Set when it is inserted, never
+	 * changed.
+	 */
+	char machine[DD_MACHINE_MAX + 1];
 };
 
 struct dd_lease {

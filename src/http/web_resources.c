@@ -315,7 +315,9 @@ void dd_web_resource(struct dd_http_req *r)
 	else
 		dd_buf_addf(b, "blueprint %lld", x.blueprint);
 	dd_blueprint_release(&bp);
-	dd_buf_addstr(b, "</a></dd><dt>Created</dt><dd>");
+	dd_buf_addstr(b, "</a></dd><dt>Machine</dt><dd id=\"machine\">");
+	dd_html_esc(b, x.machine[0] ? x.machine : "any");
+	dd_buf_addstr(b, "</dd><dt>Created</dt><dd>");
 	dd_html_time(b, x.created, now, NULL);
 	dd_buf_addstr(b, "</dd><dt>Changed</dt><dd>");
 	dd_html_time(b, x.modified, now, NULL);

@@ -17,6 +17,7 @@
 void dd_task_options_default(struct dd_task_options *o)
 {
 	o->worker = "worker";
+	o->machine = NULL;
 	o->claim_ttl = 60;
 	o->busy_retry = 0.02;
 	o->backoff_base = 1;
@@ -133,8 +134,8 @@ static int end_task(struct dd_store *s, const struct dd_task_options *o,
 		dd_store_rollback(s);
 		return rc;
 	}
-	rc = dd_store_task_claim(s, o->worker, dd_now(), o->claim_ttl, next,
-				 &cerr);
+	rc = dd_store_task_claim(s, o->worker, o->machine, dd_now(),
+				 o->claim_ttl, next, &cerr);
 	if (rc && rc != DD_ERR_NOTFOUND) {
 		dd_store_rollback(s);
 		return end_one(s, t, e, err);
@@ -194,7 +195,8 @@ int dd_task_end_within(struct dd_store *s, struct dd_task_run *run,
 	if (rc)
 		return rc;
 	if (run->next) {
-		rc = dd_store_task_claim(s, run->opt->worker, dd_now(),
+		rc = dd_store_task_claim(s, run->opt->worker,
+					 run->opt->machine, dd_now(),
 					 run->opt->claim_ttl, &run->claimed,
 					 &cerr);
 		if (rc == DD_ERR_NOTFOUND) {
@@ -252,8 +254,8 @@ int dd_task_run_chained(struct dd_store *s, const struct dd_task_kind *kinds,
 		t = *next; /* claimed with the previous task's end */
 		memset(next, 0, sizeof(*next));
 	} else {
-		rc = dd_store_task_claim(s, o->worker, dd_now(), o->claim_ttl,
-					 &t, err);
+		rc = dd_store_task_claim(s, o->worker, o->machine, dd_now(),
+					 o->claim_ttl, &t, err);
 		if (rc == DD_ERR_NOTFOUND)
 			return 0;
 		if (rc)

@@ -30,6 +30,12 @@
 
 struct dd_task_options {
 	const char *worker;	 /* claimant name, e.g. "host:pid:thread" */
+	/*
+	 * The claimant's machine (core/machine.h): it takes no task that
+	 * must run on another machine; NULL takes only tasks that touch no
+	 * machine's resources (store.h, task_claim).
+	 */
+	const char *machine;
 	double claim_ttl;	 /* seconds a claim lasts */
 	double busy_retry;	 /* seconds before retrying a busy lock */
 	double backoff_base;	 /* first failure waits about this long */

@@ -520,14 +520,17 @@ static int pg_lock_acquire(struct dd_store *s, const char *owner, double now,
 #define CLAIM_QUEUED                                                           \
 	"SELECT " DD_SQL_TASK_COLS " FROM task WHERE claimed_by IS NULL"       \
 	" AND not_before <= ?1 AND " DD_SQL_OBJECT_UNLOCKED                    \
+	" AND " DD_SQL_TASK_ON_MACHINE                                         \
 	" ORDER BY not_before, id LIMIT 1 FOR UPDATE SKIP LOCKED"
 #define CLAIM_EXPIRED                                                          \
 	"SELECT " DD_SQL_TASK_COLS " FROM task WHERE claimed_by IS NOT NULL"   \
 	" AND claim_expires <= ?1 AND " DD_SQL_OBJECT_UNLOCKED                 \
+	" AND " DD_SQL_TASK_ON_MACHINE                                         \
 	" ORDER BY claim_expires, id LIMIT 1 FOR UPDATE SKIP LOCKED"
 
-static int claim_first(struct dd_sql *h, const char *sql, double now,
-		       struct dd_task *out, bool *found, struct dd_error *err)
+static int claim_first(struct dd_sql *h, const char *sql, const char *machine,
+		       double now, struct dd_task *out, bool *found,
+		       struct dd_error *err)
 {
 	struct dd_sql_stmt *st;
 	int rc = dd_sql_prepare(h, sql, &st, err);
@@ -535,6 +538,7 @@ static int claim_first(struct dd_sql *h, const char *sql, double now,
 	if (rc)
 		return rc;
 	dd_sql_double(h, st, 1, now);
+	dd_sql_text_or_null(h, st, 2, machine);
 	rc = dd_sql_get(h, st, dd_sql_task_row, out, err, "claim task");
 	*found = !rc;
 	return rc == DD_ERR_NOTFOUND ? 0 : rc;
@@ -546,16 +550,18 @@ static int claim_first(struct dd_sql *h, const char *sql, double now,
  * DD_ERR_NOTFOUND when there is none; DD_ERR_BUSY when another claimer
  * took the object's lock first (the caller tries again).
  */
-static int claim_once(struct dd_sql *h, const char *worker, double now,
-		      double claim_ttl, struct dd_task *out,
-		      struct dd_error *err)
+static int claim_once(struct dd_sql *h, const char *worker,
+		      const char *machine, double now, double claim_ttl,
+		      struct dd_task *out, struct dd_error *err)
 {
 	struct dd_sql_stmt *st;
 	bool found = false;
-	int rc = claim_first(h, CLAIM_QUEUED, now, out, &found, err);
+	int rc = claim_first(h, CLAIM_QUEUED, machine, now, out, &found,
+			     err);
 
 	if (!rc && !found)
-		rc = claim_first(h, CLAIM_EXPIRED, now, out, &found, err);
+		rc = claim_first(h, CLAIM_EXPIRED, machine, now, out, &found,
+				 err);
 	if (!rc && !found)
 		return DD_ERR_NOTFOUND;
 	if (!rc) {
@@ -586,9 +592,9 @@ static int claim_once(struct dd_sql *h, const char *worker, double now,
 	return 0;
 }
 
-static int pg_task_claim(struct dd_store *s, const char *worker, double now,
-			 double claim_ttl, struct dd_task *out,
-			 struct dd_error *err)
+static int pg_task_claim(struct dd_store *s, const char *worker,
+			 const char *machine, double now, double claim_ttl,
+			 struct dd_task *out, struct dd_error *err)
 {
 	struct dd_sql *h = dd_sql(s);
 	bool nested = s->depth > 0;
@@ -606,7 +612,8 @@ static int pg_task_claim(struct dd_store *s, const char *worker, double now,
 		rc = nested ? run(PG(s), "SAVEPOINT claim", err, "savepoint")
 			    : 0;
 		if (!rc)
-			rc = claim_once(h, worker, now, claim_ttl, out, err);
+			rc = claim_once(h, worker, machine, now, claim_ttl, out,
+					err);
 		if (!rc) {
 			if (nested)
 				rc = run(PG(s), "RELEASE claim", err,

@@ -232,6 +232,11 @@ static const char *const dd_pg_migrations[] = {
 	" FOR EACH ROW EXECUTE FUNCTION artifact_count();"
 	"CREATE TRIGGER artifact_counted_delete AFTER DELETE ON artifact"
 	" FOR EACH ROW EXECUTE FUNCTION artifact_count();",
+	/*
+	 * 2 (SQLite's 10): the machine a resource lives on, whose daemons
+	 * alone claim its tasks and its leases'; NULL: anywhere
+	 */
+	"ALTER TABLE resource ADD COLUMN machine" DD_PG_TEXT ";",
 };
 
 #define DD_PG_SCHEMA_VERSION                                                   \

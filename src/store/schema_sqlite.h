@@ -235,6 +235,11 @@ static const char *const dd_sqlite_migrations[] = {
 	 * new one (the "drain" command).
 	 */
 	"ALTER TABLE resource ADD COLUMN draining INTEGER NOT NULL DEFAULT 0;",
+	/*
+	 * 10: the machine a resource lives on (core/machine.h), whose
+	 * daemons alone claim its tasks and its leases'; NULL: anywhere
+	 */
+	"ALTER TABLE resource ADD COLUMN machine TEXT;",
 };
 
 #define DD_SQLITE_SCHEMA_VERSION                                               \

@@ -107,6 +107,21 @@ int dd_sql_task_row(struct dd_sql *h, struct dd_sql_stmt *st, void *out);
 	" WHEN 3 THEN 'lease:' WHEN 2 THEN 'resource:' WHEN 4 THEN 'target:'"  \
 	" ELSE 'blueprint:' END || task.object) AND expires > ?1)"
 
+/*
+ * A condition on a row of `task`: its pass runs no hook of a resource
+ * that lives on another machine than ?2 (the claimer's; NULL: none), so
+ * a claimer there may take it.  A resource's update touches the
+ * resource; a lease's, the resource it is placed on (a pending lease,
+ * on none yet, may be placed by anyone).  Resources that live anywhere
+ * (machine NULL) bind nobody.
+ */
+#define DD_SQL_TASK_ON_MACHINE                                                 \
+	"NOT EXISTS (SELECT 1 FROM resource WHERE resource.id = (CASE"         \
+	" task.object_kind WHEN 2 THEN task.object WHEN 3 THEN (SELECT"        \
+	" lease.resource FROM lease WHERE lease.id = task.object) END)"        \
+	" AND resource.machine IS NOT NULL AND (CAST(?2 AS TEXT) IS NULL"      \
+	" OR resource.machine <> ?2))"
+
 /* Drop lock grant `g` if it is still current (inside a transaction). */
 int dd_sql_lock_drop(struct dd_sql *h, const struct dd_lock_grant *g,
 		     struct dd_error *err);

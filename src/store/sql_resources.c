@@ -5,13 +5,16 @@
 #include "store/sql.h"
 #include "store/sql_ops.h"
 
+#include <stdio.h>
+
 #define RESOURCE_COLS                                                          \
 	"id, blueprint, type, status, attributes, created, modified,"          \
-	" progress_hook, progress_since, resume_on, draining"
+	" progress_hook, progress_since, resume_on, draining, machine"
 
 static int resource_row(struct dd_sql *h, struct dd_sql_stmt *st, void *out)
 {
 	struct dd_resource *r = out;
+	char *machine;
 
 	r->id = dd_sql_col_int64(h, st, 0);
 	r->blueprint = dd_sql_col_int64(h, st, 1);
@@ -22,6 +25,9 @@ static int resource_row(struct dd_sql *h, struct dd_sql_stmt *st, void *out)
 	r->modified = dd_sql_col_double(h, st, 6);
 	dd_sql_progress_row(h, st, 7, &r->progress);
 	r->draining = dd_sql_col_int(h, st, 10) != 0;
+	machine = dd_sql_col_text(h, st, 11);
+	snprintf(r->machine, sizeof(r->machine), "%s", machine ? machine : "");
+	dd_free(machine);
 	return 0;
 }
 
@@ -32,8 +38,9 @@ int dd_sql_resource_insert(struct dd_store *s, struct dd_resource *r,
 	struct dd_sql_stmt *st;
 	int rc = dd_sql_prepare(h,
 				"INSERT INTO resource(blueprint, type, status,"
-				" attributes, created, modified, draining)"
-				" VALUES(?1, ?2, ?3, ?4, ?5, ?5, ?6)"
+				" attributes, created, modified, draining,"
+				" machine)"
+				" VALUES(?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)"
 				" RETURNING id",
 				&st, err);
 
@@ -50,6 +57,7 @@ int dd_sql_resource_insert(struct dd_store *s, struct dd_resource *r,
 		return rc;
 	dd_sql_double(h, st, 5, r->created);
 	dd_sql_int64(h, st, 6, r->draining);
+	dd_sql_text_or_null(h, st, 7, r->machine[0] ? r->machine : NULL);
 	return dd_sql_insert(h, st, &r->id, err, "insert resource");
 }
 

@@ -7,7 +7,8 @@
  * Claiming differs per backend (SQLite looks before it takes its single
  * write lock; a backend with many writers must claim with row locks that
  * claimers skip), so each backend has its own task_claim, built from
- * DD_SQL_TASK_COLS, dd_sql_task_row() and DD_SQL_OBJECT_UNLOCKED.
+ * DD_SQL_TASK_COLS, dd_sql_task_row(), DD_SQL_OBJECT_UNLOCKED and
+ * DD_SQL_TASK_ON_MACHINE.
  * Finish, retry and renew are fenced by the claim token in the
  * statement itself and take effect only while it is current.
  */
@@ -233,28 +234,32 @@ static int due_row(struct dd_sql *h, struct dd_sql_stmt *st, void *out)
 	return 0;
 }
 
-int dd_sql_task_next_due(struct dd_store *s, double *out,
-			 struct dd_error *err)
+int dd_sql_task_next_due(struct dd_store *s, const char *machine,
+			 double *out, struct dd_error *err)
 {
 	struct dd_sql *h = dd_sql(s);
 	struct dd_sql_stmt *st;
 	/*
 	 * A queued task whose object is locked is not due: its claimant's
-	 * claim (and lock) expiry, or the claimant finishing, frees it.
+	 * claim (and lock) expiry, or the claimant finishing, frees it.  A
+	 * task another machine's daemons must run is never due here.
 	 */
 	int rc = dd_sql_prepare(h,
 				"SELECT min(t) FROM ("
 				" SELECT min(not_before) AS t FROM task"
 				"  WHERE claimed_by IS NULL"
 				"  AND " DD_SQL_OBJECT_UNLOCKED
+				"  AND " DD_SQL_TASK_ON_MACHINE
 				" UNION ALL SELECT min(claim_expires) FROM task"
-				"  WHERE claimed_by IS NOT NULL) AS due",
+				"  WHERE claimed_by IS NOT NULL"
+				"  AND " DD_SQL_TASK_ON_MACHINE ") AS due",
 				&st, err);
 
 	*out = 0;
 	if (rc)
 		return rc;
 	dd_sql_double(h, st, 1, dd_now());
+	dd_sql_text_or_null(h, st, 2, machine);
 	rc = dd_sql_get(h, st, due_row, out, err, "next due task");
 	if (rc == DD_ERR_NOTFOUND)
 		return dd_error_set(err, DD_ERR_STORE,

@@ -1412,8 +1412,9 @@ static int sq_lock_acquire(struct dd_store *s, const char *owner, double now,
 	return dd_store_commit(s, err);
 }
 
-static int claim_first(struct sq *q, const char *sql, double now,
-		       struct dd_task *out, bool *found, struct dd_error *err)
+static int claim_first(struct sq *q, const char *sql, const char *machine,
+		       double now, struct dd_task *out, bool *found,
+		       struct dd_error *err)
 {
 	struct dd_sql_stmt *st;
 	int rc = dd_sql_prepare(&q->sql, sql, &st, err);
@@ -1421,6 +1422,7 @@ static int claim_first(struct sq *q, const char *sql, double now,
 	if (rc)
 		return rc;
 	dd_sql_double(&q->sql, st, 1, now);
+	dd_sql_text_or_null(&q->sql, st, 2, machine);
 	rc = dd_sql_get(&q->sql, st, dd_sql_task_row, out, err, "claim task");
 	*found = !rc;
 	return rc == DD_ERR_NOTFOUND ? 0 : rc;
@@ -1429,15 +1431,17 @@ static int claim_first(struct sq *q, const char *sql, double now,
 #define CLAIM_QUEUED                                                           \
 	"SELECT " DD_SQL_TASK_COLS " FROM task WHERE claimed_by IS NULL"       \
 	" AND not_before <= ?1 AND " DD_SQL_OBJECT_UNLOCKED                    \
+	" AND " DD_SQL_TASK_ON_MACHINE                                         \
 	" ORDER BY not_before, id LIMIT 1"
 #define CLAIM_EXPIRED                                                          \
 	"SELECT " DD_SQL_TASK_COLS " FROM task WHERE claimed_by IS NOT NULL"   \
 	" AND claim_expires <= ?1 AND " DD_SQL_OBJECT_UNLOCKED                 \
+	" AND " DD_SQL_TASK_ON_MACHINE                                         \
 	" ORDER BY claim_expires, id LIMIT 1"
 
-static int sq_task_claim(struct dd_store *s, const char *worker, double now,
-			 double claim_ttl, struct dd_task *out,
-			 struct dd_error *err)
+static int sq_task_claim(struct dd_store *s, const char *worker,
+			 const char *machine, double now, double claim_ttl,
+			 struct dd_task *out, struct dd_error *err)
 {
 	struct sq *q = SQ(s);
 	sqlite3_stmt *st;
@@ -1449,10 +1453,11 @@ static int sq_task_claim(struct dd_store *s, const char *worker, double now,
 	 * must not each pay for a durable empty transaction.
 	 */
 	if (s->depth == 0) {
-		rc = claim_first(q, CLAIM_QUEUED, now, out, &found, err);
+		rc = claim_first(q, CLAIM_QUEUED, machine, now, out, &found,
+				 err);
 		if (!rc && !found)
-			rc = claim_first(q, CLAIM_EXPIRED, now, out, &found,
-					 err);
+			rc = claim_first(q, CLAIM_EXPIRED, machine, now, out,
+					 &found, err);
 		if (found)
 			dd_task_release(out);
 		if (rc)
@@ -1464,9 +1469,10 @@ static int sq_task_claim(struct dd_store *s, const char *worker, double now,
 	rc = dd_store_begin(s, err);
 	if (rc)
 		return rc;
-	rc = claim_first(q, CLAIM_QUEUED, now, out, &found, err);
+	rc = claim_first(q, CLAIM_QUEUED, machine, now, out, &found, err);
 	if (!rc && !found)
-		rc = claim_first(q, CLAIM_EXPIRED, now, out, &found, err);
+		rc = claim_first(q, CLAIM_EXPIRED, machine, now, out, &found,
+				 err);
 	if (!rc && found) {
 		dd_task_lock_name(out->object, &out->lock);
 		rc = take_lock(q, &out->lock, worker, now, claim_ttl, err);

@@ -825,11 +825,11 @@ int dd_store_task_schedule(struct dd_store *s, const char *kind,
 	CALL(s, task_schedule, kind, object, not_before, err);
 }
 
-int dd_store_task_claim(struct dd_store *s, const char *worker, double now,
-			double claim_ttl, struct dd_task *out,
-			struct dd_error *err)
+int dd_store_task_claim(struct dd_store *s, const char *worker,
+			const char *machine, double now, double claim_ttl,
+			struct dd_task *out, struct dd_error *err)
 {
-	CALL(s, task_claim, worker, now, claim_ttl, out, err);
+	CALL(s, task_claim, worker, machine, now, claim_ttl, out, err);
 }
 
 int dd_store_task_finish(struct dd_store *s, const struct dd_task *t,
@@ -846,10 +846,10 @@ int dd_store_task_retry(struct dd_store *s, const struct dd_task *t,
 	CALL(s, task_retry, t, not_before, failures, error, err);
 }
 
-int dd_store_task_next_due(struct dd_store *s, double *out,
-			   struct dd_error *err)
+int dd_store_task_next_due(struct dd_store *s, const char *machine,
+			   double *out, struct dd_error *err)
 {
-	CALL(s, task_next_due, out, err);
+	CALL(s, task_next_due, machine, out, err);
 }
 
 int dd_store_task_list(struct dd_store *s, const struct dd_filter *f,

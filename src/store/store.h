@@ -25,7 +25,7 @@
 #include "core/error.h"
 #include "core/model.h"
 
-#define DD_STORE_OPS_VERSION 8
+#define DD_STORE_OPS_VERSION 9
 
 /*
  * How a handle is opened.  Every field means the same to every backend;
@@ -398,6 +398,12 @@ typedef int dd_store_slot_list_fn(struct dd_store *s,
  * no longer the task's.  next_due is the earliest time a task could become
  * claimable (0 if the queue is empty).
  *
+ * claim and next_due are for a claimer on machine `machine` (core/
+ * machine.h): a task whose pass would run the hooks of a resource that
+ * lives on another machine (the resource's update, or the update of a
+ * lease placed on it) is neither claimed nor due for it.  A NULL machine
+ * takes only tasks that touch no machine's resource.
+ *
  * claim, finish and retry may return before their commit is durable (it
  * is committed and visible, and the next durable commit covers it): losing
  * one to a power cut loses only a claim, which expires, or a finish or
@@ -409,8 +415,9 @@ typedef int dd_store_task_schedule_fn(struct dd_store *s, const char *kind,
 				      struct dd_ref object, double not_before,
 				      struct dd_error *err);
 typedef int dd_store_task_claim_fn(struct dd_store *s, const char *worker,
-				   double now, double claim_ttl,
-				   struct dd_task *out, struct dd_error *err);
+				   const char *machine, double now,
+				   double claim_ttl, struct dd_task *out,
+				   struct dd_error *err);
 typedef int dd_store_task_finish_fn(struct dd_store *s,
 				    const struct dd_task *t,
 				    const char *outcome, double duration,
@@ -419,7 +426,8 @@ typedef int dd_store_task_finish_fn(struct dd_store *s,
 typedef int dd_store_task_retry_fn(struct dd_store *s, const struct dd_task *t,
 				   double not_before, int failures,
 				   const char *error, struct dd_error *err);
-typedef int dd_store_task_next_due_fn(struct dd_store *s, double *out,
+typedef int dd_store_task_next_due_fn(struct dd_store *s,
+				      const char *machine, double *out,
 				      struct dd_error *err);
 typedef int dd_store_task_list_fn(struct dd_store *s,
 				  const struct dd_filter *f,
@@ -777,17 +785,17 @@ int dd_store_slot_list(struct dd_store *s, const struct dd_filter *f,
 int dd_store_task_schedule(struct dd_store *s, const char *kind,
 			   struct dd_ref object, double not_before,
 			   struct dd_error *err);
-int dd_store_task_claim(struct dd_store *s, const char *worker, double now,
-			double claim_ttl, struct dd_task *out,
-			struct dd_error *err);
+int dd_store_task_claim(struct dd_store *s, const char *worker,
+			const char *machine, double now, double claim_ttl,
+			struct dd_task *out, struct dd_error *err);
 int dd_store_task_finish(struct dd_store *s, const struct dd_task *t,
 			 const char *outcome, double duration, double now,
 			 const char *error, struct dd_error *err);
 int dd_store_task_retry(struct dd_store *s, const struct dd_task *t,
 			double not_before, int failures, const char *error,
 			struct dd_error *err);
-int dd_store_task_next_due(struct dd_store *s, double *out,
-			   struct dd_error *err);
+int dd_store_task_next_due(struct dd_store *s, const char *machine,
+			   double *out, struct dd_error *err);
 int dd_store_task_list(struct dd_store *s, const struct dd_filter *f,
 		       struct dd_task_list *out, struct dd_error *err);
 int dd_store_task_archive_list(struct dd_store *s, const struct dd_filter *f,

@@ -443,6 +443,7 @@ static int allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 				json_decref(r.attributes);
 				continue;
 			}
+			dd_pass_bind_machine(w, h, &r);
 			rc = dd_pass_begin(w, g, err);
 			if (!rc)
 				rc = dd_store_resource_insert(w->store, &r, err);

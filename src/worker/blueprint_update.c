@@ -193,6 +193,7 @@ static int build_one(struct dd_worker *w, const struct dd_lock_grant *g,
 	}
 	for (size_t i = 0; i < keys.n; i++)
 		ptrs[i] = keys.key[i];
+	dd_pass_bind_machine(w, h, &r);
 	rc = dd_pass_begin(w, g, err);
 	if (!rc)
 		rc = dd_store_resource_insert(w->store, &r, err);

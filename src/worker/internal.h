@@ -100,6 +100,29 @@ int dd_pass_commit_lazy(struct dd_worker *w, struct dd_error *err);
  */
 int dd_pass_commit_final(struct dd_worker *w, struct dd_error *err);
 
+/*
+ * A resource `h`'s allocate hook proposed, about to be inserted: if its
+ * type says it exists only on the machine that builds it, record this
+ * worker's machine in r->machine (whose daemons alone then run its
+ * hooks and its leases').
+ */
+void dd_pass_bind_machine(const struct dd_worker *w,
+			  const struct dd_bp_handle *h, struct dd_resource *r);
+/*
+ * Does `r` live on another machine than this worker's?  Then its hooks,
+ * and those of leases on it, are not this worker's to run: see
+ * dd_pass_hand_off().
+ */
+bool dd_pass_elsewhere(const struct dd_worker *w, const struct dd_resource *r);
+/*
+ * The pass of `obj` would run hooks of resource `r`, which lives on
+ * another machine (dd_pass_elsewhere()): queue the object's update again,
+ * due now, in a fenced transaction, for a daemon on that machine to
+ * claim (the task claim routes it there), and run nothing of it here.
+ */
+int dd_pass_hand_off(struct dd_worker *w, const struct dd_lock_grant *g,
+		     struct dd_ref obj, struct dd_error *err);
+
 /* Queue an object's update (inside the caller's transaction). */
 int dd_pass_schedule(struct dd_worker *w, struct dd_ref obj, double when,
 		     struct dd_error *err);

@@ -336,6 +336,12 @@ static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
 		dd_resource_release(&r);
 		return reacquire(w, g, l, NULL, why, err);
 	}
+	/* placed here on another machine's resource: activated there */
+	if (dd_pass_elsewhere(w, &r)) {
+		dd_resource_release(&r);
+		return dd_pass_hand_off(
+			w, g, (struct dd_ref){DD_OBJ_LEASE, l->id}, err);
+	}
 	rc = dd_pass_blueprint(w, r.blueprint, &h, err);
 	if (rc) {
 		dd_resource_release(&r);
@@ -483,6 +489,12 @@ static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 			return rc;
 		have_resource = rc == 0;
 		rc = 0;
+	}
+	/* its teardown hooks run where its resource lives */
+	if (have_resource && dd_pass_elsewhere(w, &r)) {
+		dd_resource_release(&r);
+		return dd_pass_hand_off(
+			w, g, (struct dd_ref){DD_OBJ_LEASE, l->id}, err);
 	}
 	if (have_resource) {
 		rc = dd_pass_blueprint(w, r.blueprint, &h, err);

@@ -430,6 +430,12 @@ static int resource_pass(struct dd_worker *w, const struct dd_lock_grant *g,
 		return 0;
 	if (rc)
 		return rc;
+	/* the task claim keeps it on its machine; a tool may not */
+	if (dd_pass_elsewhere(w, &r)) {
+		dd_resource_release(&r);
+		return dd_pass_hand_off(
+			w, g, (struct dd_ref){DD_OBJ_RESOURCE, id}, err);
+	}
 	f.target = (struct dd_ref){DD_OBJ_RESOURCE, id};
 	f.pending_only = true;
 	rc = dd_store_command_list(w->store, &f, &cmds, err);

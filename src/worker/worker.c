@@ -29,6 +29,9 @@ int dd_worker_init(struct dd_worker *w, const char *store_path,
 	const char *state_dir;
 
 	memset(w, 0, sizeof(*w));
+	rc = dd_machine(w->machine, err);
+	if (rc)
+		return rc;
 	dd_store_options_from_env(&opt);
 	/* DRYDOCK_GROUP_COMMIT=0 turns it off, to measure what it brings */
 	opt.group_commit = !getenv("DRYDOCK_GROUP_COMMIT") ||
@@ -56,6 +59,7 @@ int dd_worker_init(struct dd_worker *w, const char *store_path,
 	snprintf(w->name, sizeof(w->name), "%s", name);
 	dd_task_options_default(&w->topt);
 	w->topt.worker = w->name;
+	w->topt.machine = w->machine;
 	/* a claim holds its object's lock: one lifetime for both */
 	w->topt.claim_ttl = env_seconds("DRYDOCK_CLAIM_TTL", 60);
 	w->lock_ttl = w->topt.claim_ttl;
@@ -456,6 +460,34 @@ int dd_pass_schedule(struct dd_worker *w, struct dd_ref obj, double when,
 	if (!rc)
 		w->scheduled = true;
 	return rc;
+}
+
+void dd_pass_bind_machine(const struct dd_worker *w,
+			  const struct dd_bp_handle *h, struct dd_resource *r)
+{
+	if (dd_bp_machine_bound(h->type, &h->ctx, r))
+		memcpy(r->machine, w->machine, sizeof(r->machine));
+	else
+		r->machine[0] = 0;
+}
+
+bool dd_pass_elsewhere(const struct dd_worker *w, const struct dd_resource *r)
+{
+	return r->machine[0] && strcmp(r->machine, w->machine);
+}
+
+int dd_pass_hand_off(struct dd_worker *w, const struct dd_lock_grant *g,
+		     struct dd_ref obj, struct dd_error *err)
+{
+	int rc = dd_pass_begin(w, g, err);
+
+	if (!rc)
+		rc = dd_pass_schedule(w, obj, 0, err);
+	if (rc) {
+		dd_store_rollback(w->store);
+		return rc;
+	}
+	return dd_pass_commit(w, err);
 }
 
 int dd_pass_wake_waiting(struct dd_worker *w, const char *type,

@@ -25,6 +25,8 @@ struct dd_worker {
 	char *store_path;
 	char state_dir[PATH_MAX];
 	char name[96];
+	/* the machine it runs on: it runs the hooks of resources there only */
+	char machine[DD_MACHINE_MAX + 1];
 	double lock_ttl;
 	struct dd_task_options topt;
 	bool changed;	/* a pass committed a change: wake watchers */

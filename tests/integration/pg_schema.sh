@@ -73,17 +73,18 @@ done
 # ---- migrations, twice ---------------------------------------------------------
 pg_start
 pg_newdb schema
-expect_eq "version before" "$("$migrate" --version "$PG_URL")" "0 1"
-expect_eq "migrate" "$("$migrate" "$PG_URL")" "migrated from 0 to 1"
+newest=2 # schema_pg.h's migrations
+expect_eq "version before" "$("$migrate" --version "$PG_URL")" "0 $newest"
+expect_eq "migrate" "$("$migrate" "$PG_URL")" "migrated from 0 to $newest"
 # (without the random key of the \restrict lines that newer pg_dumps write)
 dump() { "$PG_BIN/pg_dump" --no-owner "$@" | grep -v '^\\\(un\)\?restrict '; }
 dump --schema-only "$PG_URL" >"$T/schema.1"
 grep -q 'CREATE TABLE public.lease' "$T/schema.1" || fail "no lease table in: $(head "$T/schema.1")"
 # again, over the Unix socket with key=value: nothing to do, nothing done
-expect_eq "migrate again" "$("$migrate" "$PG_CONNINFO")" "up to date (schema version 1)"
+expect_eq "migrate again" "$("$migrate" "$PG_CONNINFO")" "up to date (schema version $newest)"
 dump --schema-only "$PG_URL" >"$T/schema.2"
 cmp -s "$T/schema.1" "$T/schema.2" || fail "migrating again changed the schema: $(diff "$T/schema.1" "$T/schema.2")"
-expect_eq "migrations recorded" "$(pg_sql schema 'SELECT version FROM schema_migration')" 1
+expect_eq "migrations recorded" "$(pg_sql schema 'SELECT version FROM schema_migration ORDER BY version' | tr '\n' ' ')" "$(seq -s ' ' 1 "$newest") "
 
 # ---- tables and columns ----------------------------------------------------------
 # one line per column: table|position|name|class|not null|default|pk position
@@ -210,12 +211,12 @@ expect_eq "counters" "$(tr '\n' ' ' <"$T/counters.sqlite")" \
 	"artifact_bytes|1010 artifacts.file|1 artifacts.host|0 artifacts.uri|1 capacity|0 leases.destroyed|2 resources.destroyed|2 targets.aborted|1 targets.failed|1 targets.passed|1 "
 
 # ---- a newer database is refused and left alone --------------------------------------
-pg_sql schema "INSERT INTO schema_migration VALUES(2, 0)"
+pg_sql schema "INSERT INTO schema_migration VALUES($((newest + 1)), 0)"
 dump "$PG_URL" >"$T/before"
 if "$migrate" "$PG_URL" >"$T/out" 2>"$T/err"; then
 	fail "a newer database was migrated: $(cat "$T/out")"
 fi
-grep -qx "pg_migrate: database 'schema' has schema version 2, newer than this drydock's 1" "$T/err" ||
+grep -qx "pg_migrate: database 'schema' has schema version $((newest + 1)), newer than this drydock's $newest" "$T/err" ||
 	fail "newer database: $(cat "$T/err")"
 dump "$PG_URL" >"$T/after"
 cmp -s "$T/before" "$T/after" || fail "refusing a newer database changed it"
@@ -240,8 +241,8 @@ m2=$!
 wait "$m1" || fail "first of two migrations: $(cat "$T/m1")"
 wait "$m2" || fail "second of two migrations: $(cat "$T/m2")"
 expect_eq "two migrations at once" "$(cat "$T/m1" "$T/m2" | LC_ALL=C sort | tr '\n' ' ')" \
-	"migrated from 0 to 1 up to date (schema version 1) "
-expect_eq "two migrations recorded" "$(pg_sql twice 'SELECT count(*) FROM schema_migration')" 1
+	"migrated from 0 to $newest up to date (schema version $newest) "
+expect_eq "two migrations recorded" "$(pg_sql twice 'SELECT count(*) FROM schema_migration')" "$newest"
 
 # ---- the server comes back after a restart, and connections can be cut -------------------
 "$PG_BIN/psql" -X -q -d "$PG_CONNINFO" -c 'SELECT pg_sleep(60)' >"$T/cut.out" 2>&1 &
@@ -256,5 +257,5 @@ pid=$(pg_server_pid)
 pg_restart immediate
 expect_eq "port after a restart" "$PG_PORT" "$port"
 [ "$(pg_server_pid)" != "$pid" ] || fail "the server was not restarted"
-expect_eq "data after a restart" "$(pg_sql twice 'SELECT max(version) FROM schema_migration')" 1
+expect_eq "data after a restart" "$(pg_sql twice 'SELECT max(version) FROM schema_migration')" "$newest"
 echo "pg_schema: ok"

@@ -118,7 +118,8 @@ static void claim(struct dd_store *s, const char *worker, double now,
 	struct dd_error err = DD_ERROR_INIT;
 
 	memset(out, 0, sizeof(*out));
-	assert_ok(dd_store_task_claim(s, worker, now, ttl, out, &err), &err);
+	assert_ok(dd_store_task_claim(s, worker, NULL, now, ttl, out, &err),
+		  &err);
 }
 
 static void claim_none(struct dd_store *s, double now)
@@ -126,7 +127,7 @@ static void claim_none(struct dd_store *s, double now)
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_task t = {0};
 
-	assert_int_equal(dd_store_task_claim(s, "w", now, 10, &t, &err),
+	assert_int_equal(dd_store_task_claim(s, "w", NULL, now, 10, &t, &err),
 			 DD_ERR_NOTFOUND);
 	assert_null(t.kind);
 }
@@ -168,19 +169,19 @@ static void test_claim_takes_due_tasks_only(void **state)
 	double due = -1;
 
 	/* an empty queue has nothing due */
-	assert_ok(dd_store_task_next_due(e->store, &due, &err), &err);
+	assert_ok(dd_store_task_next_due(e->store, NULL, &due, &err), &err);
 	assert_float_equal(due, 0, 0);
 	claim_none(e->store, T0);
 
 	schedule(e->store, KIND, obj1, T0 + 30);
 	claim_none(e->store, T0);
 	claim_none(e->store, T0 + 29.999);
-	assert_ok(dd_store_task_next_due(e->store, &due, &err), &err);
+	assert_ok(dd_store_task_next_due(e->store, NULL, &due, &err), &err);
 	assert_float_equal(due, T0 + 30, 1e-9);
 
 	/* an earlier one comes first whatever the insertion order */
 	schedule(e->store, KIND, obj2, T0 + 20);
-	assert_ok(dd_store_task_next_due(e->store, &due, &err), &err);
+	assert_ok(dd_store_task_next_due(e->store, NULL, &due, &err), &err);
 	assert_float_equal(due, T0 + 20, 1e-9);
 	claim(e->store, "w1", T0 + 40, 60, &t);
 	assert_int_equal(t.object.id, 2);
@@ -195,7 +196,7 @@ static void test_claim_takes_due_tasks_only(void **state)
 	/* both are claimed and unexpired: nothing to take */
 	claim_none(e->store, T0 + 40);
 	/* and the next moment one could be taken is the first expiry */
-	assert_ok(dd_store_task_next_due(e->store, &due, &err), &err);
+	assert_ok(dd_store_task_next_due(e->store, NULL, &due, &err), &err);
 	assert_float_equal(due, T0 + 100, 1e-9);
 
 	/* the claim is stored, not only returned */
@@ -241,7 +242,8 @@ static void test_claim_skips_locked_object_of_every_kind(void **state)
 			  &err);
 		schedule(e->store, "x.update", objs[i], now - 1);
 		claim_none(e->store, now);
-		assert_ok(dd_store_task_next_due(e->store, &due, &err), &err);
+		assert_ok(dd_store_task_next_due(e->store, NULL, &due, &err),
+			  &err);
 		assert_float_equal(due, 0, 0);
 		assert_ok(dd_store_lock_release(e->store, &g, &err), &err);
 		claim(e->store, "w", now, 60, &t);

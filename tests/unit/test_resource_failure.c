@@ -206,7 +206,7 @@ static void assert_quiet(struct fx *x)
 	struct dd_error err = DD_ERROR_INIT;
 	double due = -1;
 
-	assert_ok(dd_store_task_next_due(x->env.store, &due, &err), &err);
+	assert_ok(dd_store_task_next_due(x->env.store, NULL, &due, &err), &err);
 	if (due > 0 && due <= dd_now())
 		fail_msg("a task is still due after the drain");
 }

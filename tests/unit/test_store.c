@@ -1698,6 +1698,154 @@ static void test_sync_after_lazy_commits(void **state)
 	dd_store_close(g);
 }
 
+/* ---- resources that live on one machine (core/machine.h) --------------- */
+
+static long long add_resource_on(struct dd_store *s, long long bp,
+				 const char *machine)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_resource r = {0};
+
+	r.blueprint = bp;
+	r.type = "host";
+	r.status = DD_RESOURCE_ACTIVE;
+	snprintf(r.machine, sizeof(r.machine), "%s", machine);
+	assert_ok(dd_store_resource_insert(s, &r, &err), &err);
+	json_decref(r.attributes);
+	return r.id;
+}
+
+static void test_resource_machine_round_trip(void **state)
+{
+	struct store_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_resource got = {0};
+	long long bp = add_blueprint(e->store, "bp", "host", true);
+	long long here = add_resource_on(e->store, bp, "m-1.example:a");
+	long long anywhere = add_resource_on(e->store, bp, "");
+	json_t *j;
+
+	assert_ok(dd_store_resource_get(e->store, here, &got, &err), &err);
+	assert_string_equal(got.machine, "m-1.example:a");
+	j = dd_resource_to_json(&got);
+	assert_string_equal(json_string_value(json_object_get(j, "machine")),
+			    "m-1.example:a");
+	json_decref(j);
+	/* an update leaves it alone: it lives where it was built */
+	got.status = DD_RESOURCE_RELEASED;
+	got.machine[0] = 0;
+	assert_ok(dd_store_resource_update(e->store, &got, &err), &err);
+	dd_resource_release(&got);
+	assert_ok(dd_store_resource_get(e->store, here, &got, &err), &err);
+	assert_string_equal(got.machine, "m-1.example:a");
+	dd_resource_release(&got);
+	assert_ok(dd_store_resource_get(e->store, anywhere, &got, &err), &err);
+	assert_string_equal(got.machine, "");
+	j = dd_resource_to_json(&got);
+	assert_true(json_is_null(json_object_get(j, "machine")));
+	json_decref(j);
+	dd_resource_release(&got);
+}
+
+/*
+ * Claim every task `machine` may take at `now`; bit k of the result is
+ * set for the task of objs[k].
+ */
+static unsigned claim_all(struct dd_store *s, const char *machine, double now,
+			  double ttl, const struct dd_ref *objs, size_t n)
+{
+	unsigned got = 0;
+
+	for (;;) {
+		struct dd_error err = DD_ERROR_INIT;
+		struct dd_task t = {0};
+		int rc = dd_store_task_claim(s, "w", machine, now, ttl, &t,
+					     &err);
+		size_t k;
+
+		if (rc == DD_ERR_NOTFOUND)
+			return got;
+		assert_ok(rc, &err);
+		for (k = 0; k < n; k++)
+			if (objs[k].kind == t.object.kind &&
+			    objs[k].id == t.object.id)
+				break;
+		assert_true(k < n);
+		assert_false(got & (1u << k)); /* claimed once */
+		got |= 1u << k;
+		dd_task_release(&t);
+	}
+}
+
+/*
+ * A task whose pass runs the hooks of a resource that lives on machine
+ * "a" (its update; the update of a lease placed on it) is neither
+ * claimed nor due for a claimer on "b" nor for one on no machine, and
+ * is for "a"; tasks of resources that live anywhere, of pending leases
+ * and of other objects are everybody's.
+ */
+static void test_claim_on_machine(void **state)
+{
+	struct store_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	long long bp = add_blueprint(e->store, "bp", "host", true);
+	long long on_a = add_resource_on(e->store, bp, "a");
+	long long anywhere = add_resource_on(e->store, bp, "");
+	const struct dd_ref objs[] = {
+		{DD_OBJ_RESOURCE, on_a},
+		{DD_OBJ_LEASE, add_lease(e->store, "host", DD_LEASE_ACQUIRED,
+					 on_a, NULL)},
+		{DD_OBJ_RESOURCE, anywhere},
+		{DD_OBJ_LEASE, add_lease(e->store, "host", DD_LEASE_ACTIVE,
+					 anywhere, NULL)},
+		{DD_OBJ_LEASE, add_lease(e->store, "host", DD_LEASE_PENDING, 0,
+					 NULL)},
+		{DD_OBJ_BLUEPRINT, bp},
+	};
+	const size_t n = sizeof(objs) / sizeof(*objs);
+	const unsigned bound = 1u << 0 | 1u << 1;
+	double now = dd_now(), due = -1;
+
+	for (size_t k = 0; k < n; k++)
+		assert_ok(dd_task_schedule_update(e->store, objs[k], now - 1,
+						  &err),
+			  &err);
+	assert_ok(dd_store_task_next_due(e->store, "b", &due, &err), &err);
+	assert_true(due > 0 && due <= now);
+	assert_int_equal(claim_all(e->store, "b", now, 60, objs, n),
+			 ((1u << n) - 1) & ~bound);
+	/* what is left is a's: nothing due for b but its own claims' ends */
+	assert_ok(dd_store_task_next_due(e->store, "b", &due, &err), &err);
+	assert_true(due >= now + 59);
+	assert_int_equal(claim_all(e->store, NULL, now, 60, objs, n), 0);
+	assert_ok(dd_store_task_next_due(e->store, "a", &due, &err), &err);
+	assert_true(due > 0 && due <= now);
+	assert_int_equal(claim_all(e->store, "a", now, 60, objs, n), bound);
+}
+
+/* A claim that expired on "a" is taken over on "a" only. */
+static void test_claim_expired_on_machine(void **state)
+{
+	struct store_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	long long bp = add_blueprint(e->store, "bp", "host", true);
+	const struct dd_ref objs[] = {
+		{DD_OBJ_RESOURCE, add_resource_on(e->store, bp, "a")},
+	};
+	double now = dd_now(), due = -1;
+
+	assert_ok(dd_task_schedule_update(e->store, objs[0], now - 1, &err),
+		  &err);
+	assert_int_equal(claim_all(e->store, "a", now, 1, objs, 1), 1);
+	/* its holder died: 2 s later its claim and lock have expired */
+	assert_int_equal(claim_all(e->store, "b", now + 2, 60, objs, 1), 0);
+	assert_ok(dd_store_task_next_due(e->store, "b", &due, &err), &err);
+	assert_true(due == 0);
+	assert_ok(dd_store_task_next_due(e->store, "a", &due, &err), &err);
+	assert_true(due > 0 && due <= now + 1);
+	assert_int_equal(claim_all(e->store, "a", now + 2, 60, objs, 1), 1);
+}
+
 /* Every test above, run for each backend in store_backends[]. */
 #define SUITE(X) \
 	X(test_migrate_idempotent) \
@@ -1734,6 +1882,9 @@ static void test_sync_after_lazy_commits(void **state)
 	X(test_fault_mid_transaction_writes_nothing) \
 	X(test_fault_code_is_passed_through) \
 	X(test_sync_after_lazy_commits) \
-	X(test_sync_then)
+	X(test_sync_then) \
+	X(test_resource_machine_round_trip) \
+	X(test_claim_on_machine) \
+	X(test_claim_expired_on_machine)
 
 STORE_SUITE_MAIN("store conformance", SUITE)

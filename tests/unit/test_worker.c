@@ -1156,7 +1156,7 @@ static void test_failing_activation_does_not_spin(void **state)
 	assert_ok(dd_worker_drain(&x->w, 60, &err), &err);
 	made = resource_count(x);
 	now = dd_now();
-	assert_ok(dd_store_task_next_due(x->env.store, &due, &err), &err);
+	assert_ok(dd_store_task_next_due(x->env.store, NULL, &due, &err), &err);
 	if (made > 3 || (due > 0 && due <= now))
 		fail_msg("lease %lld is still allocating after 60 tasks: "
 			 "%zu resources built and broken, next task due in "
