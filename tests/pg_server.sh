@@ -1,6 +1,6 @@
-# tests/lib_pg.sh's throwaway PostgreSQL server for programs (the
-# benchmark's pg-ceiling scenario; C tests to come): starts it with a
-# fresh database "drydock", prints one line,
+# tests/lib_pg.sh's throwaway PostgreSQL server for programs (tests/run.sh's
+# for the whole test run; the benchmark's for its PostgreSQL scenarios):
+# starts it with a fresh database "drydock", prints one line,
 #   URL<tab>CONNINFO<tab>BINDIR
 # (a postgres:// URL over TCP, libpq's key=value form over the Unix
 # socket, the server's programs' directory), or "SKIPPED: WHY" where the

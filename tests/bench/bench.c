@@ -29,6 +29,16 @@
  * CI job would without `run`; the three alternate, so a change of the
  * machine's load meets each alike.
  *
+ * On PostgreSQL (issue 13), one throwaway server for the run (tests/
+ * pg_server.sh --fsync) and a fresh database per scenario: pgbench's
+ * -N rate first (pg-ceiling, the ceiling), then the hot pool, the cold
+ * pool and the contention with 1 and with 3 `drydock daemon`s, each
+ * reported against that ceiling with the write transactions one
+ * lifecycle costs the server; and pg-wake, the wake-ups between two
+ * processes on one database (a release sent here -> another process's
+ * daemon listener woken; a lease asked for here -> active as seen by
+ * another process's watcher).
+ *
  * usage: bench [--quick | --check] [--only SCENARIO] [--mode MODE] [--clients C]
  *              [--backlog N] [--workers N] [--min-ready N] [--keep]
  *              [--drydock PATH] [--out FILE]
@@ -46,6 +56,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libpq-fe.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
@@ -123,6 +134,20 @@ struct result {
 	/* pg-ceiling only: the server's version ("15.18"), pgbench's count */
 	char pg_version[32];
 	long long pg_transactions;
+	/*
+	 * PostgreSQL rows: how many daemons served it, and the write
+	 * transactions (those given a transaction id) the server ran in the
+	 * timed part, per lifecycle
+	 */
+	int daemons;
+	double xacts_per_lifecycle;
+	/*
+	 * pg-wake: a release sent from this process -> a daemon's listener
+	 * in another process woken, and the release call itself (p50/p99:
+	 * a lease asked for here -> active seen by a watcher there)
+	 */
+	double wake_p50, wake_p99, call_p50, call_p99;
+	int strays;
 };
 
 static const char *drydock_bin = "build/std/drydock";
@@ -207,13 +232,33 @@ static double store_ceiling(const char *dir, double secs)
 
 /* ---- a scenario's store and workers ----------------------------------- */
 
+#define MAX_DAEMONS 4
+
+/*
+ * Where a scenario's store is: an SQLite file in its directory, or a
+ * fresh database on the run's PostgreSQL server, served by `daemons`
+ * `drydock daemon` processes (process mode).
+ */
+struct where {
+	bool pg;
+	int daemons;
+};
+
+static const struct where on_sqlite = {false, 1};
+
+static void pg_newdb(char *location, size_t n);
+
 struct bench {
 	char dir[4096];
-	char path[4200];
+	char path[4200]; /* the store's location: a file, or a conninfo */
+	char state_dir[4200]; /* PostgreSQL: the daemons' state directory */
+	bool pg;
 	enum mode mode;
 	pthread_t pool_thread;
 	struct dd_pool_options pool;
-	pid_t daemon;
+	int daemons;		   /* process mode: how many */
+	pid_t pids[MAX_DAEMONS];   /* and theirs; serve's in pids[0] */
+	pid_t daemon;		   /* the first daemon, or serve */
 	char http_addr[64];  /* http mode: "127.0.0.1:PORT" */
 	char http_token[64]; /* and serve's first admin token */
 	long daemon_rss_kb;
@@ -232,7 +277,8 @@ static void *pool_main(void *arg)
 	return NULL;
 }
 
-static void bench_open(struct bench *b, enum mode mode, int hosts, int slots)
+static void bench_open_at(struct bench *b, const struct where *w,
+			  enum mode mode, int hosts, int slots)
 {
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_store *s;
@@ -241,10 +287,19 @@ static void bench_open(struct bench *b, enum mode mode, int hosts, int slots)
 
 	memset(b, 0, sizeof(*b));
 	b->mode = mode;
+	b->pg = w->pg;
+	b->daemons = w->daemons > 0 && w->daemons <= MAX_DAEMONS ? w->daemons
+								  : 1;
 	snprintf(b->dir, sizeof(b->dir), "%s/s%d", root, ++scenario_seq);
 	if (dd_mkdir_p(b->dir))
 		die("mkdir", NULL);
-	snprintf(b->path, sizeof(b->path), "%s/dd.db", b->dir);
+	if (b->pg) {
+		pg_newdb(b->path, sizeof(b->path));
+		snprintf(b->state_dir, sizeof(b->state_dir), "%s/state",
+			 b->dir);
+	} else {
+		snprintf(b->path, sizeof(b->path), "%s/dd.db", b->dir);
+	}
 	snprintf(hroot, sizeof(hroot), "%s/hosts", b->dir);
 	if (dd_store_open(b->path, NULL, &s, &err) ||
 	    dd_store_migrate(s, &err))
@@ -261,6 +316,19 @@ static void bench_open(struct bench *b, enum mode mode, int hosts, int slots)
 		die("create blueprint", &err);
 	json_decref(cfg);
 	dd_store_close(s);
+}
+
+static void bench_open(struct bench *b, enum mode mode, int hosts, int slots)
+{
+	bench_open_at(b, &on_sqlite, mode, hosts, slots);
+}
+
+/* In a child: the store's location (and state directory) in its environment. */
+static void store_env(const struct bench *b)
+{
+	setenv("DRYDOCK_DB", b->path, 1);
+	if (b->state_dir[0])
+		setenv("DRYDOCK_STATE_DIR", b->state_dir, 1);
 }
 
 /* In a child: send stderr to the scenario's daemon.log (kept by --keep). */
@@ -290,7 +358,7 @@ static void serve_start(struct bench *b, int workers)
 	b->daemon = fork();
 	if (b->daemon == 0) {
 		snprintf(w, sizeof(w), "%d", workers);
-		setenv("DRYDOCK_DB", b->path, 1);
+		store_env(b);
 		log_to(b);
 		dup2(out[1], 1);
 		close(out[0]);
@@ -300,6 +368,7 @@ static void serve_start(struct bench *b, int workers)
 		perror("bench: exec drydock serve");
 		_exit(127);
 	}
+	b->pids[0] = b->daemon;
 	close(out[1]);
 	f = fdopen(out[0], "r");
 	while (f && fgets(line, sizeof(line), f)) {
@@ -317,6 +386,29 @@ static void serve_start(struct bench *b, int workers)
 		die("drydock serve did not say where it listens", NULL);
 }
 
+/* The last lines of DIR/NAME, on stderr. */
+static void print_file_tail(const char *dir, const char *name)
+{
+	char path[4400], buf[2048];
+	FILE *f;
+	long size;
+	size_t got;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	fseek(f, size > (long)sizeof(buf) - 1 ? size - (long)sizeof(buf) + 1
+					      : 0,
+	      SEEK_SET);
+	got = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[got] = '\0';
+	fputs(buf, stderr);
+	fclose(f);
+}
+
 static void bench_start(struct bench *b, int workers)
 {
 	if (b->mode == MODE_LIBRARY) {
@@ -331,22 +423,51 @@ static void bench_start(struct bench *b, int workers)
 		serve_start(b, workers);
 		return;
 	}
-	b->daemon = fork();
-	if (b->daemon == 0) {
-		char w[16];
+	for (int d = 0; d < b->daemons; d++) {
+		b->pids[d] = fork();
+		if (b->pids[d] == 0) {
+			char w[16];
 
-		snprintf(w, sizeof(w), "%d", workers);
-		setenv("DRYDOCK_DB", b->path, 1);
-		log_to(b);
-		execl(drydock_bin, drydock_bin, "daemon", "--quiet",
-		      "--workers", w, (char *)NULL);
-		perror("bench: exec drydock");
-		_exit(127);
+			snprintf(w, sizeof(w), "%d", workers);
+			store_env(b);
+			log_to(b);
+			execl(drydock_bin, drydock_bin, "daemon", "--quiet",
+			      "--workers", w, (char *)NULL);
+			perror("bench: exec drydock");
+			_exit(127);
+		}
 	}
-	/* wait until its wake socket is up, so no request goes unheard */
-	for (int i = 0; i < 500 && !dd_wake_count(b->path, DD_WAKE_DAEMON);
-	     i++)
+	b->daemon = b->pids[0];
+	/*
+	 * wait until every daemon listens, so no request goes unheard; one
+	 * that exits instead is the end of the run
+	 */
+	for (double end = dd_monotonic() + 10;
+	     dd_wake_count(b->path, DD_WAKE_DAEMON) < b->daemons;) {
+		if (dd_monotonic() > end) {
+			fprintf(stderr,
+				"bench: %d daemons started, %d listen after "
+				"10 s; going on\n",
+				b->daemons,
+				dd_wake_count(b->path, DD_WAKE_DAEMON));
+			break;
+		}
+		for (int d = 0; d < b->daemons; d++) {
+			int st;
+
+			if (waitpid(b->pids[d], &st, WNOHANG) == b->pids[d]) {
+				fprintf(stderr,
+					"bench: drydock daemon exited at "
+					"start (status %d): %s/daemon.log "
+					"says:\n",
+					WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+					b->dir);
+				print_file_tail(b->dir, "daemon.log");
+				exit(1);
+			}
+		}
 		usleep(10000);
+	}
 }
 
 static double cpu_seconds(const struct rusage *ru)
@@ -371,7 +492,8 @@ static double self_cpu_seconds(void)
 static long long daemon_commits(struct bench *b)
 {
 	char path[4300], line[512];
-	long long n = -1;
+	long long n = 0;
+	int said = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/daemon.log", b->dir);
@@ -383,13 +505,14 @@ static long long daemon_commits(struct bench *b)
 
 		if (p && sscanf(p, " stopped: %llu tasks run, %lld store commits",
 				&tasks, &commits) == 2) {
-			n = commits;
-			b->daemon_tasks = (long long)tasks;
+			n += commits;
+			b->daemon_tasks += (long long)tasks;
+			said++;
 		}
 	}
 	if (f)
 		fclose(f);
-	return n;
+	return said == b->daemons ? n : -1;
 }
 
 static void bench_stop(struct bench *b)
@@ -402,13 +525,18 @@ static void bench_stop(struct bench *b)
 		getrusage(RUSAGE_SELF, &ru);
 		b->daemon_rss_kb = ru.ru_maxrss;
 	} else {
-		struct rusage ru;
-		int status;
+		/* all at once: several daemons stop side by side */
+		for (int d = 0; d < b->daemons; d++)
+			kill(b->pids[d], SIGTERM);
+		for (int d = 0; d < b->daemons; d++) {
+			struct rusage ru;
+			int status;
 
-		kill(b->daemon, SIGTERM);
-		wait4(b->daemon, &status, 0, &ru);
-		b->daemon_rss_kb = ru.ru_maxrss;
-		b->daemon_cpu_s = cpu_seconds(&ru);
+			wait4(b->pids[d], &status, 0, &ru);
+			if (ru.ru_maxrss > b->daemon_rss_kb)
+				b->daemon_rss_kb = ru.ru_maxrss;
+			b->daemon_cpu_s += cpu_seconds(&ru);
+		}
 		b->daemon_commits = daemon_commits(b);
 	}
 }
@@ -590,17 +718,13 @@ static void *client_main(void *arg)
  * lease that was already on its way out is consumed (as ignored) by a
  * task that may still be queued when the lease reads destroyed, and
  * stopping the pool before it runs would leave the command for the next
- * start.  Woken by changes; the short wait only bounds a missed one.
+ * start.  Read on `s`, woken by changes through the watcher `wake`; the
+ * short wait only bounds a missed one.
  */
-static void wait_queue_empty(const char *path)
+static void queue_drained(struct dd_store *s, struct dd_wake *wake)
 {
 	struct dd_error err = DD_ERROR_INIT;
-	struct dd_store *s;
-	struct dd_wake *wake;
 
-	if (dd_store_open_ready(path, NULL, &s, &err) ||
-	    dd_wake_listen(path, DD_WAKE_WATCHER, &wake, &err))
-		die("wait for the queue", &err);
 	for (int i = 0; i < 3000; i++) {
 		struct dd_store_stats st;
 
@@ -610,52 +734,167 @@ static void wait_queue_empty(const char *path)
 			break;
 		dd_wake_wait_for(wake, "queue", 0.01);
 	}
+}
+
+/* The same on a handle and listener of its own. */
+static void wait_queue_empty(const char *path)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store *s;
+	struct dd_wake *wake;
+
+	if (dd_store_open_ready(path, NULL, &s, &err) ||
+	    dd_wake_listen(path, DD_WAKE_WATCHER, &wake, &err))
+		die("wait for the queue", &err);
+	queue_drained(s, wake);
 	dd_wake_close(wake);
 	dd_store_close(s);
 }
 
-/* Every lease released and destroyed exactly once, per the store's log. */
-static bool exactly_once(const char *path)
+/* ---- PostgreSQL: the run's server, read directly ----------------------- */
+
+/*
+ * The run's PostgreSQL server (tests/pg_server.sh --fsync, started once
+ * by pg_server_up() for every PostgreSQL scenario of the run): its
+ * superuser's conninfo over the Unix socket (database "drydock", where
+ * pgbench runs), its programs' directory, and the ceiling pgbench
+ * measured on it in this run.  Each scenario has a database of its own.
+ */
+static struct {
+	bool tried, up;
+	char conninfo[4096];
+	char bin[1024];
+	int dbs;
+	double ceiling;
+} pg_srv;
+
+/* Database `db` on the run's server (libpq: the last of a repeated key wins). */
+static void pg_location(char *buf, size_t n, const char *db)
+{
+	snprintf(buf, n, "%s dbname=%s", pg_srv.conninfo, db);
+}
+
+/*
+ * Run `sql` on `location` as the superuser; the first row's first `n`
+ * columns, as integers, into `out`.  A failure ends the run.
+ */
+static void pg_run(const char *location, const char *sql, long long *out,
+		   int n)
+{
+	PGconn *c = PQconnectdb(location);
+	PGresult *res = NULL;
+	bool ok = c && PQstatus(c) == CONNECTION_OK;
+
+	if (ok) {
+		res = PQexec(c, sql);
+		ok = PQresultStatus(res) == PGRES_COMMAND_OK ||
+		     PQresultStatus(res) == PGRES_TUPLES_OK;
+	}
+	if (ok && n && (PQntuples(res) < 1 || PQnfields(res) < n)) {
+		fprintf(stderr, "bench: postgresql: no row from: %s\n", sql);
+		exit(1);
+	}
+	if (!ok) {
+		fprintf(stderr, "bench: postgresql: %s: %s", sql,
+			c ? PQerrorMessage(c) : "out of memory\n");
+		exit(1);
+	}
+	for (int i = 0; i < n; i++)
+		out[i] = strtoll(PQgetvalue(res, 0, i), NULL, 10);
+	PQclear(res);
+	PQfinish(c);
+}
+
+/* A fresh, empty database on the run's server: its location in `location`. */
+static void pg_newdb(char *location, size_t n)
+{
+	char admin[4200], sql[64], name[32];
+
+	snprintf(name, sizeof(name), "bench%d", ++pg_srv.dbs);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
+	pg_location(admin, sizeof(admin), "postgres");
+	pg_run(admin, sql, NULL, 0);
+	pg_location(location, n, name);
+}
+
+/*
+ * The next transaction id the server will give.  The difference between
+ * two looks is how many write transactions ran in between: those given
+ * an id, which is every one that wrote a row, locked one (FOR SHARE,
+ * FOR UPDATE) or sent a NOTIFY, on any database of the server (in a
+ * scenario, only its own is busy).  Reading takes none.
+ */
+static long long pg_next_xid(const char *location)
+{
+	long long x;
+
+	pg_run(location,
+	       "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
+	       &x, 1);
+	return x;
+}
+
+/* ---- the exactly-once check --------------------------------------------- */
+
+/*
+ * The first row of `sql` (in SQL both SQLite and PostgreSQL take), its
+ * first `n` columns as integers, read from the scenario's store
+ * directly.  False when SQLite could not answer.
+ */
+static bool store_counts(const struct bench *b, const char *sql,
+			 long long *out, int n)
 {
 	sqlite3 *db;
 	sqlite3_stmt *st;
-	bool ok = false;
+	bool ok;
 
-	if (sqlite3_open(path, &db) != SQLITE_OK)
+	if (b->pg) {
+		pg_run(b->path, sql, out, n);
+		return true;
+	}
+	if (sqlite3_open(b->path, &db) != SQLITE_OK) {
+		sqlite3_close(db);
 		return false;
+	}
 	sqlite3_busy_timeout(db, 10000);
-	if (sqlite3_prepare_v2(
-		    db,
+	ok = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	     sqlite3_step(st) == SQLITE_ROW;
+	for (int i = 0; ok && i < n; i++)
+		out[i] = sqlite3_column_int64(st, i);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return ok;
+}
+
+/* Every lease released and destroyed exactly once, per the store's log. */
+static bool exactly_once(const struct bench *b)
+{
+	long long c[4];
+	bool ok;
+
+	if (!store_counts(
+		    b,
 		    "SELECT"
 		    " (SELECT count(*) FROM lease WHERE status != 5),"
 		    " (SELECT count(*) FROM ("
 		    "   SELECT l.id FROM lease l LEFT JOIN log g"
 		    "   ON g.lease = l.id AND g.type IN ('lease.released',"
 		    "   'lease.destroyed') GROUP BY l.id"
-		    "   HAVING sum(g.type = 'lease.released') != 1"
-		    "   OR sum(g.type = 'lease.destroyed') != 1)),"
+		    "   HAVING sum(CASE WHEN g.type = 'lease.released'"
+		    "   THEN 1 ELSE 0 END) != 1"
+		    "   OR sum(CASE WHEN g.type = 'lease.destroyed'"
+		    "   THEN 1 ELSE 0 END) != 1) AS wrong),"
 		    " (SELECT count(*) FROM command WHERE consumed = 0),"
 		    " (SELECT count(*) FROM slot_lock WHERE owner_kind = 3)",
-		    -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-	{
-		ok = sqlite3_column_int(st, 0) == 0 &&
-		     sqlite3_column_int(st, 1) == 0 &&
-		     sqlite3_column_int(st, 2) == 0 &&
-		     sqlite3_column_int(st, 3) == 0;
-		if (!ok)
-			fprintf(stderr,
-				"bench: %s: %d leases not destroyed, %d not "
-				"released and destroyed exactly once, %d "
-				"commands unconsumed, %d slot locks held by "
-				"leases\n",
-				path, sqlite3_column_int(st, 0),
-				sqlite3_column_int(st, 1),
-				sqlite3_column_int(st, 2),
-				sqlite3_column_int(st, 3));
-	}
-	sqlite3_finalize(st);
-	sqlite3_close(db);
+		    c, 4))
+		return false;
+	ok = !c[0] && !c[1] && !c[2] && !c[3];
+	if (!ok)
+		fprintf(stderr,
+			"bench: %s: %lld leases not destroyed, %lld not "
+			"released and destroyed exactly once, %lld commands "
+			"unconsumed, %lld slot locks held by leases\n",
+			b->pg ? "postgresql" : b->path, c[0], c[1], c[2], c[3]);
 	return ok;
 }
 
@@ -687,7 +926,7 @@ static double time_command_in(const struct bench *b, char *const argv[],
 		int null = open("/dev/null", O_RDWR);
 
 		if (b)
-			setenv("DRYDOCK_DB", b->path, 1);
+			store_env(b);
 		dup2(in >= 0 ? in : null, 0);
 		dup2(out ? p[1] : null, 1);
 		dup2(null, 2);
@@ -781,7 +1020,7 @@ static struct result run_run(int n)
 	r.hand_p99 = pct(&hand, 0.99);
 	r.rel_p50 = r.rel_p99 = NAN;
 	r.peak_rss_kb = b.daemon_rss_kb;
-	r.exactly_once = exactly_once(b.path);
+	r.exactly_once = exactly_once(&b);
 	bench_remove(&b);
 	free(run.v);
 	free(bare.v);
@@ -862,6 +1101,8 @@ static bool helper_open(struct helper *h, const char *name, const char *arg,
 	}
 	close(in[0]);
 	close(out[1]);
+	/* only this process holds it: the server lives as long as the run */
+	fcntl(in[1], F_SETFD, FD_CLOEXEC);
 	h->in = in[1];
 	line[0] = '\0';
 	f = fdopen(out[0], "r");
@@ -1074,7 +1315,7 @@ static struct result run_ssh(int n)
 	r.true_p99 = pct(&bare, 0.99);
 	r.rel_p50 = r.rel_p99 = NAN;
 	r.peak_rss_kb = b.daemon_rss_kb;
-	r.exactly_once = exactly_once(b.path);
+	r.exactly_once = exactly_once(&b);
 	bench_remove(&b);
 	free(exec.v);
 	free(fresh.v);
@@ -1113,23 +1354,91 @@ static void print_ssh(const struct result *r)
 
 /* ---- pg-ceiling: pgbench -N on a throwaway PostgreSQL server ----------- */
 
+static struct helper pg_helper; /* tests/pg_server.sh, while it runs */
+
+/*
+ * Start the run's PostgreSQL server, the first time; false (saying why
+ * on stderr) where the server's programs are not installed.
+ */
+static bool pg_server_up(void)
+{
+	char line[8400];
+
+	if (pg_srv.tried)
+		return pg_srv.up;
+	pg_srv.tried = true;
+	if (!helper_open(&pg_helper, "pg_server.sh", "--fsync", false, line,
+			 sizeof(line)) ||
+	    !strncmp(line, "SKIPPED", 7)) {
+		fprintf(stderr, "bench: postgresql: %s",
+			line[0] ? line : "no PostgreSQL server\n");
+		if (strncmp(line, "SKIPPED", 7))
+			exit(1);
+		helper_close(&pg_helper);
+		return false;
+	}
+	/* "URL<tab>CONNINFO<tab>BINDIR" */
+	if (sscanf(line, "%*[^\t]\t%4095[^\t]\t%1023[^\n]", pg_srv.conninfo,
+		   pg_srv.bin) != 2)
+		die("tests/pg_server.sh's line", NULL);
+	/* its database is named by pg_location() */
+	if (strstr(pg_srv.conninfo, " dbname="))
+		*strstr(pg_srv.conninfo, " dbname=") = '\0';
+	pg_srv.up = true;
+	return true;
+}
+
+/*
+ * Can drydock run on the run's server: is it up, and can this build
+ * carry wake-ups over PostgreSQL (without them a daemon there exits at
+ * start)?  Says why not, once.
+ */
+static bool pg_drydock_ready(void)
+{
+	static int ready = -1;
+	struct dd_error err = DD_ERROR_INIT;
+	char location[4200];
+
+	if (ready >= 0)
+		return ready;
+	ready = pg_server_up();
+	if (ready) {
+		pg_location(location, sizeof(location), "drydock");
+		if (!dd_store_wake_transport(location, &err)) {
+			fprintf(stderr,
+				"bench: postgresql: %s: drydock's scenarios "
+				"on it are skipped\n",
+				err.msg);
+			ready = 0;
+		}
+	}
+	return ready;
+}
+
+/* Stop it (at the end of the run). */
+static void pg_server_down(void)
+{
+	if (pg_srv.up)
+		helper_close(&pg_helper);
+	pg_srv.up = false;
+}
+
 /*
  * The most a PostgreSQL server on this machine commits: pgbench's
  * simple-update transactions (-N: one UPDATE, one SELECT and one INSERT
- * each) from `clients` connections for `secs` seconds, on the server the
- * tests use (tests/pg_server.sh) with fsync on, at scale 1.  The ceiling
- * for drydock on PostgreSQL, as store_ceiling() is SQLite's.  Skipped
- * where the server's programs are not installed.
+ * each) from `clients` connections for `secs` seconds, on the run's
+ * server (fsync on), at scale 1, on its database "drydock".  The ceiling
+ * for drydock on PostgreSQL, as store_ceiling() is SQLite's; the
+ * PostgreSQL scenarios of the run are held against it.  Skipped where
+ * the server's programs are not installed.
  */
 static struct result run_pg_ceiling(double secs, int clients)
 {
 	struct result r = {0};
-	struct helper h;
-	char line[8400], conninfo[4096], bin[1024], pgbench[1100];
-	char out[16384], c[16], t[16];
-	char *init_argv[] = {pgbench, "-i", "-q", "-s", "1", conninfo, NULL};
+	char pgbench[1100], out[16384], c[16], t[16], db[4200];
+	char *init_argv[] = {pgbench, "-i", "-q", "-s", "1", db, NULL};
 	char *run_argv[] = {pgbench, "-N", "-c", c, "-j", "2", "-T",
-			    t, conninfo, NULL};
+			    t, db, NULL};
 	char *version_argv[] = {pgbench, "--version", NULL};
 	const char *tps, *done;
 	int st;
@@ -1139,22 +1448,12 @@ static struct result run_pg_ceiling(double secs, int clients)
 	r.backend = "postgresql";
 	r.clients = clients;
 	r.exactly_once = true;
-	if (!helper_open(&h, "pg_server.sh", "--fsync", false, line,
-			 sizeof(line)) ||
-	    !strncmp(line, "SKIPPED", 7)) {
-		fprintf(stderr, "bench: pg-ceiling: %s",
-			line[0] ? line : "no PostgreSQL server\n");
-		if (strncmp(line, "SKIPPED", 7))
-			exit(1);
-		helper_close(&h);
+	if (!pg_server_up()) {
 		r.skipped = true;
 		return r;
 	}
-	/* "URL<tab>CONNINFO<tab>BINDIR" */
-	if (sscanf(line, "%*[^\t]\t%4095[^\t]\t%1023[^\n]", conninfo, bin) !=
-	    2)
-		die("pg-ceiling: tests/pg_server.sh's line", NULL);
-	snprintf(pgbench, sizeof(pgbench), "%s/pgbench", bin);
+	snprintf(pgbench, sizeof(pgbench), "%s/pgbench", pg_srv.bin);
+	pg_location(db, sizeof(db), "drydock");
 	snprintf(c, sizeof(c), "%d", clients);
 	snprintf(t, sizeof(t), "%d", (int)ceil(secs));
 	time_command(NULL, version_argv, out, sizeof(out), &st);
@@ -1166,7 +1465,6 @@ static struct result run_pg_ceiling(double secs, int clients)
 	time_command(NULL, run_argv, out, sizeof(out), &st);
 	must_pass("pgbench -N", st);
 	r.seconds = ceil(secs);
-	helper_close(&h);
 	tps = strstr(out, "tps = ");
 	done = strstr(out, "actually processed: ");
 	if (!tps || !done) {
@@ -1175,6 +1473,7 @@ static struct result run_pg_ceiling(double secs, int clients)
 	}
 	r.ceiling = strtod(tps + 6, NULL);
 	r.pg_transactions = strtoll(done + 20, NULL, 10);
+	pg_srv.ceiling = r.ceiling;
 	return r;
 }
 
@@ -1293,25 +1592,30 @@ static void set_min_ready(struct bench *b, int min_ready)
  * request -> active -> release -> destroyed.  Cold: each lifecycle also
  * releases its resource, so every lease waits for a new one, unless the
  * blueprint keeps `min_ready` resources built ahead (prewarm), which
- * the workers build before the clients start.
+ * the workers build before the clients start.  On PostgreSQL (`w`),
+ * the ceiling is pgbench's of the run, and the server's write
+ * transactions in the timed part are counted.
  */
-static struct result run_pool(const char *scenario, enum mode mode, int clients,
-			      int resources, bool cold, double secs,
-			      long long history_resources,
-			      long long history_leases, long long max_each,
-			      int min_ready)
+static struct result run_pool_on(const struct where *w, const char *scenario,
+				 enum mode mode, int clients, int resources,
+				 bool cold, double secs,
+				 long long history_resources,
+				 long long history_leases, long long max_each,
+				 int min_ready)
 {
 	struct result r = {0};
 	struct bench b;
 	struct samples active = {0}, release = {0};
 	struct client *cs = calloc((size_t)clients, sizeof(*cs));
 	atomic_llong done = 0;
-	long long commits0, commits;
+	long long commits0, commits, xid0 = 0;
 	double start, cpu0;
 
 	pthread_mutex_init(&active.mu, NULL);
 	pthread_mutex_init(&release.mu, NULL);
-	bench_open(&b, mode, resources, 1);
+	bench_open_at(&b, w, mode, resources, 1);
+	if ((history_resources || history_leases) && b.pg)
+		die("a history on PostgreSQL is not written", NULL);
 	if (history_resources || history_leases)
 		add_history(b.path, history_resources, history_leases);
 	if (!min_ready)
@@ -1323,6 +1627,8 @@ static struct result run_pool(const char *scenario, enum mode mode, int clients,
 		build_pool(&b, resources);
 	if (min_ready)
 		wait_queue_empty(b.path); /* the pool is full */
+	if (b.pg)
+		xid0 = pg_next_xid(b.path);
 	commits0 = dd_store_commit_count();
 	cpu0 = self_cpu_seconds();
 	start = dd_monotonic();
@@ -1344,6 +1650,10 @@ static struct result run_pool(const char *scenario, enum mode mode, int clients,
 	/* this process (clients, and in library mode the workers) ... */
 	r.cpu_ms_per_lifecycle = self_cpu_seconds() - cpu0;
 	commits = dd_store_commit_count() - commits0;
+	if (b.pg && r.lifecycles)
+		r.xacts_per_lifecycle =
+			(double)(pg_next_xid(b.path) - xid0) /
+			(double)r.lifecycles;
 	bench_stop(&b);
 	/*
 	 * Every commit of this process in the run (clients, and in library
@@ -1374,13 +1684,30 @@ static struct result run_pool(const char *scenario, enum mode mode, int clients,
 	r.rel_p50 = pct(&release, 0.50);
 	r.rel_p99 = pct(&release, 0.99);
 	r.peak_rss_kb = b.daemon_rss_kb;
-	r.exactly_once = exactly_once(b.path);
-	r.ceiling = store_ceiling(b.dir, secs > 2 ? 2 : secs / 2);
+	r.exactly_once = exactly_once(&b);
+	if (b.pg) {
+		r.backend = "postgresql";
+		r.daemons = b.daemons;
+		r.ceiling = pg_srv.ceiling;
+	} else {
+		r.ceiling = store_ceiling(b.dir, secs > 2 ? 2 : secs / 2);
+	}
 	bench_remove(&b);
 	free(active.v);
 	free(release.v);
 	free(cs);
 	return r;
+}
+
+static struct result run_pool(const char *scenario, enum mode mode, int clients,
+			      int resources, bool cold, double secs,
+			      long long history_resources,
+			      long long history_leases, long long max_each,
+			      int min_ready)
+{
+	return run_pool_on(&on_sqlite, scenario, mode, clients, resources,
+			   cold, secs, history_resources, history_leases,
+			   max_each, min_ready);
 }
 
 /* K concurrent release requests for each of N active leases. */
@@ -1418,7 +1745,8 @@ static void *releaser_main(void *arg)
 	return NULL;
 }
 
-static struct result run_contention(enum mode mode, int leases, int k)
+static struct result run_contention_on(const struct where *w,
+					enum mode mode, int leases, int k)
 {
 	struct result r = {0};
 	struct bench b;
@@ -1428,9 +1756,10 @@ static struct result run_contention(enum mode mode, int leases, int k)
 	struct dd_lease_request req = {.type = "host", .owner = "bench"};
 	struct releaser *rl = calloc((size_t)k, sizeof(*rl));
 	pthread_barrier_t go;
+	long long xid0 = 0;
 	double start;
 
-	bench_open(&b, mode, leases, 1);
+	bench_open_at(&b, w, mode, leases, 1);
 	bench_start(&b, workers);
 	if (dd_store_open_ready(b.path, NULL, &s, &err) ||
 	    dd_wake_listen(b.path, DD_WAKE_WATCHER, &wake, &err))
@@ -1445,6 +1774,8 @@ static struct result run_contention(enum mode mode, int leases, int k)
 		rl[i] = (struct releaser){b.path, leases, &go, 0};
 		pthread_create(&rl[i].tid, NULL, releaser_main, &rl[i]);
 	}
+	if (b.pg)
+		xid0 = pg_next_xid(b.path);
 	pthread_barrier_wait(&go);
 	start = dd_monotonic();
 	for (int i = 0; i < k; i++)
@@ -1452,6 +1783,9 @@ static struct result run_contention(enum mode mode, int leases, int k)
 	for (int i = 1; i <= leases; i++)
 		wait_lease(s, wake, i, DD_LEASE_DESTROYED, NULL);
 	r.converge_s = dd_monotonic() - start;
+	if (b.pg)
+		r.xacts_per_lifecycle =
+			(double)(pg_next_xid(b.path) - xid0) / leases;
 	dd_wake_close(wake);
 	dd_store_close(s);
 	wait_queue_empty(b.path);
@@ -1465,12 +1799,240 @@ static struct result run_contention(enum mode mode, int leases, int k)
 	r.seconds = r.converge_s;
 	r.p50 = r.p95 = r.p99 = r.rel_p50 = r.rel_p99 = NAN;
 	r.peak_rss_kb = b.daemon_rss_kb;
-	r.exactly_once = exactly_once(b.path);
-	r.ceiling = store_ceiling(b.dir, 0.5);
+	r.exactly_once = exactly_once(&b);
+	if (b.pg) {
+		r.backend = "postgresql";
+		r.daemons = b.daemons;
+		r.ceiling = pg_srv.ceiling;
+	} else {
+		r.ceiling = store_ceiling(b.dir, 0.5);
+	}
 	pthread_barrier_destroy(&go);
 	bench_remove(&b);
 	free(rl);
 	return r;
+}
+
+static struct result run_contention(enum mode mode, int leases, int k)
+{
+	return run_contention_on(&on_sqlite, mode, leases, k);
+}
+
+/* ---- pg-wake: wake-ups between processes on one PostgreSQL database ---- */
+
+/*
+ * The other process of pg-wake (`bench --pg-waiter LOCATION`, started by
+ * run_pg_wake()): a watcher and a daemon's listener on the store, as a
+ * waiting `drydock lease` and a second daemon have, told what to wait
+ * for on its standard input, a line each, answering each on its
+ * standard output with the time (CLOCK_MONOTONIC, which every process of
+ * the machine shares) it saw it, or -1:
+ *   active ID   wait, as a client does, until lease ID is active
+ *   arm         read what its daemon listener holds, answer "armed",
+ *               then wait for the next wake-up to reach that listener
+ * It first answers "ready", once both listen.
+ */
+static int pg_waiter_main(const char *location)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store *s;
+	struct dd_wake *watcher, *daemon;
+	char line[128];
+	long long id;
+
+	if (dd_store_open_ready(location, NULL, &s, &err) ||
+	    dd_wake_listen(location, DD_WAKE_WATCHER, &watcher, &err) ||
+	    dd_wake_listen(location, DD_WAKE_DAEMON, &daemon, &err))
+		die("pg-waiter", &err);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("ready\n");
+	while (fgets(line, sizeof(line), stdin)) {
+		if (sscanf(line, "active %lld", &id) == 1) {
+			bool ok = !wait_lease(s, watcher, id, DD_LEASE_ACTIVE,
+					      NULL);
+
+			printf("%.9f\n", ok ? dd_monotonic() : -1.0);
+		} else if (!strcmp(line, "arm\n")) {
+			struct pollfd p = {dd_wake_fd(daemon), POLLIN, 0};
+			double t = -1;
+
+			dd_wake_drain(daemon);
+			printf("armed\n");
+			/* readable with nothing for it is no wake-up */
+			while (poll(&p, 1, 10000) == 1) {
+				double seen = dd_monotonic();
+
+				if (dd_wake_drain(daemon) > 0) {
+					t = seen;
+					break;
+				}
+			}
+			printf("%.9f\n", t);
+		} else {
+			fprintf(stderr, "bench: pg-waiter: unknown request: %s",
+				line);
+			return 1;
+		}
+	}
+	dd_wake_close(daemon);
+	dd_wake_close(watcher);
+	dd_store_close(s);
+	return 0;
+}
+
+/* The waiter's next answer: a time, or -1 (also when it is gone). */
+static double waiter_answer(FILE *from)
+{
+	char line[64];
+
+	if (!fgets(line, sizeof(line), from))
+		return -1;
+	return strtod(line, NULL);
+}
+
+/*
+ * Wake-ups across processes on one PostgreSQL database, as between two
+ * machines: one `drydock daemon` on a host of one slot (built first),
+ * this process as the client, and a waiter process (pg_waiter_main).
+ * Each of `n` rounds: a lease asked for here -> active as seen by the
+ * waiter's watcher (through the daemon: woken, allocates, activates,
+ * notifies); then, with the daemon idle, a release sent from here -> the
+ * waiter's daemon listener woken (the release's commit and NOTIFY, and
+ * their delivery).  The lease is destroyed before the next round.
+ */
+static struct result run_pg_wake(int n)
+{
+	static const struct where on_pg = {true, 1};
+	struct result r = {0};
+	struct samples active = {0}, woken = {0}, call = {0};
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_lease_request req = {.type = "host", .owner = "bench"};
+	struct dd_store *s;
+	struct dd_wake *wake;
+	struct bench b;
+	int in[2], out[2];
+	FILE *to, *from;
+	char line[64];
+	pid_t waiter;
+	double t0;
+
+	r.scenario = "pg-wake";
+	r.mode = mode_names[MODE_PROCESS];
+	r.backend = "postgresql";
+	r.exactly_once = true;
+	if (!pg_drydock_ready()) {
+		r.skipped = true;
+		return r;
+	}
+	pthread_mutex_init(&active.mu, NULL);
+	pthread_mutex_init(&woken.mu, NULL);
+	pthread_mutex_init(&call.mu, NULL);
+	bench_open_at(&b, &on_pg, MODE_PROCESS, 1, 1);
+	bench_start(&b, workers);
+	build_pool(&b, 1);
+	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
+		die("pipe", NULL);
+	waiter = fork();
+	if (waiter == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		execl("/proc/self/exe", "bench", "--pg-waiter", b.path,
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	to = fdopen(in[1], "w");
+	from = fdopen(out[0], "r");
+	if (!to || !from || !fgets(line, sizeof(line), from) ||
+	    strcmp(line, "ready\n"))
+		die("pg-wake: the waiter did not start", NULL);
+	if (client_open(&b, &s, &err) ||
+	    dd_wake_listen(b.path, DD_WAKE_WATCHER, &wake, &err))
+		die("pg-wake", &err);
+	t0 = dd_monotonic();
+	for (int i = 0; i < n; i++) {
+		struct dd_lease l = {0};
+		double t1, t2, t3, seen;
+
+		t1 = dd_monotonic();
+		if (dd_api_lease_create(s, &req, &l, &err))
+			die("lease", &err);
+		fprintf(to, "active %lld\n", l.id);
+		fflush(to);
+		seen = waiter_answer(from);
+		if (seen < 0)
+			die("pg-wake: the lease did not become active", NULL);
+		samples_add(&active, seen - t1);
+		/* nothing else to wake the daemons while it is armed */
+		queue_drained(s, wake);
+		fprintf(to, "arm\n");
+		fflush(to);
+		if (!fgets(line, sizeof(line), from) || strcmp(line, "armed\n"))
+			die("pg-wake: the waiter did not arm", NULL);
+		t2 = dd_monotonic();
+		if (dd_api_send(s, (struct dd_ref){DD_OBJ_LEASE, l.id},
+				"release", "bench", NULL, NULL, &err))
+			die("release", &err);
+		t3 = dd_monotonic();
+		seen = waiter_answer(from);
+		if (seen < 0)
+			die("pg-wake: the release woke no one within 10 s", NULL);
+		samples_add(&call, t3 - t2);
+		if (seen < t2)
+			r.strays++; /* woken by something else: not counted */
+		else
+			samples_add(&woken, seen - t2);
+		wait_lease(s, wake, l.id, DD_LEASE_DESTROYED, NULL);
+		dd_lease_release(&l);
+	}
+	r.seconds = dd_monotonic() - t0;
+	fclose(to);
+	fclose(from);
+	waitpid(waiter, NULL, 0);
+	dd_wake_close(wake);
+	dd_store_close(s);
+	wait_queue_empty(b.path);
+	bench_stop(&b);
+	r.daemons = 1;
+	r.clients = 1;
+	r.resources = 1;
+	r.existing_resources = 1;
+	r.lifecycles = n;
+	r.p50 = pct(&active, 0.50);
+	r.p95 = pct(&active, 0.95);
+	r.p99 = pct(&active, 0.99);
+	r.wake_p50 = pct(&woken, 0.50);
+	r.wake_p99 = pct(&woken, 0.99);
+	r.call_p50 = pct(&call, 0.50);
+	r.call_p99 = pct(&call, 0.99);
+	r.rel_p50 = r.rel_p99 = NAN;
+	r.ceiling = pg_srv.ceiling;
+	r.peak_rss_kb = b.daemon_rss_kb;
+	r.exactly_once = exactly_once(&b);
+	bench_remove(&b);
+	free(active.v);
+	free(woken.v);
+	free(call.v);
+	return r;
+}
+
+static void print_pg_wake(const struct result *r)
+{
+	if (r->skipped) {
+		printf("pg-wake: skipped (no PostgreSQL server)\n");
+		return;
+	}
+	printf("pg-wake: a release sent here -> a daemon listener in another "
+	       "process woken p50 %.2f ms, p99 %.2f ms (the release call "
+	       "itself p50 %.2f, p99 %.2f ms); a lease asked for here -> "
+	       "active seen by a watcher there p50 %.2f ms, p99 %.2f ms; "
+	       "%lld rounds%s, exactly once: %s\n",
+	       r->wake_p50, r->wake_p99, r->call_p50, r->call_p99, r->p50,
+	       r->p99, r->lifecycles,
+	       r->strays ? " (some woken by something else first)" : "",
+	       r->exactly_once ? "yes" : "NO");
+	fflush(stdout);
 }
 
 /* ---- a backlog of waiting leases -------------------------------------- */
@@ -1671,7 +2233,7 @@ static struct result run_backlog(enum mode mode, int n)
 	r.rel_p50 = pct(&release, 0.50);
 	r.rel_p99 = pct(&release, 0.99);
 	r.peak_rss_kb = b.daemon_rss_kb;
-	r.exactly_once = exactly_once(b.path);
+	r.exactly_once = exactly_once(&b);
 	/* a short look: the ceiling is not what this scenario is about */
 	r.ceiling = store_ceiling(b.dir, 0.2);
 	bench_remove(&b);
@@ -2196,6 +2758,33 @@ static json_t *result_json(const struct result *r, const char *durability)
 				  "version_p99_ms", num(r->version_p99),
 				  "true_p50_ms", num(r->true_p50),
 				  "true_p99_ms", num(r->true_p99)));
+	if (r->daemons && strcmp(r->scenario, "pg-wake")) {
+		double per_s = r->seconds > 0 ? (double)r->lifecycles /
+							r->seconds
+					      : NAN;
+
+		json_object_set_new(
+			o, "postgresql",
+			json_pack("{s:i, s:o, s:o, s:o}", "daemons", r->daemons,
+				  "pgbench_transactions_per_s", num(r->ceiling),
+				  "ratio_to_ceiling",
+				  num(r->ceiling > 0 ? per_s / r->ceiling
+						     : NAN),
+				  "transactions_per_lifecycle",
+				  num(r->xacts_per_lifecycle > 0
+					      ? r->xacts_per_lifecycle
+					      : NAN)));
+	}
+	if (!strcmp(r->scenario, "pg-wake") && !r->skipped)
+		json_object_set_new(
+			o, "wake",
+			json_pack("{s:i, s:o, s:o, s:o, s:o, s:i}", "daemons",
+				  r->daemons,
+				  "release_to_woken_p50_ms", num(r->wake_p50),
+				  "release_to_woken_p99_ms", num(r->wake_p99),
+				  "release_call_p50_ms", num(r->call_p50),
+				  "release_call_p99_ms", num(r->call_p99),
+				  "woken_by_something_else", r->strays));
 	if (!strcmp(r->scenario, "pg-ceiling") && !r->skipped)
 		json_object_set_new(
 			o, "pgbench",
@@ -2223,15 +2812,86 @@ static json_t *result_json(const struct result *r, const char *durability)
 
 static void print_row(const struct result *r)
 {
+	char mode[16];
+
+	/* PostgreSQL's rows: "pg/1d", "pg/3d" (daemons) */
+	if (r->daemons)
+		snprintf(mode, sizeof(mode), "pg/%dd", r->daemons);
+	else
+		snprintf(mode, sizeof(mode), "%s", r->mode);
 	printf("%-11s %-8s %4d %7lld %8lld %8.1f %7.2f %7.2f %7.2f %7.2f "
 	       "%7.2f %7ld %7.0f %6.1f %6.2f %s\n",
-	       r->scenario, r->mode, r->clients, r->existing_resources,
+	       r->scenario, mode, r->clients, r->existing_resources,
 	       r->finished_leases,
 	       r->seconds > 0 ? (double)r->lifecycles / r->seconds : 0, r->p50,
 	       r->p95, r->p99, r->rel_p50, r->rel_p99, r->peak_rss_kb,
 	       r->ceiling, r->commits_per_lifecycle, r->cpu_ms_per_lifecycle,
 	       r->exactly_once ? "yes" : "NO");
+	if (r->daemons && r->seconds > 0 && r->ceiling > 0)
+		printf("  postgresql, %d daemon%s: %.2fx the pgbench ceiling "
+		       "(%.0f transactions/s), %.1f write transactions per "
+		       "lifecycle\n",
+		       r->daemons, r->daemons > 1 ? "s" : "",
+		       (double)r->lifecycles / r->seconds / r->ceiling,
+		       r->ceiling, r->xacts_per_lifecycle);
 	fflush(stdout);
+}
+
+/*
+ * The PostgreSQL scenarios (issue 13), on one server started for them:
+ * pgbench's ceiling first, then the hot pool (one client, then C), the
+ * cold pool and the contention with 1 and with 3 daemons, and the
+ * wake-ups between processes.  --quick keeps the hot pool at C with 1
+ * and 3 daemons and a short pg-wake: each scenario's fresh database,
+ * schema and daemons cost seconds of their own.  --only pg runs them
+ * all, each also by its own name (pg-ceiling, pg-hot-pool, pg-cold,
+ * pg-contention, pg-wake).  Returns how many results it added.
+ */
+static bool want_pg(const char *name)
+{
+	return !only || !strcmp(only, "pg") || !strcmp(only, name);
+}
+
+static size_t run_pg_scenarios(double secs, bool quick, struct result *rs)
+{
+	static const struct where one = {true, 1}, three = {true, 3};
+	static const struct where *const sides[] = {&one, &three};
+	bool pools = want_pg("pg-hot-pool") || want_pg("pg-cold") ||
+		     want_pg("pg-contention");
+	size_t n = 0;
+
+	if (pools || want_pg("pg-ceiling")) {
+		rs[n] = run_pg_ceiling(secs, hot_clients);
+		print_pg_ceiling(&rs[n]);
+		if (rs[n++].skipped)
+			return n;
+	}
+	if (!pg_drydock_ready())
+		return n;
+	if (!quick && want_pg("pg-hot-pool")) {
+		rs[n] = run_pool_on(&one, "hot-pool", MODE_PROCESS, 1, 16,
+				    false, secs, 0, 0, 0, 0);
+		print_row(&rs[n++]);
+	}
+	for (size_t i = 0; i < 2 && want_pg("pg-hot-pool"); i++) {
+		rs[n] = run_pool_on(sides[i], "hot-pool", MODE_PROCESS,
+				    hot_clients, 16, false, secs, 0, 0, 0, 0);
+		print_row(&rs[n++]);
+	}
+	for (size_t i = 0; i < 2 && !quick && want_pg("pg-cold"); i++) {
+		rs[n] = run_pool_on(sides[i], "cold", MODE_PROCESS, 16, 64, true,
+				    secs, 0, 0, 0, 0);
+		print_row(&rs[n++]);
+	}
+	for (size_t i = 0; i < 2 && !quick && want_pg("pg-contention"); i++) {
+		rs[n] = run_contention_on(sides[i], MODE_PROCESS, 50, 20);
+		print_row(&rs[n++]);
+	}
+	if (want_pg("pg-wake")) {
+		rs[n] = run_pg_wake(quick ? 10 : 200);
+		print_pg_wake(&rs[n++]);
+	}
+	return n;
 }
 
 static json_t *machine_json(void)
@@ -2289,13 +2949,16 @@ int main(int argc, char **argv)
 				!strcmp(getenv("DRYDOCK_DURABILITY"), "normal")
 			? "normal"
 			: "full";
-	struct result rs[32];
+	struct result rs[48];
 	size_t n = 0;
 	json_t *doc, *list;
 	int ok = 1;
 
 	dd_alloc_init();
 	signal(SIGPIPE, SIG_IGN);
+	/* pg-wake's other process */
+	if (argc == 3 && !strcmp(argv[1], "--pg-waiter"))
+		return pg_waiter_main(argv[2]);
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--quick"))
 			quick = true;
@@ -2357,7 +3020,19 @@ int main(int argc, char **argv)
 		rs[n] = run_ssh(3);
 		print_ssh(&rs[n++]);
 		rs[n] = run_pg_ceiling(1, 2);
-		print_pg_ceiling(&rs[n++]);
+		print_pg_ceiling(&rs[n]);
+		if (!rs[n++].skipped && pg_drydock_ready()) {
+			static const struct where three = {true, 3};
+
+			/* several daemons on one database, exactly once */
+			rs[n] = run_pool_on(&three, "hot-pool", MODE_PROCESS,
+					    2, 2, false, 30, 0, 0, 3, 0);
+			print_row(&rs[n++]);
+			rs[n] = run_contention_on(&three, MODE_PROCESS, 6, 3);
+			print_row(&rs[n++]);
+			rs[n] = run_pg_wake(3);
+			print_pg_wake(&rs[n++]);
+		}
 		rs[n] = run_pool("prewarm", MODE_LIBRARY, 1, 4, true, 30, 0, 0,
 				 5, 2);
 		print_row(&rs[n++]);
@@ -2491,10 +3166,7 @@ int main(int argc, char **argv)
 			rs[n] = run_ssh(quick ? 10 : 200);
 			print_ssh(&rs[n++]);
 		}
-		if (WANT("pg-ceiling")) {
-			rs[n] = run_pg_ceiling(secs, hot_clients);
-			print_pg_ceiling(&rs[n++]);
-		}
+		n += run_pg_scenarios(secs, quick, rs + n);
 		if (!quick && WANT("scale")) {
 			rs[n] = run_pool("scale", MODE_PROCESS, 16, 16, false,
 					 secs, 100000 - 16, 1000000, 0, 0);
@@ -2518,6 +3190,7 @@ int main(int argc, char **argv)
 		}
 	}
 	json_decref(doc);
+	pg_server_down();
 	if (keep)
 		printf("stores kept under %s\n", root);
 	else
