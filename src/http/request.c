@@ -53,14 +53,28 @@ const char *dd_http_query(struct dd_http_req *r, const char *key)
 
 /* What is wrong with a query argument; the message says it to the client. */
 enum query_fault { QUERY_OK, QUERY_UNKNOWN, QUERY_TWICE, QUERY_EMPTY,
-		   QUERY_CONTROL, QUERY_CONTROL_NAME };
+		   QUERY_CONTROL, QUERY_CONTROL_NAME, QUERY_NOT_UTF8 };
 
 static const char *const query_fault_msg[] = {
 	[QUERY_TWICE] = "is given twice",
 	[QUERY_EMPTY] = "needs a value",
 	[QUERY_CONTROL] = "has a control character in its value",
 	[QUERY_CONTROL_NAME] = "has a control character in its name",
+	[QUERY_NOT_UTF8] = "is not valid UTF-8",
 };
+
+/*
+ * Is v (n bytes) valid UTF-8?  Every name and text drydock stores is,
+ * and a PostgreSQL store refuses to compare with anything else, so a
+ * filter that is not is refused on every store alike.
+ */
+static bool is_utf8(const char *v, size_t n)
+{
+	json_t *s = json_stringn(v, n);
+
+	json_decref(s);
+	return s != NULL;
+}
 
 struct query_check {
 	const char *const *known;
@@ -99,6 +113,8 @@ static enum MHD_Result check_key(void *cls, enum MHD_ValueKind kind,
 		q->fault = QUERY_EMPTY;
 	else if (has_control(value, value_size))
 		q->fault = QUERY_CONTROL;
+	else if (!is_utf8(value, value_size))
+		q->fault = QUERY_NOT_UTF8;
 	else
 		q->seen |= 1u << i;
 	q->key = key;
