@@ -48,7 +48,8 @@ expect_refused 4 "lives on machine 'a'" \
 stop_daemon "$daemon_a"
 start_on b
 l2=$(dd lease --type host --attr host=h1 --no-wait 2>/dev/null)
-wait_until 20 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM lease WHERE id = $l2')\" = 1 ]" ||
+placed() { [ "$(lease_status "$l2")" = acquired ]; }
+wait_until 20 placed ||
 	fail "lease $l2 was not placed: $(lease_status "$l2")"
 expect_eq "lease $l2's resource" "$(sql "SELECT resource FROM lease WHERE id = $l2")" "$r1"
 # b serves what it may: a lease on a host of its own, after l2 in the
@@ -63,7 +64,8 @@ grep -q "lease $l2\$" "$T/b.trace" && fail "b ran a hook of lease $l2: $(cat "$T
 
 # ---- a back: it finishes the lease ---------------------------------------------
 start_on a
-wait_until 20 sh -c "[ \"\$(sqlite3 '$DRYDOCK_DB' 'SELECT status FROM lease WHERE id = $l2')\" = 2 ]" ||
+active() { [ "$(lease_status "$l2")" = active ]; }
+wait_until 20 active ||
 	fail "lease $l2 did not become active with a back: $(lease_status "$l2")"
 
 # ---- both: more leases, then everything released ----------------------------------
