@@ -79,13 +79,7 @@ int dd_pg_fail(struct pg *p, PGresult *res, struct dd_error *err,
 		msg = "no connection to the database";
 	n = (int)strcspn(msg, "\n");
 	p->constraint[0] = '\0';
-	if ((!res || !state || p->broken) && connection_lost(p, state)) {
-		p->broken = true;
-		rc = dd_error_set(err, DD_ERR_STORE,
-				  "store '%s' lost its connection to the "
-				  "database (%s): %.*s",
-				  p->sql.name, what, n, msg);
-	} else if (connection_lost(p, state)) {
+	if (connection_lost(p, state)) {
 		p->broken = true;
 		rc = dd_error_set(err, DD_ERR_STORE,
 				  "store '%s' lost its connection to the "

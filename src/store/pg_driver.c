@@ -61,8 +61,6 @@ static char *translate(const char *sql, int *nparams, unsigned *used)
 	return out;
 }
 
-static const char returning[] = " RETURNING id";
-
 static void stmt_clear(struct dd_sql_stmt *st)
 {
 	for (int i = 0; i < PG_MAX_PARAMS; i++) {
@@ -94,7 +92,6 @@ static int stmt_get(struct pg *p, const char *sql, bool key,
 		    struct dd_sql_stmt **out, struct dd_error *err)
 {
 	struct dd_sql_stmt *st;
-	size_t n = strlen(sql), r = sizeof(returning) - 1;
 
 	for (size_t i = 0; i < p->ncache; i++) {
 		st = p->cache[i];
@@ -122,8 +119,6 @@ static int stmt_get(struct pg *p, const char *sql, bool key,
 				    "statement has %d parameters, more than %d",
 				    np, PG_MAX_PARAMS);
 	}
-	st->returning = n > r && !strcmp(sql + n - r, returning);
-	st->owner = p;
 	st->row = -1;
 	if (p->ncache < PG_STMT_CACHE) {
 		st->cached = true;

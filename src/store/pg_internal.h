@@ -44,7 +44,6 @@ struct dd_sql_stmt {
 	char *text;		/* PostgreSQL's ($N), owned */
 	char name[16];		/* the server-side statement, "" if none yet */
 	bool cached;		/* in the handle's cache (else freed at done) */
-	bool returning;		/* ends with RETURNING id */
 	int nparams;		/* highest ?N in the text */
 	unsigned used;		/* bit N-1: the text uses ?N */
 	char *values[PG_MAX_PARAMS];
@@ -54,7 +53,6 @@ struct dd_sql_stmt {
 	PGresult *res;		/* the running execution's, or NULL */
 	int row;		/* the current row in res, -1 before */
 	bool ran;		/* executed since the last done() */
-	struct pg *owner;
 };
 
 struct pg {
