@@ -442,7 +442,10 @@ static long long host_lease(const struct dd_resource *r)
 	return json_is_integer(v) ? json_integer_value(v) : 0;
 }
 
-/* The tail of `s` that fits in `max` bytes, without trailing blanks. */
+/*
+ * The tail of `b` that fits in `max` bytes, without trailing blanks,
+ * on one line (a message's, a log entry's).
+ */
 static const char *tail_of(struct dd_buf *b, size_t max)
 {
 	while (b->len && (b->buf[b->len - 1] == '\n' ||
@@ -450,6 +453,9 @@ static const char *tail_of(struct dd_buf *b, size_t max)
 		b->buf[--b->len] = '\0';
 	if (!b->buf)
 		return "";
+	for (size_t i = 0; i < b->len; i++)
+		if (b->buf[i] == '\n' || b->buf[i] == '\r')
+			b->buf[i] = ' ';
 	return b->len > max ? b->buf + b->len - max : b->buf;
 }
 
@@ -469,8 +475,16 @@ static int git_run(const struct dd_bp_ctx *ctx, long long host,
 	struct dd_buf cmd = DD_BUF_INIT;
 	int rc;
 
-	for (size_t i = 0; argv[i]; i++)
+	/* said without git's "-c NAME=VALUE" and "-C DIR": the rest tells */
+	for (size_t i = 0; argv[i]; i++) {
+		if (i && argv[i + 1] &&
+		    (!strcmp(argv[i], "-c") || !strcmp(argv[i], "-C")) &&
+		    !strcmp(argv[0], "git")) {
+			i++;
+			continue;
+		}
 		dd_buf_addf(&cmd, "%s%s", i ? " " : "", argv[i]);
+	}
 	rc = dd_bp_lease_exec(ctx, host, argv, &res, &why);
 	if (rc)
 		rc = dd_error_set(err, DD_ERR_REMOTE,
