@@ -60,6 +60,8 @@
 #include <string.h>
 
 #define DEFAULT_LIMIT 16
+/* Seconds an idle copy is kept from a lease of another shape. */
+#define DEFAULT_GRACE 60
 /* No more allocation proposals than this (limit keys x host keys). */
 #define MAX_PROPOSALS 256
 /* The name under which a working copy remembers its host lease. */
@@ -1027,4 +1029,6 @@ const struct dd_blueprint_type dd_working_copy_blueprint_type = {
 	.activate_lease = wc_activate_lease,
 	.command = &wc_command,
 	.lease_fields = wc_lease_fields,
+	/* a copy is worth keeping a while: the next lease may want it */
+	.reclaim_grace = DEFAULT_GRACE,
 };

@@ -6,7 +6,8 @@
 # resource, fetched not cloned: what a clone would remove stays in
 # .git); ignored, untracked and changed files of the last lease gone;
 # the shared object cache (alternates, size); limit and per_host_limit;
-# reclaim of an idle copy for a lease of another shape; a host lease that
+# reclaim of an idle copy for a lease of another shape, after its
+# grace period; a host lease that
 # never activates (the copy fails with that reason in time); `drydock
 # run` on a working copy; and injection attempts refused with nothing
 # queued.
@@ -167,7 +168,7 @@ release "$lo"
 # ---- per_host_limit: one copy on host 'b' at a time ---------------------------------------
 host_pool pool-b '[{"name": "b", "slots": 8}]'
 dd blueprint create --type working-copy --name wc-b --config \
-	"{\"hosts\": [$(sql "SELECT id FROM blueprint WHERE name = 'pool-b'")], \"root\": \"$T/wcb\", \"limit\": 5, \"per_host_limit\": 1}" >/dev/null
+	"{\"hosts\": [$(sql "SELECT id FROM blueprint WHERE name = 'pool-b'")], \"root\": \"$T/wcb\", \"limit\": 5, \"per_host_limit\": 1, \"reclaim_grace\": 3}" >/dev/null
 wcb=$(sql "SELECT id FROM blueprint WHERE name = 'wc-b'")
 lp=$(dd lease --type working-copy --blueprint "$wcb" --attributes "$(src_at '"branch": "main"')" 2>/dev/null)
 lq=$(dd lease --no-wait --type working-copy --blueprint "$wcb" --attributes "{\"repositories\": {\"o\": {\"uri\": \"$OTHER\"}}}" 2>/dev/null)
@@ -175,8 +176,12 @@ sleep 1
 expect_eq "second copy on the host waits" "$(lease_status "$lq")" pending
 expect_eq "one copy on host b" "$(sql "SELECT count(*) FROM resource WHERE blueprint = $wcb AND status != 4")" 1
 release "$lp"
+idle=$(date +%s)
+sleep 1
+expect_eq "an idle copy in its grace period is kept" "$(lease_status "$lq")" pending
 for i in $(seq 1 200); do [ "$(lease_status "$lq")" = active ] && break; sleep 0.1; done
-expect_eq "after the first went idle, reclaimed for the second" "$(lease_status "$lq")" active
+expect_eq "after the grace period, reclaimed for the second" "$(lease_status "$lq")" active
+[ $(($(date +%s) - idle)) -ge 2 ] || fail "reclaimed before its grace period ended"
 release "$lq"
 
 # ---- a host lease that never activates ----------------------------------------------------
