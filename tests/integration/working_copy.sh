@@ -66,6 +66,9 @@ r1=$(lease_resource "$l1")
 expect_eq "exec prints the commit" "$(dd exec --lease "$l1" -- git rev-parse HEAD)" "$(rev main)"
 expect_eq "commits attribute" "$(attr "$l1" commits.src)" "$(rev main)"
 expect_eq "path attribute" "$(attr "$l1" path)" "$T/wc/wc-$r1/src"
+expect_eq "cp from the copy" "$(dd cp "$l1:a" -)" 2
+echo new | dd cp - "$l1:copied.txt"
+[ -f "$T/wc/wc-$r1/src/copied.txt" ] || fail "cp into the copy"
 expect_eq "on the branch" "$(dd exec --lease "$l1" -- git symbolic-ref --short HEAD)" main
 cache=$T/wc/cache/$(printf %s "$SRC" | sha256sum | cut -d' ' -f1).git
 [ -d "$cache/objects" ] || fail "no cache '$cache'"
@@ -84,7 +87,7 @@ expect_eq "reused copy" "$(lease_resource "$l2")" "$r1"
 expect_eq "one copy allocated" "$(sql "SELECT count(*) FROM log WHERE type = 'resource.allocated' AND blueprint = 2")" 1
 expect_eq "commit checked out" "$(dd exec --lease "$l2" -- git rev-parse HEAD)" "$(rev v1)"
 expect_eq "tracked file restored" "$(dd exec --lease "$l2" -- cat a)" 1
-for f in junk.o untracked d; do
+for f in junk.o untracked d copied.txt; do
 	[ ! -e "$T/wc/wc-$r1/src/$f" ] || fail "'$f' of the last lease is still there"
 done
 expect_eq "clean tree" "$(dd exec --lease "$l2" -- git status --porcelain --ignored)" ""

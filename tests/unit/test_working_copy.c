@@ -94,9 +94,47 @@ static void test_git_args(void **state)
 }
 
 struct attr_case {
-	const char *attributes;
+	const char *json;
 	const char *msg; /* NULL: accepted */
 };
+
+typedef int json_check_fn(const json_t *v, struct dd_error *err);
+
+static int check_lease(const json_t *v, struct dd_error *err)
+{
+	return dd_bp_check_lease("working-copy", v, err);
+}
+
+static int check_config(const json_t *v, struct dd_error *err)
+{
+	const struct dd_blueprint_type *t =
+		dd_blueprint_type_find("working-copy");
+
+	assert_non_null(t);
+	return dd_bp_validate(t, v, err);
+}
+
+/* Each case accepted, or refused as invalid with exactly its message. */
+static void run_cases(const struct attr_case *cases, size_t n,
+		      json_check_fn *check)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct dd_error err = DD_ERROR_INIT;
+		json_t *v = json_loads(cases[i].json, 0, NULL);
+		int rc;
+
+		assert_non_null(v);
+		rc = check(v, &err);
+		json_decref(v);
+		if (!cases[i].msg) {
+			assert_ok(rc, &err);
+			continue;
+		}
+		if (rc != DD_ERR_INVALID)
+			fail_msg("%s: accepted", cases[i].json);
+		assert_string_equal(err.msg, cases[i].msg);
+	}
+}
 
 static void test_lease_attributes(void **state)
 {
@@ -163,22 +201,7 @@ static void test_lease_attributes(void **state)
 	};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
-		struct dd_error err = DD_ERROR_INIT;
-		json_t *v = json_loads(cases[i].attributes, 0, NULL);
-		int rc;
-
-		assert_non_null(v);
-		rc = dd_bp_check_lease("working-copy", v, &err);
-		json_decref(v);
-		if (!cases[i].msg) {
-			assert_ok(rc, &err);
-			continue;
-		}
-		if (rc != DD_ERR_INVALID)
-			fail_msg("%s: accepted", cases[i].attributes);
-		assert_string_equal(err.msg, cases[i].msg);
-	}
+	run_cases(cases, sizeof(cases) / sizeof(*cases), check_lease);
 	/* other types' leases are not the working copy's business */
 	{
 		struct dd_error err = DD_ERROR_INIT;
@@ -244,27 +267,9 @@ static void test_config(void **state)
 		 "config: reclaim_grace: must be a number of seconds from 0 to "
 		 "86400"},
 	};
-	const struct dd_blueprint_type *t =
-		dd_blueprint_type_find("working-copy");
 
 	(void)state;
-	assert_non_null(t);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
-		struct dd_error err = DD_ERROR_INIT;
-		json_t *v = json_loads(cases[i].attributes, 0, NULL);
-		int rc;
-
-		assert_non_null(v);
-		rc = dd_bp_validate(t, v, &err);
-		json_decref(v);
-		if (!cases[i].msg) {
-			assert_ok(rc, &err);
-			continue;
-		}
-		if (rc != DD_ERR_INVALID)
-			fail_msg("%s: accepted", cases[i].attributes);
-		assert_string_equal(err.msg, cases[i].msg);
-	}
+	run_cases(cases, sizeof(cases) / sizeof(*cases), check_config);
 }
 
 static void test_reclaim_grace(void **state)
