@@ -7,51 +7,12 @@
 # .git); ignored, untracked and changed files of the last lease gone;
 # the shared object cache (alternates, size); limit and per_host_limit;
 # reclaim of an idle copy for a lease of another shape, after its
-# grace period; a host lease that
-# never activates (the copy fails with that reason in time); `drydock
-# run` on a working copy; and injection attempts refused with nothing
-# queued.
+# grace period; a host lease that never activates (the copy fails with
+# that reason in time); `drydock run` on a working copy; and injection
+# attempts refused with nothing queued.
 . "$(dirname "$0")/../lib.sh"
-
-# ---- repositories -------------------------------------------------------------
-# src.git: main (c1 -> c2), tag v1 (c1), feature (c2 + b), patch (c2 + p),
-# conflict (c1, a changed otherwise than by c2), refs/changes/01/1/1
-# (feature); other.git: one commit.  '*.o' is ignored.
-R=$T/repos
-git init -q -b main "$R/work"
-(
-	cd "$R/work"
-	git config user.name t
-	git config user.email t@example.com
-	echo '*.o' >.gitignore
-	echo 1 >a
-	git add . && git commit -qm c1
-	git tag v1
-	git checkout -qb conflict && echo X >a && git commit -qam conflict
-	git checkout -q main && echo 2 >a && git commit -qam c2
-	git checkout -qb feature && echo feat >b && git add b && git commit -qm feat
-	git checkout -q main && git checkout -qb patch && echo p >p &&
-		git add p && git commit -qm patch
-	git checkout -q main
-	git init -q --bare -b main "$R/src.git"
-	git push -q "$R/src.git" main feature patch conflict v1 \
-		feature:refs/changes/01/1/1
-	git init -q -b main "$R/other"
-	cd "$R/other"
-	echo o >o && git add o && git -c user.name=t -c user.email=t@e commit -qm o
-	git init -q --bare -b main "$R/other.git"
-	git push -q "$R/other.git" main
-)
-rev() { git -C "$R/src.git" rev-parse "$1"; }
-SRC="file://$R/src.git"
-OTHER="file://$R/other.git"
-
-# a lease's attributes for src at SPEC (JSON members), e.g. '"branch": "main"'
-src_at() { echo "{\"repositories\": {\"src\": {\"uri\": \"$SRC\", $1}}, \"default\": \"src\"}"; }
-attr() { sql "SELECT json_extract(attributes, '\$.$2') FROM lease WHERE id = $1"; }
-lease_resource() { sql "SELECT resource FROM lease WHERE id = $1"; }
-release() { dd release-lease --id "$1" >/dev/null && wait_until 20 lease_gone "$1"; }
-lease_gone() { [ "$(lease_status "$1")" = destroyed ]; }
+. "$(dirname "$0")/../lib_repos.sh"
+make_repos "$T/repos"
 
 host_pool local '[{"name": "a", "slots": 8}]'
 dd blueprint create --type working-copy --name wc --config \
