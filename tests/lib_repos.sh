@@ -48,3 +48,12 @@ release() { dd release-lease --id "$1" >/dev/null && wait_until 20 lease_gone "$
 # src_at SPEC: a lease's attributes for $SRC's "src" at SPEC (JSON
 # members, e.g. '"branch": "main"'), its default directory
 src_at() { echo "{\"repositories\": {\"src\": {\"uri\": \"$SRC\", $1}}, \"default\": \"src\"}"; }
+# lease_fails ARGS...: `drydock lease --type working-copy ARGS` ends with
+# the lease broken (exit 12); its stderr in $T/err
+lease_fails() {
+	set +e
+	dd lease --type working-copy "$@" >"$T/out" 2>"$T/err"
+	lf_rc=$?
+	set -e
+	[ "$lf_rc" = 12 ] || fail "lease $*: exit $lf_rc, want 12 ($(cat "$T/err"))"
+}

@@ -787,12 +787,22 @@ static int check_out(const struct dd_bp_ctx *ctx, long long host,
 			      NULL};
 	char *head[] = {"git", "-C", (char *)p->copy, "rev-parse", "HEAD",
 			NULL};
+	char lock[sizeof(p->copy) + 32];
+	char *unlock[] = {"rm", "-f", "--", lock, NULL};
 	struct dd_buf out = DD_BUF_INIT;
 	size_t i;
 	json_t *m;
 	int rc;
 
+	/*
+	 * A git stopped at a deadline leaves its index lock, and every git
+	 * after it would refuse the copy.  Nothing else runs git in it now:
+	 * the copy takes one lease at a time.
+	 */
+	snprintf(lock, sizeof(lock), "%s/.git/index.lock", p->copy);
 	rc = target_commit(ctx, host, p, spec, sha, err);
+	if (!rc)
+		rc = git_run(ctx, host, "checkout", unlock, NULL, err);
 	if (!rc)
 		rc = git_run(ctx, host, "checkout", branch ? onto : detach,
 			     NULL, err);
