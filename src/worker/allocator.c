@@ -534,6 +534,23 @@ static int reclaim(struct dd_worker *w, const struct dd_lock_grant *g,
 	char author[48];
 	double at;
 
+	/*
+	 * A blocker on its way out (released or broken, not yet destroyed: an
+	 * earlier pass's reclaim, say) frees its keys when it is destroyed,
+	 * a capacity event: reclaiming another now would tear down two
+	 * resources for one lease.
+	 */
+	for (size_t i = 0; i < b->n; i++) {
+		struct dd_resource r = {0};
+		bool going = !dd_store_resource_get(w->store, b->id[i], &r,
+						    NULL) &&
+			     (r.status == DD_RESOURCE_RELEASED ||
+			      r.status == DD_RESOURCE_BROKEN);
+
+		dd_resource_release(&r);
+		if (going)
+			return 0;
+	}
 	snprintf(author, sizeof(author), "lease:%lld", l->id);
 	for (size_t i = 0; i < refused->n; i++) {
 		struct dd_filter f = {0};
