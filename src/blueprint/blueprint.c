@@ -47,7 +47,13 @@ static const struct dd_schema_field timeout_fields[] = {
 	{.name = NULL},
 };
 
+/* "authorization": whether requesters need approval (auth/authorization.h) */
+static const char *const authorization_values[] = {"none", "required", NULL};
+
 const struct dd_schema_field dd_bp_common_fields[] = {
+	{.name = "authorization",
+	 .type = DD_SCHEMA_STRING,
+	 .values = authorization_values},
 	{.name = "timeouts",
 	 .type = DD_SCHEMA_OBJECT,
 	 .what = "an object of seconds per hook",
