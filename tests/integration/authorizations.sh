@@ -1,0 +1,142 @@
+# Blueprint authorizations, driven through the CLI and the HTTP API like
+# an operator and a CI system would: a blueprint that requires
+# authorization refuses a requester's lease (the reason on the lease)
+# and requests the authorization once, however many leases ask; an
+# admin approves it and the next lease is served; declining refuses new
+# leases and keeps the one already held; deciding what is already
+# decided, unknown ids and a client token's decisions are refused and
+# change nothing; a blueprint that needs no authorization still serves
+# anyone, also when one beside it requires it.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib_http.sh"
+
+start_server
+CI=$(token ci client)
+VIEW=$(token dash viewer)
+
+# ---- config: the key takes "required" or "none" -----------------------------
+expect_refused 2 "authorization" dd blueprint create --type host --name bad \
+	--config "{\"root\": \"$T/hosts\", \"hosts\": [{\"name\": \"z\"}], \"authorization\": \"maybe\"}"
+call 201 "$ADMIN" POST /api/v1/blueprints \
+	"{\"type\": \"host\", \"name\": \"ci-hosts\", \"config\": {\"root\": \"$T/hosts\", \"hosts\": [{\"name\": \"a\", \"slots\": 4}], \"authorization\": \"required\"}}"
+locked=$(j .id)
+call 201 "$ADMIN" POST /api/v1/blueprints \
+	"{\"type\": \"host\", \"name\": \"open\", \"config\": {\"root\": \"$T/hosts\", \"hosts\": [{\"name\": \"b\", \"slots\": 4}], \"authorization\": \"none\"}}"
+open=$(j .id)
+
+# lease_ended ID: the lease is destroyed (refused leases break, then go)
+lease_ended() { [ "$(lease_status "$1")" = destroyed ]; }
+# ci_lease BLUEPRINT: a lease of the CI token on that blueprint; its id
+ci_lease() {
+	call 201 "$CI" POST /api/v1/leases "{\"type\": \"host\", \"blueprints\": [$1]}"
+	j .id
+}
+# refused_lease ID STATE AUTH: lease ID failed for want of authorization
+# AUTH, which is in STATE, and says so
+refused_lease() {
+	wait_until 30 lease_ended "$1" || fail "lease $1 is $(lease_status "$1")"
+	call 200 "$ADMIN" GET "/api/v1/leases/$1/log?limit=50"
+	reason=$(jq -r '.items[] | select(.type == "lease.broken") | .data.reason' "$T/body")
+	want="blueprint $locked 'ci-hosts' requires authorization: requester 'token:ci' is not authorized ($2; an admin approves it with 'drydock authorization approve $3')"
+	expect_eq "reason of lease $1" "$reason" "$want"
+	expect_eq "no-authorization log of lease $1" \
+		"$(jq '[.items[] | select(.type == "lease.no-authorization")] | length' "$T/body")" 1
+}
+
+# ---- a blueprint without authorization serves anyone ------------------------
+first=$(ci_lease "$open")
+call 200 "$CI" GET "/api/v1/leases/$first?wait=active&timeout=30"
+expect_eq "lease on the open blueprint" "$(j .status)" active
+# and with both allowed, the open one serves it rather than refusing
+both=$(ci_lease "$locked, $open")
+call 200 "$CI" GET "/api/v1/leases/$both?wait=active&timeout=30"
+expect_eq "lease on either blueprint" "$(j .status)" active
+expect_eq "it went to the open one" \
+	"$(sql "SELECT blueprint FROM resource WHERE id = $(j .resource)")" "$open"
+expect_eq "authorizations so far" "$(sql 'SELECT count(*) FROM blueprint_authorization')" 0
+
+# ---- refused, and requested once ----------------------------------------------
+one=$(ci_lease "$locked")
+wait_until 30 lease_ended "$one" || fail "lease $one is $(lease_status "$one")"
+call 200 "$VIEW" GET "/api/v1/authorizations?blueprint=$locked"
+expect_eq "requests listed" "$(j '.items | length')" 1
+auth=$(j '.items[0].id')
+expect_eq "requester" "$(j '.items[0].requester')" token:ci
+expect_eq "state" "$(j '.items[0].state')" requested
+expect_eq "not decided" "$(j '.items[0].decided_by')" null
+refused_lease "$one" requested "$auth"
+two=$(ci_lease "$locked")
+refused_lease "$two" requested "$auth"
+expect_eq "one request for both leases" "$(sql 'SELECT count(*) FROM blueprint_authorization')" 1
+dd authorization list >"$T/list"
+grep -Eq "^$auth +requested +$locked +- +- +token:ci$" "$T/list" || fail "authorization list: $(cat "$T/list")"
+expect_eq "list --state requested" "$(dd authorization list --state requested --json | jq length)" 1
+expect_eq "list --state approved" "$(dd authorization list --state approved --json | jq length)" 0
+expect_eq "list --blueprint open" "$(dd authorization list --blueprint "$open" --json | jq length)" 0
+call 200 "$VIEW" GET "/api/v1/authorizations?state=requested,declined"
+expect_eq "API state filter" "$(j '.items | length')" 1
+call 200 "$VIEW" GET "/api/v1/authorizations?requester=token:ci2"
+expect_eq "API requester filter" "$(j '.items | length')" 0
+
+# ---- refusals change nothing ---------------------------------------------------
+refused 403 forbidden "$CI" POST "/api/v1/authorizations/$auth/approve"
+refused 403 forbidden "$VIEW" POST "/api/v1/authorizations/$auth/decline"
+refused 404 not_found "$ADMIN" POST /api/v1/authorizations/999/approve
+refused 404 not_found "$ADMIN" GET /api/v1/authorizations/999
+refused 400 invalid "$ADMIN" GET "/api/v1/authorizations?state=maybe"
+expect_refused 3 "no such authorization: 999" dd authorization approve 999
+expect_refused 3 "no such authorization: 999" dd authorization decline 999
+expect_refused 2 "needs an authorization's id" dd authorization approve
+expect_refused 2 "bad authorization id 'x'" dd authorization decline x
+expect_refused 2 "unknown state 'maybe'" dd authorization list --state maybe
+
+# ---- approved: the next lease is served ---------------------------------------
+call 200 "$ADMIN" POST "/api/v1/authorizations/$auth/approve"
+expect_eq "approved" "$(j .state)" approved
+expect_eq "decided by" "$(j .decided_by)" "$(sql "SELECT 'token:' || name FROM token WHERE role = 'admin'")"
+held=$(ci_lease "$locked")
+call 200 "$CI" GET "/api/v1/leases/$held?wait=active&timeout=30"
+expect_eq "approved lease" "$(j .status)" active
+expect_eq "on the blueprint that required it" \
+	"$(sql "SELECT blueprint FROM resource WHERE id = $(j .resource)")" "$locked"
+refused 409 conflict "$ADMIN" POST "/api/v1/authorizations/$auth/approve"
+expect_eq "message" "$(j .error.message)" "authorization $auth is already approved"
+expect_refused 4 "authorization $auth is already approved" dd authorization approve "$auth"
+
+# ---- declined: new leases fail, the held one stays ----------------------------
+dd authorization decline "$auth" >"$T/out"
+expect_eq "decline says" "$(cat "$T/out")" \
+	"declined authorization $auth: 'token:ci' may not use blueprint $locked 'ci-hosts'"
+expect_eq "decided by the CLI user" "$(sql "SELECT decided_by FROM blueprint_authorization WHERE id = $auth")" \
+	"cli:$(id -un)@$(hostname)"
+three=$(ci_lease "$locked")
+refused_lease "$three" declined "$auth"
+expect_eq "the lease held before the decline" "$(lease_status "$held")" active
+call 200 "$CI" POST "/api/v1/leases/$held/exec" '{"argv": ["true"]}'
+expect_refused 4 "authorization $auth is already declined" dd authorization decline "$auth"
+refused 409 conflict "$ADMIN" POST "/api/v1/authorizations/$auth/decline"
+
+# ---- and approved again --------------------------------------------------------
+dd authorization approve "$auth" --json >"$T/out"
+expect_eq "approved again" "$(jq -r .state "$T/out")" approved
+four=$(ci_lease "$locked")
+call 200 "$CI" GET "/api/v1/leases/$four?wait=active&timeout=30"
+expect_eq "lease after the second approval" "$(j .status)" active
+expect_eq "decision logs on the blueprint" \
+	"$(sql "SELECT group_concat(type, ' ') FROM (SELECT type FROM log WHERE blueprint = $locked AND type LIKE 'authorization.%' ORDER BY id) AS t")" \
+	"authorization.approved authorization.declined authorization.approved"
+
+# ---- a CLI user is its own requester, whichever host ---------------------------
+set +e
+dd lease --type host --blueprint "$locked" >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+expect_eq "CLI lease refused" "$rc" 12
+grep -q "requester 'cli:$(id -un)' is not authorized (requested" "$T/err" || fail "CLI refusal: $(cat "$T/err")"
+cli_auth=$(dd authorization list --json | jq -r --arg r "cli:$(id -un)" '.[] | select(.requester == $r) | .id')
+dd authorization approve "$cli_auth" >/dev/null
+dd lease --type host --blueprint "$locked" >"$T/out" 2>"$T/err" || fail "CLI lease after approval: $(cat "$T/err")"
+
+call 200 "$VIEW" GET "/api/v1/authorizations/$cli_auth"
+expect_eq "shown" "$(j .state)" approved
+echo ok
