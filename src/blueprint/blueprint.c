@@ -51,9 +51,6 @@ static const struct dd_schema_field timeout_fields[] = {
 static const char *const authorization_values[] = {"none", "required", NULL};
 
 const struct dd_schema_field dd_bp_common_fields[] = {
-	{.name = "authorization",
-	 .type = DD_SCHEMA_STRING,
-	 .values = authorization_values},
 	{.name = "timeouts",
 	 .type = DD_SCHEMA_OBJECT,
 	 .what = "an object of seconds per hook",
@@ -73,6 +70,9 @@ const struct dd_schema_field dd_bp_common_fields[] = {
 	 .what = "a number of seconds from 1 to 315360000 (ten years)",
 	 .min = 1,
 	 .max = DD_PREWARM_TTL_MAX},
+	{.name = "authorization",
+	 .type = DD_SCHEMA_STRING,
+	 .values = authorization_values},
 	{.name = NULL},
 };
 
