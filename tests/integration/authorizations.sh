@@ -139,4 +139,57 @@ dd lease --type host --blueprint "$locked" >"$T/out" 2>"$T/err" || fail "CLI lea
 
 call 200 "$VIEW" GET "/api/v1/authorizations/$cli_auth"
 expect_eq "shown" "$(j .state)" approved
+
+# ---- the web UI: the list, the blueprint's section, admins decide -------------
+# page PATH JAR [CURL ARGS...]: the status, the page in $T/page
+page() {
+	p=$1 jar=$2
+	shift 2
+	curl -sS -o "$T/page" -w '%{http_code}' -b "$jar" "$@" "$URL$p"
+}
+sign_in() { # JAR TOKEN
+	curl -sS -o /dev/null -D "$T/h" -c "$1" --data-urlencode "token=$2" "$URL/login"
+	grep -q '^HTTP/1.1 303' "$T/h" || fail "sign-in: $(cat "$T/h")"
+}
+csrf_of() { grep -o 'name="csrf" value="[0-9a-f]*"' "$T/page" | head -1 | cut -d'"' -f4; }
+sign_in "$T/admin.jar" "$ADMIN"
+sign_in "$T/view.jar" "$VIEW"
+expect_eq "blueprint page" "$(page "/blueprints/$locked" "$T/admin.jar")" 200
+grep -q 'id="authorization-required">Required' "$T/page" || fail "blueprint page says nothing of authorization"
+grep -q "href=\"/authorizations?blueprint=$locked\"" "$T/page" || fail "no link to the blueprint's authorizations"
+grep -q "id=\"authorization-$auth\"" "$T/page" || fail "blueprint page lacks authorization $auth"
+expect_eq "open blueprint page" "$(page "/blueprints/$open" "$T/admin.jar")" 200
+grep -q 'id="authorization-required">Not required' "$T/page" || fail "open blueprint page"
+expect_eq "authorizations page" "$(page "/authorizations?blueprint=$locked" "$T/admin.jar")" 200
+grep -q "id=\"state-$auth\">approved<" "$T/page" || fail "state of $auth on the page"
+grep -q "id=\"approve-$auth\">Approve</button>" "$T/page" || fail "Approve of an approved one is not disabled"
+grep -q "action=\"/authorizations/$auth/decline\"" "$T/page" || fail "no Decline form"
+csrf=$(csrf_of)
+[ -n "$csrf" ] || fail "no CSRF token on the page"
+expect_eq "bad state filter" "$(page "/authorizations?status=maybe" "$T/admin.jar")" 400
+expect_eq "bad blueprint filter" "$(page "/authorizations?blueprint=x" "$T/admin.jar")" 400
+expect_eq "declined filter" "$(page "/authorizations?status=declined" "$T/admin.jar")" 200
+grep -q 'id="no-authorizations"' "$T/page" || fail "declined filter lists something"
+# a viewer sees them, and no buttons; its POST and one without CSRF are refused
+expect_eq "viewer's page" "$(page /authorizations "$T/view.jar")" 200
+grep -q "id=\"authorization-$auth\"" "$T/page" || fail "viewer's page lacks $auth"
+! grep -q 'action="/authorizations/' "$T/page" || fail "a viewer is offered decisions"
+vcsrf=$(csrf_of)
+mark
+expect_eq "viewer's decline" "$(page "/authorizations/$auth/decline" "$T/view.jar" -X POST -d "csrf=$vcsrf")" 403
+expect_eq "decline without CSRF" "$(page "/authorizations/$auth/decline" "$T/admin.jar" -X POST)" 403
+expect_eq "approve of an approved one" "$(page "/authorizations/$auth/approve" "$T/admin.jar" -X POST -d "csrf=$csrf")" 409
+grep -q "authorization $auth is already approved" "$T/page" || fail "409 page: $(cat "$T/page")"
+expect_eq "unknown authorization" "$(page /authorizations/999/approve "$T/admin.jar" -X POST -d "csrf=$csrf")" 404
+unchanged "refused web decisions"
+# an admin declines from the blueprint's page and is sent back there
+expect_eq "admin's decline" \
+	"$(curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' -b "$T/admin.jar" -X POST \
+		-d "csrf=$csrf&blueprint=$locked" "$URL/authorizations/$auth/decline")" \
+	"303 $URL/blueprints/$locked"
+expect_eq "declined from the web" "$(sql "SELECT state FROM blueprint_authorization WHERE id = $auth")" 2
+expect_eq "decided by the admin's session" \
+	"$(sql "SELECT decided_by FROM blueprint_authorization WHERE id = $auth")" \
+	"$(sql "SELECT 'token:' || name FROM token WHERE role = 'admin'")"
+expect_eq "lease held through it all" "$(lease_status "$held")" active
 echo ok
