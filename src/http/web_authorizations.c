@@ -19,11 +19,14 @@
 
 #define AUTHORIZATIONS_SHOWN 200
 
-/* One decision's button: a form with the CSRF token, or disabled. */
+/*
+ * One decision's button: a form with the CSRF token and the page to go
+ * back to, or disabled.
+ */
 static void decide_button(struct dd_http_req *r,
 			  const struct dd_authorization *a, const char *verb,
 			  const char *label, enum dd_authorization_state to,
-			  long long back_blueprint)
+			  const char *back)
 {
 	struct dd_buf *b = &r->out;
 
@@ -40,11 +43,8 @@ static void decide_button(struct dd_http_req *r,
 		    "name=\"csrf\" value=\"",
 		    a->id, verb);
 	dd_html_esc(b, r->csrf);
-	if (back_blueprint)
-		dd_buf_addf(b,
-			    "\"><input type=\"hidden\" name=\"blueprint\" "
-			    "value=\"%lld",
-			    back_blueprint);
+	dd_buf_addstr(b, "\"><input type=\"hidden\" name=\"back\" value=\"");
+	dd_html_esc(b, back);
 	dd_buf_addf(b,
 		    "\"><button type=\"submit\"%s id=\"%s-%lld\">%s</button>"
 		    "</form>",
@@ -53,12 +53,11 @@ static void decide_button(struct dd_http_req *r,
 }
 
 /*
- * The table of the authorizations `f` selects; `back_blueprint` is the
- * blueprint whose page it is on (0: the authorizations page), where a
- * decision leads back to.
+ * The table of the authorizations `f` selects, on the page `back` (a
+ * local path), where a decision leads back to.
  */
 static void table(struct dd_http_req *r, const struct dd_filter *f,
-		  long long back_blueprint)
+		  const char *back)
 {
 	struct dd_authorization_list l = {0};
 	struct dd_error err = DD_ERROR_INIT;
@@ -109,13 +108,11 @@ static void table(struct dd_http_req *r, const struct dd_filter *f,
 		dd_html_time(b, a->created, now, NULL);
 		dd_buf_addstr(b, "</td>");
 		if (admin) {
-			dd_buf_addstr(b, "<td class=\"actions\">");
+			dd_buf_addstr(b, "<td class=\"decide\">");
 			decide_button(r, a, "approve", "Approve",
-				      DD_AUTHORIZATION_APPROVED,
-				      back_blueprint);
+				      DD_AUTHORIZATION_APPROVED, back);
 			decide_button(r, a, "decline", "Decline",
-				      DD_AUTHORIZATION_DECLINED,
-				      back_blueprint);
+				      DD_AUTHORIZATION_DECLINED, back);
 			dd_buf_addstr(b, "</td>");
 		}
 		dd_buf_addstr(b, "</tr>");
@@ -130,6 +127,7 @@ void dd_web_authorizations_of(struct dd_http_req *r,
 	struct dd_filter f = {.blueprint = bp->id,
 			      .limit = AUTHORIZATIONS_SHOWN,
 			      .descending = true};
+	char back[48];
 
 	dd_buf_addf(&r->out,
 		    "<h2>Authorizations <a class=\"muted\" id=\"authorizations-"
@@ -144,7 +142,8 @@ void dd_web_authorizations_of(struct dd_http_req *r,
 				"(config <code>\"authorization\": "
 				"\"required\"</code> to require it).");
 	dd_buf_addstr(&r->out, "</p>");
-	table(r, &f, bp->id);
+	snprintf(back, sizeof(back), "/blueprints/%lld", bp->id);
+	table(r, &f, back);
 }
 
 static int state_parse(const char *s)
@@ -158,6 +157,7 @@ void dd_web_authorizations(struct dd_http_req *r)
 	struct dd_filter f = {.limit = AUTHORIZATIONS_SHOWN,
 			      .descending = true};
 	struct dd_buf *b = &r->out;
+	char back[64] = "/authorizations";
 
 	/* ?status=, as on the other list pages */
 	if (!dd_web_status_arg(r, state_parse, "requested, approved, declined",
@@ -182,12 +182,15 @@ void dd_web_authorizations(struct dd_http_req *r)
 			 "for a blueprint leasing from another. Declining "
 			 "keeps the leases already held.</p>");
 	if (f.blueprint)
+		snprintf(back, sizeof(back), "/authorizations?blueprint=%lld",
+			 f.blueprint);
+	if (f.blueprint)
 		dd_buf_addf(b,
 			    "<p id=\"filter\">Of blueprint <a "
 			    "href=\"/blueprints/%lld\">%lld</a> (<a "
 			    "href=\"/authorizations\">all blueprints</a>)</p>",
 			    f.blueprint, f.blueprint);
-	table(r, &f, f.blueprint);
+	table(r, &f, back);
 	dd_web_finish(r, 200, "Authorizations", "blueprints", 0);
 }
 
@@ -196,7 +199,7 @@ static void decide_post(struct dd_http_req *r, enum dd_authorization_state to)
 {
 	struct dd_authorization a = {0};
 	struct dd_error err = DD_ERROR_INIT;
-	char back[64], value[32];
+	char back[128];
 
 	if (!dd_web_csrf(r))
 		return;
@@ -210,11 +213,9 @@ static void decide_post(struct dd_http_req *r, enum dd_authorization_state to)
 	if (dd_authorization_decide(r->store, r->params[0], to,
 				    r->who.identity, &a, &err))
 		return dd_web_fail_err(r, &err);
-	/* back to the blueprint's page when the decision was made there */
-	if (dd_html_form_value(r->body, "blueprint", value, sizeof(value)) &&
-	    atoll(value) == a.blueprint)
-		snprintf(back, sizeof(back), "/blueprints/%lld", a.blueprint);
-	else
+	/* back to the page the decision was made on, if it is one of ours */
+	if (!dd_html_form_value(r->body, "back", back, sizeof(back)) ||
+	    !dd_web_safe_next(back))
 		snprintf(back, sizeof(back), "/authorizations");
 	dd_authorization_release(&a);
 	dd_web_redirect(r, back);

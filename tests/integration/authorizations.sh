@@ -6,7 +6,10 @@
 # leases and keeps the one already held; deciding what is already
 # decided, unknown ids and a client token's decisions are refused and
 # change nothing; a blueprint that needs no authorization still serves
-# anyone, also when one beside it requires it.
+# anyone, also when one beside it requires it.  The web UI with curl
+# (pages, who may decide, CSRF), then in Chromium
+# (tests/browser/authorizations.mjs, on SQLite only: the pages do not
+# depend on the store).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../lib_http.sh"
 
@@ -185,11 +188,35 @@ unchanged "refused web decisions"
 # an admin declines from the blueprint's page and is sent back there
 expect_eq "admin's decline" \
 	"$(curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' -b "$T/admin.jar" -X POST \
-		-d "csrf=$csrf&blueprint=$locked" "$URL/authorizations/$auth/decline")" \
+		-d "csrf=$csrf&back=/blueprints/$locked" "$URL/authorizations/$auth/decline")" \
 	"303 $URL/blueprints/$locked"
 expect_eq "declined from the web" "$(sql "SELECT state FROM blueprint_authorization WHERE id = $auth")" 2
+# a page to go back to that is not this server's is not followed
+expect_eq "approve sent back elsewhere" \
+	"$(curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' -b "$T/admin.jar" -X POST \
+		--data-urlencode "csrf=$csrf" --data-urlencode "back=//evil.example/" "$URL/authorizations/$auth/approve")" \
+	"303 $URL/authorizations"
+expect_eq "decline sent back to the list" \
+	"$(curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' -b "$T/admin.jar" -X POST \
+		--data-urlencode "csrf=$csrf" --data-urlencode "back=/authorizations?blueprint=$locked" "$URL/authorizations/$auth/decline")" \
+	"303 $URL/authorizations?blueprint=$locked"
 expect_eq "decided by the admin's session" \
 	"$(sql "SELECT decided_by FROM blueprint_authorization WHERE id = $auth")" \
 	"$(sql "SELECT 'token:' || name FROM token WHERE role = 'admin'")"
 expect_eq "lease held through it all" "$(lease_status "$held")" active
+
+# ---- in a real browser (the pages are the same on every store) ---------------
+if [ "$DRYDOCK_TEST_STORE" = sqlite ]; then
+	top=$(cd "$(dirname "$0")/../.." && pwd)
+	export DRYDOCK_TEST_OUT=${DRYDOCK_TEST_OUT:-$top/tests/out}
+	command -v node >/dev/null || fail "node is missing: run scripts/install-deps.sh check"
+	[ -x /usr/bin/chromium ] || fail "/usr/bin/chromium is missing: run scripts/install-deps.sh check"
+	[ -d "$top/tests/browser/node_modules/playwright-core" ] ||
+		fail "playwright-core is missing: run scripts/install-deps.sh check"
+	DRYDOCK_URL=$URL DRYDOCK_ADMIN_TOKEN=$ADMIN DRYDOCK_VIEWER_TOKEN=$VIEW \
+		DRYDOCK_BLUEPRINT=$locked DRYDOCK_AUTHORIZATION=$auth \
+		node "$top/tests/browser/authorizations.mjs" || fail "browser test of authorizations failed"
+	expect_eq "declined in the browser" "$(sql "SELECT state FROM blueprint_authorization WHERE id = $auth")" 2
+	expect_eq "decisions logged" "$(sql "SELECT count(*) FROM log WHERE blueprint = $locked AND type LIKE 'authorization.%'")" 9
+fi
 echo ok
