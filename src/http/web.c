@@ -269,9 +269,11 @@ void dd_web_redirect(struct dd_http_req *r, const char *path)
 
 /* ---- query arguments and lists ------------------------------------- */
 
-long long dd_web_cursor(struct dd_http_req *r)
+/* ?KEY=ID: 0 when absent; -1, after answering 400, unless it is `what` */
+static long long id_arg(struct dd_http_req *r, const char *key,
+			const char *what)
 {
-	const char *v = dd_http_query(r, "cursor");
+	const char *v = dd_http_query(r, key);
 	char *end;
 	long long id;
 
@@ -280,12 +282,21 @@ long long dd_web_cursor(struct dd_http_req *r)
 	errno = 0;
 	id = strtoll(v, &end, 10);
 	if (!*v || *end || errno || id <= 0) {
-		dd_web_fail(r, 400,
-			    "'cursor' must be a positive integer, not '%.64s'",
+		dd_web_fail(r, 400, "'%s' must be %s, not '%.64s'", key, what,
 			    v);
 		return -1;
 	}
 	return id;
+}
+
+long long dd_web_cursor(struct dd_http_req *r)
+{
+	return id_arg(r, "cursor", "a positive integer");
+}
+
+long long dd_web_blueprint_arg(struct dd_http_req *r)
+{
+	return id_arg(r, "blueprint", "a blueprint's id");
 }
 
 bool dd_web_status_arg(struct dd_http_req *r, int (*parse)(const char *),

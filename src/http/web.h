@@ -58,6 +58,8 @@ void dd_web_redirect(struct dd_http_req *r, const char *path);
  * answering 400.
  */
 long long dd_web_cursor(struct dd_http_req *r);
+/* The same for ?blueprint=ID, a list's filter. */
+long long dd_web_blueprint_arg(struct dd_http_req *r);
 /*
  * ?status= as a one-bit mask, with `parse` for the name and `known`
  * listing the names for the error; "all" or absent is 0.  Returns false

@@ -12,9 +12,7 @@
 #include "auth/authorization.h"
 #include "http/web.h"
 
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define AUTHORIZATIONS_SHOWN 200
@@ -153,7 +151,6 @@ static int state_parse(const char *s)
 
 void dd_web_authorizations(struct dd_http_req *r)
 {
-	const char *bparg = dd_http_query(r, "blueprint");
 	struct dd_filter f = {.limit = AUTHORIZATIONS_SHOWN,
 			      .descending = true};
 	struct dd_buf *b = &r->out;
@@ -163,17 +160,9 @@ void dd_web_authorizations(struct dd_http_req *r)
 	if (!dd_web_status_arg(r, state_parse, "requested, approved, declined",
 			       &f.status_mask))
 		return;
-	if (bparg) {
-		char *end;
-
-		errno = 0;
-		f.blueprint = strtoll(bparg, &end, 10);
-		if (!*bparg || *end || errno || f.blueprint <= 0)
-			return dd_web_fail(r, 400,
-					   "'blueprint' must be a blueprint's "
-					   "id, not '%.64s'",
-					   bparg);
-	}
+	f.blueprint = dd_web_blueprint_arg(r);
+	if (f.blueprint < 0)
+		return;
 	dd_buf_addstr(b, "<h1>Authorizations</h1><p class=\"muted\">A "
 			 "blueprint whose config says <code>\"authorization\":"
 			 " \"required\"</code> serves only the leases of "

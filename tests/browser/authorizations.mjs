@@ -15,64 +15,29 @@
 // there (and lands back on it, approved, Approve now disabled), then
 // declines from the blueprint's page (and lands back there).  At 375 px
 // neither page scrolls sideways; no page logs a console error.
-import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
+import { check, launch, need, newPage, shot, signIn } from './lib.mjs';
 
-function need(name) {
-	const v = process.env[name];
-	if (!v) throw new Error(`${name} is not set (run tests/integration/authorizations.sh)`);
-	return v;
-}
-
-function check(ok, what) {
-	if (!ok) throw new Error(`FAIL: ${what}`);
-	console.log(`ok: ${what}`);
-}
-
-const url = need('DRYDOCK_URL');
-const adminToken = need('DRYDOCK_ADMIN_TOKEN');
-const viewerToken = need('DRYDOCK_VIEWER_TOKEN');
-const bp = need('DRYDOCK_BLUEPRINT');
-const auth = need('DRYDOCK_AUTHORIZATION');
-const out = path.join(process.env.DRYDOCK_TEST_OUT || '.', 'browser');
-mkdirSync(out, { recursive: true });
-const shot = (name) => path.join(out, name);
+const script = 'authorizations.sh';
+const url = need('DRYDOCK_URL', script);
+const adminToken = need('DRYDOCK_ADMIN_TOKEN', script);
+const viewerToken = need('DRYDOCK_VIEWER_TOKEN', script);
+const bp = need('DRYDOCK_BLUEPRINT', script);
+const auth = need('DRYDOCK_AUTHORIZATION', script);
 const errors = [];
-
-async function newPage(browser, width) {
-	const context = await browser.newContext({ viewport: { width, height: 900 } });
-	const page = await context.newPage();
-	page.setDefaultTimeout(30000);
-	page.on('console', (m) => {
-		if (m.type() === 'error') errors.push(`${page.url()}: ${m.text()}`);
-	});
-	page.on('pageerror', (e) => errors.push(`${page.url()}: ${e}`));
-	return page;
-}
-
-async function signIn(page, token) {
-	await page.goto(`${url}/login`);
-	await page.fill('#token', token);
-	await Promise.all([page.waitForURL(`${url}/`), page.click('button[type=submit]')]);
-}
 
 const state = (page) => page.locator(`#state-${auth}`).textContent();
 
-const browser = await chromium.launch({
-	executablePath: '/usr/bin/chromium',
-	args: ['--no-sandbox'],
-});
+const browser = await launch();
 try {
-	const viewer = await newPage(browser, 1200);
-	await signIn(viewer, viewerToken);
+	const viewer = await newPage(browser, 1200, errors);
+	await signIn(viewer, url, viewerToken);
 	await viewer.goto(`${url}/authorizations`);
 	check((await state(viewer)) === 'declined', 'a viewer sees the authorization declined');
 	check((await viewer.locator(`#approve-${auth}`).count()) === 0, 'and no Approve button');
 	await viewer.context().close();
 
-	const page = await newPage(browser, 1200);
-	await signIn(page, adminToken);
+	const page = await newPage(browser, 1200, errors);
+	await signIn(page, url, adminToken);
 	await page.goto(`${url}/blueprints/${bp}`);
 	check((await page.locator('#authorization-required').textContent()).startsWith('Required'),
 		'the blueprint page says authorization is required');
@@ -92,8 +57,8 @@ try {
 	await page.screenshot({ path: shot('authorizations-blueprint.png'), fullPage: true });
 	await page.context().close();
 
-	const narrow = await newPage(browser, 375);
-	await signIn(narrow, adminToken);
+	const narrow = await newPage(browser, 375, errors);
+	await signIn(narrow, url, adminToken);
 	for (const p of ['/authorizations', `/blueprints/${bp}`]) {
 		await narrow.goto(url + p);
 		const width = await narrow.evaluate(() => document.documentElement.scrollWidth);
