@@ -1,6 +1,6 @@
 // What the browser tests share: reading their environment, one checked
 // step, Chromium, a page that records console errors, signing in, and
-// where screenshots go.  (authorizations.mjs uses it.)
+// where screenshots go.  (release.mjs and authorizations.mjs use it.)
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -17,11 +17,16 @@ export function check(ok, what) {
 	console.log(`ok: ${what}`);
 }
 
-// shot(NAME): the path of screenshot NAME under $DRYDOCK_TEST_OUT/browser
-export function shot(name) {
+// Where screenshots go: $DRYDOCK_TEST_OUT/browser, made if need be
+export function shotDir() {
 	const out = path.join(process.env.DRYDOCK_TEST_OUT || '.', 'browser');
 	mkdirSync(out, { recursive: true });
-	return path.join(out, name);
+	return out;
+}
+
+// shot(NAME): the path of screenshot NAME there
+export function shot(name) {
+	return path.join(shotDir(), name);
 }
 
 export function launch() {
