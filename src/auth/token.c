@@ -44,6 +44,7 @@ static const char *const action_names[DD_ACTION_COUNT] = {
 	[DD_ACTION_TARGET_READ] = "target-read",
 	[DD_ACTION_TARGET_CREATE] = "target-create",
 	[DD_ACTION_TARGET_WRITE] = "target-write",
+	[DD_ACTION_AUTHORIZATION_DECIDE] = "authorization-decide",
 };
 
 /*
@@ -74,7 +75,8 @@ static const unsigned char allowed[DD_ROLE_ADMIN + 1][DD_ACTION_COUNT] = {
 			   [DD_ACTION_TOKEN_ADMIN] = YES,
 			   [DD_ACTION_TARGET_READ] = YES,
 			   [DD_ACTION_TARGET_CREATE] = YES,
-			   [DD_ACTION_TARGET_WRITE] = YES},
+			   [DD_ACTION_TARGET_WRITE] = YES,
+			   [DD_ACTION_AUTHORIZATION_DECIDE] = YES},
 };
 
 static bool role_known(enum dd_role role)

@@ -24,6 +24,7 @@
  *   resource-release      -       -     yes
  *   blueprint-write       -       -     yes
  *   token-admin           -       -     yes
+ *   authorization-decide  -       -     yes
  */
 #ifndef DD_TOKEN_H
 #define DD_TOKEN_H
@@ -57,6 +58,7 @@ enum dd_action {
 	DD_ACTION_TARGET_READ = 9,	/* see a target; pass its owner */
 	DD_ACTION_TARGET_CREATE = 10,
 	DD_ACTION_TARGET_WRITE = 11,	/* add artifacts, finish; the owner */
+	DD_ACTION_AUTHORIZATION_DECIDE = 12, /* approve, decline */
 	DD_ACTION_COUNT
 };
 

@@ -48,6 +48,9 @@ static const struct dd_schema_field timeout_fields[] = {
 	{.name = NULL},
 };
 
+/* "authorization": whether requesters need approval (auth/authorization.h) */
+static const char *const authorization_values[] = {"none", "required", NULL};
+
 const struct dd_schema_field dd_bp_common_fields[] = {
 	{.name = "timeouts",
 	 .type = DD_SCHEMA_OBJECT,
@@ -68,6 +71,9 @@ const struct dd_schema_field dd_bp_common_fields[] = {
 	 .what = "a number of seconds from 1 to 315360000 (ten years)",
 	 .min = 1,
 	 .max = DD_PREWARM_TTL_MAX},
+	{.name = "authorization",
+	 .type = DD_SCHEMA_STRING,
+	 .values = authorization_values},
 	{.name = NULL},
 };
 

@@ -31,6 +31,7 @@ struct cli_command {
 };
 
 int cmd_artifact(int argc, char **argv);
+int cmd_authorization(int argc, char **argv);
 int cmd_blueprint(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_cp(int argc, char **argv);

@@ -13,6 +13,8 @@
 static const struct cli_command commands[] = {
 	{"artifact", cmd_artifact,
 	 "add, list, show or get a build target's artifacts"},
+	{"authorization", cmd_authorization,
+	 "list, approve or decline requests to use blueprints"},
 	{"blueprint", cmd_blueprint,
 	 "create, list, show, edit, enable or disable blueprints"},
 	{"check", cmd_check, "check the whole store for damage"},

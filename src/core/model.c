@@ -140,6 +140,13 @@ void dd_token_release(struct dd_token *x)
 	memset(x, 0, sizeof(*x));
 }
 
+void dd_authorization_release(struct dd_authorization *x)
+{
+	dd_free(x->requester);
+	dd_free(x->decided_by);
+	memset(x, 0, sizeof(*x));
+}
+
 /*
  * The list functions are the same for every noun.  A push takes ownership of
  * *x's contents (and zeroes *x) only on success.
@@ -179,6 +186,7 @@ DD_DEFINE_LIST(slot_lock)
 DD_DEFINE_LIST(task)
 DD_DEFINE_LIST(task_archive)
 DD_DEFINE_LIST(token)
+DD_DEFINE_LIST(authorization)
 
 int dd_json_set_time(json_t *obj, const char *key, double t)
 {
@@ -405,5 +413,25 @@ json_t *dd_token_to_json(const struct dd_token *t)
 	dd_json_set_time(o, "created", t->created);
 	dd_json_set_time(o, "last_used", t->last_used);
 	dd_json_set_time(o, "revoked", t->revoked);
+	return o;
+}
+
+json_t *dd_authorization_to_json(const struct dd_authorization *a)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "id", json_integer(a->id));
+	json_object_set_new(o, "blueprint", json_integer(a->blueprint));
+	json_object_set_new(o, "requester", json_string(a->requester));
+	json_object_set_new(o, "state", json_string(dd_authorization_state_name(
+						a->state)));
+	json_object_set_new(o, "decided_by", a->decided_by
+						     ? json_string(a->decided_by)
+						     : json_null());
+	dd_json_set_time(o, "decided", a->decided);
+	dd_json_set_time(o, "created", a->created);
+	dd_json_set_time(o, "modified", a->modified);
 	return o;
 }

@@ -1,7 +1,7 @@
 /*
  * model.h - drydock's stored objects: blueprints, resources, leases,
  * build targets and their artifacts, commands, log entries, slot locks,
- * tasks, API tokens and idempotency records.
+ * tasks, API tokens, idempotency records and blueprint authorizations.
  *
  * These are plain structs that the store fills and core code reads.  Only an
  * object's update worker changes a lease or resource (see worker/worker.h);
@@ -232,6 +232,23 @@ struct dd_idem_record {
 	double created;
 };
 
+/*
+ * A requester's authorization to use a blueprint whose config says
+ * "authorization": "required" (auth/authorization.h).  The allocator
+ * creates it, requested, the first time the requester's lease needs the
+ * blueprint; an admin approves or declines it (core/state.h).  One row
+ * per (blueprint, requester); never deleted.
+ */
+struct dd_authorization {
+	long long id;
+	long long blueprint;
+	char *requester;	/* "token:ci", "cli:alice", "blueprint:4" */
+	enum dd_authorization_state state;
+	char *decided_by;	/* the admin's identity; NULL until decided */
+	double decided;		/* when last decided; 0 until then */
+	double created, modified;
+};
+
 #define DD_DECLARE_LIST(noun)                                                  \
 	struct dd_##noun##_list {                                              \
 		struct dd_##noun *items;                                       \
@@ -253,6 +270,7 @@ DD_DECLARE_LIST(slot_lock)
 DD_DECLARE_LIST(task)
 DD_DECLARE_LIST(task_archive)
 DD_DECLARE_LIST(token)
+DD_DECLARE_LIST(authorization)
 
 /*
  * One filter for every list query.  Zero means "any" for each field; each
@@ -298,6 +316,7 @@ json_t *dd_log_entry_to_json(const struct dd_log_entry *e);
 json_t *dd_task_to_json(const struct dd_task *t);
 /* Never includes the hash. */
 json_t *dd_token_to_json(const struct dd_token *t);
+json_t *dd_authorization_to_json(const struct dd_authorization *a);
 /* Add a time field as RFC 3339, or null when t is 0. */
 int dd_json_set_time(json_t *obj, const char *key, double t);
 

@@ -1,5 +1,6 @@
 /*
- * state.c - the lease, resource and build target machines as data
+ * state.c - the lease, resource, build target and authorization machines
+ * as data
  * (state.h): names, transition tables, the flags of each status, and the
  * one function per machine that changes a status, refusing an edge the
  * table lacks.
@@ -27,6 +28,12 @@ static const char *const target_names[DD_TARGET_STATUS_COUNT] = {
 	[DD_TARGET_PASSED] = "passed",
 	[DD_TARGET_FAILED] = "failed",
 	[DD_TARGET_ABORTED] = "aborted",
+};
+
+static const char *const authorization_names[DD_AUTHORIZATION_STATE_COUNT] = {
+	[DD_AUTHORIZATION_REQUESTED] = "requested",
+	[DD_AUTHORIZATION_APPROVED] = "approved",
+	[DD_AUTHORIZATION_DECLINED] = "declined",
 };
 
 /* lease_edges[from][to] */
@@ -67,6 +74,15 @@ static const bool target_edges[DD_TARGET_STATUS_COUNT][DD_TARGET_STATUS_COUNT] =
 	[DD_TARGET_ABORTED] = {0},
 };
 
+/* An admin decides, and may change the decision; nothing is re-requested. */
+static const bool authorization_edges[DD_AUTHORIZATION_STATE_COUNT]
+				     [DD_AUTHORIZATION_STATE_COUNT] = {
+	[DD_AUTHORIZATION_REQUESTED] = {[DD_AUTHORIZATION_APPROVED] = true,
+					[DD_AUTHORIZATION_DECLINED] = true},
+	[DD_AUTHORIZATION_APPROVED] = {[DD_AUTHORIZATION_DECLINED] = true},
+	[DD_AUTHORIZATION_DECLINED] = {[DD_AUTHORIZATION_APPROVED] = true},
+};
+
 const char *dd_lease_status_name(enum dd_lease_status s)
 {
 	if ((unsigned)s >= DD_LEASE_STATUS_COUNT)
@@ -86,6 +102,13 @@ const char *dd_target_status_name(enum dd_target_status s)
 	if ((unsigned)s >= DD_TARGET_STATUS_COUNT)
 		return "unknown";
 	return target_names[s];
+}
+
+const char *dd_authorization_state_name(enum dd_authorization_state s)
+{
+	if ((unsigned)s >= DD_AUTHORIZATION_STATE_COUNT)
+		return "unknown";
+	return authorization_names[s];
 }
 
 int dd_lease_status_parse(const char *name)
@@ -108,6 +131,14 @@ int dd_target_status_parse(const char *name)
 {
 	for (int i = 0; i < DD_TARGET_STATUS_COUNT; i++)
 		if (!strcmp(name, target_names[i]))
+			return i;
+	return -1;
+}
+
+int dd_authorization_state_parse(const char *name)
+{
+	for (int i = 0; i < DD_AUTHORIZATION_STATE_COUNT; i++)
+		if (!strcmp(name, authorization_names[i]))
 			return i;
 	return -1;
 }
@@ -181,6 +212,15 @@ bool dd_target_can_transition(enum dd_target_status from,
 	return target_edges[from][to];
 }
 
+bool dd_authorization_can_transition(enum dd_authorization_state from,
+				     enum dd_authorization_state to)
+{
+	if ((unsigned)from >= DD_AUTHORIZATION_STATE_COUNT ||
+	    (unsigned)to >= DD_AUTHORIZATION_STATE_COUNT)
+		return false;
+	return authorization_edges[from][to];
+}
+
 int dd_lease_transition(long long id, enum dd_lease_status *status,
 			enum dd_lease_status to, struct dd_error *err)
 {
@@ -214,5 +254,24 @@ int dd_target_transition(long long id, enum dd_target_status *status,
 				    dd_target_status_name(*status),
 				    dd_target_status_name(to));
 	*status = to;
+	return 0;
+}
+
+int dd_authorization_transition(long long id,
+				enum dd_authorization_state *state,
+				enum dd_authorization_state to,
+				struct dd_error *err)
+{
+	if (*state == to)
+		return dd_error_set(err, DD_ERR_STATE,
+				    "authorization %lld is already %s", id,
+				    dd_authorization_state_name(to));
+	if (!dd_authorization_can_transition(*state, to))
+		return dd_error_set(err, DD_ERR_STATE,
+				    "cannot move authorization %lld from %s "
+				    "to %s",
+				    id, dd_authorization_state_name(*state),
+				    dd_authorization_state_name(to));
+	*state = to;
 	return 0;
 }

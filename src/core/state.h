@@ -1,6 +1,6 @@
 /*
- * state.h - the lease, resource and build target state machines, in one
- * place.
+ * state.h - the lease, resource, build target and authorization state
+ * machines, in one place.
  *
  *   lease:     pending --> acquired --> active --> released --> destroyed
  *               ^  | |        |  |  |      |          ^             ^
@@ -26,6 +26,16 @@
  *   A target is built until it is finished once, by the finish command
  *   its update worker applies (or by its deadline, as aborted); a
  *   finished target never changes again.
+ *
+ *   authorization:  requested --> approved <--+
+ *                       |            |        |
+ *                       |            v        |
+ *                       +-------> declined ---+
+ *
+ *   A requester's authorization to use a blueprint is requested by the
+ *   allocator, then decided by an admin, who may change the decision
+ *   later; nothing goes back to requested, and deciding what is already
+ *   decided (approving an approved one) is refused.
  *
  * Each machine is one enum, a _name() function, a transition table, and
  * dd_*_transition(), the only function that changes a status.  It refuses
@@ -68,13 +78,22 @@ enum dd_target_status {
 	DD_TARGET_STATUS_COUNT
 };
 
+enum dd_authorization_state {
+	DD_AUTHORIZATION_REQUESTED = 0,
+	DD_AUTHORIZATION_APPROVED = 1,
+	DD_AUTHORIZATION_DECLINED = 2,
+	DD_AUTHORIZATION_STATE_COUNT
+};
+
 const char *dd_lease_status_name(enum dd_lease_status s);
 const char *dd_resource_status_name(enum dd_resource_status s);
 const char *dd_target_status_name(enum dd_target_status s);
+const char *dd_authorization_state_name(enum dd_authorization_state s);
 /* Parse a status name; returns the status or -1. */
 int dd_lease_status_parse(const char *name);
 int dd_resource_status_parse(const char *name);
 int dd_target_status_parse(const char *name);
+int dd_authorization_state_parse(const char *name);
 
 bool dd_lease_status_releasable(enum dd_lease_status s);
 bool dd_lease_status_commandable(enum dd_lease_status s);
@@ -98,6 +117,8 @@ bool dd_resource_can_transition(enum dd_resource_status from,
 				enum dd_resource_status to);
 bool dd_target_can_transition(enum dd_target_status from,
 			      enum dd_target_status to);
+bool dd_authorization_can_transition(enum dd_authorization_state from,
+				     enum dd_authorization_state to);
 
 /*
  * Move *status to `to` if the machine has that edge.  On a refused edge,
@@ -110,5 +131,13 @@ int dd_resource_transition(long long id, enum dd_resource_status *status,
 			   enum dd_resource_status to, struct dd_error *err);
 int dd_target_transition(long long id, enum dd_target_status *status,
 			 enum dd_target_status to, struct dd_error *err);
+/*
+ * The same for authorization `id`; deciding what is already so is
+ * refused as "authorization 5 is already approved".
+ */
+int dd_authorization_transition(long long id,
+				enum dd_authorization_state *state,
+				enum dd_authorization_state to,
+				struct dd_error *err);
 
 #endif

@@ -93,7 +93,14 @@ bool dd_v1_page_args(struct dd_http_req *r, struct dd_filter *f,
 bool dd_v1_status_arg(struct dd_http_req *r, int (*parse)(const char *),
 		      const char *valid, unsigned *mask)
 {
-	const char *v = dd_http_query(r, "status");
+	return dd_v1_mask_arg(r, "status", parse, valid, mask);
+}
+
+bool dd_v1_mask_arg(struct dd_http_req *r, const char *key,
+		    int (*parse)(const char *), const char *valid,
+		    unsigned *mask)
+{
+	const char *v = dd_http_query(r, key);
 	char name[32];
 
 	*mask = 0;
@@ -111,7 +118,7 @@ bool dd_v1_status_arg(struct dd_http_req *r, int (*parse)(const char *),
 		}
 		if (st < 0) {
 			dd_http_error(r, 400, "invalid",
-				      "unknown status '%.*s' (known: %s)",
+				      "unknown %s '%.*s' (known: %s)", key,
 				      (int)(n < 64 ? n : 64), p, valid);
 			return false;
 		}

@@ -50,6 +50,10 @@ bool dd_v1_page_args(struct dd_http_req *r, struct dd_filter *f,
 /* ?status=a,b as a mask, with `parse` for one name; `valid` lists them. */
 bool dd_v1_status_arg(struct dd_http_req *r, int (*parse)(const char *),
 		      const char *valid, unsigned *mask);
+/* The same for the argument `key` ("state"). */
+bool dd_v1_mask_arg(struct dd_http_req *r, const char *key,
+		    int (*parse)(const char *), const char *valid,
+		    unsigned *mask);
 /*
  * A page of a list, built an object at a time.  It ends at `limit`
  * objects or once its objects take 1 MiB as JSON, whichever comes

@@ -243,7 +243,8 @@ struct dd_http_stream_route {
 
 /*
  * The routes each part of the server contributes, ending in {NULL}: the
- * API's resources (api_whoami.c, api_blueprints.c, api_resources.c,
+ * API's resources (api_whoami.c, api_blueprints.c, api_authorizations.c,
+ * api_resources.c,
  * api_leases.c, api_lease_files.c, api_tasks.c, api_targets.c,
  * api_files.c) and its
  * description (api_openapi.c), the probes and metrics (ops.c), sign-in
@@ -252,6 +253,7 @@ struct dd_http_stream_route {
 extern const struct dd_http_route dd_v1_openapi_routes[];
 extern const struct dd_http_route dd_v1_whoami_routes[];
 extern const struct dd_http_route dd_v1_blueprint_routes[];
+extern const struct dd_http_route dd_v1_authorization_routes[];
 extern const struct dd_http_route dd_v1_resource_routes[];
 extern const struct dd_http_route dd_v1_lease_routes[];
 extern const struct dd_http_route dd_v1_task_routes[];

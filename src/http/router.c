@@ -23,6 +23,7 @@ static const struct dd_http_route *const route_tables[] = {
 	dd_v1_openapi_routes,
 	dd_v1_whoami_routes,
 	dd_v1_blueprint_routes,
+	dd_v1_authorization_routes,
 	dd_v1_resource_routes,
 	dd_v1_lease_routes,
 	dd_v1_task_routes,

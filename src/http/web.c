@@ -52,13 +52,13 @@ static const char style[] =
 	"pre{padding:.7em 1em;overflow-x:auto;margin:0}"
 	".badge{display:inline-block;padding:0 .6em;border-radius:999px;"
 	"font-size:.85em;font-weight:600;border:1px solid;white-space:nowrap}"
-	".s-pending,.s-queued{background:#fff4d6;color:#7a5300;"
+	".s-pending,.s-queued,.s-requested{background:#fff4d6;color:#7a5300;"
 	"border-color:#f0d58a}"
 	".s-acquired{background:#e3efff;color:#1d4f91;border-color:#b5d0f5}"
-	".s-active,.s-done{background:#dff5e4;color:#17642e;"
+	".s-active,.s-done,.s-approved{background:#dff5e4;color:#17642e;"
 	"border-color:#a9dfb7}"
 	".s-released{background:#efe8fb;color:#5a3d8a;border-color:#d3c3ef}"
-	".s-broken,.s-failed{background:#fde2e1;color:#9b1c1c;"
+	".s-broken,.s-failed,.s-declined{background:#fde2e1;color:#9b1c1c;"
 	"border-color:#f3b1ae}"
 	".s-destroyed,.s-ignored,.s-disabled{background:#eceef1;"
 	"color:#5b6372;border-color:#d5d9df}"
@@ -80,6 +80,7 @@ static const char style[] =
 	".actions{display:flex;flex-wrap:wrap;gap:.6em;align-items:center;"
 	"margin:0 0 1em}"
 	"form{margin:0}"
+	"form.inline{display:inline;margin-right:.4em}"
 	"button,.button{font:inherit;font-size:.92em;padding:.35em 1em;"
 	"border-radius:6px;border:1px solid #b9c0cb;background:#fff;"
 	"color:#1d2330;cursor:pointer;text-decoration:none;display:inline-"
@@ -268,9 +269,11 @@ void dd_web_redirect(struct dd_http_req *r, const char *path)
 
 /* ---- query arguments and lists ------------------------------------- */
 
-long long dd_web_cursor(struct dd_http_req *r)
+/* ?KEY=ID: 0 when absent; -1, after answering 400, unless it is `what` */
+static long long id_arg(struct dd_http_req *r, const char *key,
+			const char *what)
 {
-	const char *v = dd_http_query(r, "cursor");
+	const char *v = dd_http_query(r, key);
 	char *end;
 	long long id;
 
@@ -279,12 +282,21 @@ long long dd_web_cursor(struct dd_http_req *r)
 	errno = 0;
 	id = strtoll(v, &end, 10);
 	if (!*v || *end || errno || id <= 0) {
-		dd_web_fail(r, 400,
-			    "'cursor' must be a positive integer, not '%.64s'",
+		dd_web_fail(r, 400, "'%s' must be %s, not '%.64s'", key, what,
 			    v);
 		return -1;
 	}
 	return id;
+}
+
+long long dd_web_cursor(struct dd_http_req *r)
+{
+	return id_arg(r, "cursor", "a positive integer");
+}
+
+long long dd_web_blueprint_arg(struct dd_http_req *r)
+{
+	return id_arg(r, "blueprint", "a blueprint's id");
 }
 
 bool dd_web_status_arg(struct dd_http_req *r, int (*parse)(const char *),
@@ -767,6 +779,12 @@ const struct dd_http_route dd_web_routes[] = {
 	 dd_web_resource_release_post, false},
 	{"GET", "/blueprints", DD_HTTP_SESSION, dd_web_blueprints, false},
 	{"GET", "/blueprints/{id}", DD_HTTP_SESSION, dd_web_blueprint, false},
+	{"GET", "/authorizations", DD_HTTP_SESSION, dd_web_authorizations,
+	 false},
+	{"POST", "/authorizations/{id}/approve", DD_HTTP_SESSION,
+	 dd_web_authorization_approve, false},
+	{"POST", "/authorizations/{id}/decline", DD_HTTP_SESSION,
+	 dd_web_authorization_decline, false},
 	{"GET", "/targets", DD_HTTP_SESSION, dd_web_targets, false},
 	{"GET", "/targets/{id}", DD_HTTP_SESSION, dd_web_target, false},
 	{"GET", "/targets/{id}/finish", DD_HTTP_SESSION,

@@ -58,6 +58,8 @@ void dd_web_redirect(struct dd_http_req *r, const char *path);
  * answering 400.
  */
 long long dd_web_cursor(struct dd_http_req *r);
+/* The same for ?blueprint=ID, a list's filter. */
+long long dd_web_blueprint_arg(struct dd_http_req *r);
 /*
  * ?status= as a one-bit mask, with `parse` for the name and `known`
  * listing the names for the error; "all" or absent is 0.  Returns false
@@ -210,6 +212,16 @@ void dd_web_resource_release_page(struct dd_http_req *r);
 void dd_web_resource_release_post(struct dd_http_req *r);
 void dd_web_blueprints(struct dd_http_req *r);
 void dd_web_blueprint(struct dd_http_req *r);
+void dd_web_authorizations(struct dd_http_req *r);
+void dd_web_authorization_approve(struct dd_http_req *r);
+void dd_web_authorization_decline(struct dd_http_req *r);
+/*
+ * A blueprint page's section on its authorizations (web_authorizations.c):
+ * whether it requires them, and the requests, with Approve and Decline
+ * for admins.
+ */
+void dd_web_authorizations_of(struct dd_http_req *r,
+			      const struct dd_blueprint *bp);
 void dd_web_targets(struct dd_http_req *r);
 void dd_web_target(struct dd_http_req *r);
 void dd_web_target_finish_page(struct dd_http_req *r);

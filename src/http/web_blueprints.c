@@ -1,6 +1,7 @@
 /*
  * web_blueprints.c - the blueprint pages: the list, and one blueprint
- * with its configuration, the resources built from it and its log.
+ * with its configuration, the resources built from it, its
+ * authorizations (web_authorizations.c) and its log.
  */
 #include "blueprint/prewarm.h"
 #include "http/web.h"
@@ -250,6 +251,7 @@ void dd_web_blueprint(struct dd_http_req *r)
 	dd_buf_addstr(b, "</pre>");
 	changing = pool_of(r, &bp);
 	changing |= resources_from(r, bp.id);
+	dd_web_authorizations_of(r, &bp);
 	logf.blueprint = bp.id;
 	dd_web_log(r, &logf, (struct dd_ref){DD_OBJ_BLUEPRINT, bp.id}, NULL);
 	dd_web_finish(r, 200, title, "blueprints",

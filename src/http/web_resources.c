@@ -6,7 +6,6 @@
 #include "http/objects.h"
 #include "http/web.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +97,6 @@ static void list_url(struct dd_buf *u, const char *status, long long bp)
 void dd_web_resources(struct dd_http_req *r)
 {
 	const char *status = dd_http_query(r, "status");
-	const char *bparg = dd_http_query(r, "blueprint");
 	struct dd_filter f = {0}, bf = {0};
 	struct dd_resource_list l = {0};
 	struct dd_blueprint_list bps = {0};
@@ -114,17 +112,9 @@ void dd_web_resources(struct dd_http_req *r)
 		return;
 	if (status && !strcmp(status, "all"))
 		status = NULL;
-	if (bparg) {
-		char *end;
-
-		errno = 0;
-		f.blueprint = strtoll(bparg, &end, 10);
-		if (!*bparg || *end || errno || f.blueprint <= 0)
-			return dd_web_fail(r, 400,
-					   "'blueprint' must be a blueprint's "
-					   "id, not '%.64s'",
-					   bparg);
-	}
+	f.blueprint = dd_web_blueprint_arg(r);
+	if (f.blueprint < 0)
+		return;
 	cursor = dd_web_cursor(r);
 	if (cursor < 0)
 		return;

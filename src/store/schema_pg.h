@@ -237,6 +237,16 @@ static const char *const dd_pg_migrations[] = {
 	 * alone claim its tasks and its leases'; NULL: anywhere
 	 */
 	"ALTER TABLE resource ADD COLUMN machine" DD_PG_TEXT ";",
+	/*
+	 * 3 (SQLite's 11): blueprint authorizations, one per (blueprint,
+	 * requester): state 0 requested, 1 approved, 2 declined
+	 */
+	"CREATE TABLE blueprint_authorization("
+	" id" DD_PG_ID ", blueprint BIGINT NOT NULL,"
+	" requester" DD_PG_TEXT " NOT NULL, state INTEGER NOT NULL,"
+	" decided_by" DD_PG_TEXT ", decided DOUBLE PRECISION NOT NULL DEFAULT 0,"
+	" created DOUBLE PRECISION NOT NULL,"
+	" modified DOUBLE PRECISION NOT NULL, UNIQUE(blueprint, requester));",
 };
 
 #define DD_PG_SCHEMA_VERSION                                                   \

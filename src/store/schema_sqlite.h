@@ -240,6 +240,16 @@ static const char *const dd_sqlite_migrations[] = {
 	 * daemons alone claim its tasks and its leases'; NULL: anywhere
 	 */
 	"ALTER TABLE resource ADD COLUMN machine TEXT;",
+	/*
+	 * 11: blueprint authorizations, one per (blueprint, requester):
+	 * state 0 requested, 1 approved, 2 declined (core/state.h); never
+	 * deleted, so an id named in a lease's reason stays valid
+	 */
+	"CREATE TABLE blueprint_authorization("
+	" id INTEGER PRIMARY KEY, blueprint INTEGER NOT NULL,"
+	" requester TEXT NOT NULL, state INTEGER NOT NULL, decided_by TEXT,"
+	" decided REAL NOT NULL DEFAULT 0, created REAL NOT NULL,"
+	" modified REAL NOT NULL, UNIQUE(blueprint, requester));",
 };
 
 #define DD_SQLITE_SCHEMA_VERSION                                               \

@@ -303,6 +303,9 @@ void dd_sql_where_text(struct dd_sql_query *qq, const char *cond,
 		       const char *v);
 /* status IN (the bits of `mask`); nothing for 0. */
 void dd_sql_where_status(struct dd_sql_query *qq, unsigned mask);
+/* The same of another column of small integers (a string literal). */
+void dd_sql_where_mask(struct dd_sql_query *qq, const char *column,
+		       unsigned mask);
 /* The id window of a page: after_id and before_id. */
 void dd_sql_where_range(struct dd_sql_query *qq, const struct dd_filter *f);
 /* ORDER BY id (descending if asked) and the limit. */

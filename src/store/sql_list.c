@@ -46,11 +46,18 @@ void dd_sql_where_text(struct dd_sql_query *qq, const char *cond,
 
 void dd_sql_where_status(struct dd_sql_query *qq, unsigned mask)
 {
+	dd_sql_where_mask(qq, "status", mask);
+}
+
+void dd_sql_where_mask(struct dd_sql_query *qq, const char *column,
+		       unsigned mask)
+{
 	bool first = true;
 
 	if (!mask)
 		return;
-	add_cond(qq, "status IN (");
+	add_cond(qq, column);
+	dd_buf_addstr(&qq->sql, " IN (");
 	for (int i = 0; i < 32; i++) {
 		if (mask & (1u << i)) {
 			dd_buf_addf(&qq->sql, first ? "%d" : ",%d", i);

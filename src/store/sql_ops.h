@@ -66,6 +66,13 @@ dd_store_token_list_fn dd_sql_token_list;
 dd_store_token_revoke_fn dd_sql_token_revoke;
 dd_store_token_touch_fn dd_sql_token_touch;
 
+/* sql_authorizations.c */
+dd_store_authorization_request_fn dd_sql_authorization_request;
+dd_store_authorization_get_fn dd_sql_authorization_get;
+dd_store_authorization_list_fn dd_sql_authorization_list;
+dd_store_authorization_hold_fn dd_sql_authorization_hold;
+dd_store_authorization_decide_fn dd_sql_authorization_decide;
+
 /* sql_idempotency.c */
 dd_store_idem_get_fn dd_sql_idem_get;
 dd_store_idem_insert_fn dd_sql_idem_insert;

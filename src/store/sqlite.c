@@ -1688,4 +1688,9 @@ const struct dd_store_ops dd_sqlite_store_ops = {
 	.idem_get = dd_sql_idem_get,
 	.idem_insert = dd_sql_idem_insert,
 	.idem_prune = dd_sql_idem_prune,
+	.authorization_request = dd_sql_authorization_request,
+	.authorization_get = dd_sql_authorization_get,
+	.authorization_list = dd_sql_authorization_list,
+	.authorization_hold = dd_sql_authorization_hold,
+	.authorization_decide = dd_sql_authorization_decide,
 };

@@ -944,6 +944,46 @@ int dd_store_token_touch(struct dd_store *s, long long id, double now,
 	CALL(s, token_touch, id, now, err);
 }
 
+int dd_store_authorization_request(struct dd_store *s, long long blueprint,
+				   const char *requester, double now,
+				   struct dd_authorization *out,
+				   struct dd_error *err)
+{
+	CALL_IN_TXN(s, authorization_request, blueprint, requester, now, out,
+		    err);
+}
+
+int dd_store_authorization_get(struct dd_store *s, long long id,
+			       struct dd_authorization *out,
+			       struct dd_error *err)
+{
+	CALL(s, authorization_get, id, out, err);
+}
+
+int dd_store_authorization_list(struct dd_store *s, const struct dd_filter *f,
+				struct dd_authorization_list *out,
+				struct dd_error *err)
+{
+	CALL(s, authorization_list, f, out, err);
+}
+
+int dd_store_authorization_hold(struct dd_store *s, long long blueprint,
+				const char *requester,
+				enum dd_authorization_state *state,
+				struct dd_error *err)
+{
+	assert(s->depth > 0); /* the lock lasts as long as the transaction */
+	CALL(s, authorization_hold, blueprint, requester, state, err);
+}
+
+int dd_store_authorization_decide(struct dd_store *s,
+				  const struct dd_authorization *a,
+				  enum dd_authorization_state from,
+				  struct dd_error *err)
+{
+	CALL(s, authorization_decide, a, from, err);
+}
+
 int dd_store_idem_get(struct dd_store *s, const char *caller, const char *key,
 		      double since, struct dd_idem_record *out,
 		      struct dd_error *err)

@@ -25,7 +25,7 @@
 #include "core/error.h"
 #include "core/model.h"
 
-#define DD_STORE_OPS_VERSION 9
+#define DD_STORE_OPS_VERSION 10
 
 /*
  * How a handle is opened.  Every field means the same to every backend;
@@ -526,6 +526,49 @@ typedef int dd_store_idem_insert_fn(struct dd_store *s,
 typedef int dd_store_idem_prune_fn(struct dd_store *s, double before,
 				   int max, int *n, struct dd_error *err);
 
+/*
+ * Blueprint authorizations (auth/authorization.h), one per (blueprint,
+ * requester).
+ *
+ * request returns the row of (blueprint, requester) in *out, inserting
+ * it first, requested, at `now` if there is none: idempotent, whoever
+ * calls it at once.  get returns DD_ERR_NOTFOUND for no such id.  list
+ * honours blueprint, owner (the requester), status_mask (bits of
+ * states), after_id, before_id, limit and descending.
+ *
+ * hold, in a write transaction (the one placing a lease), reads the
+ * state of (blueprint, requester) into *state and keeps the row locked
+ * until the transaction ends, so that no decision commits between the
+ * check and the placement: a lease placed on an approval is placed
+ * before any decline.  DD_ERR_NOTFOUND, err untouched, for no row.
+ *
+ * decide writes a->state, decided_by, decided and modified to row a->id
+ * if its state is still `from`, and refuses with DD_ERR_STATE, changing
+ * nothing, if it is not (another decision came first).  The caller
+ * checks the edge (dd_authorization_transition).
+ */
+typedef int dd_store_authorization_request_fn(struct dd_store *s,
+					      long long blueprint,
+					      const char *requester, double now,
+					      struct dd_authorization *out,
+					      struct dd_error *err);
+typedef int dd_store_authorization_get_fn(struct dd_store *s, long long id,
+					  struct dd_authorization *out,
+					  struct dd_error *err);
+typedef int dd_store_authorization_list_fn(struct dd_store *s,
+					   const struct dd_filter *f,
+					   struct dd_authorization_list *out,
+					   struct dd_error *err);
+typedef int dd_store_authorization_hold_fn(struct dd_store *s,
+					   long long blueprint,
+					   const char *requester,
+					   enum dd_authorization_state *state,
+					   struct dd_error *err);
+typedef int dd_store_authorization_decide_fn(struct dd_store *s,
+					     const struct dd_authorization *a,
+					     enum dd_authorization_state from,
+					     struct dd_error *err);
+
 struct dd_store_ops {
 	int version; /* DD_STORE_OPS_VERSION */
 	const char *name;
@@ -600,6 +643,11 @@ struct dd_store_ops {
 	dd_store_idem_get_fn *idem_get;
 	dd_store_idem_insert_fn *idem_insert;
 	dd_store_idem_prune_fn *idem_prune;
+	dd_store_authorization_request_fn *authorization_request;
+	dd_store_authorization_get_fn *authorization_get;
+	dd_store_authorization_list_fn *authorization_list;
+	dd_store_authorization_hold_fn *authorization_hold;
+	dd_store_authorization_decide_fn *authorization_decide;
 };
 
 /* The part of a store handle every backend shares; backends embed it first. */
@@ -838,6 +886,25 @@ int dd_store_idem_insert(struct dd_store *s, const struct dd_idem_record *rec,
 			 double since, struct dd_error *err);
 int dd_store_idem_prune(struct dd_store *s, double before, int max, int *n,
 			struct dd_error *err);
+
+int dd_store_authorization_request(struct dd_store *s, long long blueprint,
+				   const char *requester, double now,
+				   struct dd_authorization *out,
+				   struct dd_error *err);
+int dd_store_authorization_get(struct dd_store *s, long long id,
+			       struct dd_authorization *out,
+			       struct dd_error *err);
+int dd_store_authorization_list(struct dd_store *s, const struct dd_filter *f,
+				struct dd_authorization_list *out,
+				struct dd_error *err);
+int dd_store_authorization_hold(struct dd_store *s, long long blueprint,
+				const char *requester,
+				enum dd_authorization_state *state,
+				struct dd_error *err);
+int dd_store_authorization_decide(struct dd_store *s,
+				  const struct dd_authorization *a,
+				  enum dd_authorization_state from,
+				  struct dd_error *err);
 
 /*
  * Convenience over the above: append a log entry of `type` about the given

@@ -3,8 +3,11 @@
  *
  * Runs as part of the lease's update pass, under the lease's lock:
  *   1. candidate blueprints: enabled, of the lease's type, on the lease's
- *      allow-list if it has one, able to serve its attributes ever.  None:
- *      the lease breaks at once with the reason in its log;
+ *      allow-list if it has one, able to serve its attributes ever, and,
+ *      if they require authorization, approved for the lease's requester
+ *      (auth/authorization.h).  None: the lease breaks at once with the
+ *      reason in its log; if authorizations ruled some out, they are
+ *      requested in the same transaction and the reason says so;
  *   2. one allocation in flight: if the lease is building a resource that
  *      is still pending, wait for it (its activation wakes the lease);
  *   3. reuse: place the lease on an active resource whose blueprint accepts
@@ -22,6 +25,7 @@
  * protect, so two leases can never both win one slot.
  */
 #include "worker/internal.h"
+#include "auth/authorization.h"
 #include "core/util.h"
 
 #include <stdio.h>
@@ -33,6 +37,16 @@
 struct candidates {
 	struct dd_bp_handle *h;
 	size_t n;
+	/*
+	 * The lease's requester ("" until a blueprint that requires
+	 * authorization asks, or when the lease has none: `no_requester`
+	 * says why), and the blueprints left out for want of an approval.
+	 */
+	char requester[DD_REQUESTER_MAX];
+	struct dd_error no_requester;
+	struct dd_blueprint_list denied;
+	/* an approval went away between the look and the placement */
+	bool stale;
 };
 
 static void candidates_release(struct candidates *c)
@@ -40,8 +54,73 @@ static void candidates_release(struct candidates *c)
 	for (size_t i = 0; i < c->n; i++)
 		dd_bp_handle_release(&c->h[i]);
 	dd_free(c->h);
+	dd_blueprint_list_release(&c->denied);
 	c->h = NULL;
 	c->n = 0;
+}
+
+/*
+ * May `bp` serve `l`?  Yes when it requires no authorization or the
+ * lease's requester is approved; a read, before any write transaction
+ * (the placement re-checks: still_authorized()).
+ */
+static int authorized(struct dd_worker *w, const struct dd_lease *l,
+		      const struct dd_blueprint *bp, struct candidates *c,
+		      bool *yes, struct dd_error *err)
+{
+	struct dd_authorization_list found = {0};
+	struct dd_filter f = {0};
+	int rc;
+
+	*yes = !dd_authorization_required(bp);
+	if (*yes || c->no_requester.code)
+		return 0;
+	if (!c->requester[0]) {
+		rc = dd_authorization_requester(w->store, l->owner,
+						c->requester,
+						sizeof(c->requester),
+						&c->no_requester);
+		if (rc == DD_ERR_INVALID)
+			return 0;
+		if (rc) {
+			*err = c->no_requester;
+			return rc;
+		}
+	}
+	f.blueprint = bp->id;
+	f.owner = c->requester;
+	f.limit = 1;
+	rc = dd_store_authorization_list(w->store, &f, &found, err);
+	*yes = !rc && found.n &&
+	       found.items[0].state == DD_AUTHORIZATION_APPROVED;
+	dd_authorization_list_release(&found);
+	return rc;
+}
+
+/*
+ * In the write transaction that places `l` with `h`'s blueprint: is the
+ * requester still approved?  The row stays locked until the transaction
+ * ends, so a decline either came first (and is seen here) or waits for
+ * the placement, which then happened before it.  False marks the
+ * candidates stale: the pass looks again.
+ */
+static int still_authorized(struct dd_worker *w, struct candidates *c,
+			    const struct dd_bp_handle *h, bool *yes,
+			    struct dd_error *err)
+{
+	enum dd_authorization_state state = DD_AUTHORIZATION_REQUESTED;
+	int rc;
+
+	*yes = true;
+	if (!dd_authorization_required(&h->bp))
+		return 0;
+	rc = dd_store_authorization_hold(w->store, h->bp.id, c->requester,
+					 &state, err);
+	if (rc && rc != DD_ERR_NOTFOUND)
+		return rc;
+	*yes = !rc && state == DD_AUTHORIZATION_APPROVED;
+	c->stale = c->stale || !*yes;
+	return 0;
 }
 
 static bool allowed(const struct dd_lease *l, long long bp)
@@ -66,6 +145,7 @@ static int find_candidates(struct dd_worker *w, const struct dd_lease *l,
 	struct dd_blueprint_list all = {0};
 	struct dd_filter f = {0};
 	size_t of_type = 0, enabled = 0, listed = 0;
+	bool ok;
 	int rc;
 
 	rc = dd_store_blueprint_list(w->store, &f, &all, err);
@@ -98,7 +178,19 @@ static int find_candidates(struct dd_worker *w, const struct dd_lease *l,
 			dd_bp_handle_release(h);
 			continue;
 		}
-		c->n++;
+		rc = authorized(w, l, &h->bp, c, &ok, err);
+		if (!rc && !ok)
+			rc = dd_blueprint_list_push(&c->denied, &h->bp);
+		if (rc || !ok)
+			dd_bp_handle_release(h);
+		if (rc) {
+			dd_blueprint_list_release(&all);
+			return rc == DD_ERR_NOMEM
+				       ? dd_error_set(err, rc, "out of memory")
+				       : rc;
+		}
+		if (ok)
+			c->n++;
 	}
 	dd_blueprint_list_release(&all);
 	if (c->n == 0) {
@@ -231,8 +323,9 @@ static const char *const *key_ptrs(const struct dd_slot_keys *k,
  * `r` has no room, another code on failure.
  */
 static int try_acquire(struct dd_worker *w, const struct dd_lock_grant *g,
-		       struct dd_lease *l, struct dd_bp_handle *h,
-		       const struct dd_resource *r, struct dd_error *err)
+		       struct dd_lease *l, struct candidates *c,
+		       struct dd_bp_handle *h, const struct dd_resource *r,
+		       struct dd_error *err)
 {
 	const char *ptrs[DD_MAX_SLOT_KEYS];
 	struct dd_slot_keys keys;
@@ -244,6 +337,7 @@ static int try_acquire(struct dd_worker *w, const struct dd_lock_grant *g,
 	for (size_t n = 0;; n++) {
 		struct dd_resource now = {0};
 		struct dd_error serr = DD_ERROR_INIT;
+		bool ok = true;
 
 		json_decref(l->attributes);
 		l->attributes = json_deep_copy(saved);
@@ -268,6 +362,10 @@ static int try_acquire(struct dd_worker *w, const struct dd_lock_grant *g,
 		if (!rc && (now.status != DD_RESOURCE_ACTIVE || now.draining))
 			rc = DD_ERR_NOTFOUND;
 		dd_resource_release(&now);
+		if (!rc)
+			rc = still_authorized(w, c, h, &ok, err);
+		if (!rc && !ok)
+			rc = DD_ERR_NOTFOUND;
 		if (!rc)
 			rc = dd_store_slot_acquire(
 				w->store, key_ptrs(&keys, ptrs), keys.n,
@@ -393,7 +491,8 @@ static int reuse(struct dd_worker *w, const struct dd_lock_grant *g,
 				dd_resource_list_push(refused, &rs.items[j]);
 				continue;
 			}
-			rc = try_acquire(w, g, l, &c->h[i], &rs.items[j], err);
+			rc = try_acquire(w, g, l, c, &c->h[i], &rs.items[j],
+					 err);
 		}
 		dd_resource_list_release(&rs);
 	}
@@ -414,6 +513,7 @@ static int allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 			struct dd_resource r = {0};
 			struct dd_slot_keys keys;
 			struct dd_error herr = DD_ERROR_INIT;
+			bool ok = true;
 			int rc;
 
 			r.blueprint = h->bp.id;
@@ -445,6 +545,13 @@ static int allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 			}
 			dd_pass_bind_machine(w, h, &r);
 			rc = dd_pass_begin(w, g, err);
+			if (!rc)
+				rc = still_authorized(w, c, h, &ok, err);
+			if (!rc && !ok) {
+				dd_store_rollback(w->store);
+				json_decref(r.attributes);
+				break; /* the next blueprint, then a new look */
+			}
 			if (!rc)
 				rc = dd_store_resource_insert(w->store, &r, err);
 			if (!rc)
@@ -789,6 +896,52 @@ static int wait_for_capacity(struct dd_worker *w, const struct dd_lock_grant *g,
 	return dd_pass_commit(w, err);
 }
 
+/*
+ * Only blueprints that require an authorization the requester lacks
+ * could serve `l`: request each (idempotently: a row per blueprint and
+ * requester) and break the lease saying so, in one transaction.
+ */
+static int refuse_unauthorized(struct dd_worker *w,
+			       const struct dd_lock_grant *g,
+			       struct dd_lease *l, struct candidates *c,
+			       struct dd_error *err)
+{
+	struct dd_buf why = DD_BUF_INIT;
+	int rc = dd_pass_begin(w, g, err);
+
+	for (size_t i = 0; !rc && i < c->denied.n; i++) {
+		const struct dd_blueprint *bp = &c->denied.items[i];
+		struct dd_authorization a = {0};
+
+		if (i)
+			dd_buf_addstr(&why, "; ");
+		if (c->no_requester.code) {
+			dd_buf_addf(&why,
+				    "blueprint %lld '%s' requires "
+				    "authorization: %s",
+				    bp->id, bp->name, c->no_requester.msg);
+			continue;
+		}
+		rc = dd_store_authorization_request(w->store, bp->id,
+						    c->requester, dd_now(), &a,
+						    err);
+		if (!rc)
+			dd_authorization_refusal(&why, bp, &a);
+		dd_authorization_release(&a);
+	}
+	if (!rc && !why.buf)
+		rc = dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	if (!rc)
+		rc = dd_lease_break(w, g, l, "lease.no-authorization", why.buf,
+				    err);
+	if (rc)
+		dd_store_rollback(w->store);
+	else
+		rc = dd_pass_commit(w, err);
+	dd_buf_release(&why);
+	return rc;
+}
+
 int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 		struct dd_lease *l, double *retry_at, struct dd_error *err)
 {
@@ -810,6 +963,10 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 		rc = find_candidates(w, l, &c, &why, err);
 	if (rc)
 		goto out;
+	if (c.n == 0 && c.denied.n) {
+		rc = refuse_unauthorized(w, g, l, &c, err);
+		goto out;
+	}
 	if (c.n == 0) {
 		rc = dd_lease_break(w, g, l, "lease.no-blueprints",
 				    why.buf ? why.buf : "no blueprints", err);
@@ -841,7 +998,7 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 			for (size_t i = 0; i < c.n; i++) {
 				if (c.h[i].bp.id != r.blueprint)
 					continue;
-				rc = try_acquire(w, g, l, &c.h[i], &r, err);
+				rc = try_acquire(w, g, l, &c, &c.h[i], &r, err);
 				break;
 			}
 			dd_resource_release(&r);
@@ -876,6 +1033,12 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 	rc = reuse(w, g, l, &c, &failed, &refused, err);
 	if (rc != DD_ERR_NOTFOUND)
 		goto out;
+	if (c.stale) {
+		/* an approval went meanwhile: look again, without it */
+		rc = 0;
+		*retry_at = dd_now();
+		goto out;
+	}
 	rc = allocation_failures(w, l, &failures, &last_failure, reason,
 				 sizeof(reason), err);
 	if (rc)
@@ -897,6 +1060,11 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 	rc = allocate(w, g, l, &c, &blockers, err);
 	if (rc != DD_ERR_NOTFOUND)
 		goto out;
+	if (c.stale) {
+		rc = 0;
+		*retry_at = dd_now();
+		goto out;
+	}
 	rc = reclaim(w, g, l, &refused, &blockers, &later, err);
 	if (rc)
 		goto out;

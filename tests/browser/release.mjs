@@ -18,56 +18,26 @@
 // until the lease shows destroyed, with the button disabled.  At 375 px
 // wide no page scrolls sideways.  No page may log a console error, which
 // is where a Content-Security-Policy violation would show.
-import { chromium } from 'playwright-core';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { check, launch, need, newPage, shot, shotDir, signIn as signInAt } from './lib.mjs';
 
-function need(name) {
-	const v = process.env[name];
-	if (!v) throw new Error(`${name} is not set (run tests/integration/web_ui.sh)`);
-	return v;
-}
-
-function check(ok, what) {
-	if (!ok) throw new Error(`FAIL: ${what}`);
-	console.log(`ok: ${what}`);
-}
-
-const url = need('DRYDOCK_URL');
-const adminToken = need('DRYDOCK_ADMIN_TOKEN');
-const viewerToken = need('DRYDOCK_VIEWER_TOKEN');
-const lease = need('DRYDOCK_LEASE');
-const out = path.join(process.env.DRYDOCK_TEST_OUT || '.', 'browser');
-mkdirSync(out, { recursive: true });
-const shot = (name) => path.join(out, name);
+const script = 'web_ui.sh';
+const url = need('DRYDOCK_URL', script);
+const adminToken = need('DRYDOCK_ADMIN_TOKEN', script);
+const viewerToken = need('DRYDOCK_VIEWER_TOKEN', script);
+const lease = need('DRYDOCK_LEASE', script);
 const leaseUrl = `${url}/leases/${lease}`;
 const errors = [];
 
-async function newPage(browser, width) {
-	const context = await browser.newContext({ viewport: { width, height: 900 } });
-	const page = await context.newPage();
-	page.setDefaultTimeout(30000);
-	page.on('console', (m) => {
-		if (m.type() === 'error') errors.push(`${page.url()}: ${m.text()}`);
-	});
-	page.on('pageerror', (e) => errors.push(`${page.url()}: ${e}`));
-	return page;
-}
-
 async function signIn(page, token) {
-	await page.goto(`${url}/login`);
-	await page.fill('#token', token);
-	await Promise.all([page.waitForURL(`${url}/`), page.click('button[type=submit]')]);
+	await signInAt(page, url, token);
 	check((await page.locator('h1').textContent()) === 'Overview', 'signed in, on the overview');
 }
 
-const browser = await chromium.launch({
-	executablePath: '/usr/bin/chromium',
-	args: ['--no-sandbox'],
-});
+const browser = await launch();
 try {
 	// A viewer may look but not release.
-	const viewer = await newPage(browser, 1200);
+	const viewer = await newPage(browser, 1200, errors);
 	await signIn(viewer, viewerToken);
 	check((await viewer.locator('#who').textContent()).includes('viewer'), 'nav shows the viewer role');
 	await viewer.goto(leaseUrl);
@@ -79,7 +49,7 @@ try {
 	await viewer.context().close();
 
 	// An admin releases it.
-	const page = await newPage(browser, 1200);
+	const page = await newPage(browser, 1200, errors);
 	await signIn(page, adminToken);
 	await page.goto(leaseUrl);
 	check((await page.locator('#status').textContent()) === 'active', 'admin sees the lease active');
@@ -137,4 +107,4 @@ try {
 } finally {
 	await browser.close();
 }
-console.log(`screenshots in ${out}`);
+console.log(`screenshots in ${shotDir()}`);

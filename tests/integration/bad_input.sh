@@ -20,7 +20,7 @@ expect_refused 2 "bad id" dd release-lease --id abc
 expect_refused 2 "unknown blueprint type 'vm'" dd blueprint create --type vm --name x
 expect_refused 2 "malformed JSON" dd blueprint create --type host --name x --config '{'
 expect_refused 2 "config: missing 'hosts' (a non-empty array of objects)" dd blueprint create --type host --name x --config '{}'
-expect_refused 2 "config: unknown key 'hostz' (known: timeouts, min_ready, max_idle, idle_ttl, root, run_as, check_interval, known_hosts, hosts)" dd blueprint create --type host --name x --config '{"hostz": []}'
+expect_refused 2 "config: unknown key 'hostz' (known: timeouts, min_ready, max_idle, idle_ttl, authorization, root, run_as, check_interval, known_hosts, hosts)" dd blueprint create --type host --name x --config '{"hostz": []}'
 expect_refused 2 "config: hosts\[0\]: a host with an 'address' needs a 'user'" dd blueprint create --type host --name x --config '{"hosts":[{"name":"r","address":"10.0.0.1"}]}'
 expect_refused 2 "config: hosts: must be a non-empty array of objects" dd blueprint create --type host --name x --config '{"hosts": []}'
 expect_refused 2 "config: hosts\[1\].slots: must be an integer from 1 to 1024" dd blueprint create --type host --name x --config '{"hosts":[{"name":"a"},{"name":"b","slots":0}]}'

@@ -52,6 +52,23 @@ call 200 "$VIEW" GET "/api/v1/blueprints/$bp"
 call 200 "$ADMIN" PATCH "/api/v1/blueprints/$bp" '{"name": "main"}'
 rejects 403 forbidden "$CI" PATCH "/api/v1/blueprints/$bp" '{"enabled": false}'
 
+# a blueprint that requires authorization: a client's lease on it is
+# refused and requests it; listed, shown, decided both ways
+call 201 "$ADMIN" POST /api/v1/blueprints \
+	"{\"type\": \"host\", \"name\": \"locked\", \"config\": {\"root\": \"$T/hosts\", \"hosts\": [{\"name\": \"z\"}], \"authorization\": \"required\"}}"
+locked=$(j .id)
+call 201 "$CI" POST /api/v1/leases "{\"type\": \"host\", \"blueprints\": [$locked]}"
+refused_lease=$(j .id)
+call 200 "$CI" GET "/api/v1/leases/$refused_lease?wait=destroyed&timeout=30"
+call 200 "$VIEW" GET "/api/v1/authorizations?blueprint=$locked&state=requested&requester=token:ci&limit=1"
+auth=$(j '.items[0].id')
+call 200 "$VIEW" GET "/api/v1/authorizations/$auth"
+call 200 "$ADMIN" POST "/api/v1/authorizations/$auth/approve"
+rejects 409 conflict "$ADMIN" POST "/api/v1/authorizations/$auth/approve" '{}'
+rejects 403 forbidden "$CI" POST "/api/v1/authorizations/$auth/decline"
+call 200 "$ADMIN" POST "/api/v1/authorizations/$auth/decline" '{}'
+rejects 404 not_found "$VIEW" GET /api/v1/authorizations/999
+
 call 201 "$CI" POST /api/v1/leases \
 	"{\"type\": \"host\", \"attributes\": {\"host\": \"a\"}, \"blueprints\": [$bp], \"ttl\": 3600}" \
 	-H "Idempotency-Key: lease-1"

@@ -193,7 +193,7 @@ stop_daemon "$DAEMON"
 # --- 4. refused at blueprint create ---------------------------------------
 expect_refused 2 "config: command: must start with the provider's absolute path" \
 	dd blueprint create --type exec --name bad --config '{"resource_type": "x", "command": ["sandbox.py"]}'
-expect_refused 2 "config: unknown key 'comand' (known: timeouts, min_ready, max_idle, idle_ttl, resource_type, command," \
+expect_refused 2 "config: unknown key 'comand' (known: timeouts, min_ready, max_idle, idle_ttl, authorization, resource_type, command," \
 	dd blueprint create --type exec --name bad --config '{"resource_type": "x", "comand": ["/bin/true"]}'
 expect_refused 2 "config: timeouts: unknown key 'allocate' (known: activate_resource," \
 	dd blueprint create --type exec --name bad --config "{\"resource_type\": \"x\", \"command\": [\"$SANDBOX\"], \"timeouts\": {\"allocate\": 5}}"

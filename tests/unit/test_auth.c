@@ -317,6 +317,7 @@ static void test_roles_matrix(void **state)
 		{DD_ACTION_TARGET_READ, {0, "YYYY", "NYNN", "YYYY"}},
 		{DD_ACTION_TARGET_CREATE, {0, "NNNN", "YYYY", "YYYY"}},
 		{DD_ACTION_TARGET_WRITE, {0, "NNNN", "NYNN", "YYYY"}},
+		{DD_ACTION_AUTHORIZATION_DECIDE, {0, "NNNN", "NNNN", "YYYY"}},
 	};
 	size_t n = sizeof(expected) / sizeof(expected[0]);
 	struct dd_principal p = {0};

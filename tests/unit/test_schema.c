@@ -380,7 +380,7 @@ static void test_host_config(void **state)
 		{"{\"hosts\": []}",
 		 "config: hosts: must be a non-empty array of objects"},
 		{"{\"hostz\": []}",
-		 "config: unknown key 'hostz' (known: timeouts, min_ready, max_idle, idle_ttl, root, run_as, check_interval, known_hosts, hosts)"},
+		 "config: unknown key 'hostz' (known: timeouts, min_ready, max_idle, idle_ttl, authorization, root, run_as, check_interval, known_hosts, hosts)"},
 		{"{\"hosts\": [{\"name\": \"a\"}], \"root\": \"r\"}",
 		 "config: root: must be an absolute path"},
 		{"{\"hosts\": [{\"name\": \"a\"}], \"root\": 1}",

@@ -472,6 +472,110 @@ static void test_target_names_flags_and_range(void **state)
 	assert_int_equal(st, DD_TARGET_PASSED);
 }
 
+/* ---- authorization machine -------------------------------------------- */
+
+static const int authorization_expected[DD_AUTHORIZATION_STATE_COUNT]
+				       [DD_AUTHORIZATION_STATE_COUNT] = {
+	/* to:                    requested approved declined */
+	[DD_AUTHORIZATION_REQUESTED] = {NO, YES, YES},
+	[DD_AUTHORIZATION_APPROVED] = {NO, NO, YES},
+	[DD_AUTHORIZATION_DECLINED] = {NO, YES, NO},
+};
+
+static const char *const authorization_names[] = {
+	"requested", "approved", "declined",
+};
+
+/*
+ * Every edge, allowed and refused, through the one transition function;
+ * a decision that is already so says "already", the others name both
+ * states.
+ */
+static void test_authorization_transition_each_cell(void **state)
+{
+	(void)state;
+	for (int from = 0; from < DD_AUTHORIZATION_STATE_COUNT; from++) {
+		for (int to = 0; to < DD_AUTHORIZATION_STATE_COUNT; to++) {
+			struct dd_error err = {77, "sentinel"};
+			enum dd_authorization_state st =
+				(enum dd_authorization_state)from;
+			bool want = authorization_expected[from][to] == YES;
+			int rc = dd_authorization_transition(
+				5, &st, (enum dd_authorization_state)to, &err);
+
+			assert_int_equal(dd_authorization_can_transition(
+						 (enum dd_authorization_state)from,
+						 (enum dd_authorization_state)to),
+					 want);
+			if (want) {
+				if (rc)
+					fail_msg("authorization %s->%s refused: "
+						 "%s",
+						 authorization_names[from],
+						 authorization_names[to],
+						 err.msg);
+				assert_int_equal(st, to);
+				assert_int_equal(err.code, 77);
+				assert_string_equal(err.msg, "sentinel");
+				continue;
+			}
+			if (rc != DD_ERR_STATE)
+				fail_msg("authorization %s->%s gave %s",
+					 authorization_names[from],
+					 authorization_names[to],
+					 dd_err_name(rc));
+			assert_int_equal(st, from);
+			assert_int_equal(err.code, DD_ERR_STATE);
+			assert_non_null(strstr(err.msg, "authorization 5"));
+			if (from == to) {
+				char want_msg[64];
+
+				snprintf(want_msg, sizeof(want_msg),
+					 "authorization 5 is already %s",
+					 authorization_names[to]);
+				assert_string_equal(err.msg, want_msg);
+			} else {
+				assert_non_null(strstr(
+					err.msg, authorization_names[from]));
+				assert_non_null(
+					strstr(err.msg, authorization_names[to]));
+			}
+		}
+	}
+}
+
+static void test_authorization_names_and_range(void **state)
+{
+	enum dd_authorization_state st = DD_AUTHORIZATION_APPROVED;
+
+	(void)state;
+	for (int i = 0; i < DD_AUTHORIZATION_STATE_COUNT; i++) {
+		assert_string_equal(dd_authorization_state_name(
+					    (enum dd_authorization_state)i),
+				    authorization_names[i]);
+		assert_int_equal(
+			dd_authorization_state_parse(authorization_names[i]),
+			i);
+	}
+	assert_int_equal(dd_authorization_state_parse("Approved"), -1);
+	assert_int_equal(dd_authorization_state_parse("authorized"), -1);
+	assert_int_equal(dd_authorization_state_parse(""), -1);
+	assert_string_equal(
+		dd_authorization_state_name(DD_AUTHORIZATION_STATE_COUNT),
+		"unknown");
+	assert_false(dd_authorization_can_transition(
+		DD_AUTHORIZATION_STATE_COUNT, DD_AUTHORIZATION_APPROVED));
+	assert_false(dd_authorization_can_transition(
+		DD_AUTHORIZATION_REQUESTED, DD_AUTHORIZATION_STATE_COUNT));
+	assert_false(dd_authorization_can_transition(
+		(enum dd_authorization_state)-1, DD_AUTHORIZATION_DECLINED));
+	/* nothing goes back to requested, and no error wanted still refuses */
+	assert_int_equal(dd_authorization_transition(
+				 1, &st, DD_AUTHORIZATION_REQUESTED, NULL),
+			 DD_ERR_STATE);
+	assert_int_equal(st, DD_AUTHORIZATION_APPROVED);
+}
+
 /* ---- errors ----------------------------------------------------------- */
 
 static void test_error_codes(void **state)
@@ -852,6 +956,8 @@ int main(void)
 		cmocka_unit_test(test_resource_flags),
 		cmocka_unit_test(test_target_transition_each_cell),
 		cmocka_unit_test(test_target_names_flags_and_range),
+		cmocka_unit_test(test_authorization_transition_each_cell),
+		cmocka_unit_test(test_authorization_names_and_range),
 		cmocka_unit_test(test_error_codes),
 		cmocka_unit_test(test_error_set_and_clear),
 		cmocka_unit_test(test_time_format_round_trip),
