@@ -54,6 +54,8 @@
 
 #include "http_client.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
@@ -141,6 +143,12 @@ struct result {
 	 */
 	int daemons;
 	double xacts_per_lifecycle;
+	/*
+	 * and the CPU time (user + system) of the server's processes in the
+	 * timed part, per lifecycle: with cpu_ms_per_lifecycle, what a
+	 * lifecycle costs the machine, so what its cores allow at most
+	 */
+	double server_cpu_ms_per_lifecycle;
 	/*
 	 * pg-wake: a release sent from this process -> a daemon's listener
 	 * in another process woken, and the release call itself (p50/p99:
@@ -832,6 +840,67 @@ static long long pg_next_xid(const char *location)
 	       "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
 	       &x, 1);
 	return x;
+}
+
+/*
+ * User + system seconds of the server's processes now: every child of
+ * the postmaster (the backends, the WAL writer, the checkpointer...),
+ * found through the parent of a backend of our own.  A backend that
+ * ends between two looks takes its time with it: the daemons' and the
+ * clients' connections live through a timed part.  -1 where /proc
+ * cannot tell.
+ */
+static bool read_small(const char *path, char *buf, size_t n)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t got;
+
+	if (fd < 0)
+		return false;
+	got = read(fd, buf, n - 1);
+	close(fd);
+	if (got <= 0)
+		return false;
+	buf[got] = '\0';
+	return true;
+}
+
+static double pg_server_cpu_s(const char *location)
+{
+	long long backend, postmaster = 0;
+	long tick = sysconf(_SC_CLK_TCK);
+	double total = 0;
+	char path[300], buf[1024];
+	struct dirent *de;
+	DIR *d;
+
+	pg_run(location, "SELECT pg_backend_pid()", &backend, 1);
+	snprintf(path, sizeof(path), "/proc/%lld/stat", backend);
+	if (read_small(path, buf, sizeof(buf)) && strrchr(buf, ')'))
+		sscanf(strrchr(buf, ')') + 2, "%*c %lld", &postmaster);
+	if (postmaster <= 0 || tick <= 0 || !(d = opendir("/proc")))
+		return -1;
+	while ((de = readdir(d))) {
+		long long ppid;
+		unsigned long long ut, st;
+		const char *f;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		if (!read_small(path, buf, sizeof(buf)) ||
+		    !(f = strrchr(buf, ')')))
+			continue;
+		/* after "pid (comm) ": state ppid ..., utime and stime 14, 15 */
+		if (sscanf(f + 2,
+			   "%*c %lld %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu "
+			   "%llu",
+			   &ppid, &ut, &st) == 3 &&
+		    ppid == postmaster)
+			total += (double)(ut + st) / (double)tick;
+	}
+	closedir(d);
+	return total;
 }
 
 /* ---- the exactly-once check --------------------------------------------- */
@@ -1609,6 +1678,7 @@ static struct result run_pool_on(const struct where *w, const char *scenario,
 	struct client *cs = calloc((size_t)clients, sizeof(*cs));
 	atomic_llong done = 0;
 	long long commits0, commits, xid0 = 0;
+	double server_cpu0 = -1;
 	double start, cpu0;
 
 	pthread_mutex_init(&active.mu, NULL);
@@ -1627,8 +1697,10 @@ static struct result run_pool_on(const struct where *w, const char *scenario,
 		build_pool(&b, resources);
 	if (min_ready)
 		wait_queue_empty(b.path); /* the pool is full */
-	if (b.pg)
+	if (b.pg) {
 		xid0 = pg_next_xid(b.path);
+		server_cpu0 = pg_server_cpu_s(b.path);
+	}
 	commits0 = dd_store_commit_count();
 	cpu0 = self_cpu_seconds();
 	start = dd_monotonic();
@@ -1650,10 +1722,17 @@ static struct result run_pool_on(const struct where *w, const char *scenario,
 	/* this process (clients, and in library mode the workers) ... */
 	r.cpu_ms_per_lifecycle = self_cpu_seconds() - cpu0;
 	commits = dd_store_commit_count() - commits0;
-	if (b.pg && r.lifecycles)
+	if (b.pg && r.lifecycles) {
+		double server_cpu = pg_server_cpu_s(b.path);
+
 		r.xacts_per_lifecycle =
 			(double)(pg_next_xid(b.path) - xid0) /
 			(double)r.lifecycles;
+		if (server_cpu >= 0 && server_cpu0 >= 0)
+			r.server_cpu_ms_per_lifecycle =
+				(server_cpu - server_cpu0) * 1000 /
+				(double)r.lifecycles;
+	}
 	bench_stop(&b);
 	/*
 	 * Every commit of this process in the run (clients, and in library
@@ -2765,7 +2844,11 @@ static json_t *result_json(const struct result *r, const char *durability)
 
 		json_object_set_new(
 			o, "postgresql",
-			json_pack("{s:i, s:o, s:o, s:o}", "daemons", r->daemons,
+			json_pack("{s:i, s:o, s:o, s:o, s:o}", "daemons",
+				  r->daemons, "server_cpu_ms_per_lifecycle",
+				  num(r->server_cpu_ms_per_lifecycle > 0
+					      ? r->server_cpu_ms_per_lifecycle
+					      : NAN),
 				  "pgbench_transactions_per_s", num(r->ceiling),
 				  "ratio_to_ceiling",
 				  num(r->ceiling > 0 ? per_s / r->ceiling
@@ -2829,11 +2912,12 @@ static void print_row(const struct result *r)
 	       r->exactly_once ? "yes" : "NO");
 	if (r->daemons && r->seconds > 0 && r->ceiling > 0)
 		printf("  postgresql, %d daemon%s: %.2fx the pgbench ceiling "
-		       "(%.0f transactions/s), %.1f write transactions per "
-		       "lifecycle\n",
+		       "(%.0f transactions/s), %.1f write transactions and "
+		       "%.2f ms of the server's CPU per lifecycle\n",
 		       r->daemons, r->daemons > 1 ? "s" : "",
 		       (double)r->lifecycles / r->seconds / r->ceiling,
-		       r->ceiling, r->xacts_per_lifecycle);
+		       r->ceiling, r->xacts_per_lifecycle,
+		       r->server_cpu_ms_per_lifecycle);
 	fflush(stdout);
 }
 
