@@ -55,6 +55,8 @@ struct dd_sql_stmt {
 	bool ran;		/* executed since the last done() */
 };
 
+#define PG_BUMPS 4 /* counters a transaction bumps at its commit */
+
 struct pg {
 	union {
 		struct dd_store base; /* the store handle, */
@@ -76,6 +78,12 @@ struct pg {
 	struct dd_sql_stmt *cache[PG_STMT_CACHE];
 	size_t ncache;
 	int next_name;		/* server-side statement names: s1, s2 ... */
+	/* counter bumps of the open transaction, made at its commit */
+	struct pg_bump {
+		char *name;
+		long long by;
+	} bumps[PG_BUMPS];
+	size_t nbumps;
 };
 
 #define PG_BACKOFF_MIN 0.05
