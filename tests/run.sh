@@ -75,7 +75,8 @@ done
 
 # run_script KIND PREFIX SCRIPT [ENV...]: run one integration script
 # with ENV (NAME=VALUE...) added, shown as KIND/NAME, its output in
-# tests/out/PREFIXNAME.log
+# tests/out/PREFIXNAME.log; its result (a line "ok ..." or "FAIL ...",
+# then on a failure the log's end) goes to tests/out/PREFIXNAME.result
 run_script() {
 	local kind=$1 prefix=$2 t=$3 name log start rc secs
 	shift 3
@@ -86,19 +87,70 @@ run_script() {
 	rc=$?
 	secs=$(($(date +%s) - start))
 	if [ "$rc" -eq 0 ]; then
-		passed=$((passed + 1))
 		echo "ok    $kind/$name (${secs}s)"
 	else
-		failed=$((failed + 1))
-		failures+=("$kind/$name")
 		echo "FAIL  $kind/$name (exit $rc, ${secs}s; see $log)"
 		tail -25 "$log" | sed 's/^/      /'
+	fi >"$out/$prefix$name.result"
+}
+
+# The integration scripts run JOBS at a time (DRYDOCK_TEST_JOBS, default
+# 3: most of a script's time is spent waiting for the processes it
+# drives, so three keep two cores busy).  Each script makes its own
+# directory, ports, stores and servers; two runs of one script (on
+# SQLite and on PostgreSQL) never overlap, since some look for their own
+# processes by their command lines (pgrep -f).  A job is "KIND PREFIX
+# SCRIPT STORE" (tab-separated); results are printed as the jobs end.
+jobs_max=${DRYDOCK_TEST_JOBS:-3}
+job_list=()
+declare -A job_pid_name=() job_pid_result=()
+
+# job_report FILE: print one ended job's result and count it
+job_report() {
+	cat "$1"
+	if head -1 "$1" | grep -q '^ok '; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		failures+=("$(head -1 "$1" | cut -d' ' -f3)")
 	fi
+}
+
+run_jobs() {
+	local i job kind prefix t store name busy pid
+	local -a left=("${job_list[@]}")
+
+	while [ "${#left[@]}" -gt 0 ] || [ "${#job_pid_name[@]}" -gt 0 ]; do
+		for i in "${!left[@]}"; do
+			[ "${#job_pid_name[@]}" -lt "$jobs_max" ] || break
+			IFS=$'\t' read -r kind prefix t store <<<"${left[$i]}"
+			[ "$prefix" = - ] && prefix=""
+			name=$(basename "$t" .sh)
+			busy=0
+			for pid in "${!job_pid_name[@]}"; do
+				[ "${job_pid_name[$pid]}" = "$name" ] && busy=1
+			done
+			[ "$busy" = 1 ] && continue
+			run_script "$kind" "$prefix" "$t" \
+				DRYDOCK_TEST_STORE="$store" &
+			job_pid_name[$!]=$name
+			job_pid_result[$!]="$out/$prefix$name.result"
+			unset "left[$i]"
+		done
+		left=("${left[@]}")
+		[ "${#job_pid_name[@]}" -gt 0 ] || break
+		pid=""
+		wait -n -p pid
+		# the PostgreSQL server's coprocess is a job too
+		[ -n "${job_pid_result[${pid:-none}]:-}" ] || continue
+		job_report "${job_pid_result[$pid]}"
+		unset "job_pid_name[$pid]" "job_pid_result[$pid]"
+	done
 }
 
 for t in "$top"/tests/integration/*.sh; do
 	[ -f "$t" ] || continue
-	run_script integration "" "$t" DRYDOCK_TEST_STORE=sqlite
+	job_list+=("integration	-	$t	sqlite")
 done
 
 # The integration scripts again on PostgreSQL (tests/lib.sh: each its own
@@ -138,8 +190,11 @@ if [ -n "${DRYDOCK_TEST_PG:-}" ]; then
 			! printf '%s\n' $pg_pass | grep -qx "$name"; then
 			continue
 		fi
-		run_script integration-pg pg- "$t" DRYDOCK_TEST_STORE=postgres
+		job_list+=("integration-pg	pg-	$t	postgres")
 	done
+fi
+run_jobs
+if [ -n "${DRYDOCK_TEST_PG:-}" ]; then
 	echo "      not run on PostgreSQL (tests/run.sh says why): $(printf '%s\n' "$not_on_pg" | sed '/^$/d' | cut -f1 | paste -sd' ')"
 fi
 
