@@ -13,7 +13,12 @@
  *
  * A statement runs whole at its first step(): its rows are held by the
  * client and handed out one by one, so a visitor may run other
- * statements on the same handle while it walks a list.  Values travel as
+ * statements on the same handle while it walks a list.  A walk (the
+ * *_each operations, stream()) goes through a cursor instead, FETCH_ROWS
+ * rows a fetch, so that listing a million leases holds a batch, not a
+ * million rows: outside a transaction a cursor WITH HOLD (the server
+ * keeps the result, spilling to disk, and the visitor's transactions do
+ * not end it), inside one a plain cursor, which its end closes.  Values travel as
  * text; numbers are printed and parsed exactly (%lld, %.17g, strtod).
  * Failures are translated by dd_pg_fail() (pg.c), which also notices a
  * lost connection.
@@ -28,6 +33,9 @@
 #define INT8OID 20
 #define FLOAT8OID 701
 #define TEXTOID 25
+
+/* rows a walk's cursor fetches at a time */
+#define FETCH_ROWS 500
 
 /*
  * The shared dialect's text as PostgreSQL's: ?N becomes $N outside
@@ -74,6 +82,22 @@ static void stmt_clear(struct dd_sql_stmt *st)
 	st->res = NULL;
 	st->row = -1;
 	st->ran = false;
+	st->stream = false;
+	st->cursor[0] = '\0';
+	st->fetched_all = false;
+}
+
+/* Close a walk's cursor, if it is open (a failure leaves it to the end
+ * of the transaction or the session, which close it anyway). */
+static void cursor_close(struct pg *p, struct dd_sql_stmt *st)
+{
+	char sql[40];
+
+	if (!st->cursor[0] || !p->conn || p->broken)
+		return;
+	snprintf(sql, sizeof(sql), "CLOSE %s", st->cursor);
+	PQclear(PQexec(p->conn, sql));
+	st->cursor[0] = '\0';
 }
 
 static void stmt_free(struct dd_sql_stmt *st)
@@ -96,6 +120,7 @@ static int stmt_get(struct pg *p, const char *sql, bool key,
 	for (size_t i = 0; i < p->ncache; i++) {
 		st = p->cache[i];
 		if (key ? st->key == sql : !st->key && !strcmp(st->src, sql)) {
+			cursor_close(p, st);
 			stmt_clear(st);
 			*out = st;
 			return 0;
@@ -231,6 +256,58 @@ static void note_changes(struct pg *p, PGresult *res)
 		p->changes = atoll(PQcmdTuples(res));
 }
 
+/* The next batch of a walk's rows into st->res. */
+static int fetch(struct pg *p, struct dd_sql_stmt *st, struct dd_error *err,
+		 const char *what)
+{
+	char sql[48];
+
+	PQclear(st->res);
+	snprintf(sql, sizeof(sql), "FETCH %d FROM %s", FETCH_ROWS,
+		 st->cursor);
+	st->res = PQexec(p->conn, sql);
+	st->row = -1;
+	if (PQresultStatus(st->res) != PGRES_TUPLES_OK) {
+		int rc = dd_pg_fail(p, st->res, err, what);
+
+		st->res = NULL;
+		st->cursor[0] = '\0';
+		return rc;
+	}
+	st->fetched_all = PQntuples(st->res) < FETCH_ROWS;
+	return 0;
+}
+
+/* Start a walk: declare its cursor and fetch the first batch. */
+static int open_cursor(struct pg *p, struct dd_sql_stmt *st,
+		       struct dd_error *err, const char *what)
+{
+	Oid types[PG_MAX_PARAMS];
+	char *sql, head[64];
+	PGresult *res;
+
+	snprintf(st->cursor, sizeof(st->cursor), "c%d", ++p->next_cursor);
+	snprintf(head, sizeof(head), "DECLARE %s NO SCROLL CURSOR%s FOR ",
+		 st->cursor, p->in_txn ? "" : " WITH HOLD");
+	sql = dd_malloc(strlen(head) + strlen(st->text) + 1);
+	if (!sql) {
+		st->cursor[0] = '\0';
+		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	}
+	strcpy(sql, head);
+	strcat(sql, st->text);
+	res = PQexecParams(p->conn, sql, st->nparams, param_types(st, types),
+			   (const char *const *)st->values, NULL, NULL, 0);
+	dd_free(sql);
+	st->ran = true;
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		st->cursor[0] = '\0';
+		return dd_pg_fail(p, res, err, what);
+	}
+	PQclear(res);
+	return fetch(p, st, err, what);
+}
+
 static int run(struct pg *p, struct dd_sql_stmt *st, struct dd_error *err,
 	       const char *what)
 {
@@ -242,6 +319,8 @@ static int run(struct pg *p, struct dd_sql_stmt *st, struct dd_error *err,
 		return rc;
 	if (!p->conn || p->broken)
 		return dd_pg_fail(p, NULL, err, what);
+	if (st->stream)
+		return open_cursor(p, st, err, what);
 	rc = server_prepare(p, st, err);
 	if (rc)
 		return rc;
@@ -279,10 +358,23 @@ static int drv_step(struct dd_sql *h, struct dd_sql_stmt *st,
 		if (rc)
 			return rc;
 	}
+	if (st->res && st->row + 1 >= PQntuples(st->res) && st->cursor[0] &&
+	    !st->fetched_all) {
+		int rc = fetch(PG(&h->base), st, err, what);
+
+		if (rc)
+			return rc;
+	}
 	if (!st->res || st->row + 1 >= PQntuples(st->res))
 		return DD_SQL_DONE;
 	st->row++;
 	return DD_SQL_ROW;
+}
+
+static void drv_stream(struct dd_sql *h, struct dd_sql_stmt *st)
+{
+	(void)h;
+	st->stream = true;
 }
 
 static long long drv_column_int64(struct dd_sql_stmt *st, int i)
@@ -321,7 +413,7 @@ static int drv_insert(struct dd_sql *h, struct dd_sql_stmt *st, long long *id,
 
 static void drv_done(struct dd_sql *h, struct dd_sql_stmt *st)
 {
-	(void)h;
+	cursor_close(PG(&h->base), st);
 	if (st->cached)
 		stmt_clear(st);
 	else
@@ -375,6 +467,7 @@ const struct dd_sql_driver dd_pg_sql_driver = {
 	.column_double = drv_column_double,
 	.column_text = drv_column_text,
 	.insert = drv_insert,
+	.stream = drv_stream,
 	.done = drv_done,
 	.changes = drv_changes,
 	.broke_unique = drv_broke_unique,

@@ -53,6 +53,9 @@ struct dd_sql_stmt {
 	PGresult *res;		/* the running execution's, or NULL */
 	int row;		/* the current row in res, -1 before */
 	bool ran;		/* executed since the last done() */
+	bool stream;		/* walked through a cursor, a batch a fetch */
+	char cursor[24];	/* the open cursor's name, "" if none */
+	bool fetched_all;	/* the cursor has no more rows */
 };
 
 #define PG_BUMPS 4 /* counters a transaction bumps at its commit */
@@ -78,6 +81,7 @@ struct pg {
 	struct dd_sql_stmt *cache[PG_STMT_CACHE];
 	size_t ncache;
 	int next_name;		/* server-side statement names: s1, s2 ... */
+	int next_cursor;	/* cursor names: c1, c2 ... */
 	/* counter bumps of the open transaction, made at its commit */
 	struct pg_bump {
 		char *name;

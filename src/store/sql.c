@@ -143,6 +143,8 @@ int dd_sql_each(struct dd_sql *h, struct dd_sql_stmt *st,
 {
 	int rc = 0, stop = 0;
 
+	if (h->drv->stream)
+		h->drv->stream(h, st);
 	while (!stop && (rc = dd_sql_step(h, st, err, "list")) == DD_SQL_ROW)
 		stop = visit(h, st, arg, err);
 	dd_sql_done(h, st);

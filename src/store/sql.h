@@ -98,6 +98,13 @@ struct dd_sql_driver {
 	 */
 	int (*insert)(struct dd_sql *h, struct dd_sql_stmt *st, long long *id,
 		      struct dd_error *err, const char *what);
+	/*
+	 * Optional (NULL: rows come as the database yields them, as
+	 * SQLite's do).  Before the first step() of a statement that may
+	 * yield more rows than should be held at once (the *_each walks):
+	 * fetch its rows a batch at a time.
+	 */
+	void (*stream)(struct dd_sql *h, struct dd_sql_stmt *st);
 	/* Give back a statement from prepare*(): reset it or free it. */
 	void (*done)(struct dd_sql *h, struct dd_sql_stmt *st);
 	/* Rows the last INSERT, UPDATE or DELETE on this handle changed. */
