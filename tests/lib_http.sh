@@ -19,14 +19,19 @@ start_server() {
 	if [ -n "$tok" ]; then ADMIN=$tok; fi
 }
 
-# stop_server: SIGTERM, and the server must exit 0.
+# stop_server: SIGTERM, and the server must exit 0.  A sanitizer's report
+# is shown from its start (its end is only the legend), else the log's end.
 stop_server() {
 	kill -TERM "$SERVER"
 	set +e
 	wait "$SERVER"
 	rc=$?
 	set -e
-	[ "$rc" = 0 ] || fail "serve exited $rc: $(tail -5 "$T/serve.log")"
+	[ "$rc" = 0 ] && return
+	if grep -q 'Sanitizer\|runtime error' "$T/serve.log"; then
+		fail "serve exited $rc: $(grep -m1 -A40 'ERROR: [A-Za-z]*Sanitizer\|runtime error' "$T/serve.log")"
+	fi
+	fail "serve exited $rc: $(tail -5 "$T/serve.log")"
 }
 
 # token NAME ROLE: make a token and print its secret.
