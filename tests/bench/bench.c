@@ -109,6 +109,7 @@ struct git_result {
 	double generate_s;
 	double clone_p50, hand_relet_p50, first_p50, second_p50, relet_p50;
 	bool measured, failed; /* failed: a lease not as asked, `why` */
+	bool check;	       /* --check: correctness only */
 	char why[512];
 };
 
@@ -1401,15 +1402,16 @@ static void print_ssh(const struct result *r)
 struct git_sizes {
 	struct git_repo_shape shape;
 	int rounds, relets, relet_changes;
+	bool check; /* --check: correctness only, no figures printed */
 };
 
 /*
  * Full: a repository of realistic size (issue 14's example); quick and
  * check: small enough for `make bench-quick` and `make check`.
  */
-static const struct git_sizes git_full = {{20000, 5000, 5}, 3, 4, 10};
-static const struct git_sizes git_quick = {{2000, 500, 5}, 2, 2, 10};
-static const struct git_sizes git_check = {{50, 10, 3}, 1, 2, 3};
+static const struct git_sizes git_full = {{20000, 5000, 5}, 3, 4, 10, false};
+static const struct git_sizes git_quick = {{2000, 500, 5}, 2, 2, 10, false};
+static const struct git_sizes git_check = {{50, 10, 3}, 1, 2, 3, true};
 
 /* The goals issue 14 sets. */
 #define GIT_GOAL_FIRST 1.2  /* first lease / clone, at most */
@@ -1838,6 +1840,7 @@ static struct result run_git(const struct git_sizes *z)
 	r.git.relets = z->relets;
 	r.git.measured = gb.side && !gb.failed;
 	r.git.failed = gb.failed;
+	r.git.check = z->check;
 	snprintf(r.git.why, sizeof(r.git.why), "%s", gb.why);
 	r.git.clone_p50 = pct(&gb.clone, 0.50);
 	r.git.hand_relet_p50 = pct(&gb.hand, 0.50);
@@ -1867,25 +1870,35 @@ static void print_git(const struct result *r)
 	const struct git_result *g = &r->git;
 
 	printf("git: a repository of %d files and %d commits (packs %.1f MB), "
-	       "generated in %.1f s; %d rounds, %d re-leases each\n",
+	       "generated in %.1f s; %d round%s, %d re-lease%s each\n",
 	       g->files, g->commits, (double)g->pack_bytes / 1e6, g->generate_s,
-	       g->rounds, g->relets);
-	printf("git: by hand: git clone --no-local p50 %.1f ms; fetch + "
-	       "checkout + clean -ffdx p50 %.1f ms\n",
-	       g->clone_p50, g->hand_relet_p50);
+	       g->rounds, g->rounds == 1 ? "" : "s", g->relets,
+	       g->relets == 1 ? "" : "s");
 	if (g->failed) {
 		printf("git: drydock FAILED: %s\n", g->why);
 	} else if (!g->measured) {
 		printf("git: drydock not measured: %s\n", g->why);
-	} else {
+	} else if (g->check) {
+		printf("git: %lld leases, every one at its commit on a clean "
+		       "tree; exactly once: %s\n",
+		       r->lifecycles, r->exactly_once ? "yes" : "NO");
+	}
+	if (g->check || g->failed) {
+		fflush(stdout);
+		return;
+	}
+	printf("git: by hand: git clone --no-local p50 %.1f ms; fetch + "
+	       "checkout + clean -ffdx p50 %.1f ms\n",
+	       g->clone_p50, g->hand_relet_p50);
+	if (g->measured) {
 		printf("git: a) first working copy to active p50 %.1f ms, "
 		       "%.2fx the clone (goal at most %.1fx: %s)\n",
 		       g->first_p50, g->first_p50 / g->clone_p50,
 		       GIT_GOAL_FIRST,
 		       git_goal(g->first_p50 / g->clone_p50, GIT_GOAL_FIRST,
 				false));
-		printf("git: b) second working copy p50 %.1f ms, %.2fx faster "
-		       "than the first (goal at least %.1fx: %s)\n",
+		printf("git: b) second working copy p50 %.1f ms; the first "
+		       "took %.2fx as long (goal at least %.1fx: %s)\n",
 		       g->second_p50, g->first_p50 / g->second_p50,
 		       GIT_GOAL_SECOND,
 		       git_goal(g->first_p50 / g->second_p50, GIT_GOAL_SECOND,
