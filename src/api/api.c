@@ -95,6 +95,8 @@ int dd_api_lease_create(struct dd_store *s, const struct dd_lease_request *req,
 		return dd_error_set(err, DD_ERR_INVALID,
 				    "lease attributes must be a JSON object");
 	rc = dd_json_value_check(req->attributes, "lease attributes", err);
+	if (!rc)
+		rc = dd_bp_check_lease(req->type, req->attributes, err);
 	if (!rc && req->until)
 		rc = dd_expiry_check(req->until, dd_now(), err);
 	if (rc)

@@ -27,6 +27,7 @@
 const struct dd_blueprint_type *const dd_blueprint_types[] = {
 	&dd_host_blueprint_type,
 	&dd_exec_blueprint_type,
+	&dd_working_copy_blueprint_type,
 	NULL,
 };
 
@@ -320,6 +321,43 @@ int dd_bp_validate(const struct dd_blueprint_type *t, const json_t *config,
 	rc = dd_schema_check_tables(config, tables, "config", err);
 	if (!rc && t->validate)
 		rc = t->validate(config, err);
+	return rc;
+}
+
+/* The type's lease_fields, for each registered type building the type. */
+static int check_lease_with(const struct dd_blueprint_type *t,
+			    const char *resource_type,
+			    const json_t *attributes, struct dd_error *err)
+{
+	json_t *none;
+	int rc;
+
+	if (!t->lease_fields || !t->resource_type ||
+	    strcmp(t->resource_type, resource_type))
+		return 0;
+	if (attributes)
+		return dd_schema_check(attributes, t->lease_fields,
+				       "lease attributes", err);
+	/* no attributes: {} (its required keys are missing) */
+	none = json_object();
+	if (!none)
+		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	rc = dd_schema_check(none, t->lease_fields, "lease attributes", err);
+	json_decref(none);
+	return rc;
+}
+
+int dd_bp_check_lease(const char *resource_type, const json_t *attributes,
+		      struct dd_error *err)
+{
+	int rc = 0;
+
+	for (size_t i = 0; !rc && dd_blueprint_types[i]; i++)
+		rc = check_lease_with(dd_blueprint_types[i], resource_type,
+				      attributes, err);
+	for (size_t i = 0; !rc && test_types[i]; i++)
+		rc = check_lease_with(test_types[i], resource_type,
+				      attributes, err);
 	return rc;
 }
 

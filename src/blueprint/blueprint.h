@@ -387,10 +387,18 @@ struct dd_blueprint_type {
 	double timeouts[DD_BP_HOOK_COUNT];
 	/* NULL (or a NULL method): the POSIX one over `command` */
 	const struct dd_files_interface *files;
+	/*
+	 * The keys of the attributes a lease for this type's resources may
+	 * ask with (schema.h), checked before the lease is queued
+	 * (dd_bp_check_lease()): a key no row names is refused, naming it.
+	 * NULL: any attributes (the type reads what it knows).
+	 */
+	const struct dd_schema_field *lease_fields;
 };
 
 extern const struct dd_blueprint_type dd_host_blueprint_type;
 extern const struct dd_blueprint_type dd_exec_blueprint_type;
+extern const struct dd_blueprint_type dd_working_copy_blueprint_type;
 
 /*
  * The config keys every blueprint accepts whatever its type (those the
@@ -453,6 +461,14 @@ void dd_bp_handle_release(struct dd_bp_handle *h);
  */
 int dd_bp_validate(const struct dd_blueprint_type *t, const json_t *config,
 		   struct dd_error *err);
+/*
+ * Check the attributes of a lease asked for `resource_type` against the
+ * lease_fields of every registered type that builds it, before the lease
+ * is queued: "lease attributes: repositories.src: unknown key 'urI'
+ * (known: ...)".  0 when no such type has a table.
+ */
+int dd_bp_check_lease(const char *resource_type, const json_t *attributes,
+		      struct dd_error *err);
 bool dd_bp_can_ever_allocate(const struct dd_blueprint_type *t,
 			     const struct dd_bp_ctx *ctx,
 			     const struct dd_lease *lease);

@@ -177,6 +177,21 @@ int cli_opt_attr(const struct cli_option *o, const char *kv,
 	return 0;
 }
 
+int cli_opt_attributes(const struct cli_option *o, const char *arg,
+		       struct dd_error *err)
+{
+	json_t **extra = o->value;
+
+	json_decref(*extra);
+	*extra = cli_parse_json_arg(arg, "--attributes", err);
+	if (!*extra)
+		return err->code ? err->code : DD_ERR_NOMEM;
+	if (!json_is_object(*extra))
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "--attributes must be a JSON object");
+	return 0;
+}
+
 int cli_opt_expiry(const struct cli_option *o, const char *arg,
 		   struct dd_error *err)
 {

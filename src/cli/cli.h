@@ -91,6 +91,13 @@ bool cli_parse_count(const char *arg, long long min, long long max, int *out);
 int cli_opt_attr(const struct cli_option *o, const char *kv,
 		 struct dd_error *err);
 /*
+ * --attributes JSON|@FILE: a JSON object into *(json_t **)o->value (a
+ * later one replaces an earlier one, as for any option); the caller
+ * merges it over the --attr ones and drops it.
+ */
+int cli_opt_attributes(const struct cli_option *o, const char *arg,
+		       struct dd_error *err);
+/*
  * An expiry from `--until TIME` or `--ttl DURATION`, as core/input.h
  * reads them, taking `now` as the present.  The options refuse a second
  * expiry, a bad one, and one in the past or more than ten years away.

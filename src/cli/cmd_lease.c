@@ -72,22 +72,6 @@ static int wait_active(struct dd_store *s, struct dd_wake *wake, long long id,
 	return rc ? cli_fail(&err) : 0;
 }
 
-/* --attributes: a later one replaces an earlier one, as for any option */
-static int set_attributes(const struct cli_option *o, const char *arg,
-			  struct dd_error *err)
-{
-	json_t **extra = o->value;
-
-	json_decref(*extra);
-	*extra = cli_parse_json_arg(arg, "--attributes", err);
-	if (!*extra)
-		return err->code ? err->code : DD_ERR_NOMEM;
-	if (!json_is_object(*extra))
-		return dd_error_set(err, DD_ERR_INVALID,
-				    "--attributes must be a JSON object");
-	return 0;
-}
-
 int cmd_lease(int argc, char **argv)
 {
 	struct dd_lease_request req = {0};
@@ -102,7 +86,7 @@ int cmd_lease(int argc, char **argv)
 		CLI_CALLBACK("attr", "KEY=VALUE", cli_opt_attr, attrs,
 			     "a string attribute (repeatable), e.g. --attr "
 			     "host=a"),
-		CLI_CALLBACK("attributes", "JSON", set_attributes, &extra,
+		CLI_CALLBACK("attributes", "JSON", cli_opt_attributes, &extra,
 			     "attributes as a JSON object, inline or @FILE"),
 		CLI_IDS("blueprint", &blueprints,
 			"only these blueprints may serve it (repeatable)"),

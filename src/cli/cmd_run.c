@@ -43,12 +43,13 @@
 #define RUN_FAILED 125
 
 static const char usage[] =
-	"usage: drydock run --type TYPE [--attr KEY=VALUE]... [--blueprint "
-	"ID]...\n"
-	"                   [--ttl DURATION] [--name NAME] [--artifact "
-	"GLOB]...\n"
-	"                   [--uri NAME=URL]... [--db PATH] -- COMMAND "
-	"[ARGS...]\n"
+	"usage: drydock run --type TYPE [--attr KEY=VALUE]... "
+	"[--attributes JSON|@FILE]\n"
+	"                   [--blueprint ID]... [--ttl DURATION] [--name "
+	"NAME]\n"
+	"                   [--artifact GLOB]... [--uri NAME=URL]... [--db "
+	"PATH]\n"
+	"                   -- COMMAND [ARGS...]\n"
 	"\n"
 	"Run COMMAND as a build: create a build target holding a new lease "
 	"on a\nresource of TYPE, wait for the lease (its progress on "
@@ -608,12 +609,16 @@ int cmd_run(int argc, char **argv)
 	struct run_opts o = {.ttl = DD_RUN_TTL_DEFAULT};
 	struct cli_ids blueprints = {0};
 	const char *name = NULL;
-	json_t *attrs = json_object(), *bps = NULL;
+	json_t *attrs = json_object(), *extra = NULL, *bps = NULL;
 	const struct cli_option options[] = {
 		CLI_STRING("type", "TYPE", &lreq.type,
 			   "the type of resource to lease (required)"),
 		CLI_CALLBACK("attr", "KEY=VALUE", cli_opt_attr, attrs,
 			     "a string attribute of the lease (repeatable)"),
+		CLI_CALLBACK("attributes", "JSON", cli_opt_attributes, &extra,
+			     "the lease's attributes as a JSON object, "
+			     "inline or @FILE (a working copy's "
+			     "repositories)"),
 		CLI_IDS("blueprint", &blueprints,
 			"only these blueprints may serve it (repeatable)"),
 		CLI_CALLBACK("ttl", "DURATION", set_ttl, &o,
@@ -663,6 +668,8 @@ int cmd_run(int argc, char **argv)
 	}
 	dd_api_cli_identity(r.who, sizeof(r.who));
 	dd_artifact_rules_from_env(&rules);
+	if (extra)
+		json_object_update(attrs, extra);
 	lreq.attributes = attrs;
 	lreq.blueprints = bps;
 	req.name = name;
@@ -697,6 +704,7 @@ out:
 	cli_stop_close(&stop);
 	cli_ids_release(&blueprints);
 	json_decref(attrs);
+	json_decref(extra);
 	json_decref(bps);
 	dd_free(o.globs);
 	dd_free(o.uris);

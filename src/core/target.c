@@ -80,6 +80,7 @@ static const struct dd_artifact_type types[] = {
 	{.name = "file", .fields = file_fields, .content = true},
 	{.name = "uri", .fields = uri_fields},
 	{.name = "host", .fields = host_fields, .lease_field = "lease"},
+	{.name = "working-copy", .fields = host_fields, .lease_field = "lease"},
 };
 
 #define N_TYPES (sizeof(types) / sizeof(types[0]))
