@@ -1829,6 +1829,22 @@ static struct result run_git(const struct git_sizes *z)
 	if (git_repo_create(&gb.repo, path, &z->shape, &err))
 		die("generate the repository", &err);
 	r.git.generate_s = dd_monotonic() - t0;
+	if (z->check) {
+		/* the fixture itself: what was asked for, as git reads it */
+		long long files, commits;
+
+		if (git_repo_count(&gb.repo, &files, &commits, &err))
+			die("count the repository", &err);
+		if (files != z->shape.files + 2 ||
+		    commits != z->shape.commits) {
+			snprintf(gb.why, sizeof(gb.why),
+				 "the generated repository has %lld files "
+				 "and %lld commits, not %d and %d",
+				 files, commits, z->shape.files + 2,
+				 z->shape.commits);
+			gb.failed = true;
+		}
+	}
 	t0 = dd_monotonic();
 	for (int i = 0; i < z->rounds && !gb.failed; i++)
 		git_round(&gb, i);
@@ -1875,7 +1891,7 @@ static void print_git(const struct result *r)
 	       g->rounds, g->rounds == 1 ? "" : "s", g->relets,
 	       g->relets == 1 ? "" : "s");
 	if (g->failed) {
-		printf("git: drydock FAILED: %s\n", g->why);
+		printf("git: FAILED: %s\n", g->why);
 	} else if (!g->measured) {
 		printf("git: drydock not measured: %s\n", g->why);
 	} else if (g->check) {

@@ -385,6 +385,27 @@ int git_repo_commit(struct git_repo *r, int files, struct dd_error *err)
 	return import(r, write_one, &files, err);
 }
 
+int git_repo_count(const struct git_repo *r, long long *files,
+		   long long *commits, struct dd_error *err)
+{
+	static const char *const ls_tree[] = {"ls-tree", "-r", "--name-only",
+					      "refs/heads/main", NULL};
+	static const char *const rev_list[] = {"rev-list", "--count",
+					       "refs/heads/main", NULL};
+	struct dd_buf names = DD_BUF_INIT, count = DD_BUF_INIT;
+	int rc = git_run(r->path, ls_tree, &names, NULL, err);
+
+	if (!rc)
+		rc = git_run(r->path, rev_list, &count, NULL, err);
+	*files = 0;
+	for (size_t i = 0; !rc && i < names.len; i++)
+		*files += names.buf[i] == '\n';
+	*commits = rc || !count.buf ? 0 : atoll(count.buf);
+	dd_buf_release(&names);
+	dd_buf_release(&count);
+	return rc;
+}
+
 void git_repo_release(struct git_repo *r)
 {
 	dd_free(r->versions);

@@ -60,6 +60,13 @@ int git_repo_create(struct git_repo *r, const char *path,
  */
 int git_repo_commit(struct git_repo *r, int files, struct dd_error *err);
 
+/*
+ * What main holds, as git reads it: its tracked files (the shape's, a
+ * `.gitignore` and a README) and its commits.
+ */
+int git_repo_count(const struct git_repo *r, long long *files,
+		   long long *commits, struct dd_error *err);
+
 void git_repo_release(struct git_repo *r);
 
 /*
