@@ -1433,8 +1433,8 @@ struct git_side {
  * Set a round's drydock up; false, with the reason in `why`, when this
  * build cannot (a drydock without the working-copy blueprint type).
  */
-static bool git_side_open(struct git_side *g, const struct git_repo *repo,
-			  char *why, size_t n)
+static bool git_side_open(struct git_side *g, const struct where *w,
+			  const struct git_repo *repo, char *why, size_t n)
 {
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_blueprint host = {0};
@@ -1444,9 +1444,12 @@ static bool git_side_open(struct git_side *g, const struct git_repo *repo,
 
 	memset(g, 0, sizeof(*g));
 	g->repo = repo;
-	bench_open(&g->b, MODE_PROCESS, 1, 16);
+	bench_open_at(&g->b, w, MODE_PROCESS, 1, 16);
 	snprintf(host_root, sizeof(host_root), "%s/git-host", g->b.dir);
 	snprintf(wc_root, sizeof(wc_root), "%s/working-copies", g->b.dir);
+	/* on PostgreSQL, the lease's commands run here need the daemons' */
+	if (g->b.state_dir[0])
+		setenv("DRYDOCK_STATE_DIR", g->b.state_dir, 1);
 	if (dd_store_open(g->b.path, NULL, &g->s, &err))
 		die("open the store", &err);
 	cfg = json_pack("{s:[{s:s, s:i}], s:s}", "hosts", "name", "git",
@@ -1464,6 +1467,7 @@ static bool git_side_open(struct git_side *g, const struct git_repo *repo,
 	if (!ok) {
 		snprintf(why, n, "%s", err.msg);
 		dd_store_close(g->s);
+		unsetenv("DRYDOCK_STATE_DIR");
 		bench_remove(&g->b);
 		return false;
 	}
@@ -1655,6 +1659,7 @@ static bool git_side_close(struct git_side *g)
 	queue_drained(g->s, g->wake);
 	dd_wake_close(g->wake);
 	dd_store_close(g->s);
+	unsetenv("DRYDOCK_STATE_DIR");
 	bench_stop(&g->b);
 	once = exactly_once(&g->b);
 	bench_remove(&g->b);
@@ -1710,6 +1715,7 @@ static double git_clone(const struct git_repo *repo, const char *dir)
 /* The scenario as it goes: the repository, the samples, the outcome. */
 struct git_bench {
 	const struct git_sizes *z;
+	const struct where *w; /* the store: SQLite, or PostgreSQL */
 	struct git_repo repo;
 	/* clone by hand, first lease, second lease, by hand, re-lease */
 	struct samples clone, first, second, hand, relet;
@@ -1750,7 +1756,7 @@ static void git_round(struct git_bench *gb, int round)
 	bool dd, ok = true;
 
 	snprintf(hand, sizeof(hand), "%s/git-hand-%d", root, round);
-	if (gb->side && !git_side_open(&g, &gb->repo, why, n))
+	if (gb->side && !git_side_open(&g, gb->w, &gb->repo, why, n))
 		gb->side = false;
 	dd = gb->side;
 	/* a) the clone by hand and the first lease, the order alternating */
@@ -1807,11 +1813,12 @@ static void git_round(struct git_bench *gb, int round)
 	dd_remove_tree(hand);
 }
 
-static struct result run_git(const struct git_sizes *z)
+static struct result run_git(const struct git_sizes *z,
+			     const struct where *w)
 {
 	struct result r = {0};
 	struct dd_error err = DD_ERROR_INIT;
-	struct git_bench gb = {.z = z, .side = true, .once = true};
+	struct git_bench gb = {.z = z, .w = w, .side = true, .once = true};
 	struct samples *all[] = {&gb.clone, &gb.first, &gb.second, &gb.hand,
 				 &gb.relet};
 	char path[1200];
@@ -1819,9 +1826,11 @@ static struct result run_git(const struct git_sizes *z)
 
 	r.scenario = "git";
 	r.mode = mode_names[MODE_PROCESS];
+	r.backend = w->pg ? "postgresql" : NULL;
 	for (size_t i = 0; i < 5; i++)
 		pthread_mutex_init(&all[i]->mu, NULL);
-	snprintf(path, sizeof(path), "%s/git-upstream.git", root);
+	snprintf(path, sizeof(path), "%s/git-upstream-%d.git", root,
+		 ++scenario_seq);
 	t0 = dd_monotonic();
 	if (git_repo_create(&gb.repo, path, &z->shape, &err))
 		die("generate the repository", &err);
@@ -1865,6 +1874,8 @@ static struct result run_git(const struct git_sizes *z)
 	r.clients = 1;
 	r.lifecycles = (long long)(gb.first.n + gb.second.n + gb.relet.n);
 	r.exactly_once = gb.once;
+	if (!keep)
+		dd_remove_tree(gb.repo.path);
 	git_repo_release(&gb.repo);
 	for (size_t i = 0; i < 5; i++)
 		free(all[i]->v);
@@ -1929,39 +1940,41 @@ static int git_goal_met(const struct git_result *g, const struct git_goal *k)
 static void print_git(const struct result *r)
 {
 	const struct git_result *g = &r->git;
+	const char *name = r->backend ? "git (postgresql)" : "git";
 
-	printf("git: a repository of %d files and %d commits (packs %.1f MB), "
+	printf("%s: a repository of %d files and %d commits (packs %.1f MB), "
 	       "generated in %.1f s; %d round%s, %d re-lease%s each\n",
-	       g->files, g->commits, (double)g->pack_bytes / 1e6, g->generate_s,
-	       g->rounds, g->rounds == 1 ? "" : "s", g->relets,
+	       name, g->files, g->commits, (double)g->pack_bytes / 1e6,
+	       g->generate_s, g->rounds, g->rounds == 1 ? "" : "s", g->relets,
 	       g->relets == 1 ? "" : "s");
 	if (g->failed)
-		printf("git: FAILED: %s\n", g->why);
+		printf("%s: FAILED: %s\n", name, g->why);
 	else if (!g->measured)
-		printf("git: drydock not measured: %s\n", g->why);
+		printf("%s: drydock not measured: %s\n", name, g->why);
 	else if (g->check)
-		printf("git: %lld leases, every one at its commit on a clean "
+		printf("%s: %lld leases, every one at its commit on a clean "
 		       "tree; exactly once: %s\n",
-		       r->lifecycles, r->exactly_once ? "yes" : "NO");
+		       name, r->lifecycles, r->exactly_once ? "yes" : "NO");
 	if (!g->check && !g->failed)
-		printf("git: by hand: git clone --no-local p50 %.1f ms; fetch "
+		printf("%s: by hand: git clone --no-local p50 %.1f ms; fetch "
 		       "+ checkout + clean -ffdx p50 %.1f ms\n",
-		       g->clone_p50, g->hand_relet_p50);
+		       name, g->clone_p50, g->hand_relet_p50);
 	for (size_t i = 0; g->measured && !g->check &&
 			   i < sizeof(git_goals) / sizeof(*git_goals);
 	     i++) {
 		const struct git_goal *k = &git_goals[i];
 
-		printf("git: %s p50 %.1f ms: %s%.2fx%s (goal at %s %.1fx: "
+		printf("%s: %s p50 %.1f ms: %s%.2fx%s (goal at %s %.1fx: "
 		       "%s)\n",
-		       k->what, git_field(g, k->shown), k->before,
-		       git_ratio(g, k), k->after, k->at_least ? "least" : "most", k->goal,
+		       name, k->what, git_field(g, k->shown), k->before,
+		       git_ratio(g, k), k->after,
+		       k->at_least ? "least" : "most", k->goal,
 		       git_goal_met(g, k) ? "met" : "MISSED");
 	}
 	if (g->measured && !g->check)
-		printf("git: every lease at its commit on a clean tree; "
+		printf("%s: every lease at its commit on a clean tree; "
 		       "exactly once: %s\n",
-		       r->exactly_once ? "yes" : "NO");
+		       name, r->exactly_once ? "yes" : "NO");
 	fflush(stdout);
 }
 
@@ -3668,7 +3681,7 @@ int main(int argc, char **argv)
 		print_run(&rs[n++]);
 		rs[n] = run_ssh(3);
 		print_ssh(&rs[n++]);
-		rs[n] = run_git(&git_check);
+		rs[n] = run_git(&git_check, &on_sqlite);
 		print_git(&rs[n++]);
 		rs[n] = run_pg_ceiling(1, 2);
 		print_pg_ceiling(&rs[n]);
@@ -3683,6 +3696,9 @@ int main(int argc, char **argv)
 			print_row(&rs[n++]);
 			rs[n] = run_pg_wake(3);
 			print_pg_wake(&rs[n++]);
+			/* working copies served by several daemons */
+			rs[n] = run_git(&git_check, &three);
+			print_git(&rs[n++]);
 		}
 		rs[n] = run_pool("prewarm", MODE_LIBRARY, 1, 4, true, 30, 0, 0,
 				 5, 2);
@@ -3818,7 +3834,8 @@ int main(int argc, char **argv)
 			print_ssh(&rs[n++]);
 		}
 		if (WANT("git")) {
-			rs[n] = run_git(quick ? &git_quick : &git_full);
+			rs[n] = run_git(quick ? &git_quick : &git_full,
+					&on_sqlite);
 			print_git(&rs[n++]);
 		}
 		n += run_pg_scenarios(secs, quick, rs + n);
