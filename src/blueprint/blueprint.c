@@ -361,6 +361,16 @@ int dd_bp_check_lease(const char *resource_type, const json_t *attributes,
 	return rc;
 }
 
+double dd_bp_reclaim_grace(const struct dd_blueprint_type *t,
+			   const json_t *config)
+{
+	json_t *v = json_object_get(config, "reclaim_grace");
+
+	if (json_is_number(v))
+		return json_number_value(v);
+	return t ? t->reclaim_grace : 0;
+}
+
 bool dd_bp_can_ever_allocate(const struct dd_blueprint_type *t,
 			     const struct dd_bp_ctx *ctx,
 			     const struct dd_lease *lease)

@@ -394,6 +394,12 @@ struct dd_blueprint_type {
 	 * NULL: any attributes (the type reads what it knows).
 	 */
 	const struct dd_schema_field *lease_fields;
+	/*
+	 * Seconds an idle resource is kept from a lease of another shape
+	 * that would reclaim it (allocator.c), unless the config's
+	 * "reclaim_grace" says; 0: reclaimed at once.
+	 */
+	double reclaim_grace;
 };
 
 extern const struct dd_blueprint_type dd_host_blueprint_type;
@@ -469,6 +475,13 @@ int dd_bp_validate(const struct dd_blueprint_type *t, const json_t *config,
  */
 int dd_bp_check_lease(const char *resource_type, const json_t *attributes,
 		      struct dd_error *err);
+/*
+ * Seconds an idle resource of a blueprint of type `t` (NULL: unknown)
+ * with `config` is kept before a lease may reclaim it: the config's
+ * "reclaim_grace", else the type's.
+ */
+double dd_bp_reclaim_grace(const struct dd_blueprint_type *t,
+			   const json_t *config);
 bool dd_bp_can_ever_allocate(const struct dd_blueprint_type *t,
 			     const struct dd_bp_ctx *ctx,
 			     const struct dd_lease *lease);

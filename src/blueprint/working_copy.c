@@ -60,6 +60,8 @@
 #include <string.h>
 
 #define DEFAULT_LIMIT 16
+/* Seconds an idle copy is kept from a lease of another shape. */
+#define DEFAULT_GRACE 60
 /* No more allocation proposals than this (limit keys x host keys). */
 #define MAX_PROPOSALS 256
 /* The name under which a working copy remembers its host lease. */
@@ -239,7 +241,7 @@ static const struct dd_schema_field wc_lease_fields[] = {
 	{.name = "repositories",
 	 .type = DD_SCHEMA_MAP,
 	 .required = true,
-	 .what = "an object of directories",
+	 .what = "a non-empty object of directories",
 	 .min_items = 1,
 	 .max_items = 64,
 	 .items = &repository,
@@ -442,7 +444,10 @@ static long long host_lease(const struct dd_resource *r)
 	return json_is_integer(v) ? json_integer_value(v) : 0;
 }
 
-/* The tail of `s` that fits in `max` bytes, without trailing blanks. */
+/*
+ * The tail of `b` that fits in `max` bytes, without trailing blanks,
+ * on one line (a message's, a log entry's).
+ */
 static const char *tail_of(struct dd_buf *b, size_t max)
 {
 	while (b->len && (b->buf[b->len - 1] == '\n' ||
@@ -450,6 +455,9 @@ static const char *tail_of(struct dd_buf *b, size_t max)
 		b->buf[--b->len] = '\0';
 	if (!b->buf)
 		return "";
+	for (size_t i = 0; i < b->len; i++)
+		if (b->buf[i] == '\n' || b->buf[i] == '\r')
+			b->buf[i] = ' ';
 	return b->len > max ? b->buf + b->len - max : b->buf;
 }
 
@@ -469,8 +477,16 @@ static int git_run(const struct dd_bp_ctx *ctx, long long host,
 	struct dd_buf cmd = DD_BUF_INIT;
 	int rc;
 
-	for (size_t i = 0; argv[i]; i++)
+	/* said without git's "-c NAME=VALUE" and "-C DIR": the rest tells */
+	for (size_t i = 0; argv[i]; i++) {
+		if (i && argv[i + 1] &&
+		    (!strcmp(argv[i], "-c") || !strcmp(argv[i], "-C")) &&
+		    !strcmp(argv[0], "git")) {
+			i++;
+			continue;
+		}
 		dd_buf_addf(&cmd, "%s%s", i ? " " : "", argv[i]);
+	}
 	rc = dd_bp_lease_exec(ctx, host, argv, &res, &why);
 	if (rc)
 		rc = dd_error_set(err, DD_ERR_REMOTE,
@@ -771,12 +787,22 @@ static int check_out(const struct dd_bp_ctx *ctx, long long host,
 			      NULL};
 	char *head[] = {"git", "-C", (char *)p->copy, "rev-parse", "HEAD",
 			NULL};
+	char lock[sizeof(p->copy) + 32];
+	char *unlock[] = {"rm", "-f", "--", lock, NULL};
 	struct dd_buf out = DD_BUF_INIT;
 	size_t i;
 	json_t *m;
 	int rc;
 
+	/*
+	 * A git stopped at a deadline leaves its index lock, and every git
+	 * after it would refuse the copy.  Nothing else runs git in it now:
+	 * the copy takes one lease at a time.
+	 */
+	snprintf(lock, sizeof(lock), "%s/.git/index.lock", p->copy);
 	rc = target_commit(ctx, host, p, spec, sha, err);
+	if (!rc)
+		rc = git_run(ctx, host, "checkout", unlock, NULL, err);
 	if (!rc)
 		rc = git_run(ctx, host, "checkout", branch ? onto : detach,
 			     NULL, err);
@@ -1013,4 +1039,6 @@ const struct dd_blueprint_type dd_working_copy_blueprint_type = {
 	.activate_lease = wc_activate_lease,
 	.command = &wc_command,
 	.lease_fields = wc_lease_fields,
+	/* a copy is worth keeping a while: the next lease may want it */
+	.reclaim_grace = DEFAULT_GRACE,
 };

@@ -494,11 +494,45 @@ static int allocate(struct dd_worker *w, const struct dd_lock_grant *g,
  * it must have refused the lease (another shape) and hold a slot lock
  * that one of the lease's allocation proposals needs.
  */
+/*
+ * When idle resource `r` may be reclaimed: once it has been idle (since
+ * its last lease ended, or since it was built) for its blueprint's grace
+ * period (dd_bp_reclaim_grace()).
+ */
+static double reclaimable_at(struct dd_worker *w, const struct dd_resource *r)
+{
+	struct dd_filter f = {0};
+	struct dd_lease_list last = {0};
+	struct dd_blueprint bp = {0};
+	double since = r->modified, grace = 0;
+
+	if (!dd_store_blueprint_get(w->store, r->blueprint, &bp, NULL))
+		grace = dd_bp_reclaim_grace(dd_blueprint_type_find(bp.type),
+					    bp.config);
+	dd_blueprint_release(&bp);
+	if (grace <= 0)
+		return 0;
+	f.resource = r->id;
+	f.descending = true;
+	f.limit = 1;
+	if (!dd_store_lease_list(w->store, &f, &last, NULL) && last.n &&
+	    last.items[0].modified > since)
+		since = last.items[0].modified;
+	dd_lease_list_release(&last);
+	return since + grace;
+}
+
+/*
+ * ... unless it has not been idle for its grace period yet: then
+ * *later is set to the earliest time one may be (0: none waits).
+ */
 static int reclaim(struct dd_worker *w, const struct dd_lock_grant *g,
 		   struct dd_lease *l, struct dd_resource_list *refused,
-		   const struct blockers *b, struct dd_error *err)
+		   const struct blockers *b, double *later,
+		   struct dd_error *err)
 {
 	char author[48];
+	double at;
 
 	snprintf(author, sizeof(author), "lease:%lld", l->id);
 	for (size_t i = 0; i < refused->n; i++) {
@@ -516,6 +550,12 @@ static int reclaim(struct dd_worker *w, const struct dd_lock_grant *g,
 			return rc;
 		if (n > 0)
 			continue;
+		at = reclaimable_at(w, &refused->items[i]);
+		if (at > dd_now()) {
+			if (!*later || at < *later)
+				*later = at;
+			continue;
+		}
 		cmd.target = (struct dd_ref){DD_OBJ_RESOURCE,
 					     refused->items[i].id};
 		cmd.kind = (char *)dd_command_kind_name(DD_CMD_RECLAIM);
@@ -741,7 +781,7 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 	struct blockers blockers = {{0}, 0};
 	struct dd_resource_failures failed;
 	char reason[512] = "";
-	double last_failure = 0;
+	double last_failure = 0, later = 0;
 	size_t failures = 0;
 	long long ahead, capacity = 0;
 	bool built = false;
@@ -840,14 +880,18 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 	rc = allocate(w, g, l, &c, &blockers, err);
 	if (rc != DD_ERR_NOTFOUND)
 		goto out;
-	rc = reclaim(w, g, l, &refused, &blockers, err);
+	rc = reclaim(w, g, l, &refused, &blockers, &later, err);
 	if (rc)
 		goto out;
 	/*
 	 * Having asked for a reclaim, wait like any lease without room: the
-	 * reclaimed resource's destruction is a capacity event.
+	 * reclaimed resource's destruction is a capacity event.  An idle
+	 * resource still in its grace period is looked at again when the
+	 * period ends: no event says so.
 	 */
 	rc = wait_for_capacity(w, g, l, capacity, 0, retry_at, err);
+	if (!rc && later && (!*retry_at || later < *retry_at))
+		*retry_at = later;
 out:
 	dd_buf_release(&why);
 	dd_resource_list_release(&refused);

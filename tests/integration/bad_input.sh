@@ -3,7 +3,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 host_pool local '[{"name": "a"}]'
-expect_refused 2 "unknown resource type 'vm' (known: host)" dd lease --type vm --no-wait
+expect_refused 2 "unknown resource type 'vm' (known: host, working-copy)" dd lease --type vm --no-wait
 expect_refused 2 "malformed JSON" dd lease --type host --attributes '{"a":' --no-wait
 expect_refused 2 "must be a JSON object" dd lease --type host --attributes '[1]' --no-wait
 expect_refused 3 "no such blueprint: 42" dd lease --type host --blueprint 42 --no-wait

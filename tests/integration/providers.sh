@@ -207,7 +207,7 @@ expect_refused 2 "failed on describe: exit status 3" \
 	dd blueprint create --type exec --name bad --config "{\"resource_type\": \"x\", \"command\": [\"$BROKEN\", \"--record\", \"$T/r\", \"--mode\", \"exit\", \"--op\", \"describe\"]}"
 expect_refused 2 "builds 'sandbox' resources, which cannot change" \
 	dd blueprint edit 1 --config "{\"resource_type\": \"other\", \"command\": [\"$SANDBOX\", \"--root\", \"$T/sb\"]}"
-expect_refused 2 "unknown resource type 'nosuch' (known: host, sandbox, crash," dd lease --type nosuch
+expect_refused 2 "unknown resource type 'nosuch' (known: host, working-copy, sandbox, crash," dd lease --type nosuch
 
 # --- 5. destroy exactly once across kill -9 -------------------------------
 # a dead daemon's claims, and with them the objects' locks, expire after 1 s

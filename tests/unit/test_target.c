@@ -88,9 +88,15 @@ static const struct data_case cases[] = {
 	{"host", "{\"lease\":true}", "field 'lease' must be an id", NULL},
 	{"host", "{\"lease\":1,\"resource\":2}", "unknown field 'resource'",
 	 NULL},
+	/* working-copy: a lease, like host */
+	{"working-copy", "{\"lease\":7}", NULL, NULL},
+	{"working-copy", "{}", "missing field 'lease'", NULL},
+	{"working-copy", "{\"lease\":\"7\"}", "field 'lease' must be an id",
+	 NULL},
 	/* no such type */
-	{"working-copy", "{\"lease\":1}",
-	 "unknown artifact type 'working-copy' (known: file, uri, host)",
+	{"workingcopy", "{\"lease\":1}",
+	 "unknown artifact type 'workingcopy' (known: file, uri, host, "
+	 "working-copy)",
 	 NULL},
 	{"", "{}", "unknown artifact type ''", NULL},
 };
