@@ -61,6 +61,7 @@ static int git_run_in(const char *dir, const char *const argv[], int in,
 					       : DD_EXEC_TO_FD,
 				    .err = DD_EXEC_CAPTURE};
 	struct dd_exec_result res;
+	struct dd_error why = DD_ERROR_INIT;
 	struct dd_buf what = DD_BUF_INIT;
 	size_t n = 1;
 	int null = -1, rc;
@@ -76,7 +77,7 @@ static int git_run_in(const char *dir, const char *const argv[], int in,
 		o.out_fd = null;
 	}
 	t0 = dd_monotonic();
-	rc = dd_exec_run(git_start, &g, &o, &res, err);
+	rc = dd_exec_run(git_start, &g, &o, &res, &why);
 	if (secs)
 		*secs = dd_monotonic() - t0;
 	if (null >= 0)
@@ -85,7 +86,7 @@ static int git_run_in(const char *dir, const char *const argv[], int in,
 		dd_buf_addf(&what, "%s%s", i ? " " : "", full[i]);
 	if (rc) {
 		dd_error_set(err, rc, "'%s' did not start: %s",
-			     what.buf ? what.buf : "git", err->msg);
+			     what.buf ? what.buf : "git", why.msg);
 	} else if (res.timed_out || res.exit_status) {
 		const char *e = res.err.buf ? res.err.buf : "";
 		size_t len = strlen(e);
