@@ -31,9 +31,10 @@
  * URI (with "strict", no other), one lease at a time (slot lock
  * "resource:R:working-copy").  Its activate_lease, per directory: fetch
  * into the cache what the request needs (nothing for a commit the cache
- * has), check the commit out, squash-merge each merge as a commit of a
- * fixed identity, `git reset --hard`, `git clean -ffdx`, and submodules
- * if asked; the lease's attributes then say the commit of every
+ * has), check the commit out (`checkout -f`: tracked files as
+ * committed), squash-merge each merge as a commit of a fixed identity,
+ * `git clean -ffdx`, and submodules if asked; the lease's attributes
+ * then say the commit of every
  * directory ("commits") and its directory ("path": the default
  * directory, or the working copy's root).  A failure names its phase
  * (clone, fetch, checkout, merge, clean), the command and its stderr;
@@ -725,16 +726,25 @@ static int target_commit(const struct dd_bp_ctx *ctx, long long host,
 	return rc;
 }
 
+/* Remove what git does not track, ignored files too. */
+static int clean(const struct dd_bp_ctx *ctx, long long host,
+		 const struct place *p, struct dd_error *err)
+{
+	char *argv[] = {"git", "-C", (char *)p->copy, "clean", "-q", "-ffdx",
+			NULL};
+
+	return git_run(ctx, host, "clean", argv, NULL, err);
+}
+
+/* Undo a failed merge: the index and tree back to HEAD, then clean. */
 static int reset_and_clean(const struct dd_bp_ctx *ctx, long long host,
 			   const struct place *p, struct dd_error *err)
 {
 	char *reset[] = {"git", "-C", (char *)p->copy, "reset", "-q",
 			 "--hard", NULL};
-	char *clean[] = {"git", "-C", (char *)p->copy, "clean", "-q",
-			 "-ffdx", NULL};
 	int rc = git_run(ctx, host, "clean", reset, NULL, err);
 
-	return rc ? rc : git_run(ctx, host, "clean", clean, NULL, err);
+	return rc ? rc : clean(ctx, host, p, err);
 }
 
 /*
@@ -811,8 +821,14 @@ static int check_out(const struct dd_bp_ctx *ctx, long long host,
 		if (!rc)
 			rc = merge_one(ctx, host, p, m, err);
 	}
+	/*
+	 * `checkout -f` has reset the index and the tracked files (and a
+	 * merge leaves them as committed, or is undone): a `reset --hard`
+	 * here would only re-read every file, racily new ones by content,
+	 * which on a large tree costs more than the checkout.
+	 */
 	if (!rc)
-		rc = reset_and_clean(ctx, host, p, err);
+		rc = clean(ctx, host, p, err);
 	if (!rc && json_is_true(json_object_get(spec, "submodules")))
 		rc = git_run(ctx, host, "submodules", submodules, NULL, err);
 	if (!rc)
