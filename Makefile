@@ -105,10 +105,12 @@ $(B)/tests/test_cli_%: tests/unit/test_cli_%.c $(B)/libdrydock-cli.a \
 		$(B)/libdrydock-cli.a $(B)/libdrydock.a $(LDLIBS) -lcmocka
 
 $(B)/bench: tests/bench/bench.c tests/bench/http_client.c \
-		tests/bench/http_client.h $(B)/libdrydock.a
+		tests/bench/http_client.h tests/bench/git_repo.c \
+		tests/bench/git_repo.h $(B)/libdrydock.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/bench/bench.c \
-		tests/bench/http_client.c $(B)/libdrydock.a $(LDLIBS) -lm
+		tests/bench/http_client.c tests/bench/git_repo.c \
+		$(B)/libdrydock.a $(LDLIBS) -lm
 
 BENCH_OUT = bench/results/bench-$(shell date -u +%Y%m%dT%H%M%SZ).json
 
