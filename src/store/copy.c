@@ -296,27 +296,6 @@ static int src_tables(struct copy *c, char ***out, size_t *n)
 	return rc == SQLITE_DONE ? 0 : src_fail(c, "read its tables");
 }
 
-/*
- * Make way for the source's counters: the triggers have counted the rows
- * copied so far at commit (they are deferred), so run them now, then
- * delete what they counted.
- */
-static int reset_counters(struct copy *c)
-{
-	static const char *const steps[] = {"SET CONSTRAINTS ALL IMMEDIATE",
-					    "DELETE FROM counter"};
-	int rc = 0;
-
-	for (size_t i = 0; !rc && i < sizeof(steps) / sizeof(steps[0]); i++) {
-		PGresult *res = dd_pg_exec(c->p, steps[i], 0, NULL, NULL, NULL,
-					   0, c->err, "copy the counters");
-
-		rc = res ? 0 : c->err->code;
-		PQclear(res);
-	}
-	return rc;
-}
-
 static int copy_all(struct copy *c, const char *to,
 		    dd_store_copy_progress_fn *progress, void *arg)
 {
@@ -329,8 +308,14 @@ static int copy_all(struct copy *c, const char *to,
 		rc = dst_empty(c, to);
 	for (size_t i = 0; !rc && i < n; i++) {
 		/* the counters the triggers counted give way to the source's */
-		if (!strcmp(tables[i], "counter"))
-			rc = reset_counters(c);
+		if (!strcmp(tables[i], "counter")) {
+			PGresult *res = dd_pg_exec(c->p, "DELETE FROM counter",
+						   0, NULL, NULL, NULL, 0,
+						   c->err, "copy the counters");
+
+			rc = res ? 0 : c->err->code;
+			PQclear(res);
+		}
 		if (!rc)
 			rc = copy_table(c, tables[i], &rows);
 		if (!rc && progress)

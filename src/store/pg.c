@@ -248,19 +248,10 @@ int dd_pg_ready(struct pg *p, struct dd_error *err)
 
 /* ---- open, close, schema ---------------------------------------------- */
 
-/* forget the counter bumps of a transaction that will not commit */
-static void bumps_clear(struct pg *p)
-{
-	for (size_t i = 0; i < p->nbumps; i++)
-		dd_free(p->bumps[i].name);
-	p->nbumps = 0;
-}
-
 static void pg_close(struct dd_store *s)
 {
 	struct pg *p = PG(s);
 
-	bumps_clear(p);
 	dd_pg_driver_free(p);
 	if (p->conn)
 		PQfinish(p->conn);
@@ -323,55 +314,6 @@ static int pg_migrate(struct dd_store *s, struct dd_error *err)
 
 /* ---- transactions ------------------------------------------------------ */
 
-static int bump_now(struct pg *p, const char *name, long long by,
-		    struct dd_error *err)
-{
-	struct dd_sql *h = &p->sql;
-	struct dd_sql_stmt *st;
-	int rc = dd_sql_prepare(h,
-				"INSERT INTO counter(name, value) VALUES(?1, ?2)"
-				" ON CONFLICT(name) DO UPDATE"
-				" SET value = counter.value + ?2",
-				&st, err);
-
-	if (rc)
-		return rc;
-	dd_sql_text(h, st, 1, name);
-	dd_sql_int64(h, st, 2, by);
-	return dd_sql_exec(h, st, err, "bump counter");
-}
-
-/*
- * A counter is one row that every writer of its kind updates ("capacity":
- * every release), and an update holds the row's lock to the end of its
- * transaction.  Bumped where the caller asks, in the middle of a pass,
- * every other pass bumping it waited for the rest of that pass; so a bump
- * inside a transaction is made at its commit, just before COMMIT, and the
- * lock is held for the commit alone.  Nobody can tell the difference:
- * the bump is seen by others at the commit either way, and no caller
- * reads a counter after bumping it in the same transaction.
- */
-static int pg_counter_bump(struct dd_store *s, const char *name,
-			   struct dd_error *err)
-{
-	struct pg *p = PG(s);
-
-	if (!p->in_txn)
-		return bump_now(p, name, 1, err);
-	for (size_t i = 0; i < p->nbumps; i++)
-		if (!strcmp(p->bumps[i].name, name)) {
-			p->bumps[i].by++;
-			return 0;
-		}
-	if (p->nbumps == PG_BUMPS)
-		return bump_now(p, name, 1, err);
-	p->bumps[p->nbumps].name = dd_strdup(name);
-	if (!p->bumps[p->nbumps].name)
-		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
-	p->bumps[p->nbumps++].by = 1;
-	return 0;
-}
-
 static int pg_begin(struct dd_store *s, struct dd_error *err)
 {
 	struct pg *p = PG(s);
@@ -401,17 +343,6 @@ static int finish(struct pg *p, bool lazy, struct dd_error *err)
 	PGresult *res;
 	int rc = 0;
 
-	for (size_t i = 0; i < p->nbumps && p->conn && !p->broken; i++) {
-		rc = bump_now(p, p->bumps[i].name, p->bumps[i].by, err);
-		if (rc) {
-			bumps_clear(p);
-			if (p->conn && !p->broken)
-				PQclear(PQexec(p->conn, "ROLLBACK"));
-			p->in_txn = false;
-			return rc;
-		}
-	}
-	bumps_clear(p);
 	if (!p->conn || p->broken) {
 		p->in_txn = false;
 		return dd_pg_fail(p, NULL, err, "commit");
@@ -459,7 +390,6 @@ static void pg_rollback(struct dd_store *s)
 {
 	struct pg *p = PG(s);
 
-	bumps_clear(p);
 	if (p->in_txn && p->conn && !p->broken)
 		PQclear(PQexec(p->conn, "ROLLBACK"));
 	p->in_txn = false;
@@ -850,7 +780,7 @@ const struct dd_store_ops dd_pg_store_ops = {
 	.lock_renew = dd_sql_lock_renew,
 	.task_renew = dd_sql_task_renew,
 	.counter_get = dd_sql_counter_get,
-	.counter_bump = pg_counter_bump,
+	.counter_bump = dd_sql_counter_bump,
 	.token_insert = dd_sql_token_insert,
 	.token_get = dd_sql_token_get,
 	.token_get_by_name = dd_sql_token_get_by_name,

@@ -58,8 +58,6 @@ struct dd_sql_stmt {
 	bool fetched_all;	/* the cursor has no more rows */
 };
 
-#define PG_BUMPS 4 /* counters a transaction bumps at its commit */
-
 struct pg {
 	union {
 		struct dd_store base; /* the store handle, */
@@ -82,12 +80,6 @@ struct pg {
 	size_t ncache;
 	int next_name;		/* server-side statement names: s1, s2 ... */
 	int next_cursor;	/* cursor names: c1, c2 ... */
-	/* counter bumps of the open transaction, made at its commit */
-	struct pg_bump {
-		char *name;
-		long long by;
-	} bumps[PG_BUMPS];
-	size_t nbumps;
 };
 
 #define PG_BACKOFF_MIN 0.05

@@ -77,15 +77,13 @@ static const char *const dd_pg_migrations[] = {
 	" author" DD_PG_TEXT ", data" DD_PG_TEXT ","
 	" consumed INTEGER NOT NULL DEFAULT 0, outcome" DD_PG_TEXT ","
 	" created DOUBLE PRECISION NOT NULL, consumed_at DOUBLE PRECISION);"
-	"CREATE INDEX command_by_target"
-	" ON command(target_kind, target, consumed);"
+	"CREATE INDEX command_by_target ON command(target_kind, target, consumed);"
 	"CREATE TABLE log("
 	" id" DD_PG_ID ", blueprint BIGINT, resource BIGINT,"
 	" lease BIGINT, type" DD_PG_TEXT " NOT NULL,"
 	" time DOUBLE PRECISION NOT NULL, data" DD_PG_TEXT ", target BIGINT);"
 	"CREATE INDEX log_by_lease ON log(lease) WHERE lease IS NOT NULL;"
-	"CREATE INDEX log_by_resource"
-	" ON log(resource) WHERE resource IS NOT NULL;"
+	"CREATE INDEX log_by_resource ON log(resource) WHERE resource IS NOT NULL;"
 	"CREATE INDEX log_by_blueprint ON log(blueprint)"
 	" WHERE blueprint IS NOT NULL;"
 	"CREATE INDEX log_by_target ON log(target) WHERE target IS NOT NULL;"
@@ -249,79 +247,6 @@ static const char *const dd_pg_migrations[] = {
 	" decided_by" DD_PG_TEXT ", decided DOUBLE PRECISION NOT NULL DEFAULT 0,"
 	" created DOUBLE PRECISION NOT NULL,"
 	" modified DOUBLE PRECISION NOT NULL, UNIQUE(blueprint, requester));",
-	/*
-	 * 4: the counters' triggers fire at commit (deferred constraint
-	 * triggers), not at the row's change.  A counter is one row that
-	 * every writer of its kind updates, and its row lock is held from
-	 * the update to the end of the transaction: taken mid-transaction,
-	 * every lease destroyed waited for the rest of the transaction
-	 * before it (the pass's other statements, its next claim), and
-	 * with sixteen clients those waits were the largest part of a
-	 * release.  Taken at commit, the lock is held for the commit alone.
-	 * The counts are the same: each row's change is counted once, as it
-	 * was when it happened.
-	 */
-	"DROP TRIGGER lease_destroyed_insert ON lease;"
-	"CREATE CONSTRAINT TRIGGER lease_destroyed_insert AFTER INSERT ON lease"
-	" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.status = 5)"
-	" EXECUTE FUNCTION lease_destroyed_count();"
-	"DROP TRIGGER lease_destroyed_update ON lease;"
-	"CREATE CONSTRAINT TRIGGER lease_destroyed_update"
-	" AFTER UPDATE OF status ON lease"
-	" DEFERRABLE INITIALLY DEFERRED"
-	" FOR EACH ROW WHEN ((NEW.status = 5) <> (OLD.status = 5))"
-	" EXECUTE FUNCTION lease_destroyed_count();"
-	"DROP TRIGGER lease_destroyed_delete ON lease;"
-	"CREATE CONSTRAINT TRIGGER lease_destroyed_delete AFTER DELETE ON lease"
-	" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (OLD.status = 5)"
-	" EXECUTE FUNCTION lease_destroyed_count();"
-	"DROP TRIGGER resource_destroyed_insert ON resource;"
-	"CREATE CONSTRAINT TRIGGER resource_destroyed_insert AFTER INSERT"
-	" ON resource"
-	" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.status = 4)"
-	" EXECUTE FUNCTION resource_destroyed_count();"
-	"DROP TRIGGER resource_destroyed_update ON resource;"
-	"CREATE CONSTRAINT TRIGGER resource_destroyed_update"
-	" AFTER UPDATE OF status ON resource"
-	" DEFERRABLE INITIALLY DEFERRED"
-	" FOR EACH ROW WHEN ((NEW.status = 4) <> (OLD.status = 4))"
-	" EXECUTE FUNCTION resource_destroyed_count();"
-	"DROP TRIGGER resource_destroyed_delete ON resource;"
-	"CREATE CONSTRAINT TRIGGER resource_destroyed_delete AFTER DELETE"
-	" ON resource"
-	" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (OLD.status = 4)"
-	" EXECUTE FUNCTION resource_destroyed_count();"
-	"DROP TRIGGER target_finished_insert ON target;"
-	"CREATE CONSTRAINT TRIGGER target_finished_insert AFTER INSERT"
-	" ON target"
-	" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.status <> 0)"
-	" EXECUTE FUNCTION target_finished_count();"
-	"DROP TRIGGER target_finished_update ON target;"
-	"CREATE CONSTRAINT TRIGGER target_finished_update"
-	" AFTER UPDATE OF status ON target"
-	" DEFERRABLE INITIALLY DEFERRED"
-	" FOR EACH ROW WHEN (NEW.status <> OLD.status)"
-	" EXECUTE FUNCTION target_finished_count();"
-	"DROP TRIGGER target_finished_delete ON target;"
-	"CREATE CONSTRAINT TRIGGER target_finished_delete AFTER DELETE"
-	" ON target"
-	" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (OLD.status <> 0)"
-	" EXECUTE FUNCTION target_finished_count();"
-	"DROP TRIGGER artifact_counted_insert ON artifact;"
-	"CREATE CONSTRAINT TRIGGER artifact_counted_insert AFTER INSERT"
-	" ON artifact"
-	" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
-	" EXECUTE FUNCTION artifact_count();"
-	"DROP TRIGGER artifact_counted_size ON artifact;"
-	"CREATE CONSTRAINT TRIGGER artifact_counted_size AFTER UPDATE OF size"
-	" ON artifact"
-	" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
-	" EXECUTE FUNCTION artifact_count();"
-	"DROP TRIGGER artifact_counted_delete ON artifact;"
-	"CREATE CONSTRAINT TRIGGER artifact_counted_delete AFTER DELETE"
-	" ON artifact"
-	" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
-	" EXECUTE FUNCTION artifact_count();",
 };
 
 #define DD_PG_SCHEMA_VERSION                                                   \
