@@ -143,7 +143,8 @@ int dd_sql_each(struct dd_sql *h, struct dd_sql_stmt *st,
 {
 	int rc = 0, stop = 0;
 
-	if (h->drv->stream)
+	/* a walk whose rows are gathered into a list anyway is not streamed */
+	if (h->drv->stream && !h->base.gathering)
 		h->drv->stream(h, st);
 	while (!stop && (rc = dd_sql_step(h, st, err, "list")) == DD_SQL_ROW)
 		stop = visit(h, st, arg, err);

@@ -560,7 +560,12 @@ static int push_resource(void *list, struct dd_resource *r,
 int dd_store_resource_list(struct dd_store *s, const struct dd_filter *f,
 			   struct dd_resource_list *out, struct dd_error *err)
 {
-	int rc = dd_store_resource_each(s, f, push_resource, out, err);
+	bool was = s->gathering;
+	int rc;
+
+	s->gathering = true;
+	rc = dd_store_resource_each(s, f, push_resource, out, err);
+	s->gathering = was;
 
 	if (rc)
 		dd_resource_list_release(out);
@@ -601,7 +606,12 @@ static int push_lease(void *list, struct dd_lease *l, struct dd_error *err)
 int dd_store_lease_list(struct dd_store *s, const struct dd_filter *f,
 			struct dd_lease_list *out, struct dd_error *err)
 {
-	int rc = dd_store_lease_each(s, f, push_lease, out, err);
+	bool was = s->gathering;
+	int rc;
+
+	s->gathering = true;
+	rc = dd_store_lease_each(s, f, push_lease, out, err);
+	s->gathering = was;
 
 	if (rc)
 		dd_lease_list_release(out);
@@ -655,7 +665,12 @@ static int push_target(void *list, struct dd_target *t, struct dd_error *err)
 int dd_store_target_list(struct dd_store *s, const struct dd_filter *f,
 			 struct dd_target_list *out, struct dd_error *err)
 {
-	int rc = dd_store_target_each(s, f, push_target, out, err);
+	bool was = s->gathering;
+	int rc;
+
+	s->gathering = true;
+	rc = dd_store_target_each(s, f, push_target, out, err);
+	s->gathering = was;
 
 	if (rc)
 		dd_target_list_release(out);
@@ -692,7 +707,12 @@ static int push_artifact(void *list, struct dd_artifact *a,
 int dd_store_artifact_list(struct dd_store *s, const struct dd_filter *f,
 			   struct dd_artifact_list *out, struct dd_error *err)
 {
-	int rc = dd_store_artifact_each(s, f, push_artifact, out, err);
+	bool was = s->gathering;
+	int rc;
+
+	s->gathering = true;
+	rc = dd_store_artifact_each(s, f, push_artifact, out, err);
+	s->gathering = was;
 
 	if (rc)
 		dd_artifact_list_release(out);

@@ -676,6 +676,11 @@ struct dd_store {
 	char *state_dir; /* from the options, or the default; NULL: none */
 	int depth;	    /* open dd_store_begin() levels */
 	bool failed;	    /* an inner level rolled back */
+	/*
+	 * A *_list call is collecting every row into memory: its walk need
+	 * not stream (sql.h, stream()), which would cost round trips
+	 */
+	bool gathering;
 	struct dd_store_event *events; /* this transaction's, uncommitted */
 	size_t n_events, alloc_events;
 };
