@@ -788,10 +788,16 @@ static int check_out(const struct dd_bp_ctx *ctx, long long host,
 		     struct dd_error *err)
 {
 	const char *branch = str_at(spec, "branch");
-	char *detach[] = {"git", "-C", (char *)p->copy, "checkout", "-q",
-			  "-f", "--detach", sha, "--", NULL};
-	char *onto[] = {"git", "-C", (char *)p->copy, "checkout", "-q", "-f",
-			"-B", (char *)branch, sha, "--", NULL};
+	/*
+	 * Writing the files is most of a checkout of a large tree: a
+	 * worker per core (checkout.workers=0; git before 2.32 ignores it)
+	 */
+	char *detach[] = {"git", "-C", (char *)p->copy, "-c",
+			  "checkout.workers=0", "checkout", "-q", "-f",
+			  "--detach", sha, "--", NULL};
+	char *onto[] = {"git", "-C", (char *)p->copy, "-c",
+			"checkout.workers=0", "checkout", "-q", "-f", "-B",
+			(char *)branch, sha, "--", NULL};
 	char *submodules[] = {"git", "-C", (char *)p->copy, "submodule", "-q",
 			      "update", "--init", "--recursive", "--force",
 			      NULL};
