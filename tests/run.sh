@@ -18,6 +18,16 @@ passed=0
 failed=0
 failures=()
 
+# Debian's python3 (the install script's) before a version manager's
+# shim: a pyenv shim is a shell script that takes 0.3 s to start python
+# on an idle machine and 5 s at load 10, and the tests start hundreds
+# (providers, raw HTTP clients): a provider's describe missed its 10 s
+if [ -x /usr/bin/python3 ] && [ "$(command -v python3)" != /usr/bin/python3 ]; then
+	mkdir -p "$out/bin"
+	ln -s /usr/bin/python3 "$out/bin/python3"
+	export PATH="$out/bin:$PATH"
+fi
+
 export DRYDOCK_BIN="$top/$build/drydock"
 export DRYDOCK_CHAOS_BIN="$top/$chaos/drydock"
 export DRYDOCK_TEST_OUT="$out"
@@ -76,7 +86,7 @@ done
 # run_script KIND PREFIX SCRIPT [ENV...]: run one integration script
 # with ENV (NAME=VALUE...) added, shown as KIND/NAME, its output in
 # tests/out/PREFIXNAME.log; its result (a line "ok ..." or "FAIL ...",
-# then on a failure the log's end) goes to tests/out/PREFIXNAME.result
+# then on a failure its first FAIL lines and the log's end) goes to tests/out/PREFIXNAME.result
 run_script() {
 	local kind=$1 prefix=$2 t=$3 name log start rc secs
 	shift 3
@@ -90,7 +100,13 @@ run_script() {
 		echo "ok    $kind/$name (${secs}s)"
 	else
 		echo "FAIL  $kind/$name (exit $rc, ${secs}s; see $log)"
-		tail -25 "$log" | sed 's/^/      /'
+		# what failed first (lib.sh's fail() says "FAIL: ..."), then
+		# the log's end; the whole log is in tests/out
+		{
+			grep -m 3 -A 4 '^FAIL' "$log"
+			echo "... the log's end:"
+			tail -15 "$log"
+		} | cut -c1-300 | sed 's/^/      /'
 	fi >"$out/$prefix$name.result"
 }
 

@@ -142,6 +142,7 @@ static int survey_active(struct dd_store *s, const struct dd_resource *r,
 {
 	struct dd_filter f = {0};
 	struct dd_command_list cmds = {0};
+	struct dd_resource now = {0};
 	struct dd_prewarm_idle *x;
 	long long leases = 0;
 	int rc;
@@ -177,6 +178,22 @@ static int survey_active(struct dd_store *s, const struct dd_resource *r,
 		return rc;
 	}
 	dd_command_list_release(&cmds);
+	/*
+	 * The list was read before the commands: a reclaim consumed since
+	 * (the command done and the resource released in one transaction)
+	 * left no pending command, but the resource is no longer active.
+	 * Read again, after the commands, so it is not counted idle and
+	 * sent a second reclaim while the one meant to stay goes too.
+	 * Left out, as the list would have left it out a moment later.
+	 */
+	rc = dd_store_resource_get(s, r->id, &now, err);
+	if (rc == DD_ERR_NOTFOUND || (!rc && now.status != DD_RESOURCE_ACTIVE)) {
+		dd_resource_release(&now);
+		return 0;
+	}
+	dd_resource_release(&now);
+	if (rc)
+		return rc;
 	if (v->n_idle >= cap)
 		return 0; /* cannot happen: cap is the number listed */
 	x = &v->idle[v->n_idle];

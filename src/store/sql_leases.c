@@ -136,6 +136,31 @@ int dd_sql_lease_get(struct dd_store *s, long long id, struct dd_lease *out,
 	return rc;
 }
 
+static int waiting_row(struct dd_sql *h, struct dd_sql_stmt *st, void *out)
+{
+	*(bool *)out = dd_sql_col_int(h, st, 0) == DD_LEASE_PENDING &&
+		       dd_sql_col_int(h, st, 1) != 0;
+	return 0;
+}
+
+int dd_sql_lease_waiting_hold(struct dd_store *s, long long id, bool *waiting,
+			      struct dd_error *err)
+{
+	struct dd_sql *h = dd_sql(s);
+	struct dd_sql_stmt *st;
+	int rc = dd_sql_prepare(h,
+				"SELECT status, waiting FROM lease"
+				" WHERE id = ?1 FOR SHARE",
+				&st, err);
+
+	if (rc)
+		return rc;
+	dd_sql_int64(h, st, 1, id);
+	*waiting = false;
+	rc = dd_sql_get(h, st, waiting_row, waiting, err, "hold lease");
+	return rc == DD_ERR_NOTFOUND ? 0 : rc;
+}
+
 /*
  * The lease filter.  same_request compares JSON text: its two dumps go to
  * text[0] and text[1], which the caller frees once the query is prepared.

@@ -102,6 +102,23 @@ int dd_sql_counter_get(struct dd_store *s, const char *name, long long *out,
 	return rc == DD_ERR_NOTFOUND ? 0 : rc;
 }
 
+int dd_sql_counter_hold(struct dd_store *s, const char *name, long long *out,
+			struct dd_error *err)
+{
+	struct dd_sql *h = dd_sql(s);
+	struct dd_sql_stmt *st;
+	int rc = dd_sql_prepare(
+		h, "SELECT value FROM counter WHERE name = ?1 FOR SHARE", &st,
+		err);
+
+	if (rc)
+		return rc;
+	dd_sql_text(h, st, 1, name);
+	*out = 0;
+	rc = dd_sql_get(h, st, counter_row, out, err, "hold counter");
+	return rc == DD_ERR_NOTFOUND ? 0 : rc;
+}
+
 int dd_sql_counter_bump(struct dd_store *s, const char *name,
 			struct dd_error *err)
 {

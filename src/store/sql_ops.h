@@ -25,6 +25,7 @@ dd_store_resource_each_fn dd_sql_resource_each;
 dd_store_lease_insert_fn dd_sql_lease_insert;
 dd_store_lease_update_fn dd_sql_lease_update;
 dd_store_lease_get_fn dd_sql_lease_get;
+dd_store_lease_waiting_hold_fn dd_sql_lease_waiting_hold;
 dd_store_lease_each_fn dd_sql_lease_each;
 dd_store_lease_count_fn dd_sql_lease_count;
 
@@ -56,6 +57,7 @@ dd_store_lock_release_fn dd_sql_lock_release;
 dd_store_lock_renew_fn dd_sql_lock_renew;
 dd_store_counter_get_fn dd_sql_counter_get;
 dd_store_counter_bump_fn dd_sql_counter_bump;
+dd_store_counter_hold_fn dd_sql_counter_hold;
 
 /* sql_tokens.c */
 dd_store_token_insert_fn dd_sql_token_insert;

@@ -10,7 +10,9 @@
  * an insert's " RETURNING id" is left out when it is prepared, and the
  * id read with sqlite3_last_insert_rowid(), which costs nothing, where
  * SQLite's RETURNING fills an ephemeral table on every run (1 to 2 us an
- * insert more).  Failures are translated by dd_sq_fail() (sqlite.c),
+ * insert more); and a read's " FOR SHARE" (sql.h) is left out too: SQLite
+ * has one writer at a time, so a read inside a write transaction holds
+ * what it read until the commit anyway.  Failures are translated by dd_sq_fail() (sqlite.c),
  * which also records damage.
  */
 #include "store/sqlite_internal.h"
@@ -23,16 +25,26 @@ static sqlite3_stmt *ST(struct dd_sql_stmt *st)
 }
 
 static const char returning_id[] = " RETURNING id";
+static const char for_share[] = " FOR SHARE";
+
+/* Does `sql`, `n` bytes long, end with `tail`?  Then drop it from n. */
+static void drop_tail(const char *sql, size_t *n, const char *tail)
+{
+	size_t t = strlen(tail);
+
+	if (*n > t && !memcmp(sql + *n - t, tail, t))
+		*n -= t;
+}
 
 static int drv_prepare(struct dd_sql *h, const char *sql,
 		       struct dd_sql_stmt **out, struct dd_error *err)
 {
-	size_t n = strlen(sql), r = sizeof(returning_id) - 1;
+	size_t n = strlen(sql);
 	sqlite3_stmt *st;
 	int rc;
 
-	if (n > r && !strcmp(sql + n - r, returning_id))
-		n -= r; /* drv_insert() reads the id */
+	drop_tail(sql, &n, returning_id); /* drv_insert() reads the id */
+	drop_tail(sql, &n, for_share);
 	rc = prep_n(SQ(&h->base), sql, (int)n, &st, err);
 	if (!rc)
 		*out = (struct dd_sql_stmt *)st;

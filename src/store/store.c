@@ -590,6 +590,12 @@ int dd_store_lease_get(struct dd_store *s, long long id, struct dd_lease *out,
 	CALL(s, lease_get, id, out, err);
 }
 
+int dd_store_lease_waiting_hold(struct dd_store *s, long long id,
+				bool *waiting, struct dd_error *err)
+{
+	CALL(s, lease_waiting_hold, id, waiting, err);
+}
+
 int dd_store_lease_each(struct dd_store *s, const struct dd_filter *f,
 			dd_lease_visit_fn *fn, void *arg, struct dd_error *err)
 {
@@ -920,6 +926,12 @@ int dd_store_counter_bump(struct dd_store *s, const char *name,
 			  struct dd_error *err)
 {
 	CALL(s, counter_bump, name, err);
+}
+
+int dd_store_counter_hold(struct dd_store *s, const char *name,
+			  long long *out, struct dd_error *err)
+{
+	CALL(s, counter_hold, name, out, err);
 }
 
 int dd_store_token_insert(struct dd_store *s, struct dd_token *t,

@@ -197,6 +197,15 @@ typedef int dd_store_lease_update_fn(struct dd_store *s,
 				     struct dd_error *err);
 typedef int dd_store_lease_get_fn(struct dd_store *s, long long id,
 				  struct dd_lease *out, struct dd_error *err);
+/*
+ * Is lease `id` pending and waiting (for capacity or behind another)?
+ * Inside a write transaction, holding the lease's row as counter_hold
+ * holds a counter: its update in another transaction waits.  false for
+ * an unknown id.
+ */
+typedef int dd_store_lease_waiting_hold_fn(struct dd_store *s, long long id,
+					   bool *waiting,
+					   struct dd_error *err);
 /* As resource_each. */
 typedef int dd_lease_visit_fn(void *arg, struct dd_lease *l,
 			      struct dd_error *err);
@@ -446,6 +455,15 @@ typedef int dd_store_counter_get_fn(struct dd_store *s, const char *name,
 				    long long *out, struct dd_error *err);
 typedef int dd_store_counter_bump_fn(struct dd_store *s, const char *name,
 				     struct dd_error *err);
+/*
+ * counter_get inside a write transaction, holding the counter until the
+ * transaction ends: a bump in another transaction waits for it (or
+ * fails busy).  What a waiter checks before it marks itself waiting
+ * (allocator.c) so that the bump and the wake-up that follows it cannot
+ * fall between its check and its commit.
+ */
+typedef int dd_store_counter_hold_fn(struct dd_store *s, const char *name,
+				     long long *out, struct dd_error *err);
 
 /*
  * Named locks with fencing tokens.  acquire returns DD_ERR_BUSY while
@@ -596,6 +614,7 @@ struct dd_store_ops {
 	dd_store_lease_insert_fn *lease_insert;
 	dd_store_lease_update_fn *lease_update;
 	dd_store_lease_get_fn *lease_get;
+	dd_store_lease_waiting_hold_fn *lease_waiting_hold;
 	dd_store_lease_each_fn *lease_each;
 	dd_store_lease_count_fn *lease_count;
 	dd_store_stats_fn *stats;
@@ -633,6 +652,7 @@ struct dd_store_ops {
 	dd_store_task_renew_fn *task_renew;
 	dd_store_counter_get_fn *counter_get;
 	dd_store_counter_bump_fn *counter_bump;
+	dd_store_counter_hold_fn *counter_hold;
 	dd_store_token_insert_fn *token_insert;
 	dd_store_token_get_fn *token_get;
 	dd_store_token_get_by_name_fn *token_get_by_name;
@@ -772,6 +792,8 @@ int dd_store_lease_update(struct dd_store *s, const struct dd_lease *l,
 			  struct dd_error *err);
 int dd_store_lease_get(struct dd_store *s, long long id, struct dd_lease *out,
 		       struct dd_error *err);
+int dd_store_lease_waiting_hold(struct dd_store *s, long long id,
+				bool *waiting, struct dd_error *err);
 int dd_store_lease_each(struct dd_store *s, const struct dd_filter *f,
 			dd_lease_visit_fn *fn, void *arg,
 			struct dd_error *err);
@@ -868,6 +890,8 @@ int dd_store_counter_get(struct dd_store *s, const char *name, long long *out,
 			 struct dd_error *err);
 int dd_store_counter_bump(struct dd_store *s, const char *name,
 			  struct dd_error *err);
+int dd_store_counter_hold(struct dd_store *s, const char *name,
+			  long long *out, struct dd_error *err);
 
 int dd_store_token_insert(struct dd_store *s, struct dd_token *t,
 			  struct dd_error *err);

@@ -824,18 +824,6 @@ static int log_waiting(struct dd_worker *w, const struct dd_lock_grant *g,
 	return dd_pass_commit(w, err);
 }
 
-/* Is lease `id` still pending and waiting?  (Inside a transaction.) */
-static int still_waiting(struct dd_worker *w, long long id, bool *yes,
-			 struct dd_error *err)
-{
-	struct dd_lease o = {0};
-	int rc = dd_store_lease_get(w->store, id, &o, err);
-
-	*yes = !rc && o.status == DD_LEASE_PENDING && o.waiting;
-	dd_lease_release(&o);
-	return rc == DD_ERR_NOTFOUND ? 0 : rc;
-}
-
 /*
  * Nothing had room: mark the lease waiting, for capacity (`ahead` 0) or
  * behind the equal older lease `ahead`, so that the next capacity event,
@@ -844,7 +832,11 @@ static int still_waiting(struct dd_worker *w, long long id, bool *yes,
  * the transaction checks first: for capacity, that the capacity counter
  * has not moved since the pass began (`seen`); behind a lease, that the
  * lease still waits (it hands on in the transaction that ends its
- * wait).  If not, look again at once instead (*retry_at = now).
+ * wait).  If not, look again at once instead (*retry_at = now).  Both
+ * reads hold what they read until the commit (dd_store_counter_hold,
+ * dd_store_lease_waiting_hold): on a store with several writers at once
+ * (PostgreSQL), the bump or hand-on that comes later waits for this
+ * commit and then finds this lease waiting; one that came first is seen.
  */
 static int wait_for_capacity(struct dd_worker *w, const struct dd_lock_grant *g,
 			     struct dd_lease *l, long long seen,
@@ -862,9 +854,9 @@ static int wait_for_capacity(struct dd_worker *w, const struct dd_lock_grant *g,
 		return rc;
 	}
 	if (ahead) {
-		rc = still_waiting(w, ahead, &still, err);
+		rc = dd_store_lease_waiting_hold(w->store, ahead, &still, err);
 	} else {
-		rc = dd_store_counter_get(w->store, "capacity", &now, err);
+		rc = dd_store_counter_hold(w->store, "capacity", &now, err);
 		still = now == seen;
 	}
 	if (!rc && !still) {

@@ -49,6 +49,8 @@ start_daemon "$CHAOS_BIN" 4
 # 100-800 ms it is killed (I is listed in $T/killed) and another starts;
 # once $T/stop exists the last one is left to run
 (
+	# bash's "Killed" job reports, not the test's output
+	exec 2>>"$T/killer.log"
 	i=0
 	while :; do
 		i=$((i + 1))

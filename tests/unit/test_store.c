@@ -1663,6 +1663,97 @@ static void test_sync_then(void **state)
 }
 
 /*
+ * A hold (counter_hold, lease_waiting_hold) keeps what it read until its
+ * transaction ends: a bump of the counter or an update of the lease in
+ * another handle waits for the commit (here: fails busy after a short
+ * busy timeout), then goes through.  The reads answer as reads do: the
+ * counter's value, whether the lease is pending and waiting, false for
+ * a lease that is not (or does not exist).
+ */
+static int try_bump(struct dd_store *s, struct dd_error *err)
+{
+	int rc = dd_store_begin(s, err);
+
+	if (!rc)
+		rc = dd_store_counter_bump(s, "capacity", err);
+	if (rc) {
+		if (s->depth)
+			dd_store_rollback(s);
+		return rc;
+	}
+	return dd_store_commit(s, err);
+}
+
+static int try_lease_update(struct dd_store *s, const struct dd_lease *l,
+			    struct dd_error *err)
+{
+	int rc = dd_store_begin(s, err);
+
+	if (!rc)
+		rc = dd_store_lease_update(s, l, err);
+	if (rc) {
+		if (s->depth)
+			dd_store_rollback(s);
+		return rc;
+	}
+	return dd_store_commit(s, err);
+}
+
+static void test_hold_until_commit(void **state)
+{
+	struct store_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store_options quick = {
+		.durability = DD_DURABILITY_FULL,
+		.busy_timeout_ms = 200,
+	};
+	struct dd_store *other = NULL;
+	struct dd_lease waiting = {0}, taken = {0};
+	long long before = 0, after = 0;
+	bool yes = false;
+
+	waiting.type = taken.type = "host";
+	waiting.status = DD_LEASE_PENDING;
+	waiting.waiting = true;
+	taken.status = DD_LEASE_ACQUIRED;
+	assert_ok(dd_store_lease_insert(e->store, &waiting, &err), &err);
+	assert_ok(dd_store_lease_insert(e->store, &taken, &err), &err);
+	assert_ok(dd_store_open(e->location, &quick, &other, &err), &err);
+
+	assert_ok(dd_store_begin(e->store, &err), &err);
+	assert_ok(dd_store_counter_hold(e->store, "capacity", &before, &err),
+		  &err);
+	assert_ok(dd_store_lease_waiting_hold(e->store, waiting.id, &yes, &err),
+		  &err);
+	assert_true(yes);
+	assert_ok(dd_store_lease_waiting_hold(e->store, taken.id, &yes, &err),
+		  &err);
+	assert_false(yes);
+	assert_ok(dd_store_lease_waiting_hold(e->store, taken.id + 100, &yes,
+					      &err),
+		  &err);
+	assert_false(yes);
+	/* held: the other handle's writes wait, here past its timeout */
+	assert_int_equal(try_bump(other, &err), DD_ERR_BUSY);
+	waiting.waiting = false;
+	assert_int_equal(try_lease_update(other, &waiting, &err), DD_ERR_BUSY);
+	assert_ok(dd_store_commit(e->store, &err), &err);
+
+	/* released by the commit */
+	assert_ok(try_bump(other, &err), &err);
+	assert_ok(try_lease_update(other, &waiting, &err), &err);
+	assert_ok(dd_store_counter_get(e->store, "capacity", &after, &err),
+		  &err);
+	assert_int_equal(after, before + 1);
+	assert_ok(dd_store_begin(e->store, &err), &err);
+	assert_ok(dd_store_lease_waiting_hold(e->store, waiting.id, &yes, &err),
+		  &err);
+	assert_false(yes);
+	dd_store_rollback(e->store);
+	dd_store_close(other);
+}
+
+/*
  * dd_store_sync() after lazy commits: on a direct handle and on a group
  * handle it succeeds and the commits stay; a failing store is reported.
  */
@@ -1882,6 +1973,7 @@ static void test_claim_expired_on_machine(void **state)
 	X(test_fault_mid_transaction_writes_nothing) \
 	X(test_fault_code_is_passed_through) \
 	X(test_sync_after_lazy_commits) \
+	X(test_hold_until_commit) \
 	X(test_sync_then) \
 	X(test_resource_machine_round_trip) \
 	X(test_claim_on_machine) \
