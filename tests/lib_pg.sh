@@ -130,7 +130,7 @@ pg_initdb() {
 		echo "unix_socket_directories = '$PG_SOCKET'"
 		echo "fsync = ${PG_FSYNC:-off}"
 		echo "full_page_writes = ${PG_FSYNC:-off}"
-		echo "max_connections = 200"
+		echo "max_connections = 500"
 		echo "logging_collector = off"
 		echo "log_min_messages = warning"
 		[ -z "${PG_CONF:-}" ] || echo "$PG_CONF"

@@ -25,8 +25,8 @@
 # took 47 s of releases alone, about 5 processes a second; 500 would take
 # about 40 minutes.  N is 16 (PG_RACE_LEASES to change it); the 20
 # concurrent releases per lease stay.  The calls go out W leases at a
-# time, each lease's all at once, so that the server's 200 connections
-# are never all taken.
+# time, each lease's all at once: 100 processes of a connection each, and
+# the daemons', well within the server's 500 (lib_pg.sh).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../lib_pg.sh"
 . "$(dirname "$0")/../lib_converge.sh"
