@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run every test: unit test binaries, then integration scripts.
+# Run every test: unit test binaries and integration scripts, three at a
+# time (see run_jobs below).
 # usage: tests/run.sh BUILD_DIR CHAOS_BUILD_DIR
 # Prints each test's result and ends with one line "N passed, N failed".
 #
@@ -59,12 +60,17 @@ else
 	{ echo "$pg_line"; tail -5 "$pg_log"; } | sed '/^$/d; s/^/      /'
 fi
 
-for t in "$top/$build"/tests/test_*; do
-	[ -x "$t" ] || continue
+# run_unit TEST: run one unit test binary (cmocka) in tests/out, shown
+# as unit/NAME with its count of tests; its result goes to
+# tests/out/NAME.result and its counts ("PASSED FAILED") to NAME.counts
+run_unit() {
+	local t=$1 name log rc p f start secs
 	name=$(basename "$t")
 	log="$out/$name.log"
-	(cd "$out" && "$t") >"$log" 2>&1
+	start=$(date +%s)
+	(cd "$out" && "$t") >"$log" 2>&1 </dev/null
 	rc=$?
+	secs=$(($(date +%s) - start))
 	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
 	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
 	p=${p:-0}
@@ -72,16 +78,14 @@ for t in "$top/$build"/tests/test_*; do
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1 # crashed before cmocka could count
 	fi
-	passed=$((passed + p))
-	failed=$((failed + f))
+	echo "$p $f" >"$out/$name.counts"
 	if [ "$f" -ne 0 ]; then
-		failures+=("$name")
-		echo "FAIL  unit/$name ($p passed, $f failed; see $log)"
+		echo "FAIL  unit/$name ($p passed, $f failed, ${secs}s; see $log)"
 		grep -E '^\[  (FAILED|ERROR) +\]|Error|error:' "$log" | head -20
 	else
-		echo "ok    unit/$name ($p tests)"
-	fi
-done
+		echo "ok    unit/$name ($p tests, ${secs}s)"
+	fi >"$out/$name.result"
+}
 
 # run_script KIND PREFIX SCRIPT [ENV...]: run one integration script
 # with ENV (NAME=VALUE...) added, shown as KIND/NAME, its output in
@@ -108,26 +112,32 @@ run_script() {
 			tail -15 "$log"
 		} | cut -c1-300 | sed 's/^/      /'
 	fi >"$out/$prefix$name.result"
+	if [ "$rc" -eq 0 ]; then echo "1 0"; else echo "0 1"; fi \
+		>"$out/$prefix$name.counts"
 }
 
-# The integration scripts run JOBS at a time (DRYDOCK_TEST_JOBS, default
-# 3: most of a script's time is spent waiting for the processes it
-# drives, so three keep two cores busy).  Each script makes its own
+# The tests run JOBS at a time (DRYDOCK_TEST_JOBS, default 3: most of a
+# script's time is spent waiting for the processes it drives, so three
+# keep two cores busy).  Each script makes its own
 # directory, ports, stores and servers; two runs of one script (on
 # SQLite and on PostgreSQL) never overlap, since some look for their own
 # processes by their command lines (pgrep -f).  A job is "KIND PREFIX
-# SCRIPT STORE" (tab-separated); results are printed as the jobs end.
+# SCRIPT STORE" (tab-separated; KIND unit for a unit test binary);
+# results are printed as the jobs end.
 jobs_max=${DRYDOCK_TEST_JOBS:-3}
 job_list=()
 declare -A job_pid_name=() job_pid_result=()
 
-# job_report FILE: print one ended job's result and count it
+# job_report FILE: print one ended job's result (FILE) and count it
+# (its .counts: tests passed and failed)
 job_report() {
+	local p=0 f=1
+
 	cat "$1"
-	if head -1 "$1" | grep -q '^ok '; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
+	read -r p f <"${1%.result}.counts" || true
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-1}))
+	if [ "${f:-1}" -ne 0 ]; then
 		failures+=("$(head -1 "$1" | cut -d' ' -f3)")
 	fi
 }
@@ -147,8 +157,12 @@ run_jobs() {
 				[ "${job_pid_name[$pid]}" = "$name" ] && busy=1
 			done
 			[ "$busy" = 1 ] && continue
-			run_script "$kind" "$prefix" "$t" \
-				DRYDOCK_TEST_STORE="$store" &
+			if [ "$kind" = unit ]; then
+				run_unit "$t" &
+			else
+				run_script "$kind" "$prefix" "$t" \
+					DRYDOCK_TEST_STORE="$store" &
+			fi
 			job_pid_name[$!]=$name
 			job_pid_result[$!]="$out/$prefix$name.result"
 			unset "left[$i]"
@@ -164,9 +178,12 @@ run_jobs() {
 	done
 }
 
-for t in "$top"/tests/integration/*.sh; do
-	[ -f "$t" ] || continue
-	job_list+=("integration	-	$t	sqlite")
+# the unit tests go first, then the integration scripts on PostgreSQL
+# (the longest: started early, they do not hold up the end of the run),
+# then on SQLite
+for t in "$top/$build"/tests/test_*; do
+	[ -x "$t" ] || continue
+	job_list+=("unit	-	$t	-")
 done
 
 # The integration scripts again on PostgreSQL (tests/lib.sh: each its own
@@ -209,6 +226,10 @@ if [ -n "${DRYDOCK_TEST_PG:-}" ]; then
 		job_list+=("integration-pg	pg-	$t	postgres")
 	done
 fi
+for t in "$top"/tests/integration/*.sh; do
+	[ -f "$t" ] || continue
+	job_list+=("integration	-	$t	sqlite")
+done
 run_jobs
 if [ -n "${DRYDOCK_TEST_PG:-}" ]; then
 	echo "      not run on PostgreSQL (tests/run.sh says why): $(printf '%s\n' "$not_on_pg" | sed '/^$/d' | cut -f1 | paste -sd' ')"
