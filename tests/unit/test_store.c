@@ -1751,6 +1751,8 @@ static void test_hold_until_commit(void **state)
 	assert_false(yes);
 	dd_store_rollback(e->store);
 	dd_store_close(other);
+	json_decref(waiting.attributes); /* the insert's {} */
+	json_decref(taken.attributes);
 }
 
 /*
