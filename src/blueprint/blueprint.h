@@ -179,7 +179,16 @@ typedef int dd_bp_allocate_fn(const struct dd_bp_ctx *ctx,
  */
 typedef bool dd_bp_machine_bound_fn(const struct dd_bp_ctx *ctx,
 				    const struct dd_resource *r);
-/* Make a pending resource usable (create directories, clone, boot). */
+/*
+ * Make a pending resource usable (create directories, clone, boot).
+ * A resource that lives where something it builds on lives (a working
+ * copy on a local host: its git runs there), which it learns only here,
+ * records that machine in r->machine, once, while it is ""; the core
+ * saves it with the answer, and from then on only daemons there run its
+ * hooks and its leases' (the task claim reads it at each claim).  A hook
+ * that learns it on a daemon of another machine answers "in progress",
+ * resumed at once, to be called again there.
+ */
 typedef int dd_bp_activate_resource_fn(const struct dd_bp_ctx *ctx,
 				       struct dd_resource *r,
 				       struct dd_error *err);

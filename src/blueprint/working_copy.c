@@ -52,6 +52,7 @@
 #include "blueprint/blueprint.h"
 #include "blueprint/git_args.h"
 #include "blueprint/services.h"
+#include "core/machine.h"
 #include "core/sha256.h"
 #include "core/util.h"
 #include "store/store.h"
@@ -573,6 +574,42 @@ static int cache_fill(const struct dd_bp_ctx *ctx, long long host,
 	return rc ? rc : cache_fetch(ctx, host, p, uri, all_refs, err);
 }
 
+/*
+ * A copy lives where its host does: git runs in the host's directories,
+ * which on a local host only that machine's daemons may reach.  Once the
+ * host lease is active (placed on a resource), record the host's machine
+ * in the copy, once (blueprint.h); learned on a daemon of another
+ * machine, answer "in progress", resumed at once: the pass saves the
+ * machine and a daemon there takes the next call.  A host reachable from
+ * anywhere (SSH) binds nothing.
+ */
+static int bind_to_host(const struct dd_bp_ctx *ctx, struct dd_resource *r,
+			long long host, struct dd_error *err)
+{
+	struct dd_lease l = {0};
+	struct dd_resource hr = {0};
+	char here[DD_MACHINE_MAX + 1];
+	struct dd_error why = DD_ERROR_INIT;
+	int rc;
+
+	if (r->machine[0])
+		return 0;
+	rc = dd_store_lease_get(ctx->store, host, &l, err);
+	if (!rc)
+		rc = dd_store_resource_get(ctx->store, l.resource, &hr, err);
+	if (!rc && hr.machine[0]) {
+		memcpy(r->machine, hr.machine, sizeof(r->machine));
+		if (ctx->resume &&
+		    (dd_machine(here, &why) || strcmp(here, r->machine))) {
+			ctx->resume->at = dd_now();
+			rc = DD_ERR_AGAIN;
+		}
+	}
+	dd_resource_release(&hr);
+	dd_lease_release(&l);
+	return rc;
+}
+
 static int wc_activate_resource(const struct dd_bp_ctx *ctx,
 				struct dd_resource *r, struct dd_error *err)
 {
@@ -619,6 +656,8 @@ static int wc_activate_resource(const struct dd_bp_ctx *ctx,
 				  host, ctx->deadline - ctx->started, status);
 		dd_lease_release(&l);
 	}
+	if (!rc)
+		rc = bind_to_host(ctx, r, host, err);
 	if (rc)
 		return rc;
 
