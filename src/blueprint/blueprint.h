@@ -392,6 +392,14 @@ struct dd_blueprint_type {
 	dd_bp_lease_hook_fn *release_lease;
 	dd_bp_lease_hook_fn *destroy_lease;
 	const struct dd_command_interface *command; /* NULL: not offered */
+	/*
+	 * Its command interface (and so the files interface over it) reads
+	 * ctx->store (a working copy reaches its host lease through it):
+	 * a caller that runs them away from the store handle it opened the
+	 * lease with (the API's transfers, on threads of their own) gives
+	 * them a handle of their own.  false: they never touch the store.
+	 */
+	bool interfaces_use_store;
 	/* Default deadlines of the operation hooks in seconds; 0: DD_BP_TIMEOUT */
 	double timeouts[DD_BP_HOOK_COUNT];
 	/* NULL (or a NULL method): the POSIX one over `command` */

@@ -1099,6 +1099,7 @@ const struct dd_blueprint_type dd_working_copy_blueprint_type = {
 	.acquire = wc_acquire,
 	.activate_lease = wc_activate_lease,
 	.command = &wc_command,
+	.interfaces_use_store = true,
 	.lease_fields = wc_lease_fields,
 	/* a copy is worth keeping a while: the next lease may want it */
 	.reclaim_grace = DEFAULT_GRACE,
