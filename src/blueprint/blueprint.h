@@ -154,6 +154,13 @@ void dd_bp_exec_options(const struct dd_bp_ctx *ctx, struct dd_exec_options *o);
  */
 typedef int dd_bp_validate_fn(const json_t *config, struct dd_error *err);
 /*
+ * Check what a (valid) config names in store `s` (other blueprints),
+ * read only, when a blueprint is created or its config edited; fill
+ * `err` with what is wrong.
+ */
+typedef int dd_bp_validate_refs_fn(struct dd_store *s, const json_t *config,
+				   struct dd_error *err);
+/*
  * The resource type a blueprint with this (valid) config builds, for a
  * type whose config names it (exec); NULL in the type: the type's own.
  */
@@ -379,6 +386,7 @@ struct dd_blueprint_type {
 	 */
 	const struct dd_schema_field *config_fields;
 	dd_bp_validate_fn *validate; /* NULL: the table says it all */
+	dd_bp_validate_refs_fn *validate_refs; /* NULL: it names nothing */
 	dd_bp_resource_type_fn *resource_type_of;
 	dd_bp_can_ever_allocate_fn *can_ever_allocate;
 	dd_bp_allocate_fn *allocate;
@@ -484,6 +492,9 @@ void dd_bp_handle_release(struct dd_bp_handle *h);
  */
 int dd_bp_validate(const struct dd_blueprint_type *t, const json_t *config,
 		   struct dd_error *err);
+/* Then what it names in store `s` (validate_refs; 0 for a type without). */
+int dd_bp_validate_refs(const struct dd_blueprint_type *t, struct dd_store *s,
+			const json_t *config, struct dd_error *err);
 /*
  * Check the attributes of a lease asked for `resource_type` against the
  * lease_fields of every registered type that builds it, before the lease

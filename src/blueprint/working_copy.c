@@ -122,6 +122,63 @@ static const struct dd_schema_field wc_config_fields[] = {
 	{.name = NULL},
 };
 
+/*
+ * A copy is built by the lease that needs it, with the repositories that
+ * lease asks for: a pool's min_ready would build copies of nothing.
+ * (max_idle and idle_ttl do make sense: they let idle copies go.)
+ */
+static int wc_validate(const json_t *config, struct dd_error *err)
+{
+	json_t *min = json_object_get(config, "min_ready");
+
+	if (json_integer_value(min) > 0)
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "config: min_ready: a working-copy "
+				    "blueprint cannot keep copies ready: each "
+				    "is built for the repositories of the "
+				    "lease that needs it (use reclaim_grace, "
+				    "max_idle or idle_ttl to keep idle ones)");
+	return 0;
+}
+
+/*
+ * Every one of "hosts" is a host blueprint: the copy leases one of its
+ * hosts by name and runs git through its command interface.
+ */
+static int wc_validate_refs(struct dd_store *s, const json_t *config,
+			    struct dd_error *err)
+{
+	size_t i;
+	json_t *id;
+	int rc = 0;
+
+	json_array_foreach(json_object_get(config, "hosts"), i, id)
+	{
+		struct dd_blueprint bp = {0};
+		struct dd_error why = DD_ERROR_INIT;
+
+		rc = dd_store_blueprint_get(s, json_integer_value(id), &bp,
+					    &why);
+		if (rc == DD_ERR_NOTFOUND)
+			rc = dd_error_set(err, DD_ERR_INVALID,
+					  "config: hosts[%zu]: no blueprint "
+					  "%lld",
+					  i, (long long)json_integer_value(id));
+		else if (rc)
+			*err = why;
+		else if (strcmp(bp.type, dd_host_blueprint_type.name))
+			rc = dd_error_set(err, DD_ERR_INVALID,
+					  "config: hosts[%zu]: blueprint %lld "
+					  "is of type '%s', not a host "
+					  "blueprint (type 'host')",
+					  i, bp.id, bp.type);
+		dd_blueprint_release(&bp);
+		if (rc)
+			break;
+	}
+	return rc;
+}
+
 static long long config_int(const json_t *config, const char *key,
 			    long long dflt)
 {
@@ -1090,6 +1147,8 @@ const struct dd_blueprint_type dd_working_copy_blueprint_type = {
 	.resource_type = "working-copy",
 	.summary = "git working copies at a requested commit, on leased hosts",
 	.config_fields = wc_config_fields,
+	.validate = wc_validate,
+	.validate_refs = wc_validate_refs,
 	.can_ever_allocate = wc_can_ever_allocate,
 	.allocate = wc_allocate,
 	.activate_resource = wc_activate_resource,

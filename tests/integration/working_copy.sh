@@ -227,5 +227,21 @@ refused "default: must be one of the directories" \
 	"{\"repositories\": {\"src\": {\"uri\": \"$SRC\"}}, \"default\": \"..\"}"
 [ ! -e /tmp/x ] || fail "an injection ran"
 
+# ---- configs refused at create and edit -------------------------------------------
+wc1=$(sql "SELECT id FROM blueprint WHERE name = 'wc'")
+expect_refused 2 "config: min_ready: a working-copy blueprint cannot keep copies ready" \
+	dd blueprint create --type working-copy --name wc-pool --config "{\"hosts\": [1], \"root\": \"$T/wcp\", \"min_ready\": 1}"
+expect_refused 2 "config: min_ready: a working-copy blueprint cannot keep copies ready" \
+	dd blueprint edit "$wc1" --config "{\"hosts\": [1], \"root\": \"$T/wc\", \"min_ready\": 2}"
+expect_refused 2 "config: hosts\[1\]: blueprint $wc1 is of type 'working-copy', not a host blueprint (type 'host')" \
+	dd blueprint create --type working-copy --name wc-on-wc --config "{\"hosts\": [1, $wc1], \"root\": \"$T/wcw\"}"
+expect_refused 2 "config: hosts\[0\]: blueprint $wc1 is of type 'working-copy', not a host blueprint" \
+	dd blueprint edit "$wc1" --config "{\"hosts\": [$wc1], \"root\": \"$T/wc\"}"
+expect_refused 2 "config: hosts\[0\]: no blueprint 9999" \
+	dd blueprint create --type working-copy --name wc-none --config "{\"hosts\": [9999], \"root\": \"$T/wcn\"}"
+# letting idle copies go is sound: max_idle and idle_ttl are taken
+dd blueprint edit "$wc1" --config "{\"hosts\": [1], \"root\": \"$T/wc\", \"limit\": 2, \"max_idle\": 1, \"idle_ttl\": 600}" >/dev/null ||
+	fail "max_idle and idle_ttl refused on a working-copy blueprint"
+
 wait_until 30 all_leases_destroyed || true
 echo "PASS: working_copy"
