@@ -60,6 +60,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define DEFAULT_LIMIT 16
 /* Seconds an idle copy is kept from a lease of another shape. */
@@ -591,9 +592,67 @@ static void place_of(const char *root, const char *path, const char *dir,
 }
 
 /*
- * Fetch `refspecs` (up to 4, NULL-ended) from `uri` into the cache.
- * Two copies on a host may fetch into one cache at once, and git then
- * refuses one of them a ref lock: that one tries again.
+ * What git says of a fetch that may pass if tried again: a ref lock
+ * held by another fetch into the same cache (two copies on a host fetch
+ * at once), a network that failed on the way.  What the remote refused
+ * (no such repository or ref, no access) fails at once, whatever else
+ * it said: it comes first.
+ */
+static const char *const fetch_final[] = {
+	"couldn't find remote ref",
+	"does not appear to be a git repository",
+	"not found",
+	"Permission denied",
+	"Authentication failed",
+	"not our ref",
+	"Host key verification failed",
+	NULL,
+};
+static const char *const fetch_transient[] = {
+	"cannot lock ref",
+	"unable to update local ref",
+	".lock': File exists",
+	"Could not resolve host",
+	"Temporary failure in name resolution",
+	"Connection timed out",
+	"Connection reset",
+	"Operation timed out",
+	"the remote end hung up unexpectedly",
+	"early EOF",
+	"RPC failed",
+	NULL,
+};
+
+static bool said_any(const char *msg, const char *const words[])
+{
+	for (size_t i = 0; words[i]; i++)
+		if (strstr(msg, words[i]))
+			return true;
+	return false;
+}
+
+/* Might a fetch that failed so (git_run()'s error) pass on a retry? */
+static bool fetch_may_pass(int rc, const struct dd_error *err)
+{
+	return rc == DD_ERR_IO && !said_any(err->msg, fetch_final) &&
+	       said_any(err->msg, fetch_transient);
+}
+
+/* Wait `s` seconds before a retry, if the hook's deadline leaves room. */
+static bool pause_before_retry(const struct dd_bp_ctx *ctx, double s)
+{
+	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+
+	if (ctx->deadline > 0 && dd_now() + s >= ctx->deadline - 1)
+		return false;
+	nanosleep(&ts, NULL);
+	return true;
+}
+
+/*
+ * Fetch `refspecs` (up to 4, NULL-ended) from `uri` into the cache,
+ * trying again, up to 3 times in all and a little later each time, only
+ * what may pass on a retry (fetch_may_pass()).
  */
 static int cache_fetch(const struct dd_bp_ctx *ctx, long long host,
 		       const struct place *p, const char *uri,
@@ -608,9 +667,10 @@ static int cache_fetch(const struct dd_bp_ctx *ctx, long long host,
 	for (size_t i = 0; refspecs[i] && n < 15; i++)
 		argv[n++] = (char *)refspecs[i];
 	argv[n] = NULL;
-	for (int attempt = 0; attempt < 3; attempt++) {
+	for (int attempt = 1;; attempt++) {
 		rc = git_run(ctx, host, "fetch", argv, NULL, err);
-		if (rc != DD_ERR_IO)
+		if (attempt == 3 || !fetch_may_pass(rc, err) ||
+		    !pause_before_retry(ctx, 0.25 * attempt))
 			break;
 	}
 	return rc;
