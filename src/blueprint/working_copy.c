@@ -592,13 +592,13 @@ static void place_of(const char *root, const char *path, const char *dir,
 }
 
 /*
- * What git says of a fetch that may pass if tried again: a ref lock
- * held by another fetch into the same cache (two copies on a host fetch
- * at once), a network that failed on the way.  What the remote refused
- * (no such repository or ref, no access) fails at once, whatever else
- * it said: it comes first.
+ * What git says of a command on a cache that may pass if tried again: a
+ * lock held by another git in the same cache (two copies on a host make
+ * it or fetch into it at once: a ref or config lock), a network that
+ * failed on the way.  What the remote refused (no such repository or
+ * ref, no access) fails at once, whatever else it said: it comes first.
  */
-static const char *const fetch_final[] = {
+static const char *const git_final[] = {
 	"couldn't find remote ref",
 	"does not appear to be a git repository",
 	"not found",
@@ -608,8 +608,9 @@ static const char *const fetch_final[] = {
 	"Host key verification failed",
 	NULL,
 };
-static const char *const fetch_transient[] = {
+static const char *const git_transient[] = {
 	"cannot lock ref",
+	"could not lock config file",
 	"unable to update local ref",
 	".lock': File exists",
 	"Could not resolve host",
@@ -631,11 +632,11 @@ static bool said_any(const char *msg, const char *const words[])
 	return false;
 }
 
-/* Might a fetch that failed so (git_run()'s error) pass on a retry? */
-static bool fetch_may_pass(int rc, const struct dd_error *err)
+/* Might a git that failed so (git_run()'s error) pass on a retry? */
+static bool git_may_pass(int rc, const struct dd_error *err)
 {
-	return rc == DD_ERR_IO && !said_any(err->msg, fetch_final) &&
-	       said_any(err->msg, fetch_transient);
+	return rc == DD_ERR_IO && !said_any(err->msg, git_final) &&
+	       said_any(err->msg, git_transient);
 }
 
 /* Wait `s` seconds before a retry, if the hook's deadline leaves room. */
@@ -650,10 +651,24 @@ static bool pause_before_retry(const struct dd_bp_ctx *ctx, double s)
 }
 
 /*
- * Fetch `refspecs` (up to 4, NULL-ended) from `uri` into the cache,
- * trying again, up to 3 times in all and a little later each time, only
- * what may pass on a retry (fetch_may_pass()).
+ * git_run() argv on the cache, trying again, up to 3 times in all and a
+ * little later each time, only what may pass on a retry (git_may_pass()).
  */
+static int cache_run(const struct dd_bp_ctx *ctx, long long host,
+		     const char *phase, char *const argv[],
+		     struct dd_error *err)
+{
+	int rc;
+
+	for (int attempt = 1;; attempt++) {
+		rc = git_run(ctx, host, phase, argv, NULL, err);
+		if (attempt == 3 || !git_may_pass(rc, err) ||
+		    !pause_before_retry(ctx, 0.25 * attempt))
+			return rc;
+	}
+}
+
+/* Fetch `refspecs` (up to 4, NULL-ended) from `uri` into the cache. */
 static int cache_fetch(const struct dd_bp_ctx *ctx, long long host,
 		       const struct place *p, const char *uri,
 		       const char *const refspecs[], struct dd_error *err)
@@ -662,31 +677,28 @@ static int cache_fetch(const struct dd_bp_ctx *ctx, long long host,
 			  "protocol.ext.allow=never", "-C", (char *)p->cache,
 			  "fetch", "-q", "--no-tags", "--", (char *)uri};
 	size_t n = 12;
-	int rc = 0;
 
 	for (size_t i = 0; refspecs[i] && n < 15; i++)
 		argv[n++] = (char *)refspecs[i];
 	argv[n] = NULL;
-	for (int attempt = 1;; attempt++) {
-		rc = git_run(ctx, host, "fetch", argv, NULL, err);
-		if (attempt == 3 || !fetch_may_pass(rc, err) ||
-		    !pause_before_retry(ctx, 0.25 * attempt))
-			break;
-	}
-	return rc;
+	return cache_run(ctx, host, "fetch", argv, err);
 }
 
 static const char *const all_refs[] = {"+refs/heads/*:refs/heads/*",
 				       "+refs/tags/*:refs/tags/*", NULL};
 
-/* Make the cache if need be and fill it: every branch and tag. */
+/*
+ * Make the cache if need be (`git init` of one that exists changes
+ * nothing; two copies that make it at once meet on its config's lock)
+ * and fill it: every branch and tag.
+ */
 static int cache_fill(const struct dd_bp_ctx *ctx, long long host,
 		      const struct place *p, const char *uri,
 		      struct dd_error *err)
 {
 	char *init[] = {"git", "init", "-q", "--bare", "--",
 			(char *)p->cache, NULL};
-	int rc = git_run(ctx, host, "clone", init, NULL, err);
+	int rc = cache_run(ctx, host, "clone", init, err);
 
 	return rc ? rc : cache_fetch(ctx, host, p, uri, all_refs, err);
 }

@@ -2,8 +2,12 @@
 # pass on a retry.  The daemon runs a `git` of the script's own first on
 # its PATH: it writes each fetch into a cache to a log, and, while
 # $T/lock-once exists, fails one such fetch (once) as git does when
-# another fetch into the cache holds a ref lock.
+# another fetch into the cache holds a ref lock, and while
+# $T/init-lock-once exists, one `git init` as two copies making one cache
+# at once do.
 #  - a lease whose cache fetch meets that lock succeeds (tried again);
+#  - a copy whose cache's init meets the config lock is made (tried
+#    again), not broken;
 #  - a branch the remote does not have fails at once, clearly, with one
 #    fetch, not three;
 #  - a URI that is no repository fails each copy that tries it with one
@@ -17,6 +21,12 @@ mkdir -p "$T/bin"
 cat >"$T/bin/git" <<WRAP
 #!/bin/sh
 case " \$* " in
+*" init "*)
+	if rm "$T/init-lock-once" 2>/dev/null; then
+		echo "error: could not lock config file $T/wc/cache/x.git/config: File exists" >&2
+		echo "fatal: could not set 'core.repositoryformatversion' to '0'" >&2
+		exit 128
+	fi ;;
 *" fetch "*)
 	case " \$* " in
 	*/cache/*)
@@ -34,7 +44,7 @@ fetches() { if [ -f "$T/fetches" ]; then grep -c . "$T/fetches"; else echo 0; fi
 
 host_pool local '[{"name": "a", "slots": 4}]'
 dd blueprint create --type working-copy --name wc --config \
-	"{\"hosts\": [1], \"root\": \"$T/wc\", \"limit\": 2}" >/dev/null
+	"{\"hosts\": [1], \"root\": \"$T/wc\", \"limit\": 3, \"reclaim_grace\": 0}" >/dev/null
 PATH="$T/bin:$PATH" start_daemon
 
 # ---- a ref lock held by another fetch: tried again, and it passes -------------
@@ -44,6 +54,15 @@ l1=$(dd lease --type working-copy --attributes "$(src_at '"branch": "main"')" 2>
 [ ! -e "$T/lock-once" ] || fail "no fetch met the lock"
 expect_eq "after the lock, the commit" "$(dd exec --lease "$l1" -- git rev-parse HEAD)" "$(rev main)"
 release "$l1"
+
+# ---- a cache's config lock held by another copy making it: tried again ---------
+touch "$T/init-lock-once"
+lo=$(dd lease --type working-copy --attributes "{\"repositories\": {\"o\": {\"uri\": \"$OTHER\"}}}" 2>/dev/null) ||
+	fail "the lease failed"
+[ ! -e "$T/init-lock-once" ] || fail "no git init met the lock"
+expect_eq "copies broken by the lock" "$(sql "SELECT count(*) FROM log WHERE type = 'resource.broken'")" 0
+expect_eq "the other repository's file" "$(dd exec --lease "$lo" -- cat o/o)" o
+release "$lo"
 
 # ---- a branch the remote lacks: one fetch, a clear failure ---------------------
 : >"$T/fetches"
