@@ -12,20 +12,13 @@
 #    prints the requested commit;
 #  - every hook that runs git (activate_lease, destroy_lease,
 #    destroy_resource of a copy) ran on the copy's machine;
-#  - a copy on an SSH-less remote host is not covered here: an SSH host
-#    lives anywhere, and its copies too (working_copy_ssh.sh).
+#  - copies on SSH hosts, reachable from anywhere, live on no machine
+#    (working_copy_ssh.sh checks it).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../lib_repos.sh"
 make_repos "$T/repos"
 
-unset DRYDOCK_HOOK_TRACE
-start_on() {
-	DRYDOCK_MACHINE=$1 DRYDOCK_HOOK_TRACE="$T/$1.trace" \
-		"$DD" daemon --workers 2 2>>"$T/daemon-$1.log" &
-	eval "daemon_$1=\$!"
-	track "$!"
-}
-machine_of_resource() { sql "SELECT coalesce(machine, '-') FROM resource WHERE id = $1"; }
+. "$(dirname "$0")/../lib_machines.sh"
 touch "$T/a.trace" "$T/b.trace"
 
 host_pool local '[{"name": "h1", "slots": 8}, {"name": "h2", "slots": 8}]'
