@@ -512,6 +512,8 @@ int dd_api_blueprint_create_idem(struct dd_store *s, const char *type,
 		rc = dd_json_value_check(config, "blueprint config", err);
 	if (!rc)
 		rc = dd_bp_validate(t, config, err);
+	if (!rc)
+		rc = dd_bp_validate_refs(t, s, config, err);
 	if (rc)
 		return rc;
 	bp.type = (char *)type;
@@ -572,6 +574,8 @@ int dd_api_blueprint_edit(struct dd_store *s, long long id, const char *name,
 						 err);
 		if (!rc && t)
 			rc = dd_bp_validate(t, config, err);
+		if (!rc && t)
+			rc = dd_bp_validate_refs(t, s, config, err);
 		if (!rc && t &&
 		    strcmp(dd_bp_resource_type(t, bp.config),
 			   dd_bp_resource_type(t, config)))

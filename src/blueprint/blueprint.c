@@ -330,6 +330,13 @@ int dd_bp_validate(const struct dd_blueprint_type *t, const json_t *config,
 	return rc;
 }
 
+int dd_bp_validate_refs(const struct dd_blueprint_type *t, struct dd_store *s,
+			const json_t *config, struct dd_error *err)
+{
+	CHECK(t);
+	return t->validate_refs ? t->validate_refs(s, config, err) : 0;
+}
+
 /* The type's lease_fields, for each registered type building the type. */
 static int check_lease_with(const struct dd_blueprint_type *t,
 			    const char *resource_type,

@@ -154,6 +154,13 @@ void dd_bp_exec_options(const struct dd_bp_ctx *ctx, struct dd_exec_options *o);
  */
 typedef int dd_bp_validate_fn(const json_t *config, struct dd_error *err);
 /*
+ * Check what a (valid) config names in store `s` (other blueprints),
+ * read only, when a blueprint is created or its config edited; fill
+ * `err` with what is wrong.
+ */
+typedef int dd_bp_validate_refs_fn(struct dd_store *s, const json_t *config,
+				   struct dd_error *err);
+/*
  * The resource type a blueprint with this (valid) config builds, for a
  * type whose config names it (exec); NULL in the type: the type's own.
  */
@@ -179,7 +186,16 @@ typedef int dd_bp_allocate_fn(const struct dd_bp_ctx *ctx,
  */
 typedef bool dd_bp_machine_bound_fn(const struct dd_bp_ctx *ctx,
 				    const struct dd_resource *r);
-/* Make a pending resource usable (create directories, clone, boot). */
+/*
+ * Make a pending resource usable (create directories, clone, boot).
+ * A resource that lives where something it builds on lives (a working
+ * copy on a local host: its git runs there), which it learns only here,
+ * records that machine in r->machine, once, while it is ""; the core
+ * saves it with the answer, and from then on only daemons there run its
+ * hooks and its leases' (the task claim reads it at each claim).  A hook
+ * that learns it on a daemon of another machine answers "in progress",
+ * resumed at once, to be called again there.
+ */
 typedef int dd_bp_activate_resource_fn(const struct dd_bp_ctx *ctx,
 				       struct dd_resource *r,
 				       struct dd_error *err);
@@ -370,6 +386,7 @@ struct dd_blueprint_type {
 	 */
 	const struct dd_schema_field *config_fields;
 	dd_bp_validate_fn *validate; /* NULL: the table says it all */
+	dd_bp_validate_refs_fn *validate_refs; /* NULL: it names nothing */
 	dd_bp_resource_type_fn *resource_type_of;
 	dd_bp_can_ever_allocate_fn *can_ever_allocate;
 	dd_bp_allocate_fn *allocate;
@@ -383,6 +400,14 @@ struct dd_blueprint_type {
 	dd_bp_lease_hook_fn *release_lease;
 	dd_bp_lease_hook_fn *destroy_lease;
 	const struct dd_command_interface *command; /* NULL: not offered */
+	/*
+	 * Its command interface (and so the files interface over it) reads
+	 * ctx->store (a working copy reaches its host lease through it):
+	 * a caller that runs them away from the store handle it opened the
+	 * lease with (the API's transfers, on threads of their own) gives
+	 * them a handle of their own.  false: they never touch the store.
+	 */
+	bool interfaces_use_store;
 	/* Default deadlines of the operation hooks in seconds; 0: DD_BP_TIMEOUT */
 	double timeouts[DD_BP_HOOK_COUNT];
 	/* NULL (or a NULL method): the POSIX one over `command` */
@@ -467,6 +492,9 @@ void dd_bp_handle_release(struct dd_bp_handle *h);
  */
 int dd_bp_validate(const struct dd_blueprint_type *t, const json_t *config,
 		   struct dd_error *err);
+/* Then what it names in store `s` (validate_refs; 0 for a type without). */
+int dd_bp_validate_refs(const struct dd_blueprint_type *t, struct dd_store *s,
+			const json_t *config, struct dd_error *err);
 /*
  * Check the attributes of a lease asked for `resource_type` against the
  * lease_fields of every registered type that builds it, before the lease

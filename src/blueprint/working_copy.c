@@ -52,6 +52,7 @@
 #include "blueprint/blueprint.h"
 #include "blueprint/git_args.h"
 #include "blueprint/services.h"
+#include "core/machine.h"
 #include "core/sha256.h"
 #include "core/util.h"
 #include "store/store.h"
@@ -59,6 +60,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define DEFAULT_LIMIT 16
 /* Seconds an idle copy is kept from a lease of another shape. */
@@ -120,6 +122,63 @@ static const struct dd_schema_field wc_config_fields[] = {
 	 .max_number = 86400},
 	{.name = NULL},
 };
+
+/*
+ * A copy is built by the lease that needs it, with the repositories that
+ * lease asks for: a pool's min_ready would build copies of nothing.
+ * (max_idle and idle_ttl do make sense: they let idle copies go.)
+ */
+static int wc_validate(const json_t *config, struct dd_error *err)
+{
+	json_t *min = json_object_get(config, "min_ready");
+
+	if (json_integer_value(min) > 0)
+		return dd_error_set(err, DD_ERR_INVALID,
+				    "config: min_ready: a working-copy "
+				    "blueprint cannot keep copies ready: each "
+				    "is built for the repositories of the "
+				    "lease that needs it (use reclaim_grace, "
+				    "max_idle or idle_ttl to keep idle ones)");
+	return 0;
+}
+
+/*
+ * Every one of "hosts" is a host blueprint: the copy leases one of its
+ * hosts by name and runs git through its command interface.
+ */
+static int wc_validate_refs(struct dd_store *s, const json_t *config,
+			    struct dd_error *err)
+{
+	size_t i;
+	json_t *id;
+	int rc = 0;
+
+	json_array_foreach(json_object_get(config, "hosts"), i, id)
+	{
+		struct dd_blueprint bp = {0};
+		struct dd_error why = DD_ERROR_INIT;
+
+		rc = dd_store_blueprint_get(s, json_integer_value(id), &bp,
+					    &why);
+		if (rc == DD_ERR_NOTFOUND)
+			rc = dd_error_set(err, DD_ERR_INVALID,
+					  "config: hosts[%zu]: no blueprint "
+					  "%lld",
+					  i, (long long)json_integer_value(id));
+		else if (rc)
+			*err = why;
+		else if (strcmp(bp.type, dd_host_blueprint_type.name))
+			rc = dd_error_set(err, DD_ERR_INVALID,
+					  "config: hosts[%zu]: blueprint %lld "
+					  "is of type '%s', not a host "
+					  "blueprint (type 'host')",
+					  i, bp.id, bp.type);
+		dd_blueprint_release(&bp);
+		if (rc)
+			break;
+	}
+	return rc;
+}
 
 static long long config_int(const json_t *config, const char *key,
 			    long long dflt)
@@ -533,10 +592,83 @@ static void place_of(const char *root, const char *path, const char *dir,
 }
 
 /*
- * Fetch `refspecs` (up to 4, NULL-ended) from `uri` into the cache.
- * Two copies on a host may fetch into one cache at once, and git then
- * refuses one of them a ref lock: that one tries again.
+ * What git says of a command on a cache that may pass if tried again: a
+ * lock held by another git in the same cache (two copies on a host make
+ * it or fetch into it at once: a ref or config lock), a network that
+ * failed on the way.  What the remote refused (no such repository or
+ * ref, no access) fails at once, whatever else it said: it comes first.
  */
+static const char *const git_final[] = {
+	"couldn't find remote ref",
+	"does not appear to be a git repository",
+	"not found",
+	"Permission denied",
+	"Authentication failed",
+	"not our ref",
+	"Host key verification failed",
+	NULL,
+};
+static const char *const git_transient[] = {
+	"cannot lock ref",
+	"could not lock config file",
+	"unable to update local ref",
+	".lock': File exists",
+	"Could not resolve host",
+	"Temporary failure in name resolution",
+	"Connection timed out",
+	"Connection reset",
+	"Operation timed out",
+	"the remote end hung up unexpectedly",
+	"early EOF",
+	"RPC failed",
+	NULL,
+};
+
+static bool said_any(const char *msg, const char *const words[])
+{
+	for (size_t i = 0; words[i]; i++)
+		if (strstr(msg, words[i]))
+			return true;
+	return false;
+}
+
+/* Might a git that failed so (git_run()'s error) pass on a retry? */
+static bool git_may_pass(int rc, const struct dd_error *err)
+{
+	return rc == DD_ERR_IO && !said_any(err->msg, git_final) &&
+	       said_any(err->msg, git_transient);
+}
+
+/* Wait `s` seconds before a retry, if the hook's deadline leaves room. */
+static bool pause_before_retry(const struct dd_bp_ctx *ctx, double s)
+{
+	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+
+	if (ctx->deadline > 0 && dd_now() + s >= ctx->deadline - 1)
+		return false;
+	nanosleep(&ts, NULL);
+	return true;
+}
+
+/*
+ * git_run() argv on the cache, trying again, up to 3 times in all and a
+ * little later each time, only what may pass on a retry (git_may_pass()).
+ */
+static int cache_run(const struct dd_bp_ctx *ctx, long long host,
+		     const char *phase, char *const argv[],
+		     struct dd_error *err)
+{
+	int rc;
+
+	for (int attempt = 1;; attempt++) {
+		rc = git_run(ctx, host, phase, argv, NULL, err);
+		if (attempt == 3 || !git_may_pass(rc, err) ||
+		    !pause_before_retry(ctx, 0.25 * attempt))
+			return rc;
+	}
+}
+
+/* Fetch `refspecs` (up to 4, NULL-ended) from `uri` into the cache. */
 static int cache_fetch(const struct dd_bp_ctx *ctx, long long host,
 		       const struct place *p, const char *uri,
 		       const char *const refspecs[], struct dd_error *err)
@@ -545,32 +677,66 @@ static int cache_fetch(const struct dd_bp_ctx *ctx, long long host,
 			  "protocol.ext.allow=never", "-C", (char *)p->cache,
 			  "fetch", "-q", "--no-tags", "--", (char *)uri};
 	size_t n = 12;
-	int rc = 0;
 
 	for (size_t i = 0; refspecs[i] && n < 15; i++)
 		argv[n++] = (char *)refspecs[i];
 	argv[n] = NULL;
-	for (int attempt = 0; attempt < 3; attempt++) {
-		rc = git_run(ctx, host, "fetch", argv, NULL, err);
-		if (rc != DD_ERR_IO)
-			break;
-	}
-	return rc;
+	return cache_run(ctx, host, "fetch", argv, err);
 }
 
 static const char *const all_refs[] = {"+refs/heads/*:refs/heads/*",
 				       "+refs/tags/*:refs/tags/*", NULL};
 
-/* Make the cache if need be and fill it: every branch and tag. */
+/*
+ * Make the cache if need be (`git init` of one that exists changes
+ * nothing; two copies that make it at once meet on its config's lock)
+ * and fill it: every branch and tag.
+ */
 static int cache_fill(const struct dd_bp_ctx *ctx, long long host,
 		      const struct place *p, const char *uri,
 		      struct dd_error *err)
 {
 	char *init[] = {"git", "init", "-q", "--bare", "--",
 			(char *)p->cache, NULL};
-	int rc = git_run(ctx, host, "clone", init, NULL, err);
+	int rc = cache_run(ctx, host, "clone", init, err);
 
 	return rc ? rc : cache_fetch(ctx, host, p, uri, all_refs, err);
+}
+
+/*
+ * A copy lives where its host does: git runs in the host's directories,
+ * which on a local host only that machine's daemons may reach.  Once the
+ * host lease is active (placed on a resource), record the host's machine
+ * in the copy, once (blueprint.h); learned on a daemon of another
+ * machine, answer "in progress", resumed at once: the pass saves the
+ * machine and a daemon there takes the next call.  A host reachable from
+ * anywhere (SSH) binds nothing.
+ */
+static int bind_to_host(const struct dd_bp_ctx *ctx, struct dd_resource *r,
+			long long host, struct dd_error *err)
+{
+	struct dd_lease l = {0};
+	struct dd_resource hr = {0};
+	char here[DD_MACHINE_MAX + 1];
+	struct dd_error why = DD_ERROR_INIT;
+	int rc;
+
+	if (r->machine[0])
+		return 0;
+	rc = dd_store_lease_get(ctx->store, host, &l, err);
+	if (!rc)
+		rc = dd_store_resource_get(ctx->store, l.resource, &hr, err);
+	if (!rc && hr.machine[0]) {
+		memcpy(r->machine, hr.machine, sizeof(r->machine));
+		if (ctx->resume &&
+		    (dd_machine(here, &why) || strcmp(here, r->machine))) {
+			ctx->resume->at = dd_now();
+			rc = DD_ERR_AGAIN;
+		}
+	}
+	dd_resource_release(&hr);
+	dd_lease_release(&l);
+	return rc;
 }
 
 static int wc_activate_resource(const struct dd_bp_ctx *ctx,
@@ -619,6 +785,8 @@ static int wc_activate_resource(const struct dd_bp_ctx *ctx,
 				  host, ctx->deadline - ctx->started, status);
 		dd_lease_release(&l);
 	}
+	if (!rc)
+		rc = bind_to_host(ctx, r, host, err);
 	if (rc)
 		return rc;
 
@@ -1051,6 +1219,8 @@ const struct dd_blueprint_type dd_working_copy_blueprint_type = {
 	.resource_type = "working-copy",
 	.summary = "git working copies at a requested commit, on leased hosts",
 	.config_fields = wc_config_fields,
+	.validate = wc_validate,
+	.validate_refs = wc_validate_refs,
 	.can_ever_allocate = wc_can_ever_allocate,
 	.allocate = wc_allocate,
 	.activate_resource = wc_activate_resource,
@@ -1060,6 +1230,7 @@ const struct dd_blueprint_type dd_working_copy_blueprint_type = {
 	.acquire = wc_acquire,
 	.activate_lease = wc_activate_lease,
 	.command = &wc_command,
+	.interfaces_use_store = true,
 	.lease_fields = wc_lease_fields,
 	/* a copy is worth keeping a while: the next lease may want it */
 	.reclaim_grace = DEFAULT_GRACE,

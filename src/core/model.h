@@ -76,8 +76,9 @@ struct dd_resource {
 	/*
 	 * The machine it lives on (core/machine.h), whose daemons alone run
 	 * its hooks and its leases'; "" when it is reachable from anywhere
-	 * (an SSH host, a provider's).  Set when it is inserted, never
-	 * changed.
+	 * (an SSH host, a provider's).  Set when it is inserted, or once
+	 * by its activate_resource (blueprint.h: a working copy learns its
+	 * host's machine then); never changed nor cleared after.
 	 */
 	char machine[DD_MACHINE_MAX + 1];
 };

@@ -27,9 +27,24 @@ void dd_transfer_put(struct dd_transfer *t)
 	if (t->arg_free)
 		t->arg_free(t->arg);
 	dd_api_lease_close(&t->h);
+	dd_store_close(t->store);
 	pthread_cond_destroy(&t->cv);
 	pthread_mutex_destroy(&t->mu);
 	dd_free(t);
+}
+
+/* A store handle of the transfer's own for its lease's hooks. */
+static int own_store(struct dd_http_req *r, struct dd_transfer *t,
+		     struct dd_error *err)
+{
+	struct dd_store_options opt;
+	int rc;
+
+	dd_store_options_from_env(&opt);
+	rc = dd_store_open_ready(r->store_path, &opt, &t->store, err);
+	if (!rc)
+		t->h.bp.ctx.store = t->store;
+	return rc;
 }
 
 struct dd_transfer *dd_transfer_new(struct dd_http_req *r, const char *doing,
@@ -52,8 +67,16 @@ struct dd_transfer *dd_transfer_new(struct dd_http_req *r, const char *doing,
 		dd_transfer_put(t);
 		return NULL;
 	}
-	/* the store is the request's: the job runs without it */
+	/*
+	 * The store is the request's: the job runs without it, or, for a
+	 * type whose interfaces read the store, with a handle of its own
+	 */
 	t->h.bp.ctx.store = NULL;
+	if (t->h.bp.type->interfaces_use_store && own_store(r, t, &err)) {
+		dd_http_fail(r, &err);
+		dd_transfer_put(t);
+		return NULL;
+	}
 	if (pipe2(t->data, O_CLOEXEC) || pipe2(t->cancel, O_CLOEXEC) ||
 	    /* the I/O thread reads its end without waiting */
 	    (!upload && fcntl(t->data[0], F_SETFL, O_NONBLOCK))) {

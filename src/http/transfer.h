@@ -11,7 +11,10 @@
  * transfer is the request's and the thread's; whichever lets go last
  * frees it, so a client that goes away stops the job (its cancel) without
  * waiting for it.  The job's lease is opened when the transfer is made,
- * and its store pointer cleared: the job runs without the request's store.
+ * and its store pointer cleared: the job runs without the request's store,
+ * or, when its type's interfaces read the store (blueprint.h,
+ * interfaces_use_store: a working copy reaches its host lease), with a
+ * handle of the transfer's own, closed with it.
  */
 #ifndef DD_HTTP_TRANSFER_H
 #define DD_HTTP_TRANSFER_H
@@ -33,6 +36,7 @@ typedef int dd_transfer_job(struct dd_transfer *t, int fd, int cancel_fd,
 
 struct dd_transfer {
 	struct dd_api_lease h; /* the lease the job works on */
+	struct dd_store *store; /* the job's own, or NULL (above) */
 	void *arg;	       /* the job's own, freed by arg_free at the end */
 	void (*arg_free)(void *arg);
 	/* the rest is the transfer's */

@@ -70,7 +70,8 @@ int dd_sql_resource_update(struct dd_store *s, const struct dd_resource *r,
 				"UPDATE resource SET status = ?2,"
 				" attributes = ?3, modified = ?4,"
 				" progress_hook = ?5, progress_since = ?6,"
-				" resume_on = ?7, draining = ?8 WHERE id = ?1",
+				" resume_on = ?7, draining = ?8,"
+				" machine = coalesce(machine, ?9) WHERE id = ?1",
 				&st, err);
 
 	if (rc)
@@ -83,6 +84,8 @@ int dd_sql_resource_update(struct dd_store *s, const struct dd_resource *r,
 	dd_sql_double(h, st, 4, dd_now());
 	dd_sql_progress_bind(h, st, 5, &r->progress);
 	dd_sql_int64(h, st, 8, r->draining);
+	/* a machine is set once (model.h), never changed nor cleared */
+	dd_sql_text_or_null(h, st, 9, r->machine[0] ? r->machine : NULL);
 	rc = dd_sql_exec(h, st, err, "update resource");
 	if (!rc && dd_sql_changes(h) == 0)
 		return dd_error_set(err, DD_ERR_NOTFOUND,

@@ -776,6 +776,7 @@ int dd_store_blueprint_list(struct dd_store *s, const struct dd_filter *f,
 			    struct dd_error *err);
 int dd_store_resource_insert(struct dd_store *s, struct dd_resource *r,
 			     struct dd_error *err);
+/* Writes r->machine only where the row has none (model.h). */
 int dd_store_resource_update(struct dd_store *s, const struct dd_resource *r,
 			     struct dd_error *err);
 int dd_store_resource_get(struct dd_store *s, long long id,

@@ -11,16 +11,7 @@
 #    and changes nothing.
 . "$(dirname "$0")/../lib.sh"
 
-unset DRYDOCK_HOOK_TRACE
-# start_on MACHINE: a daemon that is machine MACHINE, tracing its hooks
-start_on() {
-	DRYDOCK_MACHINE=$1 DRYDOCK_HOOK_TRACE="$T/$1.trace" \
-		"$DD" daemon --workers 2 2>>"$T/daemon-$1.log" &
-	eval "daemon_$1=\$!"
-	track "$!"
-}
-machine_of_resource() { sql "SELECT coalesce(machine, '-') FROM resource WHERE id = $1"; }
-machine_of_lease() { sql "SELECT coalesce(r.machine, '-') FROM lease l JOIN resource r ON r.id = l.resource WHERE l.id = $1"; }
+. "$(dirname "$0")/../lib_machines.sh"
 touch "$T/a.trace" "$T/b.trace"
 
 host_pool here '[{"name": "h1", "slots": 2}]'

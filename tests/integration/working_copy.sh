@@ -12,6 +12,7 @@
 # attempts refused with nothing queued.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../lib_repos.sh"
+. "$(dirname "$0")/../lib_http.sh"
 make_repos "$T/repos"
 
 host_pool local '[{"name": "a", "slots": 8}]'
@@ -30,6 +31,28 @@ expect_eq "path attribute" "$(attr "$l1" path)" "$T/wc/wc-$r1/src"
 expect_eq "cp from the copy" "$(dd cp "$l1:a" -)" 2
 echo new | dd cp - "$l1:copied.txt"
 [ -f "$T/wc/wc-$r1/src/copied.txt" ] || fail "cp into the copy"
+
+# the API's file endpoints, as on a host lease: paths from the lease's
+# directory (the copy's default directory), the bytes streamed
+start_server
+printf 'via the API\n' >"$T/up.txt"
+req "$ADMIN" PUT "/api/v1/leases/$l1/files/api/up.txt?mode=0755" "" -T "$T/up.txt"
+expect_eq "API upload into the copy: $(cat "$T/body")" "$(cat "$T/code")" 201
+expect_eq "uploaded where the copy is" "$(cat "$T/wc/wc-$r1/src/api/up.txt")" "via the API"
+[ -x "$T/wc/wc-$r1/src/api/up.txt" ] || fail "the upload's mode was not kept"
+req "$ADMIN" GET "/api/v1/leases/$l1/files/a"
+expect_eq "API download from the copy: $(cat "$T/body")" "$(cat "$T/code")" 200
+expect_eq "the copy's file" "$(cat "$T/body")" 2
+req "$ADMIN" GET "/api/v1/leases/$l1/files?path=api"
+expect_eq "API listing in the copy: $(cat "$T/body")" "$(cat "$T/code")" 200
+grep -q '"name":"up.txt"' "$T/body" || fail "the listing lacks up.txt: $(cat "$T/body")"
+req "$ADMIN" GET "/api/v1/leases/$l1/files/nope"
+expect_eq "API download of a missing file: $(cat "$T/body")" "$(cat "$T/code")" 404
+# the exec stream, also on a thread of its own
+req "$ADMIN" POST "/api/v1/leases/$l1/exec" '{"argv": ["git", "rev-parse", "HEAD"], "stream": true}'
+expect_eq "API exec stream on the copy: $(cat "$T/body")" "$(cat "$T/code")" 200
+grep -q "$(rev main)" "$T/body" || fail "the exec stream lacks the commit: $(cat "$T/body")"
+stop_server
 expect_eq "on the branch" "$(dd exec --lease "$l1" -- git symbolic-ref --short HEAD)" main
 cache=$T/wc/cache/$(printf %s "$SRC" | sha256sum | cut -d' ' -f1).git
 [ -d "$cache/objects" ] || fail "no cache '$cache'"
@@ -203,6 +226,22 @@ refused "repositories.src: must name at most one of 'commit', 'branch' and 'ref'
 refused "default: must be one of the directories" \
 	"{\"repositories\": {\"src\": {\"uri\": \"$SRC\"}}, \"default\": \"..\"}"
 [ ! -e /tmp/x ] || fail "an injection ran"
+
+# ---- configs refused at create and edit -------------------------------------------
+wc1=$(sql "SELECT id FROM blueprint WHERE name = 'wc'")
+expect_refused 2 "config: min_ready: a working-copy blueprint cannot keep copies ready" \
+	dd blueprint create --type working-copy --name wc-pool --config "{\"hosts\": [1], \"root\": \"$T/wcp\", \"min_ready\": 1}"
+expect_refused 2 "config: min_ready: a working-copy blueprint cannot keep copies ready" \
+	dd blueprint edit "$wc1" --config "{\"hosts\": [1], \"root\": \"$T/wc\", \"min_ready\": 2}"
+expect_refused 2 "config: hosts\[1\]: blueprint $wc1 is of type 'working-copy', not a host blueprint (type 'host')" \
+	dd blueprint create --type working-copy --name wc-on-wc --config "{\"hosts\": [1, $wc1], \"root\": \"$T/wcw\"}"
+expect_refused 2 "config: hosts\[0\]: blueprint $wc1 is of type 'working-copy', not a host blueprint" \
+	dd blueprint edit "$wc1" --config "{\"hosts\": [$wc1], \"root\": \"$T/wc\"}"
+expect_refused 2 "config: hosts\[0\]: no blueprint 9999" \
+	dd blueprint create --type working-copy --name wc-none --config "{\"hosts\": [9999], \"root\": \"$T/wcn\"}"
+# letting idle copies go is sound: max_idle and idle_ttl are taken
+dd blueprint edit "$wc1" --config "{\"hosts\": [1], \"root\": \"$T/wc\", \"limit\": 2, \"max_idle\": 1, \"idle_ttl\": 600}" >/dev/null ||
+	fail "max_idle and idle_ttl refused on a working-copy blueprint"
 
 wait_until 30 all_leases_destroyed || true
 echo "PASS: working_copy"

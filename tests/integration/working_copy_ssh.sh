@@ -27,6 +27,8 @@ resource_gone() { [ "$(resource_status "$1")" = destroyed ]; }
 l1=$(dd lease --type working-copy --attributes "$(src_at '"branch": "main"')" 2>"$T/err") ||
 	fail "lease over SSH: $(cat "$T/err")"
 r1=$(lease_resource "$l1")
+# an SSH host is reachable from anywhere: its copies live on no machine
+expect_eq "the copy's machine" "$(sql "SELECT coalesce(machine, '-') FROM resource WHERE id = $r1")" -
 expect_eq "exec over SSH prints the commit" "$(dd exec --lease "$l1" -- git rev-parse HEAD)" "$(rev main)"
 expect_eq "the copy's directory" "$(dd exec --lease "$l1" -- pwd)" "$ROOT/wc-$r1/src"
 cache=$ROOT/cache/$(printf %s "$SRC" | sha256sum | cut -d' ' -f1).git

@@ -1916,6 +1916,45 @@ static void test_claim_on_machine(void **state)
 	assert_int_equal(claim_all(e->store, "a", now, 60, objs, n), bound);
 }
 
+/*
+ * A resource that learns its machine after it was inserted (a working
+ * copy, once its host lease is active) has it written by an update, once:
+ * a later update neither changes nor clears it, and the next claim of its
+ * update (and of its leases') goes by it.
+ */
+static void test_resource_machine_set_once(void **state)
+{
+	struct store_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_resource got = {0};
+	long long bp = add_blueprint(e->store, "bp", "working-copy", true);
+	long long id = add_resource_on(e->store, bp, "");
+	const struct dd_ref objs[] = {
+		{DD_OBJ_RESOURCE, id},
+		{DD_OBJ_LEASE, add_lease(e->store, "working-copy",
+					 DD_LEASE_ACQUIRED, id, NULL)},
+	};
+	double now = dd_now();
+
+	assert_ok(dd_store_resource_get(e->store, id, &got, &err), &err);
+	snprintf(got.machine, sizeof(got.machine), "b");
+	assert_ok(dd_store_resource_update(e->store, &got, &err), &err);
+	snprintf(got.machine, sizeof(got.machine), "c");
+	assert_ok(dd_store_resource_update(e->store, &got, &err), &err);
+	got.machine[0] = 0;
+	assert_ok(dd_store_resource_update(e->store, &got, &err), &err);
+	dd_resource_release(&got);
+	assert_ok(dd_store_resource_get(e->store, id, &got, &err), &err);
+	assert_string_equal(got.machine, "b");
+	dd_resource_release(&got);
+	for (size_t k = 0; k < 2; k++)
+		assert_ok(dd_task_schedule_update(e->store, objs[k], now - 1,
+						  &err),
+			  &err);
+	assert_int_equal(claim_all(e->store, "a", now, 60, objs, 2), 0);
+	assert_int_equal(claim_all(e->store, "b", now, 60, objs, 2), 3);
+}
+
 /* A claim that expired on "a" is taken over on "a" only. */
 static void test_claim_expired_on_machine(void **state)
 {
@@ -1978,6 +2017,7 @@ static void test_claim_expired_on_machine(void **state)
 	X(test_hold_until_commit) \
 	X(test_sync_then) \
 	X(test_resource_machine_round_trip) \
+	X(test_resource_machine_set_once) \
 	X(test_claim_on_machine) \
 	X(test_claim_expired_on_machine)
 
