@@ -211,7 +211,8 @@ docs_agree	the docs against the code; its concurrent writer is Python's sqlite3
 pg_pass="release_race crash_recovery stall_fencing lease_lifecycle
 lease_wait lease_interrupt targets_api file_artifacts providers run
 http_api idempotency pools ssh_hosts machine_bound http_robustness drain
-lists authorizations working_copy working_copy_ssh"
+lists authorizations working_copy working_copy_ssh working_copy_machines
+working_copy_fetch"
 if [ -n "${DRYDOCK_TEST_PG:-}" ]; then
 	for t in "$top"/tests/integration/*.sh; do
 		[ -f "$t" ] || continue
