@@ -26,6 +26,10 @@
  *    a grant, with a new token.  Locks are leases on rows: they expire,
  *    and their holders renew them (lock_renew, task_renew), so a holder
  *    that crashed or was cut off loses them by itself.
+ *  - A lease about to wait reads the capacity counter (or the lease it
+ *    queues behind) FOR SHARE (sql_locks.c, sql_leases.c): the bump and
+ *    the wake-up that follow a release either came first or wait for
+ *    its commit and find it waiting.
  *  - A task is claimed with SELECT ... FOR UPDATE SKIP LOCKED: claimers
  *    never wait for one another's rows, and one that meets a task whose
  *    object lock another claimer just took tries the next.
