@@ -139,13 +139,21 @@ sql_is() { [ "$(sql "$2")" = "$1" ]; }
 
 # wait_until TIMEOUT_S CMD...: run CMD until it succeeds or time is up.
 # This bounds a test; it is not a sleep the system needs.
+# The first looks come quickly (50 ms), then further apart, up to 0.3 s:
+# each look is a process or two (a query is a psql and a server backend
+# on PostgreSQL), and the suite runs three scripts at once on two cores.
 wait_until() {
-	limit=$1
+	local limit=$1 end pause=0.05
 	shift
-	end=$(($(date +%s) + limit))
+	end=$((SECONDS + limit))
 	while ! "$@" >/dev/null 2>&1; do
-		[ "$(date +%s)" -lt "$end" ] || return 1
-		sleep 0.05
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep "$pause"
+		case $pause in
+		0.05) pause=0.1 ;;
+		0.1) pause=0.2 ;;
+		*) pause=0.3 ;;
+		esac
 	done
 }
 

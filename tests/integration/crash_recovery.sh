@@ -46,7 +46,7 @@ while [ "$(sql 'SELECT count(*) FROM lease WHERE status IN (0, 1, 2)')" != 0 ]; 
 	for i in $(sql 'SELECT id FROM lease WHERE status = 2'); do
 		dd release-lease --id "$i" >/dev/null 2>&1 || true
 	done
-	sleep 0.05
+	sleep 0.2 # a look is two queries: not too often
 done
 dd release-resource --all >/dev/null 2>&1 || true
 # a fast run may finish before the killer struck thrice: let it strike

@@ -41,7 +41,7 @@ while [ "$round" -lt 2 ] || { [ "$(stalls)" -lt 5 ] && [ "$round" -lt 20 ]; }; d
 		for i in $(sql 'SELECT id FROM lease WHERE status = 2'); do
 			dd release-lease --id "$i" >/dev/null 2>&1 || true
 		done
-		sleep 0.05
+		sleep 0.2 # a look is two queries: not too often
 	done
 done
 dd release-resource --all >/dev/null 2>&1 || true
