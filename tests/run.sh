@@ -20,7 +20,7 @@ failed=0
 failures=()
 
 # Debian's python3 (the install script's) before a version manager's
-# shim: a pyenv shim is a shell script that takes 0.3 s to start python
+# shim: a pyenv shim is a shell script that takes 0.4 s to start python
 # on an idle machine and 5 s at load 10, and the tests start hundreds
 # (providers, raw HTTP clients): a provider's describe missed its 10 s
 if [ -x /usr/bin/python3 ] && [ "$(command -v python3)" != /usr/bin/python3 ]; then
@@ -90,7 +90,9 @@ run_unit() {
 # run_script KIND PREFIX SCRIPT [ENV...]: run one integration script
 # with ENV (NAME=VALUE...) added, shown as KIND/NAME, its output in
 # tests/out/PREFIXNAME.log; its result (a line "ok ..." or "FAIL ...",
-# then on a failure its first FAIL lines and the log's end) goes to tests/out/PREFIXNAME.result
+# then on a failure its first FAIL lines and the log's end) goes to
+# tests/out/PREFIXNAME.result and its counts ("1 0" or "0 1") to
+# PREFIXNAME.counts
 run_script() {
 	local kind=$1 prefix=$2 t=$3 name log start rc secs
 	shift 3
@@ -116,10 +118,10 @@ run_script() {
 		>"$out/$prefix$name.counts"
 }
 
-# The tests run JOBS at a time (DRYDOCK_TEST_JOBS, default 3: most of a
-# script's time is spent waiting for the processes it drives, so three
-# keep two cores busy).  Each script makes its own
-# directory, ports, stores and servers; two runs of one script (on
+# The tests run JOBS at a time (DRYDOCK_TEST_JOBS, default 3: a script
+# waits for the processes it drives, so three keep two cores busy, and
+# a fourth gains nothing).  Each script makes its own directory, ports,
+# stores and servers; two runs of one script (on
 # SQLite and on PostgreSQL) never overlap, since some look for their own
 # processes by their command lines (pgrep -f).  A job is "KIND PREFIX
 # SCRIPT STORE" (tab-separated; KIND unit for a unit test binary);

@@ -12,8 +12,8 @@
  * SQLite's RETURNING fills an ephemeral table on every run (1 to 2 us an
  * insert more); and a read's " FOR SHARE" (sql.h) is left out too: SQLite
  * has one writer at a time, so a read inside a write transaction holds
- * what it read until the commit anyway.  Failures are translated by dd_sq_fail() (sqlite.c),
- * which also records damage.
+ * what it read until the commit anyway.  Failures are translated by
+ * dd_sq_fail() (sqlite.c), which also records damage.
  */
 #include "store/sqlite_internal.h"
 
