@@ -30,6 +30,10 @@
  *    queues behind) FOR SHARE (sql_locks.c, sql_leases.c): the bump and
  *    the wake-up that follow a release either came first or wait for
  *    its commit and find it waiting.
+ *  - A worker deciding on a resource's state from another object's pass
+ *    (placing a lease on it, waking it as a lease leaves it) reads its
+ *    row FOR SHARE (resource_hold): the resource's release either came
+ *    first and is seen, or waits for that commit and then sees the lease.
  *  - A task is claimed with SELECT ... FOR UPDATE SKIP LOCKED: claimers
  *    never wait for one another's rows, and one that meets a task whose
  *    object lock another claimer just took tries the next.
@@ -744,6 +748,7 @@ const struct dd_store_ops dd_pg_store_ops = {
 	.resource_insert = dd_sql_resource_insert,
 	.resource_update = dd_sql_resource_update,
 	.resource_get = dd_sql_resource_get,
+	.resource_hold = dd_sql_resource_hold,
 	.resource_each = dd_sql_resource_each,
 	.lease_insert = dd_sql_lease_insert,
 	.lease_update = dd_sql_lease_update,

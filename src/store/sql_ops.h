@@ -19,6 +19,7 @@ dd_store_blueprint_list_fn dd_sql_blueprint_list;
 dd_store_resource_insert_fn dd_sql_resource_insert;
 dd_store_resource_update_fn dd_sql_resource_update;
 dd_store_resource_get_fn dd_sql_resource_get;
+dd_store_resource_get_fn dd_sql_resource_hold;
 dd_store_resource_each_fn dd_sql_resource_each;
 
 /* sql_leases.c */

@@ -93,15 +93,12 @@ int dd_sql_resource_update(struct dd_store *s, const struct dd_resource *r,
 	return rc;
 }
 
-int dd_sql_resource_get(struct dd_store *s, long long id,
-			struct dd_resource *out, struct dd_error *err)
+static int resource_read(struct dd_store *s, const char *sql, long long id,
+			 struct dd_resource *out, struct dd_error *err)
 {
 	struct dd_sql *h = dd_sql(s);
 	struct dd_sql_stmt *st;
-	int rc = dd_sql_prepare(h,
-				"SELECT " RESOURCE_COLS
-				" FROM resource WHERE id = ?1",
-				&st, err);
+	int rc = dd_sql_prepare(h, sql, &st, err);
 
 	if (rc)
 		return rc;
@@ -110,6 +107,22 @@ int dd_sql_resource_get(struct dd_store *s, long long id,
 	if (rc == DD_ERR_NOTFOUND)
 		return dd_error_set(err, rc, "no such resource: %lld", id);
 	return rc;
+}
+
+int dd_sql_resource_get(struct dd_store *s, long long id,
+			struct dd_resource *out, struct dd_error *err)
+{
+	return resource_read(s, "SELECT " RESOURCE_COLS
+			     " FROM resource WHERE id = ?1",
+			     id, out, err);
+}
+
+int dd_sql_resource_hold(struct dd_store *s, long long id,
+			 struct dd_resource *out, struct dd_error *err)
+{
+	return resource_read(s, "SELECT " RESOURCE_COLS
+			     " FROM resource WHERE id = ?1 FOR SHARE",
+			     id, out, err);
 }
 
 struct resource_walk {

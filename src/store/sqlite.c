@@ -1637,6 +1637,7 @@ const struct dd_store_ops dd_sqlite_store_ops = {
 	.resource_insert = dd_sql_resource_insert,
 	.resource_update = dd_sql_resource_update,
 	.resource_get = dd_sql_resource_get,
+	.resource_hold = dd_sql_resource_hold,
 	.resource_each = dd_sql_resource_each,
 	.lease_insert = dd_sql_lease_insert,
 	.lease_update = dd_sql_lease_update,

@@ -542,6 +542,12 @@ int dd_store_resource_get(struct dd_store *s, long long id,
 	CALL(s, resource_get, id, out, err);
 }
 
+int dd_store_resource_hold(struct dd_store *s, long long id,
+			   struct dd_resource *out, struct dd_error *err)
+{
+	CALL(s, resource_hold, id, out, err);
+}
+
 int dd_store_resource_each(struct dd_store *s, const struct dd_filter *f,
 			   dd_resource_visit_fn *fn, void *arg,
 			   struct dd_error *err)

@@ -169,6 +169,14 @@ typedef int dd_store_resource_insert_fn(struct dd_store *s,
 typedef int dd_store_resource_update_fn(struct dd_store *s,
 					const struct dd_resource *r,
 					struct dd_error *err);
+/*
+ * get returns DD_ERR_NOTFOUND for no such id.  hold is get inside a write
+ * transaction that keeps the row as counter_hold keeps a counter: the
+ * resource's update in another transaction (a release, a break) waits
+ * for the commit.  Under PostgreSQL's READ COMMITTED, a decision made on
+ * another object's state must hold that object's row, or both sides can
+ * decide on what the other has not yet committed (lease_update.c).
+ */
 typedef int dd_store_resource_get_fn(struct dd_store *s, long long id,
 				     struct dd_resource *out,
 				     struct dd_error *err);
@@ -610,6 +618,7 @@ struct dd_store_ops {
 	dd_store_resource_insert_fn *resource_insert;
 	dd_store_resource_update_fn *resource_update;
 	dd_store_resource_get_fn *resource_get;
+	dd_store_resource_get_fn *resource_hold;
 	dd_store_resource_each_fn *resource_each;
 	dd_store_lease_insert_fn *lease_insert;
 	dd_store_lease_update_fn *lease_update;
@@ -781,6 +790,8 @@ int dd_store_resource_update(struct dd_store *s, const struct dd_resource *r,
 			     struct dd_error *err);
 int dd_store_resource_get(struct dd_store *s, long long id,
 			  struct dd_resource *out, struct dd_error *err);
+int dd_store_resource_hold(struct dd_store *s, long long id,
+			   struct dd_resource *out, struct dd_error *err);
 int dd_store_resource_each(struct dd_store *s, const struct dd_filter *f,
 			   dd_resource_visit_fn *fn, void *arg,
 			   struct dd_error *err);

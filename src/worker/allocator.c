@@ -354,11 +354,12 @@ static int try_acquire(struct dd_worker *w, const struct dd_lock_grant *g,
 		if (rc)
 			break;
 		/*
-		 * Re-read the resource inside the write transaction: its own
-		 * worker releases it in a transaction too, so either we see
-		 * it released here, or its cascade sees our lease.
+		 * Re-read the resource inside the write transaction, holding
+		 * its row (resource_hold): its own worker releases it in a
+		 * transaction too, so either we see it released here, or the
+		 * release waits for our commit and its cascade sees our lease.
 		 */
-		rc = dd_store_resource_get(w->store, r->id, &now, err);
+		rc = dd_store_resource_hold(w->store, r->id, &now, err);
 		if (!rc && (now.status != DD_RESOURCE_ACTIVE || now.draining))
 			rc = DD_ERR_NOTFOUND;
 		dd_resource_release(&now);

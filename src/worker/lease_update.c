@@ -225,6 +225,32 @@ static int consume_commands(struct dd_worker *w,
 }
 
 /*
+ * Inside the caller's transaction, which took a lease off resource `rid`
+ * (destroyed it, or sent it to be placed again): a resource going away
+ * waits for its last lease, so a released or broken one is woken.  Its
+ * row is held (resource_hold) until the transaction ends, so either we
+ * see its release here, or the release waits for our commit and its
+ * count of live leases, after that, sees this lease gone.  A plain read
+ * would let both miss the other under PostgreSQL's READ COMMITTED, and
+ * the resource would wait for ever.
+ */
+static int wake_resource_if_going(struct dd_worker *w, long long rid,
+				  struct dd_error *err)
+{
+	struct dd_resource now = {0};
+	int rc = dd_store_resource_hold(w->store, rid, &now, err);
+
+	if (rc == DD_ERR_NOTFOUND)
+		return 0;
+	if (!rc && now.status != DD_RESOURCE_ACTIVE &&
+	    now.status != DD_RESOURCE_DESTROYED)
+		rc = dd_pass_schedule(w, (struct dd_ref){DD_OBJ_RESOURCE, rid},
+				      0, err);
+	dd_resource_release(&now);
+	return rc;
+}
+
+/*
  * Back to pending, off the lease's resource, in one fenced transaction:
  * its slot locks dropped, `resource` and `acquired` cleared.  Either the
  * resource went away (`failed` NULL: logs lease.reacquire), or it failed
@@ -265,6 +291,9 @@ static int reacquire(struct dd_worker *w, const struct dd_lock_grant *g,
 		rc = dd_pass_schedule(
 			w, (struct dd_ref){DD_OBJ_RESOURCE, old_resource}, 0,
 			err);
+	/* a resource going away may have waited for this lease to leave */
+	else if (!rc && old_resource)
+		rc = wake_resource_if_going(w, old_resource, err);
 	if (!rc)
 		rc = dd_lease_changed(w, l, err);
 	if (rc) {
@@ -374,22 +403,6 @@ static int activate(struct dd_worker *w, const struct dd_lock_grant *g,
 	}
 	dd_bp_handle_release(&h);
 	dd_resource_release(&r);
-	return rc;
-}
-
-static int wake_resource_if_going(struct dd_worker *w, long long rid,
-				  struct dd_error *err)
-{
-	struct dd_resource now = {0};
-	int rc = dd_store_resource_get(w->store, rid, &now, err);
-
-	if (rc == DD_ERR_NOTFOUND)
-		return 0;
-	if (!rc && now.status != DD_RESOURCE_ACTIVE &&
-	    now.status != DD_RESOURCE_DESTROYED)
-		rc = dd_pass_schedule(w, (struct dd_ref){DD_OBJ_RESOURCE, rid},
-				      0, err);
-	dd_resource_release(&now);
 	return rc;
 }
 
@@ -532,9 +545,7 @@ static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 				w, (struct dd_ref){DD_OBJ_LEASE, l->id}, err);
 		/*
 		 * A released or broken resource waits for its last lease to
-		 * go: wake it.  Read inside this transaction, so either we
-		 * see its release here, or its count of live leases (after
-		 * its release committed) sees this lease destroyed.
+		 * go: wake it.
 		 */
 		if (!rc && l->resource)
 			rc = wake_resource_if_going(w, l->resource, err);

@@ -15,7 +15,9 @@
  *     destroy_resource;
  *   - `flaps` makes that many lease activations fail the same way while
  *     the host answers its check (a host that dropped one connection);
- *   - a lease with "bad": true fails its own activation (DD_ERR_IO).
+ *   - a lease with "bad": true fails its own activation (DD_ERR_IO);
+ *   - a lease with "slow": true has its activation in progress for an
+ *     hour (DD_ERR_AGAIN), and so stays acquired.
  *
  * Without the change every one of these leases ended broken.
  */
@@ -120,11 +122,15 @@ static int flaky_activate_lease(const struct dd_bp_ctx *ctx,
 {
 	long long host = host_of(r->attributes);
 
-	(void)ctx;
 	lease_activations++;
 	if (json_is_true(json_object_get(lease->attributes, "bad")))
 		return dd_error_set(err, DD_ERR_IO,
 				    "the lease's own failure");
+	if (json_is_true(json_object_get(lease->attributes, "slow")) &&
+	    !dead[host]) {
+		ctx->resume->at = dd_now() + 3600;
+		return DD_ERR_AGAIN;
+	}
 	if (flaps > 0) {
 		flaps--;
 		return unreachable(host, err);
@@ -522,6 +528,53 @@ static void test_failures_are_bounded(void **state)
 				       "last, resource 3: cannot reach host 0"));
 }
 
+/*
+ * A resource breaks under a lease still acquired (its activation in
+ * progress): the lease goes back to be placed again, and the broken
+ * resource, which waited for its last lease to leave, is woken to be
+ * destroyed.  Before, only a lease's destruction woke it, and it stayed
+ * broken, its host's slot held, with nothing queued.
+ */
+static void test_broken_under_acquired_lease(void **state)
+{
+	struct fx *x = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_filter f = {0};
+	struct dd_task_list tasks = {0};
+	long long id, r;
+
+	hosts = 1;
+	id = lease_new(x, "{\"slow\": true}");
+	drain(x);
+	assert_lease(x, id, DD_LEASE_ACQUIRED);
+	r = resource_of(x, id);
+
+	dead[0] = true;
+	assert_ok(dd_api_schedule_update(
+			  x->env.store, (struct dd_ref){DD_OBJ_RESOURCE, r},
+			  &err),
+		  &err);
+	drain(x);
+	assert_resource(x, r, DD_RESOURCE_BROKEN);
+	assert_lease(x, id, DD_LEASE_PENDING);
+	assert_int_equal(resource_of(x, id), 0);
+	/* its destruction, failing on the dead host, is queued to retry */
+	f.target = (struct dd_ref){DD_OBJ_RESOURCE, r};
+	assert_ok(dd_store_task_list(x->env.store, &f, &tasks, &err), &err);
+	assert_int_equal(tasks.n, 1);
+	dd_task_list_release(&tasks);
+
+	dead[0] = false;
+	assert_ok(dd_api_schedule_update(
+			  x->env.store, (struct dd_ref){DD_OBJ_RESOURCE, r},
+			  &err),
+		  &err);
+	drain(x);
+	assert_resource(x, r, DD_RESOURCE_DESTROYED);
+	assert_lease(x, id, DD_LEASE_ACQUIRED);
+	assert_true(resource_of(x, id) != r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -535,6 +588,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failures_are_bounded,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_broken_under_acquired_lease, setup, teardown),
 	};
 
 	if (dd_blueprint_type_add_for_tests(&flaky_type))

@@ -1663,12 +1663,13 @@ static void test_sync_then(void **state)
 }
 
 /*
- * A hold (counter_hold, lease_waiting_hold) keeps what it read until its
- * transaction ends: a bump of the counter or an update of the lease in
- * another handle waits for the commit (here: fails busy after a short
- * busy timeout), then goes through.  The reads answer as reads do: the
- * counter's value, whether the lease is pending and waiting, false for
- * a lease that is not (or does not exist).
+ * A hold (counter_hold, lease_waiting_hold, resource_hold) keeps what it
+ * read until its transaction ends: a bump of the counter or an update of
+ * the lease or the resource in another handle waits for the commit
+ * (here: fails busy after a short busy timeout), then goes through.  The
+ * reads answer as reads do: the counter's value, whether the lease is
+ * pending and waiting, false for a lease that is not (or does not
+ * exist), the resource's row, DD_ERR_NOTFOUND for no such resource.
  */
 static int try_bump(struct dd_store *s, struct dd_error *err)
 {
@@ -1699,6 +1700,22 @@ static int try_lease_update(struct dd_store *s, const struct dd_lease *l,
 	return dd_store_commit(s, err);
 }
 
+static int try_resource_update(struct dd_store *s,
+			       const struct dd_resource *r,
+			       struct dd_error *err)
+{
+	int rc = dd_store_begin(s, err);
+
+	if (!rc)
+		rc = dd_store_resource_update(s, r, err);
+	if (rc) {
+		if (s->depth)
+			dd_store_rollback(s);
+		return rc;
+	}
+	return dd_store_commit(s, err);
+}
+
 static void test_hold_until_commit(void **state)
 {
 	struct store_env *e = *state;
@@ -1709,9 +1726,14 @@ static void test_hold_until_commit(void **state)
 	};
 	struct dd_store *other = NULL;
 	struct dd_lease waiting = {0}, taken = {0};
+	struct dd_resource res = {0}, held = {0};
 	long long before = 0, after = 0;
 	bool yes = false;
 
+	res.blueprint = add_blueprint(e->store, "held", "host", true);
+	res.type = "host";
+	res.status = DD_RESOURCE_ACTIVE;
+	assert_ok(dd_store_resource_insert(e->store, &res, &err), &err);
 	waiting.type = taken.type = "host";
 	waiting.status = DD_LEASE_PENDING;
 	waiting.waiting = true;
@@ -1733,15 +1755,25 @@ static void test_hold_until_commit(void **state)
 					      &err),
 		  &err);
 	assert_false(yes);
+	assert_ok(dd_store_resource_hold(e->store, res.id, &held, &err), &err);
+	assert_int_equal(held.id, res.id);
+	assert_int_equal(held.status, DD_RESOURCE_ACTIVE);
+	dd_resource_release(&held);
+	assert_int_equal(dd_store_resource_hold(e->store, res.id + 100, &held,
+						&err),
+			 DD_ERR_NOTFOUND);
 	/* held: the other handle's writes wait, here past its timeout */
 	assert_int_equal(try_bump(other, &err), DD_ERR_BUSY);
 	waiting.waiting = false;
 	assert_int_equal(try_lease_update(other, &waiting, &err), DD_ERR_BUSY);
+	res.status = DD_RESOURCE_RELEASED;
+	assert_int_equal(try_resource_update(other, &res, &err), DD_ERR_BUSY);
 	assert_ok(dd_store_commit(e->store, &err), &err);
 
 	/* released by the commit */
 	assert_ok(try_bump(other, &err), &err);
 	assert_ok(try_lease_update(other, &waiting, &err), &err);
+	assert_ok(try_resource_update(other, &res, &err), &err);
 	assert_ok(dd_store_counter_get(e->store, "capacity", &after, &err),
 		  &err);
 	assert_int_equal(after, before + 1);
@@ -1749,10 +1781,14 @@ static void test_hold_until_commit(void **state)
 	assert_ok(dd_store_lease_waiting_hold(e->store, waiting.id, &yes, &err),
 		  &err);
 	assert_false(yes);
+	assert_ok(dd_store_resource_hold(e->store, res.id, &held, &err), &err);
+	assert_int_equal(held.status, DD_RESOURCE_RELEASED);
+	dd_resource_release(&held);
 	dd_store_rollback(e->store);
 	dd_store_close(other);
 	json_decref(waiting.attributes); /* the insert's {} */
 	json_decref(taken.attributes);
+	json_decref(res.attributes);
 }
 
 /*
