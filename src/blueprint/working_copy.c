@@ -642,11 +642,9 @@ static bool git_may_pass(int rc, const struct dd_error *err)
 /* Wait `s` seconds before a retry, if the hook's deadline leaves room. */
 static bool pause_before_retry(const struct dd_bp_ctx *ctx, double s)
 {
-	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-
 	if (ctx->deadline > 0 && dd_now() + s >= ctx->deadline - 1)
 		return false;
-	nanosleep(&ts, NULL);
+	dd_sleep(s);
 	return true;
 }
 

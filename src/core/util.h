@@ -29,6 +29,8 @@ void dd_alloc_init(void);
 double dd_now(void);
 /* Monotonic time in seconds, for durations. */
 double dd_monotonic(void);
+/* Sleep `seconds` (fractions too; a signal may cut it short). */
+void dd_sleep(double seconds);
 /*
  * Format `t` as an RFC 3339 UTC time with milliseconds into buf[32]
  * (times are parsed in core/input.h).

@@ -171,11 +171,7 @@ static int end_task_retrying(struct dd_store *s,
 
 	while (rc && rc != DD_ERR_FENCED && dd_now() + nap < t->claim_expires &&
 	       !(o->stopping && o->stopping())) {
-		double d = nap * (0.5 + dd_random());
-		struct timespec ts = {(time_t)d,
-				      (long)((d - (double)(time_t)d) * 1e9)};
-
-		nanosleep(&ts, NULL);
+		dd_sleep(nap * (0.5 + dd_random()));
 		nap = nap * 2 < 1 ? nap * 2 : 1;
 		rc = end_task(s, o, t, e, NULL, err);
 	}

@@ -267,6 +267,63 @@ static void pg_close(struct dd_store *s)
 	dd_free(p);
 }
 
+/*
+ * Did the server turn the connection away for a while, not for good?
+ * It did not answer within the connect timeout (busy: a storm of
+ * connections, each a backend's start), had no connection slot left, or
+ * is starting up.  A server that is not there, a wrong password or
+ * database name are not worth another try.
+ */
+static bool connect_may_pass_later(const char *msg)
+{
+	static const char *const busy[] = {
+		"timeout expired",
+		"too many clients",
+		"remaining connection slots are reserved",
+		"the database system is starting up",
+		"not yet accepting connections",
+		NULL,
+	};
+
+	for (const char *const *b = busy; *b; b++)
+		if (strstr(msg, *b))
+			return true;
+	return false;
+}
+
+/*
+ * The first connection, tried again while the server is busy (above) for
+ * up to the busy timeout, as a locked SQLite store is waited for: a
+ * hundred CLI calls at once on a loaded machine all get in, in turn.
+ * Each try may itself take the connect timeout; none starts after the
+ * busy timeout has passed.
+ */
+static int connect_patiently(struct pg *p, double patience,
+			     struct dd_error *err)
+{
+	struct dd_error e = DD_ERROR_INIT;
+	double start = dd_monotonic(), pause = PG_BACKOFF_MIN, nap;
+	int tries = 0, rc;
+
+	for (;;) {
+		tries++;
+		rc = connect_db(p, &e);
+		if (!rc || !connect_may_pass_later(e.msg))
+			break;
+		nap = pause * (0.5 + dd_random());
+		if (dd_monotonic() + nap - start > patience)
+			break;
+		dd_sleep(nap);
+		pause = pause * 2 > 1.0 ? 1.0 : pause * 2;
+	}
+	if (!rc)
+		return 0;
+	if (tries == 1)
+		return dd_error_set(err, rc, "%s", e.msg);
+	return dd_error_set(err, rc, "%.400s (%d tries in %.1f s)", e.msg,
+			    tries, dd_monotonic() - start);
+}
+
 static int pg_open(const char *location, const struct dd_store_options *opt,
 		   struct dd_store **out, struct dd_error *err)
 {
@@ -289,7 +346,7 @@ static int pg_open(const char *location, const struct dd_store_options *opt,
 	}
 	p->lock_timeout = opt->busy_timeout_ms / 1000.0;
 	p->durable = opt->durability == DD_DURABILITY_FULL;
-	rc = connect_db(p, err);
+	rc = connect_patiently(p, p->lock_timeout, err);
 	if (rc) {
 		pg_close(&p->base);
 		return rc;

@@ -424,17 +424,13 @@ static int busy_wait(void *arg, int count)
 {
 	struct sq *q = arg;
 	double now = dd_monotonic(), nap;
-	struct timespec ts;
 
 	if (count == 0)
 		q->busy_since = now;
 	if (now - q->busy_since >= q->busy_timeout)
 		return 0;
 	nap = 100e-6 * (double)(1 << (count < 6 ? count : 6));
-	nap *= 0.5 + dd_random();
-	ts.tv_sec = 0;
-	ts.tv_nsec = (long)(nap * 1e9);
-	nanosleep(&ts, NULL);
+	dd_sleep(nap * (0.5 + dd_random()));
 	return 1;
 }
 

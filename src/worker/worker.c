@@ -322,11 +322,8 @@ int dd_pass_begin(struct dd_worker *w, const struct dd_lock_grant *g,
 	int rc;
 
 	while ((rc = dd_store_begin_fenced(w->store, g, err)) == DD_ERR_BUSY &&
-	       dd_monotonic() < give_up) {
-		struct timespec ts = {0, (long)(20e6 * (0.5 + dd_random()))};
-
-		nanosleep(&ts, NULL);
-	}
+	       dd_monotonic() < give_up)
+		dd_sleep(0.02 * (0.5 + dd_random()));
 	return rc;
 }
 
@@ -403,11 +400,9 @@ int dd_pass_teardown_failed(struct dd_worker *w, const struct dd_lock_grant *g,
 void dd_worker_unlock(struct dd_worker *w, const struct dd_lock_grant *g)
 {
 	for (int i = 0; i < 20; i++) {
-		struct timespec ts = {0, (long)(20e6 * (0.5 + dd_random()))};
-
 		if (dd_store_lock_release(w->store, g, NULL) != DD_ERR_BUSY)
 			return;
-		nanosleep(&ts, NULL);
+		dd_sleep(0.02 * (0.5 + dd_random()));
 	}
 }
 
