@@ -17,7 +17,8 @@
 # outage).  At the end the same processes still run, and every lease and
 # resource converged exactly once (tests/lib_converge.sh: a hook may run
 # again only after a run whose task failed, as one whose commit met an
-# outage does, and says so).
+# outage does, and says so, or one the database's crash may have taken
+# back, below).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../lib_http.sh"
 . "$(dirname "$0")/../lib_pg.sh"
@@ -79,11 +80,19 @@ after_outage() {
 }
 
 wait_until 90 progress 3 || fail "no lease destroyed: $(sql 'SELECT status, count(*) FROM lease GROUP BY status')"
+# A crash of the database (the immediate stop) may take back its last
+# lazy commits: the ends of passes, whose hooks then run again, by design
+# (architecture.md, "Which writes of a pass wait for the disk").  The
+# hooks traced since the fast stop's recovery may therefore run once
+# more; every other repeat still fails the test.
 for mode in fast immediate; do
 	pg_stop "$mode" || fail "the server did not stop ($mode)"
+	[ "$mode" != immediate ] ||
+		tail -n +"$((since_fast + 1))" "$DRYDOCK_HOOK_TRACE" >"$T/repeatable"
 	while_down "the server is stopped ($mode)"
 	pg_start
 	after_outage "a stop ($mode)"
+	since_fast=$(wc -l <"$DRYDOCK_HOOK_TRACE")
 done
 cut=$(pg_terminate "$PG_DB")
 [ "$cut" -ge 3 ] || fail "pg_terminate ended $cut connections: the daemons and serve hold more"
@@ -94,4 +103,4 @@ for p in "$daemon1" "$daemon2" "$SERVER"; do
 	kill -0 "$p" 2>/dev/null || fail "process $p ended: $(tail -5 "$T/daemon.log" "$T/serve.log")"
 done
 
-expect_converged "$DRYDOCK_HOOK_TRACE"
+expect_converged "$DRYDOCK_HOOK_TRACE" "$T/repeatable"
