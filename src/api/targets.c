@@ -125,8 +125,9 @@ int dd_api_artifact_add(struct dd_store *s,
 		return rc;
 	lease = dd_artifact_lease(req->type, req->data);
 	rc = dd_store_begin(s, err);
+	/* held: a finish either came first or sees this artifact (store.h) */
 	if (!rc)
-		rc = dd_store_target_get(s, req->target, &t, err);
+		rc = dd_store_target_hold(s, req->target, &t, err);
 	if (!rc && t.status != DD_TARGET_BUILDING)
 		rc = dd_error_set(err, DD_ERR_STATE,
 				  "cannot add an artifact to target %lld: it "

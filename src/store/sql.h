@@ -20,8 +20,10 @@
  *    RETURNING costs 1 to 2 us an insert over last_insert_rowid());
  *  - a read inside a write transaction whose row must not change
  *    before the commit (another transaction's write to it waits) ends
- *    with " FOR SHARE"; a driver whose database has one writer at a
- *    time, so that it holds whatever it read anyway, drops the clause;
+ *    with " FOR SHARE", or " FOR NO KEY UPDATE" where no other
+ *    transaction may even hold it (it will be written); a driver whose
+ *    database has one writer at a time, so that it holds whatever it
+ *    read anyway, drops the clause;
  *  - rows affected by the last statement come from changes();
  *  - times are floating seconds, flags and enums integers, JSON text;
  *  - only portable functions: aggregate min/max/count, coalesce, CASE

@@ -20,6 +20,7 @@ dd_store_resource_insert_fn dd_sql_resource_insert;
 dd_store_resource_update_fn dd_sql_resource_update;
 dd_store_resource_get_fn dd_sql_resource_get;
 dd_store_resource_get_fn dd_sql_resource_hold;
+dd_store_resource_get_fn dd_sql_resource_lock;
 dd_store_resource_each_fn dd_sql_resource_each;
 
 /* sql_leases.c */
@@ -85,6 +86,7 @@ dd_store_idem_prune_fn dd_sql_idem_prune;
 dd_store_target_insert_fn dd_sql_target_insert;
 dd_store_target_update_fn dd_sql_target_update;
 dd_store_target_get_fn dd_sql_target_get;
+dd_store_target_get_fn dd_sql_target_hold;
 dd_store_target_each_fn dd_sql_target_each;
 dd_store_artifact_insert_fn dd_sql_artifact_insert;
 dd_store_artifact_get_fn dd_sql_artifact_get;

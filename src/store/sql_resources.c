@@ -125,6 +125,14 @@ int dd_sql_resource_hold(struct dd_store *s, long long id,
 			     id, out, err);
 }
 
+int dd_sql_resource_lock(struct dd_store *s, long long id,
+			 struct dd_resource *out, struct dd_error *err)
+{
+	return resource_read(s, "SELECT " RESOURCE_COLS
+			     " FROM resource WHERE id = ?1 FOR NO KEY UPDATE",
+			     id, out, err);
+}
+
 struct resource_walk {
 	dd_resource_visit_fn *fn;
 	void *arg;

@@ -78,14 +78,12 @@ int dd_sql_target_update(struct dd_store *s, const struct dd_target *t,
 	return rc;
 }
 
-int dd_sql_target_get(struct dd_store *s, long long id, struct dd_target *out,
-		      struct dd_error *err)
+static int target_read(struct dd_store *s, const char *sql, long long id,
+		       struct dd_target *out, struct dd_error *err)
 {
 	struct dd_sql *h = dd_sql(s);
 	struct dd_sql_stmt *st;
-	int rc = dd_sql_prepare(h,
-				"SELECT " TARGET_COLS " FROM target WHERE id = ?1",
-				&st, err);
+	int rc = dd_sql_prepare(h, sql, &st, err);
 
 	if (rc)
 		return rc;
@@ -94,6 +92,22 @@ int dd_sql_target_get(struct dd_store *s, long long id, struct dd_target *out,
 	if (rc == DD_ERR_NOTFOUND)
 		return dd_error_set(err, rc, "no such target: %lld", id);
 	return rc;
+}
+
+int dd_sql_target_get(struct dd_store *s, long long id, struct dd_target *out,
+		      struct dd_error *err)
+{
+	return target_read(s, "SELECT " TARGET_COLS " FROM target WHERE id = ?1",
+			   id, out, err);
+}
+
+int dd_sql_target_hold(struct dd_store *s, long long id, struct dd_target *out,
+		       struct dd_error *err)
+{
+	return target_read(s,
+			   "SELECT " TARGET_COLS
+			   " FROM target WHERE id = ?1 FOR SHARE",
+			   id, out, err);
 }
 
 struct target_walk {

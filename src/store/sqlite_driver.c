@@ -10,9 +10,10 @@
  * an insert's " RETURNING id" is left out when it is prepared, and the
  * id read with sqlite3_last_insert_rowid(), which costs nothing, where
  * SQLite's RETURNING fills an ephemeral table on every run (1 to 2 us an
- * insert more); and a read's " FOR SHARE" (sql.h) is left out too: SQLite
- * has one writer at a time, so a read inside a write transaction holds
- * what it read until the commit anyway.  Failures are translated by
+ * insert more); and a read's row lock, " FOR SHARE" or " FOR NO KEY
+ * UPDATE" (sql.h), is left out too: SQLite has one writer at a time, so
+ * a read inside a write transaction holds what it read until the commit
+ * anyway.  Failures are translated by
  * dd_sq_fail() (sqlite.c), which also records damage.
  */
 #include "store/sqlite_internal.h"
@@ -25,7 +26,7 @@ static sqlite3_stmt *ST(struct dd_sql_stmt *st)
 }
 
 static const char returning_id[] = " RETURNING id";
-static const char for_share[] = " FOR SHARE";
+static const char *const row_locks[] = {" FOR SHARE", " FOR NO KEY UPDATE"};
 
 /* Does `sql`, `n` bytes long, end with `tail`?  Then drop it from n. */
 static void drop_tail(const char *sql, size_t *n, const char *tail)
@@ -44,7 +45,8 @@ static int drv_prepare(struct dd_sql *h, const char *sql,
 	int rc;
 
 	drop_tail(sql, &n, returning_id); /* drv_insert() reads the id */
-	drop_tail(sql, &n, for_share);
+	for (size_t i = 0; i < sizeof(row_locks) / sizeof(*row_locks); i++)
+		drop_tail(sql, &n, row_locks[i]);
 	rc = prep_n(SQ(&h->base), sql, (int)n, &st, err);
 	if (!rc)
 		*out = (struct dd_sql_stmt *)st;

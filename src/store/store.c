@@ -548,6 +548,12 @@ int dd_store_resource_hold(struct dd_store *s, long long id,
 	CALL(s, resource_hold, id, out, err);
 }
 
+int dd_store_resource_lock(struct dd_store *s, long long id,
+			   struct dd_resource *out, struct dd_error *err)
+{
+	CALL(s, resource_lock, id, out, err);
+}
+
 int dd_store_resource_each(struct dd_store *s, const struct dd_filter *f,
 			   dd_resource_visit_fn *fn, void *arg,
 			   struct dd_error *err)
@@ -658,6 +664,12 @@ int dd_store_target_get(struct dd_store *s, long long id,
 			struct dd_target *out, struct dd_error *err)
 {
 	CALL(s, target_get, id, out, err);
+}
+
+int dd_store_target_hold(struct dd_store *s, long long id,
+			 struct dd_target *out, struct dd_error *err)
+{
+	CALL(s, target_hold, id, out, err);
 }
 
 int dd_store_target_each(struct dd_store *s, const struct dd_filter *f,

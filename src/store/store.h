@@ -175,7 +175,11 @@ typedef int dd_store_resource_update_fn(struct dd_store *s,
  * resource's update in another transaction (a release, a break) waits
  * for the commit.  Under PostgreSQL's READ COMMITTED, a decision made on
  * another object's state must hold that object's row, or both sides can
- * decide on what the other has not yet committed (lease_update.c).
+ * decide on what the other has not yet committed (lease_update.c).  lock
+ * is get that keeps the row from other holds too: a resource deciding on
+ * its own leases (a reclaim counting them) locks its row first, so a
+ * lease being placed on it either committed before (and is counted) or
+ * waits, and then finds the resource released.
  */
 typedef int dd_store_resource_get_fn(struct dd_store *s, long long id,
 				     struct dd_resource *out,
@@ -266,6 +270,12 @@ typedef int dd_store_target_insert_fn(struct dd_store *s, struct dd_target *t,
 typedef int dd_store_target_update_fn(struct dd_store *s,
 				      const struct dd_target *t,
 				      struct dd_error *err);
+/*
+ * hold is get holding the row until the transaction ends (as
+ * resource_hold): adding an artifact holds its target, so that a finish
+ * (whose first write is the target's row) either came first and is
+ * seen, or waits and then sees the artifact, whose lease it releases.
+ */
 typedef int dd_store_target_get_fn(struct dd_store *s, long long id,
 				   struct dd_target *out, struct dd_error *err);
 typedef int dd_target_visit_fn(void *arg, struct dd_target *t,
@@ -619,6 +629,7 @@ struct dd_store_ops {
 	dd_store_resource_update_fn *resource_update;
 	dd_store_resource_get_fn *resource_get;
 	dd_store_resource_get_fn *resource_hold;
+	dd_store_resource_get_fn *resource_lock;
 	dd_store_resource_each_fn *resource_each;
 	dd_store_lease_insert_fn *lease_insert;
 	dd_store_lease_update_fn *lease_update;
@@ -630,6 +641,7 @@ struct dd_store_ops {
 	dd_store_target_insert_fn *target_insert;
 	dd_store_target_update_fn *target_update;
 	dd_store_target_get_fn *target_get;
+	dd_store_target_get_fn *target_hold;
 	dd_store_target_each_fn *target_each;
 	dd_store_artifact_insert_fn *artifact_insert;
 	dd_store_artifact_get_fn *artifact_get;
@@ -792,6 +804,8 @@ int dd_store_resource_get(struct dd_store *s, long long id,
 			  struct dd_resource *out, struct dd_error *err);
 int dd_store_resource_hold(struct dd_store *s, long long id,
 			   struct dd_resource *out, struct dd_error *err);
+int dd_store_resource_lock(struct dd_store *s, long long id,
+			   struct dd_resource *out, struct dd_error *err);
 int dd_store_resource_each(struct dd_store *s, const struct dd_filter *f,
 			   dd_resource_visit_fn *fn, void *arg,
 			   struct dd_error *err);
@@ -822,6 +836,8 @@ int dd_store_target_update(struct dd_store *s, const struct dd_target *t,
 			   struct dd_error *err);
 int dd_store_target_get(struct dd_store *s, long long id,
 			struct dd_target *out, struct dd_error *err);
+int dd_store_target_hold(struct dd_store *s, long long id,
+			 struct dd_target *out, struct dd_error *err);
 int dd_store_target_each(struct dd_store *s, const struct dd_filter *f,
 			 dd_target_visit_fn *fn, void *arg,
 			 struct dd_error *err);

@@ -274,6 +274,17 @@ static int reacquire(struct dd_worker *w, const struct dd_lock_grant *g,
 	l->resource = 0;
 	l->acquired = 0;
 	rc = dd_pass_begin(w, g, err);
+	/*
+	 * A resource going away may have waited for this lease to leave:
+	 * first, so that its row's hold is taken before this transaction
+	 * holds any other row.  A failed one is checked in any case.
+	 */
+	if (!rc && failed)
+		rc = dd_pass_schedule(
+			w, (struct dd_ref){DD_OBJ_RESOURCE, old_resource}, 0,
+			err);
+	else if (!rc && old_resource)
+		rc = wake_resource_if_going(w, old_resource, err);
 	if (!rc)
 		rc = dd_store_slot_release(
 			w->store, (struct dd_ref){DD_OBJ_LEASE, l->id}, err);
@@ -287,15 +298,11 @@ static int reacquire(struct dd_worker *w, const struct dd_lock_grant *g,
 				  json_pack("{s:I, s:s}", "resource",
 					    old_resource, "reason", why),
 				  err);
-	if (!rc && failed)
-		rc = dd_pass_schedule(
-			w, (struct dd_ref){DD_OBJ_RESOURCE, old_resource}, 0,
-			err);
-	/* a resource going away may have waited for this lease to leave */
-	else if (!rc && old_resource)
-		rc = wake_resource_if_going(w, old_resource, err);
 	if (!rc)
 		rc = dd_lease_changed(w, l, err);
+	/* its slot is free for whoever waits */
+	if (!rc)
+		rc = dd_pass_wake_waiting(w, l->type, err);
 	if (rc) {
 		dd_store_rollback(w->store);
 		l->status = DD_LEASE_ACQUIRED;
@@ -530,8 +537,17 @@ static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 	if (!rc)
 		rc = dd_pass_begin(w, g, err);
 	if (!rc) {
-		rc = dd_store_slot_release(
-			w->store, (struct dd_ref){DD_OBJ_LEASE, l->id}, err);
+		/*
+		 * A released or broken resource waits for its last lease to
+		 * go: wake it.  First, so that its row's hold is taken before
+		 * this transaction holds any other row.
+		 */
+		if (l->resource)
+			rc = wake_resource_if_going(w, l->resource, err);
+		if (!rc)
+			rc = dd_store_slot_release(
+				w->store, (struct dd_ref){DD_OBJ_LEASE, l->id},
+				err);
 		if (!rc)
 			rc = dd_store_lease_update(w->store, l, err);
 		if (!rc)
@@ -543,12 +559,6 @@ static int destroy(struct dd_worker *w, const struct dd_lock_grant *g,
 		if (!rc)
 			rc = dd_pass_release_owned(
 				w, (struct dd_ref){DD_OBJ_LEASE, l->id}, err);
-		/*
-		 * A released or broken resource waits for its last lease to
-		 * go: wake it.
-		 */
-		if (!rc && l->resource)
-			rc = wake_resource_if_going(w, l->resource, err);
 		/* its resource may be idle now: its pool looks */
 		if (!rc && have_bp)
 			rc = dd_pass_pool_event(w, &h.bp, DD_PREWARM_FREED,

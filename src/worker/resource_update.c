@@ -139,9 +139,21 @@ int dd_resource_apply_release(struct dd_apply *a, struct dd_error *err)
 int dd_resource_apply_reclaim(struct dd_apply *a, struct dd_error *err)
 {
 	char pool[48], counter[48];
+	struct dd_resource row = {0};
 	long long n = 0;
-	int rc = live_leases(a->w, a->resource->id, &n, err);
+	/*
+	 * Lock our own row before counting (resource_lock): a lease being
+	 * placed here holds it (allocator.c), so it either committed first
+	 * and is counted, or waits and then finds the resource released.
+	 * Counted first, it could be placed between the count and the
+	 * release, and be released at once by the cascade.
+	 */
+	int rc = dd_store_resource_lock(a->w->store, a->resource->id, &row,
+					err);
 
+	dd_resource_release(&row);
+	if (!rc)
+		rc = live_leases(a->w, a->resource->id, &n, err);
 	if (rc)
 		return rc;
 	/* accepted while idle; a lease may have taken it since */

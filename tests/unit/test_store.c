@@ -1716,6 +1716,36 @@ static int try_resource_update(struct dd_store *s,
 	return dd_store_commit(s, err);
 }
 
+static int try_target_update(struct dd_store *s, const struct dd_target *t,
+			     struct dd_error *err)
+{
+	int rc = dd_store_begin(s, err);
+
+	if (!rc)
+		rc = dd_store_target_update(s, t, err);
+	if (rc) {
+		if (s->depth)
+			dd_store_rollback(s);
+		return rc;
+	}
+	return dd_store_commit(s, err);
+}
+
+/* A hold of resource `id` in a transaction of its own, rolled back. */
+static int try_resource_hold(struct dd_store *s, long long id,
+			     struct dd_error *err)
+{
+	struct dd_resource r = {0};
+	int rc = dd_store_begin(s, err);
+
+	if (!rc)
+		rc = dd_store_resource_hold(s, id, &r, err);
+	dd_resource_release(&r);
+	if (s->depth)
+		dd_store_rollback(s);
+	return rc;
+}
+
 static void test_hold_until_commit(void **state)
 {
 	struct store_env *e = *state;
@@ -1727,8 +1757,14 @@ static void test_hold_until_commit(void **state)
 	struct dd_store *other = NULL;
 	struct dd_lease waiting = {0}, taken = {0};
 	struct dd_resource res = {0}, held = {0};
+	struct dd_target target = {0}, got = {0};
 	long long before = 0, after = 0;
 	bool yes = false;
+
+	target.name = "held";
+	target.owner = "test";
+	target.status = DD_TARGET_BUILDING;
+	assert_ok(dd_store_target_insert(e->store, &target, &err), &err);
 
 	res.blueprint = add_blueprint(e->store, "held", "host", true);
 	res.type = "host";
@@ -1762,18 +1798,39 @@ static void test_hold_until_commit(void **state)
 	assert_int_equal(dd_store_resource_hold(e->store, res.id + 100, &held,
 						&err),
 			 DD_ERR_NOTFOUND);
+	assert_ok(dd_store_target_hold(e->store, target.id, &got, &err), &err);
+	assert_string_equal(got.name, "held");
+	dd_target_release(&got);
+	assert_int_equal(dd_store_target_hold(e->store, target.id + 100, &got,
+					      &err),
+			 DD_ERR_NOTFOUND);
 	/* held: the other handle's writes wait, here past its timeout */
 	assert_int_equal(try_bump(other, &err), DD_ERR_BUSY);
 	waiting.waiting = false;
 	assert_int_equal(try_lease_update(other, &waiting, &err), DD_ERR_BUSY);
 	res.status = DD_RESOURCE_RELEASED;
 	assert_int_equal(try_resource_update(other, &res, &err), DD_ERR_BUSY);
+	target.status = DD_TARGET_PASSED;
+	assert_int_equal(try_target_update(other, &target, &err), DD_ERR_BUSY);
+	/* others may hold what is held, where writers run side by side */
+	if (!strcmp(e->backend->name, "postgres"))
+		assert_ok(try_resource_hold(other, res.id, &err), &err);
 	assert_ok(dd_store_commit(e->store, &err), &err);
 
 	/* released by the commit */
 	assert_ok(try_bump(other, &err), &err);
 	assert_ok(try_lease_update(other, &waiting, &err), &err);
 	assert_ok(try_resource_update(other, &res, &err), &err);
+	assert_ok(try_target_update(other, &target, &err), &err);
+
+	/* a lock keeps the row from other holds too */
+	assert_ok(dd_store_begin(e->store, &err), &err);
+	assert_ok(dd_store_resource_lock(e->store, res.id, &held, &err), &err);
+	assert_int_equal(held.status, DD_RESOURCE_RELEASED);
+	dd_resource_release(&held);
+	assert_int_equal(try_resource_hold(other, res.id, &err), DD_ERR_BUSY);
+	dd_store_rollback(e->store);
+	assert_ok(try_resource_hold(other, res.id, &err), &err);
 	assert_ok(dd_store_counter_get(e->store, "capacity", &after, &err),
 		  &err);
 	assert_int_equal(after, before + 1);
