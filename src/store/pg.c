@@ -34,6 +34,8 @@
  *    (placing a lease on it, waking it as a lease leaves it) reads its
  *    row FOR SHARE (resource_hold): the resource's release either came
  *    first and is seen, or waits for that commit and then sees the lease.
+ *    A reclaim locks its resource's row before counting its leases
+ *    (resource_lock), and adding an artifact holds its target.
  *  - A task is claimed with SELECT ... FOR UPDATE SKIP LOCKED: claimers
  *    never wait for one another's rows, and one that meets a task whose
  *    object lock another claimer just took tries the next.
