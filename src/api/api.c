@@ -165,7 +165,7 @@ int dd_api_lease_create(struct dd_store *s, const struct dd_lease_request *req,
 	if (rc)
 		return rc;
 	if (!replay)
-		dd_wake_notify(s->location, DD_WAKE_DAEMON);
+		dd_wake_notify_on(s, DD_WAKE_DAEMON);
 	DD_CHAOS_STOP("lease_create_committed");
 	if (out)
 		rc = dd_store_lease_get(s, l.id, out, err);
@@ -373,7 +373,7 @@ int dd_api_send(struct dd_store *s, struct dd_ref target, const char *kind,
 	rc = dd_store_commit(s, err);
 	if (rc)
 		return rc;
-	dd_wake_notify(s->location, DD_WAKE_DAEMON);
+	dd_wake_notify_on(s, DD_WAKE_DAEMON);
 	if (out) {
 		memset(out, 0, sizeof(*out));
 		out->id = c.id;
@@ -402,7 +402,7 @@ int dd_api_schedule_update(struct dd_store *s, struct dd_ref target,
 			rc = dd_store_commit(s, err);
 	}
 	if (!rc)
-		dd_wake_notify(s->location, DD_WAKE_DAEMON);
+		dd_wake_notify_on(s, DD_WAKE_DAEMON);
 	return rc;
 }
 
@@ -548,7 +548,7 @@ int dd_api_blueprint_create_idem(struct dd_store *s, const char *type,
 	if (rc)
 		return rc;
 	if (!replay)
-		dd_wake_notify(s->location, DD_WAKE_DAEMON);
+		dd_wake_notify_on(s, DD_WAKE_DAEMON);
 	return out ? dd_store_blueprint_get(s, bp.id, out, err) : 0;
 }
 
@@ -638,6 +638,6 @@ int dd_api_blueprint_edit(struct dd_store *s, long long id, const char *name,
 	rc = dd_store_commit(s, err);
 	if (rc)
 		return rc;
-	dd_wake_notify(s->location, DD_WAKE_DAEMON);
+	dd_wake_notify_on(s, DD_WAKE_DAEMON);
 	return out ? dd_store_blueprint_get(s, id, out, err) : 0;
 }

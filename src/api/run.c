@@ -113,7 +113,7 @@ int dd_run_start(struct dd_store *s, const struct dd_run_request *req,
 	else
 		rc = dd_store_commit(s, err);
 	if (!rc) {
-		dd_wake_notify(s->location, DD_WAKE_DAEMON);
+		dd_wake_notify_on(s, DD_WAKE_DAEMON);
 		*target = t.id;
 		*lease = l.id;
 	}

@@ -69,7 +69,7 @@ int dd_api_target_create(struct dd_store *s,
 	if (rc)
 		return rc;
 	if (!replay && t.deadline)
-		dd_wake_notify(s->location, DD_WAKE_DAEMON);
+		dd_wake_notify_on(s, DD_WAKE_DAEMON);
 	return out ? dd_store_target_get(s, t.id, out, err) : 0;
 }
 

@@ -84,7 +84,11 @@ int dd_wake_wait_for(struct dd_wake *w, const char *object, double timeout)
 	return w->t->wait_for(w, object, timeout);
 }
 
-void dd_wake_notify(const char *location, enum dd_wake_role role)
+static void notify_about(const char *location, struct dd_store *via,
+			 const char *object);
+
+static void notify(const char *location, struct dd_store *via,
+		   enum dd_wake_role role)
 {
 	const struct dd_wake_transport *t =
 		dd_store_wake_transport(location, NULL);
@@ -94,7 +98,7 @@ void dd_wake_notify(const char *location, enum dd_wake_role role)
 	if (!t)
 		return;
 	if (role == DD_WAKE_WATCHER) {
-		dd_wake_notify_about(location, NULL);
+		notify_about(location, via, NULL);
 		return;
 	}
 	if (fn) {
@@ -102,10 +106,26 @@ void dd_wake_notify(const char *location, enum dd_wake_role role)
 		fn();
 		skip.own_daemons = true;
 	}
-	t->notify(location, role, NULL, &skip);
+	t->notify(location, via, role, NULL, &skip);
+}
+
+void dd_wake_notify(const char *location, enum dd_wake_role role)
+{
+	notify(location, NULL, role);
+}
+
+void dd_wake_notify_on(struct dd_store *s, enum dd_wake_role role)
+{
+	notify(s->location, s, role);
 }
 
 void dd_wake_notify_about(const char *location, const char *object)
+{
+	notify_about(location, NULL, object);
+}
+
+static void notify_about(const char *location, struct dd_store *via,
+			 const char *object)
 {
 	const struct dd_wake_transport *t =
 		dd_store_wake_transport(location, NULL);
@@ -126,7 +146,7 @@ void dd_wake_notify_about(const char *location, const char *object)
 	pthread_mutex_unlock(&local_watcher.mu);
 	if (fn)
 		fn(object);
-	t->notify(location, DD_WAKE_WATCHER, object, &skip);
+	t->notify(location, via, DD_WAKE_WATCHER, object, &skip);
 }
 
 int dd_wake_count(const char *location, enum dd_wake_role role)

@@ -46,6 +46,13 @@ void dd_wake_close(struct dd_wake *w);
 /* Wake every listener of `role` for the store at `location`.  Best effort. */
 void dd_wake_notify(const char *location, enum dd_wake_role role);
 /*
+ * The same for the store `s` is open on, right after a commit on `s`, by
+ * the thread that owns it: the notification may go out on s's own
+ * connection (PostgreSQL), so that a CLI command does not open a second
+ * connection (a server process's start) for it alone.
+ */
+void dd_wake_notify_on(struct dd_store *s, enum dd_wake_role role);
+/*
  * Wake watchers about one object ("lease:12").  A watcher that waits
  * with dd_wake_wait_for() says which object it waits for, and watchers of
  * other objects need not be woken, so N clients waiting for N leases are

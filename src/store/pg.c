@@ -256,6 +256,55 @@ int dd_pg_ready(struct pg *p, struct dd_error *err)
 	return rc;
 }
 
+/* ---- notifications on the store's connection ------------------------ */
+
+/* Add `text` to b as a literal (PQescapeLiteral): false if it fails. */
+static bool add_literal(PGconn *c, struct dd_buf *b, const char *text)
+{
+	char *lit = PQescapeLiteral(c, text, strlen(text));
+	int rc;
+
+	if (!lit)
+		return false;
+	rc = dd_buf_addstr(b, lit);
+	PQfreemem(lit);
+	return rc == 0;
+}
+
+bool dd_pg_notify_on(struct dd_store *s, const char *const *channels,
+		     size_t n, const char *payload)
+{
+	struct pg *p = PG(s);
+	struct dd_buf sql = DD_BUF_INIT;
+	PGresult *res;
+	bool ok;
+
+	if (s->ops != &dd_pg_store_ops || !p->conn || p->broken ||
+	    p->in_txn || PQstatus(p->conn) != CONNECTION_OK)
+		return false;
+	ok = !dd_buf_addstr(&sql, "BEGIN; SET LOCAL synchronous_commit = off;"
+				  " SELECT ");
+	for (size_t i = 0; ok && i < n; i++)
+		ok = !dd_buf_addstr(&sql, i ? ", pg_notify(" : "pg_notify(") &&
+		     add_literal(p->conn, &sql, channels[i]) &&
+		     !dd_buf_addstr(&sql, ", ") &&
+		     add_literal(p->conn, &sql, payload) &&
+		     !dd_buf_addstr(&sql, ")");
+	ok = ok && !dd_buf_addstr(&sql, "; COMMIT");
+	if (ok) {
+		res = PQexec(p->conn, sql.buf);
+		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+		PQclear(res);
+		/* a failure inside leaves the transaction open: end it */
+		if (!ok && PQtransactionStatus(p->conn) != PQTRANS_IDLE)
+			PQclear(PQexec(p->conn, "ROLLBACK"));
+		if (!ok && PQstatus(p->conn) != CONNECTION_OK)
+			p->broken = true;
+	}
+	dd_buf_release(&sql);
+	return ok;
+}
+
 /* ---- open, close, schema ---------------------------------------------- */
 
 static void pg_close(struct dd_store *s)

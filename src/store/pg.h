@@ -8,6 +8,20 @@
 
 #include "store/store.h"
 
+#include <stdbool.h>
+#include <stddef.h>
+
 extern const struct dd_store_ops dd_pg_store_ops;
+
+/*
+ * Send `payload` to each of the `n` channels on the connection of store
+ * handle `s` (pg_wake.c's notifications, sent on a connection the caller
+ * already has): true once sent; false, sending nothing, when `s` is no
+ * PostgreSQL store, has no working connection, is in a transaction, or
+ * the statement failed.  One round trip; the commit does not wait for
+ * the disk (synchronous_commit off for it alone).
+ */
+bool dd_pg_notify_on(struct dd_store *s, const char *const *channels,
+		     size_t n, const char *payload);
 
 #endif

@@ -609,9 +609,11 @@ static int each_listener(const char *store_path, enum dd_wake_role role,
 	return live;
 }
 
-static void unix_notify(const char *location, enum dd_wake_role role,
-			const char *object, const struct dd_wake_skip *skip)
+static void unix_notify(const char *location, struct dd_store *via,
+			enum dd_wake_role role, const char *object,
+			const struct dd_wake_skip *skip)
 {
+	(void)via; /* a datagram needs no connection */
 	char own[32];
 
 	/* this process's daemon sockets: "d-PID-" */

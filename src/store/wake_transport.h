@@ -32,6 +32,7 @@ enum dd_wake_role {
 };
 
 struct dd_wake_transport;
+struct dd_store;
 
 /* A listener; each transport's embeds it first. */
 struct dd_wake {
@@ -70,9 +71,13 @@ struct dd_wake_transport {
 	 * Wake every listener of `role` for the store at `location` (about
 	 * `object` only, when set: watchers of other objects may be left
 	 * out), but those `skip` names.  Best effort, never blocking.
+	 * `via`, when set, is a handle open on that store, owned by the
+	 * calling thread and outside a transaction, whose connection the
+	 * transport may send on rather than a connection of its own.
 	 */
-	void (*notify)(const char *location, enum dd_wake_role role,
-		       const char *object, const struct dd_wake_skip *skip);
+	void (*notify)(const char *location, struct dd_store *via,
+		       enum dd_wake_role role, const char *object,
+		       const struct dd_wake_skip *skip);
 	/* live listeners of `role` (a transport may drop dead ones here) */
 	int (*count)(const char *location, enum dd_wake_role role);
 };

@@ -270,7 +270,7 @@ int dd_worker_run_one(struct dd_worker *w, bool *ran, struct dd_error *err)
 	 * orders after it.
 	 */
 	if (w->scheduled)
-		dd_wake_notify(w->store_path, DD_WAKE_DAEMON);
+		dd_wake_notify_on(w->store, DD_WAKE_DAEMON);
 	if (!w->changed)
 		return settle(w, rc, err);
 	/*

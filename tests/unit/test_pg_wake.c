@@ -7,8 +7,10 @@
  * database; a listener whose connection the server ends turns readable,
  * connects again by itself and says so with a wake-up, also after the
  * server was gone for a while, backing off meanwhile; a sending connection
- * that the server ended is made again; and a notification to a server
- * that never answers returns, without trying again at each call.
+ * that the server ended is made again; a notification to a server that
+ * never answers returns, without trying again at each call; and one
+ * sent on a store handle's own connection opens no sending connection,
+ * unless the handle is in a transaction.
  *
  * PostgreSQL delivers one sender's notifications in the order they were
  * committed, so "X did not arrive" is checked by sending X, then a marker,
@@ -65,7 +67,7 @@ static void send_to(const char *loc, enum dd_wake_role role,
 {
 	struct dd_wake_skip skip = {own_daemons, listener};
 
-	dd_pg_wake.notify(loc, role, object, &skip);
+	dd_pg_wake.notify(loc, NULL, role, object, &skip);
 }
 
 /*
@@ -126,17 +128,30 @@ static void dbname_of(const char *loc, char *buf, size_t n)
 	snprintf(buf, n, "%.*s", (int)strcspn(p, "'"), p);
 }
 
-/* End the connections of `app` to loc's database; how many. */
-static long long terminate(const char *loc, const char *app)
+/* `count` over the connections of `app` to loc's database. */
+static long long over_connections(const char *loc, const char *app,
+				  const char *count)
 {
 	char db[64], sql[512];
 
 	dbname_of(loc, db, sizeof(db));
 	snprintf(sql, sizeof(sql),
-		 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+		 "SELECT %s FROM pg_stat_activity"
 		 " WHERE datname = '%s' AND application_name = '%s'",
-		 db, app);
+		 count, db, app);
 	return superuser_sql(sql);
+}
+
+/* End the connections of `app` to loc's database; how many. */
+static long long terminate(const char *loc, const char *app)
+{
+	return over_connections(loc, app, "count(pg_terminate_backend(pid))");
+}
+
+/* Connections of `app` to loc's database. */
+static long long connections(const char *loc, const char *app)
+{
+	return over_connections(loc, app, "count(*)");
 }
 
 static void test_each_role_hears_its_own(void **state)
@@ -434,6 +449,41 @@ static void test_sender_connects_again(void **state)
 	dd_wake_close(d);
 }
 
+/*
+ * dd_wake_notify_on(): on the store handle's own connection, so that a
+ * CLI command opens one connection, not two.  Daemons and a watcher of
+ * an object hear it; no sending connection is made.  A handle in a
+ * transaction does not lend its connection: the sender's goes out.
+ */
+static void test_sent_on_the_store_connection(void **state)
+{
+	struct fx *x = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_wake *d = listen_or_fail(x->loc, DD_WAKE_DAEMON);
+	struct dd_wake *w = listen_or_fail(x->loc, DD_WAKE_WATCHER);
+	struct dd_store *s = NULL;
+	struct dd_wake_skip none = {0};
+	char seen[256];
+
+	assert_ok(dd_store_open(x->loc, NULL, &s, &err), &err);
+	assert_true(dd_wake_watch(w, "lease:7"));
+	dd_wake_notify_on(s, DD_WAKE_DAEMON);
+	read_until(d, "", seen, sizeof(seen));
+	assert_string_equal(seen, "");
+	dd_pg_wake.notify(x->loc, s, DD_WAKE_WATCHER, "lease:7", &none);
+	read_until(w, "lease:7", seen, sizeof(seen));
+	assert_int_equal(connections(x->loc, "drydock wake sender"), 0);
+
+	assert_ok(dd_store_begin(s, &err), &err);
+	dd_pg_wake.notify(x->loc, s, DD_WAKE_DAEMON, "mark:1", &none);
+	read_until(d, "mark:1", seen, sizeof(seen));
+	assert_int_equal(connections(x->loc, "drydock wake sender"), 1);
+	dd_store_rollback(s);
+	dd_store_close(s);
+	dd_wake_close(d);
+	dd_wake_close(w);
+}
+
 /* A notification in a thread of its own, so that a hang fails the test. */
 struct sending {
 	pthread_mutex_t mu;
@@ -515,6 +565,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_targeted_reaches_its_watchers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_count, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_sent_on_the_store_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listener_connects_again,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
