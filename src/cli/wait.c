@@ -135,8 +135,7 @@ int cli_lease_wait(struct dd_store *s, struct dd_wake *wake, long long id,
 					    "lease %lld",
 					    id);
 		}
-		if (!warned && dd_wake_count(cli_store_path(),
-					     DD_WAKE_DAEMON) == 0) {
+		if (!warned && dd_wake_count_on(s, DD_WAKE_DAEMON) == 0) {
 			clear_line(&p);
 			fprintf(stderr,
 				"drydock: no daemon is running for store "

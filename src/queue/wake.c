@@ -149,10 +149,21 @@ static void notify_about(const char *location, struct dd_store *via,
 	t->notify(location, via, DD_WAKE_WATCHER, object, &skip);
 }
 
-int dd_wake_count(const char *location, enum dd_wake_role role)
+static int count(const char *location, struct dd_store *via,
+		 enum dd_wake_role role)
 {
 	const struct dd_wake_transport *t =
 		dd_store_wake_transport(location, NULL);
 
-	return t ? t->count(location, role) : 0;
+	return t ? t->count(location, via, role) : 0;
+}
+
+int dd_wake_count(const char *location, enum dd_wake_role role)
+{
+	return count(location, NULL, role);
+}
+
+int dd_wake_count_on(struct dd_store *s, enum dd_wake_role role)
+{
+	return count(s->location, s, role);
 }

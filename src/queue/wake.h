@@ -78,6 +78,8 @@ bool dd_wake_watch(struct dd_wake *w, const char *object);
 int dd_wake_wait_for(struct dd_wake *w, const char *object, double timeout);
 /* How many live listeners of `role` there are (dead ones may be removed). */
 int dd_wake_count(const char *location, enum dd_wake_role role);
+/* The same, asked on s's own connection where it can (dd_wake_notify_on). */
+int dd_wake_count_on(struct dd_store *s, enum dd_wake_role role);
 
 /*
  * An in-process shortcut: the daemon registers a function that wakes its

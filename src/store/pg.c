@@ -271,6 +271,45 @@ static bool add_literal(PGconn *c, struct dd_buf *b, const char *text)
 	return rc == 0;
 }
 
+/* Can `s` lend its connection: a PostgreSQL handle, up, idle? */
+static bool lendable(struct dd_store *s)
+{
+	struct pg *p = PG(s);
+
+	return s->ops == &dd_pg_store_ops && p->conn && !p->broken &&
+	       !p->in_txn && PQstatus(p->conn) == CONNECTION_OK;
+}
+
+/* After a failed statement on a lent connection: mark what it left. */
+static void lent_failed(struct pg *p)
+{
+	/* a failure inside leaves the transaction open: end it */
+	if (PQtransactionStatus(p->conn) != PQTRANS_IDLE)
+		PQclear(PQexec(p->conn, "ROLLBACK"));
+	if (PQstatus(p->conn) != CONNECTION_OK)
+		p->broken = true;
+}
+
+bool dd_pg_count_on(struct dd_store *s, const char *sql, const char *value,
+		    long long *out)
+{
+	const char *values[] = {value};
+	PGresult *res;
+	bool ok;
+
+	if (!lendable(s))
+		return false;
+	res = PQexecParams(PG(s)->conn, sql, 1, NULL, values, NULL, NULL, 0);
+	ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	     PQnfields(res) == 1;
+	if (ok)
+		*out = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (!ok)
+		lent_failed(PG(s));
+	return ok;
+}
+
 bool dd_pg_notify_on(struct dd_store *s, const char *const *channels,
 		     size_t n, const char *payload)
 {
@@ -279,8 +318,7 @@ bool dd_pg_notify_on(struct dd_store *s, const char *const *channels,
 	PGresult *res;
 	bool ok;
 
-	if (s->ops != &dd_pg_store_ops || !p->conn || p->broken ||
-	    p->in_txn || PQstatus(p->conn) != CONNECTION_OK)
+	if (!lendable(s))
 		return false;
 	ok = !dd_buf_addstr(&sql, "BEGIN; SET LOCAL synchronous_commit = off;"
 				  " SELECT ");
@@ -295,11 +333,8 @@ bool dd_pg_notify_on(struct dd_store *s, const char *const *channels,
 		res = PQexec(p->conn, sql.buf);
 		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 		PQclear(res);
-		/* a failure inside leaves the transaction open: end it */
-		if (!ok && PQtransactionStatus(p->conn) != PQTRANS_IDLE)
-			PQclear(PQexec(p->conn, "ROLLBACK"));
-		if (!ok && PQstatus(p->conn) != CONNECTION_OK)
-			p->broken = true;
+		if (!ok)
+			lent_failed(p);
 	}
 	dd_buf_release(&sql);
 	return ok;

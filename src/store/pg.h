@@ -23,5 +23,13 @@ extern const struct dd_store_ops dd_pg_store_ops;
  */
 bool dd_pg_notify_on(struct dd_store *s, const char *const *channels,
 		     size_t n, const char *payload);
+/*
+ * Run `sql`, a query of one row and column taking one text parameter
+ * `value`, on the connection of store handle `s` (as dd_pg_notify_on):
+ * true with the integer it gives in *out; false when `s` cannot lend its
+ * connection or the query failed.
+ */
+bool dd_pg_count_on(struct dd_store *s, const char *sql, const char *value,
+		    long long *out);
 
 #endif

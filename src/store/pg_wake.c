@@ -403,16 +403,21 @@ static void pg_notify(const char *location, struct dd_store *via,
 	PQclear(sender_run(location, sender_sql[n], (int)n + 1, values));
 }
 
-static int pg_count(const char *location, enum dd_wake_role role)
+static int pg_count(const char *location, struct dd_store *via,
+		    enum dd_wake_role role)
 {
-	const char *values[] = {role_app[role]};
-	PGresult *r = sender_run(
-		location,
+	static const char sql[] =
 		"SELECT count(*) FROM pg_stat_activity "
-		"WHERE datname = current_database() AND application_name = $1",
-		1, values);
-	int n = r && PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : 0;
+		"WHERE datname = current_database() AND application_name = $1";
+	const char *values[] = {role_app[role]};
+	long long lent = 0;
+	PGresult *r;
+	int n;
 
+	if (via && dd_pg_count_on(via, sql, values[0], &lent))
+		return (int)lent;
+	r = sender_run(location, sql, 1, values);
+	n = r && PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : 0;
 	PQclear(r);
 	return n;
 }

@@ -624,8 +624,10 @@ static void unix_notify(const char *location, struct dd_store *via,
 		      skip->own_daemons ? own : NULL, skip->listener, true);
 }
 
-static int unix_count(const char *location, enum dd_wake_role role)
+static int unix_count(const char *location, struct dd_store *via,
+		      enum dd_wake_role role)
 {
+	(void)via;
 	return each_listener(location, role, "", NULL, NULL, NULL, false);
 }
 

@@ -78,8 +78,12 @@ struct dd_wake_transport {
 	void (*notify)(const char *location, struct dd_store *via,
 		       enum dd_wake_role role, const char *object,
 		       const struct dd_wake_skip *skip);
-	/* live listeners of `role` (a transport may drop dead ones here) */
-	int (*count)(const char *location, enum dd_wake_role role);
+	/*
+	 * live listeners of `role` (a transport may drop dead ones here);
+	 * `via` as for notify
+	 */
+	int (*count)(const char *location, struct dd_store *via,
+		     enum dd_wake_role role);
 };
 
 #endif

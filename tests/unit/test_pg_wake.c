@@ -450,9 +450,10 @@ static void test_sender_connects_again(void **state)
 }
 
 /*
- * dd_wake_notify_on(): on the store handle's own connection, so that a
- * CLI command opens one connection, not two.  Daemons and a watcher of
- * an object hear it; no sending connection is made.  A handle in a
+ * dd_wake_notify_on() and dd_wake_count_on(): on the store handle's own
+ * connection, so that a CLI command opens one connection, not two.
+ * Daemons and a watcher of an object hear it, the count is right, and no
+ * sending connection is made.  A handle in a
  * transaction does not lend its connection: the sender's goes out.
  */
 static void test_sent_on_the_store_connection(void **state)
@@ -472,6 +473,8 @@ static void test_sent_on_the_store_connection(void **state)
 	assert_string_equal(seen, "");
 	dd_pg_wake.notify(x->loc, s, DD_WAKE_WATCHER, "lease:7", &none);
 	read_until(w, "lease:7", seen, sizeof(seen));
+	/* and asks how many daemons listen on it too */
+	assert_int_equal(dd_wake_count_on(s, DD_WAKE_DAEMON), 1);
 	assert_int_equal(connections(x->loc, "drydock wake sender"), 0);
 
 	assert_ok(dd_store_begin(s, &err), &err);
