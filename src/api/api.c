@@ -595,7 +595,8 @@ int dd_api_blueprint_edit(struct dd_store *s, long long id, const char *name,
 		json_decref(changes);
 		return rc;
 	}
-	rc = dd_store_blueprint_get(s, id, &bp, err);
+	/* locked: another edit at once waits, then edits what this wrote */
+	rc = dd_store_blueprint_lock(s, id, &bp, err);
 	t = rc ? NULL : dd_blueprint_type_find(bp.type);
 	if (!rc && !t)
 		rc = dd_error_set(err, DD_ERR_INVALID,

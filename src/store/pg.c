@@ -887,6 +887,7 @@ const struct dd_store_ops dd_pg_store_ops = {
 	.blueprint_insert = dd_sql_blueprint_insert,
 	.blueprint_update = dd_sql_blueprint_update,
 	.blueprint_get = dd_sql_blueprint_get,
+	.blueprint_lock = dd_sql_blueprint_lock,
 	.blueprint_list = dd_sql_blueprint_list,
 	.resource_insert = dd_sql_resource_insert,
 	.resource_update = dd_sql_resource_update,

@@ -93,15 +93,12 @@ int dd_sql_blueprint_update(struct dd_store *s, const struct dd_blueprint *bp,
 	return rc;
 }
 
-int dd_sql_blueprint_get(struct dd_store *s, long long id,
-			 struct dd_blueprint *out, struct dd_error *err)
+static int blueprint_read(struct dd_store *s, const char *sql, long long id,
+			  struct dd_blueprint *out, struct dd_error *err)
 {
 	struct dd_sql *h = dd_sql(s);
 	struct dd_sql_stmt *st;
-	int rc = dd_sql_prepare(h,
-				"SELECT " BLUEPRINT_COLS
-				" FROM blueprint WHERE id = ?1",
-				&st, err);
+	int rc = dd_sql_prepare(h, sql, &st, err);
 
 	if (rc)
 		return rc;
@@ -110,6 +107,22 @@ int dd_sql_blueprint_get(struct dd_store *s, long long id,
 	if (rc == DD_ERR_NOTFOUND)
 		return dd_error_set(err, rc, "no such blueprint: %lld", id);
 	return rc;
+}
+
+int dd_sql_blueprint_get(struct dd_store *s, long long id,
+			 struct dd_blueprint *out, struct dd_error *err)
+{
+	return blueprint_read(s, "SELECT " BLUEPRINT_COLS
+			      " FROM blueprint WHERE id = ?1",
+			      id, out, err);
+}
+
+int dd_sql_blueprint_lock(struct dd_store *s, long long id,
+			  struct dd_blueprint *out, struct dd_error *err)
+{
+	return blueprint_read(s, "SELECT " BLUEPRINT_COLS
+			      " FROM blueprint WHERE id = ?1 FOR NO KEY UPDATE",
+			      id, out, err);
 }
 
 int dd_sql_blueprint_list(struct dd_store *s, const struct dd_filter *f,

@@ -13,6 +13,7 @@
 dd_store_blueprint_insert_fn dd_sql_blueprint_insert;
 dd_store_blueprint_update_fn dd_sql_blueprint_update;
 dd_store_blueprint_get_fn dd_sql_blueprint_get;
+dd_store_blueprint_get_fn dd_sql_blueprint_lock;
 dd_store_blueprint_list_fn dd_sql_blueprint_list;
 
 /* sql_resources.c */

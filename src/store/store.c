@@ -518,6 +518,12 @@ int dd_store_blueprint_get(struct dd_store *s, long long id,
 	CALL(s, blueprint_get, id, out, err);
 }
 
+int dd_store_blueprint_lock(struct dd_store *s, long long id,
+			    struct dd_blueprint *out, struct dd_error *err)
+{
+	CALL(s, blueprint_lock, id, out, err);
+}
+
 int dd_store_blueprint_list(struct dd_store *s, const struct dd_filter *f,
 			    struct dd_blueprint_list *out, struct dd_error *err)
 {

@@ -155,6 +155,12 @@ typedef int dd_store_blueprint_insert_fn(struct dd_store *s,
 typedef int dd_store_blueprint_update_fn(struct dd_store *s,
 					 const struct dd_blueprint *bp,
 					 struct dd_error *err);
+/*
+ * lock is get that keeps the row from other writers until the
+ * transaction ends (as resource_lock): an edit reads the row, changes
+ * some fields and writes them all, so two edits at once follow one
+ * another rather than the second undoing the first.
+ */
 typedef int dd_store_blueprint_get_fn(struct dd_store *s, long long id,
 				      struct dd_blueprint *out,
 				      struct dd_error *err);
@@ -624,6 +630,7 @@ struct dd_store_ops {
 	dd_store_blueprint_insert_fn *blueprint_insert;
 	dd_store_blueprint_update_fn *blueprint_update;
 	dd_store_blueprint_get_fn *blueprint_get;
+	dd_store_blueprint_get_fn *blueprint_lock;
 	dd_store_blueprint_list_fn *blueprint_list;
 	dd_store_resource_insert_fn *resource_insert;
 	dd_store_resource_update_fn *resource_update;
@@ -792,6 +799,8 @@ int dd_store_blueprint_update(struct dd_store *s, const struct dd_blueprint *bp,
 			      struct dd_error *err);
 int dd_store_blueprint_get(struct dd_store *s, long long id,
 			   struct dd_blueprint *out, struct dd_error *err);
+int dd_store_blueprint_lock(struct dd_store *s, long long id,
+			    struct dd_blueprint *out, struct dd_error *err);
 int dd_store_blueprint_list(struct dd_store *s, const struct dd_filter *f,
 			    struct dd_blueprint_list *out,
 			    struct dd_error *err);

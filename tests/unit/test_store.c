@@ -1746,6 +1746,21 @@ static int try_resource_hold(struct dd_store *s, long long id,
 	return rc;
 }
 
+/* A lock of blueprint `id` in a transaction of its own, rolled back. */
+static int try_blueprint_lock(struct dd_store *s, long long id,
+			      struct dd_error *err)
+{
+	struct dd_blueprint bp = {0};
+	int rc = dd_store_begin(s, err);
+
+	if (!rc)
+		rc = dd_store_blueprint_lock(s, id, &bp, err);
+	dd_blueprint_release(&bp);
+	if (s->depth)
+		dd_store_rollback(s);
+	return rc;
+}
+
 static void test_hold_until_commit(void **state)
 {
 	struct store_env *e = *state;
@@ -1758,6 +1773,7 @@ static void test_hold_until_commit(void **state)
 	struct dd_lease waiting = {0}, taken = {0};
 	struct dd_resource res = {0}, held = {0};
 	struct dd_target target = {0}, got = {0};
+	struct dd_blueprint bp = {0};
 	long long before = 0, after = 0;
 	bool yes = false;
 
@@ -1831,6 +1847,20 @@ static void test_hold_until_commit(void **state)
 	assert_int_equal(try_resource_hold(other, res.id, &err), DD_ERR_BUSY);
 	dd_store_rollback(e->store);
 	assert_ok(try_resource_hold(other, res.id, &err), &err);
+
+	/* a blueprint's lock keeps another edit's lock waiting */
+	assert_ok(dd_store_begin(e->store, &err), &err);
+	assert_ok(dd_store_blueprint_lock(e->store, res.blueprint, &bp, &err),
+		  &err);
+	assert_string_equal(bp.name, "held");
+	dd_blueprint_release(&bp);
+	assert_int_equal(dd_store_blueprint_lock(e->store, res.blueprint + 100,
+						 &bp, &err),
+			 DD_ERR_NOTFOUND);
+	assert_int_equal(try_blueprint_lock(other, res.blueprint, &err),
+			 DD_ERR_BUSY);
+	dd_store_rollback(e->store);
+	assert_ok(try_blueprint_lock(other, res.blueprint, &err), &err);
 	assert_ok(dd_store_counter_get(e->store, "capacity", &after, &err),
 		  &err);
 	assert_int_equal(after, before + 1);
