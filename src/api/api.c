@@ -259,7 +259,11 @@ static int object_status(struct dd_store *s, struct dd_ref target,
 	} else if (target.kind == DD_OBJ_TARGET) {
 		struct dd_target t = {0};
 
-		rc = dd_store_target_get(s, target.id, &t, err);
+		/*
+		 * locked: of two finishes at once, the second waits and then
+		 * sees the first queued (dd_command_accept_another)
+		 */
+		rc = dd_store_target_lock(s, target.id, &t, err);
 		*status = (int)t.status;
 		dd_target_release(&t);
 	} else {

@@ -88,6 +88,7 @@ dd_store_target_insert_fn dd_sql_target_insert;
 dd_store_target_update_fn dd_sql_target_update;
 dd_store_target_get_fn dd_sql_target_get;
 dd_store_target_get_fn dd_sql_target_hold;
+dd_store_target_get_fn dd_sql_target_lock;
 dd_store_target_each_fn dd_sql_target_each;
 dd_store_artifact_insert_fn dd_sql_artifact_insert;
 dd_store_artifact_get_fn dd_sql_artifact_get;

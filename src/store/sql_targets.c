@@ -110,6 +110,15 @@ int dd_sql_target_hold(struct dd_store *s, long long id, struct dd_target *out,
 			   id, out, err);
 }
 
+int dd_sql_target_lock(struct dd_store *s, long long id, struct dd_target *out,
+		       struct dd_error *err)
+{
+	return target_read(s,
+			   "SELECT " TARGET_COLS
+			   " FROM target WHERE id = ?1 FOR NO KEY UPDATE",
+			   id, out, err);
+}
+
 struct target_walk {
 	dd_target_visit_fn *fn;
 	void *arg;

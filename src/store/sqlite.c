@@ -1648,6 +1648,7 @@ const struct dd_store_ops dd_sqlite_store_ops = {
 	.target_update = dd_sql_target_update,
 	.target_get = dd_sql_target_get,
 	.target_hold = dd_sql_target_hold,
+	.target_lock = dd_sql_target_lock,
 	.target_each = dd_sql_target_each,
 	.artifact_insert = dd_sql_artifact_insert,
 	.artifact_get = dd_sql_artifact_get,

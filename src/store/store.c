@@ -678,6 +678,12 @@ int dd_store_target_hold(struct dd_store *s, long long id,
 	CALL(s, target_hold, id, out, err);
 }
 
+int dd_store_target_lock(struct dd_store *s, long long id,
+			 struct dd_target *out, struct dd_error *err)
+{
+	CALL(s, target_lock, id, out, err);
+}
+
 int dd_store_target_each(struct dd_store *s, const struct dd_filter *f,
 			 dd_target_visit_fn *fn, void *arg,
 			 struct dd_error *err)

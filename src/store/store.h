@@ -281,6 +281,9 @@ typedef int dd_store_target_update_fn(struct dd_store *s,
  * resource_hold): adding an artifact holds its target, so that a finish
  * (whose first write is the target's row) either came first and is
  * seen, or waits and then sees the artifact, whose lease it releases.
+ * lock keeps the row from other holds and locks too (as resource_lock):
+ * a command sent to a target locks it, so that of two finishes sent at
+ * once the second sees the first queued and is refused.
  */
 typedef int dd_store_target_get_fn(struct dd_store *s, long long id,
 				   struct dd_target *out, struct dd_error *err);
@@ -649,6 +652,7 @@ struct dd_store_ops {
 	dd_store_target_update_fn *target_update;
 	dd_store_target_get_fn *target_get;
 	dd_store_target_get_fn *target_hold;
+	dd_store_target_get_fn *target_lock;
 	dd_store_target_each_fn *target_each;
 	dd_store_artifact_insert_fn *artifact_insert;
 	dd_store_artifact_get_fn *artifact_get;
@@ -846,6 +850,8 @@ int dd_store_target_update(struct dd_store *s, const struct dd_target *t,
 int dd_store_target_get(struct dd_store *s, long long id,
 			struct dd_target *out, struct dd_error *err);
 int dd_store_target_hold(struct dd_store *s, long long id,
+			 struct dd_target *out, struct dd_error *err);
+int dd_store_target_lock(struct dd_store *s, long long id,
 			 struct dd_target *out, struct dd_error *err);
 int dd_store_target_each(struct dd_store *s, const struct dd_filter *f,
 			 dd_target_visit_fn *fn, void *arg,

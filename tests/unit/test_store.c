@@ -1746,6 +1746,21 @@ static int try_resource_hold(struct dd_store *s, long long id,
 	return rc;
 }
 
+/* A hold of target `id` in a transaction of its own, rolled back. */
+static int try_target_hold(struct dd_store *s, long long id,
+			   struct dd_error *err)
+{
+	struct dd_target t = {0};
+	int rc = dd_store_begin(s, err);
+
+	if (!rc)
+		rc = dd_store_target_hold(s, id, &t, err);
+	dd_target_release(&t);
+	if (s->depth)
+		dd_store_rollback(s);
+	return rc;
+}
+
 /* A lock of blueprint `id` in a transaction of its own, rolled back. */
 static int try_blueprint_lock(struct dd_store *s, long long id,
 			      struct dd_error *err)
@@ -1847,6 +1862,14 @@ static void test_hold_until_commit(void **state)
 	assert_int_equal(try_resource_hold(other, res.id, &err), DD_ERR_BUSY);
 	dd_store_rollback(e->store);
 	assert_ok(try_resource_hold(other, res.id, &err), &err);
+
+	/* a target's lock keeps another's hold waiting */
+	assert_ok(dd_store_begin(e->store, &err), &err);
+	assert_ok(dd_store_target_lock(e->store, target.id, &got, &err), &err);
+	dd_target_release(&got);
+	assert_int_equal(try_target_hold(other, target.id, &err), DD_ERR_BUSY);
+	dd_store_rollback(e->store);
+	assert_ok(try_target_hold(other, target.id, &err), &err);
 
 	/* a blueprint's lock keeps another edit's lock waiting */
 	assert_ok(dd_store_begin(e->store, &err), &err);
