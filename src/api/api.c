@@ -63,7 +63,7 @@ static void known_types(struct dd_store *s, char *buf, size_t n)
 	dd_blueprint_list_release(&all);
 }
 
-int dd_api_lease_create(struct dd_store *s, const struct dd_lease_request *req,
+static int lease_create(struct dd_store *s, const struct dd_lease_request *req,
 			struct dd_lease *out, struct dd_error *err)
 {
 	struct dd_lease l = {0};
@@ -169,6 +169,21 @@ int dd_api_lease_create(struct dd_store *s, const struct dd_lease_request *req,
 	DD_CHAOS_STOP("lease_create_committed");
 	if (out)
 		rc = dd_store_lease_get(s, l.id, out, err);
+	return rc;
+}
+
+/*
+ * Run again, up to twice, when a concurrent request with the same
+ * idempotency key recorded it first: the next run answers with its object.
+ */
+int dd_api_lease_create(struct dd_store *s, const struct dd_lease_request *req,
+			struct dd_lease *out, struct dd_error *err)
+{
+	int tries = 0, rc;
+
+	do
+		rc = lease_create(s, req, out, err);
+	while (dd_idem_raced(req->idem, rc) && ++tries < 3);
 	return rc;
 }
 
@@ -477,11 +492,10 @@ int dd_api_blueprint_create(struct dd_store *s, const char *type,
 					    NULL, out, err);
 }
 
-int dd_api_blueprint_create_idem(struct dd_store *s, const char *type,
-				 const char *name, json_t *config,
-				 bool enabled, struct dd_idem *idem,
-				 struct dd_blueprint *out,
-				 struct dd_error *err)
+static int blueprint_create(struct dd_store *s, const char *type,
+			    const char *name, json_t *config, bool enabled,
+			    struct dd_idem *idem, struct dd_blueprint *out,
+			    struct dd_error *err)
 {
 	const struct dd_blueprint_type *t = type ? dd_blueprint_type_find(type)
 						 : NULL;
@@ -554,6 +568,25 @@ int dd_api_blueprint_create_idem(struct dd_store *s, const char *type,
 	if (!replay)
 		dd_wake_notify_on(s, DD_WAKE_DAEMON);
 	return out ? dd_store_blueprint_get(s, bp.id, out, err) : 0;
+}
+
+/*
+ * Run again, up to twice, when a concurrent request with the same
+ * idempotency key recorded it first: the next run answers with its object.
+ */
+int dd_api_blueprint_create_idem(struct dd_store *s, const char *type,
+				 const char *name, json_t *config,
+				 bool enabled, struct dd_idem *idem,
+				 struct dd_blueprint *out,
+				 struct dd_error *err)
+{
+	int tries = 0, rc;
+
+	do
+		rc = blueprint_create(s, type, name, config, enabled, idem, out,
+				      err);
+	while (dd_idem_raced(idem, rc) && ++tries < 3);
+	return rc;
 }
 
 int dd_api_blueprint_edit(struct dd_store *s, long long id, const char *name,

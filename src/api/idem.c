@@ -95,6 +95,7 @@ int dd_idem_record(struct dd_store *s, struct dd_idem *k, const char *kind,
 	k->rec.object = id;
 	k->rec.created = now;
 	rc = dd_store_idem_insert(s, &k->rec, now - DD_IDEM_TTL, err);
+	k->raced = rc == DD_ERR_EXISTS;
 	if (rc == DD_ERR_EXISTS)
 		return dd_error_set(err, DD_ERR_EXISTS,
 				    "idempotency key '%.64s' is in use by a "
@@ -104,4 +105,13 @@ int dd_idem_record(struct dd_store *s, struct dd_idem *k, const char *kind,
 		rc = dd_store_idem_prune(s, now - DD_IDEM_TTL, DD_IDEM_PRUNE,
 					 &pruned, err);
 	return rc;
+}
+
+bool dd_idem_raced(struct dd_idem *k, int rc)
+{
+	bool raced = k && k->raced && rc == DD_ERR_EXISTS;
+
+	if (k)
+		k->raced = false;
+	return raced;
 }

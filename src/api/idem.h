@@ -46,6 +46,13 @@
 struct dd_idem {
 	struct dd_idem_record rec; /* caller, key, request and hash */
 	bool replayed; /* set by a create that answered from the record */
+	/*
+	 * Set by dd_idem_record() when a concurrent request with the same
+	 * key recorded it first (PostgreSQL, where both may look before
+	 * either commits): the create rolls back and runs again, and its
+	 * look then finds the winner's object (dd_idem_raced()).
+	 */
+	bool raced;
 };
 
 /*
@@ -83,5 +90,12 @@ int dd_idem_find(struct dd_store *s, struct dd_idem *k, long long *id,
  */
 int dd_idem_record(struct dd_store *s, struct dd_idem *k, const char *kind,
 		   long long id, struct dd_error *err);
+
+/*
+ * Did a create that returned `rc` lose the race for its key (k->raced,
+ * DD_ERR_EXISTS)?  Then it is to be run again, which answers with the
+ * winner's object; clears the mark.  False for no key.
+ */
+bool dd_idem_raced(struct dd_idem *k, int rc);
 
 #endif

@@ -13,7 +13,7 @@
 
 #include <string.h>
 
-int dd_api_target_create(struct dd_store *s,
+static int target_create(struct dd_store *s,
 			 const struct dd_target_request *req,
 			 struct dd_target *out, struct dd_error *err)
 {
@@ -71,6 +71,22 @@ int dd_api_target_create(struct dd_store *s,
 	if (!replay && t.deadline)
 		dd_wake_notify_on(s, DD_WAKE_DAEMON);
 	return out ? dd_store_target_get(s, t.id, out, err) : 0;
+}
+
+/*
+ * Run again, up to twice, when a concurrent request with the same
+ * idempotency key recorded it first: the next run answers with its object.
+ */
+int dd_api_target_create(struct dd_store *s,
+			 const struct dd_target_request *req,
+			 struct dd_target *out, struct dd_error *err)
+{
+	int tries = 0, rc;
+
+	do
+		rc = target_create(s, req, out, err);
+	while (dd_idem_raced(req->idem, rc) && ++tries < 3);
+	return rc;
 }
 
 /* May target `t` hold lease `id`?  Read in the adding transaction. */

@@ -220,10 +220,10 @@ int dd_token_create(struct dd_store *s, const char *name, enum dd_role role,
 				    err);
 }
 
-int dd_token_create_idem(struct dd_store *s, const char *name,
-			 enum dd_role role, struct dd_idem *idem,
-			 char *secret_out, struct dd_token *out,
-			 struct dd_error *err)
+static int token_create(struct dd_store *s, const char *name,
+			enum dd_role role, struct dd_idem *idem,
+			char *secret_out, struct dd_token *out,
+			struct dd_error *err)
 {
 	unsigned char raw[SECRET_RANDOM_BYTES];
 	char secret[DD_TOKEN_SECRET_MAX];
@@ -287,6 +287,23 @@ int dd_token_create_idem(struct dd_store *s, const char *name,
 	dd_token_release(&t);
 	explicit_bzero(raw, sizeof(raw));
 	explicit_bzero(secret, sizeof(secret));
+	return rc;
+}
+
+/*
+ * Run again, up to twice, when a concurrent request with the same
+ * idempotency key recorded it first: the next run answers with its object.
+ */
+int dd_token_create_idem(struct dd_store *s, const char *name,
+			 enum dd_role role, struct dd_idem *idem,
+			 char *secret_out, struct dd_token *out,
+			 struct dd_error *err)
+{
+	int tries = 0, rc;
+
+	do
+		rc = token_create(s, name, role, idem, secret_out, out, err);
+	while (dd_idem_raced(idem, rc) && ++tries < 3);
 	return rc;
 }
 

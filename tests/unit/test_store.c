@@ -1349,6 +1349,87 @@ static void test_idem_lease_create_all_or_nothing(void **state)
 	json_decref(params);
 }
 
+/*
+ * Two creates with one key at once: the second looks before the first
+ * commits and makes a lease of its own; on PostgreSQL its record then
+ * waits for the first's and meets it.  It must answer with the first's
+ * lease (its own rolled back), not "in use: retry it" (CI's burst of 8
+ * over HTTP got one 409).  On SQLite the second waits for the writer
+ * and finds the record.
+ */
+struct racer {
+	const char *location;
+	struct dd_idem k;
+	struct dd_lease l;
+	struct dd_error err;
+	int rc;
+};
+
+static void *race_create(void *arg)
+{
+	struct racer *r = arg;
+	struct dd_lease_request req = {.type = "host", .owner = "cli:a@b"};
+	struct dd_store *s = NULL;
+
+	req.idem = &r->k;
+	r->rc = dd_store_open(r->location, NULL, &s, &r->err);
+	if (!r->rc)
+		r->rc = dd_api_lease_create(s, &req, &r->l, &r->err);
+	if (s)
+		dd_store_close(s);
+	return NULL;
+}
+
+static void test_idem_create_race(void **state)
+{
+	struct store_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_idem first;
+	struct racer second = {.location = e->location};
+	struct dd_lease l = {0};
+	json_t *params = json_pack("{s:s}", "type", "host");
+	pthread_t t;
+
+	assert_ok(dd_idem_init(&first, "race", "cli:a@b", "drydock lease",
+			       params, &err),
+		  &err);
+	second.k = first;
+	l.type = "host";
+	l.owner = "cli:a@b";
+	assert_ok(dd_store_begin(e->store, &err), &err);
+	assert_ok(dd_store_lease_insert(e->store, &l, &err), &err);
+	assert_ok(dd_idem_record(e->store, &first, "lease", l.id, &err), &err);
+	assert_int_equal(pthread_create(&t, NULL, race_create, &second), 0);
+	if (!strcmp(e->backend->name, "postgres")) {
+		/* the second's record waits for ours: then commit */
+		PGconn *c = pg_test_connect();
+		double give_up = dd_monotonic() + 30;
+		bool waiting = false;
+
+		while (!waiting && dd_monotonic() < give_up) {
+			PGresult *r = PQexec(c, "SELECT count(*) FROM pg_locks"
+						" WHERE NOT granted");
+
+			waiting = PQresultStatus(r) == PGRES_TUPLES_OK &&
+				  atoi(PQgetvalue(r, 0, 0)) > 0;
+			PQclear(r);
+			if (!waiting)
+				dd_sleep(0.01);
+		}
+		PQfinish(c);
+		assert_true(waiting);
+	}
+	assert_ok(dd_store_commit(e->store, &err), &err);
+	pthread_join(t, NULL);
+	assert_ok(second.rc, &second.err);
+	assert_int_equal(second.l.id, l.id);
+	assert_true(second.k.replayed);
+	assert_int_equal(lease_count_all(e->store), 1);
+	dd_lease_release(&second.l);
+	json_decref(l.attributes);
+	json_decref(params);
+}
+
 static void test_idem_key_check(void **state)
 {
 	struct dd_error err = DD_ERROR_INIT;
@@ -2150,6 +2231,7 @@ static void test_claim_expired_on_machine(void **state)
 	X(test_idem_record_round_trip) \
 	X(test_idem_prune) \
 	X(test_idem_lease_create_all_or_nothing) \
+	X(test_idem_create_race) \
 	X(test_idem_key_check) \
 	X(test_nested_commit) \
 	X(test_nested_inner_rollback) \
