@@ -173,8 +173,9 @@ static int lease_create(struct dd_store *s, const struct dd_lease_request *req,
 }
 
 /*
- * Run again, up to twice, when a concurrent request with the same
- * idempotency key recorded it first: the next run answers with its object.
+ * Run again (DD_IDEM_RUNS in all) when a concurrent request with the
+ * same idempotency key recorded it first: the next run answers with its
+ * object.
  */
 int dd_api_lease_create(struct dd_store *s, const struct dd_lease_request *req,
 			struct dd_lease *out, struct dd_error *err)
@@ -183,7 +184,8 @@ int dd_api_lease_create(struct dd_store *s, const struct dd_lease_request *req,
 
 	do
 		rc = lease_create(s, req, out, err);
-	while (dd_idem_raced(req->idem, rc) && ++tries < 3);
+	while (dd_idem_raced(req->idem, rc) &&
+	       ++tries < DD_IDEM_RUNS);
 	return rc;
 }
 
@@ -571,8 +573,9 @@ static int blueprint_create(struct dd_store *s, const char *type,
 }
 
 /*
- * Run again, up to twice, when a concurrent request with the same
- * idempotency key recorded it first: the next run answers with its object.
+ * Run again (DD_IDEM_RUNS in all) when a concurrent request with the
+ * same idempotency key recorded it first: the next run answers with its
+ * object.
  */
 int dd_api_blueprint_create_idem(struct dd_store *s, const char *type,
 				 const char *name, json_t *config,
@@ -585,7 +588,8 @@ int dd_api_blueprint_create_idem(struct dd_store *s, const char *type,
 	do
 		rc = blueprint_create(s, type, name, config, enabled, idem, out,
 				      err);
-	while (dd_idem_raced(idem, rc) && ++tries < 3);
+	while (dd_idem_raced(idem, rc) &&
+	       ++tries < DD_IDEM_RUNS);
 	return rc;
 }
 

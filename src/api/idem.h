@@ -97,5 +97,7 @@ int dd_idem_record(struct dd_store *s, struct dd_idem *k, const char *kind,
  * winner's object; clears the mark.  False for no key.
  */
 bool dd_idem_raced(struct dd_idem *k, int rc);
+/* How many times a create runs at most while it loses such races. */
+#define DD_IDEM_RUNS 3
 
 #endif

@@ -74,8 +74,9 @@ static int target_create(struct dd_store *s,
 }
 
 /*
- * Run again, up to twice, when a concurrent request with the same
- * idempotency key recorded it first: the next run answers with its object.
+ * Run again (DD_IDEM_RUNS in all) when a concurrent request with the
+ * same idempotency key recorded it first: the next run answers with its
+ * object.
  */
 int dd_api_target_create(struct dd_store *s,
 			 const struct dd_target_request *req,
@@ -85,7 +86,8 @@ int dd_api_target_create(struct dd_store *s,
 
 	do
 		rc = target_create(s, req, out, err);
-	while (dd_idem_raced(req->idem, rc) && ++tries < 3);
+	while (dd_idem_raced(req->idem, rc) &&
+	       ++tries < DD_IDEM_RUNS);
 	return rc;
 }
 

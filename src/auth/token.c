@@ -291,8 +291,9 @@ static int token_create(struct dd_store *s, const char *name,
 }
 
 /*
- * Run again, up to twice, when a concurrent request with the same
- * idempotency key recorded it first: the next run answers with its object.
+ * Run again (DD_IDEM_RUNS in all) when a concurrent request with the
+ * same idempotency key recorded it first: the next run answers with its
+ * object.
  */
 int dd_token_create_idem(struct dd_store *s, const char *name,
 			 enum dd_role role, struct dd_idem *idem,
@@ -303,7 +304,8 @@ int dd_token_create_idem(struct dd_store *s, const char *name,
 
 	do
 		rc = token_create(s, name, role, idem, secret_out, out, err);
-	while (dd_idem_raced(idem, rc) && ++tries < 3);
+	while (dd_idem_raced(idem, rc) &&
+	       ++tries < DD_IDEM_RUNS);
 	return rc;
 }
 
