@@ -13,6 +13,7 @@
  */
 #include "store/copy.h"
 #include "store/pg_internal.h"
+#include "store/schema_pg.h"
 #include "store/store.h"
 #include "queue/wake.h"
 
@@ -318,6 +319,15 @@ static int copy_all(struct copy *c, const char *to,
 		}
 		if (!rc)
 			rc = copy_table(c, tables[i], &rows);
+		/* SQLite keeps a counter in one row, PostgreSQL in parts too */
+		if (!rc && !strcmp(tables[i], "counter")) {
+			PGresult *res = dd_pg_exec(c->p, DD_PG_CAPACITY_PARTS,
+						   0, NULL, NULL, NULL, 0,
+						   c->err, "copy the counters");
+
+			rc = res ? 0 : c->err->code;
+			PQclear(res);
+		}
 		if (!rc && progress)
 			progress(arg, tables[i], rows);
 	}

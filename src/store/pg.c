@@ -20,10 +20,11 @@
  *    expiry alone) must not wait for the pass, which may be waiting for
  *    the keeper's renewal of the task's claim: under SHARE the two
  *    deadlocked, and the pass, the victim, ran its hooks again.
- *  - A lock is taken by deleting its row only if expired, then inserting
- *    a new one ON CONFLICT DO NOTHING: two takers of one lock meet at the
- *    row (the second waits for the first to commit) and exactly one gets
- *    a grant, with a new token.  Locks are leases on rows: they expire,
+ *  - A lock is taken by inserting its row, or updating it only if
+ *    expired, with a new token either way (INSERT ... ON CONFLICT DO
+ *    UPDATE ... WHERE): two takers of one lock meet at the row (the second
+ *    waits for the first to commit, then finds it live) and exactly one
+ *    gets a grant.  Locks are leases on rows: they expire,
  *    and their holders renew them (lock_renew, task_renew), so a holder
  *    that crashed or was cut off loses them by itself.
  *  - A lease about to wait reads the capacity counter (or the lease it
@@ -38,7 +39,9 @@
  *    (resource_lock), and adding an artifact holds its target.
  *  - A task is claimed with SELECT ... FOR UPDATE SKIP LOCKED: claimers
  *    never wait for one another's rows, and one that meets a task whose
- *    object lock another claimer just took tries the next.
+ *    object lock another claimer just took tries the next.  The look,
+ *    the object's lock and the claim are one statement, and outside a
+ *    transaction one lazily committed round trip.
  *  - A write meets another on a row lock for at most the busy timeout
  *    (lock_timeout), then fails with DD_ERR_BUSY, as on SQLite.
  * Durable commits wait for the WAL flush (synchronous_commit on); the
@@ -424,6 +427,7 @@ static int pg_open(const char *location, const struct dd_store_options *opt,
 	p->base.ops = &dd_pg_store_ops;
 	p->sql.drv = &dd_pg_sql_driver;
 	p->sql.name = p->shown;
+	p->sql.parts = DD_PG_COUNTER_PARTS;
 	dd_store_location_shown(location, p->shown, sizeof(p->shown));
 	p->base.location = dd_strdup(location);
 	if (!p->base.location) {
@@ -484,8 +488,11 @@ static int pg_begin(struct dd_store *s, struct dd_error *err)
 		if (!rc)
 			rc = run(p, "BEGIN", err, "begin");
 	}
-	if (!rc)
+	if (!rc) {
 		p->in_txn = true;
+		/* its counter bumps' part (sql_locks.c) */
+		p->sql.part = (int)(dd_random() * DD_PG_COUNTER_PARTS);
+	}
 	return rc;
 }
 
@@ -548,27 +555,26 @@ static void pg_rollback(struct dd_store *s)
 
 /*
  * Make every earlier commit durable, lazy ones too: a flushed commit
- * flushes the WAL up to its own record, which follows theirs.  The
- * transaction takes an id so that it has a commit record to flush.
+ * flushes the WAL up to its own record, which follows theirs.  One
+ * statement in a transaction of its own, which takes an id so that it
+ * has a commit record to flush (synchronous_commit is on outside lazy
+ * commits).
  */
 static int pg_sync(struct dd_store *s, struct dd_error *err)
 {
 	struct pg *p = PG(s);
-	int rc;
+	PGresult *res;
 
 	if (!p->durable || !p->unsynced)
 		return 0;
-	rc = pg_begin(s, err);
-	if (!rc)
-		rc = run(p, "SELECT pg_current_xact_id()", err, "sync");
-	if (rc) {
-		pg_rollback(s);
-		return rc;
-	}
-	rc = finish(p, false, err);
-	if (!rc)
-		p->unsynced = false;
-	return rc;
+	res = dd_pg_exec(p, "SELECT pg_current_xact_id()", 0, NULL, NULL,
+			 NULL, 0, err, "sync");
+	if (!res)
+		return err ? err->code : DD_ERR_STORE;
+	PQclear(res);
+	dd_store_count_commit();
+	p->unsynced = false;
+	return 0;
 }
 
 static void pg_sync_then(struct dd_store *s, dd_store_durable_fn *done,
@@ -609,73 +615,92 @@ static int pg_fence_check(struct dd_store *s, const struct dd_lock_grant *g,
 }
 
 /*
- * Take lock `g->name` for `owner` unless it is held (in a transaction):
- * an expired row is deleted, and a new one, with a new token, inserted
- * unless somebody else's is there by then.
+ * Take lock `g->name` for `owner` unless it is held: one statement that
+ * inserts its row, or takes an expired one over, with a new token either
+ * way.  In the caller's transaction if there is one, else in its own,
+ * committed durably.
  */
-static int take_lock(struct dd_sql *h, struct dd_lock_grant *g,
-		     const char *owner, double now, double ttl,
-		     struct dd_error *err)
+static int pg_lock_acquire(struct dd_store *s, const char *owner, double now,
+			   double ttl, struct dd_lock_grant *g,
+			   struct dd_error *err)
 {
+	struct dd_sql *h = dd_sql(s);
 	struct dd_sql_stmt *st;
 	int rc = dd_sql_prepare(h,
-				"DELETE FROM lock WHERE name = ?1"
-				" AND expires <= ?2",
+				"INSERT INTO lock(name, owner, expires)"
+				" VALUES(?1, ?2, ?3) ON CONFLICT(name)"
+				" DO UPDATE SET owner = excluded.owner,"
+				" expires = excluded.expires, token ="
+				" nextval(pg_get_serial_sequence('lock', 'token'))"
+				" WHERE lock.expires <= ?4 RETURNING token",
 				&st, err);
 
 	if (rc)
 		return rc;
 	dd_sql_text(h, st, 1, g->name);
-	dd_sql_double(h, st, 2, now);
-	rc = dd_sql_exec(h, st, err, "take over lock");
-	if (!rc)
-		rc = dd_sql_prepare(h,
-				    "INSERT INTO lock(name, owner, expires)"
-				    " VALUES(?1, ?2, ?3) ON CONFLICT(name)"
-				    " DO NOTHING RETURNING token",
-				    &st, err);
-	if (rc)
-		return rc;
-	dd_sql_text(h, st, 1, g->name);
 	dd_sql_text_or_null(h, st, 2, owner);
 	dd_sql_double(h, st, 3, now + ttl);
+	dd_sql_double(h, st, 4, now);
 	rc = dd_sql_insert(h, st, &g->token, err, "acquire lock");
 	if (rc == DD_ERR_NOTFOUND)
 		rc = dd_error_set(err, DD_ERR_BUSY, "lock '%s' is held",
 				  g->name);
+	if (!rc && s->depth == 0)
+		dd_store_count_commit();
 	return rc;
 }
 
-static int pg_lock_acquire(struct dd_store *s, const char *owner, double now,
-			   double ttl, struct dd_lock_grant *grant,
-			   struct dd_error *err)
-{
-	int rc = dd_store_begin(s, err);
+/*
+ * The claim, one statement: the first due task nobody else is claiming
+ * (SKIP LOCKED), else the first whose claim expired; its object's lock,
+ * inserted or taken over if expired (a new token either way), and the
+ * claim written only if the lock was had.  One row back when there was
+ * a task: the claimed task's columns and its lock's token, or NULLs
+ * with the task's id (last column) when another claimer took the lock
+ * first.  CLAIM_ON_ITS_OWN runs outside any transaction, and its
+ * implicit transaction commits lazily (set_config(..., true) lasts until
+ * it ends): a claim costs one round trip, and a look that finds nothing
+ * one read.  ?1 now, ?2 the claimer's machine, ?3 the worker, ?4 the
+ * claim's expiry.
+ */
+#define CLAIM_WITH(tail)                                                       \
+	"WITH queued AS (SELECT id, object_kind, object FROM task"             \
+	" WHERE claimed_by IS NULL AND not_before <= ?1"                       \
+	" AND " DD_SQL_OBJECT_UNLOCKED " AND " DD_SQL_TASK_ON_MACHINE          \
+	" ORDER BY not_before, id LIMIT 1 FOR UPDATE SKIP LOCKED),"            \
+	" expired AS (SELECT id, object_kind, object FROM task"                \
+	" WHERE claimed_by IS NOT NULL AND claim_expires <= ?1"                \
+	" AND " DD_SQL_OBJECT_UNLOCKED " AND " DD_SQL_TASK_ON_MACHINE          \
+	" ORDER BY claim_expires, id LIMIT 1 FOR UPDATE SKIP LOCKED),"         \
+	" found AS (SELECT * FROM queued UNION ALL SELECT * FROM expired"      \
+	" LIMIT 1),"                                                           \
+	" taken AS (INSERT INTO lock(name, owner, expires)"                    \
+	" SELECT " DD_SQL_TASK_LOCK_NAME("found") ", ?3, ?4 FROM found"        \
+	" ON CONFLICT(name) DO UPDATE SET owner = excluded.owner,"             \
+	" expires = excluded.expires,"                                         \
+	" token = nextval(pg_get_serial_sequence('lock', 'token'))"            \
+	" WHERE lock.expires <= ?1 RETURNING token),"                          \
+	" claimed AS (UPDATE task SET claimed_by = ?3,"                        \
+	" claim_token = claim_token + 1, claim_expires = ?4"                   \
+	" FROM found, taken WHERE task.id = found.id"                          \
+	" RETURNING task.id, task.kind, task.object_kind, task.object,"        \
+	" task.not_before, task.claimed_by, task.claim_token,"                 \
+	" task.claim_expires, task.failures, task.last_error, task.created,"   \
+	" taken.token)"                                                        \
+	" SELECT claimed.*, found.id" tail                                     \
+	" FROM found LEFT JOIN claimed ON true"
+#define CLAIM_IN_TRANSACTION CLAIM_WITH("")
+#define CLAIM_ON_ITS_OWN                                                       \
+	CLAIM_WITH(", (SELECT set_config('synchronous_commit', 'off', true))")
 
-	if (rc)
-		return rc;
-	rc = take_lock(dd_sql(s), grant, owner, now, ttl, err);
-	if (rc) {
-		dd_store_rollback(s);
-		return rc;
-	}
-	return dd_store_commit(s, err);
-}
-
-#define CLAIM_QUEUED                                                           \
-	"SELECT " DD_SQL_TASK_COLS " FROM task WHERE claimed_by IS NULL"       \
-	" AND not_before <= ?1 AND " DD_SQL_OBJECT_UNLOCKED                    \
-	" AND " DD_SQL_TASK_ON_MACHINE                                         \
-	" ORDER BY not_before, id LIMIT 1 FOR UPDATE SKIP LOCKED"
-#define CLAIM_EXPIRED                                                          \
-	"SELECT " DD_SQL_TASK_COLS " FROM task WHERE claimed_by IS NOT NULL"   \
-	" AND claim_expires <= ?1 AND " DD_SQL_OBJECT_UNLOCKED                 \
-	" AND " DD_SQL_TASK_ON_MACHINE                                         \
-	" ORDER BY claim_expires, id LIMIT 1 FOR UPDATE SKIP LOCKED"
-
-static int claim_first(struct dd_sql *h, const char *sql, const char *machine,
-		       double now, struct dd_task *out, bool *found,
-		       struct dd_error *err)
+/*
+ * One try at a claim (CLAIM_IN_TRANSACTION or CLAIM_ON_ITS_OWN).
+ * DD_ERR_NOTFOUND when there is no task; DD_ERR_BUSY when another
+ * claimer took its object's lock first (the caller tries again).
+ */
+static int claim_once(struct dd_sql *h, const char *sql, const char *worker,
+		      const char *machine, double now, double claim_ttl,
+		      struct dd_task *out, struct dd_error *err)
 {
 	struct dd_sql_stmt *st;
 	int rc = dd_sql_prepare(h, sql, &st, err);
@@ -684,63 +709,28 @@ static int claim_first(struct dd_sql *h, const char *sql, const char *machine,
 		return rc;
 	dd_sql_double(h, st, 1, now);
 	dd_sql_text_or_null(h, st, 2, machine);
-	rc = dd_sql_get(h, st, dd_sql_task_row, out, err, "claim task");
-	*found = !rc;
-	return rc == DD_ERR_NOTFOUND ? 0 : rc;
-}
-
-/*
- * One try at a claim, in the current transaction: the first due task
- * nobody else is claiming, its object's lock, and the claim.
- * DD_ERR_NOTFOUND when there is none; DD_ERR_BUSY when another claimer
- * took the object's lock first (the caller tries again).
- */
-static int claim_once(struct dd_sql *h, const char *worker,
-		      const char *machine, double now, double claim_ttl,
-		      struct dd_task *out, struct dd_error *err)
-{
-	struct dd_sql_stmt *st;
-	bool found = false;
-	int rc = claim_first(h, CLAIM_QUEUED, machine, now, out, &found,
-			     err);
-
-	if (!rc && !found)
-		rc = claim_first(h, CLAIM_EXPIRED, machine, now, out, &found,
-				 err);
-	if (!rc && !found)
-		return DD_ERR_NOTFOUND;
-	if (!rc) {
+	dd_sql_text(h, st, 3, worker);
+	dd_sql_double(h, st, 4, now + claim_ttl);
+	rc = dd_sql_step(h, st, err, "claim task");
+	if (rc == DD_SQL_ROW && dd_sql_col_int64(h, st, 0) == 0) {
+		rc = DD_ERR_BUSY;
+	} else if (rc == DD_SQL_ROW) {
+		dd_sql_task_row(h, st, out);
 		dd_task_lock_name(out->object, &out->lock);
-		rc = take_lock(h, &out->lock, worker, now, claim_ttl, err);
+		out->lock.token = dd_sql_col_int64(h, st, 11);
+		rc = 0;
+	} else if (rc == DD_SQL_DONE) {
+		rc = DD_ERR_NOTFOUND;
 	}
-	if (!rc)
-		rc = dd_sql_prepare(h,
-				    "UPDATE task SET claimed_by = ?2,"
-				    " claim_token = claim_token + 1,"
-				    " claim_expires = ?3 WHERE id = ?1",
-				    &st, err);
-	if (!rc) {
-		dd_sql_int64(h, st, 1, out->id);
-		dd_sql_text(h, st, 2, worker);
-		dd_sql_double(h, st, 3, now + claim_ttl);
-		rc = dd_sql_exec(h, st, err, "claim task");
-	}
-	if (rc) {
-		if (found)
-			dd_task_release(out);
-		return rc;
-	}
-	dd_free(out->claimed_by);
-	out->claimed_by = dd_strdup(worker);
-	out->claim_token++;
-	out->claim_expires = now + claim_ttl;
-	return 0;
+	dd_sql_done(h, st);
+	return rc;
 }
 
 static int pg_task_claim(struct dd_store *s, const char *worker,
 			 const char *machine, double now, double claim_ttl,
 			 struct dd_task *out, struct dd_error *err)
 {
+	struct pg *p = PG(s);
 	struct dd_sql *h = dd_sql(s);
 	bool nested = s->depth > 0;
 	int rc = DD_ERR_BUSY;
@@ -748,37 +738,31 @@ static int pg_task_claim(struct dd_store *s, const char *worker,
 	/*
 	 * A lock another claimer took between our look and our insert is
 	 * not a failure: its task is no longer ours to see, so look again.
-	 * Inside a caller's transaction, a savepoint undoes the try.
+	 * Inside a caller's transaction, a savepoint undoes a failed try.
 	 */
 	for (int tries = 0; rc == DD_ERR_BUSY && tries < 8; tries++) {
-		rc = dd_store_begin(s, err);
-		if (rc)
-			return rc;
-		rc = nested ? run(PG(s), "SAVEPOINT claim", err, "savepoint")
-			    : 0;
+		if (!nested) {
+			rc = claim_once(h, CLAIM_ON_ITS_OWN, worker, machine,
+					now, claim_ttl, out, err);
+			if (!rc) {
+				dd_store_count_commit();
+				p->unsynced = true;
+			}
+			continue;
+		}
+		rc = run(p, "SAVEPOINT claim", err, "savepoint");
 		if (!rc)
-			rc = claim_once(h, worker, machine, now, claim_ttl, out,
-					err);
-		if (!rc) {
-			if (nested)
-				rc = run(PG(s), "RELEASE claim", err,
-					 "release");
-			if (!rc)
-				return nested ? dd_store_commit(s, err)
-					      : dd_store_commit_lazy(s, err);
-			dd_task_release(out);
-			dd_store_rollback(s);
-			return rc;
+			rc = claim_once(h, CLAIM_IN_TRANSACTION, worker, machine,
+					now, claim_ttl, out, err);
+		if (!rc || rc == DD_ERR_NOTFOUND) {
+			int rrc = run(p, "RELEASE claim", err, "release");
+
+			if (rrc && !rc)
+				dd_task_release(out);
+			return rrc ? rrc : rc;
 		}
-		if (nested) {
-			run(PG(s), "ROLLBACK TO claim", NULL, "rollback to");
-			run(PG(s), "RELEASE claim", NULL, "release");
-			dd_store_commit(s, NULL);
-			if (rc == DD_ERR_BUSY)
-				return DD_ERR_NOTFOUND;
-			return rc;
-		}
-		dd_store_rollback(s);
+		/* busy: the task's row lock goes too; failed: its error */
+		run(p, "ROLLBACK TO claim; RELEASE claim", NULL, "rollback to");
 	}
 	return rc == DD_ERR_BUSY ? DD_ERR_NOTFOUND : rc;
 }

@@ -134,6 +134,8 @@ struct dd_sql {
 	struct dd_store base;
 	const struct dd_sql_driver *drv;
 	const char *name; /* the store as messages name it; NULL: location */
+	int parts;	  /* a bump goes to part NAME#K, K < parts; 0: to NAME */
+	int part;	  /* K for this transaction's bumps (sql_locks.c) */
 };
 
 static inline struct dd_sql *dd_sql(struct dd_store *s)

@@ -2,11 +2,22 @@
  * sql_locks.c - what is the same on every SQL store about named locks and
  * counters: dropping and renewing a grant, which are single statements
  * conditional on the grant still being current, and the counters.
+ * A counter is the sum of its row NAME and of its parts, rows NAME#K.
+ * On a store with several writers at once (PostgreSQL, schema_pg.h's
+ * migration 4) the triggers add to parts and a bump goes to the part of
+ * its transaction (struct dd_sql's `part`, chosen at random when it
+ * begins), so that writers at once do not queue on one row until each
+ * commits.  Holding a counter locks its row and every part: a bump that
+ * comes later waits for the holder's commit.  That needs every part to
+ * exist before it is held, or a bump could insert one the hold never
+ * saw; 'capacity', the one counter held, has all of its made with it.
  * Taking a lock and the fence check differ per backend (a lock taken
  * over, a grant read without its row locked): they are the backend's.
  */
 #include "store/sql.h"
 #include "store/sql_ops.h"
+
+#include <stdio.h>
 
 int dd_sql_lock_drop(struct dd_sql *h, const struct dd_lock_grant *g,
 		     struct dd_error *err)
@@ -91,7 +102,10 @@ int dd_sql_counter_get(struct dd_store *s, const char *name, long long *out,
 {
 	struct dd_sql *h = dd_sql(s);
 	struct dd_sql_stmt *st;
-	int rc = dd_sql_prepare(h, "SELECT value FROM counter WHERE name = ?1",
+	/* NAME and its parts, NAME#K (PostgreSQL's triggers write those) */
+	int rc = dd_sql_prepare(h,
+				"SELECT sum(value) FROM counter WHERE name = ?1"
+				" OR (name > ?1 || '#' AND name < ?1 || '$')",
 				&st, err);
 
 	if (rc)
@@ -102,21 +116,26 @@ int dd_sql_counter_get(struct dd_store *s, const char *name, long long *out,
 	return rc == DD_ERR_NOTFOUND ? 0 : rc;
 }
 
+/* The rows of counter `name` held until the commit: its value in *out. */
 int dd_sql_counter_hold(struct dd_store *s, const char *name, long long *out,
 			struct dd_error *err)
 {
 	struct dd_sql *h = dd_sql(s);
 	struct dd_sql_stmt *st;
-	int rc = dd_sql_prepare(
-		h, "SELECT value FROM counter WHERE name = ?1 FOR SHARE", &st,
-		err);
+	int rc = dd_sql_prepare(h,
+				"SELECT value FROM counter WHERE name = ?1"
+				" OR (name > ?1 || '#' AND name < ?1 || '$')"
+				" FOR SHARE",
+				&st, err);
 
 	if (rc)
 		return rc;
 	dd_sql_text(h, st, 1, name);
 	*out = 0;
-	rc = dd_sql_get(h, st, counter_row, out, err, "hold counter");
-	return rc == DD_ERR_NOTFOUND ? 0 : rc;
+	while ((rc = dd_sql_step(h, st, err, "hold counter")) == DD_SQL_ROW)
+		*out += dd_sql_col_int64(h, st, 0);
+	dd_sql_done(h, st);
+	return rc < 0 ? rc : 0;
 }
 
 int dd_sql_counter_bump(struct dd_store *s, const char *name,
@@ -124,6 +143,7 @@ int dd_sql_counter_bump(struct dd_store *s, const char *name,
 {
 	struct dd_sql *h = dd_sql(s);
 	struct dd_sql_stmt *st;
+	char part[128];
 	int rc = dd_sql_prepare(h,
 				"INSERT INTO counter(name, value) VALUES(?1, 1)"
 				" ON CONFLICT(name) DO UPDATE"
@@ -132,6 +152,10 @@ int dd_sql_counter_bump(struct dd_store *s, const char *name,
 
 	if (rc)
 		return rc;
+	if (h->parts > 0) {
+		snprintf(part, sizeof(part), "%s#%d", name, h->part % h->parts);
+		name = part;
+	}
 	dd_sql_text(h, st, 1, name);
 	return dd_sql_exec(h, st, err, "bump counter");
 }

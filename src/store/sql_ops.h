@@ -112,14 +112,18 @@ struct dd_sql_stmt;
 int dd_sql_task_row(struct dd_sql *h, struct dd_sql_stmt *st, void *out);
 
 /*
- * A condition on a row of `task`: its object has no live lock at time
- * ?1.  The lock's name is made as dd_task_lock_name() makes it, one WHEN
- * per object kind that has an update task.
+ * The name of the lock of the object of task row `t` (a table name or
+ * alias), made as dd_task_lock_name() makes it: one WHEN per object kind
+ * that has an update task.
  */
+#define DD_SQL_TASK_LOCK_NAME(t)                                               \
+	"(CASE " t ".object_kind WHEN 3 THEN 'lease:' WHEN 2 THEN 'resource:'" \
+	" WHEN 4 THEN 'target:' ELSE 'blueprint:' END || " t ".object)"
+
+/* A condition on a row of `task`: its object has no live lock at time ?1. */
 #define DD_SQL_OBJECT_UNLOCKED                                                 \
-	"NOT EXISTS (SELECT 1 FROM lock WHERE name = (CASE task.object_kind"   \
-	" WHEN 3 THEN 'lease:' WHEN 2 THEN 'resource:' WHEN 4 THEN 'target:'"  \
-	" ELSE 'blueprint:' END || task.object) AND expires > ?1)"
+	"NOT EXISTS (SELECT 1 FROM lock WHERE name = "                         \
+	DD_SQL_TASK_LOCK_NAME("task") " AND expires > ?1)"
 
 /*
  * A condition on a row of `task`: its pass runs no hook of a resource

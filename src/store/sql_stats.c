@@ -108,10 +108,15 @@ static int count_targets(struct dd_sql *h, struct dd_store_stats *out,
 				    dd_sql_name(h));
 	if (rc)
 		return rc;
-	/* 'artifact_bytes', 'artifacts.TYPE' ... and 'targets.STATUS' */
+	/*
+	 * 'artifact_bytes', 'artifacts.TYPE' ... and 'targets.STATUS', each
+	 * with its parts NAME#K where the store keeps some (sql_locks.c)
+	 */
 	rc = dd_sql_prepare(h,
 			    "SELECT name, value FROM counter"
 			    " WHERE name = 'artifact_bytes'"
+			    " OR (name > 'artifact_bytes#'"
+			    " AND name < 'artifact_bytes$')"
 			    " OR (name > 'artifacts.' AND name < 'artifacts/')"
 			    " OR (name > 'targets.' AND name < 'targets/')",
 			    &st, err);
@@ -121,24 +126,37 @@ static int count_targets(struct dd_sql *h, struct dd_store_stats *out,
 	       DD_SQL_ROW) {
 		const char *name = dd_sql_col_str(h, st, 0);
 		long long value = dd_sql_col_int64(h, st, 1);
-		int i = out->n_artifact_types;
+		const char *part = name ? strrchr(name, '#') : NULL;
+		int n = name ? (int)(part ? part - name : (long)strlen(name))
+			     : 0;
+		char type[sizeof(out->artifacts[0].type)];
+		int i;
 
 		if (!name)
 			continue;
-		if (!strcmp(name, "artifact_bytes")) {
-			out->artifact_bytes = value;
-		} else if (!strncmp(name, "artifacts.", 10)) {
-			if ((size_t)i < max) {
+		if (n == 14 && !strncmp(name, "artifact_bytes", 14)) {
+			out->artifact_bytes += value;
+		} else if (n > 10 && !strncmp(name, "artifacts.", 10)) {
+			snprintf(type, sizeof(type), "%.*s", n - 10,
+				 name + 10);
+			for (i = 0; i < out->n_artifact_types; i++)
+				if (!strcmp(out->artifacts[i].type, type))
+					break;
+			if ((size_t)i >= max)
+				continue;
+			if (i == out->n_artifact_types) {
 				snprintf(out->artifacts[i].type,
 					 sizeof(out->artifacts[i].type), "%s",
-					 name + 10);
-				out->artifacts[i].count = value;
+					 type);
 				out->n_artifact_types++;
 			}
+			out->artifacts[i].count += value;
 		} else {
 			for (int k = 0; k < DD_TARGET_STATUS_COUNT; k++)
-				if (finished[k] && !strcmp(name, finished[k]))
-					out->targets[k] = value;
+				if (finished[k] &&
+				    (int)strlen(finished[k]) == n &&
+				    !strncmp(name, finished[k], (size_t)n))
+					out->targets[k] += value;
 		}
 	}
 	dd_sql_done(h, st);
