@@ -188,6 +188,7 @@ struct dd_task {
 	char *last_error;
 	double created;
 	struct dd_lock_grant lock; /* the object's lock, while claimed */
+	bool more; /* its claim saw another task due, or could not tell */
 };
 
 /* The name of the lock that guards `object`: "lease:12". */

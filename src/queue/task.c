@@ -259,7 +259,7 @@ int dd_task_run_chained(struct dd_store *s, const struct dd_task_kind *kinds,
 	}
 	*ran = true;
 	dd_metric_inc(DD_METRIC_TASKS_RUN);
-	if (o->claimed)
+	if (o->claimed && t.more)
 		o->claimed();
 	start = dd_monotonic();
 	k = find_kind(kinds, t.kind);

@@ -49,8 +49,9 @@ struct dd_task_options {
 	void (*report)(const struct dd_task *t, const char *error,
 		       double retry_in);
 	/*
-	 * Called, when set, once a task is claimed and before it runs: the
-	 * daemon's pool wakes another idle thread, since there may be more.
+	 * Called, when set, once a task is claimed and before it runs, if
+	 * its claim saw another task due (struct dd_task's `more`): the
+	 * daemon's pool wakes another idle thread for it.
 	 */
 	void (*claimed)(void);
 	/*

@@ -656,8 +656,10 @@ static int pg_lock_acquire(struct dd_store *s, const char *owner, double now,
  * inserted or taken over if expired (a new token either way), and the
  * claim written only if the lock was had.  One row back when there was
  * a task: the claimed task's columns and its lock's token, or NULLs
- * with the task's id (last column) when another claimer took the lock
- * first.  CLAIM_ON_ITS_OWN runs outside any transaction, and its
+ * when another claimer took the lock first; then the task's id, and
+ * whether another task was there to claim (a hint for waking another
+ * thread, never needed to find work: a task committed later comes with
+ * its own wake-up).  CLAIM_ON_ITS_OWN runs outside any transaction, and its
  * implicit transaction commits lazily (set_config(..., true) lasts until
  * it ends): a claim costs one round trip, and a look that finds nothing
  * one read.  ?1 now, ?2 the claimer's machine, ?3 the worker, ?4 the
@@ -687,7 +689,10 @@ static int pg_lock_acquire(struct dd_store *s, const char *owner, double now,
 	" task.not_before, task.claimed_by, task.claim_token,"                 \
 	" task.claim_expires, task.failures, task.last_error, task.created,"   \
 	" taken.token)"                                                        \
-	" SELECT claimed.*, found.id" tail                                     \
+	" SELECT claimed.*, found.id, CAST(EXISTS (SELECT 1 FROM task"         \
+	" WHERE claimed_by IS NULL AND not_before <= ?1 AND id <> found.id"    \
+	" AND " DD_SQL_OBJECT_UNLOCKED " AND " DD_SQL_TASK_ON_MACHINE ")"      \
+	" AS INTEGER)" tail                                                    \
 	" FROM found LEFT JOIN claimed ON true"
 #define CLAIM_IN_TRANSACTION CLAIM_WITH("")
 #define CLAIM_ON_ITS_OWN                                                       \
@@ -718,6 +723,7 @@ static int claim_once(struct dd_sql *h, const char *sql, const char *worker,
 		dd_sql_task_row(h, st, out);
 		dd_task_lock_name(out->object, &out->lock);
 		out->lock.token = dd_sql_col_int64(h, st, 11);
+		out->more = dd_sql_col_int(h, st, 13) != 0;
 		rc = 0;
 	} else if (rc == DD_SQL_DONE) {
 		rc = DD_ERR_NOTFOUND;

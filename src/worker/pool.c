@@ -88,8 +88,8 @@ static void on_event(const struct dd_store_event *ev)
  * Wake one idle thread, not all of them: a wake-up usually means one new
  * task, and every thread woken for nothing costs two context switches
  * and a look at the queue.  A thread that claims a task wakes one more
- * (task_claimed), so a burst of tasks still spreads over the pool, one
- * hand-off at a time.  Threads that are not asleep see `gen` move and look
+ * (task_claimed) if its claim saw another task to claim, so a burst of
+ * tasks still spreads over the pool, one hand-off at a time.  Threads that are not asleep see `gen` move and look
  * again before sleeping, so no wake-up is lost.
  */
 static void wake_local(void)

@@ -2182,6 +2182,52 @@ static void test_resource_machine_set_once(void **state)
 	assert_int_equal(claim_all(e->store, "b", now, 60, objs, 2), 3);
 }
 
+/*
+ * A claim says whether it saw another task due (struct dd_task's
+ * `more`), so that a daemon wakes another thread only then: a task due
+ * later does not count.  A store that does not look says true.
+ */
+static void test_claim_sees_more(void **state)
+{
+	struct store_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	long long bp = add_blueprint(e->store, "bp", "host", true);
+	struct dd_task t = {0};
+	double now = dd_now();
+	bool looks = !strcmp(e->backend->name, "postgres");
+
+	assert_ok(dd_task_schedule_update(e->store,
+					  (struct dd_ref){DD_OBJ_BLUEPRINT, bp},
+					  now - 2, &err),
+		  &err);
+	assert_ok(dd_task_schedule_update(
+			  e->store,
+			  (struct dd_ref){DD_OBJ_RESOURCE,
+					  add_resource_on(e->store, bp, "")},
+			  now - 1, &err),
+		  &err);
+	assert_ok(dd_task_schedule_update(
+			  e->store,
+			  (struct dd_ref){DD_OBJ_LEASE,
+					  add_lease(e->store, "host",
+						    DD_LEASE_PENDING, 0, NULL)},
+			  now + 100, &err),
+		  &err);
+	assert_ok(dd_store_task_claim(e->store, "w", NULL, now, 60, &t, &err),
+		  &err);
+	assert_int_equal(t.object.kind, DD_OBJ_BLUEPRINT);
+	assert_true(t.more);
+	dd_task_release(&t);
+	assert_ok(dd_store_task_claim(e->store, "w", NULL, now, 60, &t, &err),
+		  &err);
+	assert_int_equal(t.object.kind, DD_OBJ_RESOURCE);
+	assert_true(t.more == !looks);
+	dd_task_release(&t);
+	assert_int_equal(dd_store_task_claim(e->store, "w", NULL, now, 60, &t,
+					     &err),
+			 DD_ERR_NOTFOUND);
+}
+
 /* A claim that expired on "a" is taken over on "a" only. */
 static void test_claim_expired_on_machine(void **state)
 {
@@ -2247,6 +2293,7 @@ static void test_claim_expired_on_machine(void **state)
 	X(test_resource_machine_round_trip) \
 	X(test_resource_machine_set_once) \
 	X(test_claim_on_machine) \
+	X(test_claim_sees_more) \
 	X(test_claim_expired_on_machine)
 
 STORE_SUITE_MAIN("store conformance", SUITE)
