@@ -13,18 +13,20 @@
  * SQLite's single writer made safe is made safe with row locks instead:
  *  - The fence check reads the lock grant FOR KEY SHARE: the row stays
  *    locked until the transaction ends, so nobody can take the lock over
- *    (which deletes the row) between the check and the commit.  A worker
- *    that stalled past its lock's expiry finds the grant gone and writes
- *    nothing; one that checked in time commits before the takeover can.
+ *    (which deletes the row or changes its token, its key) between the
+ *    check and the commit.  A worker that stalled past its lock's expiry
+ *    finds the grant gone and writes nothing; one that checked in time
+ *    commits before the takeover can.
  *    KEY SHARE, not SHARE: the claim keeper's renewal (an UPDATE of the
  *    expiry alone) must not wait for the pass, which may be waiting for
  *    the keeper's renewal of the task's claim: under SHARE the two
  *    deadlocked, and the pass, the victim, ran its hooks again.
- *  - A lock is taken by inserting its row, or updating it only if
- *    expired, with a new token either way (INSERT ... ON CONFLICT DO
- *    UPDATE ... WHERE): two takers of one lock meet at the row (the second
- *    waits for the first to commit, then finds it live) and exactly one
- *    gets a grant.  Locks are leases on rows: they expire,
+ *  - A lock is taken by deleting its row only if expired, then inserting
+ *    a new one ON CONFLICT DO NOTHING; a claim takes its task's in the
+ *    same statement as the claim, inserting it or updating it only if
+ *    expired (ON CONFLICT DO UPDATE ... WHERE).  Either way two takers of
+ *    one lock meet at the row (the second waits for the first to commit)
+ *    and exactly one gets a grant, with a new token.  Locks are leases on rows: they expire,
  *    and their holders renew them (lock_renew, task_renew), so a holder
  *    that crashed or was cut off loses them by itself.
  *  - A lease about to wait reads the capacity counter (or the lease it
@@ -615,39 +617,58 @@ static int pg_fence_check(struct dd_store *s, const struct dd_lock_grant *g,
 }
 
 /*
- * Take lock `g->name` for `owner` unless it is held: one statement that
- * inserts its row, or takes an expired one over, with a new token either
- * way.  In the caller's transaction if there is one, else in its own,
- * committed durably.
+ * Take lock `g->name` for `owner` unless it is held: its row deleted if
+ * expired, then a new one (a new token) inserted unless somebody else's
+ * is there by then.  Not an upsert: ON CONFLICT DO UPDATE locks the row
+ * before its WHERE, so it would wait for a live lock's holder.
  */
-static int pg_lock_acquire(struct dd_store *s, const char *owner, double now,
-			   double ttl, struct dd_lock_grant *g,
-			   struct dd_error *err)
+static int take_lock(struct dd_sql *h, struct dd_lock_grant *g,
+		     const char *owner, double now, double ttl,
+		     struct dd_error *err)
 {
-	struct dd_sql *h = dd_sql(s);
 	struct dd_sql_stmt *st;
 	int rc = dd_sql_prepare(h,
-				"INSERT INTO lock(name, owner, expires)"
-				" VALUES(?1, ?2, ?3) ON CONFLICT(name)"
-				" DO UPDATE SET owner = excluded.owner,"
-				" expires = excluded.expires, token ="
-				" nextval(pg_get_serial_sequence('lock', 'token'))"
-				" WHERE lock.expires <= ?4 RETURNING token",
+				"DELETE FROM lock WHERE name = ?1"
+				" AND expires <= ?2",
 				&st, err);
 
 	if (rc)
 		return rc;
 	dd_sql_text(h, st, 1, g->name);
+	dd_sql_double(h, st, 2, now);
+	rc = dd_sql_exec(h, st, err, "take over lock");
+	if (!rc)
+		rc = dd_sql_prepare(h,
+				    "INSERT INTO lock(name, owner, expires)"
+				    " VALUES(?1, ?2, ?3) ON CONFLICT(name)"
+				    " DO NOTHING RETURNING token",
+				    &st, err);
+	if (rc)
+		return rc;
+	dd_sql_text(h, st, 1, g->name);
 	dd_sql_text_or_null(h, st, 2, owner);
 	dd_sql_double(h, st, 3, now + ttl);
-	dd_sql_double(h, st, 4, now);
 	rc = dd_sql_insert(h, st, &g->token, err, "acquire lock");
 	if (rc == DD_ERR_NOTFOUND)
 		rc = dd_error_set(err, DD_ERR_BUSY, "lock '%s' is held",
 				  g->name);
-	if (!rc && s->depth == 0)
-		dd_store_count_commit();
 	return rc;
+}
+
+static int pg_lock_acquire(struct dd_store *s, const char *owner, double now,
+			   double ttl, struct dd_lock_grant *grant,
+			   struct dd_error *err)
+{
+	int rc = dd_store_begin(s, err);
+
+	if (rc)
+		return rc;
+	rc = take_lock(dd_sql(s), grant, owner, now, ttl, err);
+	if (rc) {
+		dd_store_rollback(s);
+		return rc;
+	}
+	return dd_store_commit(s, err);
 }
 
 /*
@@ -657,9 +678,12 @@ static int pg_lock_acquire(struct dd_store *s, const char *owner, double now,
  * claim written only if the lock was had.  One row back when there was
  * a task: the claimed task's columns and its lock's token, or NULLs
  * when another claimer took the lock first; then the task's id, and
- * whether another task was there to claim (a hint for waking another
- * thread, never needed to find work: a task committed later comes with
- * its own wake-up).  CLAIM_ON_ITS_OWN runs outside any transaction, and its
+ * whether another task was there to claim, queued or with its claim
+ * expired (a hint for waking another thread, never needed to find work:
+ * a task committed later comes with its own wake-up, and a claim that
+ * expires later with a sleeper's deadline).  The lock's upsert waits
+ * only for a takeover or claim of that row in progress: a live lock
+ * keeps its task out of `found`.  CLAIM_ON_ITS_OWN runs outside any transaction, and its
  * implicit transaction commits lazily (set_config(..., true) lasts until
  * it ends): a claim costs one round trip, and a look that finds nothing
  * one read.  ?1 now, ?2 the claimer's machine, ?3 the worker, ?4 the
@@ -690,7 +714,8 @@ static int pg_lock_acquire(struct dd_store *s, const char *owner, double now,
 	" task.claim_expires, task.failures, task.last_error, task.created,"   \
 	" taken.token)"                                                        \
 	" SELECT claimed.*, found.id, CAST(EXISTS (SELECT 1 FROM task"         \
-	" WHERE claimed_by IS NULL AND not_before <= ?1 AND id <> found.id"    \
+	" WHERE id <> found.id AND (claimed_by IS NULL AND not_before <= ?1"   \
+	" OR claimed_by IS NOT NULL AND claim_expires <= ?1)"                  \
 	" AND " DD_SQL_OBJECT_UNLOCKED " AND " DD_SQL_TASK_ON_MACHINE ")"      \
 	" AS INTEGER)" tail                                                    \
 	" FROM found LEFT JOIN claimed ON true"
@@ -767,8 +792,12 @@ static int pg_task_claim(struct dd_store *s, const char *worker,
 				dd_task_release(out);
 			return rrc ? rrc : rc;
 		}
-		/* busy: the task's row lock goes too; failed: its error */
+		/*
+		 * Busy (the task's row lock goes too) or failed: the
+		 * caller's transaction does not wait for another try.
+		 */
 		run(p, "ROLLBACK TO claim; RELEASE claim", NULL, "rollback to");
+		return rc == DD_ERR_BUSY ? DD_ERR_NOTFOUND : rc;
 	}
 	return rc == DD_ERR_BUSY ? DD_ERR_NOTFOUND : rc;
 }

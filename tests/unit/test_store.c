@@ -2185,7 +2185,8 @@ static void test_resource_machine_set_once(void **state)
 /*
  * A claim says whether it saw another task due (struct dd_task's
  * `more`), so that a daemon wakes another thread only then: a task due
- * later does not count.  A store that does not look says true.
+ * later does not count, one whose claim expired does.  A store that does
+ * not look says true.
  */
 static void test_claim_sees_more(void **state)
 {
@@ -2226,6 +2227,16 @@ static void test_claim_sees_more(void **state)
 	assert_int_equal(dd_store_task_claim(e->store, "w", NULL, now, 60, &t,
 					     &err),
 			 DD_ERR_NOTFOUND);
+	/* claims that expired count too: a dead claimer's tasks */
+	now += 61;
+	assert_ok(dd_store_task_claim(e->store, "w2", NULL, now, 60, &t, &err),
+		  &err);
+	assert_true(t.more);
+	dd_task_release(&t);
+	assert_ok(dd_store_task_claim(e->store, "w2", NULL, now, 60, &t, &err),
+		  &err);
+	assert_true(t.more == !looks);
+	dd_task_release(&t);
 }
 
 /* A claim that expired on "a" is taken over on "a" only. */
