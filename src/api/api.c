@@ -172,20 +172,15 @@ static int lease_create(struct dd_store *s, const struct dd_lease_request *req,
 	return rc;
 }
 
-/*
- * Run again (DD_IDEM_RUNS in all) when a concurrent request with the
- * same idempotency key recorded it first: the next run answers with its
- * object.
- */
+/* Run again while a concurrent request with its key wins (idem.h). */
 int dd_api_lease_create(struct dd_store *s, const struct dd_lease_request *req,
 			struct dd_lease *out, struct dd_error *err)
 {
-	int tries = 0, rc;
+	int runs = 0, rc;
 
 	do
 		rc = lease_create(s, req, out, err);
-	while (dd_idem_raced(req->idem, rc) &&
-	       ++tries < DD_IDEM_RUNS);
+	while (dd_idem_again(req->idem, rc, &runs));
 	return rc;
 }
 
@@ -572,24 +567,19 @@ static int blueprint_create(struct dd_store *s, const char *type,
 	return out ? dd_store_blueprint_get(s, bp.id, out, err) : 0;
 }
 
-/*
- * Run again (DD_IDEM_RUNS in all) when a concurrent request with the
- * same idempotency key recorded it first: the next run answers with its
- * object.
- */
+/* Run again while a concurrent request with its key wins (idem.h). */
 int dd_api_blueprint_create_idem(struct dd_store *s, const char *type,
 				 const char *name, json_t *config,
 				 bool enabled, struct dd_idem *idem,
 				 struct dd_blueprint *out,
 				 struct dd_error *err)
 {
-	int tries = 0, rc;
+	int runs = 0, rc;
 
 	do
 		rc = blueprint_create(s, type, name, config, enabled, idem, out,
 				      err);
-	while (dd_idem_raced(idem, rc) &&
-	       ++tries < DD_IDEM_RUNS);
+	while (dd_idem_again(idem, rc, &runs));
 	return rc;
 }
 

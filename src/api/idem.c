@@ -107,11 +107,11 @@ int dd_idem_record(struct dd_store *s, struct dd_idem *k, const char *kind,
 	return rc;
 }
 
-bool dd_idem_raced(struct dd_idem *k, int rc)
+bool dd_idem_again(struct dd_idem *k, int rc, int *runs)
 {
 	bool raced = k && k->raced && rc == DD_ERR_EXISTS;
 
 	if (k)
 		k->raced = false;
-	return raced;
+	return raced && ++*runs < DD_IDEM_RUNS;
 }

@@ -50,7 +50,7 @@ struct dd_idem {
 	 * Set by dd_idem_record() when a concurrent request with the same
 	 * key recorded it first (PostgreSQL, where both may look before
 	 * either commits): the create rolls back and runs again, and its
-	 * look then finds the winner's object (dd_idem_raced()).
+	 * look then finds the winner's object (dd_idem_again()).
 	 */
 	bool raced;
 };
@@ -92,11 +92,13 @@ int dd_idem_record(struct dd_store *s, struct dd_idem *k, const char *kind,
 		   long long id, struct dd_error *err);
 
 /*
- * Did a create that returned `rc` lose the race for its key (k->raced,
- * DD_ERR_EXISTS)?  Then it is to be run again, which answers with the
- * winner's object; clears the mark.  False for no key.
+ * Run a keyed create again?  Yes when the run that returned `rc` lost the
+ * race for its key (k->raced, DD_ERR_EXISTS) and fewer than DD_IDEM_RUNS
+ * runs were made (`*runs` counts them, from 0): the next run answers
+ * with the winner's object.  Clears the mark; false for no key.  A
+ * create is `do rc = run(...); while (dd_idem_again(k, rc, &runs));`.
  */
-bool dd_idem_raced(struct dd_idem *k, int rc);
+bool dd_idem_again(struct dd_idem *k, int rc, int *runs);
 /* How many times a create runs at most while it loses such races. */
 #define DD_IDEM_RUNS 3
 

@@ -73,21 +73,16 @@ static int target_create(struct dd_store *s,
 	return out ? dd_store_target_get(s, t.id, out, err) : 0;
 }
 
-/*
- * Run again (DD_IDEM_RUNS in all) when a concurrent request with the
- * same idempotency key recorded it first: the next run answers with its
- * object.
- */
+/* Run again while a concurrent request with its key wins (idem.h). */
 int dd_api_target_create(struct dd_store *s,
 			 const struct dd_target_request *req,
 			 struct dd_target *out, struct dd_error *err)
 {
-	int tries = 0, rc;
+	int runs = 0, rc;
 
 	do
 		rc = target_create(s, req, out, err);
-	while (dd_idem_raced(req->idem, rc) &&
-	       ++tries < DD_IDEM_RUNS);
+	while (dd_idem_again(req->idem, rc, &runs));
 	return rc;
 }
 

@@ -290,22 +290,17 @@ static int token_create(struct dd_store *s, const char *name,
 	return rc;
 }
 
-/*
- * Run again (DD_IDEM_RUNS in all) when a concurrent request with the
- * same idempotency key recorded it first: the next run answers with its
- * object.
- */
+/* Run again while a concurrent request with its key wins (idem.h). */
 int dd_token_create_idem(struct dd_store *s, const char *name,
 			 enum dd_role role, struct dd_idem *idem,
 			 char *secret_out, struct dd_token *out,
 			 struct dd_error *err)
 {
-	int tries = 0, rc;
+	int runs = 0, rc;
 
 	do
 		rc = token_create(s, name, role, idem, secret_out, out, err);
-	while (dd_idem_raced(idem, rc) &&
-	       ++tries < DD_IDEM_RUNS);
+	while (dd_idem_again(idem, rc, &runs));
 	return rc;
 }
 

@@ -297,6 +297,18 @@ static int src_tables(struct copy *c, char ***out, size_t *n)
 	return rc == SQLITE_DONE ? 0 : src_fail(c, "read its tables");
 }
 
+/* Run `sql` (no rows wanted) on the destination, for the counters. */
+static int run_on_dst(struct copy *c, const char *sql)
+{
+	PGresult *res = dd_pg_exec(c->p, sql, 0, NULL, NULL, NULL, 0, c->err,
+				   "copy the counters");
+
+	int rc = res ? 0 : c->err->code;
+
+	PQclear(res);
+	return rc;
+}
+
 static int copy_all(struct copy *c, const char *to,
 		    dd_store_copy_progress_fn *progress, void *arg)
 {
@@ -308,26 +320,16 @@ static int copy_all(struct copy *c, const char *to,
 	if (!rc)
 		rc = dst_empty(c, to);
 	for (size_t i = 0; !rc && i < n; i++) {
-		/* the counters the triggers counted give way to the source's */
-		if (!strcmp(tables[i], "counter")) {
-			PGresult *res = dd_pg_exec(c->p, "DELETE FROM counter",
-						   0, NULL, NULL, NULL, 0,
-						   c->err, "copy the counters");
+		bool counters = !strcmp(tables[i], "counter");
 
-			rc = res ? 0 : c->err->code;
-			PQclear(res);
-		}
+		/* the counters the triggers counted give way to the source's */
+		if (counters)
+			rc = run_on_dst(c, "DELETE FROM counter");
 		if (!rc)
 			rc = copy_table(c, tables[i], &rows);
 		/* SQLite keeps a counter in one row, PostgreSQL in parts too */
-		if (!rc && !strcmp(tables[i], "counter")) {
-			PGresult *res = dd_pg_exec(c->p, DD_PG_CAPACITY_PARTS,
-						   0, NULL, NULL, NULL, 0,
-						   c->err, "copy the counters");
-
-			rc = res ? 0 : c->err->code;
-			PQclear(res);
-		}
+		if (!rc && counters)
+			rc = run_on_dst(c, DD_PG_CAPACITY_PARTS);
 		if (!rc && progress)
 			progress(arg, tables[i], rows);
 	}

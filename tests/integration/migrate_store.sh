@@ -66,6 +66,8 @@ dd artifact get "$art" -o "$T/back.bin"
 cmp "$T/file.bin" "$T/back.bin" || fail "the file's bytes differ"
 [ "$(pg_sql dst "SELECT value FROM counter WHERE name = 'leases.destroyed'")" = 1 ] ||
 	fail "counter leases.destroyed: $(pg_sql dst "SELECT value FROM counter WHERE name = 'leases.destroyed'")"
+# every part a waiting lease holds exists (schema_pg.h, migration 4)
+expect_eq "capacity's parts" "$(pg_sql dst "SELECT count(*) FROM counter WHERE name LIKE 'capacity#%'")" 16
 # new objects get ids after the copied ones
 l3=$(dd lease --type host --no-wait)
 [ "$l3" -gt "$l2" ] || fail "new lease $l3 is not after $l2"
