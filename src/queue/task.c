@@ -252,6 +252,8 @@ int dd_task_run_chained(struct dd_store *s, const struct dd_task_kind *kinds,
 	} else {
 		rc = dd_store_task_claim(s, o->worker, o->machine, dd_now(),
 					 o->claim_ttl, &t, err);
+		if (rc == DD_ERR_NOTFOUND && next)
+			next->next_due = t.next_due;
 		if (rc == DD_ERR_NOTFOUND)
 			return 0;
 		if (rc)

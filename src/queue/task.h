@@ -132,7 +132,9 @@ int dd_task_run_one(struct dd_store *s, const struct dd_task_kind *kinds,
  * `*next` (left zeroed when none is due), and the next call runs that one
  * instead of claiming: one transaction between two tasks instead of two.
  * A task left in `*next` is claimed and holds its object's lock; a caller
- * that stops must hand it back with dd_task_hand_back().
+ * that stops must hand it back with dd_task_hand_back().  When there was
+ * no task to run (*ran false), next->next_due is what the claim said of
+ * the next one (struct dd_task).
  */
 int dd_task_run_chained(struct dd_store *s, const struct dd_task_kind *kinds,
 			const struct dd_task_options *o, void *arg,

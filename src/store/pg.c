@@ -203,8 +203,10 @@ static int connect_db(struct pg *p, struct dd_error *err)
 	p->in_txn = false;
 	dd_pg_driver_reset(p);
 	snprintf(sql, sizeof(sql),
-		 "SET lock_timeout = %d; SET synchronous_commit = %s",
-		 (int)(p->lock_timeout * 1000), p->durable ? "on" : "off");
+		 "SET lock_timeout = %d; SET synchronous_commit = %s%s",
+		 (int)(p->lock_timeout * 1000), p->durable ? "on" : "off",
+		 p->plan_once ? "; SET plan_cache_mode = force_generic_plan"
+			      : "");
 	return run(p, sql, err, "set up the session");
 }
 
@@ -438,6 +440,7 @@ static int pg_open(const char *location, const struct dd_store_options *opt,
 	}
 	p->lock_timeout = opt->busy_timeout_ms / 1000.0;
 	p->durable = opt->durability == DD_DURABILITY_FULL;
+	p->plan_once = opt->plan_once;
 	rc = connect_patiently(p, p->lock_timeout, err);
 	if (rc) {
 		pg_close(&p->base);
@@ -671,22 +674,33 @@ static int pg_lock_acquire(struct dd_store *s, const char *owner, double now,
 	return dd_store_commit(s, err);
 }
 
+/* A row of `task` other than `found`'s, due now and free to claim. */
+#define CLAIM_OTHER_DUE                                                        \
+	"id <> found.id AND (claimed_by IS NULL AND not_before <= ?1"          \
+	" OR claimed_by IS NOT NULL AND claim_expires <= ?1)"                  \
+	" AND " DD_SQL_OBJECT_UNLOCKED
+
 /*
  * The claim, one statement: the first due task nobody else is claiming
  * (SKIP LOCKED), else the first whose claim expired; its object's lock,
  * inserted or taken over if expired (a new token either way), and the
- * claim written only if the lock was had.  One row back when there was
- * a task: the claimed task's columns and its lock's token, or NULLs
- * when another claimer took the lock first; then the task's id, and
+ * claim written only if the lock was had.  One row back: the claimed
+ * task's columns and its lock's token, or NULLs when another claimer
+ * took the lock first or there was no task; the task's id (NULL: none);
  * whether another task was there to claim, queued or with its claim
- * expired (a hint for waking another thread, never needed to find work:
- * a task committed later comes with its own wake-up, and a claim that
- * expires later with a sleeper's deadline).  The lock's upsert waits
- * only for a takeover or claim of that row in progress: a live lock
- * keeps its task out of `found`.  CLAIM_ON_ITS_OWN runs outside any transaction, and its
+ * expired, that nobody else is claiming right now (SKIP LOCKED): 1 one
+ * that the claimer's machine may run, 2 only one that another machine
+ * must run, 0 none; and, with no task, when the next one falls due
+ * (DD_SQL_TASK_NEXT_DUE), so that a claimer about to sleep needs no
+ * second look.  The third is a hint for waking another thread or
+ * daemon, never needed to find work: a task committed later comes with
+ * its own wake-up, and a claim that expires later with a sleeper's
+ * deadline.  The lock's upsert waits only for a takeover or
+ * claim of that row in progress: a live lock keeps its task out of
+ * `found`.  CLAIM_ON_ITS_OWN runs outside any transaction, and its
  * implicit transaction commits lazily (set_config(..., true) lasts until
- * it ends): a claim costs one round trip, and a look that finds nothing
- * one read.  ?1 now, ?2 the claimer's machine, ?3 the worker, ?4 the
+ * it ends): a claim costs one round trip, and so does a look that
+ * finds nothing.  ?1 now, ?2 the claimer's machine, ?3 the worker, ?4 the
  * claim's expiry.
  */
 #define CLAIM_WITH(tail)                                                       \
@@ -713,19 +727,21 @@ static int pg_lock_acquire(struct dd_store *s, const char *owner, double now,
 	" task.not_before, task.claimed_by, task.claim_token,"                 \
 	" task.claim_expires, task.failures, task.last_error, task.created,"   \
 	" taken.token)"                                                        \
-	" SELECT claimed.*, found.id, CAST(EXISTS (SELECT 1 FROM task"         \
-	" WHERE id <> found.id AND (claimed_by IS NULL AND not_before <= ?1"   \
-	" OR claimed_by IS NOT NULL AND claim_expires <= ?1)"                  \
-	" AND " DD_SQL_OBJECT_UNLOCKED " AND " DD_SQL_TASK_ON_MACHINE ")"      \
-	" AS INTEGER)" tail                                                    \
-	" FROM found LEFT JOIN claimed ON true"
+	" SELECT claimed.*, found.id, CASE WHEN EXISTS (SELECT 1 FROM task"    \
+	" WHERE " CLAIM_OTHER_DUE " AND " DD_SQL_TASK_ON_MACHINE               \
+	") THEN 1 WHEN EXISTS (SELECT 1 FROM task"                             \
+	" WHERE " CLAIM_OTHER_DUE ") THEN 2"                                   \
+	" ELSE 0 END, CASE WHEN found.id IS NULL THEN (" DD_SQL_TASK_NEXT_DUE  \
+	") END" tail " FROM (VALUES (1)) AS one LEFT JOIN found ON true"       \
+	" LEFT JOIN claimed ON true"
 #define CLAIM_IN_TRANSACTION CLAIM_WITH("")
 #define CLAIM_ON_ITS_OWN                                                       \
 	CLAIM_WITH(", (SELECT set_config('synchronous_commit', 'off', true))")
 
 /*
  * One try at a claim (CLAIM_IN_TRANSACTION or CLAIM_ON_ITS_OWN).
- * DD_ERR_NOTFOUND when there is no task; DD_ERR_BUSY when another
+ * DD_ERR_NOTFOUND when there is no task (out->next_due then says when
+ * the next falls due); DD_ERR_BUSY when another
  * claimer took its object's lock first (the caller tries again).
  */
 static int claim_once(struct dd_sql *h, const char *sql, const char *worker,
@@ -742,16 +758,21 @@ static int claim_once(struct dd_sql *h, const char *sql, const char *worker,
 	dd_sql_text(h, st, 3, worker);
 	dd_sql_double(h, st, 4, now + claim_ttl);
 	rc = dd_sql_step(h, st, err, "claim task");
-	if (rc == DD_SQL_ROW && dd_sql_col_int64(h, st, 0) == 0) {
+	if (rc == DD_SQL_ROW && dd_sql_col_int64(h, st, 12) == 0) {
+		out->next_due = dd_sql_col_double(h, st, 14);
+		rc = DD_ERR_NOTFOUND;
+	} else if (rc == DD_SQL_ROW && dd_sql_col_int64(h, st, 0) == 0) {
 		rc = DD_ERR_BUSY;
 	} else if (rc == DD_SQL_ROW) {
 		dd_sql_task_row(h, st, out);
 		dd_task_lock_name(out->object, &out->lock);
 		out->lock.token = dd_sql_col_int64(h, st, 11);
-		out->more = dd_sql_col_int(h, st, 13) != 0;
+		out->more = dd_sql_col_int(h, st, 13) == 1;
+		out->more_elsewhere = dd_sql_col_int(h, st, 13) == 2;
 		rc = 0;
 	} else if (rc == DD_SQL_DONE) {
-		rc = DD_ERR_NOTFOUND;
+		rc = dd_error_set(err, DD_ERR_STORE, "store '%s': claim task: "
+				  "no row", dd_sql_name(h));
 	}
 	dd_sql_done(h, st);
 	return rc;

@@ -140,6 +140,20 @@ int dd_sql_task_row(struct dd_sql *h, struct dd_sql_stmt *st, void *out);
 	" AND resource.machine IS NOT NULL AND (CAST(?2 AS TEXT) IS NULL"      \
 	" OR resource.machine <> ?2))"
 
+/*
+ * When the next task falls due for a claimer on machine ?2 at time ?1
+ * (NULL: the queue holds none for it): the first not_before of a queued
+ * task whose object is not locked (a locked one waits for its claimant
+ * to finish, or for that claim's expiry), or the first expiry of a
+ * claim.  A task another machine's daemons must run is never due here.
+ */
+#define DD_SQL_TASK_NEXT_DUE                                                   \
+	"SELECT min(t) FROM (SELECT min(not_before) AS t FROM task"            \
+	" WHERE claimed_by IS NULL AND " DD_SQL_OBJECT_UNLOCKED                \
+	" AND " DD_SQL_TASK_ON_MACHINE                                         \
+	" UNION ALL SELECT min(claim_expires) FROM task"                       \
+	" WHERE claimed_by IS NOT NULL AND " DD_SQL_TASK_ON_MACHINE ") AS due"
+
 /* Drop lock grant `g` if it is still current (inside a transaction). */
 int dd_sql_lock_drop(struct dd_sql *h, const struct dd_lock_grant *g,
 		     struct dd_error *err);

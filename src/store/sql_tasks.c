@@ -239,21 +239,7 @@ int dd_sql_task_next_due(struct dd_store *s, const char *machine,
 {
 	struct dd_sql *h = dd_sql(s);
 	struct dd_sql_stmt *st;
-	/*
-	 * A queued task whose object is locked is not due: its claimant's
-	 * claim (and lock) expiry, or the claimant finishing, frees it.  A
-	 * task another machine's daemons must run is never due here.
-	 */
-	int rc = dd_sql_prepare(h,
-				"SELECT min(t) FROM ("
-				" SELECT min(not_before) AS t FROM task"
-				"  WHERE claimed_by IS NULL"
-				"  AND " DD_SQL_OBJECT_UNLOCKED
-				"  AND " DD_SQL_TASK_ON_MACHINE
-				" UNION ALL SELECT min(claim_expires) FROM task"
-				"  WHERE claimed_by IS NOT NULL"
-				"  AND " DD_SQL_TASK_ON_MACHINE ") AS due",
-				&st, err);
+	int rc = dd_sql_prepare(h, DD_SQL_TASK_NEXT_DUE, &st, err);
 
 	*out = 0;
 	if (rc)

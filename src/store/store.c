@@ -98,6 +98,7 @@ void dd_store_options_from_env(struct dd_store_options *opt)
 		opt->durability = DD_DURABILITY_NORMAL;
 	opt->busy_timeout_ms = 10000;
 	opt->group_commit = false;
+	opt->plan_once = false;
 	opt->must_exist = false;
 	if (b && atoi(b) > 0)
 		opt->busy_timeout_ms = atoi(b);
@@ -885,6 +886,7 @@ int dd_store_task_claim(struct dd_store *s, const char *worker,
 			const char *machine, double now, double claim_ttl,
 			struct dd_task *out, struct dd_error *err)
 {
+	out->next_due = -1; /* the backend says, if it looks */
 	CALL(s, task_claim, worker, machine, now, claim_ttl, out, err);
 }
 

@@ -51,6 +51,17 @@ struct dd_store_options {
 	 */
 	bool group_commit;
 	/*
+	 * The handle runs the same few statements over and over, each on
+	 * rows found by key or by the task queue's indexes (the daemon's
+	 * workers): a backend that would plan a statement again for each
+	 * run of it may plan it once, without its values.  PostgreSQL does
+	 * so (plan_cache_mode force_generic_plan): planning the task claim
+	 * afresh each time cost its server more CPU than running it.  A
+	 * handle that lists with the user's filters (an API server's) does
+	 * not set it, so each list is planned for its values.
+	 */
+	bool plan_once;
+	/*
 	 * Open an existing store only: a missing store is refused, and so
 	 * is one that does not look like a store (DD_ERR_DAMAGED), without
 	 * touching it.  dd_store_open_ready() sets it.
@@ -432,7 +443,9 @@ typedef int dd_store_slot_list_fn(struct dd_store *s,
  * with a new not_before; both drop the task's lock in the same
  * transaction, and both refuse with DD_ERR_FENCED when the claim token is
  * no longer the task's.  next_due is the earliest time a task could become
- * claimable (0 if the queue is empty).
+ * claimable (0 if the queue is empty).  A claim that finds nothing may
+ * say the same in out->next_due (-1 when it did not look), which spares
+ * a claimer about to sleep the second look.
  *
  * claim and next_due are for a claimer on machine `machine` (core/
  * machine.h): a task whose pass would run the hooks of a resource that

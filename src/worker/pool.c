@@ -218,8 +218,7 @@ static void *worker_main(void *p)
 			continue;
 		now = dd_now();
 		deadline = now + a->o->idle_cap;
-		if (!dd_store_task_next_due(w.store, w.machine, &next,
-					    NULL) && next > 0 &&
+		if (!dd_worker_next_due(&w, &next, NULL) && next > 0 &&
 		    next < deadline)
 			deadline = next;
 		if (deadline > now)

@@ -36,6 +36,7 @@ int dd_worker_init(struct dd_worker *w, const char *store_path,
 	/* DRYDOCK_GROUP_COMMIT=0 turns it off, to measure what it brings */
 	opt.group_commit = !getenv("DRYDOCK_GROUP_COMMIT") ||
 			   strcmp(getenv("DRYDOCK_GROUP_COMMIT"), "0");
+	opt.plan_once = true;
 	rc = dd_store_open_ready(store_path, &opt, &w->store, err);
 	if (rc)
 		return rc;
@@ -267,9 +268,13 @@ int dd_worker_run_one(struct dd_worker *w, bool *ran, struct dd_error *err)
 	 * Wake-ups go out after the commits they announce, never before, so
 	 * a woken thread always finds the change.  The daemon's own threads
 	 * may act on a commit not yet durable: whatever they write, the WAL
-	 * orders after it.
+	 * orders after it.  Nobody is woken when the claim chained to the
+	 * task's end, made after what the pass scheduled, saw nothing else
+	 * due: this thread has the only task there was, and a task for
+	 * later is on its own next look.
 	 */
-	if (w->scheduled)
+	if (w->scheduled && !(w->next.id && !w->next.more &&
+			      !w->next.more_elsewhere))
 		dd_wake_notify_on(w->store, DD_WAKE_DAEMON);
 	if (!w->changed)
 		return settle(w, rc, err);
@@ -290,6 +295,15 @@ int dd_worker_run_one(struct dd_worker *w, bool *ran, struct dd_error *err)
 	rc = settle(w, rc, err);
 	tell_watchers(w->store_path, w->object);
 	return rc;
+}
+
+int dd_worker_next_due(struct dd_worker *w, double *out, struct dd_error *err)
+{
+	if (w->next.next_due >= 0) {
+		*out = w->next.next_due;
+		return 0;
+	}
+	return dd_store_task_next_due(w->store, w->machine, out, err);
 }
 
 int dd_worker_drain(struct dd_worker *w, int max_tasks, struct dd_error *err)

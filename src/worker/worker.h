@@ -65,6 +65,13 @@ void dd_worker_release(struct dd_worker *w);
  */
 int dd_worker_run_one(struct dd_worker *w, bool *ran, struct dd_error *err);
 
+/*
+ * When the next task falls due for this worker (0: none), after a
+ * dd_worker_run_one() that ran none: as its claim saw it, or asked.
+ */
+int dd_worker_next_due(struct dd_worker *w, double *out,
+		       struct dd_error *err);
+
 /* Run every task that is due now, until none is; for tests and tools. */
 int dd_worker_drain(struct dd_worker *w, int max_tasks, struct dd_error *err);
 

@@ -2239,6 +2239,52 @@ static void test_claim_sees_more(void **state)
 	dd_task_release(&t);
 }
 
+/*
+ * A claim that finds nothing says when the next task falls due, as
+ * next_due would (so that a claimer about to sleep need not ask), or -1
+ * when the store did not look: a queued task due later, a claim that
+ * expires, none at all.
+ */
+static void test_claim_says_next_due(void **state)
+{
+	struct store_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	long long bp = add_blueprint(e->store, "bp", "host", true);
+	struct dd_task t = {0};
+	double now = dd_now(), due;
+	bool looks = !strcmp(e->backend->name, "postgres");
+
+	assert_int_equal(dd_store_task_claim(e->store, "w", NULL, now, 60, &t,
+					     &err),
+			 DD_ERR_NOTFOUND);
+	assert_true(looks ? t.next_due == 0 : t.next_due == -1);
+	assert_ok(dd_task_schedule_update(e->store,
+					  (struct dd_ref){DD_OBJ_BLUEPRINT, bp},
+					  now + 100, &err),
+		  &err);
+	assert_int_equal(dd_store_task_claim(e->store, "w", NULL, now, 60, &t,
+					     &err),
+			 DD_ERR_NOTFOUND);
+	assert_ok(dd_store_task_next_due(e->store, NULL, &due, &err), &err);
+	assert_true(due == now + 100);
+	assert_true(looks ? t.next_due == due : t.next_due == -1);
+	/* claimed now, with an expiry before the other's not_before */
+	assert_ok(dd_task_schedule_update(
+			  e->store,
+			  (struct dd_ref){DD_OBJ_RESOURCE,
+					  add_resource_on(e->store, bp, "")},
+			  now - 1, &err),
+		  &err);
+	assert_ok(dd_store_task_claim(e->store, "w", NULL, now, 30, &t, &err),
+		  &err);
+	assert_int_equal(t.object.kind, DD_OBJ_RESOURCE);
+	dd_task_release(&t);
+	assert_int_equal(dd_store_task_claim(e->store, "w", NULL, now, 60, &t,
+					     &err),
+			 DD_ERR_NOTFOUND);
+	assert_true(looks ? t.next_due == now + 30 : t.next_due == -1);
+}
+
 /* A claim that expired on "a" is taken over on "a" only. */
 static void test_claim_expired_on_machine(void **state)
 {
@@ -2305,6 +2351,7 @@ static void test_claim_expired_on_machine(void **state)
 	X(test_resource_machine_set_once) \
 	X(test_claim_on_machine) \
 	X(test_claim_sees_more) \
+	X(test_claim_says_next_due) \
 	X(test_claim_expired_on_machine)
 
 STORE_SUITE_MAIN("store conformance", SUITE)
