@@ -43,6 +43,16 @@ dd_store_log_list_fn dd_sql_log_list;
 
 /* sql_slots.c */
 dd_store_slot_acquire_fn dd_sql_slot_acquire;
+/*
+ * slot_acquire with `insert` as the statement that inserts a key's row
+ * (?1 key, ?2 owner kind, ?3 owner), changing nothing when the key is
+ * taken: a backend whose inserts would wait for another transaction's
+ * insert of the same key may give one that does not (pg.c).  A key not
+ * inserted that no committed row holds was being taken: DD_ERR_BUSY.
+ */
+int dd_sql_slot_acquire_by(struct dd_store *s, const char *insert,
+			   const char *const *keys, size_t n,
+			   struct dd_ref owner, struct dd_error *err);
 dd_store_slot_release_fn dd_sql_slot_release;
 dd_store_slot_list_fn dd_sql_slot_list;
 

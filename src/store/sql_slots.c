@@ -18,27 +18,57 @@ static int run(struct dd_sql *h, const char *sql, struct dd_error *err,
 	return rc ? rc : dd_sql_exec(h, st, err, what);
 }
 
-/* Name who holds slot `key`, into holder[n], if it can be read. */
-static void slot_holder(struct dd_sql *h, const char *key, char *holder,
-			size_t n)
+/*
+ * Why slot `key` was not taken: DD_ERR_SLOT naming its holder, or, when
+ * no committed row holds it, DD_ERR_BUSY (another transaction is taking
+ * it).  A holder that cannot be read is "another object".
+ */
+static int slot_taken(struct dd_sql *h, const char *key,
+		      struct dd_error *err)
 {
 	struct dd_sql_stmt *st;
+	int rc = dd_sql_prepare(h,
+				"SELECT owner_kind, owner FROM slot_lock"
+				" WHERE key = ?1",
+				&st, NULL);
 
-	if (dd_sql_prepare(h,
-			   "SELECT owner_kind, owner FROM slot_lock"
-			   " WHERE key = ?1",
-			   &st, NULL))
-		return;
+	if (rc)
+		return dd_error_set(err, DD_ERR_SLOT,
+				    "slot lock '%s' is held by another object",
+				    key);
 	dd_sql_text(h, st, 1, key);
-	if (dd_sql_step(h, st, NULL, "read slot lock") == DD_SQL_ROW)
-		snprintf(holder, n, "%s %lld",
-			 dd_obj_kind_name((enum dd_obj_kind)dd_sql_col_int(h, st, 0)),
-			 dd_sql_col_int64(h, st, 1));
+	rc = dd_sql_step(h, st, NULL, "read slot lock");
+	if (rc == DD_SQL_ROW)
+		rc = dd_error_set(
+			err, DD_ERR_SLOT, "slot lock '%s' is held by %s %lld",
+			key,
+			dd_obj_kind_name((enum dd_obj_kind)dd_sql_col_int(h, st, 0)),
+			dd_sql_col_int64(h, st, 1));
+	else if (rc == DD_SQL_DONE)
+		rc = dd_error_set(err, DD_ERR_BUSY,
+				  "slot lock '%s' is being taken by another "
+				  "transaction", key);
+	else
+		rc = dd_error_set(err, DD_ERR_SLOT,
+				  "slot lock '%s' is held by another object",
+				  key);
 	dd_sql_done(h, st);
+	return rc;
 }
 
 int dd_sql_slot_acquire(struct dd_store *s, const char *const *keys, size_t n,
 			struct dd_ref owner, struct dd_error *err)
+{
+	return dd_sql_slot_acquire_by(s,
+				      "INSERT INTO slot_lock(key, owner_kind,"
+				      " owner) VALUES(?1, ?2, ?3)"
+				      " ON CONFLICT(key) DO NOTHING",
+				      keys, n, owner, err);
+}
+
+int dd_sql_slot_acquire_by(struct dd_store *s, const char *insert,
+			   const char *const *keys, size_t n,
+			   struct dd_ref owner, struct dd_error *err)
 {
 	struct dd_sql *h = dd_sql(s);
 	struct dd_sql_stmt *st;
@@ -48,25 +78,15 @@ int dd_sql_slot_acquire(struct dd_store *s, const char *const *keys, size_t n,
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < n && !rc; i++) {
-		rc = dd_sql_prepare(h,
-				    "INSERT INTO slot_lock(key, owner_kind,"
-				    " owner) VALUES(?1, ?2, ?3)"
-				    " ON CONFLICT(key) DO NOTHING",
-				    &st, err);
+		rc = dd_sql_prepare(h, insert, &st, err);
 		if (rc)
 			break;
 		dd_sql_text(h, st, 1, keys[i]);
 		dd_sql_int64(h, st, 2, (int)owner.kind);
 		dd_sql_int64(h, st, 3, owner.id);
 		rc = dd_sql_exec(h, st, err, "acquire slot lock");
-		if (!rc && dd_sql_changes(h) == 0) {
-			char holder[64] = "another object";
-
-			slot_holder(h, keys[i], holder, sizeof(holder));
-			rc = dd_error_set(err, DD_ERR_SLOT,
-					  "slot lock '%s' is held by %s",
-					  keys[i], holder);
-		}
+		if (!rc && dd_sql_changes(h) == 0)
+			rc = slot_taken(h, keys[i], err);
 	}
 	if (rc) {
 		if (!run(h, "ROLLBACK TO slot", NULL, "rollback to"))

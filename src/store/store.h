@@ -419,7 +419,10 @@ typedef int dd_store_log_list_fn(struct dd_store *s, const struct dd_filter *f,
 /*
  * Slot locks.  Acquire takes every key for `owner` or none of them: on a
  * conflict it returns DD_ERR_SLOT naming the key and its holder, with
- * nothing changed.  Release drops every key `owner` holds.
+ * nothing changed; DD_ERR_BUSY when another transaction is taking a key
+ * right now, on a store with several writers at once: it does not wait
+ * to learn whether that one commits, so the key may yet turn out free.
+ * Release drops every key `owner` holds.
  */
 typedef int dd_store_slot_acquire_fn(struct dd_store *s,
 				     const char *const *keys, size_t n,

@@ -47,6 +47,13 @@ struct candidates {
 	struct dd_blueprint_list denied;
 	/* an approval went away between the look and the placement */
 	bool stale;
+	/*
+	 * A slot was passed over because another pass was taking it at
+	 * that moment (DD_ERR_BUSY from slot_acquire): whether it did is
+	 * not known yet, so a lease that found no room looks again soon
+	 * instead of waiting for a capacity event that may never come.
+	 */
+	bool contended;
 };
 
 static void candidates_release(struct candidates *c)
@@ -371,8 +378,9 @@ static int try_acquire(struct dd_worker *w, const struct dd_lock_grant *g,
 			rc = dd_store_slot_acquire(
 				w->store, key_ptrs(&keys, ptrs), keys.n,
 				(struct dd_ref){DD_OBJ_LEASE, l->id}, &serr);
-		if (rc == DD_ERR_SLOT) {
+		if (rc == DD_ERR_SLOT || rc == DD_ERR_BUSY) {
 			dd_store_rollback(w->store);
+			c->contended = c->contended || rc == DD_ERR_BUSY;
 			continue;
 		}
 		if (!rc) {
@@ -1026,10 +1034,13 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 	rc = reuse(w, g, l, &c, &failed, &refused, err);
 	if (rc != DD_ERR_NOTFOUND)
 		goto out;
-	if (c.stale) {
-		/* an approval went meanwhile: look again, without it */
+	if (c.stale || c.contended) {
+		/*
+		 * An approval went meanwhile: look again, without it.  Or
+		 * a slot was being taken: look again once that is decided.
+		 */
 		rc = 0;
-		*retry_at = dd_now();
+		*retry_at = dd_now() + (c.stale ? 0 : w->topt.busy_retry);
 		goto out;
 	}
 	rc = allocation_failures(w, l, &failures, &last_failure, reason,

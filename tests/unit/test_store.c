@@ -974,6 +974,45 @@ static void test_slot_locks_all_or_nothing(void **state)
 	assert_ok(dd_store_slot_release(e->store, lease7, &err), &err);
 }
 
+/*
+ * A key that another transaction is inserting right now: on a store with
+ * several writers (PostgreSQL), acquire says DD_ERR_BUSY at once rather
+ * than wait for that commit, and changes nothing; once it commits, the
+ * key is held (DD_ERR_SLOT), and had it rolled back, the key is free.
+ * SQLite's writers never overlap, so there is nothing to see there.
+ */
+static void test_slot_being_taken(void **state)
+{
+	struct store_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store *other = NULL;
+	struct dd_filter f = {0};
+	const char *k[] = {"t:2", "t:1"};
+	struct dd_ref lease1 = {DD_OBJ_LEASE, 1}, lease2 = {DD_OBJ_LEASE, 2};
+	char keys[128];
+
+	if (strcmp(e->backend->name, "postgres"))
+		skip();
+	assert_ok(dd_store_open(e->location, NULL, &other, &err), &err);
+	assert_ok(dd_store_begin(other, &err), &err);
+	assert_ok(dd_store_slot_acquire(other, k + 1, 1, lease1, &err), &err);
+	assert_int_equal(dd_store_slot_acquire(e->store, k, 2, lease2, &err),
+			 DD_ERR_BUSY);
+	assert_non_null(strstr(err.msg, "t:1"));
+	assert_non_null(strstr(err.msg, "being taken"));
+	dd_store_rollback(other);
+	/* the rolled back one left it free, and the refused one took none */
+	slot_keys(e->store, &f, keys, sizeof(keys));
+	assert_string_equal(keys, "");
+	assert_ok(dd_store_begin(other, &err), &err);
+	assert_ok(dd_store_slot_acquire(other, k + 1, 1, lease1, &err), &err);
+	assert_ok(dd_store_commit(other, &err), &err);
+	assert_int_equal(dd_store_slot_acquire(e->store, k, 2, lease2, &err),
+			 DD_ERR_SLOT);
+	assert_non_null(strstr(err.msg, "lease 1"));
+	dd_store_close(other);
+}
+
 static void test_slot_locks_inside_transaction(void **state)
 {
 	struct store_env *e = *state;
@@ -2327,6 +2366,7 @@ static void test_claim_expired_on_machine(void **state)
 	X(test_log_round_trip_and_filters) \
 	X(test_slot_locks_all_or_nothing) \
 	X(test_slot_locks_inside_transaction) \
+	X(test_slot_being_taken) \
 	X(test_token_round_trip) \
 	X(test_token_notfound_and_exists) \
 	X(test_token_list) \
