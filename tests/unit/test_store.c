@@ -2221,6 +2221,20 @@ static void test_resource_machine_set_once(void **state)
 	assert_int_equal(claim_all(e->store, "b", now, 60, objs, 2), 3);
 }
 
+/* Schedule the update of a new resource of `bp`, due at `when`. */
+static void schedule_new_resource(struct dd_store *s, long long bp,
+				  double when)
+{
+	struct dd_error err = DD_ERROR_INIT;
+
+	assert_ok(dd_task_schedule_update(
+			  s,
+			  (struct dd_ref){DD_OBJ_RESOURCE,
+					  add_resource_on(s, bp, "")},
+			  when, &err),
+		  &err);
+}
+
 /*
  * A claim says whether it saw another task due (struct dd_task's
  * `more`), so that a daemon wakes another thread only then: a task due
@@ -2240,12 +2254,7 @@ static void test_claim_sees_more(void **state)
 					  (struct dd_ref){DD_OBJ_BLUEPRINT, bp},
 					  now - 2, &err),
 		  &err);
-	assert_ok(dd_task_schedule_update(
-			  e->store,
-			  (struct dd_ref){DD_OBJ_RESOURCE,
-					  add_resource_on(e->store, bp, "")},
-			  now - 1, &err),
-		  &err);
+	schedule_new_resource(e->store, bp, now - 1);
 	assert_ok(dd_task_schedule_update(
 			  e->store,
 			  (struct dd_ref){DD_OBJ_LEASE,
@@ -2308,12 +2317,7 @@ static void test_claim_says_next_due(void **state)
 	assert_true(due == now + 100);
 	assert_true(looks ? t.next_due == due : t.next_due == -1);
 	/* claimed now, with an expiry before the other's not_before */
-	assert_ok(dd_task_schedule_update(
-			  e->store,
-			  (struct dd_ref){DD_OBJ_RESOURCE,
-					  add_resource_on(e->store, bp, "")},
-			  now - 1, &err),
-		  &err);
+	schedule_new_resource(e->store, bp, now - 1);
 	assert_ok(dd_store_task_claim(e->store, "w", NULL, now, 30, &t, &err),
 		  &err);
 	assert_int_equal(t.object.kind, DD_OBJ_RESOURCE);
