@@ -188,14 +188,7 @@ struct dd_task {
 	char *last_error;
 	double created;
 	struct dd_lock_grant lock; /* the object's lock, while claimed */
-	/*
-	 * What its claim saw besides it (hints, true when the store did not
-	 * look): another task due that the claimer's machine may run
-	 * (`more`), or one that only another machine's daemons may run
-	 * (`more_elsewhere`).
-	 */
-	bool more;
-	bool more_elsewhere;
+	bool more; /* its claim saw another task due, or could not tell */
 	/*
 	 * After a claim that found nothing (DD_ERR_NOTFOUND): when the next
 	 * task falls due for the claimer, as dd_store_task_next_due() says

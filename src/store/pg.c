@@ -714,15 +714,12 @@ static int pg_slot_acquire(struct dd_store *s, const char *const *keys,
  * claim written only if the lock was had.  One row back: the claimed
  * task's columns and its lock's token, or NULLs when another claimer
  * took the lock first or there was no task; the task's id (NULL: none);
- * whether another task was there to claim, queued or with its claim
- * expired, that nobody else is claiming right now (SKIP LOCKED): 1 one
- * that the claimer's machine may run, 2 only one that another machine
- * must run, 0 none; and, with no task, when the next one falls due
- * (DD_SQL_TASK_NEXT_DUE), so that a claimer about to sleep needs no
- * second look.  The third is a hint for waking another thread or
- * daemon, never needed to find work: a task committed later comes with
- * its own wake-up, and a claim that expires later with a sleeper's
- * deadline.  The lock's upsert waits only for a takeover or
+ * with a task, whether another was there to claim, queued or with its
+ * claim expired (1 or 0); and, with no task, when the next one falls
+ * due (DD_SQL_TASK_NEXT_DUE), so that a claimer about to sleep needs no
+ * second look.  The third is a hint for waking another thread, never
+ * needed to find work: a task committed later comes with its own
+ * wake-up, and a claim that expires later with a sleeper's deadline.  The lock's upsert waits only for a takeover or
  * claim of that row in progress: a live lock keeps its task out of
  * `found`.  CLAIM_ON_ITS_OWN runs outside any transaction, and its
  * implicit transaction commits lazily (set_config(..., true) lasts until
@@ -754,12 +751,11 @@ static int pg_slot_acquire(struct dd_store *s, const char *const *keys,
 	" task.not_before, task.claimed_by, task.claim_token,"                 \
 	" task.claim_expires, task.failures, task.last_error, task.created,"   \
 	" taken.token)"                                                        \
-	" SELECT claimed.*, found.id, CASE WHEN EXISTS (SELECT 1 FROM task"    \
-	" WHERE " CLAIM_OTHER_DUE " AND " DD_SQL_TASK_ON_MACHINE               \
-	") THEN 1 WHEN EXISTS (SELECT 1 FROM task"                             \
-	" WHERE " CLAIM_OTHER_DUE ") THEN 2"                                   \
-	" ELSE 0 END, CASE WHEN found.id IS NULL THEN (" DD_SQL_TASK_NEXT_DUE  \
-	") END" tail " FROM (VALUES (1)) AS one LEFT JOIN found ON true"       \
+	" SELECT claimed.*, found.id, CASE WHEN found.id IS NULL THEN 0"       \
+	" WHEN EXISTS (SELECT 1 FROM task WHERE " CLAIM_OTHER_DUE " AND "      \
+	DD_SQL_TASK_ON_MACHINE ") THEN 1 ELSE 0 END,"                         \
+	" CASE WHEN found.id IS NULL THEN (" DD_SQL_TASK_NEXT_DUE ") END"      \
+	tail " FROM (VALUES (1)) AS one LEFT JOIN found ON true"               \
 	" LEFT JOIN claimed ON true"
 #define CLAIM_IN_TRANSACTION CLAIM_WITH("")
 #define CLAIM_ON_ITS_OWN                                                       \
@@ -794,8 +790,7 @@ static int claim_once(struct dd_sql *h, const char *sql, const char *worker,
 		dd_sql_task_row(h, st, out);
 		dd_task_lock_name(out->object, &out->lock);
 		out->lock.token = dd_sql_col_int64(h, st, 11);
-		out->more = dd_sql_col_int(h, st, 13) == 1;
-		out->more_elsewhere = dd_sql_col_int(h, st, 13) == 2;
+		out->more = dd_sql_col_int(h, st, 13) != 0;
 		rc = 0;
 	} else if (rc == DD_SQL_DONE) {
 		rc = dd_error_set(err, DD_ERR_STORE, "store '%s': claim task: "

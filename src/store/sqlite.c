@@ -1495,7 +1495,7 @@ static int sq_task_claim(struct dd_store *s, const char *worker,
 		out->claimed_by = dd_strdup(worker);
 		out->claim_token++;
 		out->claim_expires = now + claim_ttl;
-		out->more = out->more_elsewhere = true; /* not looked for */
+		out->more = true; /* not looked for */
 	}
 	if (rc) {
 		if (found)

@@ -374,13 +374,18 @@ static int try_acquire(struct dd_worker *w, const struct dd_lock_grant *g,
 			rc = still_authorized(w, c, h, &ok, err);
 		if (!rc && !ok)
 			rc = DD_ERR_NOTFOUND;
-		if (!rc)
+		if (!rc) {
 			rc = dd_store_slot_acquire(
 				w->store, key_ptrs(&keys, ptrs), keys.n,
 				(struct dd_ref){DD_OBJ_LEASE, l->id}, &serr);
-		if (rc == DD_ERR_SLOT || rc == DD_ERR_BUSY) {
+			/* being taken by another transaction: as if held */
+			if (rc == DD_ERR_BUSY) {
+				c->contended = true;
+				rc = DD_ERR_SLOT;
+			}
+		}
+		if (rc == DD_ERR_SLOT) {
 			dd_store_rollback(w->store);
-			c->contended = c->contended || rc == DD_ERR_BUSY;
 			continue;
 		}
 		if (!rc) {
@@ -1034,13 +1039,22 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 	rc = reuse(w, g, l, &c, &failed, &refused, err);
 	if (rc != DD_ERR_NOTFOUND)
 		goto out;
-	if (c.stale || c.contended) {
+	if (c.stale) {
+		/* an approval went meanwhile: look again, without it */
+		rc = 0;
+		*retry_at = dd_now();
+		goto out;
+	}
+	if (c.contended) {
 		/*
-		 * An approval went meanwhile: look again, without it.  Or
-		 * a slot was being taken: look again once that is decided.
+		 * A slot was being taken: look again once that is decided,
+		 * with jitter (two leases taking the same keys in another
+		 * order each refused the other), and tell the idle threads,
+		 * so that whichever is free then takes the look.
 		 */
 		rc = 0;
-		*retry_at = dd_now() + (c.stale ? 0 : w->topt.busy_retry);
+		*retry_at = dd_now() + w->topt.busy_retry * (0.5 + dd_random());
+		w->scheduled = true;
 		goto out;
 	}
 	rc = allocation_failures(w, l, &failures, &last_failure, reason,

@@ -268,13 +268,9 @@ int dd_worker_run_one(struct dd_worker *w, bool *ran, struct dd_error *err)
 	 * Wake-ups go out after the commits they announce, never before, so
 	 * a woken thread always finds the change.  The daemon's own threads
 	 * may act on a commit not yet durable: whatever they write, the WAL
-	 * orders after it.  Nobody is woken when the claim chained to the
-	 * task's end, made after what the pass scheduled, saw nothing else
-	 * due: this thread has the only task there was, and a task for
-	 * later is on its own next look.
+	 * orders after it.
 	 */
-	if (w->scheduled && !(w->next.id && !w->next.more &&
-			      !w->next.more_elsewhere))
+	if (w->scheduled)
 		dd_wake_notify_on(w->store, DD_WAKE_DAEMON);
 	if (!w->changed)
 		return settle(w, rc, err);
