@@ -302,7 +302,6 @@ static int run_on_dst(struct copy *c, const char *sql)
 {
 	PGresult *res = dd_pg_exec(c->p, sql, 0, NULL, NULL, NULL, 0, c->err,
 				   "copy the counters");
-
 	int rc = res ? 0 : c->err->code;
 
 	PQclear(res);

@@ -26,9 +26,10 @@
  *    same statement as the claim, inserting it or updating it only if
  *    expired (ON CONFLICT DO UPDATE ... WHERE).  Either way two takers of
  *    one lock meet at the row (the second waits for the first to commit)
- *    and exactly one gets a grant, with a new token.  Locks are leases on rows: they expire,
- *    and their holders renew them (lock_renew, task_renew), so a holder
- *    that crashed or was cut off loses them by itself.
+ *    and exactly one gets a grant, with a new token.  Locks are leases
+ *    on rows: they expire, and their holders renew them (lock_renew,
+ *    task_renew), so a holder that crashed or was cut off loses them by
+ *    itself.
  *  - A lease about to wait reads the capacity counter (or the lease it
  *    queues behind) FOR SHARE (sql_locks.c, sql_leases.c): the bump and
  *    the wake-up that follow a release either came first or wait for
@@ -719,9 +720,10 @@ static int pg_slot_acquire(struct dd_store *s, const char *const *keys,
  * due (DD_SQL_TASK_NEXT_DUE), so that a claimer about to sleep needs no
  * second look.  The third is a hint for waking another thread, never
  * needed to find work: a task committed later comes with its own
- * wake-up, and a claim that expires later with a sleeper's deadline.  The lock's upsert waits only for a takeover or
- * claim of that row in progress: a live lock keeps its task out of
- * `found`.  CLAIM_ON_ITS_OWN runs outside any transaction, and its
+ * wake-up, and a claim that expires later with a sleeper's deadline.
+ * The lock's upsert waits only for a takeover or claim of that row in
+ * progress: a live lock keeps its task out of `found`.
+ * CLAIM_ON_ITS_OWN runs outside any transaction, and its
  * implicit transaction commits lazily (set_config(..., true) lasts until
  * it ends): a claim costs one round trip, and so does a look that
  * finds nothing.  ?1 now, ?2 the claimer's machine, ?3 the worker, ?4 the
