@@ -15,9 +15,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static _Atomic(void (*)(void)) local_wake;
+static _Atomic(bool (*)(void)) local_wake;
 
-void dd_wake_set_local(void (*fn)(void))
+void dd_wake_set_local(bool (*fn)(void))
 {
 	atomic_store(&local_wake, fn);
 }
@@ -92,8 +92,10 @@ static void notify(const char *location, struct dd_store *via,
 {
 	const struct dd_wake_transport *t =
 		dd_store_wake_transport(location, NULL);
-	void (*fn)(void) = atomic_load(&local_wake);
+	bool (*fn)(void) = atomic_load(&local_wake);
 	struct dd_wake_skip skip = {0};
+	char machine[DD_MACHINE_MAX + 1];
+	int away;
 
 	if (!t)
 		return;
@@ -101,12 +103,33 @@ static void notify(const char *location, struct dd_store *via,
 		notify_about(location, via, NULL);
 		return;
 	}
+	/*
+	 * Work queued for objects bound to a machine (another one, for a
+	 * daemon's handle) is for a daemon there; for several machines,
+	 * or without the handle to say, for every daemon.
+	 */
+	away = via ? dd_store_scheduled_away(via, machine, sizeof(machine))
+		   : 2;
 	if (fn) {
-		/* our own threads directly, not through our own listener */
-		fn();
+		/*
+		 * Our own threads directly, not through our own listener.
+		 * One of them was idle and takes the work: nobody else
+		 * need look.
+		 */
 		skip.own_daemons = true;
+		if (fn() && !away)
+			return;
 	}
+	skip.one_daemon = away < 2;
+	skip.machine = away == 1 ? machine : NULL;
 	t->notify(location, via, role, NULL, &skip);
+}
+
+void dd_wake_pass_on(struct dd_wake *w)
+{
+	if (w->alone && w->t->pass_on)
+		w->t->pass_on(w);
+	w->alone = 0;
 }
 
 void dd_wake_notify(const char *location, enum dd_wake_role role)

@@ -21,17 +21,22 @@
 #include <time.h>
 #include <unistd.h>
 
+/* A thread asleep in sleep_until(), on pool.idle until woken. */
+struct idler {
+	pthread_cond_t cv;
+	bool woken;
+	struct idler *next;
+};
+
 static struct {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	unsigned long gen; /* bumped by every wake-up */
-	int idle;	   /* threads asleep in sleep_until() */
+	struct idler *idle; /* the threads asleep, the latest first */
+	bool missed;	    /* a wake-up found none asleep: look again */
 	atomic_bool stop;
 	atomic_int quiet;
 	int stop_pipe[2];
 } pool = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
-	.cv = PTHREAD_COND_INITIALIZER,
 	.stop_pipe = {-1, -1},
 };
 
@@ -89,29 +94,50 @@ static void on_event(const struct dd_store_event *ev)
  * task, and every thread woken for nothing costs two context switches
  * and a look at the queue.  A thread that claims a task wakes one more
  * (task_claimed) if its claim saw another task to claim, so a burst of
- * tasks still spreads over the pool, one hand-off at a time.  Threads that are not asleep see `gen` move and look
- * again before sleeping, so no wake-up is lost.
+ * tasks still spreads over the pool, one hand-off at a time.
+ *
+ * The thread woken is the one that fell asleep last (its stack is
+ * warm), and only it: each sleeper waits on a condition of its own.  A
+ * wake-up that finds no thread asleep is not lost: the next thread about
+ * to sleep looks at the queue once more instead (pool.missed), which
+ * covers a claim that ran just before the task was committed.  One look
+ * is enough however many wake-ups it stands for: a claim that takes a
+ * task and sees another wakes the next thread.  Returns whether a thread
+ * was asleep to be woken: if not, the caller may ask another daemon
+ * instead (queue/wake.h).
  */
-static void wake_local(void)
+static bool wake_local(void)
 {
+	struct idler *i;
+
 	pthread_mutex_lock(&pool.mu);
-	pool.gen++;
-	if (pool.idle)
-		pthread_cond_signal(&pool.cv);
+	i = pool.idle;
+	if (i) {
+		pool.idle = i->next;
+		i->woken = true;
+		pthread_cond_signal(&i->cv);
+	} else {
+		pool.missed = true;
+	}
 	pthread_mutex_unlock(&pool.mu);
+	return i != NULL;
 }
 
 static void wake_all(void)
 {
 	pthread_mutex_lock(&pool.mu);
-	pool.gen++;
-	pthread_cond_broadcast(&pool.cv);
+	for (struct idler *i = pool.idle; i; i = i->next) {
+		i->woken = true;
+		pthread_cond_signal(&i->cv);
+	}
+	pool.idle = NULL;
+	pool.missed = true;
 	pthread_mutex_unlock(&pool.mu);
 }
 
 static void task_claimed(void)
 {
-	wake_local();
+	(void)wake_local();
 }
 
 static bool pool_stopping(void)
@@ -129,22 +155,40 @@ void dd_pool_stop(void)
 	}
 }
 
-static void sleep_until(unsigned long seen, double deadline)
+/*
+ * Sleep until woken or `deadline` (dd_now() time), unless a wake-up came
+ * while no thread slept (then return at once, to look again).
+ */
+static void sleep_until(double deadline)
 {
 	struct timespec ts;
-	double secs = deadline;
+	struct idler me = {.woken = false};
 
-	ts.tv_sec = (time_t)secs;
-	ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
+	ts.tv_sec = (time_t)deadline;
+	ts.tv_nsec = (long)((deadline - (double)ts.tv_sec) * 1e9);
 	pthread_mutex_lock(&pool.mu);
-	pool.idle++;
-	while (pool.gen == seen && !atomic_load(&pool.stop)) {
-		if (pthread_cond_timedwait(&pool.cv, &pool.mu, &ts) ==
-		    ETIMEDOUT)
-			break;
+	if (pool.missed || atomic_load(&pool.stop)) {
+		pool.missed = false;
+		pthread_mutex_unlock(&pool.mu);
+		return;
 	}
-	pool.idle--;
+	pthread_cond_init(&me.cv, NULL);
+	me.next = pool.idle;
+	pool.idle = &me;
+	while (!me.woken && !atomic_load(&pool.stop))
+		if (pthread_cond_timedwait(&me.cv, &pool.mu, &ts) == ETIMEDOUT)
+			break;
+	if (!me.woken) {
+		/* timed out, or stopping: off the stack */
+		struct idler **p = &pool.idle;
+
+		while (*p && *p != &me)
+			p = &(*p)->next;
+		if (*p)
+			*p = me.next;
+	}
 	pthread_mutex_unlock(&pool.mu);
+	pthread_cond_destroy(&me.cv);
 }
 
 /* One key=value line per failed task, for the operator's log. */
@@ -191,14 +235,9 @@ static void *worker_main(void *p)
 	w.topt.stopping = pool_stopping;
 	while (!atomic_load(&pool.stop)) {
 		struct dd_error err = DD_ERROR_INIT;
-		unsigned long seen;
 		bool ran = false;
 		double next = 0, now, deadline;
 		int rc;
-
-		pthread_mutex_lock(&pool.mu);
-		seen = pool.gen;
-		pthread_mutex_unlock(&pool.mu);
 
 		rc = dd_worker_run_one(&w, &ran, &err);
 		if (rc) {
@@ -210,11 +249,11 @@ static void *worker_main(void *p)
 			if (!a->o->quiet || store_errors++ < 3)
 				fprintf(stderr, "drydock: worker %d: %s\n",
 					a->index, err.msg);
-			sleep_until(seen, dd_now() + 0.2 + dd_random() * 0.3);
+			sleep_until(dd_now() + 0.2 + dd_random() * 0.3);
 			continue;
 		}
 		store_errors = 0;
-		if (ran)
+		if (ran && !dd_worker_found_nothing(&w))
 			continue;
 		now = dd_now();
 		deadline = now + a->o->idle_cap;
@@ -222,7 +261,7 @@ static void *worker_main(void *p)
 		    next < deadline)
 			deadline = next;
 		if (deadline > now)
-			sleep_until(seen, deadline);
+			sleep_until(deadline);
 	}
 	dd_worker_release(&w);
 	return NULL;
@@ -353,7 +392,11 @@ int dd_pool_run(const struct dd_pool_options *o, struct dd_error *err)
 	if (!rc && check_interval() > 0)
 		checking = !pthread_create(&checker, NULL, checker_main,
 					   (void *)o);
-	/* This thread turns wake-ups from other processes into broadcasts. */
+	/*
+	 * This thread turns wake-ups from other processes into a wake-up of
+	 * one idle worker, or, with none idle, passes those meant for this
+	 * daemon alone on to another (dd_wake_pass_on).
+	 */
 	while (!atomic_load(&pool.stop)) {
 		struct pollfd p[2] = {
 			{.fd = dd_wake_fd(wake), .events = POLLIN},
@@ -362,10 +405,9 @@ int dd_pool_run(const struct dd_pool_options *o, struct dd_error *err)
 
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
-		if (p[0].revents & POLLIN) {
-			dd_wake_drain(wake);
-			wake_local();
-		}
+		if ((p[0].revents & POLLIN) && dd_wake_drain(wake) &&
+		    !wake_local())
+			dd_wake_pass_on(wake);
 	}
 	wake_all();
 	if (checking) {
