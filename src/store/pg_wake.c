@@ -480,6 +480,17 @@ static void own_remove(int pid)
 	pthread_mutex_unlock(&own.mu);
 }
 
+static int own_list_size(void)
+{
+	int n;
+
+	pthread_mutex_lock(&own.mu);
+	own_here();
+	n = own.n;
+	pthread_mutex_unlock(&own.mu);
+	return n;
+}
+
 /* Them as an SQL array: "{12,34}". */
 static void own_list(char *buf, size_t n)
 {
@@ -510,37 +521,34 @@ static void daemon_app(const char *machine, char *buf, size_t n)
 }
 
 /*
- * A daemon alone with its database (or on its machine): when a wake-up
- * for another daemon than this process's found none, the next ones of
- * the same kind (any daemon, or one on a given machine) are not sent for
- * a second (a daemon that starts meanwhile looks at the queue by
- * itself).  This spares a lone daemon whose threads are all busy a round
- * trip for each task it queues or is told of.
+ * A daemon alone with its database: when a wake-up for another daemon
+ * than this process's found none, the next ones for a second are not
+ * sent (a daemon that starts meanwhile looks at the queue by itself).
+ * This spares a lone daemon whose threads are all busy a round trip for
+ * each task it queues.
  */
 #define ALONE_RECHECK 1.0
 static struct {
 	pthread_mutex_t mu;
 	char location[256]; /* the store's, or "" */
-	char app[64];	    /* the daemons looked for (application_name) */
 	double until;	    /* monotonic */
 } alone = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
-static bool seems_alone(const char *location, const char *app)
+static bool seems_alone(const char *location)
 {
 	bool yes;
 
 	pthread_mutex_lock(&alone.mu);
-	yes = !strcmp(alone.location, location) && !strcmp(alone.app, app) &&
+	yes = !strcmp(alone.location, location) &&
 	      dd_monotonic() < alone.until;
 	pthread_mutex_unlock(&alone.mu);
 	return yes;
 }
 
-static void found_alone(const char *location, const char *app)
+static void found_alone(const char *location)
 {
 	pthread_mutex_lock(&alone.mu);
 	snprintf(alone.location, sizeof(alone.location), "%s", location);
-	snprintf(alone.app, sizeof(alone.app), "%s", app);
 	alone.until = dd_monotonic() + ALONE_RECHECK;
 	pthread_mutex_unlock(&alone.mu);
 }
@@ -556,13 +564,10 @@ static void aim(const char *location, struct dd_store *via, char flag,
 	char start[SELF_MAX + 8], sender[SELF_MAX], skip[OWN_MAX * 12 + 4];
 	char app[64];
 	const char *values[] = {start, skip, object ? object : "", app};
+	bool others = not_own && !machine;
 	PGresult *r;
 
-	if (machine)
-		daemon_app(machine, app, sizeof(app));
-	else
-		snprintf(app, sizeof(app), "%s", role_pattern[DD_WAKE_DAEMON]);
-	if (not_own && seems_alone(location, app))
+	if (others && seems_alone(location))
 		return;
 	process_id(sender, sizeof(sender));
 	snprintf(start, sizeof(start), "%c %s ", machine ? toupper(flag) : flag,
@@ -571,9 +576,13 @@ static void aim(const char *location, struct dd_store *via, char flag,
 		own_list(skip, sizeof(skip));
 	else
 		snprintf(skip, sizeof(skip), "{}");
+	if (machine)
+		daemon_app(machine, app, sizeof(app));
+	else
+		snprintf(app, sizeof(app), "%s", role_pattern[DD_WAKE_DAEMON]);
 	r = send_stmt(location, via, STMT_AIM, values);
-	if (r && !PQntuples(r) && not_own)
-		found_alone(location, app);
+	if (r && !PQntuples(r) && others && own_list_size() > 0)
+		found_alone(location);
 	PQclear(r);
 }
 
