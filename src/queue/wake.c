@@ -15,9 +15,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static _Atomic(bool (*)(void)) local_wake;
+static _Atomic(void (*)(void)) local_wake;
 
-void dd_wake_set_local(bool (*fn)(void))
+void dd_wake_set_local(void (*fn)(void))
 {
 	atomic_store(&local_wake, fn);
 }
@@ -92,10 +92,8 @@ static void notify(const char *location, struct dd_store *via,
 {
 	const struct dd_wake_transport *t =
 		dd_store_wake_transport(location, NULL);
-	bool (*fn)(void) = atomic_load(&local_wake);
+	void (*fn)(void) = atomic_load(&local_wake);
 	struct dd_wake_skip skip = {0};
-	char machine[DD_MACHINE_MAX + 1];
-	int away;
 
 	if (!t)
 		return;
@@ -103,33 +101,12 @@ static void notify(const char *location, struct dd_store *via,
 		notify_about(location, via, NULL);
 		return;
 	}
-	/*
-	 * Work queued for objects bound to a machine (another one, for a
-	 * daemon's handle) is for a daemon there; for several machines,
-	 * or without the handle to say, for every daemon.
-	 */
-	away = via ? dd_store_scheduled_away(via, machine, sizeof(machine))
-		   : 2;
 	if (fn) {
-		/*
-		 * Our own threads directly, not through our own listener.
-		 * One of them was idle and takes the work: nobody else
-		 * need look.
-		 */
+		/* our own threads directly, not through our own listener */
+		fn();
 		skip.own_daemons = true;
-		if (fn() && !away)
-			return;
 	}
-	skip.one_daemon = away < 2;
-	skip.machine = away == 1 ? machine : NULL;
 	t->notify(location, via, role, NULL, &skip);
-}
-
-void dd_wake_pass_on(struct dd_wake *w)
-{
-	if (w->alone && w->t->pass_on)
-		w->t->pass_on(w);
-	w->alone = 0;
 }
 
 void dd_wake_notify(const char *location, enum dd_wake_role role)

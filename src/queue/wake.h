@@ -43,36 +43,15 @@ int dd_wake_drain(struct dd_wake *w);
 int dd_wake_next(struct dd_wake *w, char *object, size_t n);
 void dd_wake_close(struct dd_wake *w);
 
-/*
- * Wake every listener of `role` for the store at `location`.  Best
- * effort.  For DD_WAKE_DAEMON: this process's own daemon threads are
- * woken directly (dd_wake_set_local), and its listener left out.
- */
+/* Wake every listener of `role` for the store at `location`.  Best effort. */
 void dd_wake_notify(const char *location, enum dd_wake_role role);
 /*
  * The same for the store `s` is open on, right after a commit on `s`, by
  * the thread that owns it: the notification may go out on s's own
  * connection (PostgreSQL), so that a CLI command does not open a second
  * connection (a server process's start) for it alone.
- *
- * For DD_WAKE_DAEMON, s knows whether that commit queued work for
- * objects bound to a machine (dd_store_scheduled_away()); if not, any
- * daemon can do it, so it goes to one daemon, not all: to this
- * process's own threads when one of them is idle, and otherwise to one
- * other daemon where the transport can aim (PostgreSQL's picks a live
- * one at random; SQLite's still wakes them all).  A daemon woken alone
- * whose threads are all busy passes the wake-up on (dd_wake_pass_on).
- * Work bound to a machine wakes every daemon.
  */
 void dd_wake_notify_on(struct dd_store *s, enum dd_wake_role role);
-/*
- * A daemon whose threads are all busy: pass the wake-ups that reached
- * `w` alone (in its last dd_wake_drain()) on to one other daemon, which
- * does not pass them on again.  Forgets them either way.  The busy
- * threads look at the queue again when they finish, so nothing is lost
- * if no other daemon takes them either; this only spares the wait.
- */
-void dd_wake_pass_on(struct dd_wake *w);
 /*
  * Wake watchers about one object ("lease:12").  A watcher that waits
  * with dd_wake_wait_for() says which object it waits for, and watchers of
@@ -103,13 +82,12 @@ int dd_wake_count(const char *location, enum dd_wake_role role);
 int dd_wake_count_on(struct dd_store *s, enum dd_wake_role role);
 
 /*
- * An in-process shortcut: the daemon registers a function that wakes one
- * of its own workers directly, so a worker (or an in-process client) that
- * queues a task does not need the round trip through its own listener;
- * the daemon's own listeners are then skipped.  `fn` returns whether a
- * worker was idle to be woken.
+ * An in-process shortcut: the daemon registers a function that wakes its
+ * own workers directly, so a worker (or an in-process client) that queues
+ * a task does not need the round trip through its own listener; the
+ * daemon's own listeners are then skipped.
  */
-void dd_wake_set_local(bool (*fn)(void));
+void dd_wake_set_local(void (*fn)(void));
 /*
  * The same for a watcher: `fn` is told about every notification for
  * `w`'s store made in this process (`object`, or NULL for an untargeted

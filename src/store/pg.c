@@ -61,7 +61,6 @@
 #include "store/schema_pg.h"
 #include "store/sql_ops.h"
 
-#include <assert.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,7 +202,6 @@ static int connect_db(struct pg *p, struct dd_error *err)
 	}
 	p->broken = false;
 	p->in_txn = false;
-	p->lent_prepared = 0;
 	dd_pg_driver_reset(p);
 	snprintf(sql, sizeof(sql),
 		 "SET lock_timeout = %d; SET synchronous_commit = %s%s",
@@ -268,6 +266,19 @@ int dd_pg_ready(struct pg *p, struct dd_error *err)
 
 /* ---- notifications on the store's connection ------------------------ */
 
+/* Add `text` to b as a literal (PQescapeLiteral): false if it fails. */
+static bool add_literal(PGconn *c, struct dd_buf *b, const char *text)
+{
+	char *lit = PQescapeLiteral(c, text, strlen(text));
+	int rc;
+
+	if (!lit)
+		return false;
+	rc = dd_buf_addstr(b, lit);
+	PQfreemem(lit);
+	return rc == 0;
+}
+
 /* Can `s` lend its connection: a PostgreSQL handle, up, idle? */
 static bool lendable(struct dd_store *s)
 {
@@ -277,36 +288,64 @@ static bool lendable(struct dd_store *s)
 	       !p->in_txn && PQstatus(p->conn) == CONNECTION_OK;
 }
 
-PGresult *dd_pg_run_lent(struct dd_store *s, int which, const char *sql,
-			 int n, const char *const *values)
+/* After a failed statement on a lent connection: mark what it left. */
+static void lent_failed(struct pg *p)
 {
-	struct pg *p = PG(s);
-	PGresult *res;
-	char name[24];
-
-	assert(which >= 0 && which < 32);
-	if (!lendable(s))
-		return NULL;
-	snprintf(name, sizeof(name), "dd_lent_%d", which);
-	if (!(p->lent_prepared & 1u << which)) {
-		res = PQprepare(p->conn, name, sql, n, NULL);
-		if (PQresultStatus(res) == PGRES_COMMAND_OK)
-			p->lent_prepared |= 1u << which;
-		PQclear(res);
-	}
-	res = p->lent_prepared & 1u << which
-		      ? PQexecPrepared(p->conn, name, n, values, NULL, NULL, 0)
-		      : NULL;
-	if (PQresultStatus(res) == PGRES_TUPLES_OK ||
-	    PQresultStatus(res) == PGRES_COMMAND_OK)
-		return res;
-	PQclear(res);
 	/* a failure inside leaves the transaction open: end it */
 	if (PQtransactionStatus(p->conn) != PQTRANS_IDLE)
 		PQclear(PQexec(p->conn, "ROLLBACK"));
 	if (PQstatus(p->conn) != CONNECTION_OK)
 		p->broken = true;
-	return NULL;
+}
+
+bool dd_pg_count_on(struct dd_store *s, const char *sql, const char *value,
+		    long long *out)
+{
+	const char *values[] = {value};
+	PGresult *res;
+	bool ok;
+
+	if (!lendable(s))
+		return false;
+	res = PQexecParams(PG(s)->conn, sql, 1, NULL, values, NULL, NULL, 0);
+	ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	     PQnfields(res) == 1;
+	if (ok)
+		*out = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (!ok)
+		lent_failed(PG(s));
+	return ok;
+}
+
+bool dd_pg_notify_on(struct dd_store *s, const char *const *channels,
+		     size_t n, const char *payload)
+{
+	struct pg *p = PG(s);
+	struct dd_buf sql = DD_BUF_INIT;
+	PGresult *res;
+	bool ok;
+
+	if (!lendable(s))
+		return false;
+	ok = !dd_buf_addstr(&sql, "BEGIN; SET LOCAL synchronous_commit = off;"
+				  " SELECT ");
+	for (size_t i = 0; ok && i < n; i++)
+		ok = !dd_buf_addstr(&sql, i ? ", pg_notify(" : "pg_notify(") &&
+		     add_literal(p->conn, &sql, channels[i]) &&
+		     !dd_buf_addstr(&sql, ", ") &&
+		     add_literal(p->conn, &sql, payload) &&
+		     !dd_buf_addstr(&sql, ")");
+	ok = ok && !dd_buf_addstr(&sql, "; COMMIT");
+	if (ok) {
+		res = PQexec(p->conn, sql.buf);
+		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+		PQclear(res);
+		if (!ok)
+			lent_failed(p);
+	}
+	dd_buf_release(&sql);
+	return ok;
 }
 
 /* ---- open, close, schema ---------------------------------------------- */

@@ -13,22 +13,23 @@
 
 extern const struct dd_store_ops dd_pg_store_ops;
 
-struct pg_result;
-
 /*
- * Run `sql`, one statement with `n` text parameters, on the connection
- * of store handle `s` (pg_wake.c's notifications and counts, on a
- * connection the caller already has, rather than one of its own): its
- * result, the caller's to PQclear(), once it ran; NULL, running nothing,
- * when `s` is no PostgreSQL store, has no working connection or is in a
- * transaction; NULL too when the statement failed, and then whatever it
- * left open is ended.  The statement is prepared once per connection
- * under the number `which` (0 to 31; each number always the same `sql`),
- * so that the server plans it once: planning pg_stat_activity's view
- * cost seven times running it.  One round trip, two the first time.
+ * Send `payload` to each of the `n` channels on the connection of store
+ * handle `s` (pg_wake.c's notifications, sent on a connection the caller
+ * already has): true once sent; false, sending nothing, when `s` is no
+ * PostgreSQL store, has no working connection, is in a transaction, or
+ * the statement failed.  One round trip; the commit does not wait for
+ * the disk (synchronous_commit off for it alone).
  */
-struct pg_result *dd_pg_run_lent(struct dd_store *s, int which,
-				 const char *sql, int n,
-				 const char *const *values);
+bool dd_pg_notify_on(struct dd_store *s, const char *const *channels,
+		     size_t n, const char *payload);
+/*
+ * Run `sql`, a query of one row and column taking one text parameter
+ * `value`, on the connection of store handle `s` (as dd_pg_notify_on):
+ * true with the integer it gives in *out; false when `s` cannot lend its
+ * connection or the query failed.
+ */
+bool dd_pg_count_on(struct dd_store *s, const char *sql, const char *value,
+		    long long *out);
 
 #endif

@@ -74,7 +74,6 @@ struct pg {
 	char constraint[64];	/* the last failure's constraint, or "" */
 	bool durable;		/* commits wait for the WAL flush */
 	bool plan_once;		/* generic plans (dd_store_options) */
-	unsigned lent_prepared;	/* bit N: dd_pg_run_lent()'s N is prepared */
 	char shown[256];	/* the location, its password hidden */
 	char why[256];		/* why the last connect failed */
 	double lock_timeout;	/* seconds a statement may wait for a row */

@@ -57,7 +57,6 @@
 #include "store/pg.h"
 #include "store/pg_internal.h" /* PG_BACKOFF_MIN, PG_BACKOFF_MAX */
 #include "store/pq.h"
-#include "core/machine.h"
 #include "core/util.h"
 
 #include <ctype.h>
@@ -82,20 +81,13 @@
 #define CH_WATCHER "drydock_watcher"
 #define CH_UNTARGETED "drydock_watcher_untargeted"
 #define CH_OBJECT "drydock_watcher:"
-#define CH_ONE "drydock_daemon:" /* and a server process: one daemon's */
 /* an object named in a channel: the name holds 63 bytes in all */
 #define OBJECT_MAX 48
 #define SELF_MAX 80 /* process_id(): host 47, pid, random */
 #define ID_MAX 96   /* a listener's: process_id() and a number */
 
-/*
- * A listener's application_name: its role's, and for a daemon the tag
- * of its machine (machine_tag()), so that work bound to one machine can
- * be aimed at a daemon there.  LIKE patterns, to find them.
- */
-#define DAEMON_APP "drydock wake daemon"
-#define WATCHER_APP "drydock wake watcher"
-static const char *const role_pattern[] = {DAEMON_APP " %", WATCHER_APP};
+static const char *const role_app[] = {"drydock wake daemon",
+				       "drydock wake watcher"};
 #define SENDER_APP "drydock wake sender"
 
 /*
@@ -230,20 +222,23 @@ static PGconn *connect_by(const char *location, const char *app,
 }
 
 /*
- * Read every result of what was just sent on the non-blocking
- * connection c (`sent`: whether sending it worked) by `deadline`.  True
- * if each statement succeeded, the last result in *out if asked for (the
- * caller's to PQclear).  False may leave c in the middle of it: the
- * caller drops c.
+ * Run `sql` on the non-blocking connection c (with `n` text parameters;
+ * with none it may hold several statements) and read every result by
+ * `deadline`.  True if each statement succeeded, the last result in *out
+ * if asked for (the caller's to PQclear).  False may leave c in the
+ * middle of it: the caller drops c.
  */
-static bool results_by(PGconn *c, bool sent, double deadline, PGresult **out)
+static bool run_by(PGconn *c, const char *sql, int n,
+		   const char *const *values, double deadline, PGresult **out)
 {
 	PGresult *r, *last = NULL;
-	bool ok = sent;
+	bool ok;
 	int f;
 
 	if (out)
 		*out = NULL;
+	ok = n ? PQsendQueryParams(c, sql, n, NULL, values, NULL, NULL, 0)
+	       : PQsendQuery(c, sql);
 	while (ok && (f = PQflush(c)) != 0)
 		ok = f > 0 && wait_socket(c, POLLIN | POLLOUT, deadline) &&
 		     PQconsumeInput(c);
@@ -267,78 +262,6 @@ static bool results_by(PGconn *c, bool sent, double deadline, PGresult **out)
 }
 
 /*
- * Run `sql` on c (with `n` text parameters; with none it may hold several
- * statements), as results_by().
- */
-static bool run_by(PGconn *c, const char *sql, int n,
-		   const char *const *values, double deadline, PGresult **out)
-{
-	return results_by(c,
-			  n ? PQsendQueryParams(c, sql, n, NULL, values, NULL,
-						NULL, 0)
-			    : PQsendQuery(c, sql),
-			  deadline, out);
-}
-
-/*
- * The statements senders run, each prepared once per connection (on
- * a store handle's too: dd_pg_run_lent()), so that the server plans it
- * once: planning pg_stat_activity's view costs several times running it.
- *
- * Each notification is a statement of its own, so a transaction of its
- * own, which need not wait for the disk: synchronous_commit is off for
- * it alone.  STMT_AIM is one daemon listener's notification: the server
- * picks a live one at random whose application_name is like $4, none of
- * those in $2, and names its server process after the payload's start
- * $1 ("F SENDER "); $3 is the object.
- */
-enum stmt { STMT_NOTIFY_1, STMT_NOTIFY_2, STMT_AIM, STMT_COUNT, N_STMT };
-
-#define NO_WAIT "SELECT set_config('synchronous_commit', 'off', true), "
-static const struct {
-	const char *sql;
-	int nparams;
-} stmts[N_STMT] = {
-	[STMT_NOTIFY_1] = {NO_WAIT "pg_notify($2, $1)", 2},
-	[STMT_NOTIFY_2] = {NO_WAIT "pg_notify($2, $1), pg_notify($3, $1)", 3},
-	[STMT_AIM] = {NO_WAIT "pg_notify('" CH_ONE "' || d.pid::text,"
-			      " $1::text || d.pid::text || ' ' || $3::text)"
-			      " FROM (SELECT"
-			      " pid FROM pg_stat_activity"
-			      " WHERE datname = current_database()"
-			      " AND application_name LIKE $4"
-			      " AND pid <> ALL($2::int[])"
-			      " ORDER BY random() LIMIT 1) d",
-		      4},
-	[STMT_COUNT] = {"SELECT count(*) FROM pg_stat_activity"
-			" WHERE datname = current_database()"
-			" AND application_name LIKE $1",
-			1},
-};
-
-/* Run stmts[which] on c as results_by(); *prepared: bit N, N is. */
-static bool run_stmt(PGconn *c, unsigned *prepared, enum stmt which,
-		     const char *const *values, double deadline,
-		     PGresult **out)
-{
-	char name[24];
-
-	snprintf(name, sizeof(name), "dd_wake_%d", (int)which);
-	if (!(*prepared & 1u << which)) {
-		if (!results_by(c,
-				PQsendPrepare(c, name, stmts[which].sql,
-					      stmts[which].nparams, NULL),
-				deadline, NULL))
-			return false;
-		*prepared |= 1u << which;
-	}
-	return results_by(c,
-			  PQsendQueryPrepared(c, name, stmts[which].nparams,
-					      values, NULL, NULL, 0),
-			  deadline, out);
-}
-
-/*
  * The sending connection to one location.  Made at the first
  * notification, kept for the process's life (reachable from `senders`).
  */
@@ -348,7 +271,6 @@ struct sender {
 	char *location;
 	PGconn *conn;	  /* NULL: connect at the next notification */
 	pid_t pid;	  /* the process that made conn */
-	unsigned prepared; /* on conn: run_stmt() */
 	double retry_at;  /* monotonic: no connecting before */
 	double backoff;
 	bool failed;	  /* the last statement failed */
@@ -380,12 +302,12 @@ static struct sender *sender_of(const char *location)
 }
 
 /*
- * Run stmts[which] on the sending connection to `location`, connecting
- * first if there is none and the backoff allows: its result (for
- * PQclear), or NULL if it could not run.  Takes at most one SEND_TIMEOUT
- * to connect and one for the statement.
+ * Run `sql` on the sending connection to `location`, connecting first if
+ * there is none and the backoff allows: its result (for PQclear), or
+ * NULL if it could not run.  Takes at most one SEND_TIMEOUT to connect
+ * and one for the statement.
  */
-static PGresult *sender_run(const char *location, enum stmt which,
+static PGresult *sender_run(const char *location, const char *sql, int n,
 			    const char *const *values)
 {
 	struct sender *s = sender_of(location);
@@ -399,18 +321,23 @@ static PGresult *sender_run(const char *location, enum stmt which,
 	if (s->conn && s->pid != getpid())
 		s->conn = NULL;
 	if (!s->conn && dd_monotonic() >= s->retry_at) {
-		s->conn = connect_by(location, SENDER_APP,
-				     dd_monotonic() + SEND_TIMEOUT, why,
+		double deadline = dd_monotonic() + SEND_TIMEOUT;
+
+		s->conn = connect_by(location, SENDER_APP, deadline, why,
 				     sizeof(why));
-		s->prepared = 0;
+		if (s->conn && !run_by(s->conn, "SET synchronous_commit = off",
+				       0, NULL, deadline, NULL)) {
+			PQfinish(s->conn);
+			s->conn = NULL;
+		}
 		if (s->conn)
 			s->pid = getpid();
 		else
 			s->retry_at = dd_monotonic() + next_backoff(&s->backoff);
 	}
 	if (s->conn) {
-		if (run_stmt(s->conn, &s->prepared, which, values,
-			     dd_monotonic() + SEND_TIMEOUT, &res)) {
+		if (run_by(s->conn, sql, n, values,
+			   dd_monotonic() + SEND_TIMEOUT, &res)) {
 			s->failed = false;
 			s->backoff = 0;
 		} else {
@@ -427,169 +354,15 @@ static PGresult *sender_run(const char *location, enum stmt which,
 	return res;
 }
 
-/* Run stmts[which] on `via`'s connection if it can lend it, else ours. */
-static PGresult *send_stmt(const char *location, struct dd_store *via,
-			   enum stmt which, const char *const *values)
-{
-	PGresult *r = via ? dd_pg_run_lent(via, (int)which, stmts[which].sql,
-					   stmts[which].nparams, values)
-			  : NULL;
-
-	return r ? r : sender_run(location, which, values);
-}
-
-/*
- * This process's daemon listeners, by their server processes: a
- * notification for one daemon, and one passed on, goes to none of them.
- */
-#define OWN_MAX 8
-static struct {
-	pthread_mutex_t mu;
-	int pid[OWN_MAX];
-	int n;
-	pid_t process; /* whose they are: a child of fork() has none */
-} own = {.mu = PTHREAD_MUTEX_INITIALIZER};
-
-/* Forget a parent's, in a child of fork(); own.mu held. */
-static void own_here(void)
-{
-	if (own.process != getpid()) {
-		own.process = getpid();
-		own.n = 0;
-	}
-}
-
-static void own_add(int pid)
-{
-	pthread_mutex_lock(&own.mu);
-	own_here();
-	if (own.n < OWN_MAX)
-		own.pid[own.n++] = pid;
-	pthread_mutex_unlock(&own.mu);
-}
-
-static void own_remove(int pid)
-{
-	pthread_mutex_lock(&own.mu);
-	own_here();
-	for (int i = 0; i < own.n; i++)
-		if (own.pid[i] == pid) {
-			own.pid[i] = own.pid[--own.n];
-			break;
-		}
-	pthread_mutex_unlock(&own.mu);
-}
-
-static int own_list_size(void)
-{
-	int n;
-
-	pthread_mutex_lock(&own.mu);
-	own_here();
-	n = own.n;
-	pthread_mutex_unlock(&own.mu);
-	return n;
-}
-
-/* Them as an SQL array: "{12,34}". */
-static void own_list(char *buf, size_t n)
-{
-	size_t used = (size_t)snprintf(buf, n, "{");
-
-	pthread_mutex_lock(&own.mu);
-	own_here();
-	for (int i = 0; i < own.n && used < n; i++)
-		used += (size_t)snprintf(buf + used, n - used, "%s%d",
-					 i ? "," : "", own.pid[i]);
-	pthread_mutex_unlock(&own.mu);
-	if (used < n)
-		snprintf(buf + used, n - used, "}");
-}
-
-/*
- * A daemon listener's application_name: DAEMON_APP and its machine's
- * tag, the machine's name hashed (FNV-1a, 64 bits) since a name may be
- * longer than an application_name holds (63 bytes).
- */
-static void daemon_app(const char *machine, char *buf, size_t n)
-{
-	uint64_t h = 14695981039346656037ull;
-
-	for (const char *p = machine; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ull;
-	snprintf(buf, n, DAEMON_APP " %016llx", (unsigned long long)h);
-}
-
-/*
- * A daemon alone with its database: when a wake-up for another daemon
- * than this process's found none, the next ones for a second are not
- * sent (a daemon that starts meanwhile looks at the queue by itself).
- * This spares a lone daemon whose threads are all busy a round trip for
- * each task it queues.
- */
-#define ALONE_RECHECK 1.0
-static struct {
-	pthread_mutex_t mu;
-	char location[256]; /* the store's, or "" */
-	double until;	    /* monotonic */
-} alone = {.mu = PTHREAD_MUTEX_INITIALIZER};
-
-static bool seems_alone(const char *location)
-{
-	bool yes;
-
-	pthread_mutex_lock(&alone.mu);
-	yes = !strcmp(alone.location, location) &&
-	      dd_monotonic() < alone.until;
-	pthread_mutex_unlock(&alone.mu);
-	return yes;
-}
-
-static void found_alone(const char *location)
-{
-	pthread_mutex_lock(&alone.mu);
-	snprintf(alone.location, sizeof(alone.location), "%s", location);
-	alone.until = dd_monotonic() + ALONE_RECHECK;
-	pthread_mutex_unlock(&alone.mu);
-}
-
-/*
- * Wake one daemon listener (flag: 'o', or 'p' for one passed on) on
- * `machine` (NULL: on any), not one of this process's if `not_own`.
- * The flag is capital when the work is bound to that machine.
- */
-static void aim(const char *location, struct dd_store *via, char flag,
-		bool not_own, const char *machine, const char *object)
-{
-	char start[SELF_MAX + 8], sender[SELF_MAX], skip[OWN_MAX * 12 + 4];
-	char app[64];
-	const char *values[] = {start, skip, object ? object : "", app};
-	bool others = not_own && !machine;
-	PGresult *r;
-
-	if (others && seems_alone(location))
-		return;
-	process_id(sender, sizeof(sender));
-	snprintf(start, sizeof(start), "%c %s ", machine ? toupper(flag) : flag,
-		 sender);
-	if (not_own)
-		own_list(skip, sizeof(skip));
-	else
-		snprintf(skip, sizeof(skip), "{}");
-	if (machine)
-		daemon_app(machine, app, sizeof(app));
-	else
-		snprintf(app, sizeof(app), "%s", role_pattern[DD_WAKE_DAEMON]);
-	r = send_stmt(location, via, STMT_AIM, values);
-	if (r && !PQntuples(r) && others && own_list_size() > 0)
-		found_alone(location);
-	PQclear(r);
-}
-
 static void pg_notify(const char *location, struct dd_store *via,
 		      enum dd_wake_role role, const char *object,
 		      const struct dd_wake_skip *skip)
 {
+	static const char *const sender_sql[] = {
+		NULL,
+		"SELECT pg_notify($2, $1)",
+		"SELECT pg_notify($2, $1), pg_notify($3, $1)",
+	};
 	char payload[256], sender[SELF_MAX], channel[64];
 	const char *ch[2];
 	const char *values[3] = {payload};
@@ -598,11 +371,6 @@ static void pg_notify(const char *location, struct dd_store *via,
 				      : "-";
 	size_t n = 1;
 
-	if (role == DD_WAKE_DAEMON && skip && skip->one_daemon) {
-		aim(location, via, 'o', skip->own_daemons, skip->machine,
-		    object);
-		return;
-	}
 	process_id(sender, sizeof(sender));
 	if ((size_t)snprintf(payload, sizeof(payload), "%c %s %s %s",
 			     skip && skip->own_daemons ? 'd' : '-', sender,
@@ -628,19 +396,28 @@ static void pg_notify(const char *location, struct dd_store *via,
 		ch[0] = CH_WATCHER;
 	}
 	/* on the caller's own connection if it can: one connection less */
+	if (via && dd_pg_notify_on(via, ch, n, payload))
+		return;
 	for (size_t i = 0; i < n; i++)
 		values[i + 1] = ch[i];
-	PQclear(send_stmt(location, via,
-			  n == 1 ? STMT_NOTIFY_1 : STMT_NOTIFY_2, values));
+	PQclear(sender_run(location, sender_sql[n], (int)n + 1, values));
 }
 
 static int pg_count(const char *location, struct dd_store *via,
 		    enum dd_wake_role role)
 {
-	const char *values[] = {role_pattern[role]};
-	PGresult *r = send_stmt(location, via, STMT_COUNT, values);
-	int n = r && PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : 0;
+	static const char sql[] =
+		"SELECT count(*) FROM pg_stat_activity "
+		"WHERE datname = current_database() AND application_name = $1";
+	const char *values[] = {role_app[role]};
+	long long lent = 0;
+	PGresult *r;
+	int n;
 
+	if (via && dd_pg_count_on(via, sql, values[0], &lent))
+		return (int)lent;
+	r = sender_run(location, sql, 1, values);
+	n = r && PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : 0;
 	PQclear(r);
 	return n;
 }
@@ -666,10 +443,6 @@ struct pg_wake {
 	double connect_by;   /* monotonic */
 	double backoff;
 	int reconnected;     /* wake-ups for listening again, not yet told */
-	int pid;	     /* the server process of a listening daemon's, or 0 */
-	bool alone_bound;    /* of base.alone, some were bound to its machine */
-	char machine[DD_MACHINE_MAX + 1]; /* a daemon's */
-	char app[64];	     /* its application_name */
 	char why[256];	     /* why the last connection failed */
 	char id[ID_MAX];
 	char watching[OBJECT_MAX]; /* the object it listens for, or "" */
@@ -724,9 +497,6 @@ static void drop(struct pg_wake *w, bool failed)
 	if (failed)
 		reason(w->conn, w->why, sizeof(w->why));
 	watch_socket(w, 0);
-	if (w->pid)
-		own_remove(w->pid);
-	w->pid = 0;
 	PQfinish(w->conn);
 	w->conn = NULL;
 	w->link = LINK_DOWN;
@@ -739,8 +509,7 @@ static void listen_sql(const struct pg_wake *w, const char *prefix, char *buf,
 		       size_t n)
 {
 	if (w->base.role == DD_WAKE_DAEMON)
-		snprintf(buf, n, "%sLISTEN " CH_DAEMON "; LISTEN \"" CH_ONE "%d\"",
-			 prefix, PQbackendPID(w->conn));
+		snprintf(buf, n, "%sLISTEN " CH_DAEMON, prefix);
 	else if (!w->watching[0])
 		snprintf(buf, n, "%sLISTEN " CH_WATCHER, prefix);
 	else /* nameable(): nothing in it to quote */
@@ -753,7 +522,8 @@ static void listen_sql(const struct pg_wake *w, const char *prefix, char *buf,
 /* Begin a connection; LINK_CONNECTING, or LINK_DOWN with a backoff. */
 static void start(struct pg_wake *w, double deadline)
 {
-	const char *const values[] = {w->location, w->app, NULL};
+	const char *const values[] = {w->location, role_app[w->base.role],
+				      NULL};
 
 	w->conn = PQconnectStartParams(connect_keywords, values, 1);
 	if (!w->conn || PQstatus(w->conn) == CONNECTION_BAD) {
@@ -874,9 +644,6 @@ static void pump(struct pg_wake *w)
 			w->link = LINK_UP;
 			w->backoff = 0;
 			w->reconnected++;
-			if (w->base.role == DD_WAKE_DAEMON &&
-			    (w->pid = PQbackendPID(w->conn)))
-				own_add(w->pid);
 			watch_socket(w, EPOLLIN);
 			disarm(w);
 			break;
@@ -889,8 +656,8 @@ static void pump(struct pg_wake *w)
  * ("" for an untargeted one).  A payload not of drydock's form (a NOTIFY
  * someone else sent) is an untargeted wake-up: looking again is harmless.
  */
-static bool for_me(struct pg_wake *w, const char *payload, char *object,
-		   size_t n)
+static bool for_me(const struct pg_wake *w, const char *payload,
+		   char *object, size_t n)
 {
 	char self[SELF_MAX];
 	const char *f[3], *obj = "";
@@ -906,18 +673,6 @@ static bool for_me(struct pg_wake *w, const char *payload, char *object,
 		p += len[i] + 1;
 	}
 	obj = p;
-	if (len[0] == 1 && strchr("oOpP", f[0][0])) {
-		/* for one daemon: the one whose server process is named */
-		if (w->base.role != DD_WAKE_DAEMON || !w->pid ||
-		    strtol(f[2], NULL, 10) != w->pid)
-			return false;
-		if (tolower(f[0][0]) == 'o') {
-			w->base.alone++;
-			w->alone_bound |= f[0][0] == 'O';
-		}
-		snprintf(object, n, "%s", obj);
-		return true;
-	}
 	if (len[2] == strlen(w->id) && !strncmp(f[2], w->id, len[2]))
 		return false;
 	if (w->base.role == DD_WAKE_DAEMON && len[0] == 1 && f[0][0] == 'd') {
@@ -951,22 +706,11 @@ static int next_wake(struct pg_wake *w, char *object, size_t n)
 	return 0;
 }
 
-static void pg_pass_on(struct dd_wake *base)
-{
-	struct pg_wake *w = (struct pg_wake *)base;
-
-	aim(w->location, NULL, 'p', true, w->alone_bound ? w->machine : NULL,
-	    NULL);
-	w->alone_bound = false;
-}
-
 static void pg_close(struct dd_wake *base)
 {
 	struct pg_wake *w = (struct pg_wake *)base;
 
 	watch_socket(w, 0);
-	if (w->pid)
-		own_remove(w->pid);
 	PQfinish(w->conn);
 	if (w->ep >= 0)
 		close(w->ep);
@@ -1000,15 +744,6 @@ static int pg_listen(const char *location, enum dd_wake_role role,
 	process_id(self, sizeof(self));
 	snprintf(w->id, sizeof(w->id), "%s.%d", self,
 		 atomic_fetch_add(&seq, 1));
-	if (role == DD_WAKE_DAEMON) {
-		if (dd_machine(w->machine, err)) {
-			pg_close(&w->base);
-			return err->code;
-		}
-		daemon_app(w->machine, w->app, sizeof(w->app));
-	} else {
-		snprintf(w->app, sizeof(w->app), WATCHER_APP);
-	}
 	ev.data.fd = w->timer;
 	if (!w->location || w->ep < 0 || w->timer < 0 ||
 	    epoll_ctl(w->ep, EPOLL_CTL_ADD, w->timer, &ev)) {
@@ -1059,8 +794,6 @@ static int pg_drain(struct dd_wake *base)
 	char object[OBJECT_MAX + 16];
 	int n = 0;
 
-	w->base.alone = 0;
-	w->alone_bound = false;
 	pump(w);
 	while (next_wake(w, object, sizeof(object)))
 		n++;
@@ -1156,5 +889,4 @@ const struct dd_wake_transport dd_pg_wake = {
 	.id = pg_id,
 	.notify = pg_notify,
 	.count = pg_count,
-	.pass_on = pg_pass_on,
 };

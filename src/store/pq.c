@@ -56,8 +56,6 @@
 	X(PQsetNoticeProcessor) \
 	X(PQsendQuery) \
 	X(PQsendQueryParams) \
-	X(PQsendPrepare) \
-	X(PQsendQueryPrepared) \
 	X(PQflush) \
 	X(PQputCopyData) \
 	X(PQputCopyEnd) \
@@ -319,16 +317,6 @@ int PQsendQuery(PGconn *conn, const char *query)
 int PQsendQueryParams(PGconn *conn, const char *command, int nParams, const Oid *paramTypes, const char *const *paramValues, const int *paramLengths, const int *paramFormats, int resultFormat)
 {
 	return ready() ? lib.PQsendQueryParams(conn, command, nParams, paramTypes, paramValues, paramLengths, paramFormats, resultFormat) : 0;
-}
-
-int PQsendPrepare(PGconn *conn, const char *stmtName, const char *query, int nParams, const Oid *paramTypes)
-{
-	return ready() ? lib.PQsendPrepare(conn, stmtName, query, nParams, paramTypes) : 0;
-}
-
-int PQsendQueryPrepared(PGconn *conn, const char *stmtName, int nParams, const char *const *paramValues, const int *paramLengths, const int *paramFormats, int resultFormat)
-{
-	return ready() ? lib.PQsendQueryPrepared(conn, stmtName, nParams, paramValues, paramLengths, paramFormats, resultFormat) : 0;
 }
 
 int PQflush(PGconn *conn)

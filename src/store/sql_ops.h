@@ -143,17 +143,12 @@ int dd_sql_task_row(struct dd_sql *h, struct dd_sql_stmt *st, void *out);
  * on none yet, may be placed by anyone).  Resources that live anywhere
  * (machine NULL) bind nobody.
  */
-#define DD_SQL_TASK_RESOURCE                                                   \
-	"resource.id = (CASE task.object_kind WHEN 2 THEN task.object"         \
-	" WHEN 3 THEN (SELECT lease.resource FROM lease"                       \
-	" WHERE lease.id = task.object) END)"
 #define DD_SQL_TASK_ON_MACHINE                                                 \
-	"NOT EXISTS (SELECT 1 FROM resource WHERE " DD_SQL_TASK_RESOURCE       \
+	"NOT EXISTS (SELECT 1 FROM resource WHERE resource.id = (CASE"         \
+	" task.object_kind WHEN 2 THEN task.object WHEN 3 THEN (SELECT"        \
+	" lease.resource FROM lease WHERE lease.id = task.object) END)"        \
 	" AND resource.machine IS NOT NULL AND (CAST(?2 AS TEXT) IS NULL"      \
 	" OR resource.machine <> ?2))"
-/* The machine the task is bound to: NULL for none. */
-#define DD_SQL_TASK_BOUND                                                      \
-	"(SELECT resource.machine FROM resource WHERE " DD_SQL_TASK_RESOURCE ")"
 
 /*
  * When the next task falls due for a claimer on machine ?2 at time ?1

@@ -10,7 +10,6 @@
 #include "store/pg.h"
 #include "store/pg_wake.h"
 #include "store/sqlite.h"
-#include "core/machine.h"
 #include "core/util.h"
 
 #include <assert.h>
@@ -106,7 +105,6 @@ void dd_store_options_from_env(struct dd_store_options *opt)
 	opt->state_dir = getenv("DRYDOCK_STATE_DIR");
 	if (opt->state_dir && !*opt->state_dir)
 		opt->state_dir = NULL;
-	opt->machine = NULL;
 }
 
 /*
@@ -276,8 +274,7 @@ int dd_store_open(const char *location, const struct dd_store_options *opt,
 		snprintf(dir, sizeof(dir), "%s", opt->state_dir);
 	else
 		dd_store_local_dir(location, dir, sizeof(dir));
-	if ((dir[0] && !((*out)->state_dir = dd_strdup(dir))) ||
-	    (opt->machine && !((*out)->machine = dd_strdup(opt->machine)))) {
+	if (dir[0] && !((*out)->state_dir = dd_strdup(dir))) {
 		dd_store_close(*out);
 		*out = NULL;
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
@@ -384,8 +381,6 @@ void dd_store_close(struct dd_store *s)
 	s->events = NULL;
 	dd_free(s->state_dir);
 	s->state_dir = NULL;
-	dd_free(s->machine);
-	s->machine = NULL;
 	s->ops->close(s);
 }
 
@@ -884,32 +879,7 @@ int dd_store_task_schedule(struct dd_store *s, const char *kind,
 			   struct dd_ref object, double not_before,
 			   struct dd_error *err)
 {
-	char bound[DD_MACHINE_MAX + 1] = "";
-	int rc = injected_fault(err);
-
-	if (rc)
-		return rc;
-	assert(s->ops->version == DD_STORE_OPS_VERSION);
-	rc = s->ops->task_schedule(s, kind, object, not_before, bound,
-				   sizeof(bound), err);
-	if (rc || !bound[0] || (s->machine && !strcmp(bound, s->machine)))
-		return rc;
-	if (!s->away) {
-		s->away = 1;
-		snprintf(s->away_machine, sizeof(s->away_machine), "%s", bound);
-	} else if (strcmp(s->away_machine, bound)) {
-		s->away = 2;
-	}
-	return 0;
-}
-
-int dd_store_scheduled_away(struct dd_store *s, char *machine, size_t n)
-{
-	int away = s->away;
-
-	snprintf(machine, n, "%s", away == 1 ? s->away_machine : "");
-	s->away = 0;
-	return away;
+	CALL(s, task_schedule, kind, object, not_before, err);
 }
 
 int dd_store_task_claim(struct dd_store *s, const char *worker,

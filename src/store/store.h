@@ -76,16 +76,6 @@ struct dd_store_options {
 	 * --state-dir); see dd_store_state_dir().
 	 */
 	const char *state_dir;
-	/*
-	 * The machine whose daemon works through this handle (a worker's),
-	 * or NULL (a client's).  A task scheduled on the handle for an
-	 * object bound to another machine (see task_claim), or to any
-	 * machine when NULL, is remembered until dd_store_scheduled_away()
-	 * takes it: work that any daemon can run, or this one's machine,
-	 * needs only this daemon woken, and work bound to a machine needs a
-	 * daemon there.
-	 */
-	const char *machine;
 };
 
 struct dd_store;
@@ -458,8 +448,7 @@ typedef int dd_store_slot_list_fn(struct dd_store *s,
  * no longer the task's.  next_due is the earliest time a task could become
  * claimable (0 if the queue is empty).  A claim that finds nothing may
  * say the same in out->next_due (-1 when it did not look), which spares
- * a claimer about to sleep the second look.  schedule writes into
- * bound[n] the machine the task is bound to (below), "" if none.
+ * a claimer about to sleep the second look.
  *
  * claim and next_due are for a claimer on machine `machine` (core/
  * machine.h): a task whose pass would run the hooks of a resource that
@@ -476,7 +465,6 @@ typedef int dd_store_slot_list_fn(struct dd_store *s,
  */
 typedef int dd_store_task_schedule_fn(struct dd_store *s, const char *kind,
 				      struct dd_ref object, double not_before,
-				      char *bound, size_t n,
 				      struct dd_error *err);
 typedef int dd_store_task_claim_fn(struct dd_store *s, const char *worker,
 				   const char *machine, double now,
@@ -763,9 +751,6 @@ struct dd_store {
 	bool gathering;
 	struct dd_store_event *events; /* this transaction's, uncommitted */
 	size_t n_events, alloc_events;
-	char *machine;	     /* the options' machine, or NULL */
-	int away;	     /* dd_store_scheduled_away()'s answer so far, */
-	char away_machine[DD_MACHINE_MAX + 1]; /* and the machine when 1 */
 };
 
 /*
@@ -934,15 +919,6 @@ int dd_store_slot_list(struct dd_store *s, const struct dd_filter *f,
 int dd_store_task_schedule(struct dd_store *s, const char *kind,
 			   struct dd_ref object, double not_before,
 			   struct dd_error *err);
-/*
- * Tasks scheduled on `s` since the last call for objects bound to a
- * machine other than the options' machine (to any, if none): 0 if none,
- * 1 if all of them are bound to one machine (its name in machine[n]), 2
- * if to more than one.  Clears it.  For the wake-up that follows the
- * commit (queue/wake.h): a daemon of that machine must hear it.  A
- * rolled back schedule may still count, which costs only a wake-up.
- */
-int dd_store_scheduled_away(struct dd_store *s, char *machine, size_t n);
 int dd_store_task_claim(struct dd_store *s, const char *worker,
 			const char *machine, double now, double claim_ttl,
 			struct dd_task *out, struct dd_error *err);

@@ -16,10 +16,7 @@
  * may be lost (the durable rows are the truth: a listener looks again at
  * its next deadline, or after it reconnects); targeted wake-ups about one
  * object ("lease:12") that listeners watching another object need not
- * get; and a count of live listeners of a role.  A transport may also
- * wake only one daemon for work any daemon can do (dd_wake_skip's
- * one_daemon): PostgreSQL's does, so that N daemons do not all look at
- * the queue for each task; SQLite's wakes every daemon of its machine.
+ * get; and a count of live listeners of a role.
  */
 #ifndef DD_STORE_WAKE_TRANSPORT_H
 #define DD_STORE_WAKE_TRANSPORT_H
@@ -41,27 +38,12 @@ struct dd_store;
 struct dd_wake {
 	const struct dd_wake_transport *t;
 	enum dd_wake_role role;
-	/*
-	 * How many of the wake-ups the last drain() read were for this
-	 * daemon listener alone (dd_wake_skip.one_daemon), not yet passed
-	 * on (dd_wake_pass_on()).
-	 */
-	int alone;
 };
 
 /* Which listeners one notification leaves out. */
 struct dd_wake_skip {
 	bool own_daemons;     /* this process's daemon listeners */
 	const char *listener; /* the one with this id (see `id`), or NULL */
-	/*
-	 * A daemon notification that any one daemon can act on: the
-	 * transport may wake one live daemon listener only (never one of
-	 * this process's, with own_daemons), which passes it on if it
-	 * cannot.  Otherwise every one hears it.
-	 */
-	bool one_daemon;
-	/* with one_daemon: the work is bound to this machine, or NULL */
-	const char *machine;
 };
 
 struct dd_wake_transport {
@@ -102,13 +84,6 @@ struct dd_wake_transport {
 	 */
 	int (*count)(const char *location, struct dd_store *via,
 		     enum dd_wake_role role);
-	/*
-	 * Send the wake-ups that reached daemon listener `w` alone (w->alone
-	 * of them, from its last drain) to one other live daemon listener,
-	 * which will not pass them on again.  NULL for a transport whose
-	 * daemon notifications reach every daemon.
-	 */
-	void (*pass_on)(struct dd_wake *w);
 };
 
 #endif

@@ -21,22 +21,17 @@
 #include <time.h>
 #include <unistd.h>
 
-/* A thread asleep in sleep_until(), on pool.idle until woken. */
-struct idler {
-	pthread_cond_t cv;
-	bool woken;
-	struct idler *next;
-};
-
 static struct {
 	pthread_mutex_t mu;
-	struct idler *idle; /* the threads asleep, the latest first */
-	bool missed;	    /* a wake-up found none asleep: look again */
+	pthread_cond_t cv;
+	unsigned long gen; /* bumped by every wake-up */
+	int idle;	   /* threads asleep in sleep_until() */
 	atomic_bool stop;
 	atomic_int quiet;
 	int stop_pipe[2];
 } pool = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.cv = PTHREAD_COND_INITIALIZER,
 	.stop_pipe = {-1, -1},
 };
 
@@ -94,50 +89,29 @@ static void on_event(const struct dd_store_event *ev)
  * task, and every thread woken for nothing costs two context switches
  * and a look at the queue.  A thread that claims a task wakes one more
  * (task_claimed) if its claim saw another task to claim, so a burst of
- * tasks still spreads over the pool, one hand-off at a time.
- *
- * The thread woken is the one that fell asleep last (its stack is
- * warm), and only it: each sleeper waits on a condition of its own.  A
- * wake-up that finds no thread asleep is not lost: the next thread about
- * to sleep looks at the queue once more instead (pool.missed), which
- * covers a claim that ran just before the task was committed.  One look
- * is enough however many wake-ups it stands for: a claim that takes a
- * task and sees another wakes the next thread.  Returns whether a thread
- * was asleep to be woken: if not, the caller may ask another daemon
- * instead (queue/wake.h).
+ * tasks still spreads over the pool, one hand-off at a time.  Threads that are not asleep see `gen` move and look
+ * again before sleeping, so no wake-up is lost.
  */
-static bool wake_local(void)
+static void wake_local(void)
 {
-	struct idler *i;
-
 	pthread_mutex_lock(&pool.mu);
-	i = pool.idle;
-	if (i) {
-		pool.idle = i->next;
-		i->woken = true;
-		pthread_cond_signal(&i->cv);
-	} else {
-		pool.missed = true;
-	}
+	pool.gen++;
+	if (pool.idle)
+		pthread_cond_signal(&pool.cv);
 	pthread_mutex_unlock(&pool.mu);
-	return i != NULL;
 }
 
 static void wake_all(void)
 {
 	pthread_mutex_lock(&pool.mu);
-	for (struct idler *i = pool.idle; i; i = i->next) {
-		i->woken = true;
-		pthread_cond_signal(&i->cv);
-	}
-	pool.idle = NULL;
-	pool.missed = true;
+	pool.gen++;
+	pthread_cond_broadcast(&pool.cv);
 	pthread_mutex_unlock(&pool.mu);
 }
 
 static void task_claimed(void)
 {
-	(void)wake_local();
+	wake_local();
 }
 
 static bool pool_stopping(void)
@@ -155,40 +129,22 @@ void dd_pool_stop(void)
 	}
 }
 
-/*
- * Sleep until woken or `deadline` (dd_now() time), unless a wake-up came
- * while no thread slept (then return at once, to look again).
- */
-static void sleep_until(double deadline)
+static void sleep_until(unsigned long seen, double deadline)
 {
 	struct timespec ts;
-	struct idler me = {.woken = false};
+	double secs = deadline;
 
-	ts.tv_sec = (time_t)deadline;
-	ts.tv_nsec = (long)((deadline - (double)ts.tv_sec) * 1e9);
+	ts.tv_sec = (time_t)secs;
+	ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
 	pthread_mutex_lock(&pool.mu);
-	if (pool.missed || atomic_load(&pool.stop)) {
-		pool.missed = false;
-		pthread_mutex_unlock(&pool.mu);
-		return;
-	}
-	pthread_cond_init(&me.cv, NULL);
-	me.next = pool.idle;
-	pool.idle = &me;
-	while (!me.woken && !atomic_load(&pool.stop))
-		if (pthread_cond_timedwait(&me.cv, &pool.mu, &ts) == ETIMEDOUT)
+	pool.idle++;
+	while (pool.gen == seen && !atomic_load(&pool.stop)) {
+		if (pthread_cond_timedwait(&pool.cv, &pool.mu, &ts) ==
+		    ETIMEDOUT)
 			break;
-	if (!me.woken) {
-		/* timed out, or stopping: off the stack */
-		struct idler **p = &pool.idle;
-
-		while (*p && *p != &me)
-			p = &(*p)->next;
-		if (*p)
-			*p = me.next;
 	}
+	pool.idle--;
 	pthread_mutex_unlock(&pool.mu);
-	pthread_cond_destroy(&me.cv);
 }
 
 /* One key=value line per failed task, for the operator's log. */
@@ -235,9 +191,14 @@ static void *worker_main(void *p)
 	w.topt.stopping = pool_stopping;
 	while (!atomic_load(&pool.stop)) {
 		struct dd_error err = DD_ERROR_INIT;
+		unsigned long seen;
 		bool ran = false;
 		double next = 0, now, deadline;
 		int rc;
+
+		pthread_mutex_lock(&pool.mu);
+		seen = pool.gen;
+		pthread_mutex_unlock(&pool.mu);
 
 		rc = dd_worker_run_one(&w, &ran, &err);
 		if (rc) {
@@ -249,11 +210,11 @@ static void *worker_main(void *p)
 			if (!a->o->quiet || store_errors++ < 3)
 				fprintf(stderr, "drydock: worker %d: %s\n",
 					a->index, err.msg);
-			sleep_until(dd_now() + 0.2 + dd_random() * 0.3);
+			sleep_until(seen, dd_now() + 0.2 + dd_random() * 0.3);
 			continue;
 		}
 		store_errors = 0;
-		if (ran && !dd_worker_found_nothing(&w))
+		if (ran)
 			continue;
 		now = dd_now();
 		deadline = now + a->o->idle_cap;
@@ -261,7 +222,7 @@ static void *worker_main(void *p)
 		    next < deadline)
 			deadline = next;
 		if (deadline > now)
-			sleep_until(deadline);
+			sleep_until(seen, deadline);
 	}
 	dd_worker_release(&w);
 	return NULL;
@@ -392,11 +353,7 @@ int dd_pool_run(const struct dd_pool_options *o, struct dd_error *err)
 	if (!rc && check_interval() > 0)
 		checking = !pthread_create(&checker, NULL, checker_main,
 					   (void *)o);
-	/*
-	 * This thread turns wake-ups from other processes into a wake-up of
-	 * one idle worker, or, with none idle, passes those meant for this
-	 * daemon alone on to another (dd_wake_pass_on).
-	 */
+	/* This thread turns wake-ups from other processes into broadcasts. */
 	while (!atomic_load(&pool.stop)) {
 		struct pollfd p[2] = {
 			{.fd = dd_wake_fd(wake), .events = POLLIN},
@@ -405,9 +362,10 @@ int dd_pool_run(const struct dd_pool_options *o, struct dd_error *err)
 
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
-		if ((p[0].revents & POLLIN) && dd_wake_drain(wake) &&
-		    !wake_local())
-			dd_wake_pass_on(wake);
+		if (p[0].revents & POLLIN) {
+			dd_wake_drain(wake);
+			wake_local();
+		}
 	}
 	wake_all();
 	if (checking) {

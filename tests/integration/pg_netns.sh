@@ -113,7 +113,7 @@ expect_eq "lease 2" "$(lease_status 2)" active
 for m in 1 2; do
 	eval "pid=\$daemon$m"
 	there=10.213.$a.$((m * 4 - 2))
-	n=$(sql "SELECT count(*) FROM pg_stat_activity WHERE datname = '$PG_DB' AND client_addr = '$there' AND application_name LIKE 'drydock wake daemon %'")
+	n=$(sql "SELECT count(*) FROM pg_stat_activity WHERE datname = '$PG_DB' AND client_addr = '$there' AND application_name = 'drydock wake daemon'")
 	[ "$n" -ge 1 ] || fail "no LISTEN from machine $m ($there): $(sql "SELECT application_name, client_addr, query FROM pg_stat_activity WHERE datname = '$PG_DB'")"
 	unix=$(ip netns exec "${NS}m$m" ss -xpn | grep -c "pid=$pid," || true)
 	expect_eq "Unix sockets of machine $m's daemon" "$unix" 0

@@ -2183,85 +2183,6 @@ static void test_claim_on_machine(void **state)
 }
 
 /*
- * Scheduling remembers work bound to a machine other than the handle's
- * (to any machine, for a handle of none) until dd_store_scheduled_away()
- * takes it: a resource that lives on "a", and a lease placed on it, are
- * away (on "a") for a handle of "b" or of none, and not for one of "a";
- * a resource that lives anywhere, a pending lease and a blueprint are
- * nobody's; work on "a" and "c" is on two machines, except for a's own
- * handle.
- */
-static void test_scheduled_away(void **state)
-{
-	struct store_env *e = *state;
-	struct dd_error err = DD_ERROR_INIT;
-	struct dd_store_options opt;
-	struct dd_store *on[3] = {e->store, NULL, NULL};
-	const char *machine[3] = {NULL, "a", "b"};
-	long long bp = add_blueprint(e->store, "bp", "host", true);
-	long long on_a = add_resource_on(e->store, bp, "a");
-	long long anywhere = add_resource_on(e->store, bp, "");
-	const struct dd_ref bound[] = {
-		{DD_OBJ_RESOURCE, on_a},
-		{DD_OBJ_LEASE, add_lease(e->store, "host", DD_LEASE_ACTIVE,
-					 on_a, NULL)},
-	};
-	const struct dd_ref free_[] = {
-		{DD_OBJ_RESOURCE, anywhere},
-		{DD_OBJ_LEASE, add_lease(e->store, "host", DD_LEASE_PENDING, 0,
-					 NULL)},
-		{DD_OBJ_BLUEPRINT, bp},
-	};
-	long long on_c = add_resource_on(e->store, bp, "c");
-	char m[DD_MACHINE_MAX + 1];
-
-	for (int h = 1; h < 3; h++) {
-		dd_store_options_from_env(&opt);
-		opt.machine = machine[h];
-		assert_ok(dd_store_open_ready(e->location, &opt, &on[h], &err),
-			  &err);
-	}
-	for (int h = 0; h < 3; h++) {
-		assert_int_equal(dd_store_scheduled_away(on[h], m, sizeof(m)),
-				 0);
-		for (size_t k = 0; k < sizeof(free_) / sizeof(*free_); k++) {
-			assert_ok(dd_task_schedule_update(on[h], free_[k], 0,
-							  &err),
-				  &err);
-			assert_int_equal(
-				dd_store_scheduled_away(on[h], m, sizeof(m)), 0);
-		}
-		for (size_t k = 0; k < sizeof(bound) / sizeof(*bound); k++) {
-			assert_ok(dd_task_schedule_update(on[h], bound[k], 0,
-							  &err),
-				  &err);
-			assert_ok(dd_task_schedule_update(on[h], free_[0], 0,
-							  &err),
-				  &err);
-			assert_int_equal(
-				dd_store_scheduled_away(on[h], m, sizeof(m)),
-				h != 1);
-			assert_string_equal(m, h != 1 ? "a" : "");
-			/* and a second look finds it taken */
-			assert_int_equal(
-				dd_store_scheduled_away(on[h], m, sizeof(m)), 0);
-		}
-		/* bound to two machines: 2 (for a's own handle, c's only) */
-		assert_ok(dd_task_schedule_update(
-				  on[h], (struct dd_ref){DD_OBJ_RESOURCE, on_c},
-				  0, &err),
-			  &err);
-		assert_ok(dd_task_schedule_update(on[h], bound[0], 0, &err),
-			  &err);
-		assert_int_equal(dd_store_scheduled_away(on[h], m, sizeof(m)),
-				 h != 1 ? 2 : 1);
-		assert_string_equal(m, h != 1 ? "" : "c");
-	}
-	dd_store_close(on[1]);
-	dd_store_close(on[2]);
-}
-
-/*
  * A resource that learns its machine after it was inserted (a working
  * copy, once its host lease is active) has it written by an update, once:
  * a later update neither changes nor clears it, and the next claim of its
@@ -2473,7 +2394,6 @@ static void test_claim_expired_on_machine(void **state)
 	X(test_resource_machine_round_trip) \
 	X(test_resource_machine_set_once) \
 	X(test_claim_on_machine) \
-	X(test_scheduled_away) \
 	X(test_claim_sees_more) \
 	X(test_claim_says_next_due) \
 	X(test_claim_expired_on_machine)
