@@ -195,6 +195,11 @@ struct dd_task {
 	 * (0: none), or -1 when the store did not look.
 	 */
 	double next_due;
+	/*
+	 * A zeroed task left by a claim that found nothing, chained to the
+	 * end of the task before (dd_task_run_chained()): nothing was due.
+	 */
+	bool looked;
 };
 
 /* The name of the lock that guards `object`: "lease:12". */

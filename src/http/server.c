@@ -15,6 +15,7 @@
 #include "http/mhd.h"
 #include "http/router.h"
 #include "http/watch.h"
+#include "core/machine.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -61,6 +62,12 @@ struct dd_http_server {
 	char address[80];
 	char store_path[PATH_MAX];
 	int quiet;
+	/*
+	 * This machine's name ("" if it has none), given to the handles:
+	 * work the API queues for this machine's resources can go to the
+	 * workers of this process first (queue/wake.h), like work for none.
+	 */
+	char machine[DD_MACHINE_MAX + 1];
 	/* Idle store handles, lent to one request at a time. */
 	pthread_mutex_t pool_mu;
 	struct dd_store *pool[POOL_MAX];
@@ -229,6 +236,7 @@ static struct dd_store *borrow_store(struct dd_http_server *s,
 	dd_store_options_from_env(&opt);
 	opt.group_commit = !getenv("DRYDOCK_GROUP_COMMIT") ||
 			   strcmp(getenv("DRYDOCK_GROUP_COMMIT"), "0");
+	opt.machine = s->machine[0] ? s->machine : NULL;
 	/* Never create an empty store where a deleted one was. */
 	if (dd_store_open_ready(s->store_path, &opt, &st, err))
 		return NULL;
@@ -1660,6 +1668,8 @@ int dd_http_start(const struct dd_http_options *o, struct dd_http_server **out,
 	s = dd_calloc(1, sizeof(*s));
 	if (!s)
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
+	if (dd_machine(s->machine, NULL))
+		s->machine[0] = '\0';
 	pthread_mutex_init(&s->pool_mu, NULL);
 	pthread_mutex_init(&s->busy_mu, NULL);
 	pthread_cond_init(&s->busy_cv, NULL);

@@ -140,6 +140,7 @@ static int end_task(struct dd_store *s, const struct dd_task_options *o,
 		dd_store_rollback(s);
 		return end_one(s, t, e, err);
 	}
+	next->looked = rc == DD_ERR_NOTFOUND;
 	rc = dd_store_commit_lazy(s, err);
 	if (rc)
 		dd_task_release(next);
@@ -196,7 +197,11 @@ int dd_task_end_within(struct dd_store *s, struct dd_task_run *run,
 					 run->opt->claim_ttl, &run->claimed,
 					 &cerr);
 		if (rc == DD_ERR_NOTFOUND) {
+			double due = run->claimed.next_due;
+
 			memset(&run->claimed, 0, sizeof(run->claimed));
+			run->claimed.next_due = due;
+			run->claimed.looked = true;
 		} else if (rc) {
 			/* it spoilt the transaction: the handler's too */
 			return dd_error_set(err, rc, "%s", cerr.msg);
@@ -250,6 +255,8 @@ int dd_task_run_chained(struct dd_store *s, const struct dd_task_kind *kinds,
 		t = *next; /* claimed with the previous task's end */
 		memset(next, 0, sizeof(*next));
 	} else {
+		if (next)
+			memset(next, 0, sizeof(*next));
 		rc = dd_store_task_claim(s, o->worker, o->machine, dd_now(),
 					 o->claim_ttl, &t, err);
 		if (rc == DD_ERR_NOTFOUND && next)

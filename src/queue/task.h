@@ -134,7 +134,9 @@ int dd_task_run_one(struct dd_store *s, const struct dd_task_kind *kinds,
  * A task left in `*next` is claimed and holds its object's lock; a caller
  * that stops must hand it back with dd_task_hand_back().  When there was
  * no task to run (*ran false), next->next_due is what the claim said of
- * the next one (struct dd_task).
+ * the next one (struct dd_task); so it is too when the chained claim found
+ * none (next->looked): the caller may then sleep without a look of its
+ * own.
  */
 int dd_task_run_chained(struct dd_store *s, const struct dd_task_kind *kinds,
 			const struct dd_task_options *o, void *arg,

@@ -15,9 +15,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static _Atomic(void (*)(void)) local_wake;
+static _Atomic(int (*)(int)) local_wake;
 
-void dd_wake_set_local(void (*fn)(void))
+void dd_wake_set_local(int (*fn)(int n))
 {
 	atomic_store(&local_wake, fn);
 }
@@ -92,8 +92,10 @@ static void notify(const char *location, struct dd_store *via,
 {
 	const struct dd_wake_transport *t =
 		dd_store_wake_transport(location, NULL);
-	void (*fn)(void) = atomic_load(&local_wake);
+	int (*fn)(int) = atomic_load(&local_wake);
 	struct dd_wake_skip skip = {0};
+	bool away = true;
+	int n = 0;
 
 	if (!t)
 		return;
@@ -101,10 +103,19 @@ static void notify(const char *location, struct dd_store *via,
 		notify_about(location, via, NULL);
 		return;
 	}
+	/* without the handle, nobody can say what was queued, nor where */
+	if (via)
+		n = dd_store_scheduled(via, &away);
 	if (fn) {
-		/* our own threads directly, not through our own listener */
-		fn();
+		/*
+		 * Our own threads directly, not through our own listener.
+		 * If one was idle for each task queued, they take the work:
+		 * the other daemons need not look, unless it is bound
+		 * elsewhere.
+		 */
 		skip.own_daemons = true;
+		if (fn(n > 0 ? n : 1) >= n && n > 0 && !away)
+			return;
 	}
 	t->notify(location, via, role, NULL, &skip);
 }

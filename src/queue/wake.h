@@ -43,13 +43,24 @@ int dd_wake_drain(struct dd_wake *w);
 int dd_wake_next(struct dd_wake *w, char *object, size_t n);
 void dd_wake_close(struct dd_wake *w);
 
-/* Wake every listener of `role` for the store at `location`.  Best effort. */
+/*
+ * Wake every listener of `role` for the store at `location`.  Best
+ * effort.  For DD_WAKE_DAEMON: this process's own daemon threads are
+ * woken directly (dd_wake_set_local), and its listener left out.
+ */
 void dd_wake_notify(const char *location, enum dd_wake_role role);
 /*
  * The same for the store `s` is open on, right after a commit on `s`, by
  * the thread that owns it: the notification may go out on s's own
  * connection (PostgreSQL), so that a CLI command does not open a second
  * connection (a server process's start) for it alone.
+ *
+ * For DD_WAKE_DAEMON, in a daemon: `s` says how many tasks that commit
+ * queued and whether one is bound to another machine
+ * (dd_store_scheduled()).  When none is, and one of the daemon's own
+ * threads was idle to be woken for each, they take the work and no other
+ * daemon is told, so that N daemons do not all look at the queue for
+ * each task their neighbour queued for itself.
  */
 void dd_wake_notify_on(struct dd_store *s, enum dd_wake_role role);
 /*
@@ -82,12 +93,14 @@ int dd_wake_count(const char *location, enum dd_wake_role role);
 int dd_wake_count_on(struct dd_store *s, enum dd_wake_role role);
 
 /*
- * An in-process shortcut: the daemon registers a function that wakes its
- * own workers directly, so a worker (or an in-process client) that queues
- * a task does not need the round trip through its own listener; the
- * daemon's own listeners are then skipped.
+ * An in-process shortcut: the daemon registers a function that wakes one
+ * of its own workers directly, so a worker (or an in-process client) that
+ * queues a task does not need the round trip through its own listener;
+ * the daemon's own listeners are then skipped.  `fn` wakes up to `n`
+ * idle workers and returns how many of them will surely look at the
+ * queue (0 when the daemon is stopping).
  */
-void dd_wake_set_local(void (*fn)(void));
+void dd_wake_set_local(int (*fn)(int n));
 /*
  * The same for a watcher: `fn` is told about every notification for
  * `w`'s store made in this process (`object`, or NULL for an untargeted

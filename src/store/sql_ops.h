@@ -143,25 +143,36 @@ int dd_sql_task_row(struct dd_sql *h, struct dd_sql_stmt *st, void *out);
  * on none yet, may be placed by anyone).  Resources that live anywhere
  * (machine NULL) bind nobody.
  */
+#define DD_SQL_TASK_RESOURCE                                                   \
+	"resource.id = (CASE task.object_kind WHEN 2 THEN task.object"         \
+	" WHEN 3 THEN (SELECT lease.resource FROM lease"                       \
+	" WHERE lease.id = task.object) END)"
 #define DD_SQL_TASK_ON_MACHINE                                                 \
-	"NOT EXISTS (SELECT 1 FROM resource WHERE resource.id = (CASE"         \
-	" task.object_kind WHEN 2 THEN task.object WHEN 3 THEN (SELECT"        \
-	" lease.resource FROM lease WHERE lease.id = task.object) END)"        \
+	"NOT EXISTS (SELECT 1 FROM resource WHERE " DD_SQL_TASK_RESOURCE       \
 	" AND resource.machine IS NOT NULL AND (CAST(?2 AS TEXT) IS NULL"      \
 	" OR resource.machine <> ?2))"
+/* The machine the task is bound to: NULL for none. */
+#define DD_SQL_TASK_BOUND                                                      \
+	"(SELECT resource.machine FROM resource WHERE " DD_SQL_TASK_RESOURCE ")"
 
 /*
  * When the next task falls due for a claimer on machine ?2 at time ?1
  * (NULL: the queue holds none for it): the first not_before of a queued
  * task whose object is not locked (a locked one waits for its claimant
  * to finish, or for that claim's expiry), or the first expiry of a
- * claim.  A task another machine's daemons must run is never due here.
+ * claim.  A claim that has expired on an object locked since (by
+ * another claim of a task of it) is due when that lock expires, not now:
+ * claimers would otherwise look again and again until it is freed.  A
+ * task another machine's daemons must run is never due here.
  */
 #define DD_SQL_TASK_NEXT_DUE                                                   \
 	"SELECT min(t) FROM (SELECT min(not_before) AS t FROM task"            \
 	" WHERE claimed_by IS NULL AND " DD_SQL_OBJECT_UNLOCKED                \
 	" AND " DD_SQL_TASK_ON_MACHINE                                         \
-	" UNION ALL SELECT min(claim_expires) FROM task"                       \
+	" UNION ALL SELECT min(CASE WHEN claim_expires > ?1 THEN"              \
+	" claim_expires ELSE COALESCE((SELECT expires FROM lock WHERE name = " \
+	DD_SQL_TASK_LOCK_NAME("task") " AND expires > ?1), claim_expires)"     \
+	" END) FROM task"                                                      \
 	" WHERE claimed_by IS NOT NULL AND " DD_SQL_TASK_ON_MACHINE ") AS due"
 
 /* Drop lock grant `g` if it is still current (inside a transaction). */

@@ -46,11 +46,12 @@ static int task_push(struct dd_sql *h, struct dd_sql_stmt *st, void *list)
 }
 
 int dd_sql_task_schedule(struct dd_store *s, const char *kind,
-			 struct dd_ref object, double not_before,
-			 struct dd_error *err)
+			 struct dd_ref object, double not_before, char *bound,
+			 size_t n, struct dd_error *err)
 {
 	struct dd_sql *h = dd_sql(s);
 	struct dd_sql_stmt *st;
+	const char *machine;
 	int rc = dd_sql_prepare(h,
 				"INSERT INTO task(kind, object_kind, object,"
 				" not_before, created)"
@@ -59,7 +60,8 @@ int dd_sql_task_schedule(struct dd_store *s, const char *kind,
 				" WHERE claimed_by IS NULL DO UPDATE SET"
 				" not_before = CASE WHEN excluded.not_before"
 				" < task.not_before THEN excluded.not_before"
-				" ELSE task.not_before END",
+				" ELSE task.not_before END"
+				" RETURNING " DD_SQL_TASK_BOUND,
 				&st, err);
 
 	if (rc)
@@ -69,7 +71,17 @@ int dd_sql_task_schedule(struct dd_store *s, const char *kind,
 	dd_sql_int64(h, st, 3, object.id);
 	dd_sql_double(h, st, 4, not_before);
 	dd_sql_double(h, st, 5, dd_now());
-	return dd_sql_exec(h, st, err, "schedule task");
+	rc = dd_sql_step(h, st, err, "schedule task");
+	if (rc == DD_SQL_ROW) {
+		machine = dd_sql_col_str(h, st, 0);
+		snprintf(bound, n, "%s", machine ? machine : "");
+		rc = 0;
+	} else if (rc == DD_SQL_DONE) {
+		rc = dd_error_set(err, DD_ERR_STORE,
+				  "cannot schedule task: no row");
+	}
+	dd_sql_done(h, st);
+	return rc;
 }
 
 int dd_sql_task_finish(struct dd_store *s, const struct dd_task *t,

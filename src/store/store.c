@@ -10,6 +10,7 @@
 #include "store/pg.h"
 #include "store/pg_wake.h"
 #include "store/sqlite.h"
+#include "core/machine.h"
 #include "core/util.h"
 
 #include <assert.h>
@@ -105,6 +106,7 @@ void dd_store_options_from_env(struct dd_store_options *opt)
 	opt->state_dir = getenv("DRYDOCK_STATE_DIR");
 	if (opt->state_dir && !*opt->state_dir)
 		opt->state_dir = NULL;
+	opt->machine = NULL;
 }
 
 /*
@@ -274,7 +276,8 @@ int dd_store_open(const char *location, const struct dd_store_options *opt,
 		snprintf(dir, sizeof(dir), "%s", opt->state_dir);
 	else
 		dd_store_local_dir(location, dir, sizeof(dir));
-	if (dir[0] && !((*out)->state_dir = dd_strdup(dir))) {
+	if ((dir[0] && !((*out)->state_dir = dd_strdup(dir))) ||
+	    (opt->machine && !((*out)->machine = dd_strdup(opt->machine)))) {
 		dd_store_close(*out);
 		*out = NULL;
 		return dd_error_set(err, DD_ERR_NOMEM, "out of memory");
@@ -381,6 +384,8 @@ void dd_store_close(struct dd_store *s)
 	s->events = NULL;
 	dd_free(s->state_dir);
 	s->state_dir = NULL;
+	dd_free(s->machine);
+	s->machine = NULL;
 	s->ops->close(s);
 }
 
@@ -879,7 +884,30 @@ int dd_store_task_schedule(struct dd_store *s, const char *kind,
 			   struct dd_ref object, double not_before,
 			   struct dd_error *err)
 {
-	CALL(s, task_schedule, kind, object, not_before, err);
+	char bound[DD_MACHINE_MAX + 1] = "";
+	int rc = injected_fault(err);
+
+	if (rc)
+		return rc;
+	assert(s->ops->version == DD_STORE_OPS_VERSION);
+	rc = s->ops->task_schedule(s, kind, object, not_before, bound,
+				   sizeof(bound), err);
+	if (rc)
+		return rc;
+	s->scheduled++;
+	if (bound[0] && !(s->machine && !strcmp(bound, s->machine)))
+		s->away = true;
+	return 0;
+}
+
+int dd_store_scheduled(struct dd_store *s, bool *away)
+{
+	int n = s->scheduled;
+
+	*away = s->away;
+	s->scheduled = 0;
+	s->away = false;
+	return n;
 }
 
 int dd_store_task_claim(struct dd_store *s, const char *worker,

@@ -76,6 +76,16 @@ struct dd_store_options {
 	 * --state-dir); see dd_store_state_dir().
 	 */
 	const char *state_dir;
+	/*
+	 * The machine whose daemon works through this handle (a worker's),
+	 * or NULL (a client's).  A task scheduled on the handle for an
+	 * object bound to another machine (see task_claim), or to any
+	 * machine when NULL, is remembered until dd_store_scheduled()
+	 * takes it: work that any daemon can run, or this one's machine,
+	 * needs only this daemon woken, and work bound to a machine needs a
+	 * daemon there.
+	 */
+	const char *machine;
 };
 
 struct dd_store;
@@ -448,7 +458,8 @@ typedef int dd_store_slot_list_fn(struct dd_store *s,
  * no longer the task's.  next_due is the earliest time a task could become
  * claimable (0 if the queue is empty).  A claim that finds nothing may
  * say the same in out->next_due (-1 when it did not look), which spares
- * a claimer about to sleep the second look.
+ * a claimer about to sleep the second look.  schedule writes into
+ * bound[n] the machine the task is bound to (below), "" if none.
  *
  * claim and next_due are for a claimer on machine `machine` (core/
  * machine.h): a task whose pass would run the hooks of a resource that
@@ -465,6 +476,7 @@ typedef int dd_store_slot_list_fn(struct dd_store *s,
  */
 typedef int dd_store_task_schedule_fn(struct dd_store *s, const char *kind,
 				      struct dd_ref object, double not_before,
+				      char *bound, size_t n,
 				      struct dd_error *err);
 typedef int dd_store_task_claim_fn(struct dd_store *s, const char *worker,
 				   const char *machine, double now,
@@ -751,6 +763,9 @@ struct dd_store {
 	bool gathering;
 	struct dd_store_event *events; /* this transaction's, uncommitted */
 	size_t n_events, alloc_events;
+	char *machine; /* the options' machine, or NULL */
+	int scheduled; /* dd_store_scheduled()'s answer so far, */
+	bool away;     /* and whether one is bound elsewhere */
 };
 
 /*
@@ -919,6 +934,15 @@ int dd_store_slot_list(struct dd_store *s, const struct dd_filter *f,
 int dd_store_task_schedule(struct dd_store *s, const char *kind,
 			   struct dd_ref object, double not_before,
 			   struct dd_error *err);
+/*
+ * How many tasks were scheduled on `s` since the last call, and in
+ * *away whether one of them is for an object bound to a machine other
+ * than the options' machine (to any machine, if none): then only a
+ * daemon there can run it.  Clears both.  For the wake-up that follows
+ * the commit (queue/wake.h).  A rolled back schedule may still count,
+ * which costs only a wake-up.
+ */
+int dd_store_scheduled(struct dd_store *s, bool *away);
 int dd_store_task_claim(struct dd_store *s, const char *worker,
 			const char *machine, double now, double claim_ttl,
 			struct dd_task *out, struct dd_error *err);

@@ -21,17 +21,25 @@
 #include <time.h>
 #include <unistd.h>
 
+/* A thread asleep in sleep_until(), on pool.idle until woken. */
+struct idler {
+	pthread_cond_t cv;
+	bool woken;   /* by wake_local(): it owes the queue a look */
+	bool backoff; /* after a store error: it may fail again */
+	struct idler *next;
+};
+
 static struct {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	unsigned long gen; /* bumped by every wake-up */
-	int idle;	   /* threads asleep in sleep_until() */
+	struct idler *idle; /* the threads asleep, the latest first */
+	bool missed;	    /* a wake-up found none asleep: look again */
 	atomic_bool stop;
+	/* a thread stopped owing a look, or gave a claimed task back */
+	atomic_bool dropped;
 	atomic_int quiet;
 	int stop_pipe[2];
 } pool = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
-	.cv = PTHREAD_COND_INITIALIZER,
 	.stop_pipe = {-1, -1},
 };
 
@@ -85,33 +93,62 @@ static void on_event(const struct dd_store_event *ev)
 }
 
 /*
- * Wake one idle thread, not all of them: a wake-up usually means one new
- * task, and every thread woken for nothing costs two context switches
- * and a look at the queue.  A thread that claims a task wakes one more
- * (task_claimed) if its claim saw another task to claim, so a burst of
- * tasks still spreads over the pool, one hand-off at a time.  Threads that are not asleep see `gen` move and look
- * again before sleeping, so no wake-up is lost.
+ * Wake up to `n` idle threads, one per new task, not all of them: every
+ * thread woken for nothing costs two context switches and a look at the
+ * queue.  A thread that claims a task wakes one more (task_claimed) if
+ * its claim saw another task to claim, so a burst of tasks still spreads
+ * over the pool, one hand-off at a time.
+ *
+ * The thread woken is the one that fell asleep last (its stack is
+ * warm), and only it: each sleeper waits on a condition of its own.  A
+ * wake-up that finds no thread asleep is not lost: the next thread about
+ * to sleep looks at the queue once more instead (pool.missed), which
+ * covers a claim that ran just before the task was committed.  One look
+ * is enough however many wake-ups it stands for: a claim that takes a
+ * task and sees another wakes the next thread.  Returns how many of the
+ * woken threads will surely look (none backing off after a store error,
+ * and the pool not stopping): a caller may leave other daemons untold
+ * only for as many tasks (queue/wake.h).
  */
-static void wake_local(void)
+static int wake_local(int n)
 {
+	int sure = 0;
+
 	pthread_mutex_lock(&pool.mu);
-	pool.gen++;
-	if (pool.idle)
-		pthread_cond_signal(&pool.cv);
+	for (int k = 0; k < n; k++) {
+		struct idler **p = &pool.idle, *i;
+
+		/* one backing off is on top again every 0.5 s: pass it by */
+		while (*p && (*p)->backoff)
+			p = &(*p)->next;
+		if (!*p)
+			p = &pool.idle;
+		i = *p;
+		if (!i) {
+			pool.missed = true;
+			break;
+		}
+		*p = i->next;
+		i->woken = true;
+		pthread_cond_signal(&i->cv);
+		sure += !i->backoff;
+	}
 	pthread_mutex_unlock(&pool.mu);
+	return atomic_load(&pool.stop) ? 0 : sure;
 }
 
+/* Stopping: every sleeper wakes, sees pool.stop and leaves the stack. */
 static void wake_all(void)
 {
 	pthread_mutex_lock(&pool.mu);
-	pool.gen++;
-	pthread_cond_broadcast(&pool.cv);
+	for (struct idler *i = pool.idle; i; i = i->next)
+		pthread_cond_signal(&i->cv);
 	pthread_mutex_unlock(&pool.mu);
 }
 
 static void task_claimed(void)
 {
-	wake_local();
+	(void)wake_local(1);
 }
 
 static bool pool_stopping(void)
@@ -129,22 +166,43 @@ void dd_pool_stop(void)
 	}
 }
 
-static void sleep_until(unsigned long seen, double deadline)
+/*
+ * Sleep until woken or `deadline` (dd_now() time), unless a wake-up came
+ * while no thread slept (then return at once, to look again).  `backoff`:
+ * the thread sleeps after a store error.  Returns whether wake_local()
+ * woke it: it then owes the queue a look.
+ */
+static bool sleep_until(double deadline, bool backoff)
 {
 	struct timespec ts;
-	double secs = deadline;
+	struct idler me = {.woken = false, .backoff = backoff};
 
-	ts.tv_sec = (time_t)secs;
-	ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
+	ts.tv_sec = (time_t)deadline;
+	ts.tv_nsec = (long)((deadline - (double)ts.tv_sec) * 1e9);
 	pthread_mutex_lock(&pool.mu);
-	pool.idle++;
-	while (pool.gen == seen && !atomic_load(&pool.stop)) {
-		if (pthread_cond_timedwait(&pool.cv, &pool.mu, &ts) ==
-		    ETIMEDOUT)
-			break;
+	if (pool.missed || atomic_load(&pool.stop)) {
+		pool.missed = false;
+		pthread_mutex_unlock(&pool.mu);
+		return false;
 	}
-	pool.idle--;
+	pthread_cond_init(&me.cv, NULL);
+	me.next = pool.idle;
+	pool.idle = &me;
+	while (!me.woken && !atomic_load(&pool.stop))
+		if (pthread_cond_timedwait(&me.cv, &pool.mu, &ts) == ETIMEDOUT)
+			break;
+	if (!me.woken) {
+		/* timed out, or stopping: off the stack */
+		struct idler **p = &pool.idle;
+
+		while (*p && *p != &me)
+			p = &(*p)->next;
+		if (*p)
+			*p = me.next;
+	}
 	pthread_mutex_unlock(&pool.mu);
+	pthread_cond_destroy(&me.cv);
+	return me.woken;
 }
 
 /* One key=value line per failed task, for the operator's log. */
@@ -177,6 +235,7 @@ static void *worker_main(void *p)
 	struct dd_worker w;
 	char name[96], host[48] = "localhost";
 	int store_errors = 0;
+	bool owed = false;
 
 	gethostname(host, sizeof(host) - 1);
 	snprintf(name, sizeof(name), "%s:%d:%d", host, (int)getpid(),
@@ -191,14 +250,9 @@ static void *worker_main(void *p)
 	w.topt.stopping = pool_stopping;
 	while (!atomic_load(&pool.stop)) {
 		struct dd_error err = DD_ERROR_INIT;
-		unsigned long seen;
 		bool ran = false;
 		double next = 0, now, deadline;
 		int rc;
-
-		pthread_mutex_lock(&pool.mu);
-		seen = pool.gen;
-		pthread_mutex_unlock(&pool.mu);
 
 		rc = dd_worker_run_one(&w, &ran, &err);
 		if (rc) {
@@ -210,11 +264,14 @@ static void *worker_main(void *p)
 			if (!a->o->quiet || store_errors++ < 3)
 				fprintf(stderr, "drydock: worker %d: %s\n",
 					a->index, err.msg);
-			sleep_until(seen, dd_now() + 0.2 + dd_random() * 0.3);
+			/* a look that failed is still owed */
+			owed |= sleep_until(dd_now() + 0.2 + dd_random() * 0.3,
+					    true);
 			continue;
 		}
 		store_errors = 0;
-		if (ran)
+		owed = false;
+		if (ran && !dd_worker_found_nothing(&w))
 			continue;
 		now = dd_now();
 		deadline = now + a->o->idle_cap;
@@ -222,8 +279,11 @@ static void *worker_main(void *p)
 		    next < deadline)
 			deadline = next;
 		if (deadline > now)
-			sleep_until(seen, deadline);
+			owed = sleep_until(deadline, false);
 	}
+	/* woken for work it will not do now: see dd_pool_run() */
+	if (owed || w.next.id)
+		atomic_store(&pool.dropped, true);
 	dd_worker_release(&w);
 	return NULL;
 }
@@ -324,6 +384,7 @@ int dd_pool_run(const struct dd_pool_options *o, struct dd_error *err)
 	int rc = 0, started = 0;
 
 	atomic_store(&pool.stop, false);
+	atomic_store(&pool.dropped, false);
 	atomic_store(&pool.quiet, o->quiet);
 	dd_store_set_event_hook(on_event);
 	if (pipe2(pool.stop_pipe, O_CLOEXEC) < 0)
@@ -353,7 +414,10 @@ int dd_pool_run(const struct dd_pool_options *o, struct dd_error *err)
 	if (!rc && check_interval() > 0)
 		checking = !pthread_create(&checker, NULL, checker_main,
 					   (void *)o);
-	/* This thread turns wake-ups from other processes into broadcasts. */
+	/*
+	 * This thread turns wake-ups from other processes into a wake-up of
+	 * one idle worker (a drain that read none is no wake-up).
+	 */
 	while (!atomic_load(&pool.stop)) {
 		struct pollfd p[2] = {
 			{.fd = dd_wake_fd(wake), .events = POLLIN},
@@ -362,11 +426,10 @@ int dd_pool_run(const struct dd_pool_options *o, struct dd_error *err)
 
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
-		if (p[0].revents & POLLIN) {
-			dd_wake_drain(wake);
-			wake_local();
-		}
+		if ((p[0].revents & POLLIN) && dd_wake_drain(wake))
+			(void)wake_local(1);
 	}
+	atomic_store(&pool.stop, true);
 	wake_all();
 	if (checking) {
 		pthread_mutex_lock(&check_mu);
@@ -385,6 +448,13 @@ int dd_pool_run(const struct dd_pool_options *o, struct dd_error *err)
 	dd_free(threads);
 out:
 	dd_wake_set_local(NULL);
+	/*
+	 * A thread woken for a task, in place of the other daemons
+	 * (queue/wake.h), stopped before it looked, or a thread gave back
+	 * the task it had claimed for its next: the other daemons look.
+	 */
+	if (atomic_load(&pool.dropped))
+		dd_wake_notify(o->store_path, DD_WAKE_DAEMON);
 	dd_store_set_event_hook(NULL);
 	dd_wake_close(wake);
 	close(pool.stop_pipe[0]);

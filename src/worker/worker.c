@@ -37,6 +37,7 @@ int dd_worker_init(struct dd_worker *w, const char *store_path,
 	opt.group_commit = !getenv("DRYDOCK_GROUP_COMMIT") ||
 			   strcmp(getenv("DRYDOCK_GROUP_COMMIT"), "0");
 	opt.plan_once = true;
+	opt.machine = w->machine;
 	rc = dd_store_open_ready(store_path, &opt, &w->store, err);
 	if (rc)
 		return rc;
@@ -291,6 +292,11 @@ int dd_worker_run_one(struct dd_worker *w, bool *ran, struct dd_error *err)
 	rc = settle(w, rc, err);
 	tell_watchers(w->store_path, w->object);
 	return rc;
+}
+
+bool dd_worker_found_nothing(const struct dd_worker *w)
+{
+	return !w->next.id && w->next.looked;
 }
 
 int dd_worker_next_due(struct dd_worker *w, double *out, struct dd_error *err)

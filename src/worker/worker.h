@@ -66,8 +66,15 @@ void dd_worker_release(struct dd_worker *w);
 int dd_worker_run_one(struct dd_worker *w, bool *ran, struct dd_error *err);
 
 /*
+ * After a dd_worker_run_one() that ran a task: did the claim chained to
+ * that task's end find nothing due?  Then the thread may go to sleep as
+ * if it had run none, without another look.
+ */
+bool dd_worker_found_nothing(const struct dd_worker *w);
+/*
  * When the next task falls due for this worker (0: none), after a
- * dd_worker_run_one() that ran none: as its claim saw it, or asked.
+ * dd_worker_run_one() that ran none (or found nothing after it): as its
+ * claim saw it, or asked.
  */
 int dd_worker_next_due(struct dd_worker *w, double *out,
 		       struct dd_error *err);

@@ -10,7 +10,8 @@
  * that the server ended is made again; a notification to a server that
  * never answers returns, without trying again at each call; and one
  * sent on a store handle's own connection opens no sending connection,
- * unless the handle is in a transaction.
+ * unless the handle is in a transaction; and a daemon's commit whose
+ * work an idle thread of its own takes wakes no other daemon.
  *
  * PostgreSQL delivers one sender's notifications in the order they were
  * committed, so "X did not arrive" is checked by sending X, then a marker,
@@ -19,6 +20,7 @@
 #include "testutil.h"
 #include "pg_test.h"
 
+#include "queue/task.h"
 #include "queue/wake.h"
 #include "store/pg_wake.h"
 
@@ -27,6 +29,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #define WAIT_LIMIT 30.0 /* seconds: only a failing test waits this long */
@@ -176,10 +179,12 @@ static void test_each_role_hears_its_own(void **state)
 }
 
 static int woken_directly;
+static int idle_directly = 1; /* this process's idle threads, as it were */
 
-static void wake_directly(void)
+static int wake_directly(int n)
 {
 	woken_directly++;
+	return n < idle_directly ? n : idle_directly;
 }
 
 static void test_own_daemons_left_out(void **state)
@@ -487,6 +492,122 @@ static void test_sent_on_the_store_connection(void **state)
 	dd_wake_close(w);
 }
 
+/*
+ * A daemon listener in another process (so not one of ours): it says
+ * "ready", reads its wake-ups up to "mark:1" and writes them back as
+ * read_until() lists them, on one line.  *from reads what it says.
+ */
+static pid_t other_daemon(const char *loc, FILE **from)
+{
+	int fd[2];
+	pid_t pid;
+
+	assert_int_equal(pipe(fd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct dd_wake *w = NULL;
+		char seen[256];
+
+		close(fd[0]);
+		if (dd_wake_listen(loc, DD_WAKE_DAEMON, &w, NULL))
+			_exit(1);
+		dprintf(fd[1], "ready\n");
+		read_until(w, "mark:1", seen, sizeof(seen));
+		dprintf(fd[1], "%s\n", seen);
+		dd_wake_close(w);
+		_exit(0);
+	}
+	close(fd[1]);
+	*from = fdopen(fd[0], "r");
+	assert_non_null(*from);
+	return pid;
+}
+
+/* Insert an active resource that lives on `machine`; its id. */
+static long long resource_on(struct dd_store *s, const char *machine)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_resource r = {0};
+
+	r.type = "host";
+	r.status = DD_RESOURCE_ACTIVE;
+	snprintf(r.machine, sizeof(r.machine), "%s", machine);
+	assert_ok(dd_store_resource_insert(s, &r, &err), &err);
+	json_decref(r.attributes);
+	return r.id;
+}
+
+/* Queue the update of `object` on s, and of `also` unless it is none. */
+static void queue(struct dd_store *s, struct dd_ref object, struct dd_ref also)
+{
+	struct dd_error err = DD_ERROR_INIT;
+
+	assert_ok(dd_task_schedule_update(s, object, 0, &err), &err);
+	if (also.kind != DD_OBJ_NONE)
+		assert_ok(dd_task_schedule_update(s, also, 0, &err), &err);
+}
+
+/*
+ * A daemon's commit (queue/wake.c): work that its idle threads can take,
+ * one each, wakes them and no other daemon; with too few idle, or for
+ * work bound to another machine, the other daemons hear of it too.
+ */
+static void test_idle_thread_takes_its_own_work(void **state)
+{
+	struct fx *x = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store_options opt;
+	struct dd_store *s = NULL;
+	const struct dd_ref none = {DD_OBJ_NONE, 0};
+	struct dd_ref bp = {DD_OBJ_BLUEPRINT, 1}, here, there;
+	char line[256];
+	FILE *from;
+	pid_t other;
+	int status;
+
+	dd_store_options_from_env(&opt);
+	opt.machine = "here";
+	assert_ok(dd_store_open(x->loc, &opt, &s, &err), &err);
+	assert_ok(dd_store_migrate(s, &err), &err);
+	here = (struct dd_ref){DD_OBJ_RESOURCE, resource_on(s, "here")};
+	there = (struct dd_ref){DD_OBJ_RESOURCE, resource_on(s, "there")};
+	other = other_daemon(x->loc, &from);
+	assert_non_null(fgets(line, sizeof(line), from));
+	assert_string_equal(line, "ready\n");
+	woken_directly = 0;
+	dd_wake_set_local(wake_directly);
+	/* anybody's work, and this machine's: our idle threads only */
+	idle_directly = 2;
+	queue(s, bp, none);
+	dd_wake_notify_on(s, DD_WAKE_DAEMON);
+	queue(s, here, bp);
+	dd_wake_notify_on(s, DD_WAKE_DAEMON);
+	/* none of ours idle, or one for two tasks: the other daemon too */
+	idle_directly = 0;
+	queue(s, bp, none);
+	dd_wake_notify_on(s, DD_WAKE_DAEMON);
+	idle_directly = 1;
+	queue(s, here, bp);
+	dd_wake_notify_on(s, DD_WAKE_DAEMON);
+	/* work that lives on another machine: the other daemon too */
+	idle_directly = 2;
+	queue(s, there, none);
+	dd_wake_notify_on(s, DD_WAKE_DAEMON);
+	/* and notifications that know nothing of what was queued */
+	dd_wake_notify_on(s, DD_WAKE_DAEMON);
+	dd_wake_notify(x->loc, DD_WAKE_DAEMON);
+	dd_wake_set_local(NULL);
+	assert_int_equal(woken_directly, 7);
+	send_to(x->loc, DD_WAKE_DAEMON, "mark:1", false, NULL);
+	assert_non_null(fgets(line, sizeof(line), from));
+	assert_string_equal(line, "*,*,*,*,*\n");
+	assert_int_equal(waitpid(other, &status, 0), other);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	fclose(from);
+	dd_store_close(s);
+}
+
 /* A notification in a thread of its own, so that a hang fails the test. */
 struct sending {
 	pthread_mutex_t mu;
@@ -570,6 +691,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_count, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_sent_on_the_store_connection, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_idle_thread_takes_its_own_work, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listener_connects_again,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(

@@ -2183,6 +2183,72 @@ static void test_claim_on_machine(void **state)
 }
 
 /*
+ * Scheduling counts the tasks and remembers work bound to a machine
+ * other than the handle's (to any machine, for a handle of none) until
+ * dd_store_scheduled() takes them: a resource that lives on "a", and a
+ * lease placed on it, are away for a handle of "b" or of none, and not
+ * for one of "a"; a resource that lives anywhere, a pending lease and a
+ * blueprint are nobody's.
+ */
+static void test_scheduled_away(void **state)
+{
+	struct store_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_store_options opt;
+	struct dd_store *on[3] = {e->store, NULL, NULL};
+	const char *machine[3] = {NULL, "a", "b"};
+	long long bp = add_blueprint(e->store, "bp", "host", true);
+	long long on_a = add_resource_on(e->store, bp, "a");
+	long long anywhere = add_resource_on(e->store, bp, "");
+	const struct dd_ref bound[] = {
+		{DD_OBJ_RESOURCE, on_a},
+		{DD_OBJ_LEASE, add_lease(e->store, "host", DD_LEASE_ACTIVE,
+					 on_a, NULL)},
+	};
+	const struct dd_ref free_[] = {
+		{DD_OBJ_RESOURCE, anywhere},
+		{DD_OBJ_LEASE, add_lease(e->store, "host", DD_LEASE_PENDING, 0,
+					 NULL)},
+		{DD_OBJ_BLUEPRINT, bp},
+	};
+
+	for (int h = 1; h < 3; h++) {
+		dd_store_options_from_env(&opt);
+		opt.machine = machine[h];
+		assert_ok(dd_store_open_ready(e->location, &opt, &on[h], &err),
+			  &err);
+	}
+	for (int h = 0; h < 3; h++) {
+		bool away = true;
+
+		assert_int_equal(dd_store_scheduled(on[h], &away), 0);
+		assert_false(away);
+		for (size_t k = 0; k < sizeof(free_) / sizeof(*free_); k++) {
+			assert_ok(dd_task_schedule_update(on[h], free_[k], 0,
+							  &err),
+				  &err);
+			assert_int_equal(dd_store_scheduled(on[h], &away), 1);
+			assert_false(away);
+		}
+		for (size_t k = 0; k < sizeof(bound) / sizeof(*bound); k++) {
+			assert_ok(dd_task_schedule_update(on[h], bound[k], 0,
+							  &err),
+				  &err);
+			assert_ok(dd_task_schedule_update(on[h], free_[0], 0,
+							  &err),
+				  &err);
+			assert_int_equal(dd_store_scheduled(on[h], &away), 2);
+			assert_int_equal(away, h != 1);
+			/* and a second look finds them taken */
+			assert_int_equal(dd_store_scheduled(on[h], &away), 0);
+			assert_false(away);
+		}
+	}
+	dd_store_close(on[1]);
+	dd_store_close(on[2]);
+}
+
+/*
  * A resource that learns its machine after it was inserted (a working
  * copy, once its host lease is active) has it written by an update, once:
  * a later update neither changes nor clears it, and the next claim of its
@@ -2328,6 +2394,41 @@ static void test_claim_says_next_due(void **state)
 	assert_true(looks ? t.next_due == now + 30 : t.next_due == -1);
 }
 
+/*
+ * A claim that expired on an object whose lock another claim holds since
+ * is not due before that lock expires, so claimers about to sleep do not
+ * look again at once, and again, until it is freed.
+ */
+static void test_expired_claim_waits_for_the_lock(void **state)
+{
+	struct store_env *e = *state;
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_ref o = {DD_OBJ_BLUEPRINT,
+			   add_blueprint(e->store, "bp", "host", true)};
+	struct dd_task a = {0}, b = {0}, t = {0};
+	double now = dd_now(), due = -1;
+	bool looks = !strcmp(e->backend->name, "postgres");
+
+	assert_ok(dd_task_schedule_update(e->store, o, now - 20, &err), &err);
+	/* claimed 10 s ago for 1 s by a worker that died */
+	assert_ok(dd_store_task_claim(e->store, "w1", NULL, now - 10, 1, &a,
+				      &err),
+		  &err);
+	/* queued again meanwhile: a second task of the object */
+	assert_ok(dd_task_schedule_update(e->store, o, now - 20, &err), &err);
+	/* one of them claimed now, for 60 s: the object is locked again */
+	assert_ok(dd_store_task_claim(e->store, "w2", NULL, now, 60, &b, &err),
+		  &err);
+	assert_int_equal(dd_store_task_claim(e->store, "w3", NULL, now, 60, &t,
+					     &err),
+			 DD_ERR_NOTFOUND);
+	assert_ok(dd_store_task_next_due(e->store, NULL, &due, &err), &err);
+	assert_true(due == now + 60);
+	assert_true(looks ? t.next_due == due : t.next_due == -1);
+	dd_task_release(&a);
+	dd_task_release(&b);
+}
+
 /* A claim that expired on "a" is taken over on "a" only. */
 static void test_claim_expired_on_machine(void **state)
 {
@@ -2394,8 +2495,10 @@ static void test_claim_expired_on_machine(void **state)
 	X(test_resource_machine_round_trip) \
 	X(test_resource_machine_set_once) \
 	X(test_claim_on_machine) \
+	X(test_scheduled_away) \
 	X(test_claim_sees_more) \
 	X(test_claim_says_next_due) \
+	X(test_expired_claim_waits_for_the_lock) \
 	X(test_claim_expired_on_machine)
 
 STORE_SUITE_MAIN("store conformance", SUITE)
