@@ -177,6 +177,11 @@ struct result {
 	 */
 	double server_cpu_ms_per_lifecycle;
 	/*
+	 * and how often a busy backend of the scenario's database was
+	 * waiting for a lock (lock_sampler): the share of lock thrash
+	 */
+	double lock_wait_share;
+	/*
 	 * pg-wake: a release sent from this process -> a daemon's listener
 	 * in another process woken, and the release call itself (p50/p99:
 	 * a lease asked for here -> active seen by a watcher there)
@@ -940,6 +945,79 @@ static double pg_server_cpu_s(const char *location)
 	}
 	closedir(d);
 	return total;
+}
+
+/*
+ * How much of the server's work in a timed part is waiting for a lock:
+ * a thread looks at pg_stat_activity every SAMPLE_EVERY seconds and
+ * counts the scenario database's backends that are busy (state
+ * 'active') and those of them waiting for a heavyweight lock (a row's, a
+ * transaction's, a table's, an advisory one: wait_event_type 'Lock').
+ * Daemons that thrash on one another's locks show as a large share;
+ * daemons that only share the machine's cores, as a small one.  One
+ * look costs the server about 0.1 ms of CPU.
+ */
+#define SAMPLE_EVERY 0.01
+
+struct lock_sampler {
+	pthread_t tid;
+	PGconn *conn;
+	atomic_bool stop;
+	long long busy, waiting;
+	bool running;
+};
+
+static void *lock_sampler_main(void *arg)
+{
+	struct lock_sampler *ls = arg;
+	const struct timespec pause = {0, (long)(SAMPLE_EVERY * 1e9)};
+	PGresult *r = PQprepare(
+		ls->conn, "sample",
+		"SELECT count(*) FILTER (WHERE state = 'active'),"
+		" count(*) FILTER (WHERE state = 'active'"
+		" AND wait_event_type = 'Lock')"
+		" FROM pg_stat_activity WHERE datname = current_database()"
+		" AND pid <> pg_backend_pid()",
+		0, NULL);
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+
+	PQclear(r);
+	while (ok && !atomic_load(&ls->stop)) {
+		/* each look is a transaction of its own: a fresh snapshot */
+		r = PQexecPrepared(ls->conn, "sample", 0, NULL, NULL, NULL, 0);
+		ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+		if (ok) {
+			ls->busy += strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+			ls->waiting += strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+		}
+		PQclear(r);
+		nanosleep(&pause, NULL);
+	}
+	if (!ok)
+		ls->busy = -1;
+	return NULL;
+}
+
+static void lock_sampler_start(struct lock_sampler *ls, const char *location)
+{
+	memset(ls, 0, sizeof(*ls));
+	ls->conn = PQconnectdb(location);
+	if (PQstatus(ls->conn) != CONNECTION_OK)
+		die("postgresql: the lock sampler cannot connect", NULL);
+	ls->running = !pthread_create(&ls->tid, NULL, lock_sampler_main, ls);
+}
+
+/* The share of busy backend looks that waited for a lock, or NAN. */
+static double lock_sampler_stop(struct lock_sampler *ls)
+{
+	if (ls->running) {
+		atomic_store(&ls->stop, true);
+		pthread_join(ls->tid, NULL);
+	}
+	PQfinish(ls->conn);
+	if (!ls->running || ls->busy <= 0)
+		return NAN;
+	return (double)ls->waiting / (double)ls->busy;
 }
 
 /* ---- the exactly-once check --------------------------------------------- */
@@ -2306,6 +2384,7 @@ static struct result run_pool_on(const struct where *w, const char *scenario,
 	long long commits0, commits, xid0 = 0;
 	double server_cpu0 = -1;
 	double start, cpu0;
+	struct lock_sampler locks;
 
 	pthread_mutex_init(&active.mu, NULL);
 	pthread_mutex_init(&release.mu, NULL);
@@ -2326,6 +2405,7 @@ static struct result run_pool_on(const struct where *w, const char *scenario,
 	if (b.pg) {
 		xid0 = pg_next_xid(b.path);
 		server_cpu0 = pg_server_cpu_s(b.path);
+		lock_sampler_start(&locks, b.path);
 	}
 	commits0 = dd_store_commit_count();
 	cpu0 = self_cpu_seconds();
@@ -2348,6 +2428,7 @@ static struct result run_pool_on(const struct where *w, const char *scenario,
 	/* this process (clients, and in library mode the workers) ... */
 	r.cpu_ms_per_lifecycle = self_cpu_seconds() - cpu0;
 	commits = dd_store_commit_count() - commits0;
+	r.lock_wait_share = b.pg ? lock_sampler_stop(&locks) : NAN;
 	if (b.pg && r.lifecycles) {
 		double server_cpu = pg_server_cpu_s(b.path);
 
@@ -2461,8 +2542,9 @@ static struct result run_contention_on(const struct where *w,
 	struct dd_lease_request req = {.type = "host", .owner = "bench"};
 	struct releaser *rl = calloc((size_t)k, sizeof(*rl));
 	pthread_barrier_t go;
+	struct lock_sampler locks;
 	long long xid0 = 0;
-	double start;
+	double start, server_cpu0 = -1;
 
 	bench_open_at(&b, w, mode, leases, 1);
 	bench_start(&b, workers);
@@ -2479,8 +2561,11 @@ static struct result run_contention_on(const struct where *w,
 		rl[i] = (struct releaser){b.path, leases, &go, 0};
 		pthread_create(&rl[i].tid, NULL, releaser_main, &rl[i]);
 	}
-	if (b.pg)
+	if (b.pg) {
 		xid0 = pg_next_xid(b.path);
+		server_cpu0 = pg_server_cpu_s(b.path);
+		lock_sampler_start(&locks, b.path);
+	}
 	pthread_barrier_wait(&go);
 	start = dd_monotonic();
 	for (int i = 0; i < k; i++)
@@ -2488,9 +2573,16 @@ static struct result run_contention_on(const struct where *w,
 	for (int i = 1; i <= leases; i++)
 		wait_lease(s, wake, i, DD_LEASE_DESTROYED, NULL);
 	r.converge_s = dd_monotonic() - start;
-	if (b.pg)
+	if (b.pg) {
+		double server_cpu = pg_server_cpu_s(b.path);
+
+		r.lock_wait_share = lock_sampler_stop(&locks);
 		r.xacts_per_lifecycle =
 			(double)(pg_next_xid(b.path) - xid0) / leases;
+		if (server_cpu >= 0 && server_cpu0 >= 0)
+			r.server_cpu_ms_per_lifecycle =
+				(server_cpu - server_cpu0) * 1000 / leases;
+	}
 	dd_wake_close(wake);
 	dd_store_close(s);
 	wait_queue_empty(b.path);
@@ -3503,11 +3595,12 @@ static json_t *result_json(const struct result *r, const char *durability)
 
 		json_object_set_new(
 			o, "postgresql",
-			json_pack("{s:i, s:o, s:o, s:o, s:o}", "daemons",
+			json_pack("{s:i, s:o, s:o, s:o, s:o, s:o}", "daemons",
 				  r->daemons, "server_cpu_ms_per_lifecycle",
 				  num(r->server_cpu_ms_per_lifecycle > 0
 					      ? r->server_cpu_ms_per_lifecycle
 					      : NAN),
+				  "lock_wait_share", num(r->lock_wait_share),
 				  "pgbench_transactions_per_s", num(r->ceiling),
 				  "ratio_to_ceiling",
 				  num(r->ceiling > 0 ? per_s / r->ceiling
@@ -3574,11 +3667,13 @@ static void print_row(const struct result *r)
 	if (r->daemons && r->seconds > 0 && r->ceiling > 0)
 		printf("  postgresql, %d daemon%s: %.2fx the pgbench ceiling "
 		       "(%.0f transactions/s), %.1f write transactions and "
-		       "%.2f ms of the server's CPU per lifecycle\n",
+		       "%.2f ms of the server's CPU per lifecycle; %.1f%% of "
+		       "busy backends waiting for a lock\n",
 		       r->daemons, r->daemons > 1 ? "s" : "",
 		       (double)r->lifecycles / r->seconds / r->ceiling,
 		       r->ceiling, r->xacts_per_lifecycle,
-		       r->server_cpu_ms_per_lifecycle);
+		       r->server_cpu_ms_per_lifecycle,
+		       r->lock_wait_share * 100);
 	fflush(stdout);
 }
 
