@@ -24,7 +24,7 @@
 /* A thread asleep in sleep_until(), on pool.idle until woken. */
 struct idler {
 	pthread_cond_t cv;
-	bool woken;   /* by wake_local(): it owes the queue a look */
+	bool woken;   /* by wake_local(), not by its deadline */
 	bool backoff; /* after a store error: it may fail again */
 	struct idler *next;
 };
@@ -34,8 +34,6 @@ static struct {
 	struct idler *idle; /* the threads asleep, the latest first */
 	bool missed;	    /* a wake-up found none asleep: look again */
 	atomic_bool stop;
-	/* a thread stopped owing a look, or gave a claimed task back */
-	atomic_bool dropped;
 	atomic_int quiet;
 	int stop_pipe[2];
 } pool = {
@@ -169,10 +167,9 @@ void dd_pool_stop(void)
 /*
  * Sleep until woken or `deadline` (dd_now() time), unless a wake-up came
  * while no thread slept (then return at once, to look again).  `backoff`:
- * the thread sleeps after a store error.  Returns whether wake_local()
- * woke it: it then owes the queue a look.
+ * the thread sleeps after a store error.
  */
-static bool sleep_until(double deadline, bool backoff)
+static void sleep_until(double deadline, bool backoff)
 {
 	struct timespec ts;
 	struct idler me = {.woken = false, .backoff = backoff};
@@ -183,7 +180,7 @@ static bool sleep_until(double deadline, bool backoff)
 	if (pool.missed || atomic_load(&pool.stop)) {
 		pool.missed = false;
 		pthread_mutex_unlock(&pool.mu);
-		return false;
+		return;
 	}
 	pthread_cond_init(&me.cv, NULL);
 	me.next = pool.idle;
@@ -202,7 +199,6 @@ static bool sleep_until(double deadline, bool backoff)
 	}
 	pthread_mutex_unlock(&pool.mu);
 	pthread_cond_destroy(&me.cv);
-	return me.woken;
 }
 
 /* One key=value line per failed task, for the operator's log. */
@@ -235,7 +231,6 @@ static void *worker_main(void *p)
 	struct dd_worker w;
 	char name[96], host[48] = "localhost";
 	int store_errors = 0;
-	bool owed = false;
 
 	gethostname(host, sizeof(host) - 1);
 	snprintf(name, sizeof(name), "%s:%d:%d", host, (int)getpid(),
@@ -264,13 +259,10 @@ static void *worker_main(void *p)
 			if (!a->o->quiet || store_errors++ < 3)
 				fprintf(stderr, "drydock: worker %d: %s\n",
 					a->index, err.msg);
-			/* a look that failed is still owed */
-			owed |= sleep_until(dd_now() + 0.2 + dd_random() * 0.3,
-					    true);
+			sleep_until(dd_now() + 0.2 + dd_random() * 0.3, true);
 			continue;
 		}
 		store_errors = 0;
-		owed = false;
 		if (ran && !dd_worker_found_nothing(&w))
 			continue;
 		now = dd_now();
@@ -279,11 +271,8 @@ static void *worker_main(void *p)
 		    next < deadline)
 			deadline = next;
 		if (deadline > now)
-			owed = sleep_until(deadline, false);
+			sleep_until(deadline, false);
 	}
-	/* woken for work it will not do now: see dd_pool_run() */
-	if (owed || w.next.id)
-		atomic_store(&pool.dropped, true);
 	dd_worker_release(&w);
 	return NULL;
 }
@@ -384,7 +373,6 @@ int dd_pool_run(const struct dd_pool_options *o, struct dd_error *err)
 	int rc = 0, started = 0;
 
 	atomic_store(&pool.stop, false);
-	atomic_store(&pool.dropped, false);
 	atomic_store(&pool.quiet, o->quiet);
 	dd_store_set_event_hook(on_event);
 	if (pipe2(pool.stop_pipe, O_CLOEXEC) < 0)
@@ -449,12 +437,13 @@ int dd_pool_run(const struct dd_pool_options *o, struct dd_error *err)
 out:
 	dd_wake_set_local(NULL);
 	/*
-	 * A thread woken for a task, in place of the other daemons
-	 * (queue/wake.h), stopped before it looked, or a thread gave back
-	 * the task it had claimed for its next: the other daemons look.
+	 * The other daemons look at the queue once: what this one leaves
+	 * (a task one of its threads was woken for in their place,
+	 * queue/wake.h, and had not claimed yet; the next task a thread
+	 * had claimed and gave back) is theirs now, not at their idle
+	 * cap.
 	 */
-	if (atomic_load(&pool.dropped))
-		dd_wake_notify(o->store_path, DD_WAKE_DAEMON);
+	dd_wake_notify(o->store_path, DD_WAKE_DAEMON);
 	dd_store_set_event_hook(NULL);
 	dd_wake_close(wake);
 	close(pool.stop_pipe[0]);
