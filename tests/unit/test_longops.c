@@ -344,18 +344,6 @@ static long long lease_new(struct fx *x)
 	return id;
 }
 
-static int lease_status(struct fx *x, long long id)
-{
-	struct dd_error err = DD_ERROR_INIT;
-	struct dd_lease l = {0};
-	int status;
-
-	assert_ok(dd_store_lease_get(x->env.store, id, &l, &err), &err);
-	status = (int)l.status;
-	dd_lease_release(&l);
-	return status;
-}
-
 static int resource_status(struct fx *x, long long id)
 {
 	struct dd_error err = DD_ERROR_INIT;
@@ -437,13 +425,13 @@ static void test_renewal_keeps_hook_single(void **state)
 	runner_start(&a, x, "a");
 	runner_start(&b, x, "b");
 	give_up = dd_monotonic() + 60;
-	while (lease_status(x, id) != DD_LEASE_ACTIVE &&
+	while (test_lease_status(x->env.store, id) != DD_LEASE_ACTIVE &&
 	       atomic_load(&activations) < 2 && dd_monotonic() < give_up)
 		nap();
 	runner_stop(&a);
 	runner_stop(&b);
 	assert_int_equal(atomic_load(&activations), 1);
-	assert_int_equal(lease_status(x, id), DD_LEASE_ACTIVE);
+	assert_int_equal(test_lease_status(x->env.store, id), DD_LEASE_ACTIVE);
 	assert_int_equal(resource_status(x, 1), DD_RESOURCE_ACTIVE);
 	assert_int_equal(a.failures + b.failures, 0);
 }
@@ -571,7 +559,7 @@ static long long host_lease(struct fx *x, struct dd_worker *w)
 	id = out.id;
 	dd_lease_release(&out);
 	assert_ok(dd_worker_drain(w, 100, &err), &err);
-	assert_int_equal(lease_status(x, id), DD_LEASE_ACTIVE);
+	assert_int_equal(test_lease_status(x->env.store, id), DD_LEASE_ACTIVE);
 	return id;
 }
 
@@ -625,7 +613,7 @@ static void test_in_progress_resumed_by_event(void **state)
 	rid = resource_of(x, id);
 	assert_int_equal(atomic_load(&activations), 1);
 	assert_int_equal(resource_status(x, rid), DD_RESOURCE_PENDING);
-	assert_int_equal(lease_status(x, id), DD_LEASE_PENDING);
+	assert_int_equal(test_lease_status(x->env.store, id), DD_LEASE_PENDING);
 	/* saved with the answer: the hook's state and what resumes it */
 	assert_ok(dd_store_resource_get(x->env.store, rid, &r, &err), &err);
 	assert_int_equal(json_integer_value(json_object_get(r.attributes,
@@ -658,10 +646,10 @@ static void test_in_progress_resumed_by_event(void **state)
 		  &err);
 	assert_ok(dd_worker_drain(&w, 100, &err), &err);
 	dd_worker_release(&w);
-	assert_int_equal(lease_status(x, watched), DD_LEASE_DESTROYED);
+	assert_int_equal(test_lease_status(x->env.store, watched), DD_LEASE_DESTROYED);
 	assert_int_equal(atomic_load(&activations), 2);
 	assert_int_equal(resource_status(x, rid), DD_RESOURCE_ACTIVE);
-	assert_int_equal(lease_status(x, id), DD_LEASE_ACTIVE);
+	assert_int_equal(test_lease_status(x->env.store, id), DD_LEASE_ACTIVE);
 	assert_ok(dd_store_resource_get(x->env.store, rid, &r, &err), &err);
 	assert_string_equal(r.progress.hook, "");
 	assert_string_equal(r.progress.resume_on, "");
@@ -737,7 +725,7 @@ static void test_hook_uses_a_lease_of_its_own(void **state)
 	assert_ok(dd_worker_init(&w, x->env.path, "t", &err), &err);
 	assert_ok(dd_worker_drain(&w, 100, &err), &err);
 	rid = resource_of(x, id);
-	assert_int_equal(lease_status(x, id), DD_LEASE_ACTIVE);
+	assert_int_equal(test_lease_status(x->env.store, id), DD_LEASE_ACTIVE);
 	assert_int_equal(resource_status(x, rid), DD_RESOURCE_ACTIVE);
 	assert_true(atomic_load(&activations) >= 2);
 
@@ -761,7 +749,7 @@ static void test_hook_uses_a_lease_of_its_own(void **state)
 	assert_ok(dd_worker_drain(&w, 100, &err), &err);
 	dd_worker_release(&w);
 	assert_int_equal(resource_status(x, rid), DD_RESOURCE_DESTROYED);
-	assert_int_equal(lease_status(x, host), DD_LEASE_DESTROYED);
+	assert_int_equal(test_lease_status(x->env.store, host), DD_LEASE_DESTROYED);
 }
 
 /* How many resource.update tasks for `rid` ran to their end. */
@@ -815,7 +803,7 @@ static void test_owned_lease_wakes_owner(void **state)
 		  &err);
 	assert_ok(dd_worker_drain(&w, 100, &err), &err);
 	dd_worker_release(&w);
-	assert_int_equal(lease_status(x, host), DD_LEASE_DESTROYED);
+	assert_int_equal(test_lease_status(x->env.store, host), DD_LEASE_DESTROYED);
 	/* released, then destroyed: each change queued the owner's pass */
 	assert_true(resource_passes(x, rid) > before);
 }
@@ -869,7 +857,7 @@ static void test_lease_services_request_and_release(void **state)
 			 DD_ERR_AGAIN);
 	assert_ok(dd_worker_drain(&w, 100, &err), &err);
 	dd_worker_release(&w);
-	assert_int_equal(lease_status(x, id), DD_LEASE_DESTROYED);
+	assert_int_equal(test_lease_status(x->env.store, id), DD_LEASE_DESTROYED);
 	assert_ok(dd_bp_lease_release(&ctx, st, "host", &err), &err);
 	assert_null(json_object_get(json_object_get(st, "leases_returning"),
 				    "host"));
@@ -894,7 +882,7 @@ static void test_lease_services_request_and_release(void **state)
 static bool object_destroyed(struct fx *x, struct dd_ref ref)
 {
 	return ref.kind == DD_OBJ_LEASE
-		       ? lease_status(x, ref.id) == DD_LEASE_DESTROYED
+		       ? test_lease_status(x->env.store, ref.id) == DD_LEASE_DESTROYED
 		       : resource_status(x, ref.id) == DD_RESOURCE_DESTROYED;
 }
 
@@ -934,7 +922,7 @@ static struct dd_ref start_teardown(struct fx *x, struct dd_worker *w,
 	assert_ok(dd_worker_init(&own, x->env.path, "setup", &err), &err);
 	assert_ok(dd_worker_drain(&own, 100, &err), &err);
 	dd_worker_release(&own);
-	assert_int_equal(lease_status(x, id), DD_LEASE_ACTIVE);
+	assert_int_equal(test_lease_status(x->env.store, id), DD_LEASE_ACTIVE);
 	ref = hook == DD_BP_HOOK_DESTROY_RESOURCE
 		      ? (struct dd_ref){DD_OBJ_RESOURCE, resource_of(x, id)}
 		      : (struct dd_ref){DD_OBJ_LEASE, id};
@@ -1177,7 +1165,7 @@ static void test_destroy_waits_for_its_lease(void **state)
 		  &err);
 	assert_ok(dd_worker_drain(&w, 100, &err), &err);
 	dd_worker_release(&w);
-	assert_int_equal(lease_status(x, host), DD_LEASE_DESTROYED);
+	assert_int_equal(test_lease_status(x->env.store, host), DD_LEASE_DESTROYED);
 	assert_int_equal(resource_status(x, rid), DD_RESOURCE_DESTROYED);
 	assert_true(atomic_load(&td_calls) >= 2);
 	/* waited for it by event, and went after it */

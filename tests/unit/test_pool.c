@@ -14,7 +14,6 @@
 #include <poll.h>
 #include <pthread.h>
 
-#include "api/api.h"
 #include "queue/wake.h"
 #include "worker/pool.h"
 
@@ -42,9 +41,6 @@ static void *pool_main(void *p)
 static int setup(void **state)
 {
 	struct fx *x = calloc(1, sizeof(*x));
-	struct dd_error err = DD_ERROR_INIT;
-	struct dd_blueprint bp = {0};
-	json_t *cfg;
 
 	if (!x)
 		return -1;
@@ -54,13 +50,7 @@ static int setup(void **state)
 	setenv("DRYDOCK_HOOK_TRACE", x->trace, 1);
 	/* no store check in the background: only the tasks run */
 	setenv("DRYDOCK_CHECK_INTERVAL", "0", 1);
-	cfg = json_pack("{s:[{s:s, s:i}], s:s}", "hosts", "name", "a", "slots",
-			LEASES, "root", x->root);
-	assert_ok(dd_api_blueprint_create(x->env.store, "host", "pool", cfg,
-					  true, &bp, &err),
-		  &err);
-	json_decref(cfg);
-	dd_blueprint_release(&bp);
+	(void)test_host_pool(x->env.store, x->root, LEASES);
 	x->opt = (struct dd_pool_options){.store_path = x->env.path,
 					  .workers = 4,
 					  .idle_cap = 600,
@@ -106,35 +96,24 @@ static long long lease_new(struct fx *x)
 	return id;
 }
 
-static enum dd_lease_status lease_status(struct fx *x, long long id)
-{
-	struct dd_error err = DD_ERROR_INIT;
-	struct dd_lease l = {0};
-	enum dd_lease_status st;
-
-	assert_ok(dd_store_lease_get(x->env.store, id, &l, &err), &err);
-	st = l.status;
-	dd_lease_release(&l);
-	return st;
-}
-
 /* Wait until every lease in `ids` is `want`; fail after WAIT_SECS. */
 static void wait_all(struct fx *x, const long long *ids, int n,
 		     enum dd_lease_status want)
 {
 	double until = dd_now() + WAIT_SECS;
 
-	for (int i = 0; i < n; i++)
-		while (lease_status(x, ids[i]) != want) {
+	for (int i = 0; i < n; i++) {
+		enum dd_lease_status st;
+
+		while ((st = test_lease_status(x->env.store, ids[i])) != want) {
 			if (dd_now() > until)
 				fail_msg("lease %lld is %s, not %s, after %.0f s "
 					 "(the pool missed a wake-up)",
-					 ids[i],
-					 dd_lease_status_name(
-						 lease_status(x, ids[i])),
+					 ids[i], dd_lease_status_name(st),
 					 dd_lease_status_name(want), WAIT_SECS);
 			usleep(10 * 1000);
 		}
+	}
 }
 
 /* How many lines of the hook trace are exactly `line`. */

@@ -29,8 +29,6 @@ static int setup(void **state)
 {
 	struct fx *x = calloc(1, sizeof(*x));
 	struct dd_error err = DD_ERROR_INIT;
-	struct dd_blueprint bp = {0};
-	json_t *cfg;
 
 	if (!x)
 		return -1;
@@ -38,13 +36,7 @@ static int setup(void **state)
 	snprintf(x->root, sizeof(x->root), "%s/hosts", x->env.dir);
 	if (dd_worker_init(&x->w, x->env.path, "t", &err))
 		fail_msg("worker init: %s", err.msg);
-	cfg = json_pack("{s:[{s:s, s:i}], s:s}", "hosts", "name", "a",
-			"slots", 2, "root", x->root);
-	assert_ok(dd_api_blueprint_create(x->env.store, "host", "pool", cfg,
-					  true, &bp, &err),
-		  &err);
-	json_decref(cfg);
-	dd_blueprint_release(&bp);
+	(void)test_host_pool(x->env.store, x->root, 2);
 	*state = x;
 	return 0;
 }
@@ -122,18 +114,6 @@ static int artifacts(struct fx *x, long long target)
 	return n;
 }
 
-static enum dd_lease_status lease_status(struct fx *x, long long id)
-{
-	struct dd_error err = DD_ERROR_INIT;
-	struct dd_lease l = {0};
-	enum dd_lease_status st;
-
-	assert_ok(dd_store_lease_get(x->env.store, id, &l, &err), &err);
-	st = l.status;
-	dd_lease_release(&l);
-	return st;
-}
-
 /* The target, its lease and its artifacts, all there and tied together. */
 static void test_start_creates_all(void **state)
 {
@@ -150,7 +130,7 @@ static void test_start_creates_all(void **state)
 	assert_string_equal(t.owner, OWNER);
 	assert_true(t.deadline > dd_now() + 50);
 	dd_target_release(&t);
-	assert_int_equal(lease_status(x, lease), DD_LEASE_PENDING);
+	assert_int_equal(test_lease_status(x->env.store, lease), DD_LEASE_PENDING);
 	assert_int_equal(artifacts(x, target), 3);
 	f.target_id = target;
 	assert_ok(dd_store_artifact_each(x->env.store, &f, count_artifact,
@@ -158,7 +138,7 @@ static void test_start_creates_all(void **state)
 		  &err);
 	assert_int_equal(holding, 1);
 	drain(x);
-	assert_int_equal(lease_status(x, lease), DD_LEASE_ACTIVE);
+	assert_int_equal(test_lease_status(x->env.store, lease), DD_LEASE_ACTIVE);
 }
 
 /*
@@ -365,7 +345,7 @@ static void test_upload_and_finish(void **state)
 	assert_ok(dd_store_target_get(x->env.store, target, &t, &err), &err);
 	assert_int_equal(t.status, DD_TARGET_PASSED);
 	dd_target_release(&t);
-	assert_int_equal(lease_status(x, lease), DD_LEASE_DESTROYED);
+	assert_int_equal(test_lease_status(x->env.store, lease), DD_LEASE_DESTROYED);
 }
 
 /*
@@ -497,7 +477,7 @@ static void test_artifacts_through_files(void **state)
 	r.lease.type = "box";
 	assert_ok(dd_run_start(x->env.store, &r, &target, &lease, &err), &err);
 	drain(x);
-	assert_int_equal(lease_status(x, lease), DD_LEASE_ACTIVE);
+	assert_int_equal(test_lease_status(x->env.store, lease), DD_LEASE_ACTIVE);
 	assert_ok(dd_api_exec(x->env.store, lease, argv, NULL, &eo, &res, &err),
 		  &err);
 	assert_int_equal(res.exit_status, 0);

@@ -25,8 +25,6 @@ static int setup(void **state)
 {
 	struct fx *x = calloc(1, sizeof(*x));
 	struct dd_error err = DD_ERROR_INIT;
-	struct dd_blueprint bp = {0};
-	json_t *cfg;
 
 	if (!x)
 		return -1;
@@ -34,13 +32,7 @@ static int setup(void **state)
 	snprintf(x->root, sizeof(x->root), "%s/hosts", x->env.dir);
 	if (dd_worker_init(&x->w, x->env.path, "t", &err))
 		fail_msg("worker init: %s", err.msg);
-	cfg = json_pack("{s:[{s:s, s:i}], s:s}", "hosts", "name", "a",
-			"slots", 4, "root", x->root);
-	assert_ok(dd_api_blueprint_create(x->env.store, "host", "pool", cfg,
-					  true, &bp, &err),
-		  &err);
-	json_decref(cfg);
-	dd_blueprint_release(&bp);
+	(void)test_host_pool(x->env.store, x->root, 4);
 	*state = x;
 	return 0;
 }
@@ -111,18 +103,6 @@ static long long lease_new(struct fx *x, const char *owner)
 	assert_int_equal(l.status, DD_LEASE_ACTIVE);
 	dd_lease_release(&l);
 	return id;
-}
-
-static enum dd_lease_status lease_status(struct fx *x, long long id)
-{
-	struct dd_error err = DD_ERROR_INIT;
-	struct dd_lease l = {0};
-	enum dd_lease_status st;
-
-	assert_ok(dd_store_lease_get(x->env.store, id, &l, &err), &err);
-	st = l.status;
-	dd_lease_release(&l);
-	return st;
 }
 
 /* Add an artifact; returns the call's code, err filled on refusal. */
@@ -230,8 +210,8 @@ static void test_finish_releases_each_lease_once(void **state)
 	dd_target_release(&got);
 	assert_int_equal(artifacts(x, t, &released), 3);
 	assert_int_equal(released, 3);
-	assert_int_equal(lease_status(x, l1), DD_LEASE_DESTROYED);
-	assert_int_equal(lease_status(x, l2), DD_LEASE_DESTROYED);
+	assert_int_equal(test_lease_status(x->env.store, l1), DD_LEASE_DESTROYED);
+	assert_int_equal(test_lease_status(x->env.store, l2), DD_LEASE_DESTROYED);
 	assert_int_equal(count_log(x, 0, l1, "lease.released"), 1);
 	assert_int_equal(count_log(x, 0, l2, "lease.released"), 1);
 	assert_int_equal(count_log(x, t, 0, "target.finished"), 1);
@@ -321,7 +301,7 @@ static void test_deadline_aborts(void **state)
 		  &err);
 	drain(x);
 	assert_int_equal(target_status(x, t.id), DD_TARGET_ABORTED);
-	assert_int_equal(lease_status(x, l), DD_LEASE_DESTROYED);
+	assert_int_equal(test_lease_status(x->env.store, l), DD_LEASE_DESTROYED);
 	assert_int_equal(count_log(x, t.id, 0, "target.deadline"), 1);
 	f = (struct dd_filter){.target_id = t.id, .type = "target.finished"};
 	assert_ok(dd_store_log_list(x->env.store, &f, &log, &err), &err);

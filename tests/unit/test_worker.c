@@ -152,20 +152,10 @@ static void lease_get(struct fx *x, long long id, struct dd_lease *out)
 	assert_ok(dd_store_lease_get(x->env.store, id, out, &err), &err);
 }
 
-static enum dd_lease_status lease_status(struct fx *x, long long id)
-{
-	struct dd_lease l;
-	enum dd_lease_status st;
-
-	lease_get(x, id, &l);
-	st = l.status;
-	dd_lease_release(&l);
-	return st;
-}
-
 #define assert_lease(x, id, want)                                              \
 	do {                                                                   \
-		enum dd_lease_status got_ = lease_status((x), (id));           \
+		enum dd_lease_status got_ =                                    \
+			test_lease_status((x)->env.store, (id));               \
 		if (got_ != (want))                                            \
 			fail_msg("lease %lld is %s, want %s", (long long)(id), \
 				 dd_lease_status_name(got_),                   \

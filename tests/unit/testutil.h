@@ -1,6 +1,7 @@
 /*
  * testutil.h - what the unit tests share: a fresh temporary directory and
- * store per test, and a worker on it.
+ * store per test, a worker on it, a "host" blueprint to lease from, and
+ * a lease's status.
  */
 #ifndef DD_TESTUTIL_H
 #define DD_TESTUTIL_H
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "core/util.h"
 #include "store/store.h"
 #include "worker/worker.h"
@@ -57,5 +59,43 @@ static inline void test_env_release(struct test_env *e)
 			fail_msg("%s failed: %s (%s)", #call, (errp)->msg,     \
 				 dd_err_name(rc_));                            \
 	} while (0)
+
+/*
+ * Create the enabled "host" blueprint "pool" in `s`: one host "a" of
+ * `slots` slots, its resources' directories under `root`.  Returns its id.
+ */
+static inline long long test_host_pool(struct dd_store *s, const char *root,
+				       int slots)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_blueprint bp = {0};
+	json_t *cfg = json_pack("{s:[{s:s, s:i}], s:s}", "hosts", "name", "a",
+				"slots", slots, "root", root);
+	long long id;
+
+	assert_ok(dd_api_blueprint_create(s, "host", "pool", cfg, true, &bp,
+					  &err),
+		  &err);
+	json_decref(cfg);
+	id = bp.id;
+	dd_blueprint_release(&bp);
+	return id;
+}
+
+/* Lease `id`'s status in `s`; fails the test when it cannot be read. */
+static inline enum dd_lease_status test_lease_status(struct dd_store *s,
+						     long long id)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_lease l = {0};
+	enum dd_lease_status st;
+	int rc = dd_store_lease_get(s, id, &l, &err);
+
+	if (rc)
+		fail_msg("cannot read lease %lld: %s", id, err.msg);
+	st = l.status;
+	dd_lease_release(&l);
+	return st;
+}
 
 #endif
