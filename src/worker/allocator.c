@@ -48,10 +48,11 @@ struct candidates {
 	/* an approval went away between the look and the placement */
 	bool stale;
 	/*
-	 * A slot was passed over because another pass was taking it at
-	 * that moment (DD_ERR_BUSY from slot_acquire): whether it did is
-	 * not known yet, so a lease that found no room looks again soon
-	 * instead of waiting for a capacity event that may never come.
+	 * A slot, or a host's key for a new resource, was passed over
+	 * because another pass was taking it at that moment (DD_ERR_BUSY
+	 * from slot_acquire): whether it did is not known yet, so a lease
+	 * that found no room looks again soon (look_again()) instead of
+	 * waiting for a capacity event that may never come.
 	 */
 	bool contended;
 };
@@ -474,6 +475,27 @@ static bool failed_under(const struct dd_resource_failures *failed,
 }
 
 /*
+ * After reuse() or allocate() found no room: is that not final yet?
+ * Then *retry_at says when to look again.  An approval went meanwhile:
+ * at once, without it.  A slot (or a host's key) was being taken by
+ * another pass: once that is decided, with jitter (two leases taking the
+ * same keys in another order each refused the other), and the idle
+ * threads are told, so that whichever is free then takes the look.
+ */
+static bool look_again(struct dd_worker *w, const struct candidates *c,
+		       double *retry_at)
+{
+	if (c->stale)
+		*retry_at = dd_now();
+	else if (c->contended)
+		*retry_at = dd_now() + w->topt.busy_retry * (0.5 + dd_random());
+	else
+		return false;
+	w->scheduled |= c->contended;
+	return true;
+}
+
+/*
  * Returns 0 when acquired, DD_ERR_NOTFOUND when nothing had room.  A
  * resource that failed under the lease is passed over like one that
  * refuses it: if it is idle and in the way, reclaim() asks it to go, and
@@ -573,6 +595,11 @@ static int allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 					w->store, key_ptrs(&keys, ptrs), keys.n,
 					(struct dd_ref){DD_OBJ_RESOURCE, r.id},
 					&herr);
+			/* being taken by another transaction: as if held */
+			if (rc == DD_ERR_BUSY) {
+				c->contended = true;
+				rc = DD_ERR_SLOT;
+			}
 			if (rc == DD_ERR_SLOT) {
 				dd_store_rollback(w->store);
 				json_decref(r.attributes);
@@ -1039,22 +1066,8 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 	rc = reuse(w, g, l, &c, &failed, &refused, err);
 	if (rc != DD_ERR_NOTFOUND)
 		goto out;
-	if (c.stale) {
-		/* an approval went meanwhile: look again, without it */
+	if (look_again(w, &c, retry_at)) {
 		rc = 0;
-		*retry_at = dd_now();
-		goto out;
-	}
-	if (c.contended) {
-		/*
-		 * A slot was being taken: look again once that is decided,
-		 * with jitter (two leases taking the same keys in another
-		 * order each refused the other), and tell the idle threads,
-		 * so that whichever is free then takes the look.
-		 */
-		rc = 0;
-		*retry_at = dd_now() + w->topt.busy_retry * (0.5 + dd_random());
-		w->scheduled = true;
 		goto out;
 	}
 	rc = allocation_failures(w, l, &failures, &last_failure, reason,
@@ -1078,9 +1091,8 @@ int dd_allocate(struct dd_worker *w, const struct dd_lock_grant *g,
 	rc = allocate(w, g, l, &c, &blockers, err);
 	if (rc != DD_ERR_NOTFOUND)
 		goto out;
-	if (c.stale) {
+	if (look_again(w, &c, retry_at)) {
 		rc = 0;
-		*retry_at = dd_now();
 		goto out;
 	}
 	rc = reclaim(w, g, l, &refused, &blockers, &later, err);
