@@ -71,19 +71,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static long long lease_new(struct fx *x)
-{
-	struct dd_error err = DD_ERROR_INIT;
-	struct dd_lease_request req = {.type = "host", .owner = "test:pg"};
-	struct dd_lease out = {0};
-	long long id;
-
-	assert_ok(dd_api_lease_create(x->store, &req, &out, &err), &err);
-	id = out.id;
-	dd_lease_release(&out);
-	return id;
-}
-
 /* The host of lease `id`'s resource ("" when it has none). */
 static void lease_host(struct fx *x, long long id, char *buf, size_t n)
 {
@@ -120,6 +107,30 @@ static void drain(struct fx *x)
 }
 
 /*
+ * The other handle opens a transaction and takes the key of each host
+ * named in `hosts` ("a", "ab"), as a pass building there would; its
+ * rollback gives them up.
+ */
+static void hold_hosts(struct fx *x, const char *hosts)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	char key[2][64];
+	const char *keys[2];
+	size_t n = 0;
+
+	for (; hosts[n] && n < 2; n++) {
+		snprintf(key[n], sizeof(key[n]), "blueprint:%lld:host:%c",
+			 x->bp, hosts[n]);
+		keys[n] = key[n];
+	}
+	assert_ok(dd_store_begin(x->other, &err), &err);
+	assert_ok(dd_store_slot_acquire(x->other, keys, n,
+					(struct dd_ref){DD_OBJ_RESOURCE, 999},
+					&err),
+		  &err);
+}
+
+/*
  * A new resource is to be built on host "a" while another pass is
  * taking that host's key: the allocator passes "a" over as taken and
  * builds on "b" in the same pass, instead of failing the whole pass as
@@ -129,25 +140,18 @@ static void drain(struct fx *x)
 static void test_host_being_taken_is_passed_over(void **state)
 {
 	struct fx *x = *state;
-	struct dd_error err = DD_ERROR_INIT;
-	char key[64], host[32];
-	const char *keys[] = {key};
+	char host[32];
 	long long first, second;
 
-	snprintf(key, sizeof(key), "blueprint:%lld:host:a", x->bp);
-	assert_ok(dd_store_begin(x->other, &err), &err);
-	assert_ok(dd_store_slot_acquire(x->other, keys, 1,
-					(struct dd_ref){DD_OBJ_RESOURCE, 999},
-					&err),
-		  &err);
-	first = lease_new(x);
+	hold_hosts(x, "a");
+	first = test_lease_new(x->store, "host", "test:pg");
 	drain(x);
 	assert_int_equal(test_lease_status(x->store, first), DD_LEASE_ACTIVE);
 	lease_host(x, first, host, sizeof(host));
 	assert_string_equal(host, "b");
 	dd_store_rollback(x->other);
 
-	second = lease_new(x);
+	second = test_lease_new(x->store, "host", "test:pg");
 	drain(x);
 	assert_int_equal(test_lease_status(x->store, second), DD_LEASE_ACTIVE);
 	lease_host(x, second, host, sizeof(host));
@@ -165,19 +169,12 @@ static void test_all_hosts_being_taken_looks_again_soon(void **state)
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_filter f = {0};
 	struct dd_task_list tl = {0};
-	char ka[64], kb[64], host[32];
-	const char *keys[] = {ka, kb};
+	char host[32];
 	double until;
 	long long id;
 
-	snprintf(ka, sizeof(ka), "blueprint:%lld:host:a", x->bp);
-	snprintf(kb, sizeof(kb), "blueprint:%lld:host:b", x->bp);
-	assert_ok(dd_store_begin(x->other, &err), &err);
-	assert_ok(dd_store_slot_acquire(x->other, keys, 2,
-					(struct dd_ref){DD_OBJ_RESOURCE, 999},
-					&err),
-		  &err);
-	id = lease_new(x);
+	hold_hosts(x, "ab");
+	id = test_lease_new(x->store, "host", "test:pg");
 	drain(x);
 	assert_int_equal(test_lease_status(x->store, id), DD_LEASE_PENDING);
 	assert_ok(dd_store_task_list(x->store, &f, &tl, &err), &err);

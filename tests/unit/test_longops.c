@@ -331,19 +331,6 @@ static void make_blueprint(struct fx *x, const char *config)
 	json_decref(cfg);
 }
 
-static long long lease_new(struct fx *x)
-{
-	struct dd_error err = DD_ERROR_INIT;
-	struct dd_lease_request req = {.type = "fake", .owner = "test:unit"};
-	struct dd_lease out = {0};
-	long long id;
-
-	assert_ok(dd_api_lease_create(x->env.store, &req, &out, &err), &err);
-	id = out.id;
-	dd_lease_release(&out);
-	return id;
-}
-
 static int resource_status(struct fx *x, long long id)
 {
 	struct dd_error err = DD_ERROR_INIT;
@@ -421,7 +408,7 @@ static void test_renewal_keeps_hook_single(void **state)
 
 	sleep_for = "1.6";
 	make_blueprint(x, "{}");
-	id = lease_new(x);
+	id = test_lease_new(x->env.store, "fake", "test:unit");
 	runner_start(&a, x, "a");
 	runner_start(&b, x, "b");
 	give_up = dd_monotonic() + 60;
@@ -467,7 +454,7 @@ static void test_lost_claim_cancels_hook(void **state)
 	sleep_for = "30";
 	only_once = true;
 	make_blueprint(x, "{}");
-	lease_new(x);
+	test_lease_new(x->env.store, "fake", "test:unit");
 	runner_start(&a, x, "a");
 	give_up = dd_monotonic() + 30;
 	while (!atomic_load(&programs_started) && dd_monotonic() < give_up)
@@ -517,7 +504,7 @@ static void test_deadline_breaks_resource(void **state)
 	sleep_for = "30";
 	only_once = true;
 	make_blueprint(x, "{\"timeouts\": {\"activate_resource\": 0.5}}");
-	lease_new(x);
+	test_lease_new(x->env.store, "fake", "test:unit");
 	assert_ok(dd_worker_init(&w, x->env.path, "t", &err), &err);
 	assert_ok(dd_worker_drain(&w, 4, &err), &err);
 	dd_worker_release(&w);
@@ -608,7 +595,7 @@ static void test_in_progress_resumed_by_event(void **state)
 	watched = host_lease(x, &w);
 	mode = YIELD_FOR_EVENT;
 	make_blueprint(x, "{}");
-	id = lease_new(x);
+	id = test_lease_new(x->env.store, "fake", "test:unit");
 	assert_ok(dd_worker_drain(&w, 100, &err), &err);
 	rid = resource_of(x, id);
 	assert_int_equal(atomic_load(&activations), 1);
@@ -646,7 +633,8 @@ static void test_in_progress_resumed_by_event(void **state)
 		  &err);
 	assert_ok(dd_worker_drain(&w, 100, &err), &err);
 	dd_worker_release(&w);
-	assert_int_equal(test_lease_status(x->env.store, watched), DD_LEASE_DESTROYED);
+	assert_int_equal(test_lease_status(x->env.store, watched),
+			 DD_LEASE_DESTROYED);
 	assert_int_equal(atomic_load(&activations), 2);
 	assert_int_equal(resource_status(x, rid), DD_RESOURCE_ACTIVE);
 	assert_int_equal(test_lease_status(x->env.store, id), DD_LEASE_ACTIVE);
@@ -681,7 +669,7 @@ static void test_in_progress_times_out(void **state)
 	dd_worker_release(&w);
 	mode = YIELD_FOREVER;
 	make_blueprint(x, "{\"timeouts\": {\"activate_resource\": 0.3}}");
-	rid = resource_of(x, lease_new(x));
+	rid = resource_of(x, test_lease_new(x->env.store, "fake", "test:unit"));
 	assert_int_equal(rid, 0); /* not built yet */
 	runner_start(&a, x, "a");
 	give_up = dd_monotonic() + 30;
@@ -721,7 +709,7 @@ static void test_hook_uses_a_lease_of_its_own(void **state)
 	host_blueprint(x);
 	mode = USE_SUBLEASE;
 	make_blueprint(x, "{}");
-	id = lease_new(x);
+	id = test_lease_new(x->env.store, "fake", "test:unit");
 	assert_ok(dd_worker_init(&w, x->env.path, "t", &err), &err);
 	assert_ok(dd_worker_drain(&w, 100, &err), &err);
 	rid = resource_of(x, id);
@@ -749,7 +737,8 @@ static void test_hook_uses_a_lease_of_its_own(void **state)
 	assert_ok(dd_worker_drain(&w, 100, &err), &err);
 	dd_worker_release(&w);
 	assert_int_equal(resource_status(x, rid), DD_RESOURCE_DESTROYED);
-	assert_int_equal(test_lease_status(x->env.store, host), DD_LEASE_DESTROYED);
+	assert_int_equal(test_lease_status(x->env.store, host),
+			 DD_LEASE_DESTROYED);
 }
 
 /* How many resource.update tasks for `rid` ran to their end. */
@@ -785,7 +774,7 @@ static void test_owned_lease_wakes_owner(void **state)
 	host_blueprint(x);
 	mode = USE_SUBLEASE;
 	make_blueprint(x, "{}");
-	id = lease_new(x);
+	id = test_lease_new(x->env.store, "fake", "test:unit");
 	assert_ok(dd_worker_init(&w, x->env.path, "t", &err), &err);
 	assert_ok(dd_worker_drain(&w, 100, &err), &err);
 	rid = resource_of(x, id);
@@ -803,7 +792,8 @@ static void test_owned_lease_wakes_owner(void **state)
 		  &err);
 	assert_ok(dd_worker_drain(&w, 100, &err), &err);
 	dd_worker_release(&w);
-	assert_int_equal(test_lease_status(x->env.store, host), DD_LEASE_DESTROYED);
+	assert_int_equal(test_lease_status(x->env.store, host),
+			 DD_LEASE_DESTROYED);
 	/* released, then destroyed: each change queued the owner's pass */
 	assert_true(resource_passes(x, rid) > before);
 }
@@ -857,7 +847,8 @@ static void test_lease_services_request_and_release(void **state)
 			 DD_ERR_AGAIN);
 	assert_ok(dd_worker_drain(&w, 100, &err), &err);
 	dd_worker_release(&w);
-	assert_int_equal(test_lease_status(x->env.store, id), DD_LEASE_DESTROYED);
+	assert_int_equal(test_lease_status(x->env.store, id),
+			 DD_LEASE_DESTROYED);
 	assert_ok(dd_bp_lease_release(&ctx, st, "host", &err), &err);
 	assert_null(json_object_get(json_object_get(st, "leases_returning"),
 				    "host"));
@@ -881,9 +872,10 @@ static void test_lease_services_request_and_release(void **state)
 
 static bool object_destroyed(struct fx *x, struct dd_ref ref)
 {
-	return ref.kind == DD_OBJ_LEASE
-		       ? test_lease_status(x->env.store, ref.id) == DD_LEASE_DESTROYED
-		       : resource_status(x, ref.id) == DD_RESOURCE_DESTROYED;
+	if (ref.kind == DD_OBJ_LEASE)
+		return test_lease_status(x->env.store, ref.id) ==
+		       DD_LEASE_DESTROYED;
+	return resource_status(x, ref.id) == DD_RESOURCE_DESTROYED;
 }
 
 /* When the update of `obj` is next due (0: none queued). */
@@ -918,7 +910,7 @@ static struct dd_ref start_teardown(struct fx *x, struct dd_worker *w,
 
 	torn = hook;
 	make_blueprint(x, config);
-	id = lease_new(x);
+	id = test_lease_new(x->env.store, "fake", "test:unit");
 	assert_ok(dd_worker_init(&own, x->env.path, "setup", &err), &err);
 	assert_ok(dd_worker_drain(&own, 100, &err), &err);
 	dd_worker_release(&own);
@@ -1148,7 +1140,7 @@ static void test_destroy_waits_for_its_lease(void **state)
 	torn = DD_BP_HOOK_DESTROY_RESOURCE;
 	td_mode = TD_GIVE_BACK;
 	make_blueprint(x, "{}");
-	id = lease_new(x);
+	id = test_lease_new(x->env.store, "fake", "test:unit");
 	assert_ok(dd_worker_init(&w, x->env.path, "t", &err), &err);
 	assert_ok(dd_worker_drain(&w, 100, &err), &err);
 	rid = resource_of(x, id);
@@ -1165,7 +1157,8 @@ static void test_destroy_waits_for_its_lease(void **state)
 		  &err);
 	assert_ok(dd_worker_drain(&w, 100, &err), &err);
 	dd_worker_release(&w);
-	assert_int_equal(test_lease_status(x->env.store, host), DD_LEASE_DESTROYED);
+	assert_int_equal(test_lease_status(x->env.store, host),
+			 DD_LEASE_DESTROYED);
 	assert_int_equal(resource_status(x, rid), DD_RESOURCE_DESTROYED);
 	assert_true(atomic_load(&td_calls) >= 2);
 	/* waited for it by event, and went after it */

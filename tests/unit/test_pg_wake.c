@@ -525,19 +525,6 @@ static pid_t other_daemon(const char *loc, FILE **from)
 }
 
 /* Insert an active resource that lives on `machine`; its id. */
-static long long resource_on(struct dd_store *s, const char *machine)
-{
-	struct dd_error err = DD_ERROR_INIT;
-	struct dd_resource r = {0};
-
-	r.type = "host";
-	r.status = DD_RESOURCE_ACTIVE;
-	snprintf(r.machine, sizeof(r.machine), "%s", machine);
-	assert_ok(dd_store_resource_insert(s, &r, &err), &err);
-	json_decref(r.attributes);
-	return r.id;
-}
-
 /* Queue the update of `object` on s, and of `also` unless it is none. */
 static void queue(struct dd_store *s, struct dd_ref object, struct dd_ref also)
 {
@@ -570,8 +557,9 @@ static void test_idle_thread_takes_its_own_work(void **state)
 	opt.machine = "here";
 	assert_ok(dd_store_open(x->loc, &opt, &s, &err), &err);
 	assert_ok(dd_store_migrate(s, &err), &err);
-	here = (struct dd_ref){DD_OBJ_RESOURCE, resource_on(s, "here")};
-	there = (struct dd_ref){DD_OBJ_RESOURCE, resource_on(s, "there")};
+	here.kind = there.kind = DD_OBJ_RESOURCE;
+	here.id = test_resource_on(s, 0, "here");
+	there.id = test_resource_on(s, 0, "there");
 	other = other_daemon(x->loc, &from);
 	assert_non_null(fgets(line, sizeof(line), from));
 	assert_string_equal(line, "ready\n");

@@ -19,6 +19,7 @@
 
 #define LEASES 12
 #define WAIT_SECS 60.0
+#define OWNER "test:pool"
 
 struct fx {
 	struct test_env env;
@@ -83,19 +84,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static long long lease_new(struct fx *x)
-{
-	struct dd_error err = DD_ERROR_INIT;
-	struct dd_lease_request req = {.type = "host", .owner = "test:pool"};
-	struct dd_lease out = {0};
-	long long id;
-
-	assert_ok(dd_api_lease_create(x->env.store, &req, &out, &err), &err);
-	id = out.id;
-	dd_lease_release(&out);
-	return id;
-}
-
 /* Wait until every lease in `ids` is `want`; fail after WAIT_SECS. */
 static void wait_all(struct fx *x, const long long *ids, int n,
 		     enum dd_lease_status want)
@@ -107,8 +95,8 @@ static void wait_all(struct fx *x, const long long *ids, int n,
 
 		while ((st = test_lease_status(x->env.store, ids[i])) != want) {
 			if (dd_now() > until)
-				fail_msg("lease %lld is %s, not %s, after %.0f s "
-					 "(the pool missed a wake-up)",
+				fail_msg("lease %lld is %s, not %s, after "
+					 "%.0f s (the pool missed a wake-up)",
 					 ids[i], dd_lease_status_name(st),
 					 dd_lease_status_name(want), WAIT_SECS);
 			usleep(10 * 1000);
@@ -146,7 +134,7 @@ static void test_a_burst_is_served_by_wakeups_alone(void **state)
 	long long ids[LEASES];
 
 	for (int i = 0; i < LEASES; i++)
-		ids[i] = lease_new(x);
+		ids[i] = test_lease_new(x->env.store, "host", OWNER);
 	wait_all(x, ids, LEASES, DD_LEASE_ACTIVE);
 	for (int i = 0; i < LEASES; i++)
 		assert_ok(dd_api_send(x->env.store,
@@ -176,7 +164,7 @@ static void test_an_idle_pool_wakes_for_each_request(void **state)
 	struct fx *x = *state;
 
 	for (int i = 0; i < 5; i++) {
-		long long id = lease_new(x);
+		long long id = test_lease_new(x->env.store, "host", OWNER);
 
 		wait_all(x, &id, 1, DD_LEASE_ACTIVE);
 	}
@@ -193,7 +181,7 @@ static void test_a_stopping_pool_wakes_the_other_daemons(void **state)
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_wake *w = NULL;
 	struct pollfd p = {.events = POLLIN};
-	long long id = lease_new(x);
+	long long id = test_lease_new(x->env.store, "host", OWNER);
 
 	wait_all(x, &id, 1, DD_LEASE_ACTIVE);
 	assert_ok(dd_wake_listen(x->env.path, DD_WAKE_DAEMON, &w, &err), &err);

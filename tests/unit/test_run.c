@@ -130,7 +130,8 @@ static void test_start_creates_all(void **state)
 	assert_string_equal(t.owner, OWNER);
 	assert_true(t.deadline > dd_now() + 50);
 	dd_target_release(&t);
-	assert_int_equal(test_lease_status(x->env.store, lease), DD_LEASE_PENDING);
+	assert_int_equal(test_lease_status(x->env.store, lease),
+			 DD_LEASE_PENDING);
 	assert_int_equal(artifacts(x, target), 3);
 	f.target_id = target;
 	assert_ok(dd_store_artifact_each(x->env.store, &f, count_artifact,
@@ -138,7 +139,8 @@ static void test_start_creates_all(void **state)
 		  &err);
 	assert_int_equal(holding, 1);
 	drain(x);
-	assert_int_equal(test_lease_status(x->env.store, lease), DD_LEASE_ACTIVE);
+	assert_int_equal(test_lease_status(x->env.store, lease),
+			 DD_LEASE_ACTIVE);
 }
 
 /*
@@ -345,7 +347,8 @@ static void test_upload_and_finish(void **state)
 	assert_ok(dd_store_target_get(x->env.store, target, &t, &err), &err);
 	assert_int_equal(t.status, DD_TARGET_PASSED);
 	dd_target_release(&t);
-	assert_int_equal(test_lease_status(x->env.store, lease), DD_LEASE_DESTROYED);
+	assert_int_equal(test_lease_status(x->env.store, lease),
+			 DD_LEASE_DESTROYED);
 }
 
 /*
@@ -477,7 +480,8 @@ static void test_artifacts_through_files(void **state)
 	r.lease.type = "box";
 	assert_ok(dd_run_start(x->env.store, &r, &target, &lease, &err), &err);
 	drain(x);
-	assert_int_equal(test_lease_status(x->env.store, lease), DD_LEASE_ACTIVE);
+	assert_int_equal(test_lease_status(x->env.store, lease),
+			 DD_LEASE_ACTIVE);
 	assert_ok(dd_api_exec(x->env.store, lease, argv, NULL, &eo, &res, &err),
 		  &err);
 	assert_int_equal(res.exit_status, 0);

@@ -2059,29 +2059,14 @@ static void test_sync_after_lazy_commits(void **state)
 
 /* ---- resources that live on one machine (core/machine.h) --------------- */
 
-static long long add_resource_on(struct dd_store *s, long long bp,
-				 const char *machine)
-{
-	struct dd_error err = DD_ERROR_INIT;
-	struct dd_resource r = {0};
-
-	r.blueprint = bp;
-	r.type = "host";
-	r.status = DD_RESOURCE_ACTIVE;
-	snprintf(r.machine, sizeof(r.machine), "%s", machine);
-	assert_ok(dd_store_resource_insert(s, &r, &err), &err);
-	json_decref(r.attributes);
-	return r.id;
-}
-
 static void test_resource_machine_round_trip(void **state)
 {
 	struct store_env *e = *state;
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_resource got = {0};
 	long long bp = add_blueprint(e->store, "bp", "host", true);
-	long long here = add_resource_on(e->store, bp, "m-1.example:a");
-	long long anywhere = add_resource_on(e->store, bp, "");
+	long long here = test_resource_on(e->store, bp, "m-1.example:a");
+	long long anywhere = test_resource_on(e->store, bp, "");
 	json_t *j;
 
 	assert_ok(dd_store_resource_get(e->store, here, &got, &err), &err);
@@ -2148,8 +2133,8 @@ static void test_claim_on_machine(void **state)
 	struct store_env *e = *state;
 	struct dd_error err = DD_ERROR_INIT;
 	long long bp = add_blueprint(e->store, "bp", "host", true);
-	long long on_a = add_resource_on(e->store, bp, "a");
-	long long anywhere = add_resource_on(e->store, bp, "");
+	long long on_a = test_resource_on(e->store, bp, "a");
+	long long anywhere = test_resource_on(e->store, bp, "");
 	const struct dd_ref objs[] = {
 		{DD_OBJ_RESOURCE, on_a},
 		{DD_OBJ_LEASE, add_lease(e->store, "host", DD_LEASE_ACQUIRED,
@@ -2198,8 +2183,8 @@ static void test_scheduled_away(void **state)
 	struct dd_store *on[3] = {e->store, NULL, NULL};
 	const char *machine[3] = {NULL, "a", "b"};
 	long long bp = add_blueprint(e->store, "bp", "host", true);
-	long long on_a = add_resource_on(e->store, bp, "a");
-	long long anywhere = add_resource_on(e->store, bp, "");
+	long long on_a = test_resource_on(e->store, bp, "a");
+	long long anywhere = test_resource_on(e->store, bp, "");
 	const struct dd_ref bound[] = {
 		{DD_OBJ_RESOURCE, on_a},
 		{DD_OBJ_LEASE, add_lease(e->store, "host", DD_LEASE_ACTIVE,
@@ -2260,7 +2245,7 @@ static void test_resource_machine_set_once(void **state)
 	struct dd_error err = DD_ERROR_INIT;
 	struct dd_resource got = {0};
 	long long bp = add_blueprint(e->store, "bp", "working-copy", true);
-	long long id = add_resource_on(e->store, bp, "");
+	long long id = test_resource_on(e->store, bp, "");
 	const struct dd_ref objs[] = {
 		{DD_OBJ_RESOURCE, id},
 		{DD_OBJ_LEASE, add_lease(e->store, "working-copy",
@@ -2296,7 +2281,7 @@ static void schedule_new_resource(struct dd_store *s, long long bp,
 	assert_ok(dd_task_schedule_update(
 			  s,
 			  (struct dd_ref){DD_OBJ_RESOURCE,
-					  add_resource_on(s, bp, "")},
+					  test_resource_on(s, bp, "")},
 			  when, &err),
 		  &err);
 }
@@ -2436,7 +2421,7 @@ static void test_claim_expired_on_machine(void **state)
 	struct dd_error err = DD_ERROR_INIT;
 	long long bp = add_blueprint(e->store, "bp", "host", true);
 	const struct dd_ref objs[] = {
-		{DD_OBJ_RESOURCE, add_resource_on(e->store, bp, "a")},
+		{DD_OBJ_RESOURCE, test_resource_on(e->store, bp, "a")},
 	};
 	double now = dd_now(), due = -1;
 

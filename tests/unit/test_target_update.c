@@ -210,8 +210,10 @@ static void test_finish_releases_each_lease_once(void **state)
 	dd_target_release(&got);
 	assert_int_equal(artifacts(x, t, &released), 3);
 	assert_int_equal(released, 3);
-	assert_int_equal(test_lease_status(x->env.store, l1), DD_LEASE_DESTROYED);
-	assert_int_equal(test_lease_status(x->env.store, l2), DD_LEASE_DESTROYED);
+	assert_int_equal(test_lease_status(x->env.store, l1),
+			 DD_LEASE_DESTROYED);
+	assert_int_equal(test_lease_status(x->env.store, l2),
+			 DD_LEASE_DESTROYED);
 	assert_int_equal(count_log(x, 0, l1, "lease.released"), 1);
 	assert_int_equal(count_log(x, 0, l2, "lease.released"), 1);
 	assert_int_equal(count_log(x, t, 0, "target.finished"), 1);
@@ -301,7 +303,8 @@ static void test_deadline_aborts(void **state)
 		  &err);
 	drain(x);
 	assert_int_equal(target_status(x, t.id), DD_TARGET_ABORTED);
-	assert_int_equal(test_lease_status(x->env.store, l), DD_LEASE_DESTROYED);
+	assert_int_equal(test_lease_status(x->env.store, l),
+			 DD_LEASE_DESTROYED);
 	assert_int_equal(count_log(x, t.id, 0, "target.deadline"), 1);
 	f = (struct dd_filter){.target_id = t.id, .type = "target.finished"};
 	assert_ok(dd_store_log_list(x->env.store, &f, &log, &err), &err);

@@ -1,7 +1,7 @@
 /*
  * testutil.h - what the unit tests share: a fresh temporary directory and
- * store per test, a worker on it, a "host" blueprint to lease from, and
- * a lease's status.
+ * store per test, a worker on it, a "host" blueprint to lease from, a
+ * resource on a machine, a lease requested and its status.
  */
 #ifndef DD_TESTUTIL_H
 #define DD_TESTUTIL_H
@@ -79,6 +79,40 @@ static inline long long test_host_pool(struct dd_store *s, const char *root,
 	json_decref(cfg);
 	id = bp.id;
 	dd_blueprint_release(&bp);
+	return id;
+}
+
+/*
+ * Insert an active "host" resource of blueprint `bp` (0: none) living on
+ * `machine` ("": anywhere) in `s`; returns its id.
+ */
+static inline long long test_resource_on(struct dd_store *s, long long bp,
+					 const char *machine)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_resource r = {0};
+
+	r.blueprint = bp;
+	r.type = "host";
+	r.status = DD_RESOURCE_ACTIVE;
+	snprintf(r.machine, sizeof(r.machine), "%s", machine);
+	assert_ok(dd_store_resource_insert(s, &r, &err), &err);
+	json_decref(r.attributes);
+	return r.id;
+}
+
+/* Request a lease of `type` for `owner` in `s`; returns its id. */
+static inline long long test_lease_new(struct dd_store *s, const char *type,
+				       const char *owner)
+{
+	struct dd_error err = DD_ERROR_INIT;
+	struct dd_lease_request req = {.type = type, .owner = owner};
+	struct dd_lease out = {0};
+	long long id;
+
+	assert_ok(dd_api_lease_create(s, &req, &out, &err), &err);
+	id = out.id;
+	dd_lease_release(&out);
 	return id;
 }
 
